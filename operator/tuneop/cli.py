@@ -1,0 +1,124 @@
+"""The ``tuneop`` command line.
+
+Subcommands import what they need when they run, so ``tuneop plan`` never
+loads kopf or the Kubernetes client. Every user mistake ends with one line on
+stderr naming the field and the rule, and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tuneop import __version__
+from tuneop.core.model import SpecError
+from tuneop.core.session import Session, parse_manifest
+
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """A problem with the user's input, reported as one clear line."""
+
+
+def _read(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _yaml_docs(path: str) -> list[Any]:
+    try:
+        return [d for d in yaml.safe_load_all(_read(path)) if d is not None]
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: not valid YAML") from None
+
+
+def load_session(
+    path: str | None, jobs_file: str | None = None, namespace: str = "default"
+) -> Session:
+    """Read a TuningSession manifest (or build one from a JSONL job plan)."""
+    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+
+    doc: Any = None
+    if path is not None:
+        docs = [d for d in _yaml_docs(path) if isinstance(d, dict)]
+        sessions = [d for d in docs if d.get("kind") == "TuningSession"]
+        if len(sessions) != 1:
+            raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
+        doc = sessions[0]
+    if jobs_file is not None:
+        trials = parse_jobs(_read(jobs_file), source=jobs_file)
+        doc = session_from_jobs(trials, name=Path(jobs_file).stem.lower().replace("_", "-"),
+                                template=doc)
+    if doc is None:
+        raise UsageError("give a session file, or --jobs-file")
+    try:
+        return parse_manifest(doc, default_namespace=namespace)
+    except SpecError as err:
+        where = path or jobs_file
+        raise SpecError([f"{where}: {p}" for p in err.problems]) from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.dryrun import dry_run, render
+
+    session = load_session(args.file, args.jobs_file, args.namespace)
+    observed = None
+    if args.observed:
+        docs = _yaml_docs(args.observed)
+        observed = docs[0] if docs else []
+    result = dry_run(session, observed)
+    render(result, args.output, Console(soft_wrap=args.output != "table"))
+    return 0
+
+
+def cmd_crd(args: argparse.Namespace) -> int:
+    from tuneop.core.crd import crd_yaml
+
+    sys.stdout.write(crd_yaml())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuneop", description="Parameter-tuning sessions.")
+    parser.add_argument("--version", action="version", version=f"tuneop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="dry-run one reconcile of a session, no cluster needed")
+    p.add_argument("file", nargs="?", help="TuningSession manifest (YAML); - for stdin")
+    p.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
+    p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
+    p.add_argument("--observed", help="YAML of the Jobs (and status) a cluster would have")
+    p.add_argument("-n", "--namespace", default="default")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("crd", help="print the TuningSession CRD")
+    p.set_defaults(func=cmd_crd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpecError as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130

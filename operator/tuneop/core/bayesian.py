@@ -1,0 +1,107 @@
+"""Bayesian suggestions: Optuna's TPE sampler over the session's history.
+
+The study is rebuilt from what is known (completed trials with their values,
+failed ones, and the ones still running, which TPE's constant-liar mode treats
+as pessimistic guesses so parallel workers spread out). The sampler is seeded
+from the session seed and the index of the first trial asked, so the same
+history gives the same suggestions. A suggestion, once launched, is recorded
+with its Job (and then its result), so it is never asked again.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState, create_trial
+
+from tuneop.core.model import Parameter, Scalar, SessionSpec
+from tuneop.core.results import TrialResult
+
+Params = dict[str, Scalar]
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def distribution(p: Parameter) -> BaseDistribution:
+    if p.type == "categorical":
+        assert p.values is not None
+        return CategoricalDistribution(list(p.values))
+    assert p.min is not None and p.max is not None
+    if p.type == "int":
+        step = int(p.step) if p.step is not None else 1
+        return IntDistribution(int(p.min), int(p.max), log=p.log, step=step)
+    return FloatDistribution(p.min, p.max, log=p.log, step=p.step)
+
+
+def _fits(params: dict[str, Any], dists: dict[str, BaseDistribution]) -> bool:
+    if set(params) != set(dists):
+        return False
+    for name, d in dists.items():
+        try:
+            if not d._contains(d.to_internal_repr(params[name])):
+                return False
+        except (ValueError, TypeError):
+            return False
+    return True
+
+
+def suggest(
+    spec: SessionSpec,
+    history: Sequence[TrialResult],
+    pending: Sequence[Params],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ..."""
+    if count <= 0:
+        return []
+    dists = {p.name: distribution(p) for p in spec.search_space}
+    with warnings.catch_warnings():
+        # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
+            constant_liar=True,
+            multivariate=True,
+        )
+    study = optuna.create_study(direction=spec.objective.direction, sampler=sampler)
+    frozen = []
+    for r in sorted(history, key=lambda r: r.trial):
+        if not _fits(r.params, dists):
+            continue  # from an older search space: not comparable
+        if r.succeeded and r.value is not None:
+            frozen.append(
+                create_trial(params=r.params, distributions=dists, value=r.value)
+            )
+        else:
+            frozen.append(
+                create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)
+            )
+    for params in pending:
+        if _fits(params, dists):
+            frozen.append(
+                create_trial(params=params, distributions=dists, state=TrialState.RUNNING)
+            )
+    study.add_trials(frozen)
+    out: list[Params] = []
+    for _ in range(count):
+        trial = study.ask(dists)
+        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+    return out
+
+
+def _native(v: Any, p: Parameter) -> Scalar:
+    if p.type == "int":
+        return int(v)
+    if p.type == "float":
+        return float(v)
+    return v  # type: ignore[no-any-return]

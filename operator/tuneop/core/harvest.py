@@ -1,0 +1,63 @@
+"""Harvest: turning a finished Job's pod logs into one result per trial.
+
+A Job may have several pods (retries); their logs are read in creation order
+and a later report for a trial replaces an earlier one. A trial with no report
+is classified from what is known of its Job: pods gone before harvest
+(ResultsLost, never a silent success), a platform failure
+(InfrastructureFailure), the Job's deadline (TimedOut), or a worker that died
+without reporting (Failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from tuneop.core.model import Objective
+from tuneop.core.observed import ObservedJob, Params
+from tuneop.core.results import (
+    Outcome,
+    ParsedLog,
+    TrialResult,
+    classify,
+    missing_result,
+    parse_log,
+)
+
+
+def harvest_job(
+    job: ObservedJob, logs: Sequence[str | bytes] | None, objective: Objective
+) -> tuple[TrialResult, ...]:
+    """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone."""
+    parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
+    reported = {}
+    for p in parsed:
+        reported.update(p.results)
+    problem = next((p.first_problem for p in parsed if p.first_problem), None)
+    out = []
+    for pos, trial in enumerate(job.trials):
+        params = job.params[pos] if pos < len(job.params) else {}
+        rep = reported.get(trial)
+        if rep is not None:
+            res = classify(rep, job.index, objective)
+            # The Job's record of what it was asked is authoritative over what it echoed.
+            out.append(replace(res, params=dict(params)) if params else res)
+            continue
+        if logs is None:
+            why = "pods were gone before their logs were harvested"
+            out.append(missing_result(trial, job.index, params, Outcome.RESULTS_LOST, why))
+        elif job.infra_reason:
+            why = f"infrastructure failure: {job.infra_reason}"
+            out.append(missing_result(trial, job.index, params, Outcome.INFRASTRUCTURE, why))
+        elif job.reason == "DeadlineExceeded":
+            why = "the worker Job ran past its activeDeadlineSeconds"
+            out.append(missing_result(trial, job.index, params, Outcome.TIMED_OUT, why))
+        else:
+            why = "the worker exited without reporting this trial"
+            if job.reason:
+                why += f" ({job.reason})"
+            if problem:
+                why += f"; {problem}"
+            out.append(missing_result(trial, job.index, params, Outcome.FAILED, why))
+    return tuple(out)
+

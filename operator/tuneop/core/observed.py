@@ -1,0 +1,67 @@
+"""What a reconcile observed: the session's identity, its Jobs and their results.
+
+Adapters (Kubernetes, local processes) translate what they see into these
+plain values; the planner reads nothing else. ``JobState`` is deliberately
+smaller than a Kubernetes Job: active, succeeded or failed, plus why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from tuneop.core.model import Scalar
+from tuneop.core.results import TrialResult
+from tuneop.core.status import SessionStatus
+
+Params = dict[str, Scalar]
+
+
+class JobState(StrEnum):
+    ACTIVE = "Active"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    namespace: str
+    name: str
+    uid: str = ""
+    generation: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    index: int
+    name: str
+    trials: tuple[int, ...]
+    state: JobState
+    # Params of the Job's trials, in order (recorded on the Job; bayesian needs them).
+    params: tuple[Params, ...] = ()
+    reason: str | None = None
+    # Set when the failure was the platform's (eviction, image pull, deleted pod).
+    infra_reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # Results read from the Job's logs in this reconcile; None when not harvested.
+    results: tuple[TrialResult, ...] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not JobState.ACTIVE
+
+
+@dataclass(frozen=True)
+class Observed:
+    session: SessionRef
+    jobs: tuple[ObservedJob, ...] = ()
+    status: SessionStatus = field(default_factory=SessionStatus)
+    # Results known beyond this reconcile (bayesian history); from the result stores.
+    history: tuple[TrialResult, ...] = ()
+    cancelled: bool = False
