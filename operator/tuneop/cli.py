@@ -57,8 +57,9 @@ def load_session(
         doc = sessions[0]
     if jobs_file is not None:
         trials = parse_jobs(_read(jobs_file), source=jobs_file)
-        doc = session_from_jobs(trials, name=Path(jobs_file).stem.lower().replace("_", "-"),
-                                template=doc)
+        doc = session_from_jobs(
+            trials, name=Path(jobs_file).stem.lower().replace("_", "-"), template=doc
+        )
     if doc is None:
         raise UsageError("give a session file, or --jobs-file")
     try:
@@ -90,6 +91,58 @@ def cmd_crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.adapters.resultsdir import load_records
+    from tuneop.core.summary import summarize
+    from tuneop.local import run_local
+    from tuneop.summaryview import render_summary
+
+    if not args.local:
+        raise UsageError("run needs --local (on a cluster, kubectl apply the session instead)")
+    session = load_session(args.file, args.jobs_file)
+    console = Console(stderr=False)
+    progress = None if not args.no_progress else False
+    run = run_local(
+        session,
+        Path(args.results_dir),
+        console,
+        max_parallel=args.max_parallel,
+        progress=progress,
+        verbose=args.verbose,
+    )
+    st = run.status
+    console.print(
+        f"session {session.ref.name}: [bold]{st.phase}[/] ({st.message})", highlight=False
+    )
+    records = load_records(run.session_dir)
+    render_summary(summarize(records, top_n=args.top_n), console)
+    console.print(f"results: {run.session_dir}", highlight=False)
+    return st.exit_code if st.exit_code is not None else 2
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.adapters.resultsdir import load_records
+    from tuneop.core.summary import summarize
+    from tuneop.summaryview import render_summary, summary_csv
+
+    try:
+        records = load_records(Path(args.results))
+    except FileNotFoundError:
+        raise UsageError(f"{args.results}: no such results folder or file") from None
+    except (ValueError, KeyError) as err:
+        raise UsageError(f"{args.results}: not a results file ({err})") from None
+    summary = summarize(records, metric=args.metric, direction=args.direction, top_n=args.top_n)
+    if args.csv:
+        sys.stdout.write(summary_csv(summary))
+    else:
+        render_summary(summary, Console())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneop", description="Parameter-tuning sessions.")
     parser.add_argument("--version", action="version", version=f"tuneop {__version__}")
@@ -105,6 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crd", help="print the TuningSession CRD")
     p.set_defaults(func=cmd_crd)
+
+    p = sub.add_parser("run", help="run a session; --local runs trials as local processes")
+    p.add_argument("file", nargs="?", help="TuningSession manifest (YAML)")
+    p.add_argument("--local", action="store_true", help="run workers as local processes")
+    p.add_argument("--results-dir", default="tuneop-results", help="default: ./tuneop-results")
+    p.add_argument("--max-parallel", type=int, help="override spec.maxParallel")
+    p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
+    p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every event")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
+    p.add_argument("results", help="results folder (any depth) or results.csv")
+    p.add_argument("--metric", help="rank by this metric (default: the objective)")
+    p.add_argument("--direction", choices=["minimize", "maximize"])
+    p.add_argument("--top-n", type=int, default=10)
+    p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
+    p.set_defaults(func=cmd_summary)
     return parser
 
 

@@ -142,8 +142,13 @@ def render(d: DryRun, output: str, console: Console) -> None:
         console.print_json(json.dumps(as_data(d)))
         return
     if output == "yaml":
-        console.print(yaml.safe_dump(as_data(d), sort_keys=False, width=100), end="", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(
+            yaml.safe_dump(as_data(d), sort_keys=False, width=100),
+            end="",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     _render_table(d, console)
 
@@ -151,9 +156,7 @@ def render(d: DryRun, output: str, console: Console) -> None:
 def _render_table(d: DryRun, console: Console) -> None:
     s, ref = d.session.spec, d.session.ref
     total, _ = budget(s)
-    packing = (
-        f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
-    )
+    packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
     console.print(
         f"[bold]{ref.key}[/]: {search}, {total} trials in {len(d.layout)} Jobs ({packing}), "
@@ -188,5 +191,5 @@ def _render_table(d: DryRun, console: Console) -> None:
         f"status: phase [bold]{st.phase}[/], progress {st.progress}, "
         f"{st.jobs.active} active Jobs; {st.message}"
     )
-    for c in st.conditions:
-        console.print(f"  {c.type}={c.status} ({c.reason}): {c.message}")
+    for cond in st.conditions:
+        console.print(f"  {cond.type}={cond.status} ({cond.reason}): {cond.message}")

@@ -79,13 +79,9 @@ def suggest(
         if not _fits(r.params, dists):
             continue  # from an older search space: not comparable
         if r.succeeded and r.value is not None:
-            frozen.append(
-                create_trial(params=r.params, distributions=dists, value=r.value)
-            )
+            frozen.append(create_trial(params=r.params, distributions=dists, value=r.value))
         else:
-            frozen.append(
-                create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)
-            )
+            frozen.append(create_trial(params=r.params, distributions=dists, state=TrialState.FAIL))
     for params in pending:
         if _fits(params, dists):
             frozen.append(

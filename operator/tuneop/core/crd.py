@@ -31,8 +31,18 @@ PRINTER_COLUMNS = [
 ]
 
 _KEEP = {
-    "type", "description", "enum", "default", "minimum", "maximum", "minLength", "maxLength",
-    "minItems", "maxItems", "pattern", "format",
+    "type",
+    "description",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "pattern",
+    "format",
 }
 
 
@@ -52,9 +62,9 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         if kinds <= {"integer", "number"}:
             return _structural({**rest, "type": "number"}, defs)
         # A scalar of several types (a parameter value): any JSON scalar is kept.
-        out = {k: v for k, v in rest.items() if k in {"description"}}
-        out["x-kubernetes-preserve-unknown-fields"] = True
-        return out
+        anything: dict[str, Any] = {k: v for k, v in rest.items() if k == "description"}
+        anything["x-kubernetes-preserve-unknown-fields"] = True
+        return anything
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "exclusiveMinimum":
@@ -78,7 +88,11 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             out[key] = value
     if "enum" in node and "type" not in out:
         out["type"] = "string"
-    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+    if (
+        out.get("type") == "object"
+        and "properties" not in out
+        and "additionalProperties" not in out
+    ):
         # A free-form map (resources, tolerations, metrics): keep what the user wrote.
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("type") == "array" and out.get("default") == []:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from tuneop.core.model import Objective
-from tuneop.core.observed import ObservedJob, Params
+from tuneop.core.observed import ObservedJob
 from tuneop.core.results import (
     Outcome,
     ParsedLog,
@@ -60,4 +60,3 @@ def harvest_job(
                 why += f"; {problem}"
             out.append(missing_result(trial, job.index, params, Outcome.FAILED, why))
     return tuple(out)
-

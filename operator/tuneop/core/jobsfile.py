@@ -50,12 +50,16 @@ def session_from_jobs(
     image: str = "tuneop/runner:0.1.0",
 ) -> dict[str, Any]:
     """A TuningSession manifest running exactly ``trials`` (the template's search replaced)."""
-    doc: dict[str, Any] = json.loads(json.dumps(template)) if template else {
-        "apiVersion": f"{API_GROUP}/{API_VERSION}",
-        "kind": KIND,
-        "metadata": {"name": name},
-        "spec": {"objective": {"metric": metric}, "runner": {"image": image}},
-    }
+    doc: dict[str, Any] = (
+        json.loads(json.dumps(template))
+        if template
+        else {
+            "apiVersion": f"{API_GROUP}/{API_VERSION}",
+            "kind": KIND,
+            "metadata": {"name": name},
+            "spec": {"objective": {"metric": metric}, "runner": {"image": image}},
+        }
+    )
     spec = doc.setdefault("spec", {})
     spec.pop("searchSpace", None)
     spec["trials"] = trials

@@ -11,6 +11,7 @@ Field names are snake_case in Python and camelCase on the wire (aliases).
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,7 +121,7 @@ class Parameter(_Model):
         if step is None:
             return None
         # The small epsilon keeps 0.1-style steps from losing their last point to rounding.
-        return int(math.floor((self.max - self.min) / step + 1e-9)) + 1
+        return math.floor((self.max - self.min) / step + 1e-9) + 1
 
 
 def _scalar_key(v: Scalar) -> tuple[str, Scalar]:
@@ -198,9 +199,7 @@ class SessionSpec(_Model):
     )
     workers: int | None = Field(default=None, ge=1, description="Split the budget over N Jobs.")
     trials_per_job: int | None = Field(default=None, ge=1, description="Trials per worker Job.")
-    max_parallel: int = Field(
-        default=4, ge=1, le=200, description="At most this many active Jobs."
-    )
+    max_parallel: int = Field(default=4, ge=1, le=200, description="At most this many active Jobs.")
     max_failed_trials: int | None = Field(
         default=None, ge=0, description="Stop when more trials than this have failed."
     )
@@ -258,11 +257,19 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Our validators word their messages "field: rule"; the field joins the error's path.
+_FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_.\[\] ]*): (.*)$", re.DOTALL)
+
+
 def format_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors():
+        where = _loc(tuple(e["loc"]))
         msg = e["msg"].removeprefix("Value error, ")
-        problems.append(f"{_loc(tuple(e['loc']))}: {msg}")
+        m = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
+        if m:
+            where, msg = f"{where}.{m.group(1)}", m.group(2)
+        problems.append(f"{where}: {msg}")
     return problems
 
 

@@ -226,7 +226,9 @@ def plan(
     best = board[0] if board else None
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
         events.append(
-            Event("Normal", "NewBest", f"trial {best.trial}: {spec.objective.metric}={best.value:g}")
+            Event(
+                "Normal", "NewBest", f"trial {best.trial}: {spec.objective.metric}={best.value:g}"
+            )
         )
 
     # 2. Decide whether the session must stop, may launch, or is done.
@@ -263,9 +265,7 @@ def plan(
             inflight.pop(j.index, None)
             delete.append(j.name)
         if stopped:
-            events.append(
-                Event("Warning", stop_reason, f"stopped {len(active)} running job(s)")
-            )
+            events.append(Event("Warning", stop_reason, f"stopped {len(active)} running job(s)"))
         persist.extend(stopped)
         counts = _count(counts, stopped)
         active = []
@@ -310,9 +310,7 @@ def plan(
                 delete.append(j.name)
 
     # 5. The status.
-    running_trials = sum(len(j.trials) for j in active) + sum(
-        len(j.trials) for j in unharvested
-    )
+    running_trials = sum(len(j.trials) for j in active) + sum(len(j.trials) for j in unharvested)
     running_trials += sum(len(c.trials) for c in create)
     counts = counts.model_copy(
         update={
@@ -397,7 +395,12 @@ def _phase(
     gen = status.observed_generation or 0
     conds = C.set_condition(
         [c for c in prev.conditions if c.type not in {C.COMPLETE, C.FAILED}],
-        C.SPEC_VALID, True, C.VALID, "spec is valid", now, gen,
+        C.SPEC_VALID,
+        True,
+        C.VALID,
+        "spec is valid",
+        now,
+        gen,
     )
     t = status.trials
     bad = t.failed + t.lost + t.infra_failed
@@ -435,9 +438,13 @@ def _phase(
     conds = C.set_condition(conds, C.PROGRESSING, not terminal, reason, message, now, gen)
     if spec.suspend or any(c.type == C.SUSPENDED for c in conds):
         conds = C.set_condition(
-            conds, C.SUSPENDED, spec.suspend,
+            conds,
+            C.SUSPENDED,
+            spec.suspend,
             C.SUSPENDED_BY_USER if spec.suspend else C.RESUMED,
-            "no new Jobs are created" if spec.suspend else "resumed", now, gen,
+            "no new Jobs are created" if spec.suspend else "resumed",
+            now,
+            gen,
         )
     exit_code = None
     if phase == "Succeeded":
@@ -446,8 +453,8 @@ def _phase(
     elif phase in {"Failed", "Cancelled"}:
         conds = C.set_condition(conds, C.FAILED, True, reason, message, now, gen)
         exit_code = 1 if reason in {C.MAX_FAILED_REACHED, C.NO_TRIAL_SUCCEEDED} else 2
-    completion = (prev.completion_time or now) if terminal and prev.terminal else (
-        now if terminal else None
+    completion = (
+        (prev.completion_time or now) if terminal and prev.terminal else (now if terminal else None)
     )
     return status.model_copy(
         update={
@@ -467,7 +474,12 @@ def invalid_plan(observed: Observed, now: datetime, problems: Sequence[str]) -> 
     message = "; ".join(problems)
     conds = C.set_condition(
         [c for c in prev.conditions if c.type not in {C.COMPLETE}],
-        C.SPEC_VALID, False, C.INVALID_SPEC, message, now, gen,
+        C.SPEC_VALID,
+        False,
+        C.INVALID_SPEC,
+        message,
+        now,
+        gen,
     )
     conds = C.set_condition(conds, C.PROGRESSING, False, C.INVALID_SPEC, message, now, gen)
     conds = C.set_condition(conds, C.FAILED, True, C.INVALID_SPEC, message, now, gen)
@@ -484,4 +496,3 @@ def invalid_plan(observed: Observed, now: datetime, problems: Sequence[str]) -> 
     )
     events = (Event("Warning", C.INVALID_SPEC, message[: C.MAX_MESSAGE]),)
     return Plan(status=status, events=events if prev.phase != "Failed" else ())
-

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -79,14 +79,18 @@ class TrialResult:
     def succeeded(self) -> bool:
         return self.outcome is Outcome.SUCCEEDED
 
-    def to_json(self, session: str, metric: str) -> dict[str, Any]:
+    def to_json(self, session: str, objective: Objective) -> dict[str, Any]:
         return {
             "session": session,
             "trial": self.trial,
             "jobIndex": self.job_index,
             "params": self.params,
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
-            "objective": {"metric": metric, "value": self.value},
+            "objective": {
+                "metric": objective.metric,
+                "direction": objective.direction,
+                "value": self.value,
+            },
             "outcome": str(self.outcome),
             "error": self.error,
             "durationSeconds": self.duration_seconds,
@@ -180,21 +184,22 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
 
 
 def classify(rep: Reported, job_index: int, objective: Objective) -> TrialResult:
-    common = {
-        "trial": rep.trial,
-        "job_index": job_index,
-        "params": rep.params,
-        "metrics": rep.metrics,
-        "duration_seconds": rep.duration_seconds,
-    }
+    base = TrialResult(
+        trial=rep.trial,
+        job_index=job_index,
+        params=rep.params,
+        outcome=Outcome.SUCCEEDED,
+        metrics=rep.metrics,
+        duration_seconds=rep.duration_seconds,
+    )
     if rep.status == "failed":
-        return TrialResult(outcome=Outcome.FAILED, error=rep.error or "trial failed", **common)
+        return replace(base, outcome=Outcome.FAILED, error=rep.error or "trial failed")
     if rep.status == "timeout":
-        return TrialResult(outcome=Outcome.TIMED_OUT, error=rep.error or "timed out", **common)
+        return replace(base, outcome=Outcome.TIMED_OUT, error=rep.error or "timed out")
     value, problem = objective_value(rep.metrics, objective.metric)
     if value is None:
-        return TrialResult(outcome=Outcome.METRICS_UNAVAILABLE, error=problem, **common)
-    return TrialResult(outcome=Outcome.SUCCEEDED, value=value, error=rep.error, **common)
+        return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=problem)
+    return replace(base, value=value, error=rep.error)
 
 
 def missing_result(

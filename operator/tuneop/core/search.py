@@ -31,7 +31,7 @@ def grid_values(p: Parameter, k: int) -> Scalar:
     assert p.min is not None
     step = p.step if p.step is not None else 1.0
     v = p.min + k * step
-    return int(round(v)) if p.type == "int" else _clean(v)
+    return round(v) if p.type == "int" else _clean(v)
 
 
 def grid_size(spec: SessionSpec) -> int:

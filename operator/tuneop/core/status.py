@@ -128,6 +128,4 @@ def parse_inflight(text: str) -> dict[int, tuple[int, int]]:
 
 
 def format_inflight(jobs: dict[int, tuple[int, int]]) -> str:
-    return ",".join(
-        f"{j}={a}" if a == b else f"{j}={a}-{b}" for j, (a, b) in sorted(jobs.items())
-    )
+    return ",".join(f"{j}={a}" if a == b else f"{j}={a}-{b}" for j, (a, b) in sorted(jobs.items()))

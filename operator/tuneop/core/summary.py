@@ -1,0 +1,126 @@
+"""Summaries of trial results: totals, rankings and the best parameters.
+
+Works on result records (the result contract's per-trial JSON, as dicts), so
+the same code ranks a results folder, a CSV or what Redis holds. Also builds
+the session record (``session.json``) in the seeds' result format: total,
+attempted, succeeded, failed, skipped, exit code, errors, job ids, best,
+leaderboard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneop.core.manifests import job_name
+from tuneop.core.model import SessionSpec
+from tuneop.core.results import TrialResult
+from tuneop.core.status import SessionStatus
+
+Record = dict[str, Any]
+
+
+def metric_value(record: Record, metric: str) -> float | None:
+    """The record's finite numeric value for ``metric``, else None."""
+    objective = record.get("objective") or {}
+    v = (record.get("metrics") or {}).get(metric)
+    if v is None and objective.get("metric") == metric:
+        v = objective.get("value")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def default_direction(records: Sequence[Record], metric: str) -> str:
+    for r in records:
+        objective = r.get("objective") or {}
+        if objective.get("metric") == metric and objective.get("direction"):
+            return str(objective["direction"])
+    return "minimize"
+
+
+def rank(records: Iterable[Record], metric: str, direction: str = "minimize") -> list[Record]:
+    """Records with a usable ``metric``, best first; ties by session and trial."""
+    scored = [(metric_value(r, metric), r) for r in records]
+    sign = 1.0 if direction == "minimize" else -1.0
+    usable = [(v, r) for v, r in scored if v is not None and r.get("outcome") == "Succeeded"]
+    usable.sort(key=lambda vr: (sign * vr[0], str(vr[1].get("session")), vr[1].get("trial", 0)))
+    return [r for _, r in usable]
+
+
+def best_params(records: Iterable[Record], metric: str, direction: str) -> dict[str, Any] | None:
+    ranked = rank(records, metric, direction)
+    return dict(ranked[0].get("params") or {}) if ranked else None
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    outcomes: dict[str, int]
+    sessions: list[str]
+    workers: int
+    metrics: list[str]
+    params: list[str]
+    metric: str
+    direction: str
+    top: list[Record] = field(default_factory=list)
+    best_params: dict[str, Any] | None = None
+
+
+def summarize(
+    records: Sequence[Record],
+    metric: str | None = None,
+    direction: str | None = None,
+    top_n: int = 10,
+) -> Summary:
+    objective_metrics = [(r.get("objective") or {}).get("metric") for r in records]
+    metric = metric or next((m for m in objective_metrics if m), None) or "value"
+    direction = direction or default_direction(records, metric)
+    ranked = rank(records, metric, direction)
+    return Summary(
+        total=len(records),
+        outcomes=dict(Counter(str(r.get("outcome", "Unknown")) for r in records)),
+        sessions=sorted({str(r.get("session", "")) for r in records}),
+        workers=len({(r.get("session"), r.get("jobIndex")) for r in records}),
+        metrics=sorted({k for r in records for k in (r.get("metrics") or {})}),
+        params=sorted({k for r in records for k in (r.get("params") or {})}),
+        metric=metric,
+        direction=direction,
+        top=ranked[:top_n],
+        best_params=dict(ranked[0].get("params") or {}) if ranked else None,
+    )
+
+
+def session_record(
+    session: str,
+    spec: SessionSpec,
+    status: SessionStatus,
+    results: Sequence[TrialResult],
+    max_errors: int = 50,
+) -> Record:
+    """The session JSON in the seeds' result format."""
+    t = status.trials
+    errors = [
+        {"trial": r.trial, "outcome": str(r.outcome), "error": r.error}
+        for r in results
+        if not r.succeeded
+    ][-max_errors:]
+    name = session.split("/", 1)[-1]
+    return {
+        "session": session,
+        "phase": status.phase,
+        "total": t.total,
+        "attempted": t.done,
+        "succeeded": t.succeeded,
+        "failed": t.failed + t.lost + t.infra_failed,
+        "skipped": t.pending + t.cancelled if status.terminal else t.cancelled,
+        "exit_code": status.exit_code,
+        "errors": errors,
+        "job_ids": [job_name(name, i) for i in range(status.next_job)],
+        "objective": {"metric": spec.objective.metric, "direction": spec.objective.direction},
+        "best": status.best.model_dump(by_alias=True, exclude_none=True) if status.best else None,
+        "leaderboard": [e.model_dump(by_alias=True, exclude_none=True) for e in status.leaderboard],
+    }

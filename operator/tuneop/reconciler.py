@@ -1,0 +1,103 @@
+"""One reconcile: observe → plan → act, then one status write.
+
+The same loop serves the operator (Kubernetes Jobs, status on the custom
+resource) and local sessions (processes, status in memory and on disk).
+
+Order matters for safety: results are persisted to the result stores before
+the status that records them as harvested is written, and Jobs are deleted
+only after that write succeeded. A write that finds the status changed
+(``Conflict``) starts the reconcile again from a fresh observation; Job
+creation is idempotent, so the retry never duplicates a Job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from tuneop.adapters.jobs import JobBackend, TransientError
+from tuneop.adapters.results import ResultSink
+from tuneop.adapters.status import Conflict, EventSink, StatusStore
+from tuneop.core.harvest import harvest_job
+from tuneop.core.model import SessionSpec
+from tuneop.core.observed import Observed, ObservedJob, SessionRef
+from tuneop.core.planner import Plan, invalid_plan, needs_harvest, plan
+from tuneop.core.status import SessionStatus
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICT_RETRIES = 5
+
+
+@dataclass
+class Reconciler:
+    jobs: JobBackend
+    statuses: StatusStore
+    results: Sequence[ResultSink]
+    events: EventSink
+    clock: Callable[[], datetime]
+
+    def observe(self, ref: SessionRef, spec: SessionSpec) -> list[ObservedJob]:
+        status, _ = self.statuses.read(ref)
+        jobs = self.jobs.list_jobs(ref)
+        pending = {j.index for j in needs_harvest(status, jobs)}
+        observed = []
+        for job in jobs:
+            if job.index in pending:
+                try:
+                    logs = self.jobs.read_logs(ref, job)
+                except TransientError as err:
+                    # Harvest again next time; the Job stays until its results are in.
+                    log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
+                else:
+                    job = replace(job, results=harvest_job(job, logs, spec.objective))
+            observed.append(job)
+        return observed
+
+    def history(self, ref: SessionRef, spec: SessionSpec) -> list:  # type: ignore[type-arg]
+        if spec.optimizer.type != "bayesian" or spec.trials is not None or not self.results:
+            return []
+        return self.results[0].history(ref)
+
+    def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+        for _ in range(MAX_CONFLICT_RETRIES):
+            status, version = self.statuses.read(ref)
+            jobs = self.observe(ref, spec)
+            observed = Observed(
+                session=ref,
+                jobs=tuple(jobs),
+                status=status,
+                history=tuple(self.history(ref, spec)),
+                cancelled=cancelled,
+            )
+            result = plan(spec, observed, self.clock())
+            try:
+                self.act(ref, spec, result, version)
+            except Conflict:
+                continue
+            return result
+        raise TransientError(f"{ref.key}: status kept changing; giving up this reconcile")
+
+    def act(self, ref: SessionRef, spec: SessionSpec, result: Plan, version: str | None) -> None:
+        if result.persist:
+            for sink in self.results:
+                sink.persist(ref, spec, result.persist)
+        for job in result.create:
+            self.jobs.create_job(ref, job)
+        self.statuses.write(ref, result.status, version)
+        for name in result.delete:
+            self.jobs.delete_job(ref, name)
+        for sink in self.results:
+            sink.record_status(ref, spec, result.status, result.events)
+        if result.events:
+            self.events.emit(ref, result.events)
+
+    def reject(self, ref: SessionRef, problems: Sequence[str]) -> SessionStatus:
+        """Record an invalid spec: phase Failed, InvalidSpec, nothing else touched."""
+        status, version = self.statuses.read(ref)
+        result = invalid_plan(Observed(session=ref, status=status), self.clock(), problems)
+        self.statuses.write(ref, result.status, version)
+        self.events.emit(ref, result.events)
+        return result.status

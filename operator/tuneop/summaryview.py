@@ -1,0 +1,50 @@
+"""Rendering summaries for people: the tables ``tuneop summary`` and ``run`` print."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from tuneop.core.summary import Summary, metric_value
+
+
+def render_summary(s: Summary, console: Console) -> None:
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))
+    console.print(
+        f"[bold]{s.total}[/] trials ({outcomes}) in {s.workers} workers, "
+        f"{len(s.sessions)} session(s): {', '.join(s.sessions)}",
+        highlight=False,
+    )
+    console.print(f"metrics: {', '.join(s.metrics) or '-'}", highlight=False)
+    console.print(f"parameters: {', '.join(s.params) or '-'}", highlight=False)
+    table = Table(title=f"Top {len(s.top)} by {s.metric} ({s.direction})")
+    for col in ("rank", "trial", s.metric, "params", "metrics"):
+        table.add_column(col)
+    for n, r in enumerate(s.top, start=1):
+        value = metric_value(r, s.metric)
+        table.add_row(
+            str(n),
+            str(r.get("trial")),
+            f"{value:.6g}" if value is not None else "-",
+            json.dumps(r.get("params") or {}),
+            json.dumps(r.get("metrics") or {}),
+        )
+    console.print(table)
+    if s.best_params is not None:
+        console.print(f"best parameters: {json.dumps(s.best_params)}", highlight=False)
+    else:
+        console.print(f"no trial has a usable value for {s.metric}", highlight=False)
+
+
+def summary_csv(s: Summary) -> str:
+    names = sorted({k for r in s.top for k in (r.get("params") or {})})
+    lines = [",".join(["rank", "session", "trial", s.metric, *names])]
+    for n, r in enumerate(s.top, start=1):
+        params = r.get("params") or {}
+        value = metric_value(r, s.metric)
+        cells = [str(n), str(r.get("session", "")), str(r.get("trial")), f"{value}"]
+        cells.extend(str(params.get(k, "")) for k in names)
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"

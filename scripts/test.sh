@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command: installs into .venv, then lints, type-checks,
+# checks the import layers and runs every test tier.
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh -m "not e2e"   pytest arguments pass through
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+pip install --quiet --disable-pip-version-check -e ./runner_image -e '.[dev]'
+echo "== ruff"
+ruff check operator runner_image tests bench
+echo "== mypy (strict on the core and the runner)"
+mypy
+echo "== import layers"
+lint-imports
+echo "== pytest"
+python -m pytest "$@"
