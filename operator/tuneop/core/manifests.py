@@ -23,6 +23,9 @@ MANAGED_BY = "tuneop"
 ANN_TRIALS = "tuneop.dev/trials"
 CONTAINER = "runner"
 MAX_NAME = 63
+# Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
+# this slack lets the runner's own per-trial timeout fire first and report the trial.
+JOB_START_SLACK_SECONDS = 30
 
 
 def session_label(name: str) -> str:
@@ -35,8 +38,12 @@ def session_label(name: str) -> str:
 
 def job_name(session: str, index: int) -> str:
     suffix = f"-{index}"
-    base = session_label(session)
-    return f"{base[: MAX_NAME - len(suffix)].rstrip('-.')}{suffix}"
+    if len(session) + len(suffix) <= MAX_NAME:
+        return f"{session}{suffix}"
+    # A cut name keeps a hash of the whole session name: sessions whose names share a
+    # long prefix must never share (and so adopt) each other's Jobs.
+    digest = hashlib.sha256(session.encode()).hexdigest()[:8]
+    return f"{session[: MAX_NAME - len(suffix) - 9].rstrip('-.')}-{digest}{suffix}"
 
 
 def selector(session: str) -> str:
@@ -136,7 +143,8 @@ def job_manifest(
         "metadata": metadata,
         "spec": {
             "backoffLimit": spec.retries,
-            "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials),
+            "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials)
+            + JOB_START_SLACK_SECONDS,
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }

@@ -249,7 +249,13 @@ def plan(
     delete: list[str] = []
     if stop_reason is not None:
         stopped: list[TrialResult] = []
+        n_stopped = 0
         for j in active:
+            delete.append(j.name)
+            if j.index in harvested:
+                # Stopped by an earlier reconcile and still being deleted: recorded already.
+                continue
+            n_stopped += 1
             why = f"stopped: {stop_reason}"
             stopped.extend(
                 missing_result(
@@ -263,9 +269,8 @@ def plan(
             )
             harvested.add(j.index)
             inflight.pop(j.index, None)
-            delete.append(j.name)
         if stopped:
-            events.append(Event("Warning", stop_reason, f"stopped {len(active)} running job(s)"))
+            events.append(Event("Warning", stop_reason, f"stopped {n_stopped} running job(s)"))
         persist.extend(stopped)
         counts = _count(counts, stopped)
         active = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from tuneop.core.model import Objective, Scalar
 
 PREFIX = "TUNEOP_RESULT "
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 LOG_TAIL_BYTES = 4 * 1024 * 1024
 MAX_ERROR_CHARS = 2000
 
@@ -151,13 +153,17 @@ def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
     data = log.encode() if isinstance(log, str) else log
     truncated = len(data) > max_bytes
     if truncated:
+        cut_at_line_start = data[-max_bytes - 1 : -max_bytes] == b"\n"
         data = data[-max_bytes:]
-        # The first line of a cut tail is partial: drop it.
-        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+        # The first line of a cut tail is partial (unless the cut fell on a line start): drop it.
+        if not cut_at_line_start:
+            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     results: dict[int, Reported] = {}
     malformed = 0
     first_problem: str | None = None
-    for raw in data.decode("utf-8", errors="replace").splitlines():
+    # Only CR/LF end a line: str.splitlines would also split inside a JSON string that
+    # holds a raw U+2028, U+0085 or similar (legal JSON, which non-Python writers emit).
+    for raw in _LINE_BREAK.split(data.decode("utf-8", errors="replace")):
         line = raw.rstrip("\r")
         if not line.startswith(PREFIX):
             continue
@@ -198,7 +204,9 @@ def classify(rep: Reported, job_index: int, objective: Objective) -> TrialResult
         return replace(base, outcome=Outcome.TIMED_OUT, error=rep.error or "timed out")
     value, problem = objective_value(rep.metrics, objective.metric)
     if value is None:
-        return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=problem)
+        # Writers put non-finite values as null and say why in error: keep their words.
+        said = rep.error if rep.metrics.get(objective.metric, 0) is None and rep.error else None
+        return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=said or problem)
     return replace(base, value=value, error=rep.error)
 
 

@@ -1,0 +1,182 @@
+"""The ``tuneop-runner`` command: run a worker's trials and report each one.
+
+The flow is: read the trials, resolve the objective, then evaluate the trials
+one after another, printing each result line as soon as its trial ends so a
+worker killed halfway keeps what it already reported. One failing trial never
+stops the others.
+
+Exit codes: 0 when every trial succeeded (and reported a finite objective
+metric when ``TUNEOP_METRIC`` is set), 1 when any did not, 2 for configuration
+errors. A configuration error found after the trials were read (a missing or
+unimportable objective, a bad timeout) still prints a failure line per trial,
+so the operator can show why without digging into the pod log. Expected errors
+are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import Protocol
+
+from tuneop_runner import __version__
+from tuneop_runner.config import (
+    ENV_JOB_INDEX,
+    ENV_SESSION,
+    ENV_TRIALS,
+    ConfigError,
+    Settings,
+    Trial,
+    parse_trials,
+    resolve_settings,
+)
+from tuneop_runner.contract import (
+    Outcome,
+    TrialResult,
+    build_result,
+    format_result_line,
+    truncate_error,
+)
+from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
+
+PROG = "tuneop-runner"
+EXIT_OK = 0
+EXIT_TRIAL_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class Evaluator(Protocol):
+    name: str
+
+    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Outcome: ...
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind so a running command's process group is killed."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Evaluate an objective for the trials in TUNEOP_TRIALS and print one "
+            "TUNEOP_RESULT line per trial. Flags override the environment."
+        ),
+    )
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--objective", metavar="MODULE:FUNCTION", help="a Python callable")
+    kind.add_argument("--command", metavar="JSON", help="an external command as a JSON argv")
+    parser.add_argument("--trials", metavar="JSON", help="the trials, as in TUNEOP_TRIALS")
+    parser.add_argument("--metric", metavar="NAME", help="the objective metric to require")
+    parser.add_argument("--timeout", metavar="SECONDS", help="per-trial timeout")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {truncate_error(message)}", file=sys.stderr, flush=True)
+
+
+def _emit(result: TrialResult) -> None:
+    # flush=True per line: a worker killed after this point keeps the line.
+    print(format_result_line(result), flush=True)
+
+
+def _load_trials(flag: str | None, env: Mapping[str, str]) -> tuple[Trial, ...]:
+    if flag is not None and flag.strip():
+        return parse_trials(flag, "--trials")
+    text = env.get(ENV_TRIALS, "")
+    if not text.strip():
+        raise ConfigError(f"no trials given: set {ENV_TRIALS} or pass --trials")
+    return parse_trials(text, ENV_TRIALS)
+
+
+def _evaluator(settings: Settings) -> Evaluator:
+    if settings.command is not None:
+        # Imported here: subprocess and threading are start-up time a worker
+        # with a callable objective does not need to pay.
+        from tuneop_runner.command import CommandObjective
+
+        return CommandObjective(settings.command)
+    assert settings.objective is not None
+    try:
+        function = load_callable(settings.objective)
+    except ObjectiveLoadError as exc:
+        raise ConfigError(str(exc)) from exc
+    return CallableObjective(function, settings.objective)
+
+
+def _report_config_failure(trials: Sequence[Trial], message: str) -> None:
+    for trial in trials:
+        _emit(build_result(trial.index, trial.params, Outcome.failed(message), 0.0))
+
+
+def run_trials(
+    trials: Sequence[Trial], evaluator: Evaluator, settings: Settings
+) -> list[TrialResult]:
+    """Evaluate ``trials`` in order, printing each result as it is known."""
+    results: list[TrialResult] = []
+    for trial in trials:
+        started = time.monotonic()
+        outcome = evaluator.evaluate(trial.params, settings.timeout)
+        duration = time.monotonic() - started
+        result = build_result(trial.index, trial.params, outcome, duration, settings.metric)
+        _emit(result)
+        results.append(result)
+    return results
+
+
+def _describe_worker(env: Mapping[str, str], trials: Sequence[Trial], evaluator: Evaluator) -> str:
+    where = " ".join(
+        f"{label}={env[key]}"
+        for label, key in (("session", ENV_SESSION), ("job", ENV_JOB_INDEX))
+        if env.get(key)
+    )
+    prefix = f"{PROG} {__version__}: " + (f"{where}: " if where else "")
+    return f"{prefix}{len(trials)} trial(s) with {evaluator.name}"
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = os.environ
+    try:
+        trials = _load_trials(args.trials, env)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_CONFIG
+    try:
+        settings = resolve_settings(
+            env,
+            objective=args.objective,
+            command=args.command,
+            metric=args.metric,
+            timeout=args.timeout,
+        )
+        evaluator = _evaluator(settings)
+    except ConfigError as exc:
+        _error(str(exc))
+        _report_config_failure(trials, str(exc))
+        return EXIT_CONFIG
+
+    print(_describe_worker(env, trials, evaluator), file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        results = run_trials(trials, evaluator, settings)
+    except _Terminated:
+        _error("terminated by SIGTERM; trials not yet reported did not finish")
+        return 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        _error("interrupted; trials not yet reported did not finish")
+        return 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK if all(result.ok for result in results) else EXIT_TRIAL_FAILED

@@ -1,0 +1,286 @@
+"""External-command objectives: any program that reads params and prints metrics.
+
+The command is an argv list (no shell: params are never interpolated into a
+command string). For each trial it runs once and receives the params three ways:
+
+* stdin: the params as one JSON object;
+* ``TUNEOP_PARAMS``: the same JSON in the environment;
+* ``TUNEOP_PARAM_<NAME>``: one variable per param, the name upper-cased with
+  every character outside ``[A-Za-z0-9]`` replaced by ``_``; numbers as
+  ``str()``, booleans as ``true``/``false``, strings as they are. Two names that
+  map to the same variable collide; the later one in sorted order wins.
+
+Its metrics are the last line of its stdout that parses as a JSON object. Only
+the last 64 KiB of stdout are kept for that; everything it prints on stdout is
+also copied to the runner's stderr so the pod log keeps it, while the runner's
+stdout stays reserved for contract lines. Its stderr is the runner's stderr.
+
+The command starts in a new session, hence its own process group, so a timeout
+can end everything it spawned: the group gets SIGTERM, then SIGKILL after a
+short grace. The group is also cleaned up when the command exits on its own, so
+background processes it left behind do not pile up across packed trials or hold
+its stdout open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+from tuneop_runner.contract import Outcome, describe_exception
+
+STDOUT_TAIL_BYTES = 64 * 1024
+KILL_GRACE_SECONDS = 2.0
+_POLL_SECONDS = 0.02
+_SHOWN_OUTPUT_CHARS = 200
+_NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
+
+
+def param_env_name(name: str) -> str:
+    """The ``TUNEOP_PARAM_<NAME>`` variable that carries param ``name``."""
+    return "TUNEOP_PARAM_" + _NOT_ENV_NAME.sub("_", name).upper()
+
+
+def param_env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def command_environment(params: Mapping[str, object], base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env["TUNEOP_PARAMS"] = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    for name in sorted(params):
+        env[param_env_name(name)] = param_env_value(params[name])
+    return env
+
+
+def last_json_object(output: str) -> dict[str, object] | None:
+    """The last line of ``output`` that parses as a JSON object."""
+    for line in reversed(output.splitlines()):
+        text = line.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+class _TailReader(threading.Thread):
+    """Drains a pipe, keeping only its last bytes and echoing it to stderr.
+
+    Draining continuously matters: a command that writes more than the pipe
+    buffer would otherwise block forever and look like a timeout.
+    """
+
+    def __init__(self, pipe: IO[bytes], limit: int, echo_fd: int | None) -> None:
+        super().__init__(name="command-stdout", daemon=True)
+        self._fd = pipe.fileno()
+        self._limit = limit
+        self._echo_fd = echo_fd
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            if self._echo_fd is not None:
+                try:
+                    os.write(self._echo_fd, chunk)
+                except OSError:
+                    # Losing the echo must not lose the metrics.
+                    self._echo_fd = None
+            with self._lock:
+                self._buffer += chunk
+                if len(self._buffer) > self._limit:
+                    del self._buffer[: len(self._buffer) - self._limit]
+
+    def text(self) -> str:
+        with self._lock:
+            return bytes(self._buffer).decode("utf-8", errors="replace")
+
+
+def _feed_stdin(pipe: IO[bytes], payload: bytes) -> None:
+    # A command that ignores stdin may exit before reading it: that is fine.
+    with contextlib.suppress(OSError):
+        try:
+            pipe.write(payload)
+            pipe.flush()
+        finally:
+            pipe.close()
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to the group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # macOS reports EPERM for a group of only zombies; nothing left to stop.
+        return False
+    return True
+
+
+def _reap_orphans() -> None:
+    # As PID 1 of a container the runner inherits every orphaned grandchild;
+    # reaping them keeps zombies from counting as a live process group.
+    if os.getpid() != 1:
+        return
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies do not count).
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, and an orphan's zombie lingers
+    until whoever adopted it reaps it, which some init processes do slowly; so
+    where ``/proc`` exists, look at the members' states instead.
+    """
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    wanted = str(pgid).encode()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                # Fields after the parenthesised name: state, ppid, pgrp, ...
+                fields = stat.read().rsplit(b")", 1)[-1].split()
+        except OSError:
+            continue
+        if len(fields) >= 3 and fields[2] == wanted and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """End every process in ``proc``'s group: SIGTERM, then SIGKILL after ``grace``."""
+    pgid = proc.pid  # start_new_session made the command its group's leader
+    if _signal_group(pgid, signal.SIGTERM):
+        give_up = time.monotonic() + grace
+        while time.monotonic() < give_up:
+            proc.poll()  # reap the leader so its zombie does not keep the group alive
+            _reap_orphans()
+            if not _group_has_live_members(pgid):
+                break
+            time.sleep(_POLL_SECONDS)
+        # Unconditional: a no-op for zombies, and a safety net should /proc
+        # have shown a different PID namespace than the one we signal.
+        _signal_group(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    _reap_orphans()
+
+
+def _exit_description(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"command killed by {name}"
+    return f"command exited with code {returncode}"
+
+
+class CommandObjective:
+    """Evaluates an external command for one trial at a time."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        grace: float = KILL_GRACE_SECONDS,
+        echo_stdout_fd: int | None = 2,
+    ) -> None:
+        if not argv:
+            raise ValueError("a command objective needs a non-empty argv")
+        self.argv = tuple(argv)
+        self.name = " ".join(self.argv)
+        self._grace = grace
+        self._echo_fd = echo_stdout_fd
+
+    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Outcome:
+        payload = json.dumps(params, sort_keys=True, separators=(",", ":")) + "\n"
+        program = self.argv[0]
+        try:
+            proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None,
+                env=command_environment(params, os.environ),
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            return Outcome.failed(f"command not found: {program}")
+        except PermissionError:
+            return Outcome.failed(f"command not executable: {program}")
+        except OSError as exc:
+            return Outcome.failed(f"cannot start command {program}: {describe_exception(exc)}")
+
+        assert proc.stdin is not None and proc.stdout is not None
+        reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd)
+        reader.start()
+        feeder = threading.Thread(
+            target=_feed_stdin, args=(proc.stdin, payload.encode()), daemon=True
+        )
+        feeder.start()
+
+        timed_out = False
+        try:
+            try:
+                returncode = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                returncode = None
+        finally:
+            # Runs on every exit, including the runner being told to stop, so no
+            # part of the command outlives its trial.
+            terminate_group(proc, self._grace)
+            reader.join(self._grace)
+            # A process that escaped the group may still hold the pipe open;
+            # closing the fd under a blocked reader could let it read a reused fd.
+            if not reader.is_alive():
+                proc.stdout.close()
+
+        if timed_out or returncode is None:
+            return Outcome.timeout(timeout or 0.0)
+        if returncode != 0:
+            return Outcome.failed(_exit_description(returncode))
+        output = reader.text()
+        metrics = last_json_object(output)
+        if metrics is None:
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            shown = lines[-1][:_SHOWN_OUTPUT_CHARS] if lines else "(no output)"
+            return Outcome.failed(f"objective output is not a JSON object: {shown}")
+        return Outcome.succeeded(metrics)

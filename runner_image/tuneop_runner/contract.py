@@ -1,0 +1,232 @@
+"""The result contract: the one line a worker prints for each finished trial.
+
+The operator learns what happened to a trial only from the pod log, so every
+trial ends in exactly one line on stdout::
+
+    TUNEOP_RESULT {"durationSeconds":0.014,"error":null,"metrics":{"loss":0.12},...}
+
+The JSON is compact, key-sorted and on a single line after the literal prefix.
+``status`` says whether the objective ran to completion ("succeeded"), broke
+("failed") or ran out of time ("timeout"); ``error`` says why in a short string.
+Metrics are numbers or booleans only: JSON has no NaN, so a non-finite value
+is written as null and named in ``error``, and a value that is not a number is
+left out and named likewise. A succeeded trial can therefore still carry an
+error; the operator decides whether its objective metric is usable.
+
+Objectives report through ``Outcome``; ``build_result`` turns an outcome into
+the ``TrialResult`` that ``format_result_line`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+RESULT_PREFIX = "TUNEOP_RESULT "
+MAX_ERROR_CHARS = 2000
+
+MetricValue = int | float | bool | None
+
+
+class Status(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one evaluation of the objective produced, before validation.
+
+    ``metrics`` is whatever the objective handed back (a callable's return
+    value, a command's parsed JSON); ``build_result`` checks its shape.
+    """
+
+    status: Status
+    metrics: object = None
+    error: str | None = None
+
+    @classmethod
+    def succeeded(cls, metrics: object) -> Outcome:
+        return cls(Status.SUCCEEDED, metrics=metrics)
+
+    @classmethod
+    def failed(cls, error: str) -> Outcome:
+        return cls(Status.FAILED, error=error)
+
+    @classmethod
+    def timeout(cls, seconds: float) -> Outcome:
+        return cls(Status.TIMEOUT, error=f"timed out after {float(seconds)} s")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One trial's validated result, exactly what goes on the contract line."""
+
+    trial: int
+    params: Mapping[str, object]
+    status: Status
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    error: str | None = None
+    duration_seconds: float = 0.0
+    # Whether the objective metric (TUNEOP_METRIC) is present, numeric and finite;
+    # it decides the exit code but is not part of the line.
+    objective_metric_ok: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.SUCCEEDED and self.objective_metric_ok
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "trial": self.trial,
+            "params": dict(self.params),
+            "metrics": dict(self.metrics),
+            "status": str(self.status),
+            "error": self.error,
+            "durationSeconds": round(self.duration_seconds, 6),
+        }
+
+
+def format_result_line(result: TrialResult) -> str:
+    """The contract line for ``result``, without a trailing newline."""
+    # allow_nan=False: sanitising already replaced non-finite metrics, so a NaN
+    # reaching here (e.g. inside params) must fail loudly rather than emit
+    # invalid JSON the operator would count as a malformed line.
+    body = json.dumps(
+        result.to_json(),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=str,
+    )
+    return RESULT_PREFIX + body
+
+
+def parse_result_line(line: str) -> dict[str, object] | None:
+    """The JSON object of a contract line, or None for any other line."""
+    if not line.startswith(RESULT_PREFIX):
+        return None
+    try:
+        data = json.loads(line[len(RESULT_PREFIX) :])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def truncate_error(message: str) -> str:
+    """``message`` on one line and within the contract's length limit."""
+    flat = " ".join(message.split())
+    if len(flat) <= MAX_ERROR_CHARS:
+        return flat
+    return flat[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"ExcType: message"``, the short form an error field carries."""
+    name = type(exc).__name__
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+def sanitize_metrics(raw: Mapping[object, object]) -> tuple[dict[str, MetricValue], list[str]]:
+    """Keep the JSON-safe metrics of ``raw`` and describe every problem found.
+
+    Integral and real numbers from other libraries (numpy scalars register
+    with ``numbers``) are converted to plain int/float so JSON can hold them.
+    """
+    metrics: dict[str, MetricValue] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            problems.append(f"metric name {key!r} is not a string")
+            continue
+        if isinstance(value, bool):
+            metrics[key] = value
+        elif isinstance(value, numbers.Integral):
+            metrics[key] = int(value)
+        elif isinstance(value, numbers.Real):
+            number = float(value)
+            if math.isfinite(number):
+                metrics[key] = number
+            else:
+                metrics[key] = None
+                problems.append(f"metric {key!r} is not finite ({number})")
+        else:
+            problems.append(f"metric {key!r} is not a number ({type(value).__name__})")
+    return metrics, problems
+
+
+def objective_metric_problem(
+    metrics: Mapping[str, MetricValue], raw_names: set[str], metric: str
+) -> str | None:
+    """Why ``metric`` is unusable as the objective value, or None when it is fine.
+
+    Returns an empty string when the problem was already described by
+    ``sanitize_metrics`` (the metric was there but not finite or not a number),
+    so the error does not name it twice.
+    """
+    value = metrics.get(metric)
+    if isinstance(value, bool):
+        return f"metric {metric!r} is a boolean, not a number"
+    if isinstance(value, int | float):
+        return None
+    if metric in raw_names:
+        return ""
+    reported = ", ".join(sorted(metrics)) or "none"
+    return f"metric {metric!r} is missing (reported: {reported})"
+
+
+def build_result(
+    trial: int,
+    params: Mapping[str, object],
+    outcome: Outcome,
+    duration_seconds: float,
+    objective_metric: str | None = None,
+) -> TrialResult:
+    """Validate ``outcome`` into the result that is printed for ``trial``."""
+    if outcome.status is not Status.SUCCEEDED:
+        return TrialResult(
+            trial=trial,
+            params=params,
+            status=outcome.status,
+            error=truncate_error(outcome.error or str(outcome.status)),
+            duration_seconds=duration_seconds,
+            objective_metric_ok=False,
+        )
+    raw = outcome.metrics
+    if not isinstance(raw, Mapping):
+        return TrialResult(
+            trial=trial,
+            params=params,
+            status=Status.FAILED,
+            error=(
+                f"objective returned {type(raw).__name__}, "
+                "expected a mapping of metric names to numbers"
+            ),
+            duration_seconds=duration_seconds,
+            objective_metric_ok=False,
+        )
+    metrics, problems = sanitize_metrics(raw)
+    metric_ok = True
+    if objective_metric is not None:
+        raw_names = {key for key in raw if isinstance(key, str)}
+        problem = objective_metric_problem(metrics, raw_names, objective_metric)
+        if problem is not None:
+            metric_ok = False
+            if problem:
+                problems.append(problem)
+    return TrialResult(
+        trial=trial,
+        params=params,
+        status=Status.SUCCEEDED,
+        metrics=metrics,
+        error=truncate_error("; ".join(problems)) if problems else None,
+        duration_seconds=duration_seconds,
+        objective_metric_ok=metric_ok,
+    )
