@@ -26,7 +26,7 @@ from tuneop.core.manifests import format_trials, job_manifest, job_name
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import JobState, Observed, ObservedJob, Params
 from tuneop.core.packing import next_job_size
-from tuneop.core.ranges import format_ranges, parse_ranges
+from tuneop.core.ranges import IndexSet
 from tuneop.core.results import TRIAL_FAILURES, Outcome, TrialResult, missing_result
 from tuneop.core.search import budget, point
 from tuneop.core.status import (
@@ -74,7 +74,7 @@ class Plan:
 
 def needs_harvest(status: SessionStatus, jobs: Sequence[ObservedJob]) -> list[ObservedJob]:
     """Finished Jobs whose results are not yet in the ledger: read their logs."""
-    done = parse_ranges(status.harvested_jobs)
+    done = IndexSet.parse(status.harvested_jobs)
     return [j for j in jobs if j.finished and j.index not in done]
 
 
@@ -184,7 +184,7 @@ def plan(
     prev = observed.status
     ref = observed.session
     total, capped = budget(spec)
-    harvested = parse_ranges(prev.harvested_jobs)
+    harvested = IndexSet.parse(prev.harvested_jobs)
     inflight = parse_inflight(prev.inflight)
     live = {j.index: j for j in observed.jobs}
     for j in live.values():
@@ -340,7 +340,7 @@ def plan(
         jobs=jobs,
         best=best,
         leaderboard=board,
-        harvested_jobs=format_ranges(harvested),
+        harvested_jobs=harvested.format(),
         next_job=next_job,
         next_trial=next_trial,
         inflight=format_inflight(inflight),

@@ -1,0 +1,151 @@
+"""Planning benchmark: a 100,000-point grid, and the status size as sessions grow.
+
+1. Time to validate a session with a 100,000-point grid and plan its first wave
+   (target < 0.5 s).
+2. The CR status size after playing sessions of 100, 10,000 and 100,000 trials
+   to the end through the real planner (target < 16 KiB at every size).
+3. Bayesian suggestion time with 100 and 1,000 completed trials (target < 50 ms
+   at 1,000).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from common import header, save, stats, timed
+from tuneop.core.bayesian import suggest
+from tuneop.core.model import parse_spec
+from tuneop.core.observed import JobState, Observed, ObservedJob, SessionRef
+from tuneop.core.planner import plan
+from tuneop.core.results import Outcome, TrialResult
+from tuneop.core.status import SessionStatus, status_bytes
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+REF = SessionRef("bench", "grid", "uid-1")
+
+
+def grid_doc(points_per_param: int = 10, params: int = 5) -> dict[str, Any]:
+    return {
+        "objective": {"metric": "loss"},
+        "searchSpace": [
+            {"name": f"p{i}", "type": "int", "min": 0, "max": points_per_param - 1}
+            for i in range(params)
+        ],
+        "optimizer": {"type": "grid"},
+        "maxParallel": 20,
+        "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+    }
+
+
+def first_wave() -> int:
+    spec = parse_spec(grid_doc())
+    return len(plan(spec, Observed(REF), NOW).create)
+
+
+def play(total: int, max_parallel: int, fail_every: int = 7) -> SessionStatus:
+    """Run a session to the end through the planner, every Job finishing at once."""
+    doc = {
+        **grid_doc(),
+        "optimizer": {"type": "random", "seed": 1},
+        "totalTrials": total,
+        "maxParallel": max_parallel,
+        "deadlineSeconds": 10**9,
+    }
+    spec = parse_spec(doc)
+    status = SessionStatus()
+    live: list[ObservedJob] = []
+    t = NOW
+    while True:
+        finished = []
+        for j in live:
+            results = tuple(
+                TrialResult(
+                    trial=k,
+                    job_index=j.index,
+                    params=p,
+                    outcome=Outcome.FAILED if k % fail_every == 0 else Outcome.SUCCEEDED,
+                    value=None if k % fail_every == 0 else float((k * 7919) % 1000),
+                )
+                for k, p in zip(j.trials, j.params, strict=True)
+            )
+            finished.append(replace(j, state=JobState.SUCCEEDED, results=results))
+        p = plan(spec, Observed(REF, tuple(finished), status), t)
+        status = p.status
+        if status.terminal:
+            return status
+        live = [
+            ObservedJob(
+                index=c.index, name=c.name, trials=c.trials, state=JobState.ACTIVE, params=c.params
+            )
+            for c in p.create
+        ]
+        t += timedelta(seconds=1)
+
+
+def bayes_history(n: int) -> list[TrialResult]:
+    r = random.Random(0)
+    return [
+        TrialResult(
+            trial=i,
+            job_index=i,
+            params={"x1": r.uniform(-5, 10), "x2": r.uniform(0, 15)},
+            outcome=Outcome.SUCCEEDED,
+            value=r.random(),
+        )
+        for i in range(n)
+    ]
+
+
+def main() -> int:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    header("planning")
+    out: dict[str, Any] = {}
+    samples = timed(first_wave, runs)
+    s = stats(samples)
+    out["grid_100k_first_wave_seconds"] = s
+    print(
+        f"100,000-point grid, validate + first wave: median {s['median'] * 1000:.1f} ms "
+        f"(min {s['min'] * 1000:.1f}, max {s['max'] * 1000:.1f}, runs {runs}; target < 500 ms)"
+    )
+    sizes = {}
+    for total in (100, 10_000, 100_000):
+        status = play(total, max_parallel=200)
+        sizes[total] = status_bytes(status)
+        print(
+            f"status size after {total:>7,} trials: {sizes[total]:>6,} bytes "
+            f"(phase {status.phase}, progress {status.progress}; target < 16,384)"
+        )
+    out["status_bytes"] = sizes
+    spec = parse_spec(
+        {
+            "objective": {"metric": "value"},
+            "searchSpace": [
+                {"name": "x1", "type": "float", "min": -5, "max": 10},
+                {"name": "x2", "type": "float", "min": 0, "max": 15},
+            ],
+            "optimizer": {"type": "bayesian", "seed": 1},
+            "totalTrials": 5000,
+            "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+        }
+    )
+    bayes = {}
+    for n in (100, 1000):
+        history = bayes_history(n)
+        s = stats(timed(lambda h=history, n=n: suggest(spec, h, [], n, 1), runs))
+        bayes[n] = s
+        print(
+            f"bayesian suggestion with {n:>5,} completed trials: median "
+            f"{s['median'] * 1000:.1f} ms (min {s['min'] * 1000:.1f}, max {s['max'] * 1000:.1f})"
+            f"{'; target < 50 ms' if n == 1000 else ''}"
+        )
+    out["bayesian_suggest_seconds"] = bayes
+    print(f"raw: {save('plan', out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

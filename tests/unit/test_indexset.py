@@ -1,0 +1,47 @@
+"""IndexSet: the run-length set behind the harvested-Jobs ledger."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_index_set_behaves_like_a_python_set(seed: int) -> None:
+    rng = random.Random(seed)
+    ours, reference = IndexSet(), set()
+    for _ in range(2000):
+        i = rng.randrange(400)
+        ours.add(i)
+        reference.add(i)
+    assert len(ours) == len(reference)
+    assert all((i in ours) == (i in reference) for i in range(-3, 405))
+    assert ours.format() == format_ranges(reference)
+    assert parse_ranges(ours.format()) == reference
+
+
+@pytest.mark.parametrize(
+    ("text", "adds", "expected"),
+    [
+        ("", [0, 1, 2], "0-2"),
+        ("0-4,6", [5], "0-6"),
+        ("0-4", [4, 3], "0-4"),
+        ("2", [0], "0,2"),
+        ("10-20", [9, 21], "9-21"),
+    ],
+    ids=["builds_a_run", "fills_a_gap", "ignores_members", "keeps_gaps", "extends_both_ends"],
+)
+def test_adding_merges_runs(text: str, adds: list[int], expected: str) -> None:
+    s = IndexSet.parse(text)
+    for i in adds:
+        s.add(i)
+    assert s.format() == expected
+
+
+@pytest.mark.parametrize("bad", ["x", "3-1", "-1", "1-"])
+def test_garbled_ranges_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        IndexSet.parse(bad)
