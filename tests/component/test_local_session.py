@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -42,7 +41,7 @@ def session(name: str = "s", **spec: Any) -> dict[str, Any]:
 
 def run(doc: dict[str, Any], tmp_path: Path, **kw: Any):  # type: ignore[no-untyped-def]
     return run_local(
-        parse_manifest(doc), tmp_path / "results", Console(file=open(os.devnull, "w")), **kw
+        parse_manifest(doc), tmp_path / "results", Console(quiet=True), **kw
     )
 
 
