@@ -8,6 +8,7 @@ stderr naming the field and the rule, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = load_session(args.file, args.jobs_file)
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
+    sinks = []
+    if args.redis_url:
+        from tuneop.adapters.redis_mirror import RedisMirror
+        from tuneop.adapters.resultsdir import DirectoryResults
+
+        primary = DirectoryResults(Path(args.results_dir))
+        sinks.append(
+            RedisMirror.from_url(args.redis_url, prefix=args.redis_prefix, source=primary.history)
+        )
     run = run_local(
         session,
         Path(args.results_dir),
@@ -111,6 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_parallel=args.max_parallel,
         progress=progress,
         verbose=args.verbose,
+        extra_sinks=sinks,
     )
     st = run.status
     console.print(
@@ -129,8 +140,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from tuneop.core.summary import summarize
     from tuneop.summaryview import render_summary, summary_csv
 
+    if not args.redis and not args.results:
+        raise UsageError("give a results folder or file, or --redis URL --session NAME")
     try:
-        records = load_records(Path(args.results))
+        if args.redis:
+            records = _redis_records(args.redis, args.redis_prefix, args.session or args.results)
+        else:
+            records = load_records(Path(args.results))
     except FileNotFoundError:
         raise UsageError(f"{args.results}: no such results folder or file") from None
     except (ValueError, KeyError) as err:
@@ -141,6 +157,44 @@ def cmd_summary(args: argparse.Namespace) -> int:
     else:
         render_summary(summary, Console())
     return 0
+
+
+def _redis_records(url: str, prefix: str, target: str | None) -> list[dict[str, Any]]:
+    import redis
+
+    from tuneop.adapters.redis_mirror import Keys, records
+    from tuneop.watch import UnknownSession, resolve
+
+    if not target:
+        raise UsageError("summary --redis needs --session NAMESPACE/NAME")
+    client = redis.Redis.from_url(url)
+    try:
+        return records(client, Keys(prefix, resolve(client, prefix, target)))
+    except UnknownSession as err:
+        raise UsageError(str(err)) from None
+    except redis.RedisError as err:
+        raise UsageError(f"redis: {type(err).__name__}: cannot read the session") from None
+    finally:
+        client.close()
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import redis
+    from rich.console import Console
+
+    from tuneop.watch import UnknownSession, watch
+
+    if not args.redis_url:
+        raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
+    client = redis.Redis.from_url(args.redis_url)
+    try:
+        return watch(client, args.session, Console(), prefix=args.redis_prefix)
+    except UnknownSession as err:
+        raise UsageError(str(err)) from None
+    except redis.RedisError as err:
+        raise UsageError(f"redis: {type(err).__name__}: cannot follow the session") from None
+    finally:
+        client.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,15 +222,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
+    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"),
+                   help="mirror the session into Redis (default $TUNEOP_REDIS_URL)")
+    p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
-    p.add_argument("results", help="results folder (any depth) or results.csv")
+    p.add_argument("results", nargs="?", help="results folder (any depth) or results.csv")
     p.add_argument("--metric", help="rank by this metric (default: the objective)")
     p.add_argument("--direction", choices=["minimize", "maximize"])
     p.add_argument("--top-n", type=int, default=10)
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
+    p.add_argument("--redis", metavar="URL", help="read the results from Redis instead")
+    p.add_argument("--session", help="with --redis: NAMESPACE/NAME (or a unique NAME)")
+    p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
+    p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
+    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"), required=False)
+    p.add_argument("--redis-prefix", default="tuneop")
+    p.set_defaults(func=cmd_watch)
     return parser
 
 

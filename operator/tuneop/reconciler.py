@@ -86,6 +86,9 @@ class Reconciler:
                 sink.persist(ref, spec, result.persist)
         for job in result.create:
             self.jobs.create_job(ref, job)
+        if result.create:
+            for sink in self.results:
+                sink.record_launch(ref, spec, result.create)
         self.statuses.write(ref, result.status, version)
         for name in result.delete:
             self.jobs.delete_job(ref, name)

@@ -25,7 +25,7 @@ from typing import Any
 
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import SessionRef
-from tuneop.core.planner import Event
+from tuneop.core.planner import Event, JobToCreate
 from tuneop.core.results import TrialResult
 from tuneop.core.status import SessionStatus, status_to_wire
 from tuneop.core.summary import session_record
@@ -65,6 +65,11 @@ class DirectoryResults:
                 found[r.trial] = r
             self._cache[ref.key] = found
         return self._cache[ref.key]
+
+    def record_launch(
+        self, ref: SessionRef, spec: SessionSpec, jobs: Sequence[JobToCreate]
+    ) -> None:
+        """Nothing to do: a results folder holds results, and logs come with them."""
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
         trials = self._trials(ref)

@@ -1,0 +1,386 @@
+"""The Redis mirror: job records, trial results, leaderboard, session hash, events.
+
+Redis is a mirror, never the source of truth: the CR status and the result
+JSON stay right when Redis is down. Every write goes through an outbox; when
+Redis is unreachable the outbox keeps what was not written (latest value per
+key, so it stays as large as the session, not as long as the outage) and the
+next successful call flushes it. Redis may also come back empty (restarted
+without persistence), so on recovery the mirror also re-sends every result of
+the sessions it serves from ``source`` (the primary result store) and their
+latest status: after recovery no result is missing.
+Writes are idempotent: the same trial written twice gives the same keys and
+values (stream events are a log and are appended once per flush).
+
+Key layout (documented in docs/redis.md), with ``{id}`` = ``namespace/name``:
+
+- ``{p}:session:{id}`` hash: phase, counts, best, spec hash, updated_at
+- ``{p}:session:{id}:job:{job_id}`` JSON job record
+- ``{p}:tuning_session:{id}:worker:{worker}:iteration:{trial}`` result JSON
+- ``{p}:session:{id}:leaderboard`` sorted set, member trial, score value
+- ``{p}:session:{id}:events`` stream of session events
+- ``{p}:session:{id}:trials`` hash: trial index → its result key
+- ``{p}:session:{id}:running`` set of the job ids running now
+- ``{p}:session:{id}:keys`` set of this session's per-trial and per-job keys
+- ``{p}:sessions`` set of session ids
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from tuneop.core.model import SessionSpec, spec_to_wire
+from tuneop.core.observed import SessionRef
+from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.results import Outcome, TrialResult
+from tuneop.core.status import SessionStatus
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 10_000
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+    session: str  # namespace/name
+
+    @property
+    def hash(self) -> str:
+        return f"{self.prefix}:session:{self.session}"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.hash}:job:{job_id}"
+
+    def trial(self, worker: int, trial: int) -> str:
+        return f"{self.prefix}:tuning_session:{self.session}:worker:{worker}:iteration:{trial}"
+
+    @property
+    def leaderboard(self) -> str:
+        return f"{self.hash}:leaderboard"
+
+    @property
+    def events(self) -> str:
+        return f"{self.hash}:events"
+
+    @property
+    def trial_keys(self) -> str:
+        return f"{self.hash}:trials"
+
+    @property
+    def running(self) -> str:
+        return f"{self.hash}:running"
+
+    @property
+    def members(self) -> str:
+        return f"{self.hash}:keys"
+
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}:sessions"
+
+
+def spec_hash(spec: SessionSpec) -> str:
+    wire = json.dumps(spec_to_wire(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(wire.encode()).hexdigest()[:16]
+
+
+def job_status(results: Sequence[TrialResult]) -> str:
+    if any(r.outcome is Outcome.CANCELLED for r in results):
+        return "CANCELLED"
+    return "SUCCESS" if all(r.succeeded for r in results) else "FAILED"
+
+
+# An outbox entry: one idempotent write, applied inside a MULTI/EXEC pipeline.
+Write = Callable[["redis.client.Pipeline"], None]
+
+
+@dataclass
+class RedisMirror:
+    """A ResultSink that mirrors sessions into Redis and backfills after outages."""
+
+    client: redis.Redis
+    prefix: str = "tuneop"
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
+    clock: Callable[[], datetime] = utcnow
+    on_health: Callable[[bool], None] | None = None
+    source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
+    healthy: bool = True
+    _sessions: dict[str, tuple[SessionRef, SessionSpec]] = field(default_factory=dict)
+    _last_status: dict[str, Write] = field(default_factory=dict)
+    _outbox: OrderedDict[str, Write] = field(default_factory=OrderedDict)
+    _events: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    _jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> RedisMirror:
+        client = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        )
+        return cls(client=client, **kw)
+
+    def keys(self, ref: SessionRef) -> Keys:
+        return Keys(self.prefix, ref.key)
+
+    # --- writes go through the outbox -------------------------------------------------
+
+    def _queue(self, key: str, write: Write) -> None:
+        self._outbox.pop(key, None)
+        self._outbox[key] = write  # the latest write of a key wins; order kept otherwise
+
+    def flush(self) -> bool:
+        """Send everything queued; True when Redis took it all."""
+        was_healthy = self.healthy
+        if not self._send():
+            return False
+        if not was_healthy:
+            self._backfill()
+            return self._send()
+        return True
+
+    def _backfill(self) -> None:
+        for ref, spec in self._sessions.values():
+            k = self.keys(ref)
+            results = list(self.source(ref)) if self.source is not None else []
+            by_job: dict[int, list[TrialResult]] = {}
+            for r in results:
+                by_job.setdefault(r.job_index, []).append(r)
+                self._queue_trial(k, ref, spec, r)
+            for index, rs in by_job.items():
+                self._queue_job(k, self._finished_record(ref, spec, index, rs))
+            for record in self._jobs.values():
+                if record["session_id"] == ref.key:
+                    self._queue_job(k, record)
+            if ref.key in self._last_status:
+                self._queue(k.hash, self._last_status[ref.key])
+        log.info("redis is back: re-sent %d sessions", len(self._sessions))
+
+    def _send(self) -> bool:
+        if not self._outbox and not self._events:
+            return True
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            for write in self._outbox.values():
+                write(pipe)
+            for stream, fields in self._events:
+                pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.execute()
+        except redis.RedisError as err:
+            self._set_health(False, err)
+            return False
+        self._outbox.clear()
+        self._events.clear()
+        self._set_health(True)
+        return True
+
+    def _set_health(self, ok: bool, err: Exception | None = None) -> None:
+        if not ok and self.healthy:
+            # Only the error's type is logged: a connection error can quote the URL.
+            log.warning("redis unreachable, queueing writes: %s", type(err).__name__)
+        self.healthy = ok
+        if self.on_health is not None:
+            self.on_health(ok)
+
+    # --- ResultSink ---------------------------------------------------------------------
+
+    def record_launch(
+        self, ref: SessionRef, spec: SessionSpec, jobs: Sequence[JobToCreate]
+    ) -> None:
+        k = self.keys(ref)
+        now = self.clock().isoformat()
+        for job in jobs:
+            record = {
+                "job_id": job.name,
+                "session_id": ref.key,
+                "worker_id": job.index,
+                "trials": list(job.trials),
+                "optimizer": spec.optimizer.type,
+                "status": "RUNNING",
+                "return_code": None,
+                "started_at": now,
+                "finished_at": None,
+            }
+            self._jobs[job.name] = record
+            self._queue_job(k, record)
+            self._event(k, "trial_started", {"job": job.name, "trials": list(job.trials)})
+        self.flush()
+
+    def _queue_job(self, k: Keys, record: dict[str, Any]) -> None:
+        key = k.job(record["job_id"])
+        doc = json.dumps(record, sort_keys=True)
+
+        running = record["status"] == "RUNNING"
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            pipe.set(key, doc)
+            pipe.sadd(k.members, key)
+            if running:
+                pipe.sadd(k.running, record["job_id"])
+            else:
+                pipe.srem(k.running, record["job_id"])
+
+        self._queue(key, write)
+
+    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+        self._sessions[ref.key] = (ref, spec)
+        k = self.keys(ref)
+        by_job: dict[int, list[TrialResult]] = {}
+        for r in results:
+            by_job.setdefault(r.job_index, []).append(r)
+            self._queue_trial(k, ref, spec, r)
+            kind = "trial_finished" if r.succeeded else "trial_failed"
+            self._event(
+                k,
+                kind,
+                {"trial": r.trial, "outcome": str(r.outcome), "value": r.value, "error": r.error},
+            )
+        for index, rs in by_job.items():
+            self._queue_job(k, self._finished_record(ref, spec, index, rs))
+        self.flush()
+
+    def _finished_record(
+        self, ref: SessionRef, spec: SessionSpec, index: int, rs: Sequence[TrialResult]
+    ) -> dict[str, Any]:
+        name = next((n for n, j in self._jobs.items() if j["worker_id"] == index), None)
+        record = dict(self._jobs.pop(name, {})) if name else {}
+        if not record:
+            record = {
+                "job_id": f"{ref.name}-{index}",
+                "session_id": ref.key,
+                "worker_id": index,
+                "trials": sorted(r.trial for r in rs),
+                "optimizer": spec.optimizer.type,
+                "started_at": None,
+            }
+        status = job_status(rs)
+        record.update(
+            status=status,
+            finished_at=self.clock().isoformat(),
+            return_code=0 if status == "SUCCESS" else 1,
+        )
+        return record
+
+    def _queue_trial(self, k: Keys, ref: SessionRef, spec: SessionSpec, r: TrialResult) -> None:
+        key = k.trial(r.job_index, r.trial)
+        doc = json.dumps(r.to_json(ref.key, spec.objective), sort_keys=True)
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            pipe.set(key, doc)
+            pipe.sadd(k.members, key)
+            pipe.hset(k.trial_keys, str(r.trial), key)
+            pipe.sadd(k.index, ref.key)
+            if r.succeeded and r.value is not None:
+                pipe.zadd(k.leaderboard, {str(r.trial): r.value})
+
+        self._queue(key, write)
+
+    def record_status(
+        self, ref: SessionRef, spec: SessionSpec, status: SessionStatus, events: Sequence[Event]
+    ) -> None:
+        k = self.keys(ref)
+        t = status.trials
+        fields = {
+            "phase": status.phase,
+            "progress": status.progress,
+            "total": t.total,
+            "succeeded": t.succeeded,
+            "failed": t.failed,
+            "lost": t.lost,
+            "infra_failed": t.infra_failed,
+            "cancelled": t.cancelled,
+            "running": t.running,
+            "pending": t.pending,
+            "metric": spec.objective.metric,
+            "direction": spec.objective.direction,
+            "best_trial": status.best.trial if status.best else "",
+            "best_value": status.best.value if status.best else "",
+            "best_params": json.dumps(status.best.params) if status.best else "",
+            "exit_code": "" if status.exit_code is None else status.exit_code,
+            "spec_hash": spec_hash(spec),
+            "updated_at": self.clock().isoformat(),
+        }
+        ttl = self.ttl_seconds if status.terminal else 0
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            pipe.hset(k.hash, mapping=fields)
+            pipe.sadd(k.index, ref.key)
+            if ttl > 0:
+                self._expire(pipe, k, ttl)
+            else:
+                for key in (k.hash, k.leaderboard, k.events, k.members, k.running, k.trial_keys):
+                    pipe.persist(key)
+
+        self._sessions[ref.key] = (ref, spec)
+        self._last_status[ref.key] = write
+        self._queue(k.hash, write)
+        for e in events:
+            if e.reason == "NewBest":
+                self._event(k, "new_best", {"message": e.message})
+            elif e.reason in {"Running", "Succeeded", "Failed", "Cancelled", "Suspended"}:
+                self._event(k, "phase", {"phase": e.reason, "message": e.message})
+        self.flush()
+
+    def _expire(self, pipe: redis.client.Pipeline, k: Keys, ttl: int) -> None:
+        # A Lua-free expiry of every member key: SMEMBERS runs in the same MULTI, so
+        # the members are expired when the session's keys are.
+        for key in self.client.smembers(k.members):
+            pipe.expire(key, ttl)
+        for key in (k.hash, k.leaderboard, k.events, k.members, k.running, k.trial_keys):
+            pipe.expire(key, ttl)
+
+    def _event(self, k: Keys, kind: str, data: dict[str, Any]) -> None:
+        fields = {
+            "type": kind,
+            "data": json.dumps(data, sort_keys=True),
+            "at": self.clock().isoformat(),
+        }
+        self._events.append((k.events, fields))
+
+    def history(self, ref: SessionRef) -> list[TrialResult]:
+        return [TrialResult.from_json(r) for r in self.records(ref)]
+
+    # --- reads (watch, summary) and cleanup ------------------------------------------
+
+    def records(self, ref: SessionRef) -> list[dict[str, Any]]:
+        return records(self.client, self.keys(ref))
+
+    def forget(self, ref: SessionRef) -> None:
+        """Delete a session's keys (the session was deleted and retention does not keep)."""
+        k = self.keys(ref)
+        members = list(self.client.smembers(k.members))
+        pipe = self.client.pipeline(transaction=True)
+        if members:
+            pipe.delete(*members)
+        pipe.delete(k.hash, k.leaderboard, k.events, k.members, k.running, k.trial_keys)
+        pipe.srem(k.index, ref.key)
+        pipe.execute()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def records(
+    client: redis.Redis, k: Keys, trials: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """Result records of a session (or of some of its trials), in trial order."""
+    if trials is None:
+        mapping = client.hgetall(k.trial_keys)
+        pairs = sorted((int(t), key) for t, key in mapping.items())
+    else:
+        found = client.hmget(k.trial_keys, [str(t) for t in trials]) if trials else []
+        pairs = [(t, key) for t, key in zip(trials, found, strict=True) if key is not None]
+    docs = client.mget([key for _, key in pairs]) if pairs else []
+    return [json.loads(d) for d in docs if d is not None]

@@ -1,0 +1,124 @@
+"""``tuneop watch``: follow a session live from its Redis mirror.
+
+Reads the session hash for progress, the job records for running workers, the
+leaderboard sorted set, and the event stream (blocking reads, so new results
+print as they arrive). Returns the session's exit code once its phase is
+terminal, or 2 when the session is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from tuneop.adapters.redis_mirror import Keys, records
+
+TERMINAL = {"Succeeded", "Failed", "Cancelled"}
+
+
+class UnknownSession(Exception):
+    pass
+
+
+def _text(v: bytes | str | None) -> str:
+    return v.decode() if isinstance(v, bytes) else (v or "")
+
+
+def resolve(client: redis.Redis, prefix: str, target: str) -> str:
+    """``namespace/name`` as given, or the one session of that name."""
+    sessions = sorted(_text(s) for s in client.smembers(f"{prefix}:sessions"))
+    if "/" in target:
+        if target not in sessions:
+            raise UnknownSession(f"no session {target} in Redis (prefix {prefix!r})")
+        return target
+    matches = [s for s in sessions if s.split("/", 1)[1] == target]
+    if len(matches) != 1:
+        found = ", ".join(matches) or "none"
+        raise UnknownSession(f"session name {target!r} matches {found}; give namespace/name")
+    return matches[0]
+
+
+def leaderboard(client: redis.Redis, k: Keys, direction: str, n: int = 5) -> Table:
+    table = Table(title="leaderboard")
+    for col in ("rank", "trial", "value", "params"):
+        table.add_column(col)
+    rows = client.zrange(k.leaderboard, 0, n - 1, desc=direction == "maximize", withscores=True)
+    docs = records(client, k, [int(_text(member)) for member, _ in rows])
+    params = {d["trial"]: json.dumps(d.get("params") or {}) for d in docs}
+    for rank, (member, score) in enumerate(rows, start=1):
+        trial = int(_text(member))
+        table.add_row(str(rank), str(trial), f"{score:.6g}", params.get(trial, ""))
+    return table
+
+
+def _event_line(fields: dict[str, str]) -> str | None:
+    data = json.loads(fields.get("data") or "{}")
+    kind = fields.get("type")
+    if kind == "trial_finished":
+        return f"trial {data.get('trial')}: {data.get('value')}"
+    if kind == "trial_failed":
+        return f"[red]trial {data.get('trial')} {data.get('outcome')}[/]: {data.get('error')}"
+    if kind == "new_best":
+        return f"[green]{data.get('message')}[/]"
+    if kind == "phase":
+        return f"[bold]{data.get('phase')}[/]: {data.get('message')}"
+    return None
+
+
+def watch(
+    client: redis.Redis,
+    target: str,
+    console: Console,
+    prefix: str = "tuneop",
+    timeout: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    session = resolve(client, prefix, target)
+    k = Keys(prefix, session)
+    last_id = "0-0"
+    started = monotonic()
+    progress = Progress(
+        TextColumn(f"[bold]{session}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    task = progress.add_task("trials", total=None, detail="")
+    with progress:
+        while True:
+            h = {_text(a): _text(b) for a, b in client.hgetall(k.hash).items()}
+            for _stream, entries in client.xread({k.events: last_id}, count=500, block=500) or []:
+                for entry_id, fields in entries:
+                    last_id = _text(entry_id)
+                    line = _event_line({_text(a): _text(b) for a, b in fields.items()})
+                    if line:
+                        progress.console.print(line, highlight=False)
+            done, _, total = h.get("progress", "0/0").partition("/")
+            workers = sorted(_text(j) for j in client.smembers(k.running))
+            detail = (
+                f"{h.get('phase', 'Pending')}, running {', '.join(workers) or '-'},"
+                f" failed {h.get('failed', 0)}, best {h.get('best_value') or '-'}"
+            )
+            progress.update(
+                task, total=int(total or 0) or None, completed=int(done or 0), detail=detail
+            )
+            if h.get("phase") in TERMINAL:
+                break
+            if timeout is not None and monotonic() - started > timeout:
+                return 2
+    console.print(leaderboard(client, k, h.get("direction", "minimize")))
+    console.print(
+        f"{session}: {h.get('phase')}, {h.get('progress')} trials, {h.get('failed')} failed,"
+        f" best {h.get('metric')}={h.get('best_value') or '-'} {h.get('best_params') or ''}",
+        highlight=False,
+    )
+    code = h.get("exit_code", "")
+    return int(code) if code.isdigit() else 2
