@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from redis_server import RedisServer
 
 

@@ -40,9 +40,7 @@ def session(name: str = "s", **spec: Any) -> dict[str, Any]:
 
 
 def run(doc: dict[str, Any], tmp_path: Path, **kw: Any):  # type: ignore[no-untyped-def]
-    return run_local(
-        parse_manifest(doc), tmp_path / "results", Console(quiet=True), **kw
-    )
+    return run_local(parse_manifest(doc), tmp_path / "results", Console(quiet=True), **kw)
 
 
 @pytest.fixture(autouse=True)

@@ -27,28 +27,41 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def spec(direction: str = "minimize") -> Any:
-    return parse_spec({
-        "objective": {"metric": "loss", "direction": direction},
-        "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
-        "optimizer": {"type": "grid"},
-        "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
-    })
+    return parse_spec(
+        {
+            "objective": {"metric": "loss", "direction": direction},
+            "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
+            "optimizer": {"type": "grid"},
+            "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+        }
+    )
 
 
 def ok(trial: int, value: float, job: int | None = None) -> TrialResult:
-    return TrialResult(trial=trial, job_index=trial if job is None else job,
-                       params={"x": trial}, outcome=Outcome.SUCCEEDED, value=value,
-                       metrics={"loss": value})
+    return TrialResult(
+        trial=trial,
+        job_index=trial if job is None else job,
+        params={"x": trial},
+        outcome=Outcome.SUCCEEDED,
+        value=value,
+        metrics={"loss": value},
+    )
 
 
 def bad(trial: int) -> TrialResult:
-    return TrialResult(trial=trial, job_index=trial, params={"x": trial},
-                       outcome=Outcome.FAILED, error="boom")
+    return TrialResult(
+        trial=trial, job_index=trial, params={"x": trial}, outcome=Outcome.FAILED, error="boom"
+    )
 
 
 def job(index: int, trials: tuple[int, ...]) -> JobToCreate:
-    return JobToCreate(index=index, name=f"sweep-{index}", trials=trials,
-                       params=tuple({"x": t} for t in trials), manifest={})
+    return JobToCreate(
+        index=index,
+        name=f"sweep-{index}",
+        trials=trials,
+        params=tuple({"x": t} for t in trials),
+        manifest={},
+    )
 
 
 def mirror(url: str, **kw: Any) -> RedisMirror:
@@ -59,8 +72,12 @@ def test_keys_and_values_follow_the_documented_layout(redis_url: str) -> None:
     m, s = mirror(redis_url), spec()
     m.record_launch(REF, s, [job(0, (0, 1))])
     m.persist(REF, s, [ok(0, 2.5, job=0), ok(1, 1.5, job=0)])
-    status = SessionStatus(phase="Running", progress="2/10", trials=TrialCounts(total=10,
-                           succeeded=2), best=TrialRef(trial=1, value=1.5, params={"x": 1}))
+    status = SessionStatus(
+        phase="Running",
+        progress="2/10",
+        trials=TrialCounts(total=10, succeeded=2),
+        best=TrialRef(trial=1, value=1.5, params={"x": 1}),
+    )
     m.record_status(REF, s, status, [Event("Normal", "NewBest", "trial 1: loss=1.5")])
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     result = json.loads(r.get("tuneop:tuning_session:team-a/sweep:worker:0:iteration:1"))
@@ -68,13 +85,23 @@ def test_keys_and_values_follow_the_documented_layout(redis_url: str) -> None:
     assert result["params"] == {"x": 1} and result["outcome"] == "Succeeded"
     record = json.loads(r.get("tuneop:session:team-a/sweep:job:sweep-0"))
     assert record == {
-        "job_id": "sweep-0", "session_id": "team-a/sweep", "worker_id": 0, "trials": [0, 1],
-        "optimizer": "grid", "status": "SUCCESS", "return_code": 0,
-        "started_at": T0.isoformat(), "finished_at": T0.isoformat(),
+        "job_id": "sweep-0",
+        "session_id": "team-a/sweep",
+        "worker_id": 0,
+        "trials": [0, 1],
+        "optimizer": "grid",
+        "status": "SUCCESS",
+        "return_code": 0,
+        "started_at": T0.isoformat(),
+        "finished_at": T0.isoformat(),
     }
     h = r.hgetall("tuneop:session:team-a/sweep")
     assert (h["phase"], h["succeeded"], h["best_trial"], h["best_value"]) == (
-        "Running", "2", "1", "1.5")
+        "Running",
+        "2",
+        "1",
+        "1.5",
+    )
     assert json.loads(h["best_params"]) == {"x": 1} and len(h["spec_hash"]) == 16
     assert r.smembers("tuneop:sessions") == {"team-a/sweep"}
     kinds = [f["type"] for _, f in r.xrange("tuneop:session:team-a/sweep:events")]
@@ -93,7 +120,9 @@ def test_prefix_is_configurable(redis_url: str) -> None:
     ("direction", "expected"),
     [("minimize", ["2", "0", "1"]), ("maximize", ["1", "0", "2"])],
 )
-def test_leaderboard_top_n_is_one_query(redis_url: str, direction: str, expected: list[str]) -> None:
+def test_leaderboard_top_n_is_one_query(
+    redis_url: str, direction: str, expected: list[str]
+) -> None:
     m = mirror(redis_url)
     m.persist(REF, spec(direction), [ok(0, 5.0), ok(1, 9.0), ok(2, -1.0), bad(3)])
     r = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -139,7 +168,8 @@ def test_one_trials_records_are_written_in_one_transaction(redis_url: str) -> No
             return super().execute(raise_on_error)
 
     m.client.pipeline = lambda transaction=True, shard_hint=None: Spy(  # type: ignore[method-assign]
-        m.client.connection_pool, m.client.response_callbacks, transaction, shard_hint)
+        m.client.connection_pool, m.client.response_callbacks, transaction, shard_hint
+    )
     m.persist(REF, spec(), [ok(4, 2.0)])
     assert len(seen) == 1
     assert {"SET", "SADD", "ZADD", "XADD"} <= set(seen[0])
@@ -181,7 +211,10 @@ def test_redis_killed_and_restarted_empty_gets_every_result_back(
     harvest(ok(3, 1.0))
     assert m.healthy is True and health[-1] is True
     assert {r["trial"]: r["outcome"] for r in m.records(REF)} == {
-        0: "Succeeded", 1: "Succeeded", 2: "Failed", 3: "Succeeded",
+        0: "Succeeded",
+        1: "Succeeded",
+        2: "Failed",
+        3: "Succeeded",
     }
     r = redis.Redis.from_url(fresh_server.url, decode_responses=True)
     assert r.hget("tuneop:session:team-a/sweep", "progress") == "3/10"
@@ -191,14 +224,18 @@ def test_redis_killed_and_restarted_empty_gets_every_result_back(
 
 def test_local_session_mirrors_into_redis(redis_url: str, tmp_path: Path) -> None:
     doc = {
-        "apiVersion": "tuneop.dev/v1alpha1", "kind": "TuningSession",
+        "apiVersion": "tuneop.dev/v1alpha1",
+        "kind": "TuningSession",
         "metadata": {"name": "mirrored"},
         "spec": {
             "objective": {"metric": "value"},
             "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 5}],
-            "optimizer": {"type": "grid"}, "trialsPerJob": 2,
-            "runner": {"image": "tuneop/runner:0.1.0",
-                       "objective": "tuneop_runner.objectives.functions:sphere"},
+            "optimizer": {"type": "grid"},
+            "trialsPerJob": 2,
+            "runner": {
+                "image": "tuneop/runner:0.1.0",
+                "objective": "tuneop_runner.objectives.functions:sphere",
+            },
         },
     }
     m = RedisMirror.from_url(redis_url)
@@ -207,7 +244,9 @@ def test_local_session_mirrors_into_redis(redis_url: str, tmp_path: Path) -> Non
     ref = SessionRef("default", "mirrored")
     assert sorted(r["trial"] for r in m.records(ref)) == list(range(6))
     r = redis.Redis.from_url(redis_url, decode_responses=True)
-    jobs = [json.loads(r.get(f"tuneop:session:default/mirrored:job:mirrored-{i}")) for i in range(3)]
+    jobs = [
+        json.loads(r.get(f"tuneop:session:default/mirrored:job:mirrored-{i}")) for i in range(3)
+    ]
     assert [j["status"] for j in jobs] == ["SUCCESS"] * 3
     assert r.hget("tuneop:session:default/mirrored", "phase") == "Succeeded"
     assert r.hget("tuneop:session:default/mirrored", "exit_code") == "0"

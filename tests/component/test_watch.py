@@ -18,13 +18,17 @@ from tuneop.watch import UnknownSession, watch
 
 def session_file(tmp_path: Path, name: str, trials: list[dict[str, float]]) -> Path:
     doc = {
-        "apiVersion": "tuneop.dev/v1alpha1", "kind": "TuningSession",
+        "apiVersion": "tuneop.dev/v1alpha1",
+        "kind": "TuningSession",
         "metadata": {"name": name},
         "spec": {
             "objective": {"metric": "value", "direction": "minimize"},
-            "trials": trials, "maxParallel": 2,
-            "runner": {"image": "tuneop/runner:0.1.0",
-                       "objective": "tuneop_runner.objectives.testing:sleep"},
+            "trials": trials,
+            "maxParallel": 2,
+            "runner": {
+                "image": "tuneop/runner:0.1.0",
+                "objective": "tuneop_runner.objectives.testing:sleep",
+            },
         },
     }
     path = tmp_path / f"{name}.yaml"
@@ -34,9 +38,21 @@ def session_file(tmp_path: Path, name: str, trials: list[dict[str, float]]) -> P
 
 def start_run(path: Path, tmp_path: Path, redis_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tuneop", "run", str(path), "--local", "--no-progress",
-         "--results-dir", str(tmp_path / "results"), "--redis-url", redis_url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "tuneop",
+            "run",
+            str(path),
+            "--local",
+            "--no-progress",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--redis-url",
+            redis_url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
