@@ -197,6 +197,39 @@ def cmd_watch(args: argparse.Namespace) -> int:
         client.close()
 
 
+def cmd_operator(args: argparse.Namespace) -> int:
+    from tuneop.runtime import OperatorConfig
+
+    if bool(args.namespace) == args.all_namespaces:
+        raise UsageError("operator: give --namespace NS (repeatable) or --all-namespaces")
+    given: dict[str, Any] = {
+        "namespaces": tuple(args.namespace or ()),
+        "all_namespaces": args.all_namespaces,
+        "results_dir": Path(args.results_dir) if args.results_dir else None,
+        "redis_url": args.redis_url,
+        "redis_prefix": args.redis_prefix,
+        "redis_ttl": args.redis_ttl,
+        "log_format": args.log_format,
+        "kubeconfig": args.kubeconfig,
+    }
+    if args.api_qps is not None:
+        given["api_qps"] = args.api_qps
+        given["api_burst"] = max(1, int(2 * args.api_qps))
+    if args.api_burst is not None:
+        given["api_burst"] = args.api_burst
+    if args.liveness is not None:
+        given["liveness"] = args.liveness or None
+    if args.metrics_port is not None:
+        given["metrics_port"] = args.metrics_port
+    config = OperatorConfig(**given)
+    if config.api_qps <= 0 or config.api_burst < 1:
+        raise UsageError("operator: --api-qps must be > 0 and --api-burst >= 1")
+    from tuneop.handlers import serve  # loads kopf and the kubernetes client
+
+    serve(config)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneop", description="Parameter-tuning sessions.")
     parser.add_argument("--version", action="version", version=f"tuneop {__version__}")
@@ -243,6 +276,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"), required=False)
     p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_watch)
+
+    # Defaults live in tuneop.runtime.OperatorConfig (imported only when the command runs).
+    p = sub.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    p.add_argument("-n", "--namespace", action="append", help="watch this namespace (repeatable)")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    p.add_argument(
+        "--results-dir", help="also write each trial's result JSON under DIR/<ns>/<name>"
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="Redis mirror URL (default $TUNEOP_REDIS_URL); accepted, not used by the operator yet",
+    )
+    p.add_argument("--redis-prefix", default="tuneop", help="accepted with --redis-url")
+    p.add_argument("--redis-ttl", type=int, help="accepted with --redis-url (seconds)")
+    p.add_argument("--api-qps", type=float, help="API writes per second (default 20)")
+    p.add_argument("--api-burst", type=int, help="API write burst (default 2 x qps)")
+    p.add_argument(
+        "--liveness", help="kopf liveness URL (default http://0.0.0.0:8081/healthz; '' off)"
+    )
+    p.add_argument(
+        "--metrics-port", type=int, help="Prometheus /metrics port (default 9090; 0 off)"
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
+    p.set_defaults(func=cmd_operator)
     return parser
 
 

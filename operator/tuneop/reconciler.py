@@ -23,7 +23,7 @@ from tuneop.adapters.status import Conflict, EventSink, StatusStore
 from tuneop.core.harvest import harvest_job
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import Observed, ObservedJob, SessionRef
-from tuneop.core.planner import Plan, invalid_plan, needs_harvest, plan
+from tuneop.core.planner import Event, Plan, invalid_plan, needs_harvest, plan
 from tuneop.core.status import SessionStatus
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,11 @@ class Reconciler:
     events: EventSink
     clock: Callable[[], datetime]
 
-    def observe(self, ref: SessionRef, spec: SessionSpec) -> list[ObservedJob]:
-        status, _ = self.statuses.read(ref)
+    def observe(
+        self, ref: SessionRef, spec: SessionSpec, status: SessionStatus | None = None
+    ) -> list[ObservedJob]:
+        if status is None:  # the caller's fresh read saves a second one (an API GET)
+            status, _ = self.statuses.read(ref)
         jobs = self.jobs.list_jobs(ref)
         pending = {j.index for j in needs_harvest(status, jobs)}
         observed = []
@@ -62,9 +65,12 @@ class Reconciler:
         return self.results[0].history(ref)
 
     def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+        # Jobs a conflicted attempt created are live when the retry observes, so its plan
+        # has no TrialsStarted for them: carry those events over to the write that succeeds.
+        started: list[Event] = []
         for _ in range(MAX_CONFLICT_RETRIES):
             status, version = self.statuses.read(ref)
-            jobs = self.observe(ref, spec)
+            jobs = self.observe(ref, spec, status)
             observed = Observed(
                 session=ref,
                 jobs=tuple(jobs),
@@ -73,9 +79,13 @@ class Reconciler:
                 cancelled=cancelled,
             )
             result = plan(spec, observed, self.clock())
+            if started:
+                result = replace(result, events=(*started, *result.events))
             try:
                 self.act(ref, spec, result, version)
             except Conflict:
+                log.debug("%s: the status changed since it was read; observing again", ref.key)
+                started = [e for e in result.events if e.reason == "TrialsStarted"]
                 continue
             return result
         raise TransientError(f"{ref.key}: status kept changing; giving up this reconcile")

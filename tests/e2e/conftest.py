@@ -1,0 +1,56 @@
+"""Fixtures of the end-to-end tier: one real single-node cluster per test session.
+
+The cluster is a kube-apiserver and kube-controller-manager 1.20 built from Debian's source
+by ``tests/e2e/cluster/build.sh``, Debian's etcd, and a node simulator that runs pods as
+local processes (see ``tests/e2e/cluster/HARNESS.md``). Without the built binaries the tier
+is skipped, unless ``TUNEOP_E2E_BUILD=1`` asks to build them first (about 7 minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cluster import controlplane
+from tests.e2e.cluster.harness import Cluster
+
+E2E_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is an ``e2e`` test."""
+    for item in items:
+        if E2E_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A running cluster: ``kubeconfig``, ``server``, ``kubectl(...)``, ``kube``, ``wait_for``."""
+    missing = controlplane.missing_binaries()
+    if missing:
+        if os.environ.get("TUNEOP_E2E_BUILD") != "1":
+            pytest.skip(
+                f"e2e control plane not built (missing {', '.join(missing)}): run "
+                f"{controlplane.BUILD_SCRIPT.relative_to(controlplane.REPO_ROOT)} "
+                "or set TUNEOP_E2E_BUILD=1"
+            )
+        controlplane.build()
+    state_dir = tmp_path_factory.mktemp("cluster")
+    with Cluster(state_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace in which pods can run at once; deleted (not awaited) afterwards."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower())
+    stem = stem[:40].strip("-") or "test"
+    name = cluster.create_namespace(f"{stem}-{uuid.uuid4().hex[:6]}")
+    yield name
+    cluster.kube.delete(f"/api/v1/namespaces/{name}")

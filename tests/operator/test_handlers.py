@@ -1,0 +1,346 @@
+"""The kopf handlers as plain async functions, over the real adapters and a fake API.
+
+No kopf runtime: the handler functions are called with a memo holding a
+``Runtime`` built by ``build_runtime`` over ``FakeApi``, exactly what kopf's
+startup handler would build over a real ``ApiClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
+from operator_fakes import FakeApi, api_exception, fake_kube
+
+from tuneop import handlers
+from tuneop.adapters.history import MemoryHistory
+from tuneop.adapters.resultsdir import DirectoryResults
+from tuneop.core.planner import Plan
+from tuneop.metrics import SESSIONS
+from tuneop.runtime import OperatorConfig, Runtime, build_runtime
+
+LOG = logging.getLogger("test")
+JOBS = Resource("batch", "v1", "jobs", kind="Job", namespaced=True, verbs=["list", "watch"])
+SESSIONS_RESOURCE = Resource(
+    "tuneop.dev", "v1alpha1", "tuningsessions", kind="TuningSession", namespaced=True
+)
+
+
+def manifest(name: str = "demo", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "objective": {"metric": "loss"},
+        "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 3}],
+        "optimizer": {"type": "grid"},
+        "maxParallel": 2,
+        "runner": {"image": "example/runner:1"},
+    }
+    body.update(spec)
+    return {
+        "apiVersion": "tuneop.dev/v1alpha1",
+        "kind": "TuningSession",
+        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": 1},
+        "spec": body,
+    }
+
+
+class Cluster:
+    """A fake API server with one operator runtime over it."""
+
+    def __init__(self, results_dir: Path | None = None) -> None:
+        self.api = FakeApi()
+        self.runtime = build_runtime(
+            OperatorConfig(results_dir=results_dir), kube=fake_kube(self.api)
+        )
+        self.memo = kopf.Memo(runtime=self.runtime)
+
+    def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return self.api.add_session(doc)
+
+    def body(self, name: str = "demo") -> dict[str, Any]:
+        return copy.deepcopy(self.api.sessions["ns", name])
+
+    def status(self, name: str = "demo") -> dict[str, Any]:
+        return dict(self.api.sessions["ns", name].get("status") or {})
+
+    def reconcile(self, name: str = "demo") -> Plan | None:
+        return asyncio.run(handlers.reconcile_session(self.body(name), self.memo, LOG))
+
+    def job_event(self, job: str, kind: str = "MODIFIED") -> None:
+        body = copy.deepcopy(self.api.jobs["ns", job])
+        event = {"type": kind, "object": body}
+        asyncio.run(handlers.job_event(event=event, body=body, memo=self.memo, logger=LOG))
+
+
+def test_a_session_runs_to_succeeded_on_job_events() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.reconcile()
+    assert sorted(n for _, n in c.api.jobs) == ["demo-0", "demo-1"]
+    assert c.status()["phase"] == "Running"
+    for _ in range(10):
+        if c.status()["phase"] == "Succeeded":
+            break
+        for _, name in list(c.api.jobs):
+            c.api.finish("ns", name)
+            c.job_event(name)
+    st = c.status()
+    assert st["phase"] == "Succeeded" and st["trials"]["succeeded"] == 4
+    assert st["best"]["trial"] == 0 and [e["trial"] for e in st["leaderboard"]] == [0, 1, 2, 3]
+    assert c.api.jobs == {}  # harvested, then deleted
+    assert json.loads(c.api.configmaps["ns", "demo-best"]["data"]["params.json"]) == {"x": 0}
+    reasons = [e["reason"] for e in c.api.events]
+    assert "NewBest" in reasons and reasons[-1] == "Succeeded"
+    assert SESSIONS.labels(phase="Succeeded")._value.get() >= 1
+
+
+def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:
+    c = Cluster(results_dir=tmp_path)
+    c.apply(manifest(maxParallel=4))
+    c.reconcile()
+    for _, name in list(c.api.jobs):
+        c.api.finish("ns", name)
+    c.reconcile()
+    trials = sorted(p.name for p in (tmp_path / "ns" / "demo" / "trials").iterdir())
+    assert trials == [f"trial-{i:06d}.json" for i in range(4)]
+    assert isinstance(c.runtime.reconciler.results[0], DirectoryResults)
+
+
+def test_without_a_results_dir_the_history_is_kept_in_memory() -> None:
+    c = Cluster()
+    assert isinstance(c.runtime.reconciler.results[0], MemoryHistory)
+
+
+def test_an_invalid_spec_is_recorded_and_never_raised() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=0))
+    assert c.reconcile() is None
+    st = c.status()
+    assert st["phase"] == "Failed" and st["exitCode"] == 2
+    failed = next(x for x in st["conditions"] if x["type"] == "Failed")
+    assert failed["reason"] == "InvalidSpec" and "maxParallel" in failed["message"]
+    assert c.api.names("create_namespaced_job") == []
+    assert [e["reason"] for e in c.api.events] == ["InvalidSpec"]
+    c.reconcile()  # again: no new event, no error
+    assert [e["reason"] for e in c.api.events] == ["InvalidSpec"]
+
+
+def test_one_bad_session_does_not_block_another() -> None:
+    c = Cluster()
+    c.apply(manifest("bad", maxParallel=0))
+    c.apply(manifest("good"))
+
+    async def both() -> None:
+        await asyncio.gather(
+            handlers.reconcile_session(c.body("bad"), c.memo, LOG),
+            handlers.reconcile_session(c.body("good"), c.memo, LOG),
+        )
+
+    asyncio.run(both())
+    assert c.status("bad")["phase"] == "Failed"
+    assert c.status("good")["phase"] == "Running"
+
+
+def test_transient_api_errors_become_temporary_errors() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.api.fail_next("create_namespaced_job", api_exception(503))
+    with pytest.raises(kopf.TemporaryError) as info:
+        c.reconcile()
+    assert info.value.delay == handlers.TRANSIENT_DELAY
+    assert "status" not in c.api.sessions["ns", "demo"]  # nothing recorded half-way
+    c.reconcile()
+    assert c.status()["phase"] == "Running"
+    assert sorted(c.api.names("create_namespaced_job")) == ["demo-0", "demo-0", "demo-1"]
+
+
+def test_a_rejected_request_becomes_a_permanent_error() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.api.fail_next("create_namespaced_job", api_exception(422, "spec.template: Invalid value"))
+    with pytest.raises(kopf.PermanentError, match="Invalid value"):
+        c.reconcile()
+
+
+def test_an_unexpected_error_is_retried_later_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = Cluster()
+    c.apply(manifest())
+
+    def broken(*_: Any, **__: Any) -> Plan:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(c.runtime.reconciler, "reconcile", broken)
+    with pytest.raises(kopf.TemporaryError) as info:
+        c.reconcile()
+    assert info.value.delay == handlers.UNEXPECTED_DELAY
+
+
+def test_a_status_conflict_is_retried_inside_the_reconcile() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.api.fail_next("patch_namespaced_custom_object_status", api_exception(409))
+    plan = c.reconcile()
+    assert plan is not None and c.status()["phase"] == "Running"
+    assert sorted(n for _, n in c.api.jobs) == ["demo-0", "demo-1"]
+
+
+def test_a_gone_or_deleting_session_is_left_alone() -> None:
+    c = Cluster()
+    assert asyncio.run(handlers.reconcile_session(manifest(), c.memo, LOG)) is None
+    doc = manifest()
+    doc["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+    c.apply(doc)
+    assert c.reconcile() is None
+    assert c.api.names("create_namespaced_job") == []
+
+
+def test_the_timer_skips_a_settled_session_it_just_reconciled() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=4))
+    c.reconcile()
+    for _, name in list(c.api.jobs):
+        c.api.finish("ns", name)
+    c.reconcile()
+    assert c.status()["phase"] == "Succeeded"
+    calls = len(c.api.calls)
+    asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
+    assert len(c.api.calls) == calls
+    c.runtime.last_reconciled.clear()  # long ago: look again
+    asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
+    assert len(c.api.calls) > calls
+
+
+def test_the_timer_reconciles_a_running_session() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.reconcile()
+    calls = len(c.api.calls)
+    asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
+    assert len(c.api.calls) > calls
+
+
+def test_only_finished_or_deleted_jobs_trigger_a_reconcile() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.reconcile()
+    calls = len(c.api.calls)
+    c.job_event("demo-0", "MODIFIED")  # still running
+    assert len(c.api.calls) == calls
+    body = copy.deepcopy(c.api.jobs["ns", "demo-0"])
+    c.api.delete_namespaced_job("demo-0", "ns")  # someone deletes it before harvest
+    event = {"type": "DELETED", "object": body}
+    asyncio.run(handlers.job_event(event=event, body=body, memo=c.memo, logger=LOG))
+    assert len(c.api.calls) > calls
+    assert c.status()["trials"]["lost"] == 1  # deleted before harvest: ResultsLost
+
+
+def test_a_burst_of_job_events_costs_at_most_two_reconciles() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=4))
+    c.reconcile()
+    for _, name in list(c.api.jobs):
+        c.api.finish("ns", name)
+    runs = c.runtime.serial.runs
+
+    async def burst() -> None:
+        tasks = []
+        for _, name in list(c.api.jobs):
+            body = copy.deepcopy(c.api.jobs["ns", name])
+            event = {"type": "MODIFIED", "object": body}
+            tasks.append(handlers.job_event(event=event, body=body, memo=c.memo, logger=LOG))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(burst())
+    assert c.runtime.serial.runs - runs <= 2
+    assert c.status()["phase"] == "Succeeded"
+
+
+def test_job_event_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.reconcile()
+    c.api.finish("ns", "demo-0")
+    c.api.fail_next("list_namespaced_job", api_exception(500))
+    c.job_event("demo-0")
+    assert "after a Job event failed" in caplog.text
+
+
+def test_the_owning_session_comes_from_the_controller_reference() -> None:
+    job = {
+        "metadata": {
+            "namespace": "ns",
+            "labels": {"tuneop.dev/session": "cut-label"},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": "x", "controller": False},
+                {"kind": "TuningSession", "name": "a-very-long-name", "controller": True},
+            ],
+        }
+    }
+    assert handlers.owning_session(job) == ("ns", "a-very-long-name")
+    del job["metadata"]["ownerReferences"]
+    assert handlers.owning_session(job) == ("ns", "cut-label")
+
+
+def test_a_deleted_session_is_forgotten() -> None:
+    c = Cluster()
+    c.apply(manifest())
+    c.reconcile()
+    assert "ns/demo" in c.runtime.last_reconciled
+    event = {"type": "DELETED", "object": c.body()}
+    asyncio.run(handlers.session_event(event=event, memo=c.memo))
+    assert "ns/demo" not in c.runtime.last_reconciled
+    assert "ns/demo" not in c.runtime.phases._phases
+
+
+def test_startup_sets_storage_peering_posting_and_the_job_selector() -> None:
+    settings = kopf.OperatorSettings()
+    memo = kopf.Memo(runtime=object())
+    asyncio.run(handlers.startup(settings=settings, memo=memo))
+    progress = settings.persistence.progress_storage
+    diffbase = settings.persistence.diffbase_storage
+    assert isinstance(progress, kopf.AnnotationsProgressStorage) and progress.prefix == "tuneop.dev"
+    assert isinstance(diffbase, kopf.AnnotationsDiffBaseStorage) and diffbase.prefix == "tuneop.dev"
+    assert settings.persistence.finalizer == "tuneop.dev/finalizer"
+    assert settings.peering.standalone is True
+    assert settings.posting.enabled is False
+    assert settings.watching.label_selectors.collect(JOBS) == [
+        "app.kubernetes.io/managed-by=tuneop"
+    ]
+    assert settings.watching.label_selectors.collect(SESSIONS_RESOURCE) == []
+
+
+def test_kopf_keeps_no_state_and_no_finalizer_on_jobs() -> None:
+    registry = handlers.registry
+    # Only change-detecting handlers store state, and they and timers add finalizers.
+    assert not registry._changing.has_handlers(resource=JOBS)
+    assert not registry._spawning.has_handlers(resource=JOBS)
+    assert registry._watching.has_handlers(resource=JOBS)
+    (watcher,) = [h for h in registry._watching.get_all_handlers() if h.selector.check(JOBS)]
+    assert watcher.labels == {"app.kubernetes.io/managed-by": "tuneop"}
+    assert registry._changing.has_handlers(resource=SESSIONS_RESOURCE)
+    assert registry._spawning.has_handlers(resource=SESSIONS_RESOURCE)  # the timer
+
+
+def test_login_uses_the_runtime_client_settings() -> None:
+    from kubernetes import client
+
+    cfg = client.Configuration()
+    cfg.host = "https://10.0.0.1:6443"
+    cfg.api_key = {"authorization": "Bearer t0ken"}
+    cfg.ssl_ca_cert = "/ca.crt"
+
+    rt = Runtime.__new__(Runtime)
+    rt.client_configuration = cfg
+    info = handlers.login(memo=kopf.Memo(runtime=rt))
+    assert (info.server, info.scheme, info.token, info.ca_path) == (
+        "https://10.0.0.1:6443",
+        "Bearer",
+        "t0ken",
+        "/ca.crt",
+    )

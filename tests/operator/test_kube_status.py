@@ -1,0 +1,171 @@
+"""``KubeStatus``: read with resourceVersion, guarded full-replace status patches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from operator_fakes import FakeApi, api_exception, fake_kube
+
+from tuneop.adapters.jobs import TransientError
+from tuneop.adapters.kube_client import SessionGone
+from tuneop.adapters.kube_status import KubeStatus, replace_patch, status_patch, wire_status
+from tuneop.adapters.status import Conflict
+from tuneop.core.observed import SessionRef
+from tuneop.core.status import SessionStatus, TrialRef, status_to_wire
+
+REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
+
+
+def session(status: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "apiVersion": "tuneop.dev/v1alpha1",
+        "kind": "TuningSession",
+        "metadata": {"name": "demo", "namespace": "ns", "uid": "uid-1"},
+        "spec": {},
+    }
+    if status is not None:
+        doc["status"] = status
+    return doc
+
+
+def store(api: FakeApi) -> KubeStatus:
+    return KubeStatus(fake_kube(api))
+
+
+def test_read_returns_the_status_and_the_resource_version() -> None:
+    api = FakeApi()
+    api.add_session(session({"phase": "Running", "nextJob": 3}))
+    status, version = store(api).read(REF)
+    assert status.phase == "Running" and status.next_job == 3
+    assert version == api.sessions["ns", "demo"]["metadata"]["resourceVersion"]
+
+
+def test_a_garbled_status_reads_as_empty() -> None:
+    api = FakeApi()
+    api.add_session(session({"phase": "NoSuchPhase"}))
+    status, _ = store(api).read(REF)
+    assert status == SessionStatus()
+
+
+def test_read_of_a_missing_or_recreated_session_is_gone() -> None:
+    api = FakeApi()
+    with pytest.raises(SessionGone):
+        store(api).read(REF)
+    api.add_session(session())
+    with pytest.raises(SessionGone):
+        store(api).read(SessionRef("ns", "demo", uid="an-older-uid"))
+
+
+def test_the_patch_carries_the_resource_version_and_every_status_key() -> None:
+    new = SessionStatus(phase="Running", next_job=2)
+    body = status_patch({}, new, "42")
+    assert body["metadata"] == {"resourceVersion": "42"}
+    assert body["status"] == {
+        k: v
+        for k, v in status_to_wire(new).items()
+        if k not in {"message", "harvestedJobs", "inflight"}
+    }
+
+
+def test_empty_strings_are_left_out_and_read_back_the_same() -> None:
+    from tuneop.adapters.kube_status import wire_status
+    from tuneop.core.status import Condition, status_from_wire
+
+    new = SessionStatus(
+        phase="Running",
+        conditions=[Condition(type="Progressing", status="True", reason="Launching")],
+    )
+    wire = wire_status(new)
+    assert not {"message", "harvestedJobs", "inflight"} & set(wire)
+    assert "message" not in wire["conditions"][0]
+    assert status_from_wire(wire) == new
+
+
+def test_the_patch_clears_removed_keys_recursively() -> None:
+    old = {
+        "phase": "Running",
+        "exitCode": 1,
+        "kopf": {"progress": {}},
+        "best": {"trial": 3, "value": 1.0, "paramsOmitted": True, "params": {"a": 1, "b": 2}},
+        "leaderboard": [{"trial": 3, "value": 1.0}],
+    }
+    new = SessionStatus(
+        phase="Running", best=TrialRef(trial=4, value=0.5, params={"a": 2}), leaderboard=[]
+    )
+    patch = status_patch(old, new, "7")["status"]
+    assert patch["exitCode"] is None and patch["kopf"] is None
+    assert patch["best"]["paramsOmitted"] is None
+    assert patch["best"]["params"] == {"a": 2, "b": None}
+    assert patch["leaderboard"] == []
+
+
+def test_a_replace_patch_applied_as_a_merge_patch_gives_exactly_the_new_object() -> None:
+    from operator_fakes import merge
+
+    old = {"a": 1, "b": {"c": 2, "d": {"e": 3}}, "f": [1, 2]}
+    new = {"b": {"d": {"g": 4}}, "f": [3], "h": "x"}
+    assert merge(old, replace_patch(old, new)) == new
+
+
+def test_write_replaces_the_whole_status_on_the_server() -> None:
+    api = FakeApi()
+    api.add_session(session({"phase": "Running", "exitCode": 1, "stray": "x"}))
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    statuses.write(REF, SessionStatus(phase="Succeeded", next_job=5), version)
+    stored = api.sessions["ns", "demo"]["status"]
+    assert stored == wire_status(SessionStatus(phase="Succeeded", next_job=5))
+    (body,) = api.names("patch_namespaced_custom_object_status")
+    assert body["metadata"]["resourceVersion"] == version
+
+
+def test_a_stale_write_is_a_conflict() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    api.bump_session("ns", "demo")  # kopf patched its annotations meanwhile
+    with pytest.raises(Conflict):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+
+
+def test_a_409_from_the_server_is_a_conflict() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    api.fail_next("patch_namespaced_custom_object_status", api_exception(409))
+    with pytest.raises(Conflict):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+
+
+def test_other_errors_are_transient_or_gone() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    api.fail_next("patch_namespaced_custom_object_status", api_exception(503), api_exception(404))
+    with pytest.raises(TransientError):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+    with pytest.raises(SessionGone):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+
+
+def test_an_unchanged_status_is_not_written_again() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    statuses.write(REF, SessionStatus(phase="Running"), version)
+    _, version = statuses.read(REF)
+    statuses.write(REF, SessionStatus(phase="Running"), version)
+    assert len(api.names("patch_namespaced_custom_object_status")) == 1
+
+
+def test_a_write_at_a_version_not_read_reads_first() -> None:
+    api = FakeApi()
+    api.add_session(session({"phase": "Running", "exitCode": 3}))
+    version = api.sessions["ns", "demo"]["metadata"]["resourceVersion"]
+    KubeStatus(fake_kube(api)).write(REF, SessionStatus(phase="Running"), version)
+    assert "exitCode" not in api.sessions["ns", "demo"]["status"]

@@ -1,0 +1,99 @@
+"""``tuneop operator``: flags to ``OperatorConfig``, and usage errors as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tuneop import cli
+from tuneop.runtime import OperatorConfig
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[OperatorConfig]:
+    seen: list[OperatorConfig] = []
+    import tuneop.handlers
+
+    monkeypatch.setattr(tuneop.handlers, "serve", seen.append)
+    return seen
+
+
+def test_flags_become_the_operator_config(served: list[OperatorConfig], tmp_path: Path) -> None:
+    code = cli.main(
+        [
+            "operator",
+            "-n",
+            "team-a",
+            "--namespace",
+            "team-b",
+            "--results-dir",
+            str(tmp_path),
+            "--redis-url",
+            "redis://redis:6379/0",
+            "--redis-prefix",
+            "tp",
+            "--redis-ttl",
+            "60",
+            "--api-qps",
+            "5",
+            "--liveness",
+            "http://0.0.0.0:9999/healthz",
+            "--metrics-port",
+            "0",
+            "--log-format",
+            "json",
+            "--kubeconfig",
+            "/k.yaml",
+        ]
+    )
+    assert code == 0
+    (config,) = served
+    assert config.namespaces == ("team-a", "team-b") and not config.all_namespaces
+    assert config.results_dir == tmp_path and config.redis_url == "redis://redis:6379/0"
+    assert (config.redis_prefix, config.redis_ttl) == ("tp", 60)
+    assert (config.api_qps, config.api_burst) == (5.0, 10)
+    assert config.liveness == "http://0.0.0.0:9999/healthz"
+    assert (config.metrics_port, config.log_format, config.kubeconfig) == (0, "json", "/k.yaml")
+
+
+def test_defaults(served: list[OperatorConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUNEOP_REDIS_URL", raising=False)
+    assert cli.main(["operator", "--all-namespaces"]) == 0
+    (config,) = served
+    assert config.all_namespaces and config.namespaces == ()
+    assert (config.api_qps, config.api_burst) == (20.0, 40)
+    assert config.metrics_port == 9090 and config.liveness == "http://0.0.0.0:8081/healthz"
+    assert config.results_dir is None and config.log_format == "text"
+    assert config.redis_url is None
+
+
+def test_a_redis_url_is_accepted_and_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    from operator_fakes import fake_kube
+
+    from tuneop.runtime import build_runtime
+
+    build_runtime(OperatorConfig(redis_url="redis://r:6379/0"), kube=fake_kube())
+    assert "not used yet" in caplog.text and "redis://" not in caplog.text  # no secrets in logs
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["operator"], ["operator", "-n", "a", "-A"], ["operator", "-A", "--api-qps", "0"]],
+)
+def test_usage_errors_are_one_line(
+    args: list[str], served: list[OperatorConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: operator:") and err.count("\n") == 1
+    assert served == []
+
+
+def test_plan_does_not_load_kopf() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tuneop.cli; tuneop.cli.build_parser(); print('kopf' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

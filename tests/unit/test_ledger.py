@@ -1,0 +1,139 @@
+"""The status ledger's encodings, conditions, and reading a stored status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from core_builders import T0
+
+from tuneop.core import conditions as C
+from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
+from tuneop.core.status import (
+    SessionStatus,
+    format_inflight,
+    parse_inflight,
+    status_from_wire,
+    status_to_wire,
+)
+
+RANGES = [
+    pytest.param("", set(), id="empty"),
+    pytest.param("7", {7}, id="one"),
+    pytest.param("0-4", {0, 1, 2, 3, 4}, id="run"),
+    pytest.param("0-4,7,9-11", {0, 1, 2, 3, 4, 7, 9, 10, 11}, id="runs-and-singles"),
+    pytest.param("0-1,3", {0, 1, 3}, id="short-run"),
+]
+
+
+@pytest.mark.parametrize(("text", "indexes"), RANGES)
+def test_ranges_read_and_write_like_completed_indexes(text: str, indexes: set[int]) -> None:
+    assert parse_ranges(text) == indexes
+    assert format_ranges(indexes) == text
+    s = IndexSet.parse(text)
+    assert {i for i in range(20) if i in s} == indexes
+    assert len(s) == len(indexes)
+    assert s.format() == text
+
+
+@pytest.mark.parametrize("text", ["a", "3-1", "-1", "1-b", "1,,2x"], ids=repr)
+def test_malformed_ranges_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_ranges(text)
+    with pytest.raises(ValueError):
+        IndexSet.parse(text)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param([3, 1, 2, 0, 9, 8, 5], id="shuffled"),
+        pytest.param([0, 2, 4, 1, 3], id="gaps-filled"),
+        pytest.param([5, 5, 4, 6, 4], id="repeats"),
+        pytest.param(list(range(100, 0, -1)), id="descending"),
+    ],
+)
+def test_index_set_add_merges_runs_like_a_set(order: list[int]) -> None:
+    s = IndexSet()
+    for i in order:
+        s.add(i)
+    assert s.format() == format_ranges(order)
+    assert len(s) == len(set(order))
+
+
+def test_index_set_holds_a_huge_contiguous_ledger_as_one_run() -> None:
+    s = IndexSet.parse("0-99999")
+    s.add(100_000)
+    assert s.format() == "0-100000"
+    assert 50_000 in s and 100_001 not in s and -1 not in s
+
+
+@pytest.mark.parametrize(
+    ("text", "jobs"),
+    [
+        ("", {}),
+        ("5=12-15,6=16", {5: (12, 15), 6: (16, 16)}),
+        ("0=0,1=1,2=2", {0: (0, 0), 1: (1, 1), 2: (2, 2)}),
+    ],
+    ids=["empty", "runs", "singles"],
+)
+def test_inflight_reads_and_writes_first_and_last_trial(
+    text: str, jobs: dict[int, tuple[int, int]]
+) -> None:
+    assert parse_inflight(text) == jobs
+    assert format_inflight(jobs) == text
+
+
+def test_a_condition_s_transition_time_moves_only_when_its_status_changes() -> None:
+    t1, t2, t3 = T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    conds = C.set_condition([], C.PROGRESSING, True, C.LAUNCHING, "a", t1, 1)
+    conds = C.set_condition(conds, C.PROGRESSING, True, C.WAITING, "b", t2, 2)
+    (c,) = conds
+    assert (c.reason, c.message, c.last_transition_time, c.observed_generation) == (
+        C.WAITING,
+        "b",
+        t1,
+        2,
+    )
+    (c,) = C.set_condition(conds, C.PROGRESSING, False, C.BUDGET_EXHAUSTED, "c", t3, 2)
+    assert (c.status, c.last_transition_time) == ("False", t3)
+
+
+def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> None:
+    conds: list[Any] = []
+    for type_ in (C.FAILED, C.SUSPENDED, C.PROGRESSING, C.SPEC_VALID, C.COMPLETE):
+        conds = C.set_condition(conds, type_, True, "R", "m" * 1000, T0, 1)
+    assert [c.type for c in conds] == [
+        C.SPEC_VALID,
+        C.PROGRESSING,
+        C.SUSPENDED,
+        C.COMPLETE,
+        C.FAILED,
+    ]
+    assert all(len(c.message) == C.MAX_MESSAGE for c in conds)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "Running", [], {"phase": "Exploded"}, {"trials": {"succeeded": "many"}}],
+    ids=["none", "string", "list", "bad-phase", "bad-counter"],
+)
+def test_an_unreadable_stored_status_reads_as_a_fresh_one(data: Any) -> None:
+    assert status_from_wire(data) == SessionStatus()
+
+
+def test_a_stored_status_reads_back_as_written() -> None:
+    st = SessionStatus(
+        phase="Running",
+        start_time=T0,
+        harvested_jobs="0-4,6",
+        next_job=8,
+        next_trial=8,
+        inflight="5=5,7=7",
+    )
+    wire = status_to_wire(st)
+    assert wire["harvestedJobs"] == "0-4,6" and wire["nextJob"] == 8
+    assert "exitCode" not in wire  # unset optionals are not written as null
+    assert status_from_wire(wire) == st
+    assert status_from_wire({**wire, "futureField": 1}) == st  # newer fields are ignored
