@@ -1,0 +1,79 @@
+{{- define "tuneop.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tuneop.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "tuneop.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "tuneop.serviceAccountName" -}}
+{{- default (include "tuneop.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "tuneop.redisEnabled" -}}
+{{- if or .Values.redis.url .Values.redis.existingSecret.name .Values.redis.bundled.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The operator's namespaced permissions: one list, rendered into a ClusterRole
+(watch.mode=cluster) or into a Role in each watched namespace. Each rule says
+why the operator needs it; tuneop/permissions.py lists the same calls and a
+test checks the rendered rules cover them.
+*/}}
+{{- define "tuneop.namespacedRules" -}}
+# Sessions: kopf lists and watches them, and patches its progress annotations.
+- apiGroups: ["tuneop.dev"]
+  resources: ["tuningsessions"]
+  verbs: ["get", "list", "watch", "patch"]
+# The status subresource: one status write per reconcile.
+- apiGroups: ["tuneop.dev"]
+  resources: ["tuningsessions/status"]
+  verbs: ["get", "patch"]
+# Worker Jobs: launched, observed by label, and deleted after harvest.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "get", "list", "watch", "delete"]
+# Worker pods: found by their Job's label to harvest their logs.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Pod logs: where the TUNEOP_RESULT lines are read from.
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+# Events on sessions (trial started/finished/failed, new best; and kopf's own).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+# The <session>-best ConfigMap with the best parameters.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "update", "patch"]
+{{- end -}}
+
+{{- define "tuneop.clusterRules" -}}
+# kopf checks that the TuningSession CRD exists and follows its versions.
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["get", "list", "watch"]
+{{- if eq .Values.watch.mode "cluster" }}
+# Cluster-wide mode: kopf scans namespaces to serve every one of them.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+{{- end }}
+{{- end -}}
