@@ -255,8 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
-    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"),
-                   help="mirror the session into Redis (default $TUNEOP_REDIS_URL)")
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="mirror the session into Redis (default $TUNEOP_REDIS_URL)",
+    )
     p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_run)
 
@@ -287,10 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--redis-url",
         default=os.environ.get("TUNEOP_REDIS_URL"),
-        help="Redis mirror URL (default $TUNEOP_REDIS_URL); accepted, not used by the operator yet",
+        help="mirror sessions into this Redis (default $TUNEOP_REDIS_URL)",
     )
-    p.add_argument("--redis-prefix", default="tuneop", help="accepted with --redis-url")
-    p.add_argument("--redis-ttl", type=int, help="accepted with --redis-url (seconds)")
+    p.add_argument("--redis-prefix", default="tuneop", help="key prefix in Redis")
+    p.add_argument(
+        "--redis-ttl", type=int, help="TTL of a finished session's keys, seconds (0 keeps)"
+    )
     p.add_argument("--api-qps", type=float, help="API writes per second (default 20)")
     p.add_argument("--api-burst", type=int, help="API write burst (default 2 x qps)")
     p.add_argument(

@@ -43,6 +43,7 @@ RECONCILE_SECONDS = Histogram(
     ["result"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+REDIS_UP = Gauge("tuneop_redis_up", "1 while the Redis mirror takes writes, 0 during an outage.")
 API_ERRORS = Counter("tuneop_api_errors", "Failed Kubernetes API calls.", ["operation", "code"])
 
 

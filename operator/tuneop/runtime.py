@@ -9,7 +9,8 @@ handlers find it in kopf's ``memo``; ``Runtime.close`` releases it at cleanup.
 
 Result sinks, in order (the first is the bayesian history source, see
 ``Reconciler.history``): the results folder when ``--results-dir`` is set,
-else an in-memory history; then the ``<session>-best`` ConfigMap.
+else an in-memory history; then the ``<session>-best`` ConfigMap; then the
+Redis mirror when ``--redis-url`` is set (it backfills from the first sink).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from tuneop.adapters.history import MemoryHistory
 from tuneop.adapters.kube_best import BestConfigMap
 from tuneop.adapters.kube_client import Kube, load_configuration
@@ -29,11 +32,12 @@ from tuneop.adapters.kube_events import KubeEvents
 from tuneop.adapters.kube_jobs import KubeJobs
 from tuneop.adapters.kube_status import KubeStatus
 from tuneop.adapters.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
+from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
 from tuneop.adapters.results import ResultSink
 from tuneop.adapters.resultsdir import DirectoryResults
 from tuneop.coalesce import Coalescer
 from tuneop.core.observed import SessionRef
-from tuneop.metrics import PhaseTracker
+from tuneop.metrics import REDIS_UP, PhaseTracker
 from tuneop.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,6 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()
     all_namespaces: bool = False
     results_dir: Path | None = None
-    # Accepted and kept for the Redis mirror, which the operator does not wire in yet.
     redis_url: str | None = None
     redis_prefix: str = "tuneop"
     redis_ttl: int | None = None
@@ -110,14 +113,19 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         first = DirectoryResults(config.results_dir, nested=True)
     else:
         first = history = MemoryHistory()
-    sinks: Sequence[ResultSink] = [first, best]
+    sinks: list[ResultSink] = [first, best]
+    forgetters = [statuses.forget, best.forget]
+    closers = [kube.close]
     if config.redis_url:
-        # The Redis mirror is a separate piece of work; say so rather than pretend.
-        log.warning("--redis-url is accepted but not used yet; results go to %s", _where(config))
+        mirror = _redis_mirror(config, first)
+        sinks.append(mirror)
+        closers.append(mirror.close)
+        if mirror.ttl_seconds > 0:
+            # Retention 0 keeps a session's keys, also after the session is deleted.
+            forgetters.append(lambda key: _forget_in_redis(mirror, key))
     reconciler = Reconciler(
         jobs=jobs, statuses=statuses, results=sinks, events=events, clock=utcnow
     )
-    forgetters = [statuses.forget, best.forget]
     if history is not None:
         forgetters.append(history.forget)
     return Runtime(
@@ -125,10 +133,26 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         reconciler=reconciler,
         fetch=statuses.fetch,
         forgetters=forgetters,
-        closers=[kube.close],
+        closers=closers,
         client_configuration=getattr(kube.api, "configuration", None),
     )
 
 
-def _where(config: OperatorConfig) -> str:
-    return str(config.results_dir) if config.results_dir else "memory only"
+def _redis_mirror(config: OperatorConfig, source: ResultSink) -> RedisMirror:
+    assert config.redis_url is not None
+    ttl = DEFAULT_TTL_SECONDS if config.redis_ttl is None else config.redis_ttl
+    return RedisMirror.from_url(
+        config.redis_url,
+        prefix=config.redis_prefix,
+        ttl_seconds=ttl,
+        source=source.history,
+        on_health=REDIS_UP.set,
+    )
+
+
+def _forget_in_redis(mirror: RedisMirror, key: str) -> None:
+    namespace, _, name = key.partition("/")
+    try:
+        mirror.forget(SessionRef(namespace, name))
+    except redis.RedisError as err:
+        log.warning("%s: could not delete its Redis keys: %s", key, type(err).__name__)

@@ -68,13 +68,26 @@ def test_defaults(served: list[OperatorConfig], monkeypatch: pytest.MonkeyPatch)
     assert config.redis_url is None
 
 
-def test_a_redis_url_is_accepted_and_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("ttl", "deletes_keys"), [(None, True), (600, True), (0, False)])
+def test_a_redis_url_adds_the_mirror_after_the_primary_store(
+    ttl: int | None, deletes_keys: bool
+) -> None:
     from operator_fakes import fake_kube
 
+    from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
     from tuneop.runtime import build_runtime
 
-    build_runtime(OperatorConfig(redis_url="redis://r:6379/0"), kube=fake_kube())
-    assert "not used yet" in caplog.text and "redis://" not in caplog.text  # no secrets in logs
+    config = OperatorConfig(redis_url="redis://r:6379/0", redis_prefix="lab", redis_ttl=ttl)
+    rt = build_runtime(config, kube=fake_kube())
+    sinks = rt.reconciler.results
+    mirror = sinks[-1]
+    assert isinstance(mirror, RedisMirror) and not isinstance(sinks[0], RedisMirror)
+    assert mirror.prefix == "lab"
+    assert mirror.ttl_seconds == (DEFAULT_TTL_SECONDS if ttl is None else ttl)
+    assert mirror.source == sinks[0].history  # backfill reads the primary store
+    without = build_runtime(OperatorConfig(), kube=fake_kube())
+    assert len(rt.forgetters) - len(without.forgetters) == (1 if deletes_keys else 0)
+    assert not any(isinstance(s, RedisMirror) for s in without.reconciler.results)
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,8 @@ def check_model(
         elif f.default is PydanticUndefined or f.default is None:
             if "default" in sub:
                 problems.append(f"{path}: CRD default {sub['default']!r}, model has none")
+        elif f.default == "" and "default" not in sub:
+            pass  # empty-string defaults are left out of the CRD on purpose (see crd.py)
         elif sub.get("default") != f.default:
             problems.append(f"{path}: CRD default {sub.get('default')!r} != model {f.default!r}")
         want = constraints(f, array=sub.get("type") == "array")
