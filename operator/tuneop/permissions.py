@@ -27,6 +27,12 @@ CALLS: tuple[ApiCall, ...] = (
     ApiCall("tuneop.dev", "tuningsessions", "patch", "kopf stores progress in annotations"),
     ApiCall("tuneop.dev", "tuningsessions/status", "get", "read the status subresource"),
     ApiCall("tuneop.dev", "tuningsessions/status", "patch", "the one status write a reconcile"),
+    ApiCall(
+        "tuneop.dev",
+        "tuningsessions/finalizers",
+        "update",
+        "Jobs block their session's deletion (OwnerReferencesPermissionEnforcement)",
+    ),
     ApiCall("batch", "jobs", "create", "launch worker Jobs"),
     ApiCall("batch", "jobs", "get", "read a worker Job"),
     ApiCall("batch", "jobs", "list", "observe a session's Jobs by label"),

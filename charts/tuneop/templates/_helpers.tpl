@@ -43,6 +43,11 @@ test checks the rendered rules cover them.
 - apiGroups: ["tuneop.dev"]
   resources: ["tuningsessions/status"]
   verbs: ["get", "patch"]
+# Worker Jobs carry blockOwnerDeletion owner references to their session; where the
+# OwnerReferencesPermissionEnforcement admission plugin runs, that needs this.
+- apiGroups: ["tuneop.dev"]
+  resources: ["tuningsessions/finalizers"]
+  verbs: ["update"]
 # Worker Jobs: launched, observed by label, and deleted after harvest.
 - apiGroups: ["batch"]
   resources: ["jobs"]

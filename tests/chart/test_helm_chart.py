@@ -1,0 +1,220 @@
+"""The Helm chart, checked with Helm itself and the real Kubernetes schemas."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tuneop.permissions import CALLS, CLUSTER_MODE_CALLS, ApiCall
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "tuneop"
+K8S_VERSION = "1.30"
+
+MODES: dict[str, list[str]] = {
+    "default": [],
+    "namespaces": ["--set", "watch.mode=namespaces", "--set", "watch.namespaces={team-a,team-b}"],
+    "bundled-redis": ["--set", "redis.bundled.enabled=true"],
+    "bundled-redis-ephemeral": [
+        "--set",
+        "redis.bundled.enabled=true",
+        "--set",
+        "redis.bundled.persistence.enabled=false",
+    ],
+    "external-redis": ["--set", "redis.url=redis://:s3cret@redis.example:6379/0"],
+    "redis-secret": ["--set", "redis.existingSecret.name=my-redis"],
+    "results-pvc": ["--set", "results.persistence.enabled=true"],
+    "service-monitor": [
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--api-versions",
+        "monitoring.coreos.com/v1",
+    ],
+}
+
+
+@functools.cache
+def helm() -> str:
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "fetch-helm.sh")], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([helm(), *args], capture_output=True, text=True, check=False)
+
+
+@functools.cache
+def render(mode: str) -> list[dict[str, Any]]:
+    out = run_helm("template", "tuneop", str(CHART), "-n", "tuneop-system", *MODES[mode])
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_helm_lint_strict_passes(mode: str) -> None:
+    # lint has no --api-versions: capabilities are exercised by the template tests.
+    args = [a for a in MODES[mode] if a not in {"--api-versions", "monitoring.coreos.com/v1"}]
+    out = run_helm("lint", "--strict", str(CHART), *args)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_rendered_manifest_matches_the_kubernetes_schema(mode: str) -> None:
+    docs = render(mode)
+    assert docs
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com"):
+            continue  # a Prometheus Operator CRD: not in the Kubernetes schemas
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def granted(rules: list[dict[str, Any]], call: ApiCall) -> bool:
+    return any(
+        call.group in r["apiGroups"] and call.resource in r["resources"] and call.verb in r["verbs"]
+        for r in rules
+    )
+
+
+def test_cluster_mode_rbac_covers_every_api_call() -> None:
+    docs = render("default")
+    cluster_rules = [r for d in of_kind(docs, "ClusterRole") for r in d["rules"]]
+    missing = [c for c in (*CALLS, *CLUSTER_MODE_CALLS) if not granted(cluster_rules, c)]
+    assert missing == []
+    assert of_kind(docs, "Role") == []
+
+
+def test_namespaces_mode_grants_only_in_the_watched_namespaces() -> None:
+    docs = render("namespaces")
+    roles = of_kind(docs, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    for role in roles:
+        missing = [c for c in CALLS if not c.cluster_scoped and not granted(role["rules"], c)]
+        assert missing == [], role["metadata"]["namespace"]
+    cluster_rules = [r for d in of_kind(docs, "ClusterRole") for r in d["rules"]]
+    assert all(granted(cluster_rules, c) for c in CALLS if c.cluster_scoped)
+    # Nothing namespaced (sessions, Jobs, pods) is granted cluster-wide in this mode.
+    assert not any(granted(cluster_rules, c) for c in CALLS if not c.cluster_scoped)
+    assert not any(granted(cluster_rules, c) for c in CLUSTER_MODE_CALLS)
+    bindings = of_kind(docs, "RoleBinding")
+    assert {b["subjects"][0]["namespace"] for b in bindings} == {"tuneop-system"}
+
+
+@pytest.mark.parametrize("mode", ["default", "namespaces"])
+def test_rbac_has_no_wildcards_and_grants_nothing_unlisted(mode: str) -> None:
+    listed = {(c.group, c.resource, c.verb) for c in (*CALLS, *CLUSTER_MODE_CALLS)}
+    for doc in of_kind(render(mode), "ClusterRole") + of_kind(render(mode), "Role"):
+        for rule in doc["rules"]:
+            for field in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[field], doc["metadata"]["name"]
+            for g in rule["apiGroups"]:
+                for res in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        assert (g, res, verb) in listed, (g, res, verb)
+
+
+def test_the_chart_crd_is_the_generated_crd() -> None:
+    chart_copy = (CHART / "crds" / "tuningsession.yaml").read_text()
+    assert chart_copy == (ROOT / "crds" / "tuningsession.yaml").read_text(), (
+        "charts/tuneop/crds/ drifted: run `make crd`"
+    )
+
+
+def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "tuneop"]
+    return deployment
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected_args"),
+    [
+        ("default", ["--all-namespaces"]),
+        ("namespaces", ["--namespace=team-a", "--namespace=team-b"]),
+        ("results-pvc", ["--results-dir=/var/lib/tuneop/results"]),
+    ],
+)
+def test_operator_deployment_is_single_restricted_and_probed(
+    mode: str, expected_args: list[str]
+) -> None:
+    d = operator_container(render(mode))
+    spec = d["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["command"] == ["tuneop", "operator"]
+    assert all(a in c["args"] for a in expected_args)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {p["name"] for p in c["ports"]} == {"health", "metrics"}
+    assert pod["serviceAccountName"] == "tuneop"
+
+
+@pytest.mark.parametrize("mode", ["external-redis", "redis-secret", "bundled-redis"])
+def test_the_redis_url_reaches_the_operator_without_appearing_in_its_spec(mode: str) -> None:
+    docs = render(mode)
+    (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
+    (env,) = [e for e in c["env"] if e["name"] == "TUNEOP_REDIS_URL"]
+    if mode == "bundled-redis":
+        assert env["value"] == "redis://tuneop-redis:6379/0"
+        assert {d["kind"] for d in docs if "redis" in d["metadata"]["name"]} == {
+            "Deployment",
+            "Service",
+            "PersistentVolumeClaim",
+        }
+    else:
+        assert "value" not in env and "secretKeyRef" in env["valueFrom"]
+        assert "s3cret" not in yaml.safe_dump(operator_container(docs))
+
+
+def test_no_redis_no_redis_objects() -> None:
+    docs = render("default")
+    assert not [d for d in docs if "redis" in d["metadata"]["name"]]
+    (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
+    assert not c.get("env")
+
+
+def test_runner_service_account_has_no_token_and_no_binding() -> None:
+    docs = render("default")
+    (sa,) = [d for d in of_kind(docs, "ServiceAccount") if d["metadata"]["name"] == "tuneop-runner"]
+    assert sa["automountServiceAccountToken"] is False
+    subjects = [s["name"] for d in docs if d["kind"].endswith("Binding") for s in d["subjects"]]
+    assert "tuneop-runner" not in subjects
+
+
+def test_service_monitor_only_when_its_crd_exists() -> None:
+    assert of_kind(render("service-monitor"), "ServiceMonitor")
+    out = run_helm("template", "tuneop", str(CHART), "--set", "metrics.serviceMonitor.enabled=true")
+    assert "ServiceMonitor" not in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "watch.mode=everything"], "/watch/mode"),
+        (["--set", "replicas=2"], "replicas"),
+        (["--set", "redis.url=localhost:6379"], "/redis/url"),
+        (["--set", "watch.mode=namespaces"], "needs at least one entry"),
+    ],
+    ids=["bad_enum", "unknown_key", "url_scheme", "namespaces_without_list"],
+)
+def test_bad_values_fail_at_install_with_the_key_named(args: list[str], message: str) -> None:
+    out = run_helm("template", "tuneop", str(CHART), *args)
+    assert out.returncode != 0
+    assert message in out.stderr
