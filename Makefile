@@ -6,7 +6,9 @@ test:
 
 bench:
 	.venv/bin/python bench/plan_bench.py
+	.venv/bin/python bench/quality_bench.py
 	.venv/bin/python bench/local_bench.py
+	.venv/bin/python bench/redis_bench.py
 
 crd:
 	.venv/bin/tuneop crd > crds/tuningsession.yaml

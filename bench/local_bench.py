@@ -66,9 +66,7 @@ def session(trials: int, parallel: int, per_job: int) -> float:
     }
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        out = run_local(
-            parse_manifest(doc), Path(tmp), Console(quiet=True), progress=False
-        )
+        out = run_local(parse_manifest(doc), Path(tmp), Console(quiet=True), progress=False)
         elapsed = time.perf_counter() - start
     assert out.status.phase == "Succeeded", out.status.message
     return elapsed / trials

@@ -22,6 +22,7 @@ from tuneop.adapters.processes import LocalJobs
 from tuneop.adapters.results import ResultSink
 from tuneop.adapters.resultsdir import DirectoryResults
 from tuneop.adapters.status import MemoryStatus
+from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.observed import SessionRef
 from tuneop.core.planner import Event
 from tuneop.core.session import Session
@@ -104,6 +105,7 @@ def run_local(
         results=[store, *extra_sinks],
         events=events,
         clock=clock,
+        suggest=CachedSuggester(),
     )
     bar = _Bar(console, console.is_terminal if progress is None else progress, 0)
     cancelled = False

@@ -23,7 +23,7 @@ from tuneop.adapters.status import Conflict, EventSink, StatusStore
 from tuneop.core.harvest import harvest_job
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import Observed, ObservedJob, SessionRef
-from tuneop.core.planner import Event, Plan, invalid_plan, needs_harvest, plan
+from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
 from tuneop.core.status import SessionStatus
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class Reconciler:
     results: Sequence[ResultSink]
     events: EventSink
     clock: Callable[[], datetime]
+    # Bayesian suggestions; a CachedSuggester keeps studies between reconciles.
+    suggest: Suggest | None = None
 
     def observe(
         self, ref: SessionRef, spec: SessionSpec, status: SessionStatus | None = None
@@ -78,7 +80,7 @@ class Reconciler:
                 history=tuple(self.history(ref, spec)),
                 cancelled=cancelled,
             )
-            result = plan(spec, observed, self.clock())
+            result = plan(spec, observed, self.clock(), self.suggest)
             if started:
                 result = replace(result, events=(*started, *result.events))
             try:

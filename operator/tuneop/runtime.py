@@ -36,6 +36,7 @@ from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
 from tuneop.adapters.results import ResultSink
 from tuneop.adapters.resultsdir import DirectoryResults
 from tuneop.coalesce import Coalescer
+from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.observed import SessionRef
 from tuneop.metrics import REDIS_UP, PhaseTracker
 from tuneop.reconciler import Reconciler
@@ -124,7 +125,12 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
             # Retention 0 keeps a session's keys, also after the session is deleted.
             forgetters.append(lambda key: _forget_in_redis(mirror, key))
     reconciler = Reconciler(
-        jobs=jobs, statuses=statuses, results=sinks, events=events, clock=utcnow
+        jobs=jobs,
+        statuses=statuses,
+        results=sinks,
+        events=events,
+        clock=utcnow,
+        suggest=CachedSuggester(),
     )
     if history is not None:
         forgetters.append(history.forget)

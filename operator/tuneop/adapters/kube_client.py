@@ -50,12 +50,22 @@ class SessionGone(Exception):
 
 
 def load_configuration(kubeconfig: str | None = None) -> client.Configuration:
-    """Client settings from ``kubeconfig``, else in-cluster, else the default kubeconfig."""
+    """Client settings from ``kubeconfig``, else in-cluster, else the default kubeconfig.
+
+    In a pod whose service-account token is not mounted, in-cluster loading fails and
+    the default kubeconfig (``$KUBECONFIG``) is used instead.
+    """
     cfg = client.Configuration()
     if kubeconfig:
         config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=cfg)
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except config.ConfigException:
+            # In a pod without a mounted token (automountServiceAccountToken off, or a
+            # platform that hands the identity over as $KUBECONFIG): as kopf does, fall
+            # back to the kubeconfig instead of failing at startup.
+            config.load_kube_config(client_configuration=cfg)
     else:
         config.load_kube_config(client_configuration=cfg)
     cfg.connection_pool_maxsize = CONNECTION_POOL_SIZE

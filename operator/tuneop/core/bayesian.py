@@ -101,3 +101,73 @@ def _native(v: Any, p: Parameter) -> Scalar:
     if p.type == "float":
         return float(v)
     return v  # type: ignore[no-any-return]
+
+
+class CachedSuggester:
+    """``suggest`` that keeps each session's study between reconciles.
+
+    Rebuilding a study copies every past trial into Optuna's storage, which is
+    most of the cost of a suggestion once a session has hundreds of trials.
+    This keeps one study per session holding the completed history, adds only
+    trials completed since the last call, and tells the suggestions it made
+    (and the pending trials it added) as FAIL afterwards, which TPE ignores, so
+    the study stays equal, for sampling, to a fresh rebuild from the same
+    history. A history that does not extend the cached one (another spec, a
+    restart) rebuilds from scratch. One instance per operator or local run.
+    """
+
+    def __init__(self, max_sessions: int = 256) -> None:
+        self.max_sessions = max_sessions
+        self._studies: dict[str, tuple[optuna.Study, dict[int, float | None]]] = {}
+
+    def __call__(
+        self,
+        spec: SessionSpec,
+        history: Sequence[TrialResult],
+        pending: Sequence[Params],
+        first_trial: int,
+        count: int,
+    ) -> list[Params]:
+        if count <= 0:
+            return []
+        dists = {p.name: distribution(p) for p in spec.search_space}
+        key = spec.model_dump_json()
+        cached = self._studies.get(key)
+        usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
+        known = {r.trial: (r.value if r.succeeded else None) for r in usable}
+        if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
+            study = optuna.create_study(direction=spec.objective.direction)
+            seen: dict[int, float | None] = {}
+        else:
+            study, seen = cached
+        study.add_trials([_frozen(r, dists) for r in usable if r.trial not in seen])
+        seen.update(known)
+        if len(self._studies) >= self.max_sessions and key not in self._studies:
+            self._studies.pop(next(iter(self._studies)))
+        self._studies[key] = (study, seen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.sampler = optuna.samplers.TPESampler(
+                seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
+                constant_liar=True,
+                multivariate=True,
+            )
+        liars = [
+            create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
+            for p in pending
+            if _fits(p, dists)
+        ]
+        study.add_trials(liars)
+        out: list[Params] = []
+        for _ in range(count):
+            trial = study.ask(dists)
+            out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(frozen.number, state=TrialState.FAIL)
+        return out
+
+
+def _frozen(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+    if r.succeeded and r.value is not None:
+        return create_trial(params=r.params, distributions=dists, value=r.value)
+    return create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)

@@ -1,0 +1,117 @@
+"""Optimizer quality: best value after 50 trials, bayesian (Optuna TPE) against random.
+
+Branin (2 params) and Hartmann-6 (6 params), each over 10 seeds; the median
+best value is printed for each optimizer. Trials run sequentially in-process
+through the same planner the operator uses (no worker processes: this measures
+the optimizer, not the executor). Bayesian must be better on both.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from common import header, save
+from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.model import parse_spec
+from tuneop.core.observed import JobState, Observed, SessionRef
+from tuneop.core.planner import plan
+from tuneop.core.results import Outcome, TrialResult
+from tuneop_runner.objectives.functions import branin, hartmann6
+
+FUNCTIONS: dict[str, tuple[Any, list[tuple[str, float, float]]]] = {
+    "branin": (branin, [("x1", -5.0, 10.0), ("x2", 0.0, 15.0)]),
+    "hartmann6": (hartmann6, [(f"x{i}", 0.0, 1.0) for i in range(1, 7)]),
+}
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def best_after(name: str, optimizer: str, seed: int, trials: int) -> float:
+    fn, space = FUNCTIONS[name]
+    spec = parse_spec(
+        {
+            "objective": {"metric": "value"},
+            "searchSpace": [
+                {"name": n, "type": "float", "min": lo, "max": hi} for n, lo, hi in space
+            ],
+            "optimizer": {"type": optimizer, "seed": seed},
+            "totalTrials": trials,
+            "maxParallel": 1,
+            "deadlineSeconds": 10**9,
+            "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+        }
+    )
+    ref = SessionRef("bench", name)
+    suggester = CachedSuggester()
+    status = None
+    history: list[TrialResult] = []
+    jobs: tuple[Any, ...] = ()
+    while True:
+        observed = Observed(ref, jobs, status) if status else Observed(ref, jobs)
+        p = plan(spec, replace(observed, history=tuple(history)), NOW, suggester)
+        status = p.status
+        history.extend(p.persist)
+        if status.terminal:
+            assert status.best is not None
+            return status.best.value
+        finished = []
+        for c in p.create:
+            results = tuple(
+                TrialResult(
+                    trial=t,
+                    job_index=c.index,
+                    params=params,
+                    outcome=Outcome.SUCCEEDED,
+                    value=fn(params)["value"],
+                )
+                for t, params in zip(c.trials, c.params, strict=True)
+            )
+            finished.append(_job(c, results))
+        jobs = tuple(finished)
+
+
+def _job(c: Any, results: tuple[TrialResult, ...]) -> Any:
+    from tuneop.core.observed import ObservedJob
+
+    return ObservedJob(
+        index=c.index,
+        name=c.name,
+        trials=c.trials,
+        state=JobState.SUCCEEDED,
+        params=c.params,
+        results=results,
+    )
+
+
+def main() -> int:
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    trials = 50
+    header(f"optimizer quality: best after {trials} trials, median over {seeds} seeds")
+    out: dict[str, Any] = {}
+    for name in FUNCTIONS:
+        row = {}
+        for optimizer in ("random", "bayesian"):
+            bests = [best_after(name, optimizer, s, trials) for s in range(seeds)]
+            row[optimizer] = {
+                "median": statistics.median(bests),
+                "min": min(bests),
+                "max": max(bests),
+                "runs": seeds,
+            }
+        better = row["bayesian"]["median"] < row["random"]["median"]
+        out[name] = {**row, "bayesian_better": better}
+        print(
+            f"{name:>9}: bayesian median {row['bayesian']['median']:.4f} "
+            f"(min {row['bayesian']['min']:.4f}, max {row['bayesian']['max']:.4f}) vs random "
+            f"{row['random']['median']:.4f} (min {row['random']['min']:.4f}, max "
+            f"{row['random']['max']:.4f}): {'bayesian better' if better else 'MISSED'}"
+        )
+    print(f"raw: {save('quality', out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
