@@ -65,34 +65,18 @@ def suggest(
     if count <= 0:
         return []
     dists = {p.name: distribution(p) for p in spec.search_space}
-    with warnings.catch_warnings():
-        # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
-            constant_liar=True,
-            multivariate=True,
-        )
-    study = optuna.create_study(direction=spec.objective.direction, sampler=sampler)
-    frozen = []
-    for r in sorted(history, key=lambda r: r.trial):
-        if not _fits(r.params, dists):
-            continue  # from an older search space: not comparable
-        if r.succeeded and r.value is not None:
-            frozen.append(create_trial(params=r.params, distributions=dists, value=r.value))
-        else:
-            frozen.append(create_trial(params=r.params, distributions=dists, state=TrialState.FAIL))
+    study = optuna.create_study(
+        direction=spec.objective.direction, sampler=_sampler(spec, first_trial)
+    )
+    usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
+    frozen = [_frozen(r, dists) for r in usable]
     for params in pending:
         if _fits(params, dists):
             frozen.append(
                 create_trial(params=params, distributions=dists, state=TrialState.RUNNING)
             )
     study.add_trials(frozen)
-    out: list[Params] = []
-    for _ in range(count):
-        trial = study.ask(dists)
-        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
-    return out
+    return _ask(study, spec, dists, count)
 
 
 def _native(v: Any, p: Parameter) -> Scalar:
@@ -145,26 +129,39 @@ class CachedSuggester:
         if len(self._studies) >= self.max_sessions and key not in self._studies:
             self._studies.pop(next(iter(self._studies)))
         self._studies[key] = (study, seen)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.sampler = optuna.samplers.TPESampler(
-                seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
-                constant_liar=True,
-                multivariate=True,
-            )
+        study.sampler = _sampler(spec, first_trial)
         liars = [
             create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
             for p in pending
             if _fits(p, dists)
         ]
         study.add_trials(liars)
-        out: list[Params] = []
-        for _ in range(count):
-            trial = study.ask(dists)
-            out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+        out = _ask(study, spec, dists, count)
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(frozen.number, state=TrialState.FAIL)
         return out
+
+
+def _ask(
+    study: optuna.Study, spec: SessionSpec, dists: dict[str, BaseDistribution], count: int
+) -> list[Params]:
+    out: list[Params] = []
+    for _ in range(count):
+        trial = study.ask(dists)
+        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+    return out
+
+
+def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
+    """Seeded by the session seed and the first trial asked: same history, same asks."""
+    with warnings.catch_warnings():
+        # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
+            constant_liar=True,
+            multivariate=True,
+        )
 
 
 def _frozen(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
