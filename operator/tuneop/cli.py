@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,42 +160,43 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redis_records(url: str, prefix: str, target: str | None) -> list[dict[str, Any]]:
+@contextmanager
+def _redis(url: str, doing: str) -> Iterator[Any]:
+    """A Redis client whose failures become one-line usage errors (never the URL)."""
     import redis
 
+    from tuneop.watch import UnknownSession
+
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    except UnknownSession as err:
+        raise UsageError(str(err)) from None
+    except redis.RedisError as err:
+        raise UsageError(f"redis: {type(err).__name__}: cannot {doing}") from None
+    finally:
+        client.close()
+
+
+def _redis_records(url: str, prefix: str, target: str | None) -> list[dict[str, Any]]:
     from tuneop.adapters.redis_mirror import Keys, records
-    from tuneop.watch import UnknownSession, resolve
+    from tuneop.watch import resolve
 
     if not target:
         raise UsageError("summary --redis needs --session NAMESPACE/NAME")
-    client = redis.Redis.from_url(url)
-    try:
+    with _redis(url, "read the session") as client:
         return records(client, Keys(prefix, resolve(client, prefix, target)))
-    except UnknownSession as err:
-        raise UsageError(str(err)) from None
-    except redis.RedisError as err:
-        raise UsageError(f"redis: {type(err).__name__}: cannot read the session") from None
-    finally:
-        client.close()
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    import redis
     from rich.console import Console
 
-    from tuneop.watch import UnknownSession, watch
+    from tuneop.watch import watch
 
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
-    client = redis.Redis.from_url(args.redis_url)
-    try:
+    with _redis(args.redis_url, "follow the session") as client:
         return watch(client, args.session, Console(), prefix=args.redis_prefix)
-    except UnknownSession as err:
-        raise UsageError(str(err)) from None
-    except redis.RedisError as err:
-        raise UsageError(f"redis: {type(err).__name__}: cannot follow the session") from None
-    finally:
-        client.close()
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
