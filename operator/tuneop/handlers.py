@@ -190,7 +190,14 @@ def job_event_matters(event_type: str | None, job: Mapping[str, Any]) -> bool:
 # --- kopf wiring ---
 
 
-def configure(settings: kopf.OperatorSettings) -> None:
+def exact_namespaces(config: OperatorConfig) -> bool:
+    """Whether the operator serves a fixed list of namespaces (no kopf glob patterns)."""
+    return not config.all_namespaces and not any(
+        mark in namespace for namespace in config.namespaces for mark in "*?!,"
+    )
+
+
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig | None = None) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=PREFIX, key="last-handled-configuration"
@@ -200,11 +207,18 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.peering.mandatory = False
     settings.posting.enabled = False  # our Events go through the rate limiter instead
     settings.watching.label_selectors["batch", "v1", "jobs"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    if config is not None and exact_namespaces(config):
+        # A fixed list of namespaces needs no cluster scanning. Left on, kopf lists and
+        # watches all namespaces first, which a namespaced install (a Role per namespace,
+        # no cluster-wide namespace access) may not do: kopf retries the forbidden list for
+        # about a minute before it serves anything. Off, the TuningSession CRD must exist
+        # when the operator starts (kopf no longer follows CRD changes).
+        settings.scanning.disabled = True
 
 
 @kopf.on.startup(registry=registry)
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure(settings)
+    configure(settings, getattr(memo, "config", None))
     if getattr(memo, "runtime", None) is None:  # tests may provide one
         config: OperatorConfig = memo.config
         memo.runtime = await asyncio.to_thread(build_runtime, config)

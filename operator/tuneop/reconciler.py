@@ -24,6 +24,7 @@ from tuneop.core.harvest import harvest_job
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import Observed, ObservedJob, SessionRef
 from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
+from tuneop.core.results import TrialResult
 from tuneop.core.status import SessionStatus
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class Reconciler:
             observed.append(job)
         return observed
 
-    def history(self, ref: SessionRef, spec: SessionSpec) -> list:  # type: ignore[type-arg]
+    def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
+        """What the bayesian optimizer learns from; the first result sink is the source."""
         if spec.optimizer.type != "bayesian" or spec.trials is not None or not self.results:
             return []
         return self.results[0].history(ref)

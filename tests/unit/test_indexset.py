@@ -45,3 +45,19 @@ def test_adding_merges_runs(text: str, adds: list[int], expected: str) -> None:
 def test_garbled_ranges_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         IndexSet.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("harvestedJobs", "0-3,x"), ("harvestedJobs", "1;2"), ("inflight", "5:7-9")],
+)
+def test_a_garbled_ledger_is_refused_not_crashed_on(field: str, value: str) -> None:
+    from tuneop.core.crd import crd
+    from tuneop.core.status import SessionStatus, status_from_wire
+
+    assert status_from_wire({"phase": "Running", field: value}) == SessionStatus()
+    schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    import re
+
+    pattern = schema["properties"]["status"]["properties"][field]["pattern"]
+    assert re.match(pattern, value) is None  # the API server refuses to store it

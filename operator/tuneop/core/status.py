@@ -87,11 +87,18 @@ class SessionStatus(_Status):
     leaderboard: list[TrialRef] = Field(default_factory=list, max_length=LEADERBOARD_SIZE)
     conditions: list[Condition] = Field(default_factory=list)
     # The ledger: what the planner must remember once Jobs are deleted.
-    harvested_jobs: str = Field(default="", description="Harvested Job indexes, e.g. 0-41,43.")
+    # The patterns keep a hand-edited, garbled ledger out: the API server refuses it.
+    harvested_jobs: str = Field(
+        default="",
+        pattern=r"^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$",
+        description="Harvested Job indexes, e.g. 0-41,43.",
+    )
     next_job: int = Field(default=0, description="Jobs launched so far (the next Job index).")
     next_trial: int = Field(default=0, description="Trials launched so far.")
     inflight: str = Field(
-        default="", description="Launched, unharvested Jobs and their trials: job=first-last,..."
+        default="",
+        pattern=r"^([0-9]+=[0-9]+(-[0-9]+)?(,[0-9]+=[0-9]+(-[0-9]+)?)*)?$",
+        description="Launched, unharvested Jobs and their trials: job=first-last,...",
     )
 
     @property
