@@ -218,3 +218,18 @@ def test_bad_values_fail_at_install_with_the_key_named(args: list[str], message:
     out = run_helm("template", "tuneop", str(CHART), *args)
     assert out.returncode != 0
     assert message in out.stderr
+
+
+@pytest.mark.parametrize("mode", ["default", "bundled-redis"])
+def test_every_port_names_its_protocol(mode: str) -> None:
+    """Helm 4 installs with server-side apply; a 1.20 API server cannot merge a Service
+    port without ``protocol`` (it is part of the list's key) and refuses the install."""
+    docs = render(mode)
+    ports = [p for d in of_kind(docs, "Service") for p in d["spec"]["ports"]]
+    ports += [
+        p
+        for d in of_kind(docs, "Deployment")
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for p in c.get("ports", [])
+    ]
+    assert ports and all(p.get("protocol") == "TCP" for p in ports)

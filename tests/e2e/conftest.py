@@ -18,6 +18,8 @@ import pytest
 
 from tests.e2e.cluster import controlplane
 from tests.e2e.cluster.harness import Cluster
+from tests.e2e.cluster.kube import Json
+from tests.e2e.operator_support import CRD_FILE, CRD_PATH, condition
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -54,3 +56,27 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     name = cluster.create_namespace(f"{stem}-{uuid.uuid4().hex[:6]}")
     yield name
     cluster.kube.delete(f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> Json:
+    """The TuningSession CRD, applied with kubectl and Established; also kubectl's output.
+
+    Operators serving fixed namespaces do not follow CRD changes (kopf's scanning is off),
+    so every operator in this tier starts after this fixture.
+    """
+    applied = cluster.kubectl("apply", "-f", str(CRD_FILE))
+
+    def established() -> Json | None:
+        found = cluster.kube.get(CRD_PATH)
+        ready = condition(found.get("status") or {}, "Established")
+        return found if ready and ready["status"] == "True" else None
+
+    found = cluster.wait_for("the TuningSession CRD to be Established", established, timeout=30)
+    # The API is served once discovery lists it (a moment after Established).
+    cluster.wait_for(
+        "the tuningsessions API to be served",
+        lambda: cluster.kube.get("/apis/tuneop.dev/v1alpha1/tuningsessions") is not None,
+        timeout=30,
+    )
+    return {"crd": found, "kubectl": applied.stdout}

@@ -315,6 +315,24 @@ def test_startup_sets_storage_peering_posting_and_the_job_selector() -> None:
     assert settings.watching.label_selectors.collect(SESSIONS_RESOURCE) == []
 
 
+@pytest.mark.parametrize(
+    ("config", "scanning_off"),
+    [
+        (OperatorConfig(namespaces=("team-a", "team-b")), True),
+        (OperatorConfig(all_namespaces=True), False),
+        (OperatorConfig(namespaces=("team-*",)), False),  # a kopf glob needs the listing
+    ],
+)
+def test_fixed_namespaces_need_no_cluster_scanning(
+    config: OperatorConfig, scanning_off: bool
+) -> None:
+    # A Role-per-namespace install cannot list namespaces: kopf would retry that for a minute.
+    settings = kopf.OperatorSettings()
+    memo = kopf.Memo(runtime=object(), config=config)
+    asyncio.run(handlers.startup(settings=settings, memo=memo))
+    assert settings.scanning.disabled is scanning_off
+
+
 def test_kopf_keeps_no_state_and_no_finalizer_on_jobs() -> None:
     registry = handlers.registry
     # Only change-detecting handlers store state, and they and timers add finalizers.

@@ -110,3 +110,34 @@ def test_plan_does_not_load_kopf() -> None:
     code = "import sys, tuneop.cli; tuneop.cli.build_parser(); print('kopf' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_pod_without_a_mounted_token_falls_back_to_its_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # In a pod (KUBERNETES_SERVICE_HOST set) whose token is not mounted, the identity can
+    # come as $KUBECONFIG: the operator must start with it instead of failing.
+    from kubernetes import config
+
+    from tuneop.adapters.kube_client import load_configuration
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://10.1.2.3:6443'}}]\n"
+        "users: [{name: u, user: {token: t0ken}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+
+    def no_token(**_: object) -> None:
+        raise config.ConfigException("Service token file does not exist.")
+
+    monkeypatch.setattr(config, "load_incluster_config", no_token)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    # The client reads $KUBECONFIG once, when it is imported.
+    monkeypatch.setattr(config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+
+    cfg = load_configuration()
+
+    assert cfg.host == "https://10.1.2.3:6443"
+    assert cfg.api_key["authorization"] == "Bearer t0ken"

@@ -1,0 +1,149 @@
+"""The operator mirroring a session into a real Redis (``--redis-url``), read back two ways:
+the key layout of docs/redis.md, and ``tuneop summary --redis``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import cast
+
+import pytest
+import redis
+
+from tests.component.redis_server import RedisServer
+from tests.e2e.cluster.harness import Cluster
+from tests.e2e.cluster.kube import Json
+from tests.e2e.operator_support import (
+    EXAMPLES,
+    TUNEOP,
+    Served,
+    serve_namespaces,
+    session_jobs,
+)
+from tuneop.adapters.redis_mirror import Keys, records
+
+PREFIX = "tuneop"
+NAME = "branin-random"  # 40 random trials over 4 worker Jobs (10 trials each)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(
+    cluster: Cluster,
+    crd: Json,
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    workdir = tmp_path_factory.mktemp("operator-redis")
+    with serve_namespaces(cluster, workdir, ["redis"], ["--redis-url", redis_server.url]) as served:
+        yield served
+
+
+def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
+    return cast(dict[str, str], client.hgetall(key))
+
+
+@pytest.fixture
+def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield connection
+    connection.close()
+
+
+def test_redis_mirror_matches_the_finished_session(
+    served: Served, redis_server: RedisServer, client: redis.Redis
+) -> None:
+    cluster, ns = served.cluster, served.ns("redis")
+    session_id = f"{ns}/{NAME}"
+    keys = Keys(PREFIX, session_id)
+    cluster.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / f"{NAME}.yaml"))
+
+    status = served.wait_phase(ns, NAME, "Succeeded", "Failed", timeout=120)["status"]
+
+    def mirrored_as_succeeded() -> dict[str, str] | None:
+        found = hash_of(client, keys.hash)
+        return found if found.get("phase") == "Succeeded" else None
+
+    mirrored = served.wait_for(
+        "Redis to hold the session as Succeeded",
+        mirrored_as_succeeded,
+        describe=lambda: hash_of(client, keys.hash),
+    )
+    served.wait_for("the Jobs to be deleted", lambda: not session_jobs(cluster, ns, NAME))
+
+    why = served.explain(ns, NAME)
+    assert status["phase"] == "Succeeded", why
+    # The session hash mirrors the status.
+    assert client.sismember(keys.index, session_id)
+    assert {k: mirrored[k] for k in ("total", "succeeded", "failed", "exit_code")} == {
+        "total": "40",
+        "succeeded": "40",
+        "failed": "0",
+        "exit_code": "0",
+    }, mirrored
+    assert mirrored["progress"] == status["progress"] == "40/40"
+    assert int(mirrored["best_trial"]) == status["best"]["trial"]
+    assert float(mirrored["best_value"]) == pytest.approx(status["best"]["value"])
+    assert json.loads(mirrored["best_params"]) == status["best"]["params"]
+    assert client.scard(keys.running) == 0
+
+    # Every trial's result key, named by its worker (Job index) and trial, as in the results
+    # folder.
+    found = records(client, keys)
+    assert [r["trial"] for r in found] == list(range(40))
+    index = hash_of(client, keys.trial_keys)
+    folder = served.results_dir / ns / NAME / "trials"
+    for record in found:
+        trial, worker = record["trial"], record["jobIndex"]
+        assert worker == trial // 10, record
+        assert index[str(trial)] == keys.trial(worker, trial)
+        assert client.exists(keys.trial(worker, trial))
+        assert record["outcome"] == "Succeeded", record
+        on_disk = json.loads((folder / f"trial-{trial:06d}.json").read_text())
+        assert record == on_disk
+    # One record per worker Job, finished.
+    for job in range(4):
+        job_record = json.loads(cast(str | None, client.get(keys.job(f"{NAME}-{job}"))) or "{}")
+        assert (job_record.get("status"), job_record.get("worker_id")) == ("SUCCESS", job), (
+            job_record
+        )
+
+    # The leaderboard: Redis's sorted set, the CLI's ranking and the CR's agree.
+    board = status["leaderboard"]
+    assert len(board) == 5, why
+    top = [int(t) for t in cast(list[str], client.zrange(keys.leaderboard, 0, 4))]
+    assert top == [e["trial"] for e in board]
+    summary = subprocess.run(
+        [
+            TUNEOP,
+            "summary",
+            "--redis",
+            redis_server.url,
+            "--session",
+            session_id,
+            "--csv",
+            "--top-n",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert summary.returncode == 0, summary.stderr
+    rows = list(csv.DictReader(io.StringIO(summary.stdout)))
+    assert [int(r["trial"]) for r in rows] == [e["trial"] for e in board], summary.stdout
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4, 5]
+    for row, entry in zip(rows, board, strict=True):
+        assert float(row["value"]) == pytest.approx(entry["value"]), (row, entry)
+        assert row["session"] == session_id
