@@ -88,8 +88,12 @@ def session_ref(body: Mapping[str, Any]) -> SessionRef:
 async def reconcile_session(body: Mapping[str, Any], memo: Any, logger: kopf.Logger) -> Plan | None:
     """Reconcile the session ``body``; None when there was nothing to plan (invalid, gone)."""
     rt: Runtime = memo.runtime
-    key = session_ref(body).key
-    return await _guarded(rt, key, rt.serial.run(key, lambda: _reconcile(rt, body, logger)), logger)
+    ref = session_ref(body)
+    plan = await _guarded(
+        rt, ref.key, rt.serial.run(ref.key, lambda: _reconcile(rt, body, logger)), logger
+    )
+    _requeue(rt, ref, plan, memo, logger)
+    return plan
 
 
 async def reconcile_named(namespace: str, name: str, memo: Any, logger: kopf.Logger) -> Plan | None:
@@ -101,7 +105,30 @@ async def reconcile_named(namespace: str, name: str, memo: Any, logger: kopf.Log
         body = await asyncio.to_thread(rt.fetch, ref)
         return None if body is None else await _reconcile(rt, body, logger)
 
-    return await _guarded(rt, ref.key, rt.serial.run(ref.key, fetch_and_reconcile), logger)
+    plan = await _guarded(rt, ref.key, rt.serial.run(ref.key, fetch_and_reconcile), logger)
+    _requeue(rt, ref, plan, memo, logger)
+    return plan
+
+
+def _requeue(rt: Runtime, ref: SessionRef, plan: Plan | None, memo: Any, log: kopf.Logger) -> None:
+    """Look again when the plan says something comes due (a session deadline) before the
+    timer would: the deadline then stops the session on time, not up to a timer late."""
+    old = rt.requeues.pop(ref.key, None)
+    if old is not None:
+        old.cancel()
+    if plan is None or plan.requeue_after is None or plan.requeue_after >= TIMER_SECONDS:
+        return
+
+    async def again() -> None:
+        rt.requeues.pop(ref.key, None)
+        try:
+            await reconcile_named(ref.namespace, ref.name, memo, log)
+        except (kopf.TemporaryError, kopf.PermanentError) as err:
+            log.warning("reconcile of %s when due failed: %s", ref.key, err)
+
+    loop = asyncio.get_running_loop()
+    # A little past the due time, so the plan sees it as passed.
+    rt.requeues[ref.key] = loop.call_later(plan.requeue_after + 0.2, lambda: rt.background(again()))
 
 
 async def _reconcile(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:

@@ -15,9 +15,10 @@ Redis mirror when ``--redis-url`` is set (it backfills from the first sink).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,11 +85,23 @@ class Runtime:
     phases: PhaseTracker = field(default_factory=PhaseTracker)
     monotonic: Callable[[], float] = time.monotonic
     last_reconciled: dict[str, float] = field(default_factory=dict)
+    # Reconciles scheduled for when something comes due (a session deadline).
+    requeues: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task kept alive until it ends (asyncio keeps weak references)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def forget(self, key: str) -> None:
         """Drop what is remembered about a deleted session."""
         for forget in self.forgetters:
             forget(key)
+        handle = self.requeues.pop(key, None)
+        if handle is not None:
+            handle.cancel()
         self.phases.forget(key)
         self.last_reconciled.pop(key, None)
 

@@ -362,3 +362,23 @@ def test_login_uses_the_runtime_client_settings() -> None:
         "t0ken",
         "/ca.crt",
     )
+
+
+@pytest.mark.parametrize(
+    ("deadline", "scheduled"), [(5, True), (3600, False)], ids=["due_soon", "due_late"]
+)
+def test_a_deadline_due_before_the_timer_gets_its_own_reconcile(
+    deadline: int, scheduled: bool
+) -> None:
+    cluster = Cluster()
+    cluster.apply(manifest(deadlineSeconds=deadline))
+
+    async def scenario() -> tuple[bool, bool]:
+        await handlers.reconcile_session(cluster.body(), cluster.memo, LOG)
+        handle = cluster.runtime.requeues.get("ns/demo")
+        when = handle.when() - asyncio.get_running_loop().time() if handle else None
+        if handle is not None:
+            handle.cancel()
+        return handle is not None, when is not None and 4 < when <= deadline + 0.5
+
+    assert asyncio.run(scenario()) == (scheduled, scheduled)
