@@ -9,6 +9,7 @@ bench:
 	.venv/bin/python bench/quality_bench.py
 	.venv/bin/python bench/local_bench.py
 	.venv/bin/python bench/redis_bench.py
+	.venv/bin/python bench/cluster_bench.py
 
 crd:
 	.venv/bin/tuneop crd > crds/tuningsession.yaml
