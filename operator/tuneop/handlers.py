@@ -12,6 +12,17 @@ only the session's name is known):
   ``app.kubernetes.io/managed-by=tuneop``) that finished or was deleted: the
   owning session is found from the Job's controller ownerReference.
 
+Two silent hooks keep the runtime's memory of what the watches show, so a
+reconcile reads nothing it already knows: ``session_seen`` hands every
+version of a session to ``KubeStatus`` (no GET before a status write) and
+``job_seen`` every version of a worker Job to the ``JobCache`` (no Job LIST
+per reconcile). They are kopf *index* handlers because kopf calls those for
+every event, before any other handler, without logging each call, and holds
+the other handlers until the initial listing has been indexed; they return
+nothing, so kopf itself keeps no index. A Job's deletion reaches the cache
+through ``job_event``, which also skips the reconcile when the deletion was
+the operator's own cleanup after harvest.
+
 Reconciles of one session are serialized and bursts coalesced by the
 runtime's ``Coalescer``; the blocking ``kubernetes`` client calls run in a
 worker thread (``asyncio.to_thread``) so the event loop stays responsive.
@@ -37,16 +48,18 @@ operator's rate limiter.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import kopf
 
+from tuneop.adapters.job_cache import session_of as owning_session
 from tuneop.adapters.jobs import TransientError
 from tuneop.adapters.kube_client import Rejected, SessionGone
-from tuneop.core.manifests import LABEL_MANAGED_BY, LABEL_SESSION, MANAGED_BY
-from tuneop.core.model import API_GROUP, API_VERSION, KIND, PLURAL, SpecError
+from tuneop.core.manifests import LABEL_MANAGED_BY, MANAGED_BY
+from tuneop.core.model import API_GROUP, API_VERSION, PLURAL, SpecError
 from tuneop.core.observed import SessionRef
 from tuneop.core.planner import Plan
 from tuneop.core.session import parse_manifest
@@ -192,18 +205,6 @@ def settled(body: Mapping[str, Any]) -> bool:
     return status.get("phase") in TERMINAL_PHASES and status.get("observedGeneration") == generation
 
 
-def owning_session(job: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(namespace, name) of the TuningSession that controls a Job."""
-    meta = job.get("metadata") or {}
-    namespace = str(meta.get("namespace") or "")
-    for owner in meta.get("ownerReferences") or []:
-        if owner.get("kind") == KIND and owner.get("controller"):
-            return namespace, str(owner.get("name"))
-    # No owner (created without a uid): the label is the name unless it was cut to 63.
-    label = (meta.get("labels") or {}).get(LABEL_SESSION)
-    return (namespace, str(label)) if label else None
-
-
 def job_event_matters(event_type: str | None, job: Mapping[str, Any]) -> bool:
     """Only a finished or deleted Job can change a plan; starts and pod churn cannot."""
     if event_type == "DELETED":
@@ -312,6 +313,16 @@ async def session_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None
         memo.runtime.forget(session_ref(event["object"]).key)
 
 
+@kopf.index(API_GROUP, API_VERSION, PLURAL, registry=registry)
+def session_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.observe_session(copy.deepcopy(plain(body)))
+
+
+@kopf.index("batch", "v1", "jobs", labels=JOB_LABELS, registry=registry)
+def job_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.job_cache.seen(plain(body))
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS, when=_job_matters, registry=registry)
 async def job_event(
     event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
@@ -319,6 +330,8 @@ async def job_event(
     owner = owning_session(body)
     if owner is None or not job_event_matters(event.get("type"), body):
         return
+    if event.get("type") == "DELETED" and memo.runtime.job_cache.gone(plain(body)):
+        return  # the operator's own cleanup of a harvested Job: nothing changed
     try:
         await reconcile_named(*owner, memo, logger)
     except (kopf.TemporaryError, kopf.PermanentError) as err:

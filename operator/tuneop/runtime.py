@@ -5,7 +5,8 @@
 ``ApiClient`` and write limiter shared by the Kubernetes adapters, the
 result sinks, the ``Reconciler`` over them, the ``Coalescer`` that
 serializes reconciles per session, and the metrics' phase tracker. The kopf
-handlers find it in kopf's ``memo``; ``Runtime.close`` releases it at cleanup.
+handlers find it in kopf's ``memo``, and feed the session versions and the
+Job cache the watches bring; ``Runtime.close`` releases it at cleanup.
 
 Result sinks, in order (the first is the bayesian history source, see
 ``Reconciler.history``): the results folder when ``--results-dir`` is set,
@@ -27,6 +28,7 @@ from typing import Any
 import redis
 
 from tuneop.adapters.history import MemoryHistory
+from tuneop.adapters.job_cache import JobCache
 from tuneop.adapters.kube_best import BestConfigMap
 from tuneop.adapters.kube_client import Kube, load_configuration
 from tuneop.adapters.kube_events import KubeEvents
@@ -76,6 +78,10 @@ class Runtime:
     reconciler: Reconciler
     # Read a session's whole object by name (None when gone): Job events know only the name.
     fetch: Callable[[SessionRef], dict[str, Any] | None]
+    # A version of a session from the watch, for the status store to read from.
+    observe_session: Callable[[dict[str, Any]], None] = lambda obj: None
+    # The worker Jobs the watch shows, for the Job backend to list from.
+    job_cache: JobCache = field(default_factory=JobCache)
     # Drop what the adapters remember about a session once it is deleted.
     forgetters: Sequence[Callable[[str], None]] = ()
     closers: Sequence[Callable[[], None]] = ()
@@ -117,7 +123,8 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
 
         limiter = TokenBucket(qps=config.api_qps, burst=config.api_burst)
         kube = Kube(client.ApiClient(load_configuration(config.kubeconfig)), limiter)
-    jobs = KubeJobs(kube)
+    job_cache = JobCache()
+    jobs = KubeJobs(kube, cache=job_cache)
     statuses = KubeStatus(kube)
     events = KubeEvents(kube)
     best = BestConfigMap(kube)
@@ -128,7 +135,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
     else:
         first = history = MemoryHistory()
     sinks: list[ResultSink] = [first, best]
-    forgetters = [statuses.forget, best.forget]
+    forgetters = [statuses.forget, best.forget, job_cache.forget, events.forget]
     closers = [kube.close]
     if config.redis_url:
         mirror = _redis_mirror(config, first)
@@ -151,6 +158,8 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         config=config,
         reconciler=reconciler,
         fetch=statuses.fetch,
+        observe_session=statuses.observe,
+        job_cache=job_cache,
         forgetters=forgetters,
         closers=closers,
         client_configuration=getattr(kube.api, "configuration", None),

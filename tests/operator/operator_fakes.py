@@ -176,6 +176,7 @@ class FakeApi:
         cond: Json = {"type": state, "status": "True", "lastTransitionTime": self._stamp()}
         if reason:
             cond["reason"] = reason
+        job["metadata"]["resourceVersion"] = self._next_rv()
         job["status"] = {"startTime": T0, "conditions": [cond]}
         if state == "Complete":
             job["status"]["completionTime"] = cond["lastTransitionTime"]

@@ -11,6 +11,9 @@ import asyncio
 import copy
 import json
 import logging
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +75,21 @@ class Cluster:
     def reconcile(self, name: str = "demo") -> Plan | None:
         return asyncio.run(handlers.reconcile_session(self.body(name), self.memo, LOG))
 
+    def finish(self, job: str, **kw: Any) -> None:
+        """The Job ends, and the operator's watch sees it (no handler runs)."""
+        self.api.finish("ns", job, **kw)
+        handlers.job_seen(body=copy.deepcopy(self.api.jobs["ns", job]), memo=self.memo)
+
     def job_event(self, job: str, kind: str = "MODIFIED") -> None:
+        """What kopf does with a Job's event: the index hook first, then the handler."""
         body = copy.deepcopy(self.api.jobs["ns", job])
-        event = {"type": kind, "object": body}
-        asyncio.run(handlers.job_event(event=event, body=body, memo=self.memo, logger=LOG))
+        asyncio.run(self.deliver({"type": kind, "object": body}))
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        body = event["object"]
+        if event["type"] != "DELETED":
+            handlers.job_seen(body=body, memo=self.memo)
+        await handlers.job_event(event=event, body=body, memo=self.memo, logger=LOG)
 
 
 def test_a_session_runs_to_succeeded_on_job_events() -> None:
@@ -105,7 +119,7 @@ def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:
     c.apply(manifest(maxParallel=4))
     c.reconcile()
     for _, name in list(c.api.jobs):
-        c.api.finish("ns", name)
+        c.finish(name)
     c.reconcile()
     trials = sorted(p.name for p in (tmp_path / "ns" / "demo" / "trials").iterdir())
     assert trials == [f"trial-{i:06d}.json" for i in range(4)]
@@ -205,24 +219,24 @@ def test_the_timer_skips_a_settled_session_it_just_reconciled() -> None:
     c.apply(manifest(maxParallel=4))
     c.reconcile()
     for _, name in list(c.api.jobs):
-        c.api.finish("ns", name)
+        c.finish(name)
     c.reconcile()
     assert c.status()["phase"] == "Succeeded"
-    calls = len(c.api.calls)
+    runs = c.runtime.serial.runs
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert len(c.api.calls) == calls
+    assert c.runtime.serial.runs == runs
     c.runtime.last_reconciled.clear()  # long ago: look again
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert len(c.api.calls) > calls
+    assert c.runtime.serial.runs == runs + 1
 
 
 def test_the_timer_reconciles_a_running_session() -> None:
     c = Cluster()
     c.apply(manifest())
     c.reconcile()
-    calls = len(c.api.calls)
+    runs = c.runtime.serial.runs
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert len(c.api.calls) > calls
+    assert c.runtime.serial.runs == runs + 1
 
 
 def test_only_finished_or_deleted_jobs_trigger_a_reconcile() -> None:
@@ -252,8 +266,7 @@ def test_a_burst_of_job_events_costs_at_most_two_reconciles() -> None:
         tasks = []
         for _, name in list(c.api.jobs):
             body = copy.deepcopy(c.api.jobs["ns", name])
-            event = {"type": "MODIFIED", "object": body}
-            tasks.append(handlers.job_event(event=event, body=body, memo=c.memo, logger=LOG))
+            tasks.append(c.deliver({"type": "MODIFIED", "object": body}))
         await asyncio.gather(*tasks)
 
     asyncio.run(burst())
@@ -266,7 +279,7 @@ def test_job_event_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture
     c.apply(manifest())
     c.reconcile()
     c.api.finish("ns", "demo-0")
-    c.api.fail_next("list_namespaced_job", api_exception(500))
+    c.api.fail_next("patch_namespaced_custom_object_status", api_exception(500))
     c.job_event("demo-0")
     assert "after a Job event failed" in caplog.text
 
@@ -382,3 +395,45 @@ def test_a_deadline_due_before_the_timer_gets_its_own_reconcile(
         return handle is not None, when is not None and 4 < when <= deadline + 0.5
 
     assert asyncio.run(scenario()) == (scheduled, scheduled)
+
+
+def test_the_operators_own_cleanup_of_a_job_triggers_no_reconcile() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=1))
+    c.reconcile()
+    c.finish("demo-0")
+    harvested = copy.deepcopy(c.api.jobs["ns", "demo-0"])
+    c.job_event("demo-0")  # harvested, deleted, the next Job created
+    assert ("ns", "demo-0") not in c.api.jobs
+    runs = c.runtime.serial.runs
+    asyncio.run(c.deliver({"type": "DELETED", "object": harvested}))
+    assert c.runtime.serial.runs == runs
+
+
+def test_a_reconcile_on_a_job_event_reads_nothing_it_has_seen() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=1))
+    c.reconcile()
+    handlers.session_seen(body=c.body(), memo=c.memo)  # the watch shows our status write
+    before = dict(Counter(m for m, _ in c.api.calls))
+    c.finish("demo-0")
+    c.job_event("demo-0")
+    after = Counter(m for m, _ in c.api.calls)
+    new = {m: n - before.get(m, 0) for m, n in after.items() if n > before.get(m, 0)}
+    # The harvest (pod list, log) and the writes; no GET of the session, no Job LIST.
+    assert new.keys() <= {
+        "list_namespaced_pod",
+        "read_namespaced_pod_log",
+        "patch_namespaced_custom_object_status",
+        "create_namespaced_job",
+        "delete_namespaced_job",
+        "create_namespaced_event",
+        "read_namespaced_config_map",
+        "create_namespaced_config_map",
+    }, new
+
+
+def test_the_operator_loads_optuna_only_for_a_bayesian_session() -> None:
+    code = "import sys, tuneop.handlers, tuneop.cli; print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

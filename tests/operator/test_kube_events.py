@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from operator_fakes import FakeApi, api_exception, fake_kube
 
 from tuneop.adapters.kube_events import KubeEvents, event_body, select
@@ -56,3 +57,75 @@ def test_a_crowded_reconcile_keeps_warnings_and_summarises_the_rest() -> None:
     ]
     assert chosen[-1].message.startswith("29 more")
     assert select(events[:3], limit=4) == events[:3]
+
+
+def at(seconds: float) -> datetime:
+    return datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def started(job: int) -> Event:
+    return Event("Normal", "TrialsStarted", f"job {job}: trials {job}")
+
+
+# (what each reconcile emits, at which second) -> the messages posted, per reconcile
+SAMPLING = [
+    pytest.param(
+        [(0, [started(0)]), (10, [started(1)]), (20, [started(2)])],
+        [["job 0: trials 0"], [], []],
+        id="one-routine-event-per-reason-per-minute",
+    ),
+    pytest.param(
+        [(0, [started(0)]), (10, [started(1)]), (20, [started(2)]), (61, [started(3)])],
+        [["job 0: trials 0"], [], [], ["job 3: trials 3 (+2 more not posted)"]],
+        id="after-the-interval-the-latest-carries-the-count",
+    ),
+    pytest.param(
+        [(0, [started(0), started(1), started(2)])],
+        [["job 2: trials 2 (+2 more not posted)"]],
+        id="a-wave-posts-its-last-one",
+    ),
+    pytest.param(
+        [(0, [started(0)]), (5, [Event("Warning", "TrialFailed", "job 1: boom")])],
+        [["job 0: trials 0"], ["job 1: boom"]],
+        id="warnings-are-never-sampled",
+    ),
+    pytest.param(
+        [(0, [started(0)]), (5, [Event("Normal", "TrialsFinished", "job 0 done")])],
+        [["job 0: trials 0"], ["job 0 done"]],
+        id="each-reason-has-its-own-window",
+    ),
+    pytest.param(
+        [(0, [started(0)]), (5, [started(1), Event("Normal", "Succeeded", "all done")])],
+        [["job 0: trials 0"], ["all done"]],
+        id="phase-changes-are-never-sampled",
+    ),
+]
+
+
+@pytest.mark.parametrize(("emits", "posted"), SAMPLING)
+def test_routine_events_are_sampled_per_session(
+    emits: list[tuple[float, list[Event]]], posted: list[list[str]]
+) -> None:
+    api = FakeApi()
+    now = [at(0)]
+    sink = KubeEvents(fake_kube(api), instance="op-1", clock=lambda: now[0])
+    got = []
+    for second, events in emits:
+        now[0] = at(second)
+        before = len(api.events)
+        sink.emit(REF, events)
+        got.append([e["message"] for e in api.events[before:]])
+    assert got == posted
+
+
+def test_sessions_are_sampled_apart_and_forgotten() -> None:
+    api = FakeApi()
+    sink = KubeEvents(fake_kube(api), instance="op-1", clock=lambda: NOW)
+    other = SessionRef(namespace="ns", name="other", uid="uid-2")
+    sink.emit(REF, [started(0)])
+    sink.emit(other, [started(0)])
+    sink.emit(REF, [started(1)])
+    assert [e["involvedObject"]["name"] for e in api.events] == ["demo", "other"]
+    sink.forget(REF.key)
+    sink.emit(REF, [started(2)])
+    assert [e["message"] for e in api.events][-1] == "job 2: trials 2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -169,3 +170,89 @@ def test_a_write_at_a_version_not_read_reads_first() -> None:
     version = api.sessions["ns", "demo"]["metadata"]["resourceVersion"]
     KubeStatus(fake_kube(api)).write(REF, SessionStatus(phase="Running"), version)
     assert "exitCode" not in api.sessions["ns", "demo"]["status"]
+
+
+def gets(api: FakeApi) -> int:
+    return len(api.names("get_namespaced_custom_object"))
+
+
+def test_after_the_first_read_reads_come_from_memory() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    for phase in ("Running", "Running", "Succeeded"):
+        status, version = statuses.read(REF)
+        statuses.write(REF, status.model_copy(update={"phase": phase}), version)
+    assert gets(api) == 1
+    assert statuses.read(REF)[0].phase == "Succeeded"
+    assert statuses.fetch(REF) == api.sessions["ns", "demo"]
+
+
+def test_a_session_seen_on_the_watch_is_never_read() -> None:
+    api = FakeApi()
+    statuses = store(api)
+    statuses.observe(api.add_session(session({"phase": "Running"})))
+    status, version = statuses.read(REF)
+    statuses.write(REF, status.model_copy(update={"next_job": 2}), version)
+    assert gets(api) == 0
+    assert api.sessions["ns", "demo"]["status"]["nextJob"] == 2
+
+
+def test_an_older_version_from_the_watch_does_not_replace_a_newer_one() -> None:
+    api = FakeApi()
+    first = copy.deepcopy(api.add_session(session({"phase": "Running"})))
+    statuses = store(api)
+    status, version = statuses.read(REF)
+    statuses.write(REF, status.model_copy(update={"next_job": 2}), version)
+    statuses.observe(first)  # the watch event of the version before our write, late
+    status, version = statuses.read(REF)
+    assert status.next_job == 2
+    assert version == api.sessions["ns", "demo"]["metadata"]["resourceVersion"]
+
+
+def test_after_a_conflict_the_session_is_read_afresh() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    api.bump_session("ns", "demo")  # a write this process did not see
+    with pytest.raises(Conflict):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+    status, version = statuses.read(REF)
+    statuses.write(REF, status.model_copy(update={"phase": "Running"}), version)
+    assert gets(api) == 2
+    assert api.sessions["ns", "demo"]["status"]["phase"] == "Running"
+
+
+def test_a_newer_version_on_the_watch_is_a_conflict_without_a_write() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    statuses = store(api)
+    _, version = statuses.read(REF)
+    api.bump_session("ns", "demo")
+    statuses.observe(copy.deepcopy(api.sessions["ns", "demo"]))
+    with pytest.raises(Conflict):
+        statuses.write(REF, SessionStatus(phase="Running"), version)
+    assert api.names("patch_namespaced_custom_object_status") == []
+
+
+def test_a_remembered_session_of_an_earlier_uid_is_read_again() -> None:
+    api = FakeApi()
+    statuses = store(api)
+    old = session({"phase": "Succeeded"})
+    old["metadata"]["uid"] = "uid-0"
+    statuses.observe(api.add_session(old))
+    api.sessions.clear()
+    api.add_session(session())  # deleted and created again under the same name
+    status, _ = statuses.read(REF)
+    assert status.phase == "Pending" and gets(api) == 1
+
+
+def test_versions_that_are_not_integers_are_always_read_afresh() -> None:
+    api = FakeApi()
+    api.add_session(session())
+    api.sessions["ns", "demo"]["metadata"]["resourceVersion"] = "opaque-a"
+    statuses = store(api)
+    statuses.read(REF)
+    statuses.read(REF)
+    assert gets(api) == 2

@@ -7,20 +7,29 @@ Events (not events.k8s.io/v1) are used because every API server back to 1.20
 serves them and ``kubectl describe`` reads them.
 
 Events are a courtesy, never a reason to fail a reconcile: a failed create is
-logged and counted, not raised. A reconcile of a large session can produce
-many routine events at once (one ``TrialsStarted`` per Job launched), so at
-most ``MAX_EVENTS_PER_EMIT`` are posted per reconcile, warnings and phase
-changes first; the rest are summed up in one ``EventsSuppressed`` event.
-Every create waits for the write limiter.
+logged and counted, not raised. Every create waits for the write limiter.
+
+**Routine events are sampled.** Warnings (a trial failed, a stop) and phase
+changes are always posted. The routine ones (``TrialsStarted``,
+``TrialsFinished``, ``NewBest``) come once or more per Job, which would make
+Events the largest share of the operator's API requests, so each session
+posts at most one of each routine reason per ``routine_interval`` (60 s): the
+first one, then the latest after the interval has passed, its message ending
+with how many like it were not posted in between. Every one of them is still
+in the session's status counters and, with Redis, in its event stream.
+A reconcile that still has many events to post (a large first wave) posts at
+most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
+summed up in one ``EventsSuppressed`` event.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuneop.adapters.kube_client import REQUEST_TIMEOUT, Kube, api_error
@@ -33,8 +42,9 @@ log = logging.getLogger(__name__)
 COMPONENT = "tuneop"
 MAX_EVENTS_PER_EMIT = 10
 MAX_EVENT_MESSAGE = 1024
-# Routine per-Job events: the first to be left out of a crowded reconcile.
-ROUTINE = frozenset({"TrialsStarted", "TrialsFinished"})
+# Routine per-Job events: sampled per session, and the first left out of a crowded reconcile.
+ROUTINE = frozenset({"TrialsStarted", "TrialsFinished", "NewBest"})
+ROUTINE_INTERVAL = timedelta(seconds=60)
 
 
 def _utcnow() -> datetime:
@@ -79,15 +89,59 @@ def select(events: Sequence[Event], limit: int = MAX_EVENTS_PER_EMIT) -> list[Ev
 
 
 @dataclass
+class _Sampled:
+    posted_at: datetime
+    held: int = 0
+
+
+@dataclass
 class KubeEvents:
     kube: Kube
     instance: str = field(default_factory=socket.gethostname)
     clock: Callable[[], datetime] = _utcnow
     limit: int = MAX_EVENTS_PER_EMIT
+    routine_interval: timedelta = ROUTINE_INTERVAL
+    _sampled: dict[tuple[str, str], _Sampled] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sample(self, ref: SessionRef, events: Sequence[Event], now: datetime) -> list[Event]:
+        """The events to post now: all but routine ones whose reason was posted lately."""
+        last = {e.reason: i for i, e in enumerate(events) if e.reason in ROUTINE}
+        out = []
+        with self._lock:
+            for i, event in enumerate(events):
+                if event.reason not in ROUTINE:
+                    out.append(event)
+                    continue
+                key = (ref.key, event.reason)
+                state = self._sampled.get(key)
+                if state is not None and now - state.posted_at < self.routine_interval:
+                    state.held += 1
+                    continue
+                if i != last[event.reason]:
+                    # Due, but a later one of this reason comes in this batch: post that one.
+                    self._sampled[key] = state = state or _Sampled(
+                        posted_at=now - self.routine_interval
+                    )
+                    state.held += 1
+                    continue
+                held = state.held if state is not None else 0
+                if held:
+                    event = Event(
+                        event.type, event.reason, f"{event.message} (+{held} more not posted)"
+                    )
+                self._sampled[key] = _Sampled(posted_at=now)
+                out.append(event)
+        return out
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            for sampled in [k for k in self._sampled if k[0] == key]:
+                del self._sampled[sampled]
 
     def emit(self, ref: SessionRef, events: Sequence[Event]) -> None:
         now = self.clock()
-        for event in select(events, self.limit):
+        for event in select(self.sample(ref, events, now), self.limit):
             try:
                 self.kube.write()
                 self.kube.core.create_namespaced_event(

@@ -1,6 +1,7 @@
 """Worker Jobs on Kubernetes: the ``JobBackend`` over the batch/v1 and core/v1 APIs.
 
-``list_jobs`` lists the session's Jobs with a server-side label selector and
+``list_jobs`` lists the session's Jobs with a server-side label selector (or
+takes them from the operator's ``JobCache`` when it can vouch for them) and
 maps each to an ``ObservedJob``: its index from the ``tuneop.dev/job-index``
 label, its trials from the ``tuneop.dev/trials`` annotation, their params from
 the container's ``TUNEOP_TRIALS`` env, and its state from the Job's
@@ -53,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tuneop.adapters.job_cache import JobCache
 from tuneop.adapters.jobs import TransientError
 from tuneop.adapters.kube_client import (
     REQUEST_TIMEOUT,
@@ -250,20 +252,15 @@ class KubeJobs:
     kube: Kube
     log_limit_bytes: int = LOG_LIMIT_BYTES
     job_log_budget_bytes: int = JOB_LOG_BUDGET_BYTES
+    # What the operator's watch shows; without one, every reconcile LISTs the Jobs.
+    cache: JobCache | None = None
     _log_failures: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
-        try:
-            resp = self.kube.batch.list_namespaced_job(
-                ref.namespace,
-                label_selector=selector(ref.name),
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            items = [j for j in body_json(resp).get("items") or [] if not owned_by_other(j, ref)]
-        except Exception as err:
-            raise_api_error("list_jobs", err)
+        cached = self.cache.snapshot(ref) if self.cache is not None else None
+        listed = cached if cached is not None else self._list(ref)
+        items = [j for j in listed if not owned_by_other(j, ref)]
         failed = [j for j in items if job_state(j)[0] is JobState.FAILED]
         pods_by_job: dict[str, list[Json]] = {}
         if failed:
@@ -278,6 +275,21 @@ class KubeJobs:
                 continue
             out.append(job)
         return sorted(out, key=lambda j: j.index)
+
+    def _list(self, ref: SessionRef) -> list[Json]:
+        try:
+            resp = self.kube.batch.list_namespaced_job(
+                ref.namespace,
+                label_selector=selector(ref.name),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            items = list(body_json(resp).get("items") or [])
+        except Exception as err:
+            raise_api_error("list_jobs", err)
+        if self.cache is not None:
+            self.cache.listed(ref, items)
+        return items
 
     def _pods(self, ref: SessionRef, label_selector: str) -> list[Json]:
         try:
@@ -383,20 +395,23 @@ class KubeJobs:
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
         self.kube.write()
         try:
-            self.kube.batch.create_namespaced_job(
+            resp = self.kube.batch.create_namespaced_job(
                 ref.namespace,
                 job.manifest,
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT,
             )
+            created = body_json(resp)
         except Exception as err:
             if status_code(err) != 409:
                 raise_api_error("create_job", err)
-            self._check_existing(ref, job.name)
-            return
-        TRIALS_STARTED.inc(len(job.trials))
+            created = self._check_existing(ref, job.name)
+        else:
+            TRIALS_STARTED.inc(len(job.trials))
+        if self.cache is not None:
+            self.cache.created(ref, created if isinstance(created, dict) else job.manifest)
 
-    def _check_existing(self, ref: SessionRef, name: str) -> None:
+    def _check_existing(self, ref: SessionRef, name: str) -> Json:
         """409: the name exists. Ours is success; an earlier session's must be waited out."""
         try:
             resp = self.kube.batch.read_namespaced_job(
@@ -412,6 +427,7 @@ class KubeJobs:
                 f"Job {name} still belongs to an earlier session named {ref.name};"
                 " waiting for its garbage collection"
             )
+        return dict(existing)
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         self.kube.write()
@@ -426,3 +442,5 @@ class KubeJobs:
         except Exception as err:
             if status_code(err) != 404:
                 raise_api_error("delete_job", err)
+        if self.cache is not None:
+            self.cache.deleted(ref, name)

@@ -16,12 +16,26 @@ keeps; if the write's version is not the one last read, the object is read
 again first, and a different version is already a ``Conflict``.
 
 A write that would change nothing (the same status at the same
-resourceVersion: a timer tick on a quiet session) is skipped, so idle
-sessions cost reads only. Every PATCH waits for the write limiter.
+resourceVersion: a timer tick on a quiet session) is skipped. Every PATCH
+waits for the write limiter.
+
+**Reads come from memory.** The newest version of each session this process
+has seen is kept: from the operator's watch (``observe``, fed by kopf for
+every event), from each GET, and from each PATCH's answer. ``read`` and
+``fetch`` answer from it and GET only for a session not seen yet, so a
+reconcile costs no read request. That is safe because every write carries the
+resourceVersion it was planned from: if the kept version is stale (someone
+else wrote the session since, or an event was missed), the API server
+answers 409, the kept copy is dropped, and the reconciler's retry GETs a
+fresh one. A version never replaces a newer one (resourceVersions compared as
+the integers the API server hands out), so a late watch event cannot undo
+what this process's own write returned; a server with non-integer versions
+gets no caching and a GET per read.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +98,19 @@ def status_patch(old: Any, status: SessionStatus, version: str | None) -> dict[s
 class _Seen:
     version: str
     status: dict[str, Any]
+    obj: dict[str, Any]
+
+
+def newer(candidate: str, current: str) -> bool | None:
+    """Whether resourceVersion ``candidate`` is newer; None when they cannot be ordered."""
+    try:
+        return int(candidate) > int(current)
+    except ValueError:
+        return None
+
+
+def _uid(obj: Any) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
 
 
 @dataclass
@@ -92,8 +119,29 @@ class KubeStatus:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def observe(self, obj: dict[str, Any]) -> None:
+        """A version of a session from the watch: kept unless a newer one is."""
+        meta = obj.get("metadata") or {}
+        ref = SessionRef(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self._remember(ref, obj)
+
     def fetch(self, ref: SessionRef) -> dict[str, Any] | None:
-        """The whole TuningSession object, or None when it is gone."""
+        """The whole TuningSession object (the newest seen), or None when it is gone."""
+        seen = self._cached(ref)
+        if seen is not None:
+            return copy.deepcopy(seen.obj)
+        return self._get(ref)
+
+    def _cached(self, ref: SessionRef) -> _Seen | None:
+        with self._lock:
+            seen = self._seen.get(ref.key)
+        if seen is None or (ref.uid and _uid(seen.obj) != ref.uid):
+            return None  # never seen, or an earlier session of the same name
+        if not seen.version.isdigit():
+            return None  # versions that cannot be ordered: always read afresh
+        return seen
+
+    def _get(self, ref: SessionRef) -> dict[str, Any] | None:
         try:
             resp = self.kube.custom.get_namespaced_custom_object(
                 API_GROUP,
@@ -107,37 +155,56 @@ class KubeStatus:
             obj = body_json(resp)
         except Exception as err:
             if status_code(err) == 404:
+                self.forget(ref.key)
                 return None
             raise_api_error("get_session", err)
-        self._remember(ref, obj)
-        return dict(obj)
+        self._remember(ref, obj, force=True)
+        return copy.deepcopy(obj)  # type: ignore[no-any-return]
 
-    def _remember(self, ref: SessionRef, obj: Any) -> _Seen:
+    def _remember(self, ref: SessionRef, obj: Any, force: bool = False) -> None:
+        """Keep ``obj`` unless a newer version of the same session is kept (``force``: a
+        GET, the server's word on what is current now)."""
         raw = obj.get("status")
+        kept = {k: v for k, v in obj.items() if k != "metadata"}
+        kept["metadata"] = {
+            k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"
+        }
         seen = _Seen(
-            version=str((obj.get("metadata") or {}).get("resourceVersion") or ""),
+            version=str(kept["metadata"].get("resourceVersion") or ""),
             status=dict(raw) if isinstance(raw, dict) else {},
+            obj=kept,
         )
         with self._lock:
+            current = self._seen.get(ref.key)
+            if (
+                current is not None
+                and not force
+                and _uid(current.obj) == _uid(obj)
+                and newer(seen.version, current.version) is False
+            ):
+                return
             self._seen[ref.key] = seen
-        return seen
 
     def read(self, ref: SessionRef) -> tuple[SessionStatus, str | None]:
-        obj = self.fetch(ref)
+        seen = self._cached(ref)
+        obj = seen.obj if seen is not None else self._get(ref)
         if obj is None:
             raise SessionGone(f"TuningSession {ref.key} is gone")
-        if ref.uid and (obj.get("metadata") or {}).get("uid") not in (None, ref.uid):
+        if ref.uid and _uid(obj) not in ("", ref.uid):
             raise SessionGone(f"TuningSession {ref.key} was deleted and created again")
         return status_from_wire(obj.get("status")), str(obj["metadata"]["resourceVersion"])
 
     def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
-        with self._lock:
-            seen = self._seen.get(ref.key)
+        seen = self._cached(ref)
+        if seen is not None and version is not None and newer(seen.version, version):
+            # The watch brought a newer version since this one was read: planned on stale.
+            raise Conflict(f"{ref.key} changed (resourceVersion {seen.version}, read {version})")
         if seen is None or (version is not None and seen.version != version):
-            obj = self.fetch(ref)
+            obj = self._get(ref)
             if obj is None:
                 raise SessionGone(f"TuningSession {ref.key} is gone")
-            seen = self._seen[ref.key]
+            with self._lock:
+                seen = self._seen[ref.key]
             if version is not None and seen.version != version:
                 raise Conflict(
                     f"{ref.key} changed (resourceVersion {seen.version}, read {version})"
@@ -162,8 +229,10 @@ class KubeStatus:
             code = status_code(err)
             if code == 409:
                 counted("write_status", err)
+                self.forget(ref.key)  # stale: the retry reads the session afresh
                 raise Conflict(f"status of {ref.key} changed since it was read") from err
             if code == 404:
+                self.forget(ref.key)
                 raise SessionGone(f"TuningSession {ref.key} is gone") from err
             raise_api_error("write_status", err)
         self._remember(ref, obj)

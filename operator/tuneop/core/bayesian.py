@@ -6,32 +6,45 @@ as pessimistic guesses so parallel workers spread out). The sampler is seeded
 from the session seed and the index of the first trial asked, so the same
 history gives the same suggestions. A suggestion, once launched, is recorded
 with its Job (and then its result), so it is never asked again.
+
+Optuna (with numpy and SQLAlchemy, about 28 MB of resident memory) is imported
+on the first bayesian suggestion, not with this module: an operator or local
+run that never meets a bayesian session never loads it.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
-from typing import Any
-
-import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import TrialState, create_trial
+from typing import TYPE_CHECKING, Any
 
 from tuneop.core.model import Parameter, Scalar, SessionSpec
 from tuneop.core.results import TrialResult
 
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+
 Params = dict[str, Scalar]
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+@functools.cache
+def _load() -> None:
+    """Import Optuna once, quieting its per-trial INFO logs."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def distribution(p: Parameter) -> BaseDistribution:
+    _load()
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
     if p.type == "categorical":
         assert p.values is not None
         return CategoricalDistribution(list(p.values))
@@ -64,6 +77,9 @@ def suggest(
     """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ..."""
     if count <= 0:
         return []
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
     dists = {p.name: distribution(p) for p in spec.search_space}
     study = optuna.create_study(
         direction=spec.objective.direction, sampler=_sampler(spec, first_trial)
@@ -114,6 +130,9 @@ class CachedSuggester:
     ) -> list[Params]:
         if count <= 0:
             return []
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
         dists = {p.name: distribution(p) for p in spec.search_space}
         key = spec.model_dump_json()
         cached = self._studies.get(key)
@@ -154,6 +173,8 @@ def _ask(
 
 def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
     """Seeded by the session seed and the first trial asked: same history, same asks."""
+    import optuna
+
     with warnings.catch_warnings():
         # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -165,6 +186,8 @@ def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
 
 
 def _frozen(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+    from optuna.trial import TrialState, create_trial
+
     if r.succeeded and r.value is not None:
         return create_trial(params=r.params, distributions=dists, value=r.value)
     return create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)
