@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -362,17 +363,24 @@ def window_figures(bc: BenchCluster, a: dict[str, Any], b: dict[str, Any]) -> di
     requests = bc.audit.window(a["wall"], b["wall"])
     by_who: dict[str, int] = {}
     watches: dict[str, int] = {}
+    controllers: dict[str, int] = {}
     for r in requests:
         if r.verb == "watch":
             watches[r.who] = watches.get(r.who, 0) + 1
         else:
             by_who[r.who] = by_who.get(r.who, 0) + 1
+            if r.who == "controller-manager":
+                user = r.user.rsplit(":", 1)[-1]
+                controllers[user] = controllers.get(user, 0) + 1
     return {
         "seconds": b["mono"] - a["mono"],
         "cpu_s": cpu_delta(a["cpu"], b["cpu"]),
         "metrics": totals_delta(a["metrics"], b["metrics"]),
         "audit_by_client": by_who,
         "audit_watches_by_client": watches,
+        # Each controller has its own client (--use-service-account-credentials), each
+        # limited to the controller-manager's --kube-api-qps (20 by default).
+        "audit_controllers": dict(sorted(controllers.items(), key=lambda kv: -kv[1])),
     }
 
 
@@ -456,13 +464,29 @@ def run_operator(bc: BenchCluster, trials: int, parallel: int, tag: str) -> dict
             "operator_breakdown": breakdown(non_watch),
             "operator_errors": breakdown(r for r in non_watch if r.code >= 400),
             "lifecycle_ms": lifecycle(jobs, pods, parallel),
+            "handler_runs": handler_runs(op),
             "status": final.get("status"),
         }
     )
     return out
 
 
-def bench_throughput(bc: BenchCluster, trials: int, parallel: int, runs: int) -> dict[str, Any]:
+def handler_runs(op: Operator) -> dict[str, int]:
+    """kopf's log lines per handler outcome ("Handler 'job_event' succeeded." ...)."""
+    out: dict[str, int] = {}
+    try:
+        text = op.log_path.read_text(errors="replace")
+    except OSError:
+        return out
+    for _kind, name, outcome in re.findall(r"(Handler|Timer) '(\w+)' (succeeded|failed)", text):
+        key = f"{name} {outcome}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def bench_throughput(
+    bc: BenchCluster, trials: int, parallel: int, runs: int, kcm_qps: int | None
+) -> dict[str, Any]:
     pairs = []
     for run in range(runs):
         floor = run_floor(bc, trials, parallel, str(run))
@@ -480,6 +504,7 @@ def bench_throughput(bc: BenchCluster, trials: int, parallel: int, runs: int) ->
         "trials": trials,
         "maxParallel": parallel,
         "runs": runs,
+        "kcm_qps": kcm_qps,
         "pairs": pairs,
         "floor_median_s": statistics.median(floor_s),
         "operator_median_s": statistics.median(ours_s),
@@ -529,7 +554,7 @@ def bench_rss(
             time.sleep(1)
             idle_kib = proc_status_kib(op.pid, "VmRSS")
             if trace_out is not None:
-                dumps.append(trace_dump(op.pid, trace_out, 1))
+                dumps.append(trace_dump(op.pid, trace_out, 1))  # starts tracing
             a = snapshot(bc, {"operator": op.pid})
             names = [f"rss-{i}" for i in range(sessions)]
             # Distinct seeds: sessions with one spec would share one cached bayesian study.
@@ -581,20 +606,14 @@ def bench_rss(
         }
     )
     if len(dumps) == 2:
-        idle, end = dumps
-        growth = {k: v - idle["by"].get(k, 0) for k, v in end["by"].items()}
+        end = dumps[1]  # what was allocated after start-up and is still alive
         out["trace"] = {
-            "traced_idle_mb": idle["traced"][0] / 2**20,
-            "traced_end_mb": end["traced"][0] / 2**20,
-            "traced_peak_mb": end["traced"][1] / 2**20,
-            "growth_mb": {
+            "live_mb": end["traced"][0] / 2**20,
+            "peak_mb": end["traced"][1] / 2**20,
+            "live_by_owner_mb": {
                 k: round(v / 2**20, 2)
-                for k, v in sorted(growth.items(), key=lambda kv: -kv[1])
-                if abs(v) >= 2**17
-            },
-            "idle_mb": {
-                k: round(v / 2**20, 2)
-                for k, v in sorted(idle["by"].items(), key=lambda kv: -kv[1])[:12]
+                for k, v in sorted(end["by"].items(), key=lambda kv: -kv[1])
+                if v >= 2**17
             },
         }
     return out
@@ -827,10 +846,13 @@ def print_details(results: dict[str, Any]) -> None:
             print(f"api run {i}: per trial: {per_trial}")
             lists = o["operator_breakdown"].get("list jobs", 0)
             writes = o["operator_breakdown"].get("patch tuningsessions/status", 0)
+            gets = o["operator_breakdown"].get("get tuningsessions", 0)
             print(
                 f"api run {i}: reconciles (one list jobs each) {lists}, status writes {writes}: "
-                f"{lists - writes} reconciles wrote no status; Jobs the operator deleted "
-                f"{o['operator_breakdown'].get('delete jobs', 0)}"
+                f"{lists - writes} reconciles wrote no status; session GETs per reconcile "
+                f"{gets / max(lists, 1):.2f}; Jobs the operator deleted "
+                f"{o['operator_breakdown'].get('delete jobs', 0)}; kopf handler runs: "
+                + ", ".join(f"{k} {v}" for k, v in o["handler_runs"].items())
             )
             lf, lo = f["lifecycle_ms"], o["lifecycle_ms"]
             stages = (
@@ -845,6 +867,19 @@ def print_details(results: dict[str, Any]) -> None:
                 + ", ".join(f"{label} {lf[key]}/{lo[key]}" for label, key in stages)
                 + f"; operator only: Job Complete -> deleted {lo['job_complete_to_deleted']}, "
                 f"a completion -> the next Job created {lo['completion_to_next_job']}"
+            )
+            jf = f["audit_controllers"].get("job-controller", 0)
+            jo = o["audit_controllers"].get("job-controller", 0)
+            qps = t["kcm_qps"] or 20
+            print(
+                f"throughput run {i}: the Job controller's requests (its client: {qps}/s after "
+                f"a burst of {2 * qps if t['kcm_qps'] else 30}): floor {jf} = "
+                f"{jf / t['trials']:.2f} per Job, so at least {bound(jf, t['kcm_qps'])} s; "
+                f"operator run {jo} = {jo / t['trials']:.2f} per Job, at least "
+                f"{bound(jo, t['kcm_qps'])} s; other controllers, operator run: "
+                + ", ".join(
+                    f"{k} {v}" for k, v in o["audit_controllers"].items() if k != "job-controller"
+                )
             )
             if o["operator_errors"]:
                 print(
@@ -877,19 +912,14 @@ def print_details(results: dict[str, Any]) -> None:
     for r in results.get("rss_traced", []):
         t = r["trace"]
         print(
-            f"rss {r['optimizer']} with tracemalloc (a separate run; tracing inflates RSS: "
-            f"VmHWM {r['vmhwm_mb']:.1f} MB, idle {r['idle_rss_mb']:.1f} MB): Python heap "
-            f"traced idle {t['traced_idle_mb']:.1f} MB -> end {t['traced_end_mb']:.1f} MB "
-            f"(peak {t['traced_peak_mb']:.1f} MB)"
+            f"rss {r['optimizer']} with tracemalloc from after start-up (a separate run; "
+            f"tracing inflates RSS: VmHWM {r['vmhwm_mb']:.1f} MB, idle {r['idle_rss_mb']:.1f} "
+            f"MB): Python memory allocated since and still live once all sessions succeeded "
+            f"{t['live_mb']:.1f} MB (peak {t['peak_mb']:.1f} MB); by the code that allocated it "
+            "(MB):"
         )
-        print(
-            "  growth by file/package (MB): "
-            + ", ".join(f"{k} {v:+.2f}" for k, v in list(t["growth_mb"].items())[:10])
-        )
-        print(
-            "  idle, largest (MB): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in list(t["idle_mb"].items())[:8])
-        )
+        for owner, size in list(t["live_by_owner_mb"].items())[:10]:
+            print(f"    {size:6.2f}  {owner}")
     if "import_footprint_mb" in results:
         print(
             "import footprint (VmRSS of a fresh interpreter after one import, MB): "
@@ -916,6 +946,12 @@ def print_details(results: dict[str, Any]) -> None:
         )
 
 
+def bound(requests: int, kcm_qps: int | None) -> str:
+    """Seconds a client limited to qps (after its burst) needs for ``requests``."""
+    qps, burst = (kcm_qps, 2 * kcm_qps) if kcm_qps else (20, 30)
+    return f"{max(0, requests - burst) / qps:.1f}"
+
+
 def fmt_cpu(cpu: dict[str, float]) -> str:
     keys = ("operator", "kube-apiserver", "etcd", "kube-controller-manager", "nodesim", "pods")
     names = {"kube-apiserver": "apiserver", "kube-controller-manager": "kcm"}
@@ -929,6 +965,12 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the state dir (logs)")
     parser.add_argument(
         "--rss-optimizers", default="random,bayesian", help="optimizers of the rss sessions"
+    )
+    parser.add_argument(
+        "--kcm-qps",
+        type=int,
+        default=None,
+        help="raise the controller-manager's client rate limit (default: its own, 20/s)",
     )
     parser.add_argument(
         "--rss-trace",
@@ -959,8 +1001,10 @@ def main() -> int:
         return 2
     header("control plane: the operator on kube-apiserver 1.20.2 + node simulator")
     print(f"measurements: {', '.join(only)}; sizes: {sizes}", flush=True)
+    kcm = f"--kube-api-qps {args.kcm_qps}" if args.kcm_qps else "its default client limit"
+    print(f"controller-manager: {kcm}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="tuneop-cluster-bench-"))
-    bc = BenchCluster(tmp / "cluster")
+    bc = BenchCluster(tmp / "cluster", kcm_qps=args.kcm_qps)
     results: dict[str, Any] = {}
     failed = False
     neighbours = Neighbours(lambda: [os.getpid(), *bc.pids().values()]).start()
@@ -978,6 +1022,7 @@ def main() -> int:
                 sizes["throughput_trials"],
                 sizes["throughput_parallel"],
                 sizes["throughput_runs"],
+                args.kcm_qps,
             )
         if "rss" in only:
             results["rss"] = []
@@ -1041,9 +1086,24 @@ def main() -> int:
     print()
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    complete = not failed and set(only) == set(ALL) and sizes == DEFAULTS
-    name = "cluster" if complete else "cluster-partial"
-    path = save(name, {"sizes": sizes, "only": only, "failed": failed, "results": results})
+    complete = set(only) == set(ALL) and sizes == DEFAULTS and not args.kcm_qps
+    name = "cluster" if complete else "cluster-" + "-".join(only)
+    if args.kcm_qps:
+        name += f"-kcmqps{args.kcm_qps}"
+    if sizes != DEFAULTS:
+        name += "-quick" if args.quick else "-sized"
+    if failed:
+        name += "-failed"
+    path = save(
+        name,
+        {
+            "sizes": sizes,
+            "only": only,
+            "kcm_qps": args.kcm_qps,
+            "failed": failed,
+            "results": results,
+        },
+    )
     print(f"raw: {path}")
     return 1 if failed else 0
 

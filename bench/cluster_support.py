@@ -82,9 +82,17 @@ def user_class(user: str) -> str:
 
 
 class AuditedControlPlane(ControlPlane):
-    """The harness's control plane, with the apiserver's audit log on."""
+    """The harness's control plane, with the apiserver's audit log on.
+
+    ``kcm_qps`` raises the controller-manager's client rate limit (``--kube-api-qps``,
+    20 by default, burst 30; each controller has its own client) when set.
+    """
+
+    kcm_qps: int | None = None
 
     def _spawn(self, name: str, argv: list[str]) -> Any:
+        if name == "kube-controller-manager" and self.kcm_qps:
+            argv = [*argv, f"--kube-api-qps={self.kcm_qps}", f"--kube-api-burst={2 * self.kcm_qps}"]
         if name == "kube-apiserver":
             policy = self.state_dir / "audit-policy.yaml"
             policy.write_text(AUDIT_POLICY)
@@ -193,9 +201,11 @@ def breakdown(requests: Iterable[Request]) -> dict[str, int]:
 class BenchCluster:
     """A harness cluster with an audit log and per-client identities."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, kcm_qps: int | None = None) -> None:
         self.cluster = Cluster(state_dir)
-        self.cluster.controlplane = AuditedControlPlane(self.cluster.state_dir)
+        plane = AuditedControlPlane(self.cluster.state_dir)
+        plane.kcm_qps = kcm_qps
+        self.cluster.controlplane = plane
         self.state_dir = self.cluster.state_dir
         self.operator_kubeconfig = self.state_dir / "operator.kubeconfig"
         self.bench_kubeconfig = self.state_dir / "bench.kubeconfig"
@@ -666,10 +676,9 @@ import json, os, signal, tracemalloc
 _OUT = os.environ.get("TUNEOP_BENCH_TRACE")
 
 
-def _key(filename):
-    f = filename
+def _key(f):
     if "site-packages/" in f:
-        return f.split("site-packages/", 1)[1].split("/", 1)[0]
+        return "/".join(f.split("site-packages/", 1)[1].split("/")[:3])
     if "/operator/tuneop/" in f:
         return "tuneop/" + f.split("/operator/tuneop/", 1)[1]
     if "/lib/python3." in f:
@@ -678,26 +687,43 @@ def _key(filename):
     return f
 
 
-def _dump(signum, frame):
+def _owner(traceback):
+    # The most recent frame outside the standard library made (or asked for) the block.
+    site = None
+    for frame in reversed(traceback):
+        key = _key(frame.filename)
+        site = site or key
+        if not (key.startswith("stdlib:") or key.startswith("<")):
+            return key if key == site else key + " via " + site
+    return site or "?"
+
+
+def _signal(signum, frame):
+    # The first signal starts tracing (after start-up), each later one dumps what was
+    # allocated since and is still alive, by owner.
+    _signal.n += 1
     sizes = {}
-    for stat in tracemalloc.take_snapshot().statistics("filename"):
-        key = _key(stat.traceback[0].filename)
-        sizes[key] = sizes.get(key, 0) + stat.size
-    _dump.n += 1
-    with open(_OUT + "." + str(_dump.n) + ".tmp", "w") as handle:
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(16)
+    else:
+        for stat in tracemalloc.take_snapshot().statistics("traceback"):
+            key = _owner(stat.traceback)
+            sizes[key] = sizes.get(key, 0) + stat.size
+    tmp = _OUT + "." + str(_signal.n) + ".tmp"
+    with open(tmp, "w") as handle:
         json.dump({"traced": tracemalloc.get_traced_memory(), "by": sizes}, handle)
-    os.rename(_OUT + "." + str(_dump.n) + ".tmp", _OUT + "." + str(_dump.n))
+    os.rename(tmp, _OUT + "." + str(_signal.n))
 
 
-_dump.n = 0
+_signal.n = 0
 if _OUT:
-    tracemalloc.start(1)
-    signal.signal(signal.SIGUSR1, _dump)
+    signal.signal(signal.SIGUSR1, _signal)
 """
 
 
 def trace_env(directory: Path) -> tuple[dict[str, str], Path]:
-    """Environment that makes a Python process trace its allocations; dumps on SIGUSR1."""
+    """Environment for a Python process that traces allocations from its first SIGUSR1 on
+    and dumps the live ones, by owner, on every later SIGUSR1."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sitecustomize.py").write_text(TRACE_SITECUSTOMIZE)
     out = directory / "trace"
@@ -705,7 +731,7 @@ def trace_env(directory: Path) -> tuple[dict[str, str], Path]:
     return {"PYTHONPATH": path, "TUNEOP_BENCH_TRACE": str(out)}, out
 
 
-def trace_dump(pid: int, out: Path, number: int, timeout: float = 60.0) -> dict[str, Any]:
+def trace_dump(pid: int, out: Path, number: int, timeout: float = 600.0) -> dict[str, Any]:
     """Ask the traced process for snapshot ``number`` and read it."""
     target = Path(f"{out}.{number}")
     os.kill(pid, signal.SIGUSR1)
