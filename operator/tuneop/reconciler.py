@@ -20,6 +20,7 @@ from datetime import datetime
 from tuneop.adapters.jobs import JobBackend, TransientError
 from tuneop.adapters.results import ResultSink
 from tuneop.adapters.status import Conflict, EventSink, StatusStore
+from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.harvest import harvest_job
 from tuneop.core.model import SessionSpec
 from tuneop.core.observed import Observed, ObservedJob, SessionRef
@@ -91,6 +92,8 @@ class Reconciler:
                 log.debug("%s: the status changed since it was read; observing again", ref.key)
                 started = [e for e in result.events if e.reason == "TrialsStarted"]
                 continue
+            if result.status.terminal and isinstance(self.suggest, CachedSuggester):
+                self.suggest.release(spec)  # a finished session's study only holds memory
             return result
         raise TransientError(f"{ref.key}: status kept changing; giving up this reconcile")
 

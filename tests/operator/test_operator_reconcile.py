@@ -19,6 +19,7 @@ import pytest
 from tuneop.adapters.jobs import FakeJobs
 from tuneop.adapters.results import MemoryResults
 from tuneop.adapters.status import Conflict, MemoryEvents, MemoryStatus
+from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.model import SessionSpec, parse_spec
 from tuneop.core.observed import JobState, ObservedJob, SessionRef
 from tuneop.core.planner import Event, JobToCreate
@@ -266,3 +267,22 @@ def test_failed_trials_are_counted_and_the_job_kept_with_keep_failed() -> None:
     assert plan.persist[0].outcome is Outcome.FAILED
     assert world.jobs.deleted == []
     assert any(e == Event("Warning", "TrialFailed", e.message) for e in plan.events)
+
+
+def test_a_finished_bayesian_session_releases_its_study() -> None:
+    world = World()
+    s = spec(
+        optimizer={"type": "bayesian", "seed": 3},
+        searchSpace=[{"name": "x", "type": "float", "min": 0, "max": 5}],
+        totalTrials=6,
+    )
+    suggester = CachedSuggester()
+    reconciler = world.reconciler()
+    reconciler.suggest = suggester
+    plan = reconciler.reconcile(REF, s)
+    while not plan.status.terminal:
+        assert len(suggester._studies) == 1  # kept between reconciles while it runs
+        world.finish_all()
+        plan = reconciler.reconcile(REF, s)
+    assert plan.status.phase == "Succeeded"
+    assert suggester._studies == {}

@@ -113,7 +113,8 @@ class CachedSuggester:
     (and the pending trials it added) as FAIL afterwards, which TPE ignores, so
     the study stays equal, for sampling, to a fresh rebuild from the same
     history. A history that does not extend the cached one (another spec, a
-    restart) rebuilds from scratch. One instance per operator or local run.
+    restart) rebuilds from scratch. One instance per operator or local run;
+    ``release`` drops a finished session's study (the reconciler calls it).
     """
 
     def __init__(self, max_sessions: int = 256) -> None:
@@ -159,6 +160,10 @@ class CachedSuggester:
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(frozen.number, state=TrialState.FAIL)
         return out
+
+    def release(self, spec: SessionSpec) -> None:
+        """Forget the study of a session that will ask no more (a later call rebuilds it)."""
+        self._studies.pop(spec.model_dump_json(), None)
 
 
 def _ask(
