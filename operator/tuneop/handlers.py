@@ -342,6 +342,9 @@ async def job_event(
 def serve(config: OperatorConfig) -> None:
     """Run the operator until SIGTERM/SIGINT (kopf installs the signal handlers)."""
     from tuneop import metrics
+    from tuneop.malloc_arenas import limit_arenas
+
+    limit_arenas()  # before any worker thread allocates
 
     kopf.configure(
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL

@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from tuneop.adapters.kube_client import Kube
 from tuneop.adapters.ratelimit import TokenBucket
 from tuneop.core.manifests import job_manifest
-from tuneop.core.model import SessionSpec
+from tuneop.core.model import SessionSpec, parse_spec
 from tuneop.core.observed import Params, SessionRef
 from tuneop.core.results import PREFIX
 
@@ -340,6 +340,18 @@ def fake_kube(api: FakeApi | None = None, qps: float = 1e9, burst: int = 1_000_0
     return Kube(
         api=None, limiter=TokenBucket(qps=qps, burst=burst), batch=api, core=api, custom=api
     )
+
+
+def grid_spec(**overrides: Any) -> SessionSpec:
+    """A grid session over x in 0..9 (``overrides`` are spec fields, in the CRD's spelling)."""
+    data: Json = {
+        "objective": {"metric": "loss"},
+        "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
+        "optimizer": {"type": "grid"},
+        "runner": {"image": "example/runner:1"},
+    }
+    data.update(overrides)
+    return parse_spec(data)
 
 
 def job_json(

@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-from operator_fakes import FakeApi, condition, fake_kube, job_json
+from operator_fakes import FakeApi, condition, fake_kube, grid_spec, job_json
 
 from tuneop.adapters.job_cache import JobCache, session_of, slim
 from tuneop.adapters.kube_jobs import KubeJobs, observed_job
 from tuneop.core.manifests import job_manifest
-from tuneop.core.model import SessionSpec, parse_spec
+from tuneop.core.model import SessionSpec
 from tuneop.core.observed import JobState, SessionRef
 from tuneop.core.planner import JobToCreate
 
@@ -19,14 +19,7 @@ REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
 
 def spec() -> SessionSpec:
-    return parse_spec(
-        {
-            "objective": {"metric": "loss"},
-            "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
-            "optimizer": {"type": "grid"},
-            "runner": {"image": "example/runner:1"},
-        }
-    )
+    return grid_spec()
 
 
 def job(index: int, version: int = 1, done: bool = False) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from operator_fakes import (
     api_exception,
     condition,
     fake_kube,
+    grid_spec,
     job_json,
     pod_json,
 )
@@ -20,7 +21,7 @@ from tuneop.adapters.jobs import TransientError
 from tuneop.adapters.kube_client import Rejected
 from tuneop.adapters.kube_jobs import KubeJobs, infra_reason, observed_job
 from tuneop.core.manifests import selector
-from tuneop.core.model import SessionSpec, parse_spec
+from tuneop.core.model import SessionSpec
 from tuneop.core.observed import JobState, Observed, ObservedJob, SessionRef
 from tuneop.core.planner import plan
 
@@ -28,15 +29,7 @@ REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
 
 def spec() -> SessionSpec:
-    return parse_spec(
-        {
-            "objective": {"metric": "loss"},
-            "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
-            "optimizer": {"type": "grid"},
-            "trialsPerJob": 2,
-            "runner": {"image": "example/runner:1"},
-        }
-    )
+    return grid_spec(trialsPerJob=2)
 
 
 def test_an_active_job_maps_index_trials_and_params() -> None:
