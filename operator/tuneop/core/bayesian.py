@@ -74,25 +74,10 @@ def suggest(
     first_trial: int,
     count: int,
 ) -> list[Params]:
-    """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ..."""
-    if count <= 0:
-        return []
-    import optuna
-    from optuna.trial import TrialState, create_trial
-
-    dists = {p.name: distribution(p) for p in spec.search_space}
-    study = optuna.create_study(
-        direction=spec.objective.direction, sampler=_sampler(spec, first_trial)
-    )
-    usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
-    frozen = [_frozen(r, dists) for r in usable]
-    for params in pending:
-        if _fits(params, dists):
-            frozen.append(
-                create_trial(params=params, distributions=dists, state=TrialState.RUNNING)
-            )
-    study.add_trials(frozen)
-    return _ask(study, spec, dists, count)
+    """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ...,
+    from a study built afresh from ``history`` (what ``CachedSuggester`` keeps between
+    calls instead)."""
+    return CachedSuggester(max_sessions=1)(spec, history, pending, first_trial, count)
 
 
 def _native(v: Any, p: Parameter) -> Scalar:
