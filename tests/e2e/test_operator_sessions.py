@@ -38,7 +38,7 @@ from tests.e2e.operator_support import (
     table_header,
 )
 
-NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "bad-input")
+NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "lost", "bad-input")
 PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "FAILED", "BEST", "AGE"]
 
 
@@ -370,6 +370,28 @@ def test_deleting_a_session_collects_its_jobs_and_best_configmap(served: Served)
     )
     for pid in pids:
         served.wait_for(f"trial process {pid} to end", partial(process_gone, pid))
+
+
+def test_a_job_deleted_by_hand_before_its_harvest_is_lost_and_the_session_goes_on(
+    served: Served,
+) -> None:
+    # The operator knows its Jobs from its watch: a deletion it did not make must reach it.
+    cluster, ns, name = served.cluster, served.ns("lost"), "unlucky"
+    manifest = explicit_session(
+        name, "testing:sleep", [{"seconds": 300}, {"seconds": 0}, {"seconds": 0}], maxParallel=1
+    )
+    apply(cluster, ns, manifest)
+    [pid] = served.wait_for(
+        "the first trial running", lambda: pids_of_running(cluster, ns, name, 1)
+    )
+    cluster.kubectl("delete", "job", f"{name}-0", "-n", ns, "--wait=false")
+    # Well before the 30 s timer or the Job cache's 30 s re-LIST could catch it instead.
+    done = served.wait_phase(ns, name, "Succeeded", "Failed", timeout=25)["status"]
+
+    why = served.explain(ns, name)
+    assert (done["trials"]["lost"], done["trials"]["succeeded"]) == (1, 2), why
+    assert done["jobs"]["launched"] == 3, why
+    served.wait_for(f"trial process {pid} to end", partial(process_gone, pid))
 
 
 # --- 6. bad input -------------------------------------------------------------------------
