@@ -90,7 +90,7 @@ def select(events: Sequence[Event], limit: int = MAX_EVENTS_PER_EMIT) -> list[Ev
 
 @dataclass
 class _Sampled:
-    posted_at: datetime
+    posted_at: datetime | None = None
     held: int = 0
 
 
@@ -113,24 +113,17 @@ class KubeEvents:
                 if event.reason not in ROUTINE:
                     out.append(event)
                     continue
-                key = (ref.key, event.reason)
-                state = self._sampled.get(key)
-                if state is not None and now - state.posted_at < self.routine_interval:
+                state = self._sampled.setdefault((ref.key, event.reason), _Sampled())
+                due = state.posted_at is None or now - state.posted_at >= self.routine_interval
+                if not due or i != last[event.reason]:
+                    # Held: posted lately, or a later one of this reason comes in this batch.
                     state.held += 1
                     continue
-                if i != last[event.reason]:
-                    # Due, but a later one of this reason comes in this batch: post that one.
-                    self._sampled[key] = state = state or _Sampled(
-                        posted_at=now - self.routine_interval
-                    )
-                    state.held += 1
-                    continue
-                held = state.held if state is not None else 0
-                if held:
+                if state.held:
                     event = Event(
-                        event.type, event.reason, f"{event.message} (+{held} more not posted)"
+                        event.type, event.reason, f"{event.message} (+{state.held} more not posted)"
                     )
-                self._sampled[key] = _Sampled(posted_at=now)
+                state.posted_at, state.held = now, 0
                 out.append(event)
         return out
 
