@@ -1,6 +1,6 @@
 """Control-plane benchmark: the operator against a real kube-apiserver 1.20.
 
-Starts its own cluster with the e2e harness (tests/e2e/cluster: etcd,
+Starts its own cluster with the e2e harness (testing/minicluster: etcd,
 kube-apiserver and kube-controller-manager 1.20.2, and the node simulator that
 runs each pod's command as a local process), with the API server's audit log
 on so every request is attributed to its client. The operator runs as a
@@ -81,9 +81,9 @@ from cluster_support import (
     trace_env,
 )
 from common import header, save
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
 from tuneop.core.manifests import LABEL_MANAGED_BY, MANAGED_BY, job_manifest
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import SessionRef
 
 QUADRATIC = "tuneop_runner.objectives.functions:quadratic"
 MANAGED = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
@@ -525,8 +525,8 @@ IMPORTS = (
     "optuna",
     "kubernetes",
     "kopf",
-    "tuneop.handlers",
-    "tuneop.handlers+tuneop.core.bayesian+optuna.samplers",
+    "tuneop.controller.handlers",
+    "tuneop.controller.handlers+tuneop.core.bayesian+optuna.samplers",
 )
 
 
@@ -1005,7 +1005,7 @@ def main() -> int:
     if missing:
         print(
             f"cluster_bench: the e2e control plane is not built (missing {', '.join(missing)}):"
-            " run tests/e2e/cluster/build.sh first",
+            " run testing/minicluster/build.sh first",
             file=sys.stderr,
         )
         return 2

@@ -1,6 +1,6 @@
 """Plumbing of the control-plane benchmark (``cluster_bench.py``).
 
-- ``BenchCluster``: the e2e harness's ``Cluster`` (tests/e2e/cluster) with the
+- ``BenchCluster``: the e2e harness's ``Cluster`` (testing/minicluster) with the
   API server's audit log turned on (Metadata level, every user) and two extra
   client identities, ``tuneop-operator`` and ``tuneop-bench`` (both in
   ``system:masters``), so each request can be attributed to who made it: the
@@ -33,14 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.e2e.cluster import pki, processes  # noqa: E402
-from tests.e2e.cluster.controlplane import (  # noqa: E402
+from minicluster import pki, processes  # noqa: E402
+from minicluster.controlplane import (  # noqa: E402
     ControlPlane,
     missing_binaries,
     write_kubeconfig,
 )
-from tests.e2e.cluster.harness import Cluster  # noqa: E402
-from tests.e2e.cluster.kube import ApiException, Kube  # noqa: E402
+from minicluster.harness import Cluster  # noqa: E402
+from minicluster.kube import ApiException, Kube  # noqa: E402
 
 Json = dict[str, Any]
 

@@ -22,8 +22,8 @@ from typing import Any
 from rich.console import Console
 
 from common import header, save, stats
-from tuneop.core.session import parse_manifest
-from tuneop.local import run_local
+from tuneop.api.session import parse_manifest
+from tuneop.cli.run import run_local
 
 OBJECTIVE = "tuneop_runner.objectives.functions:quadratic"
 

@@ -20,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common import header, save, stats, timed
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
+from tuneop.api.status import SessionStatus, status_bytes
 from tuneop.core.bayesian import CachedSuggester, suggest
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import JobState, Observed, ObservedJob, SessionRef
+from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
-from tuneop.core.results import Outcome, TrialResult
-from tuneop.core.status import SessionStatus, status_bytes
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REF = SessionRef("bench", "grid", "uid-1")

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common import header, save
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
 from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import JobState, Observed, SessionRef
+from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.observed import JobState, Observed
 from tuneop.core.planner import plan
-from tuneop.core.results import Outcome, TrialResult
 from tuneop_runner.objectives.functions import branin, hartmann6
 
 FUNCTIONS: dict[str, tuple[Any, list[tuple[str, float, float]]]] = {

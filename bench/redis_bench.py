@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "componen
 from redis_server import RedisServer
 
 from tuneop.adapters.redis_mirror import RedisMirror
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import SessionRef
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
+from tuneop.api.status import SessionStatus, TrialCounts
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import JobToCreate
-from tuneop.core.results import Outcome, TrialResult
-from tuneop.core.status import SessionStatus, TrialCounts
 
 SPEC = parse_spec(
     {

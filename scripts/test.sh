@@ -10,9 +10,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-pip install --quiet --disable-pip-version-check -e ./runner_image -e '.[dev]'
+pip install --quiet --disable-pip-version-check -e ./runner_image -e ./testing -e '.[dev]'
 echo "== ruff"
-ruff check operator runner_image tests bench
+ruff check operator runner_image testing tests bench
 echo "== mypy (strict on the core and the runner)"
 mypy
 echo "== import layers"

@@ -3,7 +3,7 @@
 The package is layered. ``tuneop.core`` is pure (data in, data out: the API
 model, the planner, the result contract); ``tuneop.adapters`` hold every piece
 of I/O behind small protocols; ``tuneop.reconciler`` runs observe → plan → act;
-``tuneop.handlers`` (kopf) and ``tuneop.local`` (local processes) drive it;
+``tuneop.controller.handlers`` (kopf) and ``tuneop.cli.run`` (local processes) drive it;
 ``tuneop.cli`` is the command line. import-linter enforces the order.
 """
 

@@ -1,5 +1,5 @@
 """``python -m tuneop``: the same command line as the ``tuneop`` script."""
 
-from tuneop.cli import main
+from tuneop.main import main
 
 raise SystemExit(main())

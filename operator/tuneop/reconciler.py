@@ -17,16 +17,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from tuneop.adapters.jobs import JobBackend, TransientError
-from tuneop.adapters.results import ResultSink
-from tuneop.adapters.status import Conflict, EventSink, StatusStore
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import SessionStatus
 from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.contract import TrialResult
 from tuneop.core.harvest import harvest_job
-from tuneop.core.model import SessionSpec
-from tuneop.core.observed import Observed, ObservedJob, SessionRef
+from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
-from tuneop.core.results import TrialResult
-from tuneop.core.status import SessionStatus
+from tuneop.ports import (
+    Conflict,
+    EventSink,
+    JobBackend,
+    Mirror,
+    MirrorRecord,
+    ResultStore,
+    StatusStore,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,14 @@ MAX_CONFLICT_RETRIES = 5
 class Reconciler:
     jobs: JobBackend
     statuses: StatusStore
-    results: Sequence[ResultSink]
+    # Where results are kept and the bayesian history is read from.
+    store: ResultStore
     events: EventSink
     clock: Callable[[], datetime]
     # Bayesian suggestions; a CachedSuggester keeps studies between reconciles.
     suggest: Suggest | None = None
+    # Copies of the session for people and tools (Redis, the best ConfigMap, session.json).
+    mirrors: Sequence[Mirror] = ()
 
     def observe(
         self, ref: SessionRef, spec: SessionSpec, status: SessionStatus | None = None
@@ -64,10 +75,10 @@ class Reconciler:
         return observed
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
-        """What the bayesian optimizer learns from; the first result sink is the source."""
-        if spec.optimizer.type != "bayesian" or spec.trials is not None or not self.results:
+        """What the bayesian optimizer learns from: the result store's history."""
+        if spec.optimizer.type != "bayesian" or spec.trials is not None:
             return []
-        return self.results[0].history(ref)
+        return self.store.history(ref)
 
     def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
@@ -99,20 +110,22 @@ class Reconciler:
 
     def act(self, ref: SessionRef, spec: SessionSpec, result: Plan, version: str | None) -> None:
         if result.persist:
-            for sink in self.results:
-                sink.persist(ref, spec, result.persist)
+            self.store.persist(ref, spec, result.persist)
+            self._mirror(ref, spec, MirrorRecord(results=result.persist))
         for job in result.create:
             self.jobs.create_job(ref, job)
         if result.create:
-            for sink in self.results:
-                sink.record_launch(ref, spec, result.create)
+            self._mirror(ref, spec, MirrorRecord(launched=result.create))
         self.statuses.write(ref, result.status, version)
         for name in result.delete:
             self.jobs.delete_job(ref, name)
-        for sink in self.results:
-            sink.record_status(ref, spec, result.status, result.events)
+        self._mirror(ref, spec, MirrorRecord(status=result.status, events=result.events))
         if result.events:
             self.events.emit(ref, result.events)
+
+    def _mirror(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
+        for mirror in self.mirrors:
+            mirror.record(ref, spec, change)
 
     def reject(self, ref: SessionRef, problems: Sequence[str]) -> SessionStatus:
         """Record an invalid spec: phase Failed, InvalidSpec, nothing else touched."""

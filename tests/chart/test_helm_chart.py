@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tuneop.permissions import CALLS, CLUSTER_MODE_CALLS, ApiCall
+from tuneop.api.rbac import CALLS, CLUSTER_MODE_CALLS, ApiCall
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "tuneop"

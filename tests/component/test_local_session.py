@@ -14,10 +14,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from tuneop.adapters.resultsdir import load_records
-from tuneop.cli import main
-from tuneop.core.session import parse_manifest
-from tuneop.local import run_local
+from tuneop.adapters.local.folder import load_records
+from tuneop.api.session import parse_manifest
+from tuneop.cli.main import main
+from tuneop.cli.run import run_local
 
 HERE = Path(__file__).parent
 

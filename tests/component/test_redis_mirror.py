@@ -12,15 +12,14 @@ import redis
 from redis_server import RedisServer
 from rich.console import Console
 
+from tuneop.adapters.memory import MemoryResults
 from tuneop.adapters.redis_mirror import RedisMirror
-from tuneop.adapters.results import MemoryResults
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import SessionRef
+from tuneop.api.session import SessionRef, parse_manifest
+from tuneop.api.spec import parse_spec
+from tuneop.api.status import SessionStatus, TrialCounts, TrialRef
+from tuneop.cli.run import run_local
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.core.results import Outcome, TrialResult
-from tuneop.core.session import parse_manifest
-from tuneop.core.status import SessionStatus, TrialCounts, TrialRef
-from tuneop.local import run_local
 
 REF = SessionRef("team-a", "sweep", "uid")
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -239,7 +238,7 @@ def test_local_session_mirrors_into_redis(redis_url: str, tmp_path: Path) -> Non
         },
     }
     m = RedisMirror.from_url(redis_url)
-    out = run_local(parse_manifest(doc), tmp_path, Console(quiet=True), extra_sinks=[m])
+    out = run_local(parse_manifest(doc), tmp_path, Console(quiet=True), extra_mirrors=[m])
     assert out.status.phase == "Succeeded"
     ref = SessionRef("default", "mirrored")
     assert sorted(r["trial"] for r in m.records(ref)) == list(range(6))

@@ -12,8 +12,8 @@ import redis
 import yaml
 from rich.console import Console
 
-from tuneop.cli import main
-from tuneop.watch import UnknownSession, watch
+from tuneop.cli.main import main
+from tuneop.cli.watch import UnknownSession, watch
 
 
 def session_file(tmp_path: Path, name: str, trials: list[dict[str, float]]) -> Path:

@@ -1,8 +1,8 @@
 """Fixtures of the end-to-end tier: one real single-node cluster per test session.
 
 The cluster is a kube-apiserver and kube-controller-manager 1.20 built from Debian's source
-by ``tests/e2e/cluster/build.sh``, Debian's etcd, and a node simulator that runs pods as
-local processes (see ``tests/e2e/cluster/HARNESS.md``). Without the built binaries the tier
+by ``testing/minicluster/build.sh``, Debian's etcd, and a node simulator that runs pods as
+local processes (see ``testing/minicluster/HARNESS.md``). Without the built binaries the tier
 is skipped, unless ``TUNEOP_E2E_BUILD=1`` asks to build them first (about 7 minutes).
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import controlplane
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
+from minicluster import controlplane
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 from tests.e2e.operator_support import CRD_FILE, CRD_PATH, condition
 
 E2E_DIR = Path(__file__).resolve().parent

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.e2e.cluster import processes
-from tests.e2e.cluster.controlplane import REPO_ROOT
-from tests.e2e.cluster.harness import Cluster, WaitTimeout
-from tests.e2e.cluster.kube import ApiException, Json, Kube
+from minicluster import processes
+from minicluster.controlplane import REPO_ROOT
+from minicluster.harness import Cluster, WaitTimeout
+from minicluster.kube import ApiException, Json, Kube
 
 T = TypeVar("T")
 

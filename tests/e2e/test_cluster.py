@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 
 BATCH = "/apis/batch/v1"
 

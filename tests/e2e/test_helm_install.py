@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.cluster.controlplane import REPO_ROOT, free_port
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
+from minicluster.controlplane import REPO_ROOT, free_port
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 from tests.e2e.operator_support import (
     CRD_PATH,
     EXAMPLES,

@@ -13,9 +13,9 @@ from typing import cast
 import pytest
 import redis
 
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 from tests.component.redis_server import RedisServer
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
 from tests.e2e.operator_support import (
     EXAMPLES,
     TUNEOP,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 from tests.e2e.operator_support import (
     JobWatch,
     OperatorProcess,

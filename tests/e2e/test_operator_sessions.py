@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.cluster.harness import Cluster
-from tests.e2e.cluster.kube import Json
+from minicluster.harness import Cluster
+from minicluster.kube import Json
 from tests.e2e.operator_support import (
     CRD_NAME,
     EXAMPLES,

@@ -23,12 +23,13 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from tuneop.adapters.kube_client import Kube
-from tuneop.adapters.ratelimit import TokenBucket
+from tuneop.adapters.kube.client import Kube
+from tuneop.adapters.kube.ratelimit import TokenBucket
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.core.contract import PREFIX
 from tuneop.core.manifests import job_manifest
-from tuneop.core.model import SessionSpec, parse_spec
-from tuneop.core.observed import Params, SessionRef
-from tuneop.core.results import PREFIX
+from tuneop.core.observed import Params
 
 Json = dict[str, Any]
 T0 = "2026-01-01T12:00:00Z"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tuneop.coalesce import Coalescer
+from tuneop.controller.scheduling import Coalescer
 
 
 class Probe:

@@ -22,12 +22,12 @@ import pytest
 from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
 from operator_fakes import FakeApi, api_exception, fake_kube
 
-from tuneop import handlers
-from tuneop.adapters.history import MemoryHistory
-from tuneop.adapters.resultsdir import DirectoryResults
+from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.memory import MemoryHistory
+from tuneop.controller import handlers
+from tuneop.controller.metrics import SESSIONS
+from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.core.planner import Plan
-from tuneop.metrics import SESSIONS
-from tuneop.runtime import OperatorConfig, Runtime, build_runtime
 
 LOG = logging.getLogger("test")
 JOBS = Resource("batch", "v1", "jobs", kind="Job", namespaced=True, verbs=["list", "watch"])
@@ -123,12 +123,12 @@ def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:
     c.reconcile()
     trials = sorted(p.name for p in (tmp_path / "ns" / "demo" / "trials").iterdir())
     assert trials == [f"trial-{i:06d}.json" for i in range(4)]
-    assert isinstance(c.runtime.reconciler.results[0], DirectoryResults)
+    assert isinstance(c.runtime.reconciler.store, DirectoryResults)
 
 
 def test_without_a_results_dir_the_history_is_kept_in_memory() -> None:
     c = Cluster()
-    assert isinstance(c.runtime.reconciler.results[0], MemoryHistory)
+    assert isinstance(c.runtime.reconciler.store, MemoryHistory)
 
 
 def test_an_invalid_spec_is_recorded_and_never_raised() -> None:
@@ -434,6 +434,6 @@ def test_a_reconcile_on_a_job_event_reads_nothing_it_has_seen() -> None:
 
 
 def test_the_operator_loads_optuna_only_for_a_bayesian_session() -> None:
-    code = "import sys, tuneop.handlers, tuneop.cli; print('optuna' in sys.modules)"
+    code = "import sys, tuneop.controller.handlers, tuneop.cli; print('optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from operator_fakes import FakeApi, condition, fake_kube, grid_spec, job_json
 
-from tuneop.adapters.job_cache import JobCache, session_of, slim
-from tuneop.adapters.kube_jobs import KubeJobs, observed_job
+from tuneop.adapters.kube.job_cache import JobCache, session_of, slim
+from tuneop.adapters.kube.jobs import KubeJobs, observed_job
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
 from tuneop.core.manifests import job_manifest
-from tuneop.core.model import SessionSpec
-from tuneop.core.observed import JobState, SessionRef
+from tuneop.core.observed import JobState
 from tuneop.core.planner import JobToCreate
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")

@@ -6,10 +6,10 @@ import json
 
 from operator_fakes import FakeApi, api_exception, fake_kube
 
-from tuneop.adapters.kube_best import BestConfigMap, best_name
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import SessionRef
-from tuneop.core.status import SessionStatus, TrialRef
+from tuneop.adapters.kube.best import BestConfigMap, best_name
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
+from tuneop.api.status import SessionStatus, TrialRef
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 SPEC = parse_spec(
@@ -30,7 +30,7 @@ def status(trial: int, value: float) -> SessionStatus:
 
 def test_the_configmap_is_created_owned_by_the_session() -> None:
     api = FakeApi()
-    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5), [])
+    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5))
     cm = api.configmaps["ns", "demo-best"]
     assert json.loads(cm["data"]["params.json"]) == {"x": 2}
     best = json.loads(cm["data"]["best.json"])
@@ -50,21 +50,21 @@ def test_the_configmap_is_created_owned_by_the_session() -> None:
 def test_an_unchanged_best_costs_no_call_and_a_new_one_replaces() -> None:
     api = FakeApi()
     sink = BestConfigMap(fake_kube(api))
-    sink.record_status(REF, SPEC, status(2, 9.5), [])
+    sink.record_status(REF, SPEC, status(2, 9.5))
     calls = len(api.calls)
-    sink.record_status(REF, SPEC, status(2, 9.5), [])
-    sink.record_status(REF, SPEC, SessionStatus(), [])  # no best yet: nothing to do
+    sink.record_status(REF, SPEC, status(2, 9.5))
+    sink.record_status(REF, SPEC, SessionStatus())  # no best yet: nothing to do
     assert len(api.calls) == calls
-    sink.record_status(REF, SPEC, status(3, 10.0), [])
+    sink.record_status(REF, SPEC, status(3, 10.0))
     assert api.names("replace_namespaced_config_map") == ["demo-best"]
     assert json.loads(api.configmaps["ns", "demo-best"]["data"]["params.json"]) == {"x": 3}
 
 
 def test_after_a_restart_a_current_configmap_is_read_not_rewritten() -> None:
     api = FakeApi()
-    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5), [])
+    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5))
     fresh = BestConfigMap(fake_kube(api))
-    fresh.record_status(REF, SPEC, status(2, 9.5), [])
+    fresh.record_status(REF, SPEC, status(2, 9.5))
     assert api.names("create_namespaced_config_map") == ["demo-best"]
     assert api.names("replace_namespaced_config_map") == []
 
@@ -73,9 +73,9 @@ def test_failures_are_not_raised_and_retried_on_the_next_change() -> None:
     api = FakeApi()
     sink = BestConfigMap(fake_kube(api))
     api.fail_next("create_namespaced_config_map", api_exception(500))
-    sink.record_status(REF, SPEC, status(2, 9.5), [])
+    sink.record_status(REF, SPEC, status(2, 9.5))
     assert api.configmaps == {}
-    sink.record_status(REF, SPEC, status(2, 9.5), [])
+    sink.record_status(REF, SPEC, status(2, 9.5))
     assert ("ns", "demo-best") in api.configmaps
 
 
@@ -85,7 +85,7 @@ def test_a_foreign_configmap_of_that_name_is_left_alone() -> None:
         "metadata": {"name": "demo-best", "resourceVersion": "1"},
         "data": {"mine": "yes"},
     }
-    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5), [])
+    BestConfigMap(fake_kube(api)).record_status(REF, SPEC, status(2, 9.5))
     assert api.configmaps["ns", "demo-best"]["data"] == {"mine": "yes"}
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from operator_fakes import FakeApi, api_exception, fake_kube
 
-from tuneop.adapters.kube_events import KubeEvents, event_body, select
-from tuneop.core.observed import SessionRef
+from tuneop.adapters.kube.events import KubeEvents, event_body, select
+from tuneop.api.session import SessionRef
 from tuneop.core.planner import Event
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")

@@ -16,14 +16,14 @@ from operator_fakes import (
     pod_json,
 )
 
-from tuneop.adapters import kube_jobs
-from tuneop.adapters.jobs import TransientError
-from tuneop.adapters.kube_client import Rejected
-from tuneop.adapters.kube_jobs import KubeJobs, infra_reason, observed_job
+from tuneop.adapters.kube import jobs as kube_jobs
+from tuneop.adapters.kube.jobs import KubeJobs, infra_reason, observed_job
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
 from tuneop.core.manifests import selector
-from tuneop.core.model import SessionSpec
-from tuneop.core.observed import JobState, Observed, ObservedJob, SessionRef
+from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
+from tuneop.ports import Rejected, TransientError
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
@@ -294,8 +294,8 @@ def test_a_full_log_also_reads_its_tail() -> None:
 
 
 def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
+    from tuneop.core.contract import PREFIX
     from tuneop.core.harvest import harvest_job
-    from tuneop.core.results import PREFIX
 
     api = FakeApi()
     launch(api, 1)

@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 from operator_fakes import FakeApi, api_exception, fake_kube
 
-from tuneop.adapters.jobs import TransientError
-from tuneop.adapters.kube_client import SessionGone
-from tuneop.adapters.kube_status import KubeStatus, replace_patch, status_patch, wire_status
-from tuneop.adapters.status import Conflict
-from tuneop.core.observed import SessionRef
-from tuneop.core.status import SessionStatus, TrialRef, status_to_wire
+from tuneop.adapters.kube.status import KubeStatus, replace_patch, status_patch, wire_status
+from tuneop.api.session import SessionRef
+from tuneop.api.status import SessionStatus, TrialRef, status_to_wire
+from tuneop.ports import Conflict, SessionGone, TransientError
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
@@ -70,8 +68,8 @@ def test_the_patch_carries_the_resource_version_and_every_status_key() -> None:
 
 
 def test_empty_strings_are_left_out_and_read_back_the_same() -> None:
-    from tuneop.adapters.kube_status import wire_status
-    from tuneop.core.status import Condition, status_from_wire
+    from tuneop.adapters.kube.status import wire_status
+    from tuneop.api.status import Condition, status_from_wire
 
     new = SessionStatus(
         phase="Running",

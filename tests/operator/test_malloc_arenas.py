@@ -12,7 +12,7 @@ import pytest
 # Eight threads allocating at once, then glibc's own report: one "Arena N:" block per arena.
 PROGRAM = """
 import ctypes, ctypes.util, sys, threading
-from tuneop.malloc_arenas import limit_arenas
+from tuneop.controller.process import limit_arenas
 print(limit_arenas() if sys.argv[1] == "limit" else None, flush=True)
 barrier = threading.Barrier(8)
 def work():

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tuneop import cli
-from tuneop.runtime import OperatorConfig
+from tuneop import main as cli
+from tuneop.controller.runtime import OperatorConfig
 
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[OperatorConfig]:
     seen: list[OperatorConfig] = []
-    import tuneop.handlers
+    import tuneop.controller.handlers
 
-    monkeypatch.setattr(tuneop.handlers, "serve", seen.append)
+    monkeypatch.setattr(tuneop.controller.handlers, "serve", seen.append)
     return seen
 
 
@@ -75,19 +75,18 @@ def test_a_redis_url_adds_the_mirror_after_the_primary_store(
     from operator_fakes import fake_kube
 
     from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
-    from tuneop.runtime import build_runtime
+    from tuneop.controller.runtime import build_runtime
 
     config = OperatorConfig(redis_url="redis://r:6379/0", redis_prefix="lab", redis_ttl=ttl)
     rt = build_runtime(config, kube=fake_kube())
-    sinks = rt.reconciler.results
-    mirror = sinks[-1]
-    assert isinstance(mirror, RedisMirror) and not isinstance(sinks[0], RedisMirror)
+    mirror = rt.reconciler.mirrors[-1]
+    assert isinstance(mirror, RedisMirror) and not isinstance(rt.reconciler.store, RedisMirror)
     assert mirror.prefix == "lab"
     assert mirror.ttl_seconds == (DEFAULT_TTL_SECONDS if ttl is None else ttl)
-    assert mirror.source == sinks[0].history  # backfill reads the primary store
+    assert mirror.source == rt.reconciler.store.history  # backfill reads the result store
     without = build_runtime(OperatorConfig(), kube=fake_kube())
     assert len(rt.forgetters) - len(without.forgetters) == (1 if deletes_keys else 0)
-    assert not any(isinstance(s, RedisMirror) for s in without.reconciler.results)
+    assert not any(isinstance(s, RedisMirror) for s in without.reconciler.mirrors)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +106,10 @@ def test_plan_does_not_load_kopf() -> None:
     import subprocess
     import sys
 
-    code = "import sys, tuneop.cli; tuneop.cli.build_parser(); print('kopf' in sys.modules)"
+    code = (
+        "import sys, tuneop.main, tuneop.cli.main as cli, tuneop.controller.command as op; "
+        "cli.build_parser(op.add_parser); print('kopf' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -119,7 +121,7 @@ def test_a_pod_without_a_mounted_token_falls_back_to_its_kubeconfig(
     # come as $KUBECONFIG: the operator must start with it instead of failing.
     from kubernetes import config
 
-    from tuneop.adapters.kube_client import load_configuration
+    from tuneop.adapters.kube.client import load_configuration
 
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from tuneop.adapters.history import MemoryHistory
-from tuneop.core.model import parse_spec
-from tuneop.core.observed import SessionRef
+from tuneop.adapters.memory import MemoryHistory
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import parse_spec
+from tuneop.controller.metrics import PhaseTracker, record_plan
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Plan
-from tuneop.core.results import Outcome, TrialResult
-from tuneop.metrics import PhaseTracker, record_plan
 
 
 def sample(name: str, **labels: str) -> float:

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from tuneop.adapters.jobs import FakeJobs
-from tuneop.adapters.results import MemoryResults
-from tuneop.adapters.status import Conflict, MemoryEvents, MemoryStatus
+from tuneop.adapters.memory import FakeJobs, MemoryEvents, MemoryResults, MemoryStatus
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.api.status import SessionStatus
 from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.model import SessionSpec, parse_spec
-from tuneop.core.observed import JobState, ObservedJob, SessionRef
+from tuneop.core.contract import PREFIX, Outcome, TrialResult
+from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.core.results import PREFIX, Outcome, TrialResult
-from tuneop.core.status import SessionStatus
+from tuneop.ports import Conflict
 from tuneop.reconciler import Reconciler
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
@@ -114,7 +114,8 @@ class World:
         return Reconciler(
             jobs=self.jobs,
             statuses=self.status,
-            results=[self.results],
+            store=self.results,
+            mirrors=[self.results],
             events=self.events,
             clock=self.clock,
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tuneop.adapters.ratelimit import TokenBucket
+from tuneop.adapters.kube.ratelimit import TokenBucket
 
 
 @dataclass

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.api.status import SessionStatus
+from tuneop.core.contract import PREFIX, Outcome, TrialResult
 from tuneop.core.harvest import harvest_job
-from tuneop.core.model import SessionSpec, parse_spec
-from tuneop.core.observed import JobState, Observed, ObservedJob, Params, SessionRef
+from tuneop.core.observed import JobState, Observed, ObservedJob, Params
 from tuneop.core.planner import JobToCreate, Plan, plan
-from tuneop.core.results import PREFIX, Outcome, TrialResult
-from tuneop.core.status import SessionStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from tuneop.api.spec import parse_spec
 from tuneop.core.bayesian import CachedSuggester, suggest
-from tuneop.core.model import parse_spec
-from tuneop.core.results import Outcome, TrialResult
+from tuneop.core.contract import Outcome, TrialResult
 
 
 def bayes_spec(seed: int = 1, categorical: bool = False) -> Any:

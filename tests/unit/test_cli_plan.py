@@ -11,8 +11,8 @@ import pytest
 import yaml
 from core_builders import line, manifest
 
-from tuneop.cli import main
-from tuneop.core.crd import crd_yaml
+from tuneop.api.crd import crd_yaml
+from tuneop.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))

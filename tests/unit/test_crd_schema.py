@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from tuneop.core.crd import PRINTER_COLUMNS, crd, crd_yaml
+from tuneop.api.crd import PRINTER_COLUMNS, crd, crd_yaml
+from tuneop.api.session import parse_manifest
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import SessionStatus, status_to_wire
 from tuneop.core.jobsfile import parse_jobs, session_from_jobs
-from tuneop.core.model import SessionSpec
-from tuneop.core.session import parse_manifest
-from tuneop.core.status import SessionStatus, status_to_wire
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "tuningsession.yaml"

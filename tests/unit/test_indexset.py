@@ -52,8 +52,8 @@ def test_garbled_ranges_are_rejected(bad: str) -> None:
     [("harvestedJobs", "0-3,x"), ("harvestedJobs", "1;2"), ("inflight", "5:7-9")],
 )
 def test_a_garbled_ledger_is_refused_not_crashed_on(field: str, value: str) -> None:
-    from tuneop.core.crd import crd
-    from tuneop.core.status import SessionStatus, status_from_wire
+    from tuneop.api.crd import crd
+    from tuneop.api.status import SessionStatus, status_from_wire
 
     assert status_from_wire({"phase": "Running", field: value}) == SessionStatus()
     schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]

@@ -10,6 +10,8 @@ import kubernetes_validate
 import pytest
 from core_builders import DROP, REF, T0, spec
 
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
 from tuneop.core.manifests import (
     ANN_TRIALS,
     JOB_START_SLACK_SECONDS,
@@ -19,8 +21,7 @@ from tuneop.core.manifests import (
     job_name,
     session_label,
 )
-from tuneop.core.model import SessionSpec
-from tuneop.core.observed import Observed, SessionRef
+from tuneop.core.observed import Observed
 from tuneop.core.planner import JobToCreate, plan
 
 K8S_VERSION = "1.30"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tuneop.api.session import parse_manifest
+from tuneop.api.spec import SpecError
 from tuneop.core.jobsfile import parse_jobs, session_from_jobs
-from tuneop.core.model import SpecError
-from tuneop.core.session import parse_manifest
 
 
 def test_lines_give_params_either_wrapped_or_bare_skipping_comments_and_blanks() -> None:

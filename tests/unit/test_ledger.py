@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from core_builders import T0
 
-from tuneop.core import conditions as C
-from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
-from tuneop.core.status import (
+from tuneop.api import vocabulary as C
+from tuneop.api.status import (
     SessionStatus,
     format_inflight,
     parse_inflight,
     status_from_wire,
     status_to_wire,
 )
+from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
 
 RANGES = [
     pytest.param("", set(), id="empty"),

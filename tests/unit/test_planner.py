@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from core_builders import DROP, REF, T0, Session, launched, result, spec
 
-from tuneop.core import conditions as C
-from tuneop.core.model import SessionSpec
+from tuneop.api import vocabulary as C
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import SessionStatus, status_bytes
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.observed import JobState, Observed, Params
 from tuneop.core.planner import Plan, invalid_plan, needs_harvest, plan
 from tuneop.core.ranges import parse_ranges
-from tuneop.core.results import Outcome, TrialResult
 from tuneop.core.search import random_point
-from tuneop.core.status import SessionStatus, status_bytes
 
 
 def condition(status: SessionStatus, type_: str) -> tuple[str, str] | None:

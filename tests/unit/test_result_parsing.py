@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 from core_builders import job, line
 
-from tuneop.core.harvest import harvest_job
-from tuneop.core.model import Objective
-from tuneop.core.observed import JobState
-from tuneop.core.results import (
+from tuneop.api.spec import Objective
+from tuneop.core.contract import (
     LOG_TAIL_BYTES,
     PREFIX,
     TRIAL_FAILURES,
@@ -20,6 +18,8 @@ from tuneop.core.results import (
     classify,
     parse_log,
 )
+from tuneop.core.harvest import harvest_job
+from tuneop.core.observed import JobState
 
 LOSS = Objective(metric="loss")
 OK1 = line(1, 0.5)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from core_builders import DROP, REF, T0, Session, spec
 
-from tuneop.core import conditions as C
+from tuneop.api import vocabulary as C
 from tuneop.core.observed import Observed
 from tuneop.core.planner import plan
 from tuneop.core.search import budget, grid_point, point, random_point

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from core_builders import DROP, manifest, spec, spec_data
 
-from tuneop.core.model import SpecError, parse_spec, spec_to_wire
-from tuneop.core.session import parse_manifest
+from tuneop.api.session import parse_manifest
+from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 
 INT_X = {"name": "x", "type": "int", "min": 0, "max": 9}
 

@@ -37,11 +37,12 @@ from typing import Any
 
 import redis
 
-from tuneop.core.model import SessionSpec, spec_to_wire
-from tuneop.core.observed import SessionRef
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec, spec_to_wire
+from tuneop.api.status import SessionStatus
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.core.results import Outcome, TrialResult
-from tuneop.core.status import SessionStatus
+from tuneop.ports import MirrorRecord
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ Write = Callable[["redis.client.Pipeline"], None]
 
 @dataclass
 class RedisMirror:
-    """A ResultSink that mirrors sessions into Redis and backfills after outages."""
+    """A Mirror that mirrors sessions into Redis and backfills after outages."""
 
     client: redis.Redis
     prefix: str = "tuneop"
@@ -194,7 +195,15 @@ class RedisMirror:
         if self.on_health is not None:
             self.on_health(ok)
 
-    # --- ResultSink ---------------------------------------------------------------------
+    # --- Mirror -------------------------------------------------------------------------
+
+    def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
+        if change.launched:
+            self.record_launch(ref, spec, change.launched)
+        if change.results:
+            self.persist(ref, spec, change.results)
+        if change.status is not None:
+            self.record_status(ref, spec, change.status, change.events)
 
     def record_launch(
         self, ref: SessionRef, spec: SessionSpec, jobs: Sequence[JobToCreate]

@@ -19,8 +19,8 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuneop.core.model import Parameter, Scalar, SessionSpec
-from tuneop.core.results import TrialResult
+from tuneop.api.spec import Parameter, Scalar, SessionSpec
+from tuneop.core.contract import TrialResult
 
 if TYPE_CHECKING:
     import optuna

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from tuneop.core.model import Objective
-from tuneop.core.observed import ObservedJob
-from tuneop.core.results import (
+from tuneop.api.spec import Objective
+from tuneop.core.contract import (
     Outcome,
     ParsedLog,
     TrialResult,
@@ -23,6 +22,7 @@ from tuneop.core.results import (
     missing_result,
     parse_log,
 )
+from tuneop.core.observed import ObservedJob
 
 
 def harvest_job(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tuneop.core.model import API_GROUP, API_VERSION, KIND, Scalar, SpecError
+from tuneop.api.spec import API_GROUP, API_VERSION, KIND, Scalar, SpecError
 
 
 def parse_jobs(text: str, source: str = "jobs file") -> list[dict[str, Scalar]]:

@@ -13,8 +13,9 @@ import hashlib
 import json
 from typing import Any
 
-from tuneop.core.model import API_GROUP, API_VERSION, KIND, SessionSpec
-from tuneop.core.observed import Params, SessionRef
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
+from tuneop.core.observed import Params
 
 LABEL_SESSION = "tuneop.dev/session"
 LABEL_JOB_INDEX = "tuneop.dev/job-index"

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tuneop.core.model import Scalar
-from tuneop.core.results import TrialResult
-from tuneop.core.status import SessionStatus
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import Scalar
+from tuneop.api.status import SessionStatus
+from tuneop.core.contract import TrialResult
 
 Params = dict[str, Scalar]
 
@@ -22,18 +23,6 @@ class JobState(StrEnum):
     ACTIVE = "Active"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
-
-
-@dataclass(frozen=True)
-class SessionRef:
-    namespace: str
-    name: str
-    uid: str = ""
-    generation: int = 1
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)

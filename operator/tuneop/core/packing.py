@@ -13,7 +13,7 @@ restarted operator continues exactly where the last one stopped.
 
 from __future__ import annotations
 
-from tuneop.core.model import SessionSpec
+from tuneop.api.spec import SessionSpec
 
 
 def even_split(n: int, workers: int) -> list[int]:

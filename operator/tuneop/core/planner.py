@@ -21,15 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tuneop.core import conditions as C
-from tuneop.core.manifests import format_trials, job_manifest, job_name
-from tuneop.core.model import SessionSpec
-from tuneop.core.observed import JobState, Observed, ObservedJob, Params
-from tuneop.core.packing import next_job_size
-from tuneop.core.ranges import IndexSet
-from tuneop.core.results import TRIAL_FAILURES, Outcome, TrialResult, missing_result
-from tuneop.core.search import budget, point
-from tuneop.core.status import (
+from tuneop.api import vocabulary as C
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import (
     LEADERBOARD_SIZE,
     MAX_ENTRY_PARAMS_BYTES,
     JobCounts,
@@ -39,6 +33,12 @@ from tuneop.core.status import (
     format_inflight,
     parse_inflight,
 )
+from tuneop.core.contract import TRIAL_FAILURES, Outcome, TrialResult, missing_result
+from tuneop.core.manifests import format_trials, job_manifest, job_name
+from tuneop.core.observed import JobState, Observed, ObservedJob, Params
+from tuneop.core.packing import next_job_size
+from tuneop.core.ranges import IndexSet
+from tuneop.core.search import budget, point
 
 MAX_TRIALS_PER_JOB = 1000
 
@@ -378,7 +378,7 @@ def _params(
     if spec.optimizer.type != "bayesian":
         return [point(spec, t) for t in trials]
     if suggest is None:
-        from tuneop.core.bayesian import suggest as tpe  # Optuna loads only when needed
+        from tuneop.core.bayesian import suggest as tpe
 
         suggest = tpe
     history = {r.trial: r for r in observed.history}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 
-from tuneop.core.model import Parameter, Scalar, SessionSpec
+from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
 Params = dict[str, Scalar]
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import SessionStatus
+from tuneop.core.contract import TrialResult
 from tuneop.core.manifests import job_name
-from tuneop.core.model import SessionSpec
-from tuneop.core.results import TrialResult
-from tuneop.core.status import SessionStatus
 
 Record = dict[str, Any]
 

@@ -1,0 +1,2 @@
+"""The Kubernetes adapters: client, Jobs, the Job cache, status, Events, best ConfigMap, rate limit.
+"""

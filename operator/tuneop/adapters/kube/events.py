@@ -1,0 +1,148 @@
+"""Kubernetes Events on the TuningSession: the ``EventSink`` over core/v1.
+
+Each planner event becomes a core/v1 Event whose involvedObject is the
+session (with its uid, so ``kubectl describe ts NAME`` lists it), with the
+planner's type, reason and message, and source component ``tuneop``. core/v1
+Events (not events.k8s.io/v1) are used because every API server back to 1.20
+serves them and ``kubectl describe`` reads them.
+
+Events are a courtesy, never a reason to fail a reconcile: a failed create is
+logged and counted, not raised. Every create waits for the write limiter.
+
+**Routine events are sampled.** Warnings (a trial failed, a stop) and phase
+changes are always posted. The routine ones (``TrialsStarted``,
+``TrialsFinished``, ``NewBest``) come once or more per Job, which would make
+Events the largest share of the operator's API requests, so each session
+posts at most one of each routine reason per ``routine_interval`` (60 s): the
+first one, then the latest after the interval has passed, its message ending
+with how many like it were not posted in between. Every one of them is still
+in the session's status counters and, with Redis, in its event stream.
+A reconcile that still has many events to post (a large first wave) posts at
+most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
+summed up in one ``EventsSuppressed`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import API_GROUP, API_VERSION, KIND
+from tuneop.core.planner import Event
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "tuneop"
+MAX_EVENTS_PER_EMIT = 10
+MAX_EVENT_MESSAGE = 1024
+# Routine per-Job events: sampled per session, and the first left out of a crowded reconcile.
+ROUTINE = frozenset({"TrialsStarted", "TrialsFinished", "NewBest"})
+ROUTINE_INTERVAL = timedelta(seconds=60)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def event_body(ref: SessionRef, event: Event, now: datetime, instance: str) -> dict[str, Any]:
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        # generateName: the API server makes each name unique; names stay within 253 chars.
+        "metadata": {"generateName": f"{ref.name[:200]}.", "namespace": ref.namespace},
+        "involvedObject": {
+            "apiVersion": f"{API_GROUP}/{API_VERSION}",
+            "kind": KIND,
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "uid": ref.uid,
+        },
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message[:MAX_EVENT_MESSAGE],
+        "source": {"component": COMPONENT, "host": instance},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": instance,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+def select(events: Sequence[Event], limit: int = MAX_EVENTS_PER_EMIT) -> list[Event]:
+    """At most ``limit`` events, important ones first, in their original order."""
+    if len(events) <= limit:
+        return list(events)
+    ranked = sorted(range(len(events)), key=lambda i: (events[i].reason in ROUTINE, i))
+    keep = sorted(ranked[: limit - 1])
+    dropped = len(events) - len(keep)
+    summary = Event("Normal", "EventsSuppressed", f"{dropped} more routine events not posted")
+    return [*(events[i] for i in keep), summary]
+
+
+@dataclass
+class _Sampled:
+    posted_at: datetime | None = None
+    held: int = 0
+
+
+@dataclass
+class KubeEvents:
+    kube: Kube
+    instance: str = field(default_factory=socket.gethostname)
+    clock: Callable[[], datetime] = _utcnow
+    limit: int = MAX_EVENTS_PER_EMIT
+    routine_interval: timedelta = ROUTINE_INTERVAL
+    _sampled: dict[tuple[str, str], _Sampled] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sample(self, ref: SessionRef, events: Sequence[Event], now: datetime) -> list[Event]:
+        """The events to post now: all but routine ones whose reason was posted lately."""
+        last = {e.reason: i for i, e in enumerate(events) if e.reason in ROUTINE}
+        out = []
+        with self._lock:
+            for i, event in enumerate(events):
+                if event.reason not in ROUTINE:
+                    out.append(event)
+                    continue
+                state = self._sampled.setdefault((ref.key, event.reason), _Sampled())
+                due = state.posted_at is None or now - state.posted_at >= self.routine_interval
+                if not due or i != last[event.reason]:
+                    # Held: posted lately, or a later one of this reason comes in this batch.
+                    state.held += 1
+                    continue
+                if state.held:
+                    event = Event(
+                        event.type, event.reason, f"{event.message} (+{state.held} more not posted)"
+                    )
+                state.posted_at, state.held = now, 0
+                out.append(event)
+        return out
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            for sampled in [k for k in self._sampled if k[0] == key]:
+                del self._sampled[sampled]
+
+    def emit(self, ref: SessionRef, events: Sequence[Event]) -> None:
+        now = self.clock()
+        for event in select(self.sample(ref, events, now), self.limit):
+            try:
+                self.kube.write()
+                self.kube.core.create_namespaced_event(
+                    ref.namespace,
+                    event_body(ref, event, now, self.instance),
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            except Exception as err:  # an Event is never worth failing a reconcile for
+                api_error("create_event", err)
+                log.warning("%s: could not post event %s: %s", ref.key, event.reason, err)

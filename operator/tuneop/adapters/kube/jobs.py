@@ -1,0 +1,447 @@
+"""Worker Jobs on Kubernetes: the ``JobBackend`` over the batch/v1 and core/v1 APIs.
+
+``list_jobs`` lists the session's Jobs with a server-side label selector (or
+takes them from the operator's ``JobCache`` when it can vouch for them) and
+maps each to an ``ObservedJob``: its index from the ``tuneop.dev/job-index``
+label, its trials from the ``tuneop.dev/trials`` annotation, their params from
+the container's ``TUNEOP_TRIALS`` env, and its state from the Job's
+conditions (``Complete`` → Succeeded; ``Failed`` → Failed with the condition's
+reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
+Jobs owned by another TuningSession uid (an earlier session of the same name,
+still being garbage-collected) are not this session's and are skipped.
+
+Only plain Job features are used (no Indexed Jobs, pod failure policies or
+``suspend``), so this works against a 1.20 API server.
+
+**Infrastructure failures.** For a failed Job, the pods still present are
+examined and the *newest* one decides (with retries, earlier attempts may
+have failed differently): a pod the platform killed (status.reason Evicted,
+NodeLost, Preempting, Shutdown, UnexpectedAdmissionError, OutOf*…), a
+container stuck waiting on its image or config (ImagePullBackOff,
+ErrImagePull, InvalidImageName, CreateContainerConfigError,
+CreateContainerError) or a pod never scheduled (PodScheduled=False,
+Unschedulable) sets ``infra_reason``; unreported trials then count as
+InfrastructureFailure, not as the trial's fault. OOMKilled is the trial's own
+doing and stays a Failed trial. Pods deleted before harvest are not
+guessed at here: ``read_logs`` returns None and the core records ResultsLost.
+
+**Logs.** ``read_logs`` lists the Job's pods (``job-name=<job>``) and reads
+the ``runner`` container's log of each, oldest first, because a later
+attempt's report for a trial replaces an earlier one. Each read is bounded
+with ``limitBytes`` = 4 MiB (the core parser's own tail bound: a runner prints
+one short line per trial, so 4 MiB holds thousands of trials plus noise).
+``limitBytes`` keeps the *head* of a log; when a log fills it, its end is
+read too (``tailLines`` sized to fit the limit), so the latest reports are
+never lost to objective chatter (reports in the middle of a log over 4 MiB
+can be). A Job's
+pods share a 16 MiB budget, newest pods first. A pod whose container never
+started (the API answers 400) contributes an empty log; a pod deleted between
+the listing and the read is skipped. No pods at all → None (ResultsLost),
+except after DeadlineExceeded: the Job controller itself deletes the pods of
+a Job past its deadline, so that is an empty harvest (TimedOut), not a loss.
+API errors raise ``TransientError`` and the harvest is retried on the next
+reconcile; after ``MAX_LOG_ATTEMPTS`` failures in a row the unreadable pods
+are given up on (a node gone for good must not pin a Job forever).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tuneop.adapters.kube.client import (
+    REQUEST_TIMEOUT,
+    Kube,
+    body_json,
+    raise_api_error,
+    status_code,
+)
+from tuneop.adapters.kube.job_cache import JobCache
+from tuneop.adapters.kube.metrics import TRIALS_STARTED
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import KIND
+from tuneop.core.manifests import (
+    ANN_TRIALS,
+    CONTAINER,
+    LABEL_JOB_INDEX,
+    LABEL_SESSION,
+    selector,
+    session_label,
+)
+from tuneop.core.observed import JobState, ObservedJob, Params
+from tuneop.core.planner import JobToCreate
+from tuneop.ports import TransientError
+
+log = logging.getLogger(__name__)
+
+Json = Mapping[str, Any]
+
+LOG_LIMIT_BYTES = 4 * 1024 * 1024
+JOB_LOG_BUDGET_BYTES = 16 * 1024 * 1024
+TAIL_LINES = 20_000
+MAX_LOG_ATTEMPTS = 5
+
+INFRA_POD_REASONS = frozenset(
+    {
+        "Evicted",
+        "NodeLost",
+        "Preempting",
+        "Shutdown",
+        "Terminated",
+        "UnexpectedAdmissionError",
+        "NodeAffinity",
+    }
+)
+INFRA_WAITING_REASONS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+
+
+# --- mapping: plain functions over the API's JSON, tested without a cluster ---
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_trials(text: Any) -> tuple[int, ...]:
+    """The ``tuneop.dev/trials`` annotation: ``"12-15"`` or ``"7"``."""
+    if not isinstance(text, str) or not text:
+        return ()
+    lo, sep, hi = text.partition("-")
+    try:
+        first, last = int(lo), int(hi) if sep else int(lo)
+    except ValueError:
+        return ()
+    return tuple(range(first, last + 1)) if 0 <= first <= last else ()
+
+
+def runner_trials(job: Json) -> list[tuple[int, Params]]:
+    """(trial, params) pairs from the runner container's ``TUNEOP_TRIALS`` env."""
+    pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in pod.get("containers") or []:
+        for env in container.get("env") or []:
+            if env.get("name") != "TUNEOP_TRIALS":
+                continue
+            try:
+                payload = json.loads(env.get("value") or "[]")
+                return [(int(p["trial"]), dict(p.get("params") or {})) for p in payload]
+            except (ValueError, TypeError, KeyError):
+                return []
+    return []
+
+
+def job_state(job: Json) -> tuple[JobState, str | None, datetime | None]:
+    """State, reason and finish time from the Job's conditions."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        when = parse_time(cond.get("lastTransitionTime"))
+        if cond.get("type") == "Complete":
+            done = parse_time((job.get("status") or {}).get("completionTime")) or when
+            return JobState.SUCCEEDED, None, done
+        if cond.get("type") == "Failed":
+            return JobState.FAILED, cond.get("reason") or "Failed", when
+    return JobState.ACTIVE, None, None
+
+
+def owned_by_other(job: Json, ref: SessionRef) -> bool:
+    """True when the Job's controller is a TuningSession other than ``ref`` (by uid)."""
+    if not ref.uid:
+        return False
+    for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("kind") == KIND and owner.get("controller"):
+            return bool(owner.get("uid") != ref.uid)
+    return False
+
+
+def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
+    """An ``ObservedJob`` from a Job's JSON (and its pods, for failures); None if not ours."""
+    meta = job.get("metadata") or {}
+    try:
+        index = int((meta.get("labels") or {})[LABEL_JOB_INDEX])
+    except (KeyError, TypeError, ValueError):
+        return None
+    pairs = runner_trials(job)
+    trials = parse_trials((meta.get("annotations") or {}).get(ANN_TRIALS))
+    if not trials:
+        trials = tuple(t for t, _ in pairs)
+    if not trials:
+        return None
+    by_trial = dict(pairs)
+    params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
+    state, reason, finished = job_state(job)
+    return ObservedJob(
+        index=index,
+        name=str(meta.get("name") or ""),
+        trials=trials,
+        state=state,
+        params=params,
+        reason=reason,
+        infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
+        started_at=parse_time((job.get("status") or {}).get("startTime")),
+        finished_at=finished,
+    )
+
+
+def creation_order(pods: Sequence[Json]) -> list[Json]:
+    def key(pod: Json) -> tuple[str, str]:
+        meta = pod.get("metadata") or {}
+        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+    return sorted(pods, key=key)
+
+
+def pod_problem(pod: Json) -> str | None:
+    """Why the platform, not the trial, ended this pod; None if nothing points there."""
+    name = (pod.get("metadata") or {}).get("name", "?")
+    status = pod.get("status") or {}
+    reason = status.get("reason")
+    if reason in INFRA_POD_REASONS or (isinstance(reason, str) and reason.startswith("OutOf")):
+        return f"pod {name} {reason}: {status.get('message') or ''}".rstrip(": ")
+    for cs in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in INFRA_WAITING_REASONS:
+            msg = waiting.get("message") or ""
+            return f"pod {name} container {cs.get('name')} {waiting['reason']}: {msg}".rstrip(": ")
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return f"pod {name} not scheduled ({cond.get('reason')}): {cond.get('message') or ''}"
+    return None
+
+
+def infra_reason(pods: Sequence[Json]) -> str | None:
+    """The platform's failure, judged on the Job's newest pod."""
+    ordered = creation_order(pods)
+    return pod_problem(ordered[-1]) if ordered else None
+
+
+def pod_job(pod: Json) -> str | None:
+    """The name of the Job a pod belongs to (its controller reference, else the label)."""
+    meta = pod.get("metadata") or {}
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Job" and owner.get("controller"):
+            return str(owner.get("name"))
+    return (meta.get("labels") or {}).get("job-name")
+
+
+# --- the backend ---
+
+
+@dataclass
+class KubeJobs:
+    kube: Kube
+    log_limit_bytes: int = LOG_LIMIT_BYTES
+    job_log_budget_bytes: int = JOB_LOG_BUDGET_BYTES
+    # What the operator's watch shows; without one, every reconcile LISTs the Jobs.
+    cache: JobCache | None = None
+    _log_failures: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
+        cached = self.cache.snapshot(ref) if self.cache is not None else None
+        listed = cached if cached is not None else self._list(ref)
+        items = [j for j in listed if not owned_by_other(j, ref)]
+        failed = [j for j in items if job_state(j)[0] is JobState.FAILED]
+        pods_by_job: dict[str, list[Json]] = {}
+        if failed:
+            for pod in self._pods(ref, f"{LABEL_SESSION}={session_label(ref.name)}"):
+                pods_by_job.setdefault(pod_job(pod) or "", []).append(pod)
+        out = []
+        for item in items:
+            name = (item.get("metadata") or {}).get("name", "")
+            job = observed_job(item, pods_by_job.get(name, ()))
+            if job is None:
+                log.warning("%s: ignoring Job %s: no job index or trials", ref.key, name)
+                continue
+            out.append(job)
+        return sorted(out, key=lambda j: j.index)
+
+    def _list(self, ref: SessionRef) -> list[Json]:
+        try:
+            resp = self.kube.batch.list_namespaced_job(
+                ref.namespace,
+                label_selector=selector(ref.name),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            items = list(body_json(resp).get("items") or [])
+        except Exception as err:
+            raise_api_error("list_jobs", err)
+        if self.cache is not None:
+            self.cache.listed(ref, items)
+        return items
+
+    def _pods(self, ref: SessionRef, label_selector: str) -> list[Json]:
+        try:
+            resp = self.kube.core.list_namespaced_pod(
+                ref.namespace,
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            return list(body_json(resp).get("items") or [])
+        except Exception as err:
+            raise_api_error("list_pods", err)
+
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
+        attempt_key = f"{ref.key}/{job.name}"
+        pods = creation_order(
+            self._pods(ref, f"job-name={job.name},{LABEL_SESSION}={session_label(ref.name)}")
+        )
+        if not pods:
+            self._forget(attempt_key)
+            # The Job controller deletes the pods of a Job past its deadline itself.
+            return [] if job.reason == "DeadlineExceeded" else None
+        with self._lock:
+            give_up = self._log_failures.get(attempt_key, 0) >= MAX_LOG_ATTEMPTS - 1
+        logs: list[list[str]] = []
+        budget = self.job_log_budget_bytes
+        read_any = False
+        for pod in reversed(pods):  # newest first: the last attempt matters most
+            if budget <= 0:
+                break
+            try:
+                parts = self._pod_log(ref, pod, min(budget, self.log_limit_bytes))
+            except TransientError:
+                if not give_up:
+                    with self._lock:
+                        self._log_failures[attempt_key] = self._log_failures.get(attempt_key, 0) + 1
+                    raise
+                log.warning("%s: giving up on the log of a pod of %s", ref.key, job.name)
+                continue
+            if parts is None:
+                continue  # deleted since the listing
+            read_any = True
+            budget -= sum(len(p) for p in parts)
+            logs.append(parts)
+        self._forget(attempt_key)
+        if not read_any:
+            return [] if job.reason == "DeadlineExceeded" else None
+        return [part for parts in reversed(logs) for part in parts]
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._log_failures.pop(key, None)
+
+    def _pod_log(self, ref: SessionRef, pod: Json, limit: int) -> list[str] | None:
+        """The container log (head, plus tail when the head hit the limit); None if gone."""
+        name = (pod.get("metadata") or {}).get("name", "")
+        head = self._read(ref, name, limit_bytes=limit)
+        if head is None:
+            return None
+        if len(head) < limit:
+            return [head.decode("utf-8", errors="replace")]
+        # The head was cut: drop its partial last line, then fetch the end of the log.
+        head = head[: head.rfind(b"\n") + 1]
+        return [head.decode("utf-8", errors="replace"), self._tail(ref, name, head, limit)]
+
+    def _tail(self, ref: SessionRef, pod: str, head: bytes, limit: int) -> str:
+        """The log's last lines within ``limit`` bytes.
+
+        The API applies ``tailLines`` before ``limitBytes``, so too many lines give the
+        *start* of the tail window again. Ask for about half a limit's worth of lines
+        (sized on the head's average line) and ask for fewer while the answer is cut.
+        """
+        average = max(len(head) / max(head.count(b"\n"), 1), 1.0)
+        lines = max(1, min(TAIL_LINES, int(limit / average / 2)))
+        tail = b""
+        for _ in range(4):
+            tail = self._read(ref, pod, limit_bytes=limit, tail_lines=lines) or b""
+            if len(tail) < limit or lines == 1:
+                break
+            lines = max(1, lines // 4)
+        return tail.decode("utf-8", errors="replace")
+
+    def _read(self, ref: SessionRef, pod: str, **kw: Any) -> bytes | None:
+        try:
+            resp = self.kube.core.read_namespaced_pod_log(
+                pod,
+                ref.namespace,
+                container=CONTAINER,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+                **kw,
+            )
+            return bytes(resp.data)
+        except Exception as err:
+            code = status_code(err)
+            if code == 404:
+                return None
+            if code == 400:
+                # The container never started (waiting on its image, say): there is no log.
+                return b""
+            raise_api_error("read_log", err)
+
+    def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
+        self.kube.write()
+        try:
+            resp = self.kube.batch.create_namespaced_job(
+                ref.namespace,
+                job.manifest,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            created = body_json(resp)
+        except Exception as err:
+            if status_code(err) != 409:
+                raise_api_error("create_job", err)
+            created = self._check_existing(ref, job.name)
+        else:
+            TRIALS_STARTED.inc(len(job.trials))
+        if self.cache is not None:
+            self.cache.created(ref, created if isinstance(created, dict) else job.manifest)
+
+    def _check_existing(self, ref: SessionRef, name: str) -> Json:
+        """409: the name exists. Ours is success; an earlier session's must be waited out."""
+        try:
+            resp = self.kube.batch.read_namespaced_job(
+                name, ref.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+            existing = body_json(resp)
+        except Exception as err:
+            if status_code(err) == 404:
+                raise TransientError(f"Job {name} is being deleted; creating it later") from err
+            raise_api_error("read_job", err)
+        if owned_by_other(existing, ref):
+            raise TransientError(
+                f"Job {name} still belongs to an earlier session named {ref.name};"
+                " waiting for its garbage collection"
+            )
+        return dict(existing)
+
+    def delete_job(self, ref: SessionRef, name: str) -> None:
+        self.kube.write()
+        try:
+            self.kube.batch.delete_namespaced_job(
+                name,
+                ref.namespace,
+                propagation_policy="Background",
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except Exception as err:
+            if status_code(err) != 404:
+                raise_api_error("delete_job", err)
+        if self.cache is not None:
+            self.cache.deleted(ref, name)

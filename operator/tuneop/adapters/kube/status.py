@@ -1,0 +1,241 @@
+"""The TuningSession's status on the API server: the ``StatusStore`` over the custom objects API.
+
+``read`` GETs the session and returns its status and ``metadata.resourceVersion``.
+``write`` PATCHes the status subresource with a JSON merge patch that
+carries that resourceVersion, so the API server refuses (409) a write based on
+a stale read; that becomes ``Conflict`` and the reconciler re-observes.
+
+The whole ``.status`` is replaced, not merged: a merge patch leaves keys it
+does not mention in place, so the patch names every key of the new status
+and sets to null every key of the status last read that the new one drops,
+recursively (``best.paramsOmitted`` disappearing, a parameter leaving
+``best.params``, a field some other writer put there). Lists (conditions,
+leaderboard) are replaced whole by any merge patch. ``status_patch`` builds
+that body from the status read at the same resourceVersion, which ``read``
+keeps; if the write's version is not the one last read, the object is read
+again first, and a different version is already a ``Conflict``.
+
+A write that would change nothing (the same status at the same
+resourceVersion: a timer tick on a quiet session) is skipped. Every PATCH
+waits for the write limiter.
+
+**Reads come from memory.** The newest version of each session this process
+has seen is kept: from the operator's watch (``observe``, fed by kopf for
+every event), from each GET, and from each PATCH's answer. ``read`` and
+``fetch`` answer from it and GET only for a session not seen yet, so a
+reconcile costs no read request. That is safe because every write carries the
+resourceVersion it was planned from: if the kept version is stale (someone
+else wrote the session since, or an event was missed), the API server
+answers 409, the kept copy is dropped, and the reconciler's retry GETs a
+fresh one. A version never replaces a newer one (resourceVersions compared as
+the integers the API server hands out), so a late watch event cannot undo
+what this process's own write returned; a server with non-integer versions
+gets no caching and a GET per read.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneop.adapters.kube.client import (
+    REQUEST_TIMEOUT,
+    Kube,
+    body_json,
+    counted,
+    raise_api_error,
+    status_code,
+)
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
+from tuneop.api.status import SessionStatus, status_from_wire, status_to_wire
+from tuneop.ports import Conflict, SessionGone
+
+# Status strings whose empty value means "nothing" (the model's default): left out of the
+# wire form, they read back the same, the status is smaller, and no empty string reaches the
+# API server (the e2e tier's 1.20 build rejects "" in custom resources as null).
+OMIT_WHEN_EMPTY = frozenset({"message", "harvestedJobs", "inflight"})
+
+
+def wire_status(status: SessionStatus) -> dict[str, Any]:
+    """The status as stored: ``status_to_wire`` without empty ledger strings and messages."""
+    wire = {
+        k: v for k, v in status_to_wire(status).items() if not (k in OMIT_WHEN_EMPTY and v == "")
+    }
+    if "conditions" in wire:
+        wire["conditions"] = [
+            {k: v for k, v in c.items() if not (k == "message" and v == "")}
+            for c in wire["conditions"]
+        ]
+    return wire
+
+
+def replace_patch(old: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch that turns ``old`` into exactly ``new`` (removed keys set to None)."""
+    prev = old if isinstance(old, dict) else {}
+    out: dict[str, Any] = {}
+    for key, value in new.items():
+        before = prev.get(key)
+        out[key] = replace_patch(before, value) if isinstance(value, dict) else value
+    for key in prev:
+        if key not in new:
+            out[key] = None
+    return out
+
+
+def status_patch(old: Any, status: SessionStatus, version: str | None) -> dict[str, Any]:
+    """The PATCH body: the whole new status over ``old``, guarded by ``version``."""
+    body: dict[str, Any] = {"status": replace_patch(old, wire_status(status))}
+    if version is not None:
+        body["metadata"] = {"resourceVersion": version}
+    return body
+
+
+@dataclass(frozen=True)
+class _Seen:
+    version: str
+    status: dict[str, Any]
+    obj: dict[str, Any]
+
+
+def newer(candidate: str, current: str) -> bool | None:
+    """Whether resourceVersion ``candidate`` is newer; None when they cannot be ordered."""
+    try:
+        return int(candidate) > int(current)
+    except ValueError:
+        return None
+
+
+def _uid(obj: Any) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+@dataclass
+class KubeStatus:
+    kube: Kube
+    _seen: dict[str, _Seen] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, obj: dict[str, Any]) -> None:
+        """A version of a session from the watch: kept unless a newer one is."""
+        meta = obj.get("metadata") or {}
+        ref = SessionRef(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self._remember(ref, obj)
+
+    def fetch(self, ref: SessionRef) -> dict[str, Any] | None:
+        """The whole TuningSession object (the newest seen), or None when it is gone."""
+        seen = self._cached(ref)
+        if seen is not None:
+            return copy.deepcopy(seen.obj)
+        return self._get(ref)
+
+    def _cached(self, ref: SessionRef) -> _Seen | None:
+        with self._lock:
+            seen = self._seen.get(ref.key)
+        if seen is None or (ref.uid and _uid(seen.obj) != ref.uid):
+            return None  # never seen, or an earlier session of the same name
+        if not seen.version.isdigit():
+            return None  # versions that cannot be ordered: always read afresh
+        return seen
+
+    def _get(self, ref: SessionRef) -> dict[str, Any] | None:
+        try:
+            resp = self.kube.custom.get_namespaced_custom_object(
+                API_GROUP,
+                API_VERSION,
+                ref.namespace,
+                PLURAL,
+                ref.name,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            obj = body_json(resp)
+        except Exception as err:
+            if status_code(err) == 404:
+                self.forget(ref.key)
+                return None
+            raise_api_error("get_session", err)
+        self._remember(ref, obj, force=True)
+        return copy.deepcopy(obj)  # type: ignore[no-any-return]
+
+    def _remember(self, ref: SessionRef, obj: Any, force: bool = False) -> None:
+        """Keep ``obj`` unless a newer version of the same session is kept (``force``: a
+        GET, the server's word on what is current now)."""
+        raw = obj.get("status")
+        kept = {k: v for k, v in obj.items() if k != "metadata"}
+        kept["metadata"] = {
+            k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"
+        }
+        seen = _Seen(
+            version=str(kept["metadata"].get("resourceVersion") or ""),
+            status=dict(raw) if isinstance(raw, dict) else {},
+            obj=kept,
+        )
+        with self._lock:
+            current = self._seen.get(ref.key)
+            if (
+                current is not None
+                and not force
+                and _uid(current.obj) == _uid(obj)
+                and newer(seen.version, current.version) is False
+            ):
+                return
+            self._seen[ref.key] = seen
+
+    def read(self, ref: SessionRef) -> tuple[SessionStatus, str | None]:
+        seen = self._cached(ref)
+        obj = seen.obj if seen is not None else self._get(ref)
+        if obj is None:
+            raise SessionGone(f"TuningSession {ref.key} is gone")
+        if ref.uid and _uid(obj) not in ("", ref.uid):
+            raise SessionGone(f"TuningSession {ref.key} was deleted and created again")
+        return status_from_wire(obj.get("status")), str(obj["metadata"]["resourceVersion"])
+
+    def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
+        seen = self._cached(ref)
+        if seen is not None and version is not None and newer(seen.version, version):
+            # The watch brought a newer version since this one was read: planned on stale.
+            raise Conflict(f"{ref.key} changed (resourceVersion {seen.version}, read {version})")
+        if seen is None or (version is not None and seen.version != version):
+            obj = self._get(ref)
+            if obj is None:
+                raise SessionGone(f"TuningSession {ref.key} is gone")
+            with self._lock:
+                seen = self._seen[ref.key]
+            if version is not None and seen.version != version:
+                raise Conflict(
+                    f"{ref.key} changed (resourceVersion {seen.version}, read {version})"
+                )
+        new = wire_status(status)
+        if version is not None and seen.status == new:
+            return  # the stored status already is this one
+        self.kube.write()
+        try:
+            resp = self.kube.custom.patch_namespaced_custom_object_status(
+                API_GROUP,
+                API_VERSION,
+                ref.namespace,
+                PLURAL,
+                ref.name,
+                status_patch(seen.status, status, version),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            obj = body_json(resp)
+        except Exception as err:
+            code = status_code(err)
+            if code == 409:
+                counted("write_status", err)
+                self.forget(ref.key)  # stale: the retry reads the session afresh
+                raise Conflict(f"status of {ref.key} changed since it was read") from err
+            if code == 404:
+                self.forget(ref.key)
+                raise SessionGone(f"TuningSession {ref.key} is gone") from err
+            raise_api_error("write_status", err)
+        self._remember(ref, obj)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)

@@ -1,0 +1,2 @@
+"""The local adapters: worker processes and the results folder.
+"""

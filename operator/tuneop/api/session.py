@@ -1,0 +1,68 @@
+"""A TuningSession manifest: identity plus validated spec.
+
+``parse_manifest`` checks the envelope (apiVersion, kind, metadata.name) and
+the spec, and raises ``SpecError`` naming the field for anything wrong. It is
+what ``tuneop plan`` and ``tuneop run`` use on files, and what the operator's
+handlers use on the objects the API server sends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, SpecError, parse_spec
+from tuneop.api.status import SessionStatus, status_from_wire
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    namespace: str
+    name: str
+    uid: str = ""
+    generation: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Session:
+    ref: SessionRef
+    spec: SessionSpec
+    status: SessionStatus
+
+
+def parse_manifest(doc: Any, default_namespace: str = "default") -> Session:
+    if not isinstance(doc, dict):
+        raise SpecError(["manifest: must be a mapping"])
+    problems = []
+    api_version = doc.get("apiVersion")
+    if api_version != f"{API_GROUP}/{API_VERSION}":
+        problems.append(f"apiVersion: must be {API_GROUP}/{API_VERSION}, not {api_version!r}")
+    if doc.get("kind") != KIND:
+        problems.append(f"kind: must be {KIND}, not {doc.get('kind')!r}")
+    meta = doc.get("metadata") or {}
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name) or len(name) > 253:
+        problems.append("metadata.name: required, a DNS subdomain (lowercase, digits, '-', '.')")
+    spec = None
+    try:
+        spec = parse_spec(doc.get("spec"))
+    except SpecError as err:
+        problems.extend(err.problems)
+    if problems or spec is None:
+        raise SpecError(problems)
+    assert isinstance(meta, dict) and isinstance(name, str)
+    ref = SessionRef(
+        namespace=str(meta.get("namespace") or default_namespace),
+        name=name,
+        uid=str(meta.get("uid") or ""),
+        generation=int(meta.get("generation") or 1),
+    )
+    return Session(ref=ref, spec=spec, status=status_from_wire(doc.get("status")))

@@ -1,0 +1,288 @@
+"""The TuningSession API: the spec a user writes, as a pydantic model.
+
+This model is the single source of truth for the spec: the CRD's OpenAPI
+schema is generated from it (``tuneop.api.crd``), and ``parse_spec`` turns a
+manifest's ``spec`` into a validated, defaulted ``SessionSpec`` or raises a
+``SpecError`` whose message names the field and the rule that failed.
+
+Field names are snake_case in Python and camelCase on the wire (aliases).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "tuneop.dev"
+API_VERSION = "v1alpha1"
+KIND = "TuningSession"
+PLURAL = "tuningsessions"
+
+# A parameter value: what a trial's params map holds.
+Scalar = int | float | str | bool
+
+MAX_PARAMETERS = 32
+MAX_CATEGORICAL_VALUES = 1024
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class Objective(_Model):
+    """What a trial is scored on."""
+
+    metric: str = Field(min_length=1, max_length=128, description="Metric name in the result.")
+    direction: Literal["minimize", "maximize"] = Field(
+        default="minimize", description="Whether smaller or larger values are better."
+    )
+    goal: float | None = Field(
+        default=None, description="Stop launching trials once a trial reaches this value."
+    )
+    on_goal: Literal["Finish", "Stop"] = Field(
+        default="Finish",
+        description="When the goal is reached: let running workers Finish, or Stop them.",
+    )
+
+    def better(self, a: float, b: float) -> bool:
+        """True when value ``a`` is strictly better than ``b``."""
+        return a < b if self.direction == "minimize" else a > b
+
+    def reached(self, value: float) -> bool:
+        if self.goal is None:
+            return False
+        return value <= self.goal if self.direction == "minimize" else value >= self.goal
+
+
+class Parameter(_Model):
+    """One dimension of the search space."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
+    type: Literal["int", "float", "categorical"]
+    min: float | None = Field(default=None, description="Lower bound (int, float).")
+    max: float | None = Field(default=None, description="Upper bound, inclusive (int, float).")
+    step: float | None = Field(
+        default=None, gt=0, description="Grid step; int defaults to 1. Required for float grids."
+    )
+    log: bool = Field(default=False, description="Sample on a log scale (random, bayesian).")
+    values: list[Scalar] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CATEGORICAL_VALUES,
+        description="The choices of a categorical parameter.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Parameter:
+        if self.type == "categorical":
+            if not self.values:
+                raise ValueError("values: required and non-empty for a categorical parameter")
+            if self.min is not None or self.max is not None:
+                raise ValueError("min/max: not allowed on a categorical parameter")
+            if len({_scalar_key(v) for v in self.values}) != len(self.values):
+                raise ValueError("values: must be distinct")
+            return self
+        if self.values is not None:
+            raise ValueError(f"values: only for categorical parameters, not {self.type}")
+        if self.min is None or self.max is None:
+            raise ValueError(f"min and max: required for a {self.type} parameter")
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError("min and max: must be finite numbers")
+        if self.min > self.max:
+            raise ValueError(f"min: must be <= max ({self.min} > {self.max})")
+        if self.type == "int":
+            if self.min != int(self.min) or self.max != int(self.max):
+                raise ValueError("min and max: must be whole numbers for an int parameter")
+            if self.step is not None and self.step != int(self.step):
+                raise ValueError("step: must be a whole number for an int parameter")
+        if self.log and self.min <= 0:
+            raise ValueError("log: needs min > 0")
+        if self.log and self.step is not None and not (self.type == "int" and self.step == 1):
+            raise ValueError("log and step: a log-scale parameter takes no step")
+        return self
+
+    def grid_size(self) -> int | None:
+        """Number of grid points, or None when the parameter has no grid (float without step)."""
+        if self.type == "categorical":
+            assert self.values is not None
+            return len(self.values)
+        assert self.min is not None and self.max is not None
+        step = self.step if self.step is not None else (1.0 if self.type == "int" else None)
+        if step is None:
+            return None
+        # The small epsilon keeps 0.1-style steps from losing their last point to rounding.
+        return math.floor((self.max - self.min) / step + 1e-9) + 1
+
+
+def _scalar_key(v: Scalar) -> tuple[str, Scalar]:
+    return (type(v).__name__, v)
+
+
+class Optimizer(_Model):
+    """How trials are chosen."""
+
+    type: Literal["grid", "random", "bayesian"] = Field(
+        default="random", description="grid: every point; random: seeded; bayesian: Optuna TPE."
+    )
+    seed: int = Field(default=0, ge=0, description="Seed: the same seed gives the same trials.")
+
+
+class EnvVar(_Model):
+    name: str = Field(min_length=1, max_length=253)
+    value: str = ""
+
+
+class Runner(_Model):
+    """The worker container: what image runs the trials, and how."""
+
+    image: str = Field(min_length=1, description="Runner image.")
+    objective: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="Python callable module:function, params in, metrics out.",
+    )
+    objective_command: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="External command run per trial; params as env and JSON on stdin.",
+    )
+    command: list[str] = Field(
+        default_factory=lambda: ["tuneop-runner"],
+        min_length=1,
+        description="Container command; the default runs the tuneop runner.",
+    )
+    args: list[str] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list)
+    resources: dict[str, Any] = Field(
+        default_factory=dict, description="Container resources (requests, limits)."
+    )
+    service_account_name: str | None = Field(default=None, max_length=253)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Runner:
+        if self.objective is not None and self.objective_command is not None:
+            raise ValueError("objective and objectiveCommand: set one, not both")
+        reserved = [e.name for e in self.env if e.name.startswith("TUNEOP_")]
+        if reserved:
+            raise ValueError(f"env: names starting with TUNEOP_ are reserved ({reserved[0]})")
+        return self
+
+
+class SessionSpec(_Model):
+    """The spec of a TuningSession."""
+
+    objective: Objective
+    search_space: Annotated[list[Parameter], Field(max_length=MAX_PARAMETERS)] = Field(
+        default_factory=list, description="The parameters to tune."
+    )
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+    trials: list[dict[str, Scalar]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Explicit parameter sets, instead of a search.",
+    )
+    total_trials: int | None = Field(
+        default=None, ge=1, description="The trial budget. Defaults to the grid or trials list."
+    )
+    workers: int | None = Field(default=None, ge=1, description="Split the budget over N Jobs.")
+    trials_per_job: int | None = Field(default=None, ge=1, description="Trials per worker Job.")
+    max_parallel: int = Field(default=4, ge=1, le=200, description="At most this many active Jobs.")
+    max_failed_trials: int | None = Field(
+        default=None, ge=0, description="Stop when more trials than this have failed."
+    )
+    retries: int = Field(default=0, ge=0, le=100, description="Job backoffLimit.")
+    trial_timeout_seconds: int = Field(default=300, ge=1, description="Per trial.")
+    deadline_seconds: int = Field(default=3600, ge=1, description="For the whole session.")
+    runner: Runner
+    suspend: bool = Field(default=False, description="Create no new Jobs while true.")
+    job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
+        default="Delete", description="What happens to a finished Job once harvested."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SessionSpec:
+        if self.workers is not None and self.trials_per_job is not None:
+            raise ValueError("workers and trialsPerJob: set one, not both")
+        if self.trials is not None:
+            if self.search_space:
+                raise ValueError("trials and searchSpace: set one, not both")
+            if self.optimizer.type == "bayesian":
+                raise ValueError("optimizer.type: bayesian needs a searchSpace, not trials")
+            return self
+        if not self.search_space:
+            raise ValueError("searchSpace: required (or give an explicit trials list)")
+        names = [p.name for p in self.search_space]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
+        if self.optimizer.type == "grid":
+            for i, p in enumerate(self.search_space):
+                if p.grid_size() is None:
+                    raise ValueError(f"searchSpace[{i}].step: required for a float grid ({p.name})")
+        elif self.total_trials is None:
+            raise ValueError(f"totalTrials: required for the {self.optimizer.type} optimizer")
+        return self
+
+
+class SpecError(ValueError):
+    """A spec that fails validation; ``str()`` names each field and rule."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = "spec"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"function-after", "function-before"} or "[" in str(part):
+            continue
+        else:
+            out += f".{to_camel(str(part)) if '_' in str(part) else part}"
+    return out
+
+
+# Our validators word their messages "field: rule"; the field joins the error's path.
+_FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_.\[\] ]*): (.*)$", re.DOTALL)
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        where = _loc(tuple(e["loc"]))
+        msg = e["msg"].removeprefix("Value error, ")
+        m = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
+        if m:
+            where, msg = f"{where}.{m.group(1)}", m.group(2)
+        problems.append(f"{where}: {msg}")
+    return problems
+
+
+def parse_spec(data: Any) -> SessionSpec:
+    """Validate a manifest's ``spec`` mapping; raise ``SpecError`` naming every problem."""
+    if not isinstance(data, dict):
+        raise SpecError(["spec: must be a mapping"])
+    try:
+        return SessionSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(format_validation_error(err)) from None
+
+
+def spec_to_wire(spec: SessionSpec) -> dict[str, Any]:
+    """The spec as it would be stored: camelCase, defaults filled, nulls left out."""
+    return spec.model_dump(by_alias=True, exclude_none=True, mode="json")

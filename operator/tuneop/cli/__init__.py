@@ -1,0 +1,2 @@
+"""The command line: plan, run, summary, watch, crd, and their rendering.
+"""

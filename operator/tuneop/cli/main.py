@@ -1,0 +1,273 @@
+"""The ``tuneop`` command line.
+
+Subcommands import what they need when they run, so ``tuneop plan`` never
+loads kopf or the Kubernetes client. Every user mistake ends with one line on
+stderr naming the field and the rule, and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tuneop import __version__
+from tuneop.api.session import Session, parse_manifest
+from tuneop.api.spec import SpecError
+
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """A problem with the user's input, reported as one clear line."""
+
+
+def _read(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _yaml_docs(path: str) -> list[Any]:
+    try:
+        return [d for d in yaml.safe_load_all(_read(path)) if d is not None]
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: not valid YAML") from None
+
+
+def load_session(
+    path: str | None, jobs_file: str | None = None, namespace: str = "default"
+) -> Session:
+    """Read a TuningSession manifest (or build one from a JSONL job plan)."""
+    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+
+    doc: Any = None
+    if path is not None:
+        docs = [d for d in _yaml_docs(path) if isinstance(d, dict)]
+        sessions = [d for d in docs if d.get("kind") == "TuningSession"]
+        if len(sessions) != 1:
+            raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
+        doc = sessions[0]
+    if jobs_file is not None:
+        trials = parse_jobs(_read(jobs_file), source=jobs_file)
+        doc = session_from_jobs(
+            trials, name=Path(jobs_file).stem.lower().replace("_", "-"), template=doc
+        )
+    if doc is None:
+        raise UsageError("give a session file, or --jobs-file")
+    try:
+        return parse_manifest(doc, default_namespace=namespace)
+    except SpecError as err:
+        where = path or jobs_file
+        raise SpecError([f"{where}: {p}" for p in err.problems]) from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.cli.plan import dry_run, render
+
+    session = load_session(args.file, args.jobs_file, args.namespace)
+    observed = None
+    if args.observed:
+        docs = _yaml_docs(args.observed)
+        observed = docs[0] if docs else []
+    result = dry_run(session, observed)
+    render(result, args.output, Console(soft_wrap=args.output != "table"))
+    return 0
+
+
+def cmd_crd(args: argparse.Namespace) -> int:
+    from tuneop.api.crd import crd_yaml
+
+    sys.stdout.write(crd_yaml())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.adapters.local.folder import load_records
+    from tuneop.cli.run import run_local
+    from tuneop.cli.summary import render_summary
+    from tuneop.core.summary import summarize
+
+    if not args.local:
+        raise UsageError("run needs --local (on a cluster, kubectl apply the session instead)")
+    session = load_session(args.file, args.jobs_file)
+    console = Console(stderr=False)
+    progress = None if not args.no_progress else False
+    sinks = []
+    if args.redis_url:
+        from tuneop.adapters.local.folder import DirectoryResults
+        from tuneop.adapters.redis_mirror import RedisMirror
+
+        primary = DirectoryResults(Path(args.results_dir))
+        sinks.append(
+            RedisMirror.from_url(args.redis_url, prefix=args.redis_prefix, source=primary.history)
+        )
+    run = run_local(
+        session,
+        Path(args.results_dir),
+        console,
+        max_parallel=args.max_parallel,
+        progress=progress,
+        verbose=args.verbose,
+        extra_mirrors=sinks,
+    )
+    st = run.status
+    console.print(
+        f"session {session.ref.name}: [bold]{st.phase}[/] ({st.message})", highlight=False
+    )
+    records = load_records(run.session_dir)
+    render_summary(summarize(records, top_n=args.top_n), console)
+    console.print(f"results: {run.session_dir}", highlight=False)
+    return st.exit_code if st.exit_code is not None else 2
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.adapters.local.folder import load_records
+    from tuneop.cli.summary import render_summary, summary_csv
+    from tuneop.core.summary import summarize
+
+    if not args.redis and not args.results:
+        raise UsageError("give a results folder or file, or --redis URL --session NAME")
+    try:
+        if args.redis:
+            records = _redis_records(args.redis, args.redis_prefix, args.session or args.results)
+        else:
+            records = load_records(Path(args.results))
+    except FileNotFoundError:
+        raise UsageError(f"{args.results}: no such results folder or file") from None
+    except (ValueError, KeyError) as err:
+        raise UsageError(f"{args.results}: not a results file ({err})") from None
+    summary = summarize(records, metric=args.metric, direction=args.direction, top_n=args.top_n)
+    if args.csv:
+        sys.stdout.write(summary_csv(summary))
+    else:
+        render_summary(summary, Console())
+    return 0
+
+
+@contextmanager
+def _redis(url: str, doing: str) -> Iterator[Any]:
+    """A Redis client whose failures become one-line usage errors (never the URL)."""
+    import redis
+
+    from tuneop.cli.watch import UnknownSession
+
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    except UnknownSession as err:
+        raise UsageError(str(err)) from None
+    except redis.RedisError as err:
+        raise UsageError(f"redis: {type(err).__name__}: cannot {doing}") from None
+    finally:
+        client.close()
+
+
+def _redis_records(url: str, prefix: str, target: str | None) -> list[dict[str, Any]]:
+    from tuneop.adapters.redis_mirror import Keys, records
+    from tuneop.cli.watch import resolve
+
+    if not target:
+        raise UsageError("summary --redis needs --session NAMESPACE/NAME")
+    with _redis(url, "read the session") as client:
+        return records(client, Keys(prefix, resolve(client, prefix, target)))
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tuneop.cli.watch import watch
+
+    if not args.redis_url:
+        raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
+    with _redis(args.redis_url, "follow the session") as client:
+        return watch(client, args.session, Console(), prefix=args.redis_prefix)
+
+
+def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``extend`` adds subcommands that live elsewhere (``operator``)."""
+    parser = argparse.ArgumentParser(prog="tuneop", description="Parameter-tuning sessions.")
+    parser.add_argument("--version", action="version", version=f"tuneop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="dry-run one reconcile of a session, no cluster needed")
+    p.add_argument("file", nargs="?", help="TuningSession manifest (YAML); - for stdin")
+    p.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
+    p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
+    p.add_argument("--observed", help="YAML of the Jobs (and status) a cluster would have")
+    p.add_argument("-n", "--namespace", default="default")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("crd", help="print the TuningSession CRD")
+    p.set_defaults(func=cmd_crd)
+
+    p = sub.add_parser("run", help="run a session; --local runs trials as local processes")
+    p.add_argument("file", nargs="?", help="TuningSession manifest (YAML)")
+    p.add_argument("--local", action="store_true", help="run workers as local processes")
+    p.add_argument("--results-dir", default="tuneop-results", help="default: ./tuneop-results")
+    p.add_argument("--max-parallel", type=int, help="override spec.maxParallel")
+    p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
+    p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every event")
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="mirror the session into Redis (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
+    p.add_argument("results", nargs="?", help="results folder (any depth) or results.csv")
+    p.add_argument("--metric", help="rank by this metric (default: the objective)")
+    p.add_argument("--direction", choices=["minimize", "maximize"])
+    p.add_argument("--top-n", type=int, default=10)
+    p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
+    p.add_argument("--redis", metavar="URL", help="read the results from Redis instead")
+    p.add_argument("--session", help="with --redis: NAMESPACE/NAME (or a unique NAME)")
+    p.add_argument("--redis-prefix", default="tuneop")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
+    p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
+    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"), required=False)
+    p.add_argument("--redis-prefix", default="tuneop")
+    p.set_defaults(func=cmd_watch)
+
+    if extend is not None:
+        extend(sub)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None = None
+) -> int:
+    parser = build_parser(extend)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpecError as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130

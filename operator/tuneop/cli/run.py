@@ -1,0 +1,133 @@
+"""Local sessions: the operator's reconcile loop with processes for Jobs.
+
+``run_local`` drives the very same ``Reconciler`` (same planner, status
+computation and result parser) with a ``LocalJobs`` backend and a results
+folder. It reconciles whenever a worker exits or a deadline comes due, shows
+progress with rich when attached to a terminal, and on Ctrl-C reconciles once
+more as cancelled: running workers are stopped, the status becomes Cancelled,
+and every result already harvested stays on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.local.processes import LocalJobs
+from tuneop.adapters.memory import MemoryStatus
+from tuneop.api.session import Session, SessionRef
+from tuneop.api.status import SessionStatus
+from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.planner import Event
+from tuneop.ports import Mirror
+from tuneop.reconciler import Reconciler
+
+IDLE_WAKE_SECONDS = 1.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ConsoleEvents:
+    """Warnings go to the console as they happen; routine events stay quiet."""
+
+    console: Console
+    verbose: bool = False
+    seen: list[Event] = field(default_factory=list)
+
+    def emit(self, ref: SessionRef, events: Sequence[Event]) -> None:
+        self.seen.extend(events)
+        for e in events:
+            if e.type == "Warning" or self.verbose:
+                self.console.print(
+                    f"[{'yellow' if e.type == 'Warning' else 'dim'}]{e.reason}[/]: {e.message}",
+                    highlight=False,
+                )
+
+
+@dataclass
+class LocalRun:
+    status: SessionStatus
+    session_dir: Path
+    events: list[Event]
+
+
+class _Bar:
+    def __init__(self, console: Console, enabled: bool, total: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task = self.progress.add_task("trials", total=total, detail="")
+
+    def update(self, status: SessionStatus, metric: str) -> None:
+        t = status.trials
+        best = f" best {metric}={status.best.value:.6g}" if status.best else ""
+        detail = f"running {t.running} failed {t.failed}{best}"
+        self.progress.update(self.task, total=t.total, completed=t.done, detail=detail)
+
+
+def run_local(
+    session: Session,
+    results_dir: Path,
+    console: Console,
+    max_parallel: int | None = None,
+    progress: bool | None = None,
+    extra_mirrors: Sequence[Mirror] = (),
+    clock: Callable[[], datetime] = utcnow,
+    verbose: bool = False,
+) -> LocalRun:
+    spec = session.spec
+    if max_parallel is not None:
+        spec = spec.model_copy(update={"max_parallel": max_parallel})
+    ref = session.ref
+    store = DirectoryResults(results_dir)
+    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs")
+    events = ConsoleEvents(console, verbose)
+    reconciler = Reconciler(
+        jobs=backend,
+        statuses=MemoryStatus(),
+        store=store,
+        mirrors=[store, *extra_mirrors],
+        events=events,
+        clock=clock,
+        suggest=CachedSuggester(),
+    )
+    bar = _Bar(console, console.is_terminal if progress is None else progress, 0)
+    cancelled = False
+    status = SessionStatus()
+    try:
+        with bar.progress:
+            while True:
+                backend.wakeup.clear()
+                try:
+                    result = reconciler.reconcile(ref, spec, cancelled=cancelled)
+                    status = result.status
+                    bar.update(status, spec.objective.metric)
+                    if status.terminal:
+                        break
+                    waits = [
+                        IDLE_WAKE_SECONDS,
+                        result.requeue_after,
+                        backend.seconds_to_next_deadline(),
+                    ]
+                    backend.wakeup.wait(min(w for w in waits if w is not None))
+                except KeyboardInterrupt:
+                    cancelled = True
+    finally:
+        backend.shutdown()
+    return LocalRun(status=status, session_dir=store.session_dir(ref), events=events.seen)

@@ -1,0 +1,2 @@
+"""The Kubernetes controller: kopf handlers, their scheduling, runtime state, metrics.
+"""

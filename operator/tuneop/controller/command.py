@@ -1,0 +1,88 @@
+"""The ``tuneop operator`` subcommand: its options, turned into an ``OperatorConfig``.
+
+It lives beside the controller rather than in ``tuneop.cli`` so that the
+command line never imports the controller (an import-linter contract);
+``tuneop.main`` puts the two together. Nothing heavy is imported until the
+command runs: kopf and the kubernetes client load only for ``tuneop operator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "cmd_operator"]
+
+EXIT_USAGE = 2
+
+
+def _usage(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    from tuneop.controller.runtime import OperatorConfig
+
+    if bool(args.namespace) == args.all_namespaces:
+        return _usage("operator: give --namespace NS (repeatable) or --all-namespaces")
+    given: dict[str, Any] = {
+        "namespaces": tuple(args.namespace or ()),
+        "all_namespaces": args.all_namespaces,
+        "results_dir": Path(args.results_dir) if args.results_dir else None,
+        "redis_url": args.redis_url,
+        "redis_prefix": args.redis_prefix,
+        "redis_ttl": args.redis_ttl,
+        "log_format": args.log_format,
+        "kubeconfig": args.kubeconfig,
+    }
+    if args.api_qps is not None:
+        given["api_qps"] = args.api_qps
+        given["api_burst"] = max(1, int(2 * args.api_qps))
+    if args.api_burst is not None:
+        given["api_burst"] = args.api_burst
+    if args.liveness is not None:
+        given["liveness"] = args.liveness or None
+    if args.metrics_port is not None:
+        given["metrics_port"] = args.metrics_port
+    config = OperatorConfig(**given)
+    if config.api_qps <= 0 or config.api_burst < 1:
+        return _usage("operator: --api-qps must be > 0 and --api-burst >= 1")
+    from tuneop.controller.handlers import serve
+
+    serve(config)
+    return 0
+
+
+def add_parser(subcommands: Any) -> None:
+    """Add ``operator`` to the command line's subcommands."""
+    # Defaults live in OperatorConfig (tuneop.controller.runtime), imported when the command runs.
+    p = subcommands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    p.add_argument("-n", "--namespace", action="append", help="watch this namespace (repeatable)")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    p.add_argument(
+        "--results-dir", help="also write each trial's result JSON under DIR/<ns>/<name>"
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="mirror sessions into this Redis (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop", help="key prefix in Redis")
+    p.add_argument(
+        "--redis-ttl", type=int, help="TTL of a finished session's keys, seconds (0 keeps)"
+    )
+    p.add_argument("--api-qps", type=float, help="API writes per second (default 20)")
+    p.add_argument("--api-burst", type=int, help="API write burst (default 2 x qps)")
+    p.add_argument(
+        "--liveness", help="kopf liveness URL (default http://0.0.0.0:8081/healthz; '' off)"
+    )
+    p.add_argument(
+        "--metrics-port", type=int, help="Prometheus /metrics port (default 9090; 0 off)"
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
+    p.set_defaults(func=cmd_operator)

@@ -1,0 +1,360 @@
+"""kopf handlers: thin adapters from kopf's triggers to one reconcile of a session.
+
+Triggers, all ending in ``reconcile_session`` (or ``reconcile_named`` when
+only the session's name is known):
+
+- a TuningSession is created, resumed (operator start) or updated (its spec,
+  labels or annotations; status writes do not count);
+- a slow timer (every ``TIMER_SECONDS``) per session: a safety net for
+  missed events and the session deadline; finished sessions are re-checked
+  only every ``settled_recheck_seconds``;
+- an event of a worker Job (server-side label selector
+  ``app.kubernetes.io/managed-by=tuneop``) that finished or was deleted: the
+  owning session is found from the Job's controller ownerReference.
+
+Two silent hooks keep the runtime's memory of what the watches show, so a
+reconcile reads nothing it already knows: ``session_seen`` hands every
+version of a session to ``KubeStatus`` (no GET before a status write) and
+``job_seen`` every version of a worker Job to the ``JobCache`` (no Job LIST
+per reconcile). They are kopf *index* handlers because kopf calls those for
+every event, before any other handler, without logging each call, and holds
+the other handlers until the initial listing has been indexed; they return
+nothing, so kopf itself keeps no index. A Job's deletion reaches the cache
+through ``job_event``, which also skips the reconcile when the deletion was
+the operator's own cleanup after harvest.
+
+Reconciles of one session are serialized and bursts coalesced by the
+runtime's ``Coalescer``; the blocking ``kubernetes`` client calls run in a
+worker thread (``asyncio.to_thread``) so the event loop stays responsive.
+The status is written by the reconciler itself (with the resourceVersion),
+never through handler return values.
+
+Errors never take the operator down, and one session never blocks another:
+an invalid spec is recorded on the session (phase Failed, InvalidSpec) and
+the handler returns normally; a ``TransientError`` becomes
+``kopf.TemporaryError`` (kopf retries after ``TRANSIENT_DELAY``); a request
+the API server rejects as invalid becomes ``kopf.PermanentError`` (no retry
+until the session changes; the timer still looks again); anything else is
+logged with its traceback and retried after ``UNEXPECTED_DELAY``.
+
+kopf itself only writes to sessions: its progress and diff-base annotations
+(prefix ``tuneop.dev``) and, for the timer, a finalizer. Jobs are only
+watched (an ``on.event`` handler stores no state and adds no finalizer), so
+a Job event never waits on kopf's consistency check of its own patches.
+kopf's own Event posting is off: every API write goes through the
+operator's rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import kopf
+
+from tuneop.adapters.kube.job_cache import session_of as owning_session
+from tuneop.api.session import SessionRef, parse_manifest
+from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL, SpecError
+from tuneop.api.status import TERMINAL_PHASES
+from tuneop.controller.metrics import RECONCILE_SECONDS, record_plan
+from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
+from tuneop.core.manifests import LABEL_MANAGED_BY, MANAGED_BY
+from tuneop.core.planner import Plan
+from tuneop.ports import Rejected, SessionGone, TransientError
+
+log = logging.getLogger(__name__)
+
+registry = kopf.OperatorRegistry()
+
+PREFIX = "tuneop.dev"
+FINALIZER = "tuneop.dev/finalizer"
+JOB_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
+TIMER_SECONDS = 30.0
+TRANSIENT_DELAY = 10.0
+UNEXPECTED_DELAY = 60.0
+
+
+# --- the reconcile, as plain async functions (unit-tested without kopf running) ---
+
+
+def plain(body: Mapping[str, Any]) -> dict[str, Any]:
+    """kopf's Body view as the plain dict ``parse_manifest`` expects."""
+    return {key: body[key] for key in body}
+
+
+def session_ref(body: Mapping[str, Any]) -> SessionRef:
+    """The identity of a session, even one whose spec cannot be parsed."""
+    meta = body.get("metadata") or {}
+    return SessionRef(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        generation=int(meta.get("generation") or 1),
+    )
+
+
+async def reconcile_session(body: Mapping[str, Any], memo: Any, logger: kopf.Logger) -> Plan | None:
+    """Reconcile the session ``body``; None when there was nothing to plan (invalid, gone)."""
+    rt: Runtime = memo.runtime
+    ref = session_ref(body)
+    plan = await _guarded(
+        rt, ref.key, rt.serial.run(ref.key, lambda: _reconcile(rt, body, logger)), logger
+    )
+    _requeue(rt, ref, plan, memo, logger)
+    return plan
+
+
+async def reconcile_named(namespace: str, name: str, memo: Any, logger: kopf.Logger) -> Plan | None:
+    """Reconcile a session known by name only (from a Job): its body is read first."""
+    rt: Runtime = memo.runtime
+    ref = SessionRef(namespace=namespace, name=name)
+
+    async def fetch_and_reconcile() -> Plan | None:
+        body = await asyncio.to_thread(rt.fetch, ref)
+        return None if body is None else await _reconcile(rt, body, logger)
+
+    plan = await _guarded(rt, ref.key, rt.serial.run(ref.key, fetch_and_reconcile), logger)
+    _requeue(rt, ref, plan, memo, logger)
+    return plan
+
+
+def _requeue(rt: Runtime, ref: SessionRef, plan: Plan | None, memo: Any, log: kopf.Logger) -> None:
+    """Look again when the plan says something comes due (a session deadline) before the
+    timer would: the deadline then stops the session on time, not up to a timer late."""
+    old = rt.requeues.pop(ref.key, None)
+    if old is not None:
+        old.cancel()
+    if plan is None or plan.requeue_after is None or plan.requeue_after >= TIMER_SECONDS:
+        return
+
+    async def again() -> None:
+        rt.requeues.pop(ref.key, None)
+        try:
+            await reconcile_named(ref.namespace, ref.name, memo, log)
+        except (kopf.TemporaryError, kopf.PermanentError) as err:
+            log.warning("reconcile of %s when due failed: %s", ref.key, err)
+
+    loop = asyncio.get_running_loop()
+    # A little past the due time, so the plan sees it as passed.
+    rt.requeues[ref.key] = loop.call_later(plan.requeue_after + 0.2, lambda: rt.background(again()))
+
+
+async def _reconcile(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
+    ref = session_ref(body)
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return None  # being deleted: its Jobs go with it (ownerReferences)
+    start, outcome = rt.monotonic(), "error"
+    try:
+        try:
+            session = parse_manifest(plain(body))
+        except SpecError as err:
+            outcome = "invalid"
+            logger.warning("invalid spec: %s", "; ".join(err.problems))
+            status = await asyncio.to_thread(rt.reconciler.reject, ref, err.problems)
+            rt.phases.set(ref.key, status.phase)
+            return None
+        plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
+        outcome = "ok"
+        record_plan(plan)
+        rt.phases.set(ref.key, plan.status.phase)
+        return plan
+    except TransientError:
+        outcome = "transient"
+        raise
+    except Rejected:
+        outcome = "rejected"
+        raise
+    except SessionGone:
+        outcome = "gone"
+        raise
+    finally:
+        RECONCILE_SECONDS.labels(result=outcome).observe(rt.monotonic() - start)
+        rt.last_reconciled[ref.key] = rt.monotonic()
+
+
+async def _guarded(
+    rt: Runtime, key: str, run: Awaitable[Plan | None], logger: kopf.Logger
+) -> Plan | None:
+    """Map what a reconcile raised to what kopf should do about it."""
+    try:
+        return await run
+    except SessionGone as err:
+        logger.info("%s", err)
+        rt.forget(key)
+        return None
+    except TransientError as err:
+        raise kopf.TemporaryError(str(err), delay=TRANSIENT_DELAY) from err
+    except Rejected as err:
+        raise kopf.PermanentError(str(err)) from err
+    except (kopf.TemporaryError, kopf.PermanentError, asyncio.CancelledError):
+        raise
+    except Exception as err:
+        logger.exception("unexpected error reconciling %s", key)
+        raise kopf.TemporaryError(f"unexpected error: {err!r}", delay=UNEXPECTED_DELAY) from err
+
+
+def settled(body: Mapping[str, Any]) -> bool:
+    """Finished, and the status reflects the current spec: only a spec change can add work."""
+    status = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    return status.get("phase") in TERMINAL_PHASES and status.get("observedGeneration") == generation
+
+
+def job_event_matters(event_type: str | None, job: Mapping[str, Any]) -> bool:
+    """Only a finished or deleted Job can change a plan; starts and pod churn cannot."""
+    if event_type == "DELETED":
+        return True
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") in {"Complete", "Failed"} and c.get("status") == "True" for c in conditions
+    )
+
+
+# --- kopf wiring ---
+
+
+def exact_namespaces(config: OperatorConfig) -> bool:
+    """Whether the operator serves a fixed list of namespaces (no kopf glob patterns)."""
+    return not config.all_namespaces and not any(
+        mark in namespace for namespace in config.namespaces for mark in "*?!,"
+    )
+
+
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig | None = None) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = FINALIZER
+    settings.peering.standalone = True  # one replica; no peering objects needed
+    settings.peering.mandatory = False
+    settings.posting.enabled = False  # our Events go through the rate limiter instead
+    settings.watching.label_selectors["batch", "v1", "jobs"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    if config is not None and exact_namespaces(config):
+        # A fixed list of namespaces needs no cluster scanning. Left on, kopf lists and
+        # watches all namespaces first, which a namespaced install (a Role per namespace,
+        # no cluster-wide namespace access) may not do: kopf retries the forbidden list for
+        # about a minute before it serves anything. Off, the TuningSession CRD must exist
+        # when the operator starts (kopf no longer follows CRD changes).
+        settings.scanning.disabled = True
+
+
+@kopf.on.startup(registry=registry)
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    configure(settings, getattr(memo, "config", None))
+    if getattr(memo, "runtime", None) is None:  # tests may provide one
+        config: OperatorConfig = memo.config
+        memo.runtime = await asyncio.to_thread(build_runtime, config)
+
+
+@kopf.on.cleanup(registry=registry)
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        runtime.close()
+
+
+@kopf.on.login(registry=registry)
+def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's own connection, from the very same client settings as the adapters'."""
+    cfg = memo.runtime.client_configuration
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, _sep, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        username=cfg.username or None,
+        password=cfg.password or None,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+@kopf.on.create(API_GROUP, API_VERSION, PLURAL, id="create", registry=registry)
+@kopf.on.resume(API_GROUP, API_VERSION, PLURAL, id="resume", registry=registry)
+@kopf.on.update(API_GROUP, API_VERSION, PLURAL, id="update", registry=registry)
+async def session_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    await reconcile_session(body, memo, logger)
+
+
+@kopf.timer(API_GROUP, API_VERSION, PLURAL, interval=TIMER_SECONDS, registry=registry)
+async def session_timer(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    rt: Runtime = memo.runtime
+    key = session_ref(body).key
+    quiet = rt.monotonic() - rt.last_reconciled.get(key, float("-inf"))
+    if settled(body) and quiet < rt.config.settled_recheck_seconds:
+        return
+    await reconcile_session(body, memo, logger)
+
+
+def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
+    return event.get("type") == "DELETED"
+
+
+def _job_matters(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+    return job_event_matters(event.get("type"), body)
+
+
+# The ``when`` filters keep kopf from calling (and logging) a handler for events that
+# cannot matter: our own status writes, Jobs starting, pods churning.
+@kopf.on.event(API_GROUP, API_VERSION, PLURAL, when=_deleted, registry=registry)
+async def session_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    if event.get("type") == "DELETED":
+        memo.runtime.forget(session_ref(event["object"]).key)
+
+
+@kopf.index(API_GROUP, API_VERSION, PLURAL, registry=registry)
+def session_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.observe_session(copy.deepcopy(plain(body)))
+
+
+@kopf.index("batch", "v1", "jobs", labels=JOB_LABELS, registry=registry)
+def job_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.job_cache.seen(plain(body))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS, when=_job_matters, registry=registry)
+async def job_event(
+    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    owner = owning_session(body)
+    if owner is None or not job_event_matters(event.get("type"), body):
+        return
+    if event.get("type") == "DELETED" and memo.runtime.job_cache.gone(plain(body)):
+        return  # the operator's own cleanup of a harvested Job: nothing changed
+    try:
+        await reconcile_named(*owner, memo, logger)
+    except (kopf.TemporaryError, kopf.PermanentError) as err:
+        # kopf does not retry event handlers; the session's own timer looks again.
+        logger.warning("reconcile of %s/%s after a Job event failed: %s", *owner, err)
+
+
+def serve(config: OperatorConfig) -> None:
+    """Run the operator until SIGTERM/SIGINT (kopf installs the signal handlers)."""
+    from tuneop.controller import metrics
+    from tuneop.controller.process import limit_arenas
+
+    limit_arenas()  # before any worker thread allocates
+
+    kopf.configure(
+        log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL
+    )
+    metrics.serve(config.metrics_port)
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            memo=kopf.Memo(config=config),
+            standalone=True,
+            clusterwide=config.all_namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=config.liveness,
+        )
+    )

@@ -1,0 +1,217 @@
+"""The result contract: how a worker reports a trial, and how we read it.
+
+A worker prints one line per finished trial::
+
+    TUNEOP_RESULT {"trial": 3, "params": {...}, "metrics": {...}, "status": "succeeded", ...}
+
+``parse_log`` reads only such lines, from a bounded tail of the log, and skips
+anything malformed (noise, truncated JSON, wrong shapes) while counting it.
+``classify`` turns one reported line into a ``TrialResult`` whose outcome
+separates a crash (Failed), a timeout (TimedOut) and a run whose objective
+metric is missing or not a finite number (MetricsUnavailable). Trials that
+never reported are classified by ``missing_result`` from what is known of
+their Job. The full contract is in docs/result-contract.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from tuneop.api.spec import Objective, Scalar
+
+PREFIX = "TUNEOP_RESULT "
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+LOG_TAIL_BYTES = 4 * 1024 * 1024
+MAX_ERROR_CHARS = 2000
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    RESULTS_LOST = "ResultsLost"
+    INFRASTRUCTURE = "InfrastructureFailure"
+    CANCELLED = "Cancelled"
+
+
+# Outcomes that spend the maxFailedTrials budget: the trial itself went wrong.
+TRIAL_FAILURES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.METRICS_UNAVAILABLE})
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One well-formed contract line, before classification."""
+
+    trial: int
+    params: dict[str, Scalar]
+    metrics: dict[str, Any]
+    status: str
+    error: str | None
+    duration_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ParsedLog:
+    results: dict[int, Reported] = field(default_factory=dict)
+    malformed: int = 0
+    first_problem: str | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """A trial's outcome: what is persisted as the trial's result JSON."""
+
+    trial: int
+    job_index: int
+    params: dict[str, Scalar]
+    outcome: Outcome
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration_seconds: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+    def to_json(self, session: str, objective: Objective) -> dict[str, Any]:
+        return {
+            "session": session,
+            "trial": self.trial,
+            "jobIndex": self.job_index,
+            "params": self.params,
+            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+            "objective": {
+                "metric": objective.metric,
+                "direction": objective.direction,
+                "value": self.value,
+            },
+            "outcome": str(self.outcome),
+            "error": self.error,
+            "durationSeconds": self.duration_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialResult:
+        return cls(
+            trial=int(data["trial"]),
+            job_index=int(data.get("jobIndex", -1)),
+            params=dict(data.get("params") or {}),
+            outcome=Outcome(data["outcome"]),
+            value=(data.get("objective") or {}).get("value"),
+            metrics=dict(data.get("metrics") or {}),
+            error=data.get("error"),
+            duration_seconds=data.get("durationSeconds"),
+        )
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _constant(name: str) -> float:
+    # Python writers emit NaN/Infinity; accept them so the classifier can name them.
+    return float(name.replace("Infinity", "inf"))
+
+
+def _reported(obj: Any) -> Reported:
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    trial = obj.get("trial")
+    if not isinstance(trial, int) or isinstance(trial, bool) or trial < 0:
+        raise ValueError("trial: must be a non-negative integer")
+    params = obj.get("params", {})
+    metrics = obj.get("metrics", {})
+    if not isinstance(params, dict) or not isinstance(metrics, dict):
+        raise ValueError("params and metrics: must be objects")
+    status = obj.get("status")
+    if status not in {"succeeded", "failed", "timeout"}:
+        raise ValueError(f"status: must be succeeded, failed or timeout, not {status!r}")
+    error = obj.get("error")
+    duration = obj.get("durationSeconds")
+    return Reported(
+        trial=trial,
+        params=params,
+        metrics=metrics,
+        status=status,
+        error=str(error)[:MAX_ERROR_CHARS] if error is not None else None,
+        duration_seconds=float(duration) if isinstance(duration, int | float) else None,
+    )
+
+
+def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
+    """Parse the contract lines of a worker log; the last line for a trial wins."""
+    data = log.encode() if isinstance(log, str) else log
+    truncated = len(data) > max_bytes
+    if truncated:
+        cut_at_line_start = data[-max_bytes - 1 : -max_bytes] == b"\n"
+        data = data[-max_bytes:]
+        # The first line of a cut tail is partial (unless the cut fell on a line start): drop it.
+        if not cut_at_line_start:
+            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    results: dict[int, Reported] = {}
+    malformed = 0
+    first_problem: str | None = None
+    # Only CR/LF end a line: str.splitlines would also split inside a JSON string that
+    # holds a raw U+2028, U+0085 or similar (legal JSON, which non-Python writers emit).
+    for raw in _LINE_BREAK.split(data.decode("utf-8", errors="replace")):
+        line = raw.rstrip("\r")
+        if not line.startswith(PREFIX):
+            continue
+        try:
+            rep = _reported(json.loads(line[len(PREFIX) :], parse_constant=_constant))
+        except ValueError as err:  # json.JSONDecodeError is a ValueError
+            malformed += 1
+            first_problem = first_problem or f"malformed {PREFIX.strip()} line: {err}"
+            continue
+        results[rep.trial] = rep
+    return ParsedLog(results, malformed, first_problem, truncated)
+
+
+def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+    """The objective's value, or None and why it is unusable."""
+    if metric not in metrics or metrics[metric] is None:
+        return None, f"metric {metric!r} is missing"
+    v = metrics[metric]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None, f"metric {metric!r} is not a number ({v!r})"
+    if not math.isfinite(v):
+        return None, f"metric {metric!r} is not finite ({v})"
+    return float(v), None
+
+
+def classify(rep: Reported, job_index: int, objective: Objective) -> TrialResult:
+    base = TrialResult(
+        trial=rep.trial,
+        job_index=job_index,
+        params=rep.params,
+        outcome=Outcome.SUCCEEDED,
+        metrics=rep.metrics,
+        duration_seconds=rep.duration_seconds,
+    )
+    if rep.status == "failed":
+        return replace(base, outcome=Outcome.FAILED, error=rep.error or "trial failed")
+    if rep.status == "timeout":
+        return replace(base, outcome=Outcome.TIMED_OUT, error=rep.error or "timed out")
+    value, problem = objective_value(rep.metrics, objective.metric)
+    if value is None:
+        # Writers put non-finite values as null and say why in error: keep their words.
+        said = rep.error if rep.metrics.get(objective.metric, 0) is None and rep.error else None
+        return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=said or problem)
+    return replace(base, value=value, error=rep.error)
+
+
+def missing_result(
+    trial: int, job_index: int, params: dict[str, Scalar], outcome: Outcome, why: str
+) -> TrialResult:
+    """A trial of a finished Job that printed no result line."""
+    return TrialResult(trial=trial, job_index=job_index, params=params, outcome=outcome, error=why)

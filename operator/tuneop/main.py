@@ -1,0 +1,19 @@
+"""The ``tuneop`` command: the command line plus the ``operator`` subcommand.
+
+``tuneop.cli`` holds every subcommand that works without a cluster's
+controller (plan, run, summary, watch, crd); ``tuneop.controller.command``
+adds ``operator``. This module is the one place both meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tuneop.cli.main import main as cli_main
+from tuneop.controller.command import add_parser
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli_main(argv, extend=add_parser)
