@@ -13,7 +13,7 @@ fi
 pip install --quiet --disable-pip-version-check -e ./runner_image -e ./testing -e '.[dev]'
 echo "== ruff"
 ruff check operator runner_image testing tests bench
-echo "== mypy (strict on the core and the runner)"
+echo "== mypy (strict)"
 mypy
 echo "== import layers"
 lint-imports

@@ -24,7 +24,7 @@ from operator_fakes import FakeApi, api_exception, fake_kube
 
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
-from tuneop.controller import handlers
+from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.core.planner import Plan
@@ -73,7 +73,7 @@ class Cluster:
         return dict(self.api.sessions["ns", name].get("status") or {})
 
     def reconcile(self, name: str = "demo") -> Plan | None:
-        return asyncio.run(handlers.reconcile_session(self.body(name), self.memo, LOG))
+        return asyncio.run(scheduling.reconcile_session(self.body(name), self.memo, LOG))
 
     def finish(self, job: str, **kw: Any) -> None:
         """The Job ends, and the operator's watch sees it (no handler runs)."""
@@ -152,8 +152,8 @@ def test_one_bad_session_does_not_block_another() -> None:
 
     async def both() -> None:
         await asyncio.gather(
-            handlers.reconcile_session(c.body("bad"), c.memo, LOG),
-            handlers.reconcile_session(c.body("good"), c.memo, LOG),
+            scheduling.reconcile_session(c.body("bad"), c.memo, LOG),
+            scheduling.reconcile_session(c.body("good"), c.memo, LOG),
         )
 
     asyncio.run(both())
@@ -167,7 +167,7 @@ def test_transient_api_errors_become_temporary_errors() -> None:
     c.api.fail_next("create_namespaced_job", api_exception(503))
     with pytest.raises(kopf.TemporaryError) as info:
         c.reconcile()
-    assert info.value.delay == handlers.TRANSIENT_DELAY
+    assert info.value.delay == scheduling.TRANSIENT_DELAY
     assert "status" not in c.api.sessions["ns", "demo"]  # nothing recorded half-way
     c.reconcile()
     assert c.status()["phase"] == "Running"
@@ -192,7 +192,7 @@ def test_an_unexpected_error_is_retried_later_not_fatal(monkeypatch: pytest.Monk
     monkeypatch.setattr(c.runtime.reconciler, "reconcile", broken)
     with pytest.raises(kopf.TemporaryError) as info:
         c.reconcile()
-    assert info.value.delay == handlers.UNEXPECTED_DELAY
+    assert info.value.delay == scheduling.UNEXPECTED_DELAY
 
 
 def test_a_status_conflict_is_retried_inside_the_reconcile() -> None:
@@ -206,7 +206,7 @@ def test_a_status_conflict_is_retried_inside_the_reconcile() -> None:
 
 def test_a_gone_or_deleting_session_is_left_alone() -> None:
     c = Cluster()
-    assert asyncio.run(handlers.reconcile_session(manifest(), c.memo, LOG)) is None
+    assert asyncio.run(scheduling.reconcile_session(manifest(), c.memo, LOG)) is None
     doc = manifest()
     doc["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
     c.apply(doc)
@@ -387,7 +387,7 @@ def test_a_deadline_due_before_the_timer_gets_its_own_reconcile(
     cluster.apply(manifest(deadlineSeconds=deadline))
 
     async def scenario() -> tuple[bool, bool]:
-        await handlers.reconcile_session(cluster.body(), cluster.memo, LOG)
+        await scheduling.reconcile_session(cluster.body(), cluster.memo, LOG)
         handle = cluster.runtime.requeues.get("ns/demo")
         when = handle.when() - asyncio.get_running_loop().time() if handle else None
         if handle is not None:

@@ -19,14 +19,37 @@ The runs are tasks owned by the coalescer, and callers await them through
 shutdown or timeout) neither cancels the run others are waiting for nor
 leaves them hanging. Keys with nothing running or queued are dropped, so the
 table stays as small as the set of busy sessions.
+
+The second half is what runs under the coalescer for one trigger:
+``reconcile_session`` (a body is at hand) and ``reconcile_named`` (only a
+name, from a Job's owner) run ``reconcile_body`` (parse the spec, reject an
+invalid one, else one ``Reconciler.reconcile`` in a worker thread) under
+``guarded``, which maps what a reconcile raised to what kopf should do about
+it, then ``requeue`` looks again when something comes due before the timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import kopf
+
+from tuneop.api.session import SessionRef, parse_manifest
+from tuneop.api.spec import SpecError
+from tuneop.api.status import TERMINAL_PHASES
+from tuneop.controller.metrics import RECONCILE_SECONDS, record_plan
+from tuneop.core.planner import Plan
+from tuneop.ports import Rejected, SessionGone, TransientError
+
+if TYPE_CHECKING:
+    from tuneop.controller.runtime import Runtime
+
+TIMER_SECONDS = 30.0
+TRANSIENT_DELAY = 10.0
+UNEXPECTED_DELAY = 60.0
 
 Job = Callable[[], Awaitable[Any]]
 
@@ -84,3 +107,126 @@ def _consume(task: asyncio.Task[Any]) -> None:
     # Retrieve the outcome so a run nobody waits for anymore logs no "never retrieved" error.
     if not task.cancelled():
         task.exception()
+
+
+def plain(body: Mapping[str, Any]) -> dict[str, Any]:
+    """kopf's Body view as the plain dict ``parse_manifest`` expects."""
+    return {key: body[key] for key in body}
+
+
+def session_ref(body: Mapping[str, Any]) -> SessionRef:
+    """The identity of a session, even one whose spec cannot be parsed."""
+    meta = body.get("metadata") or {}
+    return SessionRef(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        generation=int(meta.get("generation") or 1),
+    )
+
+
+async def reconcile_session(body: Mapping[str, Any], memo: Any, logger: kopf.Logger) -> Plan | None:
+    """Reconcile the session ``body``; None when there was nothing to plan (invalid, gone)."""
+    rt: Runtime = memo.runtime
+    ref = session_ref(body)
+    plan = await guarded(
+        rt, ref.key, rt.serial.run(ref.key, lambda: reconcile_body(rt, body, logger)), logger
+    )
+    requeue(rt, ref, plan, memo, logger)
+    return plan
+
+
+async def reconcile_named(namespace: str, name: str, memo: Any, logger: kopf.Logger) -> Plan | None:
+    """Reconcile a session known by name only (from a Job): its body is read first."""
+    rt: Runtime = memo.runtime
+    ref = SessionRef(namespace=namespace, name=name)
+
+    async def fetch_and_reconcile() -> Plan | None:
+        body = await asyncio.to_thread(rt.fetch, ref)
+        return None if body is None else await reconcile_body(rt, body, logger)
+
+    plan = await guarded(rt, ref.key, rt.serial.run(ref.key, fetch_and_reconcile), logger)
+    requeue(rt, ref, plan, memo, logger)
+    return plan
+
+
+def requeue(rt: Runtime, ref: SessionRef, plan: Plan | None, memo: Any, log: kopf.Logger) -> None:
+    """Look again when the plan says something comes due (a session deadline) before the
+    timer would: the deadline then stops the session on time, not up to a timer late."""
+    old = rt.requeues.pop(ref.key, None)
+    if old is not None:
+        old.cancel()
+    if plan is None or plan.requeue_after is None or plan.requeue_after >= TIMER_SECONDS:
+        return
+
+    async def again() -> None:
+        rt.requeues.pop(ref.key, None)
+        try:
+            await reconcile_named(ref.namespace, ref.name, memo, log)
+        except (kopf.TemporaryError, kopf.PermanentError) as err:
+            log.warning("reconcile of %s when due failed: %s", ref.key, err)
+
+    loop = asyncio.get_running_loop()
+    # A little past the due time, so the plan sees it as passed.
+    rt.requeues[ref.key] = loop.call_later(plan.requeue_after + 0.2, lambda: rt.background(again()))
+
+
+async def reconcile_body(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
+    ref = session_ref(body)
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return None  # being deleted: its Jobs go with it (ownerReferences)
+    start, outcome = rt.monotonic(), "error"
+    try:
+        try:
+            session = parse_manifest(plain(body))
+        except SpecError as err:
+            outcome = "invalid"
+            logger.warning("invalid spec: %s", "; ".join(err.problems))
+            status = await asyncio.to_thread(rt.reconciler.reject, ref, err.problems)
+            rt.phases.set(ref.key, status.phase)
+            return None
+        plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
+        outcome = "ok"
+        record_plan(plan)
+        rt.phases.set(ref.key, plan.status.phase)
+        return plan
+    except TransientError:
+        outcome = "transient"
+        raise
+    except Rejected:
+        outcome = "rejected"
+        raise
+    except SessionGone:
+        outcome = "gone"
+        raise
+    finally:
+        RECONCILE_SECONDS.labels(result=outcome).observe(rt.monotonic() - start)
+        rt.last_reconciled[ref.key] = rt.monotonic()
+
+
+async def guarded(
+    rt: Runtime, key: str, run: Awaitable[Plan | None], logger: kopf.Logger
+) -> Plan | None:
+    """Map what a reconcile raised to what kopf should do about it."""
+    try:
+        return await run
+    except SessionGone as err:
+        logger.info("%s", err)
+        rt.forget(key)
+        return None
+    except TransientError as err:
+        raise kopf.TemporaryError(str(err), delay=TRANSIENT_DELAY) from err
+    except Rejected as err:
+        raise kopf.PermanentError(str(err)) from err
+    except (kopf.TemporaryError, kopf.PermanentError, asyncio.CancelledError):
+        raise
+    except Exception as err:
+        logger.exception("unexpected error reconciling %s", key)
+        raise kopf.TemporaryError(f"unexpected error: {err!r}", delay=UNEXPECTED_DELAY) from err
+
+
+def settled(body: Mapping[str, Any]) -> bool:
+    """Finished, and the status reflects the current spec: only a spec change can add work."""
+    status = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    return status.get("phase") in TERMINAL_PHASES and status.get("observedGeneration") == generation
