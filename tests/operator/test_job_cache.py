@@ -108,10 +108,22 @@ def test_a_new_list_replaces_the_view_and_clears_what_this_process_did() -> None
     assert names(cache) == ["demo-0", "demo-3"]
 
 
-def test_a_watch_event_newer_than_the_list_is_kept() -> None:
+def test_a_watch_event_that_arrived_while_the_list_was_on_its_way_is_kept() -> None:
     cache, _ = listed_cache(job(0, 1))
+    sent = cache.mark()  # a LIST sent before the Job finished
     cache.seen(job(0, 5, done=True))
-    cache.listed(REF, [job(0, 3)])  # a LIST sent before the Job finished
+    cache.listed(REF, [job(0, 3)], sent)
+    (only,) = cache.snapshot(REF) or []
+    mapped = observed_job(only)
+    assert mapped is not None and mapped.state is JobState.SUCCEEDED
+
+
+def test_a_list_sent_after_a_watch_event_wins_whatever_the_versions_look_like() -> None:
+    # resourceVersions are opaque: a larger-looking one on the watch is no reason to keep it.
+    cache, _ = listed_cache(job(0, 1))
+    cache.seen(job(0, 900))
+    sent = cache.mark()
+    cache.listed(REF, [job(0, 30, done=True)], sent)
     (only,) = cache.snapshot(REF) or []
     mapped = observed_job(only)
     assert mapped is not None and mapped.state is JobState.SUCCEEDED

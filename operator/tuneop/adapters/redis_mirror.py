@@ -343,8 +343,10 @@ class RedisMirror:
         self.flush()
 
     def _expire(self, pipe: redis.client.Pipeline, k: Keys, ttl: int) -> None:
-        # A Lua-free expiry of every member key: SMEMBERS runs in the same MULTI, so
-        # the members are expired when the session's keys are.
+        # A Lua-free expiry of every member key. SMEMBERS runs on the client while the
+        # pipeline is being built, outside the MULTI: a member added after it would keep no
+        # TTL. None is: this mirror is the session's only writer, and this runs for a
+        # finished session, whose every trial was queued before its final status.
         for key in self.client.smembers(k.members):
             pipe.expire(key, ttl)
         for key in (k.hash, k.leaderboard, k.events, k.members, k.running, k.trial_keys):

@@ -88,19 +88,14 @@ def _name(job: Json) -> str:
     return str((job.get("metadata") or {}).get("name") or "")
 
 
-def _version(job: Json) -> int:
-    try:
-        return int((job.get("metadata") or {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
-
-
 @dataclass
 class _Session:
     watched: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     listed_at: float | None = None
+    # When the watch last brought each Job, on the cache's own update counter.
+    updated: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,6 +103,9 @@ class JobCache:
     clock: Callable[[], float] = time.monotonic
     resync_seconds: float = DEFAULT_RESYNC_SECONDS
     _sessions: dict[Key, _Session] = field(default_factory=dict)
+    # Counts watch updates; a LIST notes it when sent (``mark``), so a watch update that
+    # arrived while the LIST was on its way wins over it (resourceVersions are opaque).
+    _updates: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _entry(self, key: Key) -> _Session:
@@ -128,6 +126,8 @@ class JobCache:
             entry = self._entry(key)
             entry.watched[name] = slim(job)
             entry.created.pop(name, None)
+            self._updates += 1
+            entry.updated[name] = self._updates
 
     def gone(self, job: Json) -> bool:
         """A Job was deleted; True when this process deleted it (nothing to react to)."""
@@ -161,16 +161,26 @@ class JobCache:
             entry.created.pop(name, None)
             entry.deleted.add(name)
 
-    def listed(self, ref: SessionRef, jobs: list[Json]) -> None:
+    def mark(self) -> int:
+        """Note the moment a LIST is sent; hand the mark to ``listed``."""
+        with self._lock:
+            return self._updates
+
+    def listed(self, ref: SessionRef, jobs: list[Json], since: int | None = None) -> None:
         """A fresh LIST of the session's Jobs: it replaces what the cache holds, except a
-        Job the watch brought a newer version of while the LIST was on its way."""
+        Job the watch brought while the LIST was on its way (after the ``since`` mark)."""
         with self._lock:
             entry = self._entry((ref.namespace, ref.name))
             fresh = {_name(j): slim(j) for j in jobs}
-            for name, job in fresh.items():
+            for name in fresh:
                 watched = entry.watched.get(name)
-                if watched is not None and _version(watched) > _version(job):
+                if (
+                    watched is not None
+                    and since is not None
+                    and entry.updated.get(name, -1) > since
+                ):
                     fresh[name] = watched
+            entry.updated = {n: u for n, u in entry.updated.items() if n in fresh}
             entry.watched = fresh
             entry.created.clear()
             entry.deleted.clear()

@@ -278,6 +278,7 @@ class KubeJobs:
         return sorted(out, key=lambda j: j.index)
 
     def _list(self, ref: SessionRef) -> list[Json]:
+        since = self.cache.mark() if self.cache is not None else None
         try:
             resp = self.kube.batch.list_namespaced_job(
                 ref.namespace,
@@ -289,7 +290,7 @@ class KubeJobs:
         except Exception as err:
             raise_api_error("list_jobs", err)
         if self.cache is not None:
-            self.cache.listed(ref, items)
+            self.cache.listed(ref, items, since)
         return items
 
     def _pods(self, ref: SessionRef, label_selector: str) -> list[Json]:

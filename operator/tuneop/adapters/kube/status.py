@@ -29,14 +29,19 @@ else wrote the session since, or an event was missed), the API server
 answers 409, the kept copy is dropped, and the reconciler's retry GETs a
 fresh one. A version never replaces a newer one (resourceVersions compared as
 the integers the API server hands out), so a late watch event cannot undo
-what this process's own write returned; a server with non-integer versions
-gets no caching and a GET per read.
+what this process's own write returned. resourceVersions are opaque (the API
+says so), so they are compared only for equality: a version this process has
+already seen replaced (the one a write started from, an earlier watch event)
+is old news and ignored; any version not seen before replaces the kept one.
+If that was a late event from before our own write, the next write carries
+the older version, the API server answers 409, and the retry reads afresh.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,12 +105,8 @@ class _Seen:
     obj: dict[str, Any]
 
 
-def newer(candidate: str, current: str) -> bool | None:
-    """Whether resourceVersion ``candidate`` is newer; None when they cannot be ordered."""
-    try:
-        return int(candidate) > int(current)
-    except ValueError:
-        return None
+# How many replaced versions of a session are remembered as old news.
+SUPERSEDED_KEPT = 16
 
 
 def _uid(obj: Any) -> str:
@@ -116,6 +117,8 @@ def _uid(obj: Any) -> str:
 class KubeStatus:
     kube: Kube
     _seen: dict[str, _Seen] = field(default_factory=dict)
+    # Versions of each session already replaced by a later one (bounded).
+    _superseded: dict[str, deque[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, obj: dict[str, Any]) -> None:
@@ -136,8 +139,6 @@ class KubeStatus:
             seen = self._seen.get(ref.key)
         if seen is None or (ref.uid and _uid(seen.obj) != ref.uid):
             return None  # never seen, or an earlier session of the same name
-        if not seen.version.isdigit():
-            return None  # versions that cannot be ordered: always read afresh
         return seen
 
     def _get(self, ref: SessionRef) -> dict[str, Any] | None:
@@ -175,13 +176,12 @@ class KubeStatus:
         )
         with self._lock:
             current = self._seen.get(ref.key)
-            if (
-                current is not None
-                and not force
-                and _uid(current.obj) == _uid(obj)
-                and newer(seen.version, current.version) is False
-            ):
-                return
+            old = self._superseded.setdefault(ref.key, deque(maxlen=SUPERSEDED_KEPT))
+            if current is not None and _uid(current.obj) == _uid(obj):
+                if not force and (seen.version == current.version or seen.version in old):
+                    return  # the version kept, or one it already replaced
+                if seen.version != current.version:
+                    old.append(current.version)
             self._seen[ref.key] = seen
 
     def read(self, ref: SessionRef) -> tuple[SessionStatus, str | None]:
@@ -195,9 +195,6 @@ class KubeStatus:
 
     def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
         seen = self._cached(ref)
-        if seen is not None and version is not None and newer(seen.version, version):
-            # The watch brought a newer version since this one was read: planned on stale.
-            raise Conflict(f"{ref.key} changed (resourceVersion {seen.version}, read {version})")
         if seen is None or (version is not None and seen.version != version):
             obj = self._get(ref)
             if obj is None:
@@ -228,7 +225,7 @@ class KubeStatus:
             code = status_code(err)
             if code == 409:
                 counted("write_status", err)
-                self.forget(ref.key)  # stale: the retry reads the session afresh
+                self._drop(ref.key)  # stale: the retry reads the session afresh
                 raise Conflict(f"status of {ref.key} changed since it was read") from err
             if code == 404:
                 self.forget(ref.key)
@@ -236,6 +233,13 @@ class KubeStatus:
             raise_api_error("write_status", err)
         self._remember(ref, obj)
 
-    def forget(self, key: str) -> None:
+    def _drop(self, key: str) -> None:
+        """Drop the kept copy; what it replaced stays old news."""
         with self._lock:
             self._seen.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        """The session is gone: drop everything kept about it."""
+        with self._lock:
+            self._seen.pop(key, None)
+            self._superseded.pop(key, None)
