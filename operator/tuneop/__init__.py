@@ -7,4 +7,6 @@ of I/O behind small protocols; ``tuneop.reconciler`` runs observe → plan → a
 ``tuneop.cli`` is the command line. import-linter enforces the order.
 """
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -36,6 +36,8 @@ from tuneop.ports import (
     TransientError,
 )
 
+__all__ = ["MAX_CONFLICT_RETRIES", "Reconciler"]
+
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5

@@ -31,7 +31,7 @@ app.kubernetes.io/component: operator
 {{/*
 The operator's namespaced permissions: one list, rendered into a ClusterRole
 (watch.mode=cluster) or into a Role in each watched namespace. Each rule says
-why the operator needs it; tuneop/permissions.py lists the same calls and a
+why the operator needs it; tuneop/api/rbac.py lists the same calls and a
 test checks the rendered rules cover them.
 */}}
 {{- define "tuneop.namespacedRules" -}}

@@ -4,3 +4,5 @@ The reconciler talks only to these protocols, so the same observe → plan → a
 loop drives Kubernetes Jobs (the operator) and local processes (``tuneop run
 --local``), and unit tests drive it with the fakes.
 """
+
+__all__ = []

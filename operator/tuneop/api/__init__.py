@@ -2,3 +2,5 @@
 
 Pure data and validation (pydantic); it imports nothing else of tuneop.
 """
+
+__all__ = []

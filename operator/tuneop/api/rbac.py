@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["CALLS", "CLUSTER_MODE_CALLS", "ApiCall"]
+
 
 @dataclass(frozen=True)
 class ApiCall:

@@ -15,6 +15,8 @@ from typing import Any
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, SpecError, parse_spec
 from tuneop.api.status import SessionStatus, status_from_wire
 
+__all__ = ["DNS_SUBDOMAIN", "Session", "SessionRef", "parse_manifest"]
+
 
 @dataclass(frozen=True)
 class SessionRef:

@@ -17,6 +17,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+__all__ = [
+    "API_GROUP",
+    "API_VERSION",
+    "KIND",
+    "MAX_CATEGORICAL_VALUES",
+    "MAX_PARAMETERS",
+    "NAME_PATTERN",
+    "PLURAL",
+    "EnvVar",
+    "Objective",
+    "Optimizer",
+    "Parameter",
+    "Runner",
+    "Scalar",
+    "SessionSpec",
+    "SpecError",
+    "format_validation_error",
+    "parse_spec",
+    "spec_to_wire",
+]
+
 API_GROUP = "tuneop.dev"
 API_VERSION = "v1alpha1"
 KIND = "TuningSession"

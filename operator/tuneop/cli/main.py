@@ -21,6 +21,19 @@ from tuneop import __version__
 from tuneop.api.session import Session, parse_manifest
 from tuneop.api.spec import SpecError
 
+__all__ = [
+    "EXIT_INVALID",
+    "UsageError",
+    "build_parser",
+    "cmd_crd",
+    "cmd_plan",
+    "cmd_run",
+    "cmd_summary",
+    "cmd_watch",
+    "load_session",
+    "main",
+]
+
 EXIT_INVALID = 2
 
 

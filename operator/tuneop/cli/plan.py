@@ -26,6 +26,8 @@ from tuneop.core.packing import job_sizes
 from tuneop.core.planner import Plan, plan
 from tuneop.core.search import budget, point
 
+__all__ = ["TABLE_ROWS", "DryRun", "as_data", "dry_run", "render"]
+
 TABLE_ROWS = 20
 
 

@@ -28,6 +28,8 @@ from tuneop.core.planner import Event
 from tuneop.ports import Mirror
 from tuneop.reconciler import Reconciler
 
+__all__ = ["IDLE_WAKE_SECONDS", "ConsoleEvents", "LocalRun", "run_local", "utcnow"]
+
 IDLE_WAKE_SECONDS = 1.0
 
 

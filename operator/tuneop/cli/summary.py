@@ -9,6 +9,8 @@ from rich.table import Table
 
 from tuneop.core.summary import Summary, metric_value
 
+__all__ = ["render_summary", "summary_csv"]
+
 
 def render_summary(s: Summary, console: Console) -> None:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))

@@ -18,6 +18,8 @@ import ctypes
 import ctypes.util
 import os
 
+__all__ = ["DEFAULT_ARENAS", "M_ARENA_MAX", "limit_arenas"]
+
 M_ARENA_MAX = -8  # glibc's mallopt parameter number, from <malloc.h>
 DEFAULT_ARENAS = 2
 

@@ -45,6 +45,15 @@ from tuneop.core.bayesian import CachedSuggester
 from tuneop.ports import Mirror, ResultStore
 from tuneop.reconciler import Reconciler
 
+__all__ = [
+    "DEFAULT_LIVENESS",
+    "DEFAULT_METRICS_PORT",
+    "OperatorConfig",
+    "Runtime",
+    "build_runtime",
+    "utcnow",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9090

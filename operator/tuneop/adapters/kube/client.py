@@ -35,6 +35,18 @@ from tuneop.adapters.kube.metrics import API_ERRORS
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.ports import Rejected, TransientError
 
+__all__ = [
+    "CONNECTION_POOL_SIZE",
+    "REQUEST_TIMEOUT",
+    "Kube",
+    "api_error",
+    "body_json",
+    "counted",
+    "load_configuration",
+    "raise_api_error",
+    "status_code",
+]
+
 # (connect, read) seconds for each API call.
 REQUEST_TIMEOUT = (5.0, 30.0)
 # Reconciles of different sessions run in parallel threads over one pool.

@@ -37,6 +37,17 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 from tuneop.core.planner import Event
 
+__all__ = [
+    "COMPONENT",
+    "MAX_EVENTS_PER_EMIT",
+    "MAX_EVENT_MESSAGE",
+    "ROUTINE",
+    "ROUTINE_INTERVAL",
+    "KubeEvents",
+    "event_body",
+    "select",
+]
+
 log = logging.getLogger(__name__)
 
 COMPONENT = "tuneop"

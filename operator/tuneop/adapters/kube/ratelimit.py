@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+__all__ = ["DEFAULT_BURST", "DEFAULT_QPS", "TokenBucket"]
+
 DEFAULT_QPS = 20.0
 DEFAULT_BURST = 40
 

@@ -58,6 +58,15 @@ from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.api.status import SessionStatus, status_from_wire, status_to_wire
 from tuneop.ports import Conflict, SessionGone
 
+__all__ = [
+    "OMIT_WHEN_EMPTY",
+    "SUPERSEDED_KEPT",
+    "KubeStatus",
+    "replace_patch",
+    "status_patch",
+    "wire_status",
+]
+
 # Status strings whose empty value means "nothing" (the model's default): left out of the
 # wire form, they read back the same, the status is smaller, and no empty string reaches the
 # API server (the e2e tier's 1.20 build rejects "" in custom resources as null).

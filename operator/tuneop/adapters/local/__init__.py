@@ -1,2 +1,4 @@
 """The local adapters: worker processes and the results folder.
 """
+
+__all__ = []

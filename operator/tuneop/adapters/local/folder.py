@@ -30,6 +30,15 @@ from tuneop.core.contract import TrialResult
 from tuneop.core.summary import session_record
 from tuneop.ports import MirrorRecord
 
+__all__ = [
+    "MAX_ERRORS",
+    "DirectoryResults",
+    "csv_rows",
+    "load_records",
+    "write_atomic",
+    "write_csv",
+]
+
 MAX_ERRORS = 50
 
 

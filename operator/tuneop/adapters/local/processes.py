@@ -28,6 +28,8 @@ from tuneop.core.contract import LOG_TAIL_BYTES
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 
+__all__ = ["KILL_GRACE_SECONDS", "LocalJobs", "kill_group"]
+
 KILL_GRACE_SECONDS = 2.0
 
 
