@@ -24,3 +24,27 @@ def flaky_once(params: dict[str, float]) -> dict[str, float]:
         marker.write_text("tried")
         os._exit(3)
     return {"value": float(params["x"])}
+
+
+# ---- hostile output: what an unlucky or malicious objective can print -------------
+
+
+def raises_markup(params: dict[str, float]) -> dict[str, float]:
+    """Fails with a message that is rich markup and terminal escapes."""
+    raise KeyError("[/data] \x1b[2J\x1b]0;owned\x07")
+
+
+def markup_metric(params: dict[str, float]) -> dict[str, float]:
+    """A metric whose name is rich markup, beside the objective's own."""
+    return {"value": float(params.get("x", 0)), "acc[/]": 1.0}
+
+
+def noisy(params: dict[str, float]) -> dict[str, float]:
+    """Writes ``mb`` megabytes to stderr before reporting."""
+    import sys
+
+    chunk = "noise " * 170 + "\n"  # about 1 KiB a line
+    for _ in range(int(float(params.get("mb", 2)) * 1024)):
+        sys.stderr.write(chunk)
+    sys.stderr.flush()
+    return {"value": float(params.get("x", 0))}

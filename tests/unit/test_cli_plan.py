@@ -65,10 +65,12 @@ def test_machine_readable_plan_holds_session_trials_jobs_manifests_status(
     assert {"session", "trials", "jobs", "manifests", "status"} <= set(data)
     assert data["session"]["name"] == "quickstart"
     assert data["session"]["spec"]["maxParallel"] == 3
-    # quickstart: x in 0..5 (6 values) times y in -2..0 step 0.5 (5 values), one trial per Job.
-    assert len(data["trials"]) == len(data["jobs"]) == 30
+    # quickstart: x in 0..5 (6 values) times y in -2..0 step 0.5 (5 values), one trial per Job;
+    # the first wave (maxParallel 3) is listed, the rest counted.
+    assert (data["totalTrials"], data["totalJobs"]) == (30, 30)
+    assert len(data["trials"]) == len(data["jobs"]) == 3
     assert data["trials"][1] == {"trial": 1, "job": 1, "params": {"x": 0, "y": -1.5}}
-    assert [j["action"] for j in data["jobs"]].count("create") == 3
+    assert data["jobs"][1] == {"index": 1, "name": "quickstart-1", "first": 1, "count": 1}
     assert [m["metadata"]["name"] for m in data["manifests"]] == [
         "quickstart-0",
         "quickstart-1",
@@ -76,6 +78,55 @@ def test_machine_readable_plan_holds_session_trials_jobs_manifests_status(
     ]
     assert data["status"]["phase"] == "Running"
     assert data["status"]["progress"] == "0/30"
+
+
+def test_yaml_output_has_no_anchors_or_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    # The first wave's params appear under trials and in the manifests: written out twice.
+    code, out, _ = run(capsys, "plan", str(QUICKSTART), "-o", "yaml")
+    assert code == 0
+    assert not re.search(r"[&*]id\d+", out)
+
+
+def test_more_trials_are_listed_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", str(QUICKSTART), "-o", "json", "--trials", "12")
+    data = json.loads(out)
+    assert code == 0
+    assert [t["trial"] for t in data["trials"]] == list(range(12))
+    assert data["trials"][11] == {"trial": 11, "job": 11, "params": {"x": 2, "y": -1.5}}
+
+
+@pytest.mark.parametrize(
+    ("packing", "trials", "jobs", "listed"),
+    [
+        ({}, 10_000_000, 10_000_000, [0, 1, 2, 3]),
+        ({"trialsPerJob": 1000}, 10_000_000, 10_000, list(range(4000))),
+        ({"workers": 3}, 10_000_000, 3, []),  # 3 Jobs of 3.3 million trials: only counted
+    ],
+    ids=["one-per-job", "trials-per-job", "workers"],
+)
+def test_a_huge_budget_is_counted_not_listed(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    packing: dict[str, int],
+    trials: int,
+    jobs: int,
+    listed: list[int],
+) -> None:
+    doc = manifest(
+        optimizer={"type": "random"},
+        totalTrials=trials,
+        maxParallel=4,
+        searchSpace=[{"name": "x", "type": "float", "min": 0, "max": 1}],
+        **packing,
+    )
+    code, out, err = run(capsys, "plan", write(tmp_path, "huge.yaml", doc), "-o", "json")
+    if packing.get("workers"):
+        assert code == 2 and "trials per Job" in err  # more than one Job may hold
+        return
+    data = json.loads(out)
+    assert code == 0, err
+    assert (data["totalTrials"], data["totalJobs"]) == (trials, jobs)
+    assert [t["trial"] for t in data["trials"]] == listed
 
 
 def test_bayesian_trials_are_suggested_at_run_time(capsys: pytest.CaptureFixture[str]) -> None:

@@ -561,17 +561,17 @@ def test_leaderboard_keeps_the_top_five_in_order(direction: str, top: list[int])
     s = Session(
         spec(
             searchSpace=DROP,
-            trials=[{"v": v} for v in VALUES],
+            trials=[{"i": i} for i in range(len(VALUES))],
             objective={"metric": "loss", "direction": direction},
             maxParallel=3,
         )
     )
-    final = s.play(per_step=1, newest_first=True, value=lambda p: p["v"])
+    final = s.play(per_step=1, newest_first=True, value=lambda p: VALUES[int(p["i"])])
     st = final.status
     assert [e.trial for e in st.leaderboard] == top
     assert [e.value for e in st.leaderboard] == [VALUES[t] for t in top]
     assert st.best == st.leaderboard[0]
-    assert st.best.params == {"v": VALUES[top[0]]}
+    assert st.best.params == {"i": top[0]}
     assert (st.trials.succeeded, st.trials.metrics_unavailable) == (8, 1)
 
 

@@ -53,6 +53,9 @@ def parse_manifest(doc: Any, default_namespace: str = "default") -> Session:
     name = meta.get("name") if isinstance(meta, dict) else None
     if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name) or len(name) > 253:
         problems.append("metadata.name: required, a DNS subdomain (lowercase, digits, '-', '.')")
+    generation = meta.get("generation", 1) if isinstance(meta, dict) else 1
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        problems.append("metadata.generation: must be a whole number >= 0")
     spec = None
     try:
         spec = parse_spec(doc.get("spec"))
@@ -65,6 +68,6 @@ def parse_manifest(doc: Any, default_namespace: str = "default") -> Session:
         namespace=str(meta.get("namespace") or default_namespace),
         name=name,
         uid=str(meta.get("uid") or ""),
-        generation=int(meta.get("generation") or 1),
+        generation=int(generation) or 1,
     )
     return Session(ref=ref, spec=spec, status=status_from_wire(doc.get("status")))

@@ -20,9 +20,14 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "API_GROUP",
     "API_VERSION",
+    "CONTROL_CHARACTERS",
     "KIND",
     "MAX_CATEGORICAL_VALUES",
+    "MAX_EXPLICIT_TRIALS",
     "MAX_PARAMETERS",
+    "MAX_SECONDS",
+    "MAX_SEED",
+    "MAX_TRIALS",
     "NAME_PATTERN",
     "PLURAL",
     "EnvVar",
@@ -49,6 +54,19 @@ Scalar = int | float | str | bool
 MAX_PARAMETERS = 32
 MAX_CATEGORICAL_VALUES = 1024
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+# Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
+MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
+# A session's trial budget. The status ledger keeps index ranges, so its size does not
+# grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
+# and in a results folder): ten million trials is about 10 GiB there.
+MAX_TRIALS = 10_000_000
+MAX_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
+MAX_EXPLICIT_TRIALS = 100_000
+# Control characters (C0 but tab and newline, DEL, C1) have no place in a parameter
+# value: runners, shells and terminals treat them specially (a NUL ends a C string,
+# ESC starts a terminal command). Tab and newline stay allowed: text values such as
+# prompt templates hold them, and they reach a trial as JSON, never through a shell.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _Model(BaseModel):
@@ -68,7 +86,9 @@ class Objective(_Model):
         default="minimize", description="Whether smaller or larger values are better."
     )
     goal: float | None = Field(
-        default=None, description="Stop launching trials once a trial reaches this value."
+        default=None,
+        allow_inf_nan=False,
+        description="Stop launching trials once a trial reaches this value.",
     )
     on_goal: Literal["Finish", "Stop"] = Field(
         default="Finish",
@@ -90,12 +110,21 @@ class Parameter(_Model):
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     type: Literal["int", "float", "categorical"]
-    min: float | None = Field(default=None, description="Lower bound (int, float).")
-    max: float | None = Field(default=None, description="Upper bound, inclusive (int, float).")
-    step: float | None = Field(
-        default=None, gt=0, description="Grid step; int defaults to 1. Required for float grids."
+    min: float | None = Field(
+        default=None, allow_inf_nan=False, description="Lower bound (int, float)."
     )
-    log: bool = Field(default=False, description="Sample on a log scale (random, bayesian).")
+    max: float | None = Field(
+        default=None, allow_inf_nan=False, description="Upper bound, inclusive (int, float)."
+    )
+    step: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Grid step; int defaults to 1. Required for float grids.",
+    )
+    log: bool = Field(
+        default=False, strict=True, description="Sample on a log scale (random, bayesian)."
+    )
     values: list[Scalar] | None = Field(
         default=None,
         min_length=1,
@@ -112,6 +141,9 @@ class Parameter(_Model):
                 raise ValueError("min/max: not allowed on a categorical parameter")
             if len({_scalar_key(v) for v in self.values}) != len(self.values):
                 raise ValueError("values: must be distinct")
+            for i, v in enumerate(self.values):
+                if problem := _scalar_problem(v):
+                    raise ValueError(f"values[{i}]: {problem}")
             return self
         if self.values is not None:
             raise ValueError(f"values: only for categorical parameters, not {self.type}")
@@ -130,6 +162,10 @@ class Parameter(_Model):
             raise ValueError("log: needs min > 0")
         if self.log and self.step is not None and not (self.type == "int" and self.step == 1):
             raise ValueError("log and step: a log-scale parameter takes no step")
+        if self.step is not None and (self.max - self.min) / self.step >= MAX_TRIALS:
+            raise ValueError(
+                f"step: too small to make progress; at most {MAX_TRIALS:,} grid points"
+            )
         return self
 
     def grid_size(self) -> int | None:
@@ -149,13 +185,28 @@ def _scalar_key(v: Scalar) -> tuple[str, Scalar]:
     return (type(v).__name__, v)
 
 
+def _scalar_problem(v: Scalar) -> str | None:
+    """Why a parameter value cannot be handed to a trial, or None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "must be a finite number"
+    if isinstance(v, str) and CONTROL_CHARACTERS.search(v):
+        return "must not contain control characters"
+    return None
+
+
 class Optimizer(_Model):
     """How trials are chosen."""
 
     type: Literal["grid", "random", "bayesian"] = Field(
         default="random", description="grid: every point; random: seeded; bayesian: Optuna TPE."
     )
-    seed: int = Field(default=0, ge=0, description="Seed: the same seed gives the same trials.")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEED,
+        strict=True,
+        description="Seed: the same seed gives the same trials.",
+    )
 
 
 class EnvVar(_Model):
@@ -213,22 +264,41 @@ class SessionSpec(_Model):
     trials: list[dict[str, Scalar]] | None = Field(
         default=None,
         min_length=1,
+        max_length=MAX_EXPLICIT_TRIALS,
         description="Explicit parameter sets, instead of a search.",
     )
     total_trials: int | None = Field(
-        default=None, ge=1, description="The trial budget. Defaults to the grid or trials list."
+        default=None,
+        ge=1,
+        le=MAX_TRIALS,
+        strict=True,
+        description="The trial budget. Defaults to the grid or trials list.",
     )
-    workers: int | None = Field(default=None, ge=1, description="Split the budget over N Jobs.")
-    trials_per_job: int | None = Field(default=None, ge=1, description="Trials per worker Job.")
-    max_parallel: int = Field(default=4, ge=1, le=200, description="At most this many active Jobs.")
+    workers: int | None = Field(
+        default=None, ge=1, le=MAX_TRIALS, strict=True, description="Split the budget over N Jobs."
+    )
+    trials_per_job: int | None = Field(
+        default=None, ge=1, le=MAX_TRIALS, strict=True, description="Trials per worker Job."
+    )
+    max_parallel: int = Field(
+        default=4, ge=1, le=200, strict=True, description="At most this many active Jobs."
+    )
     max_failed_trials: int | None = Field(
-        default=None, ge=0, description="Stop when more trials than this have failed."
+        default=None,
+        ge=0,
+        le=MAX_TRIALS,
+        strict=True,
+        description="Stop when more trials than this have failed.",
     )
-    retries: int = Field(default=0, ge=0, le=100, description="Job backoffLimit.")
-    trial_timeout_seconds: int = Field(default=300, ge=1, description="Per trial.")
-    deadline_seconds: int = Field(default=3600, ge=1, description="For the whole session.")
+    retries: int = Field(default=0, ge=0, le=100, strict=True, description="Job backoffLimit.")
+    trial_timeout_seconds: int = Field(
+        default=300, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
+    )
+    deadline_seconds: int = Field(
+        default=3600, ge=1, le=MAX_SECONDS, strict=True, description="For the whole session."
+    )
     runner: Runner
-    suspend: bool = Field(default=False, description="Create no new Jobs while true.")
+    suspend: bool = Field(default=False, strict=True, description="Create no new Jobs while true.")
     job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
         default="Delete", description="What happens to a finished Job once harvested."
     )
@@ -238,6 +308,7 @@ class SessionSpec(_Model):
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError("workers and trialsPerJob: set one, not both")
         if self.trials is not None:
+            self._check_trials(self.trials)
             if self.search_space:
                 raise ValueError("trials and searchSpace: set one, not both")
             if self.optimizer.type == "bayesian":
@@ -250,12 +321,30 @@ class SessionSpec(_Model):
         if dupes:
             raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
         if self.optimizer.type == "grid":
+            points = 1
             for i, p in enumerate(self.search_space):
-                if p.grid_size() is None:
+                size = p.grid_size()
+                if size is None:
                     raise ValueError(f"searchSpace[{i}].step: required for a float grid ({p.name})")
+                points *= size
+            if points > MAX_TRIALS and self.total_trials is None:
+                raise ValueError(
+                    f"searchSpace: the grid has {points:,} points, more than {MAX_TRIALS:,};"
+                    " set totalTrials to run part of it"
+                )
         elif self.total_trials is None:
             raise ValueError(f"totalTrials: required for the {self.optimizer.type} optimizer")
         return self
+
+    @staticmethod
+    def _check_trials(trials: list[dict[str, Scalar]]) -> None:
+        name = re.compile(NAME_PATTERN)
+        for i, params in enumerate(trials):
+            for key, value in params.items():
+                if not name.match(key) or len(key) > 63:
+                    raise ValueError(f"trials[{i}]: parameter names must match {NAME_PATTERN}")
+                if problem := _scalar_problem(value):
+                    raise ValueError(f"trials[{i}].{key}: {problem}")
 
 
 class SpecError(ValueError):

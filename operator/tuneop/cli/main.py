@@ -20,6 +20,8 @@ import yaml
 from tuneop import __version__
 from tuneop.api.session import Session, parse_manifest
 from tuneop.api.spec import SpecError
+from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.cli.text import clean, styled
 
 __all__ = [
     "EXIT_INVALID",
@@ -35,6 +37,12 @@ __all__ = [
 ]
 
 EXIT_INVALID = 2
+# A spec or plan file larger than this is refused before it is parsed.
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+# The URL itself is never repeated: it may hold a password.
+BAD_REDIS_URL = "--redis-url: not a Redis URL (redis://, rediss:// or unix://)"
 
 
 class UsageError(Exception):
@@ -42,10 +50,24 @@ class UsageError(Exception):
 
 
 def _read(path: str) -> str:
+    """A UTF-8 text file (or stdin) of bounded size, or a one-line ``UsageError``."""
     try:
-        return sys.stdin.read() if path == "-" else Path(path).read_text()
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
     except OSError as err:
-        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+        raise UsageError(f"{clean(path)}: cannot read ({err.strerror})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{clean(path)}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{clean(path)}: not UTF-8 text") from None
+    if "\x00" in text:
+        raise UsageError(f"{clean(path)}: not a text file (it holds NUL bytes)")
+    return text
 
 
 def _yaml_docs(path: str) -> list[Any]:
@@ -54,7 +76,9 @@ def _yaml_docs(path: str) -> list[Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: not valid YAML") from None
+        raise UsageError(f"{clean(path)}{where}: not valid YAML") from None
+    except RecursionError:
+        raise UsageError(f"{clean(path)}: YAML nested too deeply") from None
 
 
 def load_session(
@@ -94,7 +118,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.observed:
         docs = _yaml_docs(args.observed)
         observed = docs[0] if docs else []
-    result = dry_run(session, observed)
+    result = dry_run(session, observed, trials=args.trials)
+    invalid = [c for c in result.plan.status.conditions if c.reason == INVALID_SPEC]
+    if invalid:
+        where = args.file or args.jobs_file
+        print(f"error: {where}: {invalid[0].message}", file=sys.stderr)
+        return EXIT_INVALID
     render(result, args.output, Console(soft_wrap=args.output != "table"))
     return 0
 
@@ -117,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.local:
         raise UsageError("run needs --local (on a cluster, kubectl apply the session instead)")
     session = load_session(args.file, args.jobs_file)
+    _check_writable(Path(args.results_dir))
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
     sinks = []
@@ -125,9 +155,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tuneop.adapters.redis_mirror import RedisMirror
 
         primary = DirectoryResults(Path(args.results_dir))
-        sinks.append(
-            RedisMirror.from_url(args.redis_url, prefix=args.redis_prefix, source=primary.history)
-        )
+        try:
+            mirror = RedisMirror.from_url(
+                args.redis_url, prefix=args.redis_prefix, source=primary.history
+            )
+        except ValueError:
+            raise UsageError(BAD_REDIS_URL) from None
+        sinks.append(mirror)
     run = run_local(
         session,
         Path(args.results_dir),
@@ -138,13 +172,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra_mirrors=sinks,
     )
     st = run.status
+    invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
+    if invalid:
+        raise UsageError(f"{args.file or args.jobs_file}: {invalid[0].message}")
     console.print(
-        f"session {session.ref.name}: [bold]{st.phase}[/] ({st.message})", highlight=False
+        styled(f"session {session.ref.name}: ", (st.phase, "bold"), f" ({st.message})"),
+        highlight=False,
     )
     records = load_records(run.session_dir)
     render_summary(summarize(records, top_n=args.top_n), console)
     console.print(f"results: {run.session_dir}", highlight=False)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse a results folder that cannot be written before any worker starts."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UsageError(f"{clean(folder)}: cannot write results there ({err.strerror})") from None
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -180,7 +230,10 @@ def _redis(url: str, doing: str) -> Iterator[Any]:
 
     from tuneop.cli.watch import UnknownSession
 
-    client = redis.Redis.from_url(url)
+    try:
+        client = redis.Redis.from_url(url)
+    except ValueError:
+        raise UsageError(BAD_REDIS_URL) from None
     try:
         yield client
     except UnknownSession as err:
@@ -220,10 +273,24 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
 
     p = sub.add_parser("plan", help="dry-run one reconcile of a session, no cluster needed")
     p.add_argument("file", nargs="?", help="TuningSession manifest (YAML); - for stdin")
-    p.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "yaml", "json"],
+        default="table",
+        help="table for people (default), yaml or json for programs",
+    )
     p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
     p.add_argument("--observed", help="YAML of the Jobs (and status) a cluster would have")
-    p.add_argument("-n", "--namespace", default="default")
+    p.add_argument(
+        "--trials",
+        type=int,
+        metavar="N",
+        help="list the first N trials (default: the trials of the Jobs created now)",
+    )
+    p.add_argument(
+        "-n", "--namespace", default="default", help="namespace of the session (default: default)"
+    )
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("crd", help="print the TuningSession CRD")
@@ -277,10 +344,15 @@ def main(
         return int(args.func(args))
     except SpecError as err:
         for problem in err.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {clean(problem)}", file=sys.stderr)
         return EXIT_INVALID
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {clean(str(err))}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as err:
+        # A results folder that is read-only, full, or holds a planted link.
+        where = f"{clean(err.filename)}: " if err.filename else ""
+        print(f"error: {where}{clean(err.strerror or err)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

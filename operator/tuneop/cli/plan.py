@@ -4,6 +4,10 @@ It loads a session (a manifest, or a JSONL job plan), optionally the Jobs a
 cluster would have (``--observed``), runs the core planner exactly as the
 operator would, and renders the validated spec, the trials, their grouping
 into worker Jobs, the first wave's manifests and the status to be written.
+
+It costs the same whatever the budget: it lists the first wave's trials and
+Jobs (or the first ``--trials N`` trials) and counts the rest, so a
+ten-million-trial session plans as fast as a ten-trial one.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from rich.table import Table
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import status_from_wire, status_to_wire
+from tuneop.cli.text import styled
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.packing import job_sizes
+from tuneop.core.packing import job_at, job_count
 from tuneop.core.planner import Plan, plan
 from tuneop.core.search import budget, point
 
@@ -35,22 +40,12 @@ TABLE_ROWS = 20
 class DryRun:
     session: Session
     plan: Plan
-    trials: list[dict[str, Any]]
-    layout: list[tuple[int, int]]  # (first trial, size) per Job
+    trials: list[dict[str, Any]]  # the trials shown: the first wave's, or the first N
+    total_trials: int
+    total_jobs: int
 
 
-def _layout(spec: SessionSpec) -> list[tuple[int, int]]:
-    total, _ = budget(spec)
-    out, first = [], 0
-    for size in job_sizes(spec, total):
-        out.append((first, size))
-        first += size
-    return out
-
-
-def _observed_jobs(
-    session: Session, data: Any, layout: list[tuple[int, int]]
-) -> tuple[list[ObservedJob], Any]:
+def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]:
     if isinstance(data, list):
         data = {"jobs": data}
     if not isinstance(data, dict):
@@ -66,10 +61,11 @@ def _observed_jobs(
             state = JobState(raw.get("state", "Active"))
         except ValueError:
             raise SpecError([f"{where}.state: one of Active, Succeeded, Failed"]) from None
+        total, _ = budget(spec)
         if "trials" in raw:
             trials = tuple(int(t) for t in raw["trials"])
-        elif index < len(layout):
-            first, size = layout[index]
+        elif 0 <= index < job_count(spec, total):
+            first, size = job_at(spec, total, index)
             trials = tuple(range(first, first + size))
         else:
             raise SpecError([f"{where}.trials: required for a Job outside the layout"])
@@ -92,30 +88,57 @@ def _observed_jobs(
     return jobs, data.get("status")
 
 
-def dry_run(session: Session, observed_data: Any = None, now: datetime | None = None) -> DryRun:
+def dry_run(
+    session: Session,
+    observed_data: Any = None,
+    now: datetime | None = None,
+    trials: int | None = None,
+) -> DryRun:
+    """One planning step; ``trials``: list the first N trials instead of the first wave's."""
     now = now or datetime.now(UTC)
-    layout = _layout(session.spec)
     jobs: list[ObservedJob] = []
     status = session.status
     if observed_data is not None:
-        jobs, raw_status = _observed_jobs(session, observed_data, layout)
+        jobs, raw_status = _observed_jobs(session, observed_data)
         if raw_status is not None:
             status = status_from_wire(raw_status)
     observed = Observed(session=session.ref, jobs=tuple(jobs), status=status)
     result = plan(session.spec, observed, now)
     spec = session.spec
+    total, _ = budget(spec)
+    planned = {
+        t: (c.index, p) for c in result.create for t, p in zip(c.trials, c.params, strict=True)
+    }
+    if trials is None:
+        shown = [{"trial": t, "job": j, "params": p} for t, (j, p) in sorted(planned.items())]
+    else:
+        shown = _first_trials(spec, total, min(trials, total), planned)
+    return DryRun(session, result, shown, total, job_count(spec, total))
+
+
+def _first_trials(
+    spec: SessionSpec, total: int, n: int, planned: dict[int, tuple[int, Any]]
+) -> list[dict[str, Any]]:
     bayes = spec.optimizer.type == "bayesian" and spec.trials is None
-    planned = {t: p for c in result.create for t, p in zip(c.trials, c.params, strict=True)}
-    trials = []
-    for job, (first, size) in enumerate(layout):
-        for t in range(first, first + size):
-            params: Any = planned.get(t) or (None if bayes else point(spec, t))
-            trials.append({"trial": t, "job": job, "params": params})
-    return DryRun(session, result, trials, layout)
+    out: list[dict[str, Any]] = []
+    job = 0
+    while len(out) < n:
+        first, size = job_at(spec, total, job)
+        for t in range(first, min(first + size, first + n - len(out))):
+            params: Any = planned[t][1] if t in planned else (None if bayes else point(spec, t))
+            out.append({"trial": t, "job": job, "params": params})
+        job += 1
+    return out
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases: a reader sees every value where it is used."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def as_data(d: DryRun) -> dict[str, Any]:
-    created = {c.index for c in d.plan.create}
     return {
         "session": {
             "name": d.session.ref.name,
@@ -123,14 +146,17 @@ def as_data(d: DryRun) -> dict[str, Any]:
             "spec": spec_to_wire(d.session.spec),
         },
         "warnings": list(d.plan.warnings),
+        "totalTrials": d.total_trials,
+        "totalJobs": d.total_jobs,
         "trials": d.trials,
         "jobs": [
             {
-                "index": i,
-                "trials": [first, first + size - 1],
-                "action": "create" if i in created else "later",
+                "index": c.index,
+                "name": c.name,
+                "first": c.trials[0],
+                "count": len(c.trials),
             }
-            for i, (first, size) in enumerate(d.layout)
+            for c in d.plan.create
         ],
         "manifests": [c.manifest for c in d.plan.create],
         "delete": list(d.plan.delete),
@@ -145,7 +171,7 @@ def render(d: DryRun, output: str, console: Console) -> None:
         return
     if output == "yaml":
         console.print(
-            yaml.safe_dump(as_data(d), sort_keys=False, width=100),
+            yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100),
             end="",
             markup=False,
             highlight=False,
@@ -157,24 +183,28 @@ def render(d: DryRun, output: str, console: Console) -> None:
 
 def _render_table(d: DryRun, console: Console) -> None:
     s, ref = d.session.spec, d.session.ref
-    total, _ = budget(s)
     packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
     console.print(
-        f"[bold]{ref.key}[/]: {search}, {total} trials in {len(d.layout)} Jobs ({packing}), "
-        f"maxParallel {s.max_parallel}, objective {s.objective.direction} {s.objective.metric}"
+        styled(
+            (ref.key, "bold"),
+            f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
+            f"maxParallel {s.max_parallel}, objective {s.objective.direction} "
+            f"{s.objective.metric}",
+        )
     )
     for w in d.plan.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(styled(("warning: ", "yellow"), w))
     trials = Table(title="Trials", show_lines=False)
     for col in ("trial", "job", "params"):
         trials.add_column(col)
     for row in d.trials[:TABLE_ROWS]:
         params = row["params"]
         shown = "(suggested at run time)" if params is None else json.dumps(params)
-        trials.add_row(str(row["trial"]), str(row["job"]), shown)
-    if len(d.trials) > TABLE_ROWS:
-        trials.caption = f"{len(d.trials) - TABLE_ROWS} more trials: use -o yaml for all"
+        trials.add_row(str(row["trial"]), str(row["job"]), styled(shown))
+    hidden = d.total_trials - min(len(d.trials), TABLE_ROWS)
+    if hidden > 0:
+        trials.caption = f"{hidden} more trials (--trials N lists the first N)"
     console.print(trials)
     jobs = Table(title="First reconcile")
     for col in ("job", "trials", "action"):
@@ -183,15 +213,18 @@ def _render_table(d: DryRun, console: Console) -> None:
         first, last = c.trials[0], c.trials[-1]
         jobs.add_row(c.name, f"{first}-{last}" if last != first else str(first), "create")
     for name in d.plan.delete:
-        jobs.add_row(name, "", "delete")
-    waiting = len(d.layout) - d.plan.status.jobs.launched
+        jobs.add_row(styled(name), "", "delete")
+    waiting = d.total_jobs - d.plan.status.jobs.launched
     if waiting > 0:
         jobs.caption = f"{waiting} more Jobs wait for a free slot"
     console.print(jobs)
     st = d.plan.status
     console.print(
-        f"status: phase [bold]{st.phase}[/], progress {st.progress}, "
-        f"{st.jobs.active} active Jobs; {st.message}"
+        styled(
+            "status: phase ",
+            (st.phase, "bold"),
+            f", progress {st.progress}, {st.jobs.active} active Jobs; {st.message}",
+        )
     )
     for cond in st.conditions:
-        console.print(f"  {cond.type}={cond.status} ({cond.reason}): {cond.message}")
+        console.print(styled(f"  {cond.type}={cond.status} ({cond.reason}): {cond.message}"))

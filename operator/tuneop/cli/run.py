@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tuneop.adapters.local.folder import DirectoryResults
-from tuneop.adapters.local.processes import LocalJobs
+from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import Session, SessionRef
 from tuneop.api.status import SessionStatus
+from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
 from tuneop.ports import Mirror
@@ -49,10 +50,8 @@ class ConsoleEvents:
         self.seen.extend(events)
         for e in events:
             if e.type == "Warning" or self.verbose:
-                self.console.print(
-                    f"[{'yellow' if e.type == 'Warning' else 'dim'}]{e.reason}[/]: {e.message}",
-                    highlight=False,
-                )
+                style = "yellow" if e.type == "Warning" else "dim"
+                self.console.print(styled((e.reason, style), ": ", e.message), highlight=False)
 
 
 @dataclass
@@ -68,7 +67,7 @@ class _Bar:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
             console=console,
             disable=not enabled,
@@ -78,7 +77,7 @@ class _Bar:
 
     def update(self, status: SessionStatus, metric: str) -> None:
         t = status.trials
-        best = f" best {metric}={status.best.value:.6g}" if status.best else ""
+        best = f" best {clean(metric, 64)}={status.best.value:.6g}" if status.best else ""
         detail = f"running {t.running} failed {t.failed}{best}"
         self.progress.update(self.task, total=t.total, completed=t.done, detail=detail)
 
@@ -92,13 +91,14 @@ def run_local(
     extra_mirrors: Sequence[Mirror] = (),
     clock: Callable[[], datetime] = utcnow,
     verbose: bool = False,
+    log_cap_bytes: int = LOG_CAP_BYTES,
 ) -> LocalRun:
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
-    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs")
+    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
         jobs=backend,

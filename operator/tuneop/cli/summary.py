@@ -7,37 +7,42 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from tuneop.cli.text import styled
 from tuneop.core.summary import Summary, metric_value
 
 __all__ = ["render_summary", "summary_csv"]
 
 
 def render_summary(s: Summary, console: Console) -> None:
+    """The summary as rich renderables; every name and value from the records is text."""
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))
     console.print(
-        f"[bold]{s.total}[/] trials ({outcomes}) in {s.workers} workers, "
-        f"{len(s.sessions)} session(s): {', '.join(s.sessions)}",
+        styled(
+            (str(s.total), "bold"),
+            f" trials ({outcomes}) in {s.workers} workers, "
+            f"{len(s.sessions)} session(s): {', '.join(s.sessions)}",
+        ),
         highlight=False,
     )
-    console.print(f"metrics: {', '.join(s.metrics) or '-'}", highlight=False)
-    console.print(f"parameters: {', '.join(s.params) or '-'}", highlight=False)
-    table = Table(title=f"Top {len(s.top)} by {s.metric} ({s.direction})")
-    for col in ("rank", "trial", s.metric, "params", "metrics"):
+    console.print(styled(f"metrics: {', '.join(s.metrics) or '-'}"), highlight=False)
+    console.print(styled(f"parameters: {', '.join(s.params) or '-'}"), highlight=False)
+    table = Table(title=styled(f"Top {len(s.top)} by {s.metric} ({s.direction})"))
+    for col in ("rank", "trial", styled(s.metric), "params", "metrics"):
         table.add_column(col)
     for n, r in enumerate(s.top, start=1):
         value = metric_value(r, s.metric)
         table.add_row(
             str(n),
-            str(r.get("trial")),
+            styled(str(r.get("trial"))),
             f"{value:.6g}" if value is not None else "-",
-            json.dumps(r.get("params") or {}),
-            json.dumps(r.get("metrics") or {}),
+            styled(json.dumps(r.get("params") or {})),
+            styled(json.dumps(r.get("metrics") or {})),
         )
     console.print(table)
     if s.best_params is not None:
-        console.print(f"best parameters: {json.dumps(s.best_params)}", highlight=False)
+        console.print(styled(f"best parameters: {json.dumps(s.best_params)}"), highlight=False)
     else:
-        console.print(f"no trial has a usable value for {s.metric}", highlight=False)
+        console.print(styled(f"no trial has a usable value for {s.metric}"), highlight=False)
 
 
 def summary_csv(s: Summary) -> str:

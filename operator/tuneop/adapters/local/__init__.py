@@ -1,4 +1,3 @@
-"""The local adapters: worker processes and the results folder.
-"""
+"""The local adapters: worker processes and the results folder."""
 
 __all__ = []

@@ -8,14 +8,21 @@ Layout under the session's folder (``<root>/<name>`` for local sessions,
     session.json               totals, exit code, errors, job ids, best, leaderboard
     results.csv                one row per trial, written when the session ends
 
-Trial files are written atomically (temp file + rename), so a crash never
-leaves half a result, and a repeated write of a trial replaces it.
+Every file is written atomically (temp file, fsync, rename, fsync of the
+folder), so a crash never leaves half a result and a result the reconciler
+was told is stored survives a power cut; a repeated write of a trial
+replaces it. Files are created with mode 0644 (less the umask) and never
+through a symbolic link: a link planted where a file or one of the session's
+folders goes is refused with ``UnsafePath``, and nothing is written. JSON
+is strict (a non-finite number is written as null).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -27,31 +34,82 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
 from tuneop.core.contract import TrialResult
+from tuneop.core.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
 from tuneop.core.summary import session_record
 from tuneop.ports import MirrorRecord
 
 __all__ = [
+    "FILE_MODE",
     "MAX_ERRORS",
     "DirectoryResults",
+    "UnsafePath",
     "csv_rows",
+    "dump_json",
     "load_records",
+    "strict_json",
     "write_atomic",
     "write_csv",
 ]
 
 MAX_ERRORS = 50
+FILE_MODE = 0o644
+
+
+class UnsafePath(OSError):
+    """A symbolic link where a results file or folder was to be written."""
+
+
+def _refuse_links(path: Path, below: int = 2) -> None:
+    """Refuse ``path`` and its ``below`` nearest folders when any is a symbolic link."""
+    for p in [path, *list(path.parents)[:below]]:
+        if p.is_symlink():
+            raise UnsafePath(f"{p}: is a symbolic link; refusing to write through it")
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None: JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(strict_json(value), indent=1, allow_nan=False) + "\n"
 
 
 def write_atomic(path: Path, text: str) -> None:
+    _refuse_links(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, FILE_MODE & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -67,9 +125,12 @@ class DirectoryResults:
         if ref.key not in self._cache:
             found: dict[int, TrialResult] = {}
             for path in sorted((self.session_dir(ref) / "trials").glob("trial-*.json")):
+                record = _read_file(path)
                 try:
-                    r = TrialResult.from_json(json.loads(path.read_text()))
-                except (ValueError, KeyError):
+                    r = TrialResult.from_json(record) if record is not None else None
+                except (ValueError, KeyError, TypeError):
+                    r = None
+                if r is None:
                     continue  # a foreign or damaged file: not ours to interpret
                 found[r.trial] = r
             self._cache[ref.key] = found
@@ -80,7 +141,7 @@ class DirectoryResults:
         folder = self.session_dir(ref) / "trials"
         for r in results:
             doc = r.to_json(ref.key, spec.objective)
-            write_atomic(folder / f"trial-{r.trial:06d}.json", json.dumps(doc, indent=1) + "\n")
+            write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc))
             trials[r.trial] = r
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
@@ -96,7 +157,7 @@ class DirectoryResults:
         record = session_record(ref.key, spec, status, results, max_errors=MAX_ERRORS)
         record["status"] = status_to_wire(status)
         folder = self.session_dir(ref)
-        write_atomic(folder / "session.json", json.dumps(record, indent=1) + "\n")
+        write_atomic(folder / "session.json", dump_json(record))
         if status.terminal:
             write_csv(folder / "results.csv", ref.key, spec, results)
 
@@ -125,13 +186,11 @@ def write_csv(path: Path, session: str, spec: SessionSpec, results: Sequence[Tri
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(strict_json(rows))
+    write_atomic(path, out.getvalue())
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:
@@ -148,8 +207,8 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
     metrics = {k[7:]: num(v) for k, v in row.items() if k.startswith("metric.") and v != ""}
     return {
         "session": row.get("session", ""),
-        "trial": int(row.get("trial") or 0),
-        "jobIndex": int(row.get("job_index") or 0),
+        "trial": num(row.get("trial") or ""),
+        "jobIndex": num(row.get("job_index") or ""),
         "outcome": row.get("outcome", ""),
         "params": params,
         "metrics": metrics,
@@ -157,19 +216,38 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def load_records(path: Path) -> list[dict[str, Any]]:
-    """Result records from a results folder (any depth), a session folder or a CSV file."""
+def _read_file(path: Path) -> Record | None:
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+    except OSError:
+        return None
+    return read_record(data)
+
+
+def load_records(path: Path) -> list[Record]:
+    """Result records from a results folder (any depth), a session folder or a CSV file.
+
+    Every file is untrusted (``tuneop.core.records``): one that is not a result record
+    is passed over; a single file given by name that is not one is a ``ValueError``.
+    """
     if path.is_file():
         if path.suffix == ".csv":
-            with path.open(newline="") as f:
-                return [_csv_record(row) for row in csv.DictReader(f)]
-        return [json.loads(path.read_text())]
+            return _csv_records(path)
+        record = _read_file(path)
+        if record is None:
+            raise ValueError("not a trial result record")
+        return [record]
     if not path.is_dir():
         raise FileNotFoundError(str(path))
-    records = []
-    for trial in sorted(path.rglob("trials/trial-*.json")):
-        try:
-            records.append(json.loads(trial.read_text()))
-        except ValueError:
-            continue
-    return records
+    found = (_read_file(p) for p in sorted(path.rglob("trials/trial-*.json")))
+    return [r for r in found if r is not None]
+
+
+def _csv_records(path: Path) -> list[Record]:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [_csv_record(row) for row in csv.DictReader(f)]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"not a results CSV ({type(err).__name__})") from None
+    return [r for r in (normalize_record(row) for row in rows) if r is not None]

@@ -7,6 +7,13 @@ log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
 deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
 (BackoffLimitExceeded). Deleting a Job kills its process group.
+
+A worker's output is untrusted and may be huge, so a log file keeps the
+first ``LOG_CAP_BYTES`` of it, then a visible marker, then only the result
+lines (which the harvest needs), and at the end how much was not kept. The
+harvest reads a log by streaming it: every result line plus the last
+``LOG_TAIL_BYTES`` of other output, so a Job's trials are all found
+whatever its log's size, in bounded memory.
 """
 
 from __future__ import annotations
@@ -18,19 +25,77 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tuneop.api.session import SessionRef
-from tuneop.core.contract import LOG_TAIL_BYTES
+from tuneop.core.contract import LOG_TAIL_BYTES, PREFIX
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 
-__all__ = ["KILL_GRACE_SECONDS", "LocalJobs", "kill_group"]
+__all__ = [
+    "KILL_GRACE_SECONDS",
+    "LOG_CAP_BYTES",
+    "LocalJobs",
+    "copy_capped",
+    "harvestable",
+    "kill_group",
+]
 
 KILL_GRACE_SECONDS = 2.0
+LOG_CAP_BYTES = 16 * 1024 * 1024
+# Lines are read in pieces of at most this size; a result line is far shorter.
+READ_LINE_BYTES = 1024 * 1024
+RESULT = PREFIX.encode()
+
+
+def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
+    """Copy a worker's output into its log: all of it up to ``cap`` bytes, then only the
+    result lines; returns how many bytes were not kept (also noted at the end)."""
+    written = dropped = 0
+    capped = False
+    for line in iter(lambda: src.readline(READ_LINE_BYTES), b""):
+        if written + len(line) > cap and not capped:
+            capped = True
+            dst.write(
+                f"\n[tuneop: output past {cap} bytes is not kept; result lines are]\n".encode()
+            )
+        if capped and not line.startswith(RESULT):
+            dropped += len(line)
+            continue
+        written += len(line)
+        dst.write(line)
+        dst.flush()
+    if dropped:
+        dst.write(f"\n[tuneop: {dropped} bytes of output were not kept]\n".encode())
+    return dropped
+
+
+def _open_log(path: Path) -> IO[bytes]:
+    """A new log file, never through a symbolic link planted at its name."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
+
+
+def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
+    """What the harvest needs of a log of any size: its result lines, then its last
+    ``tail`` bytes of other output (for the error of a trial that did not report)."""
+    results: list[bytes] = []
+    rest: deque[bytes] = deque()
+    kept = 0
+    with path.open("rb") as f:
+        for line in iter(lambda: f.readline(READ_LINE_BYTES), b""):
+            if line.startswith(RESULT):
+                results.append(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            rest.append(line)
+            kept += len(line)
+            while kept > tail and len(rest) > 1:
+                kept -= len(rest.popleft())
+    return b"".join([*rest, *results]).decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -77,6 +142,7 @@ class LocalJobs:
     wakeup: threading.Event = field(default_factory=threading.Event)
     cwd: Path | None = None
     monotonic: Callable[[], float] = time.monotonic
+    log_cap_bytes: int = LOG_CAP_BYTES
     _jobs: dict[str, _Job] = field(default_factory=dict)
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
@@ -100,26 +166,30 @@ class LocalJobs:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
         entry.logs.append(path)
-        with path.open("wb") as out:
-            try:
-                proc = subprocess.Popen(
-                    entry.argv,
-                    env=entry.env,
-                    cwd=self.cwd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as err:
-                out.write(f"cannot start {entry.argv[0]!r}: {err.strerror}\n".encode())
-                entry.state, entry.reason = JobState.FAILED, "StartError"
-                self.wakeup.set()
-                return
+        out = _open_log(path)
+        try:
+            proc = subprocess.Popen(
+                entry.argv,
+                env=entry.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as err:
+            out.write(f"cannot start {entry.argv[0]!r}: {err.strerror}\n".encode())
+            out.close()
+            entry.state, entry.reason = JobState.FAILED, "StartError"
+            self.wakeup.set()
+            return
         entry.proc = proc
-        threading.Thread(target=self._wait, args=(proc,), daemon=True).start()
+        threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
+    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
+        assert proc.stdout is not None
+        with out, proc.stdout:
+            copy_capped(proc.stdout, out, self.log_cap_bytes)
         proc.wait()
         self.wakeup.set()
 
@@ -160,13 +230,7 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        logs = []
-        for path in entry.logs:
-            with path.open("rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(size - LOG_TAIL_BYTES, 0))
-                logs.append(f.read().decode("utf-8", errors="replace"))
-        return logs
+        return [harvestable(path) for path in entry.logs]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)

@@ -1,0 +1,102 @@
+"""Result records read back from files and Redis: untrusted, so read with bounds.
+
+A result record is the per-trial JSON a results folder (``trials/*.json``),
+a ``results.csv`` row or the Redis mirror holds (its layout is in
+docs/result-contract.md). Anything on disk or in Redis may have been
+written by another program, damaged, or planted, so ``read_record`` checks
+the shape and the size before summaries and reports use a record: a record
+that is not a JSON object with an integer trial is refused (None), fields of
+the wrong type are dropped, texts are cut to a stated length, and the maps
+of params and metrics are bounded. Reading never raises for bad content.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = [
+    "MAX_ENTRIES",
+    "MAX_RECORD_BYTES",
+    "MAX_TEXT",
+    "Record",
+    "normalize_record",
+    "read_record",
+]
+
+Record = dict[str, Any]
+
+MAX_RECORD_BYTES = 1 << 20  # a trial file larger than this is not a result record
+MAX_ENTRIES = 256  # params or metrics kept per record
+MAX_TEXT = 4096  # characters kept of a text field (an error message, a name)
+DIRECTIONS = ("minimize", "maximize")
+
+
+def read_record(text: str | bytes) -> Record | None:
+    """Parse and normalize one record; None when it is not one."""
+    if len(text) > MAX_RECORD_BYTES:
+        return None
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return normalize_record(doc)
+
+
+def _text(v: Any) -> str | None:
+    return v[:MAX_TEXT] if isinstance(v, str) else None
+
+
+def _number(v: Any) -> float | int | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, bool) or _number(v) is not None:
+        return v
+    return _text(v)
+
+
+def _mapping(v: Any, value: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for k, item in v.items():
+        if len(out) >= MAX_ENTRIES:
+            break
+        kept = value(item)
+        if isinstance(k, str) and len(k) <= 256 and kept is not None:
+            out[k] = kept
+    return out
+
+
+def normalize_record(doc: Any) -> Record | None:
+    """The record with every field of the documented type, or None without a trial number."""
+    if not isinstance(doc, dict):
+        return None
+    trial = doc.get("trial")
+    if isinstance(trial, bool) or not isinstance(trial, int) or trial < 0:
+        return None
+    job = doc.get("jobIndex")
+    record: Record = {
+        "session": _text(doc.get("session")) or "",
+        "trial": trial,
+        "jobIndex": job if isinstance(job, int) and not isinstance(job, bool) else -1,
+        "params": _mapping(doc.get("params"), _scalar),
+        "metrics": _mapping(doc.get("metrics"), _number),
+        "outcome": _text(doc.get("outcome")) or "Unknown",
+        "error": _text(doc.get("error")),
+        "durationSeconds": _number(doc.get("durationSeconds")),
+    }
+    objective = doc.get("objective")
+    if isinstance(objective, dict):
+        direction = objective.get("direction")
+        record["objective"] = {
+            "metric": _text(objective.get("metric")),
+            "direction": direction if direction in DIRECTIONS else None,
+            "value": _number(objective.get("value")),
+        }
+    return record
