@@ -13,7 +13,7 @@ from redis_server import RedisServer
 from rich.console import Console
 
 from tuneop.adapters.memory import MemoryResults
-from tuneop.adapters.redis_mirror import RedisMirror
+from tuneop.adapters.redis_mirror import BACKOFF_MAX, RedisMirror
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import parse_spec
 from tuneop.api.status import SessionStatus, TrialCounts, TrialRef
@@ -153,8 +153,8 @@ def test_a_repeated_write_gives_the_same_keys_and_values(redis_url: str) -> None
     first = snapshot(r)
     m.persist(REF, s, [ok(0, 1.0), bad(1)])
     # two results, two job records, the member set, the trial-key hash, the running set,
-    # the leaderboard and the session index
-    assert snapshot(r) == first and len(first) == 8
+    # the leaderboard, the session index and the mirror's marker
+    assert snapshot(r) == first and len(first) == 9
 
 
 def test_one_trials_records_are_written_in_one_transaction(redis_url: str) -> None:
@@ -194,7 +194,10 @@ def test_redis_killed_and_restarted_empty_gets_every_result_back(
 ) -> None:
     primary = MemoryResults()
     health: list[bool] = []
-    m = mirror(fresh_server.url, on_health=health.append, source=primary.history)
+    now = [0.0]
+    m = mirror(
+        fresh_server.url, on_health=health.append, source=primary.history, monotonic=lambda: now[0]
+    )
     s = spec()
 
     def harvest(*results: TrialResult) -> None:
@@ -207,6 +210,7 @@ def test_redis_killed_and_restarted_empty_gets_every_result_back(
     m.record_status(REF, s, SessionStatus(phase="Running", progress="3/10"), [])
     assert m.healthy is False and health[-1] is False
     fresh_server.start()  # same port, no persistence: it comes back empty
+    now[0] += BACKOFF_MAX  # the mirror tries again once its back-off has passed
     harvest(ok(3, 1.0))
     assert m.healthy is True and health[-1] is True
     assert {r["trial"]: r["outcome"] for r in m.records(REF)} == {

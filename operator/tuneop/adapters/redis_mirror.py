@@ -11,6 +11,15 @@ latest status: after recovery no result is missing.
 Writes are idempotent: the same trial written twice gives the same keys and
 values (stream events are a log and are appended once per flush).
 
+A Redis that is down, or hung (it accepts connections and never answers),
+costs a reconcile at most one short timeout (``SOCKET_TIMEOUT``) and then
+nothing: after a failure no write is tried until a back-off has passed
+(doubling from ``BACKOFF_FIRST`` to ``BACKOFF_MAX`` seconds), so writes wait
+in the outbox, not on the server. The event stream's backlog is bounded
+(``MAX_QUEUED_EVENTS``, oldest dropped first). Each Job's start time is kept
+per session (a few bytes a Job) so the job records a backfill rebuilds carry
+it.
+
 Key layout (documented in docs/redis.md), with ``{id}`` = ``namespace/name``:
 
 - ``{p}:session:{id}`` hash: phase, counts, best, spec hash, updated_at
@@ -29,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,12 +52,19 @@ from tuneop.api.spec import SessionSpec, spec_to_wire
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.records import read_record
 from tuneop.ports import MirrorRecord
 
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 10_000
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+SOCKET_TIMEOUT = 1.0  # seconds a command may wait for Redis's answer
+CONNECT_TIMEOUT = 0.5
+BACKOFF_FIRST = 2.0
+BACKOFF_MAX = 30.0
+MAX_QUEUED_EVENTS = 10_000
+MARKER_CHECK_SECONDS = 10.0
 
 
 def utcnow() -> datetime:
@@ -120,6 +137,15 @@ class RedisMirror:
     on_health: Callable[[bool], None] | None = None
     source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
     healthy: bool = True
+    monotonic: Callable[[], float] = time.monotonic
+    _retry_at: float = 0.0
+    _backoff: float = 0.0
+    _dropped_events: int = 0
+    _marker_due: float = 0.0
+    # Sessions whose results in Redis were compared with the result store in this process.
+    _checked: set[str] = field(default_factory=set)
+    # Each session's Jobs' start times (worker index → ISO time), for rebuilt records.
+    _started: dict[str, dict[int, str]] = field(default_factory=dict)
     _sessions: dict[str, tuple[SessionRef, SessionSpec]] = field(default_factory=dict)
     _last_status: dict[str, Write] = field(default_factory=dict)
     _outbox: OrderedDict[str, Write] = field(default_factory=OrderedDict)
@@ -129,7 +155,10 @@ class RedisMirror:
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisMirror:
         client = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            health_check_interval=30,
         )
         return cls(client=client, **kw)
 
@@ -147,13 +176,42 @@ class RedisMirror:
         was_healthy = self.healthy
         if not self._send():
             return False
-        if not was_healthy:
-            self._backfill()
-            return self._send()
-        return True
+        if not was_healthy or self._came_back_empty():
+            self._backfill(list(self._sessions.values()))
+        else:
+            self._backfill([s for s in self._sessions.values() if self._missing(*s)])
+        return self._send()
 
-    def _backfill(self) -> None:
-        for ref, spec in self._sessions.values():
+    def _came_back_empty(self) -> bool:
+        """Whether Redis lost this mirror's keys since it last looked (a restart without
+        persistence between two writes): its marker key is gone. Looked at every
+        ``MARKER_CHECK_SECONDS``, and at the first write of this process."""
+        now = self.monotonic()
+        if now < self._marker_due:
+            return False
+        self._marker_due = now + MARKER_CHECK_SECONDS
+        try:
+            return bool(self.client.set(f"{self.prefix}:mirror", "1", nx=True))
+        except redis.RedisError as err:
+            self._set_health(False, err)
+            return False
+
+    def _missing(self, ref: SessionRef, spec: SessionSpec) -> bool:
+        """The first time this process writes a session: does Redis hold fewer of its results
+        than the result store does (harvested while Redis was down by a process that died
+        before it came back)? Checked once per session and process."""
+        if ref.key in self._checked or self.source is None:
+            return False
+        try:
+            held = int(self.client.hlen(self.keys(ref).trial_keys))
+        except redis.RedisError as err:
+            self._set_health(False, err)
+            return False
+        self._checked.add(ref.key)
+        return held < len(self.source(ref))
+
+    def _backfill(self, sessions: Sequence[tuple[SessionRef, SessionSpec]]) -> None:
+        for ref, spec in sessions:
             k = self.keys(ref)
             results = list(self.source(ref)) if self.source is not None else []
             by_job: dict[int, list[TrialResult]] = {}
@@ -167,11 +225,14 @@ class RedisMirror:
                     self._queue_job(k, record)
             if ref.key in self._last_status:
                 self._queue(k.hash, self._last_status[ref.key])
-        log.info("redis is back: re-sent %d sessions", len(self._sessions))
+        if sessions:
+            log.info("redis: re-sent %d sessions from the result store", len(sessions))
 
     def _send(self) -> bool:
         if not self._outbox and not self._events:
             return True
+        if not self.healthy and self.monotonic() < self._retry_at:
+            return False  # known to be down: queue, do not wait on it
         try:
             pipe = self.client.pipeline(transaction=True)
             for write in self._outbox.values():
@@ -191,6 +252,11 @@ class RedisMirror:
         if not ok and self.healthy:
             # Only the error's type is logged: a connection error can quote the URL.
             log.warning("redis unreachable, queueing writes: %s", type(err).__name__)
+        if ok:
+            self._backoff = 0.0
+        else:
+            self._backoff = min(max(2 * self._backoff, BACKOFF_FIRST), BACKOFF_MAX)
+            self._retry_at = self.monotonic() + self._backoff
         self.healthy = ok
         if self.on_health is not None:
             self.on_health(ok)
@@ -223,6 +289,7 @@ class RedisMirror:
                 "finished_at": None,
             }
             self._jobs[job.name] = record
+            self._started.setdefault(ref.key, {})[job.index] = now
             self._queue_job(k, record)
             self._event(k, "trial_started", {"job": job.name, "trials": list(job.trials)})
         self.flush()
@@ -272,7 +339,7 @@ class RedisMirror:
                 "worker_id": index,
                 "trials": sorted(r.trial for r in rs),
                 "optimizer": spec.optimizer.type,
-                "started_at": None,
+                "started_at": self._started.get(ref.key, {}).get(index),
             }
         status = job_status(rs)
         record.update(
@@ -359,9 +426,18 @@ class RedisMirror:
             "at": self.clock().isoformat(),
         }
         self._events.append((k.events, fields))
+        if len(self._events) > MAX_QUEUED_EVENTS:
+            del self._events[0]  # a long outage keeps the newest events, not all of them
+            self._dropped_events += 1
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
-        return [TrialResult.from_json(r) for r in self.records(ref)]
+        out = []
+        for r in self.records(ref):
+            try:
+                out.append(TrialResult.from_json(r))
+            except (ValueError, KeyError, TypeError):
+                continue  # a record the contract cannot read: not part of the history
+        return out
 
     # --- reads (watch, summary) and cleanup ------------------------------------------
 
@@ -370,6 +446,9 @@ class RedisMirror:
 
     def forget(self, ref: SessionRef) -> None:
         """Delete a session's keys (the session was deleted and retention does not keep)."""
+        for memory in (self._started, self._sessions, self._last_status):
+            memory.pop(ref.key, None)
+        self._checked.discard(ref.key)
         k = self.keys(ref)
         members = list(self.client.smembers(k.members))
         pipe = self.client.pipeline(transaction=True)
@@ -386,12 +465,17 @@ class RedisMirror:
 def records(
     client: redis.Redis, k: Keys, trials: Sequence[int] | None = None
 ) -> list[dict[str, Any]]:
-    """Result records of a session (or of some of its trials), in trial order."""
+    """Result records of a session (or of some of its trials), in trial order.
+
+    What Redis holds is untrusted: an index entry that is no trial number, or a
+    record that is not one (``tuneop.core.records``), is passed over.
+    """
     if trials is None:
         mapping = client.hgetall(k.trial_keys)
-        pairs = sorted((int(t), key) for t, key in mapping.items())
+        pairs = sorted((int(t), key) for t, key in mapping.items() if t.isdigit())
     else:
         found = client.hmget(k.trial_keys, [str(t) for t in trials]) if trials else []
         pairs = [(t, key) for t, key in zip(trials, found, strict=True) if key is not None]
     docs = client.mget([key for _, key in pairs]) if pairs else []
-    return [json.loads(d) for d in docs if d is not None]
+    found_records = (read_record(d) for d in docs if d is not None)
+    return [r for r in found_records if r is not None]

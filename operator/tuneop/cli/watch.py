@@ -16,8 +16,10 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from tuneop.adapters.redis_mirror import Keys, records
+from tuneop.cli.text import clean, styled
 
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 
@@ -27,7 +29,7 @@ class UnknownSession(Exception):
 
 
 def _text(v: bytes | str | None) -> str:
-    return v.decode() if isinstance(v, bytes) else (v or "")
+    return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else (v or "")
 
 
 def resolve(client: redis.Redis, prefix: str, target: str) -> str:
@@ -49,26 +51,42 @@ def leaderboard(client: redis.Redis, k: Keys, direction: str, n: int = 5) -> Tab
     for col in ("rank", "trial", "value", "params"):
         table.add_column(col)
     rows = client.zrange(k.leaderboard, 0, n - 1, desc=direction == "maximize", withscores=True)
-    docs = records(client, k, [int(_text(member)) for member, _ in rows])
+    ranked = [(_text(m), s) for m, s in rows if _text(m).isdigit()]
+    docs = records(client, k, [int(m) for m, _ in ranked])
     params = {d["trial"]: json.dumps(d.get("params") or {}) for d in docs}
-    for rank, (member, score) in enumerate(rows, start=1):
-        trial = int(_text(member))
-        table.add_row(str(rank), str(trial), f"{score:.6g}", params.get(trial, ""))
+    for rank, (member, score) in enumerate(ranked, start=1):
+        trial = int(member)
+        table.add_row(str(rank), str(trial), f"{score:.6g}", styled(params.get(trial, "")))
     return table
 
 
-def _event_line(fields: dict[str, str]) -> str | None:
-    data = json.loads(fields.get("data") or "{}")
+def _event_line(fields: dict[str, str]) -> Text | None:
+    """One event of the stream as a line of text; None for one it cannot read."""
+    try:
+        data = json.loads(fields.get("data") or "{}")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
     kind = fields.get("type")
     if kind == "trial_finished":
-        return f"trial {data.get('trial')}: {data.get('value')}"
+        return styled(f"trial {data.get('trial')}: {data.get('value')}")
     if kind == "trial_failed":
-        return f"[red]trial {data.get('trial')} {data.get('outcome')}[/]: {data.get('error')}"
+        head = clean(f"trial {data.get('trial')} {data.get('outcome')}")
+        return styled((head, "red"), ": ", str(data.get("error")))
     if kind == "new_best":
-        return f"[green]{data.get('message')}[/]"
+        return styled((clean(data.get("message")), "green"))
     if kind == "phase":
-        return f"[bold]{data.get('phase')}[/]: {data.get('message')}"
+        return styled((clean(data.get("phase"), 64), "bold"), ": ", str(data.get("message")))
     return None
+
+
+def _int(value: str | None) -> int:
+    """A counter from the session hash; what is not a whole number counts as 0."""
+    try:
+        return max(int(value or 0), 0)
+    except ValueError:
+        return 0
 
 
 def watch(
@@ -84,10 +102,10 @@ def watch(
     last_id = "0-0"
     started = monotonic()
     progress = Progress(
-        TextColumn(f"[bold]{session}"),
+        TextColumn(clean(session), style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
+        TextColumn("{task.fields[detail]}", markup=False),
         console=console,
         disable=not console.is_terminal,
     )
@@ -103,21 +121,21 @@ def watch(
                         progress.console.print(line, highlight=False)
             done, _, total = h.get("progress", "0/0").partition("/")
             workers = sorted(_text(j) for j in client.smembers(k.running))
-            detail = (
+            detail = clean(
                 f"{h.get('phase', 'Pending')}, running {', '.join(workers) or '-'},"
                 f" failed {h.get('failed', 0)}, best {h.get('best_value') or '-'}"
             )
-            progress.update(
-                task, total=int(total or 0) or None, completed=int(done or 0), detail=detail
-            )
+            progress.update(task, total=_int(total) or None, completed=_int(done), detail=detail)
             if h.get("phase") in TERMINAL:
                 break
             if timeout is not None and monotonic() - started > timeout:
                 return 2
     console.print(leaderboard(client, k, h.get("direction", "minimize")))
     console.print(
-        f"{session}: {h.get('phase')}, {h.get('progress')} trials, {h.get('failed')} failed,"
-        f" best {h.get('metric')}={h.get('best_value') or '-'} {h.get('best_params') or ''}",
+        styled(
+            f"{session}: {h.get('phase')}, {h.get('progress')} trials, {h.get('failed')} failed,"
+            f" best {h.get('metric')}={h.get('best_value') or '-'} {h.get('best_params') or ''}"
+        ),
         highlight=False,
     )
     code = h.get("exit_code", "")
