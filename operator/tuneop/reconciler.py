@@ -130,9 +130,19 @@ class Reconciler:
             mirror.record(ref, spec, change)
 
     def reject(self, ref: SessionRef, problems: Sequence[str]) -> SessionStatus:
-        """Record an invalid spec: phase Failed, InvalidSpec, nothing else touched."""
-        status, version = self.statuses.read(ref)
-        result = invalid_plan(Observed(session=ref, status=status), self.clock(), problems)
-        self.statuses.write(ref, result.status, version)
-        self.events.emit(ref, result.events)
-        return result.status
+        """Record an invalid spec: phase Failed, InvalidSpec, nothing else touched.
+
+        Its status write meets conflicts like any other (kopf's own annotations land on
+        the same object): the status is read again and the write retried.
+        """
+        for _ in range(MAX_CONFLICT_RETRIES):
+            status, version = self.statuses.read(ref)
+            result = invalid_plan(Observed(session=ref, status=status), self.clock(), problems)
+            try:
+                self.statuses.write(ref, result.status, version)
+            except Conflict:
+                log.debug("%s: the status changed since it was read; reading again", ref.key)
+                continue
+            self.events.emit(ref, result.events)
+            return result.status
+        raise TransientError(f"{ref.key}: status kept changing; giving up recording the rejection")

@@ -96,8 +96,18 @@ SAMPLING = [
     ),
     pytest.param(
         [(0, [started(0)]), (5, [started(1), Event("Normal", "Succeeded", "all done")])],
-        [["job 0: trials 0"], ["all done"]],
-        id="phase-changes-are-never-sampled",
+        [["job 0: trials 0"], ["job 1: trials 1", "all done"]],
+        id="phase-changes-are-never-sampled-and-post-what-was-held",
+    ),
+    pytest.param(
+        [
+            (0, [Event("Normal", "NewBest", "trial 0: loss=3")]),
+            (10, [Event("Normal", "NewBest", "trial 4: loss=2")]),
+            (20, [Event("Normal", "NewBest", "trial 7: loss=1")]),
+            (25, [Event("Normal", "Succeeded", "done")]),
+        ],
+        [["trial 0: loss=3"], [], [], ["trial 7: loss=1 (+1 more not posted)", "done"]],
+        id="the-final-best-is-posted-when-the-session-ends",
     ),
 ]
 

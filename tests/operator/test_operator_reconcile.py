@@ -287,3 +287,11 @@ def test_a_finished_bayesian_session_releases_its_study() -> None:
         plan = reconciler.reconcile(REF, s)
     assert plan.status.phase == "Succeeded"
     assert suggester._studies == {}
+
+
+def test_a_conflict_while_recording_an_invalid_spec_is_read_again_and_retried() -> None:
+    world = World(status=ConflictOnce())
+    status = world.reconciler().reject(REF, ["spec.maxParallel: must be >= 1"])
+    assert status.phase == "Failed"
+    assert world.status.status.phase == "Failed" and world.status.writes == 1
+    assert [e.reason for e in world.events.events] == ["InvalidSpec"]

@@ -15,7 +15,9 @@ changes are always posted. The routine ones (``TrialsStarted``,
 Events the largest share of the operator's API requests, so each session
 posts at most one of each routine reason per ``routine_interval`` (60 s): the
 first one, then the latest after the interval has passed, its message ending
-with how many like it were not posted in between. Every one of them is still
+with how many like it were not posted in between. When the session ends, the
+newest one still held back of each reason is posted with the phase change,
+so the last ``NewBest`` Event names the status's best. Every one of them is still
 in the session's status counters and, with Redis, in its event stream.
 A reconcile that still has many events to post (a large first wave) posts at
 most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
@@ -35,6 +37,7 @@ from typing import Any
 from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
+from tuneop.api.status import TERMINAL_PHASES
 from tuneop.core.planner import Event
 
 __all__ = [
@@ -103,6 +106,7 @@ def select(events: Sequence[Event], limit: int = MAX_EVENTS_PER_EMIT) -> list[Ev
 class _Sampled:
     posted_at: datetime | None = None
     held: int = 0
+    latest: Event | None = None  # the newest one held back
 
 
 @dataclass
@@ -129,13 +133,30 @@ class KubeEvents:
                 if not due or i != last[event.reason]:
                     # Held: posted lately, or a later one of this reason comes in this batch.
                     state.held += 1
+                    state.latest = event
                     continue
                 if state.held:
                     event = Event(
                         event.type, event.reason, f"{event.message} (+{state.held} more not posted)"
                     )
-                state.posted_at, state.held = now, 0
+                state.posted_at, state.held, state.latest = now, 0, None
                 out.append(event)
+            end = next((i for i, e in enumerate(out) if e.reason in TERMINAL_PHASES), None)
+            if end is not None:  # the held-back ones first: the phase change stays the last word
+                out[end:end] = self._held_back(ref.key)
+        return out
+
+    def _held_back(self, key: str) -> list[Event]:
+        """At the session's end, the newest routine event of each reason still held back:
+        ``kubectl describe`` then shows the final best, not an older one."""
+        out = []
+        for (session, _reason), state in self._sampled.items():
+            if session != key or state.latest is None:
+                continue
+            more = f" (+{state.held - 1} more not posted)" if state.held > 1 else ""
+            latest = state.latest
+            out.append(Event(latest.type, latest.reason, f"{latest.message}{more}"))
+            state.held, state.latest = 0, None
         return out
 
     def forget(self, key: str) -> None:
