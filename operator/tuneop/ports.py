@@ -13,7 +13,11 @@ processes and folders (``tuneop.adapters.local``) and memory
   if the version read with it is unchanged, else raises ``Conflict``.
 - ``EventSink``: where the session's events go (Kubernetes Events, a log).
 - ``ResultStore``: where harvested results are kept, and the history the
-  bayesian optimizer learns from. There is exactly one per session.
+  bayesian optimizer learns from. There is exactly one per session. When
+  ``persist`` returns, the results are durable (a results folder written and
+  fsynced, Redis acknowledged) or the store says it keeps them only in
+  memory (no folder, no Redis); when it cannot store them now it raises
+  ``TransientError`` and their Jobs wait.
 - ``Mirror``: copies of the session for people and tools (Redis, the
   ``<session>-best`` ConfigMap, the results folder's ``session.json``). A
   mirror never decides anything; losing one loses no data.
@@ -88,7 +92,8 @@ class EventSink(Protocol):
 
 
 class ResultStore(Protocol):
-    """Keeps each harvested trial's result, idempotently (the same trial twice is one record)."""
+    """Keeps each harvested trial's result, idempotently (the same trial twice is one record);
+    durable when ``persist`` returns, else it raises ``TransientError``."""
 
     def persist(
         self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]

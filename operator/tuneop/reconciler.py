@@ -3,11 +3,15 @@
 The same loop serves the operator (Kubernetes Jobs, status on the custom
 resource) and local sessions (processes, status in memory and on disk).
 
-Order matters for safety: results are persisted to the result stores before
-the status that records them as harvested is written, and Jobs are deleted
-only after that write succeeded. A write that finds the status changed
-(``Conflict``) starts the reconcile again from a fresh observation; Job
-creation is idempotent, so the retry never duplicates a Job.
+Order matters for safety: results are persisted to the result store (which
+makes them durable before it returns) before the status that records them as
+harvested is written, and Jobs are deleted only after that write succeeded,
+so no result ever exists only in this process's memory. A store that cannot
+take results now (``TransientError``) leaves their Jobs un-harvested: the
+reconcile plans again without harvesting, and they are harvested later.
+A write that finds the status changed (``Conflict``) starts the reconcile
+again from a fresh observation; Job creation is idempotent, so the retry
+never duplicates a Job.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
 
 
+class _NotStored(Exception):
+    """The result store could not take this reconcile's results (it raised TransientError)."""
+
+
 @dataclass
 class Reconciler:
     jobs: JobBackend
@@ -57,12 +65,18 @@ class Reconciler:
     mirrors: Sequence[Mirror] = ()
 
     def observe(
-        self, ref: SessionRef, spec: SessionSpec, status: SessionStatus | None = None
+        self,
+        ref: SessionRef,
+        spec: SessionSpec,
+        status: SessionStatus | None = None,
+        harvest: bool = True,
     ) -> list[ObservedJob]:
+        """The session's Jobs, with the results of finished ones not yet harvested (unless
+        ``harvest`` is off: their results could not be stored now, so they wait)."""
         if status is None:  # the caller's fresh read saves a second one (an API GET)
             status, _ = self.statuses.read(ref)
         jobs = self.jobs.list_jobs(ref)
-        pending = {j.index for j in needs_harvest(status, jobs)}
+        pending = {j.index for j in needs_harvest(status, jobs)} if harvest else set()
         observed = []
         for job in jobs:
             if job.index in pending:
@@ -86,9 +100,10 @@ class Reconciler:
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
         # has no TrialsStarted for them: carry those events over to the write that succeeds.
         started: list[Event] = []
+        harvest = True
         for _ in range(MAX_CONFLICT_RETRIES):
             status, version = self.statuses.read(ref)
-            jobs = self.observe(ref, spec, status)
+            jobs = self.observe(ref, spec, status, harvest)
             observed = Observed(
                 session=ref,
                 jobs=tuple(jobs),
@@ -101,6 +116,12 @@ class Reconciler:
                 result = replace(result, events=(*started, *result.events))
             try:
                 self.act(ref, spec, result, version)
+            except _NotStored as err:
+                # Nothing was written yet: plan again without harvesting. The finished Jobs
+                # stay (with their logs, holding their slots) until the results can be stored.
+                log.warning("%s: results cannot be stored now, harvest later: %s", ref.key, err)
+                harvest = False
+                continue
             except Conflict:
                 log.debug("%s: the status changed since it was read; observing again", ref.key)
                 started = [e for e in result.events if e.reason == "TrialsStarted"]
@@ -112,7 +133,10 @@ class Reconciler:
 
     def act(self, ref: SessionRef, spec: SessionSpec, result: Plan, version: str | None) -> None:
         if result.persist:
-            self.store.persist(ref, spec, result.persist)
+            try:
+                self.store.persist(ref, spec, result.persist)
+            except TransientError as err:
+                raise _NotStored(str(err)) from err
             self._mirror(ref, spec, MirrorRecord(results=result.persist))
         for job in result.create:
             self.jobs.create_job(ref, job)

@@ -19,8 +19,10 @@ import redis
 from redis_server import RedisServer
 from test_redis_mirror import REF, job, ok, spec
 
-from tuneop.adapters.memory import MemoryResults
+from tuneop.adapters.memory import MemoryHistory, MemoryResults
 from tuneop.adapters.redis_mirror import BACKOFF_MAX, MAX_QUEUED_EVENTS, RedisMirror
+from tuneop.controller.stores import RedisStore
+from tuneop.ports import TransientError
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -122,3 +124,20 @@ def test_the_event_backlog_of_a_long_outage_is_bounded(hung: HungListener) -> No
     for trial in range(1, MAX_QUEUED_EVENTS + 500):
         m._event(m.keys(REF), "trial_finished", {"trial": trial})
     assert len(m._events) == MAX_QUEUED_EVENTS
+
+
+def test_as_the_result_store_redis_must_acknowledge_a_result_before_it_counts(
+    fresh_server: RedisServer,
+) -> None:
+    now = [0.0]
+    m = RedisMirror.from_url(fresh_server.url, clock=lambda: T0, monotonic=lambda: now[0])
+    store = RedisStore(m, MemoryHistory())
+    s = spec()
+    store.persist(REF, s, [ok(0, 0.0)])
+    fresh_server.stop()
+    with pytest.raises(TransientError):
+        store.persist(REF, s, [ok(1, 1.0)])  # the reconcile leaves its Job un-harvested
+    fresh_server.start()
+    now[0] += BACKOFF_MAX
+    store.persist(REF, s, [ok(1, 1.0)])  # the next reconcile harvests it again
+    assert {r["trial"] for r in m.records(REF)} >= {1}

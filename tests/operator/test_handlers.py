@@ -22,11 +22,11 @@ import pytest
 from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
 from operator_fakes import FakeApi, api_exception, fake_kube
 
-from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
+from tuneop.controller.stores import FolderStore
 from tuneop.core.planner import Plan
 
 LOG = logging.getLogger("test")
@@ -123,7 +123,7 @@ def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:
     c.reconcile()
     trials = sorted(p.name for p in (tmp_path / "ns" / "demo" / "trials").iterdir())
     assert trials == [f"trial-{i:06d}.json" for i in range(4)]
-    assert isinstance(c.runtime.reconciler.store, DirectoryResults)
+    assert isinstance(c.runtime.reconciler.store, FolderStore)
 
 
 def test_without_a_results_dir_the_history_is_kept_in_memory() -> None:

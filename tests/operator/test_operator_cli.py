@@ -76,14 +76,20 @@ def test_a_redis_url_adds_the_mirror_after_the_primary_store(
 
     from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
     from tuneop.controller.runtime import build_runtime
+    from tuneop.controller.stores import RedisStore
 
     config = OperatorConfig(redis_url="redis://r:6379/0", redis_prefix="lab", redis_ttl=ttl)
     rt = build_runtime(config, kube=fake_kube())
     mirror = rt.reconciler.mirrors[-1]
-    assert isinstance(mirror, RedisMirror) and not isinstance(rt.reconciler.store, RedisMirror)
+    assert isinstance(mirror, RedisMirror)
     assert mirror.prefix == "lab"
     assert mirror.ttl_seconds == (DEFAULT_TTL_SECONDS if ttl is None else ttl)
-    assert mirror.source == rt.reconciler.store.history  # backfill reads the result store
+    # Without a results folder Redis is where results become durable: they reach it as the
+    # result store (acknowledged before a Job is deleted), not as a mirror.
+    store = rt.reconciler.store
+    assert isinstance(store, RedisStore) and store.redis is mirror
+    assert mirror.mirror_results is False
+    assert mirror.source == store.memory.history  # backfill reads the history it keeps
     without = build_runtime(OperatorConfig(), kube=fake_kube())
     assert len(rt.forgetters) - len(without.forgetters) == (1 if deletes_keys else 0)
     assert not any(isinstance(s, RedisMirror) for s in without.reconciler.mirrors)
@@ -143,3 +149,18 @@ def test_a_pod_without_a_mounted_token_falls_back_to_its_kubeconfig(
 
     assert cfg.host == "https://10.1.2.3:6443"
     assert cfg.api_key["authorization"] == "Bearer t0ken"
+
+
+def test_with_a_results_folder_it_is_the_store_and_redis_a_mirror(tmp_path: Path) -> None:
+    from operator_fakes import fake_kube
+
+    from tuneop.adapters.redis_mirror import RedisMirror
+    from tuneop.controller.runtime import build_runtime
+    from tuneop.controller.stores import FolderStore
+
+    config = OperatorConfig(redis_url="redis://r:6379/0", results_dir=tmp_path)
+    rt = build_runtime(config, kube=fake_kube())
+    mirror = rt.reconciler.mirrors[-1]
+    assert isinstance(rt.reconciler.store, FolderStore)
+    assert isinstance(mirror, RedisMirror) and mirror.mirror_results is True
+    assert mirror.source == rt.reconciler.store.history

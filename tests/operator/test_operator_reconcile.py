@@ -24,7 +24,7 @@ from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import PREFIX, Outcome, TrialResult
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.ports import Conflict
+from tuneop.ports import Conflict, TransientError
 from tuneop.reconciler import Reconciler
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
@@ -295,3 +295,32 @@ def test_a_conflict_while_recording_an_invalid_spec_is_read_again_and_retried() 
     assert status.phase == "Failed"
     assert world.status.status.phase == "Failed" and world.status.writes == 1
     assert [e.reason for e in world.events.events] == ["InvalidSpec"]
+
+
+@dataclass
+class DownStore(JournalResults):
+    """A result store that cannot take results until ``up`` is set."""
+
+    up: bool = False
+
+    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+        if not self.up:
+            raise TransientError("store unreachable")
+        super().persist(ref, spec, results)
+
+
+def test_results_that_cannot_be_stored_wait_in_their_jobs_until_the_store_is_back() -> None:
+    world = World(results=DownStore())
+    s = spec()
+    world.reconciler().reconcile(REF, s)
+    world.finish_all()  # demo-0 and demo-1 finish while the store is down
+    plan = world.reconciler().reconcile(REF, s)
+    assert plan.status.trials.succeeded == 0 and plan.status.harvested_jobs == ""
+    assert sorted(world.jobs.jobs) == ["demo-0", "demo-1"]  # kept, with their logs
+    assert world.jobs.deleted == []
+    assert isinstance(world.results, DownStore)
+    world.results.up = True
+    plan = world.reconciler().reconcile(REF, s)
+    assert plan.status.trials.succeeded == 2
+    assert sorted(world.results.results[REF.key]) == [0, 1]
+    assert sorted(world.jobs.deleted) == ["demo-0", "demo-1"]

@@ -53,7 +53,7 @@ from tuneop.api.status import SessionStatus
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.core.records import read_record
-from tuneop.ports import MirrorRecord
+from tuneop.ports import MirrorRecord, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ class RedisMirror:
     on_health: Callable[[bool], None] | None = None
     source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
     healthy: bool = True
+    # False when this Redis is the result store: results then come through ``store``.
+    mirror_results: bool = True
     monotonic: Callable[[], float] = time.monotonic
     _retry_at: float = 0.0
     _backoff: float = 0.0
@@ -266,7 +268,7 @@ class RedisMirror:
     def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
         if change.launched:
             self.record_launch(ref, spec, change.launched)
-        if change.results:
+        if change.results and self.mirror_results:
             self.persist(ref, spec, change.results)
         if change.status is not None:
             self.record_status(ref, spec, change.status, change.events)
@@ -310,7 +312,14 @@ class RedisMirror:
 
         self._queue(key, write)
 
-    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+    def store(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+        """Keep results as a result store does: return once Redis has acknowledged them,
+        else raise ``TransientError`` (they stay queued, and their Jobs wait)."""
+        if not self.persist(ref, spec, results):
+            raise TransientError("redis has not acknowledged the results yet")
+
+    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> bool:
+        """Queue the results' records and send them; True when Redis took everything."""
         self._sessions[ref.key] = (ref, spec)
         k = self.keys(ref)
         by_job: dict[int, list[TrialResult]] = {}
@@ -325,7 +334,7 @@ class RedisMirror:
             )
         for index, rs in by_job.items():
             self._queue_job(k, self._finished_record(ref, spec, index, rs))
-        self.flush()
+        return self.flush()
 
     def _finished_record(
         self, ref: SessionRef, spec: SessionSpec, index: int, rs: Sequence[TrialResult]

@@ -8,9 +8,10 @@ serializes reconciles per session, and the metrics' phase tracker. The kopf
 handlers find it in kopf's ``memo``, and feed the session versions and the
 Job cache the watches bring; ``Runtime.close`` releases it at cleanup.
 
-The result store (where results are kept and the bayesian history comes
-from) is the results folder when ``--results-dir`` is set, else an in-memory
-history. The mirrors are the folder's ``session.json`` (with a folder), the
+The result store (where results become durable, and the bayesian history
+comes from; ``tuneop.controller.stores``) is the results folder when
+``--results-dir`` is set, else Redis when ``--redis-url`` is, else an
+in-memory history. The mirrors are the folder's ``session.json`` (with a folder), the
 ``<session>-best`` ConfigMap and, when ``--redis-url`` is set, the Redis
 mirror (it backfills from the result store).
 """
@@ -41,6 +42,7 @@ from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
 from tuneop.api.session import SessionRef
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
+from tuneop.controller.stores import FolderStore, RedisStore
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.ports import Mirror, ResultStore
 from tuneop.reconciler import Reconciler
@@ -140,19 +142,22 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
     best = BestConfigMap(kube)
     forgetters = [statuses.forget, best.forget, job_cache.forget, events.forget]
     store: ResultStore
-    mirrors: list[Mirror] = []
+    mirrors: list[Mirror] = [best]
+    closers = [kube.close]
+    history = MemoryHistory()
     if config.results_dir is not None:
         folder = DirectoryResults(config.results_dir, nested=True)
-        store = folder
+        store = FolderStore(folder)
         mirrors.append(folder)  # session.json beside the trials
     else:
-        history = MemoryHistory()
         store = history
         forgetters.append(history.forget)
-    mirrors.append(best)
-    closers = [kube.close]
     if config.redis_url:
         mirror = _redis_mirror(config, store)
+        if config.results_dir is None:
+            # No folder: Redis is where results become durable (see controller.stores).
+            mirror.mirror_results = False
+            store = RedisStore(mirror, history)
         mirrors.append(mirror)
         closers.append(mirror.close)
         if mirror.ttl_seconds > 0:

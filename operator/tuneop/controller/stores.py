@@ -1,0 +1,58 @@
+"""The operator's result store: where harvested results become durable.
+
+A Job is deleted only after its results are stored durably, so which store
+the operator uses decides what survives a crash:
+
+- with ``--results-dir``: the results folder (``FolderStore``), each file
+  fsynced before the reconcile goes on; a folder that cannot be written (a
+  full volume) is a ``TransientError``, and the Jobs wait;
+- without a folder but with ``--redis-url``: Redis (``RedisStore``); a result
+  counts as stored once Redis has acknowledged it, so while Redis is down the
+  finished Jobs wait with their logs, and nothing lives only in memory. The
+  bayesian history is also kept in memory, where the optimizer reads it;
+- with neither: the in-memory history (``MemoryHistory``), which keeps only
+  what the bayesian optimizer needs; results then live in the status
+  (counters, best, leaderboard) and the worker logs are gone with their Jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.memory import MemoryHistory
+from tuneop.adapters.redis_mirror import RedisMirror
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
+from tuneop.core.contract import TrialResult
+from tuneop.ports import TransientError
+
+__all__ = ["FolderStore", "RedisStore"]
+
+
+@dataclass
+class FolderStore:
+    folder: DirectoryResults
+
+    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+        try:
+            self.folder.persist(ref, spec, results)
+        except OSError as err:
+            raise TransientError(f"results folder: {err.strerror or err}") from err
+
+    def history(self, ref: SessionRef) -> list[TrialResult]:
+        return self.folder.history(ref)
+
+
+@dataclass
+class RedisStore:
+    redis: RedisMirror
+    memory: MemoryHistory
+
+    def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+        self.redis.store(ref, spec, results)  # raises TransientError until Redis has them
+        self.memory.persist(ref, spec, results)
+
+    def history(self, ref: SessionRef) -> list[TrialResult]:
+        return self.memory.history(ref)
