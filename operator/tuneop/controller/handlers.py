@@ -122,6 +122,28 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if getattr(memo, "runtime", None) is None:  # tests may provide one
         config: OperatorConfig = memo.config
         memo.runtime = await asyncio.to_thread(build_runtime, config)
+        await wait_until_served(memo.runtime, config.startup_timeout)
+
+
+async def wait_until_served(rt: Runtime, timeout: float) -> None:
+    """Hold kopf's start until the API server serves TuningSessions and Jobs.
+
+    kopf resolves the resources it watches once, when it starts: an operator started
+    while the API server is still coming up (or before the CRD is installed) would stay
+    up serving nothing. Startup handlers run before any watch, so waiting here lets kopf
+    resolve them once they are served; after ``timeout`` the operator exits non-zero and
+    its Deployment starts it again.
+    """
+    deadline = rt.monotonic() + timeout
+    delay = 0.5
+    while not await asyncio.to_thread(rt.ready):
+        if rt.monotonic() >= deadline:
+            raise kopf.PermanentError(
+                f"the API server did not serve tuningsessions and jobs within {timeout:.0f}s"
+            )
+        log.warning("waiting for the API server to serve tuningsessions and jobs")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 @kopf.on.cleanup(registry=registry)

@@ -30,7 +30,7 @@ from typing import Any
 import redis
 
 from tuneop.adapters.kube.best import BestConfigMap
-from tuneop.adapters.kube.client import Kube, load_configuration
+from tuneop.adapters.kube.client import Kube, load_configuration, serves
 from tuneop.adapters.kube.events import KubeEvents
 from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.jobs import KubeJobs
@@ -40,6 +40,7 @@ from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
 from tuneop.api.session import SessionRef
+from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
 from tuneop.controller.stores import FolderStore, RedisStore
@@ -50,6 +51,7 @@ from tuneop.reconciler import Reconciler
 __all__ = [
     "DEFAULT_LIVENESS",
     "DEFAULT_METRICS_PORT",
+    "SERVED",
     "OperatorConfig",
     "Runtime",
     "build_runtime",
@@ -77,6 +79,8 @@ class OperatorConfig:
     api_qps: float = DEFAULT_QPS
     api_burst: int = DEFAULT_BURST
     liveness: str | None = DEFAULT_LIVENESS
+    # How long startup waits for the API server to serve its resources before giving up.
+    startup_timeout: float = 300.0
     metrics_port: int = DEFAULT_METRICS_PORT
     log_format: str = "text"
     kubeconfig: str | None = None
@@ -99,6 +103,8 @@ class Runtime:
     closers: Sequence[Callable[[], None]] = ()
     # The kubernetes client's settings, for kopf's own login (None in unit tests).
     client_configuration: Any = None
+    # Whether the API server serves TuningSessions and Jobs (discovery), checked at startup.
+    ready: Callable[[], bool] = lambda: True
     serial: Coalescer = field(default_factory=Coalescer)
     phases: PhaseTracker = field(default_factory=PhaseTracker)
     monotonic: Callable[[], float] = time.monotonic
@@ -126,6 +132,10 @@ class Runtime:
     def close(self) -> None:
         for close in self.closers:
             close()
+
+
+# The resources the operator watches; kopf cannot serve one the API server does not list.
+SERVED = ((API_GROUP, API_VERSION, PLURAL), ("batch", "v1", "jobs"))
 
 
 def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
@@ -181,6 +191,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         forgetters=forgetters,
         closers=closers,
         client_configuration=getattr(kube.api, "configuration", None),
+        ready=lambda: all(serves(kube, *resource) for resource in SERVED),
     )
 
 

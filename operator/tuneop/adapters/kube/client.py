@@ -44,6 +44,7 @@ __all__ = [
     "counted",
     "load_configuration",
     "raise_api_error",
+    "serves",
     "status_code",
 ]
 
@@ -99,6 +100,19 @@ class Kube:
     def close(self) -> None:
         if self.api is not None:
             self.api.close()
+
+
+def serves(kube: Kube, group: str, version: str, plural: str) -> bool:
+    """Whether the API server answers and serves ``plural`` in ``group/version`` (its
+    discovery document, which every authenticated client may read)."""
+    try:
+        resp = kube.custom.get_api_resources(
+            group, version, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
+        resources = body_json(resp).get("resources") or []
+    except Exception:  # down, not yet serving the group, or an answer that is no JSON
+        return False
+    return any(isinstance(r, dict) and r.get("name") == plural for r in resources)
 
 
 def status_code(err: BaseException) -> int | None:
