@@ -12,15 +12,8 @@ from core_builders import DROP, REF, T0, spec
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.manifests import (
-    ANN_TRIALS,
-    JOB_START_SLACK_SECONDS,
-    LABEL_JOB_INDEX,
-    LABEL_MANAGED_BY,
-    LABEL_SESSION,
-    job_name,
-    session_label,
-)
+from tuneop.api.vocabulary import ANN_TRIALS, LABEL_JOB_INDEX, LABEL_MANAGED_BY, LABEL_SESSION
+from tuneop.core.manifests import JOB_START_SLACK_SECONDS, job_name, session_label
 from tuneop.core.observed import Observed
 from tuneop.core.planner import JobToCreate, plan
 

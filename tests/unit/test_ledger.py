@@ -10,13 +10,19 @@ from core_builders import T0
 
 from tuneop.api import vocabulary as C
 from tuneop.api.status import (
+    MAX_MESSAGE,
     SessionStatus,
-    format_inflight,
-    parse_inflight,
+    set_condition,
     status_from_wire,
     status_to_wire,
 )
-from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
+from tuneop.core.ranges import (
+    IndexSet,
+    format_inflight,
+    format_ranges,
+    parse_inflight,
+    parse_ranges,
+)
 
 RANGES = [
     pytest.param("", set(), id="empty"),
@@ -87,8 +93,8 @@ def test_inflight_reads_and_writes_first_and_last_trial(
 
 def test_a_condition_s_transition_time_moves_only_when_its_status_changes() -> None:
     t1, t2, t3 = T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
-    conds = C.set_condition([], C.PROGRESSING, True, C.LAUNCHING, "a", t1, 1)
-    conds = C.set_condition(conds, C.PROGRESSING, True, C.WAITING, "b", t2, 2)
+    conds = set_condition([], C.PROGRESSING, True, C.LAUNCHING, "a", t1, 1)
+    conds = set_condition(conds, C.PROGRESSING, True, C.WAITING, "b", t2, 2)
     (c,) = conds
     assert (c.reason, c.message, c.last_transition_time, c.observed_generation) == (
         C.WAITING,
@@ -96,14 +102,14 @@ def test_a_condition_s_transition_time_moves_only_when_its_status_changes() -> N
         t1,
         2,
     )
-    (c,) = C.set_condition(conds, C.PROGRESSING, False, C.BUDGET_EXHAUSTED, "c", t3, 2)
+    (c,) = set_condition(conds, C.PROGRESSING, False, C.BUDGET_EXHAUSTED, "c", t3, 2)
     assert (c.status, c.last_transition_time) == ("False", t3)
 
 
 def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> None:
     conds: list[Any] = []
     for type_ in (C.FAILED, C.SUSPENDED, C.PROGRESSING, C.SPEC_VALID, C.COMPLETE):
-        conds = C.set_condition(conds, type_, True, "R", "m" * 1000, T0, 1)
+        conds = set_condition(conds, type_, True, "R", "m" * 1000, T0, 1)
     assert [c.type for c in conds] == [
         C.SPEC_VALID,
         C.PROGRESSING,
@@ -111,7 +117,7 @@ def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> Non
         C.COMPLETE,
         C.FAILED,
     ]
-    assert all(len(c.message) == C.MAX_MESSAGE for c in conds)
+    assert all(len(c.message) == MAX_MESSAGE for c in conds)
 
 
 @pytest.mark.parametrize(

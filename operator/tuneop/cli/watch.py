@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from tuneop.adapters.redis_mirror import Keys, records
+from tuneop.api.vocabulary import TERMINAL_PHASES
 
-TERMINAL = {"Succeeded", "Failed", "Cancelled"}
+TERMINAL = TERMINAL_PHASES
 
 
 class UnknownSession(Exception):

@@ -57,6 +57,7 @@ import kopf
 
 from tuneop.adapters.kube.job_cache import session_of as owning_session
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
+from tuneop.api.vocabulary import LABEL_MANAGED_BY, MANAGED_BY
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.controller.scheduling import (
     TIMER_SECONDS,
@@ -66,7 +67,6 @@ from tuneop.controller.scheduling import (
     session_ref,
     settled,
 )
-from tuneop.core.manifests import LABEL_MANAGED_BY, MANAGED_BY
 
 log = logging.getLogger(__name__)
 

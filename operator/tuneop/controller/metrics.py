@@ -23,10 +23,11 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from tuneop.api.vocabulary import Phase
 from tuneop.core.contract import Outcome
 from tuneop.core.planner import Plan
 
-PHASES = ("Pending", "Running", "Suspended", "Succeeded", "Failed", "Cancelled")
+PHASES = tuple(str(p) for p in Phase)
 NOT_FAILED = frozenset({Outcome.SUCCEEDED, Outcome.CANCELLED})
 
 SESSIONS = Gauge(

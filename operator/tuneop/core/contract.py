@@ -24,6 +24,21 @@ from typing import Any
 
 from tuneop.api.spec import Objective, Scalar
 
+__all__ = [
+    "LOG_TAIL_BYTES",
+    "MAX_ERROR_CHARS",
+    "PREFIX",
+    "TRIAL_FAILURES",
+    "Outcome",
+    "ParsedLog",
+    "Reported",
+    "TrialResult",
+    "classify",
+    "missing_result",
+    "objective_value",
+    "parse_log",
+]
+
 PREFIX = "TUNEOP_RESULT "
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 LOG_TAIL_BYTES = 4 * 1024 * 1024

@@ -24,6 +24,8 @@ from tuneop.core.contract import (
 )
 from tuneop.core.observed import ObservedJob
 
+__all__ = ["harvest_job"]
+
 
 def harvest_job(
     job: ObservedJob, logs: Sequence[str | bytes] | None, objective: Objective

@@ -35,7 +35,7 @@ from typing import Any
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
-from tuneop.core.manifests import LABEL_SESSION
+from tuneop.api.vocabulary import LABEL_SESSION
 
 Json = Mapping[str, Any]
 Key = tuple[str, str]  # (namespace, session name)
