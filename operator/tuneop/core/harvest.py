@@ -34,7 +34,7 @@ def harvest_job(
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
     for p in parsed:
-        reported.update(p.results)
+        reported.update(p.reports)
     problem = next((p.first_problem for p in parsed if p.first_problem), None)
     out = []
     for pos, trial in enumerate(job.trials):
