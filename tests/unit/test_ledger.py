@@ -1,21 +1,25 @@
-"""The status ledger's encodings, conditions, and reading a stored status."""
+"""The status ledger: its encodings, its ranking, conditions, and reading a stored status."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from core_builders import T0
+from core_builders import T0, result, spec
 
 from tuneop.api import vocabulary as C
+from tuneop.api.spec import Objective
 from tuneop.api.status import (
+    LEADERBOARD_SIZE,
     MAX_MESSAGE,
     SessionStatus,
     set_condition,
     status_from_wire,
     status_to_wire,
 )
+from tuneop.core.ledger import fold_leaderboard
 from tuneop.core.ranges import (
     IndexSet,
     format_inflight,
@@ -23,6 +27,8 @@ from tuneop.core.ranges import (
     parse_inflight,
     parse_ranges,
 )
+from tuneop.core.ranking import rank_by
+from tuneop.core.summary import rank
 
 RANGES = [
     pytest.param("", set(), id="empty"),
@@ -143,3 +149,42 @@ def test_a_stored_status_reads_back_as_written() -> None:
     assert "exitCode" not in wire  # unset optionals are not written as null
     assert status_from_wire(wire) == st
     assert status_from_wire({**wire, "futureField": 1}) == st  # newer fields are ignored
+
+
+# ---- one ranking, for the leaderboard and for result summaries
+
+RANKED = [
+    pytest.param(
+        "minimize", [(4, 1.0), (2, 1.0), (0, 3.0), (7, -2.0)], [7, 2, 4, 0], id="minimize"
+    ),
+    pytest.param(
+        "maximize", [(4, 1.0), (2, 1.0), (0, 3.0), (7, -2.0)], [0, 2, 4, 7], id="maximize"
+    ),
+    pytest.param(
+        "minimize",
+        [(1, math.nan), (2, math.inf), (3, 0.5), (5, -math.inf), (6, None)],
+        [3],
+        id="only-finite-values-rank",
+    ),
+]
+
+
+@pytest.mark.parametrize(("direction", "values", "order"), RANKED)
+def test_rank_by_puts_the_best_first_and_breaks_ties_by_the_tie_key(
+    direction: str, values: list[tuple[int, float | None]], order: list[int]
+) -> None:
+    ranked = rank_by(values, lambda tv: tv[1], direction, lambda tv: (tv[0],))
+    assert [t for t, _ in ranked] == order
+
+
+@pytest.mark.parametrize(("direction", "values", "order"), RANKED)
+def test_the_leaderboard_and_a_summary_rank_the_same_trials_alike(
+    direction: str, values: list[tuple[int, float | None]], order: list[int]
+) -> None:
+    objective = {"metric": "loss", "direction": direction}
+    finite = [(t, v) for t, v in values if v is not None and math.isfinite(v)]
+    results = [result(t, v) for t, v in finite]
+    board = fold_leaderboard(spec(objective=objective), [], results)
+    records = [r.to_json("ns/demo", Objective(**objective)) for r in results]
+    assert [e.trial for e in board] == [r["trial"] for r in rank(records, "loss", direction)]
+    assert [e.trial for e in board] == order[:LEADERBOARD_SIZE]
