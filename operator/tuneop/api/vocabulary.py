@@ -17,6 +17,7 @@ __all__ = [
     "CANCELLED",
     "COMPLETE",
     "DEADLINE_EXCEEDED",
+    "EVENTS_SUPPRESSED",
     "FAILED",
     "GOAL_REACHED",
     "INVALID_SPEC",
@@ -30,6 +31,7 @@ __all__ = [
     "NO_TRIAL_SUCCEEDED",
     "PROGRESSING",
     "RESUMED",
+    "ROUTINE_EVENTS",
     "SEARCH_SPACE_EXHAUSTED",
     "SPEC_VALID",
     "SUSPENDED",
@@ -85,6 +87,10 @@ TRIALS_STARTED = "TrialsStarted"
 TRIALS_FINISHED = "TrialsFinished"
 TRIAL_FAILED = "TrialFailed"
 NEW_BEST = "NewBest"
+# Posted by the Kubernetes event sink in place of the routine events it sampled away.
+EVENTS_SUPPRESSED = "EventsSuppressed"
+# Routine reasons, one per Job or best: an event sink may sample them, never the others.
+ROUTINE_EVENTS = frozenset({TRIALS_STARTED, TRIALS_FINISHED, NEW_BEST})
 
 # Labels and annotations on worker Jobs (and the best-params ConfigMap).
 LABEL_SESSION = "tuneop.dev/session"
