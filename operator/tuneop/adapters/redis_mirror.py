@@ -45,6 +45,18 @@ from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import MirrorRecord
 
+__all__ = [
+    "DEFAULT_TTL_SECONDS",
+    "STREAM_MAXLEN",
+    "Keys",
+    "RedisMirror",
+    "Write",
+    "job_status",
+    "records",
+    "spec_hash",
+    "utcnow",
+]
+
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 10_000

@@ -20,6 +20,8 @@ from rich.table import Table
 from tuneop.adapters.redis_mirror import Keys, records
 from tuneop.api.vocabulary import TERMINAL_PHASES
 
+__all__ = ["TERMINAL", "UnknownSession", "leaderboard", "resolve", "watch"]
+
 TERMINAL = TERMINAL_PHASES
 
 

@@ -68,6 +68,25 @@ from tuneop.controller.scheduling import (
     settled,
 )
 
+__all__ = [
+    "FINALIZER",
+    "JOB_LABELS",
+    "PREFIX",
+    "cleanup",
+    "configure",
+    "exact_namespaces",
+    "job_event",
+    "job_event_matters",
+    "job_seen",
+    "login",
+    "serve",
+    "session_changed",
+    "session_event",
+    "session_seen",
+    "session_timer",
+    "startup",
+]
+
 log = logging.getLogger(__name__)
 
 registry = kopf.OperatorRegistry()

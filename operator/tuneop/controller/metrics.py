@@ -27,6 +27,19 @@ from tuneop.api.vocabulary import Phase
 from tuneop.core.contract import Outcome
 from tuneop.core.planner import Plan
 
+__all__ = [
+    "NOT_FAILED",
+    "PHASES",
+    "RECONCILE_SECONDS",
+    "REDIS_UP",
+    "SESSIONS",
+    "TRIALS_FAILED",
+    "TRIALS_FINISHED",
+    "PhaseTracker",
+    "record_plan",
+    "serve",
+]
+
 PHASES = tuple(str(p) for p in Phase)
 NOT_FAILED = frozenset({Outcome.SUCCEEDED, Outcome.CANCELLED})
 

@@ -47,6 +47,22 @@ from tuneop.ports import Rejected, SessionGone, TransientError
 if TYPE_CHECKING:
     from tuneop.controller.runtime import Runtime
 
+__all__ = [
+    "TIMER_SECONDS",
+    "TRANSIENT_DELAY",
+    "UNEXPECTED_DELAY",
+    "Coalescer",
+    "Job",
+    "guarded",
+    "plain",
+    "reconcile_body",
+    "reconcile_named",
+    "reconcile_session",
+    "requeue",
+    "session_ref",
+    "settled",
+]
+
 TIMER_SECONDS = 30.0
 TRANSIENT_DELAY = 10.0
 UNEXPECTED_DELAY = 60.0

@@ -41,6 +41,8 @@ from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_SESSION, MANAGED_BY
 from tuneop.core.manifests import owner_reference, session_label
 from tuneop.ports import MirrorRecord
 
+__all__ = ["MAX_NAME", "SUFFIX", "BestConfigMap", "best_data", "best_name", "config_map"]
+
 log = logging.getLogger(__name__)
 
 SUFFIX = "-best"

@@ -37,6 +37,16 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
 from tuneop.api.vocabulary import LABEL_SESSION
 
+__all__ = [
+    "DEFAULT_RESYNC_SECONDS",
+    "KEPT_METADATA",
+    "JobCache",
+    "Json",
+    "Key",
+    "session_of",
+    "slim",
+]
+
 Json = Mapping[str, Any]
 Key = tuple[str, str]  # (namespace, session name)
 

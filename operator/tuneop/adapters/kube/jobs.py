@@ -70,6 +70,25 @@ from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.ports import TransientError
 
+__all__ = [
+    "INFRA_POD_REASONS",
+    "INFRA_WAITING_REASONS",
+    "JOB_LOG_BUDGET_BYTES",
+    "LOG_LIMIT_BYTES",
+    "MAX_LOG_ATTEMPTS",
+    "TAIL_LINES",
+    "Json",
+    "KubeJobs",
+    "creation_order",
+    "infra_reason",
+    "job_state",
+    "observed_job",
+    "owned_by_other",
+    "parse_time",
+    "pod_job",
+    "pod_problem",
+]
+
 log = logging.getLogger(__name__)
 
 Json = Mapping[str, Any]
