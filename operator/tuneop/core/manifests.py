@@ -38,6 +38,7 @@ __all__ = [
     "format_trials",
     "job_manifest",
     "job_name",
+    "owner_reference",
     "parse_trials",
     "runner_env",
     "runner_trials",
