@@ -8,4 +8,6 @@ pod log. The package uses the standard library only so the image stays small
 and starts fast.
 """
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -2,4 +2,6 @@
 
 from tuneop_runner.cli import main
 
+__all__: list[str] = []
+
 raise SystemExit(main())

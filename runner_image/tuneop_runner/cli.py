@@ -36,13 +36,15 @@ from tuneop_runner.config import (
     resolve_settings,
 )
 from tuneop_runner.contract import (
-    Outcome,
-    TrialResult,
-    build_result,
+    Evaluation,
+    TrialReport,
+    build_report,
     format_result_line,
     truncate_error,
 )
 from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
+
+__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_TRIAL_FAILED", "PROG", "Evaluator", "main", "run_trials"]
 
 PROG = "tuneop-runner"
 EXIT_OK = 0
@@ -53,7 +55,7 @@ EXIT_CONFIG = 2
 class Evaluator(Protocol):
     name: str
 
-    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Outcome: ...
+    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Evaluation: ...
 
 
 class _Terminated(BaseException):
@@ -82,9 +84,9 @@ def _error(message: str) -> None:
     print(f"{PROG}: error: {truncate_error(message)}", file=sys.stderr, flush=True)
 
 
-def _emit(result: TrialResult) -> None:
+def _emit(report: TrialReport) -> None:
     # flush=True per line: a worker killed after this point keeps the line.
-    print(format_result_line(result), flush=True)
+    print(format_result_line(report), flush=True)
 
 
 def _load_trials(flag: str | None, env: Mapping[str, str]) -> tuple[Trial, ...]:
@@ -113,22 +115,22 @@ def _evaluator(settings: Settings) -> Evaluator:
 
 def _report_config_failure(trials: Sequence[Trial], message: str) -> None:
     for trial in trials:
-        _emit(build_result(trial.index, trial.params, Outcome.failed(message), 0.0))
+        _emit(build_report(trial.index, trial.params, Evaluation.failed(message), 0.0))
 
 
 def run_trials(
     trials: Sequence[Trial], evaluator: Evaluator, settings: Settings
-) -> list[TrialResult]:
-    """Evaluate ``trials`` in order, printing each result as it is known."""
-    results: list[TrialResult] = []
+) -> list[TrialReport]:
+    """Evaluate ``trials`` in order, printing each report as it is known."""
+    reports: list[TrialReport] = []
     for trial in trials:
         started = time.monotonic()
-        outcome = evaluator.evaluate(trial.params, settings.timeout)
+        evaluation = evaluator.evaluate(trial.params, settings.timeout)
         duration = time.monotonic() - started
-        result = build_result(trial.index, trial.params, outcome, duration, settings.metric)
-        _emit(result)
-        results.append(result)
-    return results
+        report = build_report(trial.index, trial.params, evaluation, duration, settings.metric)
+        _emit(report)
+        reports.append(report)
+    return reports
 
 
 def _describe_worker(env: Mapping[str, str], trials: Sequence[Trial], evaluator: Evaluator) -> str:
@@ -170,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_describe_worker(env, trials, evaluator), file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        results = run_trials(trials, evaluator, settings)
+        reports = run_trials(trials, evaluator, settings)
     except _Terminated:
         _error("terminated by SIGTERM; trials not yet reported did not finish")
         return 128 + signal.SIGTERM
@@ -179,4 +181,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGINT
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return EXIT_OK if all(result.ok for result in results) else EXIT_TRIAL_FAILED
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_TRIAL_FAILED

@@ -35,7 +35,18 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
-from tuneop_runner.contract import Outcome, describe_exception
+from tuneop_runner.contract import Evaluation, describe_exception
+
+__all__ = [
+    "KILL_GRACE_SECONDS",
+    "STDOUT_TAIL_BYTES",
+    "CommandObjective",
+    "command_environment",
+    "last_json_object",
+    "param_env_name",
+    "param_env_value",
+    "terminate_group",
+]
 
 STDOUT_TAIL_BYTES = 64 * 1024
 KILL_GRACE_SECONDS = 2.0
@@ -229,7 +240,7 @@ class CommandObjective:
         self._grace = grace
         self._echo_fd = echo_stdout_fd
 
-    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Outcome:
+    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Evaluation:
         payload = json.dumps(params, sort_keys=True, separators=(",", ":")) + "\n"
         program = self.argv[0]
         try:
@@ -242,11 +253,11 @@ class CommandObjective:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            return Outcome.failed(f"command not found: {program}")
+            return Evaluation.failed(f"command not found: {program}")
         except PermissionError:
-            return Outcome.failed(f"command not executable: {program}")
+            return Evaluation.failed(f"command not executable: {program}")
         except OSError as exc:
-            return Outcome.failed(f"cannot start command {program}: {describe_exception(exc)}")
+            return Evaluation.failed(f"cannot start command {program}: {describe_exception(exc)}")
 
         assert proc.stdin is not None and proc.stdout is not None
         reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd)
@@ -274,13 +285,13 @@ class CommandObjective:
                 proc.stdout.close()
 
         if timed_out or returncode is None:
-            return Outcome.timeout(timeout or 0.0)
+            return Evaluation.timeout(timeout or 0.0)
         if returncode != 0:
-            return Outcome.failed(_exit_description(returncode))
+            return Evaluation.failed(_exit_description(returncode))
         output = reader.text()
         metrics = last_json_object(output)
         if metrics is None:
             lines = [line.strip() for line in output.splitlines() if line.strip()]
             shown = lines[-1][:_SHOWN_OUTPUT_CHARS] if lines else "(no output)"
-            return Outcome.failed(f"objective output is not a JSON object: {shown}")
-        return Outcome.succeeded(metrics)
+            return Evaluation.failed(f"objective output is not a JSON object: {shown}")
+        return Evaluation.succeeded(metrics)

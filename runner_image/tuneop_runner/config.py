@@ -22,6 +22,23 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+__all__ = [
+    "ENV_JOB_INDEX",
+    "ENV_METRIC",
+    "ENV_OBJECTIVE",
+    "ENV_OBJECTIVE_COMMAND",
+    "ENV_SESSION",
+    "ENV_TIMEOUT",
+    "ENV_TRIALS",
+    "ConfigError",
+    "Settings",
+    "Trial",
+    "parse_command",
+    "parse_timeout",
+    "parse_trials",
+    "resolve_settings",
+]
+
 ENV_TRIALS = "TUNEOP_TRIALS"
 ENV_OBJECTIVE = "TUNEOP_OBJECTIVE"
 ENV_OBJECTIVE_COMMAND = "TUNEOP_OBJECTIVE_COMMAND"

@@ -13,8 +13,14 @@ is written as null and named in ``error``, and a value that is not a number is
 left out and named likewise. A succeeded trial can therefore still carry an
 error; the operator decides whether its objective metric is usable.
 
-Objectives report through ``Outcome``; ``build_result`` turns an outcome into
-the ``TrialResult`` that ``format_result_line`` prints.
+Names: an objective's run ends in an ``Evaluation`` (its ``ReportStatus``,
+the metrics it returned, an error); ``build_report`` validates it into the
+``TrialReport`` that ``format_result_line`` prints. The operator reads the line
+back as its own ``TrialReport`` and classifies it into an outcome
+(``tuneop.core.contract.Outcome``); the runner never speaks of outcomes.
+``RESULT_PREFIX`` is the operator's ``tuneop.core.contract.RESULT_PREFIX``
+too (this package cannot import the operator; a test holds them equal), and
+the golden worker logs in ``tests/data/contract`` pin the line for both.
 """
 
 from __future__ import annotations
@@ -26,50 +32,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+__all__ = [
+    "MAX_ERROR_CHARS",
+    "RESULT_PREFIX",
+    "Evaluation",
+    "MetricValue",
+    "ReportStatus",
+    "TrialReport",
+    "build_report",
+    "describe_exception",
+    "format_result_line",
+    "objective_metric_problem",
+    "parse_result_line",
+    "sanitize_metrics",
+    "truncate_error",
+]
+
 RESULT_PREFIX = "TUNEOP_RESULT "
 MAX_ERROR_CHARS = 2000
 
 MetricValue = int | float | bool | None
 
 
-class Status(StrEnum):
+class ReportStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Evaluation:
     """What one evaluation of the objective produced, before validation.
 
     ``metrics`` is whatever the objective handed back (a callable's return
-    value, a command's parsed JSON); ``build_result`` checks its shape.
+    value, a command's parsed JSON); ``build_report`` checks its shape.
     """
 
-    status: Status
+    status: ReportStatus
     metrics: object = None
     error: str | None = None
 
     @classmethod
-    def succeeded(cls, metrics: object) -> Outcome:
-        return cls(Status.SUCCEEDED, metrics=metrics)
+    def succeeded(cls, metrics: object) -> Evaluation:
+        return cls(ReportStatus.SUCCEEDED, metrics=metrics)
 
     @classmethod
-    def failed(cls, error: str) -> Outcome:
-        return cls(Status.FAILED, error=error)
+    def failed(cls, error: str) -> Evaluation:
+        return cls(ReportStatus.FAILED, error=error)
 
     @classmethod
-    def timeout(cls, seconds: float) -> Outcome:
-        return cls(Status.TIMEOUT, error=f"timed out after {float(seconds)} s")
+    def timeout(cls, seconds: float) -> Evaluation:
+        return cls(ReportStatus.TIMEOUT, error=f"timed out after {float(seconds)} s")
 
 
 @dataclass(frozen=True)
-class TrialResult:
-    """One trial's validated result, exactly what goes on the contract line."""
+class TrialReport:
+    """One trial's validated report, exactly what goes on the contract line."""
 
     trial: int
     params: Mapping[str, object]
-    status: Status
+    status: ReportStatus
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     error: str | None = None
     duration_seconds: float = 0.0
@@ -79,7 +101,7 @@ class TrialResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is Status.SUCCEEDED and self.objective_metric_ok
+        return self.status is ReportStatus.SUCCEEDED and self.objective_metric_ok
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -92,13 +114,13 @@ class TrialResult:
         }
 
 
-def format_result_line(result: TrialResult) -> str:
-    """The contract line for ``result``, without a trailing newline."""
+def format_result_line(report: TrialReport) -> str:
+    """The contract line for ``report``, without a trailing newline."""
     # allow_nan=False: sanitising already replaced non-finite metrics, so a NaN
     # reaching here (e.g. inside params) must fail loudly rather than emit
     # invalid JSON the operator would count as a malformed line.
     body = json.dumps(
-        result.to_json(),
+        report.to_json(),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -182,29 +204,29 @@ def objective_metric_problem(
     return f"metric {metric!r} is missing (reported: {reported})"
 
 
-def build_result(
+def build_report(
     trial: int,
     params: Mapping[str, object],
-    outcome: Outcome,
+    evaluation: Evaluation,
     duration_seconds: float,
     objective_metric: str | None = None,
-) -> TrialResult:
-    """Validate ``outcome`` into the result that is printed for ``trial``."""
-    if outcome.status is not Status.SUCCEEDED:
-        return TrialResult(
+) -> TrialReport:
+    """Validate ``evaluation`` into the report that is printed for ``trial``."""
+    if evaluation.status is not ReportStatus.SUCCEEDED:
+        return TrialReport(
             trial=trial,
             params=params,
-            status=outcome.status,
-            error=truncate_error(outcome.error or str(outcome.status)),
+            status=evaluation.status,
+            error=truncate_error(evaluation.error or str(evaluation.status)),
             duration_seconds=duration_seconds,
             objective_metric_ok=False,
         )
-    raw = outcome.metrics
+    raw = evaluation.metrics
     if not isinstance(raw, Mapping):
-        return TrialResult(
+        return TrialReport(
             trial=trial,
             params=params,
-            status=Status.FAILED,
+            status=ReportStatus.FAILED,
             error=(
                 f"objective returned {type(raw).__name__}, "
                 "expected a mapping of metric names to numbers"
@@ -221,10 +243,10 @@ def build_result(
             metric_ok = False
             if problem:
                 problems.append(problem)
-    return TrialResult(
+    return TrialReport(
         trial=trial,
         params=params,
-        status=Status.SUCCEEDED,
+        status=ReportStatus.SUCCEEDED,
         metrics=metrics,
         error=truncate_error("; ".join(problems)) if problems else None,
         duration_seconds=duration_seconds,

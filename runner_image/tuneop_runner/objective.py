@@ -26,7 +26,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 
-from tuneop_runner.contract import Outcome, describe_exception
+from tuneop_runner.contract import Evaluation, describe_exception
+
+__all__ = [
+    "CallableObjective",
+    "ObjectiveFunction",
+    "ObjectiveLoadError",
+    "TrialTimeout",
+    "deadline",
+    "load_callable",
+]
 
 ObjectiveFunction = Callable[[dict[str, object]], object]
 
@@ -111,18 +120,18 @@ class CallableObjective:
         self._function = function
         self.name = name or getattr(function, "__qualname__", repr(function))
 
-    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Outcome:
+    def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Evaluation:
         try:
             with deadline(timeout):
                 # A copy, so an objective that mutates its params cannot change
                 # what the result line reports.
                 value = self._function(dict(params))
         except TrialTimeout:
-            return Outcome.timeout(timeout or 0.0)
+            return Evaluation.timeout(timeout or 0.0)
         except (Exception, SystemExit) as exc:
             # SystemExit too: one objective calling sys.exit must not take the
             # remaining packed trials down with it. The traceback goes to the
             # pod log; the result line carries only the short form.
             traceback.print_exception(exc, file=sys.stderr)
-            return Outcome.failed(describe_exception(exc))
-        return Outcome.succeeded(value)
+            return Evaluation.failed(describe_exception(exc))
+        return Evaluation.succeeded(value)

@@ -10,7 +10,7 @@ Errors are the client's ``ApiException`` (``.status`` holds the HTTP code).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes import client, config
@@ -114,9 +114,19 @@ class Kube:
         return result
 
     def watch(
-        self, path: str, resource_version: str, *, timeout_seconds: int = 60, **query: Any
+        self,
+        path: str,
+        resource_version: str,
+        *,
+        timeout_seconds: int = 60,
+        on_response: Callable[[Any], None] | None = None,
+        **query: Any,
     ) -> Iterator[Json]:
-        """Yield watch events ({type, object}) until the server ends the watch."""
+        """Yield watch events ({type, object}) until the server ends the watch.
+
+        ``on_response`` gets the open urllib3 response, so that another thread can end the
+        watch early with its ``shutdown()``.
+        """
         query = {
             **query,
             "watch": "true",
@@ -125,6 +135,8 @@ class Kube:
             "timeoutSeconds": timeout_seconds,
         }
         response = self.request("GET", path, query=query, stream=True, timeout=timeout_seconds + 10)
+        if on_response is not None:
+            on_response(response)
         try:
             buffer = b""
             for chunk in response.stream(amt=65536, decode_content=True):

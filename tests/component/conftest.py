@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis_server import RedisServer
+
+from minicluster.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -1,34 +1,32 @@
-"""Helpers of the operator's end-to-end tests: the operator as a real process, and probes.
+"""Helpers of the operator's end-to-end tests: sessions, probes, and a served namespace.
 
-- ``OperatorProcess``: ``tuneop operator`` started with the cluster's admin kubeconfig, its
-  output kept in a log file that failure messages quote (``tail``).
+The operator process itself (``minicluster.operator_process.OperatorProcess``) and the Job
+watcher (``minicluster.watch.JobWatch``) are the harness's, shared with the benchmarks.
+What is test-specific is here:
+
 - ``serve_namespaces``: fresh namespaces and one operator process serving exactly them, for a
   whole test module; on exit the namespaces are deleted while the operator still runs (so
   kopf can take its finalizer off the sessions in them), then the operator is stopped.
-- ``JobWatch``: a watch on a namespace's Jobs in a thread; it records every Job ever created
-  (name and uid) and the largest number of unfinished Jobs at any point of the event stream.
-- Small readers of sessions, Jobs, pods and ``kubectl get`` tables.
+- ``wait_with_log``/``wait_phase``/``explain``: waits and assertion messages that quote the
+  operator's log.
+- Session manifests, and small readers of sessions, Jobs, pods and ``kubectl get`` tables.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from minicluster import processes
 from minicluster.controlplane import REPO_ROOT
 from minicluster.harness import Cluster, WaitTimeout
-from minicluster.kube import ApiException, Json, Kube
+from minicluster.kube import ApiException, Json
+from minicluster.operator_process import OperatorProcess
+from minicluster.watch import job_done
 
 T = TypeVar("T")
 
@@ -38,7 +36,6 @@ CRD_PATH = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}"
 EXAMPLES = REPO_ROOT / "examples"
 API = "/apis/tuneop.dev/v1alpha1"
 BATCH = "/apis/batch/v1"
-TUNEOP = str(Path(sys.executable).parent / "tuneop")
 RUNNER_IMAGE = "tuneop/runner:0.1.0"
 LABEL_SESSION = "tuneop.dev/session"
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
@@ -103,10 +100,7 @@ def condition(status: Json, kind: str) -> Json | None:
 
 
 def is_finished(job: Json) -> bool:
-    return any(
-        c.get("type") in {"Complete", "Failed"} and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
+    return job_done(job) is not None
 
 
 def session_jobs(cluster: Cluster, namespace: str, name: str) -> list[Json]:
@@ -162,80 +156,6 @@ def parse_table(text: str) -> list[dict[str, str]]:
 def table_header(text: str) -> list[str]:
     lines = text.splitlines()
     return lines[0].split() if lines else []
-
-
-# --- the operator process -----------------------------------------------------------------
-
-
-class OperatorProcess:
-    """``tuneop operator`` as a child process (its own process group), logging to a file."""
-
-    def __init__(
-        self,
-        kubeconfig: Path,
-        namespaces: Sequence[str],
-        log_path: Path,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self.kubeconfig = kubeconfig
-        self.namespaces = list(namespaces)
-        self.log_path = log_path
-        self.extra_args = list(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def argv(self) -> list[str]:
-        args = [TUNEOP, "operator"]
-        for namespace in self.namespaces:
-            args += ["--namespace", namespace]
-        # Neither kopf's liveness endpoint nor the metrics port: the chart's operator pod
-        # binds its own ports on this host, and two test operators must not collide.
-        return [*args, "--liveness", "", "--metrics-port", "0", *self.extra_args]
-
-    def start(self) -> OperatorProcess:
-        assert self.process is None, "the operator is running already"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("KUBERNETES_", "TUNEOP_"))
-        }
-        env.update(KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
-        self.starts += 1
-        with self.log_path.open("a") as log:
-            log.write(f"===== start #{self.starts}: {' '.join(self.argv)}\n")
-        self.process = processes.spawn(self.argv, log_path=self.log_path, env=env, cwd=REPO_ROOT)
-        return self
-
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after a grace period; the exit code (None if not running)."""
-        if self.process is None:
-            return None
-        code = processes.stop(self.process, grace=15.0)
-        self.process = None
-        self._note(f"stopped, exit code {code}")
-        return code
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up at all, as when a node dies or the OOM killer strikes."""
-        assert self.process is not None, "the operator is not running"
-        processes.signal_group(self.process, signal.SIGKILL)
-        self.process.wait()
-        self.process = None
-        self._note("killed with SIGKILL")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def tail(self, lines: int = 60) -> str:
-        state = "running" if self.alive() else "NOT RUNNING"
-        return f"--- operator log {self.log_path} ({state}), last {lines} lines ---\n" + (
-            processes.tail(self.log_path, lines)
-        )
-
-    def _note(self, text: str) -> None:
-        with self.log_path.open("a") as log:
-            log.write(f"===== {text}\n")
 
 
 @dataclass
@@ -391,105 +311,3 @@ def serve_namespaces(
             for name in names:
                 release_sessions(cluster, name)
         operator.stop()
-
-
-# --- watching Jobs ------------------------------------------------------------------------
-
-
-@dataclass
-class JobWatch:
-    """Every Job of a namespace, as a watch stream tells it, recorded in a thread.
-
-    ``created`` maps each Job name to the uids it was created with (a name created twice
-    has two); ``peak_unfinished`` is the largest number of existing Jobs without a
-    Complete/Failed condition after any event. Events come in resourceVersion order, so
-    this is exact, not sampled. ``errors`` holds what would make the record incomplete (the
-    server ending the watch with an error, e.g. 410 Gone); a dropped connection is only
-    noted in ``reconnects``: the watch resumes from the last resourceVersion seen.
-    """
-
-    kubeconfig: Path
-    namespace: str
-    selector: str | None = None
-    created: dict[str, list[str]] = field(default_factory=dict)
-    peak_unfinished: int = 0
-    errors: list[str] = field(default_factory=list)
-    reconnects: list[str] = field(default_factory=list)
-    _unfinished: dict[str, bool] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    @property
-    def path(self) -> str:
-        return f"{BATCH}/namespaces/{self.namespace}/jobs"
-
-    def start(self) -> JobWatch:
-        kube = Kube(str(self.kubeconfig))
-        listing = kube.get(self.path, labelSelector=self.selector)
-        for job in listing["items"]:
-            self._see("ADDED", job)
-        version = str(listing["metadata"]["resourceVersion"])
-        self._thread = threading.Thread(
-            target=self._run, args=(kube, version), name=f"jobwatch-{self.namespace}", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
-
-    def __enter__(self) -> JobWatch:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def names(self) -> set[str]:
-        with self._lock:
-            return set(self.created)
-
-    def duplicates(self) -> dict[str, list[str]]:
-        with self._lock:
-            return {name: uids for name, uids in self.created.items() if len(uids) > 1}
-
-    def _run(self, kube: Kube, version: str) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    # A short server-side timeout: the loop sees the stop flag every second.
-                    for event in kube.watch(
-                        self.path, version, timeout_seconds=1, labelSelector=self.selector
-                    ):
-                        obj = event.get("object") or {}
-                        if event.get("type") == "ERROR":
-                            # e.g. 410 Gone: events were missed, so the record has a gap.
-                            self.errors.append(f"watch error: {obj}")
-                            return
-                        version = str(obj["metadata"]["resourceVersion"])
-                        if event.get("type") != "BOOKMARK":
-                            self._see(str(event.get("type")), obj)
-                except Exception as error:  # a dropped connection: resume from `version`
-                    self.reconnects.append(f"{type(error).__name__}: {error}")
-                    if len(self.reconnects) > 20:
-                        self.errors.append(f"gave up after: {self.reconnects[-1]}")
-                        return
-                    self._stop.wait(0.2)  # a pause before reconnecting, not a synchronization
-        finally:
-            kube.close()
-
-    def _see(self, kind: str, job: Json) -> None:
-        meta = job["metadata"]
-        name, uid = str(meta["name"]), str(meta["uid"])
-        with self._lock:
-            uids = self.created.setdefault(name, [])
-            if uid not in uids:
-                uids.append(uid)
-            if kind == "DELETED":
-                self._unfinished.pop(uid, None)
-            else:
-                self._unfinished[uid] = not is_finished(job)
-            self.peak_unfinished = max(self.peak_unfinished, sum(self._unfinished.values()))

@@ -15,10 +15,10 @@ import redis
 
 from minicluster.harness import Cluster
 from minicluster.kube import Json
-from tests.component.redis_server import RedisServer
+from minicluster.operator_process import TUNEOP
+from minicluster.redis_server import RedisServer
 from tests.e2e.operator_support import (
     EXAMPLES,
-    TUNEOP,
     Served,
     serve_namespaces,
     session_jobs,

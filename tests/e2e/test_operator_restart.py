@@ -12,9 +12,9 @@ from pathlib import Path
 
 from minicluster.harness import Cluster
 from minicluster.kube import Json
+from minicluster.operator_process import OperatorProcess
+from minicluster.watch import JobWatch
 from tests.e2e.operator_support import (
-    JobWatch,
-    OperatorProcess,
     apply,
     explain,
     explicit_session,

@@ -17,10 +17,10 @@ import pytest
 
 from minicluster.harness import Cluster
 from minicluster.kube import Json
+from minicluster.watch import JobWatch
 from tests.e2e.operator_support import (
     CRD_NAME,
     EXAMPLES,
-    JobWatch,
     Served,
     apply,
     condition,

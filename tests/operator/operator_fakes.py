@@ -27,7 +27,7 @@ from tuneop.adapters.kube.client import Kube
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
-from tuneop.core.contract import PREFIX
+from tuneop.core.contract import RESULT_PREFIX
 from tuneop.core.manifests import job_manifest
 from tuneop.core.observed import Params
 
@@ -77,7 +77,7 @@ def result_log(trials: list[tuple[int, Params]], value: Callable[[Params], float
     lines = ["worker starting"]
     for t, p in trials:
         body = {"trial": t, "params": p, "metrics": {"loss": value(p)}, "status": "succeeded"}
-        lines.append(PREFIX + json.dumps(body))
+        lines.append(RESULT_PREFIX + json.dumps(body))
     return "\n".join(lines) + "\n"
 
 

@@ -294,14 +294,14 @@ def test_a_full_log_also_reads_its_tail() -> None:
 
 
 def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
-    from tuneop.core.contract import PREFIX
+    from tuneop.core.contract import RESULT_PREFIX
     from tuneop.core.harvest import harvest_job
 
     api = FakeApi()
     launch(api, 1)
     chatter = "".join(f"objective says {i}\n" for i in range(2000))
     results = "".join(
-        PREFIX + f'{{"trial": {t}, "metrics": {{"loss": {t}}}, "status": "succeeded"}}\n'
+        RESULT_PREFIX + f'{{"trial": {t}, "metrics": {{"loss": {t}}}, "status": "succeeded"}}\n'
         for t in (0, 1)
     )
     api.finish("ns", "demo-0", chatter + results)

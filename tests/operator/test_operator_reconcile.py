@@ -21,7 +21,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
 from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.contract import PREFIX, Outcome, TrialResult
+from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import Conflict, TransientError
@@ -48,7 +48,7 @@ def report(job: ObservedJob, value: float | None = None) -> str:
     for t, p in zip(job.trials, job.params, strict=True):
         v = float(p["x"]) if value is None else value  # type: ignore[arg-type]
         body = {"trial": t, "params": p, "metrics": {"loss": v}, "status": "succeeded"}
-        lines.append(PREFIX + json.dumps(body))
+        lines.append(RESULT_PREFIX + json.dumps(body))
     return "\n".join(lines) + "\n"
 
 

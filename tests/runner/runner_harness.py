@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner_image"
-PREFIX = "TUNEOP_RESULT "
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,17 @@ class Run:
 
     @property
     def result_lines(self) -> list[str]:
-        return [line for line in self.stdout.splitlines() if line.startswith(PREFIX)]
+        # Imported here: conftest puts the runner package on the path after importing us.
+        from tuneop_runner.contract import RESULT_PREFIX
+
+        return [line for line in self.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
 
     @property
     def results(self) -> list[dict[str, object]]:
-        return [json.loads(line[len(PREFIX) :]) for line in self.result_lines]
+        from tuneop_runner.contract import RESULT_PREFIX
+
+        # json.loads, not the lenient parse_result_line: a malformed line must fail the test.
+        return [json.loads(line[len(RESULT_PREFIX) :]) for line in self.result_lines]
 
 
 def runner_env(extra: Mapping[str, str]) -> dict[str, str]:

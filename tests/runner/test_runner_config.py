@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from runner_harness import PREFIX, trials_json
+from runner_harness import trials_json
 
 from tuneop_runner import cli
 from tuneop_runner.config import ConfigError, parse_command, parse_timeout, resolve_settings
+from tuneop_runner.contract import RESULT_PREFIX
 
 QUADRATIC = "tuneop_runner.objectives.functions:quadratic"
 
@@ -44,9 +45,8 @@ def run_main(
         monkeypatch.setenv(name, value)
     code = cli.main(argv or [])
     out, err = capsys.readouterr()
-    results = [
-        json.loads(line[len(PREFIX) :]) for line in out.splitlines() if line.startswith(PREFIX)
-    ]
+    lines = [line for line in out.splitlines() if line.startswith(RESULT_PREFIX)]
+    results = [json.loads(line[len(RESULT_PREFIX) :]) for line in lines]
     return code, results, err.strip().splitlines()
 
 

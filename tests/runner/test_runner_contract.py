@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from runner_harness import PREFIX, Run, runner_argv, runner_env, trials_json
+from runner_harness import Run, runner_argv, runner_env, trials_json
+
+from tuneop_runner.contract import RESULT_PREFIX
 
 Runner = Callable[[Mapping[str, str], Sequence[str]], Run]
 
@@ -74,7 +76,7 @@ def test_single_trial_prints_one_compact_sorted_line(runner: Runner) -> None:
 
     assert run.returncode == 0, run.stderr
     assert len(run.result_lines) == 1
-    body = run.result_lines[0][len(PREFIX) :]
+    body = run.result_lines[0][len(RESULT_PREFIX) :]
     result = json.loads(body)
     assert body == json.dumps(result, sort_keys=True, separators=(",", ":"))
     assert set(result) == {"trial", "params", "metrics", "status", "error", "durationSeconds"}
@@ -317,6 +319,6 @@ def test_lines_already_printed_survive_a_killed_worker(tmp_path: Path) -> None:
         proc.stdout.close()
 
     assert proc.returncode == -signal.SIGKILL
-    lines = [line for line in captured.decode().splitlines() if line.startswith(PREFIX)]
+    lines = [line for line in captured.decode().splitlines() if line.startswith(RESULT_PREFIX)]
     assert len(lines) == 1
-    assert json.loads(lines[0][len(PREFIX) :])["trial"] == 0
+    assert json.loads(lines[0][len(RESULT_PREFIX) :])["trial"] == 0

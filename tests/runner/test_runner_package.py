@@ -13,8 +13,8 @@ from runner_harness import runner_env
 
 from tuneop_runner.contract import (
     MAX_ERROR_CHARS,
-    Outcome,
-    build_result,
+    Evaluation,
+    build_report,
     format_result_line,
     parse_result_line,
     sanitize_metrics,
@@ -89,7 +89,7 @@ def test_sanitize_metrics(
 
 
 def test_result_line_is_one_compact_sorted_json_line_after_the_prefix() -> None:
-    result = build_result(3, {"b": "x", "a": 1}, Outcome.succeeded({"loss": 0.12}), 0.0141234)
+    result = build_report(3, {"b": "x", "a": 1}, Evaluation.succeeded({"loss": 0.12}), 0.0141234)
     line = format_result_line(result)
 
     assert line == (
@@ -104,5 +104,5 @@ def test_errors_are_flattened_and_bounded() -> None:
     long = truncate_error("line one\nline two " + "x" * 5000)
     assert "\n" not in long
     assert len(long) == MAX_ERROR_CHARS
-    result = build_result(0, {}, Outcome.failed("boom\n" * 1000), 1.0)
+    result = build_report(0, {}, Evaluation.failed("boom\n" * 1000), 1.0)
     assert result.error is not None and len(result.error) <= MAX_ERROR_CHARS

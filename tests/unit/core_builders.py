@@ -18,7 +18,7 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import PREFIX, Outcome, TrialResult
+from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob, Params
 from tuneop.core.planner import JobToCreate, Plan, plan
@@ -70,7 +70,7 @@ def line(
 ) -> str:
     """One result-contract line, as a worker prints it (no newline)."""
     body = {"trial": trial, "params": {}, "metrics": {metric: value}, "status": status, **extra}
-    return PREFIX + json.dumps(body)
+    return RESULT_PREFIX + json.dumps(body)
 
 
 def result(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from datetime import datetime
@@ -85,6 +86,8 @@ def expected_kind(ann: Any) -> dict[str, Any]:
         values = list(get_args(ann))
         assert all(isinstance(v, str) for v in values)
         return {"type": "string", "enum": values}
+    if isinstance(ann, type) and issubclass(ann, enum.StrEnum):
+        return {"type": "string", "enum": [m.value for m in ann]}
     if origin in (Union, types.UnionType):
         args = set(get_args(ann))
         if args <= {int, float}:

@@ -1,4 +1,4 @@
-"""IndexSet: the run-length set behind the harvested-Jobs ledger."""
+"""Index ranges: the IndexSet behind the harvested-Jobs ledger, and the one range codec."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
+from tuneop.core.manifests import format_trials, parse_trials
+from tuneop.core.ranges import IndexSet, format_range, format_ranges, parse_range, parse_ranges
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -61,3 +62,28 @@ def test_a_garbled_ledger_is_refused_not_crashed_on(field: str, value: str) -> N
 
     pattern = schema["properties"]["status"]["properties"][field]["pattern"]
     assert re.match(pattern, value) is None  # the API server refuses to store it
+
+
+# ---- one range codec: the ledger, the in-flight map and the trials annotation
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [("7", 7, 7), ("0", 0, 0), ("12-15", 12, 15), ("3-3", 3, 3)],
+)
+def test_a_range_reads_as_first_and_last(text: str, first: int, last: int) -> None:
+    assert parse_range(text) == (first, last)
+    assert parse_range(format_range(first, last)) == (first, last)
+
+
+@pytest.mark.parametrize("bad", ["", "x", "5-2", "-1", "1-", "1-2-3", "1,2"])
+def test_a_garbled_range_is_refused_by_the_ledger_and_ignored_on_a_job(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_range(bad)
+    assert parse_trials(bad) == ()
+
+
+@pytest.mark.parametrize(("text", "trials"), [("7", (7,)), ("12-15", (12, 13, 14, 15))])
+def test_the_trials_annotation_is_a_range_of_trials(text: str, trials: tuple[int, ...]) -> None:
+    assert parse_trials(text) == trials
+    assert format_trials(trials) == text

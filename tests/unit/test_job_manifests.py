@@ -12,12 +12,11 @@ from core_builders import DROP, REF, T0, spec
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
+from tuneop.api.vocabulary import ANN_TRIALS, LABEL_JOB_INDEX, LABEL_MANAGED_BY, LABEL_SESSION
 from tuneop.core.manifests import (
-    ANN_TRIALS,
     JOB_START_SLACK_SECONDS,
-    LABEL_JOB_INDEX,
-    LABEL_MANAGED_BY,
-    LABEL_SESSION,
+    DecodedJob,
+    decode_job,
     job_name,
     session_label,
 )
@@ -283,3 +282,70 @@ def test_the_schema_check_rejects_a_broken_job(corrupt: Any) -> None:
     corrupt(m)
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(m, K8S_VERSION, strict=True)
+
+
+# ---- the wire format read back (decode_job, beside the encoder)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({}, id="one-trial"),
+        pytest.param({"trialsPerJob": 3}, id="packed"),
+        pytest.param({"workers": 2}, id="workers"),
+    ],
+)
+def test_decode_job_reads_back_what_job_manifest_wrote(overrides: dict[str, Any]) -> None:
+    for c in created(spec(**overrides)):
+        assert decode_job(c.manifest) == DecodedJob(c.index, c.name, c.trials, c.params)
+
+
+def without(manifest: dict[str, Any], *path: str) -> dict[str, Any]:
+    """A deep copy of ``manifest`` with the key at ``path`` removed."""
+    out = json.loads(json.dumps(manifest))
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return out
+
+
+def no_annotation(manifest: dict[str, Any]) -> dict[str, Any]:
+    return without(manifest, "metadata", "annotations")
+
+
+def garbled_annotation(manifest: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(manifest))
+    out["metadata"]["annotations"][ANN_TRIALS] = "5-2"
+    return out
+
+
+def no_env(manifest: dict[str, Any]) -> dict[str, Any]:
+    return without(manifest, "spec", "template", "spec", "containers")
+
+
+@pytest.mark.parametrize(
+    ("damage", "keeps_params"),
+    [
+        pytest.param(no_annotation, True, id="no-annotation-trials-from-env"),
+        pytest.param(garbled_annotation, True, id="garbled-annotation-trials-from-env"),
+        pytest.param(no_env, False, id="no-env-trials-from-annotation-no-params"),
+    ],
+)
+def test_decode_job_falls_back_on_what_the_job_still_says(damage: Any, keeps_params: bool) -> None:
+    c = created(spec(trialsPerJob=3))[1]
+    decoded = decode_job(damage(c.manifest))
+    assert decoded is not None
+    assert (decoded.index, decoded.trials) == (1, (3, 4, 5))
+    assert decoded.params == (c.params if keeps_params else ())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda m: without(m, "metadata", "labels"), id="no-labels"),
+        pytest.param(lambda m: no_env(no_annotation(m)), id="no-trials"),
+    ],
+)
+def test_decode_job_refuses_a_job_without_index_or_trials(damage: Any) -> None:
+    assert decode_job(damage(created(spec())[0].manifest)) is None

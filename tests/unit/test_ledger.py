@@ -1,22 +1,34 @@
-"""The status ledger's encodings, conditions, and reading a stored status."""
+"""The status ledger: its encodings, its ranking, conditions, and reading a stored status."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from core_builders import T0
+from core_builders import T0, result, spec
 
 from tuneop.api import vocabulary as C
+from tuneop.api.spec import Objective
 from tuneop.api.status import (
+    LEADERBOARD_SIZE,
+    MAX_MESSAGE,
     SessionStatus,
-    format_inflight,
-    parse_inflight,
+    set_condition,
     status_from_wire,
     status_to_wire,
 )
-from tuneop.core.ranges import IndexSet, format_ranges, parse_ranges
+from tuneop.core.ledger import fold_leaderboard
+from tuneop.core.ranges import (
+    IndexSet,
+    format_inflight,
+    format_ranges,
+    parse_inflight,
+    parse_ranges,
+)
+from tuneop.core.ranking import rank_by
+from tuneop.core.summary import rank
 
 RANGES = [
     pytest.param("", set(), id="empty"),
@@ -87,8 +99,8 @@ def test_inflight_reads_and_writes_first_and_last_trial(
 
 def test_a_condition_s_transition_time_moves_only_when_its_status_changes() -> None:
     t1, t2, t3 = T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
-    conds = C.set_condition([], C.PROGRESSING, True, C.LAUNCHING, "a", t1, 1)
-    conds = C.set_condition(conds, C.PROGRESSING, True, C.WAITING, "b", t2, 2)
+    conds = set_condition([], C.PROGRESSING, True, C.LAUNCHING, "a", t1, 1)
+    conds = set_condition(conds, C.PROGRESSING, True, C.WAITING, "b", t2, 2)
     (c,) = conds
     assert (c.reason, c.message, c.last_transition_time, c.observed_generation) == (
         C.WAITING,
@@ -96,14 +108,14 @@ def test_a_condition_s_transition_time_moves_only_when_its_status_changes() -> N
         t1,
         2,
     )
-    (c,) = C.set_condition(conds, C.PROGRESSING, False, C.BUDGET_EXHAUSTED, "c", t3, 2)
+    (c,) = set_condition(conds, C.PROGRESSING, False, C.BUDGET_EXHAUSTED, "c", t3, 2)
     assert (c.status, c.last_transition_time) == ("False", t3)
 
 
 def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> None:
     conds: list[Any] = []
     for type_ in (C.FAILED, C.SUSPENDED, C.PROGRESSING, C.SPEC_VALID, C.COMPLETE):
-        conds = C.set_condition(conds, type_, True, "R", "m" * 1000, T0, 1)
+        conds = set_condition(conds, type_, True, "R", "m" * 1000, T0, 1)
     assert [c.type for c in conds] == [
         C.SPEC_VALID,
         C.PROGRESSING,
@@ -111,7 +123,7 @@ def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> Non
         C.COMPLETE,
         C.FAILED,
     ]
-    assert all(len(c.message) == C.MAX_MESSAGE for c in conds)
+    assert all(len(c.message) == MAX_MESSAGE for c in conds)
 
 
 @pytest.mark.parametrize(
@@ -137,3 +149,42 @@ def test_a_stored_status_reads_back_as_written() -> None:
     assert "exitCode" not in wire  # unset optionals are not written as null
     assert status_from_wire(wire) == st
     assert status_from_wire({**wire, "futureField": 1}) == st  # newer fields are ignored
+
+
+# ---- one ranking, for the leaderboard and for result summaries
+
+RANKED = [
+    pytest.param(
+        "minimize", [(4, 1.0), (2, 1.0), (0, 3.0), (7, -2.0)], [7, 2, 4, 0], id="minimize"
+    ),
+    pytest.param(
+        "maximize", [(4, 1.0), (2, 1.0), (0, 3.0), (7, -2.0)], [0, 2, 4, 7], id="maximize"
+    ),
+    pytest.param(
+        "minimize",
+        [(1, math.nan), (2, math.inf), (3, 0.5), (5, -math.inf), (6, None)],
+        [3],
+        id="only-finite-values-rank",
+    ),
+]
+
+
+@pytest.mark.parametrize(("direction", "values", "order"), RANKED)
+def test_rank_by_puts_the_best_first_and_breaks_ties_by_the_tie_key(
+    direction: str, values: list[tuple[int, float | None]], order: list[int]
+) -> None:
+    ranked = rank_by(values, lambda tv: tv[1], direction, lambda tv: (tv[0],))
+    assert [t for t, _ in ranked] == order
+
+
+@pytest.mark.parametrize(("direction", "values", "order"), RANKED)
+def test_the_leaderboard_and_a_summary_rank_the_same_trials_alike(
+    direction: str, values: list[tuple[int, float | None]], order: list[int]
+) -> None:
+    objective = {"metric": "loss", "direction": direction}
+    finite = [(t, v) for t, v in values if v is not None and math.isfinite(v)]
+    results = [result(t, v) for t, v in finite]
+    board = fold_leaderboard(spec(objective=objective), [], results)
+    records = [r.to_json("ns/demo", Objective(**objective)) for r in results]
+    assert [e.trial for e in board] == [r["trial"] for r in rank(records, "loss", direction)]
+    assert [e.trial for e in board] == order[:LEADERBOARD_SIZE]

@@ -1,8 +1,10 @@
-"""The result contract as read by the operator: parse, classify, harvest."""
+"""The result contract as read by the operator: parse, classify, harvest, golden logs."""
 
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,15 +13,17 @@ from core_builders import job, line
 from tuneop.api.spec import Objective
 from tuneop.core.contract import (
     LOG_TAIL_BYTES,
-    PREFIX,
+    RESULT_PREFIX,
     TRIAL_FAILURES,
     Outcome,
+    TrialReport,
     TrialResult,
     classify,
     parse_log,
 )
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState
+from tuneop_runner.contract import RESULT_PREFIX as RUNNER_PREFIX
 
 LOSS = Objective(metric="loss")
 OK1 = line(1, 0.5)
@@ -34,9 +38,9 @@ OK2 = line(2, 0.25)
         pytest.param(f"{OK1}\r\n{OK2}\r\n", {1, 2}, 0, id="crlf"),
         pytest.param(f"epoch 1\n{OK1}\nwarning: x\n\n{OK2}\nbye\n", {1, 2}, 0, id="noise"),
         pytest.param(f"50%\r{OK1}\n", {1}, 0, id="carriage-return-progress-bar"),
-        pytest.param(f'{OK1}\n{PREFIX}{{"trial": 2, "metr\n', {1}, 1, id="truncated-json"),
-        pytest.param(f"{PREFIX}not json at all\n{OK2}\n", {2}, 1, id="not-json"),
-        pytest.param(f"{PREFIX}[1, 2]\n", set(), 1, id="json-array"),
+        pytest.param(f'{OK1}\n{RESULT_PREFIX}{{"trial": 2, "metr\n', {1}, 1, id="truncated-json"),
+        pytest.param(f"{RESULT_PREFIX}not json at all\n{OK2}\n", {2}, 1, id="not-json"),
+        pytest.param(f"{RESULT_PREFIX}[1, 2]\n", set(), 1, id="json-array"),
         pytest.param(line(-1) + "\n", set(), 1, id="negative-trial"),
         pytest.param(line(True) + "\n", set(), 1, id="bool-trial"),
         pytest.param(line("3") + "\n", set(), 1, id="string-trial"),
@@ -53,14 +57,14 @@ def test_parse_log_keeps_contract_lines_and_counts_malformed_ones(
     log: str | bytes, trials: set[int], malformed: int
 ) -> None:
     parsed = parse_log(log)
-    assert set(parsed.results) == trials
+    assert set(parsed.reports) == trials
     assert parsed.malformed == malformed
     assert (parsed.first_problem is not None) == (malformed > 0)
     assert parsed.truncated is False
 
 
 def test_first_problem_names_the_contract_and_the_error() -> None:
-    parsed = parse_log(f"{line(1, status='crashed')}\n{PREFIX}{{oops\n")
+    parsed = parse_log(f"{line(1, status='crashed')}\n{RESULT_PREFIX}{{oops\n")
     assert parsed.malformed == 2
     assert parsed.first_problem is not None
     assert parsed.first_problem.startswith("malformed TUNEOP_RESULT line: status")
@@ -74,7 +78,7 @@ def test_first_problem_names_the_contract_and_the_error() -> None:
     ],
 )
 def test_the_last_line_for_a_trial_wins(lines: list[str], outcome: str) -> None:
-    assert parse_log("\n".join(lines)).results[4].status == outcome
+    assert parse_log("\n".join(lines)).reports[4].status == outcome
 
 
 def test_a_huge_log_is_read_from_its_tail_and_still_finds_the_last_results() -> None:
@@ -83,7 +87,7 @@ def test_a_huge_log_is_read_from_its_tail_and_still_finds_the_last_results() -> 
     assert len(log) > LOG_TAIL_BYTES
     parsed = parse_log(log)
     assert parsed.truncated is True
-    assert set(parsed.results) == {1, 2}  # trial 0 was before the tail: not read
+    assert set(parsed.reports) == {1, 2}  # trial 0 was before the tail: not read
     assert parsed.malformed == 0
 
 
@@ -92,23 +96,23 @@ def test_a_cut_through_a_line_drops_the_partial_line() -> None:
     # did not start the line, so it must not count.
     log = f"INFO {OK1}\n{OK2}\n"
     parsed = parse_log(log, max_bytes=len(OK1) + len(OK2) + 2)
-    assert (set(parsed.results), parsed.malformed, parsed.truncated) == ({2}, 0, True)
+    assert (set(parsed.reports), parsed.malformed, parsed.truncated) == ({2}, 0, True)
 
 
 def test_a_cut_exactly_at_a_line_start_keeps_that_line() -> None:
     log = f"noise\n{OK1}\n{OK2}\n"
     parsed = parse_log(log, max_bytes=len(OK1) + len(OK2) + 2)
-    assert set(parsed.results) == {1, 2}
+    assert set(parsed.reports) == {1, 2}
 
 
 @pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x85"], ids=["LS", "PS", "NEL"])
 def test_unicode_line_separators_inside_a_json_string_do_not_split_the_line(sep: str) -> None:
-    raw = PREFIX + json.dumps(
+    raw = RESULT_PREFIX + json.dumps(
         {"trial": 1, "metrics": {"loss": 1}, "status": "succeeded", "error": f"a{sep}b"},
         ensure_ascii=False,
     )
     parsed = parse_log(raw + "\n")
-    assert parsed.results[1].error == f"a{sep}b"
+    assert parsed.reports[1].error == f"a{sep}b"
 
 
 # ---- classify
@@ -117,12 +121,12 @@ def test_unicode_line_separators_inside_a_json_string_do_not_split_the_line(sep:
 def classified(raw: str) -> TrialResult:
     parsed = parse_log(raw)
     assert parsed.malformed == 0, parsed.first_problem
-    return classify(parsed.results[1], job_index=7, objective=LOSS)
+    return classify(parsed.reports[1], job_index=7, objective=LOSS)
 
 
 def raw_line(status: str = "succeeded", metrics: str = '{"loss": 1.5}', **extra: Any) -> str:
     tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in extra.items())
-    return f'{PREFIX}{{"trial": 1, "status": "{status}", "metrics": {metrics}{tail}}}'
+    return f'{RESULT_PREFIX}{{"trial": 1, "status": "{status}", "metrics": {metrics}{tail}}}'
 
 
 @pytest.mark.parametrize(
@@ -187,7 +191,7 @@ def test_a_huge_error_message_is_cut() -> None:
 
 def test_maximize_objective_reads_the_same_metric() -> None:
     parsed = parse_log(raw_line(metrics='{"pnl": 12}'))
-    r = classify(parsed.results[1], 0, Objective(metric="pnl", direction="maximize"))
+    r = classify(parsed.reports[1], 0, Objective(metric="pnl", direction="maximize"))
     assert (r.outcome, r.value) == (Outcome.SUCCEEDED, 12.0)
 
 
@@ -224,7 +228,7 @@ def two_trial_job(state: JobState = JobState.FAILED, **kw: Any) -> Any:
             id="crashed",
         ),
         pytest.param(
-            [f"{PREFIX}{{broken\n"],
+            [f"{RESULT_PREFIX}{{broken\n"],
             {},
             Outcome.FAILED,
             "malformed TUNEOP_RESULT line",
@@ -287,3 +291,69 @@ def test_non_finite_metrics_are_stored_as_null() -> None:
         "loss": 1,
         "aux": None,
     }
+
+
+# ---- golden worker logs (tests/data/contract), read by the runner's tests too
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "contract"
+CASES = sorted(p.name.removesuffix(".log") for p in GOLDEN.glob("*.log"))
+
+
+def golden(name: str) -> tuple[bytes, dict[str, Any]]:
+    """A golden log, as bytes (its line ends are the point), and its expected parse."""
+    expected = json.loads((GOLDEN / f"{name}.expected.json").read_text())
+    return (GOLDEN / f"{name}.log").read_bytes(), expected
+
+
+def named(v: Any) -> Any:
+    """JSON cannot hold NaN or infinities: the expected files name them."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    return v
+
+
+def report_json(r: TrialReport) -> dict[str, Any]:
+    return {
+        "trial": r.trial,
+        "params": r.params,
+        "metrics": {k: named(v) for k, v in r.metrics.items()},
+        "status": r.status,
+        "error": r.error,
+        "durationSeconds": r.duration_seconds,
+    }
+
+
+def test_the_golden_logs_cover_each_kind_of_worker_log_and_each_has_its_expectation() -> None:
+    expected = {p.name.removesuffix(".expected.json") for p in GOLDEN.glob("*.expected.json")}
+    assert set(CASES) == expected
+    kinds = {"normal", "noise", "failed", "timeout", "malformed", "nan", "unreported", "retried"}
+    assert kinds <= set(CASES)
+
+
+def test_operator_and_runner_use_the_same_result_prefix() -> None:
+    assert RESULT_PREFIX == RUNNER_PREFIX == "TUNEOP_RESULT "
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_golden_log_parses_to_exactly_its_expected_reports(name: str) -> None:
+    log, expected = golden(name)
+    parsed = parse_log(log)
+    assert {
+        "malformed": parsed.malformed,
+        "firstProblem": parsed.first_problem,
+        "reports": [report_json(parsed.reports[t]) for t in sorted(parsed.reports)],
+    } == expected["parse"]
+    assert parsed.truncated is False
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_golden_log_harvests_to_exactly_its_expected_results(name: str) -> None:
+    log, expected = golden(name)
+    j = expected["job"]
+    state = JobState.FAILED if j["reason"] else JobState.SUCCEEDED
+    worker = job(
+        j["index"], state, trials=j["trials"], params=tuple(j["params"]), reason=j["reason"]
+    )
+    objective = Objective(**expected["objective"])
+    results = harvest_job(worker, [log], objective)
+    assert [r.to_json("ns/demo", objective) for r in results] == expected["results"]

@@ -50,10 +50,25 @@ import redis
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, spec_to_wire
 from tuneop.api.status import SessionStatus
+from tuneop.api.vocabulary import NEW_BEST, Phase
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.core.records import read_record
 from tuneop.ports import MirrorRecord, TransientError
+
+__all__ = [
+    "BACKOFF_MAX",
+    "DEFAULT_TTL_SECONDS",
+    "MAX_QUEUED_EVENTS",
+    "STREAM_MAXLEN",
+    "Keys",
+    "RedisMirror",
+    "Write",
+    "job_status",
+    "records",
+    "spec_hash",
+    "utcnow",
+]
 
 log = logging.getLogger(__name__)
 
@@ -412,9 +427,9 @@ class RedisMirror:
         self._last_status[ref.key] = write
         self._queue(k.hash, write)
         for e in events:
-            if e.reason == "NewBest":
+            if e.reason == NEW_BEST:
                 self._event(k, "new_best", {"message": e.message})
-            elif e.reason in {"Running", "Succeeded", "Failed", "Cancelled", "Suspended"}:
+            elif e.reason in set(Phase) - {Phase.PENDING}:
                 self._event(k, "phase", {"phase": e.reason, "message": e.message})
         self.flush()
 

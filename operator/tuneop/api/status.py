@@ -6,26 +6,51 @@ conditions, ``observedGeneration`` and the exit code. It also holds the
 Job indexes (as compressed ranges), the launch watermark, and the trial ranges
 of Jobs launched but not yet harvested. Per-trial results never live here;
 they go to the result stores. ``status_bytes`` measures what the API server
-would store.
+would store. ``set_condition`` updates a condition the Kubernetes way; the
+words it is given (types, reasons, phases) are in ``tuneop.api.vocabulary``.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from tuneop.api import vocabulary as V
 from tuneop.api.spec import Scalar
+from tuneop.api.vocabulary import TERMINAL_PHASES, Phase
 
-Phase = Literal["Pending", "Running", "Suspended", "Succeeded", "Failed", "Cancelled"]
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
+__all__ = [
+    "LEADERBOARD_SIZE",
+    "MAX_ENTRY_PARAMS_BYTES",
+    "MAX_MESSAGE",
+    "Condition",
+    "JobCounts",
+    "SessionStatus",
+    "TrialCounts",
+    "TrialRef",
+    "set_condition",
+    "status_bytes",
+    "status_from_wire",
+    "status_to_wire",
+]
+
+# The phase is written inline (not a $defs reference) so the generated CRD schema
+# reads as it always has, and as a plain string: a status copied with a bare
+# "Running" serializes the same as one built with Phase.RUNNING.
+PhaseField = Annotated[
+    Phase,
+    WithJsonSchema({"enum": [p.value for p in Phase], "type": "string"}),
+    PlainSerializer(str, return_type=str),
+]
 LEADERBOARD_SIZE = 5
 # Leaderboard entries past the best one drop params larger than this (the result
 # stores keep them); this is what bounds the status for wide search spaces.
 MAX_ENTRY_PARAMS_BYTES = 1024
+MAX_MESSAGE = 256
 
 
 class _Status(BaseModel):
@@ -74,7 +99,7 @@ class TrialRef(_Status):
 
 
 class SessionStatus(_Status):
-    phase: Phase = "Pending"
+    phase: PhaseField = Phase.PENDING
     message: str = ""
     observed_generation: int | None = None
     start_time: datetime | None = None
@@ -124,15 +149,29 @@ def status_bytes(status: SessionStatus) -> int:
     return len(json.dumps(status_to_wire(status), separators=(",", ":")).encode())
 
 
-def parse_inflight(text: str) -> dict[int, tuple[int, int]]:
-    """``"5=12-15,6=16"`` → {5: (12, 15), 6: (16, 16)}; first and last trial, inclusive."""
-    out: dict[int, tuple[int, int]] = {}
-    for part in filter(None, text.split(",")):
-        job, _, trials = part.partition("=")
-        lo, sep, hi = trials.partition("-")
-        out[int(job)] = (int(lo), int(hi) if sep else int(lo))
-    return out
-
-
-def format_inflight(jobs: dict[int, tuple[int, int]]) -> str:
-    return ",".join(f"{j}={a}" if a == b else f"{j}={a}-{b}" for j, (a, b) in sorted(jobs.items()))
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int,
+) -> list[Condition]:
+    """Return ``conditions`` with ``type_`` set; the transition time moves only on a change."""
+    value = "True" if status else "False"
+    out = [c for c in conditions if c.type != type_]
+    old = next((c for c in conditions if c.type == type_), None)
+    changed = old is None or old.status != value
+    out.append(
+        Condition(
+            type=type_,
+            status=value,
+            reason=reason,
+            message=message[:MAX_MESSAGE],
+            last_transition_time=(now if changed or old is None else old.last_transition_time),
+            observed_generation=generation,
+        )
+    )
+    order = [V.SPEC_VALID, V.PROGRESSING, V.SUSPENDED, V.COMPLETE, V.FAILED]
+    return sorted(out, key=lambda c: order.index(c.type) if c.type in order else len(order))

@@ -1,15 +1,63 @@
-"""Status conditions: their types, their reasons, and how they are updated.
+"""The words of the TuningSession API, defined once.
 
-Conditions follow the Kubernetes convention (type, status, reason, message,
-lastTransitionTime, observedGeneration). Reasons are constants here so the
-planner, the docs and the tests all speak the same words.
+Phases, condition types and their reasons, event reasons, and the labels and
+annotations put on worker Jobs are constants here so the planner, the
+adapters, the command line, the docs and the tests all speak the same words.
+Nothing here depends on the models: ``tuneop.api.status`` uses these words,
+never the other way round.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from enum import StrEnum
 
-from tuneop.api.status import Condition
+__all__ = [
+    "ANN_TRIALS",
+    "BUDGET_EXHAUSTED",
+    "CANCELLED",
+    "COMPLETE",
+    "DEADLINE_EXCEEDED",
+    "EVENTS_SUPPRESSED",
+    "FAILED",
+    "GOAL_REACHED",
+    "INVALID_SPEC",
+    "LABEL_JOB_INDEX",
+    "LABEL_MANAGED_BY",
+    "LABEL_SESSION",
+    "LAUNCHING",
+    "MANAGED_BY",
+    "MAX_FAILED_REACHED",
+    "NEW_BEST",
+    "NO_TRIAL_SUCCEEDED",
+    "PROGRESSING",
+    "RESUMED",
+    "ROUTINE_EVENTS",
+    "SEARCH_SPACE_EXHAUSTED",
+    "SPEC_VALID",
+    "SUSPENDED",
+    "SUSPENDED_BY_USER",
+    "TERMINAL_PHASES",
+    "TRIALS_FINISHED",
+    "TRIALS_STARTED",
+    "TRIAL_FAILED",
+    "VALID",
+    "WAITING",
+    "Phase",
+]
+
+
+class Phase(StrEnum):
+    # No docstring: pydantic would copy it into the CRD's schema for status.phase.
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+# Phases a session leaves only when its spec changes.
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED})
 
 # Condition types
 PROGRESSING = "Progressing"
@@ -18,7 +66,7 @@ FAILED = "Failed"
 SUSPENDED = "Suspended"
 SPEC_VALID = "SpecValid"
 
-# Reasons
+# Condition reasons (the stop reasons double as Warning event reasons)
 LAUNCHING = "Launching"
 WAITING = "WaitingForWorkers"
 BUDGET_EXHAUSTED = "BudgetExhausted"
@@ -33,32 +81,20 @@ CANCELLED = "Cancelled"
 SUSPENDED_BY_USER = "SuspendedByUser"
 RESUMED = "Resumed"
 
-MAX_MESSAGE = 256
+# Event reasons beyond the condition reasons; a phase change is an event named
+# after the new phase.
+TRIALS_STARTED = "TrialsStarted"
+TRIALS_FINISHED = "TrialsFinished"
+TRIAL_FAILED = "TrialFailed"
+NEW_BEST = "NewBest"
+# Posted by the Kubernetes event sink in place of the routine events it sampled away.
+EVENTS_SUPPRESSED = "EventsSuppressed"
+# Routine reasons, one per Job or best: an event sink may sample them, never the others.
+ROUTINE_EVENTS = frozenset({TRIALS_STARTED, TRIALS_FINISHED, NEW_BEST})
 
-
-def set_condition(
-    conditions: list[Condition],
-    type_: str,
-    status: bool,
-    reason: str,
-    message: str,
-    now: datetime,
-    generation: int,
-) -> list[Condition]:
-    """Return ``conditions`` with ``type_`` set; the transition time moves only on a change."""
-    value = "True" if status else "False"
-    out = [c for c in conditions if c.type != type_]
-    old = next((c for c in conditions if c.type == type_), None)
-    changed = old is None or old.status != value
-    out.append(
-        Condition(
-            type=type_,
-            status=value,
-            reason=reason,
-            message=message[:MAX_MESSAGE],
-            last_transition_time=(now if changed or old is None else old.last_transition_time),
-            observed_generation=generation,
-        )
-    )
-    order = [SPEC_VALID, PROGRESSING, SUSPENDED, COMPLETE, FAILED]
-    return sorted(out, key=lambda c: order.index(c.type) if c.type in order else len(order))
+# Labels and annotations on worker Jobs (and the best-params ConfigMap).
+LABEL_SESSION = "tuneop.dev/session"
+LABEL_JOB_INDEX = "tuneop.dev/job-index"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "tuneop"
+ANN_TRIALS = "tuneop.dev/trials"

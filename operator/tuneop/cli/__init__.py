@@ -1,4 +1,3 @@
-"""The command line: plan, run, summary, watch, crd, and their rendering.
-"""
+"""The command line: plan, run, summary, watch, crd, and their rendering."""
 
 __all__ = []

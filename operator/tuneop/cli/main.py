@@ -335,9 +335,7 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     return parser
 
 
-def main(
-    argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None = None
-) -> int:
+def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
     parser = build_parser(extend)
     args = parser.parse_args(argv)
     try:

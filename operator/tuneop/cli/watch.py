@@ -19,9 +19,12 @@ from rich.table import Table
 from rich.text import Text
 
 from tuneop.adapters.redis_mirror import Keys, records
+from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.cli.text import clean, styled
 
-TERMINAL = {"Succeeded", "Failed", "Cancelled"}
+__all__ = ["TERMINAL", "UnknownSession", "leaderboard", "resolve", "watch"]
+
+TERMINAL = TERMINAL_PHASES
 
 
 class UnknownSession(Exception):

@@ -1,4 +1,3 @@
-"""The Kubernetes controller: kopf handlers, their scheduling, runtime state, metrics.
-"""
+"""The Kubernetes controller: kopf handlers, their scheduling, runtime state, metrics."""
 
 __all__ = []

@@ -57,6 +57,7 @@ import kopf
 
 from tuneop.adapters.kube.job_cache import session_of as owning_session
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
+from tuneop.api.vocabulary import LABEL_MANAGED_BY, MANAGED_BY
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.controller.scheduling import (
     TIMER_SECONDS,
@@ -66,7 +67,25 @@ from tuneop.controller.scheduling import (
     session_ref,
     settled,
 )
-from tuneop.core.manifests import LABEL_MANAGED_BY, MANAGED_BY
+
+__all__ = [
+    "FINALIZER",
+    "JOB_LABELS",
+    "PREFIX",
+    "cleanup",
+    "configure",
+    "exact_namespaces",
+    "job_event",
+    "job_event_matters",
+    "job_seen",
+    "login",
+    "serve",
+    "session_changed",
+    "session_event",
+    "session_seen",
+    "session_timer",
+    "startup",
+]
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,24 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from tuneop.api.vocabulary import Phase
 from tuneop.core.contract import Outcome
 from tuneop.core.planner import Plan
 
-PHASES = ("Pending", "Running", "Suspended", "Succeeded", "Failed", "Cancelled")
+__all__ = [
+    "NOT_FAILED",
+    "PHASES",
+    "RECONCILE_SECONDS",
+    "REDIS_UP",
+    "SESSIONS",
+    "TRIALS_FAILED",
+    "TRIALS_FINISHED",
+    "PhaseTracker",
+    "record_plan",
+    "serve",
+]
+
+PHASES = tuple(str(p) for p in Phase)
 NOT_FAILED = frozenset({Outcome.SUCCEEDED, Outcome.CANCELLED})
 
 SESSIONS = Gauge(

@@ -39,13 +39,29 @@ import kopf
 
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import SpecError
-from tuneop.api.status import TERMINAL_PHASES
+from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.controller.metrics import RECONCILE_SECONDS, record_plan
 from tuneop.core.planner import Plan
 from tuneop.ports import Rejected, SessionGone, TransientError
 
 if TYPE_CHECKING:
     from tuneop.controller.runtime import Runtime
+
+__all__ = [
+    "TIMER_SECONDS",
+    "TRANSIENT_DELAY",
+    "UNEXPECTED_DELAY",
+    "Coalescer",
+    "Job",
+    "guarded",
+    "plain",
+    "reconcile_body",
+    "reconcile_named",
+    "reconcile_session",
+    "requeue",
+    "session_ref",
+    "settled",
+]
 
 TIMER_SECONDS = 30.0
 TRANSIENT_DELAY = 10.0

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
+__all__ = ["CachedSuggester", "Params", "distribution", "suggest"]
+
 Params = dict[str, Scalar]
 
 

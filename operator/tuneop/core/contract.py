@@ -4,9 +4,12 @@ A worker prints one line per finished trial::
 
     TUNEOP_RESULT {"trial": 3, "params": {...}, "metrics": {...}, "status": "succeeded", ...}
 
-``parse_log`` reads only such lines, from a bounded tail of the log, and skips
-anything malformed (noise, truncated JSON, wrong shapes) while counting it.
-``classify`` turns one reported line into a ``TrialResult`` whose outcome
+``parse_log`` reads only such lines, from a bounded tail of the log, into
+``TrialReport``s, and skips anything malformed (noise, truncated JSON, wrong
+shapes) while counting it. ``RESULT_PREFIX`` is defined again by the runner,
+which cannot import the operator; a test holds the two equal, and the golden
+worker logs in tests/data/contract pin the parse.
+``classify`` turns one report into a ``TrialResult`` whose outcome
 separates a crash (Failed), a timeout (TimedOut) and a run whose objective
 metric is missing or not a finite number (MetricsUnavailable). Trials that
 never reported are classified by ``missing_result`` from what is known of
@@ -24,7 +27,22 @@ from typing import Any
 
 from tuneop.api.spec import Objective, Scalar
 
-PREFIX = "TUNEOP_RESULT "
+__all__ = [
+    "LOG_TAIL_BYTES",
+    "MAX_ERROR_CHARS",
+    "RESULT_PREFIX",
+    "TRIAL_FAILURES",
+    "Outcome",
+    "ParsedLog",
+    "TrialReport",
+    "TrialResult",
+    "classify",
+    "missing_result",
+    "objective_value",
+    "parse_log",
+]
+
+RESULT_PREFIX = "TUNEOP_RESULT "
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 LOG_TAIL_BYTES = 4 * 1024 * 1024
 MAX_ERROR_CHARS = 2000
@@ -45,8 +63,11 @@ TRIAL_FAILURES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.METRICS_U
 
 
 @dataclass(frozen=True)
-class Reported:
-    """One well-formed contract line, before classification."""
+class TrialReport:
+    """One well-formed contract line as the worker reported it, before classification.
+
+    The runner (``tuneop_runner.contract.TrialReport``) writes the same fields.
+    """
 
     trial: int
     params: dict[str, Scalar]
@@ -58,7 +79,7 @@ class Reported:
 
 @dataclass(frozen=True)
 class ParsedLog:
-    results: dict[int, Reported] = field(default_factory=dict)
+    reports: dict[int, TrialReport] = field(default_factory=dict)
     malformed: int = 0
     first_problem: str | None = None
     truncated: bool = False
@@ -123,7 +144,7 @@ def _constant(name: str) -> float:
     return float(name.replace("Infinity", "inf"))
 
 
-def _reported(obj: Any) -> Reported:
+def _reported(obj: Any) -> TrialReport:
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     trial = obj.get("trial")
@@ -138,7 +159,7 @@ def _reported(obj: Any) -> Reported:
         raise ValueError(f"status: must be succeeded, failed or timeout, not {status!r}")
     error = obj.get("error")
     duration = obj.get("durationSeconds")
-    return Reported(
+    return TrialReport(
         trial=trial,
         params=params,
         metrics=metrics,
@@ -158,23 +179,23 @@ def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
         # The first line of a cut tail is partial (unless the cut fell on a line start): drop it.
         if not cut_at_line_start:
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-    results: dict[int, Reported] = {}
+    reports: dict[int, TrialReport] = {}
     malformed = 0
     first_problem: str | None = None
     # Only CR/LF end a line: str.splitlines would also split inside a JSON string that
     # holds a raw U+2028, U+0085 or similar (legal JSON, which non-Python writers emit).
     for raw in _LINE_BREAK.split(data.decode("utf-8", errors="replace")):
         line = raw.rstrip("\r")
-        if not line.startswith(PREFIX):
+        if not line.startswith(RESULT_PREFIX):
             continue
         try:
-            rep = _reported(json.loads(line[len(PREFIX) :], parse_constant=_constant))
+            rep = _reported(json.loads(line[len(RESULT_PREFIX) :], parse_constant=_constant))
         except ValueError as err:  # json.JSONDecodeError is a ValueError
             malformed += 1
-            first_problem = first_problem or f"malformed {PREFIX.strip()} line: {err}"
+            first_problem = first_problem or f"malformed {RESULT_PREFIX.strip()} line: {err}"
             continue
-        results[rep.trial] = rep
-    return ParsedLog(results, malformed, first_problem, truncated)
+        reports[rep.trial] = rep
+    return ParsedLog(reports, malformed, first_problem, truncated)
 
 
 def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
@@ -189,7 +210,7 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
     return float(v), None
 
 
-def classify(rep: Reported, job_index: int, objective: Objective) -> TrialResult:
+def classify(rep: TrialReport, job_index: int, objective: Objective) -> TrialResult:
     base = TrialResult(
         trial=rep.trial,
         job_index=job_index,

@@ -24,6 +24,8 @@ from tuneop.core.contract import (
 )
 from tuneop.core.observed import ObservedJob
 
+__all__ = ["harvest_job"]
+
 
 def harvest_job(
     job: ObservedJob, logs: Sequence[str | bytes] | None, objective: Objective
@@ -32,7 +34,7 @@ def harvest_job(
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
     for p in parsed:
-        reported.update(p.results)
+        reported.update(p.reports)
     problem = next((p.first_problem for p in parsed if p.first_problem), None)
     out = []
     for pos, trial in enumerate(job.trials):

@@ -13,6 +13,8 @@ from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, Scalar, SpecError
 
+__all__ = ["parse_jobs", "session_from_jobs"]
+
 
 def parse_jobs(text: str, source: str = "jobs file") -> list[dict[str, Scalar]]:
     trials: list[dict[str, Scalar]] = []

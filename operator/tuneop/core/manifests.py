@@ -1,27 +1,52 @@
-"""Worker Job manifests, built as plain data.
+"""Worker Job manifests as plain data: the Job wire format, encoded and decoded.
 
-Names are deterministic (``<session>-<index>``, within 63 characters) so a
-repeated create is harmless. The trials travel as JSON in the ``TUNEOP_TRIALS``
-environment variable, never interpolated into a shell string, and are also
-recorded in an annotation so the operator can read a Job's trials back.
-Pods run with a restricted security context and no API token.
+``job_manifest`` writes a Job; ``decode_job`` reads back what the operator put
+on it. Names are deterministic (``<session>-<index>``, within 63 characters)
+so a repeated create is harmless. The Job's index is its
+``tuneop.dev/job-index`` label and its trials the ``tuneop.dev/trials``
+annotation (a range, ``"12-15"``). The trials and their params travel as JSON
+in the ``TUNEOP_TRIALS`` environment variable, never interpolated into a shell
+string. Pods run with a restricted security context and no API token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
+from tuneop.api.vocabulary import (
+    ANN_TRIALS,
+    LABEL_JOB_INDEX,
+    LABEL_MANAGED_BY,
+    LABEL_SESSION,
+    MANAGED_BY,
+)
 from tuneop.core.observed import Params
+from tuneop.core.ranges import format_range, parse_range
 
-LABEL_SESSION = "tuneop.dev/session"
-LABEL_JOB_INDEX = "tuneop.dev/job-index"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "tuneop"
-ANN_TRIALS = "tuneop.dev/trials"
+__all__ = [
+    "CONTAINER",
+    "ENV_TRIALS",
+    "JOB_START_SLACK_SECONDS",
+    "DecodedJob",
+    "decode_job",
+    "format_trials",
+    "job_manifest",
+    "job_name",
+    "owner_reference",
+    "parse_trials",
+    "runner_env",
+    "runner_trials",
+    "selector",
+    "session_label",
+]
+
+ENV_TRIALS = "TUNEOP_TRIALS"
 CONTAINER = "runner"
 MAX_NAME = 63
 # Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
@@ -52,7 +77,19 @@ def selector(session: str) -> str:
 
 
 def format_trials(trials: tuple[int, ...]) -> str:
-    return f"{trials[0]}-{trials[-1]}" if len(trials) > 1 else str(trials[0])
+    """The ``tuneop.dev/trials`` annotation of a Job whose trials are consecutive."""
+    return format_range(trials[0], trials[-1])
+
+
+def parse_trials(text: Any) -> tuple[int, ...]:
+    """The trials of a ``tuneop.dev/trials`` annotation; () when it is absent or garbled."""
+    if not isinstance(text, str) or not text:
+        return ()
+    try:
+        first, last = parse_range(text)
+    except ValueError:
+        return ()
+    return tuple(range(first, last + 1))
 
 
 def runner_env(
@@ -60,7 +97,7 @@ def runner_env(
 ) -> list[dict[str, str]]:
     payload = [{"trial": t, "params": p} for t, p in zip(trials, params, strict=True)]
     env = [
-        {"name": "TUNEOP_TRIALS", "value": json.dumps(payload, separators=(",", ":"))},
+        {"name": ENV_TRIALS, "value": json.dumps(payload, separators=(",", ":"))},
         {"name": "TUNEOP_METRIC", "value": spec.objective.metric},
         {"name": "TUNEOP_TRIAL_TIMEOUT_SECONDS", "value": str(spec.trial_timeout_seconds)},
         {"name": "TUNEOP_SESSION", "value": ref.key},
@@ -74,6 +111,21 @@ def runner_env(
         )
     env.extend({"name": e.name, "value": e.value} for e in spec.runner.env)
     return env
+
+
+def runner_trials(job: Mapping[str, Any]) -> list[tuple[int, Params]]:
+    """(trial, params) pairs from the runner container's ``TUNEOP_TRIALS`` env."""
+    pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in pod.get("containers") or []:
+        for env in container.get("env") or []:
+            if env.get("name") != ENV_TRIALS:
+                continue
+            try:
+                payload = json.loads(env.get("value") or "[]")
+                return [(int(p["trial"]), dict(p.get("params") or {})) for p in payload]
+            except (ValueError, TypeError, KeyError):
+                return []
+    return []
 
 
 def owner_reference(ref: SessionRef) -> dict[str, Any]:
@@ -149,3 +201,33 @@ def job_manifest(
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }
+
+
+@dataclass(frozen=True)
+class DecodedJob:
+    """What the operator wrote on a worker Job, read back."""
+
+    index: int
+    name: str
+    trials: tuple[int, ...]
+    # The params of ``trials``, in order; () unless every trial's params were found.
+    params: tuple[Params, ...]
+
+
+def decode_job(job: Mapping[str, Any]) -> DecodedJob | None:
+    """A Job's index, trials and params; None when it lacks an index or trials (not ours)."""
+    meta = job.get("metadata") or {}
+    try:
+        index = int((meta.get("labels") or {})[LABEL_JOB_INDEX])
+    except (KeyError, TypeError, ValueError):
+        return None
+    pairs = runner_trials(job)
+    # The env lists the trials too, so a Job whose annotation was stripped is still read.
+    trials = parse_trials((meta.get("annotations") or {}).get(ANN_TRIALS))
+    if not trials:
+        trials = tuple(t for t, _ in pairs)
+    if not trials:
+        return None
+    by_trial = dict(pairs)
+    params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
+    return DecodedJob(index=index, name=str(meta.get("name") or ""), trials=trials, params=params)

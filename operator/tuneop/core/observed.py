@@ -16,6 +16,8 @@ from tuneop.api.spec import Scalar
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import TrialResult
 
+__all__ = ["JobState", "Observed", "ObservedJob", "Params"]
+
 Params = dict[str, Scalar]
 
 

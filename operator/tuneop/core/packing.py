@@ -13,7 +13,18 @@ restarted operator continues exactly where the last one stopped.
 
 from __future__ import annotations
 
+import math
+
 from tuneop.api.spec import SessionSpec
+
+__all__ = [
+    "even_split",
+    "job_at",
+    "job_count",
+    "job_sizes",
+    "jobs_left",
+    "next_job_size",
+]
 
 
 def even_split(n: int, workers: int) -> list[int]:
@@ -73,3 +84,14 @@ def job_sizes(spec: SessionSpec, budget: int) -> list[int]:
         sizes.append(size)
         trial += size
     return sizes
+
+
+def jobs_left(spec: SessionSpec, remaining: int, next_job: int) -> int:
+    """How many more Jobs ``remaining`` unlaunched trials need, from Job ``next_job`` on."""
+    if remaining <= 0:
+        return 0
+    if spec.trials_per_job is not None:
+        return math.ceil(remaining / spec.trials_per_job)
+    if spec.workers is not None:
+        return min(remaining, max(spec.workers - next_job, 1))
+    return remaining

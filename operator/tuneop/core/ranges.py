@@ -1,8 +1,15 @@
-"""Compressed sets of indexes, written like Kubernetes' ``completedIndexes``.
+"""Index ranges as text: the one codec for every ``"a-b"`` the operator writes.
 
-``"0-4,7,9-11"`` is the set {0,1,2,3,4,7,9,10,11}. Jobs are launched in index
-order and finish roughly in order, so the set of harvested Jobs is a few runs
-whatever the session's size: this keeps the status bounded.
+A range is ``"12-15"`` (first and last, inclusive) or ``"7"`` for one index.
+Three places write them, all through this module:
+
+- the harvested-Job ledger in the status, a set of ranges written like
+  Kubernetes' ``completedIndexes``: ``"0-4,7,9-11"`` is {0,1,2,3,4,7,9,10,11}.
+  Jobs are launched in index order and finish roughly in order, so the set is
+  a few runs whatever the session's size, which keeps the status bounded;
+- the in-flight map in the status, each launched, unharvested Job with its
+  trials: ``"5=12-15,6=16"``;
+- the ``tuneop.dev/trials`` annotation on a worker Job: ``"12-15"``.
 """
 
 from __future__ import annotations
@@ -10,20 +17,38 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 
+__all__ = [
+    "IndexSet",
+    "format_inflight",
+    "format_range",
+    "format_ranges",
+    "parse_inflight",
+    "parse_range",
+    "parse_ranges",
+]
+
+
+def format_range(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"12-15"`` → (12, 15), ``"7"`` → (7, 7); ValueError unless 0 <= first <= last."""
+    lo, sep, hi = text.partition("-")
+    first = int(lo)
+    last = int(hi) if sep else first
+    if first < 0 or last < first:
+        raise ValueError(f"bad index range {text!r}")
+    return first, last
+
+
+def _runs(text: str | None) -> list[tuple[int, int]]:
+    return [parse_range(part) for part in text.split(",")] if text else []
+
 
 def parse_ranges(text: str | None) -> set[int]:
     """Parse ``"0-4,7"``; raise ValueError on anything else."""
-    out: set[int] = set()
-    if not text:
-        return out
-    for part in text.split(","):
-        lo, sep, hi = part.partition("-")
-        a = int(lo)
-        b = int(hi) if sep else a
-        if a < 0 or b < a:
-            raise ValueError(f"bad index range {part!r}")
-        out.update(range(a, b + 1))
-    return out
+    return {i for a, b in _runs(text) for i in range(a, b + 1)}
 
 
 def format_ranges(indexes: Iterable[int]) -> str:
@@ -33,12 +58,25 @@ def format_ranges(indexes: Iterable[int]) -> str:
         if prev is not None and i == prev + 1:
             prev = i
             continue
-        if start is not None:
-            runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if start is not None and prev is not None:
+            runs.append(format_range(start, prev))
         start = prev = i
-    if start is not None:
-        runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+    if start is not None and prev is not None:
+        runs.append(format_range(start, prev))
     return ",".join(runs)
+
+
+def parse_inflight(text: str) -> dict[int, tuple[int, int]]:
+    """``"5=12-15,6=16"`` → {5: (12, 15), 6: (16, 16)}; first and last trial, inclusive."""
+    out: dict[int, tuple[int, int]] = {}
+    for part in filter(None, text.split(",")):
+        job, _, trials = part.partition("=")
+        out[int(job)] = parse_range(trials)
+    return out
+
+
+def format_inflight(jobs: dict[int, tuple[int, int]]) -> str:
+    return ",".join(f"{j}={format_range(a, b)}" for j, (a, b) in sorted(jobs.items()))
 
 
 class IndexSet:
@@ -64,14 +102,7 @@ class IndexSet:
 
     @classmethod
     def parse(cls, text: str | None) -> IndexSet:
-        runs = []
-        for part in filter(None, (text or "").split(",")):
-            lo, sep, hi = part.partition("-")
-            a, b = int(lo), int(hi) if sep else int(lo)
-            if a < 0 or b < a:
-                raise ValueError(f"bad index range {part!r}")
-            runs.append((a, b))
-        return cls(runs)
+        return cls(_runs(text))
 
     def __contains__(self, i: object) -> bool:
         if not isinstance(i, int):
@@ -97,6 +128,4 @@ class IndexSet:
             self._starts.pop(k)
 
     def format(self) -> str:
-        return ",".join(
-            str(a) if a == b else f"{a}-{b}" for a, b in zip(self._starts, self._ends, strict=True)
-        )
+        return ",".join(format_range(a, b) for a, b in zip(self._starts, self._ends, strict=True))

@@ -15,6 +15,18 @@ import random
 
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
+__all__ = [
+    "Params",
+    "budget",
+    "grid_point",
+    "grid_size",
+    "grid_values",
+    "known_point",
+    "point",
+    "random_point",
+    "search_size",
+]
+
 Params = dict[str, Scalar]
 
 
@@ -106,3 +118,11 @@ def point(spec: SessionSpec, i: int) -> Params:
     if spec.optimizer.type == "random":
         return random_point(spec, i)
     raise ValueError("bayesian trials come from tuneop.core.bayesian")
+
+
+def known_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i``'s parameters when they can be derived again; {} for a bayesian suggestion.
+
+    The planner uses it for trials whose Job is gone or never recorded what it ran.
+    """
+    return point(spec, i) if spec.optimizer.type != "bayesian" or spec.trials else {}

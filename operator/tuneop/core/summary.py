@@ -1,10 +1,14 @@
 """Summaries of trial results: totals, rankings and the best parameters.
 
-Works on result records (the result contract's per-trial JSON, as dicts), so
-the same code ranks a results folder, a CSV or what Redis holds. Also builds
-the session record (``session.json``) in the seeds' result format: total,
-attempted, succeeded, failed, skipped, exit code, errors, job ids, best,
-leaderboard.
+Works on result records (the per-trial result JSON of docs/result-contract.md,
+as dicts), so the same code ranks a results folder, a CSV or what Redis holds.
+Ranking is ``core.ranking``'s, the same order as the status leaderboard.
+
+Also builds the session record, ``session.json`` in a results folder: one
+JSON object per session with its phase and exit code, the trial totals
+(total, attempted, succeeded, failed, skipped), the last errors, the names of
+its worker Jobs, the objective, the best trial and the leaderboard. Its
+layout is documented in docs/result-contract.md ("The session record").
 """
 
 from __future__ import annotations
@@ -17,8 +21,20 @@ from typing import Any
 
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import TrialResult
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.manifests import job_name
+from tuneop.core.ranking import rank_by
+
+__all__ = [
+    "Record",
+    "Summary",
+    "best_params",
+    "default_direction",
+    "metric_value",
+    "rank",
+    "session_record",
+    "summarize",
+]
 
 Record = dict[str, Any]
 
@@ -43,12 +59,13 @@ def default_direction(records: Sequence[Record], metric: str) -> str:
 
 
 def rank(records: Iterable[Record], metric: str, direction: str = "minimize") -> list[Record]:
-    """Records with a usable ``metric``, best first; ties by session and trial."""
-    scored = [(metric_value(r, metric), r) for r in records]
-    sign = 1.0 if direction == "minimize" else -1.0
-    usable = [(v, r) for v, r in scored if v is not None and r.get("outcome") == "Succeeded"]
-    usable.sort(key=lambda vr: (sign * vr[0], str(vr[1].get("session")), vr[1].get("trial", 0)))
-    return [r for _, r in usable]
+    """Succeeded records with a usable ``metric``, best first; ties by session and trial."""
+    return rank_by(
+        (r for r in records if r.get("outcome") == Outcome.SUCCEEDED),
+        lambda r: metric_value(r, metric),
+        direction,
+        lambda r: (str(r.get("session")), r.get("trial", 0)),
+    )
 
 
 def best_params(records: Iterable[Record], metric: str, direction: str) -> dict[str, Any] | None:
@@ -101,7 +118,7 @@ def session_record(
     results: Sequence[TrialResult],
     max_errors: int = 50,
 ) -> Record:
-    """The session JSON in the seeds' result format."""
+    """The session record (``session.json``): totals, errors, Jobs, best and leaderboard."""
     t = status.trials
     errors = [
         {"trial": r.trial, "outcome": str(r.outcome), "error": r.error}

@@ -10,3 +10,5 @@
 
 All are deterministic: the same params give the same metrics.
 """
+
+__all__: list[str] = []

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 from tuneop_runner.objectives.params import integer, number
 
+__all__ = ["DEFAULT_SEED", "DEFAULT_TICKS", "MAX_TICKS", "Market", "backtest", "generate_market"]
+
 DEFAULT_SEED = 7
 DEFAULT_TICKS = 5000
 MAX_TICKS = 1_000_000

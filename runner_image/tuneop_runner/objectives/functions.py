@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 from tuneop_runner.objectives.params import number
 
+__all__ = ["BRANIN_MINIMUM", "branin", "hartmann6", "quadratic", "sphere"]
+
 BRANIN_MINIMUM = 0.397887
 HARTMANN6_MINIMUM = -3.32237
 HARTMANN6_ARGMIN = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)

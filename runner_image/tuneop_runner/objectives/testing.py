@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from tuneop_runner.objectives.params import flag, number
 
+__all__ = ["fail_when", "nan", "sleep"]
+
 
 def sleep(params: Mapping[str, object]) -> dict[str, float]:
     seconds = number(params, "seconds", default=0.0)

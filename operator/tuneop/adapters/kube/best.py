@@ -37,14 +37,11 @@ from tuneop.adapters.kube.client import (
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
-from tuneop.core.manifests import (
-    LABEL_MANAGED_BY,
-    LABEL_SESSION,
-    MANAGED_BY,
-    owner_reference,
-    session_label,
-)
+from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_SESSION, MANAGED_BY
+from tuneop.core.manifests import owner_reference, session_label
 from tuneop.ports import MirrorRecord
+
+__all__ = ["MAX_NAME", "SUFFIX", "BestConfigMap", "best_data", "best_name", "config_map"]
 
 log = logging.getLogger(__name__)
 

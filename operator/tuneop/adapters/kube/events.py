@@ -37,7 +37,7 @@ from typing import Any
 from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
-from tuneop.api.status import TERMINAL_PHASES
+from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.core.planner import Event
 
 __all__ = [

@@ -35,7 +35,17 @@ from typing import Any
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
-from tuneop.core.manifests import LABEL_SESSION
+from tuneop.api.vocabulary import LABEL_SESSION
+
+__all__ = [
+    "DEFAULT_RESYNC_SECONDS",
+    "KEPT_METADATA",
+    "JobCache",
+    "Json",
+    "Key",
+    "session_of",
+    "slim",
+]
 
 Json = Mapping[str, Any]
 Key = tuple[str, str]  # (namespace, session name)

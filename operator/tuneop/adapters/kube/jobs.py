@@ -46,7 +46,6 @@ are given up on (a node gone for good must not pin a Job forever).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -65,17 +64,30 @@ from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
-from tuneop.core.manifests import (
-    ANN_TRIALS,
-    CONTAINER,
-    LABEL_JOB_INDEX,
-    LABEL_SESSION,
-    selector,
-    session_label,
-)
-from tuneop.core.observed import JobState, ObservedJob, Params
+from tuneop.api.vocabulary import LABEL_SESSION
+from tuneop.core.manifests import CONTAINER, decode_job, selector, session_label
+from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.ports import TransientError
+
+__all__ = [
+    "INFRA_POD_REASONS",
+    "INFRA_WAITING_REASONS",
+    "JOB_LOG_BUDGET_BYTES",
+    "LOG_LIMIT_BYTES",
+    "MAX_LOG_ATTEMPTS",
+    "TAIL_LINES",
+    "Json",
+    "KubeJobs",
+    "creation_order",
+    "infra_reason",
+    "job_state",
+    "observed_job",
+    "owned_by_other",
+    "parse_time",
+    "pod_job",
+    "pod_problem",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,33 +133,6 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-def parse_trials(text: Any) -> tuple[int, ...]:
-    """The ``tuneop.dev/trials`` annotation: ``"12-15"`` or ``"7"``."""
-    if not isinstance(text, str) or not text:
-        return ()
-    lo, sep, hi = text.partition("-")
-    try:
-        first, last = int(lo), int(hi) if sep else int(lo)
-    except ValueError:
-        return ()
-    return tuple(range(first, last + 1)) if 0 <= first <= last else ()
-
-
-def runner_trials(job: Json) -> list[tuple[int, Params]]:
-    """(trial, params) pairs from the runner container's ``TUNEOP_TRIALS`` env."""
-    pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in pod.get("containers") or []:
-        for env in container.get("env") or []:
-            if env.get("name") != "TUNEOP_TRIALS":
-                continue
-            try:
-                payload = json.loads(env.get("value") or "[]")
-                return [(int(p["trial"]), dict(p.get("params") or {})) for p in payload]
-            except (ValueError, TypeError, KeyError):
-                return []
-    return []
-
-
 def job_state(job: Json) -> tuple[JobState, str | None, datetime | None]:
     """State, reason and finish time from the Job's conditions."""
     for cond in (job.get("status") or {}).get("conditions") or []:
@@ -174,26 +159,16 @@ def owned_by_other(job: Json, ref: SessionRef) -> bool:
 
 def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
     """An ``ObservedJob`` from a Job's JSON (and its pods, for failures); None if not ours."""
-    meta = job.get("metadata") or {}
-    try:
-        index = int((meta.get("labels") or {})[LABEL_JOB_INDEX])
-    except (KeyError, TypeError, ValueError):
+    wire = decode_job(job)
+    if wire is None:
         return None
-    pairs = runner_trials(job)
-    trials = parse_trials((meta.get("annotations") or {}).get(ANN_TRIALS))
-    if not trials:
-        trials = tuple(t for t, _ in pairs)
-    if not trials:
-        return None
-    by_trial = dict(pairs)
-    params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
     state, reason, finished = job_state(job)
     return ObservedJob(
-        index=index,
-        name=str(meta.get("name") or ""),
-        trials=trials,
+        index=wire.index,
+        name=wire.name,
+        trials=wire.trials,
         state=state,
-        params=params,
+        params=wire.params,
         reason=reason,
         infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
         started_at=parse_time((job.get("status") or {}).get("startTime")),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.api.session import SessionRef
-from tuneop.core.contract import LOG_TAIL_BYTES, PREFIX
+from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 
@@ -49,7 +49,7 @@ KILL_GRACE_SECONDS = 2.0
 LOG_CAP_BYTES = 16 * 1024 * 1024
 # Lines are read in pieces of at most this size; a result line is far shorter.
 READ_LINE_BYTES = 1024 * 1024
-RESULT = PREFIX.encode()
+RESULT = RESULT_PREFIX.encode()
 
 
 def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:

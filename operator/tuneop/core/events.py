@@ -1,0 +1,71 @@
+"""The events a reconcile reports, and the words of each.
+
+An ``Event`` is what the planner asks the adapters to publish (a Kubernetes
+Event, a Redis stream entry, a line in ``tuneop run``). Reasons come from
+``tuneop.api.vocabulary``; the builders here write every message, so a reason
+reads the same whichever planner step raised it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tuneop.api import vocabulary as V
+from tuneop.api.status import TrialRef
+from tuneop.core.contract import TrialResult
+from tuneop.core.ranges import format_range
+
+__all__ = [
+    "Event",
+    "invalid_spec",
+    "job_finished",
+    "new_best",
+    "phase_changed",
+    "stopped",
+    "trials_started",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+def job_finished(job_index: int, results: Sequence[TrialResult]) -> list[Event]:
+    """TrialsFinished when every trial succeeded, else TrialFailed quoting the first failure."""
+    if not results:
+        return []
+    trials = format_range(results[0].trial, results[-1].trial)
+    bad = [r for r in results if not r.succeeded]
+    if not bad:
+        return [Event("Normal", V.TRIALS_FINISHED, f"job {job_index}: trials {trials} succeeded")]
+    first = bad[0]
+    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+    message = f"job {job_index}: trial {first.trial} {first.outcome}: {first.error or ''}{more}"
+    return [Event("Warning", V.TRIAL_FAILED, message)]
+
+
+def new_best(best: TrialRef, metric: str) -> Event:
+    return Event("Normal", V.NEW_BEST, f"trial {best.trial}: {metric}={best.value:g}")
+
+
+def stopped(reason: str, jobs: int) -> Event:
+    return Event("Warning", reason, f"stopped {jobs} running job(s)")
+
+
+def trials_started(job_index: int, trials: tuple[int, ...]) -> Event:
+    return Event(
+        "Normal", V.TRIALS_STARTED, f"job {job_index}: trials {format_range(trials[0], trials[-1])}"
+    )
+
+
+def phase_changed(phase: V.Phase, message: str) -> Event:
+    kind = "Warning" if phase in {V.Phase.FAILED, V.Phase.CANCELLED} else "Normal"
+    return Event(kind, str(phase), message)
+
+
+def invalid_spec(message: str) -> Event:
+    return Event("Warning", V.INVALID_SPEC, message)

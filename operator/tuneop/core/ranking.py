@@ -1,0 +1,31 @@
+"""Ranking trials: one order for the status leaderboard and for result summaries.
+
+Best first: the lowest value when minimizing, the highest when maximizing.
+Only finite values take part (a NaN would make the order depend on where it
+sits). Equal values keep a stable order given by the caller's tie-break: the
+trial number for the leaderboard, session then trial for summaries over
+several sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+__all__ = ["rank_by"]
+
+T = TypeVar("T")
+
+
+def rank_by(
+    items: Iterable[T],
+    value: Callable[[T], float | None],
+    direction: str,
+    tie: Callable[[T], tuple[Any, ...]],
+) -> list[T]:
+    """``items`` with a finite ``value``, best first; equal values in ``tie`` order."""
+    sign = 1.0 if direction == "minimize" else -1.0
+    scored = [(v, item) for item in items if (v := value(item)) is not None and math.isfinite(v)]
+    scored.sort(key=lambda vi: (sign * vi[0], tie(vi[1])))
+    return [item for _, item in scored]

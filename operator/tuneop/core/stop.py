@@ -1,0 +1,77 @@
+"""The stop step: whether the session must stop now, and stopping its running Jobs.
+
+A session with work left stops when the user cancels it or its deadline
+passes; any session stops when more trials failed than ``maxFailedTrials``
+allows, or when the objective's goal is reached and ``onGoal`` is Stop. The
+first rule that holds names the stop (it becomes the phase's reason).
+Stopping deletes the running Jobs and records their trials as Cancelled, once:
+a Job stopped by an earlier reconcile and still being deleted is already in
+the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tuneop.api import vocabulary as V
+from tuneop.api.spec import SessionSpec
+from tuneop.core import events
+from tuneop.core.contract import Outcome, TrialResult, missing_result
+from tuneop.core.ledger import Ledger, count
+from tuneop.core.observed import Observed
+from tuneop.core.search import known_point
+
+__all__ = ["goal_reached", "stop_jobs", "stop_reason"]
+
+
+def goal_reached(spec: SessionSpec, ledger: Ledger) -> bool:
+    best = ledger.best
+    return best is not None and spec.objective.reached(best.value)
+
+
+def stop_reason(
+    spec: SessionSpec, observed: Observed, ledger: Ledger, total: int, now: datetime
+) -> str | None:
+    """The reason the session must stop now, or None."""
+    work_left = ledger.next_trial < total or bool(ledger.active) or bool(ledger.unharvested)
+    deadline = ledger.start_time + timedelta(seconds=spec.deadline_seconds)
+    if work_left and observed.cancelled:
+        return V.CANCELLED
+    if work_left and now >= deadline:
+        return V.DEADLINE_EXCEEDED
+    if spec.max_failed_trials is not None and ledger.counts.failed > spec.max_failed_trials:
+        return V.MAX_FAILED_REACHED
+    if goal_reached(spec, ledger) and spec.objective.on_goal == "Stop":
+        return V.GOAL_REACHED
+    return None
+
+
+def stop_jobs(spec: SessionSpec, ledger: Ledger, reason: str) -> list[str]:
+    """Stop the running Jobs: their names to delete; their trials recorded as Cancelled."""
+    delete: list[str] = []
+    stopped: list[TrialResult] = []
+    n_stopped = 0
+    why = f"stopped: {reason}"
+    for j in ledger.active:
+        delete.append(j.name)
+        if j.index in ledger.harvested:
+            continue  # stopped by an earlier reconcile and still being deleted
+        n_stopped += 1
+        stopped.extend(
+            missing_result(
+                t,
+                j.index,
+                j.params[k] if k < len(j.params) else known_point(spec, t),
+                Outcome.CANCELLED,
+                why,
+            )
+            for k, t in enumerate(j.trials)
+        )
+        ledger.harvested.add(j.index)
+        ledger.inflight.pop(j.index, None)
+    if stopped:
+        ledger.events.append(events.stopped(reason, n_stopped))
+    ledger.persist.extend(stopped)
+    ledger.counts = count(ledger.counts, stopped)
+    ledger.active = []
+    return delete
