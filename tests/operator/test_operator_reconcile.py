@@ -28,6 +28,7 @@ from tuneop.ports import Conflict, TransientError
 from tuneop.reconciler import Reconciler
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
+PREFIX_LINE = RESULT_PREFIX
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -324,3 +325,25 @@ def test_results_that_cannot_be_stored_wait_in_their_jobs_until_the_store_is_bac
     assert plan.status.trials.succeeded == 2
     assert sorted(world.results.results[REF.key]) == [0, 1]
     assert sorted(world.jobs.deleted) == ["demo-0", "demo-1"]
+
+
+POISON = [
+    "[" * 5000,  # nesting that once raised RecursionError out of the parser
+    '{"trial": 0, "metrics": {"loss": 1}, "status": "succeeded", "error": "' + "e" * 2**21 + '"}',
+    "\x1b[2J\x00\udcff",
+]
+
+
+@pytest.mark.parametrize("poison", POISON, ids=["nested", "huge-line", "control-bytes"])
+def test_a_trial_printing_poison_fails_alone_and_the_reconcile_goes_on(poison: str) -> None:
+    world = World()
+    s = spec(trialsPerJob=2, maxParallel=1)
+    world.reconciler().reconcile(REF, s)
+    (only,) = world.jobs.jobs.values()
+    good = report(only).splitlines()[-1]  # trial 1 reports properly
+    world.jobs.finish(only.name, f"{PREFIX_LINE}{poison}\n{good}\n")
+    plan = world.reconciler().reconcile(REF, s)
+    by_trial = {r.trial: r for r in world.results.results[REF.key].values()}
+    assert by_trial[0].outcome is Outcome.FAILED
+    assert by_trial[1].outcome is Outcome.SUCCEEDED
+    assert plan.status.trials.failed == 1 and plan.status.trials.succeeded == 1

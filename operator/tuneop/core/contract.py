@@ -29,7 +29,12 @@ from tuneop.api.spec import Objective, Scalar
 
 __all__ = [
     "LOG_TAIL_BYTES",
+    "MAX_DEPTH",
+    "MAX_ENTRIES",
     "MAX_ERROR_CHARS",
+    "MAX_LINE_BYTES",
+    "MAX_NAME_CHARS",
+    "MAX_VALUE_CHARS",
     "RESULT_PREFIX",
     "TRIAL_FAILURES",
     "Outcome",
@@ -46,6 +51,13 @@ RESULT_PREFIX = "TUNEOP_RESULT "
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 LOG_TAIL_BYTES = 4 * 1024 * 1024
 MAX_ERROR_CHARS = 2000
+# Bounds of one result line (docs/result-contract.md): a line past any of them is
+# malformed, and its trial is classified as one that did not report.
+MAX_LINE_BYTES = 1024 * 1024
+MAX_DEPTH = 32  # nesting of JSON arrays and objects in a line
+MAX_ENTRIES = 256  # params, and metrics, of one trial
+MAX_NAME_CHARS = 256  # a param's or a metric's name
+MAX_VALUE_CHARS = 64 * 1024  # a text param or metric value
 
 
 class Outcome(StrEnum):
@@ -144,16 +156,49 @@ def _constant(name: str) -> float:
     return float(name.replace("Infinity", "inf"))
 
 
+def _depth_ok(text: str) -> bool:
+    """Whether JSON ``text`` nests at most ``MAX_DEPTH`` deep (brackets in strings aside)."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _bounded_map(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: must be an object")
+    if len(value) > MAX_ENTRIES:
+        raise ValueError(f"{what}: more than {MAX_ENTRIES} entries")
+    for name, v in value.items():
+        if len(name) > MAX_NAME_CHARS:
+            raise ValueError(f"{what}: a name longer than {MAX_NAME_CHARS} characters")
+        if isinstance(v, str) and len(v) > MAX_VALUE_CHARS:
+            raise ValueError(f"{what}.{name[:64]}: longer than {MAX_VALUE_CHARS} characters")
+    return value
+
+
 def _reported(obj: Any) -> TrialReport:
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     trial = obj.get("trial")
     if not isinstance(trial, int) or isinstance(trial, bool) or trial < 0:
         raise ValueError("trial: must be a non-negative integer")
-    params = obj.get("params", {})
-    metrics = obj.get("metrics", {})
-    if not isinstance(params, dict) or not isinstance(metrics, dict):
-        raise ValueError("params and metrics: must be objects")
+    params = _bounded_map(obj.get("params", {}), "params")
+    metrics = _bounded_map(obj.get("metrics", {}), "metrics")
     status = obj.get("status")
     if status not in {"succeeded", "failed", "timeout"}:
         raise ValueError(f"status: must be succeeded, failed or timeout, not {status!r}")
@@ -169,9 +214,22 @@ def _reported(obj: Any) -> TrialReport:
     )
 
 
+def _parse_line(body: str) -> TrialReport:
+    """One result line's JSON, within the bounds, as a report; ``ValueError`` otherwise."""
+    if len(body) > MAX_LINE_BYTES:
+        raise ValueError(f"longer than {MAX_LINE_BYTES} bytes")
+    if not _depth_ok(body):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        doc = json.loads(body, parse_constant=_constant)
+    except RecursionError:  # unreachable past the depth check; kept as the last guard
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    return _reported(doc)
+
+
 def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
     """Parse the contract lines of a worker log; the last line for a trial wins."""
-    data = log.encode() if isinstance(log, str) else log
+    data = log.encode("utf-8", errors="replace") if isinstance(log, str) else log
     truncated = len(data) > max_bytes
     if truncated:
         cut_at_line_start = data[-max_bytes - 1 : -max_bytes] == b"\n"
@@ -189,7 +247,7 @@ def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
         if not line.startswith(RESULT_PREFIX):
             continue
         try:
-            rep = _reported(json.loads(line[len(RESULT_PREFIX) :], parse_constant=_constant))
+            rep = _parse_line(line[len(RESULT_PREFIX) :])
         except ValueError as err:  # json.JSONDecodeError is a ValueError
             malformed += 1
             first_problem = first_problem or f"malformed {RESULT_PREFIX.strip()} line: {err}"

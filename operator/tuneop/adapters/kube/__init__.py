@@ -1,3 +1,4 @@
-"""The Kubernetes adapters: client, Jobs, the Job cache, status, Events, best ConfigMap, rate limit."""
+"""The Kubernetes adapters: client, Jobs, the Job cache, status, Events, the best
+ConfigMap, the write limit."""
 
-__all__ = []
+__all__: list[str] = []

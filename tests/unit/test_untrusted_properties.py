@@ -1,0 +1,161 @@
+"""Property tests: whatever bytes a worker prints, a spec file holds or a trial file contains,
+the parsers answer with their documented outcome or error, in bounded memory.
+
+hypothesis generates arbitrary bytes, text and JSON; each parser may only
+return its value or raise its one documented error (``SpecError`` for
+specs), and its peak allocation stays under a stated bound for inputs up to
+the stated size. The bounds of one result line are also pinned by rows.
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from core_builders import job, manifest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tuneop.api.session import parse_manifest
+from tuneop.api.spec import Objective, SpecError
+from tuneop.core.contract import (
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_LINE_BYTES,
+    RESULT_PREFIX,
+    Outcome,
+    parse_log,
+)
+from tuneop.core.harvest import harvest_job
+from tuneop.core.observed import JobState
+from tuneop.core.records import read_record
+
+# Peak allocation a parser may use for one input of up to INPUT_BYTES.
+INPUT_BYTES = 64 * 1024
+PEAK_BYTES = 8 * 1024 * 1024
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=30,
+)
+PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def peak(fn: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@PROFILE
+@given(st.binary(max_size=INPUT_BYTES) | st.text(max_size=INPUT_BYTES).map(str.encode))
+def test_the_result_parser_takes_any_bytes(data: bytes) -> None:
+    used = peak(lambda: parse_log(data))
+    parsed = parse_log(data)
+    assert parsed.malformed >= 0 and used < PEAK_BYTES
+
+
+@PROFILE
+@given(JSON)
+def test_any_json_after_the_prefix_is_a_report_or_a_counted_malformed_line(doc: Any) -> None:
+    parsed = parse_log(RESULT_PREFIX + json.dumps(doc) + "\n")
+    assert len(parsed.reports) + parsed.malformed == 1
+
+
+@PROFILE
+@given(st.binary(max_size=INPUT_BYTES))
+def test_any_log_harvests_every_trial_of_the_job(data: bytes) -> None:
+    finished = job(0, JobState.SUCCEEDED, trials=[0, 1, 2], params=({}, {}, {}))
+    results = harvest_job(finished, [data], Objective(metric="loss"))
+    assert [r.trial for r in results] == [0, 1, 2]
+    assert all(isinstance(r.outcome, Outcome) for r in results)
+
+
+@PROFILE
+@given(JSON)
+def test_any_spec_is_a_session_or_a_spec_error(spec: Any) -> None:
+    doc = manifest()
+    doc["spec"] = spec
+    try:
+        used = peak(lambda: parse_manifest(doc))
+    except SpecError as err:
+        assert err.problems and all(isinstance(p, str) for p in err.problems)
+    else:
+        assert used < PEAK_BYTES
+
+
+@PROFILE
+@given(st.dictionaries(st.sampled_from([*manifest()["spec"], "trials", "x"]), JSON))
+def test_any_field_value_in_a_valid_spec_is_a_session_or_a_spec_error(fields: Any) -> None:
+    doc = manifest()
+    doc["spec"].update(fields)
+    try:
+        parse_manifest(doc)
+    except SpecError as err:
+        assert all(p.startswith(("spec", "metadata", "apiVersion", "kind")) for p in err.problems)
+
+
+@PROFILE
+@given(st.binary(max_size=INPUT_BYTES) | JSON.map(lambda d: json.dumps(d).encode()))
+def test_a_trial_file_reader_takes_any_content(data: bytes) -> None:
+    used = peak(lambda: read_record(data))
+    record = read_record(data)
+    assert record is None or isinstance(record["trial"], int)
+    assert used < PEAK_BYTES
+
+
+def line(body: str) -> str:
+    return f"{RESULT_PREFIX}{body}\n"
+
+
+def report(**extra: Any) -> dict[str, Any]:
+    return {"trial": 0, "params": {}, "metrics": {"loss": 1}, "status": "succeeded", **extra}
+
+
+BOUNDS = [
+    pytest.param("[" * 5000 + "]" * 5000, "nested deeper", id="nested-5000"),
+    pytest.param(
+        json.dumps(report())[:-1]
+        + ', "deep": '
+        + "[" * (MAX_DEPTH + 1)
+        + "]" * (MAX_DEPTH + 1)
+        + "}",
+        "nested deeper",
+        id="nested-past-the-bound",
+    ),
+    pytest.param(
+        json.dumps(report(metrics={f"m{i}": i for i in range(MAX_ENTRIES + 1)})),
+        "more than",
+        id="too-many-metrics",
+    ),
+    pytest.param(
+        json.dumps(report(params={f"p{i}": i for i in range(MAX_ENTRIES + 1)})),
+        "more than",
+        id="too-many-params",
+    ),
+    pytest.param(json.dumps(report(error="e" * MAX_LINE_BYTES)), "longer than", id="line-too-long"),
+]
+
+
+@pytest.mark.parametrize(("body", "problem"), BOUNDS)
+def test_a_line_past_a_bound_is_malformed_and_its_trial_did_not_report(
+    body: str, problem: str
+) -> None:
+    parsed = parse_log(line(body), max_bytes=4 * MAX_LINE_BYTES)
+    assert parsed.malformed == 1 and problem in (parsed.first_problem or "")
+    finished = job(0, JobState.SUCCEEDED, trials=[0], params=({},))
+    (result,) = harvest_job(finished, [line(body)], Objective(metric="loss"))
+    assert result.outcome is Outcome.FAILED and problem in (result.error or "")
+
+
+def test_a_deep_line_beside_good_ones_spoils_only_itself() -> None:
+    log = line(json.dumps(report(trial=0))) + line("[" * 5000) + line(json.dumps(report(trial=1)))
+    parsed = parse_log(log)
+    assert sorted(parsed.reports) == [0, 1] and parsed.malformed == 1
