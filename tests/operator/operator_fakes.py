@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,14 @@ class Resp:
     """What a ``_preload_content=False`` call returns: a urllib3-like response."""
 
     data: bytes
+    released: bool = False
+
+    def stream(self, amt: int) -> Iterator[bytes]:
+        for start in range(0, len(self.data), amt):
+            yield self.data[start : start + amt]
+
+    def release_conn(self) -> None:
+        self.released = True
 
     @classmethod
     def of(cls, obj: Any) -> Resp:

@@ -164,8 +164,8 @@ def backend(api: FakeApi) -> KubeJobs:
     return KubeJobs(fake_kube(api))
 
 
-def launch(api: FakeApi, n: int = 2) -> list[str]:
-    s = spec()
+def launch(api: FakeApi, n: int = 2, trials_per_job: int = 2) -> list[str]:
+    s = grid_spec(trialsPerJob=trials_per_job)
     first = plan(s, Observed(session=REF), now=_now())
     jobs = KubeJobs(fake_kube(api))
     for c in first.create[:n]:
@@ -265,7 +265,7 @@ def observed(api: FakeApi, name: str = "demo-0") -> ObservedJob:
     return next(j for j in backend(api).list_jobs(REF) if j.name == name)
 
 
-def test_logs_are_read_from_every_pod_oldest_first_with_a_byte_limit() -> None:
+def test_logs_are_read_from_every_pod_oldest_first_as_one_stream_each() -> None:
     api = FakeApi()
     launch(api, 1)
     job = api.jobs["ns", "demo-0"]
@@ -275,22 +275,28 @@ def test_logs_are_read_from_every_pod_oldest_first_with_a_byte_limit() -> None:
     logs = backend(api).read_logs(REF, observed(api))
     assert logs == ["first attempt\n", "second attempt\n"]
     reads = api.names("read_namespaced_pod_log")
-    assert all(c == "runner" and limit == kube_jobs.LOG_LIMIT_BYTES for _, c, limit, _ in reads)
+    assert len(reads) == 2 and all(c == "runner" and limit is None for _, c, limit, _ in reads)
 
 
-def test_a_full_log_also_reads_its_tail() -> None:
+def test_every_result_line_of_a_log_far_past_the_limit_is_harvested() -> None:
+    from tuneop.core.contract import RESULT_PREFIX
+    from tuneop.core.harvest import harvest_job
+
     api = FakeApi()
-    launch(api, 1)
-    big = b"".join(b"line %d\n" % i for i in range(100))
-    api.finish("ns", "demo-0", big.decode())
-    jobs = KubeJobs(fake_kube(api), log_limit_bytes=64)
-    logs = jobs.read_logs(REF, observed(api))
-    assert logs is not None and len(logs) == 2
-    head = big[:64]
-    assert logs[0] == head[: head.rfind(b"\n") + 1].decode()  # no partial last line
-    assert logs[1].endswith("line 98\nline 99\n") and len(logs[1]) < 64
-    tails = [t for _, _, _, t in api.names("read_namespaced_pod_log") if t is not None]
-    assert tails and all(t < kube_jobs.TAIL_LINES for t in tails)
+    launch(api, 1, trials_per_job=5)
+    noise = "x" * 1023 + "\n"
+    body = "".join(
+        noise * 2048  # 2 MB of stderr before each result
+        + RESULT_PREFIX
+        + f'{{"trial": {t}, "metrics": {{"loss": {t}}}, "status": "succeeded"}}\n'
+        for t in range(5)
+    )
+    api.finish("ns", "demo-0", body)
+    job = observed(api)
+    logs = KubeJobs(fake_kube(api), log_limit_bytes=64 * 1024).read_logs(REF, job)
+    assert logs is not None and sum(len(x) for x in logs) < 128 * 1024
+    harvested = harvest_job(job, logs, spec().objective)
+    assert [r.outcome.value for r in harvested] == ["Succeeded"] * 5
 
 
 def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:

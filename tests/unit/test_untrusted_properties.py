@@ -30,6 +30,7 @@ from tuneop.core.contract import (
     parse_log,
 )
 from tuneop.core.harvest import harvest_job
+from tuneop.core.logscan import scan
 from tuneop.core.observed import JobState
 from tuneop.core.records import read_record
 
@@ -159,3 +160,26 @@ def test_a_deep_line_beside_good_ones_spoils_only_itself() -> None:
     log = line(json.dumps(report(trial=0))) + line("[" * 5000) + line(json.dumps(report(trial=1)))
     parsed = parse_log(log)
     assert sorted(parsed.reports) == [0, 1] and parsed.malformed == 1
+
+
+@PROFILE
+@given(
+    st.lists(st.sampled_from([b"noise\n", b"TUNEOP_RESULT {}\n", b"x" * 50, b"\n"]), max_size=60),
+    st.integers(min_value=1, max_value=97),
+)
+def test_a_log_scan_keeps_the_same_result_lines_however_the_log_is_chunked(
+    pieces: list[bytes], size: int
+) -> None:
+    data = b"".join(pieces)
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    whole, chunked = scan([data], tail_bytes=64), scan(chunks, tail_bytes=64)
+    assert whole == chunked
+    lines = data.split(b"\n")
+    assert whole.count("TUNEOP_RESULT") == sum(x.startswith(b"TUNEOP_RESULT") for x in lines)
+
+
+def test_an_endless_line_is_cut_and_counts_as_malformed() -> None:
+    endless = (RESULT_PREFIX + '{"trial": 0, "x": "').encode() + b"y" * (3 * MAX_LINE_BYTES)
+    text = scan([endless[i : i + 65536] for i in range(0, len(endless), 65536)] + [b'"}\n'])
+    assert len(text) < MAX_LINE_BYTES + 100
+    assert parse_log(text).malformed == 1

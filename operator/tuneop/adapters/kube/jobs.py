@@ -65,6 +65,7 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
 from tuneop.api.vocabulary import LABEL_SESSION
+from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, decode_job, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
@@ -76,7 +77,7 @@ __all__ = [
     "JOB_LOG_BUDGET_BYTES",
     "LOG_LIMIT_BYTES",
     "MAX_LOG_ATTEMPTS",
-    "TAIL_LINES",
+    "STREAM_CHUNK_BYTES",
     "Json",
     "KubeJobs",
     "creation_order",
@@ -93,9 +94,9 @@ log = logging.getLogger(__name__)
 
 Json = Mapping[str, Any]
 
-LOG_LIMIT_BYTES = 4 * 1024 * 1024
+LOG_LIMIT_BYTES = 4 * 1024 * 1024  # of other output kept beside the result lines, per pod
 JOB_LOG_BUDGET_BYTES = 16 * 1024 * 1024
-TAIL_LINES = 20_000
+STREAM_CHUNK_BYTES = 256 * 1024
 MAX_LOG_ATTEMPTS = 5
 
 INFRA_POD_REASONS = frozenset(
@@ -321,52 +322,32 @@ class KubeJobs:
             self._log_failures.pop(key, None)
 
     def _pod_log(self, ref: SessionRef, pod: Json, limit: int) -> list[str] | None:
-        """The container log (head, plus tail when the head hit the limit); None if gone."""
-        name = (pod.get("metadata") or {}).get("name", "")
-        head = self._read(ref, name, limit_bytes=limit)
-        if head is None:
-            return None
-        if len(head) < limit:
-            return [head.decode("utf-8", errors="replace")]
-        # The head was cut: drop its partial last line, then fetch the end of the log.
-        head = head[: head.rfind(b"\n") + 1]
-        return [head.decode("utf-8", errors="replace"), self._tail(ref, name, head, limit)]
+        """The container log's result lines and last ``limit`` bytes; None if the pod is gone.
 
-    def _tail(self, ref: SessionRef, pod: str, head: bytes, limit: int) -> str:
-        """The log's last lines within ``limit`` bytes.
-
-        The API applies ``tailLines`` before ``limitBytes``, so too many lines give the
-        *start* of the tail window again. Ask for about half a limit's worth of lines
-        (sized on the head's average line) and ask for fewer while the answer is cut.
+        The whole log is streamed through ``tuneop.core.logscan`` (every result line is
+        found wherever it stands, in bounded memory, whatever the log's size); only its
+        transfer grows with the log.
         """
-        average = max(len(head) / max(head.count(b"\n"), 1), 1.0)
-        lines = max(1, min(TAIL_LINES, int(limit / average / 2)))
-        tail = b""
-        for _ in range(4):
-            tail = self._read(ref, pod, limit_bytes=limit, tail_lines=lines) or b""
-            if len(tail) < limit or lines == 1:
-                break
-            lines = max(1, lines // 4)
-        return tail.decode("utf-8", errors="replace")
-
-    def _read(self, ref: SessionRef, pod: str, **kw: Any) -> bytes | None:
+        name = (pod.get("metadata") or {}).get("name", "")
         try:
             resp = self.kube.core.read_namespaced_pod_log(
-                pod,
+                name,
                 ref.namespace,
                 container=CONTAINER,
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT,
-                **kw,
             )
-            return bytes(resp.data)
+            try:
+                return [scan(resp.stream(STREAM_CHUNK_BYTES), tail_bytes=limit)]
+            finally:
+                resp.release_conn()
         except Exception as err:
             code = status_code(err)
             if code == 404:
                 return None
             if code == 400:
                 # The container never started (waiting on its image, say): there is no log.
-                return b""
+                return [""]
             raise_api_error("read_log", err)
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import IO, Any
 
 from tuneop.api.session import SessionRef
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
+from tuneop.core.logscan import scan
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 
@@ -49,6 +49,7 @@ KILL_GRACE_SECONDS = 2.0
 LOG_CAP_BYTES = 16 * 1024 * 1024
 # Lines are read in pieces of at most this size; a result line is far shorter.
 READ_LINE_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 256 * 1024
 RESULT = RESULT_PREFIX.encode()
 
 
@@ -81,21 +82,9 @@ def _open_log(path: Path) -> IO[bytes]:
 
 
 def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
-    """What the harvest needs of a log of any size: its result lines, then its last
-    ``tail`` bytes of other output (for the error of a trial that did not report)."""
-    results: list[bytes] = []
-    rest: deque[bytes] = deque()
-    kept = 0
+    """What the harvest needs of a log file of any size (``tuneop.core.logscan``)."""
     with path.open("rb") as f:
-        for line in iter(lambda: f.readline(READ_LINE_BYTES), b""):
-            if line.startswith(RESULT):
-                results.append(line if line.endswith(b"\n") else line + b"\n")
-                continue
-            rest.append(line)
-            kept += len(line)
-            while kept > tail and len(rest) > 1:
-                kept -= len(rest.popleft())
-    return b"".join([*rest, *results]).decode("utf-8", errors="replace")
+        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
 
 
 @dataclass
