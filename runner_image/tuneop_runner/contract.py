@@ -9,8 +9,8 @@ The JSON is compact, key-sorted and on a single line after the literal prefix.
 ``status`` says whether the objective ran to completion ("succeeded"), broke
 ("failed") or ran out of time ("timeout"); ``error`` says why in a short string.
 Metrics are numbers or booleans only: JSON has no NaN, so a non-finite value
-is written as null and named in ``error``, and a value that is not a number is
-left out and named likewise. A succeeded trial can therefore still carry an
+is written as null and named in ``error``, and so is a value that is not a
+number. A succeeded trial can therefore still carry an
 error; the operator decides whether its objective metric is usable.
 
 Names: an objective's run ends in an ``Evaluation`` (its ``ReportStatus``,
@@ -180,6 +180,9 @@ def sanitize_metrics(raw: Mapping[object, object]) -> tuple[dict[str, MetricValu
                 metrics[key] = None
                 problems.append(f"metric {key!r} is not finite ({number})")
         else:
+            # Kept as null, like a non-finite value, so the reader knows it was reported
+            # and takes the reason from ``error`` instead of calling it missing.
+            metrics[key] = None
             problems.append(f"metric {key!r} is not a number ({type(value).__name__})")
     return metrics, problems
 

@@ -210,7 +210,7 @@ def test_missing_objective_metric_exits_1_and_says_so(runner: Runner) -> None:
         (
             "mixed_metrics",
             "succeeded",
-            {"loss": 0.5, "ok": True, "inf": None},
+            {"loss": 0.5, "ok": True, "name": None, "inf": None},
             "metric 'name' is not a number (str); metric 'inf' is not finite (inf)",
         ),
         ("mutates", "succeeded", {"value": 1}, None),

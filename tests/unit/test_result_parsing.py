@@ -357,3 +357,19 @@ def test_a_golden_log_harvests_to_exactly_its_expected_results(name: str) -> Non
     objective = Objective(**expected["objective"])
     results = harvest_job(worker, [log], objective)
     assert [r.to_json("ns/demo", objective) for r in results] == expected["results"]
+
+
+def test_a_metric_the_runner_refused_keeps_the_runners_reason() -> None:
+    # The runner writes a non-number objective metric as null and names it in error.
+    line_ = RESULT_PREFIX + json.dumps(
+        {
+            "trial": 0,
+            "metrics": {"loss": None},
+            "status": "succeeded",
+            "error": "metric 'loss' is not a number (str)",
+        }
+    )
+    (result,) = parse_log(line_).reports.values()
+    classified_ = classify(result, 0, Objective(metric="loss"))
+    assert classified_.outcome is Outcome.METRICS_UNAVAILABLE
+    assert classified_.error == "metric 'loss' is not a number (str)"
