@@ -72,7 +72,7 @@ def test_a_hung_redis_is_asked_once_per_back_off_not_once_per_write(hung: HungLi
         m.persist(REF, s, [ok(trial, float(trial))])
     assert m.healthy is False
     assert hung.accepted == 1  # the first write timed out; the other 19 were only queued
-    assert len(m._outbox) == 40  # every trial and job record waits for Redis
+    assert len(m.outbox.writes) == 40  # every trial and job record waits for Redis
 
 
 def test_a_backfill_rebuilds_job_records_with_their_start_times(
@@ -123,7 +123,7 @@ def test_the_event_backlog_of_a_long_outage_is_bounded(hung: HungListener) -> No
     m.persist(REF, s, [ok(0, 0.0)])
     for trial in range(1, MAX_QUEUED_EVENTS + 500):
         m._event(m.keys(REF), "trial_finished", {"trial": trial})
-    assert len(m._events) == MAX_QUEUED_EVENTS
+    assert len(m.outbox.events) == MAX_QUEUED_EVENTS
 
 
 def test_as_the_result_store_redis_must_acknowledge_a_result_before_it_counts(

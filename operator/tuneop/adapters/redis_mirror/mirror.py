@@ -1,144 +1,54 @@
 """The Redis mirror: job records, trial results, leaderboard, session hash, events.
 
-Redis is a mirror, never the source of truth: the CR status and the result
-JSON stay right when Redis is down. Every write goes through an outbox; when
-Redis is unreachable the outbox keeps what was not written (latest value per
-key, so it stays as large as the session, not as long as the outage) and the
-next successful call flushes it. Redis may also come back empty (restarted
-without persistence), so on recovery the mirror also re-sends every result of
-the sessions it serves from ``source`` (the primary result store) and their
-latest status: after recovery no result is missing.
-Writes are idempotent: the same trial written twice gives the same keys and
-values (stream events are a log and are appended once per flush).
-
-A Redis that is down, or hung (it accepts connections and never answers),
-costs a reconcile at most one short timeout (``SOCKET_TIMEOUT``) and then
-nothing: after a failure no write is tried until a back-off has passed
-(doubling from ``BACKOFF_FIRST`` to ``BACKOFF_MAX`` seconds), so writes wait
-in the outbox, not on the server. The event stream's backlog is bounded
-(``MAX_QUEUED_EVENTS``, oldest dropped first). Each Job's start time is kept
-per session (a few bytes a Job) so the job records a backfill rebuilds carry
-it.
-
-Key layout (documented in docs/redis.md), with ``{id}`` = ``namespace/name``:
-
-- ``{p}:session:{id}`` hash: phase, counts, best, spec hash, updated_at
-- ``{p}:session:{id}:job:{job_id}`` JSON job record
-- ``{p}:tuning_session:{id}:worker:{worker}:iteration:{trial}`` result JSON
-- ``{p}:session:{id}:leaderboard`` sorted set, member trial, score value
-- ``{p}:session:{id}:events`` stream of session events
-- ``{p}:session:{id}:trials`` hash: trial index → its result key
-- ``{p}:session:{id}:running`` set of the job ids running now
-- ``{p}:session:{id}:keys`` set of this session's per-trial and per-job keys
-- ``{p}:sessions`` set of session ids
+Redis is a mirror of the sessions (or, for an operator without a results
+folder, the place results become durable: ``store``). Every write goes
+through the ``Outbox``, which never makes a session wait on a Redis that is
+down or hung. The mirror re-sends every result of a session from ``source``
+(the result store) whenever Redis may have missed some: after an outage,
+when its marker key shows Redis lost its data between two writes (looked at
+every ``MARKER_CHECK_SECONDS``), and the first time this process writes a
+session whose results Redis holds fewer of than the store (a process that
+harvested while Redis was down and died before it came back). Each Job's
+start time is kept per session (a few bytes a Job) so the job records a
+re-send rebuilds carry it. Writes are idempotent: the same trial written
+twice gives the same keys and values (stream events are a log).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
 
+from tuneop.adapters.redis_mirror.layout import (
+    DEFAULT_TTL_SECONDS,
+    Keys,
+    Write,
+    job_status,
+    records,
+    spec_hash,
+    utcnow,
+)
+from tuneop.adapters.redis_mirror.outbox import CONNECT_TIMEOUT, SOCKET_TIMEOUT, Outbox
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import SessionSpec, spec_to_wire
+from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import NEW_BEST, Phase
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.contract import TrialResult
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.core.records import read_record
 from tuneop.ports import MirrorRecord, TransientError
 
-__all__ = [
-    "BACKOFF_MAX",
-    "DEFAULT_TTL_SECONDS",
-    "MAX_QUEUED_EVENTS",
-    "STREAM_MAXLEN",
-    "Keys",
-    "RedisMirror",
-    "Write",
-    "job_status",
-    "records",
-    "spec_hash",
-    "utcnow",
-]
+__all__ = ["MARKER_CHECK_SECONDS", "RedisMirror"]
 
 log = logging.getLogger(__name__)
 
-STREAM_MAXLEN = 10_000
-DEFAULT_TTL_SECONDS = 7 * 24 * 3600
-SOCKET_TIMEOUT = 1.0  # seconds a command may wait for Redis's answer
-CONNECT_TIMEOUT = 0.5
-BACKOFF_FIRST = 2.0
-BACKOFF_MAX = 30.0
-MAX_QUEUED_EVENTS = 10_000
 MARKER_CHECK_SECONDS = 10.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Keys:
-    prefix: str
-    session: str  # namespace/name
-
-    @property
-    def hash(self) -> str:
-        return f"{self.prefix}:session:{self.session}"
-
-    def job(self, job_id: str) -> str:
-        return f"{self.hash}:job:{job_id}"
-
-    def trial(self, worker: int, trial: int) -> str:
-        return f"{self.prefix}:tuning_session:{self.session}:worker:{worker}:iteration:{trial}"
-
-    @property
-    def leaderboard(self) -> str:
-        return f"{self.hash}:leaderboard"
-
-    @property
-    def events(self) -> str:
-        return f"{self.hash}:events"
-
-    @property
-    def trial_keys(self) -> str:
-        return f"{self.hash}:trials"
-
-    @property
-    def running(self) -> str:
-        return f"{self.hash}:running"
-
-    @property
-    def members(self) -> str:
-        return f"{self.hash}:keys"
-
-    @property
-    def index(self) -> str:
-        return f"{self.prefix}:sessions"
-
-
-def spec_hash(spec: SessionSpec) -> str:
-    wire = json.dumps(spec_to_wire(spec), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(wire.encode()).hexdigest()[:16]
-
-
-def job_status(results: Sequence[TrialResult]) -> str:
-    if any(r.outcome is Outcome.CANCELLED for r in results):
-        return "CANCELLED"
-    return "SUCCESS" if all(r.succeeded for r in results) else "FAILED"
-
-
-# An outbox entry: one idempotent write, applied inside a MULTI/EXEC pipeline.
-Write = Callable[["redis.client.Pipeline"], None]
 
 
 @dataclass
@@ -151,13 +61,10 @@ class RedisMirror:
     clock: Callable[[], datetime] = utcnow
     on_health: Callable[[bool], None] | None = None
     source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
-    healthy: bool = True
     # False when this Redis is the result store: results then come through ``store``.
     mirror_results: bool = True
     monotonic: Callable[[], float] = time.monotonic
-    _retry_at: float = 0.0
-    _backoff: float = 0.0
-    _dropped_events: int = 0
+    outbox: Outbox = field(init=False)
     _marker_due: float = 0.0
     # Sessions whose results in Redis were compared with the result store in this process.
     _checked: set[str] = field(default_factory=set)
@@ -165,9 +72,14 @@ class RedisMirror:
     _started: dict[str, dict[int, str]] = field(default_factory=dict)
     _sessions: dict[str, tuple[SessionRef, SessionSpec]] = field(default_factory=dict)
     _last_status: dict[str, Write] = field(default_factory=dict)
-    _outbox: OrderedDict[str, Write] = field(default_factory=OrderedDict)
-    _events: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.client, self.monotonic, self.on_health)
+
+    @property
+    def healthy(self) -> bool:
+        return self.outbox.healthy
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisMirror:
@@ -185,19 +97,18 @@ class RedisMirror:
     # --- writes go through the outbox -------------------------------------------------
 
     def _queue(self, key: str, write: Write) -> None:
-        self._outbox.pop(key, None)
-        self._outbox[key] = write  # the latest write of a key wins; order kept otherwise
+        self.outbox.queue(key, write)
 
     def flush(self) -> bool:
         """Send everything queued; True when Redis took it all."""
         was_healthy = self.healthy
-        if not self._send():
+        if not self.outbox.send():
             return False
         if not was_healthy or self._came_back_empty():
             self._backfill(list(self._sessions.values()))
         else:
             self._backfill([s for s in self._sessions.values() if self._missing(*s)])
-        return self._send()
+        return self.outbox.send()
 
     def _came_back_empty(self) -> bool:
         """Whether Redis lost this mirror's keys since it last looked (a restart without
@@ -210,7 +121,7 @@ class RedisMirror:
         try:
             return bool(self.client.set(f"{self.prefix}:mirror", "1", nx=True))
         except redis.RedisError as err:
-            self._set_health(False, err)
+            self.outbox.set_health(False, err)
             return False
 
     def _missing(self, ref: SessionRef, spec: SessionSpec) -> bool:
@@ -222,7 +133,7 @@ class RedisMirror:
         try:
             held = int(self.client.hlen(self.keys(ref).trial_keys))
         except redis.RedisError as err:
-            self._set_health(False, err)
+            self.outbox.set_health(False, err)
             return False
         self._checked.add(ref.key)
         return held < len(self.source(ref))
@@ -244,39 +155,6 @@ class RedisMirror:
                 self._queue(k.hash, self._last_status[ref.key])
         if sessions:
             log.info("redis: re-sent %d sessions from the result store", len(sessions))
-
-    def _send(self) -> bool:
-        if not self._outbox and not self._events:
-            return True
-        if not self.healthy and self.monotonic() < self._retry_at:
-            return False  # known to be down: queue, do not wait on it
-        try:
-            pipe = self.client.pipeline(transaction=True)
-            for write in self._outbox.values():
-                write(pipe)
-            for stream, fields in self._events:
-                pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
-            pipe.execute()
-        except redis.RedisError as err:
-            self._set_health(False, err)
-            return False
-        self._outbox.clear()
-        self._events.clear()
-        self._set_health(True)
-        return True
-
-    def _set_health(self, ok: bool, err: Exception | None = None) -> None:
-        if not ok and self.healthy:
-            # Only the error's type is logged: a connection error can quote the URL.
-            log.warning("redis unreachable, queueing writes: %s", type(err).__name__)
-        if ok:
-            self._backoff = 0.0
-        else:
-            self._backoff = min(max(2 * self._backoff, BACKOFF_FIRST), BACKOFF_MAX)
-            self._retry_at = self.monotonic() + self._backoff
-        self.healthy = ok
-        if self.on_health is not None:
-            self.on_health(ok)
 
     # --- Mirror -------------------------------------------------------------------------
 
@@ -449,10 +327,7 @@ class RedisMirror:
             "data": json.dumps(data, sort_keys=True),
             "at": self.clock().isoformat(),
         }
-        self._events.append((k.events, fields))
-        if len(self._events) > MAX_QUEUED_EVENTS:
-            del self._events[0]  # a long outage keeps the newest events, not all of them
-            self._dropped_events += 1
+        self.outbox.event(k.events, fields)
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
         out = []
@@ -484,22 +359,3 @@ class RedisMirror:
 
     def close(self) -> None:
         self.client.close()
-
-
-def records(
-    client: redis.Redis, k: Keys, trials: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """Result records of a session (or of some of its trials), in trial order.
-
-    What Redis holds is untrusted: an index entry that is no trial number, or a
-    record that is not one (``tuneop.core.records``), is passed over.
-    """
-    if trials is None:
-        mapping = client.hgetall(k.trial_keys)
-        pairs = sorted((int(t), key) for t, key in mapping.items() if t.isdigit())
-    else:
-        found = client.hmget(k.trial_keys, [str(t) for t in trials]) if trials else []
-        pairs = [(t, key) for t, key in zip(trials, found, strict=True) if key is not None]
-    docs = client.mget([key for _, key in pairs]) if pairs else []
-    found_records = (read_record(d) for d in docs if d is not None)
-    return [r for r in found_records if r is not None]
