@@ -4,12 +4,13 @@
 test:
 	./scripts/test.sh
 
+# The benchmarks are modules of the bench package: run them from the repository root.
 bench:
-	.venv/bin/python bench/plan_bench.py
-	.venv/bin/python bench/quality_bench.py
-	.venv/bin/python bench/local_bench.py
-	.venv/bin/python bench/redis_bench.py
-	.venv/bin/python bench/cluster_bench.py
+	.venv/bin/python -m bench.plan_bench
+	.venv/bin/python -m bench.quality_bench
+	.venv/bin/python -m bench.local_bench
+	.venv/bin/python -m bench.redis_bench
+	.venv/bin/python -m bench.cluster
 
 crd:
 	.venv/bin/tuneop crd > crds/tuningsession.yaml

@@ -21,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from common import header, save, stats
+from bench.common import header, save, stats
 from tuneop.api.session import parse_manifest
 from tuneop.cli.run import run_local
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from common import header, save, stats, timed
+from bench.common import header, save, stats, timed
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.api.status import SessionStatus, status_bytes

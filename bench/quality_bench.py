@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from common import header, save
+from bench.common import header, save
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.core.bayesian import CachedSuggester

@@ -18,11 +18,8 @@ from typing import Any
 
 import redis
 
-from common import header, save
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "component"))
-from redis_server import RedisServer
-
+from bench.common import header, save
+from minicluster.redis_server import RedisServer
 from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec

@@ -11,7 +11,13 @@ logs in one state directory::
 ``ControlPlane.start`` waits until the apiserver answers ``/readyz`` and the controller-manager
 ``/healthz``; if anything fails on the way it stops what it already started and raises with the
 tail of the logs. ``stop`` (also run by the context manager) ends every process it started,
-each with its whole process group. The binaries come from ``build.sh`` (see HARNESS.md).
+each with its whole process group.
+
+The Kubernetes release is ``$TUNEOP_K8S_VERSION`` (default ``DEFAULT_K8S_VERSION``); its
+binaries come from ``build-kubernetes.sh`` (built from the Go module proxy into
+``$TUNEOP_CACHE/k8s-<version>/bin``) and etcd from ``install-etcd.sh`` (Debian trixie's 3.5,
+unpacked into ``$TUNEOP_CACHE/etcd``); see HARNESS.md. Releases older than
+``OLDEST_SUPPORTED`` are refused: the flags here are those of a current cluster.
 """
 
 from __future__ import annotations
@@ -32,42 +38,100 @@ import yaml
 
 from minicluster import pki, processes
 
-K8S_VERSION = "1.20.2"
+DEFAULT_K8S_VERSION = "1.37.2"
+OLDEST_SUPPORTED = (1, 31)
 SERVICE_CIDR = "10.0.0.0/24"
 SERVICE_IP = "10.0.0.1"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
-FEATURE_GATES = "TTLAfterFinished=true"
-BINARIES = ("kube-apiserver", "kube-controller-manager")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "tests" / "e2e" / "cluster" / "build.sh"
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+BUILD_SCRIPT = HERE / "build-kubernetes.sh"
+ETCD_SCRIPT = HERE / "install-etcd.sh"
+# A current kube-apiserver refuses older etcd ("etcd cluster version ... is not supported").
+MIN_ETCD = (3, 5, 13)
+
+
+def k8s_version() -> str:
+    """The release the tier runs: ``$TUNEOP_K8S_VERSION`` (like ``1.31.14``) or the default."""
+    version = (os.environ.get("TUNEOP_K8S_VERSION") or DEFAULT_K8S_VERSION).removeprefix("v")
+    parts = version.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"TUNEOP_K8S_VERSION={version!r}: want MAJOR.MINOR.PATCH")
+    if (int(parts[0]), int(parts[1])) < OLDEST_SUPPORTED:
+        oldest = ".".join(map(str, OLDEST_SUPPORTED))
+        raise ValueError(f"TUNEOP_K8S_VERSION={version}: the harness supports {oldest} and newer")
+    return version
+
+
+K8S_VERSION = k8s_version()
 
 
 class ClusterError(RuntimeError):
     """The cluster could not be brought up (the message carries the component logs)."""
 
 
+def cache_root() -> Path:
+    """``$TUNEOP_CACHE`` or ``~/.cache/tuneop``."""
+    return Path(os.environ.get("TUNEOP_CACHE") or str(Path.home() / ".cache" / "tuneop"))
+
+
 def cache_dir() -> Path:
-    """Where ``build.sh`` puts its output (``$TUNEOP_CACHE`` or ``~/.cache/tuneop``)."""
-    root = os.environ.get("TUNEOP_CACHE") or str(Path.home() / ".cache" / "tuneop")
-    return Path(root) / f"k8s-{K8S_VERSION}"
+    """Where ``build-kubernetes.sh`` puts the release's build."""
+    return cache_root() / f"k8s-{K8S_VERSION}"
 
 
 def bin_dir() -> Path:
     return cache_dir() / "bin"
 
 
+def kubectl_binary() -> str:
+    """The kubectl built with the server (client and server versions match), else PATH's."""
+    built = bin_dir() / "kubectl"
+    if os.access(built, os.X_OK):
+        return str(built)
+    return shutil.which("kubectl") or "kubectl"
+
+
+def etcd_version(binary: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except OSError:
+        return ()
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return tuple(int(p) for p in line.split(":", 1)[1].strip().split(".")[:3])
+    return ()
+
+
+def etcd_binary() -> str | None:
+    """An etcd new enough for the apiserver: ``$TUNEOP_ETCD``, the cached one, or PATH's."""
+    candidates = [
+        os.environ.get("TUNEOP_ETCD"),
+        str(cache_root() / "etcd" / "bin" / "etcd"),
+        shutil.which("etcd"),
+    ]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK) and etcd_version(candidate) >= MIN_ETCD:
+            return candidate
+    return None
+
+
 def missing_binaries(directory: Path | None = None) -> list[str]:
     """The control-plane programs that are not installed (empty when all are there)."""
     directory = directory or bin_dir()
     missing = [name for name in BINARIES if not os.access(directory / name, os.X_OK)]
-    if shutil.which("etcd") is None:
-        missing.append("etcd")
+    if etcd_binary() is None:
+        missing.append("etcd >= " + ".".join(map(str, MIN_ETCD)))
     return missing
 
 
 def build() -> None:
-    """Run ``build.sh`` (quick when the binaries are cached)."""
-    subprocess.run(["bash", str(BUILD_SCRIPT)], check=True)
+    """Run ``build-kubernetes.sh`` and ``install-etcd.sh`` (quick when cached)."""
+    subprocess.run(["bash", str(BUILD_SCRIPT), K8S_VERSION], check=True)
+    subprocess.run(["bash", str(ETCD_SCRIPT)], check=True)
 
 
 def free_port() -> int:
@@ -134,7 +198,9 @@ class ControlPlane:
     def start(self, timeout: float = 120.0) -> ControlPlane:
         missing = missing_binaries(self.binaries)
         if missing:
-            raise ClusterError(f"missing {', '.join(missing)}: run {BUILD_SCRIPT}")
+            raise ClusterError(
+                f"missing {', '.join(missing)}: run {BUILD_SCRIPT} {K8S_VERSION} and {ETCD_SCRIPT}"
+            )
         deadline = time.monotonic() + timeout
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +286,7 @@ class ControlPlane:
         client_port, peer_port = free_port(), free_port()
         client_url = f"http://127.0.0.1:{client_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
-        etcd = shutil.which("etcd") or "etcd"
+        etcd = etcd_binary() or "etcd"
         component = self._spawn(
             "etcd",
             [
@@ -233,6 +299,8 @@ class ControlPlane:
                 f"--initial-advertise-peer-urls={peer_url}",
                 f"--initial-cluster=e2e={peer_url}",
                 "--initial-cluster-state=new",
+                # A throwaway cluster: no fsync (etcd >= 3.5), the tests do not wait on the disk.
+                "--unsafe-no-fsync",
             ],
         )
         self._wait(component, f"{client_url}/health", deadline, ssl.create_default_context())
@@ -250,7 +318,6 @@ class ControlPlane:
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={self.api_port}",
-                "--insecure-port=0",
                 f"--cert-dir={self.state_dir / 'apiserver'}",
                 f"--tls-cert-file={p.apiserver.cert}",
                 f"--tls-private-key-file={p.apiserver.key}",
@@ -260,8 +327,8 @@ class ControlPlane:
                 f"--service-account-key-file={p.service_account_pub}",
                 f"--api-audiences={ISSUER}",
                 "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                f"--feature-gates={FEATURE_GATES}",
                 f"--kubelet-client-certificate={p.apiserver_kubelet_client.cert}",
                 f"--kubelet-client-key={p.apiserver_kubelet_client.key}",
                 "--kubelet-preferred-address-types=InternalIP",
@@ -295,7 +362,6 @@ class ControlPlane:
                 f"--kubeconfig={kubeconfig}",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={port}",
-                "--port=0",
                 f"--cert-dir={self.state_dir / 'controller-manager'}",
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={p.service_account_key}",
@@ -303,7 +369,6 @@ class ControlPlane:
                 f"--cluster-signing-cert-file={p.ca.cert}",
                 f"--cluster-signing-key-file={p.ca.key}",
                 "--controllers=*",
-                f"--feature-gates={FEATURE_GATES}",
                 "--leader-elect=false",
                 "--profiling=false",
                 "--v=1",

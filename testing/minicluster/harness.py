@@ -10,7 +10,6 @@ the last observation and the tail of every component log) and ``create_namespace
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,12 +19,12 @@ from types import TracebackType
 from typing import TypeVar
 
 from minicluster import processes
-from minicluster.controlplane import REPO_ROOT, ClusterError, ControlPlane
+from minicluster.controlplane import REPO_ROOT, ClusterError, ControlPlane, kubectl_binary
 from minicluster.kube import Json, Kube
 
 T = TypeVar("T")
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+KUBECTL = kubectl_binary()
 MARKER = ".tuneop-e2e-cluster"
 
 
@@ -200,7 +199,11 @@ class Cluster:
         )
 
     def _service_account_token(self, namespace: str, name: str) -> str | None:
+        """The account's name once pods can use it: it exists (since 1.24 a pod gets a
+        projected token from the TokenRequest API; no token Secret is made any more)."""
         account = self.kube.get_or_none(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+        if account is not None and not account.get("secrets"):
+            return name
         for ref in (account or {}).get("secrets") or []:
             secret = self.kube.get_or_none(f"/api/v1/namespaces/{namespace}/secrets/{ref['name']}")
             if secret and (secret.get("data") or {}).get("token"):

@@ -3,7 +3,7 @@
 The apiserver answers ``kubectl logs`` (``GET .../pods/NAME/log``) by calling the kubelet of
 the pod's node at ``https://<InternalIP>:<kubeletEndpoint.Port>/containerLogs/NS/POD/CONTAINER``
 with its kubelet client certificate. This module is that server: HTTPS on 127.0.0.1 with a
-self-signed certificate (the 1.20 apiserver does not verify it without
+self-signed certificate (the apiserver does not verify it without
 ``--kubelet-certificate-authority``), reading the per-container log files the simulator
 writes, with ``tailLines``, ``limitBytes`` and ``follow``. Other kubelet endpoints (exec,
 port-forward, stats) answer 404.

@@ -13,9 +13,18 @@ the part of the one node of the cluster, as far as the API can tell:
   resolved as the kubelet would (literal values, ``$(VAR)`` expansion, ``fieldRef``,
   ``secretKeyRef``, ``configMapKeyRef``, ``envFrom``) and with the pod's ServiceAccount token
   offered as a ``KUBECONFIG`` file, so a program acts with exactly that account's RBAC;
-* it reports the pod's phase and container states (Pending, Running, Succeeded/Failed),
-  enforces ``activeDeadlineSeconds`` and honours graceful deletion (SIGTERM, the grace
-  period, SIGKILL, then the final delete);
+* it reports the pod's phase, container states and conditions as a current kubelet does
+  (PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled), with a
+  strategic merge patch that leaves other writers' conditions and the pod's finalizers (the
+  Job controller's ``batch.kubernetes.io/job-tracking``) alone;
+* it runs native sidecars (init containers with ``restartPolicy: Always``): started in order
+  with the init containers, kept running (and restarted) while the main containers run, and
+  stopped once they have all exited;
+* it enforces ``activeDeadlineSeconds``, evicts a pod on request (the annotation
+  ``EVICT_ANNOTATION``, like a kubelet's node-pressure eviction: a DisruptionTarget
+  condition, SIGKILL, phase Failed with reason Evicted) and honours graceful deletion
+  (SIGTERM to the main containers, then to the sidecars, the grace period, SIGKILL, a final
+  terminal phase, then the final delete, once);
 * it serves the kubelet's ``/containerLogs`` endpoint over HTTPS so ``kubectl logs`` and any
   log harvest go through the real apiserver.
 
@@ -43,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from minicluster import pki, processes
-from minicluster.kube import ApiException, Json, Kube, is_status
+from minicluster.kube import STRATEGIC_MERGE_PATCH, ApiException, Json, Kube, is_status
 from minicluster.kubeletapi import KubeletServer, LogIndex
 from minicluster.pods import (
     TERMINAL_PHASES,
@@ -61,7 +70,7 @@ from minicluster.pods import (
 log = logging.getLogger("nodesim")
 
 DEFAULT_NODE_NAME = "tuneop-node"
-KUBELET_VERSION = "v1.20.2"
+EVICT_ANNOTATION = "nodesim.tuneop.dev/evict"
 HEARTBEAT_SECONDS = 10.0
 LEASE_DURATION_SECONDS = 40
 TICK_SECONDS = 0.1
@@ -97,6 +106,10 @@ class NodeSimulator:
         self.api_port = parsed.port or 443
         self.server: KubeletServer | None = None
         self.node_transition = now_rfc3339()
+        self.kubelet_version = "v0.0.0"
+        # Pods (by uid) whose final delete was sent: a pod held by a finalizer stays in the
+        # API until its owner (the Job controller) lets it go; it is not deleted again.
+        self.deletes_sent: set[str] = set()
 
     # -- node ---------------------------------------------------------------------------------
 
@@ -143,14 +156,16 @@ class NodeSimulator:
                 "kernelVersion": os.uname().release,
                 "osImage": "tuneop node simulator",
                 "containerRuntimeVersion": "nodesim://0",
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": KUBELET_VERSION,
+                "kubeletVersion": self.kubelet_version,
                 "operatingSystem": "linux",
                 "architecture": "amd64",
             },
         }
 
     def register(self) -> None:
+        # The node claims the server's own version, so version skew checks are satisfied.
+        with contextlib.suppress(ApiException, KeyError):
+            self.kubelet_version = str(self.kube.get("/version")["gitVersion"])
         labels = {
             "kubernetes.io/hostname": self.node_name,
             "kubernetes.io/os": "linux",
@@ -248,7 +263,9 @@ class NodeSimulator:
                 self.on_pod(pod)
             for key in [k for k in self.runs if k not in seen]:
                 self.forget(self.runs[key])
+            self.deletes_sent &= {pod["metadata"]["uid"] for pod in payload}
         elif kind == "DELETED":
+            self.deletes_sent.discard(payload["metadata"]["uid"])
             run = self.runs.get((payload["metadata"]["namespace"], payload["metadata"]["name"]))
             if run is not None and run.uid == payload["metadata"]["uid"]:
                 self.forget(run)
@@ -276,7 +293,8 @@ class NodeSimulator:
                 self.begin_termination(run)
             return
         if meta.get("deletionTimestamp"):
-            self.delete_now(meta["namespace"], meta["name"], meta["uid"])
+            if meta["uid"] not in self.deletes_sent:
+                self.delete_now(meta["namespace"], meta["name"], meta["uid"])
         elif phase == "Pending":
             self.start(pod)
         elif phase == "Running":
@@ -317,6 +335,8 @@ class NodeSimulator:
             )
 
     def delete_now(self, namespace: str, name: str, uid: str) -> None:
+        """The kubelet's final delete (grace 0, uid precondition); finalizers may hold it."""
+        self.deletes_sent.add(uid)
         body = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
@@ -360,15 +380,36 @@ class NodeSimulator:
         self.push_status(run)
 
     def begin_termination(self, run: PodRun) -> None:
+        """Graceful deletion: SIGTERM to the main containers now, to sidecars after them."""
         if run.terminating:
             return
         run.terminating = True
+        run.dirty = True
         grace = run.pod["metadata"].get("deletionGracePeriodSeconds")
         run.kill_at = time.monotonic() + float(30 if grace is None else grace)
         log.info("pod %s/%s is deleted: SIGTERM, grace %ss", run.namespace, run.name, grace)
         for container in run.all_containers():
+            if not container.sidecar:
+                self.terminate(container)
+
+    def terminate(self, container: ContainerRun) -> None:
+        if container.running and container.process is not None and not container.signalled:
+            container.signalled = True
+            processes.signal_group(container.process, signal.SIGTERM)
+
+    def evict(self, run: PodRun, message: str) -> None:
+        """A node-pressure eviction as the kubelet does it (hard threshold: no grace)."""
+        log.info("pod %s/%s is evicted: %s", run.namespace, run.name, message)
+        run.disruption = ("TerminationByKubelet", message)
+        # The kubelet records the DisruptionTarget condition before it kills the containers.
+        self.push_status(run)
+        for container in run.all_containers():
             if container.running and container.process is not None:
-                processes.signal_group(container.process, signal.SIGTERM)
+                container.reason = "Error"
+                processes.signal_group(container.process, signal.SIGKILL)
+                container.process.wait()
+                self.reap(run, container)
+        self.finish(run, "Failed", "Evicted", message)
 
     def forget(self, run: PodRun) -> None:
         """The pod is gone: kill what is left and remove its directory and logs."""
@@ -423,22 +464,24 @@ class NodeSimulator:
             return
         if run.phase in TERMINAL_PHASES:
             return
+        evict = (run.pod["metadata"].get("annotations") or {}).get(EVICT_ANNOTATION)
+        if evict is not None:
+            self.evict(run, evict or "The node was low on resource: memory.")
+            return
         deadline = run.pod["spec"].get("activeDeadlineSeconds")
         if deadline is not None and time.monotonic() - run.started >= float(deadline):
             self.fail_deadline(run, int(deadline))
             return
-        for container in run.init_containers:
-            if container.exit_code == 0:
-                continue
-            if self.advance_container(run, container):
+        if not run.initialized:
+            if not self.advance_init(run):
                 return
-            if not container.terminated:
-                return
-            if run.restart_policy() == "Never":
-                self.finish(run, "Failed")
-            else:
-                self.schedule_restart(container)
-            return
+            run.initialized = True
+            run.dirty = True
+        elif not run.stopping_sidecars:
+            for sidecar in run.sidecars():
+                if sidecar.terminated:
+                    self.schedule_restart(sidecar)
+                self.advance_container(run, sidecar)
         for container in run.containers:
             self.advance_container(run, container)
             if container.terminated and (
@@ -447,8 +490,50 @@ class NodeSimulator:
             ):
                 self.schedule_restart(container)
         if all(c.terminated and not c.retry_at for c in run.containers):
+            if self.stop_sidecars(run):
+                return
             failed = any(c.exit_code != 0 for c in run.containers)
             self.finish(run, "Failed" if failed else "Succeeded")
+
+    def advance_init(self, run: PodRun) -> bool:
+        """Run the init containers in order; True once all are done (sidecars: started)."""
+        for container in run.init_containers:
+            if container.sidecar:
+                if container.running:
+                    continue
+                if container.terminated:
+                    self.schedule_restart(container)
+                self.advance_container(run, container)
+                return False
+            if container.exit_code == 0:
+                continue
+            if self.advance_container(run, container):
+                return False
+            if not container.terminated:
+                return False
+            if run.restart_policy() == "Never":
+                self.finish(run, "Failed")
+            else:
+                self.schedule_restart(container)
+            return False
+        return True
+
+    def stop_sidecars(self, run: PodRun) -> bool:
+        """The main containers are done: stop the sidecars; True while any still runs."""
+        live = [c for c in run.sidecars() if c.running]
+        if not live:
+            return False
+        if not run.stopping_sidecars:
+            run.stopping_sidecars = True
+            run.sidecar_kill_at = time.monotonic() + run.grace_seconds()
+            log.info("pod %s/%s: main containers done, stopping sidecars", run.namespace, run.name)
+            for sidecar in reversed(live):
+                self.terminate(sidecar)
+        elif time.monotonic() >= run.sidecar_kill_at:
+            for sidecar in live:
+                if sidecar.process is not None:
+                    processes.signal_group(sidecar.process, signal.SIGKILL)
+        return True
 
     def advance_container(self, run: PodRun, container: ContainerRun) -> bool:
         """Start the container if it is due; True if it was started now."""
@@ -499,6 +584,9 @@ class NodeSimulator:
             return
         running = [c for c in run.all_containers() if c.running]
         if running and time.monotonic() < run.kill_at:
+            if not any(not c.sidecar for c in running):
+                for sidecar in reversed(running):
+                    self.terminate(sidecar)
             return
         for container in run.all_containers():
             if container.process is not None:
@@ -506,7 +594,14 @@ class NodeSimulator:
                 if container.running:
                     container.process.wait()
                     self.reap(run, container)
+        # Like a kubelet since 1.27: the pod reaches a terminal phase before it goes, so that
+        # the Job controller counts it (and its finalizer is removed) from its status.
+        if run.phase not in TERMINAL_PHASES:
+            mains = run.containers
+            done = all(c.exit_code == 0 for c in mains) and run.restart_policy() != "Always"
+            run.phase = "Succeeded" if done else "Failed"
         run.delete_sent = True
+        self.push_status(run)
         self.delete_now(run.namespace, run.name, run.uid)
 
     # -- processes ----------------------------------------------------------------------------
@@ -515,6 +610,7 @@ class NodeSimulator:
         container.retry_at = 0.0
         container.exit_code = container.reason = container.message = None
         container.finished_at = None
+        container.signalled = False
         container.process = None
         try:
             env = self.environment(run, container)
@@ -578,7 +674,11 @@ class NodeSimulator:
         run.dirty = False
         path = f"/api/v1/namespaces/{run.namespace}/pods/{run.name}/status"
         try:
-            self.kube.patch(path, {"metadata": {"uid": run.uid}, "status": run.status()})
+            self.kube.patch(
+                path,
+                {"metadata": {"uid": run.uid}, "status": run.status()},
+                content_type=STRATEGIC_MERGE_PATCH,
+            )
         except ApiException as error:
             if not is_status(error, 404, 409):
                 run.dirty = True

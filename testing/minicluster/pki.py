@@ -177,7 +177,7 @@ def issue(
 def self_signed_server(
     directory: Path, name: str, common_name: str, ip_addresses: tuple[str, ...]
 ) -> KeyPair:
-    """Create a self-signed serving certificate (the kubelet's; the 1.20 apiserver does not
+    """Create a self-signed serving certificate (the kubelet's; the apiserver does not
     verify it when it has no ``--kubelet-certificate-authority``)."""
     directory.mkdir(parents=True, exist_ok=True)
     pair = KeyPair(directory / f"{name}.crt", directory / f"{name}.key")

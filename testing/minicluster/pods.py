@@ -62,6 +62,12 @@ class ContainerRun:
     waiting_message: str | None = None
     restart_count: int = 0
     retry_at: float = 0.0
+    signalled: bool = False
+
+    @property
+    def sidecar(self) -> bool:
+        """A native sidecar: an init container with ``restartPolicy: Always`` (1.29+)."""
+        return self.init and self.spec.get("restartPolicy") == "Always"
 
     @property
     def running(self) -> bool:
@@ -75,9 +81,11 @@ class ContainerRun:
         return f"nodesim://{self.process.pid}" if self.process is not None else ""
 
     def status(self) -> Json:
-        state: Json
+        # The states the container is not in are sent as null, so that a strategic merge
+        # patch replaces the state instead of adding a second one to it.
+        state: Json = {"waiting": None, "running": None, "terminated": None}
         if self.running:
-            state = {"running": {"startedAt": self.started_at}}
+            state["running"] = {"startedAt": self.started_at}
         elif self.terminated:
             terminated: Json = {
                 "exitCode": self.exit_code,
@@ -88,23 +96,26 @@ class ContainerRun:
             }
             if self.message:
                 terminated["message"] = self.message
-            state = {"terminated": terminated}
+            state["terminated"] = terminated
         else:
             waiting: Json = {"reason": self.waiting_reason}
             if self.waiting_message:
                 waiting["message"] = self.waiting_message
-            state = {"waiting": waiting}
+            state["waiting"] = waiting
         image = str(self.spec.get("image", ""))
-        return {
+        status: Json = {
             "name": self.name,
             "image": image,
             "imageID": f"nodesim://{image}",
             "containerID": self.container_id(),
-            "ready": self.running and not self.init,
+            "ready": self.running and (self.sidecar or not self.init),
             "started": self.running,
             "restartCount": self.restart_count,
             "state": state,
         }
+        if self.sidecar:
+            status["restartPolicy"] = "Always"
+        return status
 
 
 @dataclass
@@ -124,10 +135,15 @@ class PodRun:
     reason: str | None = None
     message: str | None = None
     kubeconfig: Path | None = None
+    initialized: bool = False
     terminating: bool = False
     kill_at: float = 0.0
     delete_sent: bool = False
+    stopping_sidecars: bool = False
+    sidecar_kill_at: float = 0.0
+    disruption: tuple[str, str] | None = None
     dirty: bool = True
+    transitions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -140,39 +156,76 @@ class PodRun:
     def all_containers(self) -> list[ContainerRun]:
         return self.init_containers + self.containers
 
+    def sidecars(self) -> list[ContainerRun]:
+        return [c for c in self.init_containers if c.sidecar]
+
     def restart_policy(self) -> str:
         return str(self.pod["spec"].get("restartPolicy", "Always"))
 
+    def grace_seconds(self) -> float:
+        grace = self.pod["spec"].get("terminationGracePeriodSeconds")
+        return float(30 if grace is None else grace)
+
+    def condition(self, kind: str, ok: bool, reason: str | None = None, message: str = "") -> Json:
+        """A pod condition whose ``lastTransitionTime`` moves only when its status does."""
+        status = "True" if ok else "False"
+        previous = self.transitions.get(kind)
+        if previous is None or previous[0] != status:
+            previous = (status, now_rfc3339())
+            self.transitions[kind] = previous
+        cond: Json = {
+            "type": kind,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": previous[1],
+        }
+        if reason and (not ok or kind == "DisruptionTarget"):
+            cond["reason"] = reason
+        if message:
+            cond["message"] = message
+        generation = self.pod["metadata"].get("generation")
+        if generation is not None:
+            cond["observedGeneration"] = generation
+        return cond
+
     def status(self) -> Json:
-        initialized = all(c.exit_code == 0 for c in self.init_containers)
-        ready = self.phase == "Running" and all(c.running for c in self.containers)
-        not_ready_reason = "PodCompleted" if self.phase in TERMINAL_PHASES else "ContainersNotReady"
-
-        def condition(kind: str, ok: bool, reason: str | None = None) -> Json:
-            cond: Json = {
-                "type": kind,
-                "status": "True" if ok else "False",
-                "lastProbeTime": None,
-                "lastTransitionTime": now_rfc3339(),
-            }
-            if not ok and reason:
-                cond["reason"] = reason
-            return cond
-
+        terminal = self.phase in TERMINAL_PHASES
+        initialized = self.initialized or all(
+            c.running if c.sidecar else c.exit_code == 0 for c in self.init_containers
+        )
+        ready = (
+            self.phase == "Running"
+            and not self.terminating
+            and all(c.running for c in self.containers + self.sidecars())
+        )
+        not_ready_reason = "PodCompleted" if terminal else "ContainersNotReady"
+        # The sandbox exists from the start until every container is gone (1.29+).
+        sandbox = not (terminal or self.delete_sent) or any(
+            c.running for c in self.all_containers()
+        )
+        conditions = [
+            self.condition("PodReadyToStartContainers", sandbox),
+            self.condition("Initialized", initialized, "ContainersNotInitialized"),
+            self.condition("Ready", ready, not_ready_reason),
+            self.condition("ContainersReady", ready, not_ready_reason),
+            self.condition("PodScheduled", True),
+        ]
+        if self.disruption is not None:
+            reason, message = self.disruption
+            conditions.append(self.condition("DisruptionTarget", True, reason, message))
         status: Json = {
             "phase": self.phase,
             "hostIP": "127.0.0.1",
+            "hostIPs": [{"ip": "127.0.0.1"}],
             "podIP": "127.0.0.1",
             "podIPs": [{"ip": "127.0.0.1"}],
             "startTime": self.start_time,
-            "conditions": [
-                condition("Initialized", initialized, "ContainersNotInitialized"),
-                condition("Ready", ready, not_ready_reason),
-                condition("ContainersReady", ready, not_ready_reason),
-                condition("PodScheduled", True),
-            ],
+            "conditions": conditions,
             "containerStatuses": [c.status() for c in self.containers],
         }
+        generation = self.pod["metadata"].get("generation")
+        if generation is not None:
+            status["observedGeneration"] = generation
         if self.init_containers:
             status["initContainerStatuses"] = [c.status() for c in self.init_containers]
         if self.reason:
@@ -308,14 +361,14 @@ def mounts_token(container: Json) -> bool:
 def service_account_token(kube: Kube, run: PodRun) -> tuple[str, str]:
     """The token and CA that the pod's service-account volume would hold.
 
-    In 1.20 the ServiceAccount admission plugin mounts the account's token Secret (made by the
-    controller-manager's token controller); with a projected token volume instead, a token
-    bound to the pod is requested through the TokenRequest API.
+    Since 1.24 the ServiceAccount admission plugin mounts a projected ``kube-api-access-*``
+    volume: a token bound to the pod is requested through the TokenRequest API, as the kubelet
+    does. A pod that mounts a legacy token Secret by hand gets that Secret's token.
     """
     spec = run.pod["spec"]
     mount_names = {
         m["name"]
-        for c in spec.get("containers") or []
+        for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
         for m in c.get("volumeMounts") or []
         if m.get("mountPath") == SA_MOUNT_PATH
     }

@@ -124,7 +124,11 @@ class BestConfigMap:
                 raise
             self.kube.write()
             self.kube.core.create_namespaced_config_map(
-                ref.namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                ref.namespace,
+                body,
+                field_validation="Strict",
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
             )
             return
         labels = (current.get("metadata") or {}).get("labels") or {}
@@ -136,7 +140,12 @@ class BestConfigMap:
         body["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
         self.kube.write()
         self.kube.core.replace_namespaced_config_map(
-            name, ref.namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            name,
+            ref.namespace,
+            body,
+            field_validation="Strict",
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT,
         )
 
     def forget(self, key: str) -> None:

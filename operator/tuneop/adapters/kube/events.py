@@ -172,6 +172,7 @@ class KubeEvents:
                 self.kube.core.create_namespaced_event(
                     ref.namespace,
                     event_body(ref, event, now, self.instance),
+                    field_validation="Strict",
                     _preload_content=False,
                     _request_timeout=REQUEST_TIMEOUT,
                 )

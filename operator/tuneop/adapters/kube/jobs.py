@@ -356,6 +356,7 @@ class KubeJobs:
             resp = self.kube.batch.create_namespaced_job(
                 ref.namespace,
                 job.manifest,
+                field_validation="Strict",
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT,
             )

@@ -226,6 +226,7 @@ class KubeStatus:
                 PLURAL,
                 ref.name,
                 status_patch(seen.status, status, version),
+                field_validation="Strict",
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT,
             )
