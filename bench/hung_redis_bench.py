@@ -21,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from common import header, save, stats
+from bench.common import header, save, stats
 from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.api.session import parse_manifest
 from tuneop.cli.run import run_local
@@ -79,7 +79,6 @@ def session_seconds(redis_url: str | None) -> float:
 def healthy_redis() -> tuple[Any, str] | None:
     if shutil.which("redis-server") is None:
         return None
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))
     from minicluster.redis_server import RedisServer
 
     server = RedisServer(Path(tempfile.mkdtemp()))
