@@ -9,7 +9,8 @@ import pytest
 from operator_fakes import FakeApi, condition, fake_kube, grid_spec, job_json
 
 from tuneop.adapters.kube.job_cache import JobCache, session_of, slim
-from tuneop.adapters.kube.jobs import KubeJobs, observed_job
+from tuneop.adapters.kube.job_status import observed_job
+from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.core.manifests import job_manifest

@@ -17,7 +17,8 @@ from operator_fakes import (
 )
 
 from tuneop.adapters.kube import jobs as kube_jobs
-from tuneop.adapters.kube.jobs import KubeJobs, infra_reason, observed_job
+from tuneop.adapters.kube.job_status import infra_reason, observed_job
+from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.core.manifests import selector

@@ -13,28 +13,16 @@ still being garbage-collected) are not this session's and are skipped.
 Only plain Job features are used (no Indexed Jobs, pod failure policies or
 ``suspend``), so this works against a 1.20 API server.
 
-**Infrastructure failures.** For a failed Job, the pods still present are
-examined and the *newest* one decides (with retries, earlier attempts may
-have failed differently): a pod the platform killed (status.reason Evicted,
-NodeLost, Preempting, Shutdown, UnexpectedAdmissionError, OutOf*…), a
-container stuck waiting on its image or config (ImagePullBackOff,
-ErrImagePull, InvalidImageName, CreateContainerConfigError,
-CreateContainerError) or a pod never scheduled (PodScheduled=False,
-Unschedulable) sets ``infra_reason``; unreported trials then count as
-InfrastructureFailure, not as the trial's fault. OOMKilled is the trial's own
-doing and stays a Failed trial. Pods deleted before harvest are not
-guessed at here: ``read_logs`` returns None and the core records ResultsLost.
+How a Job and its pods are read (state, owner, infrastructure failures) is
+in ``tuneop.adapters.kube.job_status``.
 
 **Logs.** ``read_logs`` lists the Job's pods (``job-name=<job>``) and reads
 the ``runner`` container's log of each, oldest first, because a later
-attempt's report for a trial replaces an earlier one. Each read is bounded
-with ``limitBytes`` = 4 MiB (the core parser's own tail bound: a runner prints
-one short line per trial, so 4 MiB holds thousands of trials plus noise).
-``limitBytes`` keeps the *head* of a log; when a log fills it, its end is
-read too (``tailLines`` sized to fit the limit), so the latest reports are
-never lost to objective chatter (reports in the middle of a log over 4 MiB
-can be). A Job's
-pods share a 16 MiB budget, newest pods first. A pod whose container never
+attempt's report for a trial replaces an earlier one. Each log is streamed
+whole through ``tuneop.core.logscan``: every result line is kept wherever it
+stands, plus the last ``LOG_LIMIT_BYTES`` of other output, so no report is
+lost to objective chatter however long the log, in bounded memory. A Job's
+pods share a 16 MiB budget of kept output, newest pods first. A pod whose container never
 started (the API answers 400) contributes an empty log; a pod deleted between
 the listing and the read is skipped. No pods at all → None (ResultsLost),
 except after DeadlineExceeded: the Job controller itself deletes the pods of
@@ -48,10 +36,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from tuneop.adapters.kube.client import (
     REQUEST_TIMEOUT,
@@ -61,167 +47,38 @@ from tuneop.adapters.kube.client import (
     status_code,
 )
 from tuneop.adapters.kube.job_cache import JobCache
+from tuneop.adapters.kube.job_status import (
+    Json,
+    creation_order,
+    job_state,
+    observed_job,
+    owned_by_other,
+    pod_job,
+)
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import KIND
 from tuneop.api.vocabulary import LABEL_SESSION
 from tuneop.core.logscan import scan
-from tuneop.core.manifests import CONTAINER, decode_job, selector, session_label
+from tuneop.core.manifests import CONTAINER, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.ports import TransientError
 
 __all__ = [
-    "INFRA_POD_REASONS",
-    "INFRA_WAITING_REASONS",
     "JOB_LOG_BUDGET_BYTES",
     "LOG_LIMIT_BYTES",
     "MAX_LOG_ATTEMPTS",
     "STREAM_CHUNK_BYTES",
-    "Json",
     "KubeJobs",
-    "creation_order",
-    "infra_reason",
-    "job_state",
-    "observed_job",
-    "owned_by_other",
-    "parse_time",
-    "pod_job",
-    "pod_problem",
 ]
 
 log = logging.getLogger(__name__)
 
-Json = Mapping[str, Any]
 
 LOG_LIMIT_BYTES = 4 * 1024 * 1024  # of other output kept beside the result lines, per pod
 JOB_LOG_BUDGET_BYTES = 16 * 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
 MAX_LOG_ATTEMPTS = 5
-
-INFRA_POD_REASONS = frozenset(
-    {
-        "Evicted",
-        "NodeLost",
-        "Preempting",
-        "Shutdown",
-        "Terminated",
-        "UnexpectedAdmissionError",
-        "NodeAffinity",
-    }
-)
-INFRA_WAITING_REASONS = frozenset(
-    {
-        "ImagePullBackOff",
-        "ErrImagePull",
-        "ErrImageNeverPull",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-    }
-)
-
-
-# --- mapping: plain functions over the API's JSON, tested without a cluster ---
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def job_state(job: Json) -> tuple[JobState, str | None, datetime | None]:
-    """State, reason and finish time from the Job's conditions."""
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("status") != "True":
-            continue
-        when = parse_time(cond.get("lastTransitionTime"))
-        if cond.get("type") == "Complete":
-            done = parse_time((job.get("status") or {}).get("completionTime")) or when
-            return JobState.SUCCEEDED, None, done
-        if cond.get("type") == "Failed":
-            return JobState.FAILED, cond.get("reason") or "Failed", when
-    return JobState.ACTIVE, None, None
-
-
-def owned_by_other(job: Json, ref: SessionRef) -> bool:
-    """True when the Job's controller is a TuningSession other than ``ref`` (by uid)."""
-    if not ref.uid:
-        return False
-    for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
-        if owner.get("kind") == KIND and owner.get("controller"):
-            return bool(owner.get("uid") != ref.uid)
-    return False
-
-
-def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
-    """An ``ObservedJob`` from a Job's JSON (and its pods, for failures); None if not ours."""
-    wire = decode_job(job)
-    if wire is None:
-        return None
-    state, reason, finished = job_state(job)
-    return ObservedJob(
-        index=wire.index,
-        name=wire.name,
-        trials=wire.trials,
-        state=state,
-        params=wire.params,
-        reason=reason,
-        infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
-        started_at=parse_time((job.get("status") or {}).get("startTime")),
-        finished_at=finished,
-    )
-
-
-def creation_order(pods: Sequence[Json]) -> list[Json]:
-    def key(pod: Json) -> tuple[str, str]:
-        meta = pod.get("metadata") or {}
-        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
-
-    return sorted(pods, key=key)
-
-
-def pod_problem(pod: Json) -> str | None:
-    """Why the platform, not the trial, ended this pod; None if nothing points there."""
-    name = (pod.get("metadata") or {}).get("name", "?")
-    status = pod.get("status") or {}
-    reason = status.get("reason")
-    if reason in INFRA_POD_REASONS or (isinstance(reason, str) and reason.startswith("OutOf")):
-        return f"pod {name} {reason}: {status.get('message') or ''}".rstrip(": ")
-    for cs in [
-        *(status.get("initContainerStatuses") or []),
-        *(status.get("containerStatuses") or []),
-    ]:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in INFRA_WAITING_REASONS:
-            msg = waiting.get("message") or ""
-            return f"pod {name} container {cs.get('name')} {waiting['reason']}: {msg}".rstrip(": ")
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return f"pod {name} not scheduled ({cond.get('reason')}): {cond.get('message') or ''}"
-    return None
-
-
-def infra_reason(pods: Sequence[Json]) -> str | None:
-    """The platform's failure, judged on the Job's newest pod."""
-    ordered = creation_order(pods)
-    return pod_problem(ordered[-1]) if ordered else None
-
-
-def pod_job(pod: Json) -> str | None:
-    """The name of the Job a pod belongs to (its controller reference, else the label)."""
-    meta = pod.get("metadata") or {}
-    for owner in meta.get("ownerReferences") or []:
-        if owner.get("kind") == "Job" and owner.get("controller"):
-            return str(owner.get("name"))
-    return (meta.get("labels") or {}).get("job-name")
-
-
-# --- the backend ---
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""Reading a worker Job and its pods: state, owner, and infrastructure failures.
+
+Plain functions over the API's JSON, tested without a cluster. A Job's state
+comes from its conditions (``Complete`` → Succeeded; ``Failed`` → Failed
+with the condition's reason, e.g. BackoffLimitExceeded or DeadlineExceeded;
+neither → Active); its index, trials and params from the Job wire format
+(``tuneop.core.manifests.decode_job``). Jobs owned by another TuningSession
+uid (an earlier session of the same name, still being garbage-collected) are
+not this session's.
+
+**Infrastructure failures.** For a failed Job, the pods still present are
+examined and the *newest* one decides (with retries, earlier attempts may
+have failed differently): a pod the platform killed (status.reason Evicted,
+NodeLost, Preempting, Shutdown, UnexpectedAdmissionError, OutOf*…), a
+container stuck waiting on its image or config (ImagePullBackOff,
+ErrImagePull, InvalidImageName, CreateContainerConfigError,
+CreateContainerError) or a pod never scheduled (PodScheduled=False,
+Unschedulable) sets ``infra_reason``; unreported trials then count as
+InfrastructureFailure, not as the trial's fault. OOMKilled is the trial's own
+doing and stays a Failed trial. Pods deleted before harvest are not
+guessed at here: ``read_logs`` returns None and the core records ResultsLost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tuneop.api.session import SessionRef
+from tuneop.api.spec import KIND
+from tuneop.core.manifests import decode_job
+from tuneop.core.observed import JobState, ObservedJob
+
+__all__ = [
+    "INFRA_POD_REASONS",
+    "INFRA_WAITING_REASONS",
+    "Json",
+    "creation_order",
+    "infra_reason",
+    "job_state",
+    "observed_job",
+    "owned_by_other",
+    "parse_time",
+    "pod_job",
+    "pod_problem",
+]
+
+Json = Mapping[str, Any]
+
+INFRA_POD_REASONS = frozenset(
+    {
+        "Evicted",
+        "NodeLost",
+        "Preempting",
+        "Shutdown",
+        "Terminated",
+        "UnexpectedAdmissionError",
+        "NodeAffinity",
+    }
+)
+INFRA_WAITING_REASONS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def job_state(job: Json) -> tuple[JobState, str | None, datetime | None]:
+    """State, reason and finish time from the Job's conditions."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        when = parse_time(cond.get("lastTransitionTime"))
+        if cond.get("type") == "Complete":
+            done = parse_time((job.get("status") or {}).get("completionTime")) or when
+            return JobState.SUCCEEDED, None, done
+        if cond.get("type") == "Failed":
+            return JobState.FAILED, cond.get("reason") or "Failed", when
+    return JobState.ACTIVE, None, None
+
+
+def owned_by_other(job: Json, ref: SessionRef) -> bool:
+    """True when the Job's controller is a TuningSession other than ``ref`` (by uid)."""
+    if not ref.uid:
+        return False
+    for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("kind") == KIND and owner.get("controller"):
+            return bool(owner.get("uid") != ref.uid)
+    return False
+
+
+def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
+    """An ``ObservedJob`` from a Job's JSON (and its pods, for failures); None if not ours."""
+    wire = decode_job(job)
+    if wire is None:
+        return None
+    state, reason, finished = job_state(job)
+    return ObservedJob(
+        index=wire.index,
+        name=wire.name,
+        trials=wire.trials,
+        state=state,
+        params=wire.params,
+        reason=reason,
+        infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
+        started_at=parse_time((job.get("status") or {}).get("startTime")),
+        finished_at=finished,
+    )
+
+
+def creation_order(pods: Sequence[Json]) -> list[Json]:
+    def key(pod: Json) -> tuple[str, str]:
+        meta = pod.get("metadata") or {}
+        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+    return sorted(pods, key=key)
+
+
+def pod_problem(pod: Json) -> str | None:
+    """Why the platform, not the trial, ended this pod; None if nothing points there."""
+    name = (pod.get("metadata") or {}).get("name", "?")
+    status = pod.get("status") or {}
+    reason = status.get("reason")
+    if reason in INFRA_POD_REASONS or (isinstance(reason, str) and reason.startswith("OutOf")):
+        return f"pod {name} {reason}: {status.get('message') or ''}".rstrip(": ")
+    for cs in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in INFRA_WAITING_REASONS:
+            msg = waiting.get("message") or ""
+            return f"pod {name} container {cs.get('name')} {waiting['reason']}: {msg}".rstrip(": ")
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return f"pod {name} not scheduled ({cond.get('reason')}): {cond.get('message') or ''}"
+    return None
+
+
+def infra_reason(pods: Sequence[Json]) -> str | None:
+    """The platform's failure, judged on the Job's newest pod."""
+    ordered = creation_order(pods)
+    return pod_problem(ordered[-1]) if ordered else None
+
+
+def pod_job(pod: Json) -> str | None:
+    """The name of the Job a pod belongs to (its controller reference, else the label)."""
+    meta = pod.get("metadata") or {}
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Job" and owner.get("controller"):
+            return str(owner.get("name"))
+    return (meta.get("labels") or {}).get("job-name")
+
+
+# --- the backend ---
