@@ -48,3 +48,10 @@ def noisy(params: dict[str, float]) -> dict[str, float]:
         sys.stderr.write(chunk)
     sys.stderr.flush()
     return {"value": float(params.get("x", 0))}
+
+
+def poison(params: dict[str, float]) -> dict[str, float]:
+    """Prints a result line nested 5,000 deep (when ``poison`` is set), then reports normally."""
+    if params.get("poison"):
+        print("TUNEOP_RESULT " + "[" * 5000 + "]" * 5000, flush=True)
+    return {"value": float(params.get("x", 0))}

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 from rich.console import Console
 
 from tuneop.adapters.local.folder import load_records
 from tuneop.adapters.local.processes import copy_capped, harvestable
+from tuneop.adapters.redis_mirror import Keys
 from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
+from tuneop.cli.watch import watch
 
 HERE = Path(__file__).parent
 
@@ -118,3 +121,51 @@ def test_the_harvest_reads_every_result_line_and_only_a_tail_of_the_rest(tmp_pat
     text = harvestable(log, tail=5000)
     assert text.count("TUNEOP_RESULT") == 50
     assert len(text) < 5000 + 50 * 40
+
+
+def test_watch_prints_what_redis_holds_as_text(redis_url: str) -> None:
+    # A finished session in Redis whose events carry markup, escapes and a broken record.
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    k = Keys("tuneop", "default/hostile")
+    client.sadd(k.index, "default/hostile")
+    client.hset(
+        k.hash,
+        mapping={
+            "phase": "Failed",
+            "progress": "2/2",
+            "failed": "2",
+            "exit_code": "1",
+            "direction": "minimize",
+            "metric": "acc[/]",
+        },
+    )
+    for data in ('{"trial": 0, "outcome": "Failed", "error": "[/data] \\u001b[2J"}', "[[[", "7"):
+        client.xadd(k.events, {"type": "trial_failed", "data": data})
+    client.zadd(k.leaderboard, {"not-a-trial": 1.0})
+    out = io.StringIO()
+    code = watch(client, "default/hostile", Console(file=out, width=200), timeout=5)
+    shown = out.getvalue()
+    assert code == 1
+    assert "[/data]" in shown and "\\x1b[2J" in shown and "\x1b[2J" not in shown
+
+
+def test_a_spec_the_planner_refuses_is_one_line_on_stderr_for_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = session(trials=[{"x": i} for i in range(2001)], workers=1)  # 2001 trials in one Job
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code = main(["run", str(path), "--local", "--no-progress", "--results-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "trials per Job" in err and len(err.splitlines()) == 1
+    assert "trials per Job" not in out
+
+
+def test_a_poisoned_result_line_spoils_only_its_trial_in_a_local_session(tmp_path: Path) -> None:
+    doc = session(
+        trials=[{"x": i, "poison": i == 1} for i in range(4)],
+        trialsPerJob=2,
+        runner={"objective": "objectives_fixture:poison"},
+    )
+    out = run_local(parse_manifest(doc), tmp_path / "r", Console(quiet=True))
+    assert out.status.phase == "Succeeded" and out.status.trials.succeeded == 4

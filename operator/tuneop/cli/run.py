@@ -23,6 +23,7 @@ from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import Session, SessionRef
 from tuneop.api.status import SessionStatus
+from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
@@ -40,7 +41,8 @@ def utcnow() -> datetime:
 
 @dataclass
 class ConsoleEvents:
-    """Warnings go to the console as they happen; routine events stay quiet."""
+    """Warnings go to the console as they happen; routine events stay quiet. An invalid
+    spec is not printed here: the command reports it as its one error line, on stderr."""
 
     console: Console
     verbose: bool = False
@@ -49,6 +51,8 @@ class ConsoleEvents:
     def emit(self, ref: SessionRef, events: Sequence[Event]) -> None:
         self.seen.extend(events)
         for e in events:
+            if e.reason == INVALID_SPEC:
+                continue
             if e.type == "Warning" or self.verbose:
                 style = "yellow" if e.type == "Warning" else "dim"
                 self.console.print(styled((e.reason, style), ": ", e.message), highlight=False)
