@@ -84,7 +84,13 @@ EOF
     say "resolving modules (downloads on a cold cache)"
     start=$(date +%s)
     # The release pins its dependencies in its own go.mod; MVS picks them up from there.
-    go mod tidy -e 2>&1 | tail -20
+    if ! go mod tidy >tidy.log 2>&1; then
+        tail -n 30 tidy.log >&2
+        refused=$(grep -oE '[a-z0-9./-]+@v[0-9][^:]*: reading [^ ]+: 40[0-9]' tidy.log \
+            | sed 's/: reading.*//' | sort -u | tr '\n' ' ')
+        say "the Go module proxy refused: ${refused:-see above}; try another release" >&2
+        exit 1
+    fi
     say "modules resolved in $(($(date +%s) - start))s"
     touch .ready
 fi
