@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from tuneop import __version__
 from tuneop.api.session import Session, parse_manifest
 from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.cli.results import add_result_commands
+from tuneop.cli.sources import BAD_REDIS_URL, UsageError, read_source, redis_client
 from tuneop.cli.text import clean, styled
 
 __all__ = [
@@ -39,14 +40,6 @@ __all__ = [
 EXIT_INVALID = 2
 # A spec or plan file larger than this is refused before it is parsed.
 MAX_INPUT_BYTES = 16 * 1024 * 1024
-
-
-# The URL itself is never repeated: it may hold a password.
-BAD_REDIS_URL = "--redis-url: not a Redis URL (redis://, rediss:// or unix://)"
-
-
-class UsageError(Exception):
-    """A problem with the user's input, reported as one clear line."""
 
 
 def _read(path: str) -> str:
@@ -182,6 +175,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = load_records(run.session_dir)
     render_summary(summarize(records, top_n=args.top_n), console)
     console.print(f"results: {run.session_dir}", highlight=False)
+    if not args.no_report and records:
+        from tuneop.cli.results import write_report
+
+        report = write_report(records, run.session_dir / "report.html")
+        console.print(f"report: {report}", highlight=False)
     return st.exit_code if st.exit_code is not None else 2
 
 
@@ -200,58 +198,19 @@ def _check_writable(folder: Path) -> None:
 def cmd_summary(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tuneop.adapters.local.folder import load_records
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 
-    if not args.redis and not args.results:
-        raise UsageError("give a results folder or file, or --redis URL --session NAME")
-    try:
-        if args.redis:
-            records = _redis_records(args.redis, args.redis_prefix, args.session or args.results)
-        else:
-            records = load_records(Path(args.results))
-    except FileNotFoundError:
-        raise UsageError(f"{args.results}: no such results folder or file") from None
-    except (ValueError, KeyError) as err:
-        raise UsageError(f"{args.results}: not a results file ({err})") from None
+    source = args.session or args.results
+    if not source:
+        raise UsageError("give a results folder or file, or a session NAMESPACE/NAME")
+    records = read_source(source, args.redis_url, args.redis_prefix)
     summary = summarize(records, metric=args.metric, direction=args.direction, top_n=args.top_n)
     if args.csv:
         sys.stdout.write(summary_csv(summary))
     else:
         render_summary(summary, Console())
     return 0
-
-
-@contextmanager
-def _redis(url: str, doing: str) -> Iterator[Any]:
-    """A Redis client whose failures become one-line usage errors (never the URL)."""
-    import redis
-
-    from tuneop.cli.watch import UnknownSession
-
-    try:
-        client = redis.Redis.from_url(url)
-    except ValueError:
-        raise UsageError(BAD_REDIS_URL) from None
-    try:
-        yield client
-    except UnknownSession as err:
-        raise UsageError(str(err)) from None
-    except redis.RedisError as err:
-        raise UsageError(f"redis: {type(err).__name__}: cannot {doing}") from None
-    finally:
-        client.close()
-
-
-def _redis_records(url: str, prefix: str, target: str | None) -> list[dict[str, Any]]:
-    from tuneop.adapters.redis_mirror import Keys, records
-    from tuneop.cli.watch import resolve
-
-    if not target:
-        raise UsageError("summary --redis needs --session NAMESPACE/NAME")
-    with _redis(url, "read the session") as client:
-        return records(client, Keys(prefix, resolve(client, prefix, target)))
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -261,7 +220,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
-    with _redis(args.redis_url, "follow the session") as client:
+    with redis_client(args.redis_url, "follow the session") as client:
         return watch(client, args.session, Console(), prefix=args.redis_prefix)
 
 
@@ -304,6 +263,7 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="no report.html at the end")
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
     p.add_argument(
         "--redis-url",
@@ -314,13 +274,24 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
-    p.add_argument("results", nargs="?", help="results folder (any depth) or results.csv")
+    p.add_argument(
+        "results",
+        nargs="?",
+        help="results folder (any depth) or results.csv, or a session NAMESPACE/NAME in Redis",
+    )
     p.add_argument("--metric", help="rank by this metric (default: the objective)")
     p.add_argument("--direction", choices=["minimize", "maximize"])
     p.add_argument("--top-n", type=int, default=10)
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
-    p.add_argument("--redis", metavar="URL", help="read the results from Redis instead")
-    p.add_argument("--session", help="with --redis: NAMESPACE/NAME (or a unique NAME)")
+    p.add_argument(
+        "--redis-url",
+        "--redis",
+        dest="redis_url",
+        metavar="URL",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="Redis holding the session (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--session", help="the session NAMESPACE/NAME (or a unique NAME) in Redis")
     p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_summary)
 
@@ -330,6 +301,7 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_watch)
 
+    add_result_commands(sub)
     if extend is not None:
         extend(sub)
     return parser

@@ -31,6 +31,7 @@ __all__ = [
     "best_params",
     "default_direction",
     "metric_value",
+    "mirrored_session_record",
     "rank",
     "session_record",
     "summarize",
@@ -140,4 +141,55 @@ def session_record(
         "objective": {"metric": spec.objective.metric, "direction": spec.objective.direction},
         "best": status.best.model_dump(by_alias=True, exclude_none=True) if status.best else None,
         "leaderboard": [e.model_dump(by_alias=True, exclude_none=True) for e in status.leaderboard],
+    }
+
+
+def _count(fields: dict[str, str], key: str) -> int:
+    """A counter from a mirrored session's hash: untrusted, so what is no whole number is 0."""
+    value = fields.get(key) or "0"
+    return int(value) if value.isdigit() and len(value) < 12 else 0
+
+
+def mirrored_session_record(
+    session: str, fields: dict[str, str], records: Sequence[Record], max_errors: int = 50
+) -> Record:
+    """The session record (the layout of ``session_record``) of a session read back from
+    its Redis mirror: counters and phase from the session hash, the rest from the records."""
+    found = [(r.get("objective") or {}).get("metric") for r in records]
+    metric = fields.get("metric") or next((m for m in found if m), None) or "value"
+    direction = fields.get("direction")
+    if direction not in ("minimize", "maximize"):
+        direction = default_direction(records, metric)
+    ranked = rank(records, metric, direction)
+    board = [
+        {
+            "trial": r["trial"],
+            "value": metric_value(r, metric),
+            "jobIndex": r.get("jobIndex"),
+            "params": r.get("params") or {},
+        }
+        for r in ranked[:5]
+    ]
+    failed = [r for r in records if r.get("outcome") != Outcome.SUCCEEDED]
+    code = fields.get("exit_code") or ""
+    name = session.split("/", 1)[-1]
+    return {
+        "session": session,
+        "phase": (fields.get("phase") or "Unknown")[:64],
+        "total": _count(fields, "total"),
+        "attempted": len(records),
+        "succeeded": _count(fields, "succeeded"),
+        "failed": sum(_count(fields, k) for k in ("failed", "lost", "infra_failed")),
+        "skipped": _count(fields, "cancelled"),
+        "exit_code": int(code) if code in ("0", "1", "2") else None,
+        "errors": [
+            {"trial": r["trial"], "outcome": r.get("outcome"), "error": r.get("error")}
+            for r in failed
+        ][-max_errors:],
+        "job_ids": [
+            job_name(name, i) for i in sorted({r.get("jobIndex", -1) for r in records}) if i >= 0
+        ],
+        "objective": {"metric": metric, "direction": direction},
+        "best": board[0] if board else None,
+        "leaderboard": board,
     }

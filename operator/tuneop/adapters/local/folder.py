@@ -49,6 +49,8 @@ __all__ = [
     "strict_json",
     "write_atomic",
     "write_csv",
+    "write_records_csv",
+    "write_session_folder",
 ]
 
 MAX_ERRORS = 50
@@ -162,27 +164,31 @@ class DirectoryResults:
             write_csv(folder / "results.csv", ref.key, spec, results)
 
 
-def csv_rows(
-    session: str, spec: SessionSpec, results: Sequence[TrialResult]
-) -> list[dict[str, Any]]:
+def csv_rows(metric: str, records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One row per result record: its ids, outcome, objective value, params and metrics."""
     rows = []
-    for r in results:
+    for r in records:
         row: dict[str, Any] = {
-            "session": session,
-            "trial": r.trial,
-            "job_index": r.job_index,
-            "outcome": str(r.outcome),
-            spec.objective.metric: r.value,
+            "session": r.get("session", ""),
+            "trial": r["trial"],
+            "job_index": r.get("jobIndex", -1),
+            "outcome": str(r.get("outcome", "")),
+            metric: (r.get("objective") or {}).get("value"),
         }
-        row.update({f"param.{k}": v for k, v in r.params.items()})
-        row.update({f"metric.{k}": v for k, v in r.metrics.items()})
-        row["error"] = r.error or ""
+        row.update({f"param.{k}": v for k, v in (r.get("params") or {}).items()})
+        row.update({f"metric.{k}": v for k, v in (r.get("metrics") or {}).items()})
+        row["error"] = r.get("error") or ""
         rows.append(row)
     return rows
 
 
 def write_csv(path: Path, session: str, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-    rows = csv_rows(session, spec, results)
+    docs = [r.to_json(session, spec.objective) for r in results]
+    write_records_csv(path, spec.objective.metric, docs)
+
+
+def write_records_csv(path: Path, metric: str, records: Sequence[Record]) -> None:
+    rows = csv_rows(metric, records)
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -191,6 +197,17 @@ def write_csv(path: Path, session: str, spec: SessionSpec, results: Sequence[Tri
     writer.writeheader()
     writer.writerows(strict_json(rows))
     write_atomic(path, out.getvalue())
+
+
+def write_session_folder(
+    folder: Path, metric: str, records: Sequence[Record], session: Record
+) -> None:
+    """A session folder in the layout above from records read elsewhere (Redis):
+    one file per trial, ``session.json`` and ``results.csv``, each written atomically."""
+    for r in records:
+        write_atomic(folder / "trials" / f"trial-{int(r['trial']):06d}.json", dump_json(r))
+    write_atomic(folder / "session.json", dump_json(session))
+    write_records_csv(folder / "results.csv", metric, records)
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:

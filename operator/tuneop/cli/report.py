@@ -1,0 +1,233 @@
+"""``tuneop report``: one self-contained HTML page of a session's results.
+
+The page opens offline: plotly.js is inlined once (from the plotly package,
+no CDN), and every plot is a plotly figure. The tuning plots come from
+Optuna's visualization module, drawn from the records turned into an Optuna
+study (``tuneop.core.study``): the optimization history with its best-so-far
+line, parallel coordinates, parameter importances and a slice plot per
+parameter. Beside them: the leaderboard, failures by reason and trial
+durations.
+
+Everything in the records is untrusted. Tables are built with every text
+HTML-escaped. Plotly reads a small HTML-like markup in the texts of a figure
+(axis titles, hover text), so every name and value that reaches a figure is
+first made inert: control characters shown as escapes (``cli.text.clean``),
+and ``&``, ``<``, ``>`` written as entities, which plotly shows as the
+characters themselves. Plotly writes the figures' data into the page as JSON
+with ``<`` escaped, so no text can close the script it sits in.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import plotly.graph_objects as go
+from optuna import visualization as vis
+from optuna.importance import PedAnovaImportanceEvaluator
+from plotly.offline import get_plotlyjs
+
+from tuneop.cli.text import clean
+from tuneop.core.records import Record
+from tuneop.core.study import StudyData, build_study
+from tuneop.core.summary import metric_value, summarize
+
+__all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
+
+# Beyond this many parameters the page would be mostly slice plots.
+MAX_SLICE_PLOTS = 24
+MAX_ERROR_ROWS = 50
+LEADERBOARD_ROWS = 10
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def inert(value: Any, limit: int = 200) -> str:
+    """Text a plotly figure shows as it is: no markup, no control characters."""
+    return html.escape(clean(value, limit), quote=False)
+
+
+def _inert_scalar(value: Any) -> Any:
+    return inert(value) if isinstance(value, str) else value
+
+
+def _inert_record(r: Record) -> Record:
+    """The record with every text a figure may show made inert (keys included)."""
+    out = dict(r)
+    out["params"] = {inert(k): _inert_scalar(v) for k, v in (r.get("params") or {}).items()}
+    out["metrics"] = {inert(k): v for k, v in (r.get("metrics") or {}).items()}
+    for key in ("session", "outcome", "error"):
+        if isinstance(r.get(key), str):
+            out[key] = inert(r[key], 500)
+    objective = r.get("objective")
+    if isinstance(objective, dict) and isinstance(objective.get("metric"), str):
+        out["objective"] = {**objective, "metric": inert(objective["metric"])}
+    return out
+
+
+@dataclass
+class Report:
+    """The page and the plots it holds (the test checks each one rendered)."""
+
+    html: str
+    plots: list[str]
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.plots: list[str] = []
+
+    def section(self, title: str) -> None:
+        self.parts.append(f"<h2>{html.escape(title)}</h2>")
+
+    def note(self, text: str) -> None:
+        self.parts.append(f'<p class="note">{html.escape(clean(text, 500))}</p>')
+
+    def figure(self, name: str, fig: go.Figure) -> None:
+        fig.update_layout(template="plotly_white", height=420, margin={"t": 50})
+        div = fig.to_html(
+            full_html=False, include_plotlyjs=False, config=PLOT_CONFIG, div_id=f"plot-{name}"
+        )
+        self.parts.append(f'<div class="tuneop-plot" data-plot="{name}">{div}</div>')
+        self.plots.append(name)
+
+    def table(self, head: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = [
+            "<tr>" + "".join(f"<td>{html.escape(clean(c, 2000))}</td>" for c in row) + "</tr>"
+            for row in rows
+        ]
+        self.parts.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{''.join(body)}")
+        self.parts.append("</tbody></table>")
+
+
+def _optuna_plot(page: _Page, name: str, draw: Callable[[], go.Figure], why: str) -> None:
+    """An Optuna figure, or a note saying why there is none (too few trials, say)."""
+    try:
+        fig = draw()
+    except (ValueError, RuntimeError, ZeroDivisionError) as err:
+        page.note(f"{why}: {err}")
+        return
+    page.figure(name, fig)
+
+
+def _importances(study: optuna.Study) -> go.Figure:
+    """Importances by PED-ANOVA: Optuna's default (fANOVA) would need scikit-learn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        evaluator = PedAnovaImportanceEvaluator()
+    return vis.plot_param_importances(study, evaluator=evaluator)
+
+
+def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    page.section("Optimization history")
+    _optuna_plot(page, "history", lambda: vis.plot_optimization_history(study), "no history")
+    if not params or len(complete) < 2:
+        page.note("parallel coordinates, importances and slices need two succeeded trials")
+        return
+    page.section("Parallel coordinates")
+    _optuna_plot(page, "parallel", lambda: vis.plot_parallel_coordinate(study), "not drawn")
+    page.section("Parameter importances")
+    _optuna_plot(page, "importances", functools.partial(_importances, study), "not drawn")
+    page.section("Slices")
+    for n, p in enumerate(params[:MAX_SLICE_PLOTS]):
+        _optuna_plot(page, f"slice-{n}", functools.partial(vis.plot_slice, study, params=[p]), p)
+    if len(params) > MAX_SLICE_PLOTS:
+        page.note(f"{len(params) - MAX_SLICE_PLOTS} more parameters have no slice plot")
+
+
+def _leaderboard(page: _Page, records: Sequence[Record], data: StudyData) -> None:
+    s = summarize(records, metric=data.metric, direction=data.direction, top_n=LEADERBOARD_ROWS)
+    page.section(f"Leaderboard: top {len(s.top)} by {clean(data.metric, 64)} ({data.direction})")
+    rows = []
+    for n, r in enumerate(s.top, start=1):
+        value = metric_value(r, data.metric)
+        rows.append(
+            [
+                n,
+                r.get("trial"),
+                f"{value:.6g}" if value is not None else "-",
+                json.dumps(r.get("params") or {}),
+                json.dumps(r.get("metrics") or {}),
+            ]
+        )
+    page.table(["rank", "trial", data.metric, "params", "metrics"], rows)
+
+
+def _failures(page: _Page, records: Sequence[Record], safe: Sequence[Record]) -> None:
+    page.section("Failures by reason")
+    counts = Counter(str(r.get("outcome")) for r in safe if r.get("outcome") != "Succeeded")
+    if not counts:
+        page.note("no trial failed")
+        return
+    reasons = sorted(counts)
+    fig = go.Figure(go.Bar(x=reasons, y=[counts[k] for k in reasons]))
+    fig.update_layout(title="Trials by outcome (all but Succeeded)", yaxis_title="trials")
+    page.figure("failures", fig)
+    failed = [r for r in records if r.get("outcome") != "Succeeded"][-MAX_ERROR_ROWS:]
+    page.table(
+        ["trial", "outcome", "error"],
+        [[r.get("trial"), r.get("outcome"), r.get("error") or ""] for r in failed],
+    )
+
+
+def _durations(page: _Page, safe: Sequence[Record]) -> None:
+    page.section("Trial durations")
+    timed = [r for r in safe if isinstance(r.get("durationSeconds"), int | float)]
+    if not timed:
+        page.note("no trial reported its duration")
+        return
+    fig = go.Figure()
+    for outcome in sorted({str(r.get("outcome")) for r in timed}):
+        mine = [r for r in timed if str(r.get("outcome")) == outcome]
+        fig.add_trace(
+            go.Bar(
+                x=[r["trial"] for r in mine], y=[r["durationSeconds"] for r in mine], name=outcome
+            )
+        )
+    fig.update_layout(title="Duration of each trial", xaxis_title="trial", yaxis_title="seconds")
+    page.figure("durations", fig)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+td { max-width: 40em; overflow-wrap: anywhere; } .note { color: #666; }
+"""
+
+
+def build_report(data: StudyData) -> Report:
+    """The report page of a session's records (any number, even none)."""
+    safe = [_inert_record(r) for r in data.records]
+    metric = inert(data.metric)
+    study = build_study(StudyData(safe, metric, data.direction))
+    params = sorted({k for r in safe for k in r["params"]})
+    outcomes = Counter(str(r.get("outcome")) for r in data.records)
+    page = _Page()
+    page.parts.append(f"<h1>tuneop report: {html.escape(clean(data.session, 300))}</h1>")
+    tally = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none"
+    page.note(f"{len(data.records)} trials ({tally}); objective {data.metric} ({data.direction})")
+    if data.records:
+        _tuning_plots(page, study, params)
+        _leaderboard(page, data.records, data)
+        _failures(page, data.records, safe)
+        _durations(page, safe)
+    title = html.escape(clean(f"tuneop report: {data.session}", 300))
+    document = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{STYLE}</style>"
+        f"<script>{get_plotlyjs()}</script></head>\n<body>\n"
+        + "\n".join(page.parts)
+        + "\n</body></html>\n"
+    )
+    return Report(html=document, plots=page.plots)

@@ -1,0 +1,137 @@
+"""``tuneop results``, ``report`` and ``export``: a session's results, wherever they are.
+
+- ``results NAMESPACE/NAME`` writes a cluster session's results from its Redis
+  mirror into the layout a local run writes (``adapters.local.folder``), so
+  every command that reads a results folder works on both;
+- ``report SOURCE -o report.html`` writes the self-contained HTML report
+  (``cli.report``);
+- ``export SOURCE --optuna-storage URL`` writes the session as an Optuna study
+  into any Optuna storage (``core.study``), for ``optuna-dashboard`` and
+  Optuna's own analysis.
+
+SOURCE is a results folder or a session reference (``cli.sources``). A storage
+URL, like a Redis URL, may hold a password and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from tuneop.cli.sources import UsageError, mirrored_session, read_source
+from tuneop.cli.text import clean
+
+__all__ = ["add_result_commands", "cmd_export", "cmd_report", "cmd_results", "write_report"]
+
+
+def write_report(
+    records: list[dict[str, Any]],
+    path: Path,
+    metric: str | None = None,
+    direction: str | None = None,
+) -> Path:
+    """The HTML report of ``records``, written atomically to ``path``."""
+    from tuneop.adapters.local.folder import write_atomic
+    from tuneop.cli.report import build_report
+    from tuneop.core.study import study_data
+
+    report = build_report(study_data(records, metric, direction))
+    write_atomic(path, report.html)
+    return path
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    records = read_source(args.source, args.redis_url, args.redis_prefix)
+    path = write_report(records, Path(args.output), args.metric, args.direction)
+    print(f"report: {clean(path)} ({len(records)} trials)")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from tuneop.adapters.local.folder import write_session_folder
+    from tuneop.core.summary import mirrored_session_record
+
+    if not args.redis_url:
+        raise UsageError("results needs --redis-url URL (or $TUNEOP_REDIS_URL)")
+    found = mirrored_session(args.redis_url, args.redis_prefix, args.session)
+    record = mirrored_session_record(found.session, found.fields, found.records)
+    folder = Path(args.results_dir) / found.session.split("/", 1)[1]
+    write_session_folder(folder, record["objective"]["metric"], found.records, record)
+    print(f"results: {clean(folder)} ({len(found.records)} trials, {clean(record['phase'])})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import optuna
+    import sqlalchemy.exc
+
+    from tuneop.core.study import build_study, study_data
+
+    records = read_source(args.source, args.redis_url, args.redis_prefix)
+    data = study_data(records, args.metric, args.direction)
+    name = args.study_name or data.session
+    try:
+        study = build_study(data, storage=args.optuna_storage, name=name)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise UsageError(
+            f"--optuna-storage: a study named {clean(name)!r} is already there;"
+            " give another --study-name"
+        ) from None
+    except ImportError:
+        raise UsageError(
+            "--optuna-storage: the database driver this URL needs is not installed"
+            " (psycopg2 for postgresql://, PyMySQL for mysql+pymysql://)"
+        ) from None
+    except (ValueError, sqlalchemy.exc.SQLAlchemyError) as err:
+        # The URL is never repeated: it may hold a password.
+        raise UsageError(
+            f"--optuna-storage: cannot use this storage ({type(err).__name__})"
+        ) from None
+    print(f"exported {len(study.trials)} trials as Optuna study {clean(name)!r}")
+    return 0
+
+
+def _source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="results folder, or a session NAMESPACE/NAME in Redis")
+    _redis_options(p)
+    p.add_argument("--metric", help="the objective metric (default: the records')")
+    p.add_argument("--direction", choices=["minimize", "maximize"])
+
+
+def _redis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redis-url",
+        metavar="URL",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="Redis holding the session (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop")
+
+
+def add_result_commands(sub: Any) -> None:
+    """The subcommands of this module, on the ``tuneop`` parser."""
+    p = sub.add_parser("results", help="write a session's results from Redis into a folder")
+    p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
+    _redis_options(p)
+    p.add_argument(
+        "-o", "--results-dir", default="tuneop-results", help="default: ./tuneop-results"
+    )
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of a session")
+    _source_options(p)
+    p.add_argument("-o", "--output", default="report.html", help="default: ./report.html")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write a session as an Optuna study")
+    _source_options(p)
+    p.add_argument(
+        "--optuna-storage",
+        required=True,
+        metavar="URL",
+        help="an Optuna storage URL: sqlite:///f.db, postgresql://..., mysql://...",
+    )
+    p.add_argument("--study-name", help="default: the session's NAMESPACE/NAME")
+    p.set_defaults(func=cmd_export)
