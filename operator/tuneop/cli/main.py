@@ -179,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tuneop.cli.results import write_report
 
         report = write_report(records, run.session_dir / "report.html")
-        console.print(f"report: {report}", highlight=False)
+        console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
 
 

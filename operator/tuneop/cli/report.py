@@ -115,28 +115,38 @@ def _optuna_plot(page: _Page, name: str, draw: Callable[[], go.Figure], why: str
     except (ValueError, RuntimeError, ZeroDivisionError) as err:
         page.note(f"{why}: {err}")
         return
+    if not fig.data:
+        page.note(f"{why}: no trial to draw")
+        return
     page.figure(name, fig)
 
 
-def _importances(study: optuna.Study) -> go.Figure:
+def _importances(study: optuna.Study, params: list[str]) -> go.Figure:
     """Importances by PED-ANOVA: Optuna's default (fANOVA) would need scikit-learn."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         evaluator = PedAnovaImportanceEvaluator()
-    return vis.plot_param_importances(study, evaluator=evaluator)
+    return vis.plot_param_importances(study, evaluator=evaluator, params=params)
 
 
 def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     page.section("Optimization history")
     _optuna_plot(page, "history", lambda: vis.plot_optimization_history(study), "no history")
-    if not params or len(complete) < 2:
-        page.note("parallel coordinates, importances and slices need two succeeded trials")
+    # Optuna leaves out a trial that lacks one of the parameters asked for: ask for the
+    # ones every succeeded trial has (an explicit trial list may vary them).
+    common = sorted(set.intersection(*(set(t.params) for t in complete))) if complete else []
+    if not common or len(complete) < 2:
+        page.note("parallel coordinates and importances need two succeeded trials")
+    else:
+        page.section("Parallel coordinates")
+        draw = functools.partial(vis.plot_parallel_coordinate, study, params=common)
+        _optuna_plot(page, "parallel", draw, "not drawn")
+        page.section("Parameter importances")
+        draw = functools.partial(_importances, study, common)
+        _optuna_plot(page, "importances", draw, "not drawn")
+    if not complete:
         return
-    page.section("Parallel coordinates")
-    _optuna_plot(page, "parallel", lambda: vis.plot_parallel_coordinate(study), "not drawn")
-    page.section("Parameter importances")
-    _optuna_plot(page, "importances", functools.partial(_importances, study), "not drawn")
     page.section("Slices")
     for n, p in enumerate(params[:MAX_SLICE_PLOTS]):
         _optuna_plot(page, f"slice-{n}", functools.partial(vis.plot_slice, study, params=[p]), p)
@@ -211,6 +221,8 @@ def build_report(data: StudyData) -> Report:
     safe = [_inert_record(r) for r in data.records]
     metric = inert(data.metric)
     study = build_study(StudyData(safe, metric, data.direction))
+    # Why a plot is missing is said on the page: Optuna need not say it on stderr too.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     params = sorted({k for r in safe for k in r["params"]})
     outcomes = Counter(str(r.get("outcome")) for r in data.records)
     page = _Page()
