@@ -20,13 +20,10 @@ K8S_VERSION = "1.30"
 MODES: dict[str, list[str]] = {
     "default": [],
     "namespaces": ["--set", "watch.mode=namespaces", "--set", "watch.namespaces={team-a,team-b}"],
-    "bundled-redis": ["--set", "redis.bundled.enabled=true"],
-    "bundled-redis-ephemeral": [
-        "--set",
-        "redis.bundled.enabled=true",
-        "--set",
-        "redis.bundled.persistence.enabled=false",
-    ],
+    # The default runs the bundled Redis; these are its variants.
+    "bundled-redis-ephemeral": ["--set", "redis.bundled.persistence.enabled=false"],
+    "bundled-redis-own-password": ["--set", "redis.bundled.password.existingSecret=my-pass"],
+    "no-redis": ["--set", "redis.bundled.enabled=false"],
     "external-redis": ["--set", "redis.url=redis://:s3cret@redis.example:6379/0"],
     "redis-secret": ["--set", "redis.existingSecret.name=my-redis"],
     "results-pvc": ["--set", "results.persistence.enabled=true"],
@@ -166,28 +163,93 @@ def test_operator_deployment_is_single_restricted_and_probed(
     assert pod["serviceAccountName"] == "tuneop"
 
 
-@pytest.mark.parametrize("mode", ["external-redis", "redis-secret", "bundled-redis"])
+@pytest.mark.parametrize("mode", ["external-redis", "redis-secret", "default"])
 def test_the_redis_url_reaches_the_operator_without_appearing_in_its_spec(mode: str) -> None:
     docs = render(mode)
     (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
     (env,) = [e for e in c["env"] if e["name"] == "TUNEOP_REDIS_URL"]
-    if mode == "bundled-redis":
-        assert env["value"] == "redis://tuneop-redis:6379/0"
-        assert {d["kind"] for d in docs if "redis" in d["metadata"]["name"]} == {
-            "Deployment",
-            "Service",
-            "PersistentVolumeClaim",
+    assert "value" not in env and "secretKeyRef" in env["valueFrom"]
+    assert "s3cret" not in yaml.safe_dump(operator_container(docs))
+    if mode == "default":
+        assert env["valueFrom"]["secretKeyRef"] == {"name": "tuneop-redis", "key": "url"}
+
+
+REDIS_KINDS = {"StatefulSet", "Service", "NetworkPolicy", "Secret"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "kinds"),
+    [
+        ("default", REDIS_KINDS),
+        ("bundled-redis-ephemeral", REDIS_KINDS),
+        ("bundled-redis-own-password", REDIS_KINDS - {"Secret"}),
+        ("external-redis", set()),
+        ("redis-secret", set()),
+        ("no-redis", set()),
+    ],
+)
+def test_the_bundled_redis_runs_unless_an_external_one_is_named(mode: str, kinds: set[str]) -> None:
+    docs = render(mode)
+    component = [d["metadata"].get("labels", {}).get("app.kubernetes.io/component") for d in docs]
+    redis_docs = [d for d, c in zip(docs, component, strict=True) if c == "redis"]
+    assert {d["kind"] for d in redis_docs} == kinds
+    if mode == "no-redis":
+        (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
+        assert not c.get("env")
+
+
+def redis_server(mode: str = "default") -> dict[str, Any]:
+    (sts,) = of_kind(render(mode), "StatefulSet")
+    return sts
+
+
+def test_the_bundled_redis_is_fit_for_production() -> None:
+    sts = redis_server()
+    pod = sts["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    args = c["args"]
+    assert c["command"] == ["redis-server"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    (env,) = c["env"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "tuneop-redis", "key": "password"}
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (policy,) = of_kind(render("default"), "NetworkPolicy")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": operator_container(render("default"))["spec"]["selector"][
+                    "matchLabels"
+                ]
+            }
         }
-    else:
-        assert "value" not in env and "secretKeyRef" in env["valueFrom"]
-        assert "s3cret" not in yaml.safe_dump(operator_container(docs))
+    ]
 
 
-def test_no_redis_no_redis_objects() -> None:
+def test_the_generated_password_is_in_the_operator_url_and_nowhere_else() -> None:
+    import base64
+
     docs = render("default")
-    assert not [d for d in docs if "redis" in d["metadata"]["name"]]
-    (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
-    assert not c.get("env")
+    (secret,) = [d for d in of_kind(docs, "Secret") if d["metadata"]["name"] == "tuneop-redis"]
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    url = base64.b64decode(secret["data"]["url"]).decode()
+    assert len(password) == 32 and password.isalnum()
+    assert url == f"redis://:{password}@tuneop-redis.tuneop-system.svc:6379/0"
+    others = [d for d in docs if d is not secret]
+    assert password not in yaml.safe_dump_all(others)
+
+
+def test_an_ephemeral_bundled_redis_keeps_its_data_in_an_empty_dir() -> None:
+    sts = redis_server("bundled-redis-ephemeral")
+    assert "volumeClaimTemplates" not in sts["spec"]
+    assert sts["spec"]["template"]["spec"]["volumes"] == [{"name": "data", "emptyDir": {}}]
 
 
 def test_runner_service_account_has_no_token_and_no_binding() -> None:
@@ -211,8 +273,17 @@ def test_service_monitor_only_when_its_crd_exists() -> None:
         (["--set", "replicas=2"], "replicas"),
         (["--set", "redis.url=localhost:6379"], "/redis/url"),
         (["--set", "watch.mode=namespaces"], "needs at least one entry"),
+        (["--set", "redis.bundled.port=0"], "/redis/bundled/port"),
+        (["--set", "redis.bundled.dataDir=data"], "/redis/bundled/dataDir"),
     ],
-    ids=["bad_enum", "unknown_key", "url_scheme", "namespaces_without_list"],
+    ids=[
+        "bad_enum",
+        "unknown_key",
+        "url_scheme",
+        "namespaces_without_list",
+        "redis_port",
+        "redis_data_dir",
+    ],
 )
 def test_bad_values_fail_at_install_with_the_key_named(args: list[str], message: str) -> None:
     out = run_helm("template", "tuneop", str(CHART), *args)
@@ -220,7 +291,7 @@ def test_bad_values_fail_at_install_with_the_key_named(args: list[str], message:
     assert message in out.stderr
 
 
-@pytest.mark.parametrize("mode", ["default", "bundled-redis"])
+@pytest.mark.parametrize("mode", ["default", "no-redis"])
 def test_every_port_names_its_protocol(mode: str) -> None:
     """Helm 4 installs with server-side apply; a 1.20 API server cannot merge a Service
     port without ``protocol`` (it is part of the list's key) and refuses the install."""
@@ -228,7 +299,7 @@ def test_every_port_names_its_protocol(mode: str) -> None:
     ports = [p for d in of_kind(docs, "Service") for p in d["spec"]["ports"]]
     ports += [
         p
-        for d in of_kind(docs, "Deployment")
+        for d in of_kind(docs, "Deployment") + of_kind(docs, "StatefulSet")
         for c in d["spec"]["template"]["spec"]["containers"]
         for p in c.get("ports", [])
     ]

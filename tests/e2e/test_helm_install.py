@@ -7,13 +7,19 @@ the chart's RBAC: a missing rule shows as a session that does not complete, or a
 no operator object behind, except the CRD (Helm never deletes CRDs).
 
 The pod's health and metrics ports are bound on this host (pods share its network), so the
-test gives the chart free ports instead of the fixed defaults 8081/9090.
+test gives the chart free ports instead of the fixed defaults 8081/9090. The chart's own Redis
+runs too (its default): the simulator runs the StatefulSet's ``redis-server`` command with the
+machine's ``redis-server``, on a free port, its data in the test's folder, and the operator
+reaches it on 127.0.0.1 (pods have no Service routing here). The session's results are then
+read back with ``tuneop results``, through the password the chart generated.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -113,6 +119,9 @@ def release_objects(cluster: Cluster, system: str, watched: str) -> dict[str, li
         "deployments": "/apis/apps/v1",
         "replicasets": "/apis/apps/v1",
         "pods": "/api/v1",
+        "statefulsets": "/apis/apps/v1",
+        "persistentvolumeclaims": "/api/v1",
+        "networkpolicies": "/apis/networking.k8s.io/v1",
         "services": "/api/v1",
         "serviceaccounts": "/api/v1",
         "secrets": "/api/v1",
@@ -151,25 +160,40 @@ def system_namespace(cluster: Cluster, helm: Helm) -> Iterator[str]:
 MODES: dict[str, Any] = {
     # The least-privileged mode: a Role in each watched namespace, no cluster-wide access to
     # sessions, Jobs or pods. The session's runner pods use the chart's runner account.
+    # Its Redis volume goes with the release.
     "namespaces": lambda ns: [
         "--set",
         "watch.mode=namespaces",
         "--set",
         f"watch.namespaces={{{ns}}}",
+        "--set",
+        "redis.bundled.persistence.keepOnUninstall=false",
     ],
+    # The defaults: the Redis volume (every session's results) outlives the release.
     "cluster": lambda ns: ["--set", "watch.mode=cluster"],
 }
+KEPT = {"namespaces": {}, "cluster": {"persistentvolumeclaims": ["{system}/data-tuneop-redis-0"]}}
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_helm_installed_operator_runs_a_session_and_uninstalls_cleanly(
-    cluster: Cluster, crd: Json, namespace: str, helm: Helm, system_namespace: str, mode: str
+    cluster: Cluster,
+    crd: Json,
+    namespace: str,
+    helm: Helm,
+    system_namespace: str,
+    mode: str,
+    tmp_path: Path,
 ) -> None:
-    health, metrics = free_port(), free_port()
+    health, metrics, redis_port = free_port(), free_port(), free_port()
+    (tmp_path / "redis-data").mkdir()
     values = [
         *MODES[mode](namespace),
         "--set", f"healthPort={health}",
         "--set", f"metrics.port={metrics}",
+        "--set", f"redis.bundled.port={redis_port}",
+        "--set", f"redis.bundled.dataDir={tmp_path / 'redis-data'}",
+        "--set", "redis.bundled.host=127.0.0.1",
     ]  # fmt: skip
 
     helm(
@@ -229,6 +253,21 @@ def test_helm_installed_operator_runs_a_session_and_uninstalls_cleanly(
     )
     scraped = http_get(metrics, "/metrics") or ""
     assert 'tuneop_trials_finished_total{outcome="Succeeded"} 30.0' in scraped, scraped[-2000:]
+    assert "tuneop_redis_up 1.0" in scraped, scraped[-2000:]
+
+    # Every trial, read back from the chart's Redis into a results folder.
+    secret = cluster.kube.get(f"/api/v1/namespaces/{system_namespace}/secrets/tuneop-redis")
+    url = base64.b64decode(secret["data"]["url"]).decode()
+    assert url.startswith("redis://:") and f"@127.0.0.1:{redis_port}/0" in url
+    fetched = subprocess.run(
+        [sys.executable, "-m", "tuneop", "results", f"{namespace}/quickstart",
+         "--redis-url", url, "-o", str(tmp_path / "fetched")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr
+    trials = sorted((tmp_path / "fetched" / "quickstart" / "trials").glob("trial-*.json"))
+    assert len(trials) == 30, fetched.stdout
+    assert (tmp_path / "redis-data" / "appendonlydir").is_dir()  # the append-only file is on
 
     # Deleting the session: the operator takes kopf's finalizer off (it may patch sessions).
     cluster.kube.delete(session_path(namespace, "quickstart"))
@@ -242,9 +281,10 @@ def test_helm_installed_operator_runs_a_session_and_uninstalls_cleanly(
 
     helm("uninstall", RELEASE, "-n", system_namespace, "--wait", "--timeout", "120s")
 
+    kept = {k: [n.format(system=system_namespace) for n in v] for k, v in KEPT[mode].items()}
     cluster.wait_for(
-        "no object of the release to be left",
-        lambda: not release_objects(cluster, system_namespace, namespace),
+        "no object of the release to be left but the kept Redis volume",
+        lambda: release_objects(cluster, system_namespace, namespace) == kept,
         timeout=60,
         describe=lambda: release_objects(cluster, system_namespace, namespace),
     )

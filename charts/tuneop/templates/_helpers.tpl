@@ -28,6 +28,20 @@ app.kubernetes.io/component: operator
 {{- if or .Values.redis.url .Values.redis.existingSecret.name .Values.redis.bundled.enabled -}}true{{- end -}}
 {{- end -}}
 
+{{/* The bundled Redis runs unless an external one is named (redis.url or redis.existingSecret). */}}
+{{- define "tuneop.bundledRedis" -}}
+{{- if and .Values.redis.bundled.enabled (not .Values.redis.url) (not .Values.redis.existingSecret.name) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "tuneop.redisSecret" -}}
+{{- default (printf "%s-redis" (include "tuneop.fullname" .)) .Values.redis.bundled.password.existingSecret -}}
+{{- end -}}
+
+{{/* Where the operator finds the bundled Redis: its Service, unless redis.bundled.host says. */}}
+{{- define "tuneop.redisHost" -}}
+{{- default (printf "%s-redis.%s.svc" (include "tuneop.fullname" .) .Release.Namespace) .Values.redis.bundled.host -}}
+{{- end -}}
+
 {{/*
 The operator's namespaced permissions: one list, rendered into a ClusterRole
 (watch.mode=cluster) or into a Role in each watched namespace. Each rule says
