@@ -136,10 +136,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
 
+    session = _with_overrides(load_session(args.file, args.jobs_file, args.namespace), args)
+    if args.local or args.redis_url:
+        _check_writable(Path(args.results_dir))
     if not args.local:
-        raise UsageError("run needs --local (on a cluster, kubectl apply the session instead)")
-    session = load_session(args.file, args.jobs_file)
-    _check_writable(Path(args.results_dir))
+        from tuneop.cli.cluster import run_on_cluster
+
+        return run_on_cluster(args, session)
+    if args.no_wait or args.dry_run or args.cancel_on_interrupt:
+        raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
     sinks = []
@@ -159,7 +164,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         session,
         Path(args.results_dir),
         console,
-        max_parallel=args.max_parallel,
         progress=progress,
         verbose=args.verbose,
         extra_mirrors=sinks,
@@ -181,6 +185,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = write_report(records, run.session_dir / "report.html")
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
+    """The session with the command line's overrides of its spec, validated again."""
+    import dataclasses
+
+    from tuneop.api.spec import parse_spec, spec_to_wire
+
+    given = {
+        "maxParallel": args.max_parallel,
+        "trialTimeoutSeconds": args.trial_timeout,
+        "deadlineSeconds": args.deadline,
+        "retries": args.retries,
+    }
+    updates = {k: v for k, v in given.items() if v is not None}
+    if not updates:
+        return session
+    spec = parse_spec({**spec_to_wire(session.spec), **updates})
+    return dataclasses.replace(session, spec=spec)
 
 
 def _check_writable(folder: Path) -> None:
@@ -255,11 +278,25 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p = sub.add_parser("crd", help="print the TuningSession CRD")
     p.set_defaults(func=cmd_crd)
 
-    p = sub.add_parser("run", help="run a session; --local runs trials as local processes")
+    p = sub.add_parser(
+        "run", help="run a session on the cluster, and follow it; --local runs it here"
+    )
     p.add_argument("file", nargs="?", help="TuningSession manifest (YAML)")
     p.add_argument("--local", action="store_true", help="run workers as local processes")
     p.add_argument("--results-dir", default="tuneop-results", help="default: ./tuneop-results")
     p.add_argument("--max-parallel", type=int, help="override spec.maxParallel")
+    p.add_argument("--trial-timeout", type=int, metavar="S", help="override trialTimeoutSeconds")
+    p.add_argument("--deadline", type=int, metavar="S", help="override deadlineSeconds")
+    p.add_argument("--retries", type=int, help="override spec.retries")
+    p.add_argument("-n", "--namespace", default="default", help="when the manifest names none")
+    p.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
+    p.add_argument("--no-wait", action="store_true", help="return once the session is applied")
+    p.add_argument("--dry-run", action="store_true", help="the API server's dry run of the apply")
+    p.add_argument(
+        "--cancel-on-interrupt",
+        action="store_true",
+        help="Ctrl-C suspends the session (default: it goes on running)",
+    )
     p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -20,10 +20,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tuneop.cli.sources import UsageError, mirrored_session, read_source
+from tuneop.cli.sources import Mirrored, UsageError, mirrored_session, read_source
 from tuneop.cli.text import clean
 
-__all__ = ["add_result_commands", "cmd_export", "cmd_report", "cmd_results", "write_report"]
+__all__ = [
+    "add_result_commands",
+    "cmd_export",
+    "cmd_report",
+    "cmd_results",
+    "fetch_results",
+    "write_report",
+]
 
 
 def write_report(
@@ -49,17 +56,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_results(args: argparse.Namespace) -> int:
+def fetch_results(url: str, prefix: str, target: str, root: Path) -> tuple[Path, Mirrored, str]:
+    """A session from Redis written as ``root/<name>``; its folder, contents and phase."""
     from tuneop.adapters.local.folder import write_session_folder
     from tuneop.core.summary import mirrored_session_record
 
+    found = mirrored_session(url, prefix, target)
+    record = mirrored_session_record(found.session, found.fields, found.records)
+    folder = root / found.session.split("/", 1)[1]
+    write_session_folder(folder, record["objective"]["metric"], found.records, record)
+    return folder, found, str(record["phase"])
+
+
+def cmd_results(args: argparse.Namespace) -> int:
     if not args.redis_url:
         raise UsageError("results needs --redis-url URL (or $TUNEOP_REDIS_URL)")
-    found = mirrored_session(args.redis_url, args.redis_prefix, args.session)
-    record = mirrored_session_record(found.session, found.fields, found.records)
-    folder = Path(args.results_dir) / found.session.split("/", 1)[1]
-    write_session_folder(folder, record["objective"]["metric"], found.records, record)
-    print(f"results: {clean(folder)} ({len(found.records)} trials, {clean(record['phase'])})")
+    folder, found, phase = fetch_results(
+        args.redis_url, args.redis_prefix, args.session, Path(args.results_dir)
+    )
+    print(f"results: {clean(folder)} ({len(found.records)} trials, {clean(phase)})")
     return 0
 
 

@@ -30,7 +30,7 @@ from tuneop.core.planner import Event
 from tuneop.ports import Mirror
 from tuneop.reconciler import Reconciler
 
-__all__ = ["IDLE_WAKE_SECONDS", "ConsoleEvents", "LocalRun", "run_local", "utcnow"]
+__all__ = ["IDLE_WAKE_SECONDS", "ConsoleEvents", "LocalRun", "SessionBar", "run_local", "utcnow"]
 
 IDLE_WAKE_SECONDS = 1.0
 
@@ -65,7 +65,9 @@ class LocalRun:
     events: list[Event]
 
 
-class _Bar:
+class SessionBar:
+    """Phase, progress, running, failed and best: the progress line of a session."""
+
     def __init__(self, console: Console, enabled: bool, total: int) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -83,7 +85,9 @@ class _Bar:
         t = status.trials
         best = f" best {clean(metric, 64)}={status.best.value:.6g}" if status.best else ""
         detail = f"running {t.running} failed {t.failed}{best}"
-        self.progress.update(self.task, total=t.total, completed=t.done, detail=detail)
+        self.progress.update(
+            self.task, description=str(status.phase), total=t.total, completed=t.done, detail=detail
+        )
 
 
 def run_local(
@@ -113,7 +117,7 @@ def run_local(
         clock=clock,
         suggest=CachedSuggester(),
     )
-    bar = _Bar(console, console.is_terminal if progress is None else progress, 0)
+    bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
     cancelled = False
     status = SessionStatus()
     try:
