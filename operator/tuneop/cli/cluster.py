@@ -167,8 +167,9 @@ def follow(
                 continue
             status = status_from_wire(obj.get("status"))
             bar.update(status, metric)
+            # The phase of an earlier generation (a spec applied again) is not the answer.
             current = status.observed_generation is None or status.observed_generation >= generation
-            if status.terminal and current and _generation(obj) == generation:
+            if status.terminal and current:
                 return status
             sleep(POLL_SECONDS)
 
