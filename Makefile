@@ -10,6 +10,7 @@ bench:
 	.venv/bin/python -m bench.quality_bench
 	.venv/bin/python -m bench.local_bench
 	.venv/bin/python -m bench.redis_bench
+	.venv/bin/python -m bench.report_bench
 	.venv/bin/python -m bench.cluster
 
 crd:

@@ -46,6 +46,7 @@ def start_run(path: Path, tmp_path: Path, redis_url: str) -> subprocess.Popen[by
             str(path),
             "--local",
             "--no-progress",
+            "--no-report",
             "--results-dir",
             str(tmp_path / "results"),
             "--redis-url",
