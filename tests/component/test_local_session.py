@@ -264,7 +264,6 @@ def test_ctrl_c_cancels_cleanly_and_keeps_results(tmp_path: Path) -> None:
             str(path),
             "--local",
             "--no-progress",
-            "--no-report",
             "--results-dir",
             str(tmp_path / "results"),
         ],

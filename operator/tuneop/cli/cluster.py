@@ -89,20 +89,17 @@ class ClusterRun:
         ref = self.session.ref
         return f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{ref.namespace}/{PLURAL}/{ref.name}"
 
-    def _apply(self, body: dict[str, Any], manager: str, dry_run: bool = False) -> dict[str, Any]:
-        # The generated client sends every custom-object patch as a merge patch: server-side
-        # apply needs its own content type, so the request is made here.
-        query = [("fieldManager", manager), ("force", "true")]
-        if dry_run:
-            query.append(("dryRun", "All"))
+    def _call(self, method: str, body: Any = None, query: Any = None) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            # The generated client sends every custom-object patch as a merge patch:
+            # server-side apply needs its own content type, so the request is made here.
+            headers["Content-Type"] = "application/apply-patch+yaml"
         obj = self.api.call_api(
             self.path,
-            "PATCH",
-            query_params=query,
-            header_params={
-                "Content-Type": "application/apply-patch+yaml",
-                "Accept": "application/json",
-            },
+            method,
+            query_params=query or [],
+            header_params=headers,
             body=body,
             response_type="object",
             auth_settings=["BearerToken"],
@@ -111,6 +108,12 @@ class ClusterRun:
         )
         return dict(obj)
 
+    def _apply(self, body: dict[str, Any], manager: str, dry_run: bool = False) -> dict[str, Any]:
+        query = [("fieldManager", manager), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return self._call("PATCH", body, query)
+
     def apply(self, dry_run: bool = False) -> dict[str, Any]:
         try:
             return self._apply(manifest(self.session), FIELD_MANAGER, dry_run)
@@ -118,16 +121,7 @@ class ClusterRun:
             raise _api_error(err, "apply the session") from None
 
     def read(self) -> dict[str, Any]:
-        obj = self.api.call_api(
-            self.path,
-            "GET",
-            header_params={"Accept": "application/json"},
-            response_type="object",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-        return dict(obj)
+        return self._call("GET")
 
     def suspend(self) -> None:
         """``spec.suspend: true``, owned by a field manager of its own."""
