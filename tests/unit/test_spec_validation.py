@@ -186,7 +186,7 @@ BAD_SPECS = [
         id="objective-not-module-colon-function",
     ),
     pytest.param({"runner": {}}, "spec.runner.image", "required", id="runner-without-image"),
-    pytest.param({"runner": DROP}, "spec.runner", "required", id="no-runner"),
+    pytest.param({"runner": DROP}, "spec.runner.image", "required", id="no-runner"),
     pytest.param({"objective": DROP}, "spec.objective", "required", id="no-objective"),
     pytest.param(
         {"objective": {"metric": "loss", "direction": "down"}},

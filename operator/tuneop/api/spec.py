@@ -14,8 +14,11 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+
+from tuneop.api.worker import ApiModel as _Model
+from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
 
 __all__ = [
     "API_GROUP",
@@ -31,6 +34,7 @@ __all__ = [
     "NAME_PATTERN",
     "PLURAL",
     "EnvVar",
+    "MetricsCollector",
     "Objective",
     "Optimizer",
     "Parameter",
@@ -67,15 +71,6 @@ MAX_EXPLICIT_TRIALS = 100_000
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
 # prompt templates hold them, and they reach a trial as JSON, never through a shell.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-    )
 
 
 class Objective(_Model):
@@ -209,50 +204,6 @@ class Optimizer(_Model):
     )
 
 
-class EnvVar(_Model):
-    name: str = Field(min_length=1, max_length=253)
-    value: str = ""
-
-
-class Runner(_Model):
-    """The worker container: what image runs the trials, and how."""
-
-    image: str = Field(min_length=1, description="Runner image.")
-    objective: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
-        description="Python callable module:function, params in, metrics out.",
-    )
-    objective_command: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        description="External command run per trial; params as env and JSON on stdin.",
-    )
-    command: list[str] = Field(
-        default_factory=lambda: ["tuneop-runner"],
-        min_length=1,
-        description="Container command; the default runs the tuneop runner.",
-    )
-    args: list[str] = Field(default_factory=list)
-    env: list[EnvVar] = Field(default_factory=list)
-    resources: dict[str, Any] = Field(
-        default_factory=dict, description="Container resources (requests, limits)."
-    )
-    service_account_name: str | None = Field(default=None, max_length=253)
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Runner:
-        if self.objective is not None and self.objective_command is not None:
-            raise ValueError("objective and objectiveCommand: set one, not both")
-        reserved = [e.name for e in self.env if e.name.startswith("TUNEOP_")]
-        if reserved:
-            raise ValueError(f"env: names starting with TUNEOP_ are reserved ({reserved[0]})")
-        return self
-
-
 class SessionSpec(_Model):
     """The spec of a TuningSession."""
 
@@ -297,7 +248,14 @@ class SessionSpec(_Model):
     deadline_seconds: int = Field(
         default=3600, ge=1, le=MAX_SECONDS, strict=True, description="For the whole session."
     )
-    runner: Runner
+    runner: Runner = Field(
+        default_factory=Runner, description="The worker (short form), or the trial container."
+    )
+    template: dict[str, Any] | None = Field(
+        default=None,
+        description="The trial's pod, a PodTemplateSpec (instead of runner's short form).",
+    )
+    metrics_collector: MetricsCollector = Field(default_factory=MetricsCollector)
     suspend: bool = Field(default=False, strict=True, description="Create no new Jobs while true.")
     job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
         default="Delete", description="What happens to a finished Job once harvested."
@@ -307,6 +265,13 @@ class SessionSpec(_Model):
     def _check(self) -> SessionSpec:
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError("workers and trialsPerJob: set one, not both")
+        packs = self.workers is not None or (self.trials_per_job or 1) > 1
+        known = {p.name for p in self.search_space} if self.search_space else None
+        problem = trial_setup_problems(
+            self.template, self.runner, self.metrics_collector, known, packs
+        )
+        if problem:
+            raise ValueError(problem)
         if self.trials is not None:
             self._check_trials(self.trials)
             if self.search_space:
@@ -376,6 +341,9 @@ def format_validation_error(err: ValidationError) -> list[str]:
     for e in err.errors():
         where = _loc(tuple(e["loc"]))
         msg = e["msg"].removeprefix("Value error, ")
+        if msg.startswith("spec."):
+            problems.append(msg)  # a path of its own (inside spec.template)
+            continue
         m = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
         if m:
             where, msg = f"{where}.{m.group(1)}", m.group(2)

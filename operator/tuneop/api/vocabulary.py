@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ANN_CONTAINER",
+    "ANN_PARAMS",
     "ANN_TRIALS",
     "BUDGET_EXHAUSTED",
     "CANCELLED",
@@ -98,3 +100,7 @@ LABEL_JOB_INDEX = "tuneop.dev/job-index"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tuneop"
 ANN_TRIALS = "tuneop.dev/trials"
+# On a worker pod: the container that runs the trials (its log is harvested), and,
+# for a Job of one trial, its params as JSON (the params file is this annotation).
+ANN_CONTAINER = "tuneop.dev/container"
+ANN_PARAMS = "tuneop.dev/params"

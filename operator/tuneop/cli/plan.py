@@ -83,7 +83,12 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
         if job.finished:
             logs = raw.get("logs")
             logs = [logs] if isinstance(logs, str) else logs
-            job = ObservedJob(**{**job.__dict__, "results": harvest_job(job, logs, spec.objective)})
+            job = ObservedJob(
+                **{
+                    **job.__dict__,
+                    "results": harvest_job(job, logs, spec.objective, spec.metrics_collector),
+                }
+            )
         jobs.append(job)
     return jobs, data.get("status")
 

@@ -14,6 +14,14 @@ lines (which the harvest needs), and at the end how much was not kept. The
 harvest reads a log by streaming it: every result line plus the last
 ``LOG_TAIL_BYTES`` of other output, so a Job's trials are all found
 whatever its log's size, in bounded memory.
+
+Of a pod template, a local run runs only the trial container (the one the
+``tuneop.dev/container`` annotation names): init containers, sidecars and
+volumes are the cluster's. Its env entries with a ``value`` are passed (with
+the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
+``valueFrom`` and ``envFrom`` need the cluster and are left out. The params
+file is written to ``params/<job>.json`` beside the ``logs`` folder, and
+``TUNEOP_PARAMS_FILE`` points to it.
 """
 
 from __future__ import annotations
@@ -31,10 +39,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.api.session import SessionRef
+from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
 from tuneop.core.logscan import scan
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
+from tuneop.core.podtemplate import kube_expand
 
 __all__ = [
     "KILL_GRACE_SECONDS",
@@ -100,8 +110,9 @@ class _Job:
     reason: str | None = None
 
 
-def _argv(container: dict[str, Any]) -> list[str]:
-    argv = [*container.get("command", []), *container.get("args", [])]
+def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
+    words = [*container.get("command", []), *container.get("args", [])]
+    argv = [kube_expand(w, env) for w in words]
     if argv and argv[0] == "tuneop-runner" and shutil.which("tuneop-runner") is None:
         # The runner is installed with tuneop; run it with this interpreter when the
         # console script is not on PATH (a venv used without activating it).
@@ -138,18 +149,36 @@ class LocalJobs:
         if job.name in self._jobs:
             return  # like "already exists": a repeated create is harmless
         spec = job.manifest["spec"]
-        container = spec["template"]["spec"]["containers"][0]
-        env = dict(os.environ)
-        env.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
+        container, own = self._trial_container(job)
         entry = _Job(
             spec=job,
-            argv=_argv(container),
-            env=env,
+            argv=_argv(container, own),
+            env={**os.environ, **own},
             deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
             retries_left=int(spec.get("backoffLimit", 0)),
         )
         self._jobs[job.name] = entry
         self._start(entry)
+
+    def _trial_container(self, job: JobToCreate) -> tuple[dict[str, Any], dict[str, str]]:
+        """The trial container of ``job``'s pod and the env it defines (expanded)."""
+        template = job.manifest["spec"]["template"]
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        containers = template["spec"]["containers"]
+        name = annotations.get(ANN_CONTAINER)
+        container = next((c for c in containers if c.get("name") == name), containers[0])
+        env: dict[str, str] = {}
+        for e in container.get("env") or []:
+            if "value" in e or "valueFrom" not in e:
+                env[e["name"]] = kube_expand(str(e.get("value", "")), env)
+        if ANN_PARAMS in annotations and "TUNEOP_PARAMS_FILE" in env:
+            folder = self.logs_dir.with_name("params")  # beside logs/, not in it
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{job.name}.json"
+            with _open_log(path) as f:
+                f.write(str(annotations[ANN_PARAMS]).encode())
+            env["TUNEOP_PARAMS_FILE"] = str(path)
+        return container, env
 
     def _start(self, entry: _Job) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
