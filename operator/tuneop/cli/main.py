@@ -28,6 +28,7 @@ __all__ = [
     "UsageError",
     "build_parser",
     "cmd_crd",
+    "cmd_import",
     "cmd_plan",
     "cmd_run",
     "cmd_summary",
@@ -197,6 +198,32 @@ def _check_writable(folder: Path) -> None:
         raise UsageError(f"{clean(folder)}: cannot write results there ({err.strerror})") from None
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """``tuneop import katib FILE``: a Katib Experiment as a TuningSession."""
+    from tuneop.core.katib import KatibError, convert_experiment
+
+    docs = [d for d in _yaml_docs(args.file) if isinstance(d, dict)]
+    found = [d for d in docs if d.get("kind") == "Experiment"]
+    if len(found) != 1:
+        raise UsageError(f"{args.file}: expected one Katib Experiment, found {len(found)}")
+    try:
+        doc, notes = convert_experiment(found[0])
+    except KatibError as err:
+        raise UsageError(f"{args.file}: {err}") from None
+    for note in notes:
+        print(f"note: {clean(note)}", file=sys.stderr)
+    try:
+        parse_manifest(doc)
+    except SpecError as err:
+        raise SpecError([f"{args.file}: as a TuningSession, {p}" for p in err.problems]) from None
+    text = yaml.safe_dump(doc, sort_keys=False, width=100)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -312,6 +339,12 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     )
     p.add_argument("--redis-prefix", default="tuneop")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("import", help="convert another tool's experiment into a TuningSession")
+    p.add_argument("tool", choices=["katib"], help="katib: a kubeflow.org/v1beta1 Experiment")
+    p.add_argument("file", help="the experiment (YAML); - for stdin")
+    p.add_argument("-o", "--output", help="write the session here (default: stdout)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
     p.add_argument("results", nargs="?", help="results folder (any depth) or results.csv")
