@@ -33,16 +33,9 @@ from minicluster.pods import ConfigError, field_value
 Json = dict[str, Any]
 
 UNSHARE = shutil.which("unshare")
-# Binds "SRC DST ro|rw" triples given as arguments, then execs what follows "--".
-_MOUNT_SCRIPT = """\
-while [ "$1" != "--" ]; do
-  mkdir -p "$2" && mount --bind "$1" "$2" || exit 125
-  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi
-  shift 3
-done
-shift
-exec "$@"
-"""
+# bash, not dash: dash takes single-digit file descriptors only (seven mounts at most).
+SHELL = shutil.which("bash") or "/bin/sh"
+_FIRST_FD = 3
 
 
 def can_mount() -> bool:
@@ -108,16 +101,39 @@ def materialise(kube: Kube, pod: Json, pod_dir: Path) -> dict[str, Path]:
     return out
 
 
+def _mount_script(mounts: list[tuple[str, str, bool]]) -> str:
+    """A shell script binding each (source, target, read-only) given as $1, $2, ... then
+    running what follows. Every source is opened before the first bind: a bind over
+    ``/tmp`` would otherwise hide the sources that live under it."""
+    lines = []
+    for i in range(len(mounts)):
+        lines.append(f'exec {_FIRST_FD + i}<"${{{2 * i + 1}}}" || exit 125')
+    for i, (_, _, read_only) in enumerate(mounts):
+        fd, target = _FIRST_FD + i, f'"${{{2 * i + 2}}}"'
+        lines.append(f"mkdir -p {target} && mount --bind /proc/self/fd/{fd} {target} || exit 125")
+        if read_only:
+            lines.append(f"mount -o remount,bind,ro {target} || exit 125")
+    closes = " ".join(f"{_FIRST_FD + i}<&-" for i in range(len(mounts)))
+    lines += [f"exec {closes}", f"shift {2 * len(mounts)}", 'exec "$@"']
+    return "\n".join(lines) + "\n"
+
+
 def mounted(argv: list[str], container: Json, volumes: dict[str, Path]) -> list[str]:
     """``argv`` run in a mount namespace where the container's volume mounts are in place."""
     mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") in volumes]
     if not mounts or not can_mount():
         return argv
-    args: list[str] = []
-    for m in sorted(mounts, key=lambda m: len(Path(m["mountPath"]).parts)):
-        source = volumes[m["name"]] / m.get("subPath", "")
-        args += [str(source), m["mountPath"], "ro" if m.get("readOnly") else "rw"]
+    binds = [
+        (
+            str(volumes[m["name"]] / m.get("subPath", "")),
+            str(m["mountPath"]),
+            bool(m.get("readOnly")),
+        )
+        for m in sorted(mounts, key=lambda m: len(Path(m["mountPath"]).parts))
+    ]
+    args = [word for source, target, _ in binds for word in (source, target)]
     assert UNSHARE is not None
+    script = _mount_script(binds)
     return [
         UNSHARE,
         "--mount",
@@ -126,9 +142,8 @@ def mounted(argv: list[str], container: Json, volumes: dict[str, Path]) -> list[
         "--",
         "/bin/sh",
         "-c",
-        _MOUNT_SCRIPT,
+        script,
         "sh",
         *args,
-        "--",
         *argv,
     ]

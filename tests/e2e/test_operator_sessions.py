@@ -422,9 +422,9 @@ SCHEMA_REJECTS = {
         with_spec("annealing", optimizer={"type": "annealing"}),
         "spec.optimizer.type",
     ),
-    "missing-runner-image": (
-        with_spec("no-image", runner={"objective": "tuneop_runner.objectives.testing:sleep"}),
-        "spec.runner.image",
+    "template-without-containers": (
+        with_spec("no-containers", template={"spec": {"volumes": []}}),
+        "spec.template.spec.containers",
     ),
     "negative-failure-budget": (
         with_spec("negative-budget", maxFailedTrials=-1),
@@ -465,6 +465,10 @@ INVALID_SPECS = {
             searchSpace=[{"name": "x", "type": "float", "min": 5, "max": 1}],
         ),
         "spec.searchSpace[0].min",
+    ),
+    "missing-runner-image": (
+        with_spec("no-image", runner={"objective": "tuneop_runner.objectives.testing:sleep"}),
+        "spec.runner.image",
     ),
     "workers-and-trials-per-job": (
         with_spec(

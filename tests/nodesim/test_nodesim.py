@@ -327,6 +327,8 @@ def test_configmap_secret_emptydir_and_downward_api_volumes_are_mounted(tmp_path
     kube = KubeWithObjects(objects)
     simulator = NodeSimulator(kube, tmp_path)  # type: ignore[arg-type]
     mounts = [
+        # The pod's own directory is under /tmp: a bind over /tmp must not hide the others.
+        {"name": "tmp", "mountPath": "/tmp"},
         {"name": "cfg", "mountPath": f"{MNT}/cfg", "readOnly": True},
         {"name": "secret", "mountPath": f"{MNT}/secret"},
         {"name": "shared", "mountPath": f"{MNT}/shared"},
@@ -335,7 +337,7 @@ def test_configmap_secret_emptydir_and_downward_api_volumes_are_mounted(tmp_path
     writer = container(
         "init",
         f"open('{MNT}/shared/from-init', 'w').write('hello')",
-        volumeMounts=[mounts[2]],
+        volumeMounts=[mounts[3]],
     )
     p = pod(
         "vols",
@@ -345,6 +347,7 @@ def test_configmap_secret_emptydir_and_downward_api_volumes_are_mounted(tmp_path
     )
     field = "metadata.annotations['tuneop.dev/params']"
     p["spec"]["volumes"] = [
+        {"name": "tmp", "emptyDir": {}},
         {"name": "cfg", "configMap": {"name": "cfg"}},
         {"name": "secret", "secret": {"secretName": "creds"}},
         {"name": "shared", "emptyDir": {"medium": "Memory"}},
