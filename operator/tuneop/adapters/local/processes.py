@@ -19,7 +19,8 @@ Of a pod template, a local run runs only the trial container (the one the
 ``tuneop.dev/container`` annotation names): init containers, sidecars and
 volumes are the cluster's. Its env entries with a ``value`` are passed (with
 the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
-``valueFrom`` and ``envFrom`` need the cluster and are left out. The params
+``valueFrom`` and ``envFrom`` need the cluster and are left out. A command
+``python`` or ``python3`` runs with tuneop's own interpreter. The params
 file is written to ``params/<job>.json`` beside the ``logs`` folder, and
 ``TUNEOP_PARAMS_FILE`` points to it.
 """
@@ -117,6 +118,10 @@ def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
         # The runner is installed with tuneop; run it with this interpreter when the
         # console script is not on PATH (a venv used without activating it).
         argv = [sys.executable, "-m", "tuneop_runner", *argv[1:]]
+    elif argv and argv[0] in {"python", "python3"}:
+        # A container's python is the image's; locally it is tuneop's own, so the
+        # packages installed beside tuneop (an example's scikit-learn) are there.
+        argv = [sys.executable, *argv[1:]]
     return argv
 
 
