@@ -22,11 +22,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from kubernetes_validate.utils import schema_contents
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = [
     "MAX_TEMPLATE_BYTES",
@@ -56,6 +55,9 @@ _FOLDER = f"kubernetes-json-schema/v{SCHEMA_VERSION}-local-strict"
 
 @functools.cache
 def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    # Imported here: a session without a template never pays for jsonschema (~0.5 s).
+    from kubernetes_validate.utils import schema_contents
+
     schema = schema_contents(f"{_FOLDER}/podtemplatespec-v1.json", SCHEMA_VERSION)
     defs = schema_contents(f"{_FOLDER}/_definitions.json", SCHEMA_VERSION)
     return schema, defs
@@ -63,6 +65,9 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+    from referencing import Registry, Resource
+
     schema, defs = _schemas()
     registry: Registry = Resource.from_contents(schema) @ Registry()
     registry = Resource.from_contents(defs) @ registry
@@ -110,9 +115,11 @@ def _message(err: jsonschema.ValidationError) -> str:
 
 
 def _leaves(err: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    from jsonschema.exceptions import best_match
+
     # oneOf/anyOf errors (IntOrString) hide the useful message in their context.
     if err.context:
-        return [jsonschema.exceptions.best_match(err.context)]
+        return [best_match(err.context)]
     return [err]
 
 
