@@ -642,7 +642,7 @@ class NodeSimulator:
             container.finished_at = container.started_at
             return
         run.phase = "Running" if not container.init else run.phase
-        command = mounted([executable, *argv[1:]], container.spec, volumes)
+        command = mounted([executable, *argv[1:]], container.spec, volumes, run.directory)
         container.process = processes.spawn(
             command, log_path=container.log_path, env=env, cwd=run.work_dir
         )

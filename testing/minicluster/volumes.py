@@ -104,13 +104,16 @@ def materialise(kube: Kube, pod: Json, pod_dir: Path) -> dict[str, Path]:
 def _mount_script(mounts: list[tuple[str, str, bool]]) -> str:
     """A shell script binding each (source, target, read-only) given as $1, $2, ... then
     running what follows. Every source is opened before the first bind: a bind over
-    ``/tmp`` would otherwise hide the sources that live under it."""
+    ``/tmp`` would otherwise hide the sources that live under it. ``--no-canonicalize``
+    keeps mount(8) from turning ``/proc/self/fd/N`` back into a path, which names
+    another directory once a bind has covered it."""
     lines = []
     for i in range(len(mounts)):
         lines.append(f'exec {_FIRST_FD + i}<"${{{2 * i + 1}}}" || exit 125')
     for i, (_, _, read_only) in enumerate(mounts):
         fd, target = _FIRST_FD + i, f'"${{{2 * i + 2}}}"'
-        lines.append(f"mkdir -p {target} && mount --bind /proc/self/fd/{fd} {target} || exit 125")
+        bind = f"mount --no-canonicalize --bind /proc/self/fd/{fd} {target}"
+        lines.append(f"mkdir -p {target} && {bind} || exit 125")
         if read_only:
             lines.append(f"mount -o remount,bind,ro {target} || exit 125")
     closes = " ".join(f"{_FIRST_FD + i}<&-" for i in range(len(mounts)))
@@ -118,8 +121,12 @@ def _mount_script(mounts: list[tuple[str, str, bool]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mounted(argv: list[str], container: Json, volumes: dict[str, Path]) -> list[str]:
-    """``argv`` run in a mount namespace where the container's volume mounts are in place."""
+def mounted(argv: list[str], container: Json, volumes: dict[str, Path], pod_dir: Path) -> list[str]:
+    """``argv`` run in a mount namespace where the container's volume mounts are in place.
+
+    A mount over an ancestor of ``pod_dir`` (``/tmp``, with the pod under pytest's
+    temporary folder) would hide the pod's own files (its kubeconfig, its work dir):
+    the pod's directory is bound back at its own path after the others."""
     mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") in volumes]
     if not mounts or not can_mount():
         return argv
@@ -131,6 +138,8 @@ def mounted(argv: list[str], container: Json, volumes: dict[str, Path]) -> list[
         )
         for m in sorted(mounts, key=lambda m: len(Path(m["mountPath"]).parts))
     ]
+    if any(pod_dir.is_relative_to(target) for _, target, _ in binds):
+        binds.append((str(pod_dir), str(pod_dir), False))
     args = [word for source, target, _ in binds for word in (source, target)]
     assert UNSHARE is not None
     script = _mount_script(binds)
@@ -140,7 +149,7 @@ def mounted(argv: list[str], container: Json, volumes: dict[str, Path]) -> list[
         "--propagation",
         "private",
         "--",
-        "/bin/sh",
+        SHELL,
         "-c",
         script,
         "sh",

@@ -309,6 +309,8 @@ got = {{
     "params": pathlib.Path("{MNT}/params/params.json").read_text(),
 }}
 want = {{"cfg": '{{"a": 1}}', "secret": "s3cret", "shared": "hello", "params": '{{"x": 2}}'}}
+# The pod's own directory (HOME, under /tmp here) is still there past the bind over /tmp.
+pathlib.Path(os.environ["HOME"], "from-main").write_text("ok")
 try:
     pathlib.Path("{MNT}/cfg/new").write_text("no")
     raise SystemExit("a readOnly mount was writable")
@@ -366,6 +368,7 @@ def test_configmap_secret_emptydir_and_downward_api_volumes_are_mounted(tmp_path
         log = (next(tmp_path.glob("pods/*vols*/logs")) / "main.log").read_text()
         assert kube.last_status("vols")["phase"] == "Succeeded", log
         assert not Path(f"{MNT}/shared/from-init").exists()  # only inside the pod's namespace
+        assert (next(tmp_path.glob("pods/*vols*")) / "work" / "from-main").read_text() == "ok"
     finally:
         simulator.shutdown()
 
