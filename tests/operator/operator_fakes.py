@@ -147,13 +147,16 @@ class FakeApi:
         meta = job["metadata"]
         self.uid += 1
         name = f"{meta['name']}-p{self.uid}"
-        labels = dict(job["spec"]["template"]["metadata"]["labels"])
+        template_meta = job["spec"]["template"]["metadata"]
+        labels = dict(template_meta["labels"])
         labels["job-name"] = meta["name"]
         pod = {
             "metadata": {
                 "name": name,
                 "namespace": meta["namespace"],
                 "labels": labels,
+                # Like the Job controller: the pod takes the template's annotations.
+                "annotations": dict(template_meta.get("annotations") or {}),
                 "creationTimestamp": self._stamp(),
                 "ownerReferences": [
                     {"kind": "Job", "name": meta["name"], "uid": meta["uid"], "controller": True}
