@@ -281,6 +281,17 @@ def test_a_bad_template_is_refused_naming_its_path(corrupt: Any, message: str | 
     assert message in err.value.problems
 
 
+def test_a_template_nested_past_any_pod_is_one_problem() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(SpecError) as err:
+        parse_spec(templated({"spec": {"containers": [{"name": "t", "image": "i", "x": deep}]}}))
+    assert err.value.problems == ["spec.template: nested too deeply"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -139,7 +139,10 @@ def _problems_of(text: str) -> tuple[str, ...]:
 
 def template_problems(template: dict[str, Any]) -> list[str]:
     """What makes ``template`` an invalid PodTemplateSpec, each as ``path: rule``."""
-    text = json.dumps(template, sort_keys=True, default=str)
+    try:
+        text = json.dumps(template, sort_keys=True, default=str)
+    except RecursionError:
+        return ["spec.template: nested too deeply"]
     if len(text) > MAX_TEMPLATE_BYTES:
         return [f"spec.template: at most {MAX_TEMPLATE_BYTES} bytes as JSON"]
     return list(_problems_of(text))
