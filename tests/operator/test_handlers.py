@@ -437,3 +437,14 @@ def test_the_operator_loads_optuna_only_for_a_bayesian_session() -> None:
     code = "import sys, tuneop.controller.handlers, tuneop.cli; print('optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_session_whose_status_cannot_be_read_launches_nothing_and_says_why() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=4))
+    c.api.sessions["ns", "demo"]["status"] = {"phase": "Running", "harvestedJobs": "4-x"}
+    with pytest.raises(kopf.PermanentError, match=r"status\.harvestedJobs"):
+        c.reconcile()
+    assert c.api.jobs == {}
+    assert c.status()["harvestedJobs"] == "4-x"  # the ledger is left for a person to fix
+    assert c.status()["conditions"][0]["reason"] == "StatusUnreadable"

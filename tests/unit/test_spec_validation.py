@@ -342,6 +342,10 @@ def test_manifest_without_namespace_takes_the_default_namespace() -> None:
     assert parse_manifest(doc, default_namespace="team-a").ref.namespace == "team-a"
 
 
-def test_a_garbled_stored_status_does_not_make_the_manifest_invalid() -> None:
+def test_a_garbled_stored_status_is_named_unless_the_status_is_read_elsewhere() -> None:
     doc = with_(manifest(), status={"phase": "Exploded", "trials": "many"})
-    assert parse_manifest(doc).status.phase == "Pending"
+    # The operator reads the status through its status store, which reports it on the session.
+    assert parse_manifest(doc, with_status=False).status.phase == "Pending"
+    with pytest.raises(SpecError) as err:
+        parse_manifest(doc)
+    assert err.value.problems[0].startswith("status.")
