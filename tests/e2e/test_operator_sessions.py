@@ -32,6 +32,7 @@ from tests.e2e.operator_support import (
     running_pids,
     serve_namespaces,
     session_jobs,
+    session_manifest,
     session_path,
     session_pods,
     status_of,
@@ -408,12 +409,7 @@ def with_spec(name: str, **changes: Any) -> Json:
             spec.pop(key, None)
         else:
             spec[key] = value
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    return session_manifest(name, **spec)
 
 
 SCHEMA_REJECTS = {

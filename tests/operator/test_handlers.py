@@ -22,6 +22,7 @@ import pytest
 from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
 from operator_fakes import FakeApi, api_exception, fake_kube
 
+from builders import session_doc
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
@@ -45,12 +46,7 @@ def manifest(name: str = "demo", **spec: Any) -> dict[str, Any]:
         "runner": {"image": "example/runner:1"},
     }
     body.update(spec)
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": 1},
-        "spec": body,
-    }
+    return session_doc(name, body, namespace="ns", uid=f"uid-{name}", generation=1)
 
 
 class Cluster:

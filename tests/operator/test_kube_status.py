@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from operator_fakes import FakeApi, api_exception, fake_kube
 
+from builders import session_doc
 from tuneop.adapters.kube.status import KubeStatus, replace_patch, status_patch, wire_status
 from tuneop.api.session import SessionRef
 from tuneop.api.status import SessionStatus, TrialRef, status_to_wire
@@ -18,12 +19,7 @@ REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
 
 def session(status: dict[str, Any] | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": "demo", "namespace": "ns", "uid": "uid-1"},
-        "spec": {},
-    }
+    doc = session_doc("demo", {}, namespace="ns", uid="uid-1")
     if status is not None:
         doc["status"] = status
     return doc

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import DROP, manifest, spec, spec_data
 
+from builders import DROP, manifest, spec, spec_data
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import DROP, manifest
 
+from builders import DROP, manifest
 from tuneop.adapters.local.folder import UnsafePath, dump_json, load_records, write_atomic
 from tuneop.api.crd import crd
 from tuneop.api.spec import MAX_SECONDS, MAX_TRIALS
