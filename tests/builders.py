@@ -14,11 +14,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tuneop.api import rules as R
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, parse_spec
 
 __all__ = [
     "BASE_SPEC",
     "DROP",
+    "RULE_BREAKERS",
     "RUNNER_IMAGE",
     "manifest",
     "session_doc",
@@ -38,6 +40,41 @@ BASE_SPEC: dict[str, Any] = {
 }
 
 DROP = object()  # an override that removes the key
+
+FLOAT = {"name": "x", "type": "float", "min": 0.0, "max": 1.0}
+# A spec (over BASE_SPEC) per cross-field rule of tuneop.api.rules, breaking only that rule.
+RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
+    (R.MIN_NOT_ABOVE_MAX, {"searchSpace": [{**FLOAT, "min": 5.0, "step": 0.5}]}),
+    (R.CATEGORICAL_NEEDS_VALUES, {"searchSpace": [{"name": "c", "type": "categorical"}]}),
+    (
+        R.CATEGORICAL_NO_BOUNDS,
+        {"searchSpace": [{"name": "c", "type": "categorical", "values": [1], "min": 0}]},
+    ),
+    (R.VALUES_ONLY_CATEGORICAL, {"searchSpace": [{**FLOAT, "step": 0.5, "values": [1]}]}),
+    (R.NUMERIC_NEEDS_BOUNDS, {"searchSpace": [{"name": "x", "type": "int", "min": 0}]}),
+    (
+        R.LOG_NEEDS_POSITIVE_MIN,
+        {
+            "optimizer": {"type": "random"},
+            "totalTrials": 3,
+            "searchSpace": [{**FLOAT, "log": True}],
+        },
+    ),
+    (
+        R.OBJECTIVE_XOR_COMMAND,
+        {"runner": {"image": "i", "objective": "m:f", "objectiveCommand": ["x"]}},
+    ),
+    (R.RESERVED_ENV, {"runner": {"image": "i", "env": [{"name": "TUNEOP_X", "value": "1"}]}}),
+    (R.WORKERS_XOR_TRIALS_PER_JOB, {"workers": 2, "trialsPerJob": 2}),
+    (R.TRIALS_XOR_SEARCH, {"trials": [{"x": 1}]}),
+    (
+        R.BAYESIAN_NEEDS_SEARCH,
+        {"searchSpace": DROP, "trials": [{"x": 1}], "optimizer": {"type": "bayesian"}},
+    ),
+    (R.SEARCH_OR_TRIALS, {"searchSpace": []}),
+    (R.TOTAL_TRIALS_REQUIRED, {"optimizer": {"type": "random"}}),
+    (R.GRID_FLOAT_NEEDS_STEP, {"searchSpace": [FLOAT]}),
+]
 
 
 def session_doc(name: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:

@@ -112,19 +112,19 @@ BAD_SPECS = [
     pytest.param(
         {"optimizer": {"type": "random"}},
         "spec.totalTrials",
-        "required for the random optimizer",
+        "required for the random and bayesian optimizers",
         id="random-without-totalTrials",
     ),
     pytest.param(
         {"optimizer": {"type": "bayesian"}},
         "spec.totalTrials",
-        "required for the bayesian optimizer",
+        "required for the random and bayesian optimizers",
         id="bayesian-without-totalTrials",
     ),
     pytest.param(
         {"searchSpace": [INT_X, {"name": "lr", "type": "float", "min": 0, "max": 1}]},
         "spec.searchSpace[1].step",
-        "required for a float grid",
+        "required for a float parameter in a grid",
         id="float-grid-without-step",
     ),
     pytest.param({"maxParalel": 3}, "spec.maxParalel", "not permitted", id="unknown-top-field"),
