@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import spec
 
+from builders import spec
 from tuneop.api.spec import MetricsCollector
 from tuneop.core.contract import Outcome
 from tuneop.core.harvest import harvest_job

@@ -54,6 +54,7 @@ _KEEP = {
     "maxItems",
     "pattern",
     "format",
+    "x-kubernetes-validations",
 }
 
 

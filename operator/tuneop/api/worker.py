@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from tuneop.api import rules as R
 from tuneop.api.template import placeholders, template_problems, trial_container_index
 
 __all__ = [
@@ -50,6 +51,8 @@ class EnvVar(ApiModel):
 
 class Runner(ApiModel):
     """The worker container (short form), or with a template the trial container's name."""
+
+    model_config = ConfigDict(json_schema_extra=R.schema_extra(R.RUNNER_RULES))
 
     image: str | None = Field(
         default=None, min_length=1, description="Runner image (short form; not with a template)."
@@ -88,10 +91,10 @@ class Runner(ApiModel):
     @model_validator(mode="after")
     def _check(self) -> Runner:
         if self.objective is not None and self.objective_command is not None:
-            raise ValueError("objective and objectiveCommand: set one, not both")
+            raise ValueError(R.OBJECTIVE_XOR_COMMAND.message)
         reserved = [e.name for e in self.env if e.name.startswith("TUNEOP_")]
         if reserved:
-            raise ValueError(f"env: names starting with TUNEOP_ are reserved ({reserved[0]})")
+            raise ValueError(f"{R.RESERVED_ENV.message} ({reserved[0]})")
         return self
 
     def pod_fields(self) -> list[str]:
@@ -170,7 +173,7 @@ def trial_setup_problems(
     """
     if template is None:
         if runner.image is None:
-            return "runner.image: required (or give spec.template)"
+            return R.RUNNER_IMAGE_OR_TEMPLATE.message
         if runner.container is not None:
             return "runner.container: only with spec.template"
         words, where = [*runner.command, *runner.args], "runner.args"
