@@ -103,6 +103,16 @@ class SessionStatus(_Status):
     message: str = ""
     observed_generation: int | None = None
     start_time: datetime | None = None
+    # The deadline's clock: seconds spent running before runningSince, and when the
+    # clock last started (None while it is stopped: suspended, or finished).
+    run_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds spent running up to runningSince; suspended time is not counted.",
+    )
+    running_since: datetime | None = Field(
+        default=None, description="When the deadline's clock last started; unset while stopped."
+    )
     completion_time: datetime | None = None
     progress: str = "0/0"
     exit_code: int | None = None

@@ -83,7 +83,7 @@ def decide_phase(
     if stop in _ABORTS:
         messages = {
             V.CANCELLED: "cancelled by the user",
-            V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s passed",
+            V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s of running time passed",
             V.MAX_FAILED_REACHED: f"{t.failed} trials failed (maxFailedTrials"
             f" {spec.max_failed_trials})",
         }
