@@ -138,6 +138,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from tuneop.adapters.local.claim import ForeignResults
     from tuneop.adapters.local.folder import load_records
     from tuneop.cli.run import run_local
     from tuneop.cli.summary import render_summary
@@ -162,15 +163,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
-    run = run_local(
-        session,
-        Path(args.results_dir),
-        console,
-        max_parallel=args.max_parallel,
-        progress=progress,
-        verbose=args.verbose,
-        extra_mirrors=sinks,
-    )
+    try:
+        run = run_local(
+            session,
+            Path(args.results_dir),
+            console,
+            max_parallel=args.max_parallel,
+            progress=progress,
+            verbose=args.verbose,
+            extra_mirrors=sinks,
+            fresh=args.fresh,
+        )
+    except ForeignResults as err:
+        raise UsageError(str(err)) from None
     st = run.status
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
@@ -304,6 +309,11 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start the session over: move its previous results aside (<name>.archived-<time>)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
     p.add_argument(
         "--redis-url",

@@ -5,6 +5,8 @@ Layout under the session's folder (``<root>/<name>`` for local sessions,
 
     trials/trial-000012.json   one per trial, the result contract's JSON
     logs/<job>.<attempt>.log   worker output (local sessions)
+    jobs/<job>.job.json        a local Job's trials, manifest and pid, for resuming
+    spec.json                  the spec the results belong to, and its fingerprint
     session.json               totals, exit code, errors, job ids, best, leaderboard
     results.csv                one row per trial, written when the session ends
 
