@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from core_builders import DROP, REF, T0, Session, launched, result, spec
+from core_builders import DROP, REF, T0, Session, launched, line, result, spec
 
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import SessionSpec
@@ -478,6 +478,47 @@ def test_raising_total_trials_of_a_succeeded_session_continues_it() -> None:
     final = s.play(per_step=2)
     assert (final.status.phase, final.status.trials.succeeded) == ("Succeeded", 6)
     assert sorted(r.trial for r in s.persisted) == list(range(6))
+
+
+# ---- fail fast: the first trials failing with one error stop the session
+
+
+def _fail_with(s: Session, index: int, error: str) -> None:
+    t = s.jobs[index].trials[0]
+    s.finish(index, logs=line(t, 1.0, status="failed", error=error), state=JobState.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("errors", "stopped"),
+    [
+        pytest.param(["No module named x"] * 3, True, id="same-error-three-times"),
+        pytest.param(["No module named x"] * 2, False, id="twice-is-not-yet"),
+        pytest.param(["a", "b", "c"], False, id="different-errors"),
+        pytest.param(["a", "b", "b", "b"], True, id="the-streak-counts-in-trial-order"),
+        pytest.param([None, "a", "a", "a"], False, id="after-a-success-never"),
+    ],
+)
+def test_the_first_trials_failing_with_the_same_error_stop_the_session(
+    errors: list[str | None], stopped: bool
+) -> None:
+    s = Session(rand(20, maxParallel=1))
+    p = s.reconcile()
+    for i, error in enumerate(errors):
+        if error is None:
+            s.finish(i)
+        else:
+            _fail_with(s, i, error)
+        p = s.reconcile()
+    st = p.status
+    if not stopped:
+        assert st.phase == "Running"
+        return
+    assert (st.phase, st.exit_code, p.create) == ("Failed", 2, ())
+    assert condition(st, C.FAILED) == ("True", C.REPEATED_TRIAL_ERROR)
+    assert st.message.endswith(
+        "failed with the same error: b" if "b" in errors else ": No module named x"
+    )
+    assert st.trials.pending == 20 - len(errors)  # the budget is not spent on the error
 
 
 # ---- the deadline counts running time: not suspended time; extending starts anew

@@ -128,6 +128,9 @@ class SessionStatus(_Status):
         pattern=r"^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$",
         description="Harvested Job indexes, e.g. 0-41,43.",
     )
+    # Fail fast: the error the trials finished so far, none succeeded, failed with in a row.
+    repeated_error: str = Field(default="", max_length=MAX_MESSAGE)
+    repeated_error_count: int = Field(default=0, ge=0)
     next_job: int = Field(default=0, description="Jobs launched so far (the next Job index).")
     next_trial: int = Field(default=0, description="Trials launched so far.")
     inflight: str = Field(

@@ -146,7 +146,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.local:
         raise UsageError("run needs --local (on a cluster, kubectl apply the session instead)")
+    from tuneop.cli.preflight import preflight
+
     session = load_session(args.file, args.jobs_file)
+    problem = preflight(session.spec)
+    if problem is not None:
+        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
     _check_writable(Path(args.results_dir))
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
@@ -187,6 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = load_records(run.session_dir)
     render_summary(summarize(records, top_n=args.top_n), console)
     console.print(f"results: {run.session_dir}", highlight=False)
+    t = st.trials
+    if t.failed + t.lost + t.infra_failed:
+        logs = run.session_dir / "logs"
+        console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
 
 

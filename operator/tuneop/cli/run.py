@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,6 +126,12 @@ class _Bar:
             transient=False,
         )
         self.task = self.progress.add_task("trials", total=total, detail="")
+        self.enabled = enabled
+
+    def shown(self) -> AbstractContextManager[object]:
+        """The bar while the session runs; nothing at all when disabled (rich would still
+        print an empty line when a disabled bar stops)."""
+        return self.progress if self.enabled else nullcontext()
 
     def update(self, status: SessionStatus, metric: str) -> None:
         t = status.trials
@@ -189,7 +195,7 @@ def _loop(
     try:
         harvested = IndexSet.parse(prev.harvested_jobs)
         backend.resume({i for i in parse_inflight(prev.inflight) if i not in harvested})
-        with bar.progress:
+        with bar.shown():
             while True:
                 backend.wakeup.clear()
                 try:

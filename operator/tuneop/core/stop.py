@@ -3,8 +3,9 @@
 A session with work left stops when the user cancels it or its deadline
 passes (running time, ``core.clock``); any session stops when more trials
 failed than ``maxFailedTrials`` allows, or when the objective's goal is
-reached and ``onGoal`` is Stop. The first rule that holds names the stop (it
-becomes the phase's reason).
+reached and ``onGoal`` is Stop, or when the first trials, none succeeded,
+failed with the same error ``FAIL_FAST_TRIALS`` times in a row. The first
+rule that holds names the stop (it becomes the phase's reason).
 Stopping deletes the running Jobs and records their trials as Cancelled, once:
 a Job stopped by an earlier reconcile and still being deleted is already in
 the ledger.
@@ -20,7 +21,12 @@ from tuneop.core.ledger import Ledger, count
 from tuneop.core.observed import Observed
 from tuneop.core.search import known_point
 
-__all__ = ["goal_reached", "stop_jobs", "stop_reason"]
+__all__ = ["FAIL_FAST_TRIALS", "goal_reached", "stop_jobs", "stop_reason"]
+
+# The first trials all failing with one error is the objective's fault, not the trials':
+# after this many in a row, with none succeeded, the session stops instead of spending
+# its budget on the same error.
+FAIL_FAST_TRIALS = 3
 
 
 def goal_reached(spec: SessionSpec, ledger: Ledger) -> bool:
@@ -39,6 +45,8 @@ def stop_reason(
         return V.DEADLINE_EXCEEDED
     if spec.max_failed_trials is not None and ledger.counts.failed > spec.max_failed_trials:
         return V.MAX_FAILED_REACHED
+    if ledger.counts.succeeded == 0 and ledger.repeated_error_count >= FAIL_FAST_TRIALS:
+        return V.REPEATED_TRIAL_ERROR
     if goal_reached(spec, ledger) and spec.objective.on_goal == "Stop":
         return V.GOAL_REACHED
     return None

@@ -1,0 +1,86 @@
+"""A new user's first hour: a broken objective or a missing runner named up front, trials
+failing alike stopping the session early, and where the logs are."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_local_session import HERE, session
+
+from tuneop.cli import preflight as preflight_module
+from tuneop.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _fixture_objectives(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), *sys.path]))
+
+
+def run_cli(tmp_path: Path, doc: dict[str, Any], *extra: str) -> int:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return main(["run", str(path), "--local", "--results-dir", str(tmp_path / "r"), *extra])
+
+
+def grid(objective: str, **spec: Any) -> dict[str, Any]:
+    return session(
+        "first",
+        searchSpace=[{"name": "x", "type": "int", "min": 0, "max": 9}],
+        optimizer={"type": "grid"},
+        runner={"objective": objective},
+        **spec,
+    )
+
+
+@pytest.mark.parametrize(
+    ("objective", "named"),
+    [
+        pytest.param("nosuchmodule:fn", "No module named 'nosuchmodule'", id="no-module"),
+        pytest.param("objectives_fixture:nosuchfunction", "nosuchfunction", id="no-function"),
+    ],
+)
+def test_an_objective_that_does_not_load_is_one_error_before_any_worker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], objective: str, named: str
+) -> None:
+    assert run_cli(tmp_path, grid(objective)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "spec.runner.objective" in err and named in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "first").exists()  # no worker ran, nothing written
+
+
+def test_a_missing_runner_is_named_with_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "tuneop_runner" else real(name, *args)
+
+    monkeypatch.setattr(preflight_module.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(preflight_module.shutil, "which", lambda name: None)
+    from tuneop.api.session import parse_manifest
+
+    problem = preflight_module.preflight(parse_manifest(grid("m:f")).spec)
+    assert problem is not None
+    assert "No module named tuneop_runner" in problem and "tuneop-runner" in problem
+
+
+def test_trials_failing_alike_stop_the_session_early_and_name_the_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_cli(tmp_path, grid("objectives_fixture:raises_markup", maxParallel=1))
+    out = capsys.readouterr().out
+    assert code == 2, out
+    record = yaml.safe_load((tmp_path / "r" / "first" / "session.json").read_text())
+    assert record["phase"] == "Failed"
+    reasons = [c["reason"] for c in record["status"]["conditions"] if c["type"] == "Failed"]
+    assert reasons == ["RepeatedTrialError"]
+    assert record["attempted"] < 10  # the budget was not burnt on one error
+    assert f"logs of the failed trials: {tmp_path / 'r' / 'first' / 'logs'}" in out
