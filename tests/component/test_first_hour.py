@@ -84,3 +84,28 @@ def test_trials_failing_alike_stop_the_session_early_and_name_the_logs(
     assert reasons == ["RepeatedTrialError"]
     assert record["attempted"] < 10  # the budget was not burnt on one error
     assert f"logs of the failed trials: {tmp_path / 'r' / 'first' / 'logs'}" in out
+
+
+def test_summary_ranks_by_the_session_s_own_metric_and_direction_wherever_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = grid("objectives_fixture:markup_metric")
+    doc["spec"]["objective"] = {"metric": "value", "direction": "maximize"}
+    assert run_cli(tmp_path, doc) == 0
+    folder = tmp_path / "r" / "first"
+    for source in (folder, folder / "results.csv", folder / "session.json"):
+        capsys.readouterr()
+        assert main(["summary", str(source), "--top-n", "3", "--csv"]) == 0, source
+        rows = capsys.readouterr().out.splitlines()
+        assert rows[0].startswith("rank,session,trial,value"), source
+        assert [r.split(",")[3] for r in rows[1:]] == ["9.0", "8.0", "7.0"], source
+
+
+def test_summary_by_a_metric_no_trial_reports_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(tmp_path, grid("objectives_fixture:markup_metric")) == 0
+    capsys.readouterr()
+    assert main(["summary", str(tmp_path / "r" / "first"), "--metric", "pnl"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "'pnl'" in err and "--metric" in err

@@ -214,7 +214,7 @@ def _check_writable(folder: Path) -> None:
 def cmd_summary(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.adapters.local.folder import load_records, recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 
@@ -229,12 +229,31 @@ def cmd_summary(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.results}: no such results folder or file") from None
     except (ValueError, KeyError) as err:
         raise UsageError(f"{args.results}: not a results file ({err})") from None
-    summary = summarize(records, metric=args.metric, direction=args.direction, top_n=args.top_n)
+    metric, direction = args.metric, args.direction
+    recorded = None if args.redis else recorded_objective(Path(args.results))
+    if recorded is not None:
+        metric = metric or recorded[0]
+        direction = direction or (recorded[1] if metric == recorded[0] else None)
+    summary = summarize(records, metric=metric, direction=direction, top_n=args.top_n)
+    if records and not summary.top and not _reports(records, summary.metric):
+        known = ", ".join(summary.metrics) or "none"
+        raise UsageError(
+            f"{args.results or args.session}: no trial reports the metric"
+            f" {summary.metric!r} (metrics: {known}); choose one with --metric"
+        )
     if args.csv:
         sys.stdout.write(summary_csv(summary))
     else:
         render_summary(summary, Console())
     return 0
+
+
+def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:
+    """Whether any record carries ``metric`` at all (a value, or the objective's name)."""
+    return any(
+        metric in (r.get("metrics") or {}) or (r.get("objective") or {}).get("metric") == metric
+        for r in records
+    )
 
 
 @contextmanager

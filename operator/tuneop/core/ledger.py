@@ -142,9 +142,7 @@ def _record(ledger: Ledger, job_index: int, results: Sequence[TrialResult]) -> N
     ledger.inflight.pop(job_index, None)
 
 
-def repeated_error(
-    streak: tuple[str, int], results: Sequence[TrialResult]
-) -> tuple[str, int]:
+def repeated_error(streak: tuple[str, int], results: Sequence[TrialResult]) -> tuple[str, int]:
     """The error failed trials repeated in a row, and how many times, ``results`` added.
     Another kind of failure breaks the streak; results that say nothing of the objective
     (cancelled, lost, infrastructure) leave it as it is."""
