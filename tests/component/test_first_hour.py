@@ -109,3 +109,14 @@ def test_summary_by_a_metric_no_trial_reports_is_refused(
     assert main(["summary", str(tmp_path / "r" / "first"), "--metric", "pnl"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "'pnl'" in err and "--metric" in err
+
+
+def test_a_jobs_file_without_an_objective_is_one_error_before_any_worker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = HERE.parents[1] / "examples" / "arbitrage-plan.jsonl"
+    results = str(tmp_path / "r")
+    assert main(["run", "--local", "--jobs-file", str(plan), "--results-dir", results]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no objective" in err, err
+    assert "template" in err and not (tmp_path / "r" / "arbitrage-plan").exists()

@@ -205,7 +205,7 @@ def test_jobs_file_alone_builds_an_explicit_trials_session(
     assert code == 0
     assert data["session"]["name"] == "arbitrage-plan"
     assert [t["params"]["min_spread_pct"] for t in data["trials"]] == [0.15, 0.3, 0.45, 0.6]
-    assert "job_id" not in data["trials"][0]["params"]
+    assert data["trials"][0]["params"]["job_id"] == "a1"  # kept, to find the trial by it
 
 
 def test_jobs_file_with_a_session_file_keeps_the_session_and_takes_the_trials(

@@ -38,6 +38,17 @@ def preflight(spec: SessionSpec) -> str | None:
     """The one-line problem that would fail every trial, or None."""
     if spec.runner.command != ["tuneop-runner"]:
         return None
+    if (
+        spec.runner.objective is None
+        and spec.runner.objective_command is None
+        and not any(
+            e.name in ("TUNEOP_OBJECTIVE", "TUNEOP_OBJECTIVE_COMMAND") for e in spec.runner.env
+        )
+    ):
+        return (
+            "spec.runner: no objective (set runner.objective to module:function or"
+            " runner.objectiveCommand; with --jobs-file, give a session file as the template)"
+        )
     if importlib.util.find_spec("tuneop_runner") is None:
         if shutil.which("tuneop-runner") is None:
             return (
