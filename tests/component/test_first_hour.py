@@ -120,3 +120,27 @@ def test_a_jobs_file_without_an_objective_is_one_error_before_any_worker(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "no objective" in err, err
     assert "template" in err and not (tmp_path / "r" / "arbitrage-plan").exists()
+
+
+def test_the_bayesian_example_stops_early_at_its_goal_and_repeats_itself(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from tuneop.adapters.local.folder import load_records
+    from tuneop.api.session import parse_manifest
+    from tuneop.cli.run import run_local
+
+    example = HERE.parents[1] / "examples" / "branin-bayesian.yaml"
+    session_ = parse_manifest(yaml.safe_load(example.read_text()))
+    spec = session_.spec
+    runs = [run_local(session_, tmp_path / f"r{n}", Console(quiet=True)) for n in (1, 2)]
+    for out in runs:
+        st = out.status
+        assert st.phase == "Succeeded" and st.conditions[-1].reason == "GoalReached"
+        assert st.trials.done < (spec.total_trials or 0)  # stopped early, as its comment says
+        assert st.best is not None and spec.objective.goal is not None
+        assert st.best.value <= spec.objective.goal
+    first, second = (
+        sorted((r["trial"], r["params"]["x1"], r["params"]["x2"]) for r in load_records(d))
+        for d in (o.session_dir for o in runs)
+    )
+    assert first == second  # same seed, one trial at a time: same trials

@@ -480,6 +480,29 @@ def test_raising_total_trials_of_a_succeeded_session_continues_it() -> None:
     assert sorted(r.trial for r in s.persisted) == list(range(6))
 
 
+# ---- bayesian trials packed into a Job are suggested together: a warning says so
+
+
+@pytest.mark.parametrize(
+    ("packing", "warned"),
+    [
+        pytest.param({"workers": 2}, "spec.workers: bayesian trials in one Job", id="workers"),
+        pytest.param({"trialsPerJob": 3}, "up to 3 at once", id="packed"),
+        pytest.param({}, None, id="one-per-job-learns-from-every-trial"),
+    ],
+)
+def test_bayesian_trials_packed_into_a_job_are_warned_about(
+    packing: dict[str, Any], warned: str | None
+) -> None:
+    s = spec(optimizer={"type": "bayesian"}, totalTrials=30, **packing)
+    found = [w for w in first_plan(s).warnings if "bayesian" in w]
+    assert (found[0] if found else None) is None if warned is None else warned in found[0]
+
+
+def test_random_trials_packed_into_a_job_are_not_warned_about() -> None:
+    assert first_plan(rand(30, workers=2)).warnings == ()
+
+
 # ---- fail fast: the first trials failing with one error stop the session
 
 

@@ -152,6 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = preflight(session.spec)
     if problem is not None:
         raise UsageError(f"{args.file or args.jobs_file}: {problem}")
+    from tuneop.core.planner import batch_warning
+    from tuneop.core.search import budget
+
+    for warning in batch_warning(session.spec, budget(session.spec)[0]):
+        print(f"warning: {clean(warning)}", file=sys.stderr)
     _check_writable(Path(args.results_dir))
     console = Console(stderr=False)
     progress = None if not args.no_progress else False

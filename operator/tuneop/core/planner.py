@@ -50,6 +50,7 @@ __all__ = [
     "JobToCreate",
     "Plan",
     "Suggest",
+    "batch_warning",
     "invalid_plan",
     "needs_harvest",
     "plan",
@@ -127,6 +128,7 @@ def plan(
             f"spec.totalTrials: the search space has only {total} points; running {total}"
             f" ({V.SEARCH_SPACE_EXHAUSTED})"
         )
+    warnings.extend(batch_warning(spec, total))
     return Plan(
         create=tuple(create),
         persist=tuple(ledger.persist),
@@ -136,6 +138,25 @@ def plan(
         warnings=tuple(warnings),
         requeue_after=requeue,
     )
+
+
+def batch_warning(spec: SessionSpec, total: int) -> list[str]:
+    """Bayesian trials packed into one Job are suggested together: say so."""
+    if spec.optimizer.type != "bayesian":
+        return []
+    largest = 1
+    if spec.trials_per_job is not None:
+        largest = min(spec.trials_per_job, total)
+    elif spec.workers is not None:
+        largest = math.ceil(total / spec.workers)
+    if largest <= 1:
+        return []
+    field = "spec.workers" if spec.workers is not None else "spec.trialsPerJob"
+    return [
+        f"{field}: bayesian trials in one Job are suggested together, up to {largest} at once"
+        " before any of them reports; the optimizer learns only between Jobs (one trial per"
+        " Job learns from every trial)"
+    ]
 
 
 def invalid_plan(observed: Observed, now: datetime, problems: Sequence[str]) -> Plan:
