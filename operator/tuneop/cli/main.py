@@ -15,12 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tuneop import __version__
-from tuneop.api.session import Session, parse_manifest
 from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.text import clean, styled
 
 __all__ = [
@@ -37,75 +35,11 @@ __all__ = [
 ]
 
 EXIT_INVALID = 2
-# A spec or plan file larger than this is refused before it is parsed.
-MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
 # The URL itself is never repeated: it may hold a password.
+REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 BAD_REDIS_URL = "--redis-url: not a Redis URL (redis://, rediss:// or unix://)"
-
-
-class UsageError(Exception):
-    """A problem with the user's input, reported as one clear line."""
-
-
-def _read(path: str) -> str:
-    """A UTF-8 text file (or stdin) of bounded size, or a one-line ``UsageError``."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_INPUT_BYTES + 1)
-    except OSError as err:
-        raise UsageError(f"{clean(path)}: cannot read ({err.strerror})") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise UsageError(f"{clean(path)}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{clean(path)}: not UTF-8 text") from None
-    if "\x00" in text:
-        raise UsageError(f"{clean(path)}: not a text file (it holds NUL bytes)")
-    return text
-
-
-def _yaml_docs(path: str) -> list[Any]:
-    try:
-        return [d for d in yaml.safe_load_all(_read(path)) if d is not None]
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{clean(path)}{where}: not valid YAML") from None
-    except RecursionError:
-        raise UsageError(f"{clean(path)}: YAML nested too deeply") from None
-
-
-def load_session(
-    path: str | None, jobs_file: str | None = None, namespace: str = "default"
-) -> Session:
-    """Read a TuningSession manifest (or build one from a JSONL job plan)."""
-    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
-
-    doc: Any = None
-    if path is not None:
-        docs = [d for d in _yaml_docs(path) if isinstance(d, dict)]
-        sessions = [d for d in docs if d.get("kind") == "TuningSession"]
-        if len(sessions) != 1:
-            raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
-        doc = sessions[0]
-    if jobs_file is not None:
-        trials = parse_jobs(_read(jobs_file), source=jobs_file)
-        doc = session_from_jobs(
-            trials, name=Path(jobs_file).stem.lower().replace("_", "-"), template=doc
-        )
-    if doc is None:
-        raise UsageError("give a session file, or --jobs-file")
-    try:
-        return parse_manifest(doc, default_namespace=namespace)
-    except SpecError as err:
-        where = path or jobs_file
-        raise SpecError([f"{where}: {p}" for p in err.problems]) from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -116,7 +50,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     session = load_session(args.file, args.jobs_file, args.namespace)
     observed = None
     if args.observed:
-        docs = _yaml_docs(args.observed)
+        docs = yaml_docs(args.observed)
         observed = docs[0] if docs else []
     result = dry_run(session, observed, trials=args.trials)
     invalid = [c for c in result.plan.status.conditions if c.reason == INVALID_SPEC]
@@ -149,9 +83,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tuneop.cli.preflight import preflight
 
     session = load_session(args.file, args.jobs_file)
-    problem = preflight(session.spec)
-    if problem is not None:
-        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
     from tuneop.core.planner import batch_warning
     from tuneop.core.search import budget
 
@@ -173,6 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
+    problem = preflight(session.spec)
+    if problem is not None:
+        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
     try:
         run = run_local(
             session,
@@ -353,24 +287,32 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         default=os.environ.get("TUNEOP_REDIS_URL"),
         help="mirror the session into Redis (default $TUNEOP_REDIS_URL)",
     )
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
     p.add_argument("results", nargs="?", help="results folder (any depth) or results.csv")
     p.add_argument("--metric", help="rank by this metric (default: the objective)")
-    p.add_argument("--direction", choices=["minimize", "maximize"])
-    p.add_argument("--top-n", type=int, default=10)
+    p.add_argument(
+        "--direction",
+        choices=["minimize", "maximize"],
+        help="rank ascending or descending (default: the session's recorded direction)",
+    )
+    p.add_argument("--top-n", type=int, default=10, help="rows to rank (default: 10)")
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
     p.add_argument("--redis", metavar="URL", help="read the results from Redis instead")
     p.add_argument("--session", help="with --redis: NAMESPACE/NAME (or a unique NAME)")
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
     p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
-    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"), required=False)
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="the Redis the session is mirrored into (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_watch)
 
     if extend is not None:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from tuneop.api.spec import SessionSpec
+from tuneop.core.planner import plannable
 
 __all__ = ["PREFLIGHT_TIMEOUT_SECONDS", "preflight"]
 
@@ -36,8 +37,8 @@ _LOAD = (
 
 def preflight(spec: SessionSpec) -> str | None:
     """The one-line problem that would fail every trial, or None."""
-    if spec.runner.command != ["tuneop-runner"]:
-        return None
+    if spec.runner.command != ["tuneop-runner"] or plannable(spec):
+        return None  # not the runner's command, or a spec the run reports as invalid
     if (
         spec.runner.objective is None
         and spec.runner.objective_command is None
