@@ -27,7 +27,7 @@ from tuneop.core.fingerprint import spec_hash
 from tuneop.core.records import MAX_RECORD_BYTES
 from tuneop.core.search import budget
 
-__all__ = ["SPEC_FILE", "ForeignResults", "claim_folder"]
+__all__ = ["SPEC_FILE", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
 
 SPEC_FILE = "spec.json"
 # session.json holds a bounded status plus at most MAX_ERRORS error texts.
@@ -52,10 +52,40 @@ def _read_json(path: Path, cap: int) -> Any:
         return None
 
 
-def _recorded_hash(folder: Path) -> str | None:
+def _recorded(folder: Path, key: str) -> str | None:
     doc = _read_json(folder / SPEC_FILE, MAX_RECORD_BYTES)
-    value = doc.get("specHash") if isinstance(doc, dict) else None
+    value = doc.get(key) if isinstance(doc, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _recorded_hash(folder: Path) -> str | None:
+    return _recorded(folder, "specHash")
+
+
+def archive(folder: Path, now: datetime) -> Path:
+    """Move ``folder`` aside, beside it; where it went."""
+    target = folder.with_name(f"{folder.name}.archived-{now:%Y%m%dT%H%M%SZ}")
+    folder.rename(target)
+    return target
+
+
+def claim_for_object(
+    folder: Path, spec: SessionSpec | None, uid: str, now: datetime
+) -> Path | None:
+    """The operator's claim: the folder belongs to one TuningSession object (its uid).
+    A new object under an old name starts with an empty ledger, so the old object's
+    results are moved aside rather than mixed in; where they went, or None. A folder
+    that names no object (written before folders recorded one) is adopted as it is."""
+    moved = None
+    recorded = _recorded(folder, "uid")
+    if uid and recorded is not None and recorded != uid:
+        moved = archive(folder, now)
+    if uid and recorded != uid:
+        doc: dict[str, object] = {"uid": uid}
+        if spec is not None:
+            doc.update(specHash=spec_hash(spec), spec=spec_to_wire(spec))
+        write_atomic(folder / SPEC_FILE, dump_json(doc))
+    return moved
 
 
 def _holds_results(folder: Path) -> bool:
@@ -73,7 +103,7 @@ def claim_folder(folder: Path, spec: SessionSpec, fresh: bool, now: datetime) ->
     """Make ``folder`` this spec's; the status to resume from (empty when starting anew)."""
     digest = spec_hash(spec)
     if fresh and folder.exists():
-        folder.rename(folder.with_name(f"{folder.name}.archived-{now:%Y%m%dT%H%M%SZ}"))
+        archive(folder, now)
     recorded = _recorded_hash(folder)
     if recorded is None and _holds_results(folder):
         raise ForeignResults(

@@ -150,6 +150,10 @@ class DirectoryResults:
             write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc))
             trials[r.trial] = r
 
+    def forget(self, ref: SessionRef) -> None:
+        """Drop what was read of ``ref``'s folder (it was moved aside)."""
+        self._cache.pop(ref.key, None)
+
     def history(self, ref: SessionRef) -> list[TrialResult]:
         return sorted(self._trials(ref).values(), key=lambda r: r.trial)
 
