@@ -144,3 +144,12 @@ def test_the_bayesian_example_stops_early_at_its_goal_and_repeats_itself(tmp_pat
         for d in (o.session_dir for o in runs)
     )
     assert first == second  # same seed, one trial at a time: same trials
+
+
+@pytest.mark.parametrize("flags", [["--no-progress"], []], ids=["no-progress", "not-a-terminal"])
+def test_a_run_without_a_progress_bar_starts_with_its_result_not_a_blank_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    assert run_cli(tmp_path, grid("objectives_fixture:markup_metric", totalTrials=2), *flags) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("session first: Succeeded"), repr(out[:80])
