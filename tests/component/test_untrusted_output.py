@@ -17,6 +17,7 @@ import redis
 import yaml
 from rich.console import Console
 
+from builders import RUNNER_IMAGE, session_doc
 from tuneop.adapters.local.folder import load_records
 from tuneop.adapters.local.processes import copy_capped, harvestable
 from tuneop.adapters.redis_mirror import Keys
@@ -29,18 +30,16 @@ HERE = Path(__file__).parent
 
 
 def session(**spec: Any) -> dict[str, Any]:
-    runner = {"image": "tuneop/runner:0.1.0", **spec.pop("runner", {})}
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": "hostile"},
-        "spec": {
+    runner = {"image": RUNNER_IMAGE, **spec.pop("runner", {})}
+    return session_doc(
+        "hostile",
+        {
             "objective": {"metric": "value"},
             "trialTimeoutSeconds": 60,
             **spec,
             "runner": runner,
         },
-    }
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -86,7 +86,8 @@ def metric_total(cluster: Cluster, name: str, **labels: str) -> float:
             continue
         series, _, value = line.rpartition(" ")
         found = dict(re.findall(r'(\w+)="([^"]*)"', series))
-        if all(found.get(k) == v for k, v in labels.items()):
+        # 1.31 labels resources with their storage prefix ("/jobs"), later releases not.
+        if all(found.get(k, "").lstrip("/") == v for k, v in labels.items()):
             total += float(value)
     return total
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import line, manifest
+from core_builders import line
 
+from builders import manifest
 from tuneop.api.crd import crd_yaml
 from tuneop.cli.main import main
 

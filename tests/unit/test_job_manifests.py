@@ -8,8 +8,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from core_builders import DROP, REF, T0, spec
+from core_builders import REF, T0
 
+from builders import DROP, spec
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.vocabulary import ANN_TRIALS, LABEL_JOB_INDEX, LABEL_MANAGED_BY, LABEL_SESSION

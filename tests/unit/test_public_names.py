@@ -75,9 +75,7 @@ def imports_of_our_modules() -> list[tuple[Path, int, str, str]]:
 
 
 def test_nothing_imports_a_name_a_module_does_not_offer() -> None:
-    offered: dict[str, set[str]] = {
-        name: set(declared_all(path) or ()) for name, path in modules()
-    }
+    offered: dict[str, set[str]] = {name: set(declared_all(path) or ()) for name, path in modules()}
     submodules = {name for name, _ in modules()}
     wrong = [
         f"{path.relative_to(REPO)}:{line}: {module}.{name}"

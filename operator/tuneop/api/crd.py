@@ -45,6 +45,7 @@ _KEEP = {
     "maxItems",
     "pattern",
     "format",
+    "x-kubernetes-validations",
 }
 
 

@@ -16,7 +16,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from tuneop.api import vocabulary as V
@@ -30,6 +37,7 @@ __all__ = [
     "Condition",
     "JobCounts",
     "SessionStatus",
+    "StatusUnreadable",
     "TrialCounts",
     "TrialRef",
     "set_condition",
@@ -144,14 +152,27 @@ class SessionStatus(_Status):
         return self.phase in TERMINAL_PHASES
 
 
+class StatusUnreadable(ValueError):
+    """A stored status this model cannot read; ``str()`` names the field and the rule."""
+
+
 def status_from_wire(data: Any) -> SessionStatus:
-    """Read a stored status leniently: a garbled ledger must not wedge the session."""
-    if not isinstance(data, dict):
+    """Read a stored status; no status yet is a fresh one.
+
+    A status that cannot be read back (a field of the wrong shape, a garbled ledger) is
+    ``StatusUnreadable``, never silently replaced: a fresh status would zero the ledger,
+    and the session would launch its trials again.
+    """
+    if data is None:
         return SessionStatus()
+    if not isinstance(data, dict):
+        raise StatusUnreadable(f"status: must be a mapping, not {type(data).__name__}")
     try:
         return SessionStatus.model_validate(data)
-    except ValueError:
-        return SessionStatus()
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StatusUnreadable(f"status.{where}: {first['msg']}"[:MAX_MESSAGE]) from None
 
 
 def status_to_wire(status: SessionStatus) -> dict[str, Any]:

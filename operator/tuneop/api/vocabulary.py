@@ -35,6 +35,7 @@ __all__ = [
     "ROUTINE_EVENTS",
     "SEARCH_SPACE_EXHAUSTED",
     "SPEC_VALID",
+    "STATUS_UNREADABLE",
     "SUSPENDED",
     "SUSPENDED_BY_USER",
     "TERMINAL_PHASES",
@@ -82,6 +83,7 @@ VALID = "Valid"
 CANCELLED = "Cancelled"
 SUSPENDED_BY_USER = "SuspendedByUser"
 RESUMED = "Resumed"
+STATUS_UNREADABLE = "StatusUnreadable"
 
 # Event reasons beyond the condition reasons; a phase change is an event named
 # after the new phase.
