@@ -7,6 +7,7 @@ namespaces; every test applies sessions with kubectl and follows them through th
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +23,7 @@ from minicluster.watch import JobWatch
 from tests.e2e.operator_support import (
     CRD_NAME,
     EXAMPLES,
+    RUNNER_IMAGE,
     Served,
     apply,
     condition,
@@ -331,6 +333,76 @@ def test_suspended_session_starts_no_jobs_until_resumed(served: Served) -> None:
     assert watch.peak_unfinished <= 2
     cond = condition(done, "Suspended") or {}
     assert (cond.get("status"), cond.get("reason")) == ("False", "Resumed"), why
+
+
+# --- deadlines count running time ---------------------------------------------------------
+
+DEADLINE = 4  # seconds; each test lets more than this pass where it must not count
+
+
+def _later(served: Served, seconds: float, why: str) -> None:
+    """Let ``seconds`` pass: these tests are about time, so waiting is what they check."""
+    end = time.monotonic() + seconds
+    served.wait_for(why, lambda: time.monotonic() >= end or None, timeout=seconds + 10)
+
+
+def _patch(served: Served, ns: str, name: str, spec: Json) -> None:
+    patch = json.dumps({"spec": spec})
+    served.cluster.kubectl("patch", "ts", name, "-n", ns, "--type=merge", "-p", patch)
+
+
+def _seen(
+    served: Served, ns: str, name: str, generation: int, phases: tuple[str, ...] = ()
+) -> Json | None:
+    """The status once it reflects ``generation`` (and is in one of ``phases``)."""
+    st = status_of(served.cluster, ns, name)
+    if st.get("observedGeneration") != generation or (phases and st.get("phase") not in phases):
+        return None
+    return st
+
+
+def _grid_session(name: str, total: int, **spec: Any) -> Json:
+    return session_manifest(
+        name,
+        objective={"metric": "value"},
+        searchSpace=[{"name": "x", "type": "int", "min": 0, "max": 99}],
+        optimizer={"type": "grid"},
+        totalTrials=total,
+        runner={"image": RUNNER_IMAGE, "objective": "tuneop_runner.objectives.testing:fail_when"},
+        **spec,
+    )
+
+
+def test_time_suspended_does_not_count_against_the_deadline(served: Served) -> None:
+    cluster, ns, name = served.cluster, served.ns("suspend"), "waits-for-capacity"
+    apply(cluster, ns, _grid_session(name, 2, deadlineSeconds=DEADLINE, suspend=True))
+    served.wait_phase(ns, name, "Suspended")
+    _later(served, DEADLINE + 2, "the deadline to pass while suspended")
+    _patch(served, ns, name, {"maxParallel": 3})  # a reconcile while still suspended
+    still = served.wait_for(
+        "the suspended session to be reconciled again", partial(_seen, served, ns, name, 2)
+    )
+    why = served.explain(ns, name)
+    assert still["phase"] == "Suspended", why
+    assert still.get("runSeconds", 0) < DEADLINE and "runningSince" not in still, why
+    _patch(served, ns, name, {"suspend": False})
+    done = served.wait_phase(ns, name, "Succeeded", "Failed")["status"]
+    assert (done["phase"], done["trials"]["succeeded"]) == ("Succeeded", 2), why
+
+
+def test_extending_a_finished_session_after_its_deadline_continues_it(served: Served) -> None:
+    cluster, ns, name = served.cluster, served.ns("suspend"), "extended"
+    apply(cluster, ns, _grid_session(name, 2, deadlineSeconds=DEADLINE))
+    assert served.wait_phase(ns, name, "Succeeded", "Failed")["status"]["phase"] == "Succeeded"
+    _later(served, DEADLINE + 2, "the first allowance to pass")
+    _patch(served, ns, name, {"totalTrials": 4})
+
+    terminal = ("Succeeded", "Failed")
+    seen = partial(_seen, served, ns, name, 2, terminal)
+    st = served.wait_for("the extended session to finish", seen, timeout=90)
+    why = served.explain(ns, name)
+    assert (st["phase"], st["trials"]["succeeded"], st["exitCode"]) == ("Succeeded", 4, 0), why
+    assert sorted(trial_records(served.results_dir, ns, name)) == [0, 1, 2, 3]
 
 
 # --- deletion -----------------------------------------------------------------------------

@@ -183,7 +183,7 @@ def test_trials_travel_as_json_in_tuneop_trials() -> None:
         {"trial": 1, "params": {"x": 1}},
     ]
     assert e["TUNEOP_METRIC"] == "loss"
-    assert e["TUNEOP_TRIAL_TIMEOUT_SECONDS"] == "300"
+    assert e["TUNEOP_TRIAL_TIMEOUT_SECONDS"] == str(7 * 24 * 3600)
     assert e["TUNEOP_SESSION"] == "ns/demo"
     assert e["TUNEOP_JOB_INDEX"] == "0"
 

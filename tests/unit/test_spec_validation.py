@@ -22,8 +22,8 @@ def problems_of(data: Any) -> list[str]:
 def test_minimal_spec_gets_the_documented_defaults() -> None:
     s = spec()
     assert s.max_parallel == 4
-    assert s.trial_timeout_seconds == 300
-    assert s.deadline_seconds == 3600
+    assert s.trial_timeout_seconds == 7 * 24 * 3600  # model training is not cut short
+    assert s.deadline_seconds is None  # no session deadline unless asked for
     assert s.retries == 0
     assert s.objective.direction == "minimize"
     assert s.objective.on_goal == "Finish"
@@ -41,8 +41,8 @@ def test_optimizer_defaults_to_random_with_seed_zero() -> None:
 def test_wire_form_is_camel_case_with_defaults_filled() -> None:
     wire = spec_to_wire(spec())
     assert wire["maxParallel"] == 4
-    assert wire["trialTimeoutSeconds"] == 300
-    assert wire["deadlineSeconds"] == 3600
+    assert wire["trialTimeoutSeconds"] == 7 * 24 * 3600
+    assert "deadlineSeconds" not in wire
     assert wire["runner"]["command"] == ["tuneop-runner"]
     assert "totalTrials" not in wire  # unset optionals are left out, not null
     assert parse_spec(wire) == spec()  # and it reads back to the same spec

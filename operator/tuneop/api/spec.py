@@ -25,6 +25,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CONTROL_CHARACTERS",
+    "DEFAULT_TRIAL_TIMEOUT_SECONDS",
     "KIND",
     "MAX_CATEGORICAL_VALUES",
     "MAX_EXPLICIT_TRIALS",
@@ -53,14 +54,14 @@ API_VERSION = "v1alpha1"
 KIND = "TuningSession"
 PLURAL = "tuningsessions"
 
-# A parameter value: what a trial's params map holds.
-Scalar = int | float | str | bool
+Scalar = int | float | str | bool  # a parameter value: what a trial's params map holds
 
 MAX_PARAMETERS = 32
 MAX_CATEGORICAL_VALUES = 1024
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
 MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
+DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hung trial
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
@@ -248,10 +249,10 @@ class SessionSpec(_Model):
     )
     retries: int = Field(default=0, ge=0, le=100, strict=True, description="Job backoffLimit.")
     trial_timeout_seconds: int = Field(
-        default=300, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
+        DEFAULT_TRIAL_TIMEOUT_SECONDS, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
     )
-    deadline_seconds: int = Field(
-        default=3600, ge=1, le=MAX_SECONDS, strict=True, description="For the whole session."
+    deadline_seconds: int | None = Field(
+        None, ge=1, le=MAX_SECONDS, strict=True, description="Running time, suspended excluded."
     )
     runner: Runner = Field(
         default_factory=Runner, description="The worker (short form), or the trial container."

@@ -111,6 +111,16 @@ class SessionStatus(_Status):
     message: str = ""
     observed_generation: int | None = None
     start_time: datetime | None = None
+    # The deadline's clock: seconds spent running before runningSince, and when the
+    # clock last started (None while it is stopped: suspended, or finished).
+    run_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds spent running up to runningSince; suspended time is not counted.",
+    )
+    running_since: datetime | None = Field(
+        default=None, description="When the deadline's clock last started; unset while stopped."
+    )
     completion_time: datetime | None = None
     progress: str = "0/0"
     exit_code: int | None = None
@@ -126,6 +136,9 @@ class SessionStatus(_Status):
         pattern=r"^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$",
         description="Harvested Job indexes, e.g. 0-41,43.",
     )
+    # Fail fast: the error the trials finished so far, none succeeded, failed with in a row.
+    repeated_error: str = Field(default="", max_length=MAX_MESSAGE)
+    repeated_error_count: int = Field(default=0, ge=0)
     next_job: int = Field(default=0, description="Jobs launched so far (the next Job index).")
     next_trial: int = Field(default=0, description="Trials launched so far.")
     inflight: str = Field(

@@ -32,6 +32,7 @@ __all__ = [
     "NEW_BEST",
     "NO_TRIAL_SUCCEEDED",
     "PROGRESSING",
+    "REPEATED_TRIAL_ERROR",
     "RESUMED",
     "ROUTINE_EVENTS",
     "SEARCH_SPACE_EXHAUSTED",
@@ -77,6 +78,7 @@ GOAL_REACHED = "GoalReached"
 SEARCH_SPACE_EXHAUSTED = "SearchSpaceExhausted"
 MAX_FAILED_REACHED = "MaxFailedReached"
 NO_TRIAL_SUCCEEDED = "NoTrialSucceeded"
+REPEATED_TRIAL_ERROR = "RepeatedTrialError"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 INVALID_SPEC = "InvalidSpec"
 VALID = "Valid"

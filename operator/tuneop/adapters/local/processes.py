@@ -6,7 +6,15 @@ log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
 ``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
 deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded). Deleting a Job kills its process group.
+(BackoffLimitExceeded). Deleting a Job stops its process group and every
+process below it, ``setsid`` children included (``proctree``); ``shutdown``
+stops whatever is still below this process.
+
+Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
+parameters, its manifest and its worker's pid), so a later run of the same
+session can ``resume`` the Jobs an interrupted run left in flight: it stops
+any worker of theirs still alive, keeps the results their logs already hold,
+and starts a new attempt for only the trials without one.
 
 A worker's output is untrusted and may be huge, so a log file keeps the
 first ``LOG_CAP_BYTES`` of it, then a visible marker, then only the result
@@ -27,6 +35,7 @@ file is written to ``params/<job>.json`` beside the ``logs`` folder, and
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -39,10 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
-from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
+from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
 from tuneop.core.logscan import scan
+from tuneop.core.manifests import ENV_TRIALS
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -62,6 +74,8 @@ LOG_CAP_BYTES = 16 * 1024 * 1024
 READ_LINE_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 256 * 1024
 RESULT = RESULT_PREFIX.encode()
+# A Job record holds its trials' parameters: at most 1000 trials of bounded params.
+JOB_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
@@ -126,7 +140,9 @@ def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; then
+    every process still below the worker (``setsid`` children), the same way."""
+    stop_tree(proc.pid, grace)
     if proc.poll() is not None:
         return
     try:
@@ -149,21 +165,66 @@ class LocalJobs:
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
     _jobs: dict[str, _Job] = field(default_factory=dict)
+    # Processes below this one before the session began (a caller's own children, such
+    # as a test's redis-server): not the session's, so never stopped by it.
+    _before: frozenset[int] = field(default_factory=lambda: frozenset(descendants(os.getpid())))
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
         if job.name in self._jobs:
             return  # like "already exists": a repeated create is harmless
+        entry = self._entry(job)
+        self._jobs[job.name] = entry
+        self._start(entry)
+
+    def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
-        entry = _Job(
+        return _Job(
             spec=job,
             argv=_argv(container, own),
             env={**os.environ, **own},
             deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
             retries_left=int(spec.get("backoffLimit", 0)),
         )
-        self._jobs[job.name] = entry
-        self._start(entry)
+
+    def _record(self, entry: _Job) -> None:
+        """The Job beside its logs, for a later run to resume it."""
+        job, proc = entry.spec, entry.proc
+        doc = {
+            "index": job.index,
+            "name": job.name,
+            "trials": list(job.trials),
+            "params": list(job.params),
+            "manifest": job.manifest,
+            "pid": proc.pid if proc is not None else None,
+            "pidStart": process_start(proc.pid) if proc is not None else None,
+        }
+        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc))
+
+    @property
+    def records_dir(self) -> Path:
+        return self.logs_dir.with_name("jobs")
+
+    def resume(self, inflight: set[int]) -> list[int]:
+        """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
+        taken = []
+        for job, old in _recorded_jobs(self.records_dir, inflight):
+            pid, start = old.get("pid"), old.get("pidStart")
+            if isinstance(pid, int) and pid > 1 and start and process_start(pid) == start:
+                stop_tree(pid, KILL_GRACE_SECONDS, include_root=True)  # a worker left running
+            entry = self._entry(job)
+            entry.logs = _attempt_logs(self.logs_dir, job.name)
+            done = {t for path in entry.logs for t in parse_log(harvestable(path)).reports}
+            left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
+            self._jobs[job.name] = entry
+            taken.append(job.index)
+            if not left:
+                entry.state = JobState.SUCCEEDED
+                continue
+            payload = [{"trial": t, "params": p} for t, p in left]
+            entry.env[ENV_TRIALS] = json.dumps(payload, separators=(",", ":"))
+            self._start(entry)
+        return taken
 
     def _trial_container(self, job: JobToCreate) -> tuple[dict[str, Any], dict[str, str]]:
         """The trial container of ``job``'s pod and the env it defines (expanded)."""
@@ -208,6 +269,7 @@ class LocalJobs:
             return
         entry.proc = proc
         threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
+        self._record(entry)
 
     def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
         assert proc.stdout is not None
@@ -268,5 +330,40 @@ class LocalJobs:
         return sum(e.state is JobState.ACTIVE for e in self._jobs.values())
 
     def shutdown(self) -> None:
+        """Stop every worker, then every process still below this one (orphans re-parented
+        here: this process is their subreaper during a local session)."""
         for name in list(self._jobs):
             self.delete_job(SessionRef("", ""), name)
+        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before)
+
+
+def _attempt_logs(folder: Path, name: str) -> list[Path]:
+    """The logs of ``name``'s attempts, in attempt order."""
+    found = []
+    for path in folder.glob(f"{name}.*.log"):
+        attempt = path.name[len(name) + 1 : -len(".log")]
+        if attempt.isdigit() and not path.is_symlink():
+            found.append((int(attempt), path))
+    return [p for _, p in sorted(found)]
+
+
+def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, dict[str, Any]]]:
+    """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
+    out = []
+    for path in sorted(folder.glob("*.job.json")):
+        try:
+            with path.open("rb") as f:
+                doc = json.loads(f.read(JOB_RECORD_BYTES + 1)[:JOB_RECORD_BYTES])
+            job = JobToCreate(
+                index=int(doc["index"]),
+                name=str(doc["name"]),
+                trials=tuple(int(t) for t in doc["trials"]),
+                params=tuple(dict(p) for p in doc["params"]),
+                manifest=dict(doc["manifest"]),
+            )
+            job.manifest["spec"]["template"]["spec"]["containers"][0]
+        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
+            continue
+        if job.index in wanted and len(job.params) == len(job.trials):
+            out.append((job, doc))
+    return out
