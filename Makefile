@@ -10,8 +10,10 @@ bench:
 	.venv/bin/python -m bench.quality_bench
 	.venv/bin/python -m bench.local_bench
 	.venv/bin/python -m bench.redis_bench
+	.venv/bin/python -m bench.hung_redis_bench
 	.venv/bin/python -m bench.report_bench
 	.venv/bin/python -m bench.cluster
+	.venv/bin/python -m bench.cluster.scale
 
 crd:
 	.venv/bin/tuneop crd > crds/tuningsession.yaml

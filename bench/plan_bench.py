@@ -7,6 +7,10 @@
 3. Bayesian suggestion time with 100 and 1,000 completed trials (target < 50 ms
    at 1,000), and a cProfile of rebuilt-study suggestions at 1,000: where a
    rebuild's time goes.
+4. ``tuneop plan`` at any budget: a 10,000,000-trial session through the
+   command, as a process (wall time and peak RSS, interpreter start-up and
+   imports included) and in-process (the dry run itself); target < 1 s and
+   < 100 MB.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from bench.common import header, save, stats, timed
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import parse_spec
+from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
 from tuneop.core.bayesian import CachedSuggester, suggest
 from tuneop.core.contract import Outcome, TrialResult
@@ -57,7 +61,7 @@ def play(total: int, max_parallel: int, fail_every: int = 7) -> SessionStatus:
         "optimizer": {"type": "random", "seed": 1},
         "totalTrials": total,
         "maxParallel": max_parallel,
-        "deadlineSeconds": 10**9,
+        "deadlineSeconds": MAX_SECONDS,
     }
     spec = parse_spec(doc)
     status = SessionStatus()
@@ -127,6 +131,53 @@ def rebuild_profile(spec: Any, history: list[TrialResult], calls: int) -> dict[s
     }
 
 
+def plan_command(trials: int) -> dict[str, float]:
+    """``tuneop plan -o json`` of a ``trials``-trial random session: as a process, then
+    in-process (parse, dry run, render to JSON)."""
+    import json
+    import resource
+    import subprocess
+    import tempfile
+    import time
+    import tracemalloc
+    from pathlib import Path
+
+    import yaml
+
+    from tuneop.api.session import parse_manifest
+    from tuneop.cli.plan import as_data, dry_run
+
+    doc = {
+        "apiVersion": "tuneop.dev/v1alpha1",
+        "kind": "TuningSession",
+        "metadata": {"name": "huge"},
+        "spec": {**grid_doc(), "optimizer": {"type": "random", "seed": 1}, "totalTrials": trials},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "huge.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "tuneop", "plan", str(path), "-o", "json"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        process_s = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    tracemalloc.start()
+    start = time.perf_counter()
+    json.dumps(as_data(dry_run(parse_manifest(doc), now=NOW)))
+    inprocess_s = time.perf_counter() - start
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return {
+        "process_s": process_s,
+        "process_rss_mb": rss_mb,
+        "dry_run_s": inprocess_s,
+        "dry_run_peak_mb": peak_mb,
+    }
+
+
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     header("planning")
@@ -147,6 +198,14 @@ def main() -> int:
             f"(phase {status.phase}, progress {status.progress}; target < 16,384)"
         )
     out["status_bytes"] = sizes
+    huge = plan_command(10_000_000)
+    out["plan_10m"] = huge
+    print(
+        f"tuneop plan, 10,000,000 trials: {huge['process_s']:.2f} s and "
+        f"{huge['process_rss_mb']:.0f} MB peak RSS as a process (start-up included); "
+        f"dry run {huge['dry_run_s'] * 1000:.1f} ms, {huge['dry_run_peak_mb']:.1f} MB traced "
+        "(target < 1 s, < 100 MB)"
+    )
     spec = parse_spec(
         {
             "objective": {"metric": "value"},

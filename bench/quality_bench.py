@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import header, save
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import parse_spec
+from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.observed import JobState, Observed
@@ -41,7 +41,7 @@ def best_after(name: str, optimizer: str, seed: int, trials: int) -> float:
             "optimizer": {"type": optimizer, "seed": seed},
             "totalTrials": trials,
             "maxParallel": 1,
-            "deadlineSeconds": 10**9,
+            "deadlineSeconds": MAX_SECONDS,
             "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
         }
     )

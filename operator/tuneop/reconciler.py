@@ -86,7 +86,9 @@ class Reconciler:
                     # Harvest again next time; the Job stays until its results are in.
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
-                    job = replace(job, results=harvest_job(job, logs, spec.objective))
+                    job = replace(
+                        job, results=harvest_job(job, logs, spec.objective, spec.metrics_collector)
+                    )
             observed.append(job)
         return observed
 

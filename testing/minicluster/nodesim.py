@@ -66,6 +66,7 @@ from minicluster.pods import (
     now_rfc3339,
     service_account_kubeconfig,
 )
+from minicluster.volumes import materialise, mounted
 
 log = logging.getLogger("nodesim")
 
@@ -618,6 +619,7 @@ class NodeSimulator:
             argv += [expand(str(a), env) for a in (container.spec.get("args") or [])]
             if not argv:
                 raise ConfigError("no command: image entrypoints are not simulated")
+            volumes = materialise(self.kube, run.pod, run.directory)
         except ConfigError as error:
             # Like the kubelet: report CreateContainerConfigError and retry (a Secret or
             # ConfigMap may appear later); report and log only when the problem changes.
@@ -640,8 +642,9 @@ class NodeSimulator:
             container.finished_at = container.started_at
             return
         run.phase = "Running" if not container.init else run.phase
+        command = mounted([executable, *argv[1:]], container.spec, volumes, run.directory)
         container.process = processes.spawn(
-            [executable, *argv[1:]], log_path=container.log_path, env=env, cwd=run.work_dir
+            command, log_path=container.log_path, env=env, cwd=run.work_dir
         )
         self.index.set(run.namespace, run.name, container.name, container.log_path, True)
         log.info(

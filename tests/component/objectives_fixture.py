@@ -55,3 +55,30 @@ def poison(params: dict[str, float]) -> dict[str, float]:
     if params.get("poison"):
         print("TUNEOP_RESULT " + "[" * 5000 + "]" * 5000, flush=True)
     return {"value": float(params.get("x", 0))}
+
+
+# ---- resuming and stopping ----------------------------------------------------------
+
+
+def slow_first_time(params: dict[str, float]) -> dict[str, float]:
+    """Records each evaluation; with ``slow`` set, the first evaluation of a trial hangs."""
+    state = Path(os.environ["TUNEOP_TEST_STATE"])
+    with (state / "evaluations").open("a") as f:
+        f.write(f"{params['x']}\n")
+    marker = state / f"seen-{params['x']}"
+    if params.get("slow") and not marker.exists():
+        marker.write_text("seen")
+        time.sleep(120)
+    return {"value": float(params["x"])}
+
+
+def spawns_daemon(params: dict[str, float]) -> dict[str, float]:
+    """Starts a grandchild in its own session (setsid) that outlives the trial, then sleeps
+    ``seconds``; the grandchild's pid goes to $TUNEOP_TEST_STATE/daemons."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    with (Path(os.environ["TUNEOP_TEST_STATE"]) / "daemons").open("a") as f:
+        f.write(f"{child.pid}\n")
+    time.sleep(float(params.get("seconds", 0)))
+    return {"value": float(params.get("x", 0))}

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from rich.console import Console
 
+from builders import session_doc
 from tuneop.adapters.local.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
@@ -31,12 +32,7 @@ def session(name: str = "s", **spec: Any) -> dict[str, Any]:
     runner = spec.pop("runner", {})
     base.update(spec)
     base["runner"].update(runner)
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name},
-        "spec": base,
-    }
+    return session_doc(name, base)
 
 
 def run(doc: dict[str, Any], tmp_path: Path, **kw: Any):  # type: ignore[no-untyped-def]

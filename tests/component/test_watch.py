@@ -12,25 +12,24 @@ import redis
 import yaml
 from rich.console import Console
 
+from builders import RUNNER_IMAGE, session_doc
 from tuneop.cli.main import main
 from tuneop.cli.watch import UnknownSession, watch
 
 
 def session_file(tmp_path: Path, name: str, trials: list[dict[str, float]]) -> Path:
-    doc = {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name},
-        "spec": {
+    doc = session_doc(
+        name,
+        {
             "objective": {"metric": "value", "direction": "minimize"},
             "trials": trials,
             "maxParallel": 2,
             "runner": {
-                "image": "tuneop/runner:0.1.0",
+                "image": RUNNER_IMAGE,
                 "objective": "tuneop_runner.objectives.testing:sleep",
             },
         },
-    }
+    )
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from builders import RUNNER_IMAGE, session_doc
 from minicluster.controlplane import REPO_ROOT
 from minicluster.harness import Cluster, WaitTimeout
 from minicluster.kube import ApiException, Json
@@ -36,7 +37,6 @@ CRD_PATH = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}"
 EXAMPLES = REPO_ROOT / "examples"
 API = "/apis/tuneop.dev/v1alpha1"
 BATCH = "/apis/batch/v1"
-RUNNER_IMAGE = "tuneop/runner:0.1.0"
 LABEL_SESSION = "tuneop.dev/session"
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
@@ -45,12 +45,7 @@ TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
 
 def session_manifest(name: str, **spec: Any) -> Json:
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    return session_doc(name, spec)
 
 
 def explicit_session(

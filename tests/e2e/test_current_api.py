@@ -86,7 +86,8 @@ def metric_total(cluster: Cluster, name: str, **labels: str) -> float:
             continue
         series, _, value = line.rpartition(" ")
         found = dict(re.findall(r'(\w+)="([^"]*)"', series))
-        if all(found.get(k) == v for k, v in labels.items()):
+        # 1.31 labels resources with their storage prefix ("/jobs"), later releases not.
+        if all(found.get(k, "").lstrip("/") == v for k, v in labels.items()):
             total += float(value)
     return total
 
@@ -222,7 +223,11 @@ def serves_watch_list(cluster: Cluster, namespace: str) -> bool:
     }
     try:
         path = f"/api/v1/namespaces/{namespace}/configmaps"
-        cluster.kube.request("GET", path, query=query, stream=True).release_conn()
+        response = cluster.kube.request("GET", path, query=query, stream=True)
+        # Read the watch to its end (the server ends it after timeoutSeconds) before the
+        # connection goes back to the pool: a half-read stream would poison the next request.
+        response.read()
+        response.release_conn()
     except Exception as error:
         if getattr(error, "status", None) in (400, 403, 422):
             return False

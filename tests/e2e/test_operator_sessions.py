@@ -7,6 +7,7 @@ namespaces; every test applies sessions with kubectl and follows them through th
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -15,12 +16,14 @@ from typing import Any
 
 import pytest
 
+from builders import RULE_BREAKERS, session_doc, spec_data
 from minicluster.harness import Cluster
 from minicluster.kube import Json
 from minicluster.watch import JobWatch
 from tests.e2e.operator_support import (
     CRD_NAME,
     EXAMPLES,
+    RUNNER_IMAGE,
     Served,
     apply,
     condition,
@@ -32,11 +35,13 @@ from tests.e2e.operator_support import (
     running_pids,
     serve_namespaces,
     session_jobs,
+    session_manifest,
     session_path,
     session_pods,
     status_of,
     table_header,
 )
+from tuneop.api.rules import Rule
 
 NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "lost", "bad-input")
 PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "FAILED", "BEST", "AGE"]
@@ -330,6 +335,76 @@ def test_suspended_session_starts_no_jobs_until_resumed(served: Served) -> None:
     assert (cond.get("status"), cond.get("reason")) == ("False", "Resumed"), why
 
 
+# --- deadlines count running time ---------------------------------------------------------
+
+DEADLINE = 4  # seconds; each test lets more than this pass where it must not count
+
+
+def _later(served: Served, seconds: float, why: str) -> None:
+    """Let ``seconds`` pass: these tests are about time, so waiting is what they check."""
+    end = time.monotonic() + seconds
+    served.wait_for(why, lambda: time.monotonic() >= end or None, timeout=seconds + 10)
+
+
+def _patch(served: Served, ns: str, name: str, spec: Json) -> None:
+    patch = json.dumps({"spec": spec})
+    served.cluster.kubectl("patch", "ts", name, "-n", ns, "--type=merge", "-p", patch)
+
+
+def _seen(
+    served: Served, ns: str, name: str, generation: int, phases: tuple[str, ...] = ()
+) -> Json | None:
+    """The status once it reflects ``generation`` (and is in one of ``phases``)."""
+    st = status_of(served.cluster, ns, name)
+    if st.get("observedGeneration") != generation or (phases and st.get("phase") not in phases):
+        return None
+    return st
+
+
+def _grid_session(name: str, total: int, **spec: Any) -> Json:
+    return session_manifest(
+        name,
+        objective={"metric": "value"},
+        searchSpace=[{"name": "x", "type": "int", "min": 0, "max": 99}],
+        optimizer={"type": "grid"},
+        totalTrials=total,
+        runner={"image": RUNNER_IMAGE, "objective": "tuneop_runner.objectives.testing:fail_when"},
+        **spec,
+    )
+
+
+def test_time_suspended_does_not_count_against_the_deadline(served: Served) -> None:
+    cluster, ns, name = served.cluster, served.ns("suspend"), "waits-for-capacity"
+    apply(cluster, ns, _grid_session(name, 2, deadlineSeconds=DEADLINE, suspend=True))
+    served.wait_phase(ns, name, "Suspended")
+    _later(served, DEADLINE + 2, "the deadline to pass while suspended")
+    _patch(served, ns, name, {"maxParallel": 3})  # a reconcile while still suspended
+    still = served.wait_for(
+        "the suspended session to be reconciled again", partial(_seen, served, ns, name, 2)
+    )
+    why = served.explain(ns, name)
+    assert still["phase"] == "Suspended", why
+    assert still.get("runSeconds", 0) < DEADLINE and "runningSince" not in still, why
+    _patch(served, ns, name, {"suspend": False})
+    done = served.wait_phase(ns, name, "Succeeded", "Failed")["status"]
+    assert (done["phase"], done["trials"]["succeeded"]) == ("Succeeded", 2), why
+
+
+def test_extending_a_finished_session_after_its_deadline_continues_it(served: Served) -> None:
+    cluster, ns, name = served.cluster, served.ns("suspend"), "extended"
+    apply(cluster, ns, _grid_session(name, 2, deadlineSeconds=DEADLINE))
+    assert served.wait_phase(ns, name, "Succeeded", "Failed")["status"]["phase"] == "Succeeded"
+    _later(served, DEADLINE + 2, "the first allowance to pass")
+    _patch(served, ns, name, {"totalTrials": 4})
+
+    terminal = ("Succeeded", "Failed")
+    seen = partial(_seen, served, ns, name, 2, terminal)
+    st = served.wait_for("the extended session to finish", seen, timeout=90)
+    why = served.explain(ns, name)
+    assert (st["phase"], st["trials"]["succeeded"], st["exitCode"]) == ("Succeeded", 4, 0), why
+    assert sorted(trial_records(served.results_dir, ns, name)) == [0, 1, 2, 3]
+
+
 # --- deletion -----------------------------------------------------------------------------
 
 
@@ -408,12 +483,7 @@ def with_spec(name: str, **changes: Any) -> Json:
             spec.pop(key, None)
         else:
             spec[key] = value
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    return session_manifest(name, **spec)
 
 
 SCHEMA_REJECTS = {
@@ -422,9 +492,9 @@ SCHEMA_REJECTS = {
         with_spec("annealing", optimizer={"type": "annealing"}),
         "spec.optimizer.type",
     ),
-    "missing-runner-image": (
-        with_spec("no-image", runner={"objective": "tuneop_runner.objectives.testing:sleep"}),
-        "spec.runner.image",
+    "template-without-containers": (
+        with_spec("no-containers", template={"spec": {"volumes": []}}),
+        "spec.template.spec.containers",
     ),
     "negative-failure-budget": (
         with_spec("negative-budget", maxFailedTrials=-1),
@@ -452,26 +522,50 @@ def test_crd_schema_rejects(served: Served, case: str) -> None:
     message = plain.stderr
     assert field in message or (parent.split(".")[-1] in message and leaf in message), message
     assert server.returncode != 0, server.stdout
-    assert f'TuningSession "{name}" is invalid: {field}' in server.stderr, server.stderr
+    # One problem is "is invalid: FIELD: ..."; with the CEL rules left unchecked beside it,
+    # the server lists them, one "* FIELD: ..." line each.
+    assert f'TuningSession "{name}" is invalid: ' in server.stderr, server.stderr
+    assert f"invalid: {field}" in server.stderr or f"* {field}" in server.stderr, server.stderr
     assert get_session(cluster, ns, name) is None
 
 
+CEL_RULES = [(r, o) for r, o in RULE_BREAKERS if r.cel is not None]
+# Rules about the free-form parameter values (values, trials): the operator's to check.
+OPERATOR_RULES = [(r, o) for r, o in RULE_BREAKERS if r.cel is None]
+
+
+@pytest.mark.parametrize(("rule", "overrides"), CEL_RULES, ids=[r.message for r, _ in CEL_RULES])
+def test_a_cross_field_rule_is_checked_by_the_api_server_at_apply(
+    served: Served, rule: Rule, overrides: dict[str, Any]
+) -> None:
+    cluster, ns = served.cluster, served.ns("bad-input")
+    name = f"rule-{abs(hash(rule.message)) % 10**8}"
+    text = json.dumps(session_doc(name, spec_data(**overrides)))
+    refused = cluster.kubectl("apply", "-n", ns, "-f", "-", input=text, check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert rule.message in refused.stderr, refused.stderr
+    if rule.field:
+        assert f".{rule.field}: Invalid value" in refused.stderr, refused.stderr
+    assert get_session(cluster, ns, name) is None
+
+
+# Rules only the planner can check (a Job's trials from the size of a grid) stay in the
+# operator: the session is stored, then fails with InvalidSpec.
 INVALID_SPECS = {
-    "search-space-min-above-max": (
+    "too-many-trials-per-job": (
         with_spec(
-            "min-above-max",
+            "one-huge-job",
             trials=None,
-            totalTrials=4,
-            searchSpace=[{"name": "x", "type": "float", "min": 5, "max": 1}],
-        ),
-        "spec.searchSpace[0].min",
-    ),
-    "workers-and-trials-per-job": (
-        with_spec(
-            "workers-and-packing", trials=[{"x": i} for i in range(4)], workers=2, trialsPerJob=2
+            workers=1,
+            searchSpace=[{"name": "x", "type": "int", "min": 0, "max": 1999}],
+            optimizer={"type": "grid"},
         ),
         "spec.workers",
     ),
+    **{
+        f"rule-{i}": (session_doc(f"operator-rule-{i}", spec_data(**o)), r.message.split(": ")[1])
+        for i, (r, o) in enumerate(OPERATOR_RULES)
+    },
 }
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from minicluster.kube import STRATEGIC_MERGE_PATCH, ApiException, Json
 from minicluster.nodesim import EVICT_ANNOTATION, NodeSimulator
+from minicluster.volumes import can_mount
 
 PY = sys.executable
 JOB_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -284,3 +285,107 @@ def test_eviction_adds_disruption_target_before_the_pod_fails(sim: Any) -> None:
     assert statuses[-1]["message"] == "The node was low on memory."
     assert statuses[-1]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
     assert not kube.deletes, "an evicted pod stays for its owner to see"
+
+
+class KubeWithObjects(RecordingKube):
+    """A RecordingKube that also serves ConfigMaps and Secrets by path."""
+
+    def __init__(self, objects: dict[str, Json]) -> None:
+        super().__init__()
+        self.objects = objects
+
+    def get_or_none(self, path: str, **query: Any) -> Json | None:
+        return self.objects.get(path)
+
+
+# Mount points under /run (a tmpfs): the simulator creates missing ones on the host.
+MNT = "/run/tuneop-nodesim-test"
+READS_VOLUMES = f"""
+import os, pathlib
+got = {{
+    "cfg": pathlib.Path("{MNT}/cfg/settings.json").read_text(),
+    "secret": pathlib.Path("{MNT}/secret/token").read_text(),
+    "shared": pathlib.Path("{MNT}/shared/from-init").read_text(),
+    "params": pathlib.Path("{MNT}/params/params.json").read_text(),
+}}
+want = {{"cfg": '{{"a": 1}}', "secret": "s3cret", "shared": "hello", "params": '{{"x": 2}}'}}
+# The pod's own directory (HOME, under /tmp here) is still there past the bind over /tmp.
+pathlib.Path(os.environ["HOME"], "from-main").write_text("ok")
+try:
+    pathlib.Path("{MNT}/cfg/new").write_text("no")
+    raise SystemExit("a readOnly mount was writable")
+except OSError:
+    pass
+raise SystemExit(0 if got == want else f"got {{got}}")
+"""
+
+
+@pytest.mark.skipif(not can_mount(), reason="mounting volumes needs root and util-linux unshare")
+def test_configmap_secret_emptydir_and_downward_api_volumes_are_mounted(tmp_path: Path) -> None:
+    objects = {
+        "/api/v1/namespaces/ns/configmaps/cfg": {"data": {"settings.json": '{"a": 1}'}},
+        "/api/v1/namespaces/ns/secrets/creds": {"data": {"token": "czNjcmV0"}},
+    }
+    kube = KubeWithObjects(objects)
+    simulator = NodeSimulator(kube, tmp_path)  # type: ignore[arg-type]
+    mounts = [
+        # The pod's own directory is under /tmp: a bind over /tmp must not hide the others.
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "cfg", "mountPath": f"{MNT}/cfg", "readOnly": True},
+        {"name": "secret", "mountPath": f"{MNT}/secret"},
+        {"name": "shared", "mountPath": f"{MNT}/shared"},
+        {"name": "params", "mountPath": f"{MNT}/params"},
+    ]
+    writer = container(
+        "init",
+        f"open('{MNT}/shared/from-init', 'w').write('hello')",
+        volumeMounts=[mounts[3]],
+    )
+    p = pod(
+        "vols",
+        [container("main", READS_VOLUMES, volumeMounts=mounts)],
+        init=[writer],
+        annotations={"tuneop.dev/params": '{"x": 2}'},
+    )
+    field = "metadata.annotations['tuneop.dev/params']"
+    p["spec"]["volumes"] = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "cfg", "configMap": {"name": "cfg"}},
+        {"name": "secret", "secret": {"secretName": "creds"}},
+        {"name": "shared", "emptyDir": {"medium": "Memory"}},
+        {
+            "name": "params",
+            "downwardAPI": {"items": [{"path": "params.json", "fieldRef": {"fieldPath": field}}]},
+        },
+    ]
+    try:
+        simulator.on_pod(p)
+        drive(
+            simulator,
+            lambda: kube.statuses("vols")
+            and kube.last_status("vols")["phase"] in {"Succeeded", "Failed"},
+        )
+        log = (next(tmp_path.glob("pods/*vols*/logs")) / "main.log").read_text()
+        assert kube.last_status("vols")["phase"] == "Succeeded", log
+        assert not Path(f"{MNT}/shared/from-init").exists()  # only inside the pod's namespace
+        assert (next(tmp_path.glob("pods/*vols*")) / "work" / "from-main").read_text() == "ok"
+    finally:
+        simulator.shutdown()
+
+
+def test_a_missing_configmap_volume_holds_the_container_in_config_error(sim: Any) -> None:
+    simulator, kube = sim
+    p = pod(
+        "nocm",
+        [container("main", "print(1)", volumeMounts=[{"name": "c", "mountPath": f"{MNT}/c"}])],
+    )
+    p["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "absent"}}]
+    simulator.on_pod(p)
+
+    def waiting() -> str | None:
+        if not kube.statuses("nocm"):
+            return None
+        state = kube.last_status("nocm")["containerStatuses"][0]["state"]
+        return (state.get("waiting") or {}).get("reason")
+
+    drive(simulator, lambda: waiting() == "CreateContainerConfigError")

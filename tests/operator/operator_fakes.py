@@ -23,10 +23,11 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from builders import spec
 from tuneop.adapters.kube.client import Kube
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.api.spec import SessionSpec
 from tuneop.core.contract import RESULT_PREFIX
 from tuneop.core.manifests import job_manifest
 from tuneop.core.observed import Params
@@ -147,13 +148,16 @@ class FakeApi:
         meta = job["metadata"]
         self.uid += 1
         name = f"{meta['name']}-p{self.uid}"
-        labels = dict(job["spec"]["template"]["metadata"]["labels"])
+        template_meta = job["spec"]["template"]["metadata"]
+        labels = dict(template_meta["labels"])
         labels["job-name"] = meta["name"]
         pod = {
             "metadata": {
                 "name": name,
                 "namespace": meta["namespace"],
                 "labels": labels,
+                # Like the Job controller: the pod takes the template's annotations.
+                "annotations": dict(template_meta.get("annotations") or {}),
                 "creationTimestamp": self._stamp(),
                 "ownerReferences": [
                     {"kind": "Job", "name": meta["name"], "uid": meta["uid"], "controller": True}
@@ -353,14 +357,7 @@ def fake_kube(api: FakeApi | None = None, qps: float = 1e9, burst: int = 1_000_0
 
 def grid_spec(**overrides: Any) -> SessionSpec:
     """A grid session over x in 0..9 (``overrides`` are spec fields, in the CRD's spelling)."""
-    data: Json = {
-        "objective": {"metric": "loss"},
-        "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
-        "optimizer": {"type": "grid"},
-        "runner": {"image": "example/runner:1"},
-    }
-    data.update(overrides)
-    return parse_spec(data)
+    return spec(**overrides)
 
 
 def job_json(

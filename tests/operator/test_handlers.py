@@ -22,6 +22,7 @@ import pytest
 from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
 from operator_fakes import FakeApi, api_exception, fake_kube
 
+from builders import session_doc
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
@@ -45,12 +46,7 @@ def manifest(name: str = "demo", **spec: Any) -> dict[str, Any]:
         "runner": {"image": "example/runner:1"},
     }
     body.update(spec)
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": 1},
-        "spec": body,
-    }
+    return session_doc(name, body, namespace="ns", uid=f"uid-{name}", generation=1)
 
 
 class Cluster:
@@ -437,3 +433,14 @@ def test_the_operator_loads_optuna_only_for_a_bayesian_session() -> None:
     code = "import sys, tuneop.controller.handlers, tuneop.cli; print('optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_session_whose_status_cannot_be_read_launches_nothing_and_says_why() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=4))
+    c.api.sessions["ns", "demo"]["status"] = {"phase": "Running", "harvestedJobs": "4-x"}
+    with pytest.raises(kopf.PermanentError, match=r"status\.harvestedJobs"):
+        c.reconcile()
+    assert c.api.jobs == {}
+    assert c.status()["harvestedJobs"] == "4-x"  # the ledger is left for a person to fix
+    assert c.status()["conditions"][0]["reason"] == "StatusUnreadable"

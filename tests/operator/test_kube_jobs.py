@@ -279,6 +279,16 @@ def test_logs_are_read_from_every_pod_oldest_first_as_one_stream_each() -> None:
     assert len(reads) == 2 and all(c == "runner" and limit is None for _, c, limit, _ in reads)
 
 
+def test_the_log_read_is_the_trial_container_the_template_names() -> None:
+    api = FakeApi()
+    containers = [{"name": "sidecar", "image": "s"}, {"name": "train", "image": "t"}]
+    s = grid_spec(runner={"container": "train"}, template={"spec": {"containers": containers}})
+    KubeJobs(fake_kube(api)).create_job(REF, plan(s, Observed(session=REF), now=_now()).create[0])
+    api.finish("ns", "demo-0", "loss=1\n")
+    assert backend(api).read_logs(REF, observed(api)) == ["loss=1\n"]
+    assert [c for _, c, _, _ in api.names("read_namespaced_pod_log")] == ["train"]
+
+
 def test_every_result_line_of_a_log_far_past_the_limit_is_harvested() -> None:
     from tuneop.core.contract import RESULT_PREFIX
     from tuneop.core.harvest import harvest_job

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 from operator_fakes import FakeApi, api_exception, fake_kube
 
+from builders import session_doc
 from tuneop.adapters.kube.status import KubeStatus, replace_patch, status_patch, wire_status
 from tuneop.api.session import SessionRef
 from tuneop.api.status import SessionStatus, TrialRef, status_to_wire
-from tuneop.ports import Conflict, SessionGone, TransientError
+from tuneop.ports import Conflict, Rejected, SessionGone, TransientError
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 
 
 def session(status: dict[str, Any] | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": "demo", "namespace": "ns", "uid": "uid-1"},
-        "spec": {},
-    }
+    doc = session_doc("demo", {}, namespace="ns", uid="uid-1")
     if status is not None:
         doc["status"] = status
     return doc
@@ -40,11 +37,30 @@ def test_read_returns_the_status_and_the_resource_version() -> None:
     assert version == api.sessions["ns", "demo"]["metadata"]["resourceVersion"]
 
 
-def test_a_garbled_status_reads_as_empty() -> None:
+GARBLED = [
+    pytest.param({"phase": "NoSuchPhase", "harvestedJobs": "0-4"}, "status.phase", id="phase"),
+    pytest.param({"phase": "Running", "harvestedJobs": "4-x"}, "status.harvestedJobs", id="ledger"),
+    pytest.param({"phase": "Running", "trials": [1]}, "status.trials", id="counters"),
+]
+
+
+@pytest.mark.parametrize(("garbled", "field"), GARBLED)
+def test_a_status_that_cannot_be_read_is_reported_on_the_session_and_left_as_it_is(
+    garbled: dict[str, Any], field: str
+) -> None:
     api = FakeApi()
-    api.add_session(session({"phase": "NoSuchPhase"}))
-    status, _ = store(api).read(REF)
-    assert status == SessionStatus()
+    api.add_session(session(copy.deepcopy(garbled)))
+    statuses = store(api)
+    with pytest.raises(Rejected, match=re.escape(field)):
+        statuses.read(REF)
+    stored = api.sessions["ns", "demo"]["status"]
+    assert {k: v for k, v in stored.items() if k != "conditions"} == garbled  # nothing reset
+    (condition,) = stored["conditions"]
+    assert (condition["type"], condition["status"]) == ("Progressing", "False")
+    assert condition["reason"] == "StatusUnreadable" and field in condition["message"]
+    with pytest.raises(Rejected):
+        statuses.read(REF)  # said once: a second read patches nothing more
+    assert len(api.names("patch_namespaced_custom_object_status")) == 1
 
 
 def test_read_of_a_missing_or_recreated_session_is_gone() -> None:

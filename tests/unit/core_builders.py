@@ -8,7 +8,6 @@ another test tier.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.harvest import harvest_job
@@ -25,40 +24,6 @@ from tuneop.core.planner import JobToCreate, Plan, plan
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
-
-# The smallest valid spec: a 10-point int grid, minimizing "loss".
-BASE_SPEC: dict[str, Any] = {
-    "objective": {"metric": "loss"},
-    "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 9}],
-    "optimizer": {"type": "grid"},
-    "runner": {"image": "example/runner:1"},
-}
-
-DROP = object()  # an override that removes the key
-
-
-def spec_data(**overrides: Any) -> dict[str, Any]:
-    """``BASE_SPEC`` with top-level keys (camelCase) replaced; ``DROP`` removes one."""
-    data = copy.deepcopy(BASE_SPEC)
-    for key, value in overrides.items():
-        if value is DROP:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return data
-
-
-def spec(**overrides: Any) -> SessionSpec:
-    return parse_spec(spec_data(**overrides))
-
-
-def manifest(name: str = "demo", **spec_overrides: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "tuneop.dev/v1alpha1",
-        "kind": "TuningSession",
-        "metadata": {"name": name, "namespace": "ns", "uid": "uid-1"},
-        "spec": spec_data(**spec_overrides),
-    }
 
 
 def line(

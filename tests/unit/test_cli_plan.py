@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import line, manifest
+from core_builders import line
 
+from builders import manifest
 from tuneop.api.crd import crd_yaml
 from tuneop.cli.main import main
 
@@ -136,7 +137,7 @@ def test_bayesian_trials_are_suggested_at_run_time(capsys: pytest.CaptureFixture
     data = json.loads(out)
     assert code == 0
     first_wave = [t for t in data["trials"] if t["params"] is not None]
-    assert [t["trial"] for t in first_wave] == [0, 1]
+    assert [t["trial"] for t in first_wave] == [0]  # the example runs one trial at a time
     assert all(-5 <= t["params"]["x1"] <= 10 and 0 <= t["params"]["x2"] <= 15 for t in first_wave)
 
 
@@ -205,7 +206,7 @@ def test_jobs_file_alone_builds_an_explicit_trials_session(
     assert code == 0
     assert data["session"]["name"] == "arbitrage-plan"
     assert [t["params"]["min_spread_pct"] for t in data["trials"]] == [0.15, 0.3, 0.45, 0.6]
-    assert "job_id" not in data["trials"][0]["params"]
+    assert data["trials"][0]["params"]["job_id"] == "a1"  # kept, to find the trial by it
 
 
 def test_jobs_file_with_a_session_file_keeps_the_session_and_takes_the_trials(

@@ -13,11 +13,12 @@ import annotated_types as at
 import jsonschema
 import pytest
 import yaml
-from core_builders import Session, manifest, spec
+from core_builders import Session
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from builders import manifest, spec
 from tuneop.api.crd import PRINTER_COLUMNS, crd, crd_yaml
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SessionSpec
@@ -353,9 +354,10 @@ def bad(**spec_overrides: Any) -> dict[str, Any]:
     return manifest(**spec_overrides)
 
 
-def without_image() -> dict[str, Any]:
+def template_without_containers() -> dict[str, Any]:
     doc = manifest()
     del doc["spec"]["runner"]["image"]
+    doc["spec"]["template"] = {"spec": {"volumes": []}}
     return doc
 
 
@@ -368,7 +370,7 @@ def without_image() -> dict[str, Any]:
         pytest.param(bad(maxParallel=0), id="maxParallel-0"),
         pytest.param(bad(maxParallel=201), id="maxParallel-201"),
         pytest.param(bad(maxParallel="4"), id="maxParallel-string"),
-        pytest.param(without_image(), id="missing-runner-image"),
+        pytest.param(template_without_containers(), id="template-without-containers"),
         pytest.param(bad(runner={"image": ""}), id="empty-runner-image"),
         pytest.param(
             bad(searchSpace=[{"name": "x", "type": "float", "min": 0, "max": 1, "step": 0}]),

@@ -8,8 +8,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from core_builders import DROP, REF, T0, spec
+from core_builders import REF, T0
 
+from builders import DROP, spec
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.vocabulary import ANN_TRIALS, LABEL_JOB_INDEX, LABEL_MANAGED_BY, LABEL_SESSION
@@ -182,7 +183,7 @@ def test_trials_travel_as_json_in_tuneop_trials() -> None:
         {"trial": 1, "params": {"x": 1}},
     ]
     assert e["TUNEOP_METRIC"] == "loss"
-    assert e["TUNEOP_TRIAL_TIMEOUT_SECONDS"] == "300"
+    assert e["TUNEOP_TRIAL_TIMEOUT_SECONDS"] == str(7 * 24 * 3600)
     assert e["TUNEOP_SESSION"] == "ns/demo"
     assert e["TUNEOP_JOB_INDEX"] == "0"
 

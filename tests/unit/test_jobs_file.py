@@ -11,7 +11,24 @@ from tuneop.core.jobsfile import parse_jobs, session_from_jobs
 
 def test_lines_give_params_either_wrapped_or_bare_skipping_comments_and_blanks() -> None:
     text = '# plan\n\n{"job_id": "a", "params": {"lr": 0.1}}\n  {"lr": 0.2, "opt": "sgd"}  \n'
-    assert parse_jobs(text) == [{"lr": 0.1}, {"lr": 0.2, "opt": "sgd"}]
+    assert parse_jobs(text) == [{"lr": 0.1, "job_id": "a"}, {"lr": 0.2, "opt": "sgd"}]
+
+
+@pytest.mark.parametrize(
+    ("line", "params"),
+    [
+        pytest.param('{"job_id": "a7", "params": {"lr": 1}}', {"lr": 1, "job_id": "a7"}, id="text"),
+        pytest.param('{"job_id": 7, "params": {"lr": 1}}', {"lr": 1, "job_id": 7}, id="number"),
+        pytest.param('{"job_id": [7], "params": {"lr": 1}}', {"lr": 1}, id="not-a-scalar"),
+        pytest.param(
+            '{"job_id": "a", "params": {"job_id": "b"}}', {"job_id": "b"}, id="params-win"
+        ),
+    ],
+)
+def test_a_job_id_travels_with_its_trial_as_a_parameter(
+    line: str, params: dict[str, object]
+) -> None:
+    assert parse_jobs(line) == [params]
 
 
 @pytest.mark.parametrize(

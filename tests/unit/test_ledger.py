@@ -7,14 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from core_builders import T0, result, spec
+from core_builders import T0, result
 
+from builders import spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import Objective
 from tuneop.api.status import (
     LEADERBOARD_SIZE,
     MAX_MESSAGE,
     SessionStatus,
+    StatusUnreadable,
     set_condition,
     status_from_wire,
     status_to_wire,
@@ -126,13 +128,24 @@ def test_conditions_are_kept_in_a_stable_order_and_messages_are_bounded() -> Non
     assert all(len(c.message) == MAX_MESSAGE for c in conds)
 
 
+def test_no_stored_status_reads_as_a_fresh_one() -> None:
+    assert status_from_wire(None) == SessionStatus()
+
+
 @pytest.mark.parametrize(
-    "data",
-    [None, "Running", [], {"phase": "Exploded"}, {"trials": {"succeeded": "many"}}],
-    ids=["none", "string", "list", "bad-phase", "bad-counter"],
+    ("data", "field"),
+    [
+        ("Running", "status"),
+        ([], "status"),
+        ({"phase": "Exploded"}, "status.phase"),
+        ({"trials": {"succeeded": "many"}}, "status.trials.succeeded"),
+    ],
+    ids=["string", "list", "bad-phase", "bad-counter"],
 )
-def test_an_unreadable_stored_status_reads_as_a_fresh_one(data: Any) -> None:
-    assert status_from_wire(data) == SessionStatus()
+def test_an_unreadable_stored_status_is_an_error_naming_the_field(data: Any, field: str) -> None:
+    with pytest.raises(StatusUnreadable) as err:
+        status_from_wire(data)
+    assert str(err.value).startswith(f"{field}:")
 
 
 def test_a_stored_status_reads_back_as_written() -> None:

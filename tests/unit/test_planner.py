@@ -9,8 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from core_builders import DROP, REF, T0, Session, launched, result, spec
+from core_builders import REF, T0, Session, launched, line, result
 
+from builders import DROP, spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_bytes
@@ -60,7 +61,7 @@ def test_first_reconcile_creates_min_of_max_parallel_and_jobs(
     assert (st.progress, st.start_time, st.exit_code) == ("0/10", T0, None)
     assert [e.reason for e in p.events].count("TrialsStarted") == jobs
     assert p.delete == () and p.persist == ()
-    assert p.requeue_after == 3600  # woken at the deadline at the latest
+    assert p.requeue_after is None  # no session deadline by default
 
 
 def test_plan_is_pure_same_inputs_same_plan() -> None:
@@ -478,6 +479,150 @@ def test_raising_total_trials_of_a_succeeded_session_continues_it() -> None:
     final = s.play(per_step=2)
     assert (final.status.phase, final.status.trials.succeeded) == ("Succeeded", 6)
     assert sorted(r.trial for r in s.persisted) == list(range(6))
+
+
+# ---- bayesian trials packed into a Job are suggested together: a warning says so
+
+
+@pytest.mark.parametrize(
+    ("packing", "warned"),
+    [
+        pytest.param({"workers": 2}, "spec.workers: bayesian trials in one Job", id="workers"),
+        pytest.param({"trialsPerJob": 3}, "up to 3 at once", id="packed"),
+        pytest.param({}, None, id="one-per-job-learns-from-every-trial"),
+    ],
+)
+def test_bayesian_trials_packed_into_a_job_are_warned_about(
+    packing: dict[str, Any], warned: str | None
+) -> None:
+    s = spec(optimizer={"type": "bayesian"}, totalTrials=30, **packing)
+    found = [w for w in first_plan(s).warnings if "bayesian" in w]
+    assert (found[0] if found else None) is None if warned is None else warned in found[0]
+
+
+def test_random_trials_packed_into_a_job_are_not_warned_about() -> None:
+    assert first_plan(rand(30, workers=2)).warnings == ()
+
+
+# ---- fail fast: the first trials failing with one error stop the session
+
+
+def _fail_with(s: Session, index: int, error: str) -> None:
+    t = s.jobs[index].trials[0]
+    s.finish(index, logs=line(t, 1.0, status="failed", error=error), state=JobState.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("errors", "stopped"),
+    [
+        pytest.param(["No module named x"] * 3, True, id="same-error-three-times"),
+        pytest.param(["No module named x"] * 2, False, id="twice-is-not-yet"),
+        pytest.param(["a", "b", "c"], False, id="different-errors"),
+        pytest.param(["a", "b", "b", "b"], True, id="the-streak-counts-in-trial-order"),
+        pytest.param([None, "a", "a", "a"], False, id="after-a-success-never"),
+    ],
+)
+def test_the_first_trials_failing_with_the_same_error_stop_the_session(
+    errors: list[str | None], stopped: bool
+) -> None:
+    s = Session(rand(20, maxParallel=1))
+    p = s.reconcile()
+    for i, error in enumerate(errors):
+        if error is None:
+            s.finish(i)
+        else:
+            _fail_with(s, i, error)
+        p = s.reconcile()
+    st = p.status
+    if not stopped:
+        assert st.phase == "Running"
+        return
+    assert (st.phase, st.exit_code, p.create) == ("Failed", 2, ())
+    assert condition(st, C.FAILED) == ("True", C.REPEATED_TRIAL_ERROR)
+    assert st.message.endswith(
+        "failed with the same error: b" if "b" in errors else ": No module named x"
+    )
+    assert st.trials.pending == 20 - len(errors)  # the budget is not spent on the error
+
+
+# ---- the deadline counts running time: not suspended time; extending starts anew
+
+
+@pytest.mark.parametrize(
+    ("run_before", "suspended_for", "run_after", "phase"),
+    [
+        pytest.param(60, 10_000, 39, "Running", id="long-suspension-not-counted"),
+        pytest.param(60, 10_000, 40, "Failed", id="running-time-adds-up-across-it"),
+        pytest.param(0, 10_000, 99, "Running", id="suspended-from-the-start"),
+    ],
+)
+def test_time_suspended_does_not_count_against_the_deadline(
+    run_before: int, suspended_for: int, run_after: int, phase: str
+) -> None:
+    s = Session(rand(20, maxParallel=2, deadlineSeconds=100, suspend=run_before == 0))
+    s.reconcile()
+    s.later(run_before)
+    s.spec = rand(20, maxParallel=2, deadlineSeconds=100, suspend=True)
+    p = s.reconcile()
+    assert p.status.phase == "Suspended" and p.requeue_after is None  # nothing comes due
+    s.later(suspended_for)
+    assert s.reconcile().status.phase == "Suspended"  # waiting for capacity is allowed
+    s.spec = rand(20, maxParallel=2, deadlineSeconds=100)
+    s.reconcile()
+    s.later(run_after)
+    p = s.reconcile()
+    assert p.status.phase == phase
+    if phase == "Failed":
+        assert condition(p.status, C.FAILED) == ("True", C.DEADLINE_EXCEEDED)
+
+
+@pytest.mark.parametrize(
+    ("run_after", "phase"),
+    [
+        pytest.param(99, "Running", id="a-new-allowance"),
+        pytest.param(100, "Failed", id="which-itself-runs-out"),
+    ],
+)
+def test_extending_a_finished_session_past_its_deadline_starts_a_new_allowance(
+    run_after: int, phase: str
+) -> None:
+    s = Session(rand(4, maxParallel=4, deadlineSeconds=100))
+    assert s.play(per_step=4).status.phase == "Succeeded"
+    s.later(10_000)
+    s.spec = rand(8, maxParallel=1, deadlineSeconds=100)
+    p = s.reconcile()
+    assert p.status.phase == "Running" and [c.trials for c in p.create] == [(4,)]
+    assert p.requeue_after == 100
+    s.later(run_after)
+    p = s.reconcile()
+    assert p.status.phase == phase
+    assert p.status.start_time == T0  # the session's start is still when it began
+
+
+def test_a_session_failed_on_its_deadline_stays_failed_when_extended() -> None:
+    s = Session(rand(4, maxParallel=1, deadlineSeconds=100))
+    s.reconcile()
+    s.later(100)
+    assert s.reconcile().status.phase == "Failed"
+    s.spec = rand(8, maxParallel=1, deadlineSeconds=100)
+    p = s.reconcile()
+    assert (p.status.phase, p.create) == ("Failed", ())
+
+
+def test_a_session_without_a_deadline_never_fails_on_time() -> None:
+    s = Session(rand(4, maxParallel=1))
+    s.reconcile()
+    s.later(30 * 24 * 3600)
+    p = s.reconcile()
+    assert p.status.phase == "Running" and p.requeue_after is None
+
+
+def test_a_status_from_before_the_clock_counts_from_its_start_time() -> None:
+    s = Session(rand(4, maxParallel=1, deadlineSeconds=100))
+    s.reconcile()
+    s.status = s.status.model_copy(update={"run_seconds": 0, "running_since": None})
+    s.later(100)
+    assert s.reconcile().status.phase == "Failed"
 
 
 # ---- exit codes

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import DROP, manifest, spec, spec_data
 
+from builders import DROP, manifest, spec, spec_data
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 
@@ -22,8 +22,8 @@ def problems_of(data: Any) -> list[str]:
 def test_minimal_spec_gets_the_documented_defaults() -> None:
     s = spec()
     assert s.max_parallel == 4
-    assert s.trial_timeout_seconds == 300
-    assert s.deadline_seconds == 3600
+    assert s.trial_timeout_seconds == 7 * 24 * 3600  # model training is not cut short
+    assert s.deadline_seconds is None  # no session deadline unless asked for
     assert s.retries == 0
     assert s.objective.direction == "minimize"
     assert s.objective.on_goal == "Finish"
@@ -41,8 +41,8 @@ def test_optimizer_defaults_to_random_with_seed_zero() -> None:
 def test_wire_form_is_camel_case_with_defaults_filled() -> None:
     wire = spec_to_wire(spec())
     assert wire["maxParallel"] == 4
-    assert wire["trialTimeoutSeconds"] == 300
-    assert wire["deadlineSeconds"] == 3600
+    assert wire["trialTimeoutSeconds"] == 7 * 24 * 3600
+    assert "deadlineSeconds" not in wire
     assert wire["runner"]["command"] == ["tuneop-runner"]
     assert "totalTrials" not in wire  # unset optionals are left out, not null
     assert parse_spec(wire) == spec()  # and it reads back to the same spec
@@ -112,19 +112,19 @@ BAD_SPECS = [
     pytest.param(
         {"optimizer": {"type": "random"}},
         "spec.totalTrials",
-        "required for the random optimizer",
+        "required for the random and bayesian optimizers",
         id="random-without-totalTrials",
     ),
     pytest.param(
         {"optimizer": {"type": "bayesian"}},
         "spec.totalTrials",
-        "required for the bayesian optimizer",
+        "required for the random and bayesian optimizers",
         id="bayesian-without-totalTrials",
     ),
     pytest.param(
         {"searchSpace": [INT_X, {"name": "lr", "type": "float", "min": 0, "max": 1}]},
         "spec.searchSpace[1].step",
-        "required for a float grid",
+        "required for a float parameter in a grid",
         id="float-grid-without-step",
     ),
     pytest.param({"maxParalel": 3}, "spec.maxParalel", "not permitted", id="unknown-top-field"),
@@ -186,7 +186,7 @@ BAD_SPECS = [
         id="objective-not-module-colon-function",
     ),
     pytest.param({"runner": {}}, "spec.runner.image", "required", id="runner-without-image"),
-    pytest.param({"runner": DROP}, "spec.runner", "required", id="no-runner"),
+    pytest.param({"runner": DROP}, "spec.runner.image", "required", id="no-runner"),
     pytest.param({"objective": DROP}, "spec.objective", "required", id="no-objective"),
     pytest.param(
         {"objective": {"metric": "loss", "direction": "down"}},
@@ -342,6 +342,10 @@ def test_manifest_without_namespace_takes_the_default_namespace() -> None:
     assert parse_manifest(doc, default_namespace="team-a").ref.namespace == "team-a"
 
 
-def test_a_garbled_stored_status_does_not_make_the_manifest_invalid() -> None:
+def test_a_garbled_stored_status_is_named_unless_the_status_is_read_elsewhere() -> None:
     doc = with_(manifest(), status={"phase": "Exploded", "trials": "many"})
-    assert parse_manifest(doc).status.phase == "Pending"
+    # The operator reads the status through its status store, which reports it on the session.
+    assert parse_manifest(doc, with_status=False).status.phase == "Pending"
+    with pytest.raises(SpecError) as err:
+        parse_manifest(doc)
+    assert err.value.problems[0].startswith("status.")

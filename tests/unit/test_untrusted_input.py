@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import DROP, manifest
 
+from builders import DROP, manifest
 from tuneop.adapters.local.folder import UnsafePath, dump_json, load_records, write_atomic
 from tuneop.api.crd import crd
 from tuneop.api.spec import MAX_SECONDS, MAX_TRIALS
@@ -230,3 +230,21 @@ def test_a_record_is_bounded_however_large_its_maps_and_texts() -> None:
     assert record is not None
     assert len(record["metrics"]) == len(record["params"]) == MAX_ENTRIES
     assert len(record["error"]) == MAX_TEXT
+
+
+@pytest.mark.parametrize("where", ["manifest", "observed"])
+def test_a_status_that_cannot_be_read_is_one_line_for_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    garbled = {"phase": "Running", "harvestedJobs": "4-x"}
+    doc = manifest()
+    argv = ["plan", str(tmp_path / "s.yaml")]
+    if where == "manifest":
+        doc["status"] = garbled
+    else:
+        (tmp_path / "observed.yaml").write_text(yaml.safe_dump({"jobs": [], "status": garbled}))
+        argv += ["--observed", str(tmp_path / "observed.yaml")]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.splitlines()) == 1 and "status.harvestedJobs" in err

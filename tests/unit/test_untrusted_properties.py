@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from core_builders import job, manifest
+from core_builders import job
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builders import manifest
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import Objective, SpecError
 from tuneop.core.contract import (

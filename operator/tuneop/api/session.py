@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, SpecError, parse_spec
-from tuneop.api.status import SessionStatus, status_from_wire
+from tuneop.api.status import SessionStatus, StatusUnreadable, status_from_wire
 
 __all__ = ["DNS_SUBDOMAIN", "Session", "SessionRef", "parse_manifest"]
 
@@ -40,7 +40,15 @@ class Session:
     status: SessionStatus
 
 
-def parse_manifest(doc: Any, default_namespace: str = "default") -> Session:
+def parse_manifest(
+    doc: Any, default_namespace: str = "default", with_status: bool = True
+) -> Session:
+    """The session a manifest describes; ``SpecError`` names every problem.
+
+    ``with_status=False`` leaves a stored status unread (a fresh one stands in): the
+    operator reads the status through its status store, which reports an unreadable
+    one on the session instead of failing its spec.
+    """
     if not isinstance(doc, dict):
         raise SpecError(["manifest: must be a mapping"])
     problems = []
@@ -70,4 +78,10 @@ def parse_manifest(doc: Any, default_namespace: str = "default") -> Session:
         uid=str(meta.get("uid") or ""),
         generation=int(generation) or 1,
     )
-    return Session(ref=ref, spec=spec, status=status_from_wire(doc.get("status")))
+    if not with_status:
+        return Session(ref=ref, spec=spec, status=SessionStatus())
+    try:
+        status = status_from_wire(doc.get("status"))
+    except StatusUnreadable as err:
+        raise SpecError([str(err)]) from None
+    return Session(ref=ref, spec=spec, status=status)

@@ -14,13 +14,18 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from tuneop.api import rules as R
+from tuneop.api.errors import SpecError, format_validation_error
+from tuneop.api.worker import ApiModel as _Model
+from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
 
 __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CONTROL_CHARACTERS",
+    "DEFAULT_TRIAL_TIMEOUT_SECONDS",
     "KIND",
     "MAX_CATEGORICAL_VALUES",
     "MAX_EXPLICIT_TRIALS",
@@ -31,6 +36,7 @@ __all__ = [
     "NAME_PATTERN",
     "PLURAL",
     "EnvVar",
+    "MetricsCollector",
     "Objective",
     "Optimizer",
     "Parameter",
@@ -48,14 +54,14 @@ API_VERSION = "v1alpha1"
 KIND = "TuningSession"
 PLURAL = "tuningsessions"
 
-# A parameter value: what a trial's params map holds.
-Scalar = int | float | str | bool
+Scalar = int | float | str | bool  # a parameter value: what a trial's params map holds
 
 MAX_PARAMETERS = 32
 MAX_CATEGORICAL_VALUES = 1024
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
 MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
+DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hung trial
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
@@ -67,15 +73,6 @@ MAX_EXPLICIT_TRIALS = 100_000
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
 # prompt templates hold them, and they reach a trial as JSON, never through a shell.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-    )
 
 
 class Objective(_Model):
@@ -108,6 +105,8 @@ class Objective(_Model):
 class Parameter(_Model):
     """One dimension of the search space."""
 
+    model_config = ConfigDict(json_schema_extra=R.schema_extra(R.PARAMETER_RULES))
+
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     type: Literal["int", "float", "categorical"]
     min: float | None = Field(
@@ -136,9 +135,9 @@ class Parameter(_Model):
     def _check(self) -> Parameter:
         if self.type == "categorical":
             if not self.values:
-                raise ValueError("values: required and non-empty for a categorical parameter")
+                raise ValueError(R.CATEGORICAL_NEEDS_VALUES.message)
             if self.min is not None or self.max is not None:
-                raise ValueError("min/max: not allowed on a categorical parameter")
+                raise ValueError(R.CATEGORICAL_NO_BOUNDS.message)
             if len({_scalar_key(v) for v in self.values}) != len(self.values):
                 raise ValueError("values: must be distinct")
             for i, v in enumerate(self.values):
@@ -146,20 +145,20 @@ class Parameter(_Model):
                     raise ValueError(f"values[{i}]: {problem}")
             return self
         if self.values is not None:
-            raise ValueError(f"values: only for categorical parameters, not {self.type}")
+            raise ValueError(f"{R.VALUES_ONLY_CATEGORICAL.message}, not {self.type}")
         if self.min is None or self.max is None:
-            raise ValueError(f"min and max: required for a {self.type} parameter")
+            raise ValueError(R.NUMERIC_NEEDS_BOUNDS.message)
         if not (math.isfinite(self.min) and math.isfinite(self.max)):
             raise ValueError("min and max: must be finite numbers")
         if self.min > self.max:
-            raise ValueError(f"min: must be <= max ({self.min} > {self.max})")
+            raise ValueError(f"{R.MIN_NOT_ABOVE_MAX.message} ({self.min} > {self.max})")
         if self.type == "int":
             if self.min != int(self.min) or self.max != int(self.max):
                 raise ValueError("min and max: must be whole numbers for an int parameter")
             if self.step is not None and self.step != int(self.step):
                 raise ValueError("step: must be a whole number for an int parameter")
         if self.log and self.min <= 0:
-            raise ValueError("log: needs min > 0")
+            raise ValueError(R.LOG_NEEDS_POSITIVE_MIN.message)
         if self.log and self.step is not None and not (self.type == "int" and self.step == 1):
             raise ValueError("log and step: a log-scale parameter takes no step")
         if self.step is not None and (self.max - self.min) / self.step >= MAX_TRIALS:
@@ -209,52 +208,10 @@ class Optimizer(_Model):
     )
 
 
-class EnvVar(_Model):
-    name: str = Field(min_length=1, max_length=253)
-    value: str = ""
-
-
-class Runner(_Model):
-    """The worker container: what image runs the trials, and how."""
-
-    image: str = Field(min_length=1, description="Runner image.")
-    objective: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
-        description="Python callable module:function, params in, metrics out.",
-    )
-    objective_command: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        description="External command run per trial; params as env and JSON on stdin.",
-    )
-    command: list[str] = Field(
-        default_factory=lambda: ["tuneop-runner"],
-        min_length=1,
-        description="Container command; the default runs the tuneop runner.",
-    )
-    args: list[str] = Field(default_factory=list)
-    env: list[EnvVar] = Field(default_factory=list)
-    resources: dict[str, Any] = Field(
-        default_factory=dict, description="Container resources (requests, limits)."
-    )
-    service_account_name: str | None = Field(default=None, max_length=253)
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Runner:
-        if self.objective is not None and self.objective_command is not None:
-            raise ValueError("objective and objectiveCommand: set one, not both")
-        reserved = [e.name for e in self.env if e.name.startswith("TUNEOP_")]
-        if reserved:
-            raise ValueError(f"env: names starting with TUNEOP_ are reserved ({reserved[0]})")
-        return self
-
-
 class SessionSpec(_Model):
     """The spec of a TuningSession."""
+
+    model_config = ConfigDict(json_schema_extra=R.schema_extra(R.SPEC_RULES))
 
     objective: Objective
     search_space: Annotated[list[Parameter], Field(max_length=MAX_PARAMETERS)] = Field(
@@ -292,12 +249,19 @@ class SessionSpec(_Model):
     )
     retries: int = Field(default=0, ge=0, le=100, strict=True, description="Job backoffLimit.")
     trial_timeout_seconds: int = Field(
-        default=300, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
+        DEFAULT_TRIAL_TIMEOUT_SECONDS, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
     )
-    deadline_seconds: int = Field(
-        default=3600, ge=1, le=MAX_SECONDS, strict=True, description="For the whole session."
+    deadline_seconds: int | None = Field(
+        None, ge=1, le=MAX_SECONDS, strict=True, description="Running time, suspended excluded."
     )
-    runner: Runner
+    runner: Runner = Field(
+        default_factory=Runner, description="The worker (short form), or the trial container."
+    )
+    template: dict[str, Any] | None = Field(
+        default=None,
+        description="The trial's pod, a PodTemplateSpec (instead of runner's short form).",
+    )
+    metrics_collector: MetricsCollector = Field(default_factory=MetricsCollector)
     suspend: bool = Field(default=False, strict=True, description="Create no new Jobs while true.")
     job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
         default="Delete", description="What happens to a finished Job once harvested."
@@ -306,16 +270,23 @@ class SessionSpec(_Model):
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:
         if self.workers is not None and self.trials_per_job is not None:
-            raise ValueError("workers and trialsPerJob: set one, not both")
+            raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
+        packs = self.workers is not None or (self.trials_per_job or 1) > 1
+        known = {p.name for p in self.search_space} if self.search_space else None
+        problem = trial_setup_problems(
+            self.template, self.runner, self.metrics_collector, known, packs
+        )
+        if problem:
+            raise ValueError(problem)
         if self.trials is not None:
             self._check_trials(self.trials)
             if self.search_space:
-                raise ValueError("trials and searchSpace: set one, not both")
+                raise ValueError(R.TRIALS_XOR_SEARCH.message)
             if self.optimizer.type == "bayesian":
-                raise ValueError("optimizer.type: bayesian needs a searchSpace, not trials")
+                raise ValueError(R.BAYESIAN_NEEDS_SEARCH.message)
             return self
         if not self.search_space:
-            raise ValueError("searchSpace: required (or give an explicit trials list)")
+            raise ValueError(R.SEARCH_OR_TRIALS.message)
         names = [p.name for p in self.search_space]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -325,7 +296,8 @@ class SessionSpec(_Model):
             for i, p in enumerate(self.search_space):
                 size = p.grid_size()
                 if size is None:
-                    raise ValueError(f"searchSpace[{i}].step: required for a float grid ({p.name})")
+                    rule = R.GRID_FLOAT_NEEDS_STEP.message.replace("[]", f"[{i}]")
+                    raise ValueError(f"{rule} ({p.name})")
                 points *= size
             if points > MAX_TRIALS and self.total_trials is None:
                 raise ValueError(
@@ -333,7 +305,7 @@ class SessionSpec(_Model):
                     " set totalTrials to run part of it"
                 )
         elif self.total_trials is None:
-            raise ValueError(f"totalTrials: required for the {self.optimizer.type} optimizer")
+            raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         return self
 
     @staticmethod
@@ -345,42 +317,6 @@ class SessionSpec(_Model):
                     raise ValueError(f"trials[{i}]: parameter names must match {NAME_PATTERN}")
                 if problem := _scalar_problem(value):
                     raise ValueError(f"trials[{i}].{key}: {problem}")
-
-
-class SpecError(ValueError):
-    """A spec that fails validation; ``str()`` names each field and rule."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = "spec"
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in {"function-after", "function-before"} or "[" in str(part):
-            continue
-        else:
-            out += f".{to_camel(str(part)) if '_' in str(part) else part}"
-    return out
-
-
-# Our validators word their messages "field: rule"; the field joins the error's path.
-_FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_.\[\] ]*): (.*)$", re.DOTALL)
-
-
-def format_validation_error(err: ValidationError) -> list[str]:
-    problems = []
-    for e in err.errors():
-        where = _loc(tuple(e["loc"]))
-        msg = e["msg"].removeprefix("Value error, ")
-        m = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
-        if m:
-            where, msg = f"{where}.{m.group(1)}", m.group(2)
-        problems.append(f"{where}: {msg}")
-    return problems
 
 
 def parse_spec(data: Any) -> SessionSpec:

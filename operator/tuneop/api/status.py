@@ -16,7 +16,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from tuneop.api import vocabulary as V
@@ -30,6 +37,7 @@ __all__ = [
     "Condition",
     "JobCounts",
     "SessionStatus",
+    "StatusUnreadable",
     "TrialCounts",
     "TrialRef",
     "set_condition",
@@ -103,6 +111,16 @@ class SessionStatus(_Status):
     message: str = ""
     observed_generation: int | None = None
     start_time: datetime | None = None
+    # The deadline's clock: seconds spent running before runningSince, and when the
+    # clock last started (None while it is stopped: suspended, or finished).
+    run_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds spent running up to runningSince; suspended time is not counted.",
+    )
+    running_since: datetime | None = Field(
+        default=None, description="When the deadline's clock last started; unset while stopped."
+    )
     completion_time: datetime | None = None
     progress: str = "0/0"
     exit_code: int | None = None
@@ -118,6 +136,9 @@ class SessionStatus(_Status):
         pattern=r"^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$",
         description="Harvested Job indexes, e.g. 0-41,43.",
     )
+    # Fail fast: the error the trials finished so far, none succeeded, failed with in a row.
+    repeated_error: str = Field(default="", max_length=MAX_MESSAGE)
+    repeated_error_count: int = Field(default=0, ge=0)
     next_job: int = Field(default=0, description="Jobs launched so far (the next Job index).")
     next_trial: int = Field(default=0, description="Trials launched so far.")
     inflight: str = Field(
@@ -131,14 +152,27 @@ class SessionStatus(_Status):
         return self.phase in TERMINAL_PHASES
 
 
+class StatusUnreadable(ValueError):
+    """A stored status this model cannot read; ``str()`` names the field and the rule."""
+
+
 def status_from_wire(data: Any) -> SessionStatus:
-    """Read a stored status leniently: a garbled ledger must not wedge the session."""
-    if not isinstance(data, dict):
+    """Read a stored status; no status yet is a fresh one.
+
+    A status that cannot be read back (a field of the wrong shape, a garbled ledger) is
+    ``StatusUnreadable``, never silently replaced: a fresh status would zero the ledger,
+    and the session would launch its trials again.
+    """
+    if data is None:
         return SessionStatus()
+    if not isinstance(data, dict):
+        raise StatusUnreadable(f"status: must be a mapping, not {type(data).__name__}")
     try:
         return SessionStatus.model_validate(data)
-    except ValueError:
-        return SessionStatus()
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StatusUnreadable(f"status.{where}: {first['msg']}"[:MAX_MESSAGE]) from None
 
 
 def status_to_wire(status: SessionStatus) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ANN_CONTAINER",
+    "ANN_PARAMS",
     "ANN_TRIALS",
     "BUDGET_EXHAUSTED",
     "CANCELLED",
@@ -30,10 +32,12 @@ __all__ = [
     "NEW_BEST",
     "NO_TRIAL_SUCCEEDED",
     "PROGRESSING",
+    "REPEATED_TRIAL_ERROR",
     "RESUMED",
     "ROUTINE_EVENTS",
     "SEARCH_SPACE_EXHAUSTED",
     "SPEC_VALID",
+    "STATUS_UNREADABLE",
     "SUSPENDED",
     "SUSPENDED_BY_USER",
     "TERMINAL_PHASES",
@@ -74,12 +78,14 @@ GOAL_REACHED = "GoalReached"
 SEARCH_SPACE_EXHAUSTED = "SearchSpaceExhausted"
 MAX_FAILED_REACHED = "MaxFailedReached"
 NO_TRIAL_SUCCEEDED = "NoTrialSucceeded"
+REPEATED_TRIAL_ERROR = "RepeatedTrialError"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 INVALID_SPEC = "InvalidSpec"
 VALID = "Valid"
 CANCELLED = "Cancelled"
 SUSPENDED_BY_USER = "SuspendedByUser"
 RESUMED = "Resumed"
+STATUS_UNREADABLE = "StatusUnreadable"
 
 # Event reasons beyond the condition reasons; a phase change is an event named
 # after the new phase.
@@ -98,3 +104,7 @@ LABEL_JOB_INDEX = "tuneop.dev/job-index"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tuneop"
 ANN_TRIALS = "tuneop.dev/trials"
+# On a worker pod: the container that runs the trials (its log is harvested), and,
+# for a Job of one trial, its params as JSON (the params file is this annotation).
+ANN_CONTAINER = "tuneop.dev/container"
+ANN_PARAMS = "tuneop.dev/params"

@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tuneop import __version__
-from tuneop.api.session import Session, parse_manifest
+from tuneop.api.session import Session
 from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.cli.inputs import UsageError, load_session, yaml_docs
+from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
-from tuneop.cli.sources import BAD_REDIS_URL, UsageError, read_source, redis_client
+from tuneop.cli.sources import BAD_REDIS_URL, read_source, redis_client
 from tuneop.cli.text import clean, styled
 
 __all__ = [
@@ -38,67 +38,9 @@ __all__ = [
 ]
 
 EXIT_INVALID = 2
-# A spec or plan file larger than this is refused before it is parsed.
-MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
-def _read(path: str) -> str:
-    """A UTF-8 text file (or stdin) of bounded size, or a one-line ``UsageError``."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_INPUT_BYTES + 1)
-    except OSError as err:
-        raise UsageError(f"{clean(path)}: cannot read ({err.strerror})") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise UsageError(f"{clean(path)}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{clean(path)}: not UTF-8 text") from None
-    if "\x00" in text:
-        raise UsageError(f"{clean(path)}: not a text file (it holds NUL bytes)")
-    return text
-
-
-def _yaml_docs(path: str) -> list[Any]:
-    try:
-        return [d for d in yaml.safe_load_all(_read(path)) if d is not None]
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{clean(path)}{where}: not valid YAML") from None
-    except RecursionError:
-        raise UsageError(f"{clean(path)}: YAML nested too deeply") from None
-
-
-def load_session(
-    path: str | None, jobs_file: str | None = None, namespace: str = "default"
-) -> Session:
-    """Read a TuningSession manifest (or build one from a JSONL job plan)."""
-    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
-
-    doc: Any = None
-    if path is not None:
-        docs = [d for d in _yaml_docs(path) if isinstance(d, dict)]
-        sessions = [d for d in docs if d.get("kind") == "TuningSession"]
-        if len(sessions) != 1:
-            raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
-        doc = sessions[0]
-    if jobs_file is not None:
-        trials = parse_jobs(_read(jobs_file), source=jobs_file)
-        doc = session_from_jobs(
-            trials, name=Path(jobs_file).stem.lower().replace("_", "-"), template=doc
-        )
-    if doc is None:
-        raise UsageError("give a session file, or --jobs-file")
-    try:
-        return parse_manifest(doc, default_namespace=namespace)
-    except SpecError as err:
-        where = path or jobs_file
-        raise SpecError([f"{where}: {p}" for p in err.problems]) from None
+REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -109,7 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     session = load_session(args.file, args.jobs_file, args.namespace)
     observed = None
     if args.observed:
-        docs = _yaml_docs(args.observed)
+        docs = yaml_docs(args.observed)
         observed = docs[0] if docs else []
     result = dry_run(session, observed, trials=args.trials)
     invalid = [c for c in result.plan.status.conditions if c.reason == INVALID_SPEC]
@@ -131,12 +73,14 @@ def cmd_crd(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from tuneop.adapters.local.claim import ForeignResults
     from tuneop.adapters.local.folder import load_records
     from tuneop.cli.run import run_local
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
 
     session = _with_overrides(load_session(args.file, args.jobs_file, args.namespace), args)
+    _warn_batched(session)
     if args.local or args.redis_url:
         _check_writable(Path(args.results_dir))
     if not args.local:
@@ -145,6 +89,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_on_cluster(args, session)
     if args.no_wait or args.dry_run or args.cancel_on_interrupt:
         raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")
+    from tuneop.cli.preflight import preflight
+
+    problem = preflight(session.spec)
+    if problem is not None:
+        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
     sinks = []
@@ -160,14 +109,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
-    run = run_local(
-        session,
-        Path(args.results_dir),
-        console,
-        progress=progress,
-        verbose=args.verbose,
-        extra_mirrors=sinks,
-    )
+    try:
+        run = run_local(
+            session,
+            Path(args.results_dir),
+            console,
+            progress=progress,
+            verbose=args.verbose,
+            extra_mirrors=sinks,
+            fresh=args.fresh,
+        )
+    except ForeignResults as err:
+        raise UsageError(str(err)) from None
     st = run.status
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
@@ -179,12 +132,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = load_records(run.session_dir)
     render_summary(summarize(records, top_n=args.top_n), console)
     console.print(f"results: {run.session_dir}", highlight=False)
+    t = st.trials
+    if t.failed + t.lost + t.infra_failed:
+        logs = run.session_dir / "logs"
+        console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     if not args.no_report and records:
         from tuneop.cli.results import write_report
 
         report = write_report(records, run.session_dir / "report.html")
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _warn_batched(session: Session) -> None:
+    """Warn on stderr when bayesian trials packed into one Job are suggested together."""
+    from tuneop.core.planner import batch_warning
+    from tuneop.core.search import budget
+
+    for warning in batch_warning(session.spec, budget(session.spec)[0]):
+        print(f"warning: {clean(warning)}", file=sys.stderr)
 
 
 def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
@@ -221,6 +187,7 @@ def _check_writable(folder: Path) -> None:
 def cmd_summary(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from tuneop.adapters.local.folder import recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 
@@ -228,12 +195,31 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not source:
         raise UsageError("give a results folder or file, or a session NAMESPACE/NAME")
     records = read_source(source, args.redis_url, args.redis_prefix)
-    summary = summarize(records, metric=args.metric, direction=args.direction, top_n=args.top_n)
+    metric, direction = args.metric, args.direction
+    recorded = recorded_objective(Path(source)) if Path(source).exists() else None
+    if recorded is not None:
+        metric = metric or recorded[0]
+        direction = direction or (recorded[1] if metric == recorded[0] else None)
+    summary = summarize(records, metric=metric, direction=direction, top_n=args.top_n)
+    if records and not summary.top and not _reports(records, summary.metric):
+        known = ", ".join(summary.metrics) or "none"
+        raise UsageError(
+            f"{clean(source)}: no trial reports the metric"
+            f" {summary.metric!r} (metrics: {known}); choose one with --metric"
+        )
     if args.csv:
         sys.stdout.write(summary_csv(summary))
     else:
         render_summary(summary, Console())
     return 0
+
+
+def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:
+    """Whether any record carries ``metric`` at all (a value, or the objective's name)."""
+    return any(
+        metric in (r.get("metrics") or {}) or (r.get("objective") or {}).get("metric") == metric
+        for r in records
+    )
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -301,14 +287,25 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="no report.html at the end")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start the session over: move its previous results aside (<name>.archived-<time>)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
     p.add_argument(
         "--redis-url",
         default=os.environ.get("TUNEOP_REDIS_URL"),
         help="mirror the session into Redis (default $TUNEOP_REDIS_URL)",
     )
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("import", help="convert another tool's experiment into a TuningSession")
+    p.add_argument("tool", choices=["katib"], help="katib: a kubeflow.org/v1beta1 Experiment")
+    p.add_argument("file", help="the experiment (YAML); - for stdin")
+    p.add_argument("-o", "--output", help="write the session here (default: stdout)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")
     p.add_argument(
@@ -317,8 +314,12 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         help="results folder (any depth) or results.csv, or a session NAMESPACE/NAME in Redis",
     )
     p.add_argument("--metric", help="rank by this metric (default: the objective)")
-    p.add_argument("--direction", choices=["minimize", "maximize"])
-    p.add_argument("--top-n", type=int, default=10)
+    p.add_argument(
+        "--direction",
+        choices=["minimize", "maximize"],
+        help="rank ascending or descending (default: the session's recorded direction)",
+    )
+    p.add_argument("--top-n", type=int, default=10, help="rows to rank (default: 10)")
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
     p.add_argument(
         "--redis-url",
@@ -329,13 +330,17 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         help="Redis holding the session (default $TUNEOP_REDIS_URL)",
     )
     p.add_argument("--session", help="the session NAMESPACE/NAME (or a unique NAME) in Redis")
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
     p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
-    p.add_argument("--redis-url", default=os.environ.get("TUNEOP_REDIS_URL"), required=False)
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help="the Redis the session is mirrored into (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_watch)
 
     add_result_commands(sub)

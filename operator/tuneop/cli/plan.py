@@ -23,7 +23,7 @@ from rich.table import Table
 
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
-from tuneop.api.status import status_from_wire, status_to_wire
+from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.text import styled
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
@@ -83,7 +83,12 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
         if job.finished:
             logs = raw.get("logs")
             logs = [logs] if isinstance(logs, str) else logs
-            job = ObservedJob(**{**job.__dict__, "results": harvest_job(job, logs, spec.objective)})
+            job = ObservedJob(
+                **{
+                    **job.__dict__,
+                    "results": harvest_job(job, logs, spec.objective, spec.metrics_collector),
+                }
+            )
         jobs.append(job)
     return jobs, data.get("status")
 
@@ -101,7 +106,10 @@ def dry_run(
     if observed_data is not None:
         jobs, raw_status = _observed_jobs(session, observed_data)
         if raw_status is not None:
-            status = status_from_wire(raw_status)
+            try:
+                status = status_from_wire(raw_status)
+            except StatusUnreadable as err:
+                raise SpecError([f"observed.{err}"]) from None
     observed = Observed(session=session.ref, jobs=tuple(jobs), status=status)
     result = plan(session.spec, observed, now)
     spec = session.spec

@@ -2,37 +2,86 @@
 
 ``run_local`` drives the very same ``Reconciler`` (same planner, status
 computation and result parser) with a ``LocalJobs`` backend and a results
-folder. It reconciles whenever a worker exits or a deadline comes due, shows
-progress with rich when attached to a terminal, and on Ctrl-C reconciles once
-more as cancelled: running workers are stopped, the status becomes Cancelled,
-and every result already harvested stays on disk.
+folder. It reconciles whenever a worker exits or a deadline comes due, and
+shows progress with rich when attached to a terminal.
+
+A session's folder belongs to one spec (``adapters.local.claim``): running
+the same session again resumes it from the status it recorded, taking back
+the Jobs an interrupted run left in flight; another spec is refused.
+
+On SIGINT (Ctrl-C), SIGTERM or SIGHUP it reconciles once more as cancelled:
+running workers and every process below them are stopped and reaped, the
+status becomes Cancelled with the stopped trials recorded, and every result
+already harvested stays on disk. Further signals during that clean-up are
+ignored; the process is the subreaper of its workers, so even children that
+called ``setsid`` are found and stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tuneop.adapters.local.claim import claim_folder
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
+from tuneop.adapters.local.proctree import become_subreaper
 from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import Session, SessionRef
+from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
+from tuneop.core.ranges import IndexSet, parse_inflight
 from tuneop.ports import Mirror
 from tuneop.reconciler import Reconciler
 
-__all__ = ["IDLE_WAKE_SECONDS", "ConsoleEvents", "LocalRun", "SessionBar", "run_local", "utcnow"]
+__all__ = [
+    "IDLE_WAKE_SECONDS",
+    "STOP_SIGNALS",
+    "ConsoleEvents",
+    "LocalRun",
+    "SessionBar",
+    "run_local",
+    "utcnow",
+]
 
 IDLE_WAKE_SECONDS = 1.0
+# What Ctrl-C, timeout(1), systemd, CI runners and a closed terminal send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Each stop signal interrupts the loop once (as Ctrl-C does); later ones are ignored
+    so the clean-up that follows is not itself interrupted."""
+    fired: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise KeyboardInterrupt
+
+    try:
+        previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    except ValueError:  # not the main thread: leave signals to the caller
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def utcnow() -> datetime:
@@ -80,6 +129,12 @@ class SessionBar:
             transient=False,
         )
         self.task = self.progress.add_task("trials", total=total, detail="")
+        self.enabled = enabled
+
+    def shown(self) -> AbstractContextManager[object]:
+        """The bar while the session runs; nothing at all when disabled (rich would still
+        print an empty line when a disabled bar stops)."""
+        return self.progress if self.enabled else nullcontext()
 
     def update(self, status: SessionStatus, metric: str) -> None:
         t = status.trials
@@ -100,17 +155,21 @@ def run_local(
     clock: Callable[[], datetime] = utcnow,
     verbose: bool = False,
     log_cap_bytes: int = LOG_CAP_BYTES,
+    fresh: bool = False,
 ) -> LocalRun:
+    """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
+    A folder of another spec raises ``ForeignResults``."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
+    prev = claim_folder(store.session_dir(ref), session.spec, fresh, clock())
     backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
         jobs=backend,
-        statuses=MemoryStatus(),
+        statuses=MemoryStatus(status=prev),
         store=store,
         mirrors=[store, *extra_mirrors],
         events=events,
@@ -118,10 +177,30 @@ def run_local(
         suggest=CachedSuggester(),
     )
     bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
+    become_subreaper()
+    try:
+        with _stop_on_signals():
+            status = _loop(spec, ref, reconciler, backend, prev, bar)
+    finally:
+        become_subreaper(False)
+    return LocalRun(status=status, session_dir=store.session_dir(ref), events=events.seen)
+
+
+def _loop(
+    spec: SessionSpec,
+    ref: SessionRef,
+    reconciler: Reconciler,
+    backend: LocalJobs,
+    prev: SessionStatus,
+    bar: SessionBar,
+) -> SessionStatus:
+    """Reconcile until the session is terminal; a stop signal cancels it."""
     cancelled = False
     status = SessionStatus()
     try:
-        with bar.progress:
+        harvested = IndexSet.parse(prev.harvested_jobs)
+        backend.resume({i for i in parse_inflight(prev.inflight) if i not in harvested})
+        with bar.shown():
             while True:
                 backend.wakeup.clear()
                 try:
@@ -140,4 +219,4 @@ def run_local(
                     cancelled = True
     finally:
         backend.shutdown()
-    return LocalRun(status=status, session_dir=store.session_dir(ref), events=events.seen)
+    return status

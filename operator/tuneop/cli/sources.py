@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuneop.cli.inputs import UsageError
 from tuneop.cli.text import clean
 from tuneop.core.records import Record
 
@@ -38,8 +39,6 @@ _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _REFERENCE = re.compile(rf"({_NAME}/)?{_NAME}")
 
 
-class UsageError(Exception):
-    """A problem with the user's input, reported as one clear line."""
 
 
 def is_reference(source: str) -> bool:

@@ -83,6 +83,11 @@ def add_parser(subcommands: Any) -> None:
     p.add_argument(
         "--metrics-port", type=int, help="Prometheus /metrics port (default 9090; 0 off)"
     )
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text for people (default), json for log collectors",
+    )
     p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
     p.set_defaults(func=cmd_operator)

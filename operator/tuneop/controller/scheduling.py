@@ -194,7 +194,7 @@ async def reconcile_body(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logg
     start, outcome = rt.monotonic(), "error"
     try:
         try:
-            session = parse_manifest(plain(body))
+            session = parse_manifest(plain(body), with_status=False)
         except SpecError as err:
             outcome = "invalid"
             logger.warning("invalid spec: %s", "; ".join(err.problems))

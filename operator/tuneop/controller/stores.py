@@ -17,9 +17,12 @@ the operator uses decides what survives a crash:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from tuneop.adapters.local.claim import claim_for_object
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import RedisMirror
@@ -33,15 +36,30 @@ __all__ = ["FolderStore", "RedisStore"]
 
 @dataclass
 class FolderStore:
+    """The results folder; a session's folder belongs to one object (``claim_for_object``):
+    a session deleted and created again under its name starts a folder of its own."""
+
     folder: DirectoryResults
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _claimed: dict[str, str] = field(default_factory=dict)
+
+    def _claim(self, ref: SessionRef, spec: SessionSpec | None) -> None:
+        if not ref.uid or self._claimed.get(ref.key) == ref.uid:
+            return
+        if claim_for_object(self.folder.session_dir(ref), spec, ref.uid, self.clock()):
+            self.folder.forget(ref)
+        self._claimed[ref.key] = ref.uid
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
         try:
+            self._claim(ref, spec)
             self.folder.persist(ref, spec, results)
         except OSError as err:
             raise TransientError(f"results folder: {err.strerror or err}") from err
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
+        with contextlib.suppress(OSError):  # persist claims it again, or says why not
+            self._claim(ref, None)
         return self.folder.history(ref)
 
 

@@ -6,6 +6,10 @@ is classified from what is known of its Job: pods gone before harvest
 (ResultsLost, never a silent success), a platform failure
 (InfrastructureFailure), the Job's deadline (TimedOut), or a worker that died
 without reporting (Failed).
+
+With ``metricsCollector.kind: StdOut`` (Katib's format) the Job holds one
+trial and prints no result lines: when it succeeded, the metrics its last
+pod printed (``tuneop.core.stdout_metrics``) are that trial's report.
 """
 
 from __future__ import annotations
@@ -13,28 +17,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from tuneop.api.spec import Objective
+from tuneop.api.spec import MetricsCollector, Objective
 from tuneop.core.contract import (
     Outcome,
     ParsedLog,
+    TrialReport,
     TrialResult,
     classify,
     missing_result,
     parse_log,
 )
-from tuneop.core.observed import ObservedJob
+from tuneop.core.observed import JobState, ObservedJob
+from tuneop.core.stdout_metrics import stdout_metrics
 
 __all__ = ["harvest_job"]
 
 
+def _stdout_report(
+    job: ObservedJob, logs: Sequence[str | bytes], collector: MetricsCollector, metric: str
+) -> dict[int, TrialReport]:
+    if job.state is not JobState.SUCCEEDED or not logs or len(job.trials) != 1:
+        return {}
+    last = logs[-1]
+    text = last.decode("utf-8", errors="replace") if isinstance(last, bytes) else last
+    metrics = stdout_metrics(text, collector, metric)
+    params = dict(job.params[0]) if job.params else {}
+    trial = job.trials[0]
+    return {trial: TrialReport(trial, params, dict(metrics), "succeeded", None, None)}
+
+
 def harvest_job(
-    job: ObservedJob, logs: Sequence[str | bytes] | None, objective: Objective
+    job: ObservedJob,
+    logs: Sequence[str | bytes] | None,
+    objective: Objective,
+    collector: MetricsCollector | None = None,
 ) -> tuple[TrialResult, ...]:
     """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone."""
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
     for p in parsed:
         reported.update(p.reports)
+    if collector is not None and collector.kind == "StdOut":
+        reported = _stdout_report(job, logs or (), collector, objective.metric)
     problem = next((p.first_problem for p in parsed if p.first_problem), None)
     out = []
     for pos, trial in enumerate(job.trials):

@@ -1,8 +1,10 @@
 """JSONL job plans: one trial's parameters per line, turned into a session.
 
 Each non-blank line (``#`` starts a comment line) is a JSON object: either
-``{"params": {...}}`` (other keys such as ``job_id`` are ignored) or the
-parameters themselves. ``session_from_jobs`` builds an explicit-trials
+``{"params": {...}}`` or the parameters themselves. A ``job_id`` beside
+``params`` (a string or a number) is kept as the trial's ``job_id``
+parameter, so it shows in each result, the CSV and summaries; other keys are
+ignored. ``session_from_jobs`` builds an explicit-trials
 TuningSession around them, optionally from a template manifest.
 """
 
@@ -36,6 +38,9 @@ def parse_jobs(text: str, source: str = "jobs file") -> list[dict[str, Scalar]]:
         if bad:
             problems.append(f"{source}:{n}: params.{bad[0]}: must be a number, string or bool")
             continue
+        job_id = obj.get("job_id") if "params" in obj else None
+        if isinstance(job_id, str | int) and not isinstance(job_id, bool):
+            params = {**params, "job_id": job_id} if "job_id" not in params else params
         trials.append(params)
     if not trials and not problems:
         problems.append(f"{source}: no jobs in the file")

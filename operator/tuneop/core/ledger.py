@@ -29,6 +29,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import (
     LEADERBOARD_SIZE,
     MAX_ENTRY_PARAMS_BYTES,
+    MAX_MESSAGE,
     TrialCounts,
     TrialRef,
 )
@@ -40,7 +41,14 @@ from tuneop.core.ranges import IndexSet, format_inflight, parse_inflight
 from tuneop.core.ranking import rank_by
 from tuneop.core.search import known_point
 
-__all__ = ["Ledger", "collectable", "count", "fold_leaderboard", "open_ledger"]
+__all__ = [
+    "Ledger",
+    "collectable",
+    "count",
+    "fold_leaderboard",
+    "open_ledger",
+    "repeated_error",
+]
 
 
 @dataclass
@@ -61,6 +69,9 @@ class Ledger:
     unharvested: list[ObservedJob]
     persist: list[TrialResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # The same error, in a row, of the failed trials before any success (fail fast).
+    repeated_error: str = ""
+    repeated_error_count: int = 0
 
     @property
     def best(self) -> TrialRef | None:
@@ -97,6 +108,9 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     _fold_vanished(spec, ledger, {j.index for j in live})
     ledger.unharvested = [j for j in live if j.finished and j.index not in ledger.harvested]
     ledger.counts = count(prev.trials, ledger.persist)
+    ledger.repeated_error, ledger.repeated_error_count = repeated_error(
+        (prev.repeated_error, prev.repeated_error_count), ledger.persist
+    )
     ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
     best = ledger.best
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
@@ -126,6 +140,20 @@ def _record(ledger: Ledger, job_index: int, results: Sequence[TrialResult]) -> N
     ledger.events.extend(events.job_finished(job_index, results))
     ledger.harvested.add(job_index)
     ledger.inflight.pop(job_index, None)
+
+
+def repeated_error(streak: tuple[str, int], results: Sequence[TrialResult]) -> tuple[str, int]:
+    """The error failed trials repeated in a row, and how many times, ``results`` added.
+    Another kind of failure breaks the streak; results that say nothing of the objective
+    (cancelled, lost, infrastructure) leave it as it is."""
+    error, n = streak
+    for r in sorted(results, key=lambda r: r.trial):
+        if r.outcome is Outcome.FAILED:
+            text = (r.error or "")[:MAX_MESSAGE]
+            error, n = (error, n + 1) if text == error and n else (text, 1)
+        elif r.outcome in TRIAL_FAILURES or r.outcome is Outcome.SUCCEEDED:
+            error, n = "", 0
+    return error, n
 
 
 def count(counts: TrialCounts, results: Sequence[TrialResult]) -> TrialCounts:

@@ -6,7 +6,8 @@ so a repeated create is harmless. The Job's index is its
 ``tuneop.dev/job-index`` label and its trials the ``tuneop.dev/trials``
 annotation (a range, ``"12-15"``). The trials and their params travel as JSON
 in the ``TUNEOP_TRIALS`` environment variable, never interpolated into a shell
-string. Pods run with a restricted security context and no API token.
+string. The pod is the session's template plus what a trial needs
+(``tuneop.core.podtemplate``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tuneop.api.vocabulary import (
     MANAGED_BY,
 )
 from tuneop.core.observed import Params
+from tuneop.core.podtemplate import CONTAINER, trial_pod
 from tuneop.core.ranges import format_range, parse_range
 
 __all__ = [
@@ -47,7 +49,6 @@ __all__ = [
 ]
 
 ENV_TRIALS = "TUNEOP_TRIALS"
-CONTAINER = "runner"
 MAX_NAME = 63
 # Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
 # this slack lets the runner's own per-trial timeout fire first and report the trial.
@@ -109,7 +110,6 @@ def runner_env(
         env.append(
             {"name": "TUNEOP_OBJECTIVE_COMMAND", "value": json.dumps(spec.runner.objective_command)}
         )
-    env.extend({"name": e.name, "value": e.value} for e in spec.runner.env)
     return env
 
 
@@ -147,41 +147,8 @@ def job_manifest(
         LABEL_JOB_INDEX: str(index),
         LABEL_MANAGED_BY: MANAGED_BY,
     }
-    r = spec.runner
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": r.image,
-        "command": list(r.command),
-        "env": runner_env(spec, ref, index, trials, params),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        # A read-only root still needs somewhere to write scratch files.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    if r.args:
-        container["args"] = list(r.args)
-    if r.resources:
-        container["resources"] = r.resources
-    if r.image_pull_policy:
-        container["imagePullPolicy"] = r.image_pull_policy
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
-    }
-    if r.service_account_name:
-        pod_spec["serviceAccountName"] = r.service_account_name
-    if r.node_selector:
-        pod_spec["nodeSelector"] = dict(r.node_selector)
-    if r.tolerations:
-        pod_spec["tolerations"] = list(r.tolerations)
+    env = runner_env(spec, ref, index, trials, params)
+    template = trial_pod(spec, labels, env, trials, params)
     metadata: dict[str, Any] = {
         "name": job_name(ref.name, index),
         "namespace": ref.namespace,
@@ -198,7 +165,7 @@ def job_manifest(
             "backoffLimit": spec.retries,
             "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials)
             + JOB_START_SLACK_SECONDS,
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": template,
         },
     }
 

@@ -25,7 +25,9 @@ from tuneop.core.packing import jobs_left
 __all__ = ["decide_phase", "invalid_status", "session_status"]
 
 # Stops that end the session whatever is left to do.
-_ABORTS = frozenset({V.CANCELLED, V.DEADLINE_EXCEEDED, V.MAX_FAILED_REACHED})
+_ABORTS = frozenset(
+    {V.CANCELLED, V.DEADLINE_EXCEEDED, V.MAX_FAILED_REACHED, V.REPEATED_TRIAL_ERROR}
+)
 
 
 def session_status(
@@ -64,6 +66,8 @@ def session_status(
         next_job=ledger.next_job,
         next_trial=ledger.next_trial,
         inflight=ledger.inflight_text,
+        repeated_error=ledger.repeated_error,
+        repeated_error_count=ledger.repeated_error_count,
     )
     busy = n_active > 0 or bool(ledger.unharvested)
     phase, reason, message = decide_phase(spec, status, stop, goal, capped, busy)
@@ -83,9 +87,11 @@ def decide_phase(
     if stop in _ABORTS:
         messages = {
             V.CANCELLED: "cancelled by the user",
-            V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s passed",
+            V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s of running time passed",
             V.MAX_FAILED_REACHED: f"{t.failed} trials failed (maxFailedTrials"
             f" {spec.max_failed_trials})",
+            V.REPEATED_TRIAL_ERROR: f"the first {status.repeated_error_count} trials all failed"
+            f" with the same error: {status.repeated_error}",
         }
         phase = Phase.CANCELLED if stop == V.CANCELLED else Phase.FAILED
         return phase, stop, messages[stop]

@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import MAX_MESSAGE, SessionStatus
 from tuneop.core import events
+from tuneop.core.clock import open_clock
 from tuneop.core.contract import TrialResult
 from tuneop.core.events import Event
 from tuneop.core.launch import JobToCreate, Suggest, launch
@@ -49,6 +50,7 @@ __all__ = [
     "JobToCreate",
     "Plan",
     "Suggest",
+    "batch_warning",
     "invalid_plan",
     "needs_harvest",
     "plan",
@@ -102,7 +104,12 @@ def plan(
     total, capped = budget(spec)
     ledger = open_ledger(spec, observed, now)
     goal = goal_reached(spec, ledger)
-    stop = stop_reason(spec, observed, ledger, total, now)
+    # A finished session whose budget was raised goes on, with a new deadline allowance.
+    extended = observed.status.phase is V.Phase.SUCCEEDED and ledger.next_trial < total
+    clock = open_clock(observed.status, now, extended)
+    if not spec.suspend:
+        clock = clock.started(now)
+    stop = stop_reason(spec, observed, ledger, total, clock.passed(spec, now))
     delete = stop_jobs(spec, ledger, stop) if stop is not None else []
     create = []
     if stop is None and not goal and not spec.suspend:
@@ -110,18 +117,18 @@ def plan(
     delete += collectable(spec, ledger, delete)
     created = (len(create), sum(len(c.trials) for c in create))
     status = session_status(spec, observed, ledger, created, total, capped, stop, goal, now)
+    clock = clock.stopped(now) if status.terminal or spec.suspend else clock
+    status = status.model_copy(update={"run_seconds": clock.used, "running_since": clock.since})
     if status.phase != observed.status.phase:
         ledger.events.append(events.phase_changed(status.phase, status.message))
-    requeue = None
-    if not status.terminal:
-        deadline = ledger.start_time + timedelta(seconds=spec.deadline_seconds)
-        requeue = max((deadline - now).total_seconds(), 0.0)
+    requeue = clock.remaining(spec, now)
     warnings = []
     if capped:
         warnings.append(
             f"spec.totalTrials: the search space has only {total} points; running {total}"
             f" ({V.SEARCH_SPACE_EXHAUSTED})"
         )
+    warnings.extend(batch_warning(spec, total))
     return Plan(
         create=tuple(create),
         persist=tuple(ledger.persist),
@@ -131,6 +138,25 @@ def plan(
         warnings=tuple(warnings),
         requeue_after=requeue,
     )
+
+
+def batch_warning(spec: SessionSpec, total: int) -> list[str]:
+    """Bayesian trials packed into one Job are suggested together: say so."""
+    if spec.optimizer.type != "bayesian":
+        return []
+    largest = 1
+    if spec.trials_per_job is not None:
+        largest = min(spec.trials_per_job, total)
+    elif spec.workers is not None:
+        largest = math.ceil(total / spec.workers)
+    if largest <= 1:
+        return []
+    field = "spec.workers" if spec.workers is not None else "spec.trialsPerJob"
+    return [
+        f"{field}: bayesian trials in one Job are suggested together, up to {largest} at once"
+        " before any of them reports; the optimizer learns only between Jobs (one trial per"
+        " Job learns from every trial)"
+    ]
 
 
 def invalid_plan(observed: Observed, now: datetime, problems: Sequence[str]) -> Plan:

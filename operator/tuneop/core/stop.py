@@ -1,17 +1,17 @@
 """The stop step: whether the session must stop now, and stopping its running Jobs.
 
 A session with work left stops when the user cancels it or its deadline
-passes; any session stops when more trials failed than ``maxFailedTrials``
-allows, or when the objective's goal is reached and ``onGoal`` is Stop. The
-first rule that holds names the stop (it becomes the phase's reason).
+passes (running time, ``core.clock``); any session stops when more trials
+failed than ``maxFailedTrials`` allows, or when the objective's goal is
+reached and ``onGoal`` is Stop, or when the first trials, none succeeded,
+failed with the same error ``FAIL_FAST_TRIALS`` times in a row. The first
+rule that holds names the stop (it becomes the phase's reason).
 Stopping deletes the running Jobs and records their trials as Cancelled, once:
 a Job stopped by an earlier reconcile and still being deleted is already in
 the ledger.
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
@@ -21,7 +21,12 @@ from tuneop.core.ledger import Ledger, count
 from tuneop.core.observed import Observed
 from tuneop.core.search import known_point
 
-__all__ = ["goal_reached", "stop_jobs", "stop_reason"]
+__all__ = ["FAIL_FAST_TRIALS", "goal_reached", "stop_jobs", "stop_reason"]
+
+# The first trials all failing with one error is the objective's fault, not the trials':
+# after this many in a row, with none succeeded, the session stops instead of spending
+# its budget on the same error.
+FAIL_FAST_TRIALS = 3
 
 
 def goal_reached(spec: SessionSpec, ledger: Ledger) -> bool:
@@ -30,17 +35,18 @@ def goal_reached(spec: SessionSpec, ledger: Ledger) -> bool:
 
 
 def stop_reason(
-    spec: SessionSpec, observed: Observed, ledger: Ledger, total: int, now: datetime
+    spec: SessionSpec, observed: Observed, ledger: Ledger, total: int, deadline_passed: bool
 ) -> str | None:
     """The reason the session must stop now, or None."""
     work_left = ledger.next_trial < total or bool(ledger.active) or bool(ledger.unharvested)
-    deadline = ledger.start_time + timedelta(seconds=spec.deadline_seconds)
     if work_left and observed.cancelled:
         return V.CANCELLED
-    if work_left and now >= deadline:
+    if work_left and deadline_passed:
         return V.DEADLINE_EXCEEDED
     if spec.max_failed_trials is not None and ledger.counts.failed > spec.max_failed_trials:
         return V.MAX_FAILED_REACHED
+    if ledger.counts.succeeded == 0 and ledger.repeated_error_count >= FAIL_FAST_TRIALS:
+        return V.REPEATED_TRIAL_ERROR
     if goal_reached(spec, ledger) and spec.objective.on_goal == "Stop":
         return V.GOAL_REACHED
     return None

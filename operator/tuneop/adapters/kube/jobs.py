@@ -57,7 +57,7 @@ from tuneop.adapters.kube.job_status import (
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.api.session import SessionRef
-from tuneop.api.vocabulary import LABEL_SESSION
+from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
@@ -185,12 +185,15 @@ class KubeJobs:
         found wherever it stands, in bounded memory, whatever the log's size); only its
         transfer grows with the log.
         """
-        name = (pod.get("metadata") or {}).get("name", "")
+        meta = pod.get("metadata") or {}
+        name = meta.get("name", "")
+        # The trial container is named on the pod; pods of older operators lack it.
+        container = (meta.get("annotations") or {}).get(ANN_CONTAINER) or CONTAINER
         try:
             resp = self.kube.core.read_namespaced_pod_log(
                 name,
                 ref.namespace,
-                container=CONTAINER,
+                container=str(container),
                 _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT,
             )

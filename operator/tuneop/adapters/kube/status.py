@@ -42,7 +42,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tuneop.adapters.kube.client import (
@@ -55,8 +57,15 @@ from tuneop.adapters.kube.client import (
 )
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
-from tuneop.api.status import SessionStatus, status_from_wire, status_to_wire
-from tuneop.ports import Conflict, SessionGone
+from tuneop.api.status import (
+    SessionStatus,
+    StatusUnreadable,
+    set_condition,
+    status_from_wire,
+    status_to_wire,
+)
+from tuneop.api.vocabulary import PROGRESSING, STATUS_UNREADABLE
+from tuneop.ports import Conflict, Rejected, SessionGone
 
 __all__ = [
     "OMIT_WHEN_EMPTY",
@@ -125,6 +134,7 @@ def _uid(obj: Any) -> str:
 @dataclass
 class KubeStatus:
     kube: Kube
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _seen: dict[str, _Seen] = field(default_factory=dict)
     # Versions of each session already replaced by a later one (bounded).
     _superseded: dict[str, deque[str]] = field(default_factory=dict)
@@ -200,7 +210,45 @@ class KubeStatus:
             raise SessionGone(f"TuningSession {ref.key} is gone")
         if ref.uid and _uid(obj) not in ("", ref.uid):
             raise SessionGone(f"TuningSession {ref.key} was deleted and created again")
-        return status_from_wire(obj.get("status")), str(obj["metadata"]["resourceVersion"])
+        try:
+            status = status_from_wire(obj.get("status"))
+        except StatusUnreadable as err:
+            self._flag_unreadable(ref, obj, str(err))
+            raise Rejected(f"{ref.key}: its status cannot be read ({err}); left as it is") from err
+        return status, str(obj["metadata"]["resourceVersion"])
+
+    def _flag_unreadable(self, ref: SessionRef, obj: dict[str, Any], why: str) -> None:
+        """Say on the session that its status cannot be read, touching nothing else of it
+        (its ledger is what keeps trials from running twice: a person decides)."""
+        conditions = set_condition(
+            [], PROGRESSING, False, STATUS_UNREADABLE, why, self.clock(), ref.generation
+        )
+        wire = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        shown = (
+            (obj.get("status") or {}).get("conditions")
+            if isinstance(obj.get("status"), dict)
+            else None
+        )
+        if isinstance(shown, list) and any(
+            isinstance(c, dict) and c.get("reason") == STATUS_UNREADABLE and c.get("message") == why
+            for c in shown
+        ):
+            return  # already said
+        self.kube.write()
+        try:
+            self.kube.custom.patch_namespaced_custom_object_status(
+                API_GROUP,
+                API_VERSION,
+                ref.namespace,
+                PLURAL,
+                ref.name,
+                {"status": {"conditions": wire}},
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except Exception as err:  # the Rejected that follows is logged either way
+            counted("write_status", err)
+        self._drop(ref.key)
 
     def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
         seen = self._cached(ref)

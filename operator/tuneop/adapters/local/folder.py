@@ -5,6 +5,8 @@ Layout under the session's folder (``<root>/<name>`` for local sessions,
 
     trials/trial-000012.json   one per trial, the result contract's JSON
     logs/<job>.<attempt>.log   worker output (local sessions)
+    jobs/<job>.job.json        a local Job's trials, manifest and pid, for resuming
+    spec.json                  the spec the results belong to, and its fingerprint
     session.json               totals, exit code, errors, job ids, best, leaderboard
     results.csv                one row per trial, written when the session ends
 
@@ -41,11 +43,13 @@ from tuneop.ports import MirrorRecord
 __all__ = [
     "FILE_MODE",
     "MAX_ERRORS",
+    "SESSION_FILE_BYTES",
     "DirectoryResults",
     "UnsafePath",
     "csv_rows",
     "dump_json",
     "load_records",
+    "recorded_objective",
     "strict_json",
     "write_atomic",
     "write_csv",
@@ -54,6 +58,8 @@ __all__ = [
 ]
 
 MAX_ERRORS = 50
+# session.json holds a bounded status and at most MAX_ERRORS bounded error texts.
+SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
 FILE_MODE = 0o644
 
 
@@ -146,6 +152,10 @@ class DirectoryResults:
             write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc))
             trials[r.trial] = r
 
+    def forget(self, ref: SessionRef) -> None:
+        """Drop what was read of ``ref``'s folder (it was moved aside)."""
+        self._cache.pop(ref.key, None)
+
     def history(self, ref: SessionRef) -> list[TrialResult]:
         return sorted(self._trials(ref).values(), key=lambda r: r.trial)
 
@@ -222,7 +232,13 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
 
     params = {k[6:]: num(v) for k, v in row.items() if k.startswith("param.") and v != ""}
     metrics = {k[7:]: num(v) for k, v in row.items() if k.startswith("metric.") and v != ""}
+    # The objective's column is the one named after its metric: the only other column.
+    others = [k for k in row if k and k not in _CSV_FIXED and not k.startswith(_CSV_MAPS)]
+    objective = (
+        {"metric": others[0], "value": num(row[others[0]] or "")} if len(others) == 1 else None
+    )
     return {
+        "objective": objective,
         "session": row.get("session", ""),
         "trial": num(row.get("trial") or ""),
         "jobIndex": num(row.get("job_index") or ""),
@@ -231,6 +247,34 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
         "metrics": metrics,
         "error": row.get("error") or None,
     }
+
+
+_CSV_FIXED = frozenset({"session", "trial", "job_index", "outcome", "error"})
+_CSV_MAPS = ("param.", "metric.")
+
+
+def recorded_objective(path: Path) -> tuple[str, str] | None:
+    """The (metric, direction) the session folder at ``path`` (or holding the file at
+    ``path``) recorded in its ``session.json``; None when there is none to read."""
+    folder = path if path.is_dir() else path.parent
+    record = _read_json_object(folder / "session.json")
+    objective = record.get("objective") if record else None
+    if not isinstance(objective, dict):
+        return None
+    metric, direction = objective.get("metric"), objective.get("direction")
+    if isinstance(metric, str) and direction in ("minimize", "maximize"):
+        return metric[:256], str(direction)
+    return None
+
+
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as f:
+            data = f.read(SESSION_FILE_BYTES + 1)
+        doc = json.loads(data) if len(data) <= SESSION_FILE_BYTES else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _read_file(path: Path) -> Record | None:
@@ -248,6 +292,8 @@ def load_records(path: Path) -> list[Record]:
     Every file is untrusted (``tuneop.core.records``): one that is not a result record
     is passed over; a single file given by name that is not one is a ``ValueError``.
     """
+    if path.is_file() and path.name in ("session.json", "spec.json"):
+        path = path.parent  # a session's own record: rank the session's trials
     if path.is_file():
         if path.suffix == ".csv":
             return _csv_records(path)

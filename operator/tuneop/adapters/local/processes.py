@@ -6,7 +6,15 @@ log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
 ``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
 deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded). Deleting a Job kills its process group.
+(BackoffLimitExceeded). Deleting a Job stops its process group and every
+process below it, ``setsid`` children included (``proctree``); ``shutdown``
+stops whatever is still below this process.
+
+Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
+parameters, its manifest and its worker's pid), so a later run of the same
+session can ``resume`` the Jobs an interrupted run left in flight: it stops
+any worker of theirs still alive, keeps the results their logs already hold,
+and starts a new attempt for only the trials without one.
 
 A worker's output is untrusted and may be huge, so a log file keeps the
 first ``LOG_CAP_BYTES`` of it, then a visible marker, then only the result
@@ -14,10 +22,20 @@ lines (which the harvest needs), and at the end how much was not kept. The
 harvest reads a log by streaming it: every result line plus the last
 ``LOG_TAIL_BYTES`` of other output, so a Job's trials are all found
 whatever its log's size, in bounded memory.
+
+Of a pod template, a local run runs only the trial container (the one the
+``tuneop.dev/container`` annotation names): init containers, sidecars and
+volumes are the cluster's. Its env entries with a ``value`` are passed (with
+the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
+``valueFrom`` and ``envFrom`` need the cluster and are left out. A command
+``python`` or ``python3`` runs with tuneop's own interpreter. The params
+file is written to ``params/<job>.json`` beside the ``logs`` folder, and
+``TUNEOP_PARAMS_FILE`` points to it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,11 +48,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
 from tuneop.api.session import SessionRef
-from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
+from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
+from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
 from tuneop.core.logscan import scan
+from tuneop.core.manifests import ENV_TRIALS
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
+from tuneop.core.podtemplate import kube_expand
 
 __all__ = [
     "KILL_GRACE_SECONDS",
@@ -51,6 +74,8 @@ LOG_CAP_BYTES = 16 * 1024 * 1024
 READ_LINE_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 256 * 1024
 RESULT = RESULT_PREFIX.encode()
+# A Job record holds its trials' parameters: at most 1000 trials of bounded params.
+JOB_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
@@ -100,17 +125,24 @@ class _Job:
     reason: str | None = None
 
 
-def _argv(container: dict[str, Any]) -> list[str]:
-    argv = [*container.get("command", []), *container.get("args", [])]
+def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
+    words = [*container.get("command", []), *container.get("args", [])]
+    argv = [kube_expand(w, env) for w in words]
     if argv and argv[0] == "tuneop-runner" and shutil.which("tuneop-runner") is None:
         # The runner is installed with tuneop; run it with this interpreter when the
         # console script is not on PATH (a venv used without activating it).
         argv = [sys.executable, "-m", "tuneop_runner", *argv[1:]]
+    elif argv and argv[0] in {"python", "python3"}:
+        # A container's python is the image's; locally it is tuneop's own, so the
+        # packages installed beside tuneop (an example's scikit-learn) are there.
+        argv = [sys.executable, *argv[1:]]
     return argv
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; then
+    every process still below the worker (``setsid`` children), the same way."""
+    stop_tree(proc.pid, grace)
     if proc.poll() is not None:
         return
     try:
@@ -133,23 +165,86 @@ class LocalJobs:
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
     _jobs: dict[str, _Job] = field(default_factory=dict)
+    # Processes below this one before the session began (a caller's own children, such
+    # as a test's redis-server): not the session's, so never stopped by it.
+    _before: frozenset[int] = field(default_factory=lambda: frozenset(descendants(os.getpid())))
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
         if job.name in self._jobs:
             return  # like "already exists": a repeated create is harmless
+        entry = self._entry(job)
+        self._jobs[job.name] = entry
+        self._start(entry)
+
+    def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
-        container = spec["template"]["spec"]["containers"][0]
-        env = dict(os.environ)
-        env.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
-        entry = _Job(
+        container, own = self._trial_container(job)
+        return _Job(
             spec=job,
-            argv=_argv(container),
-            env=env,
+            argv=_argv(container, own),
+            env={**os.environ, **own},
             deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
             retries_left=int(spec.get("backoffLimit", 0)),
         )
-        self._jobs[job.name] = entry
-        self._start(entry)
+
+    def _record(self, entry: _Job) -> None:
+        """The Job beside its logs, for a later run to resume it."""
+        job, proc = entry.spec, entry.proc
+        doc = {
+            "index": job.index,
+            "name": job.name,
+            "trials": list(job.trials),
+            "params": list(job.params),
+            "manifest": job.manifest,
+            "pid": proc.pid if proc is not None else None,
+            "pidStart": process_start(proc.pid) if proc is not None else None,
+        }
+        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc))
+
+    @property
+    def records_dir(self) -> Path:
+        return self.logs_dir.with_name("jobs")
+
+    def resume(self, inflight: set[int]) -> list[int]:
+        """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
+        taken = []
+        for job, old in _recorded_jobs(self.records_dir, inflight):
+            pid, start = old.get("pid"), old.get("pidStart")
+            if isinstance(pid, int) and pid > 1 and start and process_start(pid) == start:
+                stop_tree(pid, KILL_GRACE_SECONDS, include_root=True)  # a worker left running
+            entry = self._entry(job)
+            entry.logs = _attempt_logs(self.logs_dir, job.name)
+            done = {t for path in entry.logs for t in parse_log(harvestable(path)).reports}
+            left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
+            self._jobs[job.name] = entry
+            taken.append(job.index)
+            if not left:
+                entry.state = JobState.SUCCEEDED
+                continue
+            payload = [{"trial": t, "params": p} for t, p in left]
+            entry.env[ENV_TRIALS] = json.dumps(payload, separators=(",", ":"))
+            self._start(entry)
+        return taken
+
+    def _trial_container(self, job: JobToCreate) -> tuple[dict[str, Any], dict[str, str]]:
+        """The trial container of ``job``'s pod and the env it defines (expanded)."""
+        template = job.manifest["spec"]["template"]
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        containers = template["spec"]["containers"]
+        name = annotations.get(ANN_CONTAINER)
+        container = next((c for c in containers if c.get("name") == name), containers[0])
+        env: dict[str, str] = {}
+        for e in container.get("env") or []:
+            if "value" in e or "valueFrom" not in e:
+                env[e["name"]] = kube_expand(str(e.get("value", "")), env)
+        if ANN_PARAMS in annotations and "TUNEOP_PARAMS_FILE" in env:
+            folder = self.logs_dir.with_name("params")  # beside logs/, not in it
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{job.name}.json"
+            with _open_log(path) as f:
+                f.write(str(annotations[ANN_PARAMS]).encode())
+            env["TUNEOP_PARAMS_FILE"] = str(path)
+        return container, env
 
     def _start(self, entry: _Job) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +269,7 @@ class LocalJobs:
             return
         entry.proc = proc
         threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
+        self._record(entry)
 
     def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
         assert proc.stdout is not None
@@ -234,5 +330,40 @@ class LocalJobs:
         return sum(e.state is JobState.ACTIVE for e in self._jobs.values())
 
     def shutdown(self) -> None:
+        """Stop every worker, then every process still below this one (orphans re-parented
+        here: this process is their subreaper during a local session)."""
         for name in list(self._jobs):
             self.delete_job(SessionRef("", ""), name)
+        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before)
+
+
+def _attempt_logs(folder: Path, name: str) -> list[Path]:
+    """The logs of ``name``'s attempts, in attempt order."""
+    found = []
+    for path in folder.glob(f"{name}.*.log"):
+        attempt = path.name[len(name) + 1 : -len(".log")]
+        if attempt.isdigit() and not path.is_symlink():
+            found.append((int(attempt), path))
+    return [p for _, p in sorted(found)]
+
+
+def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, dict[str, Any]]]:
+    """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
+    out = []
+    for path in sorted(folder.glob("*.job.json")):
+        try:
+            with path.open("rb") as f:
+                doc = json.loads(f.read(JOB_RECORD_BYTES + 1)[:JOB_RECORD_BYTES])
+            job = JobToCreate(
+                index=int(doc["index"]),
+                name=str(doc["name"]),
+                trials=tuple(int(t) for t in doc["trials"]),
+                params=tuple(dict(p) for p in doc["params"]),
+                manifest=dict(doc["manifest"]),
+            )
+            job.manifest["spec"]["template"]["spec"]["containers"][0]
+        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
+            continue
+        if job.index in wanted and len(job.params) == len(job.trials):
+            out.append((job, doc))
+    return out

@@ -1,0 +1,129 @@
+"""Claiming a session's results folder: resume the same spec, refuse another.
+
+A local session's folder records the spec it belongs to in ``spec.json``
+(its fingerprint, ``tuneop.core.fingerprint``, and the spec itself). Running
+the session again with the same fingerprint resumes it: the status in
+``session.json`` is the ledger to go on from, so trials with a result are not
+run again and a raised ``totalTrials`` extends the session. A folder holding
+results of another spec (or of an unknown one: results written before folders
+recorded their spec) is refused, naming both ways out: ``--fresh`` moves the
+old folder aside (``<name>.archived-<UTC time>``, beside it) and starts over;
+another ``--results-dir`` keeps both. A budget below the trials the folder
+already ran is refused too: those results would not belong to the session.
+Everything read from the folder is untrusted and read bounded.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.api.spec import SessionSpec, spec_to_wire
+from tuneop.api.status import SessionStatus, status_from_wire
+from tuneop.core.fingerprint import spec_hash
+from tuneop.core.records import MAX_RECORD_BYTES
+from tuneop.core.search import budget
+
+__all__ = ["SPEC_FILE", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
+
+SPEC_FILE = "spec.json"
+# session.json holds a bounded status plus at most MAX_ERRORS error texts.
+MAX_SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
+
+
+class ForeignResults(Exception):
+    """The folder holds results that do not belong to this spec."""
+
+
+def _read_json(path: Path, cap: int) -> Any:
+    try:
+        with path.open("rb") as f:
+            data = f.read(cap + 1)
+    except OSError:
+        return None
+    if len(data) > cap:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _recorded(folder: Path, key: str) -> str | None:
+    doc = _read_json(folder / SPEC_FILE, MAX_RECORD_BYTES)
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _recorded_hash(folder: Path) -> str | None:
+    return _recorded(folder, "specHash")
+
+
+def archive(folder: Path, now: datetime) -> Path:
+    """Move ``folder`` aside, beside it; where it went."""
+    target = folder.with_name(f"{folder.name}.archived-{now:%Y%m%dT%H%M%SZ}")
+    folder.rename(target)
+    return target
+
+
+def claim_for_object(
+    folder: Path, spec: SessionSpec | None, uid: str, now: datetime
+) -> Path | None:
+    """The operator's claim: the folder belongs to one TuningSession object (its uid).
+    A new object under an old name starts with an empty ledger, so the old object's
+    results are moved aside rather than mixed in; where they went, or None. A folder
+    that names no object (written before folders recorded one) is adopted as it is."""
+    moved = None
+    recorded = _recorded(folder, "uid")
+    if uid and recorded is not None and recorded != uid:
+        moved = archive(folder, now)
+    if uid and recorded != uid:
+        doc: dict[str, object] = {"uid": uid}
+        if spec is not None:
+            doc.update(specHash=spec_hash(spec), spec=spec_to_wire(spec))
+        write_atomic(folder / SPEC_FILE, dump_json(doc))
+    return moved
+
+
+def _holds_results(folder: Path) -> bool:
+    return (folder / "session.json").exists() or any((folder / "trials").glob("trial-*.json"))
+
+
+def _ways_out(folder: Path) -> str:
+    return (
+        f"run with --fresh to start over (the old results move to {folder}.archived-<time>),"
+        " or give another --results-dir"
+    )
+
+
+def claim_folder(folder: Path, spec: SessionSpec, fresh: bool, now: datetime) -> SessionStatus:
+    """Make ``folder`` this spec's; the status to resume from (empty when starting anew)."""
+    digest = spec_hash(spec)
+    if fresh and folder.exists():
+        archive(folder, now)
+    recorded = _recorded_hash(folder)
+    if recorded is None and _holds_results(folder):
+        raise ForeignResults(
+            f"{folder}: holds results of an unknown spec (no {SPEC_FILE}); {_ways_out(folder)}"
+        )
+    if recorded is not None and recorded != digest:
+        raise ForeignResults(
+            f"{folder}: holds results of another spec of this session (spec {recorded},"
+            f" this one {digest}); {_ways_out(folder)}"
+        )
+    if recorded is None:
+        doc = {"specHash": digest, "spec": spec_to_wire(spec)}
+        write_atomic(folder / SPEC_FILE, dump_json(doc))
+        return SessionStatus()
+    record = _read_json(folder / "session.json", MAX_SESSION_FILE_BYTES)
+    prev = status_from_wire(record.get("status") if isinstance(record, dict) else None)
+    total, _ = budget(spec)
+    if prev.next_trial > total:
+        raise ForeignResults(
+            f"spec.totalTrials: {total} is below the {prev.next_trial} trials {folder} already"
+            f" ran for this session; raise it, {_ways_out(folder)}"
+        )
+    return prev

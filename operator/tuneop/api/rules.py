@@ -1,0 +1,156 @@
+"""Cross-field rules of the spec that the API server checks at ``kubectl apply`` (CEL).
+
+A JSON schema checks one field at a time; rules such as "min <= max" or
+"workers xor trialsPerJob" need several. Each such rule is written once
+here, as a CEL expression with its message, and used twice: the pydantic
+model (``tuneop.api.spec``) puts it in its JSON schema, so the generated CRD
+carries it as ``x-kubernetes-validations`` and the API server refuses an
+object that breaks it, and its validator raises with a message that starts
+with the same words, so ``tuneop plan`` and ``kubectl apply`` say the same.
+A unit test holds the two wordings together; an e2e test applies a breaking
+object per rule. Rules that need the planner (how many trials a Job gets
+from the size of a grid) stay in the operator: they cannot be written here.
+
+CEL sees the object before pydantic's defaults: a field left out is absent
+(``has()`` is false), and ``optimizer.type`` defaults to ``random``. CEL
+cannot see ``searchSpace[].values`` or ``trials``: their items are parameter
+values of any JSON type, which the CRD keeps free-form, and the API server
+leaves such fields out of what a rule can read. The rules about them have no
+CEL (``cel=None``): ``tuneop plan``, local runs and the operator check them
+(an invalid spec becomes the session's ``InvalidSpec``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BAYESIAN_NEEDS_SEARCH",
+    "CATEGORICAL_NEEDS_VALUES",
+    "CATEGORICAL_NO_BOUNDS",
+    "GRID_FLOAT_NEEDS_STEP",
+    "LOG_NEEDS_POSITIVE_MIN",
+    "MIN_NOT_ABOVE_MAX",
+    "NUMERIC_NEEDS_BOUNDS",
+    "OBJECTIVE_XOR_COMMAND",
+    "PARAMETER_RULES",
+    "RESERVED_ENV",
+    "RUNNER_IMAGE_OR_TEMPLATE",
+    "RUNNER_RULES",
+    "SEARCH_OR_TRIALS",
+    "SPEC_RULES",
+    "TOTAL_TRIALS_REQUIRED",
+    "TRIALS_XOR_SEARCH",
+    "VALUES_ONLY_CATEGORICAL",
+    "WORKERS_XOR_TRIALS_PER_JOB",
+    "Rule",
+    "schema_extra",
+]
+
+# optimizer.type as CEL sees it: "random" when the optimizer or its type is left out.
+_OPTIMIZER = "(has(self.optimizer) && has(self.optimizer.type) ? self.optimizer.type : 'random')"
+
+
+@dataclass(frozen=True)
+class Rule:
+    cel: str | None  # None: a rule CEL cannot state (see the module's docstring)
+    message: str  # "field: rule", the words the validator's message starts with
+    field: str = ""  # the field the API server names (CEL fieldPath), when one does
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.cel, "message": self.message}
+        if self.field:
+            out["fieldPath"] = f".{self.field}"
+        return out
+
+
+# --- a parameter of the search space -------------------------------------------------------
+MIN_NOT_ABOVE_MAX = Rule(
+    "!has(self.min) || !has(self.max) || self.min <= self.max", "min: must be <= max", "min"
+)
+CATEGORICAL_NEEDS_VALUES = Rule(
+    None,
+    "values: required and non-empty for a categorical parameter",
+)
+CATEGORICAL_NO_BOUNDS = Rule(
+    "self.type != 'categorical' || (!has(self.min) && !has(self.max))",
+    "min/max: not allowed on a categorical parameter",
+)
+VALUES_ONLY_CATEGORICAL = Rule(
+    None,
+    "values: only for categorical parameters",
+    "values",
+)
+NUMERIC_NEEDS_BOUNDS = Rule(
+    "self.type == 'categorical' || (has(self.min) && has(self.max))",
+    "min and max: required for an int or float parameter",
+)
+LOG_NEEDS_POSITIVE_MIN = Rule(
+    "!has(self.log) || !self.log || (has(self.min) && self.min > 0.0)", "log: needs min > 0", "log"
+)
+PARAMETER_RULES = (
+    MIN_NOT_ABOVE_MAX,
+    CATEGORICAL_NEEDS_VALUES,
+    CATEGORICAL_NO_BOUNDS,
+    VALUES_ONLY_CATEGORICAL,
+    NUMERIC_NEEDS_BOUNDS,
+    LOG_NEEDS_POSITIVE_MIN,
+)
+
+# --- the runner ------------------------------------------------------------------------------
+OBJECTIVE_XOR_COMMAND = Rule(
+    "!(has(self.objective) && has(self.objectiveCommand))",
+    "objective and objectiveCommand: set one, not both",
+)
+RESERVED_ENV = Rule(
+    "!has(self.env) || self.env.all(e, !e.name.startsWith('TUNEOP_'))",
+    "env: names starting with TUNEOP_ are reserved",
+    "env",
+)
+RUNNER_RULES = (OBJECTIVE_XOR_COMMAND, RESERVED_ENV)
+
+# --- the spec --------------------------------------------------------------------------------
+WORKERS_XOR_TRIALS_PER_JOB = Rule(
+    "!(has(self.workers) && has(self.trialsPerJob))",
+    "workers and trialsPerJob: set one, not both",
+)
+TRIALS_XOR_SEARCH = Rule(
+    None,
+    "trials and searchSpace: set one, not both",
+)
+BAYESIAN_NEEDS_SEARCH = Rule(
+    None,
+    "optimizer.type: bayesian needs a searchSpace, not trials",
+)
+SEARCH_OR_TRIALS = Rule(
+    None,
+    "searchSpace: required (or give an explicit trials list)",
+)
+TOTAL_TRIALS_REQUIRED = Rule(
+    None,
+    "totalTrials: required for the random and bayesian optimizers",
+)
+GRID_FLOAT_NEEDS_STEP = Rule(
+    f"{_OPTIMIZER} != 'grid' || !has(self.searchSpace)"
+    " || self.searchSpace.all(p, p.type != 'float' || has(p.step))",
+    "searchSpace[].step: required for a float parameter in a grid",
+)
+RUNNER_IMAGE_OR_TEMPLATE = Rule(
+    "has(self.template) || (has(self.runner) && has(self.runner.image))",
+    "runner.image: required (or give spec.template)",
+)
+SPEC_RULES = (
+    RUNNER_IMAGE_OR_TEMPLATE,
+    WORKERS_XOR_TRIALS_PER_JOB,
+    TRIALS_XOR_SEARCH,
+    BAYESIAN_NEEDS_SEARCH,
+    SEARCH_OR_TRIALS,
+    TOTAL_TRIALS_REQUIRED,
+    GRID_FLOAT_NEEDS_STEP,
+)
+
+
+def schema_extra(rules: tuple[Rule, ...]) -> dict[str, Any]:
+    """The JSON-schema addition that carries ``rules`` into the CRD."""
+    return {"x-kubernetes-validations": [rule.wire() for rule in rules if rule.cel is not None]}

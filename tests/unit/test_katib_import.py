@@ -1,0 +1,189 @@
+"""``tuneop import katib``: Katib v1beta1 Experiments of different shapes, converted.
+
+The fixtures in ``katib/`` are written from Katib's documented v1beta1 schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tuneop.api.session import parse_manifest
+from tuneop.api.vocabulary import ANN_CONTAINER
+from tuneop.cli.main import main
+from tuneop.core.observed import Observed
+from tuneop.core.planner import plan
+from tuneop.core.podtemplate import kube_expand
+
+HERE = Path(__file__).parent / "katib"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run_import(capsys: pytest.CaptureFixture[str], name: str) -> tuple[int, Any, list[str]]:
+    code = main(["import", "katib", str(HERE / name)])
+    out, err = capsys.readouterr()
+    return code, yaml.safe_load(out) if out else None, err.splitlines()
+
+
+# (fixture, fields the session must have, words of each stderr line, first trial's args)
+CONVERTED = [
+    pytest.param(
+        "random-job.yaml",
+        {
+            "objective": {"metric": "Validation-accuracy", "direction": "maximize", "goal": 0.99},
+            "optimizer": {"type": "random"},
+            "totalTrials": 12,
+            "maxParallel": 3,
+            "maxFailedTrials": 3,
+            "runner": {"container": "training-container"},
+            "metricsCollector": {"kind": "StdOut"},
+        },
+        [],
+        "--optimizer=",
+        id="random-job",
+    ),
+    pytest.param(
+        "grid.yaml",
+        {"optimizer": {"type": "grid"}, "maxParallel": 2, "trialTimeoutSeconds": 86400},
+        [],
+        "--lr",
+        id="grid-whole",
+    ),
+    pytest.param(
+        "tpe-pvc.yaml",
+        {
+            "optimizer": {"type": "bayesian", "seed": 7},
+            "retries": 1,
+            "trialTimeoutSeconds": 7200,
+            "metricsCollector": {
+                "kind": "StdOut",
+                "metricStrategies": [{"name": "val-loss", "value": "min"}],
+            },
+        },
+        [],
+        "/code/train.py",
+        id="tpe-log-volumes-secret",
+    ),
+    pytest.param(
+        "bayesian-early-stopping.yaml",
+        {
+            "optimizer": {"type": "bayesian"},
+            "objective": {"metric": "accuracy", "direction": "maximize"},
+        },
+        [
+            "early stopping",
+            "outside the primary container",
+            "successCondition",
+            "distribution normal",
+            "bayesianoptimization becomes",
+            "n_initial_points",
+            "custom formats",
+        ],
+        "fit.py",
+        id="bayesian-with-what-does-not-carry",
+    ),
+    pytest.param(
+        "multivariate-tpe-file.yaml",
+        {"optimizer": {"type": "bayesian"}, "totalTrials": 10},
+        ["multivariate-tpe becomes", "maxTrialCount: absent", "collector File"],
+        "--max-depth=",
+        id="multivariate-tpe-file-collector",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "fields", "notes", "first_arg"), CONVERTED)
+def test_a_katib_experiment_becomes_a_session_that_plans(
+    capsys: pytest.CaptureFixture[str],
+    fixture: str,
+    fields: dict[str, Any],
+    notes: list[str],
+    first_arg: str,
+) -> None:
+    code, doc, err = run_import(capsys, fixture)
+    assert code == 0, err
+    for key, value in fields.items():
+        assert doc["spec"][key] == value, key
+    assert len(err) == len(notes), err
+    for line, words in zip(err, notes, strict=True):
+        assert line.startswith("note: ") and words in line
+    # The session plans, and its trials get their params in place of the placeholders.
+    session = parse_manifest(doc)
+    job = plan(session.spec, Observed(session=session.ref), T0).create[0]
+    pod = job.manifest["spec"]["template"]
+    trial = next(
+        c
+        for c in pod["spec"]["containers"]
+        if c["name"] == pod["metadata"]["annotations"][ANN_CONTAINER]
+    )
+    words = [kube_expand(w, {}) for w in [*trial.get("command", []), *trial.get("args", [])]]
+    assert any(first_arg in w for w in words)
+    assert not any("${" in w for w in words)
+
+
+def test_katib_volumes_secrets_and_gpus_reach_the_pod(capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc, _ = run_import(capsys, "tpe-pvc.yaml")
+    pod = doc["spec"]["template"]["spec"]
+    assert pod["volumes"][1] == {"name": "dshm", "emptyDir": {"medium": "Memory"}}
+    assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "wandb"}}]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert "restartPolicy" not in pod
+
+
+@pytest.mark.parametrize(
+    ("fixture", "words"),
+    [
+        pytest.param("enas-nas.yaml", "none to tune", id="nas"),
+        pytest.param("pytorchjob.yaml", "PyTorchJob is not a batch/v1 Job", id="other-trial-kind"),
+    ],
+)
+def test_an_experiment_with_nothing_usable_is_one_error_and_exit_2(
+    capsys: pytest.CaptureFixture[str], fixture: str, words: str
+) -> None:
+    code, doc, err = run_import(capsys, fixture)
+    assert (code, doc) == (2, None)
+    assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
+def test_the_output_file_holds_the_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "session.yaml"
+    assert main(["import", "katib", str(HERE / "grid.yaml"), "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    assert parse_manifest(yaml.safe_load(out.read_text())).ref.name == "grid"
+
+
+BAD_NUMBER = """\
+apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+spec:
+  objective: {objectiveMetricName: m}
+  parameters: [{name: x, parameterType: double, feasibleSpace: {min: a, max: "1"}}]
+  trialTemplate:
+    trialSpec: {apiVersion: batch/v1, kind: Job, spec: {template: {spec: {containers: []}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        pytest.param(
+            "kind: Deployment\n", "expected one Katib Experiment, found 0", id="not-katib"
+        ),
+        pytest.param("\x00", "NUL", id="binary"),
+        pytest.param(BAD_NUMBER, "feasibleSpace.min: not a number", id="bad-number"),
+    ],
+)
+def test_a_bad_experiment_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: str
+) -> None:
+    f = tmp_path / "exp.yaml"
+    f.write_text(text)
+    assert main(["import", "katib", str(f)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and words in err[0]
