@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import manifest
 from rich.console import Console
 
+from builders import manifest
 from tuneop.api.session import parse_manifest
 from tuneop.cli.cluster import ClusterRun, follow, leaderboard_records
 from tuneop.cli.main import main

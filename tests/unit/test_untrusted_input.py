@@ -151,8 +151,9 @@ def test_a_results_folder_that_cannot_be_written_is_refused_before_any_worker_st
 def test_a_redis_url_of_another_scheme_is_one_line_without_the_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
+    runner = {"image": "i", "objective": "tuneop_runner.objectives.functions:sphere"}
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(manifest()))
+    path.write_text(yaml.safe_dump(manifest(runner=runner)))
     url = "http://user:secret@host:1/0"
     argv = (
         ["run", str(path), "--local", "--redis-url", url, "--results-dir", str(tmp_path / "r")]

@@ -112,7 +112,11 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="results folder, or a session NAMESPACE/NAME in Redis")
     _redis_options(p)
     p.add_argument("--metric", help="the objective metric (default: the records')")
-    p.add_argument("--direction", choices=["minimize", "maximize"])
+    p.add_argument(
+        "--direction",
+        choices=["minimize", "maximize"],
+        help="better values are smaller or larger (default: the records')",
+    )
 
 
 def _redis_options(p: argparse.ArgumentParser) -> None:
@@ -122,7 +126,9 @@ def _redis_options(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("TUNEOP_REDIS_URL"),
         help="Redis holding the session (default $TUNEOP_REDIS_URL)",
     )
-    p.add_argument("--redis-prefix", default="tuneop")
+    p.add_argument(
+        "--redis-prefix", default="tuneop", help="prefix of the Redis keys (default: tuneop)"
+    )
 
 
 def add_result_commands(sub: Any) -> None:
