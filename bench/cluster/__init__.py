@@ -1,7 +1,8 @@
-"""Control-plane benchmark: the operator against a real kube-apiserver 1.20.
+"""Control-plane benchmark: the operator against a real kube-apiserver.
 
 Starts its own cluster with the e2e harness (testing/minicluster: etcd,
-kube-apiserver and kube-controller-manager 1.20.2, and the node simulator that
+kube-apiserver and kube-controller-manager of the tier's release, 1.37.2 by
+default, and the node simulator that
 runs each pod's command as a local process), with the API server's audit log
 on so every request is attributed to its client. The operator runs as a
 process (``tuneop operator --namespace NS --liveness '' --metrics-port 0``)

@@ -2,7 +2,8 @@
 
 ``up`` starts the control plane and the node simulator in the foreground, prints the
 ``export KUBECONFIG=...`` line to use it from another shell, and tears everything down on
-Ctrl-C (or SIGTERM). ``build`` runs build.sh. See HARNESS.md beside this file.
+Ctrl-C (or SIGTERM). ``build`` runs the build scripts (etcd, then the Kubernetes
+release). See HARNESS.md beside this file.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start a cluster in the foreground")
     start.add_argument("--state-dir", type=Path, default=Path("/tmp/tuneop-cluster"))
-    start.add_argument("--build", action="store_true", help="run build.sh first if needed")
+    start.add_argument(
+        "--build", action="store_true", help="build the control plane first if needed"
+    )
     commands.add_parser(
         "build", help="build (or find cached) kube-apiserver and kube-controller-manager"
     )

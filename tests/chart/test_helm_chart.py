@@ -293,8 +293,8 @@ def test_bad_values_fail_at_install_with_the_key_named(args: list[str], message:
 
 @pytest.mark.parametrize("mode", ["default", "no-redis"])
 def test_every_port_names_its_protocol(mode: str) -> None:
-    """Helm 4 installs with server-side apply; a 1.20 API server cannot merge a Service
-    port without ``protocol`` (it is part of the list's key) and refuses the install."""
+    """Helm 4 installs with server-side apply; an API server (1.20 did) may refuse to merge
+    a Service port without ``protocol`` (it is part of the list's key)."""
     docs = render(mode)
     ports = [p for d in of_kind(docs, "Service") for p in d["spec"]["ports"]]
     ports += [

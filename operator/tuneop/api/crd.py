@@ -110,8 +110,8 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("type") == "array" and out.get("default") == []:
         del out["default"]
     if out.get("default") == "":
-        # An empty-string default says nothing the model's default does not, and some
-        # 1.20 API server builds store "" in a custom resource as null.
+        # An empty-string default says nothing the model's default does not (and some
+        # older API server builds stored "" in a custom resource as null).
         del out["default"]
     if out.get("type") == "object" and "default" in out:
         # Object defaults come from the model; the API server fills the leaves.

@@ -3,7 +3,7 @@
 Each planner event becomes a core/v1 Event whose involvedObject is the
 session (with its uid, so ``kubectl describe ts NAME`` lists it), with the
 planner's type, reason and message, and source component ``tuneop``. core/v1
-Events (not events.k8s.io/v1) are used because every API server back to 1.20
+Events (not events.k8s.io/v1) are used because every supported API server
 serves them and ``kubectl describe`` reads them.
 
 Events are a courtesy, never a reason to fail a reconcile: a failed create is

@@ -11,7 +11,7 @@ Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
 Only plain Job features are used (no Indexed Jobs, pod failure policies or
-``suspend``), so this works against a 1.20 API server.
+``suspend``), the Job features every supported API server has.
 
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.

@@ -78,7 +78,7 @@ __all__ = [
 
 # Status strings whose empty value means "nothing" (the model's default): left out of the
 # wire form, they read back the same, the status is smaller, and no empty string reaches the
-# API server (the e2e tier's 1.20 build rejects "" in custom resources as null).
+# API server (some older builds stored "" in custom resources as null).
 OMIT_WHEN_EMPTY = frozenset({"message", "harvestedJobs", "inflight"})
 
 
