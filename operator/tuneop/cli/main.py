@@ -238,7 +238,29 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     parser = argparse.ArgumentParser(prog="tuneop", description="Parameter-tuning sessions.")
     parser.add_argument("--version", action="version", version=f"tuneop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_plan(sub)
+    sub.add_parser("crd", help="print the TuningSession CRD").set_defaults(func=cmd_crd)
+    _add_run(sub)
+    _add_reading(sub)
+    add_result_commands(sub)
+    if extend is not None:
+        extend(sub)
+    return parser
 
+
+def _redis_options(p: argparse.ArgumentParser, url_help: str, *aliases: str) -> None:
+    p.add_argument(
+        "--redis-url",
+        *aliases,
+        dest="redis_url",
+        metavar="URL",
+        default=os.environ.get("TUNEOP_REDIS_URL"),
+        help=f"{url_help} (default $TUNEOP_REDIS_URL)",
+    )
+    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
+
+
+def _add_plan(sub: Any) -> None:
     p = sub.add_parser("plan", help="dry-run one reconcile of a session, no cluster needed")
     p.add_argument("file", nargs="?", help="TuningSession manifest (YAML); - for stdin")
     p.add_argument(
@@ -261,9 +283,8 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     )
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("crd", help="print the TuningSession CRD")
-    p.set_defaults(func=cmd_crd)
 
+def _add_run(sub: Any) -> None:
     p = sub.add_parser(
         "run", help="run a session on the cluster, and follow it; --local runs it here"
     )
@@ -293,14 +314,12 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         help="start the session over: move its previous results aside (<name>.archived-<time>)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
-    p.add_argument(
-        "--redis-url",
-        default=os.environ.get("TUNEOP_REDIS_URL"),
-        help="mirror the session into Redis (default $TUNEOP_REDIS_URL)",
-    )
-    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
+    _redis_options(p, "mirror the session into Redis")
     p.set_defaults(func=cmd_run)
 
+
+def _add_reading(sub: Any) -> None:
+    """``import``, ``summary`` and ``watch``: commands that read what exists."""
     p = sub.add_parser("import", help="convert another tool's experiment into a TuningSession")
     p.add_argument("tool", choices=["katib"], help="katib: a kubeflow.org/v1beta1 Experiment")
     p.add_argument("file", help="the experiment (YAML); - for stdin")
@@ -321,32 +340,14 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     )
     p.add_argument("--top-n", type=int, default=10, help="rows to rank (default: 10)")
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
-    p.add_argument(
-        "--redis-url",
-        "--redis",
-        dest="redis_url",
-        metavar="URL",
-        default=os.environ.get("TUNEOP_REDIS_URL"),
-        help="Redis holding the session (default $TUNEOP_REDIS_URL)",
-    )
+    _redis_options(p, "Redis holding the session", "--redis")
     p.add_argument("--session", help="the session NAMESPACE/NAME (or a unique NAME) in Redis")
-    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
     p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
-    p.add_argument(
-        "--redis-url",
-        default=os.environ.get("TUNEOP_REDIS_URL"),
-        help="the Redis the session is mirrored into (default $TUNEOP_REDIS_URL)",
-    )
-    p.add_argument("--redis-prefix", default="tuneop", help=REDIS_PREFIX_HELP)
+    _redis_options(p, "the Redis the session is mirrored into")
     p.set_defaults(func=cmd_watch)
-
-    add_result_commands(sub)
-    if extend is not None:
-        extend(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
