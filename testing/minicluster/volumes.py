@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,27 @@ def _mount_script(mounts: list[tuple[str, str, bool]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hidden(pod_dir: Path, binds: list[tuple[str, str, bool]]) -> list[Path]:
+    """The host paths a pod process needs that a bind target would cover, outermost only."""
+    repo = Path(__file__).resolve().parents[2]
+    extra = [Path(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    needed = [pod_dir, Path(sys.prefix), Path(sys.base_prefix), repo, *extra]
+    targets = [Path(target) for _, target, _ in binds]
+    covered = sorted(
+        {p for p in needed if any(p != t and p.is_relative_to(t) for t in targets)},
+        key=lambda p: len(p.parts),
+    )
+    return [p for i, p in enumerate(covered) if not any(p.is_relative_to(q) for q in covered[:i])]
+
+
 def mounted(argv: list[str], container: Json, volumes: dict[str, Path], pod_dir: Path) -> list[str]:
     """``argv`` run in a mount namespace where the container's volume mounts are in place.
 
-    A mount over an ancestor of ``pod_dir`` (``/tmp``, with the pod under pytest's
-    temporary folder) would hide the pod's own files (its kubeconfig, its work dir):
-    the pod's directory is bound back at its own path after the others."""
+    A mount over an ancestor of what the pod's process needs from this host (``/tmp``,
+    with the pod under pytest's temporary folder, or a checkout and its virtualenv under
+    ``/tmp``) would hide it: its own files (its kubeconfig, its work dir), the Python that
+    runs it and the sources it imports. Those are bound back at their own paths after
+    the others (``_hidden``)."""
     mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") in volumes]
     if not mounts or not can_mount():
         return argv
@@ -138,8 +154,7 @@ def mounted(argv: list[str], container: Json, volumes: dict[str, Path], pod_dir:
         )
         for m in sorted(mounts, key=lambda m: len(Path(m["mountPath"]).parts))
     ]
-    if any(pod_dir.is_relative_to(target) for _, target, _ in binds):
-        binds.append((str(pod_dir), str(pod_dir), False))
+    binds += [(str(path), str(path), False) for path in _hidden(pod_dir, binds)]
     args = [word for source, target, _ in binds for word in (source, target)]
     assert UNSHARE is not None
     script = _mount_script(binds)

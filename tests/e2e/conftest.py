@@ -23,6 +23,7 @@ import pytest
 from minicluster import controlplane
 from minicluster.harness import Cluster
 from minicluster.kube import Json
+from minicluster.redis_server import RedisServer
 from tests.e2e.operator_support import CRD_FILE, CRD_PATH, condition
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -94,3 +95,12 @@ def crd(cluster: Cluster) -> Json:
         timeout=30,
     )
     return {"crd": found, "kubectl": applied.stdout}
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server of the test module's own, on a free loopback port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -31,14 +31,6 @@ from tests.e2e.operator_support import (
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def served(
     cluster: Cluster, crd: Json, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:

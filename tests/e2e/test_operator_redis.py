@@ -30,14 +30,6 @@ NAME = "branin-random"  # 40 random trials over 4 worker Jobs (10 trials each)
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def served(
     cluster: Cluster,
     crd: Json,

@@ -389,3 +389,22 @@ def test_a_missing_configmap_volume_holds_the_container_in_config_error(sim: Any
         return (state.get("waiting") or {}).get("reason")
 
     drive(simulator, lambda: waiting() == "CreateContainerConfigError")
+
+
+def test_a_mount_over_tmp_keeps_the_python_and_checkout_it_covers_reachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A checkout and its virtualenv under /tmp (as a CI clone may be), and the secure
+    # defaults' writable /tmp mounted over it: both are bound back, the outermost only.
+    from minicluster import volumes
+
+    venv = Path("/tmp/ci-checkout/.venv")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    monkeypatch.setenv("PYTHONPATH", "/tmp/ci-checkout/operator:/opt/elsewhere")
+    pod_dir = Path("/tmp/pytest-of-x/cluster0/node/pods/p")
+    binds = [("/volumes/tmp", "/tmp", False)]
+    hidden = volumes._hidden(pod_dir, binds)
+    assert pod_dir in hidden
+    assert venv in hidden or Path("/tmp/ci-checkout") in hidden
+    assert Path("/opt/elsewhere") not in hidden
+    assert all(not a.is_relative_to(b) for a in hidden for b in hidden if a != b)
