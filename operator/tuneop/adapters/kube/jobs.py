@@ -10,8 +10,8 @@ reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
 Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
-Only plain Job features are used (no Indexed Jobs, pod failure policies or
-``suspend``), the Job features every supported API server has.
+Every Job carries a ``podFailurePolicy`` (``tuneop.core.manifests``), GA since
+Kubernetes 1.31, the oldest supported release; no Indexed Jobs and no ``suspend``.
 
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.
@@ -38,6 +38,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tuneop.adapters.kube.client import (
     REQUEST_TIMEOUT,
@@ -50,7 +51,9 @@ from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.job_status import (
     Json,
     creation_order,
+    disruptions,
     job_state,
+    needs_pod_check,
     observed_job,
     owned_by_other,
     pod_job,
@@ -58,6 +61,7 @@ from tuneop.adapters.kube.job_status import (
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
+from tuneop.core.harvest import PodLogs
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
@@ -95,9 +99,12 @@ class KubeJobs:
         cached = self.cache.snapshot(ref) if self.cache is not None else None
         listed = cached if cached is not None else self._list(ref)
         items = [j for j in listed if not owned_by_other(j, ref)]
-        failed = [j for j in items if job_state(j)[0] is JobState.FAILED]
+        now = datetime.now(UTC)
+        # Pods are listed (once, for the session) only for a failed Job or a Job whose pod
+        # has not started in time: a session whose workers run costs no pod listing.
+        look = [j for j in items if job_state(j)[0] is JobState.FAILED or needs_pod_check(j, now)]
         pods_by_job: dict[str, list[Json]] = {}
-        if failed:
+        if look:
             for pod in self._pods(ref, f"{LABEL_SESSION}={session_label(ref.name)}"):
                 pods_by_job.setdefault(pod_job(pod) or "", []).append(pod)
         out = []
@@ -172,7 +179,7 @@ class KubeJobs:
         self._forget(attempt_key)
         if not read_any:
             return [] if job.reason == "DeadlineExceeded" else None
-        return [part for parts in reversed(logs) for part in parts]
+        return PodLogs([part for parts in reversed(logs) for part in parts], disruptions(pods))
 
     def _forget(self, key: str) -> None:
         with self._lock:

@@ -6,7 +6,9 @@ log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
 ``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
 deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded). Deleting a Job stops its process group and every
+(BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
+the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
+``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job stops its process group and every
 process below it, ``setsid`` children included (``proctree``); ``shutdown``
 stops whatever is still below this process.
 
@@ -137,6 +139,17 @@ def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
         # packages installed beside tuneop (an example's scikit-learn) are there.
         argv = [sys.executable, *argv[1:]]
     return argv
+
+
+def _fail_job_codes(manifest: dict[str, Any]) -> set[int]:
+    """The exit codes the Job's podFailurePolicy fails the Job on at once."""
+    rules = ((manifest.get("spec") or {}).get("podFailurePolicy") or {}).get("rules") or []
+    return {
+        code
+        for rule in rules
+        if rule.get("action") == "FailJob"
+        for code in (rule.get("onExitCodes") or {}).get("values") or []
+    }
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
@@ -289,6 +302,8 @@ class LocalJobs:
             return
         if code == 0:
             entry.state = JobState.SUCCEEDED
+        elif code in _fail_job_codes(entry.spec.manifest):
+            entry.state, entry.reason = JobState.FAILED, "PodFailurePolicy"
         elif entry.retries_left > 0:
             entry.retries_left -= 1
             self._start(entry)
