@@ -9,10 +9,11 @@ Exit codes: 0 when every trial succeeded (and reported a finite objective
 metric when ``TUNEOP_METRIC`` is set), 1 when any did not, 78 (``EXIT_CONFIG``,
 sysexits.h's EX_CONFIG) for configuration errors: the code the worker Job's
 ``podFailurePolicy`` reserves for "this trial's configuration or objective is
-broken", which fails the Job at once and is never retried. A configuration error found after the trials were read (a missing or
-unimportable objective, a bad timeout) still prints a failure line per trial,
-so the operator can show why without digging into the pod log. Expected errors
-are one line on stderr, never a traceback.
+broken", which fails the Job at once and is never retried. A configuration
+error found after the trials were read (a missing or unimportable objective, a
+bad timeout) still prints a failure line per trial, so the operator can show
+why without digging into the pod log. Expected errors are one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The subprocess tests in test_runner_contract show one case of each kind in a
 real process; here every bad input is checked quickly for the same promises:
-exit code 78 (EX_CONFIG, reserved), one clear stderr line, no traceback, and a failure line per trial
+exit code 78 (EX_CONFIG, reserved), one clear stderr line, no traceback, and a failure
+line per trial
 once the trials are known.
 """
 
@@ -14,8 +15,8 @@ import pytest
 from runner_harness import trials_json
 
 from tuneop_runner import cli
-from tuneop_runner.config import ConfigError, parse_command, parse_timeout, resolve_settings
 from tuneop_runner.cli import EXIT_CONFIG
+from tuneop_runner.config import ConfigError, parse_command, parse_timeout, resolve_settings
 from tuneop_runner.contract import RESULT_PREFIX
 
 QUADRATIC = "tuneop_runner.objectives.functions:quadratic"

@@ -146,7 +146,7 @@ def test_unloadable_objective_is_a_config_error_with_a_failure_line_per_trial(
     assert error_part in run.stderr
 
 
-def test_bad_trials_exit_with_the_reserved_code_with_one_clear_line_and_no_traceback(runner: Runner) -> None:
+def test_bad_trials_exit_78_with_one_clear_line_and_no_traceback(runner: Runner) -> None:
     # The full table of bad inputs is in test_runner_config; this is the real process.
     run = runner({"TUNEOP_OBJECTIVE": QUADRATIC, "TUNEOP_TRIALS": "[{not json"}, [])
 
@@ -158,7 +158,7 @@ def test_bad_trials_exit_with_the_reserved_code_with_one_clear_line_and_no_trace
     ]
 
 
-def test_bad_settings_exit_with_the_reserved_code_and_still_report_each_trial(runner: Runner) -> None:
+def test_bad_settings_exit_78_and_still_report_each_trial(runner: Runner) -> None:
     env = {**env_for(QUADRATIC, {"x": 1}, {"x": 2}), "TUNEOP_OBJECTIVE_COMMAND": '["true"]'}
     run = runner(env, [])
 

@@ -8,9 +8,9 @@ deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
 (BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
 the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
-``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job stops its process group and every
-process below it, ``setsid`` children included (``proctree``); ``shutdown``
-stops whatever is still below this process.
+``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job
+stops its process group and every process below it, ``setsid`` children
+included (``proctree``); ``shutdown`` stops whatever is still below this process.
 
 Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
 parameters, its manifest and its worker's pid), so a later run of the same
