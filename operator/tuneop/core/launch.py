@@ -21,7 +21,7 @@ from tuneop.core.bayesian import suggest as tpe_suggest
 from tuneop.core.contract import TrialResult
 from tuneop.core.ledger import Ledger, count, repeated_error
 from tuneop.core.manifests import job_manifest, job_name
-from tuneop.core.observed import Observed, Params
+from tuneop.core.observed import Observed, Params, Retry
 from tuneop.core.packing import next_job_size
 from tuneop.core.search import point
 
@@ -38,6 +38,8 @@ class JobToCreate:
     trials: tuple[int, ...]
     params: tuple[Params, ...]
     manifest: dict[str, Any]
+    # Set on a retry Job (also on its manifest: tuneop.core.manifests).
+    retry: Retry | None = None
 
 
 def launch(
@@ -78,7 +80,7 @@ def launch_retries(spec: SessionSpec, observed: Observed, ledger: Ledger) -> lis
         params = [dict(r.params) for r in pending.failed]
         manifest = job_manifest(spec, observed.session, idx, trials, params, pending.retry)
         name = job_name(observed.session.name, idx)
-        create.append(JobToCreate(idx, name, trials, tuple(params), manifest))
+        create.append(JobToCreate(idx, name, trials, tuple(params), manifest, pending.retry))
         ledger.inflight[idx] = trials
         ledger.counts = ledger.counts.model_copy(
             update={"retried": ledger.counts.retried + len(trials)}

@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,7 +56,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
 from tuneop.core.logscan import scan
-from tuneop.core.manifests import ENV_TRIALS
+from tuneop.core.manifests import ENV_TRIALS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -322,6 +322,7 @@ class LocalJobs:
                     state=entry.state,
                     params=entry.spec.params,
                     reason=entry.reason,
+                    retry=entry.spec.retry,
                 )
             )
         return sorted(out, key=lambda j: j.index)
@@ -377,6 +378,8 @@ def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, di
                 manifest=dict(doc["manifest"]),
             )
             job.manifest["spec"]["template"]["spec"]["containers"][0]
+            wire = decode_job(job.manifest)
+            job = replace(job, retry=wire.retry if wire is not None else None)
         except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
             continue
         if job.index in wanted and len(job.params) == len(job.trials):
