@@ -9,6 +9,7 @@ started within ``podStartTimeoutSeconds`` is ended as an infrastructure failure.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -175,14 +176,11 @@ def test_a_retry_of_a_packed_job_holds_only_its_failed_trials_in_its_slot() -> N
 
 
 def _stuck(s: Session, seconds: float, ready: bool = False) -> None:
-    j = s.jobs[0]
-    s.jobs[0] = type(j)(
-        **{
-            **j.__dict__,
-            "started_at": T0,
-            "pods_ready": ready,
-            "not_started": ("ImagePullBackOff", "pod demo-0-x container runner: no such image"),
-        }
+    s.jobs[0] = replace(
+        s.jobs[0],
+        started_at=T0,
+        pods_ready=ready,
+        not_started=("ImagePullBackOff", "pod demo-0-x container runner: no such image"),
     )
     s.now = T0 + timedelta(seconds=seconds)
 
@@ -239,3 +237,27 @@ def test_disruptions_seen_at_harvest_are_counted_apart_from_trial_failures() -> 
     p = s.reconcile()
     assert p.status.infrastructure.evictions == 2
     assert (p.status.trials.failed, p.status.trials.succeeded) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("reason", "word"),
+    [
+        ("ErrImagePull", "ErrImagePull"),
+        ("Unschedulable", "Unschedulable"),
+        ("not a word", V.POD_NOT_STARTED),
+        ("\x1b[2Jowned", V.POD_NOT_STARTED),
+        ("A" * 200, V.POD_NOT_STARTED),
+    ],
+    ids=["image", "unschedulable", "spaces", "escape", "too-long"],
+)
+def test_the_pods_reason_becomes_the_conditions_only_when_it_is_one_word(
+    reason: str, word: str
+) -> None:
+    s = Session(spec(totalTrials=1, podStartTimeoutSeconds=1))
+    s.reconcile()
+    _stuck(s, 5)
+    s.jobs[0] = replace(s.jobs[0], not_started=(reason, "detail"))
+    p = s.reconcile()
+    (cond,) = [c for c in p.status.conditions if c.type == V.INFRASTRUCTURE_DEGRADED]
+    assert cond.reason == word
+    assert next(e.reason for e in p.events if e.type == "Warning") == word

@@ -141,7 +141,7 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
 def _fold_harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -> None:
     for j in live:
         if j.finished and j.index not in ledger.harvested and j.results is not None:
-            final, retry, _ = split_retries(spec, j, j.results, live)
+            final, retry = split_retries(spec, j, j.results, live)
             _record(ledger, j.index, final)
             ledger.evictions += j.disruptions
             if retry is not None:

@@ -53,19 +53,19 @@ class PendingRetry:
 
 def split_retries(
     spec: SessionSpec, job: ObservedJob, results: Sequence[TrialResult], live: Sequence[ObservedJob]
-) -> tuple[list[TrialResult], PendingRetry | None, bool]:
-    """The results that count now, the retry to launch, and whether one is already live.
+) -> tuple[list[TrialResult], PendingRetry | None]:
+    """The results that count now, and the retry to launch (None: no trial to retry).
 
     When a live Job already retries ``job`` (created by a reconcile whose status write
     was lost), the failed trials are its to report: they neither count nor retry again.
     """
     attempt = (job.retry.attempt if job.retry is not None else 0) + 1
     if attempt > spec.retries or job.reason == BROKEN_REASON:
-        return list(results), None, False
+        return list(results), None
     again = tuple(r for r in sorted(results, key=lambda r: r.trial) if r.outcome in TRIAL_FAILURES)
     if not again:
-        return list(results), None, False
+        return list(results), None
     final = [r for r in results if r.outcome not in TRIAL_FAILURES]
     if any(j.retry is not None and j.retry.of == job.index for j in live):
-        return final, None, True
-    return final, PendingRetry(Retry(of=job.index, attempt=attempt), again), False
+        return final, None
+    return final, PendingRetry(Retry(of=job.index, attempt=attempt), again)
