@@ -26,7 +26,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import harvest_job
+from tuneop.core.harvest import PodLogs, harvest_job
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
 from tuneop.ports import (
@@ -87,7 +87,9 @@ class Reconciler:
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
                     job = replace(
-                        job, results=harvest_job(job, logs, spec.objective, spec.metrics_collector)
+                        job,
+                        results=harvest_job(job, logs, spec.objective, spec.metrics_collector),
+                        disruptions=logs.disruptions if isinstance(logs, PodLogs) else 0,
                     )
             observed.append(job)
         return observed

@@ -6,11 +6,14 @@ worker killed halfway keeps what it already reported. One failing trial never
 stops the others.
 
 Exit codes: 0 when every trial succeeded (and reported a finite objective
-metric when ``TUNEOP_METRIC`` is set), 1 when any did not, 2 for configuration
-errors. A configuration error found after the trials were read (a missing or
-unimportable objective, a bad timeout) still prints a failure line per trial,
-so the operator can show why without digging into the pod log. Expected errors
-are one line on stderr, never a traceback.
+metric when ``TUNEOP_METRIC`` is set), 1 when any did not, 78 (``EXIT_CONFIG``,
+sysexits.h's EX_CONFIG) for configuration errors: the code the worker Job's
+``podFailurePolicy`` reserves for "this trial's configuration or objective is
+broken", which fails the Job at once and is never retried. A configuration
+error found after the trials were read (a missing or unimportable objective, a
+bad timeout) still prints a failure line per trial, so the operator can show
+why without digging into the pod log. Expected errors are one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_TRIAL_FAILED", "PROG", "Evaluator", "
 PROG = "tuneop-runner"
 EXIT_OK = 0
 EXIT_TRIAL_FAILED = 1
-EXIT_CONFIG = 2
+# Reserved: the operator's podFailurePolicy fails the Job at once on it (tuneop.api.vocabulary
+# EXIT_TRIAL_BROKEN; a test checks the two agree).
+EXIT_CONFIG = 78
 
 
 class Evaluator(Protocol):

@@ -25,6 +25,11 @@ the part of the one node of the cluster, as far as the API can tell:
   condition, SIGKILL, phase Failed with reason Evicted) and honours graceful deletion
   (SIGTERM to the main containers, then to the sidecars, the grace period, SIGKILL, a final
   terminal phase, then the final delete, once);
+* it plays two ways a pod never starts, on request: a container whose image names the
+  registry ``UNPULLABLE_REGISTRY`` waits in ``ImagePullBackOff`` for ever (the image is
+  not pulled, so no process starts), and a pod whose ``nodeSelector`` names
+  ``UNSCHEDULABLE_LABEL`` is never bound: its ``PodScheduled`` condition says
+  ``Unschedulable``, as the scheduler would; other images and selectors are ignored;
 * it serves the kubelet's ``/containerLogs`` endpoint over HTTPS so ``kubectl logs`` and any
   log harvest go through the real apiserver.
 
@@ -72,6 +77,8 @@ log = logging.getLogger("nodesim")
 
 DEFAULT_NODE_NAME = "tuneop-node"
 EVICT_ANNOTATION = "nodesim.tuneop.dev/evict"
+UNPULLABLE_REGISTRY = "unpullable.nodesim.invalid"
+UNSCHEDULABLE_LABEL = "nodesim.tuneop.dev/unschedulable"
 HEARTBEAT_SECONDS = 10.0
 LEASE_DURATION_SECONDS = 40
 TICK_SECONDS = 0.1
@@ -279,7 +286,11 @@ class NodeSimulator:
         phase = (pod.get("status") or {}).get("phase", "Pending")
         node = spec.get("nodeName")
         if not node:
-            if not meta.get("deletionTimestamp") and phase not in TERMINAL_PHASES:
+            if meta.get("deletionTimestamp") or phase in TERMINAL_PHASES:
+                return
+            if UNSCHEDULABLE_LABEL in (spec.get("nodeSelector") or {}):
+                self.unschedulable(pod)
+            else:
                 self.bind(pod)
             return
         if node != self.node_name:
@@ -319,6 +330,37 @@ class NodeSimulator:
                 log.warning(
                     "binding %s/%s failed: %s", meta["namespace"], meta["name"], error.reason
                 )
+
+    def unschedulable(self, pod: Json) -> None:
+        """What the scheduler reports of a pod no node fits (once: the condition stays)."""
+        meta = pod["metadata"]
+        for cond in (pod.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                return
+        message = f"0/1 nodes are available: 1 node(s) didn't match {UNSCHEDULABLE_LABEL}."
+        status = {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastTransitionTime": now_rfc3339(),
+                }
+            ],
+        }
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
+        try:
+            self.kube.patch(
+                path,
+                {"metadata": {"uid": meta["uid"]}, "status": status},
+                content_type=STRATEGIC_MERGE_PATCH,
+            )
+            log.info("pod %s/%s is unschedulable", meta["namespace"], meta["name"])
+        except ApiException as error:
+            if not is_status(error, 404, 409):
+                log.warning("status of %s/%s: %s", meta["namespace"], meta["name"], error.reason)
 
     def orphaned(self, pod: Json) -> None:
         """A Running pod of this node that no process stands for (the simulator restarted)."""
@@ -613,6 +655,16 @@ class NodeSimulator:
         container.finished_at = None
         container.signalled = False
         container.process = None
+        image = str(container.spec.get("image") or "")
+        if image.startswith(f"{UNPULLABLE_REGISTRY}/"):
+            # Like the kubelet after the first failed pull: back off and try again, for ever.
+            container.retry_at = time.monotonic() + RESTART_BACKOFF_SECONDS
+            if container.waiting_reason != "ImagePullBackOff":
+                container.waiting_reason = "ImagePullBackOff"
+                container.waiting_message = f'Back-off pulling image "{image}"'
+                run.dirty = True
+                log.warning("pod %s/%s: image %s cannot be pulled", run.namespace, run.name, image)
+            return
         try:
             env = self.environment(run, container)
             argv = [expand(str(a), env) for a in (container.spec.get("command") or [])]

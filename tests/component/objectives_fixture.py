@@ -26,6 +26,17 @@ def flaky_once(params: dict[str, float]) -> dict[str, float]:
     return {"value": float(params["x"])}
 
 
+def fails_once_when_flaky(params: dict[str, float]) -> dict[str, float]:
+    """Records each run (with its attempt) in $TUNEOP_TEST_STATE/runs-<x>; a ``flaky`` trial
+    raises on its first run."""
+    runs = Path(os.environ["TUNEOP_TEST_STATE"]) / f"runs-{params['x']}"
+    with runs.open("a") as f:
+        f.write(os.environ.get("TUNEOP_ATTEMPT", "0") + "\n")
+    if params.get("flaky") and len(runs.read_text().split()) == 1:
+        raise RuntimeError("flaky the first time")
+    return {"value": float(params["x"])}
+
+
 # ---- hostile output: what an unlucky or malicious objective can print -------------
 
 

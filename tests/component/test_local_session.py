@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def run(doc: dict[str, Any], tmp_path: Path, **kw: Any):  # type: ignore[no-unty
 
 @pytest.fixture(autouse=True)
 def _fixture_objectives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    # The tree's own runner (a path the caller set) stays importable beside the fixtures.
+    inherited = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), inherited])))
     monkeypatch.setenv("TUNEOP_TEST_TIMELINE", str(tmp_path / "timeline"))
     (tmp_path / "state").mkdir()
     monkeypatch.setenv("TUNEOP_TEST_STATE", str(tmp_path / "state"))
@@ -197,7 +200,7 @@ def test_one_bad_trial_in_a_packed_worker_loses_no_other_result(tmp_path: Path) 
     assert out.status.phase == "Succeeded" and out.status.exit_code == 1
 
 
-def test_retries_rerun_a_worker_that_died(tmp_path: Path) -> None:
+def test_retries_rerun_each_trial_whose_worker_died_in_a_retry_job(tmp_path: Path) -> None:
     doc = session(
         trials=[{"x": 1}, {"x": 2}],
         retries=1,
@@ -205,12 +208,28 @@ def test_retries_rerun_a_worker_that_died(tmp_path: Path) -> None:
     )
     out = run(doc, tmp_path)
     assert out.status.phase == "Succeeded" and out.status.exit_code == 0
+    assert (out.status.trials.retried, out.status.trials.failed) == (2, 0)
+    # Each Job is one attempt (backoffLimit 0); the retries are Jobs 2 and 3.
     assert sorted(p.name for p in (out.session_dir / "logs").iterdir()) == [
         "s-0.0.log",
-        "s-0.1.log",
         "s-1.0.log",
-        "s-1.1.log",
+        "s-2.0.log",
+        "s-3.0.log",
     ]
+
+
+def test_a_retry_runs_only_the_trial_of_a_packed_job_that_failed(tmp_path: Path) -> None:
+    doc = session(
+        trials=[{"x": 1}, {"x": 2, "flaky": True}, {"x": 3}],
+        trialsPerJob=3,
+        retries=1,
+        runner={"objective": "objectives_fixture:fails_once_when_flaky"},
+    )
+    out = run(doc, tmp_path)
+    assert out.status.phase == "Succeeded" and out.status.exit_code == 0
+    state = tmp_path / "state"
+    runs = {x: (state / f"runs-{x}").read_text().split() for x in (1, 2, 3)}
+    assert runs == {1: ["0"], 2: ["0", "1"], 3: ["0"]}
 
 
 def test_session_deadline_stops_running_workers(tmp_path: Path) -> None:
@@ -321,3 +340,14 @@ def test_bayesian_session_completes_within_bounds(tmp_path: Path) -> None:
     assert out.status.phase == "Succeeded" and len(records) == 12
     assert all(-5 <= r["params"]["x1"] <= 10 and 0 <= r["params"]["x2"] <= 15 for r in records)
     assert len({(r["params"]["x1"], r["params"]["x2"]) for r in records}) == 12
+
+
+def test_a_worker_exiting_with_the_reserved_code_is_not_retried(tmp_path: Path) -> None:
+    doc = session(
+        trials=[{"x": 1}],
+        retries=2,
+        runner={"objective": "objectives_fixture:no_such_objective"},
+    )
+    out = run(doc, tmp_path)  # the runner cannot load it: exit 78
+    assert (out.status.trials.failed, out.status.trials.retried) == (1, 0)
+    assert [p.name for p in (out.session_dir / "logs").iterdir()] == ["s-0.0.log"]

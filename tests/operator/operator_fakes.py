@@ -241,7 +241,7 @@ class FakeApi:
             creationTimestamp=self._stamp(),
             resourceVersion=self._next_rv(),
         )
-        job["status"] = {"startTime": T0, "active": 1}
+        job["status"] = {"startTime": T0, "active": 1, "ready": 1}
         self.jobs[namespace, name] = job
         self.add_pod(job)  # the Job controller's first pod
         return Resp.of(job)

@@ -21,6 +21,7 @@ from tuneop.adapters.kube.job_status import infra_reason, observed_job
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
+from tuneop.core.harvest import PodLogs
 from tuneop.core.manifests import selector
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
@@ -34,7 +35,7 @@ def spec() -> SessionSpec:
 
 
 def test_an_active_job_maps_index_trials_and_params() -> None:
-    job = observed_job(job_json(spec(), REF, 3, (6, 7), [{"x": 6}, {"x": 7}], active=1))
+    job = observed_job(job_json(spec(), REF, 3, (6, 7), [{"x": 6}, {"x": 7}], active=1, ready=1))
     assert job == ObservedJob(
         index=3,
         name="demo-3",
@@ -204,6 +205,76 @@ def test_list_jobs_finds_infra_failures_on_the_pods_of_failed_jobs() -> None:
     (job,) = backend(api).list_jobs(REF)
     assert job.state is JobState.FAILED and job.infra_reason is not None
     assert "Evicted" in job.infra_reason
+
+
+@pytest.mark.parametrize(
+    ("status", "container", "condition_", "listed", "found"),
+    [
+        ({"ready": 1}, None, None, False, None),
+        ({}, "ImagePullBackOff", None, True, "ImagePullBackOff"),
+        ({}, "ErrImagePull", None, True, "ErrImagePull"),
+        ({}, None, "Unschedulable", True, "Unschedulable"),
+        ({}, None, None, True, None),
+    ],
+    ids=["ready-no-pod-listing", "image-back-off", "image-pull", "unschedulable", "only-slow"],
+)
+def test_a_job_not_ready_past_its_start_timeout_has_its_pods_looked_at(
+    status: dict[str, Any],
+    container: str | None,
+    condition_: str | None,
+    listed: bool,
+    found: str | None,
+) -> None:
+    api = FakeApi()
+    launch(api, 1)
+    api.jobs["ns", "demo-0"]["status"] = {
+        "startTime": "2026-01-01T12:00:00Z",
+        "active": 1,
+        **status,
+    }
+    pod = api.job_pods("ns", "demo-0")[-1]
+    pod["status"] = {"phase": "Pending"}
+    if container:
+        waiting = {"reason": container, "message": "no such image"}
+        pod["status"]["containerStatuses"] = [{"name": "runner", "state": {"waiting": waiting}}]
+    if condition_:
+        pod["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "False", "reason": condition_}
+        ]
+    (job,) = backend(api).list_jobs(REF)
+    assert bool(api.names("list_namespaced_pod")) is listed
+    assert job.pods_ready is ("ready" in status)
+    assert (job.not_started[0] if job.not_started else None) == found
+
+
+def test_a_job_not_ready_within_its_start_timeout_costs_no_pod_listing() -> None:
+    api = FakeApi()
+    launch(api, 1)
+    from datetime import UTC, datetime
+
+    just_now = datetime.now(UTC).isoformat()
+    api.jobs["ns", "demo-0"]["status"] = {"startTime": just_now, "active": 1}
+    (job,) = backend(api).list_jobs(REF)
+    assert api.names("list_namespaced_pod") == []
+    assert not job.pods_ready and job.not_started is None
+
+
+def test_disrupted_pods_are_counted_at_harvest() -> None:
+    api = FakeApi()
+    launch(api, 1)
+    job = api.jobs["ns", "demo-0"]
+    first = api.job_pods("ns", "demo-0")[0]
+    first["status"] = {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "conditions": [
+            {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}
+        ],
+    }
+    api.add_pod(job, b"second attempt\n")
+    api.finish("ns", "demo-0", "second attempt\n")
+    logs = backend(api).read_logs(REF, observed(api))
+    assert isinstance(logs, PodLogs) and logs.disruptions == 1
 
 
 def test_create_posts_the_manifest_and_409_is_success() -> None:

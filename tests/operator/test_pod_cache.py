@@ -112,6 +112,7 @@ def test_a_slim_pod_keeps_what_the_harvest_and_diagnosis_read_and_nothing_else()
         "conditions": [
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"},
             {"type": "Ready", "status": "False"},
+            {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"},
         ],
         "containerStatuses": [
             {"name": "runner", "state": {"waiting": {"reason": "ImagePullBackOff"}}, "image": "i"},
@@ -123,7 +124,13 @@ def test_a_slim_pod_keeps_what_the_harvest_and_diagnosis_read_and_nothing_else()
     assert slim["metadata"]["labels"] == {"job-name": "demo-0"}
     assert slim["metadata"]["annotations"] == {"tuneop.dev/container": "train"}
     assert slim["status"]["conditions"] == [
-        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": None}
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": None},
+        {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "EvictionByEvictionAPI",
+            "message": None,
+        },
     ]
     assert slim["status"]["containerStatuses"] == [
         {"name": "runner", "state": {"waiting": {"reason": "ImagePullBackOff"}}},

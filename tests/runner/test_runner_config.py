@@ -2,7 +2,8 @@
 
 The subprocess tests in test_runner_contract show one case of each kind in a
 real process; here every bad input is checked quickly for the same promises:
-exit code 2, one clear stderr line, no traceback, and a failure line per trial
+exit code 78 (EX_CONFIG, reserved), one clear stderr line, no traceback, and a failure
+line per trial
 once the trials are known.
 """
 
@@ -14,6 +15,7 @@ import pytest
 from runner_harness import trials_json
 
 from tuneop_runner import cli
+from tuneop_runner.cli import EXIT_CONFIG
 from tuneop_runner.config import ConfigError, parse_command, parse_timeout, resolve_settings
 from tuneop_runner.contract import RESULT_PREFIX
 
@@ -77,7 +79,7 @@ def run_main(
         "blank",
     ],
 )
-def test_bad_trials_exit_2_with_one_line_and_no_result_lines(
+def test_bad_trials_exit_with_the_reserved_code_with_one_line_and_no_result_lines(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     trials: str,
@@ -87,7 +89,7 @@ def test_bad_trials_exit_2_with_one_line_and_no_result_lines(
         monkeypatch, capsys, {"TUNEOP_OBJECTIVE": QUADRATIC, "TUNEOP_TRIALS": trials}
     )
 
-    assert code == 2
+    assert code == EXIT_CONFIG
     assert results == []
     assert len(err) == 1
     assert err[0].startswith("tuneop-runner: error: ")
@@ -100,7 +102,7 @@ def test_bad_trials_flag_is_named_in_the_error(
     code, _, err = run_main(
         monkeypatch, capsys, {"TUNEOP_OBJECTIVE": QUADRATIC}, ["--trials", "nope"]
     )
-    assert code == 2
+    assert code == EXIT_CONFIG
     assert "--trials is not valid JSON" in err[0]
 
 
@@ -142,7 +144,7 @@ def test_bad_trials_flag_is_named_in_the_error(
         "unimportable",
     ],
 )
-def test_bad_settings_exit_2_and_report_a_failure_line_per_trial(
+def test_bad_settings_exit_with_the_reserved_code_and_report_a_failure_line_per_trial(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     env: dict[str, str],
@@ -151,7 +153,7 @@ def test_bad_settings_exit_2_and_report_a_failure_line_per_trial(
     base = {"TUNEOP_OBJECTIVE": QUADRATIC, "TUNEOP_TRIALS": trials_json({"x": 1}, {"x": 2})}
     code, results, err = run_main(monkeypatch, capsys, {**base, **env})
 
-    assert code == 2
+    assert code == EXIT_CONFIG
     assert len(err) == 1
     assert message in err[0]
     assert [(r["trial"], r["status"]) for r in results] == [(0, "failed"), (1, "failed")]
@@ -205,3 +207,9 @@ def test_parse_command_rejects_non_argv(text: str) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("1", 1.0), ("0.25", 0.25), (" 3 ", 3.0)])
 def test_parse_timeout(text: str, seconds: float) -> None:
     assert parse_timeout(text) == seconds
+
+
+def test_the_config_exit_code_is_the_one_the_worker_jobs_failure_policy_reserves() -> None:
+    from tuneop.api.vocabulary import EXIT_TRIAL_BROKEN
+
+    assert EXIT_CONFIG == EXIT_TRIAL_BROKEN == 78

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from runner_harness import Run, runner_argv, runner_env, trials_json
 
+from tuneop_runner.cli import EXIT_CONFIG
 from tuneop_runner.contract import RESULT_PREFIX
 
 Runner = Callable[[Mapping[str, str], Sequence[str]], Run]
@@ -138,18 +139,18 @@ def test_unloadable_objective_is_a_config_error_with_a_failure_line_per_trial(
 ) -> None:
     run = runner(env_for(objective, {"x": 1}, {"x": 2}), [])
 
-    assert run.returncode == 2
+    assert run.returncode == EXIT_CONFIG
     assert [r["trial"] for r in run.results] == [0, 1]
     assert all(r["status"] == "failed" for r in run.results)
     assert all(error_part in str(r["error"]) for r in run.results)
     assert error_part in run.stderr
 
 
-def test_bad_trials_exit_2_with_one_clear_line_and_no_traceback(runner: Runner) -> None:
+def test_bad_trials_exit_78_with_one_clear_line_and_no_traceback(runner: Runner) -> None:
     # The full table of bad inputs is in test_runner_config; this is the real process.
     run = runner({"TUNEOP_OBJECTIVE": QUADRATIC, "TUNEOP_TRIALS": "[{not json"}, [])
 
-    assert run.returncode == 2
+    assert run.returncode == EXIT_CONFIG
     assert run.result_lines == []
     assert run.stderr.strip().splitlines() == [
         "tuneop-runner: error: TUNEOP_TRIALS is not valid JSON: "
@@ -157,12 +158,12 @@ def test_bad_trials_exit_2_with_one_clear_line_and_no_traceback(runner: Runner) 
     ]
 
 
-def test_bad_settings_exit_2_and_still_report_each_trial(runner: Runner) -> None:
+def test_bad_settings_exit_78_and_still_report_each_trial(runner: Runner) -> None:
     env = {**env_for(QUADRATIC, {"x": 1}, {"x": 2}), "TUNEOP_OBJECTIVE_COMMAND": '["true"]'}
     run = runner(env, [])
 
     message = "both TUNEOP_OBJECTIVE and TUNEOP_OBJECTIVE_COMMAND are set; set exactly one"
-    assert run.returncode == 2
+    assert run.returncode == EXIT_CONFIG
     assert run.stderr.strip().splitlines() == [f"tuneop-runner: error: {message}"]
     assert [(r["trial"], r["status"], r["error"]) for r in run.results] == [
         (0, "failed", message),

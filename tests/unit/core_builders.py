@@ -19,6 +19,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.harvest import harvest_job
+from tuneop.core.manifests import decode_job
 from tuneop.core.observed import JobState, Observed, ObservedJob, Params
 from tuneop.core.planner import JobToCreate, Plan, plan
 
@@ -71,8 +72,14 @@ def job(
 
 def launched(c: JobToCreate) -> ObservedJob:
     """The Job a ``JobToCreate`` becomes once the API server has it."""
+    wire = decode_job(c.manifest)
     return ObservedJob(
-        index=c.index, name=c.name, trials=c.trials, state=JobState.ACTIVE, params=c.params
+        index=c.index,
+        name=c.name,
+        trials=c.trials,
+        state=JobState.ACTIVE,
+        params=c.params,
+        retry=wire.retry if wire is not None else None,
     )
 
 

@@ -77,14 +77,22 @@ def test_a_range_reads_as_first_and_last(text: str, first: int, last: int) -> No
     assert parse_range(format_range(first, last)) == (first, last)
 
 
-@pytest.mark.parametrize("bad", ["", "x", "5-2", "-1", "1-", "1-2-3", "1,2"])
+@pytest.mark.parametrize("bad", ["", "x", "5-2", "-1", "1-", "1-2-3", "1,"])
 def test_a_garbled_range_is_refused_by_the_ledger_and_ignored_on_a_job(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_range(bad)
     assert parse_trials(bad) == ()
 
 
-@pytest.mark.parametrize(("text", "trials"), [("7", (7,)), ("12-15", (12, 13, 14, 15))])
-def test_the_trials_annotation_is_a_range_of_trials(text: str, trials: tuple[int, ...]) -> None:
+def test_a_trials_annotation_too_large_to_be_ours_is_ignored() -> None:
+    assert parse_trials("0-999999999") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "trials"),
+    [("7", (7,)), ("12-15", (12, 13, 14, 15)), ("1,3", (1, 3)), ("1,3-4", (1, 3, 4))],
+    ids=["one", "range", "retry-of-scattered-trials", "retry-runs"],
+)
+def test_the_trials_annotation_is_runs_of_trials(text: str, trials: tuple[int, ...]) -> None:
     assert parse_trials(text) == trials
     assert format_trials(trials) == text

@@ -13,7 +13,13 @@ from core_builders import REF, T0
 from builders import DROP, spec
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.api.vocabulary import ANN_TRIALS, LABEL_JOB_INDEX, LABEL_MANAGED_BY, LABEL_SESSION
+from tuneop.api.vocabulary import (
+    ANN_START_TIMEOUT,
+    ANN_TRIALS,
+    LABEL_JOB_INDEX,
+    LABEL_MANAGED_BY,
+    LABEL_SESSION,
+)
 from tuneop.core.manifests import (
     JOB_START_SLACK_SECONDS,
     DecodedJob,
@@ -117,7 +123,7 @@ def test_manifest_is_labelled_annotated_and_owned_by_its_session() -> None:
     labels = {LABEL_SESSION: "demo", LABEL_JOB_INDEX: "1", LABEL_MANAGED_BY: "tuneop"}
     assert meta["labels"] == labels
     assert m["spec"]["template"]["metadata"]["labels"] == labels
-    assert meta["annotations"] == {ANN_TRIALS: "3-5"}
+    assert meta["annotations"] == {ANN_TRIALS: "3-5", ANN_START_TIMEOUT: "900"}
     assert meta["ownerReferences"] == [
         {
             "apiVersion": "tuneop.dev/v1alpha1",
@@ -143,8 +149,31 @@ def test_long_session_labels_and_names_fit() -> None:
 
 
 @pytest.mark.parametrize("retries", [0, 3, 100])
-def test_backoff_limit_is_the_retries(retries: int) -> None:
-    assert first_manifest(spec(retries=retries))["spec"]["backoffLimit"] == retries
+def test_a_job_is_never_retried_whole_retries_are_per_trial(retries: int) -> None:
+    assert first_manifest(spec(retries=retries))["spec"]["backoffLimit"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "container"),
+    [({}, "runner"), ({"trialsPerJob": 3}, "runner")],
+    ids=["one-trial", "packed"],
+)
+def test_every_job_ignores_disruptions_and_fails_at_once_on_the_reserved_exit_code(
+    extra: dict[str, object], container: str
+) -> None:
+    rules = first_manifest(spec(**extra))["spec"]["podFailurePolicy"]["rules"]
+    assert rules == [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": container, "operator": "In", "values": [78]},
+        },
+    ]
+
+
+def test_the_pod_start_timeout_is_on_the_job_for_the_adapter() -> None:
+    m = first_manifest(spec(podStartTimeoutSeconds=42))
+    assert m["metadata"]["annotations"][ANN_START_TIMEOUT] == "42"
 
 
 def test_active_deadline_is_trial_timeout_times_the_job_s_trials_plus_start_slack() -> None:

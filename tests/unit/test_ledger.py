@@ -87,13 +87,14 @@ def test_index_set_holds_a_huge_contiguous_ledger_as_one_run() -> None:
     ("text", "jobs"),
     [
         ("", {}),
-        ("5=12-15,6=16", {5: (12, 15), 6: (16, 16)}),
-        ("0=0,1=1,2=2", {0: (0, 0), 1: (1, 1), 2: (2, 2)}),
+        ("5=12-15,6=16", {5: (12, 13, 14, 15), 6: (16,)}),
+        ("0=0,1=1,2=2", {0: (0,), 1: (1,), 2: (2,)}),
+        ("5=12-13,9=1,9=3", {5: (12, 13), 9: (1, 3)}),
     ],
-    ids=["empty", "runs", "singles"],
+    ids=["empty", "runs", "singles", "retry-of-scattered-trials"],
 )
-def test_inflight_reads_and_writes_first_and_last_trial(
-    text: str, jobs: dict[int, tuple[int, int]]
+def test_inflight_reads_and_writes_each_jobs_trials(
+    text: str, jobs: dict[int, tuple[int, ...]]
 ) -> None:
     assert parse_inflight(text) == jobs
     assert format_inflight(jobs) == text

@@ -57,6 +57,7 @@ class FakeJobs:
             trials=job.trials,
             state=JobState.ACTIVE,
             params=job.params,
+            retry=job.retry,
         )
         self.logs[job.name] = []
 

@@ -25,6 +25,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CONTROL_CHARACTERS",
+    "DEFAULT_POD_START_TIMEOUT_SECONDS",
     "DEFAULT_TRIAL_TIMEOUT_SECONDS",
     "KIND",
     "MAX_CATEGORICAL_VALUES",
@@ -62,6 +63,9 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
 MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
 DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hung trial
+# A large GPU image pulls in minutes and an autoscaler adds a node in a few; a pod not
+# started after 15 minutes is waiting on something that will not come by itself.
+DEFAULT_POD_START_TIMEOUT_SECONDS = 15 * 60
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
@@ -247,7 +251,21 @@ class SessionSpec(_Model):
         strict=True,
         description="Stop when more trials than this have failed.",
     )
-    retries: int = Field(default=0, ge=0, le=100, strict=True, description="Job backoffLimit.")
+    retries: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        strict=True,
+        description="Per-trial retries: a failed trial runs again, alone, up to this many times.",
+    )
+    pod_start_timeout_seconds: int = Field(
+        DEFAULT_POD_START_TIMEOUT_SECONDS,
+        ge=1,
+        le=MAX_SECONDS,
+        strict=True,
+        description="A worker pod not started after this long (image pull back-off,"
+        " unschedulable) ends its Job as an infrastructure failure.",
+    )
     trial_timeout_seconds: int = Field(
         DEFAULT_TRIAL_TIMEOUT_SECONDS, ge=1, le=MAX_SECONDS, strict=True, description="Per trial."
     )

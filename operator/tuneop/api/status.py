@@ -35,6 +35,7 @@ __all__ = [
     "MAX_ENTRY_PARAMS_BYTES",
     "MAX_MESSAGE",
     "Condition",
+    "InfraEvents",
     "JobCounts",
     "SessionStatus",
     "StatusUnreadable",
@@ -83,12 +84,26 @@ class TrialCounts(_Status):
     lost: int = Field(default=0, description="ResultsLost: the Job vanished before harvest.")
     infra_failed: int = Field(default=0, description="Eviction, image pull, deleted pod.")
     cancelled: int = 0
+    retried: int = Field(
+        default=0, description="Failed trials launched again (spec.retries); not outcomes."
+    )
     running: int = 0
     pending: int = Field(default=0, description="Not launched yet.")
 
     @property
     def done(self) -> int:
         return self.succeeded + self.failed + self.lost + self.infra_failed + self.cancelled
+
+
+class InfraEvents(_Status):
+    """What the platform did to the workers, apart from the trials' own outcomes."""
+
+    evictions: int = Field(
+        default=0, description="Worker pods disrupted (drain, preemption); re-run, not counted."
+    )
+    pods_not_started: int = Field(
+        default=0, description="Worker Jobs ended because their pod never started."
+    )
 
 
 class JobCounts(_Status):
@@ -126,6 +141,7 @@ class SessionStatus(_Status):
     exit_code: int | None = None
     trials: TrialCounts = Field(default_factory=TrialCounts)
     jobs: JobCounts = Field(default_factory=JobCounts)
+    infrastructure: InfraEvents = Field(default_factory=InfraEvents)
     best: TrialRef | None = None
     leaderboard: list[TrialRef] = Field(default_factory=list, max_length=LEADERBOARD_SIZE)
     conditions: list[Condition] = Field(default_factory=list)
@@ -141,10 +157,14 @@ class SessionStatus(_Status):
     repeated_error_count: int = Field(default=0, ge=0)
     next_job: int = Field(default=0, description="Jobs launched so far (the next Job index).")
     next_trial: int = Field(default=0, description="Trials launched so far.")
+    retry_jobs: int = Field(
+        default=0, ge=0, description="Retry Jobs among the Jobs launched (not in the packing)."
+    )
     inflight: str = Field(
         default="",
         pattern=r"^([0-9]+=[0-9]+(-[0-9]+)?(,[0-9]+=[0-9]+(-[0-9]+)?)*)?$",
-        description="Launched, unharvested Jobs and their trials: job=first-last,...",
+        description="Launched, unharvested Jobs and their trials: job=first-last,..."
+        " (a retry Job of scattered trials has one entry per run).",
     )
 
     @property
@@ -207,5 +227,12 @@ def set_condition(
             observed_generation=generation,
         )
     )
-    order = [V.SPEC_VALID, V.PROGRESSING, V.SUSPENDED, V.COMPLETE, V.FAILED]
+    order = [
+        V.SPEC_VALID,
+        V.PROGRESSING,
+        V.SUSPENDED,
+        V.INFRASTRUCTURE_DEGRADED,
+        V.COMPLETE,
+        V.FAILED,
+    ]
     return sorted(out, key=lambda c: order.index(c.type) if c.type in order else len(order))

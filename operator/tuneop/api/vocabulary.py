@@ -12,25 +12,31 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ANN_ATTEMPT",
     "ANN_CONTAINER",
     "ANN_PARAMS",
+    "ANN_START_TIMEOUT",
     "ANN_TRIALS",
     "BUDGET_EXHAUSTED",
     "CANCELLED",
     "COMPLETE",
     "DEADLINE_EXCEEDED",
     "EVENTS_SUPPRESSED",
+    "EXIT_TRIAL_BROKEN",
     "FAILED",
     "GOAL_REACHED",
+    "INFRASTRUCTURE_DEGRADED",
     "INVALID_SPEC",
     "LABEL_JOB_INDEX",
     "LABEL_MANAGED_BY",
+    "LABEL_RETRY_OF",
     "LABEL_SESSION",
     "LAUNCHING",
     "MANAGED_BY",
     "MAX_FAILED_REACHED",
     "NEW_BEST",
     "NO_TRIAL_SUCCEEDED",
+    "POD_NOT_STARTED",
     "PROGRESSING",
     "REPEATED_TRIAL_ERROR",
     "RESUMED",
@@ -44,6 +50,7 @@ __all__ = [
     "TRIALS_FINISHED",
     "TRIALS_STARTED",
     "TRIAL_FAILED",
+    "TRIAL_RETRIED",
     "VALID",
     "WAITING",
     "Phase",
@@ -69,6 +76,9 @@ COMPLETE = "Complete"
 FAILED = "Failed"
 SUSPENDED = "Suspended"
 SPEC_VALID = "SpecValid"
+# Set when the platform, not a trial, kept trials from running (a worker pod that never
+# started); its reason is the pod's (ImagePullBackOff, Unschedulable, ...).
+INFRASTRUCTURE_DEGRADED = "InfrastructureDegraded"
 
 # Condition reasons (the stop reasons double as Warning event reasons)
 LAUNCHING = "Launching"
@@ -93,10 +103,19 @@ TRIALS_STARTED = "TrialsStarted"
 TRIALS_FINISHED = "TrialsFinished"
 TRIAL_FAILED = "TrialFailed"
 NEW_BEST = "NewBest"
+# A failed trial launched again in a retry Job (per-trial retries, spec.retries).
+TRIAL_RETRIED = "TrialRetried"
+# The reason of InfrastructureDegraded when a pod's own reason is not a usable word.
+POD_NOT_STARTED = "PodNotStarted"
 # Posted by the Kubernetes event sink in place of the routine events it sampled away.
 EVENTS_SUPPRESSED = "EventsSuppressed"
 # Routine reasons, one per Job or best: an event sink may sample them, never the others.
 ROUTINE_EVENTS = frozenset({TRIALS_STARTED, TRIALS_FINISHED, NEW_BEST})
+
+# The exit code a worker reserves for "this trial's configuration or objective is broken"
+# (sysexits.h's EX_CONFIG): the Job's podFailurePolicy fails the Job at once on it, and
+# its trials are not retried. The runner keeps its own copy (it imports nothing of tuneop).
+EXIT_TRIAL_BROKEN = 78
 
 # Labels and annotations on worker Jobs (and the best-params ConfigMap).
 LABEL_SESSION = "tuneop.dev/session"
@@ -108,3 +127,10 @@ ANN_TRIALS = "tuneop.dev/trials"
 # for a Job of one trial, its params as JSON (the params file is this annotation).
 ANN_CONTAINER = "tuneop.dev/container"
 ANN_PARAMS = "tuneop.dev/params"
+# On a retry Job: the Job whose failed trials it runs again (its index), and the attempt
+# (1 for the first retry); the attempt also reaches the trial as TUNEOP_ATTEMPT.
+LABEL_RETRY_OF = "tuneop.dev/retry-of"
+ANN_ATTEMPT = "tuneop.dev/attempt"
+# On every worker Job: spec.podStartTimeoutSeconds, so the Kubernetes adapter knows when
+# a Job whose pod is not ready is worth a look at its pods (without reading the spec).
+ANN_START_TIMEOUT = "tuneop.dev/pod-start-timeout-seconds"

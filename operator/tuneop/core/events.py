@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tuneop.api import vocabulary as V
 from tuneop.api.status import TrialRef
 from tuneop.core.contract import TrialResult
-from tuneop.core.ranges import format_range
+from tuneop.core.ranges import format_ranges
 
 __all__ = [
     "Event",
@@ -22,7 +22,9 @@ __all__ = [
     "job_finished",
     "new_best",
     "phase_changed",
+    "pod_not_started",
     "stopped",
+    "trial_retried",
     "trials_started",
 ]
 
@@ -38,7 +40,7 @@ def job_finished(job_index: int, results: Sequence[TrialResult]) -> list[Event]:
     """TrialsFinished when every trial succeeded, else TrialFailed quoting the first failure."""
     if not results:
         return []
-    trials = format_range(results[0].trial, results[-1].trial)
+    trials = format_ranges(r.trial for r in results)
     bad = [r for r in results if not r.succeeded]
     if not bad:
         return [Event("Normal", V.TRIALS_FINISHED, f"job {job_index}: trials {trials} succeeded")]
@@ -57,9 +59,26 @@ def stopped(reason: str, jobs: int) -> Event:
 
 
 def trials_started(job_index: int, trials: tuple[int, ...]) -> Event:
-    return Event(
-        "Normal", V.TRIALS_STARTED, f"job {job_index}: trials {format_range(trials[0], trials[-1])}"
+    return Event("Normal", V.TRIALS_STARTED, f"job {job_index}: trials {format_ranges(trials)}")
+
+
+def trial_retried(
+    job_index: int, attempt: int, retries: int, failed: Sequence[TrialResult]
+) -> Event:
+    """A retry Job launched for ``failed``, quoting the first failure."""
+    first = failed[0]
+    trials = format_ranges(r.trial for r in failed)
+    message = (
+        f"job {job_index}: trials {trials} again (attempt {attempt} of {retries}) after job"
+        f" {first.job_index}: trial {first.trial} {first.outcome}: {first.error or ''}"
     )
+    return Event("Warning", V.TRIAL_RETRIED, message)
+
+
+def pod_not_started(reason: str, job_index: int, problem: str, seconds: int) -> Event:
+    """A Job ended because its pod did not start within ``seconds``; ``reason`` is the pod's."""
+    message = f"job {job_index}: not started after {seconds}s, its trials not counted: {problem}"
+    return Event("Warning", reason, message)
 
 
 def phase_changed(phase: V.Phase, message: str) -> Event:

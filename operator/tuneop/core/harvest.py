@@ -30,7 +30,16 @@ from tuneop.core.contract import (
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.stdout_metrics import stdout_metrics
 
-__all__ = ["harvest_job"]
+__all__ = ["PodLogs", "harvest_job"]
+
+
+class PodLogs(list[str]):
+    """A Job's pod logs, oldest first, and how many of its pods the platform disrupted
+    (an adapter that knows; they were replaced, not counted as failures)."""
+
+    def __init__(self, logs: Sequence[str], disruptions: int = 0) -> None:
+        super().__init__(logs)
+        self.disruptions = disruptions
 
 
 def _stdout_report(

@@ -5,7 +5,8 @@ Jobs are laid out from the launch watermark (``packing.next_job_size``) while
 Job whose results are not harvested yet. Grid, random and explicit trials get
 their params from ``search.point``; bayesian trials ask the suggester, which
 sees every known result and the params still running. Each new Job is put in
-flight in the ledger and announced by a TrialsStarted event.
+flight in the ledger and announced by a TrialsStarted event. Retry Jobs
+(``tuneop.core.retry``) come first: each takes the slot of the Job it retries.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from tuneop.api.spec import SessionSpec
 from tuneop.core import events
 from tuneop.core.bayesian import suggest as tpe_suggest
 from tuneop.core.contract import TrialResult
-from tuneop.core.ledger import Ledger
+from tuneop.core.ledger import Ledger, count, repeated_error
 from tuneop.core.manifests import job_manifest, job_name
-from tuneop.core.observed import Observed, Params
+from tuneop.core.observed import Observed, Params, Retry
 from tuneop.core.packing import next_job_size
 from tuneop.core.search import point
 
-__all__ = ["JobToCreate", "Suggest", "launch"]
+__all__ = ["JobToCreate", "Suggest", "drop_retries", "launch", "launch_retries"]
 
 # (spec, history, pending params, first trial, how many) → params for each new trial.
 Suggest = Callable[[SessionSpec, Sequence[TrialResult], Sequence[Params], int, int], list[Params]]
@@ -37,21 +38,25 @@ class JobToCreate:
     trials: tuple[int, ...]
     params: tuple[Params, ...]
     manifest: dict[str, Any]
+    # Set on a retry Job (also on its manifest: tuneop.core.manifests).
+    retry: Retry | None = None
 
 
 def launch(
     spec: SessionSpec, observed: Observed, ledger: Ledger, total: int, suggest: Suggest | None
 ) -> list[JobToCreate]:
     """The Jobs to create now; the ledger's watermark and in-flight map move past them."""
-    slots = spec.max_parallel - len(ledger.active) - len(ledger.unharvested)
+    create = launch_retries(spec, observed, ledger)
+    slots = spec.max_parallel - len(ledger.active) - len(ledger.unharvested) - len(create)
     layout: list[tuple[int, tuple[int, ...]]] = []
-    while slots > 0 and (size := next_job_size(spec, total, ledger.next_job, ledger.next_trial)):
+    while slots > 0 and (
+        size := next_job_size(spec, total, ledger.next_job - ledger.retry_jobs, ledger.next_trial)
+    ):
         layout.append((ledger.next_job, tuple(range(ledger.next_trial, ledger.next_trial + size))))
         ledger.next_job += 1
         ledger.next_trial += size
         slots -= 1
     params = _params(spec, observed, ledger, [t for _, ts in layout for t in ts], suggest)
-    create: list[JobToCreate] = []
     pos = 0
     for idx, trials in layout:
         job_params = tuple(params[pos : pos + len(trials)])
@@ -59,9 +64,47 @@ def launch(
         manifest = job_manifest(spec, observed.session, idx, trials, list(job_params))
         name = job_name(observed.session.name, idx)
         create.append(JobToCreate(idx, name, trials, job_params, manifest))
-        ledger.inflight[idx] = (trials[0], trials[-1])
+        ledger.inflight[idx] = trials
         ledger.events.append(events.trials_started(idx, trials))
     return create
+
+
+def launch_retries(spec: SessionSpec, observed: Observed, ledger: Ledger) -> list[JobToCreate]:
+    """A retry Job for each pending retry, from the watermark; counted in ``retryJobs``."""
+    create = []
+    for pending in ledger.retries:
+        idx = ledger.next_job
+        ledger.next_job += 1
+        ledger.retry_jobs += 1
+        trials = pending.trials
+        params = [dict(r.params) for r in pending.failed]
+        manifest = job_manifest(spec, observed.session, idx, trials, params, pending.retry)
+        name = job_name(observed.session.name, idx)
+        create.append(JobToCreate(idx, name, trials, tuple(params), manifest, pending.retry))
+        ledger.inflight[idx] = trials
+        ledger.counts = ledger.counts.model_copy(
+            update={"retried": ledger.counts.retried + len(trials)}
+        )
+        ledger.events.append(
+            events.trial_retried(idx, pending.retry.attempt, spec.retries, pending.failed)
+        )
+    ledger.retries = []
+    return create
+
+
+def drop_retries(ledger: Ledger) -> None:
+    """The session launches nothing more: the failed trials waiting to retry count as they are."""
+    failed = [r for pending in ledger.retries for r in pending.failed]
+    for pending in ledger.retries:
+        ledger.events.extend(events.job_finished(pending.failed[0].job_index, pending.failed))
+    ledger.retries = []
+    if not failed:
+        return
+    ledger.persist.extend(failed)
+    ledger.counts = count(ledger.counts, failed)
+    ledger.repeated_error, ledger.repeated_error_count = repeated_error(
+        (ledger.repeated_error, ledger.repeated_error_count), failed
+    )
 
 
 def _params(

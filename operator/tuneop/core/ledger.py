@@ -16,6 +16,12 @@ write carries the object's resourceVersion, so two Jobs finishing together
 cannot both be folded into one stale status). A Job is therefore counted
 exactly once however many reconciles see it. Jobs are deleted only after the
 status recording their harvest was written (``collectable``).
+
+Failed trials with attempts left are not counted at their harvest: they wait in
+``retries`` for the launch step to run them again (``tuneop.core.retry``). A
+Job whose pod has not started within ``spec.podStartTimeoutSeconds`` is ended
+here: its trials are InfrastructureFailure (they spend no failure budget), and
+the reason is kept for the InfrastructureDegraded condition.
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from tuneop.core.events import Event
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.ranges import IndexSet, format_inflight, parse_inflight
 from tuneop.core.ranking import rank_by
+from tuneop.core.retry import PendingRetry, split_retries
 from tuneop.core.search import known_point
+from tuneop.core.starting import InfraIssue, not_started
 
 __all__ = [
     "Ledger",
@@ -57,9 +65,11 @@ class Ledger:
 
     start_time: datetime
     harvested: IndexSet
-    inflight: dict[int, tuple[int, int]]
+    inflight: dict[int, tuple[int, ...]]
     next_job: int
     next_trial: int
+    # Retry Jobs among the next_job Jobs launched (core.retry).
+    retry_jobs: int
     counts: TrialCounts
     board: list[TrialRef]
     # The live Jobs, one per index, and those still holding a maxParallel slot:
@@ -72,6 +82,13 @@ class Ledger:
     # The same error, in a row, of the failed trials before any success (fail fast).
     repeated_error: str = ""
     repeated_error_count: int = 0
+    # Failed trials waiting for the launch step to run them again.
+    retries: list[PendingRetry] = field(default_factory=list)
+    # Jobs ended in this reconcile because their pod never started: names to delete.
+    not_started: list[str] = field(default_factory=list)
+    issue: InfraIssue | None = None
+    pods_not_started: int = 0
+    evictions: int = 0
 
     @property
     def best(self) -> TrialRef | None:
@@ -91,21 +108,24 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     for j in live:
         # Jobs created before a status write was lost are adopted, not launched again.
         if j.trials and j.index not in harvested:
-            inflight.setdefault(j.index, (j.trials[0], j.trials[-1]))
+            inflight.setdefault(j.index, j.trials)
+    adopted_retries = sum(1 for j in live if j.retry is not None and j.index >= prev.next_job)
     ledger = Ledger(
         start_time=prev.start_time or now,
         harvested=harvested,
         inflight=inflight,
         next_job=max([prev.next_job, *(j.index + 1 for j in live)]),
         next_trial=max([prev.next_trial, *(t + 1 for j in live for t in j.trials)]),
+        retry_jobs=prev.retry_jobs + adopted_retries,
         counts=prev.trials,
         board=list(prev.leaderboard),
         jobs=live,
         active=[j for j in live if j.state is JobState.ACTIVE],
         unharvested=[],
     )
-    _fold_harvested(ledger, sorted(live, key=lambda j: j.index))
+    _fold_harvested(spec, ledger, sorted(live, key=lambda j: j.index))
     _fold_vanished(spec, ledger, {j.index for j in live})
+    _fold_not_started(spec, ledger, now)
     ledger.unharvested = [j for j in live if j.finished and j.index not in ledger.harvested]
     ledger.counts = count(prev.trials, ledger.persist)
     ledger.repeated_error, ledger.repeated_error_count = repeated_error(
@@ -118,21 +138,51 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     return ledger
 
 
-def _fold_harvested(ledger: Ledger, live: Sequence[ObservedJob]) -> None:
+def _fold_harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -> None:
     for j in live:
         if j.finished and j.index not in ledger.harvested and j.results is not None:
-            _record(ledger, j.index, j.results)
+            final, retry = split_retries(spec, j, j.results, live)
+            _record(ledger, j.index, final)
+            ledger.evictions += j.disruptions
+            if retry is not None:
+                ledger.retries.append(retry)
 
 
 def _fold_vanished(spec: SessionSpec, ledger: Ledger, live: set[int]) -> None:
     why = "the Job was deleted before its results were harvested"
-    for idx, (a, b) in sorted(ledger.inflight.items()):
+    for idx, trials in sorted(ledger.inflight.items()):
         if idx not in live and idx not in ledger.harvested:
             lost = [
                 missing_result(t, idx, known_point(spec, t), Outcome.RESULTS_LOST, why)
-                for t in range(a, b + 1)
+                for t in trials
             ]
             _record(ledger, idx, lost)
+
+
+def _fold_not_started(spec: SessionSpec, ledger: Ledger, now: datetime) -> None:
+    """End the Jobs whose pod has not started in time; their trials are the platform's."""
+    for j in ledger.active:
+        issue = not_started(spec, j, now)
+        if issue is None:
+            continue
+        if j.index in ledger.harvested:
+            ledger.not_started.append(j.name)  # ended before, still being deleted
+            continue
+        why = f"infrastructure: the pod did not start: {issue.problem}"
+        results = [
+            missing_result(
+                t, j.index, j.params[k] if k < len(j.params) else {}, Outcome.INFRASTRUCTURE, why
+            )
+            for k, t in enumerate(j.trials)
+        ]
+        ledger.persist.extend(results)
+        ledger.harvested.add(j.index)
+        ledger.inflight.pop(j.index, None)
+        ledger.not_started.append(j.name)
+        ledger.pods_not_started += 1
+        ledger.issue = issue
+        ledger.events.append(issue.event(j.index, spec.pod_start_timeout_seconds))
+    ledger.active = [j for j in ledger.active if j.name not in ledger.not_started]
 
 
 def _record(ledger: Ledger, job_index: int, results: Sequence[TrialResult]) -> None:

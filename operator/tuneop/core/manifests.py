@@ -4,10 +4,19 @@
 on it. Names are deterministic (``<session>-<index>``, within 63 characters)
 so a repeated create is harmless. The Job's index is its
 ``tuneop.dev/job-index`` label and its trials the ``tuneop.dev/trials``
-annotation (a range, ``"12-15"``). The trials and their params travel as JSON
-in the ``TUNEOP_TRIALS`` environment variable, never interpolated into a shell
-string. The pod is the session's template plus what a trial needs
-(``tuneop.core.podtemplate``).
+annotation (a range, ``"12-15"``, or runs, ``"12,14"``, for a retry Job). The
+trials and their params travel as JSON in the ``TUNEOP_TRIALS`` environment
+variable, never interpolated into a shell string. The pod is the session's
+template plus what a trial needs (``tuneop.core.podtemplate``).
+
+**Failure policy.** Every Job has ``backoffLimit: 0`` and a ``podFailurePolicy``:
+a pod disrupted by the platform (its ``DisruptionTarget`` condition: a drained
+node, preemption, an eviction) is replaced without counting as a failure; the
+trial container exiting with ``EXIT_TRIAL_BROKEN`` fails the Job at once (reason
+``PodFailurePolicy``: the trial is broken, a retry would fail the same way); any
+other failure fails the Job. A failed trial is retried by the operator, alone, in
+a *retry Job* (``tuneop.core.retry``), which carries the attempt and the Job it
+retries, so the trials that succeeded never run again.
 """
 
 from __future__ import annotations
@@ -21,18 +30,24 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
 from tuneop.api.vocabulary import (
+    ANN_ATTEMPT,
+    ANN_CONTAINER,
+    ANN_START_TIMEOUT,
     ANN_TRIALS,
+    EXIT_TRIAL_BROKEN,
     LABEL_JOB_INDEX,
     LABEL_MANAGED_BY,
+    LABEL_RETRY_OF,
     LABEL_SESSION,
     MANAGED_BY,
 )
-from tuneop.core.observed import Params
+from tuneop.core.observed import Params, Retry
 from tuneop.core.podtemplate import CONTAINER, trial_pod
-from tuneop.core.ranges import format_range, parse_range
+from tuneop.core.ranges import format_ranges, parse_ranges
 
 __all__ = [
     "CONTAINER",
+    "ENV_ATTEMPT",
     "ENV_TRIALS",
     "JOB_START_SLACK_SECONDS",
     "DecodedJob",
@@ -42,6 +57,7 @@ __all__ = [
     "job_name",
     "owner_reference",
     "parse_trials",
+    "pod_failure_policy",
     "runner_env",
     "runner_trials",
     "selector",
@@ -49,6 +65,7 @@ __all__ = [
 ]
 
 ENV_TRIALS = "TUNEOP_TRIALS"
+ENV_ATTEMPT = "TUNEOP_ATTEMPT"
 MAX_NAME = 63
 # Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
 # this slack lets the runner's own per-trial timeout fire first and report the trial.
@@ -77,20 +94,46 @@ def selector(session: str) -> str:
     return f"{LABEL_SESSION}={session_label(session)},{LABEL_MANAGED_BY}={MANAGED_BY}"
 
 
+# A garbled annotation must not make the operator expand a huge range.
+_MAX_ANNOTATED_TRIALS = 100_000
+
+
 def format_trials(trials: tuple[int, ...]) -> str:
-    """The ``tuneop.dev/trials`` annotation of a Job whose trials are consecutive."""
-    return format_range(trials[0], trials[-1])
+    """The ``tuneop.dev/trials`` annotation: ``"12-15"``, or runs for a retry Job."""
+    return format_ranges(trials)
 
 
 def parse_trials(text: Any) -> tuple[int, ...]:
     """The trials of a ``tuneop.dev/trials`` annotation; () when it is absent or garbled."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not text or len(text) > 10_000:
         return ()
     try:
-        first, last = parse_range(text)
+        runs = [part.partition("-") for part in text.split(",")]
+        if sum(int(b or a) - int(a) + 1 for a, _, b in runs) > _MAX_ANNOTATED_TRIALS:
+            return ()
+        return tuple(sorted(parse_ranges(text)))
     except ValueError:
         return ()
-    return tuple(range(first, last + 1))
+
+
+def pod_failure_policy(container: str) -> dict[str, Any]:
+    """Disruptions replaced without counting; the reserved exit code fails the Job at once."""
+    return {
+        "rules": [
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": container,
+                    "operator": "In",
+                    "values": [EXIT_TRIAL_BROKEN],
+                },
+            },
+        ]
+    }
 
 
 def runner_env(
@@ -140,7 +183,12 @@ def owner_reference(ref: SessionRef) -> dict[str, Any]:
 
 
 def job_manifest(
-    spec: SessionSpec, ref: SessionRef, index: int, trials: tuple[int, ...], params: list[Params]
+    spec: SessionSpec,
+    ref: SessionRef,
+    index: int,
+    trials: tuple[int, ...],
+    params: list[Params],
+    retry: Retry | None = None,
 ) -> dict[str, Any]:
     labels = {
         LABEL_SESSION: session_label(ref.name),
@@ -148,21 +196,35 @@ def job_manifest(
         LABEL_MANAGED_BY: MANAGED_BY,
     }
     env = runner_env(spec, ref, index, trials, params)
+    annotations = {
+        ANN_TRIALS: format_trials(trials),
+        ANN_START_TIMEOUT: str(spec.pod_start_timeout_seconds),
+    }
+    if retry is not None:
+        env.append({"name": ENV_ATTEMPT, "value": str(retry.attempt)})
+        annotations[ANN_ATTEMPT] = str(retry.attempt)
     template = trial_pod(spec, labels, env, trials, params)
+    job_labels = dict(labels)
+    if retry is not None:
+        job_labels[LABEL_RETRY_OF] = str(retry.of)
     metadata: dict[str, Any] = {
         "name": job_name(ref.name, index),
         "namespace": ref.namespace,
-        "labels": labels,
-        "annotations": {ANN_TRIALS: format_trials(trials)},
+        "labels": job_labels,
+        "annotations": annotations,
     }
     if ref.uid:
         metadata["ownerReferences"] = [owner_reference(ref)]
+    container = template["metadata"]["annotations"][ANN_CONTAINER]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata,
         "spec": {
-            "backoffLimit": spec.retries,
+            # Retries are per trial, by the operator (core.retry): a Job retried whole would
+            # run its succeeded trials again.
+            "backoffLimit": 0,
+            "podFailurePolicy": pod_failure_policy(container),
             "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials)
             + JOB_START_SLACK_SECONDS,
             "template": template,
@@ -179,6 +241,7 @@ class DecodedJob:
     trials: tuple[int, ...]
     # The params of ``trials``, in order; () unless every trial's params were found.
     params: tuple[Params, ...]
+    retry: Retry | None = None
 
 
 def decode_job(job: Mapping[str, Any]) -> DecodedJob | None:
@@ -197,4 +260,16 @@ def decode_job(job: Mapping[str, Any]) -> DecodedJob | None:
         return None
     by_trial = dict(pairs)
     params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
-    return DecodedJob(index=index, name=str(meta.get("name") or ""), trials=trials, params=params)
+    name = str(meta.get("name") or "")
+    return DecodedJob(index=index, name=name, trials=trials, params=params, retry=_retry(meta))
+
+
+def _retry(meta: Mapping[str, Any]) -> Retry | None:
+    """The retry a Job's metadata records; None for a first attempt (or a garbled record)."""
+    of = (meta.get("labels") or {}).get(LABEL_RETRY_OF)
+    attempt = (meta.get("annotations") or {}).get(ANN_ATTEMPT)
+    if not isinstance(of, str) or not isinstance(attempt, str):
+        return None
+    if not (of.isdigit() and attempt.isdigit() and len(of) < 12 and len(attempt) < 5):
+        return None
+    return Retry(of=int(of), attempt=int(attempt))

@@ -2,7 +2,8 @@
 
 Adapters (Kubernetes, local processes) translate what they see into these
 plain values; the planner reads nothing else. ``JobState`` is deliberately
-smaller than a Kubernetes Job: active, succeeded or failed, plus why.
+smaller than a Kubernetes Job: active, succeeded or failed, plus why, and
+what the platform did to its pods (not started, disrupted).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tuneop.api.spec import Scalar
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import TrialResult
 
-__all__ = ["JobState", "Observed", "ObservedJob", "Params"]
+__all__ = ["JobState", "Observed", "ObservedJob", "Params", "Retry"]
 
 Params = dict[str, Scalar]
 
@@ -25,6 +26,14 @@ class JobState(StrEnum):
     ACTIVE = "Active"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What makes a Job a retry: the Job whose failed trials it runs again, and the attempt."""
+
+    of: int
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,16 @@ class ObservedJob:
     finished_at: datetime | None = None
     # Results read from the Job's logs in this reconcile; None when not harvested.
     results: tuple[TrialResult, ...] | None = None
+    # Set on a retry Job (``tuneop.core.retry``).
+    retry: Retry | None = None
+    # Whether a pod of the Job is ready (running); an adapter without pods says True.
+    pods_ready: bool = True
+    # Why the Job's pod has not started, as (reason, detail): ("ImagePullBackOff", "pod
+    # x-0-abc container runner: ..."); set when an adapter looked because the Job was not
+    # ready past spec.podStartTimeoutSeconds.
+    not_started: tuple[str, str] | None = None
+    # Pods of the Job the platform disrupted (evicted, preempted), seen at harvest.
+    disruptions: int = 0
 
     @property
     def finished(self) -> bool:

@@ -16,7 +16,14 @@ from datetime import datetime
 
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
-from tuneop.api.status import MAX_MESSAGE, Condition, JobCounts, SessionStatus, set_condition
+from tuneop.api.status import (
+    MAX_MESSAGE,
+    Condition,
+    InfraEvents,
+    JobCounts,
+    SessionStatus,
+    set_condition,
+)
 from tuneop.api.vocabulary import Phase
 from tuneop.core.ledger import Ledger
 from tuneop.core.observed import Observed
@@ -48,8 +55,9 @@ def session_status(
         update={"total": total, "running": running, "pending": max(total - ledger.next_trial, 0)}
     )
     n_active = len(ledger.active) + new_jobs
+    fresh = ledger.next_job - ledger.retry_jobs
     jobs = JobCounts(
-        total=ledger.next_job + jobs_left(spec, total - ledger.next_trial, ledger.next_job),
+        total=ledger.next_job + jobs_left(spec, total - ledger.next_trial, fresh),
         launched=ledger.next_job,
         active=n_active,
         harvested=len(ledger.harvested),
@@ -60,18 +68,39 @@ def session_status(
         progress=f"{counts.done}/{total}",
         trials=counts,
         jobs=jobs,
+        infrastructure=_infrastructure(observed.status.infrastructure, ledger),
         best=ledger.best,
         leaderboard=ledger.board,
         harvested_jobs=ledger.harvested.format(),
         next_job=ledger.next_job,
         next_trial=ledger.next_trial,
+        retry_jobs=ledger.retry_jobs,
         inflight=ledger.inflight_text,
         repeated_error=ledger.repeated_error,
         repeated_error_count=ledger.repeated_error_count,
     )
     busy = n_active > 0 or bool(ledger.unharvested)
     phase, reason, message = decide_phase(spec, status, stop, goal, capped, busy)
-    return _settle(spec, observed.status, status, (phase, reason, message), now)
+    status = _settle(spec, observed.status, status, (phase, reason, message), now)
+    if ledger.issue is not None:
+        conds = set_condition(
+            status.conditions,
+            V.INFRASTRUCTURE_DEGRADED,
+            True,
+            ledger.issue.reason,
+            ledger.issue.problem,
+            now,
+            status.observed_generation or 0,
+        )
+        status = status.model_copy(update={"conditions": conds})
+    return status
+
+
+def _infrastructure(prev: InfraEvents, ledger: Ledger) -> InfraEvents:
+    return InfraEvents(
+        evictions=prev.evictions + ledger.evictions,
+        pods_not_started=prev.pods_not_started + ledger.pods_not_started,
+    )
 
 
 def decide_phase(

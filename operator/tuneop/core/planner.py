@@ -36,12 +36,13 @@ from tuneop.core import events
 from tuneop.core.clock import open_clock
 from tuneop.core.contract import TrialResult
 from tuneop.core.events import Event
-from tuneop.core.launch import JobToCreate, Suggest, launch
+from tuneop.core.launch import JobToCreate, Suggest, drop_retries, launch, launch_retries
 from tuneop.core.ledger import collectable, open_ledger
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.phase import invalid_status, session_status
 from tuneop.core.ranges import IndexSet
 from tuneop.core.search import budget
+from tuneop.core.starting import recheck_after
 from tuneop.core.stop import goal_reached, stop_jobs, stop_reason
 
 __all__ = [
@@ -111,9 +112,14 @@ def plan(
         clock = clock.started(now)
     stop = stop_reason(spec, observed, ledger, total, clock.passed(spec, now))
     delete = stop_jobs(spec, ledger, stop) if stop is not None else []
+    delete += ledger.not_started
     create = []
     if stop is None and not goal and not spec.suspend:
         create = launch(spec, observed, ledger, total, suggest)
+    elif stop is None and not goal:
+        create = launch_retries(spec, observed, ledger)  # a retry finishes a running Job
+    else:
+        drop_retries(ledger)
     delete += collectable(spec, ledger, delete)
     created = (len(create), sum(len(c.trials) for c in create))
     status = session_status(spec, observed, ledger, created, total, capped, stop, goal, now)
@@ -122,6 +128,9 @@ def plan(
     if status.phase != observed.status.phase:
         ledger.events.append(events.phase_changed(status.phase, status.message))
     requeue = clock.remaining(spec, now)
+    recheck = None if status.terminal else recheck_after(spec, ledger.active, now)
+    if recheck is not None:
+        requeue = recheck if requeue is None else min(requeue, recheck)
     warnings = []
     if capped:
         warnings.append(

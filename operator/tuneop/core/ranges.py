@@ -8,8 +8,10 @@ Three places write them, all through this module:
   Jobs are launched in index order and finish roughly in order, so the set is
   a few runs whatever the session's size, which keeps the status bounded;
 - the in-flight map in the status, each launched, unharvested Job with its
-  trials: ``"5=12-15,6=16"``;
-- the ``tuneop.dev/trials`` annotation on a worker Job: ``"12-15"``.
+  trials: ``"5=12-15,6=16"``; a retry Job runs the failed trials of a Job,
+  which need not be consecutive, and has one entry per run: ``"9=12,9=14"``;
+- the ``tuneop.dev/trials`` annotation on a worker Job: ``"12-15"``, or a set
+  of runs, ``"12,14"``, for a retry Job.
 """
 
 from __future__ import annotations
@@ -66,17 +68,22 @@ def format_ranges(indexes: Iterable[int]) -> str:
     return ",".join(runs)
 
 
-def parse_inflight(text: str) -> dict[int, tuple[int, int]]:
-    """``"5=12-15,6=16"`` → {5: (12, 15), 6: (16, 16)}; first and last trial, inclusive."""
-    out: dict[int, tuple[int, int]] = {}
+def parse_inflight(text: str) -> dict[int, tuple[int, ...]]:
+    """``"5=12-14,6=16,6=18"`` → {5: (12, 13, 14), 6: (16, 18)}: each Job's trials."""
+    out: dict[int, set[int]] = {}
     for part in filter(None, text.split(",")):
         job, _, trials = part.partition("=")
-        out[int(job)] = parse_range(trials)
-    return out
+        a, b = parse_range(trials)
+        out.setdefault(int(job), set()).update(range(a, b + 1))
+    return {j: tuple(sorted(ts)) for j, ts in out.items()}
 
 
-def format_inflight(jobs: dict[int, tuple[int, int]]) -> str:
-    return ",".join(f"{j}={format_range(a, b)}" for j, (a, b) in sorted(jobs.items()))
+def format_inflight(jobs: dict[int, tuple[int, ...]]) -> str:
+    return ",".join(
+        f"{j}={run}"
+        for j, trials in sorted(jobs.items())
+        for run in format_ranges(trials).split(",")
+    )
 
 
 class IndexSet:

@@ -19,16 +19,27 @@ Unschedulable) sets ``infra_reason``; unreported trials then count as
 InfrastructureFailure, not as the trial's fault. OOMKilled is the trial's own
 doing and stays a Failed trial. Pods deleted before harvest are not
 guessed at here: ``read_logs`` returns None and the core records ResultsLost.
+
+**Pods that do not start.** An active Job with no ready pod
+(``status.ready``) past its ``tuneop.dev/pod-start-timeout-seconds`` is worth
+a look at its pods (``needs_pod_check``): when its newest pod waits on its
+image or configuration or is unschedulable, ``not_started`` says why, and the
+planner ends the Job (``tuneop.core.starting``). Only such Jobs cost a pod
+listing; a session whose pods start costs none. **Disruptions.** Pods with a
+``DisruptionTarget`` condition (evicted, preempted, a drained node) are
+counted at harvest (``disruptions``): the Job's ``podFailurePolicy`` had
+Kubernetes replace them without counting them as failures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
+from tuneop.api.vocabulary import ANN_START_TIMEOUT
 from tuneop.core.manifests import decode_job
 from tuneop.core.observed import JobState, ObservedJob
 
@@ -37,8 +48,11 @@ __all__ = [
     "INFRA_WAITING_REASONS",
     "Json",
     "creation_order",
+    "disruptions",
     "infra_reason",
     "job_state",
+    "needs_pod_check",
+    "not_started",
     "observed_job",
     "owned_by_other",
     "parse_time",
@@ -104,8 +118,59 @@ def owned_by_other(job: Json, ref: SessionRef) -> bool:
     return False
 
 
+def _ready(job: Json) -> bool:
+    status = job.get("status") or {}
+    ready = status.get("ready")
+    return isinstance(ready, int) and ready > 0
+
+
+def needs_pod_check(job: Json, now: datetime) -> bool:
+    """An active Job with no ready pod past its start timeout: are its pods stuck?"""
+    if job_state(job)[0] is not JobState.ACTIVE or _ready(job):
+        return False
+    started = parse_time((job.get("status") or {}).get("startTime"))
+    text = ((job.get("metadata") or {}).get("annotations") or {}).get(ANN_START_TIMEOUT)
+    if started is None or not isinstance(text, str) or not text.isdigit() or len(text) > 9:
+        return False
+    return now - started >= timedelta(seconds=int(text))
+
+
+def not_started(pods: Sequence[Json]) -> tuple[str, str] | None:
+    """(reason, detail) when the newest pod waits on its image or a node; None otherwise."""
+    ordered = creation_order(pods)
+    if not ordered:
+        return None
+    status = ordered[-1].get("status") or {}
+    if status.get("phase") not in (None, "Pending"):
+        return None
+    problem = pod_problem(ordered[-1])
+    if problem is None:
+        return None
+    for cs in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+        if reason in INFRA_WAITING_REASONS:
+            return str(reason), problem
+    return "Unschedulable", problem
+
+
+def disruptions(pods: Sequence[Json]) -> int:
+    """Pods the platform disrupted (their DisruptionTarget condition is True)."""
+    return sum(
+        1
+        for pod in pods
+        if any(
+            c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+            for c in (pod.get("status") or {}).get("conditions") or []
+        )
+    )
+
+
 def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
-    """An ``ObservedJob`` from a Job's JSON (and its pods, for failures); None if not ours."""
+    """An ``ObservedJob`` from a Job's JSON (and its pods, for failures and pods that do
+    not start); None if not ours."""
     wire = decode_job(job)
     if wire is None:
         return None
@@ -120,6 +185,9 @@ def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
         infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
         started_at=parse_time((job.get("status") or {}).get("startTime")),
         finished_at=finished,
+        retry=wire.retry,
+        pods_ready=state is not JobState.ACTIVE or _ready(job),
+        not_started=not_started(pods) if state is JobState.ACTIVE and pods else None,
     )
 
 

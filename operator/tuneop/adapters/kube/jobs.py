@@ -10,8 +10,8 @@ reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
 Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
-Only plain Job features are used (no Indexed Jobs, pod failure policies or
-``suspend``), the Job features every supported API server has.
+Every Job carries a ``podFailurePolicy`` (``tuneop.core.manifests``), GA since
+Kubernetes 1.31, the oldest supported release; no Indexed Jobs and no ``suspend``.
 
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.
@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tuneop.adapters.kube.client import (
     REQUEST_TIMEOUT,
@@ -52,7 +53,9 @@ from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.job_status import (
     Json,
     creation_order,
+    disruptions,
     job_state,
+    needs_pod_check,
     observed_job,
     owned_by_other,
     pod_job,
@@ -61,6 +64,7 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
+from tuneop.core.harvest import PodLogs
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
@@ -93,6 +97,8 @@ class KubeJobs:
     cache: JobCache | None = None
     # What the operator's pod watch shows; without one, each harvest LISTs the Job's pods.
     pods: PodCache | None = None
+    # When a pod that has not started is stuck is judged against this clock.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Per session, per finished Job: its uid and how many pods its status counts as ended.
     _ended: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _log_failures: dict[str, int] = field(default_factory=dict)
@@ -105,8 +111,15 @@ class KubeJobs:
         ended = {_name(j): _ended(j) for j in items if job_state(j)[0] is not JobState.ACTIVE}
         with self._lock:
             self._ended[ref.key] = ended
-        failed = [_name(j) for j in items if job_state(j)[0] is JobState.FAILED]
-        pods_by_job = self._failed_pods(ref, failed)
+        now = self.clock()
+        # Pods are looked at only for a failed Job or a Job whose pod has not started in
+        # time: a session whose workers run costs no pod listing.
+        look = [
+            _name(j)
+            for j in items
+            if job_state(j)[0] is JobState.FAILED or needs_pod_check(j, now)
+        ]
+        pods_by_job = self._pods_of(ref, look)
         out = []
         for item in items:
             name = (item.get("metadata") or {}).get("name", "")
@@ -117,14 +130,15 @@ class KubeJobs:
             out.append(job)
         return sorted(out, key=lambda j: j.index)
 
-    def _failed_pods(self, ref: SessionRef, failed: list[str]) -> dict[str, list[Json]]:
-        """The pods of the failed Jobs (their newest pod tells an infrastructure failure)."""
+    def _pods_of(self, ref: SessionRef, names: list[str]) -> dict[str, list[Json]]:
+        """The pods of these Jobs: from the pod cache when it vouches for every one (only
+        finished Jobs), else one LIST of the session's pods."""
         pods_by_job: dict[str, list[Json]] = {}
-        if not failed:
+        if not names:
             return pods_by_job
-        cached = [self._cached_pods(ref, name) for name in failed]
+        cached = [self._cached_pods(ref, name) for name in names]
         if all(pods is not None for pods in cached):
-            return {name: list(pods or ()) for name, pods in zip(failed, cached, strict=True)}
+            return {name: list(pods or ()) for name, pods in zip(names, cached, strict=True)}
         for pod in self._pods(ref, f"{LABEL_SESSION}={session_label(ref.name)}"):
             pods_by_job.setdefault(pod_job(pod) or "", []).append(pod)
         return pods_by_job
@@ -207,7 +221,7 @@ class KubeJobs:
         self._forget(attempt_key)
         if not read_any:
             return [] if job.reason == "DeadlineExceeded" else None
-        return [part for parts in reversed(logs) for part in parts]
+        return PodLogs([part for parts in reversed(logs) for part in parts], disruptions(pods))
 
     def _forget(self, key: str) -> None:
         with self._lock:

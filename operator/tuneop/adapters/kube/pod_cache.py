@@ -46,6 +46,7 @@ CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 LEGACY_UID_LABEL = "controller-uid"
 ENDED_PHASES = frozenset({"Succeeded", "Failed"})
 DEFAULT_MAX_PODS = 20_000
+_KEPT_CONDITIONS = frozenset({"PodScheduled", "DisruptionTarget"})
 _KEPT_LABELS = (CONTROLLER_UID_LABEL, LEGACY_UID_LABEL, "job-name", "batch.kubernetes.io/job-name")
 
 
@@ -86,7 +87,7 @@ def slim_pod(pod: Json) -> dict[str, Any]:
             "conditions": [
                 {k: c.get(k) for k in ("type", "status", "reason", "message")}
                 for c in status.get("conditions") or []
-                if c.get("type") == "PodScheduled"
+                if c.get("type") in _KEPT_CONDITIONS
             ],
             "containerStatuses": [
                 _container_status(cs) for cs in status.get("containerStatuses") or []

@@ -6,9 +6,11 @@ log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
 ``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
 deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded). Deleting a Job stops its process group and every
-process below it, ``setsid`` children included (``proctree``); ``shutdown``
-stops whatever is still below this process.
+(BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
+the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
+``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job
+stops its process group and every process below it, ``setsid`` children
+included (``proctree``); ``shutdown`` stops whatever is still below this process.
 
 Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
 parameters, its manifest and its worker's pid), so a later run of the same
@@ -44,7 +46,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,7 +56,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
 from tuneop.core.logscan import scan
-from tuneop.core.manifests import ENV_TRIALS
+from tuneop.core.manifests import ENV_TRIALS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -137,6 +139,17 @@ def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
         # packages installed beside tuneop (an example's scikit-learn) are there.
         argv = [sys.executable, *argv[1:]]
     return argv
+
+
+def _fail_job_codes(manifest: dict[str, Any]) -> set[int]:
+    """The exit codes the Job's podFailurePolicy fails the Job on at once."""
+    rules = ((manifest.get("spec") or {}).get("podFailurePolicy") or {}).get("rules") or []
+    return {
+        code
+        for rule in rules
+        if rule.get("action") == "FailJob"
+        for code in (rule.get("onExitCodes") or {}).get("values") or []
+    }
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
@@ -289,6 +302,8 @@ class LocalJobs:
             return
         if code == 0:
             entry.state = JobState.SUCCEEDED
+        elif code in _fail_job_codes(entry.spec.manifest):
+            entry.state, entry.reason = JobState.FAILED, "PodFailurePolicy"
         elif entry.retries_left > 0:
             entry.retries_left -= 1
             self._start(entry)
@@ -307,6 +322,7 @@ class LocalJobs:
                     state=entry.state,
                     params=entry.spec.params,
                     reason=entry.reason,
+                    retry=entry.spec.retry,
                 )
             )
         return sorted(out, key=lambda j: j.index)
@@ -362,6 +378,8 @@ def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, di
                 manifest=dict(doc["manifest"]),
             )
             job.manifest["spec"]["template"]["spec"]["containers"][0]
+            wire = decode_job(job.manifest)
+            job = replace(job, retry=wire.retry if wire is not None else None)
         except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
             continue
         if job.index in wanted and len(job.params) == len(job.trials):
