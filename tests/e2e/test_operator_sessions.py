@@ -44,7 +44,7 @@ from tests.e2e.operator_support import (
 from tuneop.api.rules import Rule
 
 NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "lost", "bad-input")
-PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "FAILED", "BEST", "AGE"]
+PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "QUEUED", "FAILED", "BEST", "AGE"]
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CONTROL_CHARACTERS",
+    "DEFAULT_ADMISSION_WARNING_SECONDS",
     "DEFAULT_TRIAL_TIMEOUT_SECONDS",
     "KIND",
     "MAX_CATEGORICAL_VALUES",
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_TRIALS",
     "NAME_PATTERN",
     "PLURAL",
+    "QUEUE_NAME_PATTERN",
     "EnvVar",
     "MetricsCollector",
     "Objective",
@@ -62,6 +64,11 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
 MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
 DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hung trial
+# A Kueue queue admits within seconds when it has quota; ten minutes of waiting is
+# either a busy queue or one nobody serves (Kueue not installed, no such LocalQueue).
+DEFAULT_ADMISSION_WARNING_SECONDS = 600
+# A label value (the queue name is the kueue.x-k8s.io/queue-name label of each Job).
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$"
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
@@ -239,6 +246,19 @@ class SessionSpec(_Model):
     )
     max_parallel: int = Field(
         default=4, ge=1, le=200, strict=True, description="At most this many active Jobs."
+    )
+    queue_name: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=QUEUE_NAME_PATTERN,
+        description="A Kueue LocalQueue: Jobs are created suspended with its label.",
+    )
+    admission_warning_seconds: int = Field(
+        default=DEFAULT_ADMISSION_WARNING_SECONDS,
+        ge=1,
+        le=MAX_SECONDS,
+        strict=True,
+        description="With queueName: a Job waiting longer is reported (NotAdmitted).",
     )
     max_failed_trials: int | None = Field(
         default=None,

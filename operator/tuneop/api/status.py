@@ -84,6 +84,7 @@ class TrialCounts(_Status):
     infra_failed: int = Field(default=0, description="Eviction, image pull, deleted pod.")
     cancelled: int = 0
     running: int = 0
+    queued: int = Field(default=0, description="In Jobs waiting for admission (queueName).")
     pending: int = Field(default=0, description="Not launched yet.")
 
     @property
@@ -95,6 +96,7 @@ class JobCounts(_Status):
     total: int = Field(default=0, description="Worker Jobs the budget needs.")
     launched: int = 0
     active: int = 0
+    queued: int = Field(default=0, description="Of the active Jobs, those waiting for admission.")
     harvested: int = 0
 
 

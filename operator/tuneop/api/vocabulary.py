@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ADMITTED",
     "ANN_CONTAINER",
     "ANN_PARAMS",
     "ANN_TRIALS",
@@ -25,11 +26,13 @@ __all__ = [
     "INVALID_SPEC",
     "LABEL_JOB_INDEX",
     "LABEL_MANAGED_BY",
+    "LABEL_QUEUE_NAME",
     "LABEL_SESSION",
     "LAUNCHING",
     "MANAGED_BY",
     "MAX_FAILED_REACHED",
     "NEW_BEST",
+    "NOT_ADMITTED",
     "NO_TRIAL_SUCCEEDED",
     "PROGRESSING",
     "REPEATED_TRIAL_ERROR",
@@ -69,6 +72,10 @@ COMPLETE = "Complete"
 FAILED = "Failed"
 SUSPENDED = "Suspended"
 SPEC_VALID = "SpecValid"
+# Present once a session's Jobs queue (spec.queueName): False while a Job has waited
+# for admission past spec.admissionWarningSeconds (reason NotAdmitted, also a Warning
+# event), True again (reason Admitted) once none has.
+ADMITTED = "Admitted"
 
 # Condition reasons (the stop reasons double as Warning event reasons)
 LAUNCHING = "Launching"
@@ -86,6 +93,7 @@ CANCELLED = "Cancelled"
 SUSPENDED_BY_USER = "SuspendedByUser"
 RESUMED = "Resumed"
 STATUS_UNREADABLE = "StatusUnreadable"
+NOT_ADMITTED = "NotAdmitted"
 
 # Event reasons beyond the condition reasons; a phase change is an event named
 # after the new phase.
@@ -104,6 +112,8 @@ LABEL_JOB_INDEX = "tuneop.dev/job-index"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tuneop"
 ANN_TRIALS = "tuneop.dev/trials"
+# Kueue's label: the LocalQueue a Job waits in (spec.queueName).
+LABEL_QUEUE_NAME = "kueue.x-k8s.io/queue-name"
 # On a worker pod: the container that runs the trials (its log is harvested), and,
 # for a Job of one trial, its params as JSON (the params file is this annotation).
 ANN_CONTAINER = "tuneop.dev/container"

@@ -30,6 +30,8 @@ SCHEDULING_FIELDS = frozenset(
         "maxFailedTrials",
         "retries",
         "jobCleanup",
+        "queueName",
+        "admissionWarningSeconds",
     }
 )
 

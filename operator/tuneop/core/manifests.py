@@ -7,7 +7,8 @@ so a repeated create is harmless. The Job's index is its
 annotation (a range, ``"12-15"``). The trials and their params travel as JSON
 in the ``TUNEOP_TRIALS`` environment variable, never interpolated into a shell
 string. The pod is the session's template plus what a trial needs
-(``tuneop.core.podtemplate``).
+(``tuneop.core.podtemplate``). With ``spec.queueName`` the Job carries Kueue's
+queue label and is created suspended, for Kueue to admit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tuneop.api.vocabulary import (
     ANN_TRIALS,
     LABEL_JOB_INDEX,
     LABEL_MANAGED_BY,
+    LABEL_QUEUE_NAME,
     LABEL_SESSION,
     MANAGED_BY,
 )
@@ -157,17 +159,17 @@ def job_manifest(
     }
     if ref.uid:
         metadata["ownerReferences"] = [owner_reference(ref)]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            "backoffLimit": spec.retries,
-            "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials)
-            + JOB_START_SLACK_SECONDS,
-            "template": template,
-        },
+    job_spec: dict[str, Any] = {
+        "backoffLimit": spec.retries,
+        "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials) + JOB_START_SLACK_SECONDS,
+        "template": template,
     }
+    if spec.queue_name is not None:
+        # Kueue admits the Job by unsuspending it; the label is on the Job only (not its
+        # pods), as Kueue's Job integration reads it there.
+        metadata["labels"] = {**labels, LABEL_QUEUE_NAME: spec.queue_name}
+        job_spec["suspend"] = True
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ Unschedulable) sets ``infra_reason``; unreported trials then count as
 InfrastructureFailure, not as the trial's fault. OOMKilled is the trial's own
 doing and stays a Failed trial. Pods deleted before harvest are not
 guessed at here: ``read_logs`` returns None and the core records ResultsLost.
+
+**Queued Jobs.** A Job created suspended for Kueue (``spec.queueName``) and
+not admitted yet is active and *queued*, with the time it began to wait.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "parse_time",
     "pod_job",
     "pod_problem",
+    "queued_since",
 ]
 
 Json = Mapping[str, Any]
@@ -120,7 +124,29 @@ def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
         infra_reason=infra_reason(pods) if state is JobState.FAILED else None,
         started_at=parse_time((job.get("status") or {}).get("startTime")),
         finished_at=finished,
+        queued=state is JobState.ACTIVE and _suspended(job),
+        queued_since=queued_since(job) if state is JobState.ACTIVE else None,
     )
+
+
+def _suspended(job: Json) -> bool:
+    return (job.get("spec") or {}).get("suspend") is True
+
+
+def queued_since(job: Json) -> datetime | None:
+    """When a suspended Job began to wait for admission; None when it is not suspended.
+
+    The Job controller's ``Suspended`` condition says when (Kueue suspends an admitted
+    Job again when it preempts it); a Job not yet seen by the controller has only its
+    creation time.
+    """
+    if not _suspended(job):
+        return None
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        when = parse_time(cond.get("lastTransitionTime"))
+        if cond.get("type") == "Suspended" and cond.get("status") == "True" and when:
+            return when
+    return parse_time((job.get("metadata") or {}).get("creationTimestamp"))
 
 
 def creation_order(pods: Sequence[Json]) -> list[Json]:

@@ -10,8 +10,9 @@ reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
 Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
-Only plain Job features are used (no Indexed Jobs, pod failure policies or
-``suspend``), the Job features every supported API server has.
+Only plain Job features are used (no Indexed Jobs or pod failure policies;
+``suspend`` only for Kueue, with ``spec.queueName``), the Job features every
+supported API server has.
 
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.
