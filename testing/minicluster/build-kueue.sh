@@ -42,7 +42,7 @@ dir=$(go mod download -json "$MODULE@v$VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/
 [[ -n "$dir" && -d "$dir" ]] || { say "could not download $MODULE@v$VERSION" >&2; exit 1; }
 
 if [[ ! -f "$PREFIX/crds/.ready" ]]; then
-    cp "$dir"/config/components/crd/bases/*.yaml "$PREFIX/crds/"
+    install -m 0644 "$dir"/config/components/crd/bases/*.yaml "$PREFIX/crds/"
     touch "$PREFIX/crds/.ready"
     say "CRDs: $(find "$PREFIX/crds" -name '*.yaml' | wc -l) files in $PREFIX/crds"
 fi
