@@ -110,7 +110,7 @@ def test_kueue_admits_two_of_five_jobs_at_a_time_and_the_session_completes(
     ns = served.ns("kueue-quota")
     kueue.queue(ns, "team", cpu="2")  # two one-CPU workers at a time
     with AdmissionWatch(cluster, ns, "queued") as watch:
-        apply(cluster, ns, sleepy_session("queued", 8, 3, maxParallel=5, queueName="team"))
+        apply(cluster, ns, sleepy_session("queued", 8, 5, maxParallel=5, queueName="team"))
 
         def two_running_three_queued() -> dict[str, str] | None:
             rows = parse_table(cluster.kubectl("get", "ts", "-n", ns).stdout)

@@ -123,6 +123,7 @@ def test_quickstart_runs_to_success_within_max_parallel(served: Served, crd: Jso
         "PHASE": "Succeeded",
         "PROGRESS": "30/30",
         "RUNNING": "0",
+        "QUEUED": "0",
         "FAILED": "0",
         "BEST": "0",
         "AGE": "",

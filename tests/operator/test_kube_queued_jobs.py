@@ -1,4 +1,4 @@
-"""A worker Job held suspended for Kueue, as the Kubernetes adapter reads it (and caches it)."""
+"""A worker Job held suspended for Kueue, as the operator reads, caches and watches it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from operator_fakes import T0, condition, grid_spec, job_json
 
 from tuneop.adapters.kube.job_cache import slim
 from tuneop.adapters.kube.job_status import observed_job, parse_time
+from tuneop.api import vocabulary as V
 from tuneop.api.session import SessionRef
+from tuneop.controller.handlers import job_event_matters
 from tuneop.core.observed import JobState
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
@@ -53,3 +55,24 @@ def test_a_suspended_active_job_is_queued_since_it_began_to_wait(
         assert (found.queued, found.queued_since) == (queued, parse_time(since))
         if queued:
             assert found.state is JobState.ACTIVE and found.started_at is None
+
+
+@pytest.mark.parametrize(
+    ("suspend", "conditions", "matters"),
+    [
+        pytest.param(True, None, True, id="just-created-suspended"),
+        pytest.param(True, [suspended()], False, id="waiting"),
+        pytest.param(False, [suspended()], True, id="just-admitted"),
+        pytest.param(False, [suspended(status="False")], False, id="running"),
+        pytest.param(True, [suspended(status="False")], True, id="preempted"),
+        pytest.param(None, None, False, id="no-queue-running"),
+        pytest.param(False, [condition("Complete")], True, id="finished"),
+    ],
+)
+def test_an_admission_or_preemption_is_a_job_event_that_matters(
+    suspend: bool | None, conditions: list[dict[str, Any]] | None, matters: bool
+) -> None:
+    job = queued_json(suspend, conditions)
+    if suspend is None:
+        job["metadata"]["labels"].pop(V.LABEL_QUEUE_NAME)
+    assert job_event_matters("MODIFIED", job) is matters
