@@ -261,3 +261,13 @@ def test_a_deadline_passed_in_the_queue_fails_the_session_and_says_why() -> None
     )
     assert condition(p.status, V.ADMITTED) == ("False", V.NOT_ADMITTED)
     assert sorted(p.delete) == ["demo-0", "demo-1", "demo-2"]
+
+
+def test_jobs_left_waiting_after_the_queue_is_taken_off_the_spec_are_still_reported() -> None:
+    kueue = waiting_session(warning=60)
+    kueue.session.spec = kueue.session.spec.model_copy(update={"queue_name": None})
+    kueue.session.later(61)
+    p = kueue.reconcile()
+    assert condition(p.status, V.ADMITTED) == ("False", V.NOT_ADMITTED)
+    assert "for admission to their LocalQueue" in p.status.conditions[-1].message
+    assert p.status.jobs.queued == 3

@@ -74,9 +74,11 @@ def admission(
     late = overdue(spec, jobs, now)
     gen = status.observed_generation or 0
     if late:
+        # The queue may have been taken off the spec since: the Jobs keep their label.
+        queue = f"LocalQueue {spec.queue_name}" if spec.queue_name else "their LocalQueue"
         message = (
             f"{len(late)} Job(s) waited over {spec.admission_warning_seconds}s for admission"
-            f" to LocalQueue {spec.queue_name}: the queue may be busy, or Kueue is not"
+            f" to {queue}: the queue may be busy, or Kueue is not"
             " installed or serves no such LocalQueue in this namespace"
         )
         reason, ok = V.NOT_ADMITTED, False
