@@ -7,12 +7,14 @@ A session with ``queueName`` and ``maxParallel: 5`` behind a ClusterQueue whose 
 admits two workers at a time never has more than two admitted Jobs and completes; a
 session whose LocalQueue does not exist waits, its Jobs suspended past their own
 deadline without failing, says so with ``Admitted=False``, and runs once the queue exists.
-Without the Kueue build the module is skipped (``TUNEOP_E2E_REQUIRE=1``: failed).
+Without the Kueue build the module is skipped (``TUNEOP_E2E_REQUIRE=1``: failed;
+``TUNEOP_E2E_BUILD=1``: built first).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -44,6 +46,9 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 @pytest.fixture(scope="module")
 def kueue(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kueue]:
     why = missing()
+    if why is not None and os.environ.get("TUNEOP_E2E_BUILD") == "1":
+        subprocess.run(["bash", str(BUILD_SCRIPT)], check=True)
+        why = missing()
     if why is not None:
         message = f"Kueue {KUEUE_VERSION} not built (missing {why}): run {BUILD_SCRIPT.name}"
         if os.environ.get("TUNEOP_E2E_REQUIRE") == "1":
