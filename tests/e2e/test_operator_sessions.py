@@ -44,7 +44,7 @@ from tests.e2e.operator_support import (
 from tuneop.api.rules import Rule
 
 NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "lost", "bad-input")
-PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "FAILED", "BEST", "AGE"]
+PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "QUEUED", "FAILED", "BEST", "AGE"]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,7 @@ def test_quickstart_runs_to_success_within_max_parallel(served: Served, crd: Jso
         "PHASE": "Succeeded",
         "PROGRESS": "30/30",
         "RUNNING": "0",
+        "QUEUED": "0",
         "FAILED": "0",
         "BEST": "0",
         "AGE": "",

@@ -287,6 +287,7 @@ def test_printer_columns_are_the_documented_ones() -> None:
         "Phase",
         "Progress",
         "Running",
+        "Queued",
         "Failed",
         "Best",
         "Age",

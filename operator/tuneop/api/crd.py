@@ -36,6 +36,7 @@ PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
     {"name": "Running", "type": "integer", "jsonPath": ".status.trials.running"},
+    {"name": "Queued", "type": "integer", "jsonPath": ".status.jobs.queued"},
     {"name": "Failed", "type": "integer", "jsonPath": ".status.trials.failed"},
     {"name": "Best", "type": "number", "jsonPath": ".status.best.value"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -25,6 +25,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CONTROL_CHARACTERS",
+    "DEFAULT_ADMISSION_WARNING_SECONDS",
     "DEFAULT_POD_START_TIMEOUT_SECONDS",
     "DEFAULT_TRIAL_TIMEOUT_SECONDS",
     "KIND",
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_TRIALS",
     "NAME_PATTERN",
     "PLURAL",
+    "QUEUE_NAME_PATTERN",
     "EnvVar",
     "MetricsCollector",
     "Objective",
@@ -66,6 +68,11 @@ DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hun
 # A large GPU image pulls in minutes and an autoscaler adds a node in a few; a pod not
 # started after 15 minutes is waiting on something that will not come by itself.
 DEFAULT_POD_START_TIMEOUT_SECONDS = 15 * 60
+# A Kueue queue admits within seconds when it has quota; ten minutes of waiting is
+# either a busy queue or one nobody serves (Kueue not installed, no such LocalQueue).
+DEFAULT_ADMISSION_WARNING_SECONDS = 600
+# A label value (the queue name is the kueue.x-k8s.io/queue-name label of each Job).
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$"
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
@@ -243,6 +250,19 @@ class SessionSpec(_Model):
     )
     max_parallel: int = Field(
         default=4, ge=1, le=200, strict=True, description="At most this many active Jobs."
+    )
+    queue_name: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=QUEUE_NAME_PATTERN,
+        description="A Kueue LocalQueue: Jobs are created suspended with its label.",
+    )
+    admission_warning_seconds: int = Field(
+        default=DEFAULT_ADMISSION_WARNING_SECONDS,
+        ge=1,
+        le=MAX_SECONDS,
+        strict=True,
+        description="With queueName: a Job waiting longer is reported (NotAdmitted).",
     )
     max_failed_trials: int | None = Field(
         default=None,

@@ -88,6 +88,7 @@ class TrialCounts(_Status):
         default=0, description="Failed trials launched again (spec.retries); not outcomes."
     )
     running: int = 0
+    queued: int = Field(default=0, description="In Jobs waiting for admission (queueName).")
     pending: int = Field(default=0, description="Not launched yet.")
 
     @property
@@ -110,6 +111,7 @@ class JobCounts(_Status):
     total: int = Field(default=0, description="Worker Jobs the budget needs.")
     launched: int = 0
     active: int = 0
+    queued: int = Field(default=0, description="Of the active Jobs, those waiting for admission.")
     harvested: int = 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ADMITTED",
     "ANN_ATTEMPT",
     "ANN_CONTAINER",
     "ANN_PARAMS",
@@ -29,12 +30,14 @@ __all__ = [
     "INVALID_SPEC",
     "LABEL_JOB_INDEX",
     "LABEL_MANAGED_BY",
+    "LABEL_QUEUE_NAME",
     "LABEL_RETRY_OF",
     "LABEL_SESSION",
     "LAUNCHING",
     "MANAGED_BY",
     "MAX_FAILED_REACHED",
     "NEW_BEST",
+    "NOT_ADMITTED",
     "NO_TRIAL_SUCCEEDED",
     "POD_NOT_STARTED",
     "PROGRESSING",
@@ -79,6 +82,10 @@ SPEC_VALID = "SpecValid"
 # Set when the platform, not a trial, kept trials from running (a worker pod that never
 # started); its reason is the pod's (ImagePullBackOff, Unschedulable, ...).
 INFRASTRUCTURE_DEGRADED = "InfrastructureDegraded"
+# Present once a session's Jobs queue (spec.queueName): False while a Job has waited
+# for admission past spec.admissionWarningSeconds (reason NotAdmitted, also a Warning
+# event), True again (reason Admitted) once none has.
+ADMITTED = "Admitted"
 
 # Condition reasons (the stop reasons double as Warning event reasons)
 LAUNCHING = "Launching"
@@ -96,6 +103,7 @@ CANCELLED = "Cancelled"
 SUSPENDED_BY_USER = "SuspendedByUser"
 RESUMED = "Resumed"
 STATUS_UNREADABLE = "StatusUnreadable"
+NOT_ADMITTED = "NotAdmitted"
 
 # Event reasons beyond the condition reasons; a phase change is an event named
 # after the new phase.
@@ -123,6 +131,8 @@ LABEL_JOB_INDEX = "tuneop.dev/job-index"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tuneop"
 ANN_TRIALS = "tuneop.dev/trials"
+# Kueue's label: the LocalQueue a Job waits in (spec.queueName).
+LABEL_QUEUE_NAME = "kueue.x-k8s.io/queue-name"
 # On a worker pod: the container that runs the trials (its log is harvested), and,
 # for a Job of one trial, its params as JSON (the params file is this annotation).
 ANN_CONTAINER = "tuneop.dev/container"

@@ -201,6 +201,8 @@ def _render_table(d: DryRun, console: Console) -> None:
             f"{s.objective.metric}",
         )
     )
+    if s.queue_name is not None:
+        console.print(styled(f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}"))
     for w in d.plan.warnings:
         console.print(styled(("warning: ", "yellow"), w))
     trials = Table(title="Trials", show_lines=False)

@@ -9,8 +9,9 @@ only the session's name is known):
   missed events and the session deadline; finished sessions are re-checked
   only every ``settled_recheck_seconds``;
 - an event of a worker Job (server-side label selector
-  ``app.kubernetes.io/managed-by=tuneop``) that finished or was deleted: the
-  owning session is found from the Job's controller ownerReference.
+  ``app.kubernetes.io/managed-by=tuneop``) that finished or was deleted, or
+  that Kueue admitted or suspended again: the owning session is found from the
+  Job's controller ownerReference.
 
 Three silent hooks keep the runtime's memory of what the watches show, so a
 reconcile reads nothing it already knows: ``session_seen`` hands every
@@ -59,7 +60,7 @@ import kopf
 
 from tuneop.adapters.kube.job_cache import session_of as owning_session
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
-from tuneop.api.vocabulary import LABEL_MANAGED_BY, MANAGED_BY
+from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_QUEUE_NAME, MANAGED_BY
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.controller.scheduling import (
     TIMER_SECONDS,
@@ -74,6 +75,7 @@ __all__ = [
     "FINALIZER",
     "JOB_LABELS",
     "PREFIX",
+    "admission_changed",
     "cleanup",
     "configure",
     "exact_namespaces",
@@ -101,13 +103,33 @@ JOB_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
 
 
 def job_event_matters(event_type: str | None, job: Mapping[str, Any]) -> bool:
-    """Only a finished or deleted Job can change a plan; starts and pod churn cannot."""
+    """Only a finished or deleted Job can change a plan; starts and pod churn cannot.
+
+    Nor can they change the status, except for a Job queued for Kueue being admitted
+    (or suspended again): its trials move between queued and running.
+    """
     if event_type == "DELETED":
         return True
     conditions = (job.get("status") or {}).get("conditions") or []
-    return any(
+    return admission_changed(job) or any(
         c.get("type") in {"Complete", "Failed"} and c.get("status") == "True" for c in conditions
     )
+
+
+def admission_changed(job: Mapping[str, Any]) -> bool:
+    """A Job of a queue whose ``suspend`` Kueue just flipped.
+
+    Kueue admits a Job by setting ``spec.suspend`` false and suspends it again to
+    preempt it; the Job controller then brings its ``Suspended`` condition in line.
+    The one event between the two, where they disagree, marks the change (and a Job
+    just created suspended, before the controller's condition, costs one reconcile).
+    """
+    if LABEL_QUEUE_NAME not in ((job.get("metadata") or {}).get("labels") or {}):
+        return False
+    suspended = (job.get("spec") or {}).get("suspend") is True
+    conditions = (job.get("status") or {}).get("conditions") or []
+    held = any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions)
+    return suspended != held
 
 
 # --- kopf wiring ---

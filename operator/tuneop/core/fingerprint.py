@@ -31,6 +31,8 @@ SCHEDULING_FIELDS = frozenset(
         "retries",
         "podStartTimeoutSeconds",
         "jobCleanup",
+        "queueName",
+        "admissionWarningSeconds",
     }
 )
 

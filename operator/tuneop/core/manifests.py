@@ -7,7 +7,9 @@ so a repeated create is harmless. The Job's index is its
 annotation (a range, ``"12-15"``, or runs, ``"12,14"``, for a retry Job). The
 trials and their params travel as JSON in the ``TUNEOP_TRIALS`` environment
 variable, never interpolated into a shell string. The pod is the session's
-template plus what a trial needs (``tuneop.core.podtemplate``).
+template plus what a trial needs (``tuneop.core.podtemplate``). With
+``spec.queueName`` the Job carries Kueue's queue label and is created
+suspended, for Kueue to admit.
 
 **Failure policy.** Every Job has ``backoffLimit: 0`` and a ``podFailurePolicy``:
 a pod disrupted by the platform (its ``DisruptionTarget`` condition: a drained
@@ -37,6 +39,7 @@ from tuneop.api.vocabulary import (
     EXIT_TRIAL_BROKEN,
     LABEL_JOB_INDEX,
     LABEL_MANAGED_BY,
+    LABEL_QUEUE_NAME,
     LABEL_RETRY_OF,
     LABEL_SESSION,
     MANAGED_BY,
@@ -216,20 +219,20 @@ def job_manifest(
     if ref.uid:
         metadata["ownerReferences"] = [owner_reference(ref)]
     container = template["metadata"]["annotations"][ANN_CONTAINER]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            # Retries are per trial, by the operator (core.retry): a Job retried whole would
-            # run its succeeded trials again.
-            "backoffLimit": 0,
-            "podFailurePolicy": pod_failure_policy(container),
-            "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials)
-            + JOB_START_SLACK_SECONDS,
-            "template": template,
-        },
+    job_spec: dict[str, Any] = {
+        # Retries are per trial, by the operator (core.retry): a Job retried whole would
+        # run its succeeded trials again.
+        "backoffLimit": 0,
+        "podFailurePolicy": pod_failure_policy(container),
+        "activeDeadlineSeconds": spec.trial_timeout_seconds * len(trials) + JOB_START_SLACK_SECONDS,
+        "template": template,
     }
+    if spec.queue_name is not None:
+        # Kueue admits the Job by unsuspending it; the label is on the Job only (not its
+        # pods), as Kueue's Job integration reads it there.
+        metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
+        job_spec["suspend"] = True
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
 
 
 @dataclass(frozen=True)

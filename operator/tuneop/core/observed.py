@@ -3,7 +3,8 @@
 Adapters (Kubernetes, local processes) translate what they see into these
 plain values; the planner reads nothing else. ``JobState`` is deliberately
 smaller than a Kubernetes Job: active, succeeded or failed, plus why, and
-what the platform did to its pods (not started, disrupted).
+what the platform did to its pods (not started, disrupted); an active Job
+may be *queued* (held suspended until Kueue admits it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class ObservedJob:
     infra_reason: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # Created suspended for Kueue (spec.queueName) and not admitted yet: no pod, no
+    # running trial, no deadline ticking. ``queued_since``: when it last began to wait.
+    queued: bool = False
+    queued_since: datetime | None = None
     # Results read from the Job's logs in this reconcile; None when not harvested.
     results: tuple[TrialResult, ...] | None = None
     # Set on a retry Job (``tuneop.core.retry``).

@@ -2,7 +2,8 @@
 
 A stop by cancel, deadline or too many failures ends the session at once
 (Cancelled, or Failed). Otherwise the session is Running while Jobs run or
-trials wait to launch (Suspended when the user suspended it), and once nothing
+trials wait to launch (Suspended when the user suspended it; trials of Jobs
+waiting for Kueue's admission are counted as queued, not running), and once nothing
 is left it is Succeeded if any trial succeeded, else Failed
 (NoTrialSucceeded). The exit code tells a clean success (0), a success with
 failed trials or a session failed by its trials (1), and a session stopped
@@ -50,9 +51,21 @@ def session_status(
 ) -> SessionStatus:
     """The status after this reconcile; ``created`` is (Jobs, trials) launched by it."""
     new_jobs, new_trials = created
-    running = sum(len(j.trials) for j in [*ledger.active, *ledger.unharvested]) + new_trials
+    # Jobs created with a queueName wait for admission, and so do suspended live ones:
+    # their trials are queued, not running.
+    new_queued = (new_jobs, new_trials) if spec.queue_name is not None else (0, 0)
+    waiting = [j for j in ledger.active if j.queued]
+    queued = sum(len(j.trials) for j in waiting) + new_queued[1]
+    running = (
+        sum(len(j.trials) for j in [*ledger.active, *ledger.unharvested]) + new_trials - queued
+    )
     counts = ledger.counts.model_copy(
-        update={"total": total, "running": running, "pending": max(total - ledger.next_trial, 0)}
+        update={
+            "total": total,
+            "running": running,
+            "queued": queued,
+            "pending": max(total - ledger.next_trial, 0),
+        }
     )
     n_active = len(ledger.active) + new_jobs
     fresh = ledger.next_job - ledger.retry_jobs
@@ -60,6 +73,7 @@ def session_status(
         total=ledger.next_job + jobs_left(spec, total - ledger.next_trial, fresh),
         launched=ledger.next_job,
         active=n_active,
+        queued=len(waiting) + new_queued[0],
         harvested=len(ledger.harvested),
     )
     status = SessionStatus(
@@ -146,7 +160,8 @@ def decide_phase(
 
 def _progress(status: SessionStatus) -> str:
     t = status.trials
-    return f"{t.done}/{t.total} trials done, {t.running} running"
+    queued = f", {t.queued} queued" if t.queued else ""
+    return f"{t.done}/{t.total} trials done, {t.running} running{queued}"
 
 
 def _settle(

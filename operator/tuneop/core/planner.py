@@ -16,7 +16,8 @@ A plan is four steps, each in its own module:
    once and is counted in the status write that records it there;
 2. stop (``core.stop``): whether the session must stop, and stopping its Jobs;
 3. launch (``core.launch``): the Jobs ``maxParallel`` and the budget allow;
-4. phase (``core.phase``): the new status, its phase and conditions.
+4. phase (``core.phase``): the new status, its phase and conditions, and
+   for Jobs queued for Kueue, whether one waits too long (``core.queueing``).
 
 Harvested Jobs are deleted (per the cleanup policy) only after the status
 recording their harvest was written: the reconciler writes the status first.
@@ -40,6 +41,7 @@ from tuneop.core.launch import JobToCreate, Suggest, drop_retries, launch, launc
 from tuneop.core.ledger import collectable, open_ledger
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.phase import invalid_status, session_status
+from tuneop.core.queueing import admission, admission_due
 from tuneop.core.ranges import IndexSet
 from tuneop.core.search import budget
 from tuneop.core.starting import recheck_after
@@ -123,14 +125,14 @@ def plan(
     delete += collectable(spec, ledger, delete)
     created = (len(create), sum(len(c.trials) for c in create))
     status = session_status(spec, observed, ledger, created, total, capped, stop, goal, now)
+    status, waits = admission(spec, observed.status, status, ledger.jobs, now)
+    ledger.events.extend(waits)
     clock = clock.stopped(now) if status.terminal or spec.suspend else clock
     status = status.model_copy(update={"run_seconds": clock.used, "running_since": clock.since})
     if status.phase != observed.status.phase:
         ledger.events.append(events.phase_changed(status.phase, status.message))
-    requeue = clock.remaining(spec, now)
     recheck = None if status.terminal else recheck_after(spec, ledger.active, now)
-    if recheck is not None:
-        requeue = recheck if requeue is None else min(requeue, recheck)
+    requeue = _earliest(clock.remaining(spec, now), admission_due(spec, ledger.jobs, now), recheck)
     warnings = []
     if capped:
         warnings.append(
@@ -147,6 +149,11 @@ def plan(
         warnings=tuple(warnings),
         requeue_after=requeue,
     )
+
+
+def _earliest(*delays: float | None) -> float | None:
+    due = [d for d in delays if d is not None]
+    return min(due) if due else None
 
 
 def batch_warning(spec: SessionSpec, total: int) -> list[str]:

@@ -21,7 +21,8 @@ the overlays. With the operator's 30-second session timer, that is about one
 LIST per running session per 30 s, whatever the number of trials.
 
 Only the fields ``kube_jobs.observed_job`` reads are kept (``slim``): a Job's
-pod template is dropped except the runner's ``TUNEOP_TRIALS``. Thread-safe:
+pod template is dropped except the runner's ``TUNEOP_TRIALS``, and of its
+spec only ``suspend`` is kept (a Job queued for Kueue). Thread-safe:
 kopf feeds it on the event loop, reconciles read it in worker threads.
 """
 
@@ -87,9 +88,12 @@ def slim(job: Json) -> dict[str, Any]:
         }
         for c in pod.get("containers") or []
     ]
+    spec: dict[str, Any] = {"template": {"spec": {"containers": containers}}}
+    if (job.get("spec") or {}).get("suspend") is True:
+        spec["suspend"] = True  # waiting for Kueue's admission (spec.queueName)
     return {
         "metadata": {k: meta[k] for k in KEPT_METADATA if k in meta},
-        "spec": {"template": {"spec": {"containers": containers}}},
+        "spec": spec,
         "status": dict(job.get("status") or {}),
     }
 

@@ -29,6 +29,8 @@ listing; a session whose pods start costs none. **Disruptions.** Pods with a
 ``DisruptionTarget`` condition (evicted, preempted, a drained node) are
 counted at harvest (``disruptions``): the Job's ``podFailurePolicy`` had
 Kubernetes replace them without counting them as failures.
+**Queued Jobs.** A Job created suspended for Kueue (``spec.queueName``) and
+not admitted yet is active and *queued*, with the time it began to wait.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "parse_time",
     "pod_job",
     "pod_problem",
+    "queued_since",
 ]
 
 Json = Mapping[str, Any]
@@ -188,7 +191,29 @@ def observed_job(job: Json, pods: Sequence[Json] = ()) -> ObservedJob | None:
         retry=wire.retry,
         pods_ready=state is not JobState.ACTIVE or _ready(job),
         not_started=not_started(pods) if state is JobState.ACTIVE and pods else None,
+        queued=state is JobState.ACTIVE and _suspended(job),
+        queued_since=queued_since(job) if state is JobState.ACTIVE else None,
     )
+
+
+def _suspended(job: Json) -> bool:
+    return (job.get("spec") or {}).get("suspend") is True
+
+
+def queued_since(job: Json) -> datetime | None:
+    """When a suspended Job began to wait for admission; None when it is not suspended.
+
+    The Job controller's ``Suspended`` condition says when (Kueue suspends an admitted
+    Job again when it preempts it); a Job not yet seen by the controller has only its
+    creation time.
+    """
+    if not _suspended(job):
+        return None
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        when = parse_time(cond.get("lastTransitionTime"))
+        if cond.get("type") == "Suspended" and cond.get("status") == "True" and when:
+            return when
+    return parse_time((job.get("metadata") or {}).get("creationTimestamp"))
 
 
 def creation_order(pods: Sequence[Json]) -> list[Json]:

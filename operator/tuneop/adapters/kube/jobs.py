@@ -11,7 +11,8 @@ Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
 Every Job carries a ``podFailurePolicy`` (``tuneop.core.manifests``), GA since
-Kubernetes 1.31, the oldest supported release; no Indexed Jobs and no ``suspend``.
+Kubernetes 1.31, the oldest supported release; no Indexed Jobs, and ``suspend``
+only for Kueue, with ``spec.queueName``.
 
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.
@@ -115,9 +116,7 @@ class KubeJobs:
         # Pods are looked at only for a failed Job or a Job whose pod has not started in
         # time: a session whose workers run costs no pod listing.
         look = [
-            _name(j)
-            for j in items
-            if job_state(j)[0] is JobState.FAILED or needs_pod_check(j, now)
+            _name(j) for j in items if job_state(j)[0] is JobState.FAILED or needs_pod_check(j, now)
         ]
         pods_by_job = self._pods_of(ref, look)
         out = []

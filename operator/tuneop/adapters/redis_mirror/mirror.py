@@ -280,6 +280,7 @@ class RedisMirror:
             "infra_failed": t.infra_failed,
             "cancelled": t.cancelled,
             "running": t.running,
+            "queued": t.queued,
             "pending": t.pending,
             "metric": spec.objective.metric,
             "direction": spec.objective.direction,
