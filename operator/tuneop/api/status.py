@@ -83,12 +83,16 @@ class TrialCounts(_Status):
     lost: int = Field(default=0, description="ResultsLost: the Job vanished before harvest.")
     infra_failed: int = Field(default=0, description="Eviction, image pull, deleted pod.")
     cancelled: int = 0
+    pruned: int = Field(
+        default=0, description="Ended early by spec.earlyStopping; neither failed nor succeeded."
+    )
     running: int = 0
     pending: int = Field(default=0, description="Not launched yet.")
 
     @property
     def done(self) -> int:
-        return self.succeeded + self.failed + self.lost + self.infra_failed + self.cancelled
+        done = self.succeeded + self.failed + self.lost + self.infra_failed + self.cancelled
+        return done + self.pruned
 
 
 class JobCounts(_Status):

@@ -7,7 +7,8 @@ so a repeated create is harmless. The Job's index is its
 annotation (a range, ``"12-15"``). The trials and their params travel as JSON
 in the ``TUNEOP_TRIALS`` environment variable, never interpolated into a shell
 string. The pod is the session's template plus what a trial needs
-(``tuneop.core.podtemplate``).
+(``tuneop.core.podtemplate``), and with early stopping where its trials
+meet (``tuneop.core.pruning``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tuneop.api.vocabulary import (
 )
 from tuneop.core.observed import Params
 from tuneop.core.podtemplate import CONTAINER, trial_pod
+from tuneop.core.pruning import early_stopping_env
 from tuneop.core.ranges import format_range, parse_range
 
 __all__ = [
@@ -147,7 +149,7 @@ def job_manifest(
         LABEL_JOB_INDEX: str(index),
         LABEL_MANAGED_BY: MANAGED_BY,
     }
-    env = runner_env(spec, ref, index, trials, params)
+    env = [*runner_env(spec, ref, index, trials, params), *early_stopping_env(spec, ref)]
     template = trial_pod(spec, labels, env, trials, params)
     metadata: dict[str, Any] = {
         "name": job_name(ref.name, index),
