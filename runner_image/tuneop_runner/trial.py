@@ -18,8 +18,15 @@ the objective metric's value to the session's pruner, when the session has
 ``earlyStopping`` (``tuneop_runner.pruning``). ``should_prune`` asks that
 pruner, and is False without one or outside a trial. Raising ``TrialPruned``
 (Optuna's ``TrialPruned`` works too) ends the trial as pruned, with the
-metrics it reported last. An external command reports the same way through
-its output (``tuneop_runner.command``).
+metrics it reported last.
+
+An external command reports through its output instead (``hear``): a line
+``TUNEOP_INTERMEDIATE {"step": 3, "metrics": {"accuracy": 0.91}}`` (the
+trial number is the runner's to add), or a line in Katib's ``name=value``
+format naming the objective metric, whose step is a ``step``, ``epoch`` or
+``iteration`` on the same line or else its count of such lines. When early
+stopping wants the trial ended the runner stops the command
+(``tuneop_runner.command``).
 
 A trial prints at most ``MAX_PRINTED_STEPS`` intermediate lines (the operator
 keeps no more); every value still reaches the pruner.
@@ -27,7 +34,9 @@ keeps no more); every value still reaches the pruner.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -36,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tuneop_runner.contract import (
+    INTERMEDIATE_PREFIX,
     MAX_INTERMEDIATE_METRICS,
     MAX_STEP,
     MetricValue,
@@ -56,6 +66,9 @@ __all__ = [
 ]
 
 MAX_PRINTED_STEPS = 1000
+MAX_HEARD_LINE_CHARS = 4096  # a command's progress line longer than this is not one
+_KATIB = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)")
+_STEP_NAMES = ("step", "epoch", "iteration")
 _lock = threading.Lock()  # a command's reader thread reports beside the main thread
 
 
@@ -86,6 +99,7 @@ class RunningTrial:
     last: dict[str, MetricValue] = field(default_factory=dict)
     last_step: int | None = None
     printed: int = 0
+    heard: int = 0  # progress lines taken from a command's output
 
     def report(self, step: int, value: float | Mapping[str, object]) -> None:
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
@@ -111,9 +125,50 @@ class RunningTrial:
     def should_prune(self) -> bool:
         return self.pruner.should_prune() if self.pruner is not None else False
 
+    def hear(self, line: str) -> bool:
+        """Take a command's output line as a report if it is one; True to end the trial."""
+        heard = self._progress(line.strip()) if len(line) <= MAX_HEARD_LINE_CHARS else None
+        if heard is None:
+            return False
+        self.heard += 1
+        try:
+            self.report(*heard)
+        except ValueError:
+            return False
+        return self.should_prune()
+
+    def _progress(self, line: str) -> tuple[int, dict[str, object]] | None:
+        if line.startswith(INTERMEDIATE_PREFIX):
+            try:
+                doc = json.loads(line[len(INTERMEDIATE_PREFIX) :])
+            except ValueError:
+                return None
+            ok = isinstance(doc, dict) and isinstance(doc.get("metrics"), dict)
+            return (doc.get("step"), dict(doc["metrics"])) if ok else None
+        if "=" not in line or self.metric not in line:
+            return None
+        found = {m.group(1): m.group(2) for m in _KATIB.finditer(line)}
+        try:
+            value = float(found.get(self.metric, ""))
+        except ValueError:
+            return None
+        named = [_whole(found.get(n)) for n in _STEP_NAMES]
+        step = next((s for s in named if s is not None), self.heard + 1)
+        return step, {self.metric: value}
+
     def why_pruned(self) -> str:
         at = f" at step {self.last_step}" if self.last_step is not None else ""
         return f"pruned{at} by early stopping"
+
+
+def _whole(text: str | None) -> int | None:
+    try:
+        number = float(text or "")
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number != int(number) or not 0 <= number <= MAX_STEP:
+        return None
+    return int(number)
 
 
 _current: RunningTrial | None = None

@@ -21,7 +21,7 @@ from tuneop_runner.contract import (
     truncate_error,
 )
 
-FORBIDDEN = ("kopf", "kubernetes", "redis", "pydantic", "numpy")
+FORBIDDEN = ("kopf", "kubernetes", "redis", "pydantic", "numpy", "optuna")
 
 IMPORT_EVERYTHING = textwrap.dedent(
     f"""

@@ -56,7 +56,7 @@ class EarlyStopping(ApiModel):
         description="median: MedianPruner; successiveHalving: SuccessiveHalvingPruner (ASHA);"
         " hyperband: HyperbandPruner."
     )
-    warmup_steps: int | None = _steps("median: steps before a trial can be stopped (0).")
+    warmup_steps: int | None = _steps("median: no trial is stopped before this step (0).")
     startup_trials: int | None = _steps("median: finished trials before any is stopped (5).")
     interval_steps: int | None = _steps("median: steps between two checks (1).", 1)
     min_trials: int | None = _steps("median: trials reporting a step to compare it (1).", 1)

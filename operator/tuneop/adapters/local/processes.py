@@ -59,8 +59,8 @@ from tuneop.core.logscan import scan
 from tuneop.core.manifests import ENV_TRIALS
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
-from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL_FILE
 from tuneop.core.podtemplate import kube_expand
+from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL_FILE
 
 __all__ = [
     "KILL_GRACE_SECONDS",
