@@ -190,6 +190,8 @@ def _failures(page: _Page, records: Sequence[Record], safe: Sequence[Record]) ->
     # A pruned trial did nothing wrong: it is in the chart, not among the errors.
     failed = [r for r in records if r.get("outcome") not in ("Succeeded", "Pruned")]
     failed = failed[-MAX_ERROR_ROWS:]
+    if not failed:
+        return
     page.table(
         ["trial", "outcome", "error"],
         [[r.get("trial"), r.get("outcome"), r.get("error") or ""] for r in failed],
