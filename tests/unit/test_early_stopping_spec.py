@@ -85,3 +85,49 @@ def test_a_bad_early_stopping_names_the_field(early: dict[str, Any], says: str) 
     with pytest.raises(SpecError) as err:
         spec(earlyStopping=early)
     assert says in str(err.value)
+
+
+TEMPLATE = {
+    "spec": {"containers": [{"name": "trial", "image": "i", "command": ["python", "t.py"]}]}
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "plan_warns", "cluster_warns"),
+    [
+        pytest.param({}, False, False, id="no-early-stopping"),
+        pytest.param(
+            {
+                "earlyStopping": {"type": "median", "redisUrlSecret": {"name": "r", "key": "u"}},
+                "runner": {"image": "i", "objective": "m:f"},
+            },
+            False,
+            False,
+            id="runner-and-redis",
+        ),
+        pytest.param(
+            {"earlyStopping": {"type": "median"}, "runner": {"image": "i", "objective": "m:f"}},
+            False,
+            True,
+            id="no-redis-on-a-cluster",
+        ),
+        pytest.param(
+            {
+                "earlyStopping": {"type": "median", "redisUrlSecret": {"name": "r", "key": "u"}},
+                "runner": {},
+                "template": TEMPLATE,
+            },
+            True,
+            False,
+            id="a-script-without-the-runner",
+        ),
+    ],
+)
+def test_early_stopping_that_cannot_stop_anything_is_said(
+    overrides: dict[str, Any], plan_warns: bool, cluster_warns: bool
+) -> None:
+    from tuneop.core.pruning import cluster_pruning_warnings, pruning_warnings
+
+    s = spec(**overrides)
+    assert bool(pruning_warnings(s)) == plan_warns
+    assert bool(cluster_pruning_warnings(s)) == cluster_warns

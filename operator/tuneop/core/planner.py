@@ -40,6 +40,7 @@ from tuneop.core.launch import JobToCreate, Suggest, launch
 from tuneop.core.ledger import collectable, open_ledger
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.phase import invalid_status, session_status
+from tuneop.core.pruning import pruning_warnings
 from tuneop.core.ranges import IndexSet
 from tuneop.core.search import budget
 from tuneop.core.stop import goal_reached, stop_jobs, stop_reason
@@ -129,6 +130,7 @@ def plan(
             f" ({V.SEARCH_SPACE_EXHAUSTED})"
         )
     warnings.extend(batch_warning(spec, total))
+    warnings.extend(pruning_warnings(spec))
     return Plan(
         create=tuple(create),
         persist=tuple(ledger.persist),

@@ -29,7 +29,9 @@ __all__ = [
     "ENV_EARLY_STOPPING",
     "ENV_PRUNING_STORAGE",
     "JOURNAL_FILE",
+    "cluster_pruning_warnings",
     "early_stopping_env",
+    "pruning_warnings",
     "study_name",
 ]
 
@@ -60,3 +62,24 @@ def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any
         ref_ = {"name": es.redis_url_secret.name, "key": es.redis_url_secret.key}
         env.append({"name": ENV_PRUNING_STORAGE, "valueFrom": {"secretKeyRef": ref_}})
     return env
+
+
+def pruning_warnings(spec: SessionSpec) -> list[str]:
+    """Early stopping that cannot stop anything: trials that do not run the tuneop runner."""
+    if spec.early_stopping is None or spec.runner.objective or spec.runner.objective_command:
+        return []
+    return [
+        "spec.earlyStopping: the trials do not run the tuneop runner (no runner.objective or"
+        " runner.objectiveCommand): their learning curves are kept, but no trial is pruned"
+    ]
+
+
+def cluster_pruning_warnings(spec: SessionSpec) -> list[str]:
+    """On a cluster the trials meet only in the Redis of ``redisUrlSecret``."""
+    es = spec.early_stopping
+    if es is None or es.redis_url_secret is not None:
+        return []
+    return [
+        "spec.earlyStopping.redisUrlSecret: not set, so on a cluster the trials have nowhere"
+        " to meet and no trial is pruned (a local run uses its results folder)"
+    ]
