@@ -142,22 +142,44 @@ def test_a_command_reports_in_either_format(runner: Runner, tmp_path: Path) -> N
     assert run.results[0]["metrics"] == {"accuracy": 0.6}
 
 
+@pytest.mark.parametrize(
+    ("kind", "settings"),
+    [
+        pytest.param("median", {"n_startup_trials": 2, "n_warmup_steps": 3}, id="median"),
+        pytest.param(
+            "successiveHalving", {"min_resource": 1, "reduction_factor": 2}, id="successive-halving"
+        ),
+        pytest.param(
+            "hyperband",
+            {"min_resource": 1, "max_resource": 10, "reduction_factor": 2},
+            id="hyperband",
+        ),
+    ],
+)
 def test_a_worker_prunes_against_its_earlier_trials_in_a_journal_file(
-    runner: Runner, tmp_path: Path
+    runner: Runner, tmp_path: Path, kind: str, settings: dict[str, int]
 ) -> None:
-    good, bad = {"x": 0.3, "steps": 10}, {"x": -1.0, "steps": 10}
+    good, fair, bad = ({"x": x, "steps": 10} for x in (0.3, 0.2, -1.0))
     env = {
-        "TUNEOP_TRIALS": trials_json(good, good, bad, good),
+        "TUNEOP_TRIALS": trials_json(good, fair, bad, good, bad, bad),
         "TUNEOP_OBJECTIVE": CURVE,
         "TUNEOP_METRIC": "accuracy",
-        "TUNEOP_EARLY_STOPPING": early(n_startup_trials=2, n_warmup_steps=3),
+        "TUNEOP_EARLY_STOPPING": early(kind, **settings),
         "TUNEOP_PRUNING_STORAGE": str(tmp_path / "pruning.journal"),
     }
     run = runner(env)
     assert run.returncode == 0, run.stderr
-    assert [r["status"] for r in run.results] == ["succeeded", "succeeded", "pruned", "succeeded"]
-    assert run.results[2]["error"] == "pruned at step 3 by early stopping"
-    assert [x["step"] for x in intermediate(run) if x["trial"] == 2] == [1, 2, 3]
+    statuses = [r["status"] for r in run.results]
+    # The first trial has nothing to be judged against; a bad one is stopped (Hyperband
+    # judges a trial only within its bracket, so not every bad one need be).
+    assert statuses[0] == "succeeded" and "pruned" in {statuses[i] for i in (2, 4, 5)}
+    first = statuses.index("pruned", 2)
+    steps = [x["step"] for x in intermediate(run) if x["trial"] == first]
+    assert run.results[first]["error"] == f"pruned at step {steps[-1]} by early stopping"
+    assert len(steps) < 10
+    if kind == "median":  # no trial is stopped before its warm-up step
+        assert statuses == ["succeeded", "succeeded", "pruned", "succeeded", "pruned", "pruned"]
+        assert steps == [1, 2, 3]
 
 
 def test_a_command_is_stopped_when_pruned(runner: Runner, tmp_path: Path) -> None:
