@@ -75,6 +75,7 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     (R.SEARCH_OR_TRIALS, {"searchSpace": []}),
     (R.TOTAL_TRIALS_REQUIRED, {"optimizer": {"type": "random"}}),
     (R.GRID_FLOAT_NEEDS_STEP, {"searchSpace": [FLOAT]}),
+    (R.EARLY_STOPPING_SETTINGS, {"earlyStopping": {"type": "median", "maxResource": 9}}),
 ]
 
 

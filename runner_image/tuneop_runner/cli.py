@@ -3,7 +3,9 @@
 The flow is: read the trials, resolve the objective, then evaluate the trials
 one after another, printing each result line as soon as its trial ends so a
 worker killed halfway keeps what it already reported. One failing trial never
-stops the others.
+stops the others. With early stopping each trial takes a seat in the
+session's pruning study (``tuneop_runner.pruning``) and leaves it with its
+outcome.
 
 Exit codes: 0 when every trial succeeded (and reported a finite objective
 metric when ``TUNEOP_METRIC`` is set), 1 when any did not, 78 (``EXIT_CONFIG``,
@@ -46,6 +48,8 @@ from tuneop_runner.contract import (
     truncate_error,
 )
 from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
+from tuneop_runner.pruning import PruningStudy, parse_pruner_config
+from tuneop_runner.trial import RunningTrial, running
 
 __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_TRIAL_FAILED", "PROG", "Evaluator", "main", "run_trials"]
 
@@ -124,16 +128,25 @@ def _report_config_failure(trials: Sequence[Trial], message: str) -> None:
 
 
 def run_trials(
-    trials: Sequence[Trial], evaluator: Evaluator, settings: Settings
+    trials: Sequence[Trial],
+    evaluator: Evaluator,
+    settings: Settings,
+    pruning: PruningStudy | None = None,
 ) -> list[TrialReport]:
     """Evaluate ``trials`` in order, printing each report as it is known."""
     reports: list[TrialReport] = []
     for trial in trials:
         started = time.monotonic()
-        evaluation = evaluator.evaluate(trial.params, settings.timeout)
+        seat = pruning.begin(trial.index) if pruning is not None else None
+        with running(RunningTrial(trial.index, settings.metric or "value", seat)):
+            evaluation = evaluator.evaluate(trial.params, settings.timeout)
         duration = time.monotonic() - started
         report = build_report(trial.index, trial.params, evaluation, duration, settings.metric)
         _emit(report)
+        if seat is not None:
+            value = report.metrics.get(settings.metric or "value") if report.ok else None
+            number = float(value) if isinstance(value, int | float) else None
+            seat.finish(report.status, number)
         reports.append(report)
     return reports
 
@@ -169,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
         )
         evaluator = _evaluator(settings)
+        pruner = parse_pruner_config(env)
     except ConfigError as exc:
         _error(str(exc))
         _report_config_failure(trials, str(exc))
@@ -177,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_describe_worker(env, trials, evaluator), file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        reports = run_trials(trials, evaluator, settings)
+        pruning = PruningStudy(pruner) if pruner is not None else None
+        reports = run_trials(trials, evaluator, settings, pruning)
     except _Terminated:
         _error("terminated by SIGTERM; trials not yet reported did not finish")
         return 128 + signal.SIGTERM

@@ -15,6 +15,12 @@ the last 64 KiB of stdout are kept for that; everything it prints on stdout is
 also copied to the runner's stderr so the pod log keeps it, while the runner's
 stdout stays reserved for contract lines. Its stderr is the runner's stderr.
 
+Its stdout may also report the trial's progress, line by line, for learning
+curves and early stopping (``tuneop_runner.trial.RunningTrial.hear``): the
+runner prints those reports as its own intermediate lines and, when early
+stopping wants the trial ended, stops the command's process group and
+reports the trial as pruned with the metrics it reported last.
+
 The command starts in a new session, hence its own process group, so a timeout
 can end everything it spawned: the group gets SIGTERM, then SIGKILL after a
 short grace. The group is also cleaned up when the command exits on its own, so
@@ -32,10 +38,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
 from tuneop_runner.contract import Evaluation, describe_exception
+from tuneop_runner.trial import current
 
 __all__ = [
     "KILL_GRACE_SECONDS",
@@ -52,6 +59,7 @@ STDOUT_TAIL_BYTES = 64 * 1024
 KILL_GRACE_SECONDS = 2.0
 _POLL_SECONDS = 0.02
 _SHOWN_OUTPUT_CHARS = 200
+_LINE_CAP = 8192  # of a line handed to on_line; a progress line is far shorter
 _NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -98,13 +106,31 @@ class _TailReader(threading.Thread):
     buffer would otherwise block forever and look like a timeout.
     """
 
-    def __init__(self, pipe: IO[bytes], limit: int, echo_fd: int | None) -> None:
+    def __init__(
+        self,
+        pipe: IO[bytes],
+        limit: int,
+        echo_fd: int | None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(name="command-stdout", daemon=True)
         self._fd = pipe.fileno()
         self._limit = limit
         self._echo_fd = echo_fd
         self._buffer = bytearray()
         self._lock = threading.Lock()
+        self._on_line = on_line
+        self._line = bytearray()  # the line being read, for on_line (cut at _LINE_CAP)
+
+    def _lines(self, chunk: bytes) -> None:
+        if self._on_line is None:
+            return
+        *done, rest = chunk.split(b"\n")
+        for piece in done:
+            self._line += piece[: max(_LINE_CAP - len(self._line), 0)]
+            self._on_line(bytes(self._line).decode("utf-8", errors="replace"))
+            self._line.clear()
+        self._line += rest[: max(_LINE_CAP - len(self._line), 0)]
 
     def run(self) -> None:
         while True:
@@ -120,6 +146,7 @@ class _TailReader(threading.Thread):
                 except OSError:
                     # Losing the echo must not lose the metrics.
                     self._echo_fd = None
+            self._lines(chunk)
             with self._lock:
                 self._buffer += chunk
                 if len(self._buffer) > self._limit:
@@ -260,7 +287,15 @@ class CommandObjective:
             return Evaluation.failed(f"cannot start command {program}: {describe_exception(exc)}")
 
         assert proc.stdin is not None and proc.stdout is not None
-        reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd)
+        trial = current()
+        pruned = threading.Event()
+
+        def hear(line: str) -> None:
+            if trial is not None and not pruned.is_set() and trial.hear(line):
+                pruned.set()
+                _signal_group(proc.pid, signal.SIGTERM)
+
+        reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd, hear)
         reader.start()
         feeder = threading.Thread(
             target=_feed_stdin, args=(proc.stdin, payload.encode()), daemon=True
@@ -284,6 +319,8 @@ class CommandObjective:
             if not reader.is_alive():
                 proc.stdout.close()
 
+        if pruned.is_set() and trial is not None:
+            return Evaluation.pruned(trial.last, trial.why_pruned())
         if timed_out or returncode is None:
             return Evaluation.timeout(timeout or 0.0)
         if returncode != 0:

@@ -21,6 +21,15 @@ back as its own ``TrialReport`` and classifies it into an outcome
 ``RESULT_PREFIX`` is the operator's ``tuneop.core.contract.RESULT_PREFIX``
 too (this package cannot import the operator; a test holds them equal), and
 the golden worker logs in ``tests/data/contract`` pin the line for both.
+
+A trial that reports its progress (``tuneop_runner.trial.report``) also
+prints intermediate lines, one per step, compact and key-sorted like the
+result line::
+
+    TUNEOP_INTERMEDIATE {"metrics":{"accuracy":0.91},"step":3,"trial":7}
+
+A trial early stopping ended reports ``status`` "pruned", with the metrics it
+reported last.
 """
 
 from __future__ import annotations
@@ -33,7 +42,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "INTERMEDIATE_PREFIX",
     "MAX_ERROR_CHARS",
+    "MAX_INTERMEDIATE_METRICS",
+    "MAX_STEP",
     "RESULT_PREFIX",
     "Evaluation",
     "MetricValue",
@@ -41,6 +53,7 @@ __all__ = [
     "TrialReport",
     "build_report",
     "describe_exception",
+    "format_intermediate_line",
     "format_result_line",
     "objective_metric_problem",
     "parse_result_line",
@@ -50,6 +63,10 @@ __all__ = [
 
 RESULT_PREFIX = "TUNEOP_RESULT "
 MAX_ERROR_CHARS = 2000
+# The operator's tuneop.core.intermediate holds the same prefix and bounds (a test checks).
+INTERMEDIATE_PREFIX = "TUNEOP_INTERMEDIATE "
+MAX_INTERMEDIATE_METRICS = 16
+MAX_STEP = 2**31 - 1
 
 MetricValue = int | float | bool | None
 
@@ -58,6 +75,7 @@ class ReportStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMEOUT = "timeout"
+    PRUNED = "pruned"
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,11 @@ class Evaluation:
     def timeout(cls, seconds: float) -> Evaluation:
         return cls(ReportStatus.TIMEOUT, error=f"timed out after {float(seconds)} s")
 
+    @classmethod
+    def pruned(cls, metrics: Mapping[str, object], why: str) -> Evaluation:
+        """Early stopping ended the trial; ``metrics`` are the ones it reported last."""
+        return cls(ReportStatus.PRUNED, metrics=dict(metrics), error=why)
+
 
 @dataclass(frozen=True)
 class TrialReport:
@@ -101,6 +124,9 @@ class TrialReport:
 
     @property
     def ok(self) -> bool:
+        # A pruned trial ended as asked: no failure, so its Job is not retried.
+        if self.status is ReportStatus.PRUNED:
+            return True
         return self.status is ReportStatus.SUCCEEDED and self.objective_metric_ok
 
     def to_json(self) -> dict[str, object]:
@@ -128,6 +154,13 @@ def format_result_line(report: TrialReport) -> str:
         default=str,
     )
     return RESULT_PREFIX + body
+
+
+def format_intermediate_line(trial: int, step: int, metrics: Mapping[str, MetricValue]) -> str:
+    """The intermediate line of ``trial`` at ``step``, without a trailing newline."""
+    doc = {"metrics": dict(metrics), "step": step, "trial": trial}
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return INTERMEDIATE_PREFIX + body
 
 
 def parse_result_line(line: str) -> dict[str, object] | None:
@@ -215,6 +248,16 @@ def build_report(
     objective_metric: str | None = None,
 ) -> TrialReport:
     """Validate ``evaluation`` into the report that is printed for ``trial``."""
+    if evaluation.status is ReportStatus.PRUNED and isinstance(evaluation.metrics, Mapping):
+        metrics, _ = sanitize_metrics(evaluation.metrics)
+        return TrialReport(
+            trial=trial,
+            params=params,
+            status=ReportStatus.PRUNED,
+            metrics=metrics,
+            error=truncate_error(evaluation.error or "pruned"),
+            duration_seconds=duration_seconds,
+        )
     if evaluation.status is not ReportStatus.SUCCEEDED:
         return TrialReport(
             trial=trial,

@@ -9,7 +9,9 @@ names to numbers. It is resolved with importlib, with the working directory on
 A trial's timeout is enforced with ``SIGALRM`` (``signal.setitimer``): the
 handler raises ``TrialTimeout`` in the main thread, wherever the objective is.
 ``TrialTimeout`` derives from ``BaseException`` so an objective's own
-``except Exception`` cannot swallow it. Code stuck inside a C extension that
+``except Exception`` cannot swallow it. An objective that raises
+``TrialPruned`` (``tuneop_runner.trial``, or Optuna's) ends its trial as
+pruned. Code stuck inside a C extension that
 never returns to the interpreter cannot be interrupted this way; the Job's
 deadline is the backstop for that.
 """
@@ -27,6 +29,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from tuneop_runner.contract import Evaluation, describe_exception
+from tuneop_runner.trial import current, is_pruned_exception
 
 __all__ = [
     "CallableObjective",
@@ -128,7 +131,13 @@ class CallableObjective:
                 value = self._function(dict(params))
         except TrialTimeout:
             return Evaluation.timeout(timeout or 0.0)
-        except (Exception, SystemExit) as exc:
+        except Exception as exc:
+            trial = current()
+            if is_pruned_exception(exc) and trial is not None:
+                return Evaluation.pruned(trial.last, trial.why_pruned())
+            traceback.print_exception(exc, file=sys.stderr)
+            return Evaluation.failed(describe_exception(exc))
+        except SystemExit as exc:
             # SystemExit too: one objective calling sys.exit must not take the
             # remaining packed trials down with it. The traceback goes to the
             # pod log; the result line carries only the short form.

@@ -22,6 +22,7 @@ def record(
     session: str = SESSION,
     duration: float | None = 0.5,
     error: str | None = None,
+    curve: list[list[float]] | None = None,
     **params: Any,
 ) -> Record:
     """A normalized trial record; a succeeded one's value defaults from its params."""
@@ -39,6 +40,8 @@ def record(
         "error": error,
         "durationSeconds": duration,
     }
+    if curve is not None:
+        doc["intermediate"] = curve
     normalized = normalize_record(doc)
     assert normalized is not None
     return normalized

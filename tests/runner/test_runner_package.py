@@ -21,7 +21,7 @@ from tuneop_runner.contract import (
     truncate_error,
 )
 
-FORBIDDEN = ("kopf", "kubernetes", "redis", "pydantic", "numpy")
+FORBIDDEN = ("kopf", "kubernetes", "redis", "pydantic", "numpy", "optuna")
 
 IMPORT_EVERYTHING = textwrap.dedent(
     f"""
@@ -106,3 +106,15 @@ def test_errors_are_flattened_and_bounded() -> None:
     assert len(long) == MAX_ERROR_CHARS
     result = build_report(0, {}, Evaluation.failed("boom\n" * 1000), 1.0)
     assert result.error is not None and len(result.error) <= MAX_ERROR_CHARS
+
+
+def test_the_pruning_extra_pins_the_operators_optuna_and_redis() -> None:
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    runner = tomllib.loads((root / "runner_image" / "pyproject.toml").read_text())
+    operator = tomllib.loads((root / "pyproject.toml").read_text())
+    pruning = runner["project"]["optional-dependencies"]["pruning"]
+    pins = {p.split("==")[0]: p for p in operator["project"]["dependencies"]}
+    assert sorted(pruning) == sorted(pins[name] for name in ("optuna", "redis"))

@@ -83,3 +83,28 @@ def test_a_history_that_does_not_extend_the_cache_rebuilds() -> None:
         ),
     ]
     assert cached(spec, changed, [], 12, 2) == suggest(spec, changed, [], 12, 2)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "value", "curve", "state", "intermediate"),
+    [
+        (Outcome.SUCCEEDED, 1.5, (), "COMPLETE", {}),
+        (Outcome.PRUNED, 0.4, ((1, 0.2), (2, 0.4)), "PRUNED", {1: 0.2, 2: 0.4}),
+        (Outcome.PRUNED, None, (), "FAIL", {}),  # no curve: nothing for TPE to rank it by
+        (Outcome.FAILED, None, (), "FAIL", {}),
+    ],
+)
+def test_tpe_sees_a_pruned_trial_as_pruned_with_its_curve(
+    outcome: Outcome,
+    value: float | None,
+    curve: tuple[tuple[int, float], ...],
+    state: str,
+    intermediate: dict[int, float],
+) -> None:
+    from tuneop.core.bayesian import distribution, frozen_trial
+
+    spec = bayes_spec()
+    dists = {p.name: distribution(p) for p in spec.search_space}
+    r = TrialResult(0, 0, {"x1": 1.0, "x2": 3}, outcome, value=value, intermediate=curve)
+    frozen = frozen_trial(r, dists)
+    assert (frozen.state.name, frozen.intermediate_values) == (state, intermediate)

@@ -21,7 +21,7 @@ CASES = RULE_BREAKERS
 
 def test_every_rule_has_a_case() -> None:
     assert {id(rule) for rule, _ in CASES} == {
-        id(r) for r in (*R.PARAMETER_RULES, *R.RUNNER_RULES, *R.SPEC_RULES)
+        id(r) for r in (*R.PARAMETER_RULES, *R.RUNNER_RULES, *R.SPEC_RULES, *R.EARLY_STOPPING_RULES)
     }
 
 
@@ -39,7 +39,9 @@ def test_the_crd_carries_every_rule_cel_can_state() -> None:
     schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     found = [v["message"] for v in schema["x-kubernetes-validations"]]
     found += [v["message"] for v in schema["properties"]["runner"]["x-kubernetes-validations"]]
+    early = schema["properties"]["earlyStopping"]
+    found += [v["message"] for v in early["x-kubernetes-validations"]]
     item = schema["properties"]["searchSpace"]["items"]
     found += [v["message"] for v in item["x-kubernetes-validations"]]
-    all_rules = (*R.PARAMETER_RULES, *R.RUNNER_RULES, *R.SPEC_RULES)
+    all_rules = (*R.PARAMETER_RULES, *R.RUNNER_RULES, *R.SPEC_RULES, *R.EARLY_STOPPING_RULES)
     assert sorted(found) == sorted(r.message for r in all_rules if r.cel is not None)

@@ -327,6 +327,7 @@ def test_the_golden_logs_cover_each_kind_of_worker_log_and_each_has_its_expectat
     expected = {p.name.removesuffix(".expected.json") for p in GOLDEN.glob("*.expected.json")}
     assert set(CASES) == expected
     kinds = {"normal", "noise", "failed", "timeout", "malformed", "nan", "unreported", "retried"}
+    kinds |= {"intermediate"}
     assert kinds <= set(CASES)
 
 

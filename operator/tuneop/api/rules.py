@@ -29,6 +29,8 @@ __all__ = [
     "BAYESIAN_NEEDS_SEARCH",
     "CATEGORICAL_NEEDS_VALUES",
     "CATEGORICAL_NO_BOUNDS",
+    "EARLY_STOPPING_RULES",
+    "EARLY_STOPPING_SETTINGS",
     "GRID_FLOAT_NEEDS_STEP",
     "LOG_NEEDS_POSITIVE_MIN",
     "MIN_NOT_ABOVE_MAX",
@@ -149,6 +151,19 @@ SPEC_RULES = (
     TOTAL_TRIALS_REQUIRED,
     GRID_FLOAT_NEEDS_STEP,
 )
+
+# --- spec.earlyStopping -------------------------------------------------------------------
+EARLY_STOPPING_SETTINGS = Rule(
+    "(self.type == 'median' || !(has(self.warmupSteps) || has(self.startupTrials)"
+    " || has(self.intervalSteps) || has(self.minTrials)))"
+    " && (self.type != 'median' || !(has(self.minResource) || has(self.reductionFactor)))"
+    " && (self.type == 'hyperband' || !has(self.maxResource))"
+    " && (self.type == 'successiveHalving' || !has(self.minEarlyStoppingRate))",
+    "type: takes only its own settings (median: warmupSteps, startupTrials, intervalSteps,"
+    " minTrials; successiveHalving: minResource, reductionFactor, minEarlyStoppingRate;"
+    " hyperband: minResource, maxResource, reductionFactor)",
+)
+EARLY_STOPPING_RULES = (EARLY_STOPPING_SETTINGS,)
 
 
 def schema_extra(rules: tuple[Rule, ...]) -> dict[str, Any]:

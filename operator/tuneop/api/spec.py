@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from tuneop.api import rules as R
+from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
@@ -38,6 +39,7 @@ __all__ = [
     "NAME_PATTERN",
     "PLURAL",
     "QUEUE_NAME_PATTERN",
+    "EarlyStopping",
     "EnvVar",
     "MetricsCollector",
     "Objective",
@@ -303,6 +305,9 @@ class SessionSpec(_Model):
     suspend: bool = Field(default=False, strict=True, description="Create no new Jobs while true.")
     job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
         default="Delete", description="What happens to a finished Job once harvested."
+    )
+    early_stopping: EarlyStopping | None = Field(
+        default=None, description="Stop hopeless trials early with an Optuna pruner."
     )
 
     @model_validator(mode="after")

@@ -87,13 +87,17 @@ class TrialCounts(_Status):
     retried: int = Field(
         default=0, description="Failed trials launched again (spec.retries); not outcomes."
     )
+    pruned: int = Field(
+        default=0, description="Ended early by spec.earlyStopping; neither failed nor succeeded."
+    )
     running: int = 0
     queued: int = Field(default=0, description="In Jobs waiting for admission (queueName).")
     pending: int = Field(default=0, description="Not launched yet.")
 
     @property
     def done(self) -> int:
-        return self.succeeded + self.failed + self.lost + self.infra_failed + self.cancelled
+        done = self.succeeded + self.failed + self.lost + self.infra_failed + self.cancelled
+        return done + self.pruned
 
 
 class InfraEvents(_Status):

@@ -85,6 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         _check_writable(Path(args.results_dir))
     if not args.local:
         from tuneop.cli.cluster import run_on_cluster
+        from tuneop.core.pruning import cluster_pruning_warnings
+
+        for warning in cluster_pruning_warnings(session.spec):
+            print(f"warning: {clean(warning)}", file=sys.stderr)
 
         return run_on_cluster(args, session)
     if args.no_wait or args.dry_run or args.cancel_on_interrupt:

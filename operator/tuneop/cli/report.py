@@ -4,9 +4,10 @@ The page opens offline: plotly.js is inlined once (from the plotly package,
 no CDN), and every plot is a plotly figure. The tuning plots come from
 Optuna's visualization module, drawn from the records turned into an Optuna
 study (``tuneop.core.study``): the optimization history with its best-so-far
-line, parallel coordinates, parameter importances and a slice plot per
-parameter. Beside them: the leaderboard, failures by reason and trial
-durations.
+line, parallel coordinates, parameter importances, a slice plot per
+parameter and, when trials reported intermediate values, their learning
+curves (a pruned trial's curve ends where early stopping ended it). Beside
+them: the leaderboard, failures by reason and trial durations.
 
 Everything in the records is untrusted. Tables are built with every text
 HTML-escaped. Plotly reads a small HTML-like markup in the texts of a figure
@@ -145,6 +146,10 @@ def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
         page.section("Parameter importances")
         draw = functools.partial(_importances, study, common)
         _optuna_plot(page, "importances", draw, "not drawn")
+    if any(t.intermediate_values for t in study.trials):
+        page.section("Learning curves")
+        draw = functools.partial(vis.plot_intermediate_values, study)
+        _optuna_plot(page, "intermediate", draw, "not drawn")
     if not complete:
         return
     page.section("Slices")
@@ -182,7 +187,11 @@ def _failures(page: _Page, records: Sequence[Record], safe: Sequence[Record]) ->
     fig = go.Figure(go.Bar(x=reasons, y=[counts[k] for k in reasons]))
     fig.update_layout(title="Trials by outcome (all but Succeeded)", yaxis_title="trials")
     page.figure("failures", fig)
-    failed = [r for r in records if r.get("outcome") != "Succeeded"][-MAX_ERROR_ROWS:]
+    # A pruned trial did nothing wrong: it is in the chart, not among the errors.
+    failed = [r for r in records if r.get("outcome") not in ("Succeeded", "Pruned")]
+    failed = failed[-MAX_ERROR_ROWS:]
+    if not failed:
+        return
     page.table(
         ["trial", "outcome", "error"],
         [[r.get("trial"), r.get("outcome"), r.get("error") or ""] for r in failed],

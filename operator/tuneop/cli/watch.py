@@ -77,6 +77,9 @@ def _event_line(fields: dict[str, str]) -> Text | None:
     if kind == "trial_failed":
         head = clean(f"trial {data.get('trial')} {data.get('outcome')}")
         return styled((head, "red"), ": ", str(data.get("error")))
+    if kind == "trial_pruned":
+        head = clean(f"trial {data.get('trial')} pruned at {data.get('value')}")
+        return styled((head, "yellow"), ": ", str(data.get("error")))
     if kind == "new_best":
         return styled((clean(data.get("message")), "green"))
     if kind == "phase":

@@ -41,14 +41,15 @@ __all__ = [
 ]
 
 PHASES = tuple(str(p) for p in Phase)
-NOT_FAILED = frozenset({Outcome.SUCCEEDED, Outcome.CANCELLED})
+NOT_FAILED = frozenset({Outcome.SUCCEEDED, Outcome.CANCELLED, Outcome.PRUNED})
 
 SESSIONS = Gauge(
     "tuneop_sessions", "TuningSessions reconciled by this operator, by phase.", ["phase"]
 )
 TRIALS_FINISHED = Counter("tuneop_trials_finished", "Harvested trials, by outcome.", ["outcome"])
 TRIALS_FAILED = Counter(
-    "tuneop_trials_failed", "Harvested trials that neither succeeded nor were cancelled."
+    "tuneop_trials_failed",
+    "Harvested trials that neither succeeded, were cancelled nor were pruned.",
 )
 RECONCILE_SECONDS = Histogram(
     "tuneop_reconcile_duration_seconds",

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
-from tuneop.core.contract import TrialResult
+from tuneop.core.contract import Outcome, TrialResult
 
 if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-__all__ = ["CachedSuggester", "Params", "distribution", "suggest"]
+__all__ = ["CachedSuggester", "Params", "distribution", "frozen_trial", "suggest"]
 
 Params = dict[str, Scalar]
 
@@ -131,7 +131,7 @@ class CachedSuggester:
             seen: dict[int, float | None] = {}
         else:
             study, seen = cached
-        study.add_trials([_frozen(r, dists) for r in usable if r.trial not in seen])
+        study.add_trials([frozen_trial(r, dists) for r in usable if r.trial not in seen])
         seen.update(known)
         if len(self._studies) >= self.max_sessions and key not in self._studies:
             self._studies.pop(next(iter(self._studies)))
@@ -177,9 +177,19 @@ def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
         )
 
 
-def _frozen(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+def frozen_trial(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+    """A result as TPE's history: complete with its value, pruned with its curve, else failed.
+
+    TPE ranks a pruned trial below the complete ones by how far and how well it got,
+    so early stopping's verdicts inform the next suggestions too.
+    """
     from optuna.trial import TrialState, create_trial
 
     if r.succeeded and r.value is not None:
         return create_trial(params=r.params, distributions=dists, value=r.value)
+    if r.outcome is Outcome.PRUNED and r.intermediate:
+        curve = dict(r.intermediate)
+        return create_trial(
+            params=r.params, distributions=dists, state=TrialState.PRUNED, intermediate_values=curve
+        )
     return create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)

@@ -6,12 +6,14 @@ A worker prints one line per finished trial::
 
 ``parse_log`` reads only such lines, from a bounded tail of the log, into
 ``TrialReport``s, and skips anything malformed (noise, truncated JSON, wrong
-shapes) while counting it. ``RESULT_PREFIX`` is defined again by the runner,
+shapes) while counting it, and the intermediate lines of trials that report
+their progress (``tuneop.core.intermediate``). ``RESULT_PREFIX`` is defined again by the runner,
 which cannot import the operator; a test holds the two equal, and the golden
 worker logs in tests/data/contract pin the parse.
 ``classify`` turns one report into a ``TrialResult`` whose outcome
 separates a crash (Failed), a timeout (TimedOut) and a run whose objective
-metric is missing or not a finite number (MetricsUnavailable). Trials that
+metric is missing or not a finite number (MetricsUnavailable), and a trial
+early stopping ended (Pruned, with its last value). Trials that
 never reported are classified by ``missing_result`` from what is known of
 their Job. The full contract is in docs/result-contract.md.
 """
@@ -26,6 +28,13 @@ from enum import StrEnum
 from typing import Any
 
 from tuneop.api.spec import Objective, Scalar
+from tuneop.core.intermediate import (
+    INTERMEDIATE_PREFIX,
+    Curve,
+    Curves,
+    curve_from_json,
+    parse_intermediate,
+)
 
 __all__ = [
     "LOG_TAIL_BYTES",
@@ -68,6 +77,7 @@ class Outcome(StrEnum):
     RESULTS_LOST = "ResultsLost"
     INFRASTRUCTURE = "InfrastructureFailure"
     CANCELLED = "Cancelled"
+    PRUNED = "Pruned"
 
 
 # Outcomes that spend the maxFailedTrials budget: the trial itself went wrong.
@@ -95,6 +105,8 @@ class ParsedLog:
     malformed: int = 0
     first_problem: str | None = None
     truncated: bool = False
+    curves: Curves = field(default_factory=Curves)
+    intermediate_malformed: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,13 +121,15 @@ class TrialResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_seconds: float | None = None
+    # The objective metric's intermediate values, (step, value) in step order.
+    intermediate: Curve = ()
 
     @property
     def succeeded(self) -> bool:
         return self.outcome is Outcome.SUCCEEDED
 
     def to_json(self, session: str, objective: Objective) -> dict[str, Any]:
-        return {
+        doc = {
             "session": session,
             "trial": self.trial,
             "jobIndex": self.job_index,
@@ -130,6 +144,9 @@ class TrialResult:
             "error": self.error,
             "durationSeconds": self.duration_seconds,
         }
+        if self.intermediate:  # only trials that reported steps carry the field
+            doc["intermediate"] = [[step, value] for step, value in self.intermediate]
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialResult:
@@ -142,6 +159,7 @@ class TrialResult:
             metrics=dict(data.get("metrics") or {}),
             error=data.get("error"),
             duration_seconds=data.get("durationSeconds"),
+            intermediate=curve_from_json(data.get("intermediate")),
         )
 
 
@@ -200,8 +218,8 @@ def _reported(obj: Any) -> TrialReport:
     params = _bounded_map(obj.get("params", {}), "params")
     metrics = _bounded_map(obj.get("metrics", {}), "metrics")
     status = obj.get("status")
-    if status not in {"succeeded", "failed", "timeout"}:
-        raise ValueError(f"status: must be succeeded, failed or timeout, not {status!r}")
+    if status not in {"succeeded", "failed", "timeout", "pruned"}:
+        raise ValueError(f"status: must be succeeded, failed, timeout or pruned, not {status!r}")
     error = obj.get("error")
     duration = obj.get("durationSeconds")
     return TrialReport(
@@ -238,12 +256,19 @@ def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
         if not cut_at_line_start:
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     reports: dict[int, TrialReport] = {}
-    malformed = 0
+    malformed = bad_steps = 0
     first_problem: str | None = None
+    curves = Curves()
     # Only CR/LF end a line: str.splitlines would also split inside a JSON string that
     # holds a raw U+2028, U+0085 or similar (legal JSON, which non-Python writers emit).
     for raw in _LINE_BREAK.split(data.decode("utf-8", errors="replace")):
         line = raw.rstrip("\r")
+        if line.startswith(INTERMEDIATE_PREFIX):
+            try:
+                curves.add(parse_intermediate(line[len(INTERMEDIATE_PREFIX) :]))
+            except (ValueError, RecursionError):
+                bad_steps += 1  # spoils no trial: only a point of its curve is missing
+            continue
         if not line.startswith(RESULT_PREFIX):
             continue
         try:
@@ -253,7 +278,7 @@ def parse_log(log: str | bytes, max_bytes: int = LOG_TAIL_BYTES) -> ParsedLog:
             first_problem = first_problem or f"malformed {RESULT_PREFIX.strip()} line: {err}"
             continue
         reports[rep.trial] = rep
-    return ParsedLog(reports, malformed, first_problem, truncated)
+    return ParsedLog(reports, malformed, first_problem, truncated, curves, bad_steps)
 
 
 def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
@@ -268,7 +293,9 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
     return float(v), None
 
 
-def classify(rep: TrialReport, job_index: int, objective: Objective) -> TrialResult:
+def classify(
+    rep: TrialReport, job_index: int, objective: Objective, curve: Curve = ()
+) -> TrialResult:
     base = TrialResult(
         trial=rep.trial,
         job_index=job_index,
@@ -276,12 +303,18 @@ def classify(rep: TrialReport, job_index: int, objective: Objective) -> TrialRes
         outcome=Outcome.SUCCEEDED,
         metrics=rep.metrics,
         duration_seconds=rep.duration_seconds,
+        intermediate=curve,
     )
     if rep.status == "failed":
         return replace(base, outcome=Outcome.FAILED, error=rep.error or "trial failed")
     if rep.status == "timeout":
         return replace(base, outcome=Outcome.TIMED_OUT, error=rep.error or "timed out")
     value, problem = objective_value(rep.metrics, objective.metric)
+    if rep.status == "pruned":
+        # Its last value is kept (the line's, else the curve's last point); being
+        # pruned, it is no candidate for the best.
+        last = value if value is not None else (curve[-1][1] if curve else None)
+        return replace(base, outcome=Outcome.PRUNED, value=last, error=rep.error)
     if value is None:
         # Writers put non-finite values as null and say why in error: keep their words.
         said = rep.error if rep.metrics.get(objective.metric, 0) is None and rep.error else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tuneop.api import vocabulary as V
 from tuneop.api.status import TrialRef
-from tuneop.core.contract import TrialResult
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.ranges import format_ranges
 
 __all__ = [
@@ -37,13 +37,18 @@ class Event:
 
 
 def job_finished(job_index: int, results: Sequence[TrialResult]) -> list[Event]:
-    """TrialsFinished when every trial succeeded, else TrialFailed quoting the first failure."""
+    """TrialsFinished when every trial succeeded (or was pruned), else TrialFailed quoting
+    the first failure."""
     if not results:
         return []
     trials = format_ranges(r.trial for r in results)
-    bad = [r for r in results if not r.succeeded]
+    # A pruned trial ended as early stopping asked: nothing to warn about.
+    pruned = sum(r.outcome is Outcome.PRUNED for r in results)
+    bad = [r for r in results if not r.succeeded and r.outcome is not Outcome.PRUNED]
     if not bad:
-        return [Event("Normal", V.TRIALS_FINISHED, f"job {job_index}: trials {trials} succeeded")]
+        said = f"finished ({pruned} pruned)" if pruned else "succeeded"
+        message = f"job {job_index}: trials {trials} {said}"
+        return [Event("Normal", V.TRIALS_FINISHED, message)]
     first = bad[0]
     more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
     message = f"job {job_index}: trial {first.trial} {first.outcome}: {first.error or ''}{more}"

@@ -9,7 +9,9 @@ without reporting (Failed).
 
 With ``metricsCollector.kind: StdOut`` (Katib's format) the Job holds one
 trial and prints no result lines: when it succeeded, the metrics its last
-pod printed (``tuneop.core.stdout_metrics``) are that trial's report.
+pod printed (``tuneop.core.stdout_metrics``) are that trial's report, and
+each line naming the objective metric is a step of its learning curve.
+Otherwise a trial's curve is its intermediate lines (``tuneop.core.intermediate``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tuneop.core.contract import (
     missing_result,
     parse_log,
 )
+from tuneop.core.intermediate import Curve, Curves, objective_curve, stdout_curve
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.stdout_metrics import stdout_metrics
 
@@ -55,6 +58,12 @@ def _stdout_report(
     return {trial: TrialReport(trial, params, dict(metrics), "succeeded", None, None)}
 
 
+def _stdout_curve(logs: Sequence[str | bytes], metric: str) -> Curve:
+    last = logs[-1] if logs else ""
+    text = last.decode("utf-8", errors="replace") if isinstance(last, bytes) else last
+    return stdout_curve(text, metric)
+
+
 def harvest_job(
     job: ObservedJob,
     logs: Sequence[str | bytes] | None,
@@ -64,9 +73,12 @@ def harvest_job(
     """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone."""
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
+    curves = Curves()
     for p in parsed:
         reported.update(p.reports)
-    if collector is not None and collector.kind == "StdOut":
+        curves.update(p.curves)
+    katib = collector is not None and collector.kind == "StdOut"
+    if collector is not None and katib:
         reported = _stdout_report(job, logs or (), collector, objective.metric)
     problem = next((p.first_problem for p in parsed if p.first_problem), None)
     out = []
@@ -74,7 +86,12 @@ def harvest_job(
         params = job.params[pos] if pos < len(job.params) else {}
         rep = reported.get(trial)
         if rep is not None:
-            res = classify(rep, job.index, objective)
+            curve = (
+                _stdout_curve(logs or (), objective.metric)
+                if katib
+                else objective_curve(curves, trial, objective.metric)
+            )
+            res = classify(rep, job.index, objective, curve)
             # The Job's record of what it was asked is authoritative over what it echoed.
             out.append(replace(res, params=dict(params)) if params else res)
             continue

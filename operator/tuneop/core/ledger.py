@@ -222,6 +222,8 @@ def count(counts: TrialCounts, results: Sequence[TrialResult]) -> TrialCounts:
             c.infra_failed += 1
         elif r.outcome is Outcome.CANCELLED:
             c.cancelled += 1
+        elif r.outcome is Outcome.PRUNED:
+            c.pruned += 1
     return c
 
 

@@ -7,7 +7,10 @@ last stretch of other output, which explains a trial that never reported.
 ``scan`` reads the log as a stream of chunks and keeps exactly those: memory
 is bounded by the result lines (each at most ``MAX_LINE_BYTES``, longer ones
 are cut and later count as malformed) plus ``tail_bytes``, whatever the log's
-size. The local and the Kubernetes adapters both read logs through it.
+size. Intermediate lines (a trial's progress, ``tuneop.core.intermediate``)
+are kept too, the first ``INTERMEDIATE_BYTES`` of them (each line cut at its
+own small bound). The local and the Kubernetes adapters both read logs
+through it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,15 @@ from collections import deque
 from collections.abc import Iterable
 
 from tuneop.core.contract import LOG_TAIL_BYTES, MAX_LINE_BYTES, RESULT_PREFIX
+from tuneop.core.intermediate import INTERMEDIATE_PREFIX, MAX_INTERMEDIATE_LINE_BYTES
 
-__all__ = ["LogScan", "scan"]
+__all__ = ["INTERMEDIATE_BYTES", "LogScan", "scan"]
+
+# Intermediate lines kept per log; with the result lines they stay within what
+# parse_log reads (LOG_TAIL_BYTES), so learning curves do not push results out.
+INTERMEDIATE_BYTES = 2 * 1024 * 1024
+_STEP_PREFIX = INTERMEDIATE_PREFIX.encode()
+_STEP_CAP = MAX_INTERMEDIATE_LINE_BYTES + len(_STEP_PREFIX) + 1
 
 _PREFIX = RESULT_PREFIX.encode()
 # A line is kept whole up to this size; past it, the rest of the line is dropped.
@@ -30,6 +40,8 @@ class LogScan:
     def __init__(self, tail_bytes: int = LOG_TAIL_BYTES) -> None:
         self.tail_bytes = tail_bytes
         self.results: list[bytes] = []
+        self.steps: list[bytes] = []
+        self.steps_kept = 0
         self.rest: deque[bytes] = deque()
         self.kept = 0
         self.size = 0
@@ -59,6 +71,13 @@ class LogScan:
         if line.startswith(_PREFIX):
             self.results.append(line)
             return
+        if line.startswith(_STEP_PREFIX):
+            if len(line) > _STEP_CAP:  # past its bound it is malformed either way
+                line = line[: _STEP_CAP - 1] + b"\n"
+            if self.steps_kept + len(line) <= INTERMEDIATE_BYTES:
+                self.steps.append(line)
+                self.steps_kept += len(line)
+            return
         self.rest.append(line)
         self.kept += len(line)
         while self.kept > self.tail_bytes and len(self.rest) > 1:
@@ -67,7 +86,8 @@ class LogScan:
     def text(self) -> str:
         if self._line:
             self._finish()
-        return b"".join([*self.rest, *self.results]).decode("utf-8", errors="replace")
+        kept = [*self.rest, *self.steps, *self.results]
+        return b"".join(kept).decode("utf-8", errors="replace")
 
 
 def scan(chunks: Iterable[bytes], tail_bytes: int = LOG_TAIL_BYTES) -> str:

@@ -7,7 +7,8 @@ so a repeated create is harmless. The Job's index is its
 annotation (a range, ``"12-15"``, or runs, ``"12,14"``, for a retry Job). The
 trials and their params travel as JSON in the ``TUNEOP_TRIALS`` environment
 variable, never interpolated into a shell string. The pod is the session's
-template plus what a trial needs (``tuneop.core.podtemplate``). With
+template plus what a trial needs (``tuneop.core.podtemplate``), and with early
+stopping where its trials meet (``tuneop.core.pruning``). With
 ``spec.queueName`` the Job carries Kueue's queue label and is created
 suspended, for Kueue to admit.
 
@@ -46,6 +47,7 @@ from tuneop.api.vocabulary import (
 )
 from tuneop.core.observed import Params, Retry
 from tuneop.core.podtemplate import CONTAINER, trial_pod
+from tuneop.core.pruning import early_stopping_env
 from tuneop.core.ranges import format_ranges, parse_ranges
 
 __all__ = [
@@ -198,7 +200,7 @@ def job_manifest(
         LABEL_JOB_INDEX: str(index),
         LABEL_MANAGED_BY: MANAGED_BY,
     }
-    env = runner_env(spec, ref, index, trials, params)
+    env = [*runner_env(spec, ref, index, trials, params), *early_stopping_env(spec, ref)]
     annotations = {
         ANN_TRIALS: format_trials(trials),
         ANN_START_TIMEOUT: str(spec.pod_start_timeout_seconds),

@@ -153,6 +153,8 @@ def decide_phase(
         return Phase.FAILED, V.NO_TRIAL_SUCCEEDED, f"no trial succeeded ({bad} of {t.total} failed)"
     reason = V.GOAL_REACHED if goal else V.SEARCH_SPACE_EXHAUSTED if capped else V.BUDGET_EXHAUSTED
     message = f"{t.succeeded}/{t.total} trials succeeded"
+    if t.pruned:
+        message += f", {t.pruned} pruned"
     if status.best is not None:
         message += f"; best {spec.objective.metric}={status.best.value:g}"
     return Phase.SUCCEEDED, reason, message

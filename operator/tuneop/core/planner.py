@@ -41,6 +41,7 @@ from tuneop.core.launch import JobToCreate, Suggest, drop_retries, launch, launc
 from tuneop.core.ledger import collectable, open_ledger
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.phase import invalid_status, session_status
+from tuneop.core.pruning import pruning_warnings
 from tuneop.core.queueing import admission, admission_due
 from tuneop.core.ranges import IndexSet
 from tuneop.core.search import budget
@@ -140,6 +141,7 @@ def plan(
             f" ({V.SEARCH_SPACE_EXHAUSTED})"
         )
     warnings.extend(batch_warning(spec, total))
+    warnings.extend(pruning_warnings(spec))
     return Plan(
         create=tuple(create),
         persist=tuple(ledger.persist),

@@ -173,7 +173,7 @@ def _give_params(
 def trial_pod(
     spec: SessionSpec,
     labels: Mapping[str, str],
-    env: list[dict[str, str]],
+    env: list[dict[str, Any]],
     trials: tuple[int, ...],
     params: list[Params],
 ) -> dict[str, Any]:

@@ -7,7 +7,8 @@ written by another program, damaged, or planted, so ``read_record`` checks
 the shape and the size before summaries and reports use a record: a record
 that is not a JSON object with an integer trial is refused (None), fields of
 the wrong type are dropped, texts are cut to a stated length, and the maps
-of params and metrics are bounded. Reading never raises for bad content.
+of params and metrics are bounded, and so is a learning curve. Reading never
+raises for bad content.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+
+from tuneop.core.intermediate import curve_from_json
 
 __all__ = [
     "MAX_ENTRIES",
@@ -99,4 +102,7 @@ def normalize_record(doc: Any) -> Record | None:
             "direction": direction if direction in DIRECTIONS else None,
             "value": _number(objective.get("value")),
         }
+    curve = curve_from_json(doc.get("intermediate"))  # at most MAX_STEPS finite points
+    if curve:
+        record["intermediate"] = [list(point) for point in curve]
     return record

@@ -8,6 +8,10 @@ into frozen Optuna trials, in tuneop's trial order:
 - a trial that ``Succeeded`` with a finite objective value is ``COMPLETE``;
   every other outcome (failed, timed out, metrics unavailable, lost, cancelled)
   is ``FAIL``, with the tuneop outcome and error kept as user attributes;
+  a trial early stopping ended (``Pruned``) is ``PRUNED``, its last value in
+  the ``tuneop.lastValue`` user attribute (Optuna keeps no value for it);
+- a trial's learning curve (the record's ``intermediate``) is its
+  intermediate values, which the report draws as learning curves;
 - each parameter's distribution is read off the values the session tried (the
   records hold values, not the search space): integers give an
   ``IntDistribution``, other numbers a ``FloatDistribution`` over the range
@@ -77,6 +81,7 @@ def study_trials(records: Sequence[Record], metric: str) -> list[FrozenTrial]:
     for r in sorted(records, key=lambda r: int(r["trial"])):
         value = metric_value(r, metric)
         ok = r.get("outcome") == Outcome.SUCCEEDED and value is not None
+        pruned = r.get("outcome") == Outcome.PRUNED
         params = r.get("params") or {}
         attrs: dict[str, Any] = {
             "tuneop.trial": r["trial"],
@@ -86,9 +91,13 @@ def study_trials(records: Sequence[Record], metric: str) -> list[FrozenTrial]:
             "tuneop.durationSeconds": r.get("durationSeconds"),
         }
         attrs.update({f"metric.{k}": v for k, v in (r.get("metrics") or {}).items()})
+        if pruned:
+            attrs["tuneop.lastValue"] = value
+        state = TrialState.COMPLETE if ok else TrialState.PRUNED if pruned else TrialState.FAIL
         trial = optuna.trial.create_trial(
-            state=TrialState.COMPLETE if ok else TrialState.FAIL,
+            state=state,
             value=value if ok else None,
+            intermediate_values={int(s): float(v) for s, v in r.get("intermediate") or []},
             params={k: _param(dists[k], v) for k, v in params.items()},
             distributions={k: dists[k] for k in params},
             user_attrs=attrs,

@@ -124,7 +124,7 @@ def session_record(
     errors = [
         {"trial": r.trial, "outcome": str(r.outcome), "error": r.error}
         for r in results
-        if not r.succeeded
+        if not r.succeeded and r.outcome is not Outcome.PRUNED
     ][-max_errors:]
     name = session.split("/", 1)[-1]
     return {
@@ -135,6 +135,7 @@ def session_record(
         "succeeded": t.succeeded,
         "failed": t.failed + t.lost + t.infra_failed,
         "skipped": t.pending + t.cancelled if status.terminal else t.cancelled,
+        "pruned": t.pruned,
         "exit_code": status.exit_code,
         "errors": errors,
         "job_ids": [job_name(name, i) for i in range(status.next_job)],
@@ -170,7 +171,7 @@ def mirrored_session_record(
         }
         for r in ranked[:5]
     ]
-    failed = [r for r in records if r.get("outcome") != Outcome.SUCCEEDED]
+    failed = [r for r in records if r.get("outcome") not in (Outcome.SUCCEEDED, Outcome.PRUNED)]
     code = fields.get("exit_code") or ""
     name = session.split("/", 1)[-1]
     return {
@@ -181,6 +182,7 @@ def mirrored_session_record(
         "succeeded": _count(fields, "succeeded"),
         "failed": sum(_count(fields, k) for k in ("failed", "lost", "infra_failed")),
         "skipped": _count(fields, "cancelled"),
+        "pruned": _count(fields, "pruned"),
         "exit_code": int(code) if code in ("0", "1", "2") else None,
         "errors": [
             {"trial": r["trial"], "outcome": r.get("outcome"), "error": r.get("error")}

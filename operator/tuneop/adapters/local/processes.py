@@ -32,7 +32,9 @@ the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
 ``valueFrom`` and ``envFrom`` need the cluster and are left out. A command
 ``python`` or ``python3`` runs with tuneop's own interpreter. The params
 file is written to ``params/<job>.json`` beside the ``logs`` folder, and
-``TUNEOP_PARAMS_FILE`` points to it.
+``TUNEOP_PARAMS_FILE`` points to it. With early stopping, the trials meet in
+the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
+a local run needs no Redis for it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from tuneop.core.manifests import ENV_TRIALS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
+from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL_FILE
 
 __all__ = [
     "KILL_GRACE_SECONDS",
@@ -257,6 +260,8 @@ class LocalJobs:
             with _open_log(path) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
             env["TUNEOP_PARAMS_FILE"] = str(path)
+        if ENV_EARLY_STOPPING in env:
+            env[ENV_PRUNING_STORAGE] = str(self.logs_dir.with_name(JOURNAL_FILE))
         return container, env
 
     def _start(self, entry: _Job) -> None:

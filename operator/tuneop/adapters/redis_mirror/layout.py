@@ -99,7 +99,8 @@ def spec_hash(spec: SessionSpec) -> str:
 def job_status(results: Sequence[TrialResult]) -> str:
     if any(r.outcome is Outcome.CANCELLED for r in results):
         return "CANCELLED"
-    return "SUCCESS" if all(r.succeeded for r in results) else "FAILED"
+    ended_well = all(r.succeeded or r.outcome is Outcome.PRUNED for r in results)
+    return "SUCCESS" if ended_well else "FAILED"
 
 
 # An outbox entry: one idempotent write, applied inside a MULTI/EXEC pipeline.

@@ -40,7 +40,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import NEW_BEST, Phase
-from tuneop.core.contract import TrialResult
+from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import MirrorRecord, TransientError
 
@@ -220,6 +220,7 @@ class RedisMirror:
             by_job.setdefault(r.job_index, []).append(r)
             self._queue_trial(k, ref, spec, r)
             kind = "trial_finished" if r.succeeded else "trial_failed"
+            kind = "trial_pruned" if r.outcome is Outcome.PRUNED else kind
             self._event(
                 k,
                 kind,
@@ -279,6 +280,7 @@ class RedisMirror:
             "lost": t.lost,
             "infra_failed": t.infra_failed,
             "cancelled": t.cancelled,
+            "pruned": t.pruned,
             "running": t.running,
             "queued": t.queued,
             "pending": t.pending,
