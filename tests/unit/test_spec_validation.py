@@ -187,7 +187,12 @@ BAD_SPECS = [
     ),
     pytest.param({"runner": {}}, "spec.runner.image", "required", id="runner-without-image"),
     pytest.param({"runner": DROP}, "spec.runner.image", "required", id="no-runner"),
-    pytest.param({"objective": DROP}, "spec.objective", "required", id="no-objective"),
+    pytest.param(
+        {"objective": DROP},
+        "spec.objective and objectives",
+        "set exactly one",
+        id="no-objective",
+    ),
     pytest.param(
         {"objective": {"metric": "loss", "direction": "down"}},
         "spec.objective.direction",

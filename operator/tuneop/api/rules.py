@@ -33,11 +33,14 @@ __all__ = [
     "LOG_NEEDS_POSITIVE_MIN",
     "MIN_NOT_ABOVE_MAX",
     "NUMERIC_NEEDS_BOUNDS",
+    "OBJECTIVES_UNIQUE",
     "OBJECTIVE_XOR_COMMAND",
+    "OBJECTIVE_XOR_OBJECTIVES",
     "PARAMETER_RULES",
     "RESERVED_ENV",
     "RUNNER_IMAGE_OR_TEMPLATE",
     "RUNNER_RULES",
+    "SAMPLER_NEEDS_BAYESIAN",
     "SEARCH_OR_TRIALS",
     "SPEC_RULES",
     "TOTAL_TRIALS_REQUIRED",
@@ -140,7 +143,27 @@ RUNNER_IMAGE_OR_TEMPLATE = Rule(
     "has(self.template) || (has(self.runner) && has(self.runner.image))",
     "runner.image: required (or give spec.template)",
 )
+# --- several objectives (spec.objectives) ------------------------------------------------
+OBJECTIVE_XOR_OBJECTIVES = Rule(
+    "has(self.objective) != has(self.objectives)",
+    "objective and objectives: set exactly one",
+)
+OBJECTIVES_UNIQUE = Rule(
+    "!has(self.objectives)"
+    " || self.objectives.all(a, self.objectives.exists_one(b, b.metric == a.metric))",
+    "objectives: each metric at most once",
+    "objectives",
+)
+SAMPLER_NEEDS_BAYESIAN = Rule(
+    f"!has(self.optimizer) || !has(self.optimizer.sampler) || {_OPTIMIZER} == 'bayesian'",
+    "optimizer.sampler: only with type bayesian",
+    "optimizer.sampler",
+)
+
 SPEC_RULES = (
+    OBJECTIVE_XOR_OBJECTIVES,
+    OBJECTIVES_UNIQUE,
+    SAMPLER_NEEDS_BAYESIAN,
     RUNNER_IMAGE_OR_TEMPLATE,
     WORKERS_XOR_TRIALS_PER_JOB,
     TRIALS_XOR_SEARCH,

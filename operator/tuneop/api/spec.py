@@ -29,6 +29,7 @@ __all__ = [
     "KIND",
     "MAX_CATEGORICAL_VALUES",
     "MAX_EXPLICIT_TRIALS",
+    "MAX_OBJECTIVES",
     "MAX_PARAMETERS",
     "MAX_SECONDS",
     "MAX_SEED",
@@ -38,6 +39,7 @@ __all__ = [
     "EnvVar",
     "MetricsCollector",
     "Objective",
+    "ObjectiveMetric",
     "Optimizer",
     "Parameter",
     "Runner",
@@ -68,6 +70,8 @@ DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hun
 MAX_TRIALS = 10_000_000
 MAX_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
 MAX_EXPLICIT_TRIALS = 100_000
+# Several objectives: a Pareto front over more than a handful is too wide to read or plot.
+MAX_OBJECTIVES = 8
 # Control characters (C0 but tab and newline, DEL, C1) have no place in a parameter
 # value: runners, shells and terminals treat them specially (a NUL ends a C string,
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
@@ -100,6 +104,15 @@ class Objective(_Model):
         if self.goal is None:
             return False
         return value <= self.goal if self.direction == "minimize" else value >= self.goal
+
+
+class ObjectiveMetric(_Model):
+    """One of several objectives (``spec.objectives``): a metric and its direction."""
+
+    metric: str = Field(min_length=1, max_length=128, description="Metric name in the result.")
+    direction: Literal["minimize", "maximize"] = Field(
+        description="Whether smaller or larger values are better."
+    )
 
 
 class Parameter(_Model):
@@ -206,6 +219,11 @@ class Optimizer(_Model):
         strict=True,
         description="Seed: the same seed gives the same trials.",
     )
+    sampler: Literal["tpe", "nsga2"] | None = Field(
+        default=None,
+        description="bayesian only: tpe (the default; multi-objective TPE with several"
+        " objectives) or nsga2 (NSGA-II).",
+    )
 
 
 class SessionSpec(_Model):
@@ -213,7 +231,16 @@ class SessionSpec(_Model):
 
     model_config = ConfigDict(json_schema_extra=R.schema_extra(R.SPEC_RULES))
 
-    objective: Objective
+    # The one objective, or (``objectives``) several; ``objective`` below reads either.
+    single_objective: Objective | None = Field(
+        default=None, alias="objective", description="The objective: one metric."
+    )
+    objectives: list[ObjectiveMetric] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=MAX_OBJECTIVES,
+        description="Several objectives, instead of objective: the status keeps a Pareto front.",
+    )
     search_space: Annotated[list[Parameter], Field(max_length=MAX_PARAMETERS)] = Field(
         default_factory=list, description="The parameters to tune."
     )
@@ -267,8 +294,29 @@ class SessionSpec(_Model):
         default="Delete", description="What happens to a finished Job once harvested."
     )
 
+    @property
+    def objective(self) -> Objective:
+        """The objective; with several, the first (what single-valued views rank by)."""
+        if self.single_objective is not None:
+            return self.single_objective
+        assert self.objectives, "validated: objective or objectives"
+        first = self.objectives[0]
+        return Objective(metric=first.metric, direction=first.direction)
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        """Every objective, the first one first (one for a single-objective session)."""
+        if self.objectives is None:
+            return (self.objective,)
+        return tuple(Objective(metric=o.metric, direction=o.direction) for o in self.objectives)
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.objectives is not None
+
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:
+        self._check_objectives()
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
@@ -307,6 +355,16 @@ class SessionSpec(_Model):
         elif self.total_trials is None:
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         return self
+
+    def _check_objectives(self) -> None:
+        if (self.single_objective is None) == (self.objectives is None):
+            raise ValueError(R.OBJECTIVE_XOR_OBJECTIVES.message)
+        metrics = [o.metric for o in self.objectives or ()]
+        dupes = sorted({m for m in metrics if metrics.count(m) > 1})
+        if dupes:
+            raise ValueError(f"{R.OBJECTIVES_UNIQUE.message} ({dupes[0]})")
+        if self.optimizer.sampler is not None and self.optimizer.type != "bayesian":
+            raise ValueError(f"{R.SAMPLER_NEEDS_BAYESIAN.message}, not {self.optimizer.type}")
 
     @staticmethod
     def _check_trials(trials: list[dict[str, Scalar]]) -> None:
