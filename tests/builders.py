@@ -90,6 +90,10 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
         },
     ),
     (R.SAMPLER_NEEDS_BAYESIAN, {"optimizer": {"type": "grid", "sampler": "nsga2"}}),
+    (
+        R.POPULATION_NEEDS_NSGA2,
+        {"optimizer": {"type": "bayesian", "populationSize": 10}, "totalTrials": 5},
+    ),
 ]
 
 

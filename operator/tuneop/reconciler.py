@@ -86,9 +86,10 @@ class Reconciler:
                     # Harvest again next time; the Job stays until its results are in.
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
-                    job = replace(
-                        job, results=harvest_job(job, logs, spec.objective, spec.metrics_collector)
+                    results = harvest_job(
+                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
                     )
+                    job = replace(job, results=results)
             observed.append(job)
         return observed
 

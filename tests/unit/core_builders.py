@@ -147,7 +147,8 @@ class Session:
             logs = [log_for(j, value, status)]
         elif isinstance(logs, str):
             logs = [logs]
-        j = replace(j, results=harvest_job(j, logs, self.spec.objective))
+        objectives = self.spec.all_objectives
+        j = replace(j, results=harvest_job(j, logs, self.spec.objective, None, objectives))
         self.jobs[index] = j
         return j
 

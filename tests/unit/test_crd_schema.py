@@ -289,6 +289,7 @@ def test_printer_columns_are_the_documented_ones() -> None:
         "Running",
         "Failed",
         "Best",
+        "Front",
         "Age",
     ]
     assert PRINTER_COLUMNS[-1]["jsonPath"] == ".metadata.creationTimestamp"

@@ -37,6 +37,7 @@ __all__ = [
     "OBJECTIVE_XOR_COMMAND",
     "OBJECTIVE_XOR_OBJECTIVES",
     "PARAMETER_RULES",
+    "POPULATION_NEEDS_NSGA2",
     "RESERVED_ENV",
     "RUNNER_IMAGE_OR_TEMPLATE",
     "RUNNER_RULES",
@@ -159,11 +160,18 @@ SAMPLER_NEEDS_BAYESIAN = Rule(
     "optimizer.sampler: only with type bayesian",
     "optimizer.sampler",
 )
+POPULATION_NEEDS_NSGA2 = Rule(
+    "!has(self.optimizer) || !has(self.optimizer.populationSize)"
+    " || (has(self.optimizer.sampler) && self.optimizer.sampler == 'nsga2')",
+    "optimizer.populationSize: only with sampler nsga2",
+    "optimizer.populationSize",
+)
 
 SPEC_RULES = (
     OBJECTIVE_XOR_OBJECTIVES,
     OBJECTIVES_UNIQUE,
     SAMPLER_NEEDS_BAYESIAN,
+    POPULATION_NEEDS_NSGA2,
     RUNNER_IMAGE_OR_TEMPLATE,
     WORKERS_XOR_TRIALS_PER_JOB,
     TRIALS_XOR_SEARCH,

@@ -224,6 +224,13 @@ class Optimizer(_Model):
         description="bayesian only: tpe (the default; multi-objective TPE with several"
         " objectives) or nsga2 (NSGA-II).",
     )
+    population_size: int | None = Field(
+        default=None,
+        ge=2,
+        le=10_000,
+        strict=True,
+        description="nsga2 only: trials per generation (default 50).",
+    )
 
 
 class SessionSpec(_Model):
@@ -365,6 +372,8 @@ class SessionSpec(_Model):
             raise ValueError(f"{R.OBJECTIVES_UNIQUE.message} ({dupes[0]})")
         if self.optimizer.sampler is not None and self.optimizer.type != "bayesian":
             raise ValueError(f"{R.SAMPLER_NEEDS_BAYESIAN.message}, not {self.optimizer.type}")
+        if self.optimizer.population_size is not None and self.optimizer.sampler != "nsga2":
+            raise ValueError(R.POPULATION_NEEDS_NSGA2.message)
 
     @staticmethod
     def _check_trials(trials: list[dict[str, Scalar]]) -> None:

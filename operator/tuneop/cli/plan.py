@@ -86,7 +86,9 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
             job = ObservedJob(
                 **{
                     **job.__dict__,
-                    "results": harvest_job(job, logs, spec.objective, spec.metrics_collector),
+                    "results": harvest_job(
+                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
+                    ),
                 }
             )
         jobs.append(job)

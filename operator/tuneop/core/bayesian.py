@@ -1,4 +1,4 @@
-"""Bayesian suggestions: Optuna's TPE sampler over the session's history.
+"""Bayesian suggestions: Optuna's TPE (or NSGA-II) sampler over the session's history.
 
 The study is rebuilt from what is known (completed trials with their values,
 failed ones, and the ones still running, which TPE's constant-liar mode treats
@@ -10,6 +10,14 @@ with its Job (and then its result), so it is never asked again.
 Optuna (with numpy and SQLAlchemy, about 28 MB of resident memory) is imported
 on the first bayesian suggestion, not with this module: an operator or local
 run that never meets a bayesian session never loads it.
+
+With several objectives (``spec.objectives``) the study has one direction per
+objective and each completed trial all its values: TPE is then Optuna's
+multi-objective TPE. ``optimizer.sampler: nsga2`` picks NSGA-II, a genetic
+algorithm whose generations Optuna keeps on each trial; a study rebuilt from
+results has lost them, so trial ``i`` is put back in generation
+``i // populationSize``, the generation it was asked in when trials complete
+in order, a pure function of the trial number like everything else here.
 """
 
 from __future__ import annotations
@@ -26,9 +34,19 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-__all__ = ["CachedSuggester", "Params", "distribution", "suggest"]
+__all__ = [
+    "DEFAULT_POPULATION",
+    "CachedSuggester",
+    "Params",
+    "Told",
+    "distribution",
+    "population",
+    "suggest",
+]
 
 Params = dict[str, Scalar]
+Told = float | tuple[float, ...] | None  # a trial's value, its values (several objectives), or None
+DEFAULT_POPULATION = 50  # Optuna's NSGA-II default
 
 
 @functools.cache
@@ -106,7 +124,7 @@ class CachedSuggester:
 
     def __init__(self, max_sessions: int = 256) -> None:
         self.max_sessions = max_sessions
-        self._studies: dict[str, tuple[optuna.Study, dict[int, float | None]]] = {}
+        self._studies: dict[str, tuple[optuna.Study, dict[int, Told]]] = {}
 
     def __call__(
         self,
@@ -125,13 +143,14 @@ class CachedSuggester:
         key = spec.model_dump_json()
         cached = self._studies.get(key)
         usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
-        known = {r.trial: (r.value if r.succeeded else None) for r in usable}
+        known = {r.trial: _told(r, spec) for r in usable}
         if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
-            study = optuna.create_study(direction=spec.objective.direction)
-            seen: dict[int, float | None] = {}
+            directions = [o.direction for o in spec.all_objectives]
+            study = optuna.create_study(directions=directions)
+            seen: dict[int, Told] = {}
         else:
             study, seen = cached
-        study.add_trials([_frozen(r, dists) for r in usable if r.trial not in seen])
+        study.add_trials([_frozen(r, dists, spec) for r in usable if r.trial not in seen])
         seen.update(known)
         if len(self._studies) >= self.max_sessions and key not in self._studies:
             self._studies.pop(next(iter(self._studies)))
@@ -163,23 +182,47 @@ def _ask(
     return out
 
 
-def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
+def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSampler:
     """Seeded by the session seed and the first trial asked: same history, same asks."""
     import optuna
 
+    seed = (spec.optimizer.seed * 1_000_003 + first_trial) % 2**32
+    if spec.optimizer.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population(spec))
     with warnings.catch_warnings():
         # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
-            seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
+            seed=seed,
             constant_liar=True,
             multivariate=True,
         )
 
 
-def _frozen(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+def population(spec: SessionSpec) -> int:
+    """NSGA-II's generation size."""
+    return spec.optimizer.population_size or DEFAULT_POPULATION
+
+
+def _told(r: TrialResult, spec: SessionSpec) -> Told:
+    """What the study is told of a result: its value(s), or None when it failed."""
+    if not r.succeeded:
+        return None
+    return r.values if spec.multi_objective else r.value
+
+
+def _frozen(
+    r: TrialResult, dists: dict[str, BaseDistribution], spec: SessionSpec
+) -> optuna.trial.FrozenTrial:
+    from optuna.samplers import NSGAIISampler
     from optuna.trial import TrialState, create_trial
 
-    if r.succeeded and r.value is not None:
-        return create_trial(params=r.params, distributions=dists, value=r.value)
-    return create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)
+    told = _told(r, spec)
+    attrs: dict[str, Any] = {}
+    if spec.optimizer.sampler == "nsga2":
+        attrs[NSGAIISampler._get_generation_key()] = r.trial // population(spec)
+    if told is None:
+        state = TrialState.FAIL
+        return create_trial(params=r.params, distributions=dists, state=state, system_attrs=attrs)
+    values = list(told) if isinstance(told, tuple) else [told]
+    return create_trial(params=r.params, distributions=dists, values=values, system_attrs=attrs)

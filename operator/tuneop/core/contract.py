@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -109,13 +110,18 @@ class TrialResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_seconds: float | None = None
+    # Several objectives: each one's value, in the spec's order (``value`` is the first).
+    values: tuple[float, ...] | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.outcome is Outcome.SUCCEEDED
 
-    def to_json(self, session: str, objective: Objective) -> dict[str, Any]:
-        return {
+    def to_json(
+        self, session: str, objective: Objective, objectives: Sequence[Objective] = ()
+    ) -> dict[str, Any]:
+        """The result record; with several ``objectives``, each one's value too."""
+        doc = {
             "session": session,
             "trial": self.trial,
             "jobIndex": self.job_index,
@@ -130,6 +136,13 @@ class TrialResult:
             "error": self.error,
             "durationSeconds": self.duration_seconds,
         }
+        if len(objectives) > 1:
+            values = self.values or (None,) * len(objectives)
+            doc["objectives"] = [
+                {"metric": o.metric, "direction": o.direction, "value": v}
+                for o, v in zip(objectives, values, strict=True)
+            ]
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialResult:
@@ -142,7 +155,21 @@ class TrialResult:
             metrics=dict(data.get("metrics") or {}),
             error=data.get("error"),
             duration_seconds=data.get("durationSeconds"),
+            values=_values(data.get("objectives")),
         )
+
+
+def _values(objectives: Any) -> tuple[float, ...] | None:
+    """The values of a record's ``objectives`` list, when every one is a finite number."""
+    if not isinstance(objectives, list) or len(objectives) < 2:
+        return None
+    out = []
+    for o in objectives:
+        v = o.get("value") if isinstance(o, dict) else None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return None
+        out.append(float(v))
+    return tuple(out)
 
 
 def _json_number(v: Any) -> Any:
@@ -268,7 +295,10 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
     return float(v), None
 
 
-def classify(rep: TrialReport, job_index: int, objective: Objective) -> TrialResult:
+def classify(
+    rep: TrialReport, job_index: int, objective: Objective, objectives: Sequence[Objective] = ()
+) -> TrialResult:
+    """The outcome of a report; with several ``objectives`` each metric must be usable."""
     base = TrialResult(
         trial=rep.trial,
         job_index=job_index,
@@ -286,6 +316,14 @@ def classify(rep: TrialReport, job_index: int, objective: Objective) -> TrialRes
         # Writers put non-finite values as null and say why in error: keep their words.
         said = rep.error if rep.metrics.get(objective.metric, 0) is None and rep.error else None
         return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=said or problem)
+    if len(objectives) > 1:
+        values = []
+        for o in objectives:
+            v, problem = objective_value(rep.metrics, o.metric)
+            if v is None:
+                return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=problem)
+            values.append(v)
+        return replace(base, value=values[0], values=tuple(values), error=rep.error)
     return replace(base, value=value, error=rep.error)
 
 

@@ -51,8 +51,10 @@ def harvest_job(
     logs: Sequence[str | bytes] | None,
     objective: Objective,
     collector: MetricsCollector | None = None,
+    objectives: Sequence[Objective] = (),
 ) -> tuple[TrialResult, ...]:
-    """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone."""
+    """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone.
+    With several ``objectives`` (``spec.all_objectives``) a trial needs a value for each."""
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
     for p in parsed:
@@ -65,7 +67,7 @@ def harvest_job(
         params = job.params[pos] if pos < len(job.params) else {}
         rep = reported.get(trial)
         if rep is not None:
-            res = classify(rep, job.index, objective)
+            res = classify(rep, job.index, objective, objectives)
             # The Job's record of what it was asked is authoritative over what it echoed.
             out.append(replace(res, params=dict(params)) if params else res)
             continue

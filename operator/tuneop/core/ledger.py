@@ -30,6 +30,7 @@ from tuneop.api.status import (
     LEADERBOARD_SIZE,
     MAX_ENTRY_PARAMS_BYTES,
     MAX_MESSAGE,
+    ParetoEntry,
     TrialCounts,
     TrialRef,
 )
@@ -37,6 +38,7 @@ from tuneop.core import events
 from tuneop.core.contract import TRIAL_FAILURES, Outcome, TrialResult, missing_result
 from tuneop.core.events import Event
 from tuneop.core.observed import JobState, Observed, ObservedJob
+from tuneop.core.pareto import fold_front
 from tuneop.core.ranges import IndexSet, format_inflight, parse_inflight
 from tuneop.core.ranking import rank_by
 from tuneop.core.search import known_point
@@ -72,6 +74,8 @@ class Ledger:
     # The same error, in a row, of the failed trials before any success (fail fast).
     repeated_error: str = ""
     repeated_error_count: int = 0
+    # Several objectives: the Pareto front, in place of the board (which stays empty).
+    front: list[ParetoEntry] = field(default_factory=list)
 
     @property
     def best(self) -> TrialRef | None:
@@ -100,6 +104,7 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
         next_trial=max([prev.next_trial, *(t + 1 for j in live for t in j.trials)]),
         counts=prev.trials,
         board=list(prev.leaderboard),
+        front=list(prev.pareto_front),
         jobs=live,
         active=[j for j in live if j.state is JobState.ACTIVE],
         unharvested=[],
@@ -111,6 +116,9 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     ledger.repeated_error, ledger.repeated_error_count = repeated_error(
         (prev.repeated_error, prev.repeated_error_count), ledger.persist
     )
+    if spec.multi_objective:
+        ledger.front = fold_front(spec, ledger.front, ledger.persist)
+        return ledger
     ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
     best = ledger.best
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
