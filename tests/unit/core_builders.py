@@ -33,8 +33,10 @@ def line(
     metric: str = "loss",
     **extra: Any,
 ) -> str:
-    """One result-contract line, as a worker prints it (no newline)."""
-    body = {"trial": trial, "params": {}, "metrics": {metric: value}, "status": status, **extra}
+    """One result-contract line, as a worker prints it (no newline); a dict ``value`` is
+    every metric (several objectives)."""
+    metrics = value if isinstance(value, dict) else {metric: value}
+    body = {"trial": trial, "params": {}, "metrics": metrics, "status": status, **extra}
     return RESULT_PREFIX + json.dumps(body)
 
 

@@ -165,6 +165,7 @@ class CachedSuggester:
         out = _ask(study, spec, dists, count)
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(frozen.number, state=TrialState.FAIL)
+        _forget_parents(study)
         return out
 
     def release(self, spec: SessionSpec) -> None:
@@ -197,6 +198,18 @@ def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSampler
             constant_liar=True,
             multivariate=True,
         )
+
+
+def _forget_parents(study: optuna.Study) -> None:
+    """Drop NSGA-II's cached parents: it lists them in selection order when it picks them
+    and in trial order when it reads them back, and the order steers its crossover, so a
+    kept study would ask otherwise than one rebuilt from the same history."""
+    from optuna.samplers import NSGAIISampler
+
+    prefix = NSGAIISampler._get_parent_cache_key_prefix()
+    for key in study._storage.get_study_system_attrs(study._study_id):
+        if key.startswith(prefix):
+            study._storage.set_study_system_attr(study._study_id, key, None)
 
 
 def population(spec: SessionSpec) -> int:
