@@ -199,8 +199,8 @@ def _render_table(d: DryRun, console: Console) -> None:
         styled(
             (ref.key, "bold"),
             f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
-            f"maxParallel {s.max_parallel}, objective {s.objective.direction} "
-            f"{s.objective.metric}",
+            f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
+            + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
         )
     )
     for w in d.plan.warnings:
