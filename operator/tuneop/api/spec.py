@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from tuneop.api import rules as R
 from tuneop.api.errors import SpecError, format_validation_error
+from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
 
@@ -70,8 +71,6 @@ DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hun
 MAX_TRIALS = 10_000_000
 MAX_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
 MAX_EXPLICIT_TRIALS = 100_000
-# Several objectives: a Pareto front over more than a handful is too wide to read or plot.
-MAX_OBJECTIVES = 8
 # Control characters (C0 but tab and newline, DEL, C1) have no place in a parameter
 # value: runners, shells and terminals treat them specially (a NUL ends a C string,
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
@@ -104,15 +103,6 @@ class Objective(_Model):
         if self.goal is None:
             return False
         return value <= self.goal if self.direction == "minimize" else value >= self.goal
-
-
-class ObjectiveMetric(_Model):
-    """One of several objectives (``spec.objectives``): a metric and its direction."""
-
-    metric: str = Field(min_length=1, max_length=128, description="Metric name in the result.")
-    direction: Literal["minimize", "maximize"] = Field(
-        description="Whether smaller or larger values are better."
-    )
 
 
 class Parameter(_Model):
@@ -323,7 +313,10 @@ class SessionSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:
-        self._check_objectives()
+        o = self.optimizer
+        single = self.single_objective is not None
+        if why := objectives_problem(single, self.objectives, o.type, o.sampler, o.population_size):
+            raise ValueError(why)
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
@@ -362,18 +355,6 @@ class SessionSpec(_Model):
         elif self.total_trials is None:
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         return self
-
-    def _check_objectives(self) -> None:
-        if (self.single_objective is None) == (self.objectives is None):
-            raise ValueError(R.OBJECTIVE_XOR_OBJECTIVES.message)
-        metrics = [o.metric for o in self.objectives or ()]
-        dupes = sorted({m for m in metrics if metrics.count(m) > 1})
-        if dupes:
-            raise ValueError(f"{R.OBJECTIVES_UNIQUE.message} ({dupes[0]})")
-        if self.optimizer.sampler is not None and self.optimizer.type != "bayesian":
-            raise ValueError(f"{R.SAMPLER_NEEDS_BAYESIAN.message}, not {self.optimizer.type}")
-        if self.optimizer.population_size is not None and self.optimizer.sampler != "nsga2":
-            raise ValueError(R.POPULATION_NEEDS_NSGA2.message)
 
     @staticmethod
     def _check_trials(trials: list[dict[str, Scalar]]) -> None:

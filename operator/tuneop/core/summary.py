@@ -95,8 +95,9 @@ def pareto_records(
     """The succeeded records no other beats on every objective, by the first objective."""
 
     def values(r: Record) -> tuple[float, ...] | None:
-        found = tuple(metric_value(r, m) for m, _ in objectives)
-        return None if None in found else found  # type: ignore[return-value]
+        found = [metric_value(r, m) for m, _ in objectives]
+        kept = tuple(v for v in found if v is not None)
+        return kept if len(kept) == len(found) else None
 
     return front(
         (r for r in records if r.get("outcome") == Outcome.SUCCEEDED),
