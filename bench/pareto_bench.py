@@ -65,8 +65,7 @@ def run(
                 {"metric": "f2", "direction": "minimize"},
             ],
             "searchSpace": [
-                {"name": f"x{i}", "type": "float", "min": 0.0, "max": 1.0}
-                for i in range(VARIABLES)
+                {"name": f"x{i}", "type": "float", "min": 0.0, "max": 1.0} for i in range(VARIABLES)
             ],
             "optimizer": {**optimizer, "seed": seed},
             "totalTrials": trials,

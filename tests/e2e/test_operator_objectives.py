@@ -20,7 +20,6 @@ from tests.e2e.operator_support import (
 )
 from tuneop.core.pareto import dominates
 
-
 NAMESPACES = ("objectives",)
 NAME = "arbitrage-pareto"
 

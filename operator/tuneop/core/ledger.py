@@ -1,4 +1,4 @@
-"""The ledger step: fold what finished into the session's counters and leaderboard.
+"""The ledger step: fold what finished into the session's counters and leaderboard (or front).
 
 The status keeps a ledger so the planner can resume once Jobs are gone: the
 set of harvested Job indexes, the launch watermark (next Job, next trial), the
@@ -116,10 +116,10 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     ledger.repeated_error, ledger.repeated_error_count = repeated_error(
         (prev.repeated_error, prev.repeated_error_count), ledger.persist
     )
-    if spec.multi_objective:
+    if spec.multi_objective:  # a front, and no best (the board stays empty)
         ledger.front = fold_front(spec, ledger.front, ledger.persist)
-        return ledger
-    ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
+    else:
+        ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
     best = ledger.best
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
         ledger.events.append(events.new_best(best, spec.objective.metric))
