@@ -1,12 +1,15 @@
-"""Component-tier fixtures: a real Redis server for the mirror tests."""
+"""Component-tier fixtures: a real Redis server for the mirror tests, and a real headless
+Chromium for the report's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from tests.component.headless_browser import Browser, chromium
 
 from minicluster.redis_server import RedisServer
 
@@ -36,3 +39,15 @@ def fresh_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Any:
+    binary = chromium()
+    if binary is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    b = Browser(binary, profile)
+    yield b
+    b.close()

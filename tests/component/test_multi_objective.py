@@ -7,12 +7,11 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 import yaml
-from tests.component.headless_browser import Browser, chromium
+from tests.component.headless_browser import Browser
 from tests.component.test_report import RENDERED
 
 from tuneop.api.session import parse_manifest
@@ -70,23 +69,12 @@ def test_summary_shows_the_whole_front(
     assert "Pareto front:" in out and "pnl (maximize)" in out and "max_drawdown" in out
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    binary = chromium()
-    if binary is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    b = Browser(binary, profile)
-    yield b
-    b.close()
-
-
 def test_the_report_draws_the_pareto_front_in_a_real_browser(
     example_run: Path, browser: Browser, tmp_path: Path
 ) -> None:
     page = example_run / "report.html"  # written by the run
-    visit = browser.open(page.as_uri(), "document.querySelectorAll('.main-svg').length > 0")
+    ready = "document.querySelectorAll('.main-svg').length > 0"
+    visit = browser.open(page.as_uri(), ready, timeout=180)  # a loaded machine is slow
     rendered = dict(browser.evaluate(RENDERED))
     browser.screenshot(tmp_path / "report.png")
     print(f"screenshot: {tmp_path / 'report.png'}")

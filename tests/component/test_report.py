@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.component.headless_browser import Browser, chromium
+from tests.component.headless_browser import Browser
 from tests.component.results_builders import (
     HOSTILE,
     mixed_session,
@@ -28,18 +28,6 @@ RENDERED = """Array.from(document.querySelectorAll('.tuneop-plot')).map(e => {
   return [e.dataset.plot, !!(gd && gd._fullData && gd._fullData.length > 0
           && e.querySelector('.main-svg'))];
 })"""
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    binary = chromium()
-    if binary is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    b = Browser(binary, profile)
-    yield b
-    b.close()
 
 
 def test_report_renders_every_plot_offline_without_console_errors(
