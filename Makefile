@@ -8,6 +8,7 @@ test:
 bench:
 	.venv/bin/python -m bench.plan_bench
 	.venv/bin/python -m bench.quality_bench
+	.venv/bin/python -m bench.pareto_bench
 	.venv/bin/python -m bench.local_bench
 	.venv/bin/python -m bench.redis_bench
 	.venv/bin/python -m bench.hung_redis_bench

@@ -22,6 +22,7 @@ __all__ = [
     "DROP",
     "RULE_BREAKERS",
     "RUNNER_IMAGE",
+    "TWO_OBJECTIVES",
     "manifest",
     "session_doc",
     "spec",
@@ -41,6 +42,11 @@ BASE_SPEC: dict[str, Any] = {
 
 DROP = object()  # an override that removes the key
 
+# Two objectives for spec.objectives: a loss to minimize and a score to maximize.
+TWO_OBJECTIVES: list[dict[str, Any]] = [
+    {"metric": "loss", "direction": "minimize"},
+    {"metric": "score", "direction": "maximize"},
+]
 FLOAT = {"name": "x", "type": "float", "min": 0.0, "max": 1.0}
 # A spec (over BASE_SPEC) per cross-field rule of tuneop.api.rules, breaking only that rule.
 RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
@@ -76,6 +82,23 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     (R.TOTAL_TRIALS_REQUIRED, {"optimizer": {"type": "random"}}),
     (R.GRID_FLOAT_NEEDS_STEP, {"searchSpace": [FLOAT]}),
     (R.EARLY_STOPPING_SETTINGS, {"earlyStopping": {"type": "median", "maxResource": 9}}),
+    (
+        R.EARLY_STOPPING_ONE_OBJECTIVE,
+        {"objective": DROP, "objectives": TWO_OBJECTIVES, "earlyStopping": {"type": "median"}},
+    ),
+    (R.OBJECTIVE_XOR_OBJECTIVES, {"objectives": TWO_OBJECTIVES}),
+    (
+        R.OBJECTIVES_UNIQUE,
+        {
+            "objective": DROP,
+            "objectives": [TWO_OBJECTIVES[0], {**TWO_OBJECTIVES[1], "metric": "loss"}],
+        },
+    ),
+    (R.SAMPLER_NEEDS_BAYESIAN, {"optimizer": {"type": "grid", "sampler": "nsga2"}}),
+    (
+        R.POPULATION_NEEDS_NSGA2,
+        {"optimizer": {"type": "bayesian", "populationSize": 10}, "totalTrials": 5},
+    ),
 ]
 
 

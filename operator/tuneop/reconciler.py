@@ -86,11 +86,11 @@ class Reconciler:
                     # Harvest again next time; the Job stays until its results are in.
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
-                    job = replace(
-                        job,
-                        results=harvest_job(job, logs, spec.objective, spec.metrics_collector),
-                        disruptions=logs.disruptions if isinstance(logs, PodLogs) else 0,
+                    results = harvest_job(
+                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
                     )
+                    disruptions = logs.disruptions if isinstance(logs, PodLogs) else 0
+                    job = replace(job, results=results, disruptions=disruptions)
             observed.append(job)
         return observed
 

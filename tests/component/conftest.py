@@ -1,4 +1,5 @@
-"""Component-tier fixtures: a real Redis server for the mirror tests, a real browser."""
+"""Component-tier fixtures: a real Redis server for the mirror tests, and a real headless
+Chromium for the report's."""
 
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ def fresh_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Any:
-    """Debian's headless Chromium, driven over the DevTools protocol (the report tests)."""
     binary = chromium()
     if binary is None:
         pytest.skip("needs Debian's chromium (apt-get install chromium; .ci/run installs it)")

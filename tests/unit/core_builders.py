@@ -34,8 +34,10 @@ def line(
     metric: str = "loss",
     **extra: Any,
 ) -> str:
-    """One result-contract line, as a worker prints it (no newline)."""
-    body = {"trial": trial, "params": {}, "metrics": {metric: value}, "status": status, **extra}
+    """One result-contract line, as a worker prints it (no newline); a dict ``value`` is
+    every metric (several objectives)."""
+    metrics = value if isinstance(value, dict) else {metric: value}
+    body = {"trial": trial, "params": {}, "metrics": metrics, "status": status, **extra}
     return RESULT_PREFIX + json.dumps(body)
 
 
@@ -154,7 +156,8 @@ class Session:
             logs = [log_for(j, value, status)]
         elif isinstance(logs, str):
             logs = [logs]
-        j = replace(j, results=harvest_job(j, logs, self.spec.objective))
+        objectives = self.spec.all_objectives
+        j = replace(j, results=harvest_job(j, logs, self.spec.objective, None, objectives))
         self.jobs[index] = j
         return j
 

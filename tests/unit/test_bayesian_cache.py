@@ -12,33 +12,56 @@ from tuneop.core.bayesian import CachedSuggester, suggest
 from tuneop.core.contract import Outcome, TrialResult
 
 
-def bayes_spec(seed: int = 1, categorical: bool = False) -> Any:
+def bayes_spec(seed: int = 1, categorical: bool = False, sampler: str = "") -> Any:
+    """A bayesian spec; with a ``sampler`` (tpe, nsga2), of two objectives."""
     space: list[dict[str, Any]] = [
         {"name": "x1", "type": "float", "min": -5, "max": 10},
         {"name": "x2", "type": "int", "min": 0, "max": 15},
     ]
     if categorical:
         space.append({"name": "c", "type": "categorical", "values": ["a", "b", 3]})
-    return parse_spec(
-        {
-            "objective": {"metric": "value"},
-            "searchSpace": space,
-            "optimizer": {"type": "bayesian", "seed": seed},
-            "totalTrials": 1000,
-            "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
-        }
-    )
+    data: dict[str, Any] = {
+        "objective": {"metric": "value"},
+        "searchSpace": space,
+        "optimizer": {"type": "bayesian", "seed": seed},
+        "totalTrials": 1000,
+        "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+    }
+    if sampler:
+        del data["objective"]
+        data["objectives"] = [
+            {"metric": "value", "direction": "minimize"},
+            {"metric": "size", "direction": "maximize"},
+        ]
+        data["optimizer"]["sampler"] = sampler
+        if sampler == "nsga2":
+            data["optimizer"]["populationSize"] = 4  # generations turn over within the test
+    return parse_spec(data)
 
 
 @pytest.mark.parametrize(
-    ("seed", "categorical", "parallel", "fail_rate"),
-    [(1, False, 1, 0.0), (2, True, 3, 0.2), (3, False, 4, 0.5)],
-    ids=["sequential", "parallel_with_failures", "half_failing"],
+    ("seed", "categorical", "parallel", "fail_rate", "sampler"),
+    [
+        (1, False, 1, 0.0, ""),
+        (2, True, 3, 0.2, ""),
+        (3, False, 4, 0.5, ""),
+        (4, True, 2, 0.2, "tpe"),
+        (5, False, 1, 0.0, "nsga2"),
+        (6, True, 3, 0.2, "nsga2"),
+    ],
+    ids=[
+        "sequential",
+        "parallel_with_failures",
+        "half_failing",
+        "two_objectives_mo_tpe",
+        "two_objectives_nsga2_sequential",
+        "two_objectives_nsga2_parallel_with_failures",
+    ],
 )
 def test_cached_suggestions_equal_a_fresh_rebuild(
-    seed: int, categorical: bool, parallel: int, fail_rate: float
+    seed: int, categorical: bool, parallel: int, fail_rate: float, sampler: str
 ) -> None:
-    spec, cached = bayes_spec(seed, categorical), CachedSuggester()
+    spec, cached = bayes_spec(seed, categorical, sampler), CachedSuggester()
     rng = random.Random(seed)
     history: list[TrialResult] = []
     pending: list[tuple[int, dict[str, Any]]] = []
@@ -52,13 +75,15 @@ def test_cached_suggestions_equal_a_fresh_rebuild(
         next_trial += want
         trial, params = pending.pop(0)  # the oldest finishes
         ok = rng.random() >= fail_rate
+        value = float(params["x1"]) ** 2 + params["x2"]
         history.append(
             TrialResult(
                 trial=trial,
                 job_index=trial,
                 params=params,
                 outcome=Outcome.SUCCEEDED if ok else Outcome.FAILED,
-                value=float(params["x1"]) ** 2 + params["x2"] if ok else None,
+                value=value if ok else None,
+                values=(value, float(params["x1"])) if ok and sampler else None,
             )
         )
 
@@ -106,5 +131,5 @@ def test_tpe_sees_a_pruned_trial_as_pruned_with_its_curve(
     spec = bayes_spec()
     dists = {p.name: distribution(p) for p in spec.search_space}
     r = TrialResult(0, 0, {"x1": 1.0, "x2": 3}, outcome, value=value, intermediate=curve)
-    frozen = frozen_trial(r, dists)
+    frozen = frozen_trial(r, dists, spec)
     assert (frozen.state.name, frozen.intermediate_values) == (state, intermediate)

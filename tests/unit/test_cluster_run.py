@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from builders import manifest
+from builders import DROP, TWO_OBJECTIVES, manifest
 from tuneop.api.session import parse_manifest
 from tuneop.cli.cluster import ClusterRun, follow, leaderboard_records
 from tuneop.cli.main import main
@@ -96,6 +96,24 @@ def test_without_redis_the_summary_ranks_the_status_leaderboard() -> None:
     )
     s = summarize(leaderboard_records(session, session.status))
     assert [r["trial"] for r in s.top] == [4, 2] and s.best_params == {"x": 1}
+
+
+def test_summary_without_redis_shows_the_status_front_of_two_objectives() -> None:
+    session = parse_manifest(
+        {
+            **manifest(objective=DROP, objectives=TWO_OBJECTIVES),
+            "status": {
+                "phase": "Succeeded",
+                "paretoFront": [
+                    {"trial": 4, "values": [0.5, 1.0], "params": {"x": 1}},
+                    {"trial": 2, "values": [0.7, 3.0], "params": {"x": 2}},
+                ],
+            },
+        }
+    )
+    s = summarize(leaderboard_records(session, session.status))
+    assert s.objectives == [("loss", "minimize"), ("score", "maximize")]
+    assert [r["trial"] for r in s.front] == [4, 2]
 
 
 BAD_RUNS = {

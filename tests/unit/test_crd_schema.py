@@ -290,6 +290,7 @@ def test_printer_columns_are_the_documented_ones() -> None:
         "Queued",
         "Failed",
         "Best",
+        "Front",
         "Age",
     ]
     assert PRINTER_COLUMNS[-1]["jsonPath"] == ".metadata.creationTimestamp"

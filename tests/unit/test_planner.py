@@ -490,12 +490,23 @@ def test_raising_total_trials_of_a_succeeded_session_continues_it() -> None:
         pytest.param({"workers": 2}, "spec.workers: bayesian trials in one Job", id="workers"),
         pytest.param({"trialsPerJob": 3}, "up to 3 at once", id="packed"),
         pytest.param({}, None, id="one-per-job-learns-from-every-trial"),
+        pytest.param(
+            {"trialsPerJob": 5, "optimizer": {"type": "bayesian", "sampler": "nsga2"}},
+            None,
+            id="nsga2-jobs-within-a-generation-of-50",
+        ),
+        pytest.param(
+            {"trialsPerJob": 3, "optimizer": {"type": "bayesian", "sampler": "nsga2"}},
+            "up to 3 at once",
+            id="nsga2-jobs-across-generations",
+        ),
     ],
 )
 def test_bayesian_trials_packed_into_a_job_are_warned_about(
     packing: dict[str, Any], warned: str | None
 ) -> None:
-    s = spec(optimizer={"type": "bayesian"}, totalTrials=30, **packing)
+    packing = {"optimizer": {"type": "bayesian"}, **packing}
+    s = spec(totalTrials=30, **packing)
     found = [w for w in first_plan(s).warnings if "bayesian" in w]
     assert (found[0] if found else None) is None if warned is None else warned in found[0]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from builders import DROP, manifest, spec, spec_data
+from builders import DROP, TWO_OBJECTIVES, manifest, spec, spec_data
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 
@@ -187,7 +187,12 @@ BAD_SPECS = [
     ),
     pytest.param({"runner": {}}, "spec.runner.image", "required", id="runner-without-image"),
     pytest.param({"runner": DROP}, "spec.runner.image", "required", id="no-runner"),
-    pytest.param({"objective": DROP}, "spec.objective", "required", id="no-objective"),
+    pytest.param(
+        {"objective": DROP},
+        "spec.objective and objectives",
+        "set exactly one",
+        id="no-objective",
+    ),
     pytest.param(
         {"objective": {"metric": "loss", "direction": "down"}},
         "spec.objective.direction",
@@ -243,7 +248,75 @@ BAD_SPECS = [
     pytest.param(
         {"jobCleanup": "Never"}, "spec.jobCleanup", "'Delete', 'KeepFailed' or 'Keep'", id="cleanup"
     ),
+    # ---- several objectives
+    pytest.param(
+        {"objective": DROP, "objectives": TWO_OBJECTIVES[:1]},
+        "spec.objectives",
+        "at least 2",
+        id="objectives-of-one",
+    ),
+    pytest.param(
+        {
+            "objective": DROP,
+            "objectives": [{"metric": f"m{i}", "direction": "minimize"} for i in range(9)],
+        },
+        "spec.objectives",
+        "at most 8",
+        id="objectives-of-nine",
+    ),
+    pytest.param(
+        {"objective": DROP, "objectives": [{"metric": "loss"}, TWO_OBJECTIVES[1]]},
+        "spec.objectives[0].direction",
+        "required",
+        id="objective-without-a-direction",
+    ),
+    pytest.param(
+        {"objective": DROP, "objectives": [{**TWO_OBJECTIVES[0], "goal": 1.0}, TWO_OBJECTIVES[1]]},
+        "spec.objectives[0].goal",
+        "not permitted",
+        id="objectives-take-no-goal",
+    ),
+    pytest.param(
+        {"objective": DROP, "objectives": TWO_OBJECTIVES, "optimizer": {"sampler": "nsga2"}},
+        "spec.optimizer.sampler",
+        "only with type bayesian",
+        id="sampler-of-the-default-random",
+    ),
+    pytest.param(
+        {"optimizer": {"type": "bayesian", "sampler": "cmaes"}, "totalTrials": 3},
+        "spec.optimizer.sampler",
+        "'tpe' or 'nsga2'",
+        id="sampler-not-an-enum-value",
+    ),
+    pytest.param(
+        {"optimizer": {"type": "bayesian", "sampler": "nsga2", "populationSize": 1}},
+        "spec.optimizer.populationSize",
+        "greater than or equal to 2",
+        id="population-of-one",
+    ),
 ]
+
+
+def test_several_objectives_read_back_with_the_first_as_the_objective() -> None:
+    s = spec(objective=DROP, objectives=TWO_OBJECTIVES, optimizer={"type": "grid"})
+    assert s.multi_objective and s.single_objective is None
+    assert (s.objective.metric, s.objective.direction, s.objective.goal) == (
+        "loss",
+        "minimize",
+        None,
+    )
+    assert [(o.metric, o.direction) for o in s.all_objectives] == [
+        ("loss", "minimize"),
+        ("score", "maximize"),
+    ]
+    wire = spec_to_wire(s)
+    assert "objective" not in wire and wire["objectives"] == TWO_OBJECTIVES
+    assert parse_spec(wire) == s
+
+
+def test_one_objective_is_all_objectives_and_no_front() -> None:
+    s = spec()
+    assert not s.multi_objective and s.all_objectives == (s.objective,)
 
 
 @pytest.mark.parametrize(("overrides", "path", "rule"), BAD_SPECS)

@@ -39,6 +39,8 @@ PRINTER_COLUMNS = [
     {"name": "Queued", "type": "integer", "jsonPath": ".status.jobs.queued"},
     {"name": "Failed", "type": "integer", "jsonPath": ".status.trials.failed"},
     {"name": "Best", "type": "number", "jsonPath": ".status.best.value"},
+    # Several objectives have no single best; -o wide shows how many trials their front holds.
+    {"name": "Front", "type": "integer", "jsonPath": ".status.frontSize", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -29,17 +29,22 @@ __all__ = [
     "BAYESIAN_NEEDS_SEARCH",
     "CATEGORICAL_NEEDS_VALUES",
     "CATEGORICAL_NO_BOUNDS",
+    "EARLY_STOPPING_ONE_OBJECTIVE",
     "EARLY_STOPPING_RULES",
     "EARLY_STOPPING_SETTINGS",
     "GRID_FLOAT_NEEDS_STEP",
     "LOG_NEEDS_POSITIVE_MIN",
     "MIN_NOT_ABOVE_MAX",
     "NUMERIC_NEEDS_BOUNDS",
+    "OBJECTIVES_UNIQUE",
     "OBJECTIVE_XOR_COMMAND",
+    "OBJECTIVE_XOR_OBJECTIVES",
     "PARAMETER_RULES",
+    "POPULATION_NEEDS_NSGA2",
     "RESERVED_ENV",
     "RUNNER_IMAGE_OR_TEMPLATE",
     "RUNNER_RULES",
+    "SAMPLER_NEEDS_BAYESIAN",
     "SEARCH_OR_TRIALS",
     "SPEC_RULES",
     "TOTAL_TRIALS_REQUIRED",
@@ -142,7 +147,41 @@ RUNNER_IMAGE_OR_TEMPLATE = Rule(
     "has(self.template) || (has(self.runner) && has(self.runner.image))",
     "runner.image: required (or give spec.template)",
 )
+# --- several objectives (spec.objectives) ------------------------------------------------
+OBJECTIVE_XOR_OBJECTIVES = Rule(
+    "has(self.objective) != has(self.objectives)",
+    "objective and objectives: set exactly one",
+)
+OBJECTIVES_UNIQUE = Rule(
+    "!has(self.objectives)"
+    " || self.objectives.all(a, self.objectives.exists_one(b, b.metric == a.metric))",
+    "objectives: each metric at most once",
+    "objectives",
+)
+SAMPLER_NEEDS_BAYESIAN = Rule(
+    f"!has(self.optimizer) || !has(self.optimizer.sampler) || {_OPTIMIZER} == 'bayesian'",
+    "optimizer.sampler: only with type bayesian",
+    "optimizer.sampler",
+)
+POPULATION_NEEDS_NSGA2 = Rule(
+    "!has(self.optimizer) || !has(self.optimizer.populationSize)"
+    " || (has(self.optimizer.sampler) && self.optimizer.sampler == 'nsga2')",
+    "optimizer.populationSize: only with sampler nsga2",
+    "optimizer.populationSize",
+)
+# Optuna's pruners compare one intermediate value per step: one objective only.
+EARLY_STOPPING_ONE_OBJECTIVE = Rule(
+    "!has(self.earlyStopping) || !has(self.objectives)",
+    "earlyStopping: only with a single objective",
+    "earlyStopping",
+)
+
 SPEC_RULES = (
+    OBJECTIVE_XOR_OBJECTIVES,
+    EARLY_STOPPING_ONE_OBJECTIVE,
+    OBJECTIVES_UNIQUE,
+    SAMPLER_NEEDS_BAYESIAN,
+    POPULATION_NEEDS_NSGA2,
     RUNNER_IMAGE_OR_TEMPLATE,
     WORKERS_XOR_TRIALS_PER_JOB,
     TRIALS_XOR_SEARCH,

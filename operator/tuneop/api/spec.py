@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from tuneop.api import rules as R
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error
+from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
 
@@ -32,6 +33,7 @@ __all__ = [
     "KIND",
     "MAX_CATEGORICAL_VALUES",
     "MAX_EXPLICIT_TRIALS",
+    "MAX_OBJECTIVES",
     "MAX_PARAMETERS",
     "MAX_SECONDS",
     "MAX_SEED",
@@ -43,6 +45,7 @@ __all__ = [
     "EnvVar",
     "MetricsCollector",
     "Objective",
+    "ObjectiveMetric",
     "Optimizer",
     "Parameter",
     "Runner",
@@ -219,6 +222,18 @@ class Optimizer(_Model):
         strict=True,
         description="Seed: the same seed gives the same trials.",
     )
+    sampler: Literal["tpe", "nsga2"] | None = Field(
+        default=None,
+        description="bayesian only: tpe (the default; multi-objective TPE with several"
+        " objectives) or nsga2 (NSGA-II).",
+    )
+    population_size: int | None = Field(
+        default=None,
+        ge=2,
+        le=10_000,
+        strict=True,
+        description="nsga2 only: trials per generation (default 50).",
+    )
 
 
 class SessionSpec(_Model):
@@ -226,7 +241,16 @@ class SessionSpec(_Model):
 
     model_config = ConfigDict(json_schema_extra=R.schema_extra(R.SPEC_RULES))
 
-    objective: Objective
+    # The one objective, or (``objectives``) several; ``objective`` below reads either.
+    single_objective: Objective | None = Field(
+        default=None, alias="objective", description="The objective: one metric."
+    )
+    objectives: list[ObjectiveMetric] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=MAX_OBJECTIVES,
+        description="Several objectives, instead of objective: the status keeps a Pareto front.",
+    )
     search_space: Annotated[list[Parameter], Field(max_length=MAX_PARAMETERS)] = Field(
         default_factory=list, description="The parameters to tune."
     )
@@ -310,8 +334,34 @@ class SessionSpec(_Model):
         default=None, description="Stop hopeless trials early with an Optuna pruner."
     )
 
+    @property
+    def objective(self) -> Objective:
+        """The objective; with several, the first (what single-valued views rank by)."""
+        if self.single_objective is not None:
+            return self.single_objective
+        assert self.objectives, "validated: objective or objectives"
+        first = self.objectives[0]
+        return Objective(metric=first.metric, direction=first.direction)
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        """Every objective, the first one first (one for a single-objective session)."""
+        if self.objectives is None:
+            return (self.objective,)
+        return tuple(Objective(metric=o.metric, direction=o.direction) for o in self.objectives)
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.objectives is not None
+
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:
+        o = self.optimizer
+        single = self.single_objective is not None
+        if why := objectives_problem(single, self.objectives, o.type, o.sampler, o.population_size):
+            raise ValueError(why)
+        if self.early_stopping is not None and self.objectives is not None:
+            raise ValueError(R.EARLY_STOPPING_ONE_OBJECTIVE.message)
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
         packs = self.workers is not None or (self.trials_per_job or 1) > 1

@@ -1,6 +1,7 @@
 """The TuningSession status: a bounded summary, whatever the trial count.
 
-Status holds phase, counters, the best trial and a top-5 leaderboard,
+Status holds phase, counters, the best trial and a top-5 leaderboard (or,
+for a session of several objectives, a Pareto front of at most 10 trials),
 conditions, ``observedGeneration`` and the exit code. It also holds the
 *ledger* the planner needs to resume after Jobs are gone: the set of harvested
 Job indexes (as compressed ranges), the launch watermark, and the trial ranges
@@ -34,9 +35,11 @@ __all__ = [
     "LEADERBOARD_SIZE",
     "MAX_ENTRY_PARAMS_BYTES",
     "MAX_MESSAGE",
+    "PARETO_FRONT_SIZE",
     "Condition",
     "InfraEvents",
     "JobCounts",
+    "ParetoEntry",
     "SessionStatus",
     "StatusUnreadable",
     "TrialCounts",
@@ -60,6 +63,8 @@ LEADERBOARD_SIZE = 5
 # stores keep them); this is what bounds the status for wide search spaces.
 MAX_ENTRY_PARAMS_BYTES = 1024
 MAX_MESSAGE = 256
+# A session of several objectives keeps at most this many trials of its Pareto front.
+PARETO_FRONT_SIZE = 10
 
 
 class _Status(BaseModel):
@@ -127,6 +132,16 @@ class TrialRef(_Status):
     params_omitted: bool | None = None
 
 
+class ParetoEntry(_Status):
+    """A trial on the Pareto front: its value for each objective, in the spec's order."""
+
+    trial: int
+    values: list[float]
+    job_index: int | None = None
+    params: dict[str, Scalar] | None = None
+    params_omitted: bool | None = None
+
+
 class SessionStatus(_Status):
     phase: PhaseField = Phase.PENDING
     message: str = ""
@@ -150,6 +165,15 @@ class SessionStatus(_Status):
     infrastructure: InfraEvents = Field(default_factory=InfraEvents)
     best: TrialRef | None = None
     leaderboard: list[TrialRef] = Field(default_factory=list, max_length=LEADERBOARD_SIZE)
+    # Several objectives: no single best; the trials no other trial beats on every objective.
+    pareto_front: list[ParetoEntry] = Field(
+        default_factory=list,
+        max_length=PARETO_FRONT_SIZE,
+        description="Several objectives: non-dominated trials (at most 10, spread out).",
+    )
+    front_size: int | None = Field(
+        default=None, ge=0, description="Several objectives: trials in paretoFront."
+    )
     conditions: list[Condition] = Field(default_factory=list)
     # The ledger: what the planner must remember once Jobs are deleted.
     # The patterns keep a hand-edited, garbled ledger out: the API server refuses it.

@@ -169,8 +169,11 @@ def follow(
 
 
 def leaderboard_records(session: Session, status: SessionStatus) -> list[Record]:
-    """Records of the status's leaderboard: what a summary can rank without Redis."""
+    """Records of the status's leaderboard (or Pareto front): what a summary can rank
+    without Redis."""
     objective = session.spec.objective
+    if session.spec.multi_objective:
+        return _front_records(session, status)
     return [
         {
             "session": session.ref.key,
@@ -187,6 +190,31 @@ def leaderboard_records(session: Session, status: SessionStatus) -> list[Record]
             "error": None,
         }
         for e in status.leaderboard
+    ]
+
+
+def _front_records(session: Session, status: SessionStatus) -> list[Record]:
+    objectives = session.spec.all_objectives
+    return [
+        {
+            "session": session.ref.key,
+            "trial": e.trial,
+            "jobIndex": e.job_index,
+            "params": dict(e.params or {}),
+            "metrics": {o.metric: v for o, v in zip(objectives, e.values, strict=False)},
+            "objective": {
+                "metric": objectives[0].metric,
+                "direction": objectives[0].direction,
+                "value": e.values[0] if e.values else None,
+            },
+            "objectives": [
+                {"metric": o.metric, "direction": o.direction, "value": v}
+                for o, v in zip(objectives, e.values, strict=False)
+            ],
+            "outcome": "Succeeded",
+            "error": None,
+        }
+        for e in status.pareto_front
     ]
 
 

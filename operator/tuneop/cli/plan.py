@@ -86,7 +86,9 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
             job = ObservedJob(
                 **{
                     **job.__dict__,
-                    "results": harvest_job(job, logs, spec.objective, spec.metrics_collector),
+                    "results": harvest_job(
+                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
+                    ),
                 }
             )
         jobs.append(job)
@@ -197,8 +199,8 @@ def _render_table(d: DryRun, console: Console) -> None:
         styled(
             (ref.key, "bold"),
             f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
-            f"maxParallel {s.max_parallel}, objective {s.objective.direction} "
-            f"{s.objective.metric}",
+            f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
+            + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
         )
     )
     if s.queue_name is not None:

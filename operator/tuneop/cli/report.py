@@ -7,7 +7,10 @@ study (``tuneop.core.study``): the optimization history with its best-so-far
 line, parallel coordinates, parameter importances, a slice plot per
 parameter and, when trials reported intermediate values, their learning
 curves (a pruned trial's curve ends where early stopping ended it). Beside
-them: the leaderboard, failures by reason and trial durations.
+them: the leaderboard, failures by reason and trial durations. A session of
+several objectives gets its Pareto front first (Optuna's ``plot_pareto_front``
+for two or three objectives, and a table of the front), and the other plots
+are drawn for its first objective.
 
 Everything in the records is untrusted. Tables are built with every text
 HTML-escaped. Plotly reads a small HTML-like markup in the texts of a figure
@@ -38,7 +41,7 @@ from plotly.offline import get_plotlyjs
 from tuneop.cli.text import clean
 from tuneop.core.records import Record
 from tuneop.core.study import StudyData, build_study
-from tuneop.core.summary import metric_value, summarize
+from tuneop.core.summary import metric_value, pareto_records, summarize
 
 __all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
 
@@ -46,6 +49,7 @@ __all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
 MAX_SLICE_PLOTS = 24
 MAX_ERROR_ROWS = 50
 LEADERBOARD_ROWS = 10
+MAX_FRONT_ROWS = 50
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -69,6 +73,12 @@ def _inert_record(r: Record) -> Record:
     objective = r.get("objective")
     if isinstance(objective, dict) and isinstance(objective.get("metric"), str):
         out["objective"] = {**objective, "metric": inert(objective["metric"])}
+    if isinstance(r.get("objectives"), list):
+        out["objectives"] = [
+            {**o, "metric": inert(o["metric"])} if isinstance(o.get("metric"), str) else o
+            for o in r["objectives"]
+            if isinstance(o, dict)
+        ]
     return out
 
 
@@ -122,18 +132,50 @@ def _optuna_plot(page: _Page, name: str, draw: Callable[[], go.Figure], why: str
     page.figure(name, fig)
 
 
-def _importances(study: optuna.Study, params: list[str]) -> go.Figure:
+def _importances(study: optuna.Study, params: list[str], target: dict[str, Any]) -> go.Figure:
     """Importances by PED-ANOVA: Optuna's default (fANOVA) would need scikit-learn."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         evaluator = PedAnovaImportanceEvaluator()
-    return vis.plot_param_importances(study, evaluator=evaluator, params=params)
+    if not target:
+        return vis.plot_param_importances(study, evaluator=evaluator, params=params)
+    # PED-ANOVA ranks by low target values: a maximized first objective is turned around.
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its note that a target ranks low first
+        return vis.plot_param_importances(
+            study,
+            evaluator=evaluator,
+            params=params,
+            target=lambda t: sign * t.values[0],
+            target_name=target["target_name"],
+        )
 
 
-def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
+def _first_objective(data: StudyData) -> dict[str, Any]:
+    """With several objectives Optuna's single-valued plots need a target: the first one."""
+    if not data.objectives:
+        return {}
+    return {"target": lambda t: t.values[0], "target_name": data.objectives[0][0]}
+
+
+def _pareto_plot(page: _Page, study: optuna.Study, data: StudyData) -> None:
+    page.section("Pareto front")
+    names = [m for m, _ in data.objectives]
+    if len(names) > 3:
+        page.note(f"a Pareto front plot shows two or three objectives, not {len(names)}")
+        return
+    draw = functools.partial(vis.plot_pareto_front, study, target_names=names)
+    _optuna_plot(page, "pareto", draw, "no front")
+
+
+def _tuning_plots(
+    page: _Page, study: optuna.Study, params: list[str], target: dict[str, Any]
+) -> None:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     page.section("Optimization history")
-    _optuna_plot(page, "history", lambda: vis.plot_optimization_history(study), "no history")
+    draw = functools.partial(vis.plot_optimization_history, study, **target)
+    _optuna_plot(page, "history", draw, "no history")
     # Optuna leaves out a trial that lacks one of the parameters asked for: ask for the
     # ones every succeeded trial has (an explicit trial list may vary them).
     common = sorted(set.intersection(*(set(t.params) for t in complete))) if complete else []
@@ -141,10 +183,10 @@ def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
         page.note("parallel coordinates and importances need two succeeded trials")
     else:
         page.section("Parallel coordinates")
-        draw = functools.partial(vis.plot_parallel_coordinate, study, params=common)
+        draw = functools.partial(vis.plot_parallel_coordinate, study, params=common, **target)
         _optuna_plot(page, "parallel", draw, "not drawn")
         page.section("Parameter importances")
-        draw = functools.partial(_importances, study, common)
+        draw = functools.partial(_importances, study, common, target)
         _optuna_plot(page, "importances", draw, "not drawn")
     if any(t.intermediate_values for t in study.trials):
         page.section("Learning curves")
@@ -154,7 +196,8 @@ def _tuning_plots(page: _Page, study: optuna.Study, params: list[str]) -> None:
         return
     page.section("Slices")
     for n, p in enumerate(params[:MAX_SLICE_PLOTS]):
-        _optuna_plot(page, f"slice-{n}", functools.partial(vis.plot_slice, study, params=[p]), p)
+        draw = functools.partial(vis.plot_slice, study, params=[p], **target)
+        _optuna_plot(page, f"slice-{n}", draw, p)
     if len(params) > MAX_SLICE_PLOTS:
         page.note(f"{len(params) - MAX_SLICE_PLOTS} more parameters have no slice plot")
 
@@ -175,6 +218,21 @@ def _leaderboard(page: _Page, records: Sequence[Record], data: StudyData) -> Non
             ]
         )
     page.table(["rank", "trial", data.metric, "params", "metrics"], rows)
+
+
+def _front_table(page: _Page, records: Sequence[Record], data: StudyData) -> None:
+    found = pareto_records(records, data.objectives)
+    shown = found[:MAX_FRONT_ROWS]
+    page.section(f"Pareto front: {len(found)} trials no other beats on every objective")
+    if len(shown) < len(found):
+        page.note(f"the first {len(shown)} by {data.metric}")
+    rows = []
+    for r in shown:
+        values = [metric_value(r, m) for m, _ in data.objectives]
+        cells = [f"{v:.6g}" if v is not None else "-" for v in values]
+        rows.append([r.get("trial"), *cells, json.dumps(r.get("params") or {})])
+    head = ["trial", *(f"{m} ({d})" for m, d in data.objectives), "params"]
+    page.table(head, rows)
 
 
 def _failures(page: _Page, records: Sequence[Record], safe: Sequence[Record]) -> None:
@@ -229,7 +287,8 @@ def build_report(data: StudyData) -> Report:
     """The report page of a session's records (any number, even none)."""
     safe = [_inert_record(r) for r in data.records]
     metric = inert(data.metric)
-    study = build_study(StudyData(safe, metric, data.direction))
+    objectives = [(inert(m), d) for m, d in data.objectives]
+    study = build_study(StudyData(safe, metric, data.direction, objectives))
     # Why a plot is missing is said on the page: Optuna need not say it on stderr too.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     params = sorted({k for r in safe for k in r["params"]})
@@ -237,9 +296,14 @@ def build_report(data: StudyData) -> Report:
     page = _Page()
     page.parts.append(f"<h1>tuneop report: {html.escape(clean(data.session, 300))}</h1>")
     tally = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none"
-    page.note(f"{len(data.records)} trials ({tally}); objective {data.metric} ({data.direction})")
+    wanted = data.objectives or [(data.metric, data.direction)]
+    said = ", ".join(f"{m} ({d})" for m, d in wanted)
+    page.note(f"{len(data.records)} trials ({tally}); objective{'s' * (len(wanted) > 1)} {said}")
     if data.records:
-        _tuning_plots(page, study, params)
+        if data.objectives:
+            _pareto_plot(page, study, StudyData(safe, metric, data.direction, objectives))
+            _front_table(page, data.records, data)
+        _tuning_plots(page, study, params, _first_objective(data))
         _leaderboard(page, data.records, data)
         _failures(page, data.records, safe)
         _durations(page, safe)

@@ -139,6 +139,8 @@ class SessionBar:
     def update(self, status: SessionStatus, metric: str) -> None:
         t = status.trials
         best = f" best {clean(metric, 64)}={status.best.value:.6g}" if status.best else ""
+        if status.front_size is not None:
+            best = f" Pareto front {status.front_size}"
         detail = f"running {t.running} failed {t.failed}{best}"
         self.progress.update(
             self.task, description=str(status.phase), total=t.total, completed=t.done, detail=detail

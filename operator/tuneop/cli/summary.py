@@ -1,4 +1,8 @@
-"""Rendering summaries for people: the tables ``tuneop summary`` and ``run`` print."""
+"""Rendering summaries for people: the tables ``tuneop summary`` and ``run`` print.
+
+A session of several objectives is shown by its Pareto front first (a column
+per objective), then ranked by the first objective as any session is.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from rich.table import Table
 from tuneop.cli.text import styled
 from tuneop.core.summary import Summary, metric_value
 
-__all__ = ["render_summary", "summary_csv"]
+__all__ = ["MAX_FRONT_ROWS", "render_summary", "summary_csv"]
+
+MAX_FRONT_ROWS = 50  # a wider front is cut, the rows kept by the first objective
 
 
 def render_summary(s: Summary, console: Console) -> None:
@@ -26,6 +32,8 @@ def render_summary(s: Summary, console: Console) -> None:
     )
     console.print(styled(f"metrics: {', '.join(s.metrics) or '-'}"), highlight=False)
     console.print(styled(f"parameters: {', '.join(s.params) or '-'}"), highlight=False)
+    if s.objectives:
+        _front(s, console)
     table = Table(title=styled(f"Top {len(s.top)} by {s.metric} ({s.direction})"))
     for col in ("rank", "trial", styled(s.metric), "params", "metrics"):
         table.add_column(col)
@@ -43,6 +51,24 @@ def render_summary(s: Summary, console: Console) -> None:
         console.print(styled(f"best parameters: {json.dumps(s.best_params)}"), highlight=False)
     else:
         console.print(styled(f"no trial has a usable value for {s.metric}"), highlight=False)
+
+
+def _front(s: Summary, console: Console) -> None:
+    shown = s.front[:MAX_FRONT_ROWS]
+    title = f"Pareto front: {len(s.front)} trials no other beats on every objective"
+    if len(shown) < len(s.front):
+        title += f" (the first {len(shown)} by {s.objectives[0][0]})"
+    table = Table(title=styled(title))
+    for col in ("trial", *(f"{m} ({d})" for m, d in s.objectives), "params"):
+        table.add_column(styled(col))
+    for r in shown:
+        values = [metric_value(r, m) for m, _ in s.objectives]
+        table.add_row(
+            styled(str(r.get("trial"))),
+            *(f"{v:.6g}" if v is not None else "-" for v in values),
+            styled(json.dumps(r.get("params") or {})),
+        )
+    console.print(table)
 
 
 def summary_csv(s: Summary) -> str:

@@ -1,4 +1,4 @@
-"""Bayesian suggestions: Optuna's TPE sampler over the session's history.
+"""Bayesian suggestions: Optuna's TPE (or NSGA-II) sampler over the session's history.
 
 The study is rebuilt from what is known (completed trials with their values,
 failed ones, and the ones still running, which TPE's constant-liar mode treats
@@ -10,6 +10,14 @@ with its Job (and then its result), so it is never asked again.
 Optuna (with numpy and SQLAlchemy, about 28 MB of resident memory) is imported
 on the first bayesian suggestion, not with this module: an operator or local
 run that never meets a bayesian session never loads it.
+
+With several objectives (``spec.objectives``) the study has one direction per
+objective and each completed trial all its values: TPE is then Optuna's
+multi-objective TPE. ``optimizer.sampler: nsga2`` picks NSGA-II, a genetic
+algorithm whose generations Optuna keeps on each trial; a study rebuilt from
+results has lost them, so trial ``i`` is put back in generation
+``i // populationSize``, the generation it was asked in when trials complete
+in order, a pure function of the trial number like everything else here.
 """
 
 from __future__ import annotations
@@ -26,9 +34,20 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-__all__ = ["CachedSuggester", "Params", "distribution", "frozen_trial", "suggest"]
+__all__ = [
+    "DEFAULT_POPULATION",
+    "CachedSuggester",
+    "Params",
+    "Told",
+    "distribution",
+    "frozen_trial",
+    "population",
+    "suggest",
+]
 
 Params = dict[str, Scalar]
+Told = float | tuple[float, ...] | None  # a trial's value, its values (several objectives), or None
+DEFAULT_POPULATION = 50  # Optuna's NSGA-II default
 
 
 @functools.cache
@@ -106,7 +125,7 @@ class CachedSuggester:
 
     def __init__(self, max_sessions: int = 256) -> None:
         self.max_sessions = max_sessions
-        self._studies: dict[str, tuple[optuna.Study, dict[int, float | None]]] = {}
+        self._studies: dict[str, tuple[optuna.Study, dict[int, Told]]] = {}
 
     def __call__(
         self,
@@ -125,13 +144,14 @@ class CachedSuggester:
         key = spec.model_dump_json()
         cached = self._studies.get(key)
         usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
-        known = {r.trial: (r.value if r.succeeded else None) for r in usable}
+        known = {r.trial: _told(r, spec) for r in usable}
         if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
-            study = optuna.create_study(direction=spec.objective.direction)
-            seen: dict[int, float | None] = {}
+            directions = [o.direction for o in spec.all_objectives]
+            study = optuna.create_study(directions=directions)
+            seen: dict[int, Told] = {}
         else:
             study, seen = cached
-        study.add_trials([frozen_trial(r, dists) for r in usable if r.trial not in seen])
+        study.add_trials([frozen_trial(r, dists, spec) for r in usable if r.trial not in seen])
         seen.update(known)
         if len(self._studies) >= self.max_sessions and key not in self._studies:
             self._studies.pop(next(iter(self._studies)))
@@ -146,6 +166,7 @@ class CachedSuggester:
         out = _ask(study, spec, dists, count)
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(frozen.number, state=TrialState.FAIL)
+        _forget_parents(study)
         return out
 
     def release(self, spec: SessionSpec) -> None:
@@ -163,33 +184,75 @@ def _ask(
     return out
 
 
-def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.TPESampler:
+def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSampler:
     """Seeded by the session seed and the first trial asked: same history, same asks."""
     import optuna
 
+    seed = (spec.optimizer.seed * 1_000_003 + first_trial) % 2**32
+    if spec.optimizer.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population(spec))
     with warnings.catch_warnings():
         # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
-            seed=(spec.optimizer.seed * 1_000_003 + first_trial) % 2**32,
+            seed=seed,
             constant_liar=True,
             multivariate=True,
         )
 
 
-def frozen_trial(r: TrialResult, dists: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
-    """A result as TPE's history: complete with its value, pruned with its curve, else failed.
+def _forget_parents(study: optuna.Study) -> None:
+    """Drop NSGA-II's cached parents: it lists them in selection order when it picks them
+    and in trial order when it reads them back, and the order steers its crossover, so a
+    kept study would ask otherwise than one rebuilt from the same history."""
+    from optuna.samplers import NSGAIISampler
+
+    prefix = NSGAIISampler._get_parent_cache_key_prefix()
+    for key in study._storage.get_study_system_attrs(study._study_id):
+        if key.startswith(prefix):
+            study._storage.set_study_system_attr(study._study_id, key, None)
+
+
+def population(spec: SessionSpec) -> int:
+    """NSGA-II's generation size."""
+    return spec.optimizer.population_size or DEFAULT_POPULATION
+
+
+def _told(r: TrialResult, spec: SessionSpec) -> Told:
+    """What the study is told of a result: its value(s), or None when it failed."""
+    if not r.succeeded:
+        return None
+    return r.values if spec.multi_objective else r.value
+
+
+def frozen_trial(
+    r: TrialResult, dists: dict[str, BaseDistribution], spec: SessionSpec
+) -> optuna.trial.FrozenTrial:
+    """A result as the sampler's history: complete with its value(s), pruned with its
+    curve, else failed.
 
     TPE ranks a pruned trial below the complete ones by how far and how well it got,
-    so early stopping's verdicts inform the next suggestions too.
+    so early stopping's verdicts inform the next suggestions too. NSGA-II reads each
+    trial's generation from its system attributes.
     """
+    from optuna.samplers import NSGAIISampler
     from optuna.trial import TrialState, create_trial
 
-    if r.succeeded and r.value is not None:
-        return create_trial(params=r.params, distributions=dists, value=r.value)
-    if r.outcome is Outcome.PRUNED and r.intermediate:
-        curve = dict(r.intermediate)
+    told = _told(r, spec)
+    attrs: dict[str, Any] = {}
+    if spec.optimizer.sampler == "nsga2":
+        attrs[NSGAIISampler._get_generation_key()] = r.trial // population(spec)
+    if told is not None:
+        values = list(told) if isinstance(told, tuple) else [told]
+        return create_trial(params=r.params, distributions=dists, values=values, system_attrs=attrs)
+    if r.outcome is Outcome.PRUNED and r.intermediate and not spec.multi_objective:
         return create_trial(
-            params=r.params, distributions=dists, state=TrialState.PRUNED, intermediate_values=curve
+            params=r.params,
+            distributions=dists,
+            state=TrialState.PRUNED,
+            intermediate_values=dict(r.intermediate),
+            system_attrs=attrs,
         )
-    return create_trial(params=r.params, distributions=dists, state=TrialState.FAIL)
+    return create_trial(
+        params=r.params, distributions=dists, state=TrialState.FAIL, system_attrs=attrs
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -123,12 +124,17 @@ class TrialResult:
     duration_seconds: float | None = None
     # The objective metric's intermediate values, (step, value) in step order.
     intermediate: Curve = ()
+    # Several objectives: each one's value, in the spec's order (``value`` is the first).
+    values: tuple[float, ...] | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.outcome is Outcome.SUCCEEDED
 
-    def to_json(self, session: str, objective: Objective) -> dict[str, Any]:
+    def to_json(
+        self, session: str, objective: Objective, objectives: Sequence[Objective] = ()
+    ) -> dict[str, Any]:
+        """The result record; with several ``objectives``, each one's value too."""
         doc = {
             "session": session,
             "trial": self.trial,
@@ -146,6 +152,12 @@ class TrialResult:
         }
         if self.intermediate:  # only trials that reported steps carry the field
             doc["intermediate"] = [[step, value] for step, value in self.intermediate]
+        if len(objectives) > 1:
+            values = self.values or (None,) * len(objectives)
+            doc["objectives"] = [
+                {"metric": o.metric, "direction": o.direction, "value": v}
+                for o, v in zip(objectives, values, strict=True)
+            ]
         return doc
 
     @classmethod
@@ -160,7 +172,21 @@ class TrialResult:
             error=data.get("error"),
             duration_seconds=data.get("durationSeconds"),
             intermediate=curve_from_json(data.get("intermediate")),
+            values=_values(data.get("objectives")),
         )
+
+
+def _values(objectives: Any) -> tuple[float, ...] | None:
+    """The values of a record's ``objectives`` list, when every one is a finite number."""
+    if not isinstance(objectives, list) or len(objectives) < 2:
+        return None
+    out = []
+    for o in objectives:
+        v = o.get("value") if isinstance(o, dict) else None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return None
+        out.append(float(v))
+    return tuple(out)
 
 
 def _json_number(v: Any) -> Any:
@@ -294,8 +320,13 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
 
 
 def classify(
-    rep: TrialReport, job_index: int, objective: Objective, curve: Curve = ()
+    rep: TrialReport,
+    job_index: int,
+    objective: Objective,
+    curve: Curve = (),
+    objectives: Sequence[Objective] = (),
 ) -> TrialResult:
+    """The outcome of a report; with several ``objectives`` each metric must be usable."""
     base = TrialResult(
         trial=rep.trial,
         job_index=job_index,
@@ -319,6 +350,14 @@ def classify(
         # Writers put non-finite values as null and say why in error: keep their words.
         said = rep.error if rep.metrics.get(objective.metric, 0) is None and rep.error else None
         return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=said or problem)
+    if len(objectives) > 1:
+        values = []
+        for o in objectives:
+            v, problem = objective_value(rep.metrics, o.metric)
+            if v is None:
+                return replace(base, outcome=Outcome.METRICS_UNAVAILABLE, error=problem)
+            values.append(v)
+        return replace(base, value=values[0], values=tuple(values), error=rep.error)
     return replace(base, value=value, error=rep.error)
 
 

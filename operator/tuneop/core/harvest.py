@@ -69,8 +69,10 @@ def harvest_job(
     logs: Sequence[str | bytes] | None,
     objective: Objective,
     collector: MetricsCollector | None = None,
+    objectives: Sequence[Objective] = (),
 ) -> tuple[TrialResult, ...]:
-    """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone."""
+    """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone.
+    With several ``objectives`` (``spec.all_objectives``) a trial needs a value for each."""
     parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
     reported = {}
     curves = Curves()
@@ -91,7 +93,7 @@ def harvest_job(
                 if katib
                 else objective_curve(curves, trial, objective.metric)
             )
-            res = classify(rep, job.index, objective, curve)
+            res = classify(rep, job.index, objective, curve, objectives)
             # The Job's record of what it was asked is authoritative over what it echoed.
             out.append(replace(res, params=dict(params)) if params else res)
             continue

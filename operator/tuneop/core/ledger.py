@@ -1,4 +1,4 @@
-"""The ledger step: fold what finished into the session's counters and leaderboard.
+"""The ledger step: fold what finished into the session's counters and leaderboard (or front).
 
 The status keeps a ledger so the planner can resume once Jobs are gone: the
 set of harvested Job indexes, the launch watermark (next Job, next trial), the
@@ -36,6 +36,7 @@ from tuneop.api.status import (
     LEADERBOARD_SIZE,
     MAX_ENTRY_PARAMS_BYTES,
     MAX_MESSAGE,
+    ParetoEntry,
     TrialCounts,
     TrialRef,
 )
@@ -43,6 +44,7 @@ from tuneop.core import events
 from tuneop.core.contract import TRIAL_FAILURES, Outcome, TrialResult, missing_result
 from tuneop.core.events import Event
 from tuneop.core.observed import JobState, Observed, ObservedJob
+from tuneop.core.pareto import fold_front
 from tuneop.core.ranges import IndexSet, format_inflight, parse_inflight
 from tuneop.core.ranking import rank_by
 from tuneop.core.retry import PendingRetry, split_retries
@@ -89,6 +91,8 @@ class Ledger:
     issue: InfraIssue | None = None
     pods_not_started: int = 0
     evictions: int = 0
+    # Several objectives: the Pareto front, in place of the board (which stays empty).
+    front: list[ParetoEntry] = field(default_factory=list)
 
     @property
     def best(self) -> TrialRef | None:
@@ -119,6 +123,7 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
         retry_jobs=prev.retry_jobs + adopted_retries,
         counts=prev.trials,
         board=list(prev.leaderboard),
+        front=list(prev.pareto_front),
         jobs=live,
         active=[j for j in live if j.state is JobState.ACTIVE],
         unharvested=[],
@@ -131,7 +136,10 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     ledger.repeated_error, ledger.repeated_error_count = repeated_error(
         (prev.repeated_error, prev.repeated_error_count), ledger.persist
     )
-    ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
+    if spec.multi_objective:  # a front, and no best (the board stays empty)
+        ledger.front = fold_front(spec, ledger.front, ledger.persist)
+    else:
+        ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
     best = ledger.best
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
         ledger.events.append(events.new_best(best, spec.objective.metric))

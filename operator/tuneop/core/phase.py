@@ -85,6 +85,8 @@ def session_status(
         infrastructure=_infrastructure(observed.status.infrastructure, ledger),
         best=ledger.best,
         leaderboard=ledger.board,
+        pareto_front=ledger.front,
+        front_size=len(ledger.front) if spec.multi_objective else None,
         harvested_jobs=ledger.harvested.format(),
         next_job=ledger.next_job,
         next_trial=ledger.next_trial,
@@ -157,6 +159,8 @@ def decide_phase(
         message += f", {t.pruned} pruned"
     if status.best is not None:
         message += f"; best {spec.objective.metric}={status.best.value:g}"
+    if spec.multi_objective:
+        message += f"; Pareto front of {len(status.pareto_front)} trials"
     return Phase.SUCCEEDED, reason, message
 
 

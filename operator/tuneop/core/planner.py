@@ -34,6 +34,7 @@ from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import MAX_MESSAGE, SessionStatus
 from tuneop.core import events
+from tuneop.core.bayesian import population
 from tuneop.core.clock import open_clock
 from tuneop.core.contract import TrialResult
 from tuneop.core.events import Event
@@ -169,6 +170,8 @@ def batch_warning(spec: SessionSpec, total: int) -> list[str]:
         largest = math.ceil(total / spec.workers)
     if largest <= 1:
         return []
+    if spec.optimizer.sampler == "nsga2" and population(spec) % largest == 0:
+        return []  # NSGA-II asks a generation from the one before: a Job within one loses nothing
     field = "spec.workers" if spec.workers is not None else "spec.trialsPerJob"
     return [
         f"{field}: bayesian trials in one Job are suggested together, up to {largest} at once"

@@ -22,6 +22,7 @@ from tuneop.core.intermediate import curve_from_json
 __all__ = [
     "MAX_ENTRIES",
     "MAX_RECORD_BYTES",
+    "MAX_RECORD_OBJECTIVES",
     "MAX_TEXT",
     "Record",
     "normalize_record",
@@ -33,6 +34,7 @@ Record = dict[str, Any]
 MAX_RECORD_BYTES = 1 << 20  # a trial file larger than this is not a result record
 MAX_ENTRIES = 256  # params or metrics kept per record
 MAX_TEXT = 4096  # characters kept of a text field (an error message, a name)
+MAX_RECORD_OBJECTIVES = 8  # entries kept of a record's objectives (spec.objectives' bound)
 DIRECTIONS = ("minimize", "maximize")
 
 
@@ -105,4 +107,19 @@ def normalize_record(doc: Any) -> Record | None:
     curve = curve_from_json(doc.get("intermediate"))  # at most MAX_STEPS finite points
     if curve:
         record["intermediate"] = [list(point) for point in curve]
+    objectives = doc.get("objectives")
+    if isinstance(objectives, list):
+        record["objectives"] = [
+            _objective(o) for o in objectives[:MAX_RECORD_OBJECTIVES] if isinstance(o, dict)
+        ]
     return record
+
+
+def _objective(o: dict[str, Any]) -> Record:
+    """One entry of a record's ``objectives`` (several objectives), every field checked."""
+    direction = o.get("direction")
+    return {
+        "metric": _text(o.get("metric")),
+        "direction": direction if direction in DIRECTIONS else None,
+        "value": _number(o.get("value")),
+    }

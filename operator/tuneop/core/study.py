@@ -18,11 +18,14 @@ into frozen Optuna trials, in tuneop's trial order:
   seen, anything else a ``CategoricalDistribution`` of the values seen;
 - user attributes keep tuneop's own names: ``tuneop.trial``, ``tuneop.jobIndex``,
   ``tuneop.outcome``, ``tuneop.error``, ``tuneop.durationSeconds`` and one
-  ``metric.<name>`` per reported metric.
+  ``metric.<name>`` per reported metric;
+- with several objectives (records that carry ``objectives``), the study has
+  a direction per objective and a trial is ``COMPLETE`` with every value.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuneop.core.contract import Outcome
 from tuneop.core.records import Record
-from tuneop.core.summary import default_direction, metric_value
+from tuneop.core.summary import default_direction, metric_value, objectives_of
 
 __all__ = ["StudyData", "build_study", "distributions", "study_data", "study_trials"]
 
@@ -74,14 +77,19 @@ def _param(dist: BaseDistribution, value: Any) -> Any:
     return float(value) if isinstance(dist, FloatDistribution) else value
 
 
-def study_trials(records: Sequence[Record], metric: str) -> list[FrozenTrial]:
-    """One frozen trial per record, in trial order (a storage numbers them from 0)."""
+def study_trials(
+    records: Sequence[Record], metric: str, objectives: Sequence[str] = ()
+) -> list[FrozenTrial]:
+    """One frozen trial per record, in trial order (a storage numbers them from 0); with
+    several ``objectives`` (their metrics) a completed trial holds each one's value."""
     dists = distributions(records)
     trials = []
     for r in sorted(records, key=lambda r: int(r["trial"])):
-        value = metric_value(r, metric)
-        ok = r.get("outcome") == Outcome.SUCCEEDED and value is not None
+        found = [metric_value(r, m) for m in objectives or (metric,)]
+        values = [v for v in found if v is not None]
+        ok = r.get("outcome") == Outcome.SUCCEEDED and len(values) == len(found)
         pruned = r.get("outcome") == Outcome.PRUNED
+        value = found[0]
         params = r.get("params") or {}
         attrs: dict[str, Any] = {
             "tuneop.trial": r["trial"],
@@ -96,7 +104,7 @@ def study_trials(records: Sequence[Record], metric: str) -> list[FrozenTrial]:
         state = TrialState.COMPLETE if ok else TrialState.PRUNED if pruned else TrialState.FAIL
         trial = optuna.trial.create_trial(
             state=state,
-            value=value if ok else None,
+            values=values if ok else None,
             intermediate_values={int(s): float(v) for s, v in r.get("intermediate") or []},
             params={k: _param(dists[k], v) for k, v in params.items()},
             distributions={k: dists[k] for k in params},
@@ -109,10 +117,18 @@ def study_trials(records: Sequence[Record], metric: str) -> list[FrozenTrial]:
 class StudyData:
     """The records of one session with the objective they are ranked by."""
 
-    def __init__(self, records: Sequence[Record], metric: str, direction: str) -> None:
+    def __init__(
+        self,
+        records: Sequence[Record],
+        metric: str,
+        direction: str,
+        objectives: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.records = list(records)
         self.metric = metric
         self.direction = direction
+        # Several objectives: each (metric, direction); ``metric`` is the first.
+        self.objectives = list(objectives)
 
     @property
     def session(self) -> str:
@@ -123,7 +139,11 @@ class StudyData:
 def study_data(
     records: Sequence[Record], metric: str | None = None, direction: str | None = None
 ) -> StudyData:
-    """The objective from the records themselves unless one is given."""
+    """The objective from the records themselves unless one is given: several objectives
+    when the records carry them and no metric is asked for."""
+    objectives = [] if metric else objectives_of(records)
+    if objectives:
+        return StudyData(records, objectives[0][0], objectives[0][1], objectives)
     found = [(r.get("objective") or {}).get("metric") for r in records]
     metric = metric or next((m for m in found if m), None) or "value"
     return StudyData(records, metric, direction or default_direction(records, metric))
@@ -134,8 +154,14 @@ def build_study(
 ) -> optuna.Study:
     """A new study holding every record as a trial (in memory unless ``storage`` is given)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=name or None, direction=data.direction)
+    directions = [d for _, d in data.objectives] or [data.direction]
+    study = optuna.create_study(storage=storage, study_name=name or None, directions=directions)
     study.set_user_attr("tuneop.session", data.session)
     study.set_user_attr("tuneop.metric", data.metric)
-    study.add_trials(study_trials(data.records, data.metric))
+    if data.objectives:
+        study.set_user_attr("tuneop.objectives", [m for m, _ in data.objectives])
+        with warnings.catch_warnings():  # experimental in Optuna 4; pinned and tested
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([m for m, _ in data.objectives])
+    study.add_trials(study_trials(data.records, data.metric, [m for m, _ in data.objectives]))
     return study

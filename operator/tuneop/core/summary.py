@@ -9,6 +9,10 @@ JSON object per session with its phase and exit code, the trial totals
 (total, attempted, succeeded, failed, skipped), the last errors, the names of
 its worker Jobs, the objective, the best trial and the leaderboard. Its
 layout is documented in docs/result-contract.md ("The session record").
+
+Records of a session with several objectives carry each one's value
+(``objectives``); the summary then also holds the whole Pareto front of the
+records (``core.pareto``), not only the status's bounded copy.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.manifests import job_name
+from tuneop.core.pareto import front
 from tuneop.core.ranking import rank_by
 
 __all__ = [
@@ -32,6 +37,8 @@ __all__ = [
     "default_direction",
     "metric_value",
     "mirrored_session_record",
+    "objectives_of",
+    "pareto_records",
     "rank",
     "session_record",
     "summarize",
@@ -69,6 +76,37 @@ def rank(records: Iterable[Record], metric: str, direction: str = "minimize") ->
     )
 
 
+def objectives_of(records: Iterable[Record]) -> list[tuple[str, str]]:
+    """The (metric, direction) of each objective, from the first record that names several
+    complete ones; [] for records of a single objective."""
+    for r in records:
+        found = r.get("objectives")
+        if not isinstance(found, list) or len(found) < 2:
+            continue
+        pairs = [(o.get("metric"), o.get("direction")) for o in found if isinstance(o, dict)]
+        if len(pairs) == len(found) and all(m and d in ("minimize", "maximize") for m, d in pairs):
+            return [(str(m), str(d)) for m, d in pairs]
+    return []
+
+
+def pareto_records(
+    records: Iterable[Record], objectives: Sequence[tuple[str, str]]
+) -> list[Record]:
+    """The succeeded records no other beats on every objective, by the first objective."""
+
+    def values(r: Record) -> tuple[float, ...] | None:
+        found = [metric_value(r, m) for m, _ in objectives]
+        kept = tuple(v for v in found if v is not None)
+        return kept if len(kept) == len(found) else None
+
+    return front(
+        (r for r in records if r.get("outcome") == Outcome.SUCCEEDED),
+        values,
+        [d for _, d in objectives],
+        lambda r: (str(r.get("session")), r.get("trial", 0)),
+    )
+
+
 def best_params(records: Iterable[Record], metric: str, direction: str) -> dict[str, Any] | None:
     ranked = rank(records, metric, direction)
     return dict(ranked[0].get("params") or {}) if ranked else None
@@ -86,6 +124,9 @@ class Summary:
     direction: str
     top: list[Record] = field(default_factory=list)
     best_params: dict[str, Any] | None = None
+    # Several objectives: each (metric, direction), and the whole Pareto front.
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    front: list[Record] = field(default_factory=list)
 
 
 def summarize(
@@ -98,6 +139,7 @@ def summarize(
     metric = metric or next((m for m in objective_metrics if m), None) or "value"
     direction = direction or default_direction(records, metric)
     ranked = rank(records, metric, direction)
+    objectives = objectives_of(records)
     return Summary(
         total=len(records),
         outcomes=dict(Counter(str(r.get("outcome", "Unknown")) for r in records)),
@@ -109,6 +151,8 @@ def summarize(
         direction=direction,
         top=ranked[:top_n],
         best_params=dict(ranked[0].get("params") or {}) if ranked else None,
+        objectives=objectives,
+        front=pareto_records(records, objectives) if objectives else [],
     )
 
 
@@ -127,7 +171,7 @@ def session_record(
         if not r.succeeded and r.outcome is not Outcome.PRUNED
     ][-max_errors:]
     name = session.split("/", 1)[-1]
-    return {
+    record: Record = {
         "session": session,
         "phase": status.phase,
         "total": t.total,
@@ -143,6 +187,14 @@ def session_record(
         "best": status.best.model_dump(by_alias=True, exclude_none=True) if status.best else None,
         "leaderboard": [e.model_dump(by_alias=True, exclude_none=True) for e in status.leaderboard],
     }
+    if spec.multi_objective:
+        record["objectives"] = [
+            {"metric": o.metric, "direction": o.direction} for o in spec.all_objectives
+        ]
+        record["paretoFront"] = [
+            e.model_dump(by_alias=True, exclude_none=True) for e in status.pareto_front
+        ]
+    return record
 
 
 def _count(fields: dict[str, str], key: str) -> int:
@@ -174,7 +226,7 @@ def mirrored_session_record(
     failed = [r for r in records if r.get("outcome") not in (Outcome.SUCCEEDED, Outcome.PRUNED)]
     code = fields.get("exit_code") or ""
     name = session.split("/", 1)[-1]
-    return {
+    out: Record = {
         "session": session,
         "phase": (fields.get("phase") or "Unknown")[:64],
         "total": _count(fields, "total"),
@@ -195,3 +247,16 @@ def mirrored_session_record(
         "best": board[0] if board else None,
         "leaderboard": board,
     }
+    objectives = objectives_of(records)
+    if objectives:
+        out["objectives"] = [{"metric": m, "direction": d} for m, d in objectives]
+        out["paretoFront"] = [
+            {
+                "trial": r["trial"],
+                "values": [metric_value(r, m) for m, _ in objectives],
+                "jobIndex": r.get("jobIndex"),
+                "params": r.get("params") or {},
+            }
+            for r in pareto_records(records, objectives)
+        ]
+    return out

@@ -10,7 +10,10 @@ got:
   (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573);
 * ``sphere``: every param numeric; minimum 0 at the origin;
 * ``quadratic``: x and optional y; ``loss = (x - 3)^2 + (y + 1)^2``, minimum 0 at
-  (3, -1), a trivially fast objective.
+  (3, -1), a trivially fast objective;
+* ``zdt1``: two objectives, ``f1`` and ``f2``, both minimised, over x0..x(n-1)
+  in [0, 1] (Zitzler, Deb and Thiele's ZDT1); its Pareto front is
+  ``f2 = 1 - sqrt(f1)``, reached when every x but x0 is 0.
 
 The domains are not enforced: that is the search space's job.
 """
@@ -22,7 +25,7 @@ from collections.abc import Mapping
 
 from tuneop_runner.objectives.params import number
 
-__all__ = ["BRANIN_MINIMUM", "branin", "hartmann6", "quadratic", "sphere"]
+__all__ = ["BRANIN_MINIMUM", "branin", "hartmann6", "quadratic", "sphere", "zdt1"]
 
 BRANIN_MINIMUM = 0.397887
 HARTMANN6_MINIMUM = -3.32237
@@ -70,3 +73,13 @@ def quadratic(params: Mapping[str, object]) -> dict[str, float]:
     x = number(params, "x")
     y = number(params, "y", default=-1.0)
     return {"loss": (x - 3) ** 2 + (y + 1) ** 2}
+
+
+def zdt1(params: Mapping[str, object]) -> dict[str, float]:
+    names = sorted(params, key=lambda k: (len(k), k))  # x0, x1, ..., x10 in numeric order
+    xs = [number(params, k) for k in names]
+    if len(xs) < 2:
+        raise ValueError("zdt1 needs at least two params, x0 and x1")
+    f1 = xs[0]
+    g = 1.0 + 9.0 * sum(xs[1:]) / (len(xs) - 1)
+    return {"f1": f1, "f2": g * (1.0 - math.sqrt(max(f1, 0.0) / g))}

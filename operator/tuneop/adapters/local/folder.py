@@ -148,7 +148,7 @@ class DirectoryResults:
         trials = self._trials(ref)
         folder = self.session_dir(ref) / "trials"
         for r in results:
-            doc = r.to_json(ref.key, spec.objective)
+            doc = r.to_json(ref.key, spec.objective, spec.all_objectives)
             write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc))
             trials[r.trial] = r
 
@@ -193,7 +193,7 @@ def csv_rows(metric: str, records: Sequence[Record]) -> list[dict[str, Any]]:
 
 
 def write_csv(path: Path, session: str, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-    docs = [r.to_json(session, spec.objective) for r in results]
+    docs = [r.to_json(session, spec.objective, spec.all_objectives) for r in results]
     write_records_csv(path, spec.objective.metric, docs)
 
 

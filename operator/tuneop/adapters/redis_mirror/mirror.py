@@ -254,7 +254,7 @@ class RedisMirror:
 
     def _queue_trial(self, k: Keys, ref: SessionRef, spec: SessionSpec, r: TrialResult) -> None:
         key = k.trial(r.job_index, r.trial)
-        doc = json.dumps(r.to_json(ref.key, spec.objective), sort_keys=True)
+        doc = json.dumps(r.to_json(ref.key, spec.objective, spec.all_objectives), sort_keys=True)
 
         def write(pipe: redis.client.Pipeline) -> None:
             pipe.set(key, doc)
