@@ -186,11 +186,21 @@ class FakeApi:
         pods = self.job_pods(namespace, name)
         if pods:
             self.logs[namespace, pods[-1]["metadata"]["name"]] = log.encode()
+        # Like the kubelet and the Job controller: every pod has ended, and the Job counts them.
+        for i, pod in enumerate(pods):
+            last = i == len(pods) - 1
+            pod["status"].setdefault(
+                "phase", "Succeeded" if last and state == "Complete" else "Failed"
+            )
         cond: Json = {"type": state, "status": "True", "lastTransitionTime": self._stamp()}
         if reason:
             cond["reason"] = reason
         job["metadata"]["resourceVersion"] = self._next_rv()
         job["status"] = {"startTime": T0, "conditions": [cond]}
+        for phase, count in (("Succeeded", "succeeded"), ("Failed", "failed")):
+            ended = sum(1 for p in pods if p["status"].get("phase") == phase)
+            if ended:
+                job["status"][count] = ended
         if state == "Complete":
             job["status"]["completionTime"] = cond["lastTransitionTime"]
 

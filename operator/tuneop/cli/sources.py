@@ -39,8 +39,6 @@ _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _REFERENCE = re.compile(rf"({_NAME}/)?{_NAME}")
 
 
-
-
 def is_reference(source: str) -> bool:
     return _REFERENCE.fullmatch(source) is not None
 

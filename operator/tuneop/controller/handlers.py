@@ -12,16 +12,18 @@ only the session's name is known):
   ``app.kubernetes.io/managed-by=tuneop``) that finished or was deleted: the
   owning session is found from the Job's controller ownerReference.
 
-Two silent hooks keep the runtime's memory of what the watches show, so a
+Three silent hooks keep the runtime's memory of what the watches show, so a
 reconcile reads nothing it already knows: ``session_seen`` hands every
-version of a session to ``KubeStatus`` (no GET before a status write) and
+version of a session to ``KubeStatus`` (no GET before a status write),
 ``job_seen`` every version of a worker Job to the ``JobCache`` (no Job LIST
-per reconcile). They are kopf *index* handlers because kopf calls those for
-every event, before any other handler, without logging each call, and holds
-the other handlers until the initial listing has been indexed; they return
-nothing, so kopf itself keeps no index. A Job's deletion reaches the cache
-through ``job_event``, which also skips the reconcile when the deletion was
-the operator's own cleanup after harvest.
+per reconcile) and ``pod_seen`` every version of a worker pod (same label
+selector) to the ``PodCache`` (no pod LIST per harvest). They are kopf
+*index* handlers because kopf calls those for every event, before any other
+handler, without logging each call, and holds the other handlers until the
+initial listing has been indexed; they return nothing, so kopf itself keeps
+no index. A Job's deletion reaches the cache through ``job_event``, which
+also skips the reconcile when the deletion was the operator's own cleanup
+after harvest; a pod's through ``pod_gone``.
 
 Reconciles of one session are serialized and bursts coalesced by the
 runtime's ``Coalescer``; the blocking ``kubernetes`` client calls run in a
@@ -79,6 +81,8 @@ __all__ = [
     "job_event_matters",
     "job_seen",
     "login",
+    "pod_gone",
+    "pod_seen",
     "serve",
     "session_changed",
     "session_event",
@@ -126,6 +130,7 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig | None = N
     settings.peering.mandatory = False
     settings.posting.enabled = False  # our Events go through the rate limiter instead
     settings.watching.label_selectors["batch", "v1", "jobs"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    settings.watching.label_selectors["", "v1", "pods"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
     if config is not None and exact_namespaces(config):
         # A fixed list of namespaces needs no cluster scanning. Left on, kopf lists and
         # watches all namespaces first, which a namespaced install (a Role per namespace,
@@ -234,6 +239,16 @@ def session_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.index("batch", "v1", "jobs", labels=JOB_LABELS, registry=registry)
 def job_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.job_cache.seen(plain(body))
+
+
+@kopf.index("", "v1", "pods", labels=JOB_LABELS, registry=registry)
+def pod_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.pod_cache.seen(plain(body))
+
+
+@kopf.on.event("", "v1", "pods", labels=JOB_LABELS, when=_deleted, registry=registry)
+async def pod_gone(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.runtime.pod_cache.gone(event["object"])
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS, when=_job_matters, registry=registry)

@@ -34,6 +34,7 @@ from tuneop.adapters.kube.client import Kube, load_configuration, serves
 from tuneop.adapters.kube.events import KubeEvents
 from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.jobs import KubeJobs
+from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.adapters.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from tuneop.adapters.kube.status import KubeStatus
 from tuneop.adapters.local.folder import DirectoryResults
@@ -98,6 +99,8 @@ class Runtime:
     observe_session: Callable[[dict[str, Any]], None] = lambda obj: None
     # The worker Jobs the watch shows, for the Job backend to list from.
     job_cache: JobCache = field(default_factory=JobCache)
+    # The worker pods the watch shows, for the harvest to find a finished Job's pods in.
+    pod_cache: PodCache = field(default_factory=PodCache)
     # Drop what the adapters remember about a session once it is deleted.
     forgetters: Sequence[Callable[[str], None]] = ()
     closers: Sequence[Callable[[], None]] = ()
@@ -146,11 +149,12 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         limiter = TokenBucket(qps=config.api_qps, burst=config.api_burst)
         kube = Kube(client.ApiClient(load_configuration(config.kubeconfig)), limiter)
     job_cache = JobCache()
-    jobs = KubeJobs(kube, cache=job_cache)
+    pod_cache = PodCache()
+    jobs = KubeJobs(kube, cache=job_cache, pods=pod_cache)
     statuses = KubeStatus(kube)
     events = KubeEvents(kube)
     best = BestConfigMap(kube)
-    forgetters = [statuses.forget, best.forget, job_cache.forget, events.forget]
+    forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
     store: ResultStore
     mirrors: list[Mirror] = [best]
     closers = [kube.close]
@@ -188,6 +192,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         fetch=statuses.fetch,
         observe_session=statuses.observe,
         job_cache=job_cache,
+        pod_cache=pod_cache,
         forgetters=forgetters,
         closers=closers,
         client_configuration=getattr(kube.api, "configuration", None),

@@ -16,7 +16,9 @@ Kubernetes 1.31, the oldest supported release; no Indexed Jobs and no ``suspend`
 How a Job and its pods are read (state, owner, infrastructure failures) is
 in ``tuneop.adapters.kube.job_status``.
 
-**Logs.** ``read_logs`` lists the Job's pods (``job-name=<job>``) and reads
+**Logs.** ``read_logs`` finds the Job's pods in the operator's ``PodCache``
+when it can vouch for them (it saw every pod the Job's status counts end), else
+lists them (``job-name=<job>``), and reads
 the ``runner`` container's log of each, oldest first, because a later
 attempt's report for a trial replaces an earlier one. Each log is streamed
 whole through ``tuneop.core.logscan``: every result line is kept wherever it
@@ -59,6 +61,7 @@ from tuneop.adapters.kube.job_status import (
     pod_job,
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
+from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
 from tuneop.core.harvest import PodLogs
@@ -92,6 +95,10 @@ class KubeJobs:
     job_log_budget_bytes: int = JOB_LOG_BUDGET_BYTES
     # What the operator's watch shows; without one, every reconcile LISTs the Jobs.
     cache: JobCache | None = None
+    # What the operator's pod watch shows; without one, each harvest LISTs the Job's pods.
+    pods: PodCache | None = None
+    # Per session, per finished Job: its uid and how many pods its status counts as ended.
+    _ended: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _log_failures: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,14 +106,15 @@ class KubeJobs:
         cached = self.cache.snapshot(ref) if self.cache is not None else None
         listed = cached if cached is not None else self._list(ref)
         items = [j for j in listed if not owned_by_other(j, ref)]
+        ended = {_name(j): _ended(j) for j in items if job_state(j)[0] is not JobState.ACTIVE}
+        with self._lock:
+            self._ended[ref.key] = ended
+        failed = [_name(j) for j in items if job_state(j)[0] is JobState.FAILED]
+        # A Job whose pod has not started in time needs its pods too (they never finished,
+        # so no cache vouches for them): a session whose workers run costs no pod listing.
         now = datetime.now(UTC)
-        # Pods are listed (once, for the session) only for a failed Job or a Job whose pod
-        # has not started in time: a session whose workers run costs no pod listing.
-        look = [j for j in items if job_state(j)[0] is JobState.FAILED or needs_pod_check(j, now)]
-        pods_by_job: dict[str, list[Json]] = {}
-        if look:
-            for pod in self._pods(ref, f"{LABEL_SESSION}={session_label(ref.name)}"):
-                pods_by_job.setdefault(pod_job(pod) or "", []).append(pod)
+        stuck = [_name(j) for j in items if needs_pod_check(j, now)]
+        pods_by_job = self._failed_pods(ref, failed, stuck)
         out = []
         for item in items:
             name = (item.get("metadata") or {}).get("name", "")
@@ -116,6 +124,34 @@ class KubeJobs:
                 continue
             out.append(job)
         return sorted(out, key=lambda j: j.index)
+
+    def _failed_pods(
+        self, ref: SessionRef, failed: list[str], stuck: list[str]
+    ) -> dict[str, list[Json]]:
+        """The pods of the failed Jobs (their newest pod tells an infrastructure failure)
+        and of the Jobs whose pod has not started in time (it tells why)."""
+        pods_by_job: dict[str, list[Json]] = {}
+        if not failed and not stuck:
+            return pods_by_job
+        cached = [self._cached_pods(ref, name) for name in failed]
+        if not stuck and all(pods is not None for pods in cached):
+            return {name: list(pods or ()) for name, pods in zip(failed, cached, strict=True)}
+        for pod in self._pods(ref, f"{LABEL_SESSION}={session_label(ref.name)}"):
+            pods_by_job.setdefault(pod_job(pod) or "", []).append(pod)
+        return pods_by_job
+
+    def _cached_pods(self, ref: SessionRef, job: str) -> list[Json] | None:
+        if self.pods is None:
+            return None
+        with self._lock:
+            uid, ended = self._ended.get(ref.key, {}).get(job, ("", 0))
+        found = self.pods.finished_pods(ref.namespace, job, uid, ended)
+        return list(found) if found is not None else None
+
+    def forget(self, key: str) -> None:
+        """Drop a deleted session (``namespace/name``)."""
+        with self._lock:
+            self._ended.pop(key, None)
 
     def _list(self, ref: SessionRef) -> list[Json]:
         since = self.cache.mark() if self.cache is not None else None
@@ -147,8 +183,11 @@ class KubeJobs:
 
     def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
         attempt_key = f"{ref.key}/{job.name}"
+        cached = self._cached_pods(ref, job.name)
         pods = creation_order(
-            self._pods(ref, f"job-name={job.name},{LABEL_SESSION}={session_label(ref.name)}")
+            cached
+            if cached is not None
+            else self._pods(ref, f"job-name={job.name},{LABEL_SESSION}={session_label(ref.name)}")
         )
         if not pods:
             self._forget(attempt_key)
@@ -270,3 +309,19 @@ class KubeJobs:
                 raise_api_error("delete_job", err)
         if self.cache is not None:
             self.cache.deleted(ref, name)
+        if self.pods is not None:
+            self.pods.job_deleted(ref.namespace, name)
+        with self._lock:
+            self._ended.get(ref.key, {}).pop(name, None)
+
+
+def _name(job: Json) -> str:
+    return str((job.get("metadata") or {}).get("name") or "")
+
+
+def _ended(job: Json) -> tuple[str, int]:
+    """A finished Job's uid and the number of its pods its status counts as ended."""
+    status = job.get("status") or {}
+    counts = [status.get("succeeded"), status.get("failed")]
+    uid = str((job.get("metadata") or {}).get("uid") or "")
+    return uid, sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c > 0)
