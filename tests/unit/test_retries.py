@@ -261,3 +261,13 @@ def test_the_pods_reason_becomes_the_conditions_only_when_it_is_one_word(
     (cond,) = [c for c in p.status.conditions if c.type == V.INFRASTRUCTURE_DEGRADED]
     assert cond.reason == word
     assert next(e.reason for e in p.events if e.type == "Warning") == word
+
+
+def test_a_retry_takes_at_most_four_runs_of_failed_trials_the_rest_keep_their_failure() -> None:
+    s = Session(spec(trialsPerJob=10, totalTrials=10, retries=1, maxParallel=1))
+    s.reconcile()
+    _fail(s, 0, {0, 1, 3, 5, 7, 9})
+    p = s.reconcile()
+    assert [c.trials for c in p.create] == [(0, 1, 3, 5, 7)]
+    assert p.status.inflight == "1=0-1,1=3,1=5,1=7"
+    assert sorted(r.trial for r in p.persist if r.outcome is Outcome.FAILED) == [9]
