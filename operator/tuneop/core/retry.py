@@ -21,7 +21,7 @@ The status keeps each in-flight Job's trials as runs (``5=12-15``; ``9=12,9=14``
 for a retry of scattered trials), so a retry Job takes at most
 ``MAX_RETRY_RUNS`` runs of failed trials: that bounds what retries add to the
 status by ``maxParallel`` times ``MAX_RETRY_RUNS`` entries. Failed trials past them
-(more than four separate failures in one packed Job) keep their failure.
+(more than 16 separate failures in one packed Job) keep their failure.
 
 A harvest recorded twice (its status write lost) must not retry twice: a live
 Job that already retries the harvested one is taken over instead. Retry Jobs
@@ -43,7 +43,7 @@ __all__ = ["BROKEN_REASON", "MAX_RETRY_RUNS", "PendingRetry", "split_retries"]
 
 # The Job condition's reason when its podFailurePolicy's FailJob rule matched.
 BROKEN_REASON = "PodFailurePolicy"
-MAX_RETRY_RUNS = 4
+MAX_RETRY_RUNS = 16
 
 
 @dataclass(frozen=True)
