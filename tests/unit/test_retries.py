@@ -22,7 +22,7 @@ from tuneop.core.contract import Outcome
 from tuneop.core.manifests import ENV_ATTEMPT, decode_job
 from tuneop.core.observed import JobState
 from tuneop.core.planner import plan
-from tuneop.core.retry import BROKEN_REASON
+from tuneop.core.retry import BROKEN_REASON, MAX_RETRY_RUNS
 
 
 def _log(trials: tuple[int, ...], failing: set[int]) -> str:
@@ -261,3 +261,24 @@ def test_the_pods_reason_becomes_the_conditions_only_when_it_is_one_word(
     (cond,) = [c for c in p.status.conditions if c.type == V.INFRASTRUCTURE_DEGRADED]
     assert cond.reason == word
     assert next(e.reason for e in p.events if e.type == "Warning") == word
+
+
+def test_a_retry_takes_at_most_max_retry_runs_runs_the_rest_keep_their_failure() -> None:
+    n = 2 * MAX_RETRY_RUNS + 2
+    s = Session(
+        spec(
+            trialsPerJob=n,
+            totalTrials=n,
+            retries=1,
+            maxParallel=1,
+            searchSpace=[{"name": "x", "type": "int", "min": 0, "max": n}],
+        )
+    )
+    s.reconcile()
+    failing = set(range(0, n, 2))  # every other trial: MAX_RETRY_RUNS + 1 runs
+    _fail(s, 0, failing)
+    p = s.reconcile()
+    retried = tuple(range(0, 2 * MAX_RETRY_RUNS, 2))
+    assert [c.trials for c in p.create] == [retried]
+    assert p.status.inflight == ",".join(f"1={t}" for t in retried)
+    assert [r.trial for r in p.persist if r.outcome is Outcome.FAILED] == [2 * MAX_RETRY_RUNS]

@@ -17,6 +17,12 @@ same way), a pod that never started (the image or the scheduling is wrong),
 trials cancelled or lost. A pod disrupted by the platform is not a failure at
 all: the Job's ``podFailurePolicy`` has Kubernetes replace it uncounted.
 
+The status keeps each in-flight Job's trials as runs (``5=12-15``; ``9=12,9=14``
+for a retry of scattered trials), so a retry Job takes at most
+``MAX_RETRY_RUNS`` runs of failed trials: that bounds what retries add to the
+status by ``maxParallel`` times ``MAX_RETRY_RUNS`` entries. Failed trials past them
+(more than 16 separate failures in one packed Job) keep their failure.
+
 A harvest recorded twice (its status write lost) must not retry twice: a live
 Job that already retries the harvested one is taken over instead. Retry Jobs
 take Job indexes from the watermark, so the status counts them
@@ -33,10 +39,11 @@ from tuneop.api.spec import SessionSpec
 from tuneop.core.contract import TRIAL_FAILURES, TrialResult
 from tuneop.core.observed import ObservedJob, Retry
 
-__all__ = ["BROKEN_REASON", "PendingRetry", "split_retries"]
+__all__ = ["BROKEN_REASON", "MAX_RETRY_RUNS", "PendingRetry", "split_retries"]
 
 # The Job condition's reason when its podFailurePolicy's FailJob rule matched.
 BROKEN_REASON = "PodFailurePolicy"
+MAX_RETRY_RUNS = 16
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,24 @@ def split_retries(
     attempt = (job.retry.attempt if job.retry is not None else 0) + 1
     if attempt > spec.retries or job.reason == BROKEN_REASON:
         return list(results), None
-    again = tuple(r for r in sorted(results, key=lambda r: r.trial) if r.outcome in TRIAL_FAILURES)
+    failed = [r for r in sorted(results, key=lambda r: r.trial) if r.outcome in TRIAL_FAILURES]
+    again = tuple(_first_runs(failed, MAX_RETRY_RUNS))
     if not again:
         return list(results), None
-    final = [r for r in results if r.outcome not in TRIAL_FAILURES]
+    retried = {r.trial for r in again}
+    final = [r for r in results if r.trial not in retried]
     if any(j.retry is not None and j.retry.of == job.index for j in live):
         return final, None
     return final, PendingRetry(Retry(of=job.index, attempt=attempt), again)
+
+
+def _first_runs(failed: Sequence[TrialResult], runs: int) -> list[TrialResult]:
+    """The results of ``failed`` (sorted by trial) in its first ``runs`` runs of trials."""
+    out: list[TrialResult] = []
+    for r in failed:
+        if out and r.trial != out[-1].trial + 1:
+            runs -= 1
+        if runs <= 0:
+            break
+        out.append(r)
+    return out
