@@ -162,8 +162,13 @@ def test_jobs_nobody_admits_wait_suspended_past_their_deadline_and_the_session_s
 
     cond = served.wait_for("Admitted=False (NotAdmitted)", not_admitted, timeout=90)
     assert cond["status"] == "False" and "LocalQueue later" in cond["message"]
-    events = cluster.kube.get(f"/api/v1/namespaces/{ns}/events")["items"]
-    assert any(e.get("reason") == "NotAdmitted" for e in events)
+
+    def warned() -> bool:
+        events = cluster.kube.get(f"/api/v1/namespaces/{ns}/events")["items"]
+        return any(e.get("reason") == "NotAdmitted" for e in events)
+
+    # Events are posted after the status write that set the condition.
+    served.wait_for("a NotAdmitted event", warned, timeout=60)
     (job,) = session_jobs(cluster, ns, "unqueued")
     assert job["metadata"]["labels"][QUEUE_LABEL] == "later"
     deadline = job["spec"]["activeDeadlineSeconds"]
