@@ -12,7 +12,13 @@ of its gap to the best without pruning, and of the epochs trained as a share
 of the epochs without pruning. Target: best within 1% of the best without,
 in at most half the epochs.
 
+``--overhead`` measures instead what early stopping costs a trial per step:
+one ``report`` and one ``should_prune`` through the runner's own code, for
+trial after trial of one study (the journal grows), in a journal file and in
+a real ``redis-server`` started for it.
+
     python -m bench.pruning_bench [--seeds 10] [--trials 30] [--pruners median,successiveHalving]
+    python -m bench.pruning_bench --overhead [--trials 200]
 """
 
 from __future__ import annotations
@@ -84,12 +90,65 @@ def run(seed: int, trials: int, pruner: str, root: Path) -> dict[str, Any]:
     }
 
 
+def step_costs(storage: str, trials: int, steps: int = 30) -> list[float]:
+    """Seconds per step (report, then should_prune) of each trial, in trial order."""
+    from tuneop_runner.contract import ReportStatus
+    from tuneop_runner.pruning import PrunerConfig, PruningStudy
+
+    config = PrunerConfig("median", {}, "accuracy", "maximize", "bench", storage)
+    study = PruningStudy(config)
+    out = []
+    for t in range(trials):
+        seat = study.begin(t)
+        assert seat is not None, "the storage is out of reach"
+        started = time.perf_counter()
+        for step in range(1, steps + 1):
+            seat.report(step, 0.5 + (t % 7) / 100)
+            seat.should_prune()
+        out.append((time.perf_counter() - started) / steps)
+        seat.finish(ReportStatus.SUCCEEDED, 0.5)
+    return out
+
+
+def overhead(trials: int) -> None:
+    from minicluster.redis_server import RedisServer
+
+    header(f"early stopping's cost per step: {trials} trials of 30 steps in one study")
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(Path(tmp))
+        server.start()
+        try:
+            for name, storage in (
+                ("journal file", f"{tmp}/pruning.journal"),
+                ("redis", server.url),
+            ):
+                costs = step_costs(storage, trials)
+                figures[name] = costs
+                tenth = max(trials // 10, 1)
+                first = statistics.median(costs[:tenth]) * 1e3
+                last = statistics.median(costs[-tenth:]) * 1e3
+                print(
+                    f"{name:>12}: first {tenth} trials median {first:.2f} ms a step,"
+                    f" last {tenth} median {last:.2f} ms",
+                    flush=True,
+                )
+        finally:
+            server.stop()
+    save("pruning-overhead", {"trials": trials, "seconds_per_step": figures})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--pruners", default="median,successiveHalving")
+    parser.add_argument("--overhead", action="store_true")
     args = parser.parse_args()
+    if args.overhead:
+        overhead(args.trials or 200)
+        return
+    args.trials = args.trials or 30
     pruners = ["none", *args.pruners.split(",")]
     header(f"pruning: {args.trials} random trials of SGD on digits, 30 epochs, {args.seeds} seeds")
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in pruners}

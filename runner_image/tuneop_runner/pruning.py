@@ -27,6 +27,7 @@ import importlib.util
 import json
 import math
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +168,10 @@ class PruningStudy:
         assert c.storage is not None
         if _is_redis(c.storage):
             prefix = f"tuneop:pruning:{c.study}"
-            backend: Any = journal.JournalRedisBackend(_with_timeouts(c.storage), prefix=prefix)
+            with warnings.catch_warnings():  # experimental in Optuna 4.6; pinned and tested
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                url = _with_timeouts(c.storage)
+                backend: Any = journal.JournalRedisBackend(url, prefix=prefix)
         else:
             backend = journal.JournalFileBackend(c.storage)
         pruner = getattr(optuna.pruners, _PRUNERS[c.kind][0])(**c.settings)

@@ -42,3 +42,21 @@ def test_the_sklearn_example_tunes_a_real_model_locally(
     assert out.status.phase == "Succeeded" and out.status.best is not None
     assert out.status.best.value is not None and out.status.best.value > 0.9
     assert all(0.5 < r["objective"]["value"] <= 1.0 for r in records)
+
+
+@pytest.mark.component
+def test_the_sgd_pruning_example_stops_trials_of_a_real_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = yaml.safe_load((REPO / "examples" / "sklearn-sgd-pruning.yaml").read_text())
+    doc["spec"]["totalTrials"] = 8  # two workers of 4 trials: seconds, not the example's minute
+    monkeypatch.chdir(REPO)  # the objective is a module of the repository's examples folder
+
+    out = run_local(parse_manifest(doc), tmp_path / "results", Console(quiet=True))
+
+    records = load_records(out.session_dir)
+    outcomes = [r["outcome"] for r in records]
+    assert set(outcomes) == {"Succeeded", "Pruned"}, records
+    epochs = [len(r["intermediate"]) for r in records]
+    assert sum(epochs) < 8 * 30 and max(epochs) == 30
+    assert out.status.best is not None and out.status.best.value > 0.9

@@ -288,6 +288,11 @@ VALIDATED = [
     pytest.param(
         {"searchSpace": DROP, "trials": [{"cmd": HOSTILE, "n": 1, "b": True}]}, REF, id="hostile"
     ),
+    pytest.param(
+        {"earlyStopping": {"type": "median", "redisUrlSecret": {"name": "r", "key": "url"}}},
+        REF,
+        id="early-stopping",
+    ),
 ]
 
 

@@ -3,8 +3,9 @@
 - ``tuneop_sessions{phase}`` (gauge): sessions this operator reconciled, by phase;
 - ``tuneop_trials_started_total`` (counter): trials in worker Jobs this process created;
 - ``tuneop_trials_finished_total{outcome}`` (counter): harvested trials;
-- ``tuneop_trials_failed_total`` (counter): harvested trials that neither succeeded nor
-  were cancelled (failed, timed out, metrics unavailable, results lost, infrastructure);
+- ``tuneop_trials_failed_total`` (counter): harvested trials that did not succeed, other
+  than cancelled and pruned ones (failed, timed out, metrics unavailable, results lost,
+  infrastructure);
 - ``tuneop_reconcile_duration_seconds{result}`` (histogram): one reconcile, by how it
   ended: ok, invalid, transient, rejected, gone, error;
 - ``tuneop_api_errors_total{operation,code}`` (counter): failed Kubernetes API calls
@@ -49,7 +50,7 @@ SESSIONS = Gauge(
 TRIALS_FINISHED = Counter("tuneop_trials_finished", "Harvested trials, by outcome.", ["outcome"])
 TRIALS_FAILED = Counter(
     "tuneop_trials_failed",
-    "Harvested trials that neither succeeded, were cancelled nor were pruned.",
+    "Harvested trials that did not succeed, other than cancelled and pruned ones.",
 )
 RECONCILE_SECONDS = Histogram(
     "tuneop_reconcile_duration_seconds",
