@@ -18,7 +18,12 @@ from typing import Any
 import pytest
 
 from minicluster.kube import STRATEGIC_MERGE_PATCH, ApiException, Json
-from minicluster.nodesim import EVICT_ANNOTATION, NodeSimulator
+from minicluster.nodesim import (
+    EVICT_ANNOTATION,
+    UNPULLABLE_REGISTRY,
+    UNSCHEDULABLE_LABEL,
+    NodeSimulator,
+)
 from minicluster.volumes import can_mount
 
 PY = sys.executable
@@ -389,6 +394,47 @@ def test_a_missing_configmap_volume_holds_the_container_in_config_error(sim: Any
         return (state.get("waiting") or {}).get("reason")
 
     drive(simulator, lambda: waiting() == "CreateContainerConfigError")
+
+
+def test_an_image_of_the_unpullable_registry_waits_in_image_pull_back_off(sim: Any) -> None:
+    simulator, kube = sim
+    image = f"{UNPULLABLE_REGISTRY}/trainer:1"
+    p = pod("nopull", [container("main", "print(1)", image=image)])
+    simulator.on_pod(p)
+
+    def waiting() -> Json | None:
+        if not kube.statuses("nopull"):
+            return None
+        state = kube.last_status("nopull")["containerStatuses"][0]["state"]
+        return state.get("waiting")
+
+    drive(simulator, lambda: (waiting() or {}).get("reason") == "ImagePullBackOff")
+    for _ in range(15):  # it stays there: no process, still Pending
+        simulator.tick()
+        time.sleep(0.1)
+    assert waiting() == {
+        "reason": "ImagePullBackOff",
+        "message": f'Back-off pulling image "{image}"',
+    }
+    assert kube.last_status("nopull").get("phase", "Pending") == "Pending"
+    assert kube.last_status("nopull")["containerStatuses"][0]["started"] is False
+
+
+def test_a_pod_selecting_the_unschedulable_label_is_never_bound(sim: Any) -> None:
+    simulator, kube = sim
+    p = pod("nofit", [container("main", "print(1)")])
+    del p["spec"]["nodeName"]
+    p["spec"]["nodeSelector"] = {UNSCHEDULABLE_LABEL: "yes"}
+    simulator.on_pod(p)
+    assert not kube.posts, "no binding"
+    scheduled = condition(kube.last_status("nofit"), "PodScheduled")
+    assert scheduled is not None
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    plain = pod("fits", [container("main", "print(1)")])
+    del plain["spec"]["nodeName"]
+    plain["spec"]["nodeSelector"] = {"disktype": "ssd"}  # other selectors are still ignored
+    simulator.on_pod(plain)
+    assert [path for path, _ in kube.posts] == ["/api/v1/namespaces/ns/pods/fits/binding"]
 
 
 def test_a_mount_over_tmp_keeps_the_python_and_checkout_it_covers_reachable(

@@ -128,13 +128,16 @@ def test_a_retry_created_before_a_lost_status_write_is_taken_over_not_created_ag
     s = Session(spec(totalTrials=1, retries=2))
     s.reconcile()
     _fail(s, 0, {0})
-    before = s.status
+    before, failed_job = s.status, s.jobs[0]
     p = s.reconcile()  # creates the retry Job...
-    s.status = before  # ...but its status write was lost
+    s.status = before  # ...but its status write was lost, so nothing was deleted either
+    s.jobs[0] = failed_job
     again = plan(s.spec, s.observed(), s.now)
     assert again.create == ()
-    assert again.status.inflight == p.status.inflight
-    assert (again.status.retry_jobs, again.status.trials.failed) == (1, 0)
+    assert again.status.inflight == p.status.inflight == "1=0"
+    assert again.status.retry_jobs == 1 and again.status.next_job == 2
+    t = again.status.trials
+    assert (t.failed, t.lost, t.retried) == (0, 0, 1)
 
 
 def test_retry_jobs_leave_the_split_over_workers_as_it_was() -> None:

@@ -113,15 +113,17 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
         # Jobs created before a status write was lost are adopted, not launched again.
         if j.trials and j.index not in harvested:
             inflight.setdefault(j.index, j.trials)
-    adopted_retries = sum(1 for j in live if j.retry is not None and j.index >= prev.next_job)
+    # Retry Jobs created by a reconcile whose status write was lost: counted as it would have.
+    adopted = [j for j in live if j.retry is not None and j.index >= prev.next_job]
+    retried = prev.trials.retried + sum(len(j.trials) for j in adopted)
     ledger = Ledger(
         start_time=prev.start_time or now,
         harvested=harvested,
         inflight=inflight,
         next_job=max([prev.next_job, *(j.index + 1 for j in live)]),
         next_trial=max([prev.next_trial, *(t + 1 for j in live for t in j.trials)]),
-        retry_jobs=prev.retry_jobs + adopted_retries,
-        counts=prev.trials,
+        retry_jobs=prev.retry_jobs + len(adopted),
+        counts=prev.trials.model_copy(update={"retried": retried}),
         board=list(prev.leaderboard),
         front=list(prev.pareto_front),
         jobs=live,
@@ -132,7 +134,7 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     _fold_vanished(spec, ledger, {j.index for j in live})
     _fold_not_started(spec, ledger, now)
     ledger.unharvested = [j for j in live if j.finished and j.index not in ledger.harvested]
-    ledger.counts = count(prev.trials, ledger.persist)
+    ledger.counts = count(ledger.counts, ledger.persist)
     ledger.repeated_error, ledger.repeated_error_count = repeated_error(
         (prev.repeated_error, prev.repeated_error_count), ledger.persist
     )
