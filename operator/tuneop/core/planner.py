@@ -142,7 +142,7 @@ def plan(
 
 def batch_warning(spec: SessionSpec, total: int) -> list[str]:
     """Bayesian trials packed into one Job are suggested together: say so."""
-    if spec.optimizer.type != "bayesian":
+    if not spec.optimizer.learns:
         return []
     largest = 1
     if spec.trials_per_job is not None:
@@ -153,7 +153,8 @@ def batch_warning(spec: SessionSpec, total: int) -> list[str]:
         return []
     field = "spec.workers" if spec.workers is not None else "spec.trialsPerJob"
     return [
-        f"{field}: bayesian trials in one Job are suggested together, up to {largest} at once"
+        f"{field}: {spec.optimizer.type} trials in one Job are suggested together,"
+        f" up to {largest} at once"
         " before any of them reports; the optimizer learns only between Jobs (one trial per"
         " Job learns from every trial)"
     ]
