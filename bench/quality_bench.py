@@ -7,8 +7,9 @@ run sequentially in-process through the same planner the operator uses (no
 worker processes: this measures the optimizer, not the executor). Bayesian
 must be better than random on both.
 
-``python -m bench.quality_bench [SEEDS] [OPTIMIZER,...]``: a subset (for
-example ``gp`` alone, the slow one) is saved as ``quality-<names>.json``.
+``python -m bench.quality_bench [SEEDS] [OPTIMIZER,...] [FUNCTION,...]``: a
+subset (for example ``gp`` alone, the slow one) is saved as
+``quality-<names>.json``; each run's best is printed to stderr as it comes.
 """
 
 from __future__ import annotations
@@ -96,13 +97,17 @@ def _job(c: Any, results: tuple[TrialResult, ...]) -> Any:
 def main() -> int:
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     chosen = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else OPTIMIZERS
+    functions = sys.argv[3].split(",") if len(sys.argv) > 3 else list(FUNCTIONS)
     trials = 50
     header(f"optimizer quality: best after {trials} trials, median over {seeds} seeds")
     out: dict[str, Any] = {}
-    for name in FUNCTIONS:
+    for name in functions:
         row = {}
         for optimizer in chosen:
-            bests = [best_after(name, optimizer, s, trials) for s in range(seeds)]
+            bests = []
+            for seed in range(seeds):
+                bests.append(best_after(name, optimizer, seed, trials))
+                print(f"{name} {optimizer} seed {seed}: {bests[-1]:.4f}", file=sys.stderr)
             row[optimizer] = {
                 "median": statistics.median(bests),
                 "min": min(bests),
@@ -119,7 +124,12 @@ def main() -> int:
             better = row["bayesian"]["median"] < row["random"]["median"]
             out[name]["bayesian_better"] = better
             print(f"{name:>9}: {'bayesian better than random' if better else 'MISSED'}")
-    saved = "quality" if chosen == OPTIMIZERS else "quality-" + "-".join(chosen)
+    subset = (*chosen, *functions) if functions != list(FUNCTIONS) else chosen
+    saved = (
+        "quality"
+        if chosen == OPTIMIZERS and not subset[len(chosen) :]
+        else "quality-" + "-".join(subset)
+    )
     print(f"raw: {save(saved, out)}")
     return 0
 
