@@ -33,6 +33,7 @@ from tuneop.core.samplers import (
     liar_value,
     make_sampler,
 )
+from tuneop.core.search import native
 
 if TYPE_CHECKING:
     import optuna
@@ -92,14 +93,6 @@ def suggest(
     from a study built afresh from ``history`` (what ``CachedSuggester`` keeps between
     calls instead)."""
     return CachedSuggester(max_sessions=1)(spec, history, pending, first_trial, count)
-
-
-def _native(v: Any, p: Parameter) -> Scalar:
-    if p.type == "int":
-        return int(v)
-    if p.type == "float":
-        return float(v)
-    return v  # type: ignore[no-any-return]
 
 
 class CachedSuggester:
@@ -189,7 +182,7 @@ def _ask(
     out: list[Params] = []
     for _ in range(count):
         trial = study.ask(dists)
-        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
     return out
 
 
@@ -219,7 +212,7 @@ def _gp(
     out: list[Params] = []
     for _ in range(count):
         trial = study.ask(dists)
-        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
         if worst is None:
             study.tell(trial, state=TrialState.FAIL)
         else:

@@ -33,6 +33,7 @@ __all__ = [
     "grid_size",
     "grid_values",
     "known_point",
+    "native",
     "point",
     "qmc_point",
     "random_point",
@@ -143,16 +144,16 @@ def warm_point(spec: SessionSpec, i: int) -> Params | None:
     points = spec.warm_start.points if spec.warm_start else None
     if not points or i >= len(points):
         return None
-    return {p.name: _native(points[i][p.name], p) for p in spec.search_space}
+    return {p.name: native(points[i][p.name], p) for p in spec.search_space}
 
 
-def _native(v: Scalar, p: Parameter) -> Scalar:
-    # A point may say 2.0 for an int parameter or 1 for a float one; a trial gets its type.
+def native(v: Any, p: Parameter) -> Scalar:
+    """``v`` as ``p``'s type: a spec or record may say 2.0 for an int or 1 for a float."""
     if p.type == "int":
         return int(v)
     if p.type == "float":
         return float(v)
-    return v
+    return v  # type: ignore[no-any-return]
 
 
 def search_size(spec: SessionSpec) -> int | None:

@@ -17,10 +17,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from tuneop.api.spec import Parameter, Scalar, SessionSpec
+from tuneop.api.spec import Scalar, SessionSpec
 from tuneop.api.warmstart import point_problem
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.records import Record
+from tuneop.core.search import native
 
 __all__ = ["prior_trials"]
 
@@ -33,14 +34,6 @@ def _value(record: Record, metric: str) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
     return float(v)
-
-
-def _native(v: Scalar, p: Parameter) -> Scalar:
-    if p.type == "int":
-        return int(v)
-    if p.type == "float":
-        return float(v)
-    return v
 
 
 def prior_trials(spec: SessionSpec, records: Iterable[Record]) -> list[TrialResult]:
@@ -58,8 +51,8 @@ def prior_trials(spec: SessionSpec, records: Iterable[Record]) -> list[TrialResu
             continue
         if point_problem(params, spec.search_space) is not None:
             continue
-        native = {p.name: _native(params[p.name], p) for p in spec.search_space}
-        usable.append((int(record["trial"]), native, value))
+        typed = {p.name: native(params[p.name], p) for p in spec.search_space}
+        usable.append((int(record["trial"]), typed, value))
     usable.sort(key=lambda u: u[0])
     kept = usable[-source.max_trials :]
     return [
