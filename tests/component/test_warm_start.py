@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from rich.console import Console
+from tests.component.results_builders import record, results_folder
 
 from builders import session_doc
 from tuneop.adapters.local.folder import load_records
@@ -21,6 +22,7 @@ from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
 from tuneop.cli.warmstart import LocalWarmStart
+from tuneop.core.contract import TrialResult
 
 BRANIN_SPACE = [
     {"name": "x1", "type": "float", "min": -5, "max": 10},
@@ -116,3 +118,31 @@ def test_a_warm_start_source_that_cannot_be_read_is_one_line_and_exit_2(
     assert code == 2 and words in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r" / "bad" / "trials").exists()  # no trial ran
+
+
+def test_of_a_results_folder_only_the_latest_trials_are_read(tmp_path: Path) -> None:
+    """maxTrials 2 reads the 4 latest trial files, whatever they hold: here one success."""
+    records = [record(t, x=t % 4, y=0.25 * t) for t in range(20)]
+    for t in range(15, 19):
+        records[t] = record(t, "Failed", error="boom", x=2, y=4.5)
+    folder = results_folder(tmp_path, records)
+    (folder / "trials" / "trial-000017.json").write_text("not a record")  # passed over
+    space = [
+        {"name": "x", "type": "int", "min": 0, "max": 3},
+        {"name": "y", "type": "float", "min": 0, "max": 10},
+    ]
+    doc = session_doc(
+        "later",
+        {
+            "objective": {"metric": "loss"},
+            "searchSpace": space,
+            "optimizer": {"type": "gp"},
+            "totalTrials": 5,
+            "warmStart": {"from": {"results": str(folder), "maxTrials": 2}},
+            "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
+        },
+    )
+    session = parse_manifest(doc)
+    prior = LocalWarmStart(None, "tuneop").prior(session.ref, session.spec)
+    assert [(r.trial, r.params) for r in prior] == [(-1, {"x": 3, "y": 4.75})]
+    assert all(isinstance(r, TrialResult) and r.value is not None for r in prior)

@@ -4,7 +4,9 @@
 same reader as ``tuneop summary``), ``from.session`` a session mirrored in
 Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``). The records are read
 once, before any worker starts, so a bad reference is one line on stderr
-naming the field (exit 2) and never a failure in the middle of a run.
+naming the field (exit 2) and never a failure in the middle of a run. Of a
+session folder only the ``2 * maxTrials`` most recent trial files are read
+(``core.warmstart`` keeps at most ``maxTrials`` successful ones).
 """
 
 from __future__ import annotations
@@ -42,14 +44,12 @@ class LocalWarmStart:
         return self._read[key]
 
     def _records(self, spec: SessionSpec) -> list[Record]:
-        from tuneop.adapters.local.folder import load_records
-
         assert spec.warm_start is not None and spec.warm_start.from_ is not None
         source = spec.warm_start.from_
         if source.results is not None:
             where = f"spec.warmStart.from.results: {clean(source.results)}"
             try:
-                return load_records(Path(source.results))
+                return _recent(Path(source.results), 2 * source.max_trials)
             except FileNotFoundError:
                 raise UsageError(f"{where}: no such results folder") from None
             except (ValueError, KeyError, OSError) as err:
@@ -64,3 +64,25 @@ class LocalWarmStart:
             return mirrored_session(self.redis_url, self.prefix, source.session).records
         except UsageError as err:
             raise UsageError(f"spec.warmStart.from.session: {err}") from None
+
+
+def _trial_number(path: Path) -> int:
+    number = path.stem.rpartition("-")[2]
+    return int(number) if number.isdigit() else -1
+
+
+def _recent(path: Path, most: int) -> list[Record]:
+    """The records of the ``most`` latest trial files of a session folder; of anything
+    else a results reader takes (a CSV, one file, a tree of sessions), all of them."""
+    from tuneop.adapters.local.folder import load_records
+
+    files = sorted(path.glob("trials/trial-*.json"), key=_trial_number) if path.is_dir() else []
+    if not files:
+        return load_records(path)
+    out: list[Record] = []
+    for file in files[-most:]:
+        try:
+            out.extend(load_records(file))
+        except (ValueError, KeyError):
+            continue  # not a record: passed over, as the folder reader does
+    return out
