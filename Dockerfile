@@ -4,7 +4,9 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN pip install --no-cache-dir --prefix=/install .
+# --build-arg EXTRAS=[gp] adds PyTorch for optimizer.type gp (docs/install.md).
+ARG EXTRAS=""
+RUN pip install --no-cache-dir --prefix=/install ".${EXTRAS}"
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \

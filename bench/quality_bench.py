@@ -1,9 +1,15 @@
-"""Optimizer quality: best value after 50 trials, bayesian (Optuna TPE) against random.
+"""Optimizer quality: best value after 50 trials, each optimizer against random.
 
 Branin (2 params) and Hartmann-6 (6 params), each over 10 seeds; the median
-best value is printed for each optimizer. Trials run sequentially in-process
-through the same planner the operator uses (no worker processes: this measures
-the optimizer, not the executor). Bayesian must be better on both.
+best value is printed for each optimizer: bayesian (Optuna TPE), cmaes
+(CMA-ES), gp (Gaussian process), qmc (scrambled Sobol) and random. Trials
+run sequentially in-process through the same planner the operator uses (no
+worker processes: this measures the optimizer, not the executor). Bayesian
+must be better than random on both.
+
+``python -m bench.quality_bench [SEEDS] [OPTIMIZER,...] [FUNCTION,...]``: a
+subset (for example ``gp`` alone, the slow one) is saved as
+``quality-<names>.json``; each run's best is printed to stderr as it comes.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from tuneop.core.observed import JobState, Observed
 from tuneop.core.planner import plan
 from tuneop_runner.objectives.functions import branin, hartmann6
 
+OPTIMIZERS = ("random", "bayesian", "cmaes", "gp", "qmc")
 FUNCTIONS: dict[str, tuple[Any, list[tuple[str, float, float]]]] = {
     "branin": (branin, [("x1", -5.0, 10.0), ("x2", 0.0, 15.0)]),
     "hartmann6": (hartmann6, [(f"x{i}", 0.0, 1.0) for i in range(1, 7)]),
@@ -89,28 +96,41 @@ def _job(c: Any, results: tuple[TrialResult, ...]) -> Any:
 
 def main() -> int:
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    chosen = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else OPTIMIZERS
+    functions = sys.argv[3].split(",") if len(sys.argv) > 3 else list(FUNCTIONS)
     trials = 50
     header(f"optimizer quality: best after {trials} trials, median over {seeds} seeds")
     out: dict[str, Any] = {}
-    for name in FUNCTIONS:
+    for name in functions:
         row = {}
-        for optimizer in ("random", "bayesian"):
-            bests = [best_after(name, optimizer, s, trials) for s in range(seeds)]
+        for optimizer in chosen:
+            bests = []
+            for seed in range(seeds):
+                bests.append(best_after(name, optimizer, seed, trials))
+                print(f"{name} {optimizer} seed {seed}: {bests[-1]:.4f}", file=sys.stderr)
             row[optimizer] = {
                 "median": statistics.median(bests),
                 "min": min(bests),
                 "max": max(bests),
                 "runs": seeds,
             }
-        better = row["bayesian"]["median"] < row["random"]["median"]
-        out[name] = {**row, "bayesian_better": better}
-        print(
-            f"{name:>9}: bayesian median {row['bayesian']['median']:.4f} "
-            f"(min {row['bayesian']['min']:.4f}, max {row['bayesian']['max']:.4f}) vs random "
-            f"{row['random']['median']:.4f} (min {row['random']['min']:.4f}, max "
-            f"{row['random']['max']:.4f}): {'bayesian better' if better else 'MISSED'}"
-        )
-    print(f"raw: {save('quality', out)}")
+            print(
+                f"{name:>9}: {optimizer:>8} median {row[optimizer]['median']:.4f}"
+                f" (min {row[optimizer]['min']:.4f}, max {row[optimizer]['max']:.4f})",
+                flush=True,
+            )
+        out[name] = row
+        if "bayesian" in row and "random" in row:
+            better = row["bayesian"]["median"] < row["random"]["median"]
+            out[name]["bayesian_better"] = better
+            print(f"{name:>9}: {'bayesian better than random' if better else 'MISSED'}")
+    subset = (*chosen, *functions) if functions != list(FUNCTIONS) else chosen
+    saved = (
+        "quality"
+        if chosen == OPTIMIZERS and not subset[len(chosen) :]
+        else "quality-" + "-".join(subset)
+    )
+    print(f"raw: {save(saved, out)}")
     return 0
 
 

@@ -10,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-pip install --quiet --disable-pip-version-check -e ./runner_image -e ./testing -e '.[dev]'
+# gp: PyTorch for optimizer.type gp, so its tests run (a large download the first time).
+pip install --quiet --disable-pip-version-check -e ./runner_image -e ./testing -e '.[dev,gp]'
 echo "== ruff"
 ruff check operator runner_image testing tests bench
 echo "== mypy (strict)"

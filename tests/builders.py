@@ -88,6 +88,15 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     ),
     (R.OBJECTIVE_XOR_OBJECTIVES, {"objectives": TWO_OBJECTIVES}),
     (
+        R.OBJECTIVES_OPTIMIZER,
+        {
+            "objective": DROP,
+            "objectives": TWO_OBJECTIVES,
+            "optimizer": {"type": "cmaes"},
+            "totalTrials": 5,
+        },
+    ),
+    (
         R.OBJECTIVES_UNIQUE,
         {
             "objective": DROP,

@@ -21,6 +21,12 @@ processes and folders (``tuneop.adapters.local``) and memory
 - ``Mirror``: copies of the session for people and tools (Redis, the
   ``<session>-best`` ConfigMap, the results folder's ``session.json``). A
   mirror never decides anything; losing one loses no data.
+- ``WarmStartSource``: where an earlier session's results come from for
+  ``spec.warmStart.from`` (Redis on a cluster; a folder or Redis locally),
+  as history for the sampler (``core.warmstart.prior_trials``). A source
+  that cannot serve the reference here raises ``SpecError`` (the session
+  fails as InvalidSpec, naming the field); one that cannot read it now
+  raises ``TransientError``.
 
 Errors say what the caller should do, whichever adapter raised them:
 ``TransientError`` try again on a later reconcile; ``Conflict`` re-observe
@@ -52,6 +58,7 @@ __all__ = [
     "SessionGone",
     "StatusStore",
     "TransientError",
+    "WarmStartSource",
 ]
 
 
@@ -114,3 +121,7 @@ class MirrorRecord:
 
 class Mirror(Protocol):
     def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None: ...
+
+
+class WarmStartSource(Protocol):
+    def prior(self, ref: SessionRef, spec: SessionSpec) -> Sequence[TrialResult]: ...

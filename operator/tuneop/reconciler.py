@@ -38,6 +38,7 @@ from tuneop.ports import (
     ResultStore,
     StatusStore,
     TransientError,
+    WarmStartSource,
 )
 
 __all__ = ["MAX_CONFLICT_RETRIES", "Reconciler"]
@@ -63,6 +64,8 @@ class Reconciler:
     suggest: Suggest | None = None
     # Copies of the session for people and tools (Redis, the best ConfigMap, session.json).
     mirrors: Sequence[Mirror] = ()
+    # An earlier session's results for spec.warmStart.from; without one, that field is unused.
+    warm_start: WarmStartSource | None = None
 
     def observe(
         self,
@@ -95,10 +98,14 @@ class Reconciler:
         return observed
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
-        """What the bayesian optimizer learns from: the result store's history."""
-        if spec.optimizer.type != "bayesian" or spec.trials is not None:
+        """What the learning optimizers learn from: an earlier session's trials (warm start,
+        numbered below 0), then the result store's history."""
+        if not spec.optimizer.learns or spec.trials is not None:
             return []
-        return self.store.history(ref)
+        own = self.store.history(ref)
+        if self.warm_start is None or spec.warm_start is None or spec.warm_start.from_ is None:
+            return own
+        return [*self.warm_start.prior(ref, spec), *own]
 
     def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
         # Jobs a conflicted attempt created are live when the retry observes, so its plan

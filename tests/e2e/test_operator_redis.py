@@ -1,5 +1,6 @@
 """The operator mirroring a session into a real Redis (``--redis-url``), read back two ways:
-the key layout of docs/redis.md, and ``tuneop summary --redis``."""
+the key layout of docs/redis.md, and ``tuneop summary --redis``; and a session warm-started
+from an earlier one that Redis holds (``spec.warmStart.from.session``)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from minicluster.redis_server import RedisServer
 from tests.e2e.operator_support import (
     EXAMPLES,
     Served,
+    apply,
+    condition,
     serve_namespaces,
     session_jobs,
+    session_manifest,
 )
 from tuneop.adapters.redis_mirror import Keys, records
 
@@ -139,3 +143,56 @@ def test_redis_mirror_matches_the_finished_session(
     for row, entry in zip(rows, board, strict=True):
         assert float(row["value"]) == pytest.approx(entry["value"]), (row, entry)
         assert row["session"] == session_id
+
+
+def branin(name: str, **spec: object) -> Json:
+    return session_manifest(
+        name,
+        objective={"metric": "value"},
+        searchSpace=[
+            {"name": "x1", "type": "float", "min": -5, "max": 10},
+            {"name": "x2", "type": "float", "min": 0, "max": 15},
+        ],
+        runner={
+            "image": "tuneop/runner:0.1.0",
+            "objective": "tuneop_runner.objectives.functions:branin",
+        },
+        **spec,
+    )
+
+
+def test_a_session_warm_starts_from_an_earlier_session_in_redis(
+    served: Served, client: redis.Redis
+) -> None:
+    cluster, ns = served.cluster, served.ns("redis")
+    apply(cluster, ns, branin("warm-earlier", optimizer={"type": "qmc"}, totalTrials=6))
+    served.wait_phase(ns, "warm-earlier", "Succeeded", "Failed", timeout=120)
+    served.wait_for(
+        "Redis to hold the earlier session's trials",
+        lambda: len(records(client, Keys(PREFIX, f"{ns}/warm-earlier"))) == 6,
+    )
+    warm = {"from": {"session": "warm-earlier", "maxTrials": 4}, "points": [{"x1": 3, "x2": 2}]}
+    later = branin(
+        "warm-later", optimizer={"type": "cmaes"}, totalTrials=3, maxParallel=1, warmStart=warm
+    )
+    folder = branin(
+        "warm-folder",
+        optimizer={"type": "bayesian"},
+        totalTrials=3,
+        warmStart={"from": {"results": "tuneop-results/warm-earlier"}},
+    )
+    apply(cluster, ns, later, folder)
+
+    status = served.wait_phase(ns, "warm-later", "Succeeded", "Failed", timeout=120)["status"]
+    assert status["phase"] == "Succeeded", served.explain(ns, "warm-later")
+    # The earlier trials informed the sampler; the session ran its own 3, the point first.
+    assert status["trials"]["succeeded"] == 3 and status["progress"] == "3/3"
+    own = sorted((served.results_dir / ns / "warm-later" / "trials").iterdir())
+    assert [p.name for p in own] == [f"trial-{i:06d}.json" for i in range(3)]
+    assert json.loads(own[0].read_text())["params"] == {"x1": 3.0, "x2": 2.0}
+
+    refused = served.wait_phase(ns, "warm-folder", "Failed", "Succeeded", timeout=60)["status"]
+    failed = condition(refused, "Failed") or {}
+    assert failed.get("reason") == "InvalidSpec", refused
+    assert failed["message"].startswith("spec.warmStart.from.results: a results folder"), failed
+    assert not session_jobs(cluster, ns, "warm-folder")

@@ -141,6 +141,29 @@ def test_an_invalid_spec_is_recorded_and_never_raised() -> None:
     assert [e["reason"] for e in c.api.events] == ["InvalidSpec"]
 
 
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ({"results": "tuneop-results/earlier"}, "spec.warmStart.from.results: a results folder"),
+        ({"session": "ns/earlier"}, "spec.warmStart.from.session: the operator reads earlier"),
+    ],
+    ids=["folder-on-a-cluster", "session-without-redis"],
+)
+def test_a_warm_start_the_operator_cannot_read_fails_the_session_naming_the_field(
+    source: dict[str, str], words: str
+) -> None:
+    c = Cluster()  # no Redis
+    space = [{"name": "x", "type": "float", "min": 0, "max": 3}]
+    opt = {"type": "bayesian"}
+    c.apply(manifest(searchSpace=space, optimizer=opt, totalTrials=4, warmStart={"from": source}))
+    assert c.reconcile() is None
+    st = c.status()
+    failed = next(x for x in st["conditions"] if x["type"] == "Failed")
+    assert st["phase"] == "Failed" and failed["reason"] == "InvalidSpec"
+    assert failed["message"].startswith(words)
+    assert c.api.names("create_namespaced_job") == []
+
+
 def test_one_bad_session_does_not_block_another() -> None:
     c = Cluster()
     c.apply(manifest("bad", maxParallel=0))

@@ -1,4 +1,5 @@
-"""The cached bayesian suggester gives exactly what a fresh rebuild gives."""
+"""The cached suggester gives exactly what a fresh rebuild gives: TPE's kept study, and
+CMA-ES's replayed state (``core.samplers.CmaState``) grown call after call."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from tuneop.core.bayesian import CachedSuggester, suggest
 from tuneop.core.contract import Outcome, TrialResult
 
 
-def bayes_spec(seed: int = 1, categorical: bool = False, sampler: str = "") -> Any:
-    """A bayesian spec; with a ``sampler`` (tpe, nsga2), of two objectives."""
+def bayes_spec(
+    seed: int = 1, categorical: bool = False, sampler: str = "", kind: str = "bayesian"
+) -> Any:
+    """A spec of optimizer ``kind``; with a ``sampler`` (tpe, nsga2), of two objectives."""
     space: list[dict[str, Any]] = [
         {"name": "x1", "type": "float", "min": -5, "max": 10},
         {"name": "x2", "type": "int", "min": 0, "max": 15},
@@ -23,7 +26,7 @@ def bayes_spec(seed: int = 1, categorical: bool = False, sampler: str = "") -> A
     data: dict[str, Any] = {
         "objective": {"metric": "value"},
         "searchSpace": space,
-        "optimizer": {"type": "bayesian", "seed": seed},
+        "optimizer": {"type": kind, "seed": seed},
         "totalTrials": 1000,
         "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
     }
@@ -40,14 +43,17 @@ def bayes_spec(seed: int = 1, categorical: bool = False, sampler: str = "") -> A
 
 
 @pytest.mark.parametrize(
-    ("seed", "categorical", "parallel", "fail_rate", "sampler"),
+    ("kind", "seed", "categorical", "parallel", "fail_rate", "sampler"),
     [
-        (1, False, 1, 0.0, ""),
-        (2, True, 3, 0.2, ""),
-        (3, False, 4, 0.5, ""),
-        (4, True, 2, 0.2, "tpe"),
-        (5, False, 1, 0.0, "nsga2"),
-        (6, True, 3, 0.2, "nsga2"),
+        ("bayesian", 1, False, 1, 0.0, ""),
+        ("bayesian", 2, True, 3, 0.2, ""),
+        ("bayesian", 3, False, 4, 0.5, ""),
+        ("bayesian", 4, True, 2, 0.2, "tpe"),
+        ("bayesian", 5, False, 1, 0.0, "nsga2"),
+        ("bayesian", 6, True, 3, 0.2, "nsga2"),
+        ("cmaes", 1, False, 1, 0.0, ""),
+        ("cmaes", 2, True, 3, 0.2, ""),
+        ("cmaes", 3, False, 4, 0.5, ""),
     ],
     ids=[
         "sequential",
@@ -56,12 +62,15 @@ def bayes_spec(seed: int = 1, categorical: bool = False, sampler: str = "") -> A
         "two_objectives_mo_tpe",
         "two_objectives_nsga2_sequential",
         "two_objectives_nsga2_parallel_with_failures",
+        "cmaes_sequential",
+        "cmaes_parallel_with_failures",
+        "cmaes_half_failing",
     ],
 )
 def test_cached_suggestions_equal_a_fresh_rebuild(
-    seed: int, categorical: bool, parallel: int, fail_rate: float, sampler: str
+    kind: str, seed: int, categorical: bool, parallel: int, fail_rate: float, sampler: str
 ) -> None:
-    spec, cached = bayes_spec(seed, categorical, sampler), CachedSuggester()
+    spec, cached = bayes_spec(seed, categorical, sampler, kind), CachedSuggester()
     rng = random.Random(seed)
     history: list[TrialResult] = []
     pending: list[tuple[int, dict[str, Any]]] = []
@@ -88,8 +97,9 @@ def test_cached_suggestions_equal_a_fresh_rebuild(
         )
 
 
-def test_a_history_that_does_not_extend_the_cache_rebuilds() -> None:
-    spec, cached = bayes_spec(), CachedSuggester()
+@pytest.mark.parametrize("kind", ["bayesian", "cmaes"])
+def test_a_history_that_does_not_extend_the_cache_rebuilds(kind: str) -> None:
+    spec, cached = bayes_spec(kind=kind), CachedSuggester()
     first = [
         TrialResult(
             trial=i,

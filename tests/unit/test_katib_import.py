@@ -187,3 +187,17 @@ def test_a_bad_experiment_file_is_one_line_and_exit_2(
     assert main(["import", "katib", str(f)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+@pytest.mark.parametrize(("algorithm", "optimizer"), [("cmaes", "cmaes"), ("sobol", "qmc")])
+def test_katib_cmaes_and_sobol_become_tuneops_samplers_of_the_same_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], algorithm: str, optimizer: str
+) -> None:
+    exp = yaml.safe_load((HERE / "random-job.yaml").read_text())
+    exp["spec"]["algorithm"]["algorithmName"] = algorithm
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    assert main(["import", "katib", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert yaml.safe_load(out)["spec"]["optimizer"]["type"] == optimizer
+    assert algorithm not in err  # nothing to note: it carries over

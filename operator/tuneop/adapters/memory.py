@@ -123,7 +123,7 @@ class MemoryHistory:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-        if spec.optimizer.type != "bayesian" or spec.trials is not None:
+        if not spec.optimizer.learns or spec.trials is not None:
             return
         with self._lock:
             bucket = self._trials.setdefault(ref.key, {})

@@ -48,6 +48,8 @@ def objectives_problem(
     dupes = sorted({m for m in metrics if metrics.count(m) > 1})
     if dupes:
         return f"{R.OBJECTIVES_UNIQUE.message} ({dupes[0]})"
+    if several is not None and optimizer in ("cmaes", "gp"):
+        return f"{R.OBJECTIVES_OPTIMIZER.message}, not {optimizer}"
     if sampler is not None and optimizer != "bayesian":
         return f"{R.SAMPLER_NEEDS_BAYESIAN.message}, not {optimizer}"
     if population is not None and sampler != "nsga2":

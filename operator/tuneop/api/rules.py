@@ -36,6 +36,7 @@ __all__ = [
     "LOG_NEEDS_POSITIVE_MIN",
     "MIN_NOT_ABOVE_MAX",
     "NUMERIC_NEEDS_BOUNDS",
+    "OBJECTIVES_OPTIMIZER",
     "OBJECTIVES_UNIQUE",
     "OBJECTIVE_XOR_COMMAND",
     "OBJECTIVE_XOR_OBJECTIVES",
@@ -169,6 +170,13 @@ POPULATION_NEEDS_NSGA2 = Rule(
     "optimizer.populationSize: only with sampler nsga2",
     "optimizer.populationSize",
 )
+# Optuna's CMA-ES and GP samplers here tune one objective.
+OBJECTIVES_OPTIMIZER = Rule(
+    "!has(self.objectives) || !has(self.optimizer) || !has(self.optimizer.type)"
+    " || !(self.optimizer.type in ['cmaes', 'gp'])",
+    "objectives: several only with optimizer type grid, random, qmc or bayesian",
+    "objectives",
+)
 # Optuna's pruners compare one intermediate value per step: one objective only.
 EARLY_STOPPING_ONE_OBJECTIVE = Rule(
     "!has(self.earlyStopping) || !has(self.objectives)",
@@ -178,6 +186,7 @@ EARLY_STOPPING_ONE_OBJECTIVE = Rule(
 
 SPEC_RULES = (
     OBJECTIVE_XOR_OBJECTIVES,
+    OBJECTIVES_OPTIMIZER,
     EARLY_STOPPING_ONE_OBJECTIVE,
     OBJECTIVES_UNIQUE,
     SAMPLER_NEEDS_BAYESIAN,

@@ -20,6 +20,7 @@ from tuneop.api import rules as R
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error
 from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
+from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
 
@@ -52,6 +53,7 @@ __all__ = [
     "Scalar",
     "SessionSpec",
     "SpecError",
+    "WarmStart",
     "format_validation_error",
     "parse_spec",
     "spec_to_wire",
@@ -212,8 +214,10 @@ def _scalar_problem(v: Scalar) -> str | None:
 class Optimizer(_Model):
     """How trials are chosen."""
 
-    type: Literal["grid", "random", "bayesian"] = Field(
-        default="random", description="grid: every point; random: seeded; bayesian: Optuna TPE."
+    type: Literal["grid", "random", "bayesian", "cmaes", "gp", "qmc"] = Field(
+        default="random",
+        description="grid: every point; random: seeded; bayesian: Optuna TPE; cmaes: CMA-ES;"
+        " gp: Gaussian process; qmc: scrambled Sobol sequence.",
     )
     seed: int = Field(
         default=0,
@@ -234,6 +238,11 @@ class Optimizer(_Model):
         strict=True,
         description="nsga2 only: trials per generation (default 50).",
     )
+
+    @property
+    def learns(self) -> bool:
+        """Whether trials are suggested from the history (bayesian, cmaes, gp)."""
+        return self.type in LEARNING_OPTIMIZERS
 
 
 class SessionSpec(_Model):
@@ -333,6 +342,9 @@ class SessionSpec(_Model):
     early_stopping: EarlyStopping | None = Field(
         default=None, description="Stop hopeless trials early with an Optuna pruner."
     )
+    warm_start: WarmStart | None = Field(
+        default=None, description="Points evaluated first; an earlier session to learn from."
+    )
 
     @property
     def objective(self) -> Objective:
@@ -375,8 +387,11 @@ class SessionSpec(_Model):
             self._check_trials(self.trials)
             if self.search_space:
                 raise ValueError(R.TRIALS_XOR_SEARCH.message)
-            if self.optimizer.type == "bayesian":
-                raise ValueError(R.BAYESIAN_NEEDS_SEARCH.message)
+            if self.optimizer.type not in ("grid", "random"):
+                kind = self.optimizer.type
+                raise ValueError(R.BAYESIAN_NEEDS_SEARCH.message.replace("bayesian", kind))
+            if self.warm_start is not None:
+                raise ValueError("warmStart: needs a searchSpace, not trials")
             return self
         if not self.search_space:
             raise ValueError(R.SEARCH_OR_TRIALS.message)
@@ -399,6 +414,10 @@ class SessionSpec(_Model):
                 )
         elif self.total_trials is None:
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
+        if self.warm_start is not None:
+            problem = warm_start_problem(self.warm_start, self.optimizer.type, self.search_space)
+            if problem:
+                raise ValueError(problem)
         return self
 
     @staticmethod

@@ -98,6 +98,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = preflight(session.spec)
     if problem is not None:
         raise UsageError(f"{args.file or args.jobs_file}: {problem}")
+    from tuneop.cli.warmstart import LocalWarmStart
+
+    warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
+    warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = Console(stderr=False)
     progress = None if not args.no_progress else False
     sinks = []
@@ -122,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             verbose=args.verbose,
             extra_mirrors=sinks,
             fresh=args.fresh,
+            warm_start=warm_start,
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None

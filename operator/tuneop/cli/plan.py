@@ -29,7 +29,7 @@ from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.packing import job_at, job_count
 from tuneop.core.planner import Plan, plan
-from tuneop.core.search import budget, point
+from tuneop.core.search import budget, point, warm_point
 
 __all__ = ["TABLE_ROWS", "DryRun", "as_data", "dry_run", "render"]
 
@@ -69,7 +69,7 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
             trials = tuple(range(first, first + size))
         else:
             raise SpecError([f"{where}.trials: required for a Job outside the layout"])
-        bayes = spec.optimizer.type == "bayesian" and spec.trials is None
+        bayes = spec.optimizer.learns and spec.trials is None
         params = tuple(raw.get("params") or ([] if bayes else [point(spec, t) for t in trials]))
         job = ObservedJob(
             index=index,
@@ -129,13 +129,14 @@ def dry_run(
 def _first_trials(
     spec: SessionSpec, total: int, n: int, planned: dict[int, tuple[int, Any]]
 ) -> list[dict[str, Any]]:
-    bayes = spec.optimizer.type == "bayesian" and spec.trials is None
+    bayes = spec.optimizer.learns and spec.trials is None
     out: list[dict[str, Any]] = []
     job = 0
     while len(out) < n:
         first, size = job_at(spec, total, job)
         for t in range(first, min(first + size, first + n - len(out))):
-            params: Any = planned[t][1] if t in planned else (None if bayes else point(spec, t))
+            derived = warm_point(spec, t) if bayes else point(spec, t)
+            params: Any = planned[t][1] if t in planned else derived
             out.append({"trial": t, "job": job, "params": params})
         job += 1
     return out

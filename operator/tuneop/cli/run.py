@@ -43,7 +43,7 @@ from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
 from tuneop.core.ranges import IndexSet, parse_inflight
-from tuneop.ports import Mirror
+from tuneop.ports import Mirror, WarmStartSource
 from tuneop.reconciler import Reconciler
 
 __all__ = [
@@ -158,6 +158,7 @@ def run_local(
     verbose: bool = False,
     log_cap_bytes: int = LOG_CAP_BYTES,
     fresh: bool = False,
+    warm_start: WarmStartSource | None = None,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
     A folder of another spec raises ``ForeignResults``."""
@@ -177,6 +178,7 @@ def run_local(
         events=events,
         clock=clock,
         suggest=CachedSuggester(),
+        warm_start=warm_start,
     )
     bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
     become_subreaper()

@@ -39,14 +39,19 @@ from tuneop.adapters.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBuck
 from tuneop.adapters.kube.status import KubeStatus
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
-from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
+from tuneop.adapters.redis_mirror import (
+    DEFAULT_TTL_SECONDS,
+    NoRedisWarmStart,
+    RedisMirror,
+    RedisWarmStart,
+)
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
 from tuneop.controller.stores import FolderStore, RedisStore
 from tuneop.core.bayesian import CachedSuggester
-from tuneop.ports import Mirror, ResultStore
+from tuneop.ports import Mirror, ResultStore, WarmStartSource
 from tuneop.reconciler import Reconciler
 
 __all__ = [
@@ -159,6 +164,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
     mirrors: list[Mirror] = [best]
     closers = [kube.close]
     history = MemoryHistory()
+    warm_start: WarmStartSource = NoRedisWarmStart()
     if config.results_dir is not None:
         folder = DirectoryResults(config.results_dir, nested=True)
         store = FolderStore(folder)
@@ -174,6 +180,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
             store = RedisStore(mirror, history)
         mirrors.append(mirror)
         closers.append(mirror.close)
+        warm_start = RedisWarmStart(mirror.client, config.redis_prefix)
         if mirror.ttl_seconds > 0:
             # Retention 0 keeps a session's keys, also after the session is deleted.
             forgetters.append(lambda key: _forget_in_redis(mirror, key))
@@ -185,6 +192,7 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         events=events,
         clock=utcnow,
         suggest=CachedSuggester(),
+        warm_start=warm_start,
     )
     return Runtime(
         config=config,

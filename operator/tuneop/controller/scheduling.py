@@ -195,13 +195,14 @@ async def reconcile_body(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logg
     try:
         try:
             session = parse_manifest(plain(body), with_status=False)
+            # Also a SpecError: what only the run can check (warmStart.from, gp's PyTorch).
+            plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
         except SpecError as err:
             outcome = "invalid"
             logger.warning("invalid spec: %s", "; ".join(err.problems))
             status = await asyncio.to_thread(rt.reconciler.reject, ref, err.problems)
             rt.phases.set(ref.key, status.phase)
             return None
-        plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
         outcome = "ok"
         record_plan(plan)
         rt.phases.set(ref.key, plan.status.phase)

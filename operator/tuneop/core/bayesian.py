@@ -1,4 +1,9 @@
-"""Bayesian suggestions: Optuna's TPE (or NSGA-II) sampler over the session's history.
+"""Suggestions from the history: Optuna's samplers over the session's history.
+
+``bayesian`` (TPE, or NSGA-II) is described here; ``cmaes`` and ``gp`` plug
+into the same path through the sampler factory of ``tuneop.core.samplers``,
+which says how each one learns from a rebuilt study. Only TPE's and NSGA-II's
+studies are kept between calls (and CMA-ES's replayed state).
 
 The study is rebuilt from what is known (completed trials with their values,
 failed ones, and the ones still running, which TPE's constant-liar mode treats
@@ -23,31 +28,38 @@ in order, a pure function of the trial number like everything else here.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from tuneop.api.errors import SpecError
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.samplers import (
+    GP_NEEDS,
+    GP_STARTUP_TRIALS,
+    CmaState,
+    gp_available,
+    liar_value,
+    make_sampler,
+    population,
+)
+from tuneop.core.search import native
 
 if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
 __all__ = [
-    "DEFAULT_POPULATION",
     "CachedSuggester",
     "Params",
     "Told",
     "distribution",
     "frozen_trial",
-    "population",
     "suggest",
 ]
 
 Params = dict[str, Scalar]
 Told = float | tuple[float, ...] | None  # a trial's value, its values (several objectives), or None
-DEFAULT_POPULATION = 50  # Optuna's NSGA-II default
 
 
 @functools.cache
@@ -101,14 +113,6 @@ def suggest(
     return CachedSuggester(max_sessions=1)(spec, history, pending, first_trial, count)
 
 
-def _native(v: Any, p: Parameter) -> Scalar:
-    if p.type == "int":
-        return int(v)
-    if p.type == "float":
-        return float(v)
-    return v  # type: ignore[no-any-return]
-
-
 class CachedSuggester:
     """``suggest`` that keeps each session's study between reconciles.
 
@@ -121,11 +125,14 @@ class CachedSuggester:
     history. A history that does not extend the cached one (another spec, a
     restart) rebuilds from scratch. One instance per operator or local run;
     ``release`` drops a finished session's study (the reconciler calls it).
+    CMA-ES keeps its replayed state the same way (``samplers.CmaState``); GP
+    builds its study afresh each time, its cost being the model's fit.
     """
 
     def __init__(self, max_sessions: int = 256) -> None:
         self.max_sessions = max_sessions
         self._studies: dict[str, tuple[optuna.Study, dict[int, Told]]] = {}
+        self._cma: dict[str, CmaState] = {}
 
     def __call__(
         self,
@@ -141,10 +148,19 @@ class CachedSuggester:
         from optuna.trial import TrialState, create_trial
 
         dists = {p.name: distribution(p) for p in spec.search_space}
-        key = spec.model_dump_json()
-        cached = self._studies.get(key)
         usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
+        key = spec.model_dump_json()
         known = {r.trial: _told(r, spec) for r in usable}
+        if spec.optimizer.type == "cmaes":  # CMA-ES ignores trials in flight
+            state = self._cma.get(key)
+            if state is None or not state.extended_by(known):
+                state = CmaState(spec, dists)
+            state.add(usable)
+            _remember(self._cma, key, state, self.max_sessions)
+            return _ask(state.ask_study(spec, first_trial), spec, dists, count)
+        if spec.optimizer.type == "gp":
+            return _gp(spec, usable, [p for p in pending if _fits(p, dists)], first_trial, count)
+        cached = self._studies.get(key)
         if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
             directions = [o.direction for o in spec.all_objectives]
             study = optuna.create_study(directions=directions)
@@ -153,10 +169,8 @@ class CachedSuggester:
             study, seen = cached
         study.add_trials([frozen_trial(r, dists, spec) for r in usable if r.trial not in seen])
         seen.update(known)
-        if len(self._studies) >= self.max_sessions and key not in self._studies:
-            self._studies.pop(next(iter(self._studies)))
-        self._studies[key] = (study, seen)
-        study.sampler = _sampler(spec, first_trial)
+        _remember(self._studies, key, (study, seen), self.max_sessions)
+        study.sampler = make_sampler(spec, first_trial)
         liars = [
             create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
             for p in pending
@@ -172,6 +186,14 @@ class CachedSuggester:
     def release(self, spec: SessionSpec) -> None:
         """Forget the study of a session that will ask no more (a later call rebuilds it)."""
         self._studies.pop(spec.model_dump_json(), None)
+        self._cma.pop(spec.model_dump_json(), None)
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any, most: int) -> None:
+    """Keep ``value`` under ``key``, forgetting the oldest session beyond ``most``."""
+    if len(cache) >= most and key not in cache:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def _ask(
@@ -180,25 +202,42 @@ def _ask(
     out: list[Params] = []
     for _ in range(count):
         trial = study.ask(dists)
-        out.append({p.name: _native(trial.params[p.name], p) for p in spec.search_space})
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
     return out
 
 
-def _sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSampler:
-    """Seeded by the session seed and the first trial asked: same history, same asks."""
+def _gp(
+    spec: SessionSpec,
+    usable: Sequence[TrialResult],
+    pending: Sequence[Params],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """GP: a study built afresh, trials in flight lying pessimistically (``core.samplers``)."""
     import optuna
+    from optuna.trial import TrialState, create_trial
 
-    seed = (spec.optimizer.seed * 1_000_003 + first_trial) % 2**32
-    if spec.optimizer.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population(spec))
-    with warnings.catch_warnings():
-        # constant_liar is flagged experimental in some Optuna releases; we pin and test it.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            constant_liar=True,
-            multivariate=True,
-        )
+    if spec.optimizer.type == "gp" and not gp_available():
+        raise SpecError([GP_NEEDS])  # the operator fails the session, naming the field
+    dists = {p.name: distribution(p) for p in spec.search_space}
+    sampler = make_sampler(spec, first_trial)
+    study = optuna.create_study(direction=spec.objective.direction, sampler=sampler)
+    study.add_trials([frozen_trial(r, dists, spec) for r in usable])
+    worst = liar_value(spec, usable)
+    if sum(r.succeeded for r in usable) < GP_STARTUP_TRIALS:
+        worst = None  # still sampling at random: lies would only end that early
+    if worst is not None:
+        lies = [create_trial(params=p, distributions=dists, value=worst) for p in pending]
+        study.add_trials(lies)
+    out: list[Params] = []
+    for _ in range(count):
+        trial = study.ask(dists)
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
+        if worst is None:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, worst)
+    return out
 
 
 def _forget_parents(study: optuna.Study) -> None:
@@ -211,11 +250,6 @@ def _forget_parents(study: optuna.Study) -> None:
     for key in study._storage.get_study_system_attrs(study._study_id):
         if key.startswith(prefix):
             study._storage.set_study_system_attr(study._study_id, key, None)
-
-
-def population(spec: SessionSpec) -> int:
-    """NSGA-II's generation size."""
-    return spec.optimizer.population_size or DEFAULT_POPULATION
 
 
 def _told(r: TrialResult, spec: SessionSpec) -> Told:

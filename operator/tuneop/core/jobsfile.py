@@ -72,6 +72,7 @@ def session_from_jobs(
     spec["trials"] = trials
     spec["totalTrials"] = len(trials)
     optimizer = spec.get("optimizer")
-    if isinstance(optimizer, dict) and optimizer.get("type") == "bayesian":
-        optimizer["type"] = "random"
+    if isinstance(optimizer, dict) and optimizer.get("type") not in ("grid", "random"):
+        optimizer["type"] = "random"  # an explicit list takes no searching optimizer
+    spec.pop("warmStart", None)
     return doc

@@ -3,8 +3,9 @@
 What carries over: the parameters and their feasible spaces (``double`` →
 float, ``int``, ``categorical``, ``discrete`` → categorical; ``logUniform`` →
 ``log``), the objective (type, goal, metric strategies), the algorithm
-(random and grid as they are; tpe, multivariate-tpe and bayesianoptimization
-as tuneop's bayesian optimizer, Optuna's TPE; ``random_state`` as the seed),
+(random, grid and cmaes as they are; tpe, multivariate-tpe and
+bayesianoptimization as tuneop's bayesian optimizer, Optuna's TPE; sobol as
+qmc; ``random_state`` as the seed),
 ``parallelTrialCount``, ``maxTrialCount``, ``maxFailedTrialCount``, a
 ``batch/v1`` Job ``trialSpec`` (its pod template becomes ``spec.template``,
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
@@ -38,6 +39,8 @@ _ALGORITHMS = {
     "tpe": "bayesian",
     "multivariate-tpe": "bayesian",
     "bayesianoptimization": "bayesian",
+    "cmaes": "cmaes",
+    "sobol": "qmc",
 }
 
 

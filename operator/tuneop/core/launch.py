@@ -2,8 +2,9 @@
 
 Jobs are laid out from the launch watermark (``packing.next_job_size``) while
 ``maxParallel`` leaves a slot: a running Job holds one, and so does a finished
-Job whose results are not harvested yet. Grid, random and explicit trials get
-their params from ``search.point``; bayesian trials ask the suggester, which
+Job whose results are not harvested yet. Grid, random, qmc and explicit trials
+get their params from ``search.point``; the learning optimizers (bayesian,
+cmaes, gp) take the warm-start points first, then ask the suggester, which
 sees every known result and the params still running. Each new Job is put in
 flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 (``tuneop.core.retry``) come first: each takes the slot of the Job it retries.
@@ -23,7 +24,7 @@ from tuneop.core.ledger import Ledger, count, repeated_error
 from tuneop.core.manifests import job_manifest, job_name
 from tuneop.core.observed import Observed, Params, Retry
 from tuneop.core.packing import next_job_size
-from tuneop.core.search import point
+from tuneop.core.search import point, warm_point
 
 __all__ = ["JobToCreate", "Suggest", "drop_retries", "launch", "launch_retries"]
 
@@ -116,10 +117,14 @@ def _params(
 ) -> list[Params]:
     if not trials:
         return []
-    if spec.optimizer.type != "bayesian":
+    if not spec.optimizer.learns or spec.trials is not None:
         return [point(spec, t) for t in trials]
+    warm = [p for t in trials if (p := warm_point(spec, t)) is not None]
+    asked = trials[len(warm) :]  # warm-start points are trials 0, 1, ...: they come first
+    if not asked:
+        return warm
     suggest = suggest or tpe_suggest
     history = {r.trial: r for r in observed.history}
     history.update((r.trial, r) for r in ledger.persist)
-    pending = [p for j in ledger.active for p in j.params]
-    return suggest(spec, list(history.values()), pending, trials[0], len(trials))
+    pending = [p for j in ledger.active for p in j.params] + warm
+    return warm + suggest(spec, list(history.values()), pending, asked[0], len(asked))

@@ -34,7 +34,6 @@ from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import MAX_MESSAGE, SessionStatus
 from tuneop.core import events
-from tuneop.core.bayesian import population
 from tuneop.core.clock import open_clock
 from tuneop.core.contract import TrialResult
 from tuneop.core.events import Event
@@ -45,6 +44,7 @@ from tuneop.core.phase import invalid_status, session_status
 from tuneop.core.pruning import pruning_warnings
 from tuneop.core.queueing import admission, admission_due
 from tuneop.core.ranges import IndexSet
+from tuneop.core.samplers import population
 from tuneop.core.search import budget
 from tuneop.core.starting import recheck_after
 from tuneop.core.stop import goal_reached, stop_jobs, stop_reason
@@ -161,7 +161,7 @@ def _earliest(*delays: float | None) -> float | None:
 
 def batch_warning(spec: SessionSpec, total: int) -> list[str]:
     """Bayesian trials packed into one Job are suggested together: say so."""
-    if spec.optimizer.type != "bayesian":
+    if not spec.optimizer.learns:
         return []
     largest = 1
     if spec.trials_per_job is not None:
@@ -174,7 +174,8 @@ def batch_warning(spec: SessionSpec, total: int) -> list[str]:
         return []  # NSGA-II asks a generation from the one before: a Job within one loses nothing
     field = "spec.workers" if spec.workers is not None else "spec.trialsPerJob"
     return [
-        f"{field}: bayesian trials in one Job are suggested together, up to {largest} at once"
+        f"{field}: {spec.optimizer.type} trials in one Job are suggested together,"
+        f" up to {largest} at once"
         " before any of them reports; the optimizer learns only between Jobs (one trial per"
         " Job learns from every trial)"
     ]

@@ -1,7 +1,15 @@
-"""Trial parameters for grid, random and explicit searches.
+"""Trial parameters for grid, random, quasi-random and explicit searches.
 
 Trial ``i`` is a pure function of (spec, seed, i): a restarted operator
 re-derives exactly the same trials and never runs a grid point twice.
+
+Quasi-random (``qmc``) trial ``i`` is point ``i`` of a scrambled Sobol
+sequence, seeded (``scipy.stats.qmc.Sobol``, the engine of Optuna's
+``QMCSampler``), one dimension per parameter, categoricals included: Sobol
+points fill the space more evenly than random ones. Optuna's sampler numbers
+its points with a counter in the study; tuneop numbers them by trial, so a
+restarted operator derives the same trials. Warm-start points (learning
+optimizers) are trials ``0 … len(points)-1`` too, derived the same way.
 
 Grid order is odometer order over ``searchSpace`` as written: the last
 parameter varies fastest, like ``itertools.product``. A grid larger than the
@@ -10,8 +18,11 @@ budget runs its first ``totalTrials`` points in that order.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+import threading
+from typing import Any
 
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
@@ -22,9 +33,12 @@ __all__ = [
     "grid_size",
     "grid_values",
     "known_point",
+    "native",
     "point",
+    "qmc_point",
     "random_point",
     "search_size",
+    "warm_point",
 ]
 
 Params = dict[str, Scalar]
@@ -89,6 +103,59 @@ def random_point(spec: SessionSpec, i: int) -> Params:
     return {p.name: _sample(p, rng) for p in spec.search_space}
 
 
+_SOBOL_LOCK = threading.Lock()  # one engine per (dimension, seed), shared by reconciles
+
+
+@functools.lru_cache(maxsize=64)
+def _sobol(d: int, seed: int) -> Any:
+    from scipy.stats import qmc
+
+    return qmc.Sobol(d, scramble=True, seed=seed)
+
+
+def _from_unit(p: Parameter, u: float) -> Scalar:
+    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike."""
+    if p.type == "categorical" or (p.grid_size() is not None and not p.log):
+        n = p.grid_size()
+        assert n is not None
+        return grid_values(p, min(int(u * n), n - 1))
+    assert p.min is not None and p.max is not None
+    if p.log:
+        v = math.exp(math.log(p.min) + u * (math.log(p.max) - math.log(p.min)))
+        if p.type == "int":
+            return int(min(max(round(v), p.min), p.max))
+        return _clean(min(max(v, p.min), p.max))
+    return _clean(p.min + u * (p.max - p.min))
+
+
+def qmc_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i`` of a quasi-random search: Sobol point ``i``, scrambled by the seed."""
+    engine = _sobol(len(spec.search_space), spec.optimizer.seed)
+    with _SOBOL_LOCK:
+        engine.reset()
+        if i:
+            engine.fast_forward(i)
+        u = engine.random(1)[0]
+    return {p.name: _from_unit(p, float(x)) for p, x in zip(spec.search_space, u, strict=True)}
+
+
+def warm_point(spec: SessionSpec, i: int) -> Params | None:
+    """Trial ``i``'s params when it is one of the warm-start points, else None."""
+    points = spec.warm_start.points if spec.warm_start else None
+    if not points or i >= len(points):
+        return None
+    return {p.name: native(points[i][p.name], p) for p in spec.search_space}
+
+
+def native(v: Any, p: Parameter) -> Scalar:
+    """``v`` as ``p``'s type: a spec or record may say 2.0 for an int or 1 for a float."""
+    if p.type == "int":
+        return int(v)
+    if p.type == "float":
+        return float(v)
+    return v  # type: ignore[no-any-return]
+
+
 def search_size(spec: SessionSpec) -> int | None:
     """How many distinct trials the search can produce; None when unbounded."""
     if spec.trials is not None:
@@ -117,6 +184,8 @@ def point(spec: SessionSpec, i: int) -> Params:
         return grid_point(spec, i)
     if spec.optimizer.type == "random":
         return random_point(spec, i)
+    if spec.optimizer.type == "qmc":
+        return qmc_point(spec, i)
     raise ValueError("bayesian trials come from tuneop.core.bayesian")
 
 
@@ -125,4 +194,6 @@ def known_point(spec: SessionSpec, i: int) -> Params:
 
     The planner uses it for trials whose Job is gone or never recorded what it ran.
     """
-    return point(spec, i) if spec.optimizer.type != "bayesian" or spec.trials else {}
+    if spec.optimizer.learns and not spec.trials:
+        return warm_point(spec, i) or {}
+    return point(spec, i)

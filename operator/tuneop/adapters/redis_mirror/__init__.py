@@ -15,6 +15,7 @@ from tuneop.adapters.redis_mirror.layout import (
 )
 from tuneop.adapters.redis_mirror.mirror import MARKER_CHECK_SECONDS, RedisMirror
 from tuneop.adapters.redis_mirror.outbox import BACKOFF_MAX, MAX_QUEUED_EVENTS, SOCKET_TIMEOUT
+from tuneop.adapters.redis_mirror.warmstart import NoRedisWarmStart, RedisWarmStart
 
 __all__ = [
     "BACKOFF_MAX",
@@ -24,7 +25,9 @@ __all__ = [
     "SOCKET_TIMEOUT",
     "STREAM_MAXLEN",
     "Keys",
+    "NoRedisWarmStart",
     "RedisMirror",
+    "RedisWarmStart",
     "job_status",
     "records",
     "spec_hash",
