@@ -10,7 +10,6 @@ Field names are snake_case in Python and camelCase on the wire (aliases).
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -20,6 +19,16 @@ from tuneop.api import rules as R
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error
 from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
+from tuneop.api.parameters import (
+    CONTROL_CHARACTERS,
+    MAX_CATEGORICAL_VALUES,
+    MAX_PARAMETERS,
+    MAX_TRIALS,
+    NAME_PATTERN,
+    Parameter,
+    Scalar,
+    scalar_problem,
+)
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
@@ -64,11 +73,6 @@ API_VERSION = "v1alpha1"
 KIND = "TuningSession"
 PLURAL = "tuningsessions"
 
-Scalar = int | float | str | bool  # a parameter value: what a trial's params map holds
-
-MAX_PARAMETERS = 32
-MAX_CATEGORICAL_VALUES = 1024
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Bounds where the system cannot act on a larger value (docs/spec.md, "Bounds").
 MAX_SECONDS = 30 * 24 * 3600  # timeouts and deadlines: 30 days
 DEFAULT_TRIAL_TIMEOUT_SECONDS = 7 * 24 * 3600  # training fits; it catches a hung trial
@@ -80,17 +84,8 @@ DEFAULT_POD_START_TIMEOUT_SECONDS = 15 * 60
 DEFAULT_ADMISSION_WARNING_SECONDS = 600
 # A label value (the queue name is the kueue.x-k8s.io/queue-name label of each Job).
 QUEUE_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$"
-# A session's trial budget. The status ledger keeps index ranges, so its size does not
-# grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
-# and in a results folder): ten million trials is about 10 GiB there.
-MAX_TRIALS = 10_000_000
 MAX_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
 MAX_EXPLICIT_TRIALS = 100_000
-# Control characters (C0 but tab and newline, DEL, C1) have no place in a parameter
-# value: runners, shells and terminals treat them specially (a NUL ends a C string,
-# ESC starts a terminal command). Tab and newline stay allowed: text values such as
-# prompt templates hold them, and they reach a trial as JSON, never through a shell.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class Objective(_Model):
@@ -118,97 +113,6 @@ class Objective(_Model):
         if self.goal is None:
             return False
         return value <= self.goal if self.direction == "minimize" else value >= self.goal
-
-
-class Parameter(_Model):
-    """One dimension of the search space."""
-
-    model_config = ConfigDict(json_schema_extra=R.schema_extra(R.PARAMETER_RULES))
-
-    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
-    type: Literal["int", "float", "categorical"]
-    min: float | None = Field(
-        default=None, allow_inf_nan=False, description="Lower bound (int, float)."
-    )
-    max: float | None = Field(
-        default=None, allow_inf_nan=False, description="Upper bound, inclusive (int, float)."
-    )
-    step: float | None = Field(
-        default=None,
-        gt=0,
-        allow_inf_nan=False,
-        description="Grid step; int defaults to 1. Required for float grids.",
-    )
-    log: bool = Field(
-        default=False, strict=True, description="Sample on a log scale (random, bayesian)."
-    )
-    values: list[Scalar] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_CATEGORICAL_VALUES,
-        description="The choices of a categorical parameter.",
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> Parameter:
-        if self.type == "categorical":
-            if not self.values:
-                raise ValueError(R.CATEGORICAL_NEEDS_VALUES.message)
-            if self.min is not None or self.max is not None:
-                raise ValueError(R.CATEGORICAL_NO_BOUNDS.message)
-            if len({_scalar_key(v) for v in self.values}) != len(self.values):
-                raise ValueError("values: must be distinct")
-            for i, v in enumerate(self.values):
-                if problem := _scalar_problem(v):
-                    raise ValueError(f"values[{i}]: {problem}")
-            return self
-        if self.values is not None:
-            raise ValueError(f"{R.VALUES_ONLY_CATEGORICAL.message}, not {self.type}")
-        if self.min is None or self.max is None:
-            raise ValueError(R.NUMERIC_NEEDS_BOUNDS.message)
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ValueError("min and max: must be finite numbers")
-        if self.min > self.max:
-            raise ValueError(f"{R.MIN_NOT_ABOVE_MAX.message} ({self.min} > {self.max})")
-        if self.type == "int":
-            if self.min != int(self.min) or self.max != int(self.max):
-                raise ValueError("min and max: must be whole numbers for an int parameter")
-            if self.step is not None and self.step != int(self.step):
-                raise ValueError("step: must be a whole number for an int parameter")
-        if self.log and self.min <= 0:
-            raise ValueError(R.LOG_NEEDS_POSITIVE_MIN.message)
-        if self.log and self.step is not None and not (self.type == "int" and self.step == 1):
-            raise ValueError("log and step: a log-scale parameter takes no step")
-        if self.step is not None and (self.max - self.min) / self.step >= MAX_TRIALS:
-            raise ValueError(
-                f"step: too small to make progress; at most {MAX_TRIALS:,} grid points"
-            )
-        return self
-
-    def grid_size(self) -> int | None:
-        """Number of grid points, or None when the parameter has no grid (float without step)."""
-        if self.type == "categorical":
-            assert self.values is not None
-            return len(self.values)
-        assert self.min is not None and self.max is not None
-        step = self.step if self.step is not None else (1.0 if self.type == "int" else None)
-        if step is None:
-            return None
-        # The small epsilon keeps 0.1-style steps from losing their last point to rounding.
-        return math.floor((self.max - self.min) / step + 1e-9) + 1
-
-
-def _scalar_key(v: Scalar) -> tuple[str, Scalar]:
-    return (type(v).__name__, v)
-
-
-def _scalar_problem(v: Scalar) -> str | None:
-    """Why a parameter value cannot be handed to a trial, or None."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "must be a finite number"
-    if isinstance(v, str) and CONTROL_CHARACTERS.search(v):
-        return "must not contain control characters"
-    return None
 
 
 class Optimizer(_Model):
@@ -427,7 +331,7 @@ class SessionSpec(_Model):
             for key, value in params.items():
                 if not name.match(key) or len(key) > 63:
                     raise ValueError(f"trials[{i}]: parameter names must match {NAME_PATTERN}")
-                if problem := _scalar_problem(value):
+                if problem := scalar_problem(value):
                     raise ValueError(f"trials[{i}].{key}: {problem}")
 
 
