@@ -21,21 +21,16 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from optuna._hypervolume import compute_hypervolume
 
 from bench.common import header, save
-from tuneop.api.session import SessionRef
+from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.planner import plan
 from tuneop_runner.objectives.functions import zdt1
 
 __all__ = ["OPTIMIZERS", "REFERENCE", "hypervolume", "main", "run"]
@@ -43,7 +38,6 @@ __all__ = ["OPTIMIZERS", "REFERENCE", "hypervolume", "main", "run"]
 VARIABLES = 6
 REFERENCE = (1.1, 11.0)
 IDEAL = REFERENCE[0] * REFERENCE[1] - 2.0 / 3.0  # the true front's hypervolume
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # name -> the spec's optimizer
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "random": {"type": "random"},
@@ -74,37 +68,13 @@ def run(
             "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
         }
     )
-    ref = SessionRef("bench", "zdt1")
-    suggester = CachedSuggester()
-    status = None
-    history: list[TrialResult] = []
-    jobs: tuple[ObservedJob, ...] = ()
-    while True:
-        observed = Observed(ref, jobs, status) if status else Observed(ref, jobs)
-        p = plan(spec, replace(observed, history=tuple(history)), NOW, suggester)
-        status = p.status
-        history.extend(p.persist)
-        if status.terminal:
-            return history, status
-        finished = []
-        for c in p.create:
-            results = []
-            for t, params in zip(c.trials, c.params, strict=True):
-                f = zdt1(params)
-                values = (f["f1"], f["f2"])
-                ok = TrialResult(t, c.index, params, Outcome.SUCCEEDED, values[0], f, None, None)
-                results.append(replace(ok, values=values))
-            finished.append(
-                ObservedJob(
-                    index=c.index,
-                    name=c.name,
-                    trials=c.trials,
-                    state=JobState.SUCCEEDED,
-                    params=c.params,
-                    results=tuple(results),
-                )
-            )
-        jobs = tuple(finished)
+
+    def evaluate(trial: int, job_index: int, params: dict[str, Any]) -> TrialResult:
+        f = zdt1(params)
+        values = (f["f1"], f["f2"])
+        return TrialResult(trial, job_index, params, Outcome.SUCCEEDED, values[0], f, values=values)
+
+    return run_session(spec, "zdt1", evaluate)
 
 
 def hypervolume(results: list[TrialResult]) -> float:

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import statistics
 import sys
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import header, save
-from tuneop.api.session import SessionRef
+from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
-from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.observed import JobState, Observed
-from tuneop.core.planner import plan
 from tuneop_runner.objectives.functions import branin, hartmann6
 
 OPTIMIZERS = ("random", "bayesian", "cmaes", "gp", "qmc")
@@ -34,7 +29,6 @@ FUNCTIONS: dict[str, tuple[Any, list[tuple[str, float, float]]]] = {
     "branin": (branin, [("x1", -5.0, 10.0), ("x2", 0.0, 15.0)]),
     "hartmann6": (hartmann6, [(f"x{i}", 0.0, 1.0) for i in range(1, 7)]),
 }
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def best_after(name: str, optimizer: str, seed: int, trials: int) -> float:
@@ -52,46 +46,14 @@ def best_after(name: str, optimizer: str, seed: int, trials: int) -> float:
             "runner": {"image": "tuneop/runner:0.1.0", "objective": "m:f"},
         }
     )
-    ref = SessionRef("bench", name)
-    suggester = CachedSuggester()
-    status = None
-    history: list[TrialResult] = []
-    jobs: tuple[Any, ...] = ()
-    while True:
-        observed = Observed(ref, jobs, status) if status else Observed(ref, jobs)
-        p = plan(spec, replace(observed, history=tuple(history)), NOW, suggester)
-        status = p.status
-        history.extend(p.persist)
-        if status.terminal:
-            assert status.best is not None
-            return status.best.value
-        finished = []
-        for c in p.create:
-            results = tuple(
-                TrialResult(
-                    trial=t,
-                    job_index=c.index,
-                    params=params,
-                    outcome=Outcome.SUCCEEDED,
-                    value=fn(params)["value"],
-                )
-                for t, params in zip(c.trials, c.params, strict=True)
-            )
-            finished.append(_job(c, results))
-        jobs = tuple(finished)
 
+    def evaluate(trial: int, job_index: int, params: dict[str, Any]) -> TrialResult:
+        value = fn(params)["value"]
+        return TrialResult(trial, job_index, params, Outcome.SUCCEEDED, value)
 
-def _job(c: Any, results: tuple[TrialResult, ...]) -> Any:
-    from tuneop.core.observed import ObservedJob
-
-    return ObservedJob(
-        index=c.index,
-        name=c.name,
-        trials=c.trials,
-        state=JobState.SUCCEEDED,
-        params=c.params,
-        results=results,
-    )
+    _, status = run_session(spec, name, evaluate)
+    assert status.best is not None
+    return status.best.value
 
 
 def main() -> int:
