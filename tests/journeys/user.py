@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "Block",
     "BIN",
+    "Block",
     "REPO",
     "Seen",
     "User",
@@ -99,7 +99,10 @@ class Seen:
         return self.out + self.err
 
     def __str__(self) -> str:  # pytest shows this when an assertion on it fails
-        return f"exit {self.code} after {self.seconds:.1f}s\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+        return (
+            f"exit {self.code} after {self.seconds:.1f}s\n"
+            f"--- stdout\n{self.out}\n--- stderr\n{self.err}"
+        )
 
 
 class User:
