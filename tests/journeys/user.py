@@ -24,8 +24,8 @@ from pathlib import Path
 
 __all__ = [
     "BIN",
-    "Block",
     "REPO",
+    "Block",
     "Seen",
     "User",
     "doc_block",
