@@ -232,7 +232,10 @@ def _connect(session: Session, kubeconfig: str | None) -> ClusterRun:
     try:
         cfg = load_configuration(kubeconfig)
     except Exception as err:  # a missing or broken kubeconfig: one line, not a traceback
-        raise UsageError(f"kubeconfig: cannot load it ({type(err).__name__})") from None
+        raise UsageError(
+            f"kubeconfig: cannot load it ({type(err).__name__}); give --kubeconfig FILE"
+            " for a cluster, or run it on this machine with --local"
+        ) from None
     return ClusterRun(client.ApiClient(cfg), session)
 
 

@@ -48,6 +48,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from tuneop.cli.plan import dry_run, render
 
+    if args.trials < 0:
+        raise UsageError("--trials: must be 0 or more")
     session = load_session(args.file, args.jobs_file, args.namespace)
     observed = None
     if args.observed:
@@ -285,7 +287,8 @@ def _add_plan(sub: Any) -> None:
         "--trials",
         type=int,
         metavar="N",
-        help="list the first N trials (default: the trials of the Jobs created now)",
+        default=200,
+        help="list the first N trials, and count the rest (default: 200)",
     )
     p.add_argument(
         "-n", "--namespace", default="default", help="namespace of the session (default: default)"
