@@ -87,7 +87,8 @@ def test_a_session_every_trial_of_which_the_infrastructure_failed_says_so(
         ),
     )
     observed = [
-        {"index": i, "state": "Failed", "infraReason": "Evicted: node drained"} for i in range(3)
+        {"index": i, "state": "Failed", "infraReason": "Evicted: node drained", "logs": "epoch 1\n"}
+        for i in range(3)
     ]
     user.write("observed.yaml", yaml.safe_dump({"jobs": observed}))
     seen = user.tuneop("plan", "three.yaml", "--observed", "observed.yaml", "-o", "json")
