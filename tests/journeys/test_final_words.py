@@ -46,7 +46,7 @@ def test_a_pareto_front_wider_than_the_status_is_not_counted_short(user: User) -
     user.write("line.yaml", session_yaml("line", "line", spec))
     seen = user.tuneop("run", "line.yaml", "--local", "--no-report")
     assert seen.code == 0, seen
-    table = re.search(r"Pareto front: (\d+) trials", seen.out)
+    table = re.search(r"Pareto front: (\d+) trials no other beats", seen.out)
     assert table is not None and table.group(1) == "15", seen
     said = re.findall(r"Pareto front of (\d+) trials", seen.out)
     assert all(n == "15" for n in said), seen.out  # text and table agree, or text says less

@@ -62,16 +62,18 @@ def test_session_picks_one_session_of_the_folder_for_summary_report_and_export(
     assert "3 trials" in seen.out and "default/bowl" in seen.out
     assert "line" not in seen.out and "f1" not in seen.out
 
-    seen = two_sessions.tuneop(
-        "report", "tuneop-results", "--session", "line", "-o", "line.html"
-    )
+    seen = two_sessions.tuneop("report", "tuneop-results", "--session", "line", "-o", "line.html")
     assert seen.code == 0, seen
     page = two_sessions.path("line.html").read_text()
     assert "tuneop report: default/line" in page and "default/bowl" not in page
 
     seen = two_sessions.tuneop(
-        "export", "tuneop-results", "--session", "default/bowl",
-        "--optuna-storage", "sqlite:///studies.db",
+        "export",
+        "tuneop-results",
+        "--session",
+        "default/bowl",
+        "--optuna-storage",
+        "sqlite:///studies.db",
     )
     assert seen.code == 0, seen
     assert "exported 3 trials" in seen.out and "'default/bowl'" in seen.out

@@ -21,9 +21,7 @@ def test_forgetting_local_without_a_kubeconfig_says_how_to_run_it_here(user: Use
 
 
 def test_the_readme_cluster_block_builds_and_pushes_both_images_before_installing() -> None:
-    block = next(
-        b for b in shell_blocks(REPO / "README.md") if "helm install" in b.text
-    )
+    block = next(b for b in shell_blocks(REPO / "README.md") if "helm install" in b.text)
     assert block.kind == "not run"
     text = block.text
     for image in ("tuneop/operator", "tuneop/runner"):

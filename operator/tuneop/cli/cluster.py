@@ -34,7 +34,7 @@ from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.cli.run import SessionBar
 from tuneop.cli.sources import UsageError
 from tuneop.cli.summary import render_summary
-from tuneop.cli.text import clean, styled
+from tuneop.cli.text import clean, output_console, styled
 from tuneop.core.records import Record
 from tuneop.core.summary import summarize
 
@@ -285,7 +285,7 @@ def _finish(
 
 def run_on_cluster(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run FILE`` without ``--local``; the exit code of the session."""
-    console = Console()
+    console = output_console()
     run = _connect(session, args.kubeconfig)
     obj = run.apply(dry_run=args.dry_run)
     generation = _generation(obj)

@@ -22,7 +22,7 @@ from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
 from tuneop.cli.sources import BAD_REDIS_URL, read_source, redis_client
-from tuneop.cli.text import clean, styled
+from tuneop.cli.text import clean, output_console, styled
 
 __all__ = [
     "EXIT_INVALID",
@@ -44,8 +44,6 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.cli.plan import dry_run, render
 
     if args.trials < 0:
@@ -61,7 +59,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         where = args.file or args.jobs_file
         print(f"error: {where}: {invalid[0].message}", file=sys.stderr)
         return EXIT_INVALID
-    render(result, args.output, Console(soft_wrap=args.output != "table"))
+    render(result, args.output, output_console(wrap_text=args.output == "table"))
     return 0
 
 
@@ -73,8 +71,6 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.adapters.local.claim import ForeignResults
     from tuneop.adapters.local.folder import load_records
     from tuneop.cli.run import run_local
@@ -104,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
-    console = Console(stderr=False)
+    console = output_console()
     progress = None if not args.no_progress else False
     sinks = []
     if args.redis_url:
@@ -196,8 +192,6 @@ def _check_writable(folder: Path) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.adapters.local.folder import recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
@@ -221,7 +215,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.csv:
         sys.stdout.write(summary_csv(summary))
     else:
-        render_summary(summary, Console())
+        render_summary(summary, output_console())
     return 0
 
 
@@ -234,14 +228,12 @@ def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.cli.watch import watch
 
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
     with redis_client(args.redis_url, "follow the session") as client:
-        return watch(client, args.session, Console(), prefix=args.redis_prefix)
+        return watch(client, args.session, output_console(), prefix=args.redis_prefix)
 
 
 def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
