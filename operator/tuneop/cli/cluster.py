@@ -279,7 +279,8 @@ def _finish(
     render_summary(summarize(found.records, top_n=args.top_n), console)
     console.print(styled(f"results: {folder}"), highlight=False, soft_wrap=True)
     if not args.no_report and found.records:
-        report = write_report(found.records, folder / "report.html")
+        space = run.session.spec.search_space
+        report = write_report(found.records, folder / "report.html", space=space)
         console.print(styled(f"report: {report}"), highlight=False, soft_wrap=True)
 
 

@@ -21,7 +21,7 @@ from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
-from tuneop.cli.sources import BAD_REDIS_URL, read_source, redis_client
+from tuneop.cli.sources import BAD_REDIS_URL, read_session, redis_client
 from tuneop.cli.text import clean, output_console, styled
 
 __all__ = [
@@ -146,7 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report and records:
         from tuneop.cli.results import write_report
 
-        report = write_report(records, run.session_dir / "report.html")
+        report = write_report(
+            records, run.session_dir / "report.html", space=session.spec.search_space
+        )
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
 
@@ -196,12 +198,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 
-    source = args.session or args.results
+    # With a results folder --session picks one of its sessions; alone, it names one in Redis.
+    source, pick = (args.results, args.session) if args.results else (args.session, None)
     if not source:
         raise UsageError("give a results folder or file, or a session NAMESPACE/NAME")
-    records = read_source(source, args.redis_url, args.redis_prefix)
+    one = read_session(source, args.redis_url, args.redis_prefix, pick)
+    records = one.records
     metric, direction = args.metric, args.direction
-    recorded = recorded_objective(Path(source)) if Path(source).exists() else None
+    recorded = recorded_objective(one.folder) if one.folder is not None else None
     if recorded is not None:
         metric = metric or recorded[0]
         direction = direction or (recorded[1] if metric == recorded[0] else None)
@@ -345,7 +349,11 @@ def _add_reading(sub: Any) -> None:
     p.add_argument("--top-n", type=int, default=10, help="rows to rank (default: 10)")
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
     _redis_options(p, "Redis holding the session", "--redis")
-    p.add_argument("--session", help="the session NAMESPACE/NAME (or a unique NAME) in Redis")
+    p.add_argument(
+        "--session",
+        help="the session NAMESPACE/NAME (or a unique NAME) in Redis; with a results folder,"
+        " the one of its sessions to read",
+    )
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("watch", help="follow a session live from its Redis mirror")
