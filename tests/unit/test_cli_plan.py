@@ -67,9 +67,10 @@ def test_machine_readable_plan_holds_session_trials_jobs_manifests_status(
     assert data["session"]["name"] == "quickstart"
     assert data["session"]["spec"]["maxParallel"] == 3
     # quickstart: x in 0..5 (6 values) times y in -2..0 step 0.5 (5 values), one trial per Job;
-    # the first wave (maxParallel 3) is listed, the rest counted.
+    # every trial is listed (fewer than 200), and the first wave's Jobs (maxParallel 3).
     assert (data["totalTrials"], data["totalJobs"]) == (30, 30)
-    assert len(data["trials"]) == len(data["jobs"]) == 3
+    assert len(data["trials"]) == 30 and len(data["jobs"]) == 3
+    assert data["session"]["spec"]["searchSpace"][0]["max"] == 5  # an int, as written
     assert data["trials"][1] == {"trial": 1, "job": 1, "params": {"x": 0, "y": -1.5}}
     assert data["jobs"][1] == {"index": 1, "name": "quickstart-1", "first": 1, "count": 1}
     assert [m["metadata"]["name"] for m in data["manifests"]] == [
@@ -99,8 +100,8 @@ def test_more_trials_are_listed_on_request(capsys: pytest.CaptureFixture[str]) -
 @pytest.mark.parametrize(
     ("packing", "trials", "jobs", "listed"),
     [
-        ({}, 10_000_000, 10_000_000, [0, 1, 2, 3]),
-        ({"trialsPerJob": 1000}, 10_000_000, 10_000, list(range(4000))),
+        ({}, 10_000_000, 10_000_000, list(range(200))),
+        ({"trialsPerJob": 1000}, 10_000_000, 10_000, list(range(200))),
         ({"workers": 3}, 10_000_000, 3, []),  # 3 Jobs of 3.3 million trials: only counted
     ],
     ids=["one-per-job", "trials-per-job", "workers"],
@@ -138,6 +139,7 @@ def test_bayesian_trials_are_suggested_at_run_time(capsys: pytest.CaptureFixture
     assert code == 0
     first_wave = [t for t in data["trials"] if t["params"] is not None]
     assert [t["trial"] for t in first_wave] == [0]  # the example runs one trial at a time
+    assert len(data["trials"]) == 40  # the others are listed, to be suggested at run time
     assert all(-5 <= t["params"]["x1"] <= 10 and 0 <= t["params"]["x2"] <= 15 for t in first_wave)
 
 

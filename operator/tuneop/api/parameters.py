@@ -95,7 +95,12 @@ class Parameter(_Model):
         if not (math.isfinite(self.min) and math.isfinite(self.max)):
             raise ValueError("min and max: must be finite numbers")
         if self.min > self.max:
-            raise ValueError(f"{R.MIN_NOT_ABOVE_MAX.message} ({self.min} > {self.max})")
+            # An int parameter's bounds are said as the user wrote them: 9, not 9.0.
+            low, high = (
+                str(int(v)) if self.type == "int" and v == int(v) else str(v)
+                for v in (self.min, self.max)
+            )
+            raise ValueError(f"{R.MIN_NOT_ABOVE_MAX.message} ({low} > {high})")
         if self.type == "int":
             if self.min != int(self.min) or self.max != int(self.max):
                 raise ValueError("min and max: must be whole numbers for an int parameter")

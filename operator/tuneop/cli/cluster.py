@@ -34,7 +34,7 @@ from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.cli.run import SessionBar
 from tuneop.cli.sources import UsageError
 from tuneop.cli.summary import render_summary
-from tuneop.cli.text import clean, styled
+from tuneop.cli.text import clean, output_console, styled
 from tuneop.core.records import Record
 from tuneop.core.summary import summarize
 
@@ -232,7 +232,10 @@ def _connect(session: Session, kubeconfig: str | None) -> ClusterRun:
     try:
         cfg = load_configuration(kubeconfig)
     except Exception as err:  # a missing or broken kubeconfig: one line, not a traceback
-        raise UsageError(f"kubeconfig: cannot load it ({type(err).__name__})") from None
+        raise UsageError(
+            f"kubeconfig: cannot load it ({type(err).__name__}); give --kubeconfig FILE"
+            " for a cluster, or run it on this machine with --local"
+        ) from None
     return ClusterRun(client.ApiClient(cfg), session)
 
 
@@ -276,13 +279,14 @@ def _finish(
     render_summary(summarize(found.records, top_n=args.top_n), console)
     console.print(styled(f"results: {folder}"), highlight=False, soft_wrap=True)
     if not args.no_report and found.records:
-        report = write_report(found.records, folder / "report.html")
+        space = run.session.spec.search_space
+        report = write_report(found.records, folder / "report.html", space=space)
         console.print(styled(f"report: {report}"), highlight=False, soft_wrap=True)
 
 
 def run_on_cluster(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run FILE`` without ``--local``; the exit code of the session."""
-    console = Console()
+    console = output_console()
     run = _connect(session, args.kubeconfig)
     obj = run.apply(dry_run=args.dry_run)
     generation = _generation(obj)

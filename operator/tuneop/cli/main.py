@@ -21,8 +21,8 @@ from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
-from tuneop.cli.sources import BAD_REDIS_URL, read_source, redis_client
-from tuneop.cli.text import clean, styled
+from tuneop.cli.sources import BAD_REDIS_URL, read_session, redis_client
+from tuneop.cli.text import clean, output_console, styled
 
 __all__ = [
     "EXIT_INVALID",
@@ -44,10 +44,10 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.cli.plan import dry_run, render
 
+    if args.trials < 0:
+        raise UsageError("--trials: must be 0 or more")
     session = load_session(args.file, args.jobs_file, args.namespace)
     observed = None
     if args.observed:
@@ -59,7 +59,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         where = args.file or args.jobs_file
         print(f"error: {where}: {invalid[0].message}", file=sys.stderr)
         return EXIT_INVALID
-    render(result, args.output, Console(soft_wrap=args.output != "table"))
+    render(result, args.output, output_console(wrap_text=args.output == "table"))
     return 0
 
 
@@ -71,8 +71,6 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.adapters.local.claim import ForeignResults
     from tuneop.adapters.local.folder import load_records
     from tuneop.cli.run import run_local
@@ -102,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
-    console = Console(stderr=False)
+    console = output_console()
     progress = None if not args.no_progress else False
     sinks = []
     if args.redis_url:
@@ -148,7 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report and records:
         from tuneop.cli.results import write_report
 
-        report = write_report(records, run.session_dir / "report.html")
+        report = write_report(
+            records, run.session_dir / "report.html", space=session.spec.search_space
+        )
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
 
@@ -194,18 +194,18 @@ def _check_writable(folder: Path) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.adapters.local.folder import recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 
-    source = args.session or args.results
+    # With a results folder --session picks one of its sessions; alone, it names one in Redis.
+    source, pick = (args.results, args.session) if args.results else (args.session, None)
     if not source:
         raise UsageError("give a results folder or file, or a session NAMESPACE/NAME")
-    records = read_source(source, args.redis_url, args.redis_prefix)
+    one = read_session(source, args.redis_url, args.redis_prefix, pick)
+    records = one.records
     metric, direction = args.metric, args.direction
-    recorded = recorded_objective(Path(source)) if Path(source).exists() else None
+    recorded = recorded_objective(one.folder) if one.folder is not None else None
     if recorded is not None:
         metric = metric or recorded[0]
         direction = direction or (recorded[1] if metric == recorded[0] else None)
@@ -219,7 +219,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.csv:
         sys.stdout.write(summary_csv(summary))
     else:
-        render_summary(summary, Console())
+        render_summary(summary, output_console())
     return 0
 
 
@@ -232,14 +232,12 @@ def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from tuneop.cli.watch import watch
 
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
     with redis_client(args.redis_url, "follow the session") as client:
-        return watch(client, args.session, Console(), prefix=args.redis_prefix)
+        return watch(client, args.session, output_console(), prefix=args.redis_prefix)
 
 
 def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
@@ -285,7 +283,8 @@ def _add_plan(sub: Any) -> None:
         "--trials",
         type=int,
         metavar="N",
-        help="list the first N trials (default: the trials of the Jobs created now)",
+        default=200,
+        help="list the first N trials, and count the rest (default: 200)",
     )
     p.add_argument(
         "-n", "--namespace", default="default", help="namespace of the session (default: default)"
@@ -350,7 +349,11 @@ def _add_reading(sub: Any) -> None:
     p.add_argument("--top-n", type=int, default=10, help="rows to rank (default: 10)")
     p.add_argument("--csv", action="store_true", help="print the ranking as CSV")
     _redis_options(p, "Redis holding the session", "--redis")
-    p.add_argument("--session", help="the session NAMESPACE/NAME (or a unique NAME) in Redis")
+    p.add_argument(
+        "--session",
+        help="the session NAMESPACE/NAME (or a unique NAME) in Redis; with a results folder,"
+        " the one of its sessions to read",
+    )
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("watch", help="follow a session live from its Redis mirror")

@@ -5,9 +5,11 @@ cluster would have (``--observed``), runs the core planner exactly as the
 operator would, and renders the validated spec, the trials, their grouping
 into worker Jobs, the first wave's manifests and the status to be written.
 
-It costs the same whatever the budget: it lists the first wave's trials and
-Jobs (or the first ``--trials N`` trials) and counts the rest, so a
-ten-million-trial session plans as fast as a ten-trial one.
+It costs the same whatever the budget: it lists the first ``SHOWN_TRIALS``
+trials (200; ``--trials N`` for another bound) and the first wave's Jobs, and
+counts the rest, so a ten-million-trial session plans as fast as a ten-trial
+one. An int parameter's bounds and step are whole numbers in every format
+(the spec model keeps every bound as a float).
 """
 
 from __future__ import annotations
@@ -31,16 +33,18 @@ from tuneop.core.packing import job_at, job_count
 from tuneop.core.planner import Plan, plan
 from tuneop.core.search import budget, point, warm_point
 
-__all__ = ["TABLE_ROWS", "DryRun", "as_data", "dry_run", "render"]
+__all__ = ["SHOWN_TRIALS", "DryRun", "as_data", "dry_run", "people_spec", "render"]
 
-TABLE_ROWS = 20
+# Trials listed when --trials does not say: all of a small session, a screenful of pages
+# of a large one (the rest are counted).
+SHOWN_TRIALS = 200
 
 
 @dataclass(frozen=True)
 class DryRun:
     session: Session
     plan: Plan
-    trials: list[dict[str, Any]]  # the trials shown: the first wave's, or the first N
+    trials: list[dict[str, Any]]  # the trials shown: the first N (the first wave's if None)
     total_trials: int
     total_jobs: int
 
@@ -149,12 +153,24 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
+def people_spec(spec: SessionSpec) -> dict[str, Any]:
+    """The spec as stored, an int parameter's ``min``, ``max`` and ``step`` as ints (the
+    model holds them as floats, and its wire form keeps the spec's fingerprint stable)."""
+    wire = spec_to_wire(spec)
+    for p in wire.get("searchSpace") or []:
+        if p.get("type") == "int":
+            for key in ("min", "max", "step"):
+                if isinstance(p.get(key), float):
+                    p[key] = int(p[key])
+    return wire
+
+
 def as_data(d: DryRun) -> dict[str, Any]:
     return {
         "session": {
             "name": d.session.ref.name,
             "namespace": d.session.ref.namespace,
-            "spec": spec_to_wire(d.session.spec),
+            "spec": people_spec(d.session.spec),
         },
         "warnings": list(d.plan.warnings),
         "totalTrials": d.total_trials,
@@ -211,13 +227,13 @@ def _render_table(d: DryRun, console: Console) -> None:
     trials = Table(title="Trials", show_lines=False)
     for col in ("trial", "job", "params"):
         trials.add_column(col)
-    for row in d.trials[:TABLE_ROWS]:
+    for row in d.trials:
         params = row["params"]
         shown = "(suggested at run time)" if params is None else json.dumps(params)
         trials.add_row(str(row["trial"]), str(row["job"]), styled(shown))
-    hidden = d.total_trials - min(len(d.trials), TABLE_ROWS)
+    hidden = d.total_trials - len(d.trials)
     if hidden > 0:
-        trials.caption = f"{hidden} more trials (--trials N lists the first N)"
+        trials.caption = f"… {hidden} more trials (--trials N lists the first N)"
     console.print(trials)
     jobs = Table(title="First reconcile")
     for col in ("job", "trials", "action"):

@@ -35,6 +35,7 @@ from typing import Any
 import optuna
 import plotly.graph_objects as go
 from optuna import visualization as vis
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.importance import PedAnovaImportanceEvaluator
 from plotly.offline import get_plotlyjs
 
@@ -60,6 +61,17 @@ def inert(value: Any, limit: int = 200) -> str:
 
 def _inert_scalar(value: Any) -> Any:
     return inert(value) if isinstance(value, str) else value
+
+
+def _inert_space(space: dict[str, BaseDistribution]) -> dict[str, BaseDistribution]:
+    """The declared space as the inert records name it: a text choice made inert as the
+    values tried are, so they still fit it."""
+    out: dict[str, BaseDistribution] = {}
+    for name, dist in space.items():
+        if isinstance(dist, CategoricalDistribution):
+            dist = CategoricalDistribution([_inert_scalar(c) for c in dist.choices])
+        out[inert(name)] = dist
+    return out
 
 
 def _inert_record(r: Record) -> Record:
@@ -288,7 +300,9 @@ def build_report(data: StudyData) -> Report:
     safe = [_inert_record(r) for r in data.records]
     metric = inert(data.metric)
     objectives = [(inert(m), d) for m, d in data.objectives]
-    study = build_study(StudyData(safe, metric, data.direction, objectives))
+    study = build_study(
+        StudyData(safe, metric, data.direction, objectives, _inert_space(data.space))
+    )
     # Why a plot is missing is said on the page: Optuna need not say it on stderr too.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     params = sorted({k for r in safe for k in r["params"]})

@@ -9,19 +9,32 @@
   into any Optuna storage (``core.study``), for ``optuna-dashboard`` and
   Optuna's own analysis.
 
-SOURCE is a results folder or a session reference (``cli.sources``). A storage
-URL, like a Redis URL, may hold a password and is never printed.
+SOURCE is a results folder or a session reference (``cli.sources``), of one
+session: a folder of several is refused unless ``--session NAME`` picks one.
+Both keep the search space the session's ``spec.json`` declares (log scale,
+step, bounds and choices). A storage URL, like a Redis URL, may hold a
+password and is never printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuneop.cli.sources import Mirrored, UsageError, mirrored_session, read_source
+from tuneop.cli.sources import (
+    Mirrored,
+    UsageError,
+    mirrored_session,
+    read_session,
+    recorded_space,
+)
 from tuneop.cli.text import clean
+
+if TYPE_CHECKING:
+    from tuneop.api.parameters import Parameter
 
 __all__ = [
     "add_result_commands",
@@ -38,21 +51,24 @@ def write_report(
     path: Path,
     metric: str | None = None,
     direction: str | None = None,
+    space: Sequence[Parameter] = (),
 ) -> Path:
-    """The HTML report of ``records``, written atomically to ``path``."""
+    """The HTML report of ``records`` (``space``: the declared search space), written
+    atomically to ``path``."""
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
 
-    report = build_report(study_data(records, metric, direction))
+    report = build_report(study_data(records, metric, direction, space))
     write_atomic(path, report.html)
     return path
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    records = read_source(args.source, args.redis_url, args.redis_prefix)
-    path = write_report(records, Path(args.output), args.metric, args.direction)
-    print(f"report: {clean(path)} ({len(records)} trials)")
+    one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
+    space = recorded_space(one.folder)
+    path = write_report(one.records, Path(args.output), args.metric, args.direction, space)
+    print(f"report: {clean(path)} ({len(one.records)} trials)")
     return 0
 
 
@@ -84,8 +100,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from tuneop.core.study import build_study, study_data
 
-    records = read_source(args.source, args.redis_url, args.redis_prefix)
-    data = study_data(records, args.metric, args.direction)
+    one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
+    data = study_data(one.records, args.metric, args.direction, recorded_space(one.folder))
     name = args.study_name or data.session
     try:
         study = build_study(data, storage=args.optuna_storage, name=name)
@@ -110,6 +126,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="results folder, or a session NAMESPACE/NAME in Redis")
+    p.add_argument(
+        "--session",
+        metavar="NAME",
+        help="the session to read, of a folder holding several (its folder, or its name)",
+    )
     _redis_options(p)
     p.add_argument("--metric", help="the objective metric (default: the records')")
     p.add_argument(

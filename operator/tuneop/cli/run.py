@@ -3,7 +3,8 @@
 ``run_local`` drives the very same ``Reconciler`` (same planner, status
 computation and result parser) with a ``LocalJobs`` backend and a results
 folder. It reconciles whenever a worker exits or a deadline comes due, and
-shows progress with rich when attached to a terminal.
+shows progress with rich when attached to a terminal, as plain lines
+(``cli.progress``) when not.
 
 A session's folder belongs to one spec (``adapters.local.claim``): running
 the same session again resumes it from the status it recorded, taking back
@@ -39,6 +40,7 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
@@ -180,7 +182,11 @@ def run_local(
         suggest=CachedSuggester(),
         warm_start=warm_start,
     )
-    bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
+    bar: ProgressView
+    if progress is None and not console.is_terminal:
+        bar = PlainProgress(console)  # CI, a pipe, nohup: plain lines, no live view
+    else:
+        bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
     become_subreaper()
     try:
         with _stop_on_signals():
@@ -196,7 +202,7 @@ def _loop(
     reconciler: Reconciler,
     backend: LocalJobs,
     prev: SessionStatus,
-    bar: SessionBar,
+    bar: ProgressView,
 ) -> SessionStatus:
     """Reconcile until the session is terminal; a stop signal cancels it."""
     cancelled = False

@@ -8,6 +8,14 @@ sessions), read from Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``).
 What either holds is untrusted and read with the bounded reader of
 ``tuneop.core.records``. Every problem is a ``UsageError``: one line, never a
 traceback, and never the Redis URL (it may hold a password).
+
+These commands work on one session (``read_session``): a folder holding
+several sessions' folders (the default ``tuneop-results``, an operator's
+``--results-dir``, runs archived by ``--fresh``) is refused with a line naming
+a few of them, and ``--session NAME`` picks one: its folder's path below the
+given folder, or its ``NAMESPACE/NAME`` or ``NAME`` when only one folder holds
+it. A session read from its folder also gives its search space as the spec
+declared it (``recorded_space``, from the ``spec.json`` a run records).
 """
 
 from __future__ import annotations
@@ -17,22 +25,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneop.cli.inputs import UsageError
 from tuneop.cli.text import clean
-from tuneop.core.records import Record
+from tuneop.core.records import MAX_RECORD_BYTES, Record
+
+if TYPE_CHECKING:
+    from tuneop.api.parameters import Parameter
 
 __all__ = [
     "BAD_REDIS_URL",
+    "MAX_LISTED",
     "Mirrored",
+    "OneSession",
     "UsageError",
     "is_reference",
     "mirrored_session",
+    "read_session",
     "read_source",
+    "recorded_space",
     "redis_client",
 ]
 
+# A refusal names at most this many sessions, then counts the rest.
+MAX_LISTED = 5
 BAD_REDIS_URL = "--redis-url: not a Redis URL (redis://, rediss:// or unix://)"
 # NAMESPACE/NAME or NAME, each a DNS label or subdomain, as Kubernetes names them.
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
@@ -107,3 +124,140 @@ def read_source(source: str, redis_url: str | None, prefix: str) -> list[Record]
             " give --redis-url URL (or $TUNEOP_REDIS_URL)"
         )
     return mirrored_session(redis_url, prefix, source).records
+
+
+@dataclass
+class OneSession:
+    """The records of one session, and its folder on disk when it has one."""
+
+    records: list[Record]
+    folder: Path | None
+
+
+def _listing(labels: list[str]) -> str:
+    shown = ", ".join(clean(label, 100) for label in labels[:MAX_LISTED])
+    more = len(labels) - MAX_LISTED
+    return f"{shown}, … and {more} more" if more > 0 else shown
+
+
+def _pick(source: str, names: dict[str, set[str]], pick: str | None) -> str:
+    """The label of the one session to read: the only one, or the one ``pick`` names."""
+    labels = sorted(names)
+    if pick is None:
+        if len(labels) == 1:
+            return labels[0]
+        raise UsageError(
+            f"{clean(source)}: holds {len(labels)} sessions ({_listing(labels)});"
+            " pick one with --session NAME, or give its own folder"
+        )
+    if pick in names:
+        return pick
+    matches = [label for label in labels if pick in names[label]]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(
+            f"--session {clean(pick, 300)}: {len(matches)} sessions of {clean(source)} have"
+            f" that name ({_listing(matches)}); give the folder's path below {clean(source)}"
+        )
+    raise UsageError(
+        f"--session {clean(pick, 300)}: no such session in {clean(source)};"
+        f" it holds {_listing(labels)}"
+    )
+
+
+def _aliases(label: str, session: object) -> set[str]:
+    """What a session may be called by: its folder's path, its last part, and the
+    ``NAMESPACE/NAME`` and ``NAME`` its records give."""
+    names = {label, label.rsplit("/", 1)[-1]}
+    if isinstance(session, str) and session:
+        names.update({session, session.rsplit("/", 1)[-1]})
+    return names
+
+
+def _folder_session(path: Path, pick: str | None, source: str) -> OneSession:
+    from tuneop.adapters.local.folder import session_folders, session_records
+
+    folders = session_folders(path)
+    if not folders:
+        return OneSession([], path)
+    labels = {(f.relative_to(path).as_posix() if f != path else f.name): f for f in folders}
+    names: dict[str, set[str]] = {}
+    for label, folder in labels.items():
+        first = session_records(folder, limit=1)
+        names[label] = _aliases(label, first[0].get("session") if first else None)
+    folder = labels[_pick(source, names, pick)]
+    return OneSession(session_records(folder), folder)
+
+
+def _file_session(path: Path, pick: str | None, source: str) -> OneSession:
+    """A results CSV, a trial file or a session's own JSON: one session, or the one
+    picked among those a CSV holds."""
+    records = read_source(source, None, "")
+    by_session: dict[str, list[Record]] = {}
+    for r in records:
+        by_session.setdefault(str(r.get("session") or "-"), []).append(r)
+    folder = path.parent.parent if path.parent.name == "trials" else path.parent
+    if len(by_session) <= 1 and pick is None:
+        return OneSession(records, folder)
+    names = {label: _aliases(label, label) for label in by_session}
+    chosen = _pick(source, names, pick)
+    return OneSession(by_session[chosen], folder if len(by_session) == 1 else None)
+
+
+def read_session(
+    source: str, redis_url: str | None, prefix: str, pick: str | None = None
+) -> OneSession:
+    """The records of the one session SOURCE holds, or of the one ``pick`` names."""
+    path = Path(source)
+    if not (path.exists() or not is_reference(source)):
+        if pick is not None:
+            raise UsageError(
+                f"--session: picks a session of a results folder; {clean(source)} is a"
+                " session in Redis already"
+            )
+        return OneSession(read_source(source, redis_url, prefix), None)
+    if path.is_dir():
+        return _folder_session(path, pick, source)
+    return _file_session(path, pick, source)
+
+
+def recorded_space(folder: Path | None) -> list[Parameter]:
+    """The search space the session's ``spec.json`` declares; [] when the folder records
+    none (a folder ``tuneop results`` wrote, or a spec of explicit trials)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from tuneop.api.parameters import Parameter
+
+    if folder is None:
+        return []
+    where = folder / "spec.json"
+    try:
+        with where.open("rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise UsageError(f"{clean(where)}: cannot read it ({err.strerror})") from None
+    try:
+        if len(data) > MAX_RECORD_BYTES:
+            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as err:
+        raise UsageError(f"{clean(where)}: not a recorded spec ({clean(err, 200)})") from None
+    spec = doc.get("spec") if isinstance(doc, dict) else None
+    space = spec.get("searchSpace") if isinstance(spec, dict) else None
+    if not isinstance(space, list):
+        return []
+    out = []
+    for n, raw in enumerate(space[:64]):
+        try:
+            out.append(Parameter.model_validate(raw))
+        except ValidationError as err:
+            problem = err.errors()[0]
+            field = ".".join(str(x) for x in problem["loc"])
+            at = f"spec.searchSpace[{n}]" + (f".{field}" if field else "")
+            raise UsageError(f"{clean(where)}: {at}: {clean(problem['msg'], 200)}") from None
+    return out

@@ -7,17 +7,28 @@ field. Everything the command line prints that did not come from tuneop
 itself goes through ``clean`` (control and bidi characters shown as
 ``\\x1b``-style escapes, length bounded) and reaches rich as ``Text``, never
 as markup. ``styled`` joins such pieces with tuneop's own styling.
+
+``output_console`` is the console every command prints with: rich's own at a
+terminal; elsewhere (CI, ``nohup``, ``| tee``) one that never wraps a line,
+so a log holds each sentence and path whole (rich would wrap at 80 columns).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-__all__ = ["MAX_SHOWN", "clean", "styled"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["MAX_SHOWN", "PIPE_WIDTH", "clean", "output_console", "styled"]
 
 MAX_SHOWN = 2000
+# Off a terminal: wide enough that a table keeps its natural width (a table is no wider
+# than its content), while text is printed unwrapped whatever its length.
+PIPE_WIDTH = 1000
 # C0 and C1 control characters, DEL, and the Unicode format characters that reorder
 # or hide text (bidi embeddings, overrides and isolates, zero-width characters).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -46,3 +57,15 @@ def styled(*parts: str | tuple[str, str]) -> Text:
         else:
             out.append(clean(part))
     return out
+
+
+def output_console(stderr: bool = False, wrap_text: bool = True) -> Console:
+    """The console a command prints with. At a terminal rich wraps text at its width
+    (unless ``wrap_text`` is False: YAML and JSON are never wrapped) and draws live
+    views; off a terminal lines are never wrapped, whatever ``$COLUMNS`` says."""
+    from rich.console import Console  # when a command prints, not when ``--help`` does
+
+    console = Console(stderr=stderr, soft_wrap=not wrap_text)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, soft_wrap=True, width=PIPE_WIDTH)

@@ -19,6 +19,7 @@ from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import (
     MAX_MESSAGE,
+    PARETO_FRONT_SIZE,
     Condition,
     InfraEvents,
     JobCounts,
@@ -151,17 +152,52 @@ def decide_phase(
             f"suspended with {t.pending} trials not launched",
         )
     if t.succeeded == 0:
-        bad = t.failed + t.lost + t.infra_failed
-        return Phase.FAILED, V.NO_TRIAL_SUCCEEDED, f"no trial succeeded ({bad} of {t.total} failed)"
+        return Phase.FAILED, V.NO_TRIAL_SUCCEEDED, _none_succeeded(status)
     reason = V.GOAL_REACHED if goal else V.SEARCH_SPACE_EXHAUSTED if capped else V.BUDGET_EXHAUSTED
     message = f"{t.succeeded}/{t.total} trials succeeded"
     if t.pruned:
         message += f", {t.pruned} pruned"
     if status.best is not None:
         message += f"; best {spec.objective.metric}={status.best.value:g}"
+    if goal and spec.objective.goal is not None:
+        # Said first: it is why the session ended before its budget.
+        said = "<=" if spec.objective.direction == "minimize" else ">="
+        left = f"; {t.pending} trials not run" if t.pending else ""
+        stopped = f", {t.cancelled} stopped" if t.cancelled else ""
+        message = f"goal reached ({spec.objective.metric} {said} {spec.objective.goal:g}): " + (
+            f"{message}{left}{stopped}"
+        )
     if spec.multi_objective:
-        message += f"; Pareto front of {len(status.pareto_front)} trials"
+        message += f"; {_front_words(len(status.pareto_front))}"
     return Phase.SUCCEEDED, reason, message
+
+
+def _front_words(kept: int) -> str:
+    """The front's size as the status knows it: below the cap it is the whole front; at the
+    cap the status holds a spread-out part, and the results (summary, report) the whole."""
+    if kept < PARETO_FRONT_SIZE:
+        return f"Pareto front of {kept} trials"
+    return (
+        f"Pareto front: {kept} trials kept here (at most {PARETO_FRONT_SIZE};"
+        " the results hold the whole front)"
+    )
+
+
+def _none_succeeded(status: SessionStatus) -> str:
+    """Why no trial succeeded, by whose fault: the trials' own errors, results lost (a
+    worker that died unreported, logs gone), or the infrastructure (an evicted or
+    never-started pod)."""
+    t = status.trials
+    bad = t.failed + t.lost + t.infra_failed
+    message = f"no trial succeeded ({bad} of {t.total} failed"
+    if t.lost or t.infra_failed:
+        parts = [
+            f"{t.failed} by their own error" if t.failed else "",
+            f"{t.lost} with their results lost" if t.lost else "",
+            f"{t.infra_failed} by infrastructure failures" if t.infra_failed else "",
+        ]
+        message += ": " + ", ".join(p for p in parts if p)
+    return message + ")"
 
 
 def _progress(status: SessionStatus) -> str:

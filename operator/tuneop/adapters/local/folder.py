@@ -50,6 +50,8 @@ __all__ = [
     "dump_json",
     "load_records",
     "recorded_objective",
+    "session_folders",
+    "session_records",
     "strict_json",
     "write_atomic",
     "write_csv",
@@ -305,6 +307,24 @@ def load_records(path: Path) -> list[Record]:
         raise FileNotFoundError(str(path))
     found = (_read_file(p) for p in sorted(path.rglob("trials/trial-*.json")))
     return [r for r in found if r is not None]
+
+
+def session_folders(root: Path) -> list[Path]:
+    """The session folders at or below ``root``: each folder holding ``trials/trial-*``."""
+    return sorted({p.parent.parent for p in root.rglob("trials/trial-*.json")})
+
+
+def session_records(folder: Path, limit: int | None = None) -> list[Record]:
+    """The result records of one session folder, not of the folders below it (at most
+    ``limit`` of them, in trial order); files that are no record are passed over."""
+    out: list[Record] = []
+    for p in sorted((folder / "trials").glob("trial-*.json")):
+        if limit is not None and len(out) >= limit:
+            break
+        record = _read_file(p)
+        if record is not None:
+            out.append(record)
+    return out
 
 
 def _csv_records(path: Path) -> list[Record]:
