@@ -1,6 +1,6 @@
 """Running a local session again: what it resumes, what it keeps, what it refuses.
 
-One rule for Ctrl-C and ``kill -9``: the trials an interrupted run stopped are run (or,
+One rule for Ctrl-C, SIGTERM and ``kill -9``: the trials an interrupted run stopped are run (or,
 when their worker had already printed a complete result, collected) by the next run of
 the same session, whose first line says what it resumes. A finished session run again
 says so and runs nothing; a raised ``totalTrials`` extends it; an edited spec or
@@ -118,7 +118,9 @@ def logged_results(user: User) -> int:
 def interrupt(user: User, proc: subprocess.Popen[str], how: str) -> Seen:
     if how == "ctrl-c":
         return user.ctrl_c(proc)
-    os.kill(proc.pid, signal.SIGKILL)  # tuneop alone: its workers are left behind
+    # SIGTERM as timeout(1), systemd or a CI runner send it; SIGKILL as `kill -9` does
+    # (to tuneop alone: its workers are left behind).
+    os.kill(proc.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     return Seen(proc.returncode, out, err, 0.0)
 
@@ -127,7 +129,7 @@ def first_line(seen: Seen) -> str:
     return seen.out.splitlines()[0] if seen.out else ""
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "kill-9"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "kill-9"])
 def test_a_rerun_after_an_interruption_runs_the_stopped_trials_and_says_what_it_resumes(
     user: User, how: str
 ) -> None:

@@ -184,7 +184,8 @@ def run_local(
         console.print(clean(moved), highlight=False, soft_wrap=True)
     backend = LocalJobs(logs_dir=folder / "logs", log_cap_bytes=log_cap_bytes)
     prev = _reopened(claim.status, store, ref, backend)
-    if prev.terminal and prev.phase is not Phase.CANCELLED and not has_work(spec, ref, prev, clock()):
+    finished = prev.terminal and prev.phase is not Phase.CANCELLED
+    if finished and not has_work(spec, ref, prev, clock()):
         return LocalRun(status=prev, session_dir=folder, events=[], finished=True)
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(

@@ -68,9 +68,7 @@ def reopen(prev: SessionStatus, jobs: Mapping[int, tuple[int, ...]]) -> SessionS
         return prev
     inflight.update(opened)
     trials = sum(len(ts) for ts in opened.values())
-    counts = prev.trials.model_copy(
-        update={"cancelled": max(prev.trials.cancelled - trials, 0)}
-    )
+    counts = prev.trials.model_copy(update={"cancelled": max(prev.trials.cancelled - trials, 0)})
     return prev.model_copy(
         update={
             "harvested_jobs": format_ranges(harvested - set(opened)),

@@ -6,8 +6,9 @@ finds them on disk and hashes them, so a rerun after an edit of one is refused
 rather than resumed with results of the old code mixed in. A module is looked
 for the way the runner imports it: in the working directory first, then on
 ``PYTHONPATH`` (the session's, then this process's), then on this
-interpreter's module search path; a module found nowhere (an import hook's)
-is not hashed. A file larger than ``HASH_LIMIT_BYTES`` (a data set given as an
+interpreter's module search path, then by its import finders (an editable
+install's), asked without importing anything; a module found nowhere is not
+hashed. A file larger than ``HASH_LIMIT_BYTES`` (a data set given as an
 argument, say) is fingerprinted by its size and modification time instead of
 read whole.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -57,6 +59,31 @@ def _module_file(module: str, dirs: Sequence[str], cwd: Path) -> str | None:
         for rel in module_paths(module):
             name = os.path.normpath(os.path.join(folder, rel))
             if (cwd / name).is_file():
+                return name
+    return _found_by_finders(module)
+
+
+def _found_by_finders(module: str) -> str | None:
+    """Where this interpreter's finders place ``module``. Only the top package is asked of
+    them (finding runs no module code; ``importlib.util.find_spec`` would import the
+    parents); the rest is looked for below the folders the package spans."""
+    top, _, rest = module.partition(".")
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        try:
+            found = find(top, None) if find is not None else None
+        except Exception:  # a third-party finder's failure: not found, not fatal
+            found = None
+        if found is not None:
+            break
+    else:
+        return None
+    if not rest:
+        return found.origin if found.origin and os.path.isfile(found.origin) else None
+    for folder in found.submodule_search_locations or []:
+        for rel in module_paths(rest):
+            name = os.path.join(folder, rel)
+            if os.path.isfile(name):
                 return name
     return None
 
