@@ -106,7 +106,7 @@ def test_a_claim_is_refused_when_a_file_changed_and_kept_when_none_did(tmp_path:
         f" start over (the old results move to {folder}.archived-<time>), or give another"
         " --results-dir"
     )
-    with pytest.raises(ForeignResults, match="^helper.py changed"):
+    with pytest.raises(ForeignResults, match=r"^helper\.py changed"):
         claim_folder(folder, s, False, NOW, {"obj.py": "aaa", "helper.py": "ccc"})
 
 
