@@ -105,6 +105,10 @@ def test_a_finished_session_has_no_work_unless_its_spec_gives_it_some() -> None:
     assert not has_work(spec(4), REF, finished(), T0)
     assert has_work(spec(6), REF, finished(), T0)  # totalTrials raised: extended
     assert not has_work(spec(4, maxParallel=5), REF, finished(), T0)
+    # Trials a Ctrl-C stopped in a session that then finished (before reruns ran them
+    # again), reopened: in flight, to be run.
+    reopened = reopen(finished(harvested_jobs="0-4", next_job=5), {4: (3,)})
+    assert has_work(spec(4), REF, reopened, T0)
 
 
 def test_a_session_failed_by_its_failure_budget_has_work_once_the_budget_is_raised() -> None:

@@ -87,8 +87,11 @@ def _no_suggestions(
 
 
 def has_work(spec: SessionSpec, ref: SessionRef, prev: SessionStatus, now: datetime) -> bool:
-    """Whether the planner, given ``prev`` and no live Jobs, would go on rather than stay
-    finished: a raised budget, a raised failure budget, reopened trials."""
+    """Whether a rerun has anything to do: Jobs in flight (reopened, or left by a
+    ``kill -9``), or what the planner, given ``prev``, would go on with rather than stay
+    finished (a raised budget, a raised failure budget)."""
+    if prev.inflight:
+        return True  # the planner, shown no live Jobs, would take them for lost
     observed = Observed(session=ref, status=prev)
     return not plan(spec, observed, now, _no_suggestions).status.terminal
 
