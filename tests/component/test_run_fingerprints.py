@@ -106,8 +106,11 @@ def test_a_claim_is_refused_when_a_file_changed_and_kept_when_none_did(tmp_path:
         f" start over (the old results move to {folder}.archived-<time>), or give another"
         " --results-dir"
     )
-    with pytest.raises(ForeignResults, match=r"^helper\.py changed"):
-        claim_folder(folder, s, False, NOW, {"obj.py": "aaa", "helper.py": "ccc"})
+    with pytest.raises(ForeignResults, match=r"^obj\.py is gone since the results"):
+        claim_folder(folder, s, False, NOW, {})
+    # A file that was not there at the first run is something a run wrote: not compared.
+    claim_folder(folder, s, False, NOW, {"obj.py": "aaa", "train.log": "ccc"})
+    assert json.loads((folder / SPEC_FILE).read_text())["files"] == {"obj.py": "aaa"}
 
 
 def test_a_folder_recorded_before_files_were_gets_them_recorded(tmp_path: Path) -> None:

@@ -220,8 +220,8 @@ def _reopened(
     """``prev`` with the Jobs a stop signal stopped in flight again, to be run again or
     collected like those a ``kill -9`` left (only Jobs recorded well enough to take back).
     A failed session stays as it failed: its stopped trials are not reopened."""
-    if prev.phase is Phase.FAILED:
-        return prev
+    if prev.phase is Phase.FAILED or prev.trials.cancelled == 0:
+        return prev  # (and reading every trial's file is not needed)
     stopped = user_stopped_jobs(store.history(ref))
     if not stopped:
         return prev

@@ -114,15 +114,19 @@ def _ways_out(folder: Path) -> str:
 
 
 def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
-    """The first file the folder's results were run with that is not the same now (or
-    None; also when the folder recorded no files: it predates their recording)."""
+    """What became of the first file the folder's results were run with that is not the
+    same now (or None; also when the folder recorded no files: it predates that). A file
+    found now but not then is not compared: it did not exist at the session's first run,
+    so it is something a run wrote (``--log train.log``), not what the trials ran."""
     doc = _read_json(folder / SPEC_FILE, MAX_RECORD_BYTES)
     recorded = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(recorded, dict):
         return None
-    for name in sorted({*recorded, *files}):
-        if recorded.get(name) != files.get(name):
-            return str(name)
+    for name in sorted(recorded):
+        if name not in files:
+            return f"{name} is gone"
+        if recorded[name] != files[name]:
+            return f"{name} changed"
     return None
 
 
@@ -159,7 +163,7 @@ def claim_folder(
     changed = _changed_file(folder, files)
     if changed is not None:
         raise ForeignResults(
-            f"{changed} changed since the results in {folder} were recorded; {_ways_out(folder)}"
+            f"{changed} since the results in {folder} were recorded; {_ways_out(folder)}"
         )
     record = _read_json(folder / "session.json", MAX_SESSION_FILE_BYTES)
     prev = status_from_wire(record.get("status") if isinstance(record, dict) else None)
