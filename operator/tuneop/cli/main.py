@@ -129,6 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ForeignResults as err:
         raise UsageError(str(err)) from None
     st = run.status
+    if run.finished:
+        from tuneop.core.resume import finished_line
+
+        line = finished_line(session.ref.name, st, str(run.session_dir))
+        console.print(clean(line), highlight=False, soft_wrap=True)
+        return st.exit_code if st.exit_code is not None else 2
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
         raise UsageError(f"{args.file or args.jobs_file}: {invalid[0].message}")

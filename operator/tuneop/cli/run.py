@@ -6,9 +6,12 @@ folder. It reconciles whenever a worker exits or a deadline comes due, and
 shows progress with rich when attached to a terminal, as plain lines
 (``cli.progress``) when not.
 
-A session's folder belongs to one spec (``adapters.local.claim``): running
-the same session again resumes it from the status it recorded, taking back
-the Jobs an interrupted run left in flight; another spec is refused.
+A session's folder belongs to one spec and the files it runs
+(``adapters.local.claim``): running the same session again resumes it from
+the status it recorded, taking back the Jobs an interrupted run left in
+flight or stopped (``core.resume``), and its first line says what it keeps
+and what it runs; a finished session with nothing left to do is not run
+again; another spec, or an edited file, is refused.
 
 On SIGINT (Ctrl-C), SIGTERM or SIGHUP it reconciles once more as cancelled:
 running workers and every process below them are stopped and reaped, the
@@ -21,6 +24,7 @@ called ``setsid`` are found and stopped.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -35,16 +39,19 @@ from tuneop.adapters.local.claim import claim_folder
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.local.proctree import become_subreaper
+from tuneop.adapters.local.runfiles import session_files
 from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.api.vocabulary import INVALID_SPEC, Phase
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.planner import Event
 from tuneop.core.ranges import IndexSet, parse_inflight
+from tuneop.core.resume import has_work, reopen, resume_line, user_stopped_jobs
+from tuneop.core.search import budget
 from tuneop.ports import Mirror, WarmStartSource
 from tuneop.reconciler import Reconciler
 
@@ -114,6 +121,8 @@ class LocalRun:
     status: SessionStatus
     session_dir: Path
     events: list[Event]
+    # The session had finished and had nothing left to do: nothing ran, nothing was written.
+    finished: bool = False
 
 
 class SessionBar:
@@ -163,14 +172,23 @@ def run_local(
     warm_start: WarmStartSource | None = None,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec raises ``ForeignResults``."""
+    A folder of another spec, or of files changed since, raises ``ForeignResults``."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
-    prev = claim_folder(store.session_dir(ref), session.spec, fresh, clock())
-    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
+    folder = store.session_dir(ref)
+    files = session_files(session.spec, Path.cwd(), sys.path)
+    claim = claim_folder(folder, session.spec, fresh, clock(), files)
+    if claim.archived is not None:
+        moved = f"starting {ref.name} over: the previous results moved to {claim.archived}"
+        console.print(clean(moved), highlight=False, soft_wrap=True)
+    backend = LocalJobs(logs_dir=folder / "logs", log_cap_bytes=log_cap_bytes)
+    prev = _reopened(claim.status, store, ref, backend)
+    finished = prev.terminal and prev.phase is not Phase.CANCELLED
+    if finished and not has_work(spec, ref, prev, clock()):
+        return LocalRun(status=prev, session_dir=folder, events=[], finished=True)
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
         jobs=backend,
@@ -187,13 +205,34 @@ def run_local(
         bar = PlainProgress(console)  # CI, a pipe, nohup: plain lines, no live view
     else:
         bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
+
+    def announce(collected: int) -> None:
+        if prev.next_trial > 0:  # an earlier run launched trials: say what is kept
+            line = resume_line(ref.name, prev.trials.done + collected, budget(spec)[0], collected)
+            console.print(clean(line), highlight=False, soft_wrap=True)
+
     become_subreaper()
     try:
         with _stop_on_signals():
-            status = _loop(spec, ref, reconciler, backend, prev, bar)
+            status = _loop(spec, ref, reconciler, backend, prev, bar, announce)
     finally:
         become_subreaper(False)
-    return LocalRun(status=status, session_dir=store.session_dir(ref), events=events.seen)
+    return LocalRun(status=status, session_dir=folder, events=events.seen)
+
+
+def _reopened(
+    prev: SessionStatus, store: DirectoryResults, ref: SessionRef, backend: LocalJobs
+) -> SessionStatus:
+    """``prev`` with the Jobs a stop signal stopped in flight again, to be run again or
+    collected like those a ``kill -9`` left (only Jobs recorded well enough to take back).
+    A failed session stays as it failed: its stopped trials are not reopened."""
+    if prev.phase is Phase.FAILED or prev.trials.cancelled == 0:
+        return prev  # (and reading every trial's file is not needed)
+    stopped = user_stopped_jobs(store.history(ref))
+    if not stopped:
+        return prev
+    takeable = backend.recorded(set(stopped))
+    return reopen(prev, {i: ts for i, ts in stopped.items() if i in takeable})
 
 
 def _loop(
@@ -203,13 +242,16 @@ def _loop(
     backend: LocalJobs,
     prev: SessionStatus,
     bar: ProgressView,
+    announce: Callable[[int], None],
 ) -> SessionStatus:
-    """Reconcile until the session is terminal; a stop signal cancels it."""
+    """Reconcile until the session is terminal; a stop signal cancels it. ``announce``
+    is told how many trials the Jobs taken back had results for in their logs."""
     cancelled = False
     status = SessionStatus()
     try:
         harvested = IndexSet.parse(prev.harvested_jobs)
         backend.resume({i for i in parse_inflight(prev.inflight) if i not in harvested})
+        announce(backend.collected)
         with bar.shown():
             while True:
                 backend.wakeup.clear()

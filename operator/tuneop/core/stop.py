@@ -21,7 +21,7 @@ from tuneop.core.ledger import Ledger, count
 from tuneop.core.observed import Observed
 from tuneop.core.search import known_point
 
-__all__ = ["FAIL_FAST_TRIALS", "goal_reached", "stop_jobs", "stop_reason"]
+__all__ = ["FAIL_FAST_TRIALS", "goal_reached", "stop_jobs", "stop_reason", "stop_why"]
 
 # The first trials all failing with one error is the objective's fault, not the trials':
 # after this many in a row, with none succeeded, the session stops instead of spending
@@ -52,12 +52,17 @@ def stop_reason(
     return None
 
 
+def stop_why(reason: str) -> str:
+    """The error recorded on the trials a stop for ``reason`` cut short."""
+    return f"stopped: {reason}"
+
+
 def stop_jobs(spec: SessionSpec, ledger: Ledger, reason: str) -> list[str]:
     """Stop the running Jobs: their names to delete; their trials recorded as Cancelled."""
     delete: list[str] = []
     stopped: list[TrialResult] = []
     n_stopped = 0
-    why = f"stopped: {reason}"
+    why = stop_why(reason)
     for j in ledger.active:
         delete.append(j.name)
         if j.index in ledger.harvested:

@@ -1,14 +1,17 @@
 """Claiming a session's results folder: resume the same spec, refuse another.
 
 A local session's folder records the spec it belongs to in ``spec.json``
-(its fingerprint, ``tuneop.core.fingerprint``, and the spec itself). Running
-the session again with the same fingerprint resumes it: the status in
-``session.json`` is the ledger to go on from, so trials with a result are not
-run again and a raised ``totalTrials`` extends the session. A folder holding
-results of another spec (or of an unknown one: results written before folders
-recorded their spec) is refused, naming both ways out: ``--fresh`` moves the
-old folder aside (``<name>.archived-<UTC time>``, beside it) and starts over;
-another ``--results-dir`` keeps both. A budget below the trials the folder
+(its fingerprint, ``tuneop.core.fingerprint``, the spec itself, and the
+fingerprint of each file its workers run, ``adapters.local.runfiles``).
+Running the session again with the same fingerprint and unchanged files
+resumes it: the status in ``session.json`` is the ledger to go on from, so
+trials with a result are not run again and a raised ``totalTrials`` extends
+the session. A folder holding results of another spec, of an edited file (or
+of an unknown spec: results written before folders recorded their spec) is
+refused, naming both ways out: ``--fresh`` moves the old folder aside
+(``<name>.archived-<UTC time>``, beside it) and starts over; another
+``--results-dir`` keeps both. A folder written before files were recorded
+has them recorded by its next run. A budget below the trials the folder
 already ran is refused too: those results would not belong to the session.
 Everything read from the folder is untrusted and read bounded.
 """
@@ -16,6 +19,8 @@ Everything read from the folder is untrusted and read bounded.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,7 @@ from tuneop.core.fingerprint import spec_hash
 from tuneop.core.records import MAX_RECORD_BYTES
 from tuneop.core.search import budget
 
-__all__ = ["SPEC_FILE", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
+__all__ = ["SPEC_FILE", "Claim", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
 
 SPEC_FILE = "spec.json"
 # session.json holds a bounded status plus at most MAX_ERRORS error texts.
@@ -36,6 +41,15 @@ MAX_SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
 
 class ForeignResults(Exception):
     """The folder holds results that do not belong to this spec."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed folder: the status to resume from (empty when starting anew) and, when
+    ``--fresh`` moved earlier results aside, where they went."""
+
+    status: SessionStatus
+    archived: Path | None = None
 
 
 def _read_json(path: Path, cap: int) -> Any:
@@ -99,11 +113,40 @@ def _ways_out(folder: Path) -> str:
     )
 
 
-def claim_folder(folder: Path, spec: SessionSpec, fresh: bool, now: datetime) -> SessionStatus:
-    """Make ``folder`` this spec's; the status to resume from (empty when starting anew)."""
+def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
+    """What became of the first file the folder's results were run with that is not the
+    same now (or None; also when the folder recorded no files: it predates that). A file
+    found now but not then is not compared: it did not exist at the session's first run,
+    so it is something a run wrote (``--log train.log``), not what the trials ran."""
+    doc = _read_json(folder / SPEC_FILE, MAX_RECORD_BYTES)
+    recorded = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(recorded, dict):
+        return None
+    for name in sorted(recorded):
+        if name not in files:
+            return f"{name} is gone"
+        if recorded[name] != files[name]:
+            return f"{name} changed"
+    return None
+
+
+def _record(folder: Path, spec: SessionSpec, digest: str, files: Mapping[str, str]) -> None:
+    doc = {"specHash": digest, "spec": spec_to_wire(spec), "files": dict(files)}
+    write_atomic(folder / SPEC_FILE, dump_json(doc))
+
+
+def claim_folder(
+    folder: Path,
+    spec: SessionSpec,
+    fresh: bool,
+    now: datetime,
+    files: Mapping[str, str] | None = None,
+) -> Claim:
+    """Make ``folder`` this spec's (run with ``files``, by fingerprint): the status to
+    resume from, empty when starting anew."""
     digest = spec_hash(spec)
-    if fresh and folder.exists():
-        archive(folder, now)
+    files = files or {}
+    archived = archive(folder, now) if fresh and folder.exists() else None
     recorded = _recorded_hash(folder)
     if recorded is None and _holds_results(folder):
         raise ForeignResults(
@@ -115,9 +158,13 @@ def claim_folder(folder: Path, spec: SessionSpec, fresh: bool, now: datetime) ->
             f" this one {digest}); {_ways_out(folder)}"
         )
     if recorded is None:
-        doc = {"specHash": digest, "spec": spec_to_wire(spec)}
-        write_atomic(folder / SPEC_FILE, dump_json(doc))
-        return SessionStatus()
+        _record(folder, spec, digest, files)
+        return Claim(SessionStatus(), archived)
+    changed = _changed_file(folder, files)
+    if changed is not None:
+        raise ForeignResults(
+            f"{changed} since the results in {folder} were recorded; {_ways_out(folder)}"
+        )
     record = _read_json(folder / "session.json", MAX_SESSION_FILE_BYTES)
     prev = status_from_wire(record.get("status") if isinstance(record, dict) else None)
     total, _ = budget(spec)
@@ -126,4 +173,7 @@ def claim_folder(folder: Path, spec: SessionSpec, fresh: bool, now: datetime) ->
             f"spec.totalTrials: {total} is below the {prev.next_trial} trials {folder} already"
             f" ran for this session; raise it, {_ways_out(folder)}"
         )
-    return prev
+    doc = _read_json(folder / SPEC_FILE, MAX_RECORD_BYTES)
+    if isinstance(doc, dict) and "files" not in doc:
+        _record(folder, spec, digest, files)  # written before files were recorded
+    return Claim(prev, archived)

@@ -180,6 +180,8 @@ class LocalJobs:
     cwd: Path | None = None
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
+    # Trials whose results ``resume`` found in the logs of the Jobs it took back.
+    collected: int = 0
     _jobs: dict[str, _Job] = field(default_factory=dict)
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
@@ -221,6 +223,10 @@ class LocalJobs:
     def records_dir(self) -> Path:
         return self.logs_dir.with_name("jobs")
 
+    def recorded(self, wanted: set[int]) -> set[int]:
+        """The Jobs of ``wanted`` recorded well enough for ``resume`` to take them back."""
+        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted)}
+
     def resume(self, inflight: set[int]) -> list[int]:
         """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
         taken = []
@@ -232,6 +238,7 @@ class LocalJobs:
             entry.logs = _attempt_logs(self.logs_dir, job.name)
             done = {t for path in entry.logs for t in parse_log(harvestable(path)).reports}
             left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
+            self.collected += len(job.trials) - len(left)
             self._jobs[job.name] = entry
             taken.append(job.index)
             if not left:
