@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from tuneop.api.spec import Objective, Scalar
+from tuneop.core.untrusted import finite_number, magnitude_problem, sane_text
 from tuneop.core.intermediate import (
     INTERMEDIATE_PREFIX,
     Curve,
@@ -167,10 +168,10 @@ class TrialResult:
             job_index=int(data.get("jobIndex", -1)),
             params=dict(data.get("params") or {}),
             outcome=Outcome(data["outcome"]),
-            value=(data.get("objective") or {}).get("value"),
+            value=finite_number((data.get("objective") or {}).get("value")),
             metrics=dict(data.get("metrics") or {}),
             error=data.get("error"),
-            duration_seconds=data.get("durationSeconds"),
+            duration_seconds=finite_number(data.get("durationSeconds")),
             intermediate=curve_from_json(data.get("intermediate")),
             values=_values(data.get("objectives")),
         )
@@ -182,15 +183,15 @@ def _values(objectives: Any) -> tuple[float, ...] | None:
         return None
     out = []
     for o in objectives:
-        v = o.get("value") if isinstance(o, dict) else None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        v = finite_number(o.get("value") if isinstance(o, dict) else None)
+        if v is None:
             return None
-        out.append(float(v))
+        out.append(v)
     return tuple(out)
 
 
 def _json_number(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
+    if isinstance(v, int | float) and not isinstance(v, bool) and finite_number(v) is None:
         return None
     return v
 
@@ -223,16 +224,39 @@ def _depth_ok(text: str) -> bool:
 
 
 def _bounded_map(value: Any, what: str) -> dict[str, Any]:
+    """The map within its bounds, names and texts normalised (``sane_text``)."""
     if not isinstance(value, dict):
         raise ValueError(f"{what}: must be an object")
     if len(value) > MAX_ENTRIES:
         raise ValueError(f"{what}: more than {MAX_ENTRIES} entries")
+    out: dict[str, Any] = {}
     for name, v in value.items():
         if len(name) > MAX_NAME_CHARS:
             raise ValueError(f"{what}: a name longer than {MAX_NAME_CHARS} characters")
         if isinstance(v, str) and len(v) > MAX_VALUE_CHARS:
             raise ValueError(f"{what}.{name[:64]}: longer than {MAX_VALUE_CHARS} characters")
-    return value
+        out[sane_text(name)] = sane_text(v) if isinstance(v, str) else v
+    return out
+
+
+def _sane_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Metrics with every number past the magnitude bound as null, and what was wrong
+    (the writers' convention: null, and the reason in ``error``). Non-finite floats
+    (NaN/Infinity tokens) stay, for the classifier to name."""
+    out: dict[str, Any] = {}
+    problems = []
+    for name, v in metrics.items():
+        problem = magnitude_problem(v)
+        if problem is not None and not (isinstance(v, float) and not math.isfinite(v)):
+            problems.append(f"metric {name[:64]!r} {problem}")
+            v = None
+        out[name] = v
+    return out, problems
+
+
+def _seconds(value: Any) -> float | None:
+    seconds = finite_number(value)
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _reported(obj: Any) -> TrialReport:
@@ -242,19 +266,20 @@ def _reported(obj: Any) -> TrialReport:
     if not isinstance(trial, int) or isinstance(trial, bool) or trial < 0:
         raise ValueError("trial: must be a non-negative integer")
     params = _bounded_map(obj.get("params", {}), "params")
-    metrics = _bounded_map(obj.get("metrics", {}), "metrics")
+    metrics, problems = _sane_metrics(_bounded_map(obj.get("metrics", {}), "metrics"))
     status = obj.get("status")
     if status not in {"succeeded", "failed", "timeout", "pruned"}:
         raise ValueError(f"status: must be succeeded, failed, timeout or pruned, not {status!r}")
     error = obj.get("error")
-    duration = obj.get("durationSeconds")
+    said = [str(error)[:MAX_ERROR_CHARS]] if error is not None else []
+    text = "; ".join([*said, *problems])[:MAX_ERROR_CHARS]
     return TrialReport(
         trial=trial,
         params=params,
         metrics=metrics,
         status=status,
-        error=str(error)[:MAX_ERROR_CHARS] if error is not None else None,
-        duration_seconds=float(duration) if isinstance(duration, int | float) else None,
+        error=sane_text(text) if text else None,
+        duration_seconds=_seconds(obj.get("durationSeconds")),
     )
 
 
@@ -313,10 +338,11 @@ def objective_value(metrics: dict[str, Any], metric: str) -> tuple[float | None,
         return None, f"metric {metric!r} is missing"
     v = metrics[metric]
     if isinstance(v, bool) or not isinstance(v, int | float):
-        return None, f"metric {metric!r} is not a number ({v!r})"
-    if not math.isfinite(v):
-        return None, f"metric {metric!r} is not finite ({v})"
-    return float(v), None
+        return None, f"metric {metric!r} is not a number ({str(v)[:64]!r})"
+    number = finite_number(v)
+    if number is None:
+        return None, f"metric {metric!r} {magnitude_problem(v)}"
+    return number, None
 
 
 def classify(
