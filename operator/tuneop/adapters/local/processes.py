@@ -111,10 +111,13 @@ def _open_log(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, flags, 0o644), "wb")
 
 
-def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``)."""
+def harvestable(
+    path: Path, tail: int = LOG_TAIL_BYTES, trials: Sequence[int] | None = None
+) -> str:
+    """What the harvest needs of a log file of any size (``tuneop.core.logscan``), of
+    ``trials`` only when given."""
     with path.open("rb") as f:
-        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
+        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail, trials)
 
 
 @dataclass
@@ -336,7 +339,7 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path) for path in entry.logs]
+        return [harvestable(path, trials=job.trials) for path in entry.logs]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
