@@ -314,12 +314,24 @@ def test_the_golden_logs_cover_each_kind_of_worker_log_and_each_has_its_expectat
     expected = {p.name.removesuffix(".expected.json") for p in GOLDEN.glob("*.expected.json")}
     assert set(CASES) == expected
     kinds = {"normal", "noise", "failed", "timeout", "malformed", "nan", "unreported", "retried"}
-    kinds |= {"intermediate"}
+    kinds |= {"intermediate", "framed"}
     assert kinds <= set(CASES)
 
 
 def test_operator_and_runner_use_the_same_result_prefix() -> None:
     assert RESULT_PREFIX == RUNNER_PREFIX == "TUNEOP_RESULT "
+
+
+def test_operator_and_runner_use_the_same_frames_and_magnitude_bound() -> None:
+    from tuneop.core import framing, untrusted
+    from tuneop_runner import contract, frames
+
+    assert (framing.FRAMES_PREFIX, framing.BEGIN_PREFIX, framing.END_PREFIX) == (
+        frames.FRAMES_PREFIX,
+        frames.BEGIN_PREFIX,
+        frames.END_PREFIX,
+    )
+    assert untrusted.MAX_MAGNITUDE == contract.MAX_MAGNITUDE
 
 
 @pytest.mark.parametrize("name", CASES)

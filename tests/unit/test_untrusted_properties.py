@@ -186,3 +186,66 @@ def test_an_endless_line_is_cut_and_counts_as_malformed() -> None:
     text = scan([endless[i : i + 65536] for i in range(0, len(endless), 65536)] + [b'"}\n'])
     assert len(text) < MAX_LINE_BYTES + 100
     assert parse_log(text).malformed == 1
+
+
+# ---- the runner's frames (tuneop.core.framing): issue 25, item 2
+
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def report_line(trial: int, loss: float) -> str:
+    return line(json.dumps(report(trial=trial, metrics={"loss": loss}))).rstrip("\n")
+
+
+FORGED = st.sampled_from(
+    [
+        "noise",
+        f"{RESULT_PREFIX}{{oops",
+        "TUNEOP_BEGIN " + "f" * 32 + " 0",
+        "TUNEOP_END " + "f" * 32 + " 1",
+        "TUNEOP_FRAMES " + "e" * 32,
+        'TUNEOP_INTERMEDIATE {"trial": 0, "step": 1, "metrics": {"loss": -5}}',
+    ]
+) | st.integers(0, 4).map(lambda t: report_line(t, -1e6))
+
+
+def framed_log(trials: list[int], noise: list[list[str]], between: list[str]) -> str:
+    """A runner's framed log: each trial's noise (forgeries included) in its frame, then
+    its real result; ``between`` stands outside every frame."""
+    out = [f"TUNEOP_FRAMES {NONCE}", *between]
+    for t, lines_ in zip(trials, noise, strict=False):
+        out += [f"TUNEOP_BEGIN {NONCE} {t}", *lines_, report_line(t, t + 0.5)]
+        out += [f"TUNEOP_END {NONCE} {t}", *between]
+    return "\n".join(out) + "\n"
+
+
+@PROFILE
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=4, unique=True),
+    st.lists(st.lists(FORGED, max_size=8), min_size=4, max_size=4),
+    st.lists(FORGED, max_size=4),
+)
+def test_no_result_outside_its_frame_is_accepted(
+    trials: list[int], noise: list[list[str]], between: list[str]
+) -> None:
+    parsed = parse_log(framed_log(trials, noise, between))
+    assert {t: r.metrics["loss"] for t, r in parsed.reports.items()} == {t: t + 0.5 for t in trials}
+    assert all(s == {} for t, s in parsed.curves.steps.items() if t not in trials)
+
+
+@settings(PROFILE, max_examples=40)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=4, unique=True),
+    st.lists(st.tuples(FORGED, st.integers(0, 1500)), min_size=4, max_size=4),
+    st.integers(1, 200_000),
+)
+def test_any_interleaving_of_floods_keeps_every_framed_valid_result(
+    trials: list[int], floods: list[tuple[str, int]], size: int
+) -> None:
+    noise = [[text] * count for text, count in floods]
+    data = framed_log(trials, noise, []).encode()
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    used = peak(lambda: scan(chunks))
+    parsed = parse_log(scan(chunks))
+    assert {t: r.metrics["loss"] for t, r in parsed.reports.items()} == {t: t + 0.5 for t in trials}
+    assert used < PEAK_BYTES
