@@ -52,7 +52,16 @@ from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_
 from tuneop_runner.pruning import PruningStudy, parse_pruner_config
 from tuneop_runner.trial import RunningTrial, running
 
-__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_TRIAL_FAILED", "PROG", "Evaluator", "main", "run_trials"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_OK",
+    "EXIT_TRIAL_FAILED",
+    "PROG",
+    "Evaluator",
+    "main",
+    "run_job",
+    "run_trials",
+]
 
 PROG = "tuneop-runner"
 EXIT_OK = 0
@@ -117,7 +126,7 @@ def _load_trials(flag: str | None, env: Mapping[str, str]) -> tuple[Trial, ...]:
     return parse_trials(text, ENV_TRIALS)
 
 
-def _evaluator(settings: Settings) -> Evaluator:
+def _evaluator(settings: Settings, loaded: dict[str, Evaluator] | None = None) -> Evaluator:
     if settings.command is not None:
         # Imported here: subprocess and threading are start-up time a worker
         # with a callable objective does not need to pay.
@@ -125,11 +134,16 @@ def _evaluator(settings: Settings) -> Evaluator:
 
         return CommandObjective(settings.command)
     assert settings.objective is not None
+    if loaded is not None and settings.objective in loaded:
+        return loaded[settings.objective]
     try:
         function = load_callable(settings.objective)
     except ObjectiveLoadError as exc:
         raise ConfigError(str(exc)) from exc
-    return CallableObjective(function, settings.objective)
+    evaluator = CallableObjective(function, settings.objective)
+    if loaded is not None:
+        loaded[settings.objective] = evaluator
+    return evaluator
 
 
 def _report_config_failure(trials: Sequence[Trial], message: str, nonce: str | None) -> None:
@@ -181,24 +195,38 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    env = os.environ
     # First, before the objective is imported: the log's frames (tuneop_runner.frames).
     nonce = new_nonce()
     print(header_line(nonce), flush=True)
+    return run_job(os.environ, nonce, args)
+
+
+def run_job(
+    env: Mapping[str, str],
+    nonce: str,
+    args: argparse.Namespace | None = None,
+    loaded: dict[str, Evaluator] | None = None,
+) -> int:
+    """One worker's trials, framed by ``nonce``, as configured by ``env`` (and the flags
+    in ``args``); its exit code. ``loaded`` keeps callable objectives imported by an
+    earlier call (a warm worker, ``tuneop_runner.warm``)."""
+    flags = args if args is not None else argparse.Namespace(
+        trials=None, objective=None, command=None, metric=None, timeout=None
+    )
     try:
-        trials = _load_trials(args.trials, env)
+        trials = _load_trials(flags.trials, env)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_CONFIG
     try:
         settings = resolve_settings(
             env,
-            objective=args.objective,
-            command=args.command,
-            metric=args.metric,
-            timeout=args.timeout,
+            objective=flags.objective,
+            command=flags.command,
+            metric=flags.metric,
+            timeout=flags.timeout,
         )
-        evaluator = _evaluator(settings)
+        evaluator = _evaluator(settings, loaded)
         pruner = parse_pruner_config(env)
     except ConfigError as exc:
         _error(str(exc))

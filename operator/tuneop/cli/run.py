@@ -159,16 +159,22 @@ def run_local(
     log_cap_bytes: int = LOG_CAP_BYTES,
     fresh: bool = False,
     warm_start: WarmStartSource | None = None,
+    warm_workers: bool = True,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec raises ``ForeignResults``."""
+    A folder of another spec raises ``ForeignResults``. ``warm_workers``: a Python
+    objective's Jobs run on one warm worker per slot (``adapters.local.warm``)."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
     prev = claim_folder(store.session_dir(ref), session.spec, fresh, clock())
-    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
+    backend = LocalJobs(
+        logs_dir=store.session_dir(ref) / "logs",
+        log_cap_bytes=log_cap_bytes,
+        warm_workers=warm_workers,
+    )
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
         jobs=backend,

@@ -44,6 +44,7 @@ __all__ = [
     "BEGIN_PREFIX",
     "END_PREFIX",
     "FRAMES_PREFIX",
+    "FRAME_PREFIXES",
     "INTERMEDIATE_BYTES",
     "MAX_LOG_TRIALS",
     "STEP_BYTES_PER_TRIAL",
@@ -56,6 +57,7 @@ __all__ = [
 FRAMES_PREFIX = "TUNEOP_FRAMES "
 BEGIN_PREFIX = "TUNEOP_BEGIN "
 END_PREFIX = "TUNEOP_END "
+FRAME_PREFIXES = (FRAMES_PREFIX, BEGIN_PREFIX, END_PREFIX)
 _NONCE = re.compile(r"[0-9a-f]{16,64}")
 _FRAME = re.compile(r"([0-9a-f]{16,64}) (\d{1,12})")
 # Intermediate lines kept by an unframed log, all trials together.
