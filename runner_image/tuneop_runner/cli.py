@@ -210,8 +210,12 @@ def run_job(
     """One worker's trials, framed by ``nonce``, as configured by ``env`` (and the flags
     in ``args``); its exit code. ``loaded`` keeps callable objectives imported by an
     earlier call (a warm worker, ``tuneop_runner.warm``)."""
-    flags = args if args is not None else argparse.Namespace(
-        trials=None, objective=None, command=None, metric=None, timeout=None
+    flags = (
+        args
+        if args is not None
+        else argparse.Namespace(
+            trials=None, objective=None, command=None, metric=None, timeout=None
+        )
     )
     try:
         trials = _load_trials(flags.trials, env)

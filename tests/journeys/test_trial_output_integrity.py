@@ -36,7 +36,7 @@ spec:
 """
 
 # Trial 0 (x=0) is honest: loss 10. Trial 1 (x=1) does what its test says, then returns 11.
-OBJECTIVES = '''\
+OBJECTIVES = """\
 import json, sys
 from tuneop_runner import report
 
@@ -76,9 +76,9 @@ def surrogate(params):
     if params["x"] == 1:
         raise RuntimeError("bad \\ud800 input")
     return {"loss": 10, "m\\ud800": 2.0}
-'''
+"""
 
-COMMAND = '''\
+COMMAND = """\
 import json, sys
 params = json.loads(sys.stdin.read())
 if params["x"] == 1:
@@ -87,7 +87,7 @@ if params["x"] == 1:
     print('{"loss": 1' + "0" * 400 + '}')
 else:
     print('{"loss": 10, "m\\\\ud800": 1}')
-'''
+"""
 
 
 def session(user: User, name: str, objective: str) -> str:
@@ -181,9 +181,7 @@ def test_a_huge_intermediate_value_costs_only_a_point_of_the_curve(user: User) -
 def test_a_lone_surrogate_in_a_metric_name_or_an_error_is_replaced_not_a_crash(
     user: User,
 ) -> None:
-    seen = user.tuneop(
-        "run", session(user, "sur", "objective: objectives:surrogate"), "--local"
-    )
+    seen = user.tuneop("run", session(user, "sur", "objective: objectives:surrogate"), "--local")
     assert seen.code == 1, seen
     assert "Traceback" not in seen.both
     got = trials(user, "sur")
@@ -205,7 +203,7 @@ def test_huge_numbers_in_a_results_folder_are_no_crash_for_the_reading_commands(
     path = user.path("tuneop-results/read/trials/trial-000001.json")
     doc = path.read_text().replace('"loss": 11', '"loss": 1' + "0" * 400)
     doc = doc.replace('"value": 11.0', '"value": 1' + "0" * 400)
-    doc = doc.replace('"durationSeconds": ', '"durationSeconds": 1' + "0" * 400 + ", \"x\": ")
+    doc = doc.replace('"durationSeconds": ', '"durationSeconds": 1' + "0" * 400 + ', "x": ')
     path.write_text(doc)
     for command in (("summary",), ("report",), ("export", "--optuna-storage", "sqlite:///o.db")):
         got = user.tuneop(*command, "tuneop-results/read")
@@ -215,4 +213,3 @@ def test_huge_numbers_in_a_results_folder_are_no_crash_for_the_reading_commands(
 
 def _tuneop() -> Path:
     return Path(sys.executable).parent / "tuneop"
-

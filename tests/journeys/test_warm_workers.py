@@ -36,7 +36,7 @@ spec:
     objective: objectives:{function}
 """
 
-OBJECTIVES = '''\
+OBJECTIVES = """\
 import json, os, time
 
 def pid(params):
@@ -68,7 +68,7 @@ def sleeper(params):
         f.write(str(os.getpid()))
     time.sleep(120)
     return {"loss": 0}
-'''
+"""
 
 
 def session(

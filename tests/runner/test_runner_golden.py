@@ -24,7 +24,6 @@ from tuneop_runner.contract import (
     format_result_line,
     parse_result_line,
 )
-
 from tuneop_runner.frames import BEGIN_PREFIX, END_PREFIX, FRAMES_PREFIX
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "contract"

@@ -62,6 +62,7 @@ __all__ = [
     "parse_log",
 ]
 
+
 class Outcome(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"

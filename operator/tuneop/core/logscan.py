@@ -20,22 +20,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Iterable
 
-from tuneop.core.framing import (
-    BEGIN_PREFIX,
-    END_PREFIX,
-    FRAMES_PREFIX,
-    INTERMEDIATE_BYTES,
-    LogReader,
-)
+from tuneop.core.framing import FRAME_PREFIXES, INTERMEDIATE_BYTES, LogReader
 from tuneop.core.intermediate import INTERMEDIATE_PREFIX
 from tuneop.core.resultline import LOG_TAIL_BYTES, MAX_LINE_BYTES, RESULT_PREFIX
 
 __all__ = ["INTERMEDIATE_BYTES", "LogScan", "scan"]
 
 # Lines the reader judges; everything else is the tail's.
-_COUNTED = tuple(
-    p.encode() for p in (RESULT_PREFIX, INTERMEDIATE_PREFIX, FRAMES_PREFIX, BEGIN_PREFIX, END_PREFIX)
-)
+_COUNTED = tuple(p.encode() for p in (RESULT_PREFIX, INTERMEDIATE_PREFIX, *FRAME_PREFIXES))
 # A line is kept whole up to this size; past it, the rest of the line is dropped.
 _LINE_CAP = MAX_LINE_BYTES + len(RESULT_PREFIX) + 1
 

@@ -116,9 +116,7 @@ def _open_log(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, flags, 0o644), "wb")
 
 
-def harvestable(
-    path: Path, tail: int = LOG_TAIL_BYTES, trials: Sequence[int] | None = None
-) -> str:
+def harvestable(path: Path, tail: int = LOG_TAIL_BYTES, trials: Sequence[int] | None = None) -> str:
     """What the harvest needs of a log file of any size (``tuneop.core.logscan``), of
     ``trials`` only when given."""
     with path.open("rb") as f:

@@ -97,8 +97,10 @@ class WarmRun:
         """A line of the worker's output into this Job's log, within its cap."""
         if self.written + len(line) > self.cap:
             if self.written <= self.cap:
-                self.log.write(f"\n[tuneop: output past {self.cap} bytes is not kept; result "
-                               "lines are]\n".encode())
+                self.log.write(
+                    f"\n[tuneop: output past {self.cap} bytes is not kept; result "
+                    "lines are]\n".encode()
+                )
                 self.written = self.cap + 1
             if not line.startswith(_KEPT_PAST_CAP):
                 self.dropped += len(line)
