@@ -196,7 +196,10 @@ class WarmPool:
         self._workers = [w for w in self._workers if w.proc.poll() is None]
         worker = next((w for w in self._workers if w.idle), None)
         if worker is None:
-            worker = _Worker(self.env, self.cwd, self.on_done)
+            # The session's own variables (runner.env) are the process's from its start, as
+            # a worker process would have them; the per-Job TUNEOP_ ones come per Job.
+            own = {k: v for k, v in job_env.items() if not k.startswith("TUNEOP_")}
+            worker = _Worker({**self.env, **own}, self.cwd, self.on_done)
             self._workers.append(worker)
         run = WarmRun(worker.proc.pid, secrets.token_hex(16), log, self.cap)
         try:
