@@ -249,3 +249,35 @@ def test_any_interleaving_of_floods_keeps_every_framed_valid_result(
     parsed = parse_log(scan(chunks))
     assert {t: r.metrics["loss"] for t, r in parsed.reports.items()} == {t: t + 0.5 for t in trials}
     assert used < PEAK_BYTES
+
+
+# ---- numbers and text of a trial's output (tuneop.core.untrusted): issue 25, item 1
+
+NUMBER = st.integers(min_value=-(10**600), max_value=10**600) | st.floats() | st.booleans()
+TEXT = st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=8)
+
+
+@PROFILE
+@given(NUMBER, NUMBER, TEXT, TEXT)
+def test_any_number_or_surrogate_in_a_result_line_is_a_classified_outcome(
+    value: Any, duration: Any, name: str, error: str
+) -> None:
+    body = {"trial": 0, "metrics": {"loss": value, name: value}, "status": "succeeded"}
+    body |= {"durationSeconds": duration, "error": error}
+    finished = job(0, JobState.SUCCEEDED, trials=[0], params=({},))
+    (result,) = harvest_job(finished, [line(json.dumps(body))], Objective(metric="loss"))
+    doc = result.to_json("ns/s", Objective(metric="loss"))
+    json.dumps(doc, allow_nan=False).encode("utf-8")  # storable: finite, no lone surrogate
+    value_ = result.value
+    assert value_ is None or abs(value_) <= 1e300
+    assert result.outcome in (Outcome.SUCCEEDED, Outcome.METRICS_UNAVAILABLE)
+
+
+@PROFILE
+@given(NUMBER, TEXT)
+def test_any_number_or_surrogate_in_a_trial_file_reads_back_storable(value: Any, text: str) -> None:
+    doc = {"trial": 1, "metrics": {text: value}, "objective": {"value": value}, "error": text}
+    doc |= {"durationSeconds": value, "intermediate": [[1, value]]}
+    record = read_record(json.dumps(doc))
+    assert record is not None
+    json.dumps(record, allow_nan=False).encode("utf-8")

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from tuneop.core.intermediate import INTERMEDIATE_PREFIX, Curves, parse_intermediate
 from tuneop.core.resultline import RESULT_PREFIX, TrialReport, parse_result
+from tuneop.core.untrusted import sane_text
 
 __all__ = [
     "BEGIN_PREFIX",
@@ -201,7 +202,7 @@ class LogReader:
         self.malformed += 1
         if self.first_problem is not None:
             return
-        self.first_problem = f"malformed {RESULT_PREFIX.strip()} line: {err}"
+        self.first_problem = sane_text(f"malformed {RESULT_PREFIX.strip()} line: {err}")
         if self.open is not None:
             self._trial(self.open).bad = line
         else:

@@ -155,10 +155,14 @@ class _Worker:
                     run = self.run
                 if run is None:
                     continue  # between Jobs: nothing of the worker's is any Job's
-                if line.startswith(DONE_PREFIX + run.nonce.encode() + b" "):
-                    self._end(run, int(line.rsplit(b" ", 1)[1]))
-                else:
+                # Found anywhere on the line: an objective may have left a line unfinished.
+                at = line.find(DONE_PREFIX + run.nonce.encode() + b" ")
+                if at < 0:
                     run.write(line)
+                    continue
+                if at > 0:
+                    run.write(line[:at] + b"\n")
+                self._end(run, int(line.rsplit(b" ", 1)[1]))
         code = self.proc.wait()
         with self.lock:
             run = self.run
