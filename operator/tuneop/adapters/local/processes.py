@@ -8,7 +8,8 @@ deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
 (BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
 the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
-``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job
+``backoffLimit: 0``: retries are per trial, by the planner. A Job of a Python
+objective runs on a warm worker instead (``warm``: one process per slot). Deleting a Job
 stops its process group and every process below it, ``setsid`` children
 included (``proctree``); ``shutdown`` stops whatever is still below this process.
 
