@@ -47,11 +47,21 @@ from tuneop_runner.contract import (
     format_result_line,
     truncate_error,
 )
+from tuneop_runner.frames import begin_line, end_line, header_line, new_nonce
 from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
 from tuneop_runner.pruning import PruningStudy, parse_pruner_config
 from tuneop_runner.trial import RunningTrial, running
 
-__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_TRIAL_FAILED", "PROG", "Evaluator", "main", "run_trials"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_OK",
+    "EXIT_TRIAL_FAILED",
+    "PROG",
+    "Evaluator",
+    "main",
+    "run_job",
+    "run_trials",
+]
 
 PROG = "tuneop-runner"
 EXIT_OK = 0
@@ -93,9 +103,18 @@ def _error(message: str) -> None:
     print(f"{PROG}: error: {truncate_error(message)}", file=sys.stderr, flush=True)
 
 
-def _emit(report: TrialReport) -> None:
-    # flush=True per line: a worker killed after this point keeps the line.
-    print(format_result_line(report), flush=True)
+def _emit(report: TrialReport, nonce: str | None = None) -> None:
+    # flush=True per line: a worker killed after this point keeps the line. The result
+    # and the end of its frame go in one write, so nothing falls between them.
+    line = format_result_line(report)
+    if nonce is not None:
+        line += "\n" + end_line(nonce, report.trial)
+    print(line, flush=True)
+
+
+def _begin(trial: int, nonce: str | None) -> None:
+    if nonce is not None:
+        print(begin_line(nonce, trial), flush=True)
 
 
 def _load_trials(flag: str | None, env: Mapping[str, str]) -> tuple[Trial, ...]:
@@ -107,7 +126,7 @@ def _load_trials(flag: str | None, env: Mapping[str, str]) -> tuple[Trial, ...]:
     return parse_trials(text, ENV_TRIALS)
 
 
-def _evaluator(settings: Settings) -> Evaluator:
+def _evaluator(settings: Settings, loaded: dict[str, Evaluator] | None = None) -> Evaluator:
     if settings.command is not None:
         # Imported here: subprocess and threading are start-up time a worker
         # with a callable objective does not need to pay.
@@ -115,16 +134,22 @@ def _evaluator(settings: Settings) -> Evaluator:
 
         return CommandObjective(settings.command)
     assert settings.objective is not None
+    if loaded is not None and settings.objective in loaded:
+        return loaded[settings.objective]
     try:
         function = load_callable(settings.objective)
     except ObjectiveLoadError as exc:
         raise ConfigError(str(exc)) from exc
-    return CallableObjective(function, settings.objective)
+    evaluator = CallableObjective(function, settings.objective)
+    if loaded is not None:
+        loaded[settings.objective] = evaluator
+    return evaluator
 
 
-def _report_config_failure(trials: Sequence[Trial], message: str) -> None:
+def _report_config_failure(trials: Sequence[Trial], message: str, nonce: str | None) -> None:
     for trial in trials:
-        _emit(build_report(trial.index, trial.params, Evaluation.failed(message), 0.0))
+        _begin(trial.index, nonce)
+        _emit(build_report(trial.index, trial.params, Evaluation.failed(message), 0.0), nonce)
 
 
 def run_trials(
@@ -132,17 +157,20 @@ def run_trials(
     evaluator: Evaluator,
     settings: Settings,
     pruning: PruningStudy | None = None,
+    nonce: str | None = None,
 ) -> list[TrialReport]:
-    """Evaluate ``trials`` in order, printing each report as it is known."""
+    """Evaluate ``trials`` in order, printing each report as it is known; with a
+    ``nonce``, each trial's output in its frame (``tuneop_runner.frames``)."""
     reports: list[TrialReport] = []
     for trial in trials:
+        _begin(trial.index, nonce)
         started = time.monotonic()
         seat = pruning.begin(trial.index) if pruning is not None else None
         with running(RunningTrial(trial.index, settings.metric or "value", seat)):
             evaluation = evaluator.evaluate(trial.params, settings.timeout)
         duration = time.monotonic() - started
         report = build_report(trial.index, trial.params, evaluation, duration, settings.metric)
-        _emit(report)
+        _emit(report, nonce)
         if seat is not None:
             value = report.metrics.get(settings.metric or "value") if report.ok else None
             number = float(value) if isinstance(value, int | float) else None
@@ -167,32 +195,53 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    env = os.environ
+    # First, before the objective is imported: the log's frames (tuneop_runner.frames).
+    nonce = new_nonce()
+    print(header_line(nonce), flush=True)
+    return run_job(os.environ, nonce, args)
+
+
+def run_job(
+    env: Mapping[str, str],
+    nonce: str,
+    args: argparse.Namespace | None = None,
+    loaded: dict[str, Evaluator] | None = None,
+) -> int:
+    """One worker's trials, framed by ``nonce``, as configured by ``env`` (and the flags
+    in ``args``); its exit code. ``loaded`` keeps callable objectives imported by an
+    earlier call (a warm worker, ``tuneop_runner.warm``)."""
+    flags = (
+        args
+        if args is not None
+        else argparse.Namespace(
+            trials=None, objective=None, command=None, metric=None, timeout=None
+        )
+    )
     try:
-        trials = _load_trials(args.trials, env)
+        trials = _load_trials(flags.trials, env)
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_CONFIG
     try:
         settings = resolve_settings(
             env,
-            objective=args.objective,
-            command=args.command,
-            metric=args.metric,
-            timeout=args.timeout,
+            objective=flags.objective,
+            command=flags.command,
+            metric=flags.metric,
+            timeout=flags.timeout,
         )
-        evaluator = _evaluator(settings)
+        evaluator = _evaluator(settings, loaded)
         pruner = parse_pruner_config(env)
     except ConfigError as exc:
         _error(str(exc))
-        _report_config_failure(trials, str(exc))
+        _report_config_failure(trials, str(exc), nonce)
         return EXIT_CONFIG
 
     print(_describe_worker(env, trials, evaluator), file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         pruning = PruningStudy(pruner) if pruner is not None else None
-        reports = run_trials(trials, evaluator, settings, pruning)
+        reports = run_trials(trials, evaluator, settings, pruning, nonce)
     except _Terminated:
         _error("terminated by SIGTERM; trials not yet reported did not finish")
         return 128 + signal.SIGTERM

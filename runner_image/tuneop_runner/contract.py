@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,6 +46,7 @@ __all__ = [
     "INTERMEDIATE_PREFIX",
     "MAX_ERROR_CHARS",
     "MAX_INTERMEDIATE_METRICS",
+    "MAX_MAGNITUDE",
     "MAX_STEP",
     "RESULT_PREFIX",
     "Evaluation",
@@ -57,6 +59,7 @@ __all__ = [
     "format_result_line",
     "objective_metric_problem",
     "parse_result_line",
+    "sane_text",
     "sanitize_metrics",
     "truncate_error",
 ]
@@ -69,6 +72,10 @@ MAX_INTERMEDIATE_METRICS = 16
 MAX_STEP = 2**31 - 1
 
 MetricValue = int | float | bool | None
+# The operator's tuneop.core.untrusted.MAX_MAGNITUDE (a test holds them equal): a metric
+# past it in magnitude is written as null, with the reason in ``error``.
+MAX_MAGNITUDE = 1e300
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ReportStatus(StrEnum):
@@ -153,14 +160,15 @@ def format_result_line(report: TrialReport) -> str:
         allow_nan=False,
         default=str,
     )
-    return RESULT_PREFIX + body
+    # Any lone surrogate left (a param's text): replaced, so printing cannot fail.
+    return RESULT_PREFIX + sane_text(body)
 
 
 def format_intermediate_line(trial: int, step: int, metrics: Mapping[str, MetricValue]) -> str:
     """The intermediate line of ``trial`` at ``step``, without a trailing newline."""
     doc = {"metrics": dict(metrics), "step": step, "trial": trial}
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return INTERMEDIATE_PREFIX + body
+    return INTERMEDIATE_PREFIX + sane_text(body)
 
 
 def parse_result_line(line: str) -> dict[str, object] | None:
@@ -174,9 +182,14 @@ def parse_result_line(line: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def sane_text(text: str) -> str:
+    """``text`` with each lone surrogate (not encodable as UTF-8) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def truncate_error(message: str) -> str:
     """``message`` on one line and within the contract's length limit."""
-    flat = " ".join(message.split())
+    flat = " ".join(sane_text(message).split())
     if len(flat) <= MAX_ERROR_CHARS:
         return flat
     return flat[: MAX_ERROR_CHARS - 3] + "..."
@@ -201,23 +214,34 @@ def sanitize_metrics(raw: Mapping[object, object]) -> tuple[dict[str, MetricValu
         if not isinstance(key, str):
             problems.append(f"metric name {key!r} is not a string")
             continue
+        key = sane_text(key)
         if isinstance(value, bool):
             metrics[key] = value
-        elif isinstance(value, numbers.Integral):
-            metrics[key] = int(value)
         elif isinstance(value, numbers.Real):
-            number = float(value)
-            if math.isfinite(number):
-                metrics[key] = number
-            else:
-                metrics[key] = None
-                problems.append(f"metric {key!r} is not finite ({number})")
+            number, problem = _number(value)
+            metrics[key] = number
+            if problem:
+                problems.append(f"metric {key!r} {problem}")
         else:
             # Kept as null, like a non-finite value, so the reader knows it was reported
             # and takes the reason from ``error`` instead of calling it missing.
             metrics[key] = None
             problems.append(f"metric {key!r} is not a number ({type(value).__name__})")
     return metrics, problems
+
+
+def _number(value: numbers.Real) -> tuple[int | float | None, str | None]:
+    """A real number as JSON can hold it, or None and why (not finite, or too large)."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None, f"is too large (more than {MAX_MAGNITUDE:g} in magnitude)"
+    if not math.isfinite(number):
+        return None, f"is not finite ({number})"
+    if abs(number) > MAX_MAGNITUDE:
+        return None, f"is too large (more than {MAX_MAGNITUDE:g} in magnitude)"
+    # Integral numbers (numpy's too) stay ints on the line.
+    return (int(value) if isinstance(value, numbers.Integral) else number), None
 
 
 def objective_metric_problem(

@@ -25,6 +25,7 @@ from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
 from tuneop.cli.watch import watch
+from tuneop.core.contract import parse_log
 
 HERE = Path(__file__).parent
 
@@ -115,11 +116,13 @@ def test_the_capped_copy_keeps_result_lines_after_the_cap() -> None:
 
 def test_the_harvest_reads_every_result_line_and_only_a_tail_of_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "w.log"
-    lines = [f'TUNEOP_RESULT {{"trial": {i}}}\n' + "n" * 1000 + "\n" for i in range(50)]
+    result = 'TUNEOP_RESULT {{"trial": {}, "status": "succeeded"}}\n'
+    lines = [result.format(i) + "n" * 1000 + "\n" for i in range(50)]
     log.write_text("".join(lines))
     text = harvestable(log, tail=5000)
     assert text.count("TUNEOP_RESULT") == 50
-    assert len(text) < 5000 + 50 * 40
+    assert sorted(parse_log(text).reports) == list(range(50))
+    assert len(text) < 5000 + 50 * 60
 
 
 def test_watch_prints_what_redis_holds_as_text(redis_url: str) -> None:

@@ -399,6 +399,36 @@ def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
     assert [r.outcome.value for r in harvested] == ["Succeeded", "Succeeded"]
 
 
+def test_a_sibling_cannot_forge_nor_flood_out_a_result_in_a_framed_pod_log() -> None:
+    # Issue 25, item 2, on the operator's path: the runner's frames in a pod log; trial 1
+    # prints trial 0's result inside its own frame, 6 MB of it, before its own result.
+    from tuneop.core.contract import RESULT_PREFIX
+    from tuneop.core.harvest import harvest_job
+
+    api = FakeApi()
+    launch(api, 1, trials_per_job=2)
+    nonce = "0123456789abcdef0123456789abcdef"
+
+    def result(t: int, loss: float) -> str:
+        return (
+            RESULT_PREFIX
+            + f'{{"trial": {t}, "metrics": {{"loss": {loss}}}, "status": "succeeded"}}\n'
+        )
+
+    body = (
+        f"TUNEOP_FRAMES {nonce}\nTUNEOP_BEGIN {nonce} 0\n{result(0, 10)}TUNEOP_END {nonce} 0\n"
+        f"TUNEOP_BEGIN {nonce} 1\n"
+        + result(0, -1e6) * (6 * 1024 * 1024 // len(result(0, -1e6)))
+        + f"{result(1, 11)}TUNEOP_END {nonce} 1\n"
+    )
+    api.finish("ns", "demo-0", body)
+    job = observed(api)
+    logs = KubeJobs(fake_kube(api)).read_logs(REF, job)
+    assert logs is not None and sum(len(x) for x in logs) < 64 * 1024
+    harvested = harvest_job(job, logs, spec().objective)
+    assert [(r.outcome.value, r.value) for r in harvested] == [("Succeeded", 10), ("Succeeded", 11)]
+
+
 def test_no_pods_means_results_lost_except_after_the_deadline() -> None:
     api = FakeApi()
     launch(api, 2)

@@ -306,7 +306,8 @@ def test_lines_already_printed_survive_a_killed_worker(tmp_path: Path) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
             give_up = time.monotonic() + 15
-            while b"\n" not in captured and time.monotonic() < give_up:
+            # Until trial 0's result (the frames' announcement comes first).
+            while RESULT_PREFIX.encode() not in captured and time.monotonic() < give_up:
                 if selector.select(timeout=0.5):
                     chunk = os.read(proc.stdout.fileno(), 65536)
                     if not chunk:

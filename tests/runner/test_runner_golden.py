@@ -24,6 +24,7 @@ from tuneop_runner.contract import (
     format_result_line,
     parse_result_line,
 )
+from tuneop_runner.frames import BEGIN_PREFIX, END_PREFIX, FRAMES_PREFIX
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "contract"
 CASES = sorted(p.name.removesuffix(".log") for p in GOLDEN.glob("*.log"))
@@ -84,16 +85,35 @@ def test_the_runner_prints_the_golden_line_and_reads_it_back(
     assert parse_result_line(line) == report.to_json()
 
 
+def frame_of(lines: list[str]) -> list[int | None]:
+    """Each line's open frame (tuneop_runner.frames), by the log's announced nonce; all
+    None for an unframed log, where every line counts."""
+    nonce = next((x[len(FRAMES_PREFIX) :] for x in lines if x.startswith(FRAMES_PREFIX)), None)
+    frames: list[int | None] = []
+    open_: int | None = None
+    for x in lines:
+        if nonce is not None and x.startswith(BEGIN_PREFIX + nonce + " "):
+            open_ = int(x.rsplit(" ", 1)[1])
+        elif nonce is not None and x.startswith(END_PREFIX + nonce + " "):
+            open_ = None
+        frames.append(open_ if nonce is not None else -1)
+    return frames
+
+
 def runner_view(name: str) -> list[dict[str, object]]:
-    """The well-formed reports the runner's reader takes from a log, the last per trial."""
+    """The well-formed reports the runner's reader takes from a log: the last per trial,
+    and in a framed log only a trial's own lines inside its own frame."""
     statuses = {str(s) for s in ReportStatus}
     last: dict[int, dict[str, object]] = {}
-    for line in log_lines(name):
+    lines = log_lines(name)
+    for line, frame in zip(lines, frame_of(lines), strict=True):
         obj = parse_result_line(line)
         if obj is None:
             continue
         trial = obj.get("trial")
         if not isinstance(trial, int) or isinstance(trial, bool) or trial < 0:
+            continue
+        if frame != -1 and frame != trial:
             continue
         if obj.get("status") in statuses:
             last[trial] = obj

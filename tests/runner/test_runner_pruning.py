@@ -80,7 +80,9 @@ def test_each_report_is_one_intermediate_line_before_the_result(
         format_intermediate_line(0, s, {"acc": s / 10, "loss": 1 - s / 10}) for s in (1, 2, 3)
     ]
     assert [x for x in run.stdout.splitlines() if x.startswith(INTERMEDIATE_PREFIX)] == expected
-    assert run.stdout.splitlines()[-1].startswith("TUNEOP_RESULT ")
+    # The result, then the end of the trial's frame (tuneop_runner.frames).
+    assert run.stdout.splitlines()[-2].startswith("TUNEOP_RESULT ")
+    assert run.stdout.splitlines()[-1].startswith("TUNEOP_END ")
 
 
 @pytest.mark.parametrize(

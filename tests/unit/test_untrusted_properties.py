@@ -152,7 +152,7 @@ BOUNDS = [
 def test_a_line_past_a_bound_is_malformed_and_its_trial_did_not_report(
     body: str, problem: str
 ) -> None:
-    parsed = parse_log(line(body), max_bytes=4 * MAX_LINE_BYTES)
+    parsed = parse_log(line(body))
     assert parsed.malformed == 1 and problem in (parsed.first_problem or "")
     finished = job(0, JobState.SUCCEEDED, trials=[0], params=({},))
     (result,) = harvest_job(finished, [line(body)], Objective(metric="loss"))
@@ -177,9 +177,8 @@ def test_a_log_scan_keeps_the_same_result_lines_however_the_log_is_chunked(
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     whole, chunked = scan([data], tail_bytes=64), scan(chunks, tail_bytes=64)
     assert whole == chunked
-    lines = data.split(b"\n")
-    kept = sum(x.startswith("TUNEOP_RESULT") for x in whole.split("\n"))
-    assert kept == sum(x.startswith(b"TUNEOP_RESULT") for x in lines)
+    # What was kept reads back to what the whole log holds.
+    assert parse_log(whole).reports == parse_log(data).reports
 
 
 def test_an_endless_line_is_cut_and_counts_as_malformed() -> None:
@@ -187,3 +186,98 @@ def test_an_endless_line_is_cut_and_counts_as_malformed() -> None:
     text = scan([endless[i : i + 65536] for i in range(0, len(endless), 65536)] + [b'"}\n'])
     assert len(text) < MAX_LINE_BYTES + 100
     assert parse_log(text).malformed == 1
+
+
+# ---- the runner's frames (tuneop.core.framing): issue 25, item 2
+
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def report_line(trial: int, loss: float) -> str:
+    return line(json.dumps(report(trial=trial, metrics={"loss": loss}))).rstrip("\n")
+
+
+FORGED = st.sampled_from(
+    [
+        "noise",
+        f"{RESULT_PREFIX}{{oops",
+        "TUNEOP_BEGIN " + "f" * 32 + " 0",
+        "TUNEOP_END " + "f" * 32 + " 1",
+        "TUNEOP_FRAMES " + "e" * 32,
+        'TUNEOP_INTERMEDIATE {"trial": 0, "step": 1, "metrics": {"loss": -5}}',
+    ]
+) | st.integers(0, 4).map(lambda t: report_line(t, -1e6))
+
+
+def framed_log(trials: list[int], noise: list[list[str]], between: list[str]) -> str:
+    """A runner's framed log: each trial's noise (forgeries included) in its frame, then
+    its real result; ``between`` stands outside every frame."""
+    out = [f"TUNEOP_FRAMES {NONCE}", *between]
+    for t, lines_ in zip(trials, noise, strict=False):
+        out += [f"TUNEOP_BEGIN {NONCE} {t}", *lines_, report_line(t, t + 0.5)]
+        out += [f"TUNEOP_END {NONCE} {t}", *between]
+    return "\n".join(out) + "\n"
+
+
+@PROFILE
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=4, unique=True),
+    st.lists(st.lists(FORGED, max_size=8), min_size=4, max_size=4),
+    st.lists(FORGED, max_size=4),
+)
+def test_no_result_outside_its_frame_is_accepted(
+    trials: list[int], noise: list[list[str]], between: list[str]
+) -> None:
+    parsed = parse_log(framed_log(trials, noise, between))
+    assert {t: r.metrics["loss"] for t, r in parsed.reports.items()} == {t: t + 0.5 for t in trials}
+    assert all(s == {} for t, s in parsed.curves.steps.items() if t not in trials)
+
+
+@settings(PROFILE, max_examples=40)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=4, unique=True),
+    st.lists(st.tuples(FORGED, st.integers(0, 1500)), min_size=4, max_size=4),
+    st.integers(1, 200_000),
+)
+def test_any_interleaving_of_floods_keeps_every_framed_valid_result(
+    trials: list[int], floods: list[tuple[str, int]], size: int
+) -> None:
+    noise = [[text] * count for text, count in floods]
+    data = framed_log(trials, noise, []).encode()
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    used = peak(lambda: scan(chunks))
+    parsed = parse_log(scan(chunks))
+    assert {t: r.metrics["loss"] for t, r in parsed.reports.items()} == {t: t + 0.5 for t in trials}
+    assert used < PEAK_BYTES
+
+
+# ---- numbers and text of a trial's output (tuneop.core.untrusted): issue 25, item 1
+
+NUMBER = st.integers(min_value=-(10**600), max_value=10**600) | st.floats() | st.booleans()
+TEXT = st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=8)
+
+
+@PROFILE
+@given(NUMBER, NUMBER, TEXT, TEXT)
+def test_any_number_or_surrogate_in_a_result_line_is_a_classified_outcome(
+    value: Any, duration: Any, name: str, error: str
+) -> None:
+    body = {"trial": 0, "metrics": {"loss": value, name: value}, "status": "succeeded"}
+    body |= {"durationSeconds": duration, "error": error}
+    finished = job(0, JobState.SUCCEEDED, trials=[0], params=({},))
+    (result,) = harvest_job(finished, [line(json.dumps(body))], Objective(metric="loss"))
+    doc = result.to_json("ns/s", Objective(metric="loss"))
+    json.dumps(doc, allow_nan=False).encode("utf-8")  # storable: finite, no lone surrogate
+    value_ = result.value
+    assert value_ is None or abs(value_) <= 1e300
+    assert result.outcome in (Outcome.SUCCEEDED, Outcome.METRICS_UNAVAILABLE)
+
+
+@PROFILE
+@given(NUMBER, TEXT)
+def test_any_number_or_surrogate_in_a_trial_file_reads_back_storable(value: Any, text: str) -> None:
+    doc = {"trial": 1, "metrics": {text: value}, "objective": {"value": value}, "error": text}
+    doc |= {"durationSeconds": value, "intermediate": [[1, value]]}
+    record = read_record(json.dumps(doc))
+    assert record is not None
+    json.dumps(record, allow_nan=False).encode("utf-8")

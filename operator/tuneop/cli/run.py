@@ -170,9 +170,12 @@ def run_local(
     log_cap_bytes: int = LOG_CAP_BYTES,
     fresh: bool = False,
     warm_start: WarmStartSource | None = None,
+    warm_workers: bool = True,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec, or of files changed since, raises ``ForeignResults``."""
+    A folder of another spec, or of files changed since, raises ``ForeignResults``.
+    ``warm_workers``: a Python objective's Jobs run on one warm worker per slot
+    (``adapters.local.warm``)."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
@@ -184,7 +187,9 @@ def run_local(
     if claim.archived is not None:
         moved = f"starting {ref.name} over: the previous results moved to {claim.archived}"
         console.print(clean(moved), highlight=False, soft_wrap=True)
-    backend = LocalJobs(logs_dir=folder / "logs", log_cap_bytes=log_cap_bytes)
+    backend = LocalJobs(
+        logs_dir=folder / "logs", log_cap_bytes=log_cap_bytes, warm_workers=warm_workers
+    )
     prev = _reopened(claim.status, store, ref, backend)
     finished = prev.terminal and prev.phase is not Phase.CANCELLED
     if finished and not has_work(spec, ref, prev, clock()):

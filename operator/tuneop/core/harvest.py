@@ -73,7 +73,7 @@ def harvest_job(
 ) -> tuple[TrialResult, ...]:
     """Results for every trial of a finished ``job``; ``logs`` is None when its pods are gone.
     With several ``objectives`` (``spec.all_objectives``) a trial needs a value for each."""
-    parsed: list[ParsedLog] = [parse_log(log) for log in logs or ()]
+    parsed: list[ParsedLog] = [parse_log(log, job.trials) for log in logs or ()]
     reported = {}
     curves = Curves()
     for p in parsed:

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneop.core.untrusted import finite_number, sane_text
+
 __all__ = [
     "INTERMEDIATE_PREFIX",
     "MAX_INTERMEDIATE_LINE_BYTES",
@@ -90,8 +92,9 @@ def parse_intermediate(body: str) -> IntermediateReport:
             continue  # a writer's way to say "not finite": nothing to draw
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError(f"metrics.{name[:64]}: must be a number")
-        if math.isfinite(v):
-            kept[name] = float(v)
+        number = finite_number(v)  # NaN, inf or past the magnitude bound: no point
+        if number is not None:
+            kept[sane_text(name)] = number
     return IntermediateReport(trial, _step(doc.get("step")), kept)
 
 
@@ -140,7 +143,7 @@ def stdout_curve(log: str, metric: str) -> Curve:
             value = float(found.get(metric, ""))
         except ValueError:
             continue
-        if not math.isfinite(value):
+        if finite_number(value) is None:
             continue
         count += 1
         named = [w for n in _STEP_NAMES if (w := _whole(found.get(n))) is not None]
@@ -170,7 +173,7 @@ def curve_from_json(value: Any) -> Curve:
             continue
         step, v = item
         ok_step = isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_STEP
-        ok_value = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        if ok_step and ok_value:
-            out.append((step, float(v)))
+        number = finite_number(v)
+        if ok_step and number is not None:
+            out.append((step, number))
     return tuple(out)

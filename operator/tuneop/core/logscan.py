@@ -1,47 +1,45 @@
-"""Reading a worker log of any size in bounded memory: its result lines and its tail.
+"""Reading a worker log of any size in bounded memory: what counts of it, and its tail.
 
 A worker's output is untrusted and may be huge (a training loop that prints
-every step, a trial that floods stderr). The harvest needs only two things
-from it: every result line (``RESULT_PREFIX``), wherever it stands, and the
-last stretch of other output, which explains a trial that never reported.
-``scan`` reads the log as a stream of chunks and keeps exactly those: memory
-is bounded by the result lines (each at most ``MAX_LINE_BYTES``, longer ones
-are cut and later count as malformed) plus ``tail_bytes``, whatever the log's
-size. Intermediate lines (a trial's progress, ``tuneop.core.intermediate``)
-are kept too, the first ``INTERMEDIATE_BYTES`` of them (each line cut at its
-own small bound). The local and the Kubernetes adapters both read logs
-through it.
+every step, a trial that floods stdout with look-alike result lines). The
+harvest needs only two things from it: each trial's result and learning
+curve, by the rules of ``tuneop.core.framing`` (inside the trial's frame when
+the runner framed the log, within per-trial budgets), and the last stretch of
+other output, which explains a trial that never reported. ``scan`` reads the
+log as a stream of chunks and keeps exactly those: memory is bounded by what
+``framing.LogReader`` keeps per trial (one result line, each line at most
+``MAX_LINE_BYTES``: longer ones are cut and count as malformed, and a budget
+of intermediate lines) plus ``tail_bytes``, whatever the log's size and
+however one trial floods it. Given the Job's ``trials``, the lines of no
+other trial are kept. The text it returns reads back (``parse_log``) to the
+same reports. The local and the Kubernetes adapters both read logs through it.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from tuneop.core.contract import LOG_TAIL_BYTES, MAX_LINE_BYTES, RESULT_PREFIX
-from tuneop.core.intermediate import INTERMEDIATE_PREFIX, MAX_INTERMEDIATE_LINE_BYTES
+from tuneop.core.framing import FRAME_PREFIXES, INTERMEDIATE_BYTES, LogReader
+from tuneop.core.intermediate import INTERMEDIATE_PREFIX
+from tuneop.core.resultline import LOG_TAIL_BYTES, MAX_LINE_BYTES, RESULT_PREFIX
 
 __all__ = ["INTERMEDIATE_BYTES", "LogScan", "scan"]
 
-# Intermediate lines kept per log; with the result lines they stay within what
-# parse_log reads (LOG_TAIL_BYTES), so learning curves do not push results out.
-INTERMEDIATE_BYTES = 2 * 1024 * 1024
-_STEP_PREFIX = INTERMEDIATE_PREFIX.encode()
-_STEP_CAP = MAX_INTERMEDIATE_LINE_BYTES + len(_STEP_PREFIX) + 1
-
-_PREFIX = RESULT_PREFIX.encode()
+# Lines the reader judges; everything else is the tail's.
+_COUNTED = tuple(p.encode() for p in (RESULT_PREFIX, INTERMEDIATE_PREFIX, *FRAME_PREFIXES))
 # A line is kept whole up to this size; past it, the rest of the line is dropped.
-_LINE_CAP = MAX_LINE_BYTES + len(_PREFIX) + 1
+_LINE_CAP = MAX_LINE_BYTES + len(RESULT_PREFIX) + 1
 
 
 class LogScan:
-    """Feed chunks with ``add``; ``text`` is the result lines after the tail of the rest."""
+    """Feed chunks with ``add``; ``text`` is what counts of the log, after the tail of the rest."""
 
-    def __init__(self, tail_bytes: int = LOG_TAIL_BYTES) -> None:
+    def __init__(
+        self, tail_bytes: int = LOG_TAIL_BYTES, trials: Collection[int] | None = None
+    ) -> None:
         self.tail_bytes = tail_bytes
-        self.results: list[bytes] = []
-        self.steps: list[bytes] = []
-        self.steps_kept = 0
+        self.reader = LogReader(trials)
         self.rest: deque[bytes] = deque()
         self.kept = 0
         self.size = 0
@@ -68,16 +66,16 @@ class LogScan:
             line += b"\n"
         self._line.clear()
         self._cut = False
-        if line.startswith(_PREFIX):
-            self.results.append(line)
-            return
-        if line.startswith(_STEP_PREFIX):
-            if len(line) > _STEP_CAP:  # past its bound it is malformed either way
-                line = line[: _STEP_CAP - 1] + b"\n"
-            if self.steps_kept + len(line) <= INTERMEDIATE_BYTES:
-                self.steps.append(line)
-                self.steps_kept += len(line)
-            return
+        # A carriage return ends a line too (a progress bar's "50%\r" before a result).
+        pieces = line[:-1].split(b"\r") if b"\r" in line else [line[:-1]]
+        counted = [p for p in pieces if p.startswith(_COUNTED)]
+        for piece in counted:
+            self.reader.add(piece.decode("utf-8", errors="replace"))
+        if counted:
+            other = [p for p in pieces if p and not p.startswith(_COUNTED)]
+            if not other:
+                return
+            line = b"\r".join(other) + b"\n"
         self.rest.append(line)
         self.kept += len(line)
         while self.kept > self.tail_bytes and len(self.rest) > 1:
@@ -86,13 +84,22 @@ class LogScan:
     def text(self) -> str:
         if self._line:
             self._finish()
-        kept = [*self.rest, *self.steps, *self.results]
-        return b"".join(kept).decode("utf-8", errors="replace")
+        counted = self.reader.lines()
+        framed = self.reader.nonce is not None
+        # A framed log's announcement stays first: it is what makes the log framed.
+        head = counted[:1] if framed else []
+        body = counted[1:] if framed else counted
+        rest = b"".join(self.rest).decode("utf-8", errors="replace")
+        return "".join(f"{x}\n" for x in head) + rest + "".join(f"{x}\n" for x in body)
 
 
-def scan(chunks: Iterable[bytes], tail_bytes: int = LOG_TAIL_BYTES) -> str:
+def scan(
+    chunks: Iterable[bytes],
+    tail_bytes: int = LOG_TAIL_BYTES,
+    trials: Collection[int] | None = None,
+) -> str:
     """What the harvest needs of a log given as chunks: see the module's docstring."""
-    reader = LogScan(tail_bytes)
+    reader = LogScan(tail_bytes, trials)
     for chunk in chunks:
         reader.add(chunk)
     return reader.text()

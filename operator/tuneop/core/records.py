@@ -14,10 +14,10 @@ raises for bad content.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from tuneop.core.intermediate import curve_from_json
+from tuneop.core.untrusted import finite_number, sane_text
 
 __all__ = [
     "MAX_ENTRIES",
@@ -50,13 +50,12 @@ def read_record(text: str | bytes) -> Record | None:
 
 
 def _text(v: Any) -> str | None:
-    return v[:MAX_TEXT] if isinstance(v, str) else None
+    return sane_text(v[:MAX_TEXT]) if isinstance(v, str) else None
 
 
 def _number(v: Any) -> float | int | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return v if math.isfinite(v) else None
+    # An int keeps its type (a count stays a count) when it is within the bound.
+    return v if finite_number(v) is not None else None
 
 
 def _scalar(v: Any) -> Any:
@@ -74,7 +73,7 @@ def _mapping(v: Any, value: Any) -> dict[str, Any]:
             break
         kept = value(item)
         if isinstance(k, str) and len(k) <= 256 and kept is not None:
-            out[k] = kept
+            out[sane_text(k)] = kept
     return out
 
 

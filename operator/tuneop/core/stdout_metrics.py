@@ -15,12 +15,12 @@ that is not a finite number is passed over. The harvest reads what
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from tuneop.api.spec import MetricsCollector
 from tuneop.core.contract import MAX_ENTRIES, MAX_NAME_CHARS
+from tuneop.core.untrusted import finite_number, sane_text
 
 __all__ = ["KATIB_FILTER", "MAX_METRICS", "stdout_metrics"]
 
@@ -52,8 +52,9 @@ def stdout_metrics(log: str, collector: MetricsCollector, objective: str) -> dic
                 value = float(text)
             except ValueError:
                 continue  # "name=" with no number
-            if not math.isfinite(value) or len(name) > MAX_NAME_CHARS:
+            if finite_number(value) is None or len(name) > MAX_NAME_CHARS:
                 continue
+            name = sane_text(name)
             if name in seen:
                 seen[name].add(value)
             elif len(seen) < MAX_METRICS - 1 or name == objective:

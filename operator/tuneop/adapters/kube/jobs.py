@@ -204,7 +204,7 @@ class KubeJobs:
             if budget <= 0:
                 break
             try:
-                parts = self._pod_log(ref, pod, min(budget, self.log_limit_bytes))
+                parts = self._pod_log(ref, pod, min(budget, self.log_limit_bytes), job.trials)
             except TransientError:
                 if not give_up:
                     with self._lock:
@@ -226,12 +226,14 @@ class KubeJobs:
         with self._lock:
             self._log_failures.pop(key, None)
 
-    def _pod_log(self, ref: SessionRef, pod: Json, limit: int) -> list[str] | None:
+    def _pod_log(
+        self, ref: SessionRef, pod: Json, limit: int, trials: Sequence[int] = ()
+    ) -> list[str] | None:
         """The container log's result lines and last ``limit`` bytes; None if the pod is gone.
 
-        The whole log is streamed through ``tuneop.core.logscan`` (every result line is
-        found wherever it stands, in bounded memory, whatever the log's size); only its
-        transfer grows with the log.
+        The whole log is streamed through ``tuneop.core.logscan`` (each of the Job's
+        ``trials`` keeps its result wherever it stands, in memory bounded per trial,
+        whatever the log's size); only its transfer grows with the log.
         """
         meta = pod.get("metadata") or {}
         name = meta.get("name", "")
@@ -246,7 +248,8 @@ class KubeJobs:
                 _request_timeout=REQUEST_TIMEOUT,
             )
             try:
-                return [scan(resp.stream(STREAM_CHUNK_BYTES), tail_bytes=limit)]
+                chunks = resp.stream(STREAM_CHUNK_BYTES)
+                return [scan(chunks, tail_bytes=limit, trials=trials or None)]
             finally:
                 resp.release_conn()
         except Exception as err:

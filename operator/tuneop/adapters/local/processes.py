@@ -8,7 +8,8 @@ deadline the whole process group is killed (reason DeadlineExceeded); a failed
 attempt is retried with a fresh log until the retries are spent
 (BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
 the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
-``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job
+``backoffLimit: 0``: retries are per trial, by the planner. A Job of a Python
+objective runs on a warm worker instead (``warm``: one process per slot). Deleting a Job
 stops its process group and every process below it, ``setsid`` children
 included (``proctree``); ``shutdown`` stops whatever is still below this process.
 
@@ -54,9 +55,11 @@ from typing import IO, Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
 from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
+from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
+from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import ENV_TRIALS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
@@ -79,13 +82,16 @@ LOG_CAP_BYTES = 16 * 1024 * 1024
 READ_LINE_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 256 * 1024
 RESULT = RESULT_PREFIX.encode()
+# Kept in a log past its cap: result lines, and the runner's frames they stand in.
+KEPT_PAST_CAP = (RESULT, *(p.encode() for p in FRAME_PREFIXES))
 # A Job record holds its trials' parameters: at most 1000 trials of bounded params.
 JOB_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
     """Copy a worker's output into its log: all of it up to ``cap`` bytes, then only the
-    result lines; returns how many bytes were not kept (also noted at the end)."""
+    result lines and the frames they stand in; returns how many bytes were not kept (also
+    noted at the end)."""
     written = dropped = 0
     capped = False
     for line in iter(lambda: src.readline(READ_LINE_BYTES), b""):
@@ -94,7 +100,7 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
             dst.write(
                 f"\n[tuneop: output past {cap} bytes is not kept; result lines are]\n".encode()
             )
-        if capped and not line.startswith(RESULT):
+        if capped and not line.startswith(KEPT_PAST_CAP):
             dropped += len(line)
             continue
         written += len(line)
@@ -111,10 +117,11 @@ def _open_log(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, flags, 0o644), "wb")
 
 
-def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``)."""
+def harvestable(path: Path, tail: int = LOG_TAIL_BYTES, trials: Sequence[int] | None = None) -> str:
+    """What the harvest needs of a log file of any size (``tuneop.core.logscan``), of
+    ``trials`` only when given."""
     with path.open("rb") as f:
-        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
+        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail, trials)
 
 
 @dataclass
@@ -125,7 +132,8 @@ class _Job:
     deadline: float
     retries_left: int
     logs: list[Path] = field(default_factory=list)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | WarmRun | None = None
+    warm: bool = False  # runs on a warm worker (tuneop.adapters.local.warm)
     state: JobState = JobState.ACTIVE
     reason: str | None = None
 
@@ -182,6 +190,9 @@ class LocalJobs:
     log_cap_bytes: int = LOG_CAP_BYTES
     # Trials whose results ``resume`` found in the logs of the Jobs it took back.
     collected: int = 0
+    # A Python objective's Jobs run on warm workers, one per slot (tuneop.adapters.local.warm).
+    warm_workers: bool = True
+    _pool: WarmPool | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
@@ -203,6 +214,7 @@ class LocalJobs:
             env={**os.environ, **own},
             deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
             retries_left=int(spec.get("backoffLimit", 0)),
+            warm=self.warm_workers and runs_warm(container, own),
         )
 
     def _record(self, entry: _Job) -> None:
@@ -276,6 +288,10 @@ class LocalJobs:
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
         entry.logs.append(path)
         out = _open_log(path)
+        if entry.warm:
+            entry.proc = self._warm_pool().start(job_env(entry.env), out)
+            self._record(entry)
+            return
         try:
             proc = subprocess.Popen(
                 entry.argv,
@@ -309,7 +325,7 @@ class LocalJobs:
         code = entry.proc.poll()
         if code is None:
             if self.monotonic() >= entry.deadline:
-                kill_group(entry.proc)
+                self._stop(entry.proc)
                 entry.state, entry.reason = JobState.FAILED, "DeadlineExceeded"
             return
         if code == 0:
@@ -320,7 +336,19 @@ class LocalJobs:
             entry.retries_left -= 1
             self._start(entry)
         else:
-            entry.state, entry.reason = JobState.FAILED, "BackoffLimitExceeded"
+            crash = entry.proc.crash if isinstance(entry.proc, WarmRun) else None
+            entry.state, entry.reason = JobState.FAILED, crash or "BackoffLimitExceeded"
+
+    def _warm_pool(self) -> WarmPool:
+        if self._pool is None:
+            self._pool = WarmPool(dict(os.environ), self.cwd, self.wakeup.set, self.log_cap_bytes)
+        return self._pool
+
+    def _stop(self, proc: subprocess.Popen[bytes] | WarmRun) -> None:
+        if isinstance(proc, WarmRun):
+            self._warm_pool().stop(proc)
+        else:
+            kill_group(proc)
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
         out = []
@@ -343,12 +371,12 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path) for path in entry.logs]
+        return [harvestable(path, trials=job.trials) for path in entry.logs]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
         if entry is not None and entry.proc is not None:
-            kill_group(entry.proc)
+            self._stop(entry.proc)
 
     def seconds_to_next_deadline(self) -> float | None:
         active = [e.deadline for e in self._jobs.values() if e.state is JobState.ACTIVE]
@@ -362,6 +390,8 @@ class LocalJobs:
         here: this process is their subreaper during a local session)."""
         for name in list(self._jobs):
             self.delete_job(SessionRef("", ""), name)
+        if self._pool is not None:
+            self._pool.close()
         stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before)
 
 
