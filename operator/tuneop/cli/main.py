@@ -22,7 +22,7 @@ from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
 from tuneop.cli.sources import BAD_REDIS_URL, read_source, redis_client
-from tuneop.cli.text import clean, styled
+from tuneop.cli.text import clean, os_error_text, styled
 
 __all__ = [
     "EXIT_INVALID",
@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from tuneop.adapters.local.claim import ForeignResults
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath, load_records
     from tuneop.cli.run import run_local
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
@@ -130,6 +130,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None
+    except UnsafePath:
+        raise  # one line naming the planted file (main)
+    except OSError as err:
+        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
+        raise UsageError(
+            f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
+            f" stay in {clean(folder)}: make room and run the same command again to resume"
+        ) from None
     st = run.status
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
@@ -148,7 +156,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report and records:
         from tuneop.cli.results import write_report
 
-        report = write_report(records, run.session_dir / "report.html")
+        report = write_report(
+            records, run.session_dir / "report.html", below=run.session_dir.parent
+        )
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
 
@@ -373,8 +383,7 @@ def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None
         return EXIT_INVALID
     except OSError as err:
         # A results folder that is read-only, full, or holds a planted link.
-        where = f"{clean(err.filename)}: " if err.filename else ""
-        print(f"error: {where}{clean(err.strerror or err)}", file=sys.stderr)
+        print(f"error: {os_error_text(err)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

@@ -38,14 +38,16 @@ def write_report(
     path: Path,
     metric: str | None = None,
     direction: str | None = None,
+    below: Path | None = None,
 ) -> Path:
-    """The HTML report of ``records``, written atomically to ``path``."""
+    """The HTML report of ``records``, written atomically to ``path`` (no link below
+    ``below`` followed: default, the report's folder)."""
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
 
     report = build_report(study_data(records, metric, direction))
-    write_atomic(path, report.html)
+    write_atomic(path, report.html, below)
     return path
 
 

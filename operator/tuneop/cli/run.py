@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tuneop.adapters.local.claim import claim_folder
-from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.local.folder import DirectoryResults, check_session_folder
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.local.proctree import become_subreaper
 from tuneop.adapters.memory import MemoryStatus
@@ -161,12 +161,16 @@ def run_local(
     warm_start: WarmStartSource | None = None,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec raises ``ForeignResults``."""
+    A folder of another spec raises ``ForeignResults``; one with a link or FIFO planted
+    where a file or folder of the session goes, ``UnsafePath``; a disk that fills, the
+    ``OSError`` naming the file (the results stored so far stay: a rerun resumes)."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
+    if not fresh:  # --fresh moves the folder aside, strangers and all
+        check_session_folder(store.session_dir(ref), results_dir)
     prev = claim_folder(store.session_dir(ref), session.spec, fresh, clock())
     backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
     events = ConsoleEvents(console, verbose)

@@ -11,11 +11,13 @@ as markup. ``styled`` joins such pieces with tuneop's own styling.
 
 from __future__ import annotations
 
+import errno
 import re
+from pathlib import Path
 
 from rich.text import Text
 
-__all__ = ["MAX_SHOWN", "clean", "styled"]
+__all__ = ["MAX_SHOWN", "clean", "os_error_text", "styled"]
 
 MAX_SHOWN = 2000
 # C0 and C1 control characters, DEL, and the Unicode format characters that reorder
@@ -46,3 +48,12 @@ def styled(*parts: str | tuple[str, str]) -> Text:
         else:
             out.append(clean(part))
     return out
+
+
+def os_error_text(err: OSError, where: Path | str | None = None) -> str:
+    """An ``OSError`` as one line: the file it names (else ``where``), what went wrong and
+    the errno's name (``ENOSPC``, ``EFBIG``), the name cleaned like any outside text."""
+    place = err.filename if err.filename is not None else where
+    head = f"{clean(place)}: " if place is not None else ""
+    name = f" ({errno.errorcode.get(err.errno, 'errno ' + str(err.errno))})" if err.errno else ""
+    return f"{head}{clean(err.strerror or err)}{name}"

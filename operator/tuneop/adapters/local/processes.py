@@ -35,6 +35,13 @@ file is written to ``params/<job>.json`` beside the ``logs`` folder, and
 ``TUNEOP_PARAMS_FILE`` points to it. With early stopping, the trials meet in
 the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
 a local run needs no Redis for it.
+
+Every file of the session folder (logs, params, Job records, the journal) is
+opened through ``adapters.local.safefs``: never through a link, never waiting
+on a FIFO. A log that cannot be written (a full disk, ENOSPC; a file size
+limit, EFBIG) makes its trials unharvestable, so ``list_jobs`` raises that
+error (naming the log) at the next reconcile and the session stops; what was
+stored stays, and the same run resumes once there is room.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
 from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -105,15 +113,10 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
     return dropped
 
 
-def _open_log(path: Path) -> IO[bytes]:
-    """A new log file, never through a symbolic link planted at its name."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    return os.fdopen(os.open(path, flags, 0o644), "wb")
-
-
-def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``)."""
-    with path.open("rb") as f:
+def harvestable(path: Path, tail: int = LOG_TAIL_BYTES, below: Path | None = None) -> str:
+    """What the harvest needs of a log file of any size (``tuneop.core.logscan``), read
+    without following a link below ``below`` or waiting on a FIFO (``safefs``)."""
+    with open_read(path, below) as f:
         return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
 
 
@@ -181,6 +184,8 @@ class LocalJobs:
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
     _jobs: dict[str, _Job] = field(default_factory=dict)
+    # A log that could not be written (a full disk): the session stops at the next look.
+    _fault: OSError | None = None
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
     _before: frozenset[int] = field(default_factory=lambda: frozenset(descendants(os.getpid())))
@@ -215,22 +220,28 @@ class LocalJobs:
             "pid": proc.pid if proc is not None else None,
             "pidStart": process_start(proc.pid) if proc is not None else None,
         }
-        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc))
+        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc), self.anchor)
 
     @property
     def records_dir(self) -> Path:
         return self.logs_dir.with_name("jobs")
 
+    @property
+    def anchor(self) -> Path:
+        """The results root: below it, no link is followed (the session folder is ours)."""
+        return self.logs_dir.parent.parent
+
     def resume(self, inflight: set[int]) -> list[int]:
         """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
         taken = []
-        for job, old in _recorded_jobs(self.records_dir, inflight):
+        for job, old in _recorded_jobs(self.records_dir, inflight, self.anchor):
             pid, start = old.get("pid"), old.get("pidStart")
             if isinstance(pid, int) and pid > 1 and start and process_start(pid) == start:
                 stop_tree(pid, KILL_GRACE_SECONDS, include_root=True)  # a worker left running
             entry = self._entry(job)
             entry.logs = _attempt_logs(self.logs_dir, job.name)
-            done = {t for path in entry.logs for t in parse_log(harvestable(path)).reports}
+            logs = [harvestable(path, below=self.anchor) for path in entry.logs]
+            done = {t for log in logs for t in parse_log(log).reports}
             left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
             self._jobs[job.name] = entry
             taken.append(job.index)
@@ -254,21 +265,21 @@ class LocalJobs:
             if "value" in e or "valueFrom" not in e:
                 env[e["name"]] = kube_expand(str(e.get("value", "")), env)
         if ANN_PARAMS in annotations and "TUNEOP_PARAMS_FILE" in env:
-            folder = self.logs_dir.with_name("params")  # beside logs/, not in it
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{job.name}.json"
-            with _open_log(path) as f:
+            path = self.logs_dir.with_name("params") / f"{job.name}.json"  # beside logs/
+            with open_new(path, self.anchor) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
             env["TUNEOP_PARAMS_FILE"] = str(path)
         if ENV_EARLY_STOPPING in env:
-            env[ENV_PRUNING_STORAGE] = str(self.logs_dir.with_name(JOURNAL_FILE))
+            journal = self.logs_dir.with_name(JOURNAL_FILE)
+            # The runner's Optuna opens it by name: make sure it is a regular file of ours.
+            ensure_regular(journal, self.anchor)
+            env[ENV_PRUNING_STORAGE] = str(journal)
         return container, env
 
     def _start(self, entry: _Job) -> None:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
+        out = open_new(path, self.anchor)
         entry.logs.append(path)
-        out = _open_log(path)
         try:
             proc = subprocess.Popen(
                 entry.argv,
@@ -286,13 +297,23 @@ class LocalJobs:
             self.wakeup.set()
             return
         entry.proc = proc
-        threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
+        threading.Thread(target=self._wait, args=(proc, out, path), daemon=True).start()
         self._record(entry)
 
-    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
-        assert proc.stdout is not None
-        with out, proc.stdout:
-            copy_capped(proc.stdout, out, self.log_cap_bytes)
+    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes], path: Path) -> None:
+        stdout = proc.stdout
+        assert stdout is not None
+        with stdout:
+            try:
+                with out:
+                    copy_capped(stdout, out, self.log_cap_bytes)
+            except OSError as err:
+                # A full disk (ENOSPC), a file size limit (EFBIG): the log is incomplete,
+                # so its trials cannot be harvested. The session stops (``list_jobs``);
+                # the worker's output is drained meanwhile so it never blocks on the pipe.
+                self._fault = OSError(err.errno, err.strerror, str(path))
+                for _ in iter(lambda: stdout.read(READ_CHUNK_BYTES), b""):
+                    pass
         proc.wait()
         self.wakeup.set()
 
@@ -316,6 +337,8 @@ class LocalJobs:
             entry.state, entry.reason = JobState.FAILED, "BackoffLimitExceeded"
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
+        if self._fault is not None:
+            raise self._fault
         out = []
         for entry in self._jobs.values():
             self._poll(entry)
@@ -336,7 +359,7 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path) for path in entry.logs]
+        return [harvestable(path, below=self.anchor) for path in entry.logs]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
@@ -368,13 +391,15 @@ def _attempt_logs(folder: Path, name: str) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, dict[str, Any]]]:
-    """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
+def _recorded_jobs(
+    folder: Path, wanted: set[int], below: Path
+) -> list[tuple[JobToCreate, dict[str, Any]]]:
+    """The recorded Jobs whose index is in ``wanted``; a file that is not one (a link, a
+    FIFO among them) is passed over."""
     out = []
     for path in sorted(folder.glob("*.job.json")):
         try:
-            with path.open("rb") as f:
-                doc = json.loads(f.read(JOB_RECORD_BYTES + 1)[:JOB_RECORD_BYTES])
+            doc = json.loads(read_capped(path, JOB_RECORD_BYTES, below)[:JOB_RECORD_BYTES])
             job = JobToCreate(
                 index=int(doc["index"]),
                 name=str(doc["name"]),
