@@ -70,7 +70,8 @@ class Ran:
     def __str__(self) -> str:
         return (
             f"tuneop {' '.join(self.argv)}: exit {self.code} after {self.seconds:.1f}s,"
-            f" {self.peak_mb:.0f} MB\n--- stdout\n{self.out[-3000:]}\n--- stderr\n{self.err[-3000:]}"
+            f" {self.peak_mb:.0f} MB\n--- stdout\n{self.out[-3000:]}"
+            f"\n--- stderr\n{self.err[-3000:]}"
         )
 
 

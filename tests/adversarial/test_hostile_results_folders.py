@@ -112,7 +112,9 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "run": lambda h: ["run", "adv.yaml", "--local", "--results-dir", "res", "--no-report"],
 }
 # The report and the export cost several seconds each: drawn less often.
-WHICH = st.sampled_from(["summary", "summary", "summary-root-csv", "run", "run", "report", "export"])
+WHICH = st.sampled_from(
+    ["summary", "summary", "summary-root-csv", "run", "run", "report", "export"]
+)
 
 
 def plant_folder(
@@ -148,7 +150,9 @@ def plant_folder(
     sides=st.fixed_dictionaries(
         {"session.json": SIDE_FILE, "spec.json": SIDE_FILE, "results.csv": SIDE_FILE}
     ),
-    folders=st.fixed_dictionaries({"logs": SIDE_FOLDER, "params": SIDE_FOLDER, "jobs": SIDE_FOLDER}),
+    folders=st.fixed_dictionaries(
+        {"logs": SIDE_FOLDER, "params": SIDE_FOLDER, "jobs": SIDE_FOLDER}
+    ),
     which=WHICH,
 )
 def test_a_hostile_results_folder_is_read_or_refused_never_followed_out_or_waited_on(

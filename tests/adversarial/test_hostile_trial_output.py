@@ -47,7 +47,7 @@ SPEC = {
 
 
 def result_line(trial: int, loss: object, name: str = "loss") -> bytes:
-    body = '{"trial": %d, "status": "succeeded", "metrics": {"%s": %s}}' % (trial, name, loss)
+    body = f'{{"trial": {trial}, "status": "succeeded", "metrics": {{"{name}": {loss}}}}}'
     return b"\nTUNEOP_RESULT " + body.encode("utf-8", "surrogatepass") + b"\n"
 
 
@@ -61,11 +61,13 @@ def noise(draw: st.DrawFn, me: int) -> bytes:
                 st.just(result_line(other, -1000000)),  # a forgery of the sibling's result
                 st.just(result_line(other, "1" + "0" * 400)),  # 10**400
                 st.just(result_line(other, 1.0, "\\ud800")),  # a lone surrogate
-                st.just(b"\nTUNEOP_RESULT {\"trial\": %d, \"metr\n" % me),  # malformed
+                st.just(b'\nTUNEOP_RESULT {"trial": %d, "metr\n' % me),  # malformed
                 st.just(b"\nTUNEOP_RESULT " + b"[" * 5000 + b"\n"),
                 st.integers(1, 3).map(lambda mb: b"y" * (mb * 1024 * 1024) + b"\n"),  # a flood
-                st.just(b"\nTUNEOP_INTERMEDIATE {\"trial\": %d, \"step\": 1, \"metrics\":"
-                        b" {\"loss\": 1%s}}\n" % (me, b"0" * 400)),
+                st.just(
+                    b'\nTUNEOP_INTERMEDIATE {"trial": %d, "step": 1, "metrics":'
+                    b' {"loss": 1%s}}\n' % (me, b"0" * 400)
+                ),
             ),
             max_size=4,
         )
@@ -73,7 +75,9 @@ def noise(draw: st.DrawFn, me: int) -> bytes:
     return b"".join(pieces)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 25 items 1, 2 (trial output): fixed on another branch")
+@pytest.mark.xfail(
+    strict=False, reason="issue 25 items 1, 2 (trial output): fixed on another branch"
+)
 @PROFILE
 @given(first=noise(0), second=noise(1))
 def test_hostile_trial_output_never_loses_or_forges_a_result(first: bytes, second: bytes) -> None:

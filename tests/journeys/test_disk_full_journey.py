@@ -40,7 +40,9 @@ spec:
     objectiveCommand:
       - python
       - -c
-      - "import json, os; print('y' * 200000); print(json.dumps({'loss': int(os.environ['TUNEOP_PARAM_X'])}))"
+      - >-
+        import json, os; print('y' * 200000);
+        print(json.dumps({'loss': int(os.environ['TUNEOP_PARAM_X'])}))
 """
 
 
@@ -49,10 +51,14 @@ def small_disk(user: User) -> Iterator[tuple[Path, list[str]]]:
     """A 1 MiB results disk, and the prefix of the command that runs on it."""
     disk = user.path("disk")
     disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True, check=False,
-    ).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     if mounted:
         yield disk, []
         subprocess.run(["umount", "-l", str(disk)], check=False)

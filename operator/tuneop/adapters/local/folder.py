@@ -51,10 +51,10 @@ from tuneop.core.summary import session_record
 from tuneop.ports import MirrorRecord
 
 __all__ = [
+    "CSV_FILE_BYTES",
     "FILE_MODE",
     "MAX_ERRORS",
     "SESSION_FILE_BYTES",
-    "CSV_FILE_BYTES",
     "DirectoryResults",
     "UnsafePath",
     "check_session_folder",

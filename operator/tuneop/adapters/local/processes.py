@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
-from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
 from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
+from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log

@@ -23,7 +23,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -100,10 +100,8 @@ def folder_fd(below: Path, parts: Sequence[str], create: bool, doing: str = "wri
                     raise FileNotFoundError(
                         errno.ENOENT, "No such file or directory", str(where)
                     ) from None
-                try:
+                with suppress(FileExistsError):  # made meanwhile: opened and checked below
                     os.mkdir(part, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    pass  # made meanwhile: opened (and checked) below
                 try:
                     nfd = os.open(part, _DIR, dir_fd=fd)
                 except OSError:
@@ -213,18 +211,14 @@ def write_atomic(path: Path, text: str, below: Path | None = None) -> None:
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             os.fsync(dir_fd)
         except BaseException as err:
-            try:
+            with suppress(OSError):
                 os.unlink(tmp, dir_fd=dir_fd)
-            except OSError:
-                pass
             if isinstance(err, OSError) and not isinstance(err, UnsafePath):
                 raise OSError(err.errno, err.strerror, str(path)) from None
             raise
 
 
-def check_tree(
-    folder: Path, below: Path, folders: Sequence[str], files: Sequence[str]
-) -> None:
+def check_tree(folder: Path, below: Path, folders: Sequence[str], files: Sequence[str]) -> None:
     """Refuse a session folder where ``folder`` (below ``below``) or one of its ``folders``
     is not a real folder, or one of its ``files`` is there and not a regular file."""
     try:
