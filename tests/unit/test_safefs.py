@@ -71,7 +71,7 @@ def test_a_file_link_is_refused_not_replaced(tmp_path: Path, outside: Path) -> N
     link.parent.mkdir()
     link.symlink_to(outside / "keep.txt")
     for write in (lambda: write_atomic(link, "x", tmp_path), lambda: open_new(link, tmp_path)):
-        with pytest.raises(UnsafePath, match="session.json: is a symbolic link"):
+        with pytest.raises(UnsafePath, match=r"session\.json: is a symbolic link"):
             write()
     with pytest.raises(UnsafePath):
         ensure_regular(link, tmp_path)
@@ -130,5 +130,5 @@ def test_check_tree_names_the_first_stranger(tmp_path: Path, outside: Path) -> N
         check_tree(session, tmp_path / "root", ["logs"], ["pruning.journal"])
     (session / "logs").unlink()
     os.mkfifo(session / "pruning.journal")
-    with pytest.raises(UnsafePath, match="pruning.journal: is a FIFO"):
+    with pytest.raises(UnsafePath, match=r"pruning\.journal: is a FIFO"):
         check_tree(session, tmp_path / "root", ["logs"], ["pruning.journal"])
