@@ -277,28 +277,29 @@ def _read_file(path: Path, below: Path | None) -> Record | None:
     return read_record(data)
 
 
-def _kind_of(path: Path) -> int:
-    """The mode of ``path``, the user's own argument (so its links are followed)."""
+def _kind_of(path: Path, follow: bool) -> int:
+    """The mode of ``path``; its link followed when it is the user's own argument."""
     try:
-        return path.stat().st_mode
+        return (path.stat() if follow else path.lstat()).st_mode
     except FileNotFoundError:
         raise FileNotFoundError(str(path)) from None
 
 
-def load_records(path: Path) -> list[Record]:
+def load_records(path: Path, below: Path | None = None) -> list[Record]:
     """Result records from a results folder (any depth), a session folder or a CSV file.
 
     Every file is untrusted (``tuneop.core.records``): one that is not a result record
     (a link or a FIFO among them: never followed, never waited on) is passed over; a
-    single file given by name that is not one is a ``ValueError``.
+    single file given by name that is not one is a ``ValueError``. ``path`` is followed
+    when it is a link, as the user's own argument, unless it was found below ``below``.
     """
-    mode = _kind_of(path)
+    mode = _kind_of(path, below is None)
     if stat.S_ISREG(mode) and path.name in ("session.json", "spec.json"):
         path, mode = path.parent, stat.S_IFDIR  # a session's own record: rank its trials
     if stat.S_ISREG(mode):
         if path.suffix == ".csv":
             return _csv_records(path)
-        record = _read_file(path, None)
+        record = _read_file(path, below)
         if record is None:
             raise ValueError("not a trial result record")
         return [record]

@@ -36,12 +36,9 @@ file is written to ``params/<job>.json`` beside the ``logs`` folder, and
 the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
 a local run needs no Redis for it.
 
-Every file of the session folder (logs, params, Job records, the journal) is
-opened through ``adapters.local.safefs``: never through a link, never waiting
-on a FIFO. A log that cannot be written (a full disk, ENOSPC; a file size
-limit, EFBIG) makes its trials unharvestable, so ``list_jobs`` raises that
-error (naming the log) at the next reconcile and the session stops; what was
-stored stays, and the same run resumes once there is room.
+Files are opened through ``adapters.local.safefs`` (no link followed, no FIFO
+waited on). A log that cannot be written (ENOSPC, EFBIG) stops the session:
+``list_jobs`` raises that error, naming the log; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -49,7 +46,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -60,7 +56,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
-from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
+from tuneop.adapters.local.proctree import (
+    KILL_GRACE_SECONDS,
+    descendants,
+    kill_group,
+    process_start,
+    stop_tree,
+)
 from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -81,7 +83,6 @@ __all__ = [
     "kill_group",
 ]
 
-KILL_GRACE_SECONDS = 2.0
 LOG_CAP_BYTES = 16 * 1024 * 1024
 # Lines are read in pieces of at most this size; a result line is far shorter.
 READ_LINE_BYTES = 1024 * 1024
@@ -114,8 +115,7 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
 
 
 def harvestable(path: Path, tail: int = LOG_TAIL_BYTES, below: Path | None = None) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``), read
-    without following a link below ``below`` or waiting on a FIFO (``safefs``)."""
+    """What the harvest needs of a log of any size (``core.logscan``), read via ``safefs``."""
     with open_read(path, below) as f:
         return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
 
@@ -156,22 +156,6 @@ def _fail_job_codes(manifest: dict[str, Any]) -> set[int]:
         if rule.get("action") == "FailJob"
         for code in (rule.get("onExitCodes") or {}).get("values") or []
     }
-
-
-def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; then
-    every process still below the worker (``setsid`` children), the same way."""
-    stop_tree(proc.pid, grace)
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -303,17 +287,16 @@ class LocalJobs:
     def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes], path: Path) -> None:
         stdout = proc.stdout
         assert stdout is not None
-        with stdout:
-            try:
-                with out:
-                    copy_capped(stdout, out, self.log_cap_bytes)
-            except OSError as err:
-                # A full disk (ENOSPC), a file size limit (EFBIG): the log is incomplete,
-                # so its trials cannot be harvested. The session stops (``list_jobs``);
-                # the worker's output is drained meanwhile so it never blocks on the pipe.
-                self._fault = OSError(err.errno, err.strerror, str(path))
-                for _ in iter(lambda: stdout.read(READ_CHUNK_BYTES), b""):
-                    pass
+        try:
+            with out:
+                copy_capped(stdout, out, self.log_cap_bytes)
+        except OSError as err:
+            # ENOSPC, EFBIG: the log is incomplete, so the session stops (``list_jobs``);
+            # the output is drained meanwhile, so the worker never blocks on the pipe.
+            self._fault = OSError(err.errno, err.strerror, str(path))
+            while stdout.read(READ_CHUNK_BYTES):
+                pass
+        stdout.close()
         proc.wait()
         self.wakeup.set()
 
@@ -394,8 +377,7 @@ def _attempt_logs(folder: Path, name: str) -> list[Path]:
 def _recorded_jobs(
     folder: Path, wanted: set[int], below: Path
 ) -> list[tuple[JobToCreate, dict[str, Any]]]:
-    """The recorded Jobs whose index is in ``wanted``; a file that is not one (a link, a
-    FIFO among them) is passed over."""
+    """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
     out = []
     for path in sorted(folder.glob("*.job.json")):
         try:
