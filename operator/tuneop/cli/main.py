@@ -8,6 +8,7 @@ stderr naming the field and the rule, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -73,9 +74,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tuneop.adapters.local.claim import ForeignResults
-    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath, load_records
-    from tuneop.cli.run import run_local
+    from tuneop.adapters.local.folder import load_records
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
 
@@ -103,7 +102,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = Console(stderr=False)
-    progress = None if not args.no_progress else False
     sinks = []
     if args.redis_url:
         from tuneop.adapters.local.folder import DirectoryResults
@@ -117,27 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
-    try:
-        run = run_local(
-            session,
-            Path(args.results_dir),
-            console,
-            progress=progress,
-            verbose=args.verbose,
-            extra_mirrors=sinks,
-            fresh=args.fresh,
-            warm_start=warm_start,
-        )
-    except ForeignResults as err:
-        raise UsageError(str(err)) from None
-    except UnsafePath:
-        raise  # one line naming the planted file (main)
-    except OSError as err:
-        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
-        raise UsageError(
-            f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
-            f" stay in {clean(folder)}: make room and run the same command again to resume"
-        ) from None
+    run = _run_here(args, session, console, sinks, warm_start)
     st = run.status
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
@@ -161,6 +139,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _run_here(
+    args: argparse.Namespace, session: Session, console: Any, sinks: list[Any], warm: Any
+) -> Any:
+    """``run_local``; another spec's folder, a planted file or a full disk is one line."""
+    from tuneop.adapters.local.claim import ForeignResults
+    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath
+    from tuneop.cli.run import run_local
+
+    try:
+        return run_local(
+            session,
+            Path(args.results_dir),
+            console,
+            progress=False if args.no_progress else None,
+            verbose=args.verbose,
+            extra_mirrors=sinks,
+            fresh=args.fresh,
+            warm_start=warm,
+        )
+    except ForeignResults as err:
+        raise UsageError(str(err)) from None
+    except UnsafePath:
+        raise  # one line naming the planted file (main)
+    except OSError as err:  # a full disk (ENOSPC), a file size limit (EFBIG), ...
+        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
+        room = "make room and " if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
+        raise UsageError(
+            f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
+            f" stay in {clean(folder)}: {room}run the same command again to resume"
+        ) from None
 
 
 def _warn_batched(session: Session) -> None:
