@@ -20,9 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from hostile import PROFILE, capped, check_sane, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tuneop.api.session import parse_manifest
+from tuneop.api.spec import spec_to_wire
+from tuneop.core.fingerprint import spec_hash
 
 SPEC = """\
 apiVersion: tuneop.dev/v1alpha1
@@ -45,6 +50,10 @@ spec:
     image: tuneop/runner:0.1.0
     objective: tuneop_runner.objectives.functions:quadratic
 """
+
+
+SESSION = parse_manifest(yaml.safe_load(SPEC))
+SPEC_WIRE = spec_to_wire(SESSION.spec)
 
 
 def record(trial: int, value: float) -> bytes:
@@ -71,7 +80,9 @@ class Plant:
     value: float | None = None
 
     def make(self, path: Path, outside: Path, trial: int = 0) -> None:
-        if self.kind == "record":
+        if self.kind == "spec":  # this spec's own spec.json: a run resumes into the folder
+            path.write_text(json.dumps({"specHash": spec_hash(SESSION.spec), "spec": SPEC_WIRE}))
+        elif self.kind == "record":
             assert self.value is not None
             path.write_bytes(record(trial, self.value))
         elif self.kind == "bytes":
@@ -148,7 +159,11 @@ def plant_folder(
 @given(
     trials=st.lists(TRIAL, max_size=6),
     sides=st.fixed_dictionaries(
-        {"session.json": SIDE_FILE, "spec.json": SIDE_FILE, "results.csv": SIDE_FILE}
+        {
+            "session.json": SIDE_FILE,
+            "spec.json": st.just(Plant("spec")) | SIDE_FILE,
+            "results.csv": SIDE_FILE,
+        }
     ),
     folders=st.fixed_dictionaries(
         {"logs": SIDE_FOLDER, "params": SIDE_FOLDER, "jobs": SIDE_FOLDER}
