@@ -8,6 +8,7 @@ stderr naming the field and the rule, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
 from tuneop.cli.sources import BAD_REDIS_URL, read_session, redis_client
-from tuneop.cli.text import clean, output_console, styled
+from tuneop.cli.text import clean, os_error_text, output_console, styled
 
 __all__ = [
     "EXIT_INVALID",
@@ -71,9 +72,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tuneop.adapters.local.claim import ForeignResults
     from tuneop.adapters.local.folder import load_records
-    from tuneop.cli.run import run_local
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
 
@@ -101,7 +100,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = output_console()
-    progress = None if not args.no_progress else False
     sinks = []
     if args.redis_url:
         from tuneop.adapters.local.folder import DirectoryResults
@@ -115,19 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
-    try:
-        run = run_local(
-            session,
-            Path(args.results_dir),
-            console,
-            progress=progress,
-            verbose=args.verbose,
-            extra_mirrors=sinks,
-            fresh=args.fresh,
-            warm_start=warm_start,
-        )
-    except ForeignResults as err:
-        raise UsageError(str(err)) from None
+    run = _run_here(args, session, console, sinks, warm_start)
     st = run.status
     if run.finished:
         from tuneop.core.resume import finished_line
@@ -153,10 +139,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tuneop.cli.results import write_report
 
         report = write_report(
-            records, run.session_dir / "report.html", space=session.spec.search_space
+            records,
+            run.session_dir / "report.html",
+            space=session.spec.search_space,
+            below=run.session_dir.parent,
         )
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _run_here(
+    args: argparse.Namespace, session: Session, console: Any, sinks: list[Any], warm: Any
+) -> Any:
+    """``run_local``; another spec's folder, a planted file or a full disk is one line."""
+    from tuneop.adapters.local.claim import ForeignResults
+    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath
+    from tuneop.cli.run import run_local
+
+    try:
+        return run_local(
+            session,
+            Path(args.results_dir),
+            console,
+            progress=False if args.no_progress else None,
+            verbose=args.verbose,
+            extra_mirrors=sinks,
+            fresh=args.fresh,
+            warm_start=warm,
+        )
+    except ForeignResults as err:
+        raise UsageError(str(err)) from None
+    except UnsafePath:
+        raise  # one line naming the planted file (main)
+    except OSError as err:  # a full disk (ENOSPC), a file size limit (EFBIG), ...
+        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
+        room = "make room and " if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
+        raise UsageError(
+            f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
+            f" stay in {clean(folder)}: {room}run the same command again to resume"
+        ) from None
 
 
 def _warn_batched(session: Session) -> None:
@@ -382,8 +403,7 @@ def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None
         return EXIT_INVALID
     except OSError as err:
         # A results folder that is read-only, full, or holds a planted link.
-        where = f"{clean(err.filename)}: " if err.filename else ""
-        print(f"error: {where}{clean(err.strerror or err)}", file=sys.stderr)
+        print(f"error: {os_error_text(err)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

@@ -52,15 +52,17 @@ def write_report(
     metric: str | None = None,
     direction: str | None = None,
     space: Sequence[Parameter] = (),
+    below: Path | None = None,
 ) -> Path:
     """The HTML report of ``records`` (``space``: the declared search space), written
-    atomically to ``path``."""
+    atomically to ``path`` (no link below ``below`` followed: default, the report's
+    folder)."""
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
 
     report = build_report(study_data(records, metric, direction, space))
-    write_atomic(path, report.html)
+    write_atomic(path, report.html, below)
     return path
 
 

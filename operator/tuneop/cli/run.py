@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tuneop.adapters.local.claim import claim_folder
-from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.local.folder import DirectoryResults, check_session_folder
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.local.proctree import become_subreaper
 from tuneop.adapters.local.runfiles import session_files
@@ -173,15 +173,19 @@ def run_local(
     warm_workers: bool = True,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec, or of files changed since, raises ``ForeignResults``.
-    ``warm_workers``: a Python objective's Jobs run on one warm worker per slot
-    (``adapters.local.warm``)."""
+    A folder of another spec, or of files changed since, raises ``ForeignResults``; one
+    with a link or FIFO planted where a file or folder of the session goes, ``UnsafePath``;
+    a disk that fills, the ``OSError`` naming the file (the results stored so far stay: a
+    rerun resumes). ``warm_workers``: a Python objective's Jobs run on one warm worker per
+    slot (``adapters.local.warm``)."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
     folder = store.session_dir(ref)
+    if not fresh:  # --fresh moves the folder aside, strangers and all
+        check_session_folder(folder, results_dir)
     files = session_files(session.spec, Path.cwd(), sys.path)
     claim = claim_folder(folder, session.spec, fresh, clock(), files)
     if claim.archived is not None:

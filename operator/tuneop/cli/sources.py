@@ -7,7 +7,9 @@ reference, ``NAMESPACE/NAME`` (or a ``NAME`` unique among the mirrored
 sessions), read from Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``).
 What either holds is untrusted and read with the bounded reader of
 ``tuneop.core.records``. Every problem is a ``UsageError``: one line, never a
-traceback, and never the Redis URL (it may hold a password).
+traceback, and never the Redis URL (it may hold a password). Every Redis
+request waits at most ``READ_TIMEOUT`` seconds (to connect, and for each
+answer), so a hung Redis ends the command, exit 2, instead of hanging it.
 
 These commands work on one session (``read_session``): a folder holding
 several sessions' folders (the default ``tuneop-results``, an operator's
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BAD_REDIS_URL",
     "MAX_LISTED",
+    "READ_TIMEOUT",
     "Mirrored",
     "OneSession",
     "UsageError",
@@ -51,6 +54,9 @@ __all__ = [
 # A refusal names at most this many sessions, then counts the rest.
 MAX_LISTED = 5
 BAD_REDIS_URL = "--redis-url: not a Redis URL (redis://, rediss:// or unix://)"
+# Seconds a reading command waits to connect to Redis, and for each answer: a hung Redis
+# (it accepts connections and never answers) is one line and exit 2, never a hang.
+READ_TIMEOUT = 5.0
 # NAMESPACE/NAME or NAME, each a DNS label or subdomain, as Kubernetes names them.
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _REFERENCE = re.compile(rf"({_NAME}/)?{_NAME}")
@@ -68,13 +74,19 @@ def redis_client(url: str, doing: str) -> Iterator[Any]:
     from tuneop.cli.watch import UnknownSession
 
     try:
-        client = redis.Redis.from_url(url)
+        client = redis.Redis.from_url(
+            url, socket_timeout=READ_TIMEOUT, socket_connect_timeout=READ_TIMEOUT
+        )
     except ValueError:
         raise UsageError(BAD_REDIS_URL) from None
     try:
         yield client
     except UnknownSession as err:
         raise UsageError(str(err)) from None
+    except redis.TimeoutError:
+        raise UsageError(
+            f"Redis did not answer within {READ_TIMEOUT:g} s: cannot {doing}"
+        ) from None
     except redis.RedisError as err:
         raise UsageError(f"redis: {type(err).__name__}: cannot {doing}") from None
     finally:

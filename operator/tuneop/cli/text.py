@@ -15,7 +15,9 @@ so a log holds each sentence and path whole (rich would wrap at 80 columns).
 
 from __future__ import annotations
 
+import errno
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -23,7 +25,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["MAX_SHOWN", "PIPE_WIDTH", "clean", "output_console", "styled"]
+__all__ = ["MAX_SHOWN", "PIPE_WIDTH", "clean", "os_error_text", "output_console", "styled"]
 
 MAX_SHOWN = 2000
 # Off a terminal: wide enough that a table keeps its natural width (a table is no wider
@@ -69,3 +71,12 @@ def output_console(stderr: bool = False, wrap_text: bool = True) -> Console:
     if console.is_terminal:
         return console
     return Console(stderr=stderr, soft_wrap=True, width=PIPE_WIDTH)
+
+
+def os_error_text(err: OSError, where: Path | str | None = None) -> str:
+    """An ``OSError`` as one line: the file it names (else ``where``), what went wrong and
+    the errno's name (``ENOSPC``, ``EFBIG``), the name cleaned like any outside text."""
+    place = err.filename if err.filename is not None else where
+    head = f"{clean(place)}: " if place is not None else ""
+    name = f" ({errno.errorcode.get(err.errno, 'errno ' + str(err.errno))})" if err.errno else ""
+    return f"{head}{clean(err.strerror or err)}{name}"

@@ -82,7 +82,7 @@ def _recent(path: Path, most: int) -> list[Record]:
     out: list[Record] = []
     for file in files[-most:]:
         try:
-            out.extend(load_records(file))
+            out.extend(load_records(file, below=path))  # found in the folder: no link followed
         except (ValueError, KeyError):
             continue  # not a record: passed over, as the folder reader does
     return out

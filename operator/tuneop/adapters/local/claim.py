@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.safefs import UnsafePath, read_capped
 from tuneop.api.spec import SessionSpec, spec_to_wire
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.core.fingerprint import spec_hash
@@ -53,9 +54,12 @@ class Claim:
 
 
 def _read_json(path: Path, cap: int) -> Any:
+    """The JSON of a file of the session folder ``path.parent``, read without following a
+    link or waiting on a FIFO: such a file is refused (``UnsafePath``), not passed over."""
     try:
-        with path.open("rb") as f:
-            data = f.read(cap + 1)
+        data = read_capped(path, cap, path.parent.parent)
+    except UnsafePath:
+        raise
     except OSError:
         return None
     if len(data) > cap:
@@ -98,7 +102,7 @@ def claim_for_object(
         doc: dict[str, object] = {"uid": uid}
         if spec is not None:
             doc.update(specHash=spec_hash(spec), spec=spec_to_wire(spec))
-        write_atomic(folder / SPEC_FILE, dump_json(doc))
+        write_atomic(folder / SPEC_FILE, dump_json(doc), folder.parent)
     return moved
 
 
@@ -132,7 +136,7 @@ def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
 
 def _record(folder: Path, spec: SessionSpec, digest: str, files: Mapping[str, str]) -> None:
     doc = {"specHash": digest, "spec": spec_to_wire(spec), "files": dict(files)}
-    write_atomic(folder / SPEC_FILE, dump_json(doc))
+    write_atomic(folder / SPEC_FILE, dump_json(doc), folder.parent)
 
 
 def claim_folder(

@@ -14,9 +14,13 @@ Every file is written atomically (temp file, fsync, rename, fsync of the
 folder), so a crash never leaves half a result and a result the reconciler
 was told is stored survives a power cut; a repeated write of a trial
 replaces it. Files are created with mode 0644 (less the umask) and never
-through a symbolic link: a link planted where a file or one of the session's
-folders goes is refused with ``UnsafePath``, and nothing is written. JSON
-is strict (a non-finite number is written as null).
+through a symbolic link (``adapters.local.safefs``: below the results root
+every folder and file is opened relative to its folder, without following
+links): a link, FIFO or device planted where a file or one of the session's
+folders goes is refused with ``UnsafePath`` naming it, and nothing is
+written. Reading passes over such a file as it passes over any file that is
+not a result record, and never waits on it. JSON is strict (a non-finite
+number is written as null).
 """
 
 from __future__ import annotations
@@ -25,13 +29,19 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneop.adapters.local.safefs import (
+    FILE_MODE,
+    UnsafePath,
+    check_tree,
+    read_capped,
+    write_atomic,
+)
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
@@ -41,11 +51,13 @@ from tuneop.core.summary import session_record
 from tuneop.ports import MirrorRecord
 
 __all__ = [
+    "CSV_FILE_BYTES",
     "FILE_MODE",
     "MAX_ERRORS",
     "SESSION_FILE_BYTES",
     "DirectoryResults",
     "UnsafePath",
+    "check_session_folder",
     "csv_rows",
     "dump_json",
     "load_records",
@@ -62,18 +74,11 @@ __all__ = [
 MAX_ERRORS = 50
 # session.json holds a bounded status and at most MAX_ERRORS bounded error texts.
 SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
-FILE_MODE = 0o644
-
-
-class UnsafePath(OSError):
-    """A symbolic link where a results file or folder was to be written."""
-
-
-def _refuse_links(path: Path, below: int = 2) -> None:
-    """Refuse ``path`` and its ``below`` nearest folders when any is a symbolic link."""
-    for p in [path, *list(path.parents)[:below]]:
-        if p.is_symlink():
-            raise UnsafePath(f"{p}: is a symbolic link; refusing to write through it")
+# A results.csv of 100,000 trials with a dozen columns is about 20 MiB.
+CSV_FILE_BYTES = 64 * 1024 * 1024
+# What a session folder holds: folders, then files (the early-stopping journal among them).
+SESSION_FOLDERS = ("trials", "logs", "params", "jobs")
+SESSION_FILES = ("spec.json", "session.json", "results.csv", "report.html", "pruning.journal")
 
 
 def strict_json(value: Any) -> Any:
@@ -91,37 +96,6 @@ def dump_json(value: Any) -> str:
     return json.dumps(strict_json(value), indent=1, allow_nan=False) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    _refuse_links(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, FILE_MODE & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class DirectoryResults:
     root: Path
@@ -135,7 +109,7 @@ class DirectoryResults:
         if ref.key not in self._cache:
             found: dict[int, TrialResult] = {}
             for path in sorted((self.session_dir(ref) / "trials").glob("trial-*.json")):
-                record = _read_file(path)
+                record = _read_file(path, self.root)
                 try:
                     r = TrialResult.from_json(record) if record is not None else None
                 except (ValueError, KeyError, TypeError):
@@ -151,7 +125,7 @@ class DirectoryResults:
         folder = self.session_dir(ref) / "trials"
         for r in results:
             doc = r.to_json(ref.key, spec.objective, spec.all_objectives)
-            write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc))
+            write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc), self.root)
             trials[r.trial] = r
 
     def forget(self, ref: SessionRef) -> None:
@@ -171,9 +145,9 @@ class DirectoryResults:
         record = session_record(ref.key, spec, status, results, max_errors=MAX_ERRORS)
         record["status"] = status_to_wire(status)
         folder = self.session_dir(ref)
-        write_atomic(folder / "session.json", dump_json(record))
+        write_atomic(folder / "session.json", dump_json(record), self.root)
         if status.terminal:
-            write_csv(folder / "results.csv", ref.key, spec, results)
+            write_csv(folder / "results.csv", ref.key, spec, results, self.root)
 
 
 def csv_rows(metric: str, records: Sequence[Record]) -> list[dict[str, Any]]:
@@ -194,12 +168,20 @@ def csv_rows(metric: str, records: Sequence[Record]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(path: Path, session: str, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
+def write_csv(
+    path: Path,
+    session: str,
+    spec: SessionSpec,
+    results: Sequence[TrialResult],
+    below: Path | None = None,
+) -> None:
     docs = [r.to_json(session, spec.objective, spec.all_objectives) for r in results]
-    write_records_csv(path, spec.objective.metric, docs)
+    write_records_csv(path, spec.objective.metric, docs, below)
 
 
-def write_records_csv(path: Path, metric: str, records: Sequence[Record]) -> None:
+def write_records_csv(
+    path: Path, metric: str, records: Sequence[Record], below: Path | None = None
+) -> None:
     rows = csv_rows(metric, records)
     columns: list[str] = []
     for row in rows:
@@ -208,18 +190,27 @@ def write_records_csv(path: Path, metric: str, records: Sequence[Record]) -> Non
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     writer.writerows(strict_json(rows))
-    write_atomic(path, out.getvalue())
+    write_atomic(path, out.getvalue(), below)
 
 
 def write_session_folder(
     folder: Path, metric: str, records: Sequence[Record], session: Record
 ) -> None:
     """A session folder in the layout above from records read elsewhere (Redis):
-    one file per trial, ``session.json`` and ``results.csv``, each written atomically."""
+    one file per trial, ``session.json`` and ``results.csv``, each written atomically;
+    no link in ``folder`` is followed (the folder above it is the user's)."""
+    below = folder.parent
     for r in records:
-        write_atomic(folder / "trials" / f"trial-{int(r['trial']):06d}.json", dump_json(r))
-    write_atomic(folder / "session.json", dump_json(session))
-    write_records_csv(folder / "results.csv", metric, records)
+        name = f"trial-{int(r['trial']):06d}.json"
+        write_atomic(folder / "trials" / name, dump_json(r), below)
+    write_atomic(folder / "session.json", dump_json(session), below)
+    write_records_csv(folder / "results.csv", metric, records, below)
+
+
+def check_session_folder(folder: Path, below: Path) -> None:
+    """Refuse (``UnsafePath``, naming it) a session folder with a link, FIFO or other
+    stranger where one of its folders or files goes, before anything is written there."""
+    check_tree(folder, below, SESSION_FOLDERS, SESSION_FILES)
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:
@@ -259,7 +250,7 @@ def recorded_objective(path: Path) -> tuple[str, str] | None:
     """The (metric, direction) the session folder at ``path`` (or holding the file at
     ``path``) recorded in its ``session.json``; None when there is none to read."""
     folder = path if path.is_dir() else path.parent
-    record = _read_json_object(folder / "session.json")
+    record = _read_json_object(folder / "session.json", folder)
     objective = record.get("objective") if record else None
     if not isinstance(objective, dict):
         return None
@@ -269,43 +260,54 @@ def recorded_objective(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _read_json_object(path: Path) -> dict[str, Any] | None:
+def _read_json_object(path: Path, below: Path) -> dict[str, Any] | None:
     try:
-        with path.open("rb") as f:
-            data = f.read(SESSION_FILE_BYTES + 1)
+        data = read_capped(path, SESSION_FILE_BYTES, below)
         doc = json.loads(data) if len(data) <= SESSION_FILE_BYTES else None
     except (OSError, ValueError, RecursionError):
-        return None
+        return None  # a FIFO, a link or a damaged file: no recorded objective
     return doc if isinstance(doc, dict) else None
 
 
-def _read_file(path: Path) -> Record | None:
+def _read_file(path: Path, below: Path | None) -> Record | None:
+    """The record in the trial file ``path`` (nothing below ``below`` followed); None for
+    a file that is not one: too large, damaged, a link, a FIFO, a device."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
+        data = read_capped(path, MAX_RECORD_BYTES, below)
     except OSError:
         return None
     return read_record(data)
 
 
-def load_records(path: Path) -> list[Record]:
+def _kind_of(path: Path, follow: bool) -> int:
+    """The mode of ``path``; its link followed when it is the user's own argument."""
+    try:
+        return (path.stat() if follow else path.lstat()).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(str(path)) from None
+
+
+def load_records(path: Path, below: Path | None = None) -> list[Record]:
     """Result records from a results folder (any depth), a session folder or a CSV file.
 
     Every file is untrusted (``tuneop.core.records``): one that is not a result record
-    is passed over; a single file given by name that is not one is a ``ValueError``.
+    (a link or a FIFO among them: never followed, never waited on) is passed over; a
+    single file given by name that is not one is a ``ValueError``. ``path`` is followed
+    when it is a link, as the user's own argument, unless it was found below ``below``.
     """
-    if path.is_file() and path.name in ("session.json", "spec.json"):
-        path = path.parent  # a session's own record: rank the session's trials
-    if path.is_file():
+    mode = _kind_of(path, below is None)
+    if stat.S_ISREG(mode) and path.name in ("session.json", "spec.json"):
+        path, mode = path.parent, stat.S_IFDIR  # a session's own record: rank its trials
+    if stat.S_ISREG(mode):
         if path.suffix == ".csv":
             return _csv_records(path)
-        record = _read_file(path)
+        record = _read_file(path, below)
         if record is None:
             raise ValueError("not a trial result record")
         return [record]
-    if not path.is_dir():
-        raise FileNotFoundError(str(path))
-    found = (_read_file(p) for p in sorted(path.rglob("trials/trial-*.json")))
+    if not stat.S_ISDIR(mode):
+        raise ValueError("not a regular file or a folder")
+    found = (_read_file(p, path) for p in sorted(path.rglob("trials/trial-*.json")))
     return [r for r in found if r is not None]
 
 
@@ -321,16 +323,19 @@ def session_records(folder: Path, limit: int | None = None) -> list[Record]:
     for p in sorted((folder / "trials").glob("trial-*.json")):
         if limit is not None and len(out) >= limit:
             break
-        record = _read_file(p)
+        record = _read_file(p, folder)
         if record is not None:
             out.append(record)
     return out
 
 
 def _csv_records(path: Path) -> list[Record]:
+    data = read_capped(path, CSV_FILE_BYTES)
+    if len(data) > CSV_FILE_BYTES:
+        raise ValueError(f"larger than {CSV_FILE_BYTES // (1024 * 1024)} MiB")
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = [_csv_record(row) for row in csv.DictReader(f)]
+        text = io.StringIO(data.decode("utf-8"), newline="")
+        rows = [_csv_record(row) for row in csv.DictReader(text)]
     except (UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"not a results CSV ({type(err).__name__})") from None
     return [r for r in (normalize_record(row) for row in rows) if r is not None]

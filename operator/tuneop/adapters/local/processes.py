@@ -36,6 +36,10 @@ file is written to ``params/<job>.json`` beside the ``logs`` folder, and
 ``TUNEOP_PARAMS_FILE`` points to it. With early stopping, the trials meet in
 the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
 a local run needs no Redis for it.
+
+Files are opened through ``adapters.local.safefs`` (no link followed, no FIFO
+waited on). A log that cannot be written (ENOSPC, EFBIG) stops the session:
+``list_jobs`` raises that error, naming the log; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -54,7 +57,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
-from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
+from tuneop.adapters.local.proctree import (
+    KILL_GRACE_SECONDS,
+    descendants,
+    kill_group,
+    process_start,
+    stop_tree,
+)
+from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
 from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -76,7 +86,6 @@ __all__ = [
     "kill_group",
 ]
 
-KILL_GRACE_SECONDS = 2.0
 LOG_CAP_BYTES = 16 * 1024 * 1024
 # Lines are read in pieces of at most this size; a result line is far shorter.
 READ_LINE_BYTES = 1024 * 1024
@@ -111,16 +120,15 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
     return dropped
 
 
-def _open_log(path: Path) -> IO[bytes]:
-    """A new log file, never through a symbolic link planted at its name."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    return os.fdopen(os.open(path, flags, 0o644), "wb")
-
-
-def harvestable(path: Path, tail: int = LOG_TAIL_BYTES, trials: Sequence[int] | None = None) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``), of
-    ``trials`` only when given."""
-    with path.open("rb") as f:
+def harvestable(
+    path: Path,
+    tail: int = LOG_TAIL_BYTES,
+    trials: Sequence[int] | None = None,
+    below: Path | None = None,
+) -> str:
+    """What the harvest needs of a log of any size (``core.logscan``), of ``trials`` only
+    when given, read via ``safefs``."""
+    with open_read(path, below) as f:
         return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail, trials)
 
 
@@ -163,22 +171,6 @@ def _fail_job_codes(manifest: dict[str, Any]) -> set[int]:
     }
 
 
-def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; then
-    every process still below the worker (``setsid`` children), the same way."""
-    stop_tree(proc.pid, grace)
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
 @dataclass
 class LocalJobs:
     """A JobBackend of local processes; ``wakeup`` is set whenever a process exits."""
@@ -194,6 +186,8 @@ class LocalJobs:
     warm_workers: bool = True
     _pool: WarmPool | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)
+    # A log that could not be written (a full disk): the session stops at the next look.
+    _fault: OSError | None = None
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
     _before: frozenset[int] = field(default_factory=lambda: frozenset(descendants(os.getpid())))
@@ -229,7 +223,7 @@ class LocalJobs:
             "pid": proc.pid if proc is not None else None,
             "pidStart": process_start(proc.pid) if proc is not None else None,
         }
-        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc))
+        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc), self.anchor)
 
     @property
     def records_dir(self) -> Path:
@@ -237,18 +231,24 @@ class LocalJobs:
 
     def recorded(self, wanted: set[int]) -> set[int]:
         """The Jobs of ``wanted`` recorded well enough for ``resume`` to take them back."""
-        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted)}
+        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted, self.anchor)}
+
+    @property
+    def anchor(self) -> Path:
+        """The results root: below it, no link is followed (the session folder is ours)."""
+        return self.logs_dir.parent.parent
 
     def resume(self, inflight: set[int]) -> list[int]:
         """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
         taken = []
-        for job, old in _recorded_jobs(self.records_dir, inflight):
+        for job, old in _recorded_jobs(self.records_dir, inflight, self.anchor):
             pid, start = old.get("pid"), old.get("pidStart")
             if isinstance(pid, int) and pid > 1 and start and process_start(pid) == start:
                 stop_tree(pid, KILL_GRACE_SECONDS, include_root=True)  # a worker left running
             entry = self._entry(job)
             entry.logs = _attempt_logs(self.logs_dir, job.name)
-            done = {t for path in entry.logs for t in parse_log(harvestable(path)).reports}
+            logs = [harvestable(path, trials=job.trials, below=self.anchor) for path in entry.logs]
+            done = {t for log in logs for t in parse_log(log).reports}
             left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
             self.collected += len(job.trials) - len(left)
             self._jobs[job.name] = entry
@@ -273,21 +273,21 @@ class LocalJobs:
             if "value" in e or "valueFrom" not in e:
                 env[e["name"]] = kube_expand(str(e.get("value", "")), env)
         if ANN_PARAMS in annotations and "TUNEOP_PARAMS_FILE" in env:
-            folder = self.logs_dir.with_name("params")  # beside logs/, not in it
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{job.name}.json"
-            with _open_log(path) as f:
+            path = self.logs_dir.with_name("params") / f"{job.name}.json"  # beside logs/
+            with open_new(path, self.anchor) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
             env["TUNEOP_PARAMS_FILE"] = str(path)
         if ENV_EARLY_STOPPING in env:
-            env[ENV_PRUNING_STORAGE] = str(self.logs_dir.with_name(JOURNAL_FILE))
+            journal = self.logs_dir.with_name(JOURNAL_FILE)
+            # The runner's Optuna opens it by name: make sure it is a regular file of ours.
+            ensure_regular(journal, self.anchor)
+            env[ENV_PRUNING_STORAGE] = str(journal)
         return container, env
 
     def _start(self, entry: _Job) -> None:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
+        out = open_new(path, self.anchor)
         entry.logs.append(path)
-        out = _open_log(path)
         if entry.warm:
             entry.proc = self._warm_pool().start(job_env(entry.env), out)
             self._record(entry)
@@ -309,13 +309,22 @@ class LocalJobs:
             self.wakeup.set()
             return
         entry.proc = proc
-        threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
+        threading.Thread(target=self._wait, args=(proc, out, path), daemon=True).start()
         self._record(entry)
 
-    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
-        assert proc.stdout is not None
-        with out, proc.stdout:
-            copy_capped(proc.stdout, out, self.log_cap_bytes)
+    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes], path: Path) -> None:
+        stdout = proc.stdout
+        assert stdout is not None
+        try:
+            with out:
+                copy_capped(stdout, out, self.log_cap_bytes)
+        except OSError as err:
+            # ENOSPC, EFBIG: the log is incomplete, so the session stops (``list_jobs``);
+            # the output is drained meanwhile, so the worker never blocks on the pipe.
+            self._fault = OSError(err.errno, err.strerror, str(path))
+            while stdout.read(READ_CHUNK_BYTES):
+                pass
+        stdout.close()
         proc.wait()
         self.wakeup.set()
 
@@ -351,6 +360,8 @@ class LocalJobs:
             kill_group(proc)
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
+        if self._fault is not None:
+            raise self._fault
         out = []
         for entry in self._jobs.values():
             self._poll(entry)
@@ -371,7 +382,7 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path, trials=job.trials) for path in entry.logs]
+        return [harvestable(path, trials=job.trials, below=self.anchor) for path in entry.logs]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
@@ -405,13 +416,14 @@ def _attempt_logs(folder: Path, name: str) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _recorded_jobs(folder: Path, wanted: set[int]) -> list[tuple[JobToCreate, dict[str, Any]]]:
+def _recorded_jobs(
+    folder: Path, wanted: set[int], below: Path
+) -> list[tuple[JobToCreate, dict[str, Any]]]:
     """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
     out = []
     for path in sorted(folder.glob("*.job.json")):
         try:
-            with path.open("rb") as f:
-                doc = json.loads(f.read(JOB_RECORD_BYTES + 1)[:JOB_RECORD_BYTES])
+            doc = json.loads(read_capped(path, JOB_RECORD_BYTES, below)[:JOB_RECORD_BYTES])
             job = JobToCreate(
                 index=int(doc["index"]),
                 name=str(doc["name"]),

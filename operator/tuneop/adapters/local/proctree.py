@@ -19,12 +19,21 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-__all__ = ["become_subreaper", "descendants", "process_start", "stop_tree"]
+__all__ = [
+    "KILL_GRACE_SECONDS",
+    "become_subreaper",
+    "descendants",
+    "kill_group",
+    "process_start",
+    "stop_tree",
+]
 
+KILL_GRACE_SECONDS = 2.0
 PR_SET_CHILD_SUBREAPER = 36
 _POLL_SECONDS = 0.05
 
@@ -137,3 +146,19 @@ def stop_tree(
         time.sleep(_POLL_SECONDS)
     _reap_children(snapshot)
     return len(snapshot)
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; then
+    every process still below the worker (``setsid`` children), the same way."""
+    stop_tree(proc.pid, grace)
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
