@@ -93,11 +93,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_on_cluster(args, session)
     if args.no_wait or args.dry_run or args.cancel_on_interrupt:
         raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")
-    from tuneop.cli.preflight import preflight
+    from tuneop.cli.preflight import local_setup, preflight
 
     problem = preflight(session.spec)
-    if problem is not None:
-        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
+    setup = local_setup(session.spec, os.environ) if problem is None else problem
+    if isinstance(setup, str):
+        raise UsageError(f"{args.file or args.jobs_file}: {setup}")
+    for notice in setup.notices:
+        print(f"notice: {clean(notice)}", file=sys.stderr)
     from tuneop.cli.warmstart import LocalWarmStart
 
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
@@ -127,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             extra_mirrors=sinks,
             fresh=args.fresh,
             warm_start=warm_start,
+            max_parallel=setup.max_parallel,
+            gpus=setup.gpus,
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None

@@ -32,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tuneop.adapters.local.claim import claim_folder
 from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.local.gpus import GpuPool, Gpus
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.local.proctree import become_subreaper
 from tuneop.adapters.memory import MemoryStatus
@@ -159,16 +160,22 @@ def run_local(
     log_cap_bytes: int = LOG_CAP_BYTES,
     fresh: bool = False,
     warm_start: WarmStartSource | None = None,
+    gpus: Gpus | None = None,
 ) -> LocalRun:
-    """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec raises ``ForeignResults``."""
+    """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first;
+    ``gpus`` are the devices its trials may have, each its own. A folder of another spec
+    raises ``ForeignResults``."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
     store = DirectoryResults(results_dir)
     prev = claim_folder(store.session_dir(ref), session.spec, fresh, clock())
-    backend = LocalJobs(logs_dir=store.session_dir(ref) / "logs", log_cap_bytes=log_cap_bytes)
+    backend = LocalJobs(
+        logs_dir=store.session_dir(ref) / "logs",
+        log_cap_bytes=log_cap_bytes,
+        gpus=GpuPool(gpus or Gpus()),
+    )
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
         jobs=backend,

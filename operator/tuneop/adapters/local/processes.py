@@ -1,40 +1,36 @@
 """Worker Jobs as local processes: the executor behind ``tuneop run --local``.
 
-Each Job becomes one process running the Job manifest's container command with
-its environment, in its own process group, its stdout and stderr captured to a
-log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
-``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
-deadline the whole process group is killed (reason DeadlineExceeded); a failed
-attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
-the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
-``backoffLimit: 0``: retries are per trial, by the planner. Deleting a Job
-stops its process group and every process below it, ``setsid`` children
-included (``proctree``); ``shutdown`` stops whatever is still below this process.
+Each Job becomes one process (``tuneop.adapters.local.spawn``) running its
+trial container's command with its env, in its ``workingDir`` when that
+folder exists here, in its own session and process group, its output in a
+log file (``tuneop.adapters.local.logs``). Of a pod template only that
+container runs (``tuneop.core.localpod``): env entries with a ``value`` are
+passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and
+``args``); ``valueFrom``, ``envFrom``, volumes, init containers and sidecars
+are the cluster's. A command ``python`` or ``python3`` runs with tuneop's own
+interpreter. The params file is written to ``params/<job>.json`` beside
+``logs``; with early stopping the trials meet in ``pruning.journal`` there.
+A trial container that asks for GPUs gets its own (``gpus``).
 
-Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
-parameters, its manifest and its worker's pid), so a later run of the same
-session can ``resume`` the Jobs an interrupted run left in flight: it stops
-any worker of theirs still alive, keeps the results their logs already hold,
-and starts a new attempt for only the trials without one.
+Time limits are the trials' own: a worker runs at most ``trialTimeoutSeconds``
+per trial (no pod start-up to allow for, unlike the cluster's
+``activeDeadlineSeconds``; a runner worker gets ``RUNNER_SLACK_SECONDS`` more,
+as the runner times its trials out itself), then its process tree gets
+SIGTERM and, ``KILL_GRACE_SECONDS`` later, SIGKILL. The Job's
+``backoffLimit`` and ``podFailurePolicy`` are honoured as Kubernetes would
+(the operator's Jobs have ``backoffLimit: 0``: retries are per trial, by the
+planner), and a failed Job says what happened in local words ("exited with
+code 1", "was killed after the 3 s trial timeout") with its stderr's last
+lines. Deleting a Job stops its process group and every process below it,
+``setsid`` children included (``proctree``); ``shutdown`` stops whatever is
+still below this process. If tuneop itself is killed, workers die by their
+parent-death signal and the watchdog stops what they started.
 
-A worker's output is untrusted and may be huge, so a log file keeps the
-first ``LOG_CAP_BYTES`` of it, then a visible marker, then only the result
-lines (which the harvest needs), and at the end how much was not kept. The
-harvest reads a log by streaming it: every result line plus the last
-``LOG_TAIL_BYTES`` of other output, so a Job's trials are all found
-whatever its log's size, in bounded memory.
-
-Of a pod template, a local run runs only the trial container (the one the
-``tuneop.dev/container`` annotation names): init containers, sidecars and
-volumes are the cluster's. Its env entries with a ``value`` are passed (with
-the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
-``valueFrom`` and ``envFrom`` need the cluster and are left out. A command
-``python`` or ``python3`` runs with tuneop's own interpreter. The params
-file is written to ``params/<job>.json`` beside the ``logs`` folder, and
-``TUNEOP_PARAMS_FILE`` points to it. With early stopping, the trials meet in
-the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
-a local run needs no Redis for it.
+Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``:
+its trials, their parameters, its manifest and its worker's pid), so a later
+run of the same session can ``resume`` the Jobs an interrupted run left in
+flight: it stops any worker of theirs still alive, keeps the results their
+logs already hold, and starts a new attempt for only the trials without one.
 """
 
 from __future__ import annotations
@@ -50,15 +46,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.gpus import GpuPool
+from tuneop.adapters.local.logs import LOG_CAP_BYTES, copy_capped, harvestable, open_log
 from tuneop.adapters.local.proctree import descendants, process_start, stop_tree
+from tuneop.adapters.local.spawn import Attempt, exit_words, start_attempt
+from tuneop.adapters.local.watchdog_client import Watchdog
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
-from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
-from tuneop.core.logscan import scan
-from tuneop.core.manifests import ENV_TRIALS, decode_job
+from tuneop.core.contract import parse_log
+from tuneop.core.localpod import gpus_per_trial, is_runner
+from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -67,6 +67,7 @@ from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL
 __all__ = [
     "KILL_GRACE_SECONDS",
     "LOG_CAP_BYTES",
+    "RUNNER_SLACK_SECONDS",
     "LocalJobs",
     "copy_capped",
     "harvestable",
@@ -74,47 +75,11 @@ __all__ = [
 ]
 
 KILL_GRACE_SECONDS = 2.0
-LOG_CAP_BYTES = 16 * 1024 * 1024
-# Lines are read in pieces of at most this size; a result line is far shorter.
-READ_LINE_BYTES = 1024 * 1024
-READ_CHUNK_BYTES = 256 * 1024
-RESULT = RESULT_PREFIX.encode()
+# The runner times each trial out itself and reports it; its worker's own limit comes
+# this much later, so the runner's report (with what the trial printed) wins.
+RUNNER_SLACK_SECONDS = 1.0
 # A Job record holds its trials' parameters: at most 1000 trials of bounded params.
 JOB_RECORD_BYTES = 16 * 1024 * 1024
-
-
-def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
-    """Copy a worker's output into its log: all of it up to ``cap`` bytes, then only the
-    result lines; returns how many bytes were not kept (also noted at the end)."""
-    written = dropped = 0
-    capped = False
-    for line in iter(lambda: src.readline(READ_LINE_BYTES), b""):
-        if written + len(line) > cap and not capped:
-            capped = True
-            dst.write(
-                f"\n[tuneop: output past {cap} bytes is not kept; result lines are]\n".encode()
-            )
-        if capped and not line.startswith(RESULT):
-            dropped += len(line)
-            continue
-        written += len(line)
-        dst.write(line)
-        dst.flush()
-    if dropped:
-        dst.write(f"\n[tuneop: {dropped} bytes of output were not kept]\n".encode())
-    return dropped
-
-
-def _open_log(path: Path) -> IO[bytes]:
-    """A new log file, never through a symbolic link planted at its name."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    return os.fdopen(os.open(path, flags, 0o644), "wb")
-
-
-def harvestable(path: Path, tail: int = LOG_TAIL_BYTES) -> str:
-    """What the harvest needs of a log file of any size (``tuneop.core.logscan``)."""
-    with path.open("rb") as f:
-        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail)
 
 
 @dataclass
@@ -122,12 +87,16 @@ class _Job:
     spec: JobToCreate
     argv: list[str]
     env: dict[str, str]
-    deadline: float
+    cwd: Path | None
+    limit: float  # seconds an attempt may run
     retries_left: int
+    gpus: int = 0
+    deadline: float = float("inf")
     logs: list[Path] = field(default_factory=list)
-    proc: subprocess.Popen[bytes] | None = None
+    attempt: Attempt | None = None
     state: JobState = JobState.ACTIVE
     reason: str | None = None
+    words: str | None = None  # what happened, in local words
 
 
 def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
@@ -180,6 +149,8 @@ class LocalJobs:
     cwd: Path | None = None
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
+    gpus: GpuPool = field(default_factory=GpuPool)
+    watchdog: Watchdog = field(default_factory=Watchdog)
     _jobs: dict[str, _Job] = field(default_factory=dict)
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
@@ -195,17 +166,32 @@ class LocalJobs:
     def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
+        argv = _argv(container, own)
+        # No pod to schedule nor image to pull here: the trials' own time is the limit.
+        limit = float(spec["activeDeadlineSeconds"]) - JOB_START_SLACK_SECONDS
+        if is_runner(argv):
+            limit += RUNNER_SLACK_SECONDS
         return _Job(
             spec=job,
-            argv=_argv(container, own),
+            argv=argv,
             env={**os.environ, **own},
-            deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
+            cwd=self._workdir(container),
+            limit=max(limit, 1.0),
             retries_left=int(spec.get("backoffLimit", 0)),
+            gpus=gpus_per_trial(container),
         )
+
+    def _workdir(self, container: dict[str, Any]) -> Path | None:
+        """The container's workingDir when it exists here (else the run's own folder)."""
+        wanted = container.get("workingDir")
+        if not wanted:
+            return self.cwd
+        path = (self.cwd or Path.cwd()) / str(wanted)
+        return path if path.is_dir() else self.cwd
 
     def _record(self, entry: _Job) -> None:
         """The Job beside its logs, for a later run to resume it."""
-        job, proc = entry.spec, entry.proc
+        job, proc = entry.spec, entry.attempt.proc if entry.attempt else None
         doc = {
             "index": job.index,
             "name": job.name,
@@ -257,7 +243,7 @@ class LocalJobs:
             folder = self.logs_dir.with_name("params")  # beside logs/, not in it
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{job.name}.json"
-            with _open_log(path) as f:
+            with open_log(path) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
             env["TUNEOP_PARAMS_FILE"] = str(path)
         if ENV_EARLY_STOPPING in env:
@@ -268,47 +254,48 @@ class LocalJobs:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
         entry.logs.append(path)
-        out = _open_log(path)
+        env = {**entry.env, **self.gpus.take(entry.spec.name, entry.gpus)}
         try:
-            proc = subprocess.Popen(
+            attempt = start_attempt(
                 entry.argv,
-                env=entry.env,
-                cwd=self.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                env,
+                entry.cwd,
+                path,
+                self.monotonic,
+                self.wakeup.set,
+                self.log_cap_bytes,
             )
         except OSError as err:
-            out.write(f"cannot start {entry.argv[0]!r}: {err.strerror}\n".encode())
-            out.close()
+            self.gpus.give_back(entry.spec.name)
             entry.state, entry.reason = JobState.FAILED, "StartError"
+            entry.words = f"could not start {entry.argv[0]!r}: {err}"
             self.wakeup.set()
             return
-        entry.proc = proc
-        threading.Thread(target=self._wait, args=(proc, out), daemon=True).start()
+        entry.attempt = attempt
+        entry.deadline = attempt.started + entry.limit
+        self.watchdog.announce(attempt.proc.pid, process_start(attempt.proc.pid))
         self._record(entry)
 
-    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
-        assert proc.stdout is not None
-        with out, proc.stdout:
-            copy_capped(proc.stdout, out, self.log_cap_bytes)
-        proc.wait()
-        self.wakeup.set()
-
     def _poll(self, entry: _Job) -> None:
-        if entry.state is not JobState.ACTIVE or entry.proc is None:
+        attempt = entry.attempt
+        if entry.state is not JobState.ACTIVE or attempt is None:
             return
-        code = entry.proc.poll()
-        if code is None:
+        if not attempt.done.is_set():
             if self.monotonic() >= entry.deadline:
-                kill_group(entry.proc)
+                kill_group(attempt.proc)
+                attempt.done.wait()
                 entry.state, entry.reason = JobState.FAILED, "DeadlineExceeded"
+                entry.words = f"was killed after {_timeout_words(entry)}"
+                self.gpus.give_back(entry.spec.name)
             return
+        code = attempt.proc.returncode
+        self.gpus.give_back(entry.spec.name)
+        entry.words = exit_words(code)
         if code == 0:
             entry.state = JobState.SUCCEEDED
         elif code in _fail_job_codes(entry.spec.manifest):
             entry.state, entry.reason = JobState.FAILED, "PodFailurePolicy"
+            entry.words += " (the runner found the session's configuration broken)"
         elif entry.retries_left > 0:
             entry.retries_left -= 1
             self._start(entry)
@@ -319,6 +306,8 @@ class LocalJobs:
         out = []
         for entry in self._jobs.values():
             self._poll(entry)
+            attempt = entry.attempt
+            finished = entry.state is not JobState.ACTIVE and attempt is not None
             out.append(
                 ObservedJob(
                     index=entry.spec.index,
@@ -328,6 +317,11 @@ class LocalJobs:
                     params=entry.spec.params,
                     reason=entry.reason,
                     retry=entry.spec.retry,
+                    detail=entry.words if entry.state is JobState.FAILED else None,
+                    stderr_tail=attempt.tail.lines() if finished and attempt else (),
+                    seconds=tuple(attempt.seconds(entry.spec.trials).items())
+                    if finished and attempt
+                    else (),
                 )
             )
         return sorted(out, key=lambda j: j.index)
@@ -336,12 +330,13 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path) for path in entry.logs]
+        return [harvestable(path) for path in entry.logs if path.exists()]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
-        if entry is not None and entry.proc is not None:
-            kill_group(entry.proc)
+        if entry is not None and entry.attempt is not None:
+            kill_group(entry.attempt.proc)
+            self.gpus.give_back(name)
 
     def seconds_to_next_deadline(self) -> float | None:
         active = [e.deadline for e in self._jobs.values() if e.state is JobState.ACTIVE]
@@ -352,10 +347,19 @@ class LocalJobs:
 
     def shutdown(self) -> None:
         """Stop every worker, then every process still below this one (orphans re-parented
-        here: this process is their subreaper during a local session)."""
+        here: this process is their subreaper during a local session); then the watchdog."""
         for name in list(self._jobs):
             self.delete_job(SessionRef("", ""), name)
-        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before)
+        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before | self.watchdog.pids())
+        self.watchdog.close()
+
+
+def _timeout_words(entry: _Job) -> str:
+    trials = len(entry.spec.trials)
+    each = entry.env.get("TUNEOP_TRIAL_TIMEOUT_SECONDS", "?")
+    if trials == 1:
+        return f"the {each} s trial timeout"
+    return f"the {each} s trial timeout of each of its {trials} trials"
 
 
 def _attempt_logs(folder: Path, name: str) -> list[Path]:
