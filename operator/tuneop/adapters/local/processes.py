@@ -245,9 +245,9 @@ class LocalJobs:
             path = folder / f"{job.name}.json"
             with open_log(path) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
-            env["TUNEOP_PARAMS_FILE"] = str(path)
+            env["TUNEOP_PARAMS_FILE"] = str(path.absolute())  # the trial may run elsewhere
         if ENV_EARLY_STOPPING in env:
-            env[ENV_PRUNING_STORAGE] = str(self.logs_dir.with_name(JOURNAL_FILE))
+            env[ENV_PRUNING_STORAGE] = str(self.logs_dir.with_name(JOURNAL_FILE).absolute())
         return container, env
 
     def _start(self, entry: _Job) -> None:
