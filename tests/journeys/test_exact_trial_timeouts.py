@@ -44,11 +44,7 @@ def test_a_script_is_stopped_at_its_timeout(user: User) -> None:
 
 
 def test_a_script_that_ignores_sigterm_is_killed_after_the_grace(user: User) -> None:
-    script = (
-        "import signal, time\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "time.sleep(60)\n"
-    )
+    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
     user.write("train.py", script)
     user.write("s.yaml", SESSION.format(name="stubborn"))
     seen = user.tuneop("run", "s.yaml", "--local", "--no-report")

@@ -11,7 +11,12 @@ import pytest
 from tests.component.headless_browser import Browser, chromium
 from user import User
 
-K8S_WORDS = ("BackoffLimitExceeded", "activeDeadlineSeconds", "PodFailurePolicy", "DeadlineExceeded")
+K8S_WORDS = (
+    "BackoffLimitExceeded",
+    "activeDeadlineSeconds",
+    "PodFailurePolicy",
+    "DeadlineExceeded",
+)
 
 SCRIPT_SESSION = """\
 apiVersion: tuneop.dev/v1alpha1
@@ -97,7 +102,9 @@ def test_a_long_stderr_is_quoted_by_its_last_lines_only(user: User) -> None:
         "sys.exit('the real reason: disk full')\n"
     )
     user.write("train.py", script)
-    user.write("s.yaml", SCRIPT_SESSION.replace("max: 1", "max: 0").replace("name: oom", "name: long"))
+    user.write(
+        "s.yaml", SCRIPT_SESSION.replace("max: 1", "max: 0").replace("name: oom", "name: long")
+    )
     seen = user.tuneop("run", "s.yaml", "--local")
     assert seen.code == 1, seen
     error = str(records(user, "long")[0]["error"])

@@ -256,7 +256,10 @@ def test_each_slot_gets_a_gpu_of_its_own(user: User) -> None:
     assert seen_.code == 0, seen_
     env = seen(user)
     assert {str(d["CUDA_VISIBLE_DEVICES"]) for d in env.values()} == {"0", "1"}
-    spans = sorted((float(str(d["start"])), float(str(d["end"])), d["CUDA_VISIBLE_DEVICES"]) for d in env.values())
+    spans = sorted(
+        (float(str(d["start"])), float(str(d["end"])), d["CUDA_VISIBLE_DEVICES"])
+        for d in env.values()
+    )
     for i, (start, end, gpu) in enumerate(spans):
         for other_start, other_end, other_gpu in spans[i + 1 :]:
             if other_start < end and start < other_end:  # ran at the same time

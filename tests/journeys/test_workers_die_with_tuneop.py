@@ -87,4 +87,3 @@ def test_kill_9_of_tuneop_leaves_no_trial_process(user: User) -> None:
             for pid in (int(w) for w in (p.read_text().split() if p.exists() else [])):
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
-
