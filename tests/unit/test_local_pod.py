@@ -241,3 +241,16 @@ def test_a_watchdog_told_bye_stops_nothing_and_one_whose_pipe_ends_stops_the_wor
         assert stopped is not says_bye
         worker.kill()
         worker.wait()
+
+
+def test_preflight_names_a_missing_script_of_the_runners_command(tmp_path: Path) -> None:
+    from tuneop.cli.preflight import preflight
+
+    s = spec(runner={"image": "r:1", "objectiveCommand": ["python3", "missing.py"]})
+    problem = preflight(s, cwd=tmp_path)
+    assert problem is not None and "spec.runner.objectiveCommand" in problem
+    assert "missing.py does not exist here" in problem
+    (tmp_path / "missing.py").write_text("print('{}')\n")
+    assert preflight(s, cwd=tmp_path) is None
+    absent = spec(runner={"image": "r:1", "objectiveCommand": ["no-such-program-here", "x"]})
+    assert "no-such-program-here does not exist here" in str(preflight(absent, cwd=tmp_path))

@@ -76,23 +76,32 @@ def _env_of(trial: LocalTrial) -> dict[str, str]:
 
 def _missing(trial: LocalTrial, cwd: Path, environ: Mapping[str, str]) -> str | None:
     """The program or script file of the trial's command that does not exist here."""
-    words = list(trial.words)
     if not trial.container.get("command"):
         return (
             f"{trial.path}: no command; a local run cannot run the image's entrypoint: give"
             " the container a command (for example command: [python, train.py])"
         )
-    where = local_workdir(trial, cwd)
+    return _missing_in(list(trial.words), trial.path, local_workdir(trial, cwd), environ)
+
+
+def _missing_in(
+    words: list[str], path: str, where: Path, environ: Mapping[str, str], own: bool = True
+) -> str | None:
+    """The program or script file of ``words`` (a command at ``path``) not found here;
+    ``own``: a ``python`` program is tuneop's own interpreter (a trial container's is)."""
+    if not words:
+        return None
     program = words[0]
     expanded_later = "$(" in program or "${" in program  # the kubelet's $(VAR), a param
-    if program not in _OWN_PYTHON and not is_runner(words) and not expanded_later:
+    known = (own and program in _OWN_PYTHON) or is_runner(words) or expanded_later
+    if not known:
         if "/" in program:
             found = (where / program).is_file() and os.access(where / program, os.X_OK)
         else:
             found = shutil.which(program, path=environ.get("PATH")) is not None
         if not found:
             return (
-                f"{trial.path}.command: the program {clean(program, 200)} does not exist here"
+                f"{path}: the program {clean(program, 200)} does not exist here"
                 f" ({'no such executable file' if '/' in program else 'not found on PATH'});"
                 " a local run runs the command on this machine, not in the image"
             )
@@ -100,7 +109,7 @@ def _missing(trial: LocalTrial, cwd: Path, environ: Mapping[str, str]) -> str | 
     checkable = script is not None and "${" not in script and "$(" not in script
     if script is not None and checkable and not (where / script).is_file():
         return (
-            f"{trial.path}: the script file {clean(script, 200)} does not exist here"
+            f"{path}: the script file {clean(script, 200)} does not exist here"
             f" (looked in {clean(where, 200)}); a local run runs the command on this"
             " machine, not in the image"
         )
@@ -124,6 +133,13 @@ def _runner_problem(spec: SessionSpec, trial: LocalTrial, where: Path) -> str | 
             ' function) or runner.objectiveCommand: ["python", "train.py"] (a program);'
             " with --jobs-file, give a session file as the template"
         )
+    if spec.runner.objective_command:
+        # The runner's command runs here too: its program or script must be here.
+        command = [str(w) for w in spec.runner.objective_command]
+        path = "spec.runner.objectiveCommand"
+        missing = _missing_in(command, path, where, os.environ, own=False)
+        if missing is not None:
+            return missing
     if importlib.util.find_spec("tuneop_runner") is None:
         if shutil.which("tuneop-runner") is None:
             return (

@@ -89,7 +89,10 @@ def _why_missing(job: ObservedJob, problem: str | None, katib: bool) -> tuple[Ou
         )
         return Outcome.TIMED_OUT, why + tail
     if job.detail:
-        why = f"the worker {job.detail}" + ("" if katib else " without reporting this trial")
+        ran = job.reason != "StartError"  # a worker that never started reported nothing
+        why = f"the worker {job.detail}" + (
+            " without reporting this trial" if ran and not katib else ""
+        )
     else:
         why = "the worker exited without reporting this trial"
         if job.reason:
