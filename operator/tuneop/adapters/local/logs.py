@@ -24,6 +24,7 @@ from tuneop.core.logscan import scan
 
 __all__ = [
     "LOG_CAP_BYTES",
+    "RESULT",
     "TAIL_LINES",
     "TAIL_LINE_CHARS",
     "Tail",

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 
-__all__ = ["GRACE_SECONDS", "SCAN_SECONDS", "main"]
+__all__ = ["GRACE_SECONDS", "SCAN_SECONDS", "Watch", "main", "stop_all"]
 
 SCAN_SECONDS = 1.0
 GRACE_SECONDS = 2.0
