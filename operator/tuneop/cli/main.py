@@ -90,11 +90,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_on_cluster(args, session)
     if args.no_wait or args.dry_run or args.cancel_on_interrupt:
         raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")
-    from tuneop.cli.preflight import preflight
+    from tuneop.cli.preflight import local_setup, preflight
 
     problem = preflight(session.spec)
-    if problem is not None:
-        raise UsageError(f"{args.file or args.jobs_file}: {problem}")
+    setup = local_setup(session.spec, os.environ) if problem is None else problem
+    if isinstance(setup, str):
+        raise UsageError(f"{args.file or args.jobs_file}: {setup}")
+    for notice in setup.notices:
+        print(f"notice: {clean(notice)}", file=sys.stderr)
     from tuneop.cli.warmstart import LocalWarmStart
 
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(BAD_REDIS_URL) from None
         sinks.append(mirror)
-    run = _run_here(args, session, console, sinks, warm_start)
+    run = _run_here(args, session, console, sinks, warm_start, setup)
     st = run.status
     if run.finished:
         from tuneop.core.resume import finished_line
@@ -149,7 +152,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_here(
-    args: argparse.Namespace, session: Session, console: Any, sinks: list[Any], warm: Any
+    args: argparse.Namespace,
+    session: Session,
+    console: Any,
+    sinks: list[Any],
+    warm: Any,
+    setup: Any,
 ) -> Any:
     """``run_local``; another spec's folder, a planted file or a full disk is one line."""
     from tuneop.adapters.local.claim import ForeignResults
@@ -166,6 +174,8 @@ def _run_here(
             extra_mirrors=sinks,
             fresh=args.fresh,
             warm_start=warm,
+            max_parallel=setup.max_parallel,
+            gpus=setup.gpus,
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None

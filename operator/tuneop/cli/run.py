@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tuneop.adapters.local.claim import claim_folder
 from tuneop.adapters.local.folder import DirectoryResults, check_session_folder
+from tuneop.adapters.local.gpus import GpuPool, Gpus
 from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.local.proctree import become_subreaper
 from tuneop.adapters.local.runfiles import session_files
@@ -171,13 +172,15 @@ def run_local(
     fresh: bool = False,
     warm_start: WarmStartSource | None = None,
     warm_workers: bool = True,
+    gpus: Gpus | None = None,
 ) -> LocalRun:
-    """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first.
-    A folder of another spec, or of files changed since, raises ``ForeignResults``; one
-    with a link or FIFO planted where a file or folder of the session goes, ``UnsafePath``;
-    a disk that fills, the ``OSError`` naming the file (the results stored so far stay: a
-    rerun resumes). ``warm_workers``: a Python objective's Jobs run on one warm worker per
-    slot (``adapters.local.warm``)."""
+    """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first;
+    ``gpus`` are the devices its trials may have, each its own. A folder of another spec,
+    or of files changed since, raises ``ForeignResults``; one with a link or FIFO planted
+    where a file or folder of the session goes, ``UnsafePath``; a disk that fills, the
+    ``OSError`` naming the file (the results stored so far stay: a rerun resumes).
+    ``warm_workers``: a Python objective's Jobs run on one warm worker per slot
+    (``adapters.local.warm``)."""
     spec = session.spec
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
@@ -192,7 +195,10 @@ def run_local(
         moved = f"starting {ref.name} over: the previous results moved to {claim.archived}"
         console.print(clean(moved), highlight=False, soft_wrap=True)
     backend = LocalJobs(
-        logs_dir=folder / "logs", log_cap_bytes=log_cap_bytes, warm_workers=warm_workers
+        logs_dir=folder / "logs",
+        log_cap_bytes=log_cap_bytes,
+        warm_workers=warm_workers,
+        gpus=GpuPool(gpus or Gpus()),
     )
     prev = _reopened(claim.status, store, ref, backend)
     finished = prev.terminal and prev.phase is not Phase.CANCELLED

@@ -12,6 +12,13 @@ trial and prints no result lines: when it succeeded, the metrics its last
 pod printed (``tuneop.core.stdout_metrics``) are that trial's report, and
 each line naming the objective metric is a step of its learning curve.
 Otherwise a trial's curve is its intermediate lines (``tuneop.core.intermediate``).
+
+An adapter that ran the worker itself (a local run) tells more: what happened
+to a failed worker in its words ("exited with code 1", "was killed after the
+3 s trial timeout"), which a trial without a report quotes instead of the
+Job's reason, with the last lines of the worker's stderr; and each trial's
+wall time in the worker, which is its duration (the runner's own figure is
+only its function's call).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from tuneop.core.intermediate import Curve, Curves, objective_curve, stdout_curv
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.stdout_metrics import stdout_metrics
 
-__all__ = ["PodLogs", "harvest_job"]
+__all__ = ["PodLogs", "harvest_job", "stderr_words"]
 
 
 class PodLogs(list[str]):
@@ -62,6 +69,37 @@ def _stdout_curve(logs: Sequence[str | bytes], metric: str) -> Curve:
     last = logs[-1] if logs else ""
     text = last.decode("utf-8", errors="replace") if isinstance(last, bytes) else last
     return stdout_curve(text, metric)
+
+
+def stderr_words(tail: Sequence[str]) -> str:
+    """A worker's last stderr lines, quoted on one line."""
+    return "; its stderr ends: " + " | ".join(tail) if tail else ""
+
+
+def _why_missing(job: ObservedJob, problem: str | None, katib: bool) -> tuple[Outcome, str]:
+    """The outcome and the words of a trial its finished Job did not report."""
+    if job.infra_reason:
+        return Outcome.INFRASTRUCTURE, f"infrastructure failure: {job.infra_reason}"
+    tail = stderr_words(job.stderr_tail)
+    if job.reason == "DeadlineExceeded":
+        why = (
+            f"the worker {job.detail}"
+            if job.detail
+            else ("the worker Job ran past its activeDeadlineSeconds")
+        )
+        return Outcome.TIMED_OUT, why + tail
+    if job.detail:
+        ran = job.reason != "StartError"  # a worker that never started reported nothing
+        why = f"the worker {job.detail}" + (
+            " without reporting this trial" if ran and not katib else ""
+        )
+    else:
+        why = "the worker exited without reporting this trial"
+        if job.reason:
+            why += f" ({job.reason})"
+    if problem:
+        why += f"; {problem}"
+    return Outcome.FAILED, why + tail
 
 
 def harvest_job(
@@ -100,17 +138,11 @@ def harvest_job(
         if logs is None:
             why = "pods were gone before their logs were harvested"
             out.append(missing_result(trial, job.index, params, Outcome.RESULTS_LOST, why))
-        elif job.infra_reason:
-            why = f"infrastructure failure: {job.infra_reason}"
-            out.append(missing_result(trial, job.index, params, Outcome.INFRASTRUCTURE, why))
-        elif job.reason == "DeadlineExceeded":
-            why = "the worker Job ran past its activeDeadlineSeconds"
-            out.append(missing_result(trial, job.index, params, Outcome.TIMED_OUT, why))
         else:
-            why = "the worker exited without reporting this trial"
-            if job.reason:
-                why += f" ({job.reason})"
-            if problem:
-                why += f"; {problem}"
-            out.append(missing_result(trial, job.index, params, Outcome.FAILED, why))
-    return tuple(out)
+            outcome, why = _why_missing(job, problem, katib)
+            out.append(missing_result(trial, job.index, params, outcome, why))
+    seconds = dict(job.seconds)
+    return tuple(
+        replace(r, duration_seconds=round(seconds[r.trial], 3)) if r.trial in seconds else r
+        for r in out
+    )

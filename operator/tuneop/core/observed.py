@@ -66,6 +66,12 @@ class ObservedJob:
     not_started: tuple[str, str] | None = None
     # Pods of the Job the platform disrupted (evicted, preempted), seen at harvest.
     disruptions: int = 0
+    # An adapter that runs the worker itself (local processes) says what happened to a
+    # failed one in its own words ("exited with code 1"), with its stderr's last lines,
+    # and each trial's wall time in the worker, as (trial, seconds).
+    detail: str | None = None
+    stderr_tail: tuple[str, ...] = ()
+    seconds: tuple[tuple[int, float], ...] = ()
 
     @property
     def finished(self) -> bool:

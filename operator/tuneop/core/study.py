@@ -24,6 +24,8 @@ into frozen Optuna trials, in tuneop's trial order:
 - user attributes keep tuneop's own names: ``tuneop.trial``, ``tuneop.jobIndex``,
   ``tuneop.outcome``, ``tuneop.error``, ``tuneop.durationSeconds`` and one
   ``metric.<name>`` per reported metric;
+- a trial's start is its end less its ``durationSeconds`` (the records keep
+  no start time), so the dashboard's timeline shows each trial's duration;
 - with several objectives (records that carry ``objectives``), the study has
   a direction per objective and a trial is ``COMPLETE`` with every value;
 - the study's metric names (``set_metric_names``) are the objectives' metrics,
@@ -35,6 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import optuna
@@ -173,6 +176,12 @@ def study_trials(
             distributions={k: dists[k] for k in params},
             user_attrs=attrs,
         )
+        seconds = r.get("durationSeconds")
+        if isinstance(seconds, float | int) and not isinstance(seconds, bool) and seconds >= 0:
+            # A trial's span is its duration (the records keep no start time of their own).
+            end = trial.datetime_complete or trial.datetime_start
+            if end is not None:
+                trial.datetime_start = end - timedelta(seconds=float(seconds))
         trials.append(trial)
     return trials
 

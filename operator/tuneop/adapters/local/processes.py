@@ -1,45 +1,42 @@
 """Worker Jobs as local processes: the executor behind ``tuneop run --local``.
 
-Each Job becomes one process running the Job manifest's container command with
-its environment, in its own process group, its stdout and stderr captured to a
-log file the way a pod log would be. The Job's ``activeDeadlineSeconds`` and
-``backoffLimit`` are honoured like the Kubernetes Job controller does: past the
-deadline the whole process group is killed (reason DeadlineExceeded); a failed
-attempt is retried with a fresh log until the retries are spent
-(BackoffLimitExceeded), except that an exit code the ``podFailurePolicy`` fails
-the Job on ends it at once (PodFailurePolicy). The operator's Jobs have
-``backoffLimit: 0``: retries are per trial, by the planner. A Job of a Python
-objective runs on a warm worker instead (``warm``: one process per slot). Deleting a Job
-stops its process group and every process below it, ``setsid`` children
-included (``proctree``); ``shutdown`` stops whatever is still below this process.
+Each Job becomes one process (``tuneop.adapters.local.spawn``) running its
+trial container's command with its env, in its ``workingDir`` when that
+folder exists here, in its own session and process group, its output in a
+log file (``tuneop.adapters.local.logs``). Of a pod template only that
+container runs (``tuneop.core.localpod``): env entries with a ``value`` are
+passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and
+``args``); ``valueFrom``, ``envFrom``, volumes, init containers and sidecars
+are the cluster's. A command ``python`` or ``python3`` runs with tuneop's own
+interpreter. The params file is written to ``params/<job>.json`` beside
+``logs``; with early stopping the trials meet in ``pruning.journal`` there.
+A trial container that asks for GPUs gets its own (``gpus``).
 
-Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
-parameters, its manifest and its worker's pid), so a later run of the same
-session can ``resume`` the Jobs an interrupted run left in flight: it stops
-any worker of theirs still alive, keeps the results their logs already hold,
-and starts a new attempt for only the trials without one.
+Time limits are the trials' own: a worker runs at most ``trialTimeoutSeconds``
+per trial (no pod start-up to allow for, unlike the cluster's
+``activeDeadlineSeconds``; a runner worker gets ``RUNNER_SLACK_SECONDS`` more,
+as the runner times its trials out itself), then its process tree gets
+SIGTERM and, ``KILL_GRACE_SECONDS`` later, SIGKILL. The Job's
+``backoffLimit`` and ``podFailurePolicy`` are honoured as Kubernetes would
+(the operator's Jobs have ``backoffLimit: 0``: retries are per trial, by the
+planner), and a failed Job says what happened in local words ("exited with
+code 1", "was killed after the 3 s trial timeout") with its stderr's last
+lines. Deleting a Job stops its process group and every process below it,
+``setsid`` children included (``proctree``); ``shutdown`` stops whatever is
+still below this process. If tuneop itself is killed, workers die by their
+parent-death signal and the watchdog stops what they started.
 
-A worker's output is untrusted and may be huge, so a log file keeps the
-first ``LOG_CAP_BYTES`` of it, then a visible marker, then only the result
-lines (which the harvest needs), and at the end how much was not kept. The
-harvest reads a log by streaming it: every result line plus the last
-``LOG_TAIL_BYTES`` of other output, so a Job's trials are all found
-whatever its log's size, in bounded memory.
-
-Of a pod template, a local run runs only the trial container (the one the
-``tuneop.dev/container`` annotation names): init containers, sidecars and
-volumes are the cluster's. Its env entries with a ``value`` are passed (with
-the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``);
-``valueFrom`` and ``envFrom`` need the cluster and are left out. A command
-``python`` or ``python3`` runs with tuneop's own interpreter. The params
-file is written to ``params/<job>.json`` beside the ``logs`` folder, and
-``TUNEOP_PARAMS_FILE`` points to it. With early stopping, the trials meet in
-the journal file ``pruning.journal`` beside ``logs`` (``tuneop.core.pruning``):
-a local run needs no Redis for it.
-
-Files are opened through ``adapters.local.safefs`` (no link followed, no FIFO
-waited on). A log that cannot be written (ENOSPC, EFBIG) stops the session:
+A Job of a Python objective runs on a warm worker instead (``warm``: one
+process per slot, announced to the watchdog like any worker). Files are
+opened through ``adapters.local.safefs`` (no link followed, no FIFO waited
+on). A log that cannot be written (ENOSPC, EFBIG) stops the session:
 ``list_jobs`` raises that error, naming the log; a rerun resumes.
+
+Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``:
+its trials, their parameters, its manifest and its worker's pid), so a later
+run of the same session can ``resume`` the Jobs an interrupted run left in
+flight: it stops any worker of theirs still alive, keeps the results their
+logs already hold, and starts a new attempt for only the trials without one.
 """
 
 from __future__ import annotations
@@ -47,16 +44,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.local.gpus import GpuPool
+from tuneop.adapters.local.logs import LOG_CAP_BYTES, copy_capped, harvestable
 from tuneop.adapters.local.proctree import (
     KILL_GRACE_SECONDS,
     descendants,
@@ -64,14 +62,15 @@ from tuneop.adapters.local.proctree import (
     process_start,
     stop_tree,
 )
-from tuneop.adapters.local.safefs import ensure_regular, open_new, open_read, read_capped
+from tuneop.adapters.local.safefs import ensure_regular, open_new, read_capped
+from tuneop.adapters.local.spawn import Attempt, exit_words, start_attempt
 from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
+from tuneop.adapters.local.watchdog_client import Watchdog
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
-from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX, parse_log
-from tuneop.core.framing import FRAME_PREFIXES
-from tuneop.core.logscan import scan
-from tuneop.core.manifests import ENV_TRIALS, decode_job
+from tuneop.core.contract import parse_log
+from tuneop.core.localpod import gpus_per_trial, is_runner
+from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS, decode_job
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -80,56 +79,18 @@ from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL
 __all__ = [
     "KILL_GRACE_SECONDS",
     "LOG_CAP_BYTES",
+    "RUNNER_SLACK_SECONDS",
     "LocalJobs",
     "copy_capped",
     "harvestable",
     "kill_group",
 ]
 
-LOG_CAP_BYTES = 16 * 1024 * 1024
-# Lines are read in pieces of at most this size; a result line is far shorter.
-READ_LINE_BYTES = 1024 * 1024
-READ_CHUNK_BYTES = 256 * 1024
-RESULT = RESULT_PREFIX.encode()
-# Kept in a log past its cap: result lines, and the runner's frames they stand in.
-KEPT_PAST_CAP = (RESULT, *(p.encode() for p in FRAME_PREFIXES))
+# The runner times each trial out itself and reports it; its worker's own limit comes
+# this much later, so the runner's report (with what the trial printed) wins.
+RUNNER_SLACK_SECONDS = 1.0
 # A Job record holds its trials' parameters: at most 1000 trials of bounded params.
 JOB_RECORD_BYTES = 16 * 1024 * 1024
-
-
-def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int:
-    """Copy a worker's output into its log: all of it up to ``cap`` bytes, then only the
-    result lines and the frames they stand in; returns how many bytes were not kept (also
-    noted at the end)."""
-    written = dropped = 0
-    capped = False
-    for line in iter(lambda: src.readline(READ_LINE_BYTES), b""):
-        if written + len(line) > cap and not capped:
-            capped = True
-            dst.write(
-                f"\n[tuneop: output past {cap} bytes is not kept; result lines are]\n".encode()
-            )
-        if capped and not line.startswith(KEPT_PAST_CAP):
-            dropped += len(line)
-            continue
-        written += len(line)
-        dst.write(line)
-        dst.flush()
-    if dropped:
-        dst.write(f"\n[tuneop: {dropped} bytes of output were not kept]\n".encode())
-    return dropped
-
-
-def harvestable(
-    path: Path,
-    tail: int = LOG_TAIL_BYTES,
-    trials: Sequence[int] | None = None,
-    below: Path | None = None,
-) -> str:
-    """What the harvest needs of a log of any size (``core.logscan``), of ``trials`` only
-    when given, read via ``safefs``."""
-    with open_read(path, below) as f:
-        return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail, trials)
 
 
 @dataclass
@@ -137,13 +98,18 @@ class _Job:
     spec: JobToCreate
     argv: list[str]
     env: dict[str, str]
-    deadline: float
+    cwd: Path | None
+    limit: float  # seconds an attempt may run
     retries_left: int
+    gpus: int = 0
+    deadline: float = float("inf")
     logs: list[Path] = field(default_factory=list)
-    proc: subprocess.Popen[bytes] | WarmRun | None = None
+    attempt: Attempt | None = None
     warm: bool = False  # runs on a warm worker (tuneop.adapters.local.warm)
+    run: WarmRun | None = None  # its Job on that worker
     state: JobState = JobState.ACTIVE
     reason: str | None = None
+    words: str | None = None  # what happened, in local words
 
 
 def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
@@ -180,14 +146,14 @@ class LocalJobs:
     cwd: Path | None = None
     monotonic: Callable[[], float] = time.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
+    gpus: GpuPool = field(default_factory=GpuPool)
+    watchdog: Watchdog = field(default_factory=Watchdog)
     # Trials whose results ``resume`` found in the logs of the Jobs it took back.
     collected: int = 0
     # A Python objective's Jobs run on warm workers, one per slot (tuneop.adapters.local.warm).
     warm_workers: bool = True
     _pool: WarmPool | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)
-    # A log that could not be written (a full disk): the session stops at the next look.
-    _fault: OSError | None = None
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
     _before: frozenset[int] = field(default_factory=lambda: frozenset(descendants(os.getpid())))
@@ -202,26 +168,43 @@ class LocalJobs:
     def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
+        argv = _argv(container, own)
+        # No pod to schedule nor image to pull here: the trials' own time is the limit.
+        limit = float(spec["activeDeadlineSeconds"]) - JOB_START_SLACK_SECONDS
+        if is_runner(argv):
+            limit += RUNNER_SLACK_SECONDS
         return _Job(
             spec=job,
-            argv=_argv(container, own),
+            argv=argv,
             env={**os.environ, **own},
-            deadline=self.monotonic() + float(spec["activeDeadlineSeconds"]),
+            cwd=self._workdir(container),
+            limit=max(limit, 1.0),
             retries_left=int(spec.get("backoffLimit", 0)),
-            warm=self.warm_workers and runs_warm(container, own),
+            gpus=gpus_per_trial(container),
+            # A warm worker's environment is the slot's: a trial that asks for GPUs gets
+            # its own process, and with it its own devices.
+            warm=self.warm_workers and runs_warm(container, own) and not gpus_per_trial(container),
         )
+
+    def _workdir(self, container: dict[str, Any]) -> Path | None:
+        """The container's workingDir when it exists here (else the run's own folder)."""
+        wanted = container.get("workingDir")
+        if not wanted:
+            return self.cwd
+        path = (self.cwd or Path.cwd()) / str(wanted)
+        return path if path.is_dir() else self.cwd
 
     def _record(self, entry: _Job) -> None:
         """The Job beside its logs, for a later run to resume it."""
-        job, proc = entry.spec, entry.proc
+        job, pid = entry.spec, _pid(entry)
         doc = {
             "index": job.index,
             "name": job.name,
             "trials": list(job.trials),
             "params": list(job.params),
             "manifest": job.manifest,
-            "pid": proc.pid if proc is not None else None,
-            "pidStart": process_start(proc.pid) if proc is not None else None,
+            "pid": pid,
+            "pidStart": process_start(pid) if pid is not None else None,
         }
         write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc), self.anchor)
 
@@ -229,14 +212,14 @@ class LocalJobs:
     def records_dir(self) -> Path:
         return self.logs_dir.with_name("jobs")
 
-    def recorded(self, wanted: set[int]) -> set[int]:
-        """The Jobs of ``wanted`` recorded well enough for ``resume`` to take them back."""
-        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted, self.anchor)}
-
     @property
     def anchor(self) -> Path:
         """The results root: below it, no link is followed (the session folder is ours)."""
         return self.logs_dir.parent.parent
+
+    def recorded(self, wanted: set[int]) -> set[int]:
+        """The Jobs of ``wanted`` recorded well enough for ``resume`` to take them back."""
+        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted, self.anchor)}
 
     def resume(self, inflight: set[int]) -> list[int]:
         """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
@@ -276,95 +259,94 @@ class LocalJobs:
             path = self.logs_dir.with_name("params") / f"{job.name}.json"  # beside logs/
             with open_new(path, self.anchor) as f:
                 f.write(str(annotations[ANN_PARAMS]).encode())
-            env["TUNEOP_PARAMS_FILE"] = str(path)
+            env["TUNEOP_PARAMS_FILE"] = str(path.absolute())  # the trial may run elsewhere
         if ENV_EARLY_STOPPING in env:
             journal = self.logs_dir.with_name(JOURNAL_FILE)
             # The runner's Optuna opens it by name: make sure it is a regular file of ours.
             ensure_regular(journal, self.anchor)
-            env[ENV_PRUNING_STORAGE] = str(journal)
+            env[ENV_PRUNING_STORAGE] = str(journal.absolute())  # the trial may run elsewhere
         return container, env
 
     def _start(self, entry: _Job) -> None:
         path = self.logs_dir / f"{entry.spec.name}.{len(entry.logs)}.log"
-        out = open_new(path, self.anchor)
         entry.logs.append(path)
         if entry.warm:
-            entry.proc = self._warm_pool().start(job_env(entry.env), out)
+            entry.run = self._warm_pool().start(job_env(entry.env), open_new(path, self.anchor))
+            entry.deadline = self.monotonic() + entry.limit
+            self.watchdog.announce(entry.run.pid, process_start(entry.run.pid))
             self._record(entry)
             return
+        env = {**entry.env, **self.gpus.take(entry.spec.name, entry.gpus)}
         try:
-            proc = subprocess.Popen(
+            attempt = start_attempt(
                 entry.argv,
-                env=entry.env,
-                cwd=self.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                env,
+                entry.cwd,
+                path,
+                self.monotonic,
+                self.wakeup.set,
+                self.log_cap_bytes,
+                below=self.anchor,
             )
         except OSError as err:
-            out.write(f"cannot start {entry.argv[0]!r}: {err.strerror}\n".encode())
-            out.close()
+            self.gpus.give_back(entry.spec.name)
             entry.state, entry.reason = JobState.FAILED, "StartError"
+            entry.words = f"could not start {entry.argv[0]!r}: {err}"
             self.wakeup.set()
             return
-        entry.proc = proc
-        threading.Thread(target=self._wait, args=(proc, out, path), daemon=True).start()
+        entry.attempt = attempt
+        entry.deadline = attempt.started + entry.limit
+        self.watchdog.announce(attempt.proc.pid, process_start(attempt.proc.pid))
         self._record(entry)
 
-    def _wait(self, proc: subprocess.Popen[bytes], out: IO[bytes], path: Path) -> None:
-        stdout = proc.stdout
-        assert stdout is not None
-        try:
-            with out:
-                copy_capped(stdout, out, self.log_cap_bytes)
-        except OSError as err:
-            # ENOSPC, EFBIG: the log is incomplete, so the session stops (``list_jobs``);
-            # the output is drained meanwhile, so the worker never blocks on the pipe.
-            self._fault = OSError(err.errno, err.strerror, str(path))
-            while stdout.read(READ_CHUNK_BYTES):
-                pass
-        stdout.close()
-        proc.wait()
-        self.wakeup.set()
-
     def _poll(self, entry: _Job) -> None:
-        if entry.state is not JobState.ACTIVE or entry.proc is None:
+        if entry.state is not JobState.ACTIVE:
             return
-        code = entry.proc.poll()
-        if code is None:
-            if self.monotonic() >= entry.deadline:
-                self._stop(entry.proc)
+        ended = _ended(entry)
+        if ended is None:
+            if _pid(entry) is not None and self.monotonic() >= entry.deadline:
+                self._stop(entry)
                 entry.state, entry.reason = JobState.FAILED, "DeadlineExceeded"
+                entry.words = f"was killed after {_timeout_words(entry)}"
             return
+        code, crash = ended
+        self.gpus.give_back(entry.spec.name)
+        entry.words = crash or (exit_words(code) if code is not None else "ended")
         if code == 0:
             entry.state = JobState.SUCCEEDED
         elif code in _fail_job_codes(entry.spec.manifest):
             entry.state, entry.reason = JobState.FAILED, "PodFailurePolicy"
+            entry.words += " (the runner found the session's configuration broken)"
         elif entry.retries_left > 0:
             entry.retries_left -= 1
             self._start(entry)
         else:
-            crash = entry.proc.crash if isinstance(entry.proc, WarmRun) else None
-            entry.state, entry.reason = JobState.FAILED, crash or "BackoffLimitExceeded"
+            entry.state, entry.reason = JobState.FAILED, "BackoffLimitExceeded"
 
     def _warm_pool(self) -> WarmPool:
         if self._pool is None:
             self._pool = WarmPool(dict(os.environ), self.cwd, self.wakeup.set, self.log_cap_bytes)
         return self._pool
 
-    def _stop(self, proc: subprocess.Popen[bytes] | WarmRun) -> None:
-        if isinstance(proc, WarmRun):
-            self._warm_pool().stop(proc)
-        else:
-            kill_group(proc)
+    def _stop(self, entry: _Job) -> None:
+        """Stop the Job's worker (its whole tree) and give its GPUs back."""
+        if entry.run is not None:
+            self._warm_pool().stop(entry.run)
+        elif entry.attempt is not None:
+            kill_group(entry.attempt.proc)
+            entry.attempt.done.wait()
+        self.gpus.give_back(entry.spec.name)
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
-        if self._fault is not None:
-            raise self._fault
+        for entry in self._jobs.values():
+            fault = entry.attempt.fault if entry.attempt is not None else None
+            if fault is not None:
+                raise fault  # a full disk: the log is incomplete, so the session stops
         out = []
         for entry in self._jobs.values():
             self._poll(entry)
+            attempt = entry.attempt
+            finished = entry.state is not JobState.ACTIVE and attempt is not None
             out.append(
                 ObservedJob(
                     index=entry.spec.index,
@@ -374,6 +356,11 @@ class LocalJobs:
                     params=entry.spec.params,
                     reason=entry.reason,
                     retry=entry.spec.retry,
+                    detail=entry.words if entry.state is JobState.FAILED else None,
+                    stderr_tail=attempt.tail.lines() if finished and attempt else (),
+                    seconds=tuple(attempt.seconds(entry.spec.trials).items())
+                    if finished and attempt
+                    else (),
                 )
             )
         return sorted(out, key=lambda j: j.index)
@@ -382,12 +369,16 @@ class LocalJobs:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [harvestable(path, trials=job.trials, below=self.anchor) for path in entry.logs]
+        return [
+            harvestable(path, trials=job.trials, below=self.anchor)
+            for path in entry.logs
+            if path.exists()
+        ]
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)
-        if entry is not None and entry.proc is not None:
-            self._stop(entry.proc)
+        if entry is not None:
+            self._stop(entry)
 
     def seconds_to_next_deadline(self) -> float | None:
         active = [e.deadline for e in self._jobs.values() if e.state is JobState.ACTIVE]
@@ -398,12 +389,36 @@ class LocalJobs:
 
     def shutdown(self) -> None:
         """Stop every worker, then every process still below this one (orphans re-parented
-        here: this process is their subreaper during a local session)."""
+        here: this process is their subreaper during a local session); then the watchdog."""
         for name in list(self._jobs):
             self.delete_job(SessionRef("", ""), name)
         if self._pool is not None:
             self._pool.close()
-        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before)
+        stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before | self.watchdog.pids())
+        self.watchdog.close()
+
+
+def _ended(entry: _Job) -> tuple[int | None, str | None] | None:
+    """How the Job's worker ended (exit code, how a warm worker died), or None: running."""
+    if entry.run is not None:
+        return (entry.run.code, entry.run.crash) if entry.run.done.is_set() else None
+    if entry.attempt is not None and entry.attempt.done.is_set():
+        return entry.attempt.proc.returncode, None
+    return None
+
+
+def _pid(entry: _Job) -> int | None:
+    if entry.run is not None:
+        return entry.run.pid
+    return entry.attempt.proc.pid if entry.attempt is not None else None
+
+
+def _timeout_words(entry: _Job) -> str:
+    trials = len(entry.spec.trials)
+    each = entry.env.get("TUNEOP_TRIAL_TIMEOUT_SECONDS", "?")
+    if trials == 1:
+        return f"the {each} s trial timeout"
+    return f"the {each} s trial timeout of each of its {trials} trials"
 
 
 def _attempt_logs(folder: Path, name: str) -> list[Path]:

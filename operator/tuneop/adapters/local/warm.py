@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuneop.adapters.local.proctree import stop_tree
+from tuneop.adapters.local.spawn import dying_with_us
 from tuneop.api.worker import DEFAULT_COMMAND
 from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.resultline import RESULT_PREFIX
@@ -121,14 +122,17 @@ class _Worker:
     """One warm process and the thread that reads its output into the current Job's log."""
 
     def __init__(self, env: dict[str, str], cwd: Path | None, on_done: Callable[[], None]):
+        # Like every worker, it dies with tuneop (``spawn``: the parent-death signal).
+        argv, preexec = dying_with_us(warm_argv())
         self.proc = subprocess.Popen(
-            warm_argv(),
+            argv,
             env=env,
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=preexec,
         )
         self.run: WarmRun | None = None
         self.lock = threading.Lock()
