@@ -6,9 +6,6 @@ numbers too large for a float, lone surrogates, malformed and long result lines,
 Whatever it prints: no traceback, no hang, exit 0 or 1, nothing raw on the terminal, within
 the memory bound, and each trial's recorded result is the one it printed for itself: none
 lost, none forged.
-
-Trial output is fixed on another branch (issue 25 items 1 and 2): this property is
-``xfail(strict=False)`` here, for the lead to un-mark after the merge.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
 from hostile import PROFILE, capped, check_sane
 from hypothesis import given
 from hypothesis import strategies as st
@@ -75,9 +71,6 @@ def noise(draw: st.DrawFn, me: int) -> bytes:
     return b"".join(pieces)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 25 items 1, 2 (trial output): fixed on another branch"
-)
 @PROFILE
 @given(first=noise(0), second=noise(1))
 def test_hostile_trial_output_never_loses_or_forges_a_result(first: bytes, second: bytes) -> None:

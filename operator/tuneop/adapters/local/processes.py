@@ -345,8 +345,8 @@ class LocalJobs:
         out = []
         for entry in self._jobs.values():
             self._poll(entry)
-            attempt = entry.attempt
-            finished = entry.state is not JobState.ACTIVE and attempt is not None
+            worker = entry.run if entry.run is not None else entry.attempt
+            finished = entry.state is not JobState.ACTIVE and worker is not None
             out.append(
                 ObservedJob(
                     index=entry.spec.index,
@@ -357,9 +357,9 @@ class LocalJobs:
                     reason=entry.reason,
                     retry=entry.spec.retry,
                     detail=entry.words if entry.state is JobState.FAILED else None,
-                    stderr_tail=attempt.tail.lines() if finished and attempt else (),
-                    seconds=tuple(attempt.seconds(entry.spec.trials).items())
-                    if finished and attempt
+                    stderr_tail=worker.tail.lines() if finished and worker else (),
+                    seconds=tuple(worker.seconds(entry.spec.trials).items())
+                    if finished and worker
                     else (),
                 )
             )

@@ -52,7 +52,9 @@ __all__ = [
     "Attempt",
     "dying_with_us",
     "exit_words",
+    "result_trial",
     "start_attempt",
+    "wall_times",
 ]
 
 PR_SET_PDEATHSIG = 1
@@ -126,26 +128,35 @@ class Attempt:
     done: threading.Event = field(default_factory=threading.Event)
 
     def seconds(self, trials: Sequence[int]) -> dict[int, float]:
-        """Each of ``trials``' wall time in this attempt: start (or the previous result)
-        to its result; the last reported one, or the one it died on, to the exit."""
-        if self.ended is None:
-            return {}
-        out: dict[int, float] = {}
-        since = self.started
-        for trial, at in self.marks:
-            if trial in trials and trial not in out:
-                out[trial] = max(at - since, 0.0)
-                since = at
-        unreported = [t for t in trials if t not in out]
-        if unreported:
-            out[unreported[0]] = max(self.ended - since, 0.0)
-        elif self.marks:
-            last = next(t for t, _ in reversed(self.marks) if t in out)
-            out[last] += max(self.ended - since, 0.0)
-        return out
+        """Each of ``trials``' wall time in this attempt (``wall_times``)."""
+        return wall_times(self.started, self.ended, self.marks, trials)
 
 
-def _trial_of(line: bytes) -> int | None:
+def wall_times(
+    started: float, ended: float | None, marks: Sequence[tuple[int, float]], trials: Sequence[int]
+) -> dict[int, float]:
+    """Each of ``trials``' wall time in a worker that started at ``started`` and printed a
+    result for a trial at each of ``marks``: start (or the previous result) to its result;
+    the last reported one, or the one it died on, to the exit. Nothing while it runs."""
+    if ended is None:
+        return {}
+    out: dict[int, float] = {}
+    since = started
+    for trial, at in marks:
+        if trial in trials and trial not in out:
+            out[trial] = max(at - since, 0.0)
+            since = at
+    unreported = [t for t in trials if t not in out]
+    if unreported:
+        out[unreported[0]] = max(ended - since, 0.0)
+    elif marks:
+        last = next(t for t, _ in reversed(marks) if t in out)
+        out[last] += max(ended - since, 0.0)
+    return out
+
+
+def result_trial(line: bytes) -> int | None:
+    """The trial a result line names, read from its first bytes (None: none readable)."""
     try:
         doc = json.loads(line[len(RESULT) : _MARK_BYTES])
     except (ValueError, RecursionError):
@@ -190,7 +201,7 @@ def start_attempt(
 
     def on_stdout(line: bytes) -> None:
         if line.startswith(RESULT):
-            trial = _trial_of(line)
+            trial = result_trial(line)
             if trial is not None and len(attempt.marks) < _MAX_MARKS:
                 attempt.marks.append((trial, monotonic()))
 

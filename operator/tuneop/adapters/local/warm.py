@@ -28,17 +28,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tuneop.adapters.local.logs import RESULT, Tail
 from tuneop.adapters.local.proctree import stop_tree
-from tuneop.adapters.local.spawn import dying_with_us
+from tuneop.adapters.local.spawn import dying_with_us, exit_words, result_trial, wall_times
 from tuneop.api.worker import DEFAULT_COMMAND
 from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.resultline import RESULT_PREFIX
@@ -48,6 +49,7 @@ __all__ = ["DONE_PREFIX", "WarmPool", "WarmRun", "job_env", "runs_warm", "warm_a
 DONE_PREFIX = b"TUNEOP_JOB_DONE "  # the runner's tuneop_runner.warm.DONE_PREFIX
 _KEPT_PAST_CAP = tuple(p.encode() for p in (RESULT_PREFIX, *FRAME_PREFIXES))
 _READ_LINE_BYTES = 1024 * 1024
+_MAX_MARKS = 10_000
 _GRACE_SECONDS = 2.0
 
 
@@ -68,13 +70,8 @@ def job_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def _died(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the worker process was killed by {name}"
-    return f"the worker process exited with code {code}"
+    # In the words of a cold worker's exit (``spawn.exit_words``): "exited with code 139".
+    return exit_words(code)
 
 
 @dataclass
@@ -90,12 +87,27 @@ class WarmRun:
     written: int = 0
     dropped: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    # As a cold worker's attempt keeps them (``spawn``): its wall times and last lines.
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    marks: list[tuple[int, float]] = field(default_factory=list)
+    tail: Tail = field(default_factory=Tail)
+
+    def seconds(self, trials: Sequence[int]) -> dict[int, float]:
+        """Each of ``trials``' wall time in this Job (``spawn.wall_times``)."""
+        return wall_times(self.started, self.ended, self.marks, trials)
 
     def poll(self) -> int | None:
         return self.code
 
     def write(self, line: bytes) -> None:
         """A line of the worker's output into this Job's log, within its cap."""
+        if line.startswith(RESULT):
+            trial = result_trial(line)
+            if trial is not None and len(self.marks) < _MAX_MARKS:
+                self.marks.append((trial, time.monotonic()))
+        elif not line.startswith(_KEPT_PAST_CAP):
+            self.tail.add(line)  # stdout and stderr are one stream on a warm worker
         if self.written + len(line) > self.cap:
             if self.written <= self.cap:
                 self.log.write(
@@ -114,6 +126,7 @@ class WarmRun:
         if self.dropped:
             self.log.write(f"\n[tuneop: {self.dropped} bytes of output were not kept]\n".encode())
         self.log.close()
+        self.ended = time.monotonic()
         self.code, self.crash = code, crash
         self.done.set()
 
