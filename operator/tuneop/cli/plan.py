@@ -24,7 +24,7 @@ from rich.table import Table
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
-from tuneop.cli.text import styled
+from tuneop.cli.text import clean, styled
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.packing import job_at, job_count
@@ -178,7 +178,8 @@ def as_data(d: DryRun) -> dict[str, Any]:
 
 def render(d: DryRun, output: str, console: Console) -> None:
     if output == "json":
-        console.print_json(json.dumps(as_data(d)))
+        # ASCII only: a C1 control or bidi override in a spec's text is a \u escape.
+        console.print_json(json.dumps(as_data(d)), ensure_ascii=True)
         return
     if output == "yaml":
         console.print(
@@ -198,7 +199,7 @@ def _render_table(d: DryRun, console: Console) -> None:
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
     console.print(
         styled(
-            (ref.key, "bold"),
+            (clean(ref.key), "bold"),
             f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
             f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
             + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
