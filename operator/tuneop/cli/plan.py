@@ -142,8 +142,11 @@ def _first_trials(
     return out
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """YAML without anchors and aliases: a reader sees every value where it is used."""
+class _PlainDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """YAML without anchors and aliases: a reader sees every value where it is used.
+
+    libyaml's emitter when PyYAML has it: a plan of a few MiB in a second, not ten.
+    """
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
@@ -177,18 +180,14 @@ def as_data(d: DryRun) -> dict[str, Any]:
 
 
 def render(d: DryRun, output: str, console: Console) -> None:
+    # Data for programs goes out as text, not through rich (whose highlighting of a
+    # plan of a few MiB costs hundreds of MB), and ASCII only: a control character,
+    # C1 code or bidi override from a spec is the format's own escape.
     if output == "json":
-        # ASCII only: a C1 control or bidi override in a spec's text is a \u escape.
-        console.print_json(json.dumps(as_data(d)), ensure_ascii=True)
+        console.file.write(json.dumps(as_data(d), indent=2, ensure_ascii=True) + "\n")
         return
     if output == "yaml":
-        console.print(
-            yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100),
-            end="",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.file.write(yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100))
         return
     _render_table(d, console)
 
