@@ -144,7 +144,7 @@ def _problems_of(text: str) -> tuple[str, ...]:
 
 
 def nesting_problem(value: Any, limit: int = MAX_POD_DEPTH) -> str | None:
-    """"nested too deeply" when ``value`` holds lists or mappings past ``limit`` levels.
+    """ "nested too deeply" when ``value`` holds lists or mappings past ``limit`` levels.
 
     Walked without recursion, so any depth is measured without a RecursionError.
     """

@@ -224,7 +224,9 @@ def _collector(
     spec: dict[str, Any], strategies: list[dict[str, Any]], notes: list[str]
 ) -> dict[str, Any]:
     mc = _mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
-    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get("kind", "StdOut")
+    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get(
+        "kind", "StdOut"
+    )
     if kind != "StdOut":
         notes.append(
             f"spec.metricsCollectorSpec: collector {str(kind)[:40]} not carried over;"
