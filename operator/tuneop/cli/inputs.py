@@ -64,14 +64,22 @@ def read_text(path: str, limit: int = MAX_INPUT_BYTES) -> str:
     return text
 
 
-def yaml_docs(path: str) -> list[Any]:
-    """The non-empty documents of a YAML file, read within the YAML budget."""
+# Where a spec past the node budget most likely went wrong, and what to do instead.
+_TRIALS_HINT = " (a long list of explicit trials goes in a --jobs-file, one JSON line each)"
+
+
+def yaml_docs(path: str, hint: str = "") -> list[Any]:
+    """The non-empty documents of a YAML file, read within the YAML budget.
+
+    ``hint`` follows the message when the file holds more values than the budget.
+    """
     text = read_text(path)
     try:
         return load_all(text)
     except YamlBudgetError as err:
         where = f":{err.line}" if err.line is not None else ""
-        raise UsageError(f"{clean(path)}{where}: YAML past its bounds: {err.rule}") from None
+        why = err.rule + (hint if err.rule.endswith(" values") else "")
+        raise UsageError(f"{clean(path)}{where}: YAML past its bounds: {why}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -88,7 +96,7 @@ def load_session(
 
     doc: Any = None
     if path is not None:
-        docs = [d for d in yaml_docs(path) if isinstance(d, dict)]
+        docs = [d for d in yaml_docs(path, _TRIALS_HINT) if isinstance(d, dict)]
         sessions = [d for d in docs if d.get("kind") == "TuningSession"]
         if len(sessions) != 1:
             raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
