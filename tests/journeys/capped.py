@@ -67,7 +67,8 @@ def capped(user: User, *args: str, timeout: float = 180, stdin: str | None = Non
             if time.monotonic() - t0 > timeout:
                 os.killpg(proc.pid, signal.SIGKILL)
                 os.wait4(proc.pid, 0)
-                raise AssertionError(f"tuneop {' '.join(args)[:200]}: still running after {timeout}s")
+                command = " ".join(args)[:200]
+                raise AssertionError(f"tuneop {command}: still running after {timeout}s")
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)

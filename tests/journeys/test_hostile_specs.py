@@ -52,9 +52,7 @@ def refused(seen: Capped, file: str, *words: str) -> None:
 
 
 BOMBS = [
-    pytest.param(
-        HEAD + SEARCH + RUNNER + "    resources:\n" + laughs("      "), id="resources"
-    ),
+    pytest.param(HEAD + SEARCH + RUNNER + "    resources:\n" + laughs("      "), id="resources"),
     pytest.param(
         HEAD + SEARCH + RUNNER + "    tolerations:\n    - key: k\n      x:\n" + laughs("        "),
         id="tolerations",
@@ -140,7 +138,8 @@ def test_a_large_document_is_refused_quickly_in_bounded_memory(
 
 
 def test_a_hundred_thousand_explicit_trials_plan_from_a_jobs_file(user: User) -> None:
-    lines = (json.dumps({"params": {"x": i, "y": i / 2}, "job_id": f"j{i}"}) for i in range(100_000))
+    jobs = ({"params": {"x": i, "y": i / 2}, "job_id": f"j{i}"} for i in range(100_000))
+    lines = (json.dumps(job) for job in jobs)
     user.write("plan.jsonl", "\n".join(lines) + "\n")
     seen = capped(user, "plan", "--jobs-file", "plan.jsonl", "-o", "json")
     assert seen.seen.code == 0, seen
