@@ -106,7 +106,7 @@ class _Counter:
             raise YamlBudgetError(f"more than {b.nodes:,} values{aliased}", _line(event))
         if self.text > b.text:
             aliased = " once its aliases are expanded" if isinstance(event, AliasEvent) else ""
-            raise YamlBudgetError(f"more than {b.text // 2**20} MiB of text{aliased}", _line(event))
+            raise YamlBudgetError(f"more than {b.text:,} characters of text{aliased}", _line(event))
 
     def alias(self, event: AliasEvent) -> None:
         anchor = event.anchor
