@@ -157,7 +157,7 @@ def _int(loader: Any, node: yaml.ScalarNode) -> int:
         raise ConstructorError(
             None, None, f"an integer of more than {MAX_INT_DIGITS} digits", node.start_mark
         )
-    return yaml.SafeLoader.construct_yaml_int(loader, node)  # type: ignore[no-any-return]
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
 def _refuse(loader: Any, node: yaml.Node) -> Any:

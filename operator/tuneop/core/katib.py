@@ -75,7 +75,7 @@ def _count(value: Any, where: str) -> int:
     """A count Katib types as int32: a whole number, not a boolean nor text."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise KatibError(f"{where}: must be a whole number")
-    return value
+    return int(value)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any
     return out, strategies
 
 
-def _rewrite(words: Any, refs: dict[str, str], where: str) -> list[str]:
+def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         raise KatibError(f"{where}: must be a list of strings")
     return [
