@@ -314,3 +314,24 @@ def test_any_katib_experiment_converts_or_is_a_katib_error(fields: Any) -> None:
         parse_manifest(doc)
     except SpecError as err:
         assert err.shown()
+
+
+@PROFILE
+@given(
+    st.lists(YAML_WORDS | st.sampled_from(["spec:\n", "  ", "searchSpace: ", "min: "]), max_size=60)
+)
+def test_any_spec_file_is_a_session_or_a_one_line_error(words: list[str]) -> None:
+    import tempfile
+
+    from tuneop.cli.inputs import UsageError, load_session
+
+    base = yaml.safe_dump(manifest())
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(base + "".join(words))
+        f.flush()
+        try:
+            load_session(f.name)
+        except UsageError as err:
+            assert "\n" not in str(err)
+        except SpecError as err:
+            assert 1 <= len(err.shown()) <= 5 and all("\n" not in p for p in err.shown())
