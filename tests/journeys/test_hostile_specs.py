@@ -172,3 +172,20 @@ def test_a_resources_mapping_40_deep_is_refused_by_the_spec_rule(user: User) -> 
         "deep.yaml",
         "spec.runner.resources: nested too deeply",
     )
+
+
+OBSERVED = [
+    pytest.param("[{index: 0, trials: [a]}]", "observed.jobs[0].trials", id="trial-text"),
+    pytest.param("[{index: 0, trials: [-5]}]", "observed.jobs[0].trials", id="trial-negative"),
+    pytest.param("[{index: 0, state: Succeeded, logs: 5}]", "observed.jobs[0].logs", id="logs"),
+    pytest.param("{jobs: 5}", "observed: must be a list", id="jobs-number"),
+    pytest.param("[{index: 0, params: 5}]", "observed.jobs[0].params", id="params"),
+    pytest.param("[{index: -1, trials: [0]}]", "observed.jobs[0].index", id="index"),
+]
+
+
+@pytest.mark.parametrize(("observed", "field"), OBSERVED)
+def test_a_malformed_observed_file_is_one_line(user: User, observed: str, field: str) -> None:
+    user.write("obs.yaml", observed + "\n")
+    seen = capped(user, "plan", "examples/quickstart.yaml", "--observed", "obs.yaml")
+    refused(seen, "", field)

@@ -45,10 +45,36 @@ class DryRun:
     total_jobs: int
 
 
+def _shape_problem(raw: dict[str, Any], where: str) -> str | None:
+    """Why one observed Job's fields are of the wrong type (the file is untrusted), or None."""
+    if raw["index"] < 0:
+        return f"{where}.index: must be >= 0"
+    trials = raw.get("trials", [])
+    if not isinstance(trials, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in trials
+    ):
+        return f"{where}.trials: a list of trial numbers (>= 0)"
+    params = raw.get("params")
+    if params is not None and not (
+        isinstance(params, list)
+        and all(isinstance(p, dict) or p is None for p in params)
+        and ("trials" not in raw or not params or len(params) == len(trials))
+    ):
+        return f"{where}.params: a list of parameter maps, one per trial"
+    logs = raw.get("logs")
+    if logs is not None and not isinstance(logs, str):
+        if not isinstance(logs, list) or not all(isinstance(x, str) for x in logs):
+            return f"{where}.logs: text, or a list of texts"
+    for key in ("name", "reason", "infraReason"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            return f"{where}.{key}: text"
+    return None
+
+
 def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]:
     if isinstance(data, list):
         data = {"jobs": data}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("jobs") or [], list):
         raise SpecError(["observed: must be a list of jobs or a mapping with jobs and status"])
     jobs = []
     spec = session.spec
@@ -56,6 +82,8 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
         where = f"observed.jobs[{n}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
             raise SpecError([f"{where}.index: required, an integer"])
+        if problem := _shape_problem(raw, where):
+            raise SpecError([problem])
         index = raw["index"]
         try:
             state = JobState(raw.get("state", "Active"))
