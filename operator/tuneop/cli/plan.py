@@ -62,9 +62,9 @@ def _shape_problem(raw: dict[str, Any], where: str) -> str | None:
     ):
         return f"{where}.params: a list of parameter maps, one per trial"
     logs = raw.get("logs")
-    if logs is not None and not isinstance(logs, str):
-        if not isinstance(logs, list) or not all(isinstance(x, str) for x in logs):
-            return f"{where}.logs: text, or a list of texts"
+    texts = isinstance(logs, list) and all(isinstance(x, str) for x in logs)
+    if logs is not None and not isinstance(logs, str) and not texts:
+        return f"{where}.logs: text, or a list of texts"
     for key in ("name", "reason", "infraReason"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             return f"{where}.{key}: text"
