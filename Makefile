@@ -13,6 +13,7 @@ bench:
 	.venv/bin/python -m bench.redis_bench
 	.venv/bin/python -m bench.hung_redis_bench
 	.venv/bin/python -m bench.report_bench
+	.venv/bin/python -m bench.spec_bounds_bench
 	.venv/bin/python -m bench.cluster
 	.venv/bin/python -m bench.cluster.scale
 

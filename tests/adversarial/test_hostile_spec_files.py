@@ -6,9 +6,6 @@ hostile: a number at the edges (1e308, 10**400, a boolean), text with terminal e
 mapping nested hundreds deep, a YAML alias bomb, a list of a thousand bad values. Whatever
 the file holds: no traceback, no hang, exit 0 or 2 (a run: 0, 1 or 2), nothing raw on the
 terminal, at most five error lines, within the memory bound.
-
-Spec input is fixed on another branch (issue 25 items 3, 4, 7-9): these properties are
-``xfail(strict=False)`` here, for the lead to un-mark after the merge.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hostile import PROFILE, capped, check_sane
 from hypothesis import given
@@ -124,7 +120,6 @@ def hostile_spec(draw: st.DrawFn) -> str:
     return text.replace(marker, alias_bomb(draw(st.integers(3, 9))))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 25 items 3, 4, 7, 8, 9: fixed on another branch")
 @PROFILE
 @given(text=hostile_spec(), command=st.sampled_from(["plan", "plan", "run"]))
 def test_a_hostile_spec_is_planned_run_or_refused_in_one_line(text: str, command: str) -> None:
@@ -176,7 +171,6 @@ def hostile_katib(draw: st.DrawFn) -> str:
     return text.replace("BOMB", alias_bomb(draw(st.integers(3, 9))))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 25 items 3, 4, 7, 8: fixed on another branch")
 @PROFILE
 @given(text=hostile_katib())
 def test_a_hostile_katib_file_is_imported_or_refused_in_one_line(text: str) -> None:

@@ -290,7 +290,7 @@ def test_a_template_nested_past_any_pod_is_one_problem() -> None:
         node = node["a"]
     with pytest.raises(SpecError) as err:
         parse_spec(templated({"spec": {"containers": [{"name": "t", "image": "i", "x": deep}]}}))
-    assert err.value.problems == ["spec.template: nested too deeply"]
+    assert err.value.problems == ["spec.template: nested too deeply (more than 32 levels)"]
 
 
 @pytest.mark.parametrize(

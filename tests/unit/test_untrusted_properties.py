@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 from core_builders import job
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -281,3 +282,149 @@ def test_any_number_or_surrogate_in_a_trial_file_reads_back_storable(value: Any,
     record = read_record(json.dumps(doc))
     assert record is not None
     json.dumps(record, allow_nan=False).encode("utf-8")
+
+# The YAML a spec file may hold: any text, any JSON-like tree written as YAML (with
+# anchors and aliases sprinkled in), and the bounded loader's only answers.
+YAML_WORDS = st.sampled_from(
+    [
+        "a: ",
+        "- ",
+        "&x ",
+        "*x ",
+        "&y ",
+        "*y ",
+        "<<: ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "\n",
+        "  ",
+        "!!set ",
+        "!!binary ",
+        "2024-01-01",
+        "1e-5",
+        "9" * 500,
+        "'",
+        '"',
+        "#",
+        "---\n",
+        "? ",
+    ]
+)
+
+
+@PROFILE
+@given(st.lists(YAML_WORDS, max_size=80).map("".join) | st.text(max_size=2000))
+def test_the_bounded_loader_loads_or_refuses_any_text(text: str) -> None:
+    from tuneop.core.boundedyaml import YamlBudgetError, load_all
+
+    try:
+        used = peak(lambda: load_all(text))
+    except (YamlBudgetError, yaml.YAMLError):
+        return
+    assert used < PEAK_BYTES
+    json.dumps(load_all(text), default=str)  # a tree that serializes: no cycle, no date
+
+
+@PROFILE
+@given(JSON, st.integers(min_value=1, max_value=12))
+def test_an_aliased_tree_is_loaded_within_the_budget_or_refused(doc: Any, uses: int) -> None:
+    from tuneop.core.boundedyaml import Budget, YamlBudgetError, load_all
+
+    body = yaml.safe_dump(doc, default_flow_style=True).strip()
+    text = f"base: &b {body}\nuses: [" + ", ".join(["*b"] * uses) + "]\n"
+    budget = Budget(nodes=200, text=2000)
+    try:
+        (loaded,) = load_all(text, budget)
+    except YamlBudgetError:
+        return
+    except yaml.YAMLError:  # a key PyYAML wrote that it cannot read back (a float NaN key)
+        return
+    assert len(loaded["uses"]) == uses
+    assert len(json.dumps(loaded, default=str)) < 20 * budget.text
+
+
+@PROFILE
+@given(st.dictionaries(st.sampled_from(["min", "max", "step", "log", "type", "values"]), JSON))
+def test_any_parameter_is_a_session_or_a_spec_error_naming_a_field(fields: Any) -> None:
+    doc = manifest()
+    doc["spec"]["searchSpace"] = [{"name": "p", "type": "float", "min": 0, "max": 1, **fields}]
+    try:
+        parse_manifest(doc)
+    except SpecError as err:
+        assert 1 <= len(err.shown()) <= 5
+        assert all(p.startswith(("spec", "…")) for p in err.shown())
+
+
+KATIB_FIELDS = st.sampled_from(
+    [
+        "maxTrialCount",
+        "parallelTrialCount",
+        "maxFailedTrialCount",
+        "algorithm",
+        "objective",
+        "parameters",
+        "trialTemplate",
+        "metricsCollectorSpec",
+        "earlyStopping",
+    ]
+)
+
+
+@PROFILE
+@given(st.dictionaries(KATIB_FIELDS, JSON, max_size=4))
+def test_any_katib_experiment_converts_or_is_a_katib_error(fields: Any) -> None:
+    from tuneop.core.katib import KatibError, convert_experiment
+
+    exp = {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": "e"},
+        "spec": {
+            "objective": {"objectiveMetricName": "loss"},
+            "parameters": [
+                {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+            ],
+            "trialTemplate": {
+                "trialSpec": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {"template": {"spec": {"containers": [{"name": "t", "image": "i"}]}}},
+                }
+            },
+            **fields,
+        },
+    }
+    try:
+        doc, notes = convert_experiment(exp)
+    except KatibError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    assert all(isinstance(n, str) for n in notes)
+    try:
+        parse_manifest(doc)
+    except SpecError as err:
+        assert err.shown()
+
+
+@PROFILE
+@given(
+    st.lists(YAML_WORDS | st.sampled_from(["spec:\n", "  ", "searchSpace: ", "min: "]), max_size=60)
+)
+def test_any_spec_file_is_a_session_or_a_one_line_error(words: list[str]) -> None:
+    import tempfile
+
+    from tuneop.cli.inputs import UsageError, load_session
+
+    base = yaml.safe_dump(manifest())
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(base + "".join(words))
+        f.flush()
+        try:
+            load_session(f.name)
+        except UsageError as err:
+            assert "\n" not in str(err)
+        except SpecError as err:
+            assert 1 <= len(err.shown()) <= 5 and all("\n" not in p for p in err.shown())

@@ -3,7 +3,12 @@
 ``SpecError`` carries the problems; ``format_validation_error`` turns
 pydantic's errors into ``spec.<field path>: <rule>`` lines, the camelCase
 path the user wrote, with our validators' own "field: rule" messages joined
-to the path they were raised at.
+to the path they were raised at. A value that fits no member of a union (a
+parameter value that is a list) is one problem, not one per member.
+
+However many problems a spec has (a thousand bad values, fifty thousand unknown
+fields), what is shown is at most ``MAX_SHOWN_PROBLEMS`` lines: the first ones,
+then ``… and N more`` (``SpecError.shown``).
 """
 
 from __future__ import annotations
@@ -13,15 +18,37 @@ import re
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-__all__ = ["SpecError", "format_validation_error"]
+__all__ = ["MAX_SHOWN_PROBLEMS", "SpecError", "format_validation_error"]
+
+MAX_SHOWN_PROBLEMS = 5
 
 
 class SpecError(ValueError):
-    """A spec that fails validation; ``str()`` names each field and rule."""
+    """A spec that fails validation; ``str()`` names each field and rule, at most five.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``more`` counts problems found beyond the ``problems`` listed (a reader that
+    stops collecting after the first few).
+    """
+
+    def __init__(self, problems: list[str], more: int = 0) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems))
+        self.more = more
+        super().__init__("; ".join(self.shown()))
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + self.more
+
+    def shown(self) -> list[str]:
+        """At most ``MAX_SHOWN_PROBLEMS`` lines: the first problems, then how many more."""
+        if self.count <= MAX_SHOWN_PROBLEMS:
+            return list(self.problems)
+        first = self.problems[: MAX_SHOWN_PROBLEMS - 1]
+        return [*first, f"… and {self.count - len(first):,} more"]
+
+    def prefixed(self, prefix: str) -> SpecError:
+        """The same problems, each after ``prefix`` (the file they were found in)."""
+        return SpecError([f"{prefix}{p}" for p in self.problems], self.more)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -40,10 +67,39 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 _FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_.\[\] ]*): (.*)$", re.DOTALL)
 
 
+# The members of a union of scalars (a parameter value: int | float | str | bool), as
+# pydantic names them at the end of an error's path, and what each accepts.
+_UNION_MEMBERS = {"int": "a number", "float": "a number", "str": "a string", "bool": "true/false"}
+
+
+def _union_rule(members: list[str]) -> str:
+    kinds = list(dict.fromkeys(_UNION_MEMBERS[m] for m in members))
+    listed = ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else kinds[0]
+    return f"must be {listed}"
+
+
+def _same_value(loc: tuple[int | str, ...], first: tuple[int | str, ...]) -> bool:
+    return bool(loc) and loc[-1] in _UNION_MEMBERS and loc[:-1] == first[:-1]
+
+
 def format_validation_error(err: ValidationError) -> list[str]:
-    problems = []
-    for e in err.errors():
-        where = _loc(tuple(e["loc"]))
+    problems: list[str] = []
+    errors = err.errors()
+    i = 0
+    while i < len(errors):
+        e = errors[i]
+        loc = tuple(e["loc"])
+        if loc and loc[-1] in _UNION_MEMBERS:
+            # One line for the value, however many union members refused it.
+            j = i
+            while j < len(errors) and _same_value(tuple(errors[j]["loc"]), loc):
+                j += 1
+            members = [str(x["loc"][-1]) for x in errors[i:j]]
+            problems.append(f"{_loc(loc[:-1])}: {_union_rule(members)}")
+            i = j
+            continue
+        i += 1
+        where = _loc(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if msg.startswith("spec."):
             problems.append(msg)  # a path of its own (inside spec.template)

@@ -6,6 +6,12 @@ an optional ``step`` grid or a ``log`` scale) or a ``categorical`` list of
 log scale, distinct values) are checked here, with the cross-field rules the
 API server also checks at apply (``tuneop.api.rules``). Values reach a trial as
 JSON, so they are bounded and may not hold control characters.
+
+Bounds are numbers, never booleans (``min: true`` is refused), and of a size
+the samplers can act on: a float range within ±``MAX_MAGNITUDE`` (so that
+``max - min`` is finite: Optuna and numpy draw ``min + u * (max - min)``), an
+int range within ±``MAX_EXACT_INT`` (2**53: past it a float no longer holds
+every whole number, so grid steps and bounds would round).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from tuneop.api.worker import ApiModel as _Model
 __all__ = [
     "CONTROL_CHARACTERS",
     "MAX_CATEGORICAL_VALUES",
+    "MAX_EXACT_INT",
+    "MAX_MAGNITUDE",
     "MAX_PARAMETERS",
     "MAX_TRIALS",
     "NAME_PATTERN",
@@ -39,6 +47,8 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
 # and in a results folder): ten million trials is about 10 GiB there.
 MAX_TRIALS = 10_000_000
+MAX_MAGNITUDE = 1e300  # |min|, |max| and step of a float parameter
+MAX_EXACT_INT = 2**53  # |min|, |max| and step of an int parameter
 # Control characters (C0 but tab and newline, DEL, C1) have no place in a parameter
 # value: runners, shells and terminals treat them specially (a NUL ends a C string,
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
@@ -53,15 +63,20 @@ class Parameter(_Model):
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     type: Literal["int", "float", "categorical"]
+    # strict: a number, never a boolean or a string.
     min: float | None = Field(
-        default=None, allow_inf_nan=False, description="Lower bound (int, float)."
+        default=None, strict=True, allow_inf_nan=False, description="Lower bound (int, float)."
     )
     max: float | None = Field(
-        default=None, allow_inf_nan=False, description="Upper bound, inclusive (int, float)."
+        default=None,
+        strict=True,
+        allow_inf_nan=False,
+        description="Upper bound, inclusive (int, float).",
     )
     step: float | None = Field(
         default=None,
         gt=0,
+        strict=True,
         allow_inf_nan=False,
         description="Grid step; int defaults to 1. Required for float grids.",
     )
@@ -92,8 +107,8 @@ class Parameter(_Model):
             raise ValueError(f"{R.VALUES_ONLY_CATEGORICAL.message}, not {self.type}")
         if self.min is None or self.max is None:
             raise ValueError(R.NUMERIC_NEEDS_BOUNDS.message)
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ValueError("min and max: must be finite numbers")
+        if problem := self._magnitude_problem():
+            raise ValueError(problem)
         if self.min > self.max:
             # An int parameter's bounds are said as the user wrote them: 9, not 9.0.
             low, high = (
@@ -115,6 +130,20 @@ class Parameter(_Model):
                 f"step: too small to make progress; at most {MAX_TRIALS:,} grid points"
             )
         return self
+
+    def _magnitude_problem(self) -> str | None:
+        """Why a bound is too large for the samplers to act on, or None."""
+        assert self.min is not None and self.max is not None
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            return "min and max: must be finite numbers"
+        if self.type == "int":
+            bound, shown = float(MAX_EXACT_INT), "an int parameter: ±2**53 (9,007,199,254,740,992)"
+        else:
+            bound, shown = MAX_MAGNITUDE, "a float parameter: ±1e300"
+        for field, value in (("min", self.min), ("max", self.max), ("step", self.step)):
+            if value is not None and abs(value) > bound:
+                return f"{field}: must be within the range of {shown}"
+        return None
 
     def grid_size(self) -> int | None:
         """Number of grid points, or None when the parameter has no grid (float without step)."""

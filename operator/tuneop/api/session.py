@@ -15,7 +15,7 @@ from typing import Any
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, SpecError, parse_spec
 from tuneop.api.status import SessionStatus, StatusUnreadable, status_from_wire
 
-__all__ = ["DNS_SUBDOMAIN", "Session", "SessionRef", "parse_manifest"]
+__all__ = ["DNS_LABEL", "DNS_SUBDOMAIN", "Session", "SessionRef", "parse_manifest"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class SessionRef:
 
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# A namespace is a DNS label (RFC 1123): what the API server accepts, and safe to print
+# and to use in a Redis key or a results folder path.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ def parse_manifest(
     name = meta.get("name") if isinstance(meta, dict) else None
     if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name) or len(name) > 253:
         problems.append("metadata.name: required, a DNS subdomain (lowercase, digits, '-', '.')")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    namespace = namespace or default_namespace
+    if not isinstance(namespace, str) or not DNS_LABEL.match(namespace) or len(namespace) > 63:
+        problems.append("metadata.namespace: a DNS label (lowercase, digits, '-'; at most 63)")
     generation = meta.get("generation", 1) if isinstance(meta, dict) else 1
     if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
         problems.append("metadata.generation: must be a whole number >= 0")
@@ -73,7 +80,7 @@ def parse_manifest(
         raise SpecError(problems)
     assert isinstance(meta, dict) and isinstance(name, str)
     ref = SessionRef(
-        namespace=str(meta.get("namespace") or default_namespace),
+        namespace=str(namespace),
         name=name,
         uid=str(meta.get("uid") or ""),
         generation=int(generation) or 1,

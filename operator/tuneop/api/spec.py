@@ -97,6 +97,7 @@ class Objective(_Model):
     )
     goal: float | None = Field(
         default=None,
+        strict=True,  # a number, not true
         allow_inf_nan=False,
         description="Stop launching trials once a trial reaches this value.",
     )

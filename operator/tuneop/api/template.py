@@ -28,10 +28,12 @@ if TYPE_CHECKING:
     import jsonschema
 
 __all__ = [
+    "MAX_POD_DEPTH",
     "MAX_TEMPLATE_BYTES",
     "PARAM_PLACEHOLDER",
     "SCHEMA_VERSION",
     "TRIAL_CONTAINER",
+    "nesting_problem",
     "placeholders",
     "pod_spec_schema",
     "template_problems",
@@ -44,6 +46,10 @@ SCHEMA_VERSION = "1.34.0"
 TRIAL_CONTAINER = "trial"
 # A template's size as JSON: a pod fits in far less; past it a spec is refused unread.
 MAX_TEMPLATE_BYTES = 256 * 1024
+# Lists and mappings inside one another in a free-form pod field (the template, a
+# runner's resources or tolerations): a pod's deepest path (affinity's match
+# expressions) is about twelve; pydantic stops serializing at about 250.
+MAX_POD_DEPTH = 32
 # ``${params.NAME}`` in a trial container's command or args: replaced by the operator.
 PARAM_PLACEHOLDER = re.compile(r"\$\{params\.([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _MAX_PROBLEMS = 5
@@ -137,11 +143,32 @@ def _problems_of(text: str) -> tuple[str, ...]:
     return tuple(out[:_MAX_PROBLEMS])
 
 
+def nesting_problem(value: Any, limit: int = MAX_POD_DEPTH) -> str | None:
+    """ "nested too deeply" when ``value`` holds lists or mappings past ``limit`` levels.
+
+    Walked without recursion, so any depth is measured without a RecursionError.
+    """
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        inner: list[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                inner.extend(v.values())
+            elif isinstance(v, list):
+                inner.extend(v)
+        if not inner:
+            return None
+        level = inner
+    return f"nested too deeply (more than {limit} levels)"
+
+
 def template_problems(template: dict[str, Any]) -> list[str]:
     """What makes ``template`` an invalid PodTemplateSpec, each as ``path: rule``."""
+    if problem := nesting_problem(template):
+        return [f"spec.template: {problem}"]
     try:
         text = json.dumps(template, sort_keys=True, default=str)
-    except RecursionError:
+    except (RecursionError, ValueError):  # ValueError: a cycle, from a program's dict
         return ["spec.template: nested too deeply"]
     if len(text) > MAX_TEMPLATE_BYTES:
         return [f"spec.template: at most {MAX_TEMPLATE_BYTES} bytes as JSON"]

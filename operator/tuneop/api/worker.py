@@ -15,13 +15,20 @@ the StdOut format, need one trial per Job.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from tuneop.api import rules as R
-from tuneop.api.template import placeholders, template_problems, trial_container_index
+from tuneop.api.template import (
+    MAX_TEMPLATE_BYTES,
+    nesting_problem,
+    placeholders,
+    template_problems,
+    trial_container_index,
+)
 
 __all__ = [
     "DEFAULT_COMMAND",
@@ -34,6 +41,18 @@ __all__ = [
 ]
 
 DEFAULT_COMMAND = ["tuneop-runner"]
+# The short-form fields that describe the pod (the rest are about the trial itself).
+_POD_FIELDS = {
+    "image",
+    "command",
+    "args",
+    "env",
+    "resources",
+    "service_account_name",
+    "node_selector",
+    "tolerations",
+    "image_pull_policy",
+}
 
 
 class ApiModel(BaseModel):
@@ -95,6 +114,15 @@ class Runner(ApiModel):
         reserved = [e.name for e in self.env if e.name.startswith("TUNEOP_")]
         if reserved:
             raise ValueError(f"{R.RESERVED_ENV.message} ({reserved[0]})")
+        for field, value in (("resources", self.resources), ("tolerations", self.tolerations)):
+            if problem := nesting_problem(value):
+                raise ValueError(f"{field}: {problem}")
+        # The short form is a template: the same bound (the plan copies it into each Job).
+        pod = self.model_dump(include=_POD_FIELDS, mode="json")
+        if len(json.dumps(pod)) > MAX_TEMPLATE_BYTES:
+            raise ValueError(
+                f"at most {MAX_TEMPLATE_BYTES:,} bytes as JSON, as spec.template (its short form)"
+            )
         return self
 
     def pod_fields(self) -> list[str]:

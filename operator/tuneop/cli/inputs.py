@@ -1,9 +1,12 @@
 """What the command line reads: spec and plan files, bounded, as one-line errors.
 
-A spec, a JSONL plan or an observed-state file is untrusted: it is read up to
-a size bound, must be UTF-8 text without NUL bytes and, for YAML, parse within
-the parser's nesting limit. Every problem is a ``UsageError`` naming the file
-(and the line, for YAML), which the command prints as its one error line.
+A spec, a Katib Experiment, a JSONL plan or an observed-state file is untrusted:
+it is read up to a size bound (``MAX_INPUT_BYTES`` for YAML, ``MAX_JOBS_BYTES``
+for a JSONL plan) before anything parses it, must be UTF-8 text without NUL
+bytes and, for YAML, stay within the node, text, depth and alias budget of
+``tuneop.core.boundedyaml``. Every problem is a ``UsageError`` naming the file
+(and the line, for YAML), which the command prints as its one error line. The
+bounds are stated in docs/concepts.md, "Untrusted input".
 """
 
 from __future__ import annotations
@@ -17,29 +20,41 @@ import yaml
 from tuneop.api.session import Session, parse_manifest
 from tuneop.api.spec import SpecError
 from tuneop.cli.text import clean
+from tuneop.core.boundedyaml import YamlBudgetError, load_all
 
-__all__ = ["MAX_INPUT_BYTES", "UsageError", "load_session", "read_text", "yaml_docs"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "MAX_JOBS_BYTES",
+    "UsageError",
+    "load_session",
+    "read_text",
+    "yaml_docs",
+]
 
-# A spec or plan file larger than this is refused before it is parsed.
-MAX_INPUT_BYTES = 16 * 1024 * 1024
+# A YAML file (a spec, a Katib Experiment, an observed state) larger than this is
+# refused before it is parsed. The API server takes objects of up to 3 MiB (etcd
+# stores 1.5 MiB); a session a cluster could hold fits with room to spare.
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+# A JSONL job plan: a hundred thousand jobs (the explicit-trials bound) of 160 bytes.
+MAX_JOBS_BYTES = 16 * 1024 * 1024
 
 
 class UsageError(Exception):
     """A problem with the user's input, reported as one clear line."""
 
 
-def read_text(path: str) -> str:
-    """A UTF-8 text file (or stdin) of bounded size, or a one-line ``UsageError``."""
+def read_text(path: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """A UTF-8 text file (or stdin) of at most ``limit`` bytes, or a one-line ``UsageError``."""
     try:
         if path == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(path, "rb") as f:
-                data = f.read(MAX_INPUT_BYTES + 1)
+                data = f.read(limit + 1)
     except OSError as err:
         raise UsageError(f"{clean(path)}: cannot read ({err.strerror})") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise UsageError(f"{clean(path)}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    if len(data) > limit:
+        raise UsageError(f"{clean(path)}: larger than {limit // 2**20} MiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -49,15 +64,28 @@ def read_text(path: str) -> str:
     return text
 
 
-def yaml_docs(path: str) -> list[Any]:
+# Where a spec past the node budget most likely went wrong, and what to do instead.
+_TRIALS_HINT = " (a long list of explicit trials goes in a --jobs-file, one JSON line each)"
+
+
+def yaml_docs(path: str, hint: str = "") -> list[Any]:
+    """The non-empty documents of a YAML file, read within the YAML budget.
+
+    ``hint`` follows the message when the file holds more values than the budget.
+    """
+    text = read_text(path)
     try:
-        return [d for d in yaml.safe_load_all(read_text(path)) if d is not None]
+        return load_all(text)
+    except YamlBudgetError as err:
+        where = f":{err.line}" if err.line is not None else ""
+        why = err.rule + (hint if err.rule.endswith(" values") else "")
+        raise UsageError(f"{clean(path)}{where}: YAML past its bounds: {why}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{clean(path)}{where}: not valid YAML") from None
-    except RecursionError:
-        raise UsageError(f"{clean(path)}: YAML nested too deeply") from None
+        problem = getattr(err, "problem", None)
+        why = f" ({clean(problem, 120)})" if problem else ""
+        raise UsageError(f"{clean(path)}{where}: not valid YAML{why}") from None
 
 
 def load_session(
@@ -68,13 +96,13 @@ def load_session(
 
     doc: Any = None
     if path is not None:
-        docs = [d for d in yaml_docs(path) if isinstance(d, dict)]
+        docs = [d for d in yaml_docs(path, _TRIALS_HINT) if isinstance(d, dict)]
         sessions = [d for d in docs if d.get("kind") == "TuningSession"]
         if len(sessions) != 1:
             raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
         doc = sessions[0]
     if jobs_file is not None:
-        trials = parse_jobs(read_text(jobs_file), source=jobs_file)
+        trials = parse_jobs(read_text(jobs_file, MAX_JOBS_BYTES), source=jobs_file)
         doc = session_from_jobs(
             trials, name=Path(jobs_file).stem.lower().replace("_", "-"), template=doc
         )
@@ -84,4 +112,4 @@ def load_session(
         return parse_manifest(doc, default_namespace=namespace)
     except SpecError as err:
         where = path or jobs_file
-        raise SpecError([f"{where}: {p}" for p in err.problems]) from None
+        raise err.prefixed(f"{where}: ") from None

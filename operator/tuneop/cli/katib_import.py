@@ -38,7 +38,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         parse_manifest(doc)
     except SpecError as err:
-        raise SpecError([f"{args.file}: as a TuningSession, {p}" for p in err.problems]) from None
+        raise err.prefixed(f"{args.file}: as a TuningSession, ") from None
     text = yaml.safe_dump(doc, sort_keys=False, width=100)
     if args.output:
         Path(args.output).write_text(text)

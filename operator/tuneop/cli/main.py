@@ -58,7 +58,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     invalid = [c for c in result.plan.status.conditions if c.reason == INVALID_SPEC]
     if invalid:
         where = args.file or args.jobs_file
-        print(f"error: {where}: {invalid[0].message}", file=sys.stderr)
+        print(f"error: {clean(f'{where}: {invalid[0].message}')}", file=sys.stderr)
         return EXIT_INVALID
     render(result, args.output, output_console(wrap_text=args.output == "table"))
     return 0
@@ -405,7 +405,7 @@ def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None
     try:
         return int(args.func(args))
     except SpecError as err:
-        for problem in err.problems:
+        for problem in err.shown():  # at most five lines, however many problems
             print(f"error: {clean(problem)}", file=sys.stderr)
         return EXIT_INVALID
     except UsageError as err:

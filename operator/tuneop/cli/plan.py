@@ -26,7 +26,7 @@ from rich.table import Table
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
-from tuneop.cli.text import styled
+from tuneop.cli.text import clean, styled
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.packing import job_at, job_count
@@ -49,10 +49,36 @@ class DryRun:
     total_jobs: int
 
 
+def _shape_problem(raw: dict[str, Any], where: str) -> str | None:
+    """Why one observed Job's fields are of the wrong type (the file is untrusted), or None."""
+    if raw["index"] < 0:
+        return f"{where}.index: must be >= 0"
+    trials = raw.get("trials", [])
+    if not isinstance(trials, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in trials
+    ):
+        return f"{where}.trials: a list of trial numbers (>= 0)"
+    params = raw.get("params")
+    if params is not None and not (
+        isinstance(params, list)
+        and all(isinstance(p, dict) or p is None for p in params)
+        and ("trials" not in raw or not params or len(params) == len(trials))
+    ):
+        return f"{where}.params: a list of parameter maps, one per trial"
+    logs = raw.get("logs")
+    texts = isinstance(logs, list) and all(isinstance(x, str) for x in logs)
+    if logs is not None and not isinstance(logs, str) and not texts:
+        return f"{where}.logs: text, or a list of texts"
+    for key in ("name", "reason", "infraReason"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            return f"{where}.{key}: text"
+    return None
+
+
 def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]:
     if isinstance(data, list):
         data = {"jobs": data}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("jobs") or [], list):
         raise SpecError(["observed: must be a list of jobs or a mapping with jobs and status"])
     jobs = []
     spec = session.spec
@@ -60,6 +86,8 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
         where = f"observed.jobs[{n}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
             raise SpecError([f"{where}.index: required, an integer"])
+        if problem := _shape_problem(raw, where):
+            raise SpecError([problem])
         index = raw["index"]
         try:
             state = JobState(raw.get("state", "Active"))
@@ -146,8 +174,11 @@ def _first_trials(
     return out
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """YAML without anchors and aliases: a reader sees every value where it is used."""
+class _PlainDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """YAML without anchors and aliases: a reader sees every value where it is used.
+
+    libyaml's emitter when PyYAML has it: a plan of a few MiB in a second, not ten.
+    """
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
@@ -193,17 +224,14 @@ def as_data(d: DryRun) -> dict[str, Any]:
 
 
 def render(d: DryRun, output: str, console: Console) -> None:
+    # Data for programs goes out as text, not through rich (whose highlighting of a
+    # plan of a few MiB costs hundreds of MB), and ASCII only: a control character,
+    # C1 code or bidi override from a spec is the format's own escape.
     if output == "json":
-        console.print_json(json.dumps(as_data(d)))
+        console.file.write(json.dumps(as_data(d), indent=2, ensure_ascii=True) + "\n")
         return
     if output == "yaml":
-        console.print(
-            yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100),
-            end="",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.file.write(yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100))
         return
     _render_table(d, console)
 
@@ -214,7 +242,7 @@ def _render_table(d: DryRun, console: Console) -> None:
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
     console.print(
         styled(
-            (ref.key, "bold"),
+            (clean(ref.key), "bold"),
             f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
             f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
             + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),

@@ -199,8 +199,8 @@ async def reconcile_body(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logg
             plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
         except SpecError as err:
             outcome = "invalid"
-            logger.warning("invalid spec: %s", "; ".join(err.problems))
-            status = await asyncio.to_thread(rt.reconciler.reject, ref, err.problems)
+            logger.warning("invalid spec: %s", "; ".join(err.shown()))
+            status = await asyncio.to_thread(rt.reconciler.reject, ref, err.shown())
             rt.phases.set(ref.key, status.phase)
             return None
         outcome = "ok"

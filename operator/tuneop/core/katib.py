@@ -19,11 +19,17 @@ outside the trial container's command and args. A conversion that leaves
 nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
 Katib has no trial timeout nor experiment deadline: the session gets a day per
 trial and tuneop's 30-day bound unless the Job says otherwise.
+
+An Experiment file is untrusted: every field is read with its type checked
+(a mapping, a list, a whole number that is not a boolean, a finite number), and
+a field of the wrong shape is a ``KatibError`` naming it, never another
+exception.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any
 
@@ -49,23 +55,57 @@ class KatibError(ValueError):
 
 
 def _number(text: Any, where: str) -> float:
+    """A finite number from Katib's text (``"0.01"``) or a YAML number; never a boolean."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise KatibError(f"{where}: not a number")
     try:
-        return float(text)
-    except (TypeError, ValueError):
+        value = float(text)
+    except (ValueError, OverflowError):
         raise KatibError(f"{where}: not a number") from None
+    if not math.isfinite(value):
+        raise KatibError(f"{where}: not a finite number")
+    return value
+
+
+def _whole(value: float) -> int | float:
+    return int(value) if value == int(value) else value
+
+
+def _count(value: Any, where: str) -> int:
+    """A count Katib types as int32: a whole number, not a boolean nor text."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KatibError(f"{where}: must be a whole number")
+    return int(value)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise KatibError(f"{where}: must be a mapping")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise KatibError(f"{where}: must be a list")
+    return value
 
 
 def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
     where = f"spec.parameters[{i}]"
     if not isinstance(p, dict) or not isinstance(p.get("name"), str):
         raise KatibError(f"{where}.name: required")
-    kind, space = p.get("parameterType"), p.get("feasibleSpace") or {}
+    kind = p.get("parameterType")
+    kind = kind if isinstance(kind, str) else repr(kind)
+    space = _mapping(p.get("feasibleSpace"), f"{where}.feasibleSpace")
     out: dict[str, Any] = {"name": p["name"]}
     if kind in {"categorical", "discrete"}:
-        values = list(space.get("list") or [])
+        values = list(_list(space.get("list"), f"{where}.feasibleSpace.list"))
         if kind == "discrete":
-            values = [_number(v, f"{where}.feasibleSpace.list") for v in values]
-            values = [int(v) if v == int(v) else v for v in values]
+            values = [_whole(_number(v, f"{where}.feasibleSpace.list")) for v in values]
         return {**out, "type": "categorical", "values": values}
     if kind not in {"double", "int"}:
         raise KatibError(f"{where}.parameterType: {str(kind)[:40]!r} is not one tuneop knows")
@@ -73,7 +113,7 @@ def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
     for key in ("min", "max", "step"):
         if space.get(key) not in (None, ""):
             value = _number(space[key], f"{where}.feasibleSpace.{key}")
-            out[key] = int(value) if kind == "int" and value == int(value) else value
+            out[key] = _whole(value) if kind == "int" else value
     distribution = space.get("distribution")
     if distribution == "logUniform":
         out["log"] = True
@@ -83,25 +123,28 @@ def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
 
 
 def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    algo = spec.get("algorithm") or {}
+    algo = _mapping(spec.get("algorithm"), "spec.algorithm")
     name = algo.get("algorithmName", "random")
+    if not isinstance(name, str):
+        raise KatibError("spec.algorithm.algorithmName: must be a string")
     optimizer: dict[str, Any] = {"type": _ALGORITHMS.get(name, "random")}
     if name not in _ALGORITHMS:
-        notes.append(f"spec.algorithm: {str(name)[:40]} not carried over; random search instead")
+        notes.append(f"spec.algorithm: {name[:40]} not carried over; random search instead")
     elif name in {"bayesianoptimization", "multivariate-tpe"}:
         notes.append(f"spec.algorithm: {name} becomes tuneop's bayesian optimizer (Optuna TPE)")
-    for setting in algo.get("algorithmSettings") or []:
+    where = "spec.algorithm.algorithmSettings"
+    for i, setting in enumerate(_list(algo.get("algorithmSettings"), where)):
+        setting = _mapping(setting, f"{where}[{i}]")
         if setting.get("name") == "random_state":
-            optimizer["seed"] = int(_number(setting.get("value"), "random_state"))
+            seed = _number(setting.get("value"), f"{where}[{i}].value")
+            optimizer["seed"] = _whole(seed)
         else:
-            notes.append(
-                f"spec.algorithm.algorithmSettings: {setting.get('name')} not carried over"
-            )
+            notes.append(f"{where}: {str(setting.get('name'))[:40]} not carried over")
     return optimizer
 
 
 def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    obj = spec.get("objective") or {}
+    obj = _mapping(spec.get("objective"), "spec.objective")
     metric = obj.get("objectiveMetricName")
     if not isinstance(metric, str) or not metric:
         raise KatibError("spec.objective.objectiveMetricName: required")
@@ -110,22 +153,24 @@ def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any
         out["goal"] = _number(obj["goal"], "spec.objective.goal")
     strategies = [
         {"name": s["name"], "value": s["value"]}
-        for s in obj.get("metricStrategies") or []
-        if isinstance(s, dict) and s.get("name") and s.get("value") in {"min", "max", "latest"}
+        for s in _list(obj.get("metricStrategies"), "spec.objective.metricStrategies")
+        if isinstance(s, dict) and s.get("name") and s.get("value") in ("min", "max", "latest")
     ]
     return out, strategies
 
 
-def _rewrite(words: list[str], refs: dict[str, str]) -> list[str]:
+def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise KatibError(f"{where}: must be a list of strings")
     return [
-        _TRIAL_PARAM.sub(lambda m: "${params." + refs.get(m.group(1), m.group(1)) + "}", w)
+        _TRIAL_PARAM.sub(lambda m: "${params." + str(refs.get(m.group(1), m.group(1))) + "}", w)
         for w in words
     ]
 
 
 def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod template and the session fields taken from ``trialTemplate``."""
-    tt = spec.get("trialTemplate") or {}
+    tt = _mapping(spec.get("trialTemplate"), "spec.trialTemplate")
     job = tt.get("trialSpec")
     if not isinstance(job, dict):
         what = "a configMap trial template" if tt.get("configMap") else "no trialSpec"
@@ -133,16 +178,26 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
         kind = f"{job.get('apiVersion')} {job.get('kind')}"[:80]
         raise KatibError(f"spec.trialTemplate.trialSpec: {kind} is not a batch/v1 Job")
-    job_spec = job.get("spec") or {}
-    template = copy.deepcopy(job_spec.get("template") or {})
-    refs = {p.get("name"): p.get("reference") for p in tt.get("trialParameters") or []}
-    containers = (template.get("spec") or {}).get("containers") or []
+    where = "spec.trialTemplate.trialSpec.spec"
+    job_spec = _mapping(job.get("spec"), where)
+    template = copy.deepcopy(_mapping(job_spec.get("template"), f"{where}.template"))
+    pod = _mapping(template.get("spec"), f"{where}.template.spec")
+    params = _list(tt.get("trialParameters"), "spec.trialTemplate.trialParameters")
+    refs = {
+        p["name"]: p.get("reference")
+        for p in params
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    }
+    containers = _list(pod.get("containers"), f"{where}.template.spec.containers")
     primary = tt.get("primaryContainerName")
-    for c in containers:
+    if primary is not None and not isinstance(primary, str):
+        raise KatibError("spec.trialTemplate.primaryContainerName: must be a string")
+    for i, c in enumerate(containers):
+        c = _mapping(c, f"{where}.template.spec.containers[{i}]")
         if c.get("name") == primary or primary is None:
             for key in ("command", "args"):
                 if c.get(key):
-                    c[key] = _rewrite(list(c[key]), refs)
+                    c[key] = _rewrite(c[key], refs, f"{where}.template.spec.containers[{i}].{key}")
             break
     leftover = sorted(set(_TRIAL_PARAM.findall(str(template))))
     if leftover:
@@ -150,10 +205,10 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
             f"spec.trialTemplate: ${{trialParameters.{leftover[0]}}} outside the primary"
             " container's command and args is not substituted"
         )
-    (template.get("spec") or {}).pop("restartPolicy", None)  # tuneop sets Never
+    pod.pop("restartPolicy", None)  # tuneop sets Never
     fields: dict[str, Any] = {}
-    if isinstance(job_spec.get("backoffLimit"), int):
-        fields["retries"] = job_spec["backoffLimit"]
+    if job_spec.get("backoffLimit") is not None:
+        fields["retries"] = _count(job_spec["backoffLimit"], f"{where}.backoffLimit")
     fields["trialTimeoutSeconds"] = job_spec.get("activeDeadlineSeconds") or TRIAL_TIMEOUT_SECONDS
     if primary:
         fields["runner"] = {"container": primary}
@@ -168,14 +223,19 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
 def _collector(
     spec: dict[str, Any], strategies: list[dict[str, Any]], notes: list[str]
 ) -> dict[str, Any]:
-    mc = spec.get("metricsCollectorSpec") or {}
-    kind = (mc.get("collector") or {}).get("kind", "StdOut")
+    mc = _mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
+    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get(
+        "kind", "StdOut"
+    )
     if kind != "StdOut":
         notes.append(
             f"spec.metricsCollectorSpec: collector {str(kind)[:40]} not carried over;"
             " the trial must print name=value on stdout"
         )
-    if ((mc.get("source") or {}).get("filter") or {}).get("metricsFormat"):
+    source = _mapping(mc.get("source"), "spec.metricsCollectorSpec.source")
+    if _mapping(source.get("filter"), "spec.metricsCollectorSpec.source.filter").get(
+        "metricsFormat"
+    ):
         notes.append("spec.metricsCollectorSpec.source.filter: custom formats not carried over")
     out: dict[str, Any] = {"kind": "StdOut"}
     if strategies:
@@ -189,12 +249,12 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
         raise KatibError("not a Katib Experiment (kind: Experiment)")
     if not str(exp.get("apiVersion", "")).startswith("kubeflow.org/"):
         raise KatibError("apiVersion: not kubeflow.org/v1beta1")
-    spec = exp.get("spec") or {}
+    spec = _mapping(exp.get("spec"), "spec")
     notes: list[str] = []
     for key, what in (("earlyStopping", "early stopping"), ("nasConfig", "NAS")):
         if spec.get(key):
             notes.append(f"spec.{key}: {what} not carried over")
-    if not spec.get("parameters"):
+    if not _list(spec.get("parameters"), "spec.parameters"):
         raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
     objective, strategies = _objective(spec)
     template, fields = _template(spec, notes)
@@ -204,18 +264,19 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
         "optimizer": _algorithm(spec, notes),
     }
     if spec.get("maxTrialCount") is not None:
-        session["totalTrials"] = int(spec["maxTrialCount"])
+        session["totalTrials"] = _count(spec["maxTrialCount"], "spec.maxTrialCount")
     elif session["optimizer"]["type"] != "grid":
         session["totalTrials"] = 10
         notes.append("spec.maxTrialCount: absent; totalTrials set to 10")
-    session["maxParallel"] = int(spec.get("parallelTrialCount") or 3)
+    parallel = spec.get("parallelTrialCount")
+    session["maxParallel"] = 3 if parallel is None else _count(parallel, "spec.parallelTrialCount")
     if spec.get("maxFailedTrialCount") is not None:
-        session["maxFailedTrials"] = int(spec["maxFailedTrialCount"])
+        session["maxFailedTrials"] = _count(spec["maxFailedTrialCount"], "spec.maxFailedTrialCount")
     session.update(fields)
     session["deadlineSeconds"] = MAX_SECONDS
     session["metricsCollector"] = _collector(spec, strategies, notes)
     session["template"] = template
-    meta = exp.get("metadata") or {}
+    meta = _mapping(exp.get("metadata"), "metadata")
     metadata = {k: meta[k] for k in ("name", "namespace") if isinstance(meta.get(k), str)}
     manifest = {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "metadata": metadata}
     return {**manifest, "spec": session}, notes
