@@ -20,7 +20,7 @@ import sys
 
 from tuneop.api.spec import SessionSpec
 from tuneop.core.planner import plannable
-from tuneop.core.samplers import GP_NEEDS, gp_available
+from tuneop.core.samplers import missing_extra
 
 __all__ = ["PREFLIGHT_TIMEOUT_SECONDS", "preflight"]
 
@@ -38,8 +38,9 @@ _LOAD = (
 
 def preflight(spec: SessionSpec) -> str | None:
     """The one-line problem that would fail every trial, or None."""
-    if spec.optimizer.type == "gp" and not gp_available():
-        return GP_NEEDS
+    needed = missing_extra(spec)
+    if needed is not None:
+        return needed
     if spec.runner.command != ["tuneop-runner"] or plannable(spec):
         return None  # not the runner's command, or a spec the run reports as invalid
     if (

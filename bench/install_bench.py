@@ -1,0 +1,128 @@
+"""Install benchmark: how long the README's local install takes, and how much it installs.
+
+Each measurement is what a new user types: a fresh virtual environment, then
+``pip install -q -e ./runner_image -e '.[EXTRAS]'`` from the repository root (no
+constraints file: pip resolves the ranges of pyproject.toml as it would for them). It
+prints the wall time of the install (the venv's creation apart) and the size it added
+to the venv's site-packages (an empty venv's pip and setuptools not counted).
+
+- warm: pip's wheel cache already holds every wheel (a first, untimed install fills it);
+  pip still asks the index for each requirement, so the network is in the figure.
+- cold: ``--no-cache-dir``, every wheel downloaded; it depends on the network.
+
+For scale it also times ``pip install optuna`` (warm), the floor any Optuna-based tool
+stands on. Target for the local path (the README's command): <= 25 s and <= 250 MB.
+
+    python -m bench.install_bench [--runs 3] [--extras report] [--cold] [--also-full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import header, save, stats
+
+__all__ = ["install", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SECONDS = 25.0
+TARGET_MB = 250.0
+
+
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            p = Path(dirpath) / name
+            if not p.is_symlink():
+                total += p.stat().st_size
+    return total
+
+
+def _site(venv: Path) -> Path:
+    return next((venv / "lib").glob("python3*/site-packages"))
+
+
+def install(requirements: list[str], cold: bool) -> dict[str, Any]:
+    """One fresh venv and one ``pip install``: seconds and megabytes added."""
+    with tempfile.TemporaryDirectory(prefix="tuneop-install-") as tmp:
+        venv = Path(tmp) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        site = _site(venv)
+        before = _size(site)
+        argv = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+        if cold:
+            argv.append("--no-cache-dir")
+        start = time.perf_counter()
+        subprocess.run([*argv, *requirements], cwd=ROOT, check=True)
+        seconds = time.perf_counter() - start
+        mb = (_size(site) - before) / 1e6
+        packages = subprocess.run(
+            [str(venv / "bin" / "pip"), "list", "--format=freeze", "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return {"seconds": seconds, "mb": mb, "packages": len(packages)}
+
+
+def _measure(label: str, requirements: list[str], runs: int, cold: bool) -> dict[str, Any]:
+    if not cold:
+        install(requirements, cold=False)  # fills the wheel cache; not counted
+    samples = [install(requirements, cold) for _ in range(runs)]
+    times = stats([s["seconds"] for s in samples])
+    mb = samples[-1]["mb"]
+    print(
+        f"{label}: median {times['median']:.1f} s (min {times['min']:.1f}, max {times['max']:.1f},"
+        f" runs {runs}), {mb:.0f} MB, {samples[-1]['packages']} packages; {_load()}"
+    )
+    return {"label": label, "requirements": requirements, "cold": cold, **times, "mb": mb}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--extras", default="report", help="the local path's extras (README)")
+    ap.add_argument("--cold", action="store_true", help="also measure with --no-cache-dir")
+    ap.add_argument("--also-full", action="store_true", help="also measure .[all]")
+    args = ap.parse_args(argv)
+    if shutil.which("pip") is None and not Path(sys.executable).with_name("pip").exists():
+        print("pip is needed", file=sys.stderr)
+        return 2
+    header("install (fresh venv, pip install of the README's local path)")
+    print(_load())
+    local = ["-e", "./runner_image", "-e", f".[{args.extras}]" if args.extras else "."]
+    rows = [_measure(f"local path ({' '.join(local)}), warm cache", local, args.runs, False)]
+    if args.extras:
+        bare = ["-e", "./runner_image", "-e", "."]
+        rows.append(_measure("without extras (-e .), warm cache", bare, args.runs, False))
+    rows.append(_measure("pip install optuna, warm cache", ["optuna"], args.runs, False))
+    if args.also_full:
+        full = ["-e", "./runner_image", "-e", ".[all]"]
+        rows.append(_measure("everything but gp (-e '.[all]'), warm cache", full, 1, False))
+    if args.cold:
+        rows.append(_measure("local path, cold (--no-cache-dir)", local, 1, True))
+    first = rows[0]
+    met = first["median"] <= TARGET_SECONDS and first["mb"] <= TARGET_MB
+    print(
+        f"target: local path <= {TARGET_SECONDS:.0f} s and <= {TARGET_MB:.0f} MB:"
+        f" {'met' if met else 'NOT met'} ({first['median']:.1f} s, {first['mb']:.0f} MB)"
+    )
+    save("install_bench", {"rows": rows, "load": os.getloadavg()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
