@@ -150,3 +150,14 @@ def test_no_dependency_of_the_operator_is_pinned() -> None:
         every += extra
     pinned = [r for r in every if any(s.operator == "==" for s in Requirement(r).specifier)]
     assert pinned == []
+
+
+def test_the_runner_images_constraints_are_the_tested_versions() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tested = set((root / "constraints.txt").read_text().splitlines())
+    lines = (root / "runner_image" / "constraints.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
+    assert {p.split("==")[0].lower() for p in pins} >= {"optuna", "redis", "numpy"}
+    assert [p for p in pins if p not in tested] == []

@@ -84,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.local or args.redis_url:
         _check_writable(Path(args.results_dir))
     if not args.local:
+        _need_cluster_client()
         from tuneop.cli.cluster import run_on_cluster
         from tuneop.core.pruning import cluster_pruning_warnings
 
@@ -146,11 +147,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         logs = run.session_dir / "logs"
         console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     if not args.no_report and records:
-        from tuneop.cli.results import write_report
+        from tuneop.cli.results import report_line
 
-        report = write_report(records, run.session_dir / "report.html")
-        console.print(f"report: {report}", highlight=False, soft_wrap=True)
+        line = report_line(records, run.session_dir / "report.html")
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _need_cluster_client() -> None:
+    """Without the ``operator`` extra there is no cluster client: say so, and ``--local``."""
+    from tuneop.core.extras import missing_module, needs
+
+    if missing_module("kubernetes") is not None:
+        what = "tuneop run without --local (it applies the session to a cluster)"
+        raise UsageError(f"{needs(what, 'kubernetes')}; or add --local to run it here")
 
 
 def _warn_batched(session: Session) -> None:

@@ -29,8 +29,11 @@ __all__ = [
     "cmd_report",
     "cmd_results",
     "fetch_results",
+    "report_line",
     "write_report",
 ]
+
+REPORT = "the HTML report"
 
 
 def write_report(
@@ -39,7 +42,14 @@ def write_report(
     metric: str | None = None,
     direction: str | None = None,
 ) -> Path:
-    """The HTML report of ``records``, written atomically to ``path``."""
+    """The HTML report of ``records``, written atomically to ``path``.
+
+    Without the ``report`` extra (plotly), a one-line ``UsageError`` naming it.
+    """
+    from tuneop.core.extras import missing_module, needs
+
+    if missing_module("plotly") is not None:
+        raise UsageError(needs(REPORT, "plotly"))
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
@@ -47,6 +57,14 @@ def write_report(
     report = build_report(study_data(records, metric, direction))
     write_atomic(path, report.html)
     return path
+
+
+def report_line(records: list[dict[str, Any]], path: Path) -> str:
+    """What a run prints last: ``report: PATH``, or why there is none (its extra)."""
+    try:
+        return f"report: {clean(write_report(records, path))}"
+    except UsageError as err:
+        return f"report: not written; {err}"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
