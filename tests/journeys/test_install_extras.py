@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from user import REPO, Seen, User, doc_block

@@ -14,6 +14,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from tuneop.api.template import SCHEMA_VERSION, template_problems
 
 REPO = Path(__file__).resolve().parents[2]

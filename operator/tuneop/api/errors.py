@@ -9,9 +9,12 @@ to the path they were raised at.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
+# pydantic is imported when an error is formatted: SpecError itself is caught by
+# every command, so importing it must stay cheap (tuneop --help never loads pydantic).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = ["SpecError", "format_validation_error"]
 
@@ -25,6 +28,8 @@ class SpecError(ValueError):
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
+    from pydantic.alias_generators import to_camel
+
     out = "spec"
     for part in loc:
         if isinstance(part, int):

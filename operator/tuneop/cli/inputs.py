@@ -12,11 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from typing import TYPE_CHECKING
 
-from tuneop.api.session import Session, parse_manifest
-from tuneop.api.spec import SpecError
+from tuneop.api.errors import SpecError
 from tuneop.cli.text import clean
+
+# PyYAML and the API model (pydantic) load when a file is read, not when the command
+# line is built: tuneop --help stays fast.
+if TYPE_CHECKING:
+    from tuneop.api.session import Session
 
 __all__ = ["MAX_INPUT_BYTES", "UsageError", "load_session", "read_text", "yaml_docs"]
 
@@ -50,6 +54,8 @@ def read_text(path: str) -> str:
 
 
 def yaml_docs(path: str) -> list[Any]:
+    import yaml
+
     try:
         return [d for d in yaml.safe_load_all(read_text(path)) if d is not None]
     except yaml.YAMLError as err:
@@ -81,6 +87,8 @@ def load_session(
     if doc is None:
         raise UsageError("give a session file, or --jobs-file")
     try:
+        from tuneop.api.session import parse_manifest
+
         return parse_manifest(doc, default_namespace=namespace)
     except SpecError as err:
         where = path or jobs_file

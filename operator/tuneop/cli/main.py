@@ -12,11 +12,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneop import __version__
-from tuneop.api.session import Session
-from tuneop.api.spec import SpecError
+from tuneop.api.errors import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
@@ -38,6 +37,11 @@ __all__ = [
 ]
 
 EXIT_INVALID = 2
+
+# Only what building the parser needs is imported above (tuneop --help loads neither
+# pydantic nor rich nor Optuna); each command imports the rest when it runs.
+if TYPE_CHECKING:
+    from tuneop.api.session import Session
 
 
 REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"

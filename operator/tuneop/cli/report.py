@@ -34,14 +34,19 @@ from typing import Any
 
 import optuna
 import plotly.graph_objects as go
-from optuna import visualization as vis
-from optuna.importance import PedAnovaImportanceEvaluator
 from plotly.offline import get_plotlyjs
 
+from tuneop.cli.imports import without
 from tuneop.cli.text import clean
 from tuneop.core.records import Record
 from tuneop.core.study import StudyData, build_study
 from tuneop.core.summary import metric_value, pareto_records, summarize
+
+# optuna.importance imports scikit-learn for fANOVA wherever it is installed: seconds of
+# imports for an evaluator the report does not use (cli.imports).
+with without("sklearn"):
+    from optuna import visualization as vis
+    from optuna.importance import PedAnovaImportanceEvaluator
 
 __all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
 

@@ -12,8 +12,11 @@ as markup. ``styled`` joins such pieces with tuneop's own styling.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+# rich is imported when a styled line is built: clean() serves commands that print none.
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = ["MAX_SHOWN", "clean", "styled"]
 
@@ -39,6 +42,8 @@ def clean(value: object, limit: int = MAX_SHOWN) -> str:
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line from pieces: a plain string is untrusted and cleaned; a ``(text, style)``
     pair is tuneop's own and styled as given."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         if isinstance(part, tuple):
