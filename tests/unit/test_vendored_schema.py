@@ -39,7 +39,9 @@ def test_the_shipped_schema_is_what_kubernetes_validate_gives() -> None:
         ({"spec": {"containerz": []}}, "containerz"),
     ],
 )
-def test_the_copy_refuses_what_the_full_schema_refuses(template: dict[str, Any], problem: str) -> None:
+def test_the_copy_refuses_what_the_full_schema_refuses(
+    template: dict[str, Any], problem: str
+) -> None:
     pod = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "x"}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate({**pod, "template": template}, SCHEMA_VERSION, strict=True)

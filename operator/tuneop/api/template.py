@@ -10,8 +10,9 @@ The template is checked against the Kubernetes OpenAPI schema of one release
 (``SCHEMA_VERSION``, strict: an unknown field is an error), which tuneop ships
 in ``tuneop/data/`` (``SCHEMA_FILE``: kubernetes-validate's PodTemplateSpec
 schema and the definitions it reaches, written by
-``scripts/vendor_pod_schema.py``; the whole of kubernetes-validate is 77 MB), so ``tuneop plan``, local runs and the operator refuse the same
-templates with the same message, naming the path:
+``scripts/vendor_pod_schema.py``; the whole of kubernetes-validate is 77 MB), so
+``tuneop plan``, local runs and the operator refuse the same templates with
+the same message, naming the path:
 ``spec.template.spec.containers[0].volumeMounts[0].mountPath: required``.
 The schema is loaded once; a template is checked once per distinct content.
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuneop.api.errors import SpecError
 from tuneop.cli.text import clean
