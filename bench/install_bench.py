@@ -3,8 +3,10 @@
 Each measurement is what a new user types: a fresh virtual environment, then
 ``pip install -q -e ./runner_image -e '.[EXTRAS]'`` from the repository root (no
 constraints file: pip resolves the ranges of pyproject.toml as it would for them). It
-prints the wall time of the install (the venv's creation apart) and the size it added
-to the venv's site-packages (an empty venv's pip and setuptools not counted).
+prints the wall time of the install (the venv's creation apart), the CPU time pip used
+(user + system, its build subprocesses included: on a machine shared with other work the
+wall time grows with the load, the CPU time much less) and the size it added to the
+venv's site-packages (an empty venv's pip and setuptools not counted).
 
 - warm: every wheel is already on the machine. pip's own HTTP cache would be the usual
   way, but it stores only responses with caching headers, and the package registry this
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,9 +86,14 @@ def install(requirements: list[str], house: Path | None) -> dict[str, Any]:
             argv.append("--no-cache-dir")
         else:
             argv += ["--no-index", "--find-links", str(house)]
+        before_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run([*argv, *requirements], cwd=ROOT, check=True)
         seconds = time.perf_counter() - start
+        after_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after_cpu.ru_utime - before_cpu.ru_utime) + (
+            after_cpu.ru_stime - before_cpu.ru_stime
+        )
         mb = (_size(site) - before) / 1e6
         packages = subprocess.run(
             [str(venv / "bin" / "pip"), "list", "--format=freeze", "--disable-pip-version-check"],
@@ -92,7 +101,7 @@ def install(requirements: list[str], house: Path | None) -> dict[str, Any]:
             text=True,
             check=True,
         ).stdout.split()
-        return {"seconds": seconds, "mb": mb, "packages": len(packages)}
+        return {"seconds": seconds, "cpu": cpu, "mb": mb, "packages": len(packages)}
 
 
 def _measure(label: str, requirements: list[str], runs: int, cold: bool) -> dict[str, Any]:
@@ -102,12 +111,21 @@ def _measure(label: str, requirements: list[str], runs: int, cold: bool) -> dict
             wheelhouse(requirements, house)  # not counted
         samples = [install(requirements, house) for _ in range(runs)]
     times = stats([s["seconds"] for s in samples])
+    cpu = statistics.median(s["cpu"] for s in samples)
     mb = samples[-1]["mb"]
     print(
-        f"{label}: median {times['median']:.1f} s (min {times['min']:.1f}, max {times['max']:.1f},"
-        f" runs {runs}), {mb:.0f} MB, {samples[-1]['packages']} packages; {_load()}"
+        f"{label}: median {times['median']:.1f} s wall, {cpu:.1f} s CPU (min wall"
+        f" {times['min']:.1f}, max {times['max']:.1f}, runs {runs}), {mb:.0f} MB,"
+        f" {samples[-1]['packages']} packages; {_load()}"
     )
-    return {"label": label, "requirements": requirements, "cold": cold, **times, "mb": mb}
+    return {
+        "label": label,
+        "requirements": requirements,
+        "cold": cold,
+        **times,
+        "cpu": cpu,
+        "mb": mb,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         samples = [run_once(command) for _ in range(args.runs)]
         wall = statistics.median(s[0] for s in samples)
         cpu = statistics.median(s[1] for s in samples)
-        verdict = "met" if wall <= target else "NOT met"
+        # The wall time is the target; under load the CPU time says what a quiet machine shows.
+        verdict = f"wall {'met' if wall <= target else 'NOT met'}, CPU"
+        verdict += f" {'within' if cpu <= target else 'over'}"
         print(
             f"{label}: median {wall:.3f} s wall, {cpu:.3f} s CPU (min wall"
             f" {min(s[0] for s in samples):.3f}, runs {args.runs}); target <= {target} s:"
