@@ -42,10 +42,12 @@ from tuneop.core.records import Record
 from tuneop.core.study import StudyData, build_study
 from tuneop.core.summary import metric_value, pareto_records, summarize
 
-# optuna.importance imports scikit-learn for fANOVA wherever it is installed: seconds of
-# imports for an evaluator the report does not use (cli.imports).
-with without("sklearn"):
-    from optuna import visualization as vis
+# optuna.importance imports scikit-learn for fANOVA, and optuna.visualization scipy for
+# its matplotlib contour plot, wherever they are installed: seconds of imports for an
+# evaluator and a plot the report does not use (cli.imports).
+# The module itself, not optuna's lazy attribute, so its imports happen inside the block.
+with without("sklearn", "scipy"):
+    import optuna.visualization as vis
     from optuna.importance import PedAnovaImportanceEvaluator
 
 __all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
