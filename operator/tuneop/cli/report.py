@@ -193,8 +193,13 @@ def _tuning_plots(
         draw = functools.partial(vis.plot_parallel_coordinate, study, params=common, **target)
         _optuna_plot(page, "parallel", draw, "not drawn")
         page.section("Parameter importances")
-        draw = functools.partial(_importances, study, common, target)
-        _optuna_plot(page, "importances", draw, "not drawn")
+        # Optuna up to 4.8 refuses to rank parameters none of which varies, 4.9 draws bars
+        # for them: with no variation there is nothing to tell, whatever the version.
+        if any(len({repr(t.params[p]) for t in complete}) > 1 for p in common):
+            draw = functools.partial(_importances, study, common, target)
+            _optuna_plot(page, "importances", draw, "not drawn")
+        else:
+            page.note("not drawn: no parameter takes more than one value")
     if any(t.intermediate_values for t in study.trials):
         page.section("Learning curves")
         draw = functools.partial(vis.plot_intermediate_values, study)
