@@ -2,11 +2,14 @@
 #   docker build -t tuneop/operator:0.1.0 .
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY operator ./operator
-# --build-arg EXTRAS=[gp] adds PyTorch for optimizer.type gp (docs/install.md).
-ARG EXTRAS=""
-RUN pip install --no-cache-dir --prefix=/install ".${EXTRAS}"
+# The operator's extras: operator (kopf, the Kubernetes client, Prometheus) and qmc
+# (scipy, for optimizer.type qmc); no report (plotly): the operator writes no report.
+# --build-arg EXTRAS=operator,qmc,gp adds PyTorch for optimizer.type gp (docs/install.md).
+ARG EXTRAS="operator,qmc"
+# The versions the tests ran against (pyproject.toml declares ranges).
+RUN pip install --no-cache-dir -c constraints.txt --prefix=/install ".[${EXTRAS}]"
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \

@@ -10,8 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-# gp: PyTorch for optimizer.type gp, so its tests run (a large download the first time).
-pip install --quiet --disable-pip-version-check -e ./runner_image -e ./testing -e '.[dev,gp]'
+# dev: every extra but gp, and the tools; gp: PyTorch for optimizer.type gp, so its tests
+# run (a large download the first time). constraints.txt: the versions the tests run on
+# (pyproject.toml declares ranges; scripts/test-bounds.sh tries their ends).
+pip install --quiet --disable-pip-version-check -c constraints.txt \
+  -e ./runner_image -e ./testing -e '.[dev,gp]'
 echo "== ruff"
 ruff check operator runner_image testing tests bench
 echo "== mypy (strict)"

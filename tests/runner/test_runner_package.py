@@ -108,13 +108,56 @@ def test_errors_are_flattened_and_bounded() -> None:
     assert result.error is not None and len(result.error) <= MAX_ERROR_CHARS
 
 
-def test_the_pruning_extra_pins_the_operators_optuna_and_redis() -> None:
+def test_the_pruning_extra_allows_the_operators_optuna_and_redis_ranges() -> None:
     import tomllib
     from pathlib import Path
+
+    from packaging.requirements import Requirement
 
     root = Path(__file__).resolve().parents[2]
     runner = tomllib.loads((root / "runner_image" / "pyproject.toml").read_text())
     operator = tomllib.loads((root / "pyproject.toml").read_text())
-    pruning = runner["project"]["optional-dependencies"]["pruning"]
-    pins = {p.split("==")[0]: p for p in operator["project"]["dependencies"]}
-    assert sorted(pruning) == sorted(pins[name] for name in ("optuna", "redis"))
+    pruning = {
+        Requirement(r).name: Requirement(r)
+        for r in runner["project"]["optional-dependencies"]["pruning"]
+    }
+    ranges = {Requirement(r).name: Requirement(r) for r in operator["project"]["dependencies"]}
+    assert sorted(pruning) == ["optuna", "redis"]
+    # Ranges, not pins: the same range on both sides, so one environment can hold both.
+    for name, req in pruning.items():
+        assert req.specifier == ranges[name].specifier, name
+        assert not any(s.operator == "==" for s in req.specifier), req
+    # The images and CI install the tested versions, which both ranges must admit.
+    pins = dict(
+        line.split("==", 1)
+        for line in (root / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    for name, req in pruning.items():
+        assert req.specifier.contains(pins[name]), (name, pins[name])
+
+
+def test_no_dependency_of_the_operator_is_pinned() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    every = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        every += extra
+    pinned = [r for r in every if any(s.operator == "==" for s in Requirement(r).specifier)]
+    assert pinned == []
+
+
+def test_the_runner_images_constraints_are_the_tested_versions() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tested = set((root / "constraints.txt").read_text().splitlines())
+    lines = (root / "runner_image" / "constraints.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
+    assert {p.split("==")[0].lower() for p in pins} >= {"optuna", "redis", "numpy"}
+    assert [p for p in pins if p not in tested] == []

@@ -106,7 +106,7 @@ def test_gp_suggestions_asked_together_spread_out() -> None:
 
 def test_gp_without_pytorch_is_one_line_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tuneop.core.bayesian.gp_available", lambda: False)
-    monkeypatch.setattr("tuneop.cli.preflight.gp_available", lambda: False)
+    monkeypatch.setattr("tuneop.core.samplers.gp_available", lambda: False)
     s = searching("gp")
     with pytest.raises(SpecError) as err:
         CachedSuggester()(s, history(s, 3), [], 3, 1)
@@ -114,7 +114,10 @@ def test_gp_without_pytorch_is_one_line_naming_the_field(monkeypatch: pytest.Mon
     assert preflight(s) == GP_NEEDS
 
 
-@pytest.mark.parametrize("kind", ["cmaes", "gp"])
+NEEDS_GP = pytest.mark.skipif(not gp_available(), reason="PyTorch is not installed")
+
+
+@pytest.mark.parametrize("kind", ["cmaes", pytest.param("gp", marks=NEEDS_GP)])
 def test_a_planned_session_of_a_new_sampler_launches_suggested_trials(kind: str) -> None:
     s = searching(kind)
     first = plan(s, Observed(REF, ()), T0, CachedSuggester())

@@ -14,9 +14,12 @@ then ``… and N more`` (``SpecError.shown``).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
+# pydantic is imported when an error is formatted: SpecError itself is caught by
+# every command, so importing it must stay cheap (tuneop --help never loads pydantic).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = ["MAX_SHOWN_PROBLEMS", "SpecError", "format_validation_error"]
 
@@ -52,6 +55,8 @@ class SpecError(ValueError):
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
+    from pydantic.alias_generators import to_camel
+
     out = "spec"
     for part in loc:
         if isinstance(part, int):

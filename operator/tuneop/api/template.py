@@ -6,10 +6,13 @@ volumes, ``envFrom``, init containers, native sidecars, affinity, anything a
 pod can hold. The trial container is the one ``spec.runner.container`` names;
 without a name, the one named ``trial``, else the first.
 
-The template is checked against the Kubernetes OpenAPI schema shipped by
-kubernetes-validate (``SCHEMA_VERSION``, strict: an unknown field is an
-error), so ``tuneop plan``, local runs and the operator refuse the same
-templates with the same message, naming the path:
+The template is checked against the Kubernetes OpenAPI schema of one release
+(``SCHEMA_VERSION``, strict: an unknown field is an error), which tuneop ships
+in ``tuneop/data/`` (``SCHEMA_FILE``: kubernetes-validate's PodTemplateSpec
+schema and the definitions it reaches, written by
+``scripts/vendor_pod_schema.py``; the whole of kubernetes-validate is 77 MB), so
+``tuneop plan``, local runs and the operator refuse the same templates with
+the same message, naming the path:
 ``spec.template.spec.containers[0].volumeMounts[0].mountPath: required``.
 The schema is loaded once; a template is checked once per distinct content.
 
@@ -31,6 +34,7 @@ __all__ = [
     "MAX_POD_DEPTH",
     "MAX_TEMPLATE_BYTES",
     "PARAM_PLACEHOLDER",
+    "SCHEMA_FILE",
     "SCHEMA_VERSION",
     "TRIAL_CONTAINER",
     "nesting_problem",
@@ -43,6 +47,8 @@ __all__ = [
 # The newest Kubernetes schema kubernetes-validate ships; fields added after it are
 # refused as unknown (docs/spec.md, "spec.template").
 SCHEMA_VERSION = "1.34.0"
+# Its PodTemplateSpec schema and the definitions that one reaches, in tuneop/data/.
+SCHEMA_FILE = f"podtemplatespec-v{SCHEMA_VERSION}.json"
 TRIAL_CONTAINER = "trial"
 # A template's size as JSON: a pod fits in far less; past it a spec is refused unread.
 MAX_TEMPLATE_BYTES = 256 * 1024
@@ -56,17 +62,13 @@ _MAX_PROBLEMS = 5
 _MAX_SHOWN = 80
 
 
-_FOLDER = f"kubernetes-json-schema/v{SCHEMA_VERSION}-local-strict"
-
-
 @functools.cache
 def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
-    # Imported here: a session without a template never pays for jsonschema (~0.5 s).
-    from kubernetes_validate.utils import schema_contents
+    # Read on first use: a session without a template never pays for it.
+    from importlib.resources import files
 
-    schema = schema_contents(f"{_FOLDER}/podtemplatespec-v1.json", SCHEMA_VERSION)
-    defs = schema_contents(f"{_FOLDER}/_definitions.json", SCHEMA_VERSION)
-    return schema, defs
+    doc = json.loads(files("tuneop").joinpath("data", SCHEMA_FILE).read_text())
+    return doc["schema"], doc["definitions"]
 
 
 @functools.cache

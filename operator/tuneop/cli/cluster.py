@@ -264,7 +264,7 @@ def _finish(
     """The local run's summary; with Redis, every trial, the results folder and the report."""
     from pathlib import Path
 
-    from tuneop.cli.results import fetch_results, write_report
+    from tuneop.cli.results import fetch_results, report_line
 
     session = run.session
     console.print(phase_line(session, status), highlight=False)
@@ -280,8 +280,8 @@ def _finish(
     console.print(styled(f"results: {folder}"), highlight=False, soft_wrap=True)
     if not args.no_report and found.records:
         space = run.session.spec.search_space
-        report = write_report(found.records, folder / "report.html", space=space)
-        console.print(styled(f"report: {report}"), highlight=False, soft_wrap=True)
+        line = report_line(found.records, folder / "report.html", space=space)
+        console.print(styled(line), highlight=False, soft_wrap=True)
 
 
 def run_on_cluster(args: argparse.Namespace, session: Session) -> int:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from tuneop.api.session import Session, parse_manifest
-from tuneop.api.spec import SpecError
+from tuneop.api.errors import SpecError
 from tuneop.cli.text import clean
-from tuneop.core.boundedyaml import YamlBudgetError, load_all
+
+# PyYAML and the API model (pydantic) load when a file is read, not when the command
+# line is built: tuneop --help stays fast.
+if TYPE_CHECKING:
+    from tuneop.api.session import Session
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -73,6 +74,10 @@ def yaml_docs(path: str, hint: str = "") -> list[Any]:
 
     ``hint`` follows the message when the file holds more values than the budget.
     """
+    import yaml
+
+    from tuneop.core.boundedyaml import YamlBudgetError, load_all
+
     text = read_text(path)
     try:
         return load_all(text)
@@ -109,6 +114,8 @@ def load_session(
     if doc is None:
         raise UsageError("give a session file, or --jobs-file")
     try:
+        from tuneop.api.session import parse_manifest
+
         return parse_manifest(doc, default_namespace=namespace)
     except SpecError as err:
         where = path or jobs_file

@@ -11,10 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from tuneop.api.session import parse_manifest
-from tuneop.api.spec import SpecError
+from tuneop.api.errors import SpecError
 from tuneop.cli.inputs import UsageError, yaml_docs
 from tuneop.cli.text import clean
 
@@ -23,6 +20,9 @@ __all__ = ["cmd_import"]
 
 def cmd_import(args: argparse.Namespace) -> int:
     """``tuneop import katib FILE``: a Katib Experiment as a TuningSession."""
+    import yaml
+
+    from tuneop.api.session import parse_manifest
     from tuneop.core.katib import KatibError, convert_experiment
 
     docs = [d for d in yaml_docs(args.file) if isinstance(d, dict)]

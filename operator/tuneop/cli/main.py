@@ -13,11 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneop import __version__
-from tuneop.api.session import Session
-from tuneop.api.spec import SpecError
+from tuneop.api.errors import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
@@ -39,6 +38,11 @@ __all__ = [
 ]
 
 EXIT_INVALID = 2
+
+# Only what building the parser needs is imported above (tuneop --help loads neither
+# pydantic nor rich nor Optuna); each command imports the rest when it runs.
+if TYPE_CHECKING:
+    from tuneop.api.session import Session
 
 
 REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
@@ -81,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.local or args.redis_url:
         _check_writable(Path(args.results_dir))
     if not args.local:
+        _need_cluster_client()
         from tuneop.cli.cluster import run_on_cluster
         from tuneop.core.pruning import cluster_pruning_warnings
 
@@ -139,15 +144,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         logs = run.session_dir / "logs"
         console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     if not args.no_report and records:
-        from tuneop.cli.results import write_report
+        from tuneop.cli.results import report_line
 
-        report = write_report(
+        line = report_line(
             records,
             run.session_dir / "report.html",
             space=session.spec.search_space,
             below=run.session_dir.parent,
         )
-        console.print(f"report: {report}", highlight=False, soft_wrap=True)
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     return st.exit_code if st.exit_code is not None else 2
 
 
@@ -188,6 +193,15 @@ def _run_here(
             f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
             f" stay in {clean(folder)}: {room}run the same command again to resume"
         ) from None
+
+
+def _need_cluster_client() -> None:
+    """Without the ``operator`` extra there is no cluster client: say so, and ``--local``."""
+    from tuneop.core.extras import missing_module, needs
+
+    if missing_module("kubernetes") is not None:
+        what = "tuneop run without --local (it applies the session to a cluster)"
+        raise UsageError(f"{needs(what, 'kubernetes')}; or add --local to run it here")
 
 
 def _warn_batched(session: Session) -> None:

@@ -38,7 +38,7 @@ from tuneop.core.localpod import (
     script_of,
 )
 from tuneop.core.planner import plannable
-from tuneop.core.samplers import GP_NEEDS, gp_available
+from tuneop.core.samplers import missing_extra
 
 __all__ = ["PREFLIGHT_TIMEOUT_SECONDS", "LocalSetup", "local_setup", "local_workdir", "preflight"]
 
@@ -179,8 +179,9 @@ def preflight(
     spec: SessionSpec, cwd: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> str | None:
     """The one-line problem that would fail every trial, or None."""
-    if spec.optimizer.type == "gp" and not gp_available():
-        return GP_NEEDS
+    needed = missing_extra(spec)  # gp's PyTorch, qmc's scipy
+    if needed is not None:
+        return needed
     if plannable(spec):
         return None  # a spec the run reports as invalid
     trial = local_trial(spec)

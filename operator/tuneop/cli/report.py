@@ -34,15 +34,22 @@ from typing import Any
 
 import optuna
 import plotly.graph_objects as go
-from optuna import visualization as vis
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.importance import PedAnovaImportanceEvaluator
 from plotly.offline import get_plotlyjs
 
+from tuneop.cli.imports import without
 from tuneop.cli.text import clean
 from tuneop.core.records import Record
 from tuneop.core.study import StudyData, build_study
 from tuneop.core.summary import metric_value, pareto_records, summarize
+
+# optuna.importance imports scikit-learn for fANOVA, and optuna.visualization scipy for
+# its matplotlib contour plot, wherever they are installed: seconds of imports for an
+# evaluator and a plot the report does not use (cli.imports).
+# The module itself, not optuna's lazy attribute, so its imports happen inside the block.
+with without("sklearn", "scipy"):
+    import optuna.visualization as vis
+    from optuna.importance import PedAnovaImportanceEvaluator
 
 __all__ = ["MAX_SLICE_PLOTS", "Report", "build_report", "inert"]
 
@@ -198,8 +205,13 @@ def _tuning_plots(
         draw = functools.partial(vis.plot_parallel_coordinate, study, params=common, **target)
         _optuna_plot(page, "parallel", draw, "not drawn")
         page.section("Parameter importances")
-        draw = functools.partial(_importances, study, common, target)
-        _optuna_plot(page, "importances", draw, "not drawn")
+        # Optuna up to 4.8 refuses to rank parameters none of which varies, 4.9 draws bars
+        # for them: with no variation there is nothing to tell, whatever the version.
+        if any(len({repr(t.params[p]) for t in complete}) > 1 for p in common):
+            draw = functools.partial(_importances, study, common, target)
+            _optuna_plot(page, "importances", draw, "not drawn")
+        else:
+            page.note("not drawn: no parameter takes more than one value")
     if any(t.intermediate_values for t in study.trials):
         page.section("Learning curves")
         draw = functools.partial(vis.plot_intermediate_values, study)

@@ -42,8 +42,11 @@ __all__ = [
     "cmd_report",
     "cmd_results",
     "fetch_results",
+    "report_line",
     "write_report",
 ]
+
+REPORT = "the HTML report"
 
 
 def write_report(
@@ -56,7 +59,12 @@ def write_report(
 ) -> Path:
     """The HTML report of ``records`` (``space``: the declared search space), written
     atomically to ``path`` (no link below ``below`` followed: default, the report's
-    folder)."""
+    folder). Without the ``report`` extra (plotly), a one-line ``UsageError`` naming it.
+    """
+    from tuneop.core.extras import missing_module, needs
+
+    if missing_module("plotly") is not None:
+        raise UsageError(needs(REPORT, "plotly"))
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
@@ -64,6 +72,19 @@ def write_report(
     report = build_report(study_data(records, metric, direction, space))
     write_atomic(path, report.html, below)
     return path
+
+
+def report_line(
+    records: list[dict[str, Any]],
+    path: Path,
+    space: Sequence[Parameter] = (),
+    below: Path | None = None,
+) -> str:
+    """What a run prints last: ``report: PATH``, or why there is none (its extra)."""
+    try:
+        return f"report: {clean(write_report(records, path, space=space, below=below))}"
+    except UsageError as err:
+        return f"report: not written; {err}"
 
 
 def cmd_report(args: argparse.Namespace) -> int:

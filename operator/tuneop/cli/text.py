@@ -20,7 +20,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
+# rich is imported when a styled line is built: clean() serves commands that print none.
+if TYPE_CHECKING:
+    from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,6 +54,8 @@ def clean(value: object, limit: int = MAX_SHOWN) -> str:
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line from pieces: a plain string is untrusted and cleaned; a ``(text, style)``
     pair is tuneop's own and styled as given."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         if isinstance(part, tuple):

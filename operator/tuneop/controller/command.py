@@ -25,6 +25,11 @@ def _usage(message: str) -> int:
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
+    from tuneop.core.extras import missing_module, needs
+
+    module = missing_module("kopf", "kubernetes", "prometheus_client")
+    if module is not None:
+        return _usage(needs("tuneop operator", module))
     from tuneop.controller.runtime import OperatorConfig
 
     if bool(args.namespace) == args.all_namespaces:

@@ -48,6 +48,7 @@ __all__ = [
     "gp_available",
     "liar_value",
     "make_sampler",
+    "missing_extra",
     "population",
     "seed_of",
 ]
@@ -73,11 +74,23 @@ def population(spec: SessionSpec) -> int:
     return spec.optimizer.population_size or DEFAULT_POPULATION
 
 
+def missing_extra(spec: SessionSpec) -> str | None:
+    """The optional package this session's optimizer needs and this Python lacks, or None."""
+    from tuneop.core.search import QMC_NEEDS, qmc_available
+
+    if spec.optimizer.type == "gp" and not gp_available():
+        return GP_NEEDS
+    if spec.optimizer.type == "qmc" and not qmc_available():
+        return QMC_NEEDS
+    return None
+
+
 def gp_available() -> bool:
     """Whether ``GPSampler`` can run here (it imports PyTorch when it first samples)."""
     import importlib.util
 
-    return importlib.util.find_spec("torch") is not None
+    # GPSampler optimizes its acquisition function with scipy (the gp extra has both).
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "scipy"))
 
 
 def make_sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSampler:

@@ -24,9 +24,11 @@ import random
 import threading
 from typing import Any
 
+from tuneop.api.errors import SpecError
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
 __all__ = [
+    "QMC_NEEDS",
     "Params",
     "budget",
     "grid_point",
@@ -35,6 +37,7 @@ __all__ = [
     "known_point",
     "native",
     "point",
+    "qmc_available",
     "qmc_point",
     "random_point",
     "search_size",
@@ -103,12 +106,27 @@ def random_point(spec: SessionSpec, i: int) -> Params:
     return {p.name: _sample(p, rng) for p in spec.search_space}
 
 
+# scipy is 140 MB installed, so it is an extra: only qmc sessions (and gp's) need it.
+QMC_NEEDS = (
+    "spec.optimizer.type: qmc needs scipy, which this Python does not have;"
+    " install it with pip install 'tuneop[qmc]'"
+)
 _SOBOL_LOCK = threading.Lock()  # one engine per (dimension, seed), shared by reconciles
+
+
+def qmc_available() -> bool:
+    """Whether scipy, the Sobol engine of ``qmc``, is installed (the ``qmc`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("scipy") is not None
 
 
 @functools.lru_cache(maxsize=64)
 def _sobol(d: int, seed: int) -> Any:
-    from scipy.stats import qmc
+    try:
+        from scipy.stats import qmc
+    except ImportError:
+        raise SpecError([QMC_NEEDS]) from None  # the operator fails the session, naming it
 
     return qmc.Sobol(d, scramble=True, seed=seed)
 

@@ -1,0 +1,133 @@
+"""A user who installed only the default (``pip install tuneop``, no extras).
+
+The fixture types docs/install.md's local install into a copy of the repository: a fresh
+venv holding tuneop without its report, qmc and operator extras. Local sessions run in it
+(template sessions included: tuneop ships the schema it checks them against), and every
+command that needs an extra says which in one line and exits 2, never a traceback; a local
+run that cannot write its report still ends with its summary and its own exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from user import REPO, Seen, User, doc_block
+
+HEAVY = {"kubernetes", "kopf", "plotly", "scipy", "kubernetes-validate", "prometheus-client"}
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
+    """A clone of the repository with the default install in its ``.venv``."""
+    root = tmp_path_factory.mktemp("bare") / "tuneop"
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():
+            dst = root / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    user = User(root, copy_examples=False)
+    seen = user.sh(doc_block("docs/install.md", "install-local"), timeout=900)
+    assert seen.code == 0, seen
+    user.env["PATH"] = f"{root / '.venv' / 'bin'}:{user.env['PATH']}"
+    yield user
+
+
+def tuneop(user: User, *args: str) -> Seen:
+    return user.run([str(user.cwd / ".venv" / "bin" / "tuneop"), *args], timeout=600)
+
+
+def one_error_line(seen: Seen, extra: str) -> None:
+    assert seen.code == 2, seen
+    assert "Traceback" not in seen.both, seen
+    lines = seen.err.strip().splitlines()
+    assert len(lines) == 1, seen
+    assert f"pip install 'tuneop[{extra}]'" in lines[0], seen
+
+
+def test_the_default_install_leaves_the_cluster_report_and_scipy_packages_out(
+    bare: User,
+) -> None:
+    seen = bare.run([str(bare.cwd / ".venv" / "bin" / "pip"), "list", "--format=json"])
+    names = {p["name"].lower() for p in json.loads(seen.out)}
+    assert "optuna" in names and "tuneop" in names
+    assert names & HEAVY == set()
+
+
+def test_a_local_run_without_the_report_extra_ends_with_its_summary_and_a_line_naming_it(
+    bare: User,
+) -> None:
+    seen = tuneop(bare, "run", "examples/quickstart.yaml", "--local", "--results-dir", "r1")
+    assert seen.code == 0, seen
+    assert "Traceback" not in seen.both, seen
+    assert "Succeeded" in seen.out, seen
+    assert "pip install 'tuneop[report]'" in seen.both, seen
+    assert (bare.path("r1/quickstart/session.json")).is_file()
+    assert not (bare.path("r1/quickstart/report.html")).exists()
+
+
+def test_tuneop_report_without_the_report_extra_says_which_extra_and_exits_2(bare: User) -> None:
+    seen = tuneop(bare, "run", "examples/quickstart.yaml", "--local", "--results-dir", "r2")
+    assert seen.code == 0, seen
+    one_error_line(tuneop(bare, "report", "r2/quickstart", "-o", "r.html"), "report")
+    assert not bare.path("r.html").exists()
+
+
+def test_tuneop_operator_without_the_operator_extra_says_which_extra_and_exits_2(
+    bare: User,
+) -> None:
+    one_error_line(tuneop(bare, "operator", "--all-namespaces"), "operator")
+
+
+def test_a_cluster_run_without_the_operator_extra_names_it_and_local(bare: User) -> None:
+    seen = tuneop(bare, "run", "examples/quickstart.yaml")
+    one_error_line(seen, "operator")
+    assert "--local" in seen.err
+
+
+def test_a_qmc_session_without_scipy_is_refused_naming_the_qmc_extra(bare: User) -> None:
+    text = bare.path("examples/branin-random.yaml").read_text()
+    assert "type: random" in text
+    bare.write("qmc.yaml", text.replace("type: random", "type: qmc"))
+    one_error_line(tuneop(bare, "plan", "qmc.yaml"), "qmc")
+    one_error_line(tuneop(bare, "run", "qmc.yaml", "--local"), "qmc")
+
+
+def test_a_template_session_is_checked_without_kubernetes_validate(bare: User) -> None:
+    seen = tuneop(bare, "plan", "examples/sklearn-gbm.yaml")
+    assert seen.code == 0, seen
+    good = bare.path("examples/sklearn-gbm.yaml").read_text()
+    assert "containers:" in good
+    bare.write("typo.yaml", good.replace("containers:", "containerz:", 1))
+    seen = tuneop(bare, "plan", "typo.yaml")
+    assert seen.code == 2, seen
+    assert "Traceback" not in seen.both
+    assert "spec.template.spec.containerz: unknown field" in seen.err, seen
+
+
+def test_tuneop_installs_beside_another_version_of_a_dependency_without_changing_it(
+    bare: User,
+) -> None:
+    # A project of the user's already has its own rich (an older one within tuneop's range).
+    pip = str(bare.cwd / ".venv" / "bin" / "pip")
+    seen = bare.run([pip, "install", "-q", "rich==13.9.4"], timeout=600)
+    assert seen.code == 0, seen
+    seen = bare.run([pip, "install", "-q", "-e", "."], timeout=600)
+    assert seen.code == 0, seen
+    seen = bare.run([pip, "check"])
+    assert seen.code == 0, seen  # no "tuneop has requirement rich==..., but you have ..."
+    seen = bare.run([pip, "show", "rich"])
+    assert "Version: 13.9.4" in seen.out, seen
+    seen = tuneop(bare, "run", "examples/quickstart.yaml", "--local", "--results-dir", "r3")
+    assert seen.code == 0, seen
+    assert "Traceback" not in seen.both
