@@ -8,11 +8,9 @@ stderr naming the field and the rule, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneop import __version__
@@ -21,8 +19,9 @@ from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
-from tuneop.cli.sources import BAD_REDIS_URL, read_session, redis_client
-from tuneop.cli.text import clean, os_error_text, output_console, styled
+from tuneop.cli.run_command import cmd_run
+from tuneop.cli.sources import read_session, redis_client
+from tuneop.cli.text import clean, os_error_text, output_console
 
 __all__ = [
     "EXIT_INVALID",
@@ -42,7 +41,7 @@ EXIT_INVALID = 2
 # Only what building the parser needs is imported above (tuneop --help loads neither
 # pydantic nor rich nor Optuna); each command imports the rest when it runs.
 if TYPE_CHECKING:
-    from tuneop.api.session import Session
+    pass
 
 
 REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
@@ -73,175 +72,6 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
     sys.stdout.write(crd_yaml())
     return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from tuneop.adapters.local.folder import load_records
-    from tuneop.cli.summary import render_summary
-    from tuneop.core.summary import summarize
-
-    session = _with_overrides(load_session(args.file, args.jobs_file, args.namespace), args)
-    _warn_batched(session)
-    if args.local or args.redis_url:
-        _check_writable(Path(args.results_dir))
-    if not args.local:
-        _need_cluster_client()
-        from tuneop.cli.cluster import run_on_cluster
-        from tuneop.core.pruning import cluster_pruning_warnings
-
-        for warning in cluster_pruning_warnings(session.spec):
-            print(f"warning: {clean(warning)}", file=sys.stderr)
-
-        return run_on_cluster(args, session)
-    if args.no_wait or args.dry_run or args.cancel_on_interrupt:
-        raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")
-    from tuneop.cli.preflight import local_setup, preflight
-
-    problem = preflight(session.spec)
-    setup = local_setup(session.spec, os.environ) if problem is None else problem
-    if isinstance(setup, str):
-        raise UsageError(f"{args.file or args.jobs_file}: {setup}")
-    for notice in setup.notices:
-        print(f"notice: {clean(notice)}", file=sys.stderr)
-    from tuneop.cli.warmstart import LocalWarmStart
-
-    warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
-    warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
-    console = output_console()
-    sinks = []
-    if args.redis_url:
-        from tuneop.adapters.local.folder import DirectoryResults
-        from tuneop.adapters.redis_mirror import RedisMirror
-
-        primary = DirectoryResults(Path(args.results_dir))
-        try:
-            mirror = RedisMirror.from_url(
-                args.redis_url, prefix=args.redis_prefix, source=primary.history
-            )
-        except ValueError:
-            raise UsageError(BAD_REDIS_URL) from None
-        sinks.append(mirror)
-    run = _run_here(args, session, console, sinks, warm_start, setup)
-    st = run.status
-    if run.finished:
-        from tuneop.core.resume import finished_line
-
-        line = finished_line(session.ref.name, st, str(run.session_dir))
-        console.print(clean(line), highlight=False, soft_wrap=True)
-        return st.exit_code if st.exit_code is not None else 2
-    invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
-    if invalid:
-        raise UsageError(f"{args.file or args.jobs_file}: {invalid[0].message}")
-    console.print(
-        styled(f"session {session.ref.name}: ", (st.phase, "bold"), f" ({st.message})"),
-        highlight=False,
-    )
-    records = load_records(run.session_dir)
-    render_summary(summarize(records, top_n=args.top_n), console)
-    console.print(f"results: {run.session_dir}", highlight=False)
-    t = st.trials
-    if t.failed + t.lost + t.infra_failed:
-        logs = run.session_dir / "logs"
-        console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
-    if not args.no_report and records:
-        from tuneop.cli.results import report_line
-
-        line = report_line(
-            records,
-            run.session_dir / "report.html",
-            space=session.spec.search_space,
-            below=run.session_dir.parent,
-        )
-        console.print(line, highlight=False, soft_wrap=True, markup=False)
-    return st.exit_code if st.exit_code is not None else 2
-
-
-def _run_here(
-    args: argparse.Namespace,
-    session: Session,
-    console: Any,
-    sinks: list[Any],
-    warm: Any,
-    setup: Any,
-) -> Any:
-    """``run_local``; another spec's folder, a planted file or a full disk is one line."""
-    from tuneop.adapters.local.claim import ForeignResults
-    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath
-    from tuneop.cli.run import run_local
-
-    try:
-        return run_local(
-            session,
-            Path(args.results_dir),
-            console,
-            progress=False if args.no_progress else None,
-            verbose=args.verbose,
-            extra_mirrors=sinks,
-            fresh=args.fresh,
-            warm_start=warm,
-            max_parallel=setup.max_parallel,
-            gpus=setup.gpus,
-        )
-    except ForeignResults as err:
-        raise UsageError(str(err)) from None
-    except UnsafePath:
-        raise  # one line naming the planted file (main)
-    except OSError as err:  # a full disk (ENOSPC), a file size limit (EFBIG), ...
-        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
-        room = "make room and " if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
-        raise UsageError(
-            f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"
-            f" stay in {clean(folder)}: {room}run the same command again to resume"
-        ) from None
-
-
-def _need_cluster_client() -> None:
-    """Without the ``operator`` extra there is no cluster client: say so, and ``--local``."""
-    from tuneop.core.extras import missing_module, needs
-
-    if missing_module("kubernetes") is not None:
-        what = "tuneop run without --local (it applies the session to a cluster)"
-        raise UsageError(f"{needs(what, 'kubernetes')}; or add --local to run it here")
-
-
-def _warn_batched(session: Session) -> None:
-    """Warn on stderr when bayesian trials packed into one Job are suggested together."""
-    from tuneop.core.planner import batch_warning
-    from tuneop.core.search import budget
-
-    for warning in batch_warning(session.spec, budget(session.spec)[0]):
-        print(f"warning: {clean(warning)}", file=sys.stderr)
-
-
-def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
-    """The session with the command line's overrides of its spec, validated again."""
-    import dataclasses
-
-    from tuneop.api.spec import parse_spec, spec_to_wire
-
-    given = {
-        "maxParallel": args.max_parallel,
-        "trialTimeoutSeconds": args.trial_timeout,
-        "deadlineSeconds": args.deadline,
-        "retries": args.retries,
-    }
-    updates = {k: v for k, v in given.items() if v is not None}
-    if not updates:
-        return session
-    spec = parse_spec({**spec_to_wire(session.spec), **updates})
-    return dataclasses.replace(session, spec=spec)
-
-
-def _check_writable(folder: Path) -> None:
-    """Refuse a results folder that cannot be written before any worker starts."""
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise UsageError(f"{clean(folder)}: cannot write results there ({err.strerror})") from None
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

@@ -43,17 +43,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuneop.adapters.local.folder import dump_json, write_atomic
 from tuneop.adapters.local.gpus import GpuPool
+from tuneop.adapters.local.jobrecords import (
+    attempt_logs,
+    fail_job_codes,
+    recorded_jobs,
+    worker_argv,
+)
 from tuneop.adapters.local.logs import LOG_CAP_BYTES, copy_capped, harvestable
 from tuneop.adapters.local.proctree import (
     KILL_GRACE_SECONDS,
@@ -62,7 +66,7 @@ from tuneop.adapters.local.proctree import (
     process_start,
     stop_tree,
 )
-from tuneop.adapters.local.safefs import ensure_regular, open_new, read_capped
+from tuneop.adapters.local.safefs import ensure_regular, open_new
 from tuneop.adapters.local.spawn import Attempt, exit_words, start_attempt
 from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
 from tuneop.adapters.local.watchdog_client import Watchdog
@@ -70,7 +74,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.contract import parse_log
 from tuneop.core.localpod import gpus_per_trial, is_runner
-from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS, decode_job
+from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -89,8 +93,6 @@ __all__ = [
 # The runner times each trial out itself and reports it; its worker's own limit comes
 # this much later, so the runner's report (with what the trial printed) wins.
 RUNNER_SLACK_SECONDS = 1.0
-# A Job record holds its trials' parameters: at most 1000 trials of bounded params.
-JOB_RECORD_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -110,31 +112,6 @@ class _Job:
     state: JobState = JobState.ACTIVE
     reason: str | None = None
     words: str | None = None  # what happened, in local words
-
-
-def _argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
-    words = [*container.get("command", []), *container.get("args", [])]
-    argv = [kube_expand(w, env) for w in words]
-    if argv and argv[0] == "tuneop-runner" and shutil.which("tuneop-runner") is None:
-        # The runner is installed with tuneop; run it with this interpreter when the
-        # console script is not on PATH (a venv used without activating it).
-        argv = [sys.executable, "-m", "tuneop_runner", *argv[1:]]
-    elif argv and argv[0] in {"python", "python3"}:
-        # A container's python is the image's; locally it is tuneop's own, so the
-        # packages installed beside tuneop (an example's scikit-learn) are there.
-        argv = [sys.executable, *argv[1:]]
-    return argv
-
-
-def _fail_job_codes(manifest: dict[str, Any]) -> set[int]:
-    """The exit codes the Job's podFailurePolicy fails the Job on at once."""
-    rules = ((manifest.get("spec") or {}).get("podFailurePolicy") or {}).get("rules") or []
-    return {
-        code
-        for rule in rules
-        if rule.get("action") == "FailJob"
-        for code in (rule.get("onExitCodes") or {}).get("values") or []
-    }
 
 
 @dataclass
@@ -168,7 +145,7 @@ class LocalJobs:
     def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
-        argv = _argv(container, own)
+        argv = worker_argv(container, own)
         # No pod to schedule nor image to pull here: the trials' own time is the limit.
         limit = float(spec["activeDeadlineSeconds"]) - JOB_START_SLACK_SECONDS
         if is_runner(argv):
@@ -219,17 +196,17 @@ class LocalJobs:
 
     def recorded(self, wanted: set[int]) -> set[int]:
         """The Jobs of ``wanted`` recorded well enough for ``resume`` to take them back."""
-        return {job.index for job, _ in _recorded_jobs(self.records_dir, wanted, self.anchor)}
+        return {job.index for job, _ in recorded_jobs(self.records_dir, wanted, self.anchor)}
 
     def resume(self, inflight: set[int]) -> list[int]:
         """Take back the Jobs of ``inflight`` an interrupted run recorded; their indexes."""
         taken = []
-        for job, old in _recorded_jobs(self.records_dir, inflight, self.anchor):
+        for job, old in recorded_jobs(self.records_dir, inflight, self.anchor):
             pid, start = old.get("pid"), old.get("pidStart")
             if isinstance(pid, int) and pid > 1 and start and process_start(pid) == start:
                 stop_tree(pid, KILL_GRACE_SECONDS, include_root=True)  # a worker left running
             entry = self._entry(job)
-            entry.logs = _attempt_logs(self.logs_dir, job.name)
+            entry.logs = attempt_logs(self.logs_dir, job.name)
             logs = [harvestable(path, trials=job.trials, below=self.anchor) for path in entry.logs]
             done = {t for log in logs for t in parse_log(log).reports}
             left = [(t, p) for t, p in zip(job.trials, job.params, strict=True) if t not in done]
@@ -314,7 +291,7 @@ class LocalJobs:
         entry.words = crash or (exit_words(code) if code is not None else "ended")
         if code == 0:
             entry.state = JobState.SUCCEEDED
-        elif code in _fail_job_codes(entry.spec.manifest):
+        elif code in fail_job_codes(entry.spec.manifest):
             entry.state, entry.reason = JobState.FAILED, "PodFailurePolicy"
             entry.words += " (the runner found the session's configuration broken)"
         elif entry.retries_left > 0:
@@ -419,38 +396,3 @@ def _timeout_words(entry: _Job) -> str:
     if trials == 1:
         return f"the {each} s trial timeout"
     return f"the {each} s trial timeout of each of its {trials} trials"
-
-
-def _attempt_logs(folder: Path, name: str) -> list[Path]:
-    """The logs of ``name``'s attempts, in attempt order."""
-    found = []
-    for path in folder.glob(f"{name}.*.log"):
-        attempt = path.name[len(name) + 1 : -len(".log")]
-        if attempt.isdigit() and not path.is_symlink():
-            found.append((int(attempt), path))
-    return [p for _, p in sorted(found)]
-
-
-def _recorded_jobs(
-    folder: Path, wanted: set[int], below: Path
-) -> list[tuple[JobToCreate, dict[str, Any]]]:
-    """The recorded Jobs whose index is in ``wanted``; a file that is not one is passed over."""
-    out = []
-    for path in sorted(folder.glob("*.job.json")):
-        try:
-            doc = json.loads(read_capped(path, JOB_RECORD_BYTES, below)[:JOB_RECORD_BYTES])
-            job = JobToCreate(
-                index=int(doc["index"]),
-                name=str(doc["name"]),
-                trials=tuple(int(t) for t in doc["trials"]),
-                params=tuple(dict(p) for p in doc["params"]),
-                manifest=dict(doc["manifest"]),
-            )
-            job.manifest["spec"]["template"]["spec"]["containers"][0]
-            wire = decode_job(job.manifest)
-            job = replace(job, retry=wire.retry if wire is not None else None)
-        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
-            continue
-        if job.index in wanted and len(job.params) == len(job.trials):
-            out.append((job, doc))
-    return out
