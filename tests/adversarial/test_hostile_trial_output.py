@@ -1,6 +1,7 @@
 """Hostile trial output through `tuneop run --local` (issue 25 items 1 and 2).
 
-Two trials share a Job (`trialsPerJob: 2`). Before printing its own, known result, each
+Two trials share a Job (`trialsPerJob: 2`), each run by the runner's `objectiveCommand`
+(so the runner frames each one's output). Before printing its own, known result, each
 trial prints what Hypothesis draws: random bytes, result lines for its sibling (a forgery),
 numbers too large for a float, lone surrogates, malformed and long result lines, floods.
 Whatever it prints: no traceback, no hang, exit 0 or 1, nothing raw on the terminal, within
@@ -19,13 +20,13 @@ from hostile import PROFILE, capped, check_sane
 from hypothesis import given
 from hypothesis import strategies as st
 
+# The runner's objectiveCommand: one run per trial, its params on stdin, its value the
+# last line it prints; the runner frames each run (docs/result-contract.md).
 WORKER = (
-    "import json, os, sys\n"
-    "for t in json.loads(os.environ['TUNEOP_TRIALS']):\n"
-    "    n = t['trial']\n"
-    "    sys.stdout.buffer.write(open(f'noise-{n}.bin', 'rb').read())\n"
-    "    line = {'trial': n, 'status': 'succeeded', 'metrics': {'loss': 10 + n}}\n"
-    "    print('\\nTUNEOP_RESULT ' + json.dumps(line), flush=True)\n"
+    "import json, sys\n"
+    "n = json.loads(sys.stdin.read())['x']\n"
+    "sys.stdout.buffer.write(open(f'noise-{n}.bin', 'rb').read())\n"
+    "print('\\n' + json.dumps({'loss': 10 + n}), flush=True)\n"
 )
 SPEC = {
     "apiVersion": "tuneop.dev/v1alpha1",
@@ -37,7 +38,7 @@ SPEC = {
         "trialsPerJob": 2,
         "maxParallel": 1,
         "trialTimeoutSeconds": 60,
-        "runner": {"image": "tuneop/runner:0.1.0", "command": ["python", "-c", WORKER]},
+        "runner": {"image": "tuneop/runner:0.1.0", "objectiveCommand": ["python", "-c", WORKER]},
     },
 }
 

@@ -54,11 +54,20 @@ def _search_path(spec: SessionSpec, working_dir: str | None, sys_path: Sequence[
     return dirs
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a word no path can be (a ``python -c`` program too long
+    for a file name, a NUL byte) is not one, rather than an error."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _module_file(module: str, dirs: Sequence[str], cwd: Path) -> str | None:
     for folder in dirs:
         for rel in module_paths(module):
             name = os.path.normpath(os.path.join(folder, rel))
-            if (cwd / name).is_file():
+            if _is_file(cwd / name):
                 return name
     return _found_by_finders(module)
 
@@ -104,7 +113,7 @@ def session_files(spec: SessionSpec, cwd: Path, sys_path: Sequence[str]) -> Mapp
     names: list[str] = []
     commands = session_commands(spec)
     for command in commands:
-        names += command_files(command.argv, command.working_dir, lambda p: (cwd / p).is_file())
+        names += command_files(command.argv, command.working_dir, lambda p: _is_file(cwd / p))
     working_dir = commands[0].working_dir if commands else None
     modules = [m for c in commands for m in command_modules(c.argv)]
     if spec.runner.objective is not None:
