@@ -183,6 +183,17 @@ def load_all(data: bytes | str, budget: Budget | None = None) -> list[Any]:
     Empty documents are left out.
     """
     counter = _Counter(budget or Budget())
-    for event in yaml.parse(data, Loader=_BaseLoader):
-        counter.feed(event)
+    try:
+        for event in yaml.parse(data, Loader=_BaseLoader):
+            counter.feed(event)
+    except yaml.MarkedYAMLError as err:
+        # PyYAML 6.0.2 and later stop deep nesting in the scanner, which reads ahead of
+        # the events this budget counts: the same refusal, in the budget's words.
+        if "nesting depth" not in str(err.problem):
+            raise
+        mark = err.problem_mark
+        depth = (budget or Budget()).depth
+        raise YamlBudgetError(
+            f"nested too deeply (more than {depth} levels)", mark.line + 1 if mark else None
+        ) from None
     return [d for d in yaml.load_all(data, Loader=_JsonLoader) if d is not None]
