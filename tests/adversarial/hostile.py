@@ -3,8 +3,8 @@ and the checks every hostile case must pass whatever it holds.
 
 ``capped`` runs ``tuneop ARGS`` as a subprocess in a folder of its own (the suite's venv, no
 ``TUNEOP_`` variables, a fresh HOME), with an address-space limit (``RLIMIT_AS``) set before
-it starts and a wall-clock timeout; it reaps the process with ``wait4`` to read its own peak
-RSS. ``check_sane`` asserts what holds for any input: no traceback, an exit code the docs
+it starts and a wall-clock timeout; it reads the process's own peak RSS (``VmHWM``) while it
+runs. ``check_sane`` asserts what holds for any input: no traceback, an exit code the docs
 give, no raw control byte on stdout or stderr, at most five error lines, and a peak RSS under
 the issue's bounds. ``snapshot`` records a folder tree (types, link targets, contents) so a
 test can assert that nothing outside the results folder changed.
@@ -75,6 +75,20 @@ class Ran:
         )
 
 
+def _high_water_mb(pid: int) -> float:
+    """The peak RSS of ``pid``'s program so far (``VmHWM``), 0 once it has exited. Not
+    ``ru_maxrss``: that also counts the pytest process the command was forked from, which
+    Linux carries across ``exec``, and pytest grows over a long Hypothesis run."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
@@ -103,8 +117,10 @@ def capped(home: Path, *args: str, timeout: float = TIMEOUT) -> Ran:
             preexec_fn=_limits,
             start_new_session=True,
         )
+        peak = 0.0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            peak = max(peak, _high_water_mb(proc.pid))
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - t0 > timeout:
@@ -122,7 +138,7 @@ def capped(home: Path, *args: str, timeout: float = TIMEOUT) -> Ran:
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
             seconds,
-            usage.ru_maxrss / 1024,
+            peak,
         )
 
 

@@ -245,12 +245,14 @@ def recorded_space(folder: Path | None) -> list[Parameter]:
 
     if folder is None:
         return []
+    from tuneop.adapters.local.safefs import UnsafePath, read_capped
+
     where = folder / "spec.json"
     try:
-        with where.open("rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
-        return []
+        # Never through a link, never waiting on a FIFO planted there (adapters.local.safefs).
+        data = read_capped(where, MAX_RECORD_BYTES, folder)
+    except (FileNotFoundError, UnsafePath):
+        return []  # no spec recorded, or not a file a run wrote: the space of the values tried
     except OSError as err:
         raise UsageError(f"{clean(where)}: cannot read it ({err.strerror})") from None
     try:
