@@ -62,6 +62,25 @@ def test_a_fifo_in_place_of_session_json_does_not_hang_summary(user: User) -> No
     assert "loss" in seen.out, seen
 
 
+def test_a_fifo_in_place_of_spec_json_does_not_hang_report_or_export(user: User) -> None:
+    # The report and the export read the declared space from spec.json: a FIFO there is
+    # no recorded space, and the space of the values tried is used instead.
+    folder = finished_quickstart(user)
+    (folder / "spec.json").unlink()
+    os.mkfifo(folder / "spec.json")
+
+    report = user.tuneop("report", str(folder), "-o", "r.html", timeout=PATIENCE)
+    export = user.tuneop(
+        "export", str(folder), "--optuna-storage", "sqlite:///s.db", timeout=PATIENCE
+    )
+
+    for seen in (report, export):
+        assert seen.code == 0, seen
+        assert "Traceback" not in seen.both
+    assert "30 trials" in report.out, report
+    assert "exported 30 trials" in export.out, export
+
+
 @pytest.fixture
 def hung_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
