@@ -4,8 +4,8 @@ Two trials share a Job (`trialsPerJob: 2`), each run by the runner's `objectiveC
 (so the runner frames each one's output). Before printing its own, known result, each
 trial prints what Hypothesis draws: random bytes, result lines for its sibling (a forgery),
 numbers too large for a float, lone surrogates, malformed and long result lines, floods.
-Whatever it prints: no traceback, no hang, exit 0 or 1, nothing raw on the terminal, and each trial's recorded result is the one it printed for itself: none
-lost, none forged.
+Whatever it prints: no traceback, no hang, exit 0 or 1, nothing raw on the terminal, and
+each trial's recorded result is the one it printed for itself: none lost, none forged.
 """
 
 from __future__ import annotations
