@@ -12,7 +12,6 @@ import redis
 from redis_server import RedisServer
 from rich.console import Console
 
-from tuneop.adapters.memory import MemoryResults
 from tuneop.adapters.redis_mirror import BACKOFF_MAX, RedisMirror
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import parse_spec
@@ -20,6 +19,7 @@ from tuneop.api.status import SessionStatus, TrialCounts, TrialRef
 from tuneop.cli.run import run_local
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
+from tuneop.testing import MemoryResults
 
 REF = SessionRef("team-a", "sweep", "uid")
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

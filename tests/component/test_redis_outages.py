@@ -19,10 +19,11 @@ import redis
 from redis_server import RedisServer
 from test_redis_mirror import REF, job, ok, spec
 
-from tuneop.adapters.memory import MemoryHistory, MemoryResults
+from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import BACKOFF_MAX, MAX_QUEUED_EVENTS, RedisMirror
 from tuneop.controller.stores import RedisStore
 from tuneop.ports import TransientError
+from tuneop.testing import MemoryResults
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

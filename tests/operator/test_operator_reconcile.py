@@ -1,6 +1,6 @@
 """The reconcile step the operator runs, driven with the in-memory fakes.
 
-``Reconciler`` over ``FakeJobs``, ``MemoryStatus``, ``MemoryEvents`` and
+``Reconciler`` over ``FakeJobs``, ``FakeStatus``, ``MemoryEvents`` and
 ``MemoryResults``: a session from create to Succeeded, the harvest-then-delete
 order, a restart with a fresh Reconciler, a status-write Conflict, and an
 invalid spec.
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from tuneop.adapters.memory import FakeJobs, MemoryEvents, MemoryResults, MemoryStatus
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
@@ -24,8 +23,9 @@ from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
-from tuneop.ports import Conflict, TransientError
+from tuneop.ports import TransientError
 from tuneop.reconciler import Reconciler
+from tuneop.testing import FakeJobs, FakeStatus, MemoryEvents, MemoryResults
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
 PREFIX_LINE = RESULT_PREFIX
@@ -81,7 +81,7 @@ class JournalJobs(FakeJobs):
         super().delete_job(ref, name)
 
 
-class JournalStatus(MemoryStatus):
+class JournalStatus(FakeStatus):
     journal: Journal
 
     def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
@@ -208,21 +208,9 @@ def test_a_restart_between_create_and_status_write_adopts_the_jobs() -> None:
     assert world.status.status.next_job == 2
 
 
-class ConflictOnce(JournalStatus):
-    """The first write finds the object changed (kopf patched its annotations, say)."""
-
-    conflicts: int = 1
-
-    def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
-        if self.conflicts:
-            self.conflicts -= 1
-            self.version += 1  # another writer got there first
-            raise Conflict("changed")
-        super().write(ref, status, version)
-
-
 def test_a_conflict_on_the_status_write_re_observes_and_creates_each_job_once() -> None:
-    world = World(status=ConflictOnce())
+    # The first write finds the object changed (kopf patched its annotations, say).
+    world = World(status=JournalStatus(conflicts=1))
     s = spec()
     plan = world.reconciler().reconcile(REF, s)
     assert world.jobs.created == ["demo-0", "demo-1"]
@@ -239,8 +227,7 @@ def test_a_conflict_during_harvest_persists_idempotently_and_counts_once() -> No
     s = spec(maxParallel=1)
     world.reconciler().reconcile(REF, s)
     world.finish_all()
-    world.status.__class__ = ConflictOnce
-    world.status.conflicts = 1  # type: ignore[attr-defined]
+    world.status.conflicts = 1
     world.reconciler().reconcile(REF, s)
     st = world.status.status
     assert st.trials.succeeded == 1 and st.harvested_jobs == "0"
@@ -291,7 +278,8 @@ def test_a_finished_bayesian_session_releases_its_study() -> None:
 
 
 def test_a_conflict_while_recording_an_invalid_spec_is_read_again_and_retried() -> None:
-    world = World(status=ConflictOnce())
+    # The first write finds the object changed (kopf patched its annotations, say).
+    world = World(status=JournalStatus(conflicts=1))
     status = world.reconciler().reject(REF, ["spec.maxParallel: must be >= 1"])
     assert status.phase == "Failed"
     assert world.status.status.phase == "Failed" and world.status.writes == 1
