@@ -1,29 +1,51 @@
-"""Builders of TuningSession manifests and specs, shared by every test tier.
+"""Builders of sessions, Jobs and results, shared by every test tier.
 
 Every tier builds its sessions here: ``session_doc`` wraps a spec in the
 manifest envelope (apiVersion, kind, metadata), ``spec_data`` / ``spec`` /
 ``manifest`` give the smallest valid session (a 10-point int grid
-minimizing ``loss``) with fields replaced or removed (``DROP``). Tier helpers
-(``core_builders``, ``operator_fakes``, ``tests.e2e.operator_support``) add
-what only their tier needs on top. Importable as ``builders``: pytest puts
+minimizing ``loss``) with fields replaced or removed (``DROP``). For the
+core: ``line`` (a worker's result line), ``result`` (a trial's result),
+``job`` / ``launched`` (a Job as observed), and ``Session``, a session the
+real reconciler plays one step at a time over ``tuneop.testing``'s fakes.
+Tier helpers (``operator_fakes``, ``tests.e2e.operator_support``) add what
+only their tier needs on top. Importable as ``builders``: pytest puts
 ``tests/`` on the path (``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from tuneop.api import rules as R
+from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, parse_spec
+from tuneop.api.status import SessionStatus
+from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
+from tuneop.core.harvest import harvest_job
+from tuneop.core.manifests import decode_job
+from tuneop.core.observed import JobState, Observed, ObservedJob, Params
+from tuneop.core.planner import JobToCreate, Plan
+from tuneop.testing import REF, T0, FakeJobs, World, loss, play, worker_log
 
 __all__ = [
     "BASE_SPEC",
     "DROP",
+    "REF",
     "RULE_BREAKERS",
     "RUNNER_IMAGE",
+    "T0",
     "TWO_OBJECTIVES",
+    "Session",
+    "job",
+    "launched",
+    "line",
     "manifest",
+    "result",
     "session_doc",
     "spec",
     "spec_data",
@@ -139,3 +161,213 @@ def spec(**overrides: Any) -> SessionSpec:
 def manifest(name: str = "demo", **spec_overrides: Any) -> dict[str, Any]:
     """The base session as a manifest in namespace ``ns`` with uid ``uid-1``."""
     return session_doc(name, spec_data(**spec_overrides), namespace="ns", uid="uid-1")
+
+
+def line(
+    trial: int,
+    value: Any = 1.0,
+    status: str = "succeeded",
+    metric: str = "loss",
+    **extra: Any,
+) -> str:
+    """One result-contract line, as a worker prints it (no newline); a dict ``value`` is
+    every metric (several objectives)."""
+    metrics = value if isinstance(value, dict) else {metric: value}
+    body = {"trial": trial, "params": {}, "metrics": metrics, "status": status, **extra}
+    return RESULT_PREFIX + json.dumps(body)
+
+
+def result(
+    trial: int, value: float | None, outcome: Outcome = Outcome.SUCCEEDED, job_index: int = -1
+) -> TrialResult:
+    return TrialResult(
+        trial=trial,
+        job_index=trial if job_index < 0 else job_index,
+        params={"x": trial},
+        outcome=outcome,
+        value=value if outcome is Outcome.SUCCEEDED else None,
+    )
+
+
+def job(
+    index: int,
+    state: JobState = JobState.ACTIVE,
+    trials: Iterable[int] | None = None,
+    results: Iterable[TrialResult] | None = None,
+    **kw: Any,
+) -> ObservedJob:
+    """A Job as observed; ``trials`` defaults to the single trial ``index``."""
+    ts = tuple(trials) if trials is not None else (index,)
+    return ObservedJob(
+        index=index,
+        name=f"{REF.name}-{index}",
+        trials=ts,
+        state=state,
+        results=tuple(results) if results is not None else None,
+        **kw,
+    )
+
+
+def launched(c: JobToCreate) -> ObservedJob:
+    """The Job a ``JobToCreate`` becomes once the API server has it."""
+    wire = decode_job(c.manifest)
+    return ObservedJob(
+        index=c.index,
+        name=c.name,
+        trials=c.trials,
+        state=JobState.ACTIVE,
+        params=c.params,
+        retry=wire.retry if wire is not None else None,
+    )
+
+
+class _JobsByIndex(MutableMapping[int, ObservedJob]):
+    """The world's Jobs by index, writing through: a test sets ``s.jobs[0] = ...``."""
+
+    def __init__(self, fake: FakeJobs) -> None:
+        self.fake = fake
+
+    def _name(self, index: int) -> str:
+        for j in self.fake.jobs.values():
+            if j.index == index:
+                return j.name
+        raise KeyError(index)
+
+    def __getitem__(self, index: int) -> ObservedJob:
+        return self.fake.jobs[self._name(index)]
+
+    def __setitem__(self, index: int, job: ObservedJob) -> None:
+        self.fake.jobs[job.name] = job
+
+    def __delitem__(self, index: int) -> None:
+        del self.fake.jobs[self._name(index)]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(j.index for j in self.fake.jobs.values()))
+
+    def __len__(self) -> int:
+        return len(self.fake.jobs)
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == other
+
+
+@dataclass
+class Session:
+    """A session played by the real reconciler (``tuneop.testing``), one step at a time.
+
+    ``reconcile`` runs one ``Reconciler.reconcile`` over the fakes; tests move time
+    (``later``), finish Jobs (``finish``: harvested by the next reconcile) or make them
+    vanish between reconciles, and read the world back (``jobs`` by index, ``status``,
+    ``persisted``, ``plans``). ``play`` goes on to the end with ``tuneop.testing.play``.
+    """
+
+    spec: SessionSpec
+    world: World = field(default_factory=World)
+
+    @property
+    def ref(self) -> SessionRef:
+        return self.world.ref
+
+    @property
+    def now(self) -> datetime:
+        return self.world.clock.at
+
+    @now.setter
+    def now(self, at: datetime) -> None:
+        self.world.clock.at = at
+
+    @property
+    def jobs(self) -> _JobsByIndex:
+        return _JobsByIndex(self.world.jobs)
+
+    @jobs.setter
+    def jobs(self, jobs: dict[int, ObservedJob]) -> None:
+        self.world.jobs.jobs = {j.name: j for j in jobs.values()}
+
+    @property
+    def status(self) -> SessionStatus:
+        return self.world.statuses.status
+
+    @status.setter
+    def status(self, status: SessionStatus) -> None:
+        self.world.statuses.replace(status)
+
+    @property
+    def persisted(self) -> list[TrialResult]:
+        return self.world.results.persisted
+
+    @property
+    def plans(self) -> list[Plan]:
+        return self.world.plans
+
+    @property
+    def created(self) -> list[int]:
+        return [c.index for c in self.world.jobs.launched]
+
+    def observed(self) -> Observed:
+        """What the next reconcile would plan from, with the results harvested so far."""
+        return Observed(
+            session=self.ref,
+            jobs=tuple(self.jobs.values()),
+            status=self.status,
+            history=tuple(self.persisted),
+        )
+
+    def reconcile(self, cancelled: bool = False) -> Plan:
+        return self.world.reconcile(self.spec, cancelled)
+
+    def active(self) -> list[ObservedJob]:
+        return self.world.jobs.active()
+
+    def finish(
+        self,
+        index: int,
+        logs: list[str] | None | str = "auto",
+        state: JobState = JobState.SUCCEEDED,
+        value: Callable[[Params], Any] = loss,
+        status: str = "succeeded",
+        **kw: Any,
+    ) -> ObservedJob:
+        """Finish Job ``index`` with ``logs`` (``None``: its pods are gone); the next
+        reconcile harvests it. Returns the Job as harvested, for ``plan`` called by hand."""
+        j = replace(self.jobs[index], **kw)
+        if logs == "auto":
+            logs = [worker_log(self.spec, j, value, status)]
+        elif isinstance(logs, str):
+            logs = [logs]
+        self.world.jobs.jobs[j.name] = j
+        self.world.jobs.finish(j.name, logs, state)
+        j = self.jobs[index]
+        s = self.spec
+        results = harvest_job(j, logs, s.objective, s.metrics_collector, s.all_objectives)
+        j = replace(j, results=results)
+        self.jobs[index] = j
+        return j
+
+    def vanish(self, index: int) -> None:
+        """The Job is deleted by someone else before it was harvested."""
+        del self.jobs[index]
+
+    def later(self, seconds: float) -> None:
+        self.world.clock.advance(seconds)
+
+    def play(
+        self,
+        per_step: int = 1,
+        newest_first: bool = False,
+        value: Callable[[Params], Any] = loss,
+        max_steps: int = 10_000,
+        check: Callable[[Session], None] | None = None,
+    ) -> Plan:
+        """Reconcile until terminal, finishing ``per_step`` active Jobs between reconciles."""
+        played = play(
+            self.spec,
+            value,
+            world=self.world,
+            per_step=per_step,
+            newest_first=newest_first,
+            check=None if check is None else lambda _: check(self),
+            max_reconciles=max_steps,
+        )
+        return played.last

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import line
 
-from builders import manifest
+from builders import line, manifest
 from tuneop.api.crd import crd_yaml
 from tuneop.cli.main import main
 

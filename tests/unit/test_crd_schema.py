@@ -13,12 +13,11 @@ import annotated_types as at
 import jsonschema
 import pytest
 import yaml
-from core_builders import Session
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from builders import manifest, spec
+from builders import Session, manifest, spec
 from tuneop.api.crd import PRINTER_COLUMNS, crd, crd_yaml
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SessionSpec

@@ -7,8 +7,7 @@ result wins; and one trial's flood is held to its own budget.
 
 from __future__ import annotations
 
-from core_builders import job, line
-
+from builders import job, line
 from tuneop.api.spec import Objective
 from tuneop.core.contract import RESULT_PREFIX, Outcome, parse_log
 from tuneop.core.framing import MAX_LOG_TRIALS, STEP_BYTES_PER_TRIAL

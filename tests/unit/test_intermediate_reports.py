@@ -13,9 +13,8 @@ import json
 from typing import Any
 
 import pytest
-from core_builders import REF, job, line
 
-from builders import spec
+from builders import REF, job, line, spec
 from tuneop.api.spec import MetricsCollector, Objective
 from tuneop.api.status import TrialCounts
 from tuneop.core.contract import Outcome, TrialResult, parse_log

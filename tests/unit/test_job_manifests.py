@@ -8,9 +8,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from core_builders import REF, T0
 
-from builders import DROP, spec
+from builders import DROP, REF, T0, spec
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.vocabulary import (

@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from core_builders import T0, result
 
-from builders import spec
+from builders import T0, result, spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import Objective
 from tuneop.api.status import (

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import Session
 
-from builders import spec
+from builders import Session, spec
 from tuneop.core.packing import even_split, job_sizes, next_job_size
 
 

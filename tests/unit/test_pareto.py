@@ -7,11 +7,10 @@ import math
 from typing import Any
 
 import pytest
-from core_builders import Session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import DROP, TWO_OBJECTIVES, spec
+from builders import DROP, TWO_OBJECTIVES, Session, spec
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import PARETO_FRONT_SIZE, ParetoEntry, SessionStatus, status_bytes
 from tuneop.core.contract import Outcome, TrialResult

@@ -9,9 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from core_builders import REF, T0, Session, launched, line, result
 
-from builders import DROP, spec
+from builders import DROP, REF, T0, Session, launched, line, result, spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_bytes

@@ -9,9 +9,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from core_builders import REF, T0
 
-from builders import DROP, spec, spec_data
+from builders import DROP, REF, T0, spec, spec_data
 from tuneop.api.spec import SpecError, parse_spec
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS, LABEL_SESSION
 from tuneop.core.manifests import decode_job

@@ -14,9 +14,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from core_builders import REF, T0, Session
 
-from builders import spec
+from builders import REF, T0, Session, spec
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec, SpecError, parse_spec
 from tuneop.api.status import SessionStatus

@@ -3,8 +3,7 @@ sessions left alone, and the lines that say so."""
 
 from __future__ import annotations
 
-from core_builders import REF, T0
-
+from builders import REF, T0
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus, TrialCounts

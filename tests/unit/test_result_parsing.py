@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_builders import job, line
 
+from builders import job, line
 from tuneop.api.spec import Objective
 from tuneop.core.contract import (
     LOG_TAIL_BYTES,

@@ -14,9 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from core_builders import T0, Session, line
 
-from builders import spec
+from builders import T0, Session, line, spec
 from tuneop.api import vocabulary as V
 from tuneop.core.contract import Outcome
 from tuneop.core.manifests import ENV_ATTEMPT, decode_job

@@ -6,9 +6,8 @@ import math
 from typing import Any
 
 import pytest
-from core_builders import REF, T0
 
-from builders import DROP, spec
+from builders import DROP, REF, T0, spec
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.preflight import preflight

@@ -8,9 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from core_builders import REF, T0, Session
 
-from builders import DROP, spec
+from builders import DROP, REF, T0, Session, spec
 from tuneop.api import vocabulary as C
 from tuneop.core.observed import Observed
 from tuneop.core.planner import plan

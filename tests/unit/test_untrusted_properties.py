@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from core_builders import job
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import manifest
+from builders import job, manifest
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import Objective, SpecError
 from tuneop.core.contract import (

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_builders import REF, T0
 
-from builders import spec
+from builders import REF, T0, spec
 from tuneop.adapters.redis_mirror.warmstart import (
     FOLDER_ON_CLUSTER,
     NO_REDIS,
