@@ -30,7 +30,7 @@ from bench.common import header, save
 from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.contract import TrialResult
 from tuneop_runner.objectives.functions import zdt1
 
 __all__ = ["OPTIMIZERS", "REFERENCE", "hypervolume", "main", "run"]
@@ -69,12 +69,7 @@ def run(
         }
     )
 
-    def evaluate(trial: int, job_index: int, params: dict[str, Any]) -> TrialResult:
-        f = zdt1(params)
-        values = (f["f1"], f["f2"])
-        return TrialResult(trial, job_index, params, Outcome.SUCCEEDED, values[0], f, values=values)
-
-    return run_session(spec, "zdt1", evaluate)
+    return run_session(spec, "zdt1", zdt1)
 
 
 def hypervolume(results: list[TrialResult]) -> float:

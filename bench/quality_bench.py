@@ -21,7 +21,6 @@ from typing import Any
 from bench.common import header, save
 from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
-from tuneop.core.contract import Outcome, TrialResult
 from tuneop_runner.objectives.functions import branin, hartmann6
 
 OPTIMIZERS = ("random", "bayesian", "cmaes", "gp", "qmc")
@@ -47,11 +46,7 @@ def best_after(name: str, optimizer: str, seed: int, trials: int) -> float:
         }
     )
 
-    def evaluate(trial: int, job_index: int, params: dict[str, Any]) -> TrialResult:
-        value = fn(params)["value"]
-        return TrialResult(trial, job_index, params, Outcome.SUCCEEDED, value)
-
-    _, status = run_session(spec, name, evaluate)
+    _, status = run_session(spec, name, lambda params: fn(params)["value"])
     assert status.best is not None
     return status.best.value
 
