@@ -1,0 +1,80 @@
+"""``tuneop.testing``: its fakes behave as the ports promise, and ``play`` tells what the
+real reconciler did."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from setuptools import find_packages
+
+from builders import spec
+from tuneop.testing import T0, FrozenClock, World, play
+
+
+def test_play_returns_the_jobs_trials_and_events_of_the_whole_session() -> None:
+    played = play(spec(maxParallel=3), finish=lambda p: float(p["x"]) - 4)
+    assert played.status.phase == "Succeeded"
+    assert sorted(r.trial for r in played.trials) == list(range(10))
+    names = [c.name for c in played.created]
+    assert len(names) == len(set(names)) == 10
+    assert sorted(played.deleted) == sorted(names)  # jobCleanup Delete: every Job went
+    started = [e for e in played.events if e.reason == "TrialsStarted"]
+    assert len(started) == 10
+    assert played.best is not None and (played.best.trial, played.best.value) == (0, -4.0)
+    assert played.last.status == played.status
+
+
+def test_a_conflict_on_the_status_write_is_retried_and_creates_each_job_once() -> None:
+    world = World()
+    world.statuses.conflicts = 2
+    p = world.reconcile(spec(maxParallel=2))
+    assert world.jobs.created == ["demo-0", "demo-1"]
+    assert world.statuses.writes == 1 and p.status.next_job == 2
+
+
+def test_results_the_store_cannot_take_wait_in_their_jobs_and_are_counted_once_later() -> None:
+    s = spec(maxParallel=1)
+    world = World()
+    world.reconcile(s)
+    (job,) = world.jobs.active()
+    world.jobs.finish(job.name, "no result line\n")
+    world.results.unavailable = 1
+    p = world.reconcile(s)
+    assert p.persist == () and world.jobs.deleted == []  # kept, with its logs
+    assert world.status.harvested_jobs == ""
+    p = world.reconcile(s)
+    assert [r.trial for r in p.persist] == [0] and world.jobs.deleted == ["demo-0"]
+    assert world.status.trials.failed == 1  # counted once, though read twice
+
+
+def test_a_job_finished_without_a_log_is_not_harvested_until_its_log_can_be_read() -> None:
+    s = spec(maxParallel=1)
+    world = World()
+    world.reconcile(s)
+    (job,) = world.jobs.active()
+    world.jobs.finish(job.name, None)  # its pods are gone: the trial's result is lost
+    p = world.reconcile(s)
+    assert [r.outcome.value for r in p.persist] == ["ResultsLost"]
+
+
+def test_the_frozen_clock_moves_only_when_told_or_by_its_tick() -> None:
+    clock = FrozenClock()
+    assert clock() == clock.now() == T0
+    clock.advance(90)
+    assert clock() == T0 + timedelta(seconds=90)
+    ticking = FrozenClock(tick=1)
+    assert [ticking(), ticking()] == [T0, T0 + timedelta(seconds=1)]
+    assert clock.monotonic() == (T0 + timedelta(seconds=90)).timestamp()
+
+
+def test_play_sees_every_reconcile_and_gives_up_loudly_on_a_session_that_never_ends() -> None:
+    seen: list[int] = []
+    play(spec(maxParallel=5), check=lambda w: seen.append(len(w.jobs.active())))
+    assert max(seen) == 5 and seen[-1] == 0
+    with pytest.raises(RuntimeError, match="not finished after 3 reconciles"):
+        play(spec(suspend=True), max_reconciles=3)
+
+
+def test_tuneop_testing_is_a_package_the_wheel_ships() -> None:
+    assert "tuneop.testing" in find_packages(where="operator")
