@@ -1,14 +1,16 @@
-"""The status ledger: its encodings, its ranking, conditions, and reading a stored status."""
+"""The status ledger: its encodings, its ranking, conditions, reading a stored status, and
+the planning steps that return a new ledger instead of changing the one they are given."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from builders import T0, result, spec
+from builders import REF, T0, job, launched, result, spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import Objective
 from tuneop.api.status import (
@@ -20,7 +22,10 @@ from tuneop.api.status import (
     status_from_wire,
     status_to_wire,
 )
-from tuneop.core.ledger import fold_leaderboard
+from tuneop.core.contract import Outcome
+from tuneop.core.launch import drop_retries, launch, launch_retries
+from tuneop.core.ledger import Ledger, fold_leaderboard, open_ledger
+from tuneop.core.observed import JobState, Observed
 from tuneop.core.ranges import (
     IndexSet,
     format_inflight,
@@ -29,6 +34,7 @@ from tuneop.core.ranges import (
     parse_ranges,
 )
 from tuneop.core.ranking import rank_by
+from tuneop.core.stop import stop_jobs
 from tuneop.core.summary import rank
 
 RANGES = [
@@ -201,3 +207,45 @@ def test_the_leaderboard_and_a_summary_rank_the_same_trials_alike(
     records = [r.to_json("ns/demo", Objective(**objective)) for r in results]
     assert [e.trial for e in board] == [r["trial"] for r in rank(records, "loss", direction)]
     assert [e.trial for e in board] == order[:LEADERBOARD_SIZE]
+
+
+# ---- the ledger is a value: each planning step returns its result
+
+
+def _books(ledger: Ledger) -> tuple[Any, ...]:
+    """Everything a ledger holds, as plain values (the IndexSet by its text)."""
+    return (
+        ledger.harvested.format(),
+        dict(ledger.inflight),
+        ledger.next_job,
+        ledger.next_trial,
+        ledger.counts,
+        ledger.board,
+        ledger.active,
+        ledger.retries,
+    )
+
+
+def test_each_planning_step_returns_a_new_ledger_and_leaves_the_one_it_was_given() -> None:
+    s = spec(maxParallel=4, retries=1, trialsPerJob=1)
+    first = open_ledger(s, Observed(REF), T0)
+    _, create = launch(s, Observed(REF), first.ledger, 10, None)
+    live = [launched(c) for c in create]
+    # Job 0 finished (trial failed: it waits to retry), Job 1 vanished, 2 and 3 run on.
+    failed = job(0, JobState.FAILED, results=[result(0, None, Outcome.FAILED)])
+    status = SessionStatus(inflight="0=0,1=1,2=2,3=3", next_job=4, next_trial=4)
+    observed = Observed(REF, (failed, *live[2:]), status)
+    opened = open_ledger(s, observed, T0)
+    assert open_ledger(s, observed, T0) == opened  # the same inputs, the same step
+    assert opened.ledger.harvested.format() == "0-1" and len(opened.ledger.retries) == 1
+    assert [r.outcome for r in opened.persist] == [Outcome.RESULTS_LOST]  # job 1's trial
+    before = _books(opened.ledger)
+    stopped = stop_jobs(s, opened.ledger, "Cancelled")
+    assert stopped.delete == ("demo-2", "demo-3") and stopped.ledger.active == ()
+    dropped = drop_retries(stopped.ledger)
+    assert dropped.ledger.retries == () and [r.trial for r in dropped.persist] == [0]
+    relaunched, retry_jobs = launch_retries(s, observed, opened.ledger)
+    assert [c.index for c in retry_jobs] == [4] and relaunched.ledger.inflight[4] == (0,)
+    assert _books(opened.ledger) == before  # none of the three changed what it was given
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opened.ledger.next_job = 99  # type: ignore[misc]

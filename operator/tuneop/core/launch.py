@@ -13,14 +13,14 @@ flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tuneop.api.spec import SessionSpec
 from tuneop.core import events
 from tuneop.core.bayesian import suggest as tpe_suggest
 from tuneop.core.contract import TrialResult
-from tuneop.core.ledger import Ledger, count, repeated_error
+from tuneop.core.ledger import Ledger, Step, count, repeated_error
 from tuneop.core.manifests import job_manifest, job_name
 from tuneop.core.observed import Observed, Params, Retry
 from tuneop.core.packing import next_job_size
@@ -44,68 +44,94 @@ class JobToCreate:
 
 
 def launch(
-    spec: SessionSpec, observed: Observed, ledger: Ledger, total: int, suggest: Suggest | None
-) -> list[JobToCreate]:
-    """The Jobs to create now; the ledger's watermark and in-flight map move past them."""
-    create = launch_retries(spec, observed, ledger)
+    spec: SessionSpec,
+    observed: Observed,
+    ledger: Ledger,
+    total: int,
+    suggest: Suggest | None,
+    fresh: Sequence[TrialResult] = (),
+) -> tuple[Step, list[JobToCreate]]:
+    """The Jobs to create now, and the ledger with its watermark and in-flight map past
+    them. ``fresh``: the results harvested in this reconcile (the suggester learns them)."""
+    retried, create = launch_retries(spec, observed, ledger)
+    ledger = retried.ledger
     slots = spec.max_parallel - len(ledger.active) - len(ledger.unharvested) - len(create)
     layout: list[tuple[int, tuple[int, ...]]] = []
+    next_job, next_trial = ledger.next_job, ledger.next_trial
     while slots > 0 and (
-        size := next_job_size(spec, total, ledger.next_job - ledger.retry_jobs, ledger.next_trial)
+        size := next_job_size(spec, total, next_job - ledger.retry_jobs, next_trial)
     ):
-        layout.append((ledger.next_job, tuple(range(ledger.next_trial, ledger.next_trial + size))))
-        ledger.next_job += 1
-        ledger.next_trial += size
+        layout.append((next_job, tuple(range(next_trial, next_trial + size))))
+        next_job += 1
+        next_trial += size
         slots -= 1
-    params = _params(spec, observed, ledger, [t for _, ts in layout for t in ts], suggest)
+    trials = [t for _, ts in layout for t in ts]
+    params = _params(spec, observed, ledger, trials, suggest, fresh)
+    inflight = dict(ledger.inflight)
+    found = list(retried.events)
     pos = 0
-    for idx, trials in layout:
-        job_params = tuple(params[pos : pos + len(trials)])
-        pos += len(trials)
-        manifest = job_manifest(spec, observed.session, idx, trials, list(job_params))
+    for idx, trials_ in layout:
+        job_params = tuple(params[pos : pos + len(trials_)])
+        pos += len(trials_)
+        manifest = job_manifest(spec, observed.session, idx, trials_, list(job_params))
         name = job_name(observed.session.name, idx)
-        create.append(JobToCreate(idx, name, trials, job_params, manifest))
-        ledger.inflight[idx] = trials
-        ledger.events.append(events.trials_started(idx, trials))
-    return create
+        create.append(JobToCreate(idx, name, trials_, job_params, manifest))
+        inflight[idx] = trials_
+        found.append(events.trials_started(idx, trials_))
+    after = replace(ledger, next_job=next_job, next_trial=next_trial, inflight=inflight)
+    return Step(after, retried.persist, tuple(found)), create
 
 
-def launch_retries(spec: SessionSpec, observed: Observed, ledger: Ledger) -> list[JobToCreate]:
+def launch_retries(
+    spec: SessionSpec, observed: Observed, ledger: Ledger
+) -> tuple[Step, list[JobToCreate]]:
     """A retry Job for each pending retry, from the watermark; counted in ``retryJobs``."""
+    if not ledger.retries:
+        return Step(ledger), []
     create = []
-    for pending in ledger.retries:
-        idx = ledger.next_job
-        ledger.next_job += 1
-        ledger.retry_jobs += 1
+    found = []
+    inflight = dict(ledger.inflight)
+    retried = ledger.counts.retried
+    for k, pending in enumerate(ledger.retries):
+        idx = ledger.next_job + k
         trials = pending.trials
         params = [dict(r.params) for r in pending.failed]
         manifest = job_manifest(spec, observed.session, idx, trials, params, pending.retry)
         name = job_name(observed.session.name, idx)
         create.append(JobToCreate(idx, name, trials, tuple(params), manifest, pending.retry))
-        ledger.inflight[idx] = trials
-        ledger.counts = ledger.counts.model_copy(
-            update={"retried": ledger.counts.retried + len(trials)}
-        )
-        ledger.events.append(
-            events.trial_retried(idx, pending.retry.attempt, spec.retries, pending.failed)
-        )
-    ledger.retries = []
-    return create
-
-
-def drop_retries(ledger: Ledger) -> None:
-    """The session launches nothing more: the failed trials waiting to retry count as they are."""
-    failed = [r for pending in ledger.retries for r in pending.failed]
-    for pending in ledger.retries:
-        ledger.events.extend(events.job_finished(pending.failed[0].job_index, pending.failed))
-    ledger.retries = []
-    if not failed:
-        return
-    ledger.persist.extend(failed)
-    ledger.counts = count(ledger.counts, failed)
-    ledger.repeated_error, ledger.repeated_error_count = repeated_error(
-        (ledger.repeated_error, ledger.repeated_error_count), failed
+        inflight[idx] = trials
+        retried += len(trials)
+        found.append(events.trial_retried(idx, pending.retry.attempt, spec.retries, pending.failed))
+    after = replace(
+        ledger,
+        next_job=ledger.next_job + len(create),
+        retry_jobs=ledger.retry_jobs + len(create),
+        inflight=inflight,
+        counts=ledger.counts.model_copy(update={"retried": retried}),
+        retries=(),
     )
+    return Step(after, (), tuple(found)), create
+
+
+def drop_retries(ledger: Ledger) -> Step:
+    """The session launches nothing more: the failed trials waiting to retry count as they are."""
+    failed = tuple(r for pending in ledger.retries for r in pending.failed)
+    found = tuple(
+        e
+        for pending in ledger.retries
+        for e in events.job_finished(pending.failed[0].job_index, pending.failed)
+    )
+    after = replace(ledger, retries=())
+    if not failed:
+        return Step(after, (), found)
+    error, streak = repeated_error((ledger.repeated_error, ledger.repeated_error_count), failed)
+    after = replace(
+        after,
+        counts=count(ledger.counts, failed),
+        repeated_error=error,
+        repeated_error_count=streak,
+    )
+    return Step(after, failed, found)
 
 
 def _params(
@@ -114,6 +140,7 @@ def _params(
     ledger: Ledger,
     trials: Sequence[int],
     suggest: Suggest | None,
+    fresh: Sequence[TrialResult],
 ) -> list[Params]:
     if not trials:
         return []
@@ -125,6 +152,6 @@ def _params(
         return warm
     suggest = suggest or tpe_suggest
     history = {r.trial: r for r in observed.history}
-    history.update((r.trial, r) for r in ledger.persist)
+    history.update((r.trial, r) for r in fresh)
     pending = [p for j in ledger.active for p in j.params] + warm
     return warm + suggest(spec, list(history.values()), pending, asked[0], len(asked))

@@ -17,6 +17,15 @@ cannot both be folded into one stale status). A Job is therefore counted
 exactly once however many reconciles see it. Jobs are deleted only after the
 status recording their harvest was written (``collectable``).
 
+The ledger is a frozen value, and every planning step is a function that
+returns a ``Step``: the ledger after it, with what the step adds to the plan
+(results to persist, events, Jobs to delete). ``plan`` folds the steps in
+order (``tuneop.core.planner``); no step changes the ledger it was given, so
+any one of them can be tested on its own, and run twice, from the same input.
+The ledger is read from, and written back into, the status's own fields
+(``harvestedJobs``, ``inflight``, ``nextJob``, ``trials``...): the wire
+layout is the one every earlier tuneop wrote.
+
 Failed trials with attempts left are not counted at their harvest: they wait in
 ``retries`` for the launch step to run them again (``tuneop.core.retry``). A
 Job whose pod has not started within ``spec.podStartTimeoutSeconds`` is ended
@@ -26,8 +35,8 @@ the reason is kept for the InfrastructureDegraded condition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +62,7 @@ from tuneop.core.starting import InfraIssue, not_started
 
 __all__ = [
     "Ledger",
+    "Step",
     "collectable",
     "count",
     "fold_leaderboard",
@@ -61,38 +71,38 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ledger:
-    """The status ledger while one reconcile works on it, and the live Jobs it accounts for."""
+    """The planner's bookkeeping in one reconcile, and the live Jobs it accounts for.
+
+    Frozen: a step returns a new ledger (``Step.ledger``); ``harvested`` is never
+    added to in place (``closing`` makes a new set)."""
 
     start_time: datetime
     harvested: IndexSet
-    inflight: dict[int, tuple[int, ...]]
+    inflight: Mapping[int, tuple[int, ...]]
     next_job: int
     next_trial: int
     # Retry Jobs among the next_job Jobs launched (core.retry).
     retry_jobs: int
     counts: TrialCounts
-    board: list[TrialRef]
+    board: tuple[TrialRef, ...]
     # The live Jobs, one per index, and those still holding a maxParallel slot:
     # running, or finished but not harvested.
-    jobs: list[ObservedJob]
-    active: list[ObservedJob]
-    unharvested: list[ObservedJob]
-    persist: list[TrialResult] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    jobs: tuple[ObservedJob, ...]
+    active: tuple[ObservedJob, ...]
+    unharvested: tuple[ObservedJob, ...] = ()
     # The same error, in a row, of the failed trials before any success (fail fast).
     repeated_error: str = ""
     repeated_error_count: int = 0
     # Failed trials waiting for the launch step to run them again.
-    retries: list[PendingRetry] = field(default_factory=list)
-    # Jobs ended in this reconcile because their pod never started: names to delete.
-    not_started: list[str] = field(default_factory=list)
+    retries: tuple[PendingRetry, ...] = ()
+    # Pods that never started, ended in this reconcile (InfrastructureDegraded).
     issue: InfraIssue | None = None
     pods_not_started: int = 0
     evictions: int = 0
     # Several objectives: the Pareto front, in place of the board (which stays empty).
-    front: list[ParetoEntry] = field(default_factory=list)
+    front: tuple[ParetoEntry, ...] = ()
 
     @property
     def best(self) -> TrialRef | None:
@@ -102,8 +112,31 @@ class Ledger:
     def inflight_text(self) -> str:
         return format_inflight(self.inflight)
 
+    def closing(self, indexes: Iterable[int]) -> Ledger:
+        """The ledger with the Jobs ``indexes`` harvested: no longer in flight."""
+        done = set(indexes)
+        if not done:
+            return self
+        inflight = {i: t for i, t in self.inflight.items() if i not in done}
+        return replace(self, harvested=self.harvested.plus(done), inflight=inflight)
 
-def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
+    def launching(self, index: int, trials: tuple[int, ...]) -> Ledger:
+        """The ledger with Job ``index`` in flight, running ``trials``."""
+        return replace(self, inflight={**self.inflight, index: trials})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planning step's result: the ledger after it, and what it adds to the plan."""
+
+    ledger: Ledger
+    persist: tuple[TrialResult, ...] = ()
+    events: tuple[Event, ...] = ()
+    # Jobs to delete once the status is written.
+    delete: tuple[str, ...] = ()
+
+
+def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Step:
     """The ledger after this reconcile's harvests: counted, ranked, lost Jobs recorded."""
     prev = observed.status
     live = list({j.index: j for j in observed.jobs}.values())
@@ -116,7 +149,7 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
     # Retry Jobs created by a reconcile whose status write was lost: counted as it would have.
     adopted = [j for j in live if j.retry is not None and j.index >= prev.next_job]
     retried = prev.trials.retried + sum(len(j.trials) for j in adopted)
-    ledger = Ledger(
+    opened = Ledger(
         start_time=prev.start_time or now,
         harvested=harvested,
         inflight=inflight,
@@ -124,82 +157,112 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
         next_trial=max([prev.next_trial, *(t + 1 for j in live for t in j.trials)]),
         retry_jobs=prev.retry_jobs + len(adopted),
         counts=prev.trials.model_copy(update={"retried": retried}),
-        board=list(prev.leaderboard),
-        front=list(prev.pareto_front),
-        jobs=live,
-        active=[j for j in live if j.state is JobState.ACTIVE],
-        unharvested=[],
+        board=tuple(prev.leaderboard),
+        front=tuple(prev.pareto_front),
+        jobs=tuple(live),
+        active=tuple(j for j in live if j.state is JobState.ACTIVE),
     )
-    _fold_harvested(spec, ledger, sorted(live, key=lambda j: j.index))
-    _fold_vanished(spec, ledger, {j.index for j in live})
-    _fold_not_started(spec, ledger, now)
-    ledger.unharvested = [j for j in live if j.finished and j.index not in ledger.harvested]
-    ledger.counts = count(ledger.counts, ledger.persist)
-    ledger.repeated_error, ledger.repeated_error_count = repeated_error(
-        (prev.repeated_error, prev.repeated_error_count), ledger.persist
+    harvest = _harvested(spec, opened, sorted(live, key=lambda j: j.index))
+    vanished = _vanished(spec, harvest.ledger, {j.index for j in live})
+    ended = _not_started(spec, vanished.ledger, now)
+    persist = (*harvest.persist, *vanished.persist, *ended.persist)
+    ledger = _counted(spec, ended.ledger, prev.repeated_error, prev.repeated_error_count, persist)
+    ledger = replace(
+        ledger,
+        unharvested=tuple(j for j in live if j.finished and j.index not in ledger.harvested),
     )
-    if spec.multi_objective:  # a front, and no best (the board stays empty)
-        ledger.front = fold_front(spec, ledger.front, ledger.persist)
-    else:
-        ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
+    found = [*harvest.events, *vanished.events, *ended.events]
     best = ledger.best
     if best is not None and (prev.best is None or prev.best.trial != best.trial):
-        ledger.events.append(events.new_best(best, spec.objective.metric))
-    return ledger
+        found.append(events.new_best(best, spec.objective.metric))
+    return Step(ledger, persist, tuple(found), ended.delete)
 
 
-def _fold_harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -> None:
+def _counted(
+    spec: SessionSpec, ledger: Ledger, error: str, streak: int, new: Sequence[TrialResult]
+) -> Ledger:
+    """The counters, the error streak and the board (or front) with ``new`` added."""
+    error, streak = repeated_error((error, streak), new)
+    counted = replace(
+        ledger, counts=count(ledger.counts, new), repeated_error=error, repeated_error_count=streak
+    )
+    if spec.multi_objective:  # a front, and no best (the board stays empty)
+        return replace(counted, front=tuple(fold_front(spec, counted.front, new)))
+    return replace(counted, board=tuple(fold_leaderboard(spec, counted.board, new)))
+
+
+def _harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -> Step:
+    """The Jobs harvested in this reconcile: their results, retries and disruptions."""
+    persist: list[TrialResult] = []
+    found: list[Event] = []
+    done: list[int] = []
+    retries: list[PendingRetry] = []
+    evictions = 0
     for j in live:
         if j.finished and j.index not in ledger.harvested and j.results is not None:
             final, retry = split_retries(spec, j, j.results, live)
-            _record(ledger, j.index, final)
-            ledger.evictions += j.disruptions
+            persist.extend(final)
+            found.extend(events.job_finished(j.index, final))
+            done.append(j.index)
+            evictions += j.disruptions
             if retry is not None:
-                ledger.retries.append(retry)
+                retries.append(retry)
+    closed = ledger.closing(done)
+    closed = replace(
+        closed, retries=(*closed.retries, *retries), evictions=closed.evictions + evictions
+    )
+    return Step(closed, tuple(persist), tuple(found))
 
 
-def _fold_vanished(spec: SessionSpec, ledger: Ledger, live: set[int]) -> None:
+def _vanished(spec: SessionSpec, ledger: Ledger, live: set[int]) -> Step:
+    """In-flight Jobs deleted before their harvest: their trials are ResultsLost."""
     why = "the Job was deleted before its results were harvested"
+    persist: list[TrialResult] = []
+    found: list[Event] = []
+    done: list[int] = []
     for idx, trials in sorted(ledger.inflight.items()):
         if idx not in live and idx not in ledger.harvested:
             lost = [
                 missing_result(t, idx, known_point(spec, t), Outcome.RESULTS_LOST, why)
                 for t in trials
             ]
-            _record(ledger, idx, lost)
+            persist.extend(lost)
+            found.extend(events.job_finished(idx, lost))
+            done.append(idx)
+    return Step(ledger.closing(done), tuple(persist), tuple(found))
 
 
-def _fold_not_started(spec: SessionSpec, ledger: Ledger, now: datetime) -> None:
+def _not_started(spec: SessionSpec, ledger: Ledger, now: datetime) -> Step:
     """End the Jobs whose pod has not started in time; their trials are the platform's."""
+    persist: list[TrialResult] = []
+    found: list[Event] = []
+    done: list[int] = []
+    names: list[str] = []
+    issue = ledger.issue
     for j in ledger.active:
-        issue = not_started(spec, j, now)
-        if issue is None:
+        problem = not_started(spec, j, now)
+        if problem is None:
             continue
+        names.append(j.name)
         if j.index in ledger.harvested:
-            ledger.not_started.append(j.name)  # ended before, still being deleted
-            continue
-        why = f"infrastructure: the pod did not start: {issue.problem}"
-        results = [
+            continue  # ended before, still being deleted
+        why = f"infrastructure: the pod did not start: {problem.problem}"
+        persist.extend(
             missing_result(
                 t, j.index, j.params[k] if k < len(j.params) else {}, Outcome.INFRASTRUCTURE, why
             )
             for k, t in enumerate(j.trials)
-        ]
-        ledger.persist.extend(results)
-        ledger.harvested.add(j.index)
-        ledger.inflight.pop(j.index, None)
-        ledger.not_started.append(j.name)
-        ledger.pods_not_started += 1
-        ledger.issue = issue
-        ledger.events.append(issue.event(j.index, spec.pod_start_timeout_seconds))
-    ledger.active = [j for j in ledger.active if j.name not in ledger.not_started]
-
-
-def _record(ledger: Ledger, job_index: int, results: Sequence[TrialResult]) -> None:
-    ledger.persist.extend(results)
-    ledger.events.extend(events.job_finished(job_index, results))
-    ledger.harvested.add(job_index)
-    ledger.inflight.pop(job_index, None)
+        )
+        done.append(j.index)
+        issue = problem
+        found.append(problem.event(j.index, spec.pod_start_timeout_seconds))
+    ended = replace(
+        ledger.closing(done),
+        active=tuple(j for j in ledger.active if j.name not in names),
+        issue=issue,
+        pods_not_started=ledger.pods_not_started + len(done),
+    )
+    return Step(ended, tuple(persist), tuple(found), tuple(names))
 
 
 def repeated_error(streak: tuple[str, int], results: Sequence[TrialResult]) -> tuple[str, int]:
@@ -238,7 +301,7 @@ def count(counts: TrialCounts, results: Sequence[TrialResult]) -> TrialCounts:
 
 
 def fold_leaderboard(
-    spec: SessionSpec, board: list[TrialRef], new: Sequence[TrialResult]
+    spec: SessionSpec, board: Sequence[TrialRef], new: Sequence[TrialResult]
 ) -> list[TrialRef]:
     """The top entries of ``board`` and the succeeded ``new`` results, best first."""
     entries = {e.trial: e for e in board}

@@ -19,6 +19,11 @@ A plan is four steps, each in its own module:
 4. phase (``core.phase``): the new status, its phase and conditions, and
    for Jobs queued for Kueue, whether one waits too long (``core.queueing``).
 
+The ledger is a frozen value: each of the first three steps returns a
+``Step`` (the ledger after it, and the results, events and deletions it
+adds) and ``plan`` folds them in order, handing each step's ledger to the
+next; nothing is changed in place.
+
 Harvested Jobs are deleted (per the cleanup policy) only after the status
 recording their harvest was written: the reconciler writes the status first.
 """
@@ -38,7 +43,7 @@ from tuneop.core.clock import open_clock
 from tuneop.core.contract import TrialResult
 from tuneop.core.events import Event
 from tuneop.core.launch import JobToCreate, Suggest, drop_retries, launch, launch_retries
-from tuneop.core.ledger import collectable, open_ledger
+from tuneop.core.ledger import Step, collectable, open_ledger
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.phase import invalid_status, session_status
 from tuneop.core.pruning import pruning_warnings
@@ -59,6 +64,7 @@ __all__ = [
     "invalid_plan",
     "needs_harvest",
     "plan",
+    "plan_warnings",
     "plannable",
 ]
 
@@ -107,7 +113,8 @@ def plan(
     if problems:
         return invalid_plan(observed, now, problems)
     total, capped = budget(spec)
-    ledger = open_ledger(spec, observed, now)
+    opened = open_ledger(spec, observed, now)
+    ledger = opened.ledger
     goal = goal_reached(spec, ledger)
     # A finished session whose budget was raised goes on, with a new deadline allowance.
     extended = observed.status.phase is V.Phase.SUCCEEDED and ledger.next_trial < total
@@ -115,26 +122,42 @@ def plan(
     if not spec.suspend:
         clock = clock.started(now)
     stop = stop_reason(spec, observed, ledger, total, clock.passed(spec, now))
-    delete = stop_jobs(spec, ledger, stop) if stop is not None else []
-    delete += ledger.not_started
-    create = []
+    stopped = stop_jobs(spec, ledger, stop) if stop is not None else Step(ledger)
+    create: list[JobToCreate] = []
     if stop is None and not goal and not spec.suspend:
-        create = launch(spec, observed, ledger, total, suggest)
+        launched, create = launch(spec, observed, ledger, total, suggest, opened.persist)
     elif stop is None and not goal:
-        create = launch_retries(spec, observed, ledger)  # a retry finishes a running Job
+        launched, create = launch_retries(spec, observed, ledger)  # a retry ends a running Job
     else:
-        drop_retries(ledger)
+        launched = drop_retries(stopped.ledger)
+    # The steps in order: each one's ledger is the next one's input; plan keeps the last.
+    ledger = launched.ledger
+    steps = (opened, stopped, launched)
+    delete = [*stopped.delete, *opened.delete]
     delete += collectable(spec, ledger, delete)
     created = (len(create), sum(len(c.trials) for c in create))
     status = session_status(spec, observed, ledger, created, total, capped, stop, goal, now)
     status, waits = admission(spec, observed.status, status, ledger.jobs, now)
-    ledger.events.extend(waits)
+    said = [e for step in steps for e in step.events] + waits
     clock = clock.stopped(now) if status.terminal or spec.suspend else clock
     status = status.model_copy(update={"run_seconds": clock.used, "running_since": clock.since})
     if status.phase != observed.status.phase:
-        ledger.events.append(events.phase_changed(status.phase, status.message))
+        said.append(events.phase_changed(status.phase, status.message))
     recheck = None if status.terminal else recheck_after(spec, ledger.active, now)
     requeue = _earliest(clock.remaining(spec, now), admission_due(spec, ledger.jobs, now), recheck)
+    return Plan(
+        create=tuple(create),
+        persist=tuple(r for step in steps for r in step.persist),
+        delete=tuple(delete),
+        status=status,
+        events=tuple(said),
+        warnings=tuple(plan_warnings(spec, total, capped)),
+        requeue_after=requeue,
+    )
+
+
+def plan_warnings(spec: SessionSpec, total: int, capped: bool) -> list[str]:
+    """What the plan says of the spec itself: a capped budget, batched suggestions, pruning."""
     warnings = []
     if capped:
         warnings.append(
@@ -143,15 +166,7 @@ def plan(
         )
     warnings.extend(batch_warning(spec, total))
     warnings.extend(pruning_warnings(spec))
-    return Plan(
-        create=tuple(create),
-        persist=tuple(ledger.persist),
-        delete=tuple(delete),
-        status=status,
-        events=tuple(ledger.events),
-        warnings=tuple(warnings),
-        requeue_after=requeue,
-    )
+    return warnings
 
 
 def _earliest(*delays: float | None) -> float | None:

@@ -17,7 +17,7 @@ Three places write them, all through this module:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "IndexSet",
@@ -78,7 +78,7 @@ def parse_inflight(text: str) -> dict[int, tuple[int, ...]]:
     return {j: tuple(sorted(ts)) for j, ts in out.items()}
 
 
-def format_inflight(jobs: dict[int, tuple[int, ...]]) -> str:
+def format_inflight(jobs: Mapping[int, tuple[int, ...]]) -> str:
     return ",".join(
         f"{j}={run}"
         for j, trials in sorted(jobs.items())
@@ -133,6 +133,21 @@ class IndexSet:
         if k > 0 and self._ends[k - 1] == i - 1:
             self._ends[k - 1] = self._ends.pop(k)
             self._starts.pop(k)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IndexSet):
+            return NotImplemented
+        return (self._starts, self._ends) == (other._starts, other._ends)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and not frozen
+
+    def plus(self, indexes: Iterable[int]) -> IndexSet:
+        """A new set: this one and ``indexes`` (this one is left as it is)."""
+        out = IndexSet()
+        out._starts, out._ends = list(self._starts), list(self._ends)
+        for i in indexes:
+            out.add(i)
+        return out
 
     def format(self) -> str:
         return ",".join(format_range(a, b) for a, b in zip(self._starts, self._ends, strict=True))

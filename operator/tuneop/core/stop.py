@@ -13,11 +13,13 @@ the ledger.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec
 from tuneop.core import events
 from tuneop.core.contract import Outcome, TrialResult, missing_result
-from tuneop.core.ledger import Ledger, count
+from tuneop.core.ledger import Ledger, Step, count
 from tuneop.core.observed import Observed
 from tuneop.core.search import known_point
 
@@ -57,17 +59,17 @@ def stop_why(reason: str) -> str:
     return f"stopped: {reason}"
 
 
-def stop_jobs(spec: SessionSpec, ledger: Ledger, reason: str) -> list[str]:
+def stop_jobs(spec: SessionSpec, ledger: Ledger, reason: str) -> Step:
     """Stop the running Jobs: their names to delete; their trials recorded as Cancelled."""
     delete: list[str] = []
     stopped: list[TrialResult] = []
-    n_stopped = 0
+    done: list[int] = []
     why = stop_why(reason)
     for j in ledger.active:
         delete.append(j.name)
         if j.index in ledger.harvested:
             continue  # stopped by an earlier reconcile and still being deleted
-        n_stopped += 1
+        done.append(j.index)
         stopped.extend(
             missing_result(
                 t,
@@ -78,11 +80,6 @@ def stop_jobs(spec: SessionSpec, ledger: Ledger, reason: str) -> list[str]:
             )
             for k, t in enumerate(j.trials)
         )
-        ledger.harvested.add(j.index)
-        ledger.inflight.pop(j.index, None)
-    if stopped:
-        ledger.events.append(events.stopped(reason, n_stopped))
-    ledger.persist.extend(stopped)
-    ledger.counts = count(ledger.counts, stopped)
-    ledger.active = []
-    return delete
+    found = (events.stopped(reason, len(done)),) if stopped else ()
+    after = replace(ledger.closing(done), counts=count(ledger.counts, stopped), active=())
+    return Step(after, tuple(stopped), found, tuple(delete))
