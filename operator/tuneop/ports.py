@@ -4,7 +4,7 @@ The reconciler (``tuneop.reconciler``) knows the world only through these
 small protocols; adapters implement them for Kubernetes
 (``tuneop.adapters.kube``), Redis (``tuneop.adapters.redis_mirror``), local
 processes and folders (``tuneop.adapters.local``) and memory
-(``tuneop.adapters.memory``, also the fakes unit tests drive).
+(``tuneop.adapters.memory``); ``tuneop.testing`` has the fakes tests drive.
 
 - ``JobBackend``: where worker Jobs live; lists them as ``ObservedJob``
   values, reads a finished Job's logs (None when its pods are gone), creates
