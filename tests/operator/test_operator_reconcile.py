@@ -25,7 +25,7 @@ from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import TransientError
 from tuneop.reconciler import Reconciler
-from tuneop.testing import FakeJobs, FakeStatus, MemoryEvents, MemoryResults
+from tuneop.testing import FakeJobs, FakeStatus, FrozenClock, MemoryEvents, MemoryResults
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)
 PREFIX_LINE = RESULT_PREFIX
@@ -51,15 +51,6 @@ def report(job: ObservedJob, value: float | None = None) -> str:
         body = {"trial": t, "params": p, "metrics": {"loss": v}, "status": "succeeded"}
         lines.append(RESULT_PREFIX + json.dumps(body))
     return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @dataclass
@@ -106,7 +97,8 @@ class World:
     status: JournalStatus = field(default_factory=JournalStatus)
     results: JournalResults = field(default_factory=JournalResults)
     events: MemoryEvents = field(default_factory=MemoryEvents)
-    clock: Clock = field(default_factory=Clock)
+    # Each reading one second later than the last, from T0 + 1 s.
+    clock: FrozenClock = field(default_factory=lambda: FrozenClock(T0 + timedelta(seconds=1), 1))
 
     def __post_init__(self) -> None:
         self.jobs.journal = self.status.journal = self.results.journal = self.journal
