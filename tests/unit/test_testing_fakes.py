@@ -9,7 +9,8 @@ import pytest
 from setuptools import find_packages
 
 from builders import spec
-from tuneop.testing import T0, FrozenClock, World, play
+from tuneop.core.contract import Outcome, TrialResult
+from tuneop.testing import T0, FakeWarmStart, FrozenClock, World, play
 
 
 def test_play_returns_the_jobs_trials_and_events_of_the_whole_session() -> None:
@@ -78,3 +79,18 @@ def test_play_sees_every_reconcile_and_gives_up_loudly_on_a_session_that_never_e
 
 def test_tuneop_testing_is_a_package_the_wheel_ships() -> None:
     assert "tuneop.testing" in find_packages(where="operator")
+
+
+def test_a_warm_started_session_learns_from_what_the_fake_source_serves() -> None:
+    # The earlier session found x=7 best; TPE sees it as history (trial -1) from the start.
+    earlier = [TrialResult(-1, -1, {"x": 7}, Outcome.SUCCEEDED, 0.0)]
+    source = FakeWarmStart(earlier)
+    s = spec(
+        optimizer={"type": "bayesian", "seed": 3},
+        totalTrials=4,
+        maxParallel=1,
+        warmStart={"from": {"session": "earlier"}},
+    )
+    played = play(s, finish=lambda p: abs(float(p["x"]) - 7), world=World(warm_start=source))
+    assert played.status.phase == "Succeeded" and source.asked == len(played.plans)
+    assert all(r.trial >= 0 for r in played.trials)  # the history is read, never persisted

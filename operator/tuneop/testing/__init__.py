@@ -7,7 +7,7 @@ For tests of code that plans or reconciles sessions, tuneop's own and yours::
     assert played.status.phase == "Succeeded"
 
 ``fakes`` holds the in-memory ports (``FakeJobs``, ``FakeStatus``,
-``MemoryEvents``, ``MemoryResults``) and ``FrozenClock``; ``play`` the
+``MemoryEvents``, ``MemoryResults``, ``FakeWarmStart``) and ``FrozenClock``; ``play`` the
 ``World`` they make together and the loop (see docs/development.md). Only
 tests and benchmarks import this package; tuneop's own code never does.
 """
@@ -18,6 +18,7 @@ from tuneop.testing.fakes import (
     T0,
     FakeJobs,
     FakeStatus,
+    FakeWarmStart,
     FrozenClock,
     MemoryEvents,
     MemoryResults,
@@ -29,6 +30,7 @@ __all__ = [
     "T0",
     "FakeJobs",
     "FakeStatus",
+    "FakeWarmStart",
     "Finish",
     "FrozenClock",
     "MemoryEvents",

@@ -5,7 +5,8 @@ Each fake keeps what the reconciler did to it, for a test to read back:
 ``finish``), ``FakeStatus`` every status written (``conflicts`` makes the
 next writes raise ``Conflict``), ``MemoryEvents`` the events, and
 ``MemoryResults`` the results persisted (a result store and a mirror in one;
-``unavailable`` makes the next persists raise ``TransientError``).
+``unavailable`` makes the next persists raise ``TransientError``), and
+``FakeWarmStart`` an earlier session's results for ``spec.warmStart.from``.
 ``FrozenClock`` tells the time a test sets: it moves only when told
 (``advance``), or by ``tick`` seconds at each reading.
 
@@ -28,7 +29,15 @@ from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import Conflict, MirrorRecord, TransientError
 
-__all__ = ["T0", "FakeJobs", "FakeStatus", "FrozenClock", "MemoryEvents", "MemoryResults"]
+__all__ = [
+    "T0",
+    "FakeJobs",
+    "FakeStatus",
+    "FakeWarmStart",
+    "FrozenClock",
+    "MemoryEvents",
+    "MemoryResults",
+]
 
 # Where a FrozenClock starts unless told otherwise.
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -187,3 +196,16 @@ class MemoryResults:
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
         return sorted(self.results.get(ref.key, {}).values(), key=lambda r: r.trial)
+
+
+@dataclass
+class FakeWarmStart:
+    """An earlier session's results, served for any ``spec.warmStart.from`` (numbered below
+    0, as ``core.warmstart.prior_trials`` gives them); ``asked`` counts the reads."""
+
+    trials: list[TrialResult] = field(default_factory=list)
+    asked: int = 0
+
+    def prior(self, ref: SessionRef, spec: SessionSpec) -> Sequence[TrialResult]:
+        self.asked += 1
+        return list(self.trials)

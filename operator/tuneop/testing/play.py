@@ -26,7 +26,14 @@ from tuneop.core.contract import RESULT_PREFIX, TrialResult
 from tuneop.core.observed import ObservedJob, Params
 from tuneop.core.planner import Event, JobToCreate, Plan, Suggest
 from tuneop.reconciler import Reconciler
-from tuneop.testing.fakes import FakeJobs, FakeStatus, FrozenClock, MemoryEvents, MemoryResults
+from tuneop.testing.fakes import (
+    FakeJobs,
+    FakeStatus,
+    FakeWarmStart,
+    FrozenClock,
+    MemoryEvents,
+    MemoryResults,
+)
 
 __all__ = ["REF", "Finish", "Played", "World", "loss", "play", "worker_log"]
 
@@ -69,6 +76,8 @@ class World:
     clock: FrozenClock = field(default_factory=FrozenClock)
     # Bayesian suggestions; kept here so a study lives as long as the world.
     suggest: Suggest | None = None
+    # An earlier session's results for spec.warmStart.from (None: that field is unused).
+    warm_start: FakeWarmStart | None = None
     plans: list[Plan] = field(default_factory=list)
 
     def reconciler(self) -> Reconciler:
@@ -80,6 +89,7 @@ class World:
             clock=self.clock,
             suggest=self.suggest,
             mirrors=[self.results],
+            warm_start=self.warm_start,
         )
 
     def reconcile(self, spec: SessionSpec, cancelled: bool = False) -> Plan:
