@@ -59,6 +59,8 @@ def fail_job_codes(manifest: dict[str, Any]) -> set[int]:
     }
 
 
+
+
 def attempt_logs(folder: Path, name: str) -> list[Path]:
     """The logs of ``name``'s attempts, in attempt order."""
     found = []
