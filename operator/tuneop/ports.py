@@ -44,6 +44,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import TrialResult
+from tuneop.core.harvest import JobLogs
 from tuneop.core.observed import ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 
@@ -81,7 +82,7 @@ class SessionGone(Exception):
 class JobBackend(Protocol):
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]: ...
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None: ...
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None: ...
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 

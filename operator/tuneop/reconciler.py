@@ -26,7 +26,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import PodLogs, harvest_job
+from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
 from tuneop.ports import (
@@ -89,10 +89,11 @@ class Reconciler:
                     # Harvest again next time; the Job stays until its results are in.
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
+                    lines = None if logs is None else logs.lines
                     results = harvest_job(
-                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
+                        job, lines, spec.objective, spec.metrics_collector, spec.all_objectives
                     )
-                    disruptions = logs.disruptions if isinstance(logs, PodLogs) else 0
+                    disruptions = 0 if logs is None else logs.disruptions
                     job = replace(job, results=results, disruptions=disruptions)
             observed.append(job)
         return observed
@@ -100,7 +101,7 @@ class Reconciler:
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
         """What the learning optimizers learn from: an earlier session's trials (warm start,
         numbered below 0), then the result store's history."""
-        if not spec.optimizer.learns or spec.trials is not None:
+        if not spec.learns_from_history:
             return []
         own = self.store.history(ref)
         if self.warm_start is None or spec.warm_start is None or spec.warm_start.from_ is None:

@@ -25,6 +25,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.contract import TrialResult
+from tuneop.core.harvest import JobLogs
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import Conflict, MirrorRecord
@@ -44,8 +45,9 @@ class FakeJobs:
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
         return sorted(self.jobs.values(), key=lambda j: j.index)
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
-        return self.logs.get(job.name)
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
+        logs = self.logs.get(job.name)
+        return None if logs is None else JobLogs(tuple(logs))
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
         if job.name in self.jobs:
@@ -123,7 +125,7 @@ class MemoryHistory:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-        if not spec.optimizer.learns or spec.trials is not None:
+        if not spec.learns_from_history:
             return
         with self._lock:
             bucket = self._trials.setdefault(ref.key, {})

@@ -146,7 +146,7 @@ class Optimizer(_Model):
 
     @property
     def learns(self) -> bool:
-        """Whether trials are suggested from the history (bayesian, cmaes, gp)."""
+        """Whether this optimizer suggests trials from the history (bayesian, cmaes, gp)."""
         return self.type in LEARNING_OPTIMIZERS
 
 
@@ -270,6 +270,13 @@ class SessionSpec(_Model):
     @property
     def multi_objective(self) -> bool:
         return self.objectives is not None
+
+    @property
+    def learns_from_history(self) -> bool:
+        """Whether trials are suggested from the session's history: a learning optimizer
+        over a search space. An explicit ``trials`` list is run as written, whatever the
+        optimizer, so such a session keeps no history and asks no sampler."""
+        return self.optimizer.learns and self.trials is None
 
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:

@@ -101,7 +101,7 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
             trials = tuple(range(first, first + size))
         else:
             raise SpecError([f"{where}.trials: required for a Job outside the layout"])
-        bayes = spec.optimizer.learns and spec.trials is None
+        bayes = spec.learns_from_history
         params = tuple(raw.get("params") or ([] if bayes else [point(spec, t) for t in trials]))
         job = ObservedJob(
             index=index,
@@ -161,7 +161,7 @@ def dry_run(
 def _first_trials(
     spec: SessionSpec, total: int, n: int, planned: dict[int, tuple[int, Any]]
 ) -> list[dict[str, Any]]:
-    bayes = spec.optimizer.learns and spec.trials is None
+    bayes = spec.learns_from_history
     out: list[dict[str, Any]] = []
     job = 0
     while len(out) < n:
