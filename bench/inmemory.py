@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import Scalar, SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
 from tuneop.core.contract import TrialResult
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
@@ -34,7 +35,7 @@ def run_session(
 ) -> tuple[list[TrialResult], SessionStatus]:
     """Every result of the session, in the order persisted, and its final status."""
     ref = SessionRef("bench", name)
-    suggester = CachedSuggester()
+    suggester = partial(SessionStudies().suggest, ref)
     status: SessionStatus | None = None
     history: list[TrialResult] = []
     jobs: tuple[ObservedJob, ...] = ()

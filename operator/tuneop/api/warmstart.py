@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+
 from pydantic import Field, model_validator
 
 # Parameter and Scalar live in api.parameters, below both this module and api.spec:

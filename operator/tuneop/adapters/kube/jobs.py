@@ -41,7 +41,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tuneop.adapters.kube.client import (
     REQUEST_TIMEOUT,
@@ -65,6 +65,7 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.harvest import JobLogs
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, selector, session_label
@@ -99,7 +100,7 @@ class KubeJobs:
     # What the operator's pod watch shows; without one, each harvest LISTs the Job's pods.
     pods: PodCache | None = None
     # When a pod that has not started is stuck is judged against this clock.
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     # Per session, per finished Job: its uid and how many pods its status counts as ended.
     _ended: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _log_failures: dict[str, int] = field(default_factory=dict)
