@@ -274,8 +274,9 @@ class SessionSpec(_Model):
     @property
     def learns_from_history(self) -> bool:
         """Whether trials are suggested from the session's history: a learning optimizer
-        over a search space. An explicit ``trials`` list is run as written, whatever the
-        optimizer, so such a session keeps no history and asks no sampler."""
+        over a search space (the planner asks the sampler, the result stores keep the
+        history). An explicit ``trials`` list runs as written and learns nothing; the
+        spec's own check already refuses one with a learning optimizer."""
         return self.optimizer.learns and self.trials is None
 
     @model_validator(mode="after")
