@@ -274,7 +274,8 @@ def test_disrupted_pods_are_counted_at_harvest() -> None:
     api.add_pod(job, b"second attempt\n")
     api.finish("ns", "demo-0", "second attempt\n")
     logs = backend(api).read_logs(REF, observed(api))
-    assert logs == JobLogs(("", "second attempt\n"), disruptions=1)  # the evicted pod printed nothing
+    # The evicted pod printed nothing; the one that replaced it, its report.
+    assert logs == JobLogs(("", "second attempt\n"), disruptions=1)
 
 
 def test_create_posts_the_manifest_and_409_is_success() -> None:
