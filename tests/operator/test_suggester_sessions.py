@@ -12,13 +12,18 @@ session's trials.)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
 
+from test_handlers import Cluster, manifest
+
 from tuneop.adapters.memory import FakeJobs, MemoryEvents, MemoryResults, MemoryStatus
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
+from tuneop.controller import handlers
+from tuneop.controller.scheduling import session_ref
 from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import FrozenClock
 from tuneop.core.contract import RESULT_PREFIX
@@ -163,3 +168,19 @@ def test_release_without_a_uid_forgets_whichever_object_holds_the_name() -> None
     assert suggester.study(ref(1)) is not None  # a stale object's release keeps the new one's
     suggester.release(SessionRef(namespace="team-1", name="tune"))  # a deletion, by name
     assert suggester.study(ref(1)) is None
+
+
+def test_the_operator_releases_a_deleted_sessions_study() -> None:
+    """kopf's DELETED event reaches the suggester through the runtime's forgetters."""
+    cluster = Cluster()
+    cluster.apply(manifest(optimizer={"type": "bayesian", "seed": 1}, totalTrials=20))
+    plan = cluster.reconcile()
+    assert plan is not None and plan.create
+    suggester = cluster.runtime.reconciler.suggester
+    assert isinstance(suggester, SessionStudies)
+    deleted = cluster.body()
+    assert suggester.study(session_ref(deleted)) is not None
+    asyncio.run(
+        handlers.session_event(event={"type": "DELETED", "object": deleted}, memo=cluster.memo)
+    )
+    assert suggester.study(session_ref(deleted)) is None
