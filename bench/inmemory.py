@@ -12,19 +12,19 @@ from __future__ import annotations
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
 from tuneop.core.contract import TrialResult
-from tuneop.testing import Finish, FrozenClock, World, play
+from tuneop.testing import T0, Finish, World, play
 
 __all__ = ["NOW", "Finish", "run_session"]
 
-NOW = FrozenClock().at
+NOW = T0
 
 
 def run_session(
     spec: SessionSpec, name: str, finish: Finish
 ) -> tuple[list[TrialResult], SessionStatus]:
     """Every result of the session, in the order persisted, and its final status."""
-    world = World(ref=SessionRef("bench", name), suggest=CachedSuggester())
+    world = World(ref=SessionRef("bench", name), suggester=SessionStudies())
     played = play(spec, finish, world=world, step_seconds=0)
     return list(played.trials), played.status

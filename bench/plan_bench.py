@@ -21,13 +21,14 @@ import random
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bench.common import header, save, stats, timed
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.bayesian import CachedSuggester, suggest
+from tuneop.core.bayesian import SessionStudies, suggest
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
@@ -223,13 +224,11 @@ def main() -> int:
         history = bayes_history(n + runs)
         fresh = stats(timed(lambda h=history[:n], n=n: suggest(spec, h, [], n, 1), runs))
         # The operator's path: one study kept per session, a trial completed per call.
-        cached = CachedSuggester()
+        cached = partial(SessionStudies().suggest, SessionRef("bench", "plan"))
         cached(spec, history[:n], [], n, 1)
         calls = iter(range(n + 1, n + runs + 1))
 
-        def next_call(
-            c: CachedSuggester = cached, h: list[TrialResult] = history, it: Any = calls
-        ) -> None:
+        def next_call(c: Any = cached, h: list[TrialResult] = history, it: Any = calls) -> None:
             k = next(it)
             c(spec, h[:k], [], k, 1)
 

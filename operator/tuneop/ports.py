@@ -21,6 +21,14 @@ processes and folders (``tuneop.adapters.local``) and memory
 - ``Mirror``: copies of the session for people and tools (Redis, the
   ``<session>-best`` ConfigMap, the results folder's ``session.json``). A
   mirror never decides anything; losing one loses no data.
+- ``Suggester``: where a learning optimizer's suggestions come from, keeping
+  each session's study between reconciles (``core.bayesian.SessionStudies``).
+  Keyed by the session reference: a study is one session object's (its
+  namespace/name and uid), never shared by sessions with the same spec; it
+  may be asked for different sessions from several threads at once;
+  ``release`` forgets a session that ended or was deleted.
+- ``Clock``: the time, read through one object passed in where the run is
+  wired (``core.clock``).
 - ``WarmStartSource``: where an earlier session's results come from for
   ``spec.warmStart.from`` (Redis on a cluster; a folder or Redis locally),
   as history for the sampler (``core.warmstart.prior_trials``). A source
@@ -43,11 +51,14 @@ from typing import Protocol
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
+from tuneop.core.clock import Clock
 from tuneop.core.contract import TrialResult
-from tuneop.core.observed import ObservedJob
+from tuneop.core.harvest import JobLogs
+from tuneop.core.observed import ObservedJob, Params
 from tuneop.core.planner import Event, JobToCreate
 
 __all__ = [
+    "Clock",
     "Conflict",
     "EventSink",
     "JobBackend",
@@ -57,6 +68,7 @@ __all__ = [
     "ResultStore",
     "SessionGone",
     "StatusStore",
+    "Suggester",
     "TransientError",
     "WarmStartSource",
 ]
@@ -81,7 +93,7 @@ class SessionGone(Exception):
 class JobBackend(Protocol):
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]: ...
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None: ...
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None: ...
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 
@@ -125,3 +137,20 @@ class Mirror(Protocol):
 
 class WarmStartSource(Protocol):
     def prior(self, ref: SessionRef, spec: SessionSpec) -> Sequence[TrialResult]: ...
+
+
+class Suggester(Protocol):
+    """Suggestions for a session's next trials from its history, the session's study
+    kept between calls; safe to call for different sessions from several threads."""
+
+    def suggest(
+        self,
+        ref: SessionRef,
+        spec: SessionSpec,
+        history: Sequence[TrialResult],
+        pending: Sequence[Params],
+        first_trial: int,
+        count: int,
+    ) -> list[Params]: ...
+
+    def release(self, ref: SessionRef) -> None: ...

@@ -16,20 +16,20 @@ never duplicates a Job.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
 from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import PodLogs, harvest_job
+from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import Observed, ObservedJob
 from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
 from tuneop.ports import (
+    Clock,
     Conflict,
     EventSink,
     JobBackend,
@@ -37,6 +37,7 @@ from tuneop.ports import (
     MirrorRecord,
     ResultStore,
     StatusStore,
+    Suggester,
     TransientError,
     WarmStartSource,
 )
@@ -59,9 +60,11 @@ class Reconciler:
     # Where results are kept and the bayesian history is read from.
     store: ResultStore
     events: EventSink
-    clock: Callable[[], datetime]
-    # Bayesian suggestions; a CachedSuggester keeps studies between reconciles.
-    suggest: Suggest | None = None
+    # The time of each plan (its timestamps, the deadline).
+    clock: Clock
+    # A learning optimizer's suggestions, each session's study kept between reconciles;
+    # without one, each suggestion rebuilds its study (the same suggestions, slower).
+    suggester: Suggester | None = None
     # Copies of the session for people and tools (Redis, the best ConfigMap, session.json).
     mirrors: Sequence[Mirror] = ()
     # An earlier session's results for spec.warmStart.from; without one, that field is unused.
@@ -89,10 +92,11 @@ class Reconciler:
                     # Harvest again next time; the Job stays until its results are in.
                     log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 else:
+                    lines = None if logs is None else logs.lines
                     results = harvest_job(
-                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
+                        job, lines, spec.objective, spec.metrics_collector, spec.all_objectives
                     )
-                    disruptions = logs.disruptions if isinstance(logs, PodLogs) else 0
+                    disruptions = 0 if logs is None else logs.disruptions
                     job = replace(job, results=results, disruptions=disruptions)
             observed.append(job)
         return observed
@@ -100,7 +104,7 @@ class Reconciler:
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
         """What the learning optimizers learn from: an earlier session's trials (warm start,
         numbered below 0), then the result store's history."""
-        if not spec.optimizer.learns or spec.trials is not None:
+        if not spec.learns_from_history:
             return []
         own = self.store.history(ref)
         if self.warm_start is None or spec.warm_start is None or spec.warm_start.from_ is None:
@@ -122,7 +126,7 @@ class Reconciler:
                 history=tuple(self.history(ref, spec)),
                 cancelled=cancelled,
             )
-            result = plan(spec, observed, self.clock(), self.suggest)
+            result = plan(spec, observed, self.clock.now(), self._suggest(ref))
             if started:
                 result = replace(result, events=(*started, *result.events))
             try:
@@ -137,10 +141,14 @@ class Reconciler:
                 log.debug("%s: the status changed since it was read; observing again", ref.key)
                 started = [e for e in result.events if e.reason == "TrialsStarted"]
                 continue
-            if result.status.terminal and isinstance(self.suggest, CachedSuggester):
-                self.suggest.release(spec)  # a finished session's study only holds memory
+            if result.status.terminal and self.suggester is not None:
+                self.suggester.release(ref)  # a finished session's study only holds memory
             return result
         raise TransientError(f"{ref.key}: status kept changing; giving up this reconcile")
+
+    def _suggest(self, ref: SessionRef) -> Suggest | None:
+        """The planner's suggestions for ``ref``: its own study, never another session's."""
+        return None if self.suggester is None else functools.partial(self.suggester.suggest, ref)
 
     def act(self, ref: SessionRef, spec: SessionSpec, result: Plan, version: str | None) -> None:
         if result.persist:
@@ -172,7 +180,7 @@ class Reconciler:
         """
         for _ in range(MAX_CONFLICT_RETRIES):
             status, version = self.statuses.read(ref)
-            result = invalid_plan(Observed(session=ref, status=status), self.clock(), problems)
+            result = invalid_plan(Observed(session=ref, status=status), self.clock.now(), problems)
             try:
                 self.statuses.write(ref, result.status, version)
             except Conflict:

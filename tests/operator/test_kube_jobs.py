@@ -21,7 +21,7 @@ from tuneop.adapters.kube.job_status import infra_reason, observed_job
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.harvest import PodLogs
+from tuneop.core.harvest import JobLogs
 from tuneop.core.manifests import selector
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.planner import plan
@@ -274,7 +274,8 @@ def test_disrupted_pods_are_counted_at_harvest() -> None:
     api.add_pod(job, b"second attempt\n")
     api.finish("ns", "demo-0", "second attempt\n")
     logs = backend(api).read_logs(REF, observed(api))
-    assert isinstance(logs, PodLogs) and logs.disruptions == 1
+    # The evicted pod printed nothing; the one that replaced it, its report.
+    assert logs == JobLogs(("", "second attempt\n"), disruptions=1)
 
 
 def test_create_posts_the_manifest_and_409_is_success() -> None:
@@ -345,7 +346,7 @@ def test_logs_are_read_from_every_pod_oldest_first_as_one_stream_each() -> None:
     api.add_pod(job, b"second attempt\n")
     api.finish("ns", "demo-0", "second attempt\n")
     logs = backend(api).read_logs(REF, observed(api))
-    assert logs == ["first attempt\n", "second attempt\n"]
+    assert logs == JobLogs(("first attempt\n", "second attempt\n"))
     reads = api.names("read_namespaced_pod_log")
     assert len(reads) == 2 and all(c == "runner" and limit is None for _, c, limit, _ in reads)
 
@@ -356,7 +357,7 @@ def test_the_log_read_is_the_trial_container_the_template_names() -> None:
     s = grid_spec(runner={"container": "train"}, template={"spec": {"containers": containers}})
     KubeJobs(fake_kube(api)).create_job(REF, plan(s, Observed(session=REF), now=_now()).create[0])
     api.finish("ns", "demo-0", "loss=1\n")
-    assert backend(api).read_logs(REF, observed(api)) == ["loss=1\n"]
+    assert backend(api).read_logs(REF, observed(api)) == JobLogs(("loss=1\n",))
     assert [c for _, c, _, _ in api.names("read_namespaced_pod_log")] == ["train"]
 
 
@@ -376,8 +377,8 @@ def test_every_result_line_of_a_log_far_past_the_limit_is_harvested() -> None:
     api.finish("ns", "demo-0", body)
     job = observed(api)
     logs = KubeJobs(fake_kube(api), log_limit_bytes=64 * 1024).read_logs(REF, job)
-    assert logs is not None and sum(len(x) for x in logs) < 128 * 1024
-    harvested = harvest_job(job, logs, spec().objective)
+    assert logs is not None and sum(len(x) for x in logs.lines) < 128 * 1024
+    harvested = harvest_job(job, logs.lines, spec().objective)
     assert [r.outcome.value for r in harvested] == ["Succeeded"] * 5
 
 
@@ -395,7 +396,8 @@ def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
     api.finish("ns", "demo-0", chatter + results)
     job = observed(api)
     logs = KubeJobs(fake_kube(api), log_limit_bytes=4096).read_logs(REF, job)
-    harvested = harvest_job(job, logs, spec().objective)
+    assert logs is not None
+    harvested = harvest_job(job, logs.lines, spec().objective)
     assert [r.outcome.value for r in harvested] == ["Succeeded", "Succeeded"]
 
 
@@ -424,8 +426,8 @@ def test_a_sibling_cannot_forge_nor_flood_out_a_result_in_a_framed_pod_log() -> 
     api.finish("ns", "demo-0", body)
     job = observed(api)
     logs = KubeJobs(fake_kube(api)).read_logs(REF, job)
-    assert logs is not None and sum(len(x) for x in logs) < 64 * 1024
-    harvested = harvest_job(job, logs, spec().objective)
+    assert logs is not None and sum(len(x) for x in logs.lines) < 64 * 1024
+    harvested = harvest_job(job, logs.lines, spec().objective)
     assert [(r.outcome.value, r.value) for r in harvested] == [("Succeeded", 10), ("Succeeded", 11)]
 
 
@@ -436,7 +438,7 @@ def test_no_pods_means_results_lost_except_after_the_deadline() -> None:
     api.finish("ns", "demo-1", "", state="Failed", reason="DeadlineExceeded")
     api.pods.clear()
     assert backend(api).read_logs(REF, observed(api, "demo-0")) is None
-    assert backend(api).read_logs(REF, observed(api, "demo-1")) == []
+    assert backend(api).read_logs(REF, observed(api, "demo-1")) == JobLogs()
 
 
 def test_a_container_that_never_started_has_an_empty_log() -> None:
@@ -444,7 +446,7 @@ def test_a_container_that_never_started_has_an_empty_log() -> None:
     launch(api, 1)
     api.finish("ns", "demo-0", "", state="Failed", reason="DeadlineExceeded")
     api.logs["ns", api.job_pods("ns", "demo-0")[0]["metadata"]["name"]] = None  # → 400
-    assert backend(api).read_logs(REF, observed(api)) == [""]
+    assert backend(api).read_logs(REF, observed(api)) == JobLogs(("",))
 
 
 def test_a_pod_deleted_after_the_listing_is_skipped() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ import pytest
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
 from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
@@ -97,8 +97,7 @@ class World:
     status: JournalStatus = field(default_factory=JournalStatus)
     results: JournalResults = field(default_factory=JournalResults)
     events: MemoryEvents = field(default_factory=MemoryEvents)
-    # Each reading one second later than the last, from T0 + 1 s.
-    clock: FrozenClock = field(default_factory=lambda: FrozenClock(T0 + timedelta(seconds=1), 1))
+    clock: FrozenClock = field(default_factory=lambda: FrozenClock(T0, step=1))
 
     def __post_init__(self) -> None:
         self.jobs.journal = self.status.journal = self.results.journal = self.journal
@@ -257,16 +256,16 @@ def test_a_finished_bayesian_session_releases_its_study() -> None:
         searchSpace=[{"name": "x", "type": "float", "min": 0, "max": 5}],
         totalTrials=6,
     )
-    suggester = CachedSuggester()
+    suggester = SessionStudies()
     reconciler = world.reconciler()
-    reconciler.suggest = suggester
+    reconciler.suggester = suggester
     plan = reconciler.reconcile(REF, s)
     while not plan.status.terminal:
-        assert len(suggester._studies) == 1  # kept between reconciles while it runs
+        assert suggester.study(REF) is not None  # kept between reconciles while it runs
         world.finish_all()
         plan = reconciler.reconcile(REF, s)
     assert plan.status.phase == "Succeeded"
-    assert suggester._studies == {}
+    assert suggester.study(REF) is None
 
 
 def test_a_conflict_while_recording_an_invalid_spec_is_read_again_and_retried() -> None:

@@ -164,7 +164,7 @@ def test_a_harvest_the_cache_vouches_for_reads_logs_without_listing_pods() -> No
     watch_all(api, cache)
     job = next(j for j in jobs.list_jobs(REF) if j.name == "demo-0")
     logs = jobs.read_logs(REF, job)
-    assert logs and "TUNEOP_RESULT" in logs[0]
+    assert logs and "TUNEOP_RESULT" in logs.lines[0]
     assert api.names("list_namespaced_pod") == []
     assert len(api.names("read_namespaced_pod_log")) == 1
 
@@ -176,7 +176,7 @@ def test_a_harvest_lists_pods_when_the_watch_lags() -> None:
     api.finish("ns", "demo-0")  # the end not yet watched
     job = next(j for j in jobs.list_jobs(REF) if j.name == "demo-0")
     logs = jobs.read_logs(REF, job)
-    assert logs and "TUNEOP_RESULT" in logs[0]
+    assert logs and "TUNEOP_RESULT" in logs.lines[0]
     assert len(api.names("list_namespaced_pod")) == 1
 
 

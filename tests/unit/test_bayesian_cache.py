@@ -4,13 +4,17 @@ CMA-ES's replayed state (``core.samplers.CmaState``) grown call after call."""
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 import pytest
 
+from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
-from tuneop.core.bayesian import CachedSuggester, suggest
+from tuneop.core.bayesian import SessionStudies, suggest
 from tuneop.core.contract import Outcome, TrialResult
+
+REF = SessionRef("ns", "s", uid="u1")
 
 
 def bayes_spec(
@@ -70,7 +74,8 @@ def bayes_spec(
 def test_cached_suggestions_equal_a_fresh_rebuild(
     kind: str, seed: int, categorical: bool, parallel: int, fail_rate: float, sampler: str
 ) -> None:
-    spec, cached = bayes_spec(seed, categorical, sampler, kind), CachedSuggester()
+    spec = bayes_spec(seed, categorical, sampler, kind)
+    cached = partial(SessionStudies().suggest, REF)
     rng = random.Random(seed)
     history: list[TrialResult] = []
     pending: list[tuple[int, dict[str, Any]]] = []
@@ -99,7 +104,7 @@ def test_cached_suggestions_equal_a_fresh_rebuild(
 
 @pytest.mark.parametrize("kind", ["bayesian", "cmaes"])
 def test_a_history_that_does_not_extend_the_cache_rebuilds(kind: str) -> None:
-    spec, cached = bayes_spec(kind=kind), CachedSuggester()
+    spec, cached = bayes_spec(kind=kind), partial(SessionStudies().suggest, REF)
     first = [
         TrialResult(
             trial=i,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from builders import DROP, REF, T0, spec
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.preflight import preflight
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.observed import Observed
 from tuneop.core.planner import plan
@@ -99,7 +100,7 @@ def test_cmaes_learns_from_a_replayed_history_generation_after_generation() -> N
 @pytest.mark.skipif(not gp_available(), reason="PyTorch is not installed: pip install '.[gp]'")
 def test_gp_suggestions_asked_together_spread_out() -> None:
     s = searching("gp")
-    asked = CachedSuggester()(s, history(s, 12), [], 12, 2)
+    asked = SessionStudies().suggest(REF, s, history(s, 12), [], 12, 2)
     assert len({(p["x"], p["n"]) for p in asked}) == 2
 
 
@@ -108,7 +109,7 @@ def test_gp_without_pytorch_is_one_line_naming_the_field(monkeypatch: pytest.Mon
     monkeypatch.setattr("tuneop.core.samplers.gp_available", lambda: False)
     s = searching("gp")
     with pytest.raises(SpecError) as err:
-        CachedSuggester()(s, history(s, 3), [], 3, 1)
+        SessionStudies().suggest(REF, s, history(s, 3), [], 3, 1)
     assert err.value.problems == [GP_NEEDS] and GP_NEEDS.startswith("spec.optimizer.type: gp")
     assert preflight(s) == GP_NEEDS
 
@@ -119,6 +120,6 @@ NEEDS_GP = pytest.mark.skipif(not gp_available(), reason="PyTorch is not install
 @pytest.mark.parametrize("kind", ["cmaes", pytest.param("gp", marks=NEEDS_GP)])
 def test_a_planned_session_of_a_new_sampler_launches_suggested_trials(kind: str) -> None:
     s = searching(kind)
-    first = plan(s, Observed(REF, ()), T0, CachedSuggester())
+    first = plan(s, Observed(REF, ()), T0, partial(SessionStudies().suggest, REF))
     params = [p for job in first.create for p in job.params]
     assert len(params) == s.max_parallel and all(-5 <= p["x"] <= 10 for p in params)

@@ -59,14 +59,15 @@ def test_a_job_finished_without_a_log_is_not_harvested_until_its_log_can_be_read
     assert [r.outcome.value for r in p.persist] == ["ResultsLost"]
 
 
-def test_the_frozen_clock_moves_only_when_told_or_by_its_tick() -> None:
-    clock = FrozenClock()
-    assert clock() == clock.now() == T0
+def test_the_frozen_clock_moves_only_when_told_or_by_its_step() -> None:
+    clock = FrozenClock(T0)
+    assert clock.now() == clock.now() == T0
     clock.advance(90)
-    assert clock() == T0 + timedelta(seconds=90)
-    ticking = FrozenClock(tick=1)
-    assert [ticking(), ticking()] == [T0, T0 + timedelta(seconds=1)]
-    assert clock.monotonic() == (T0 + timedelta(seconds=90)).timestamp()
+    assert clock.now() == T0 + timedelta(seconds=90)
+    assert clock.monotonic() == 90
+    stepping = FrozenClock(T0, step=1)
+    one, two = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    assert [stepping.now(), stepping.now()] == [one, two]
 
 
 def test_play_sees_every_reconcile_and_gives_up_loudly_on_a_session_that_never_ends() -> None:

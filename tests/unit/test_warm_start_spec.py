@@ -3,6 +3,7 @@ records as history (bounded, numbered below 0), and the sources that cannot serv
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tuneop.adapters.redis_mirror.warmstart import (
 )
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import SessionSpec
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
 from tuneop.core.observed import Observed
 from tuneop.core.planner import plan
 from tuneop.core.samplers import gp_available
@@ -110,7 +111,7 @@ NEEDS_GP = pytest.mark.skipif(not gp_available(), reason="PyTorch is not install
 def test_the_points_are_the_first_trials_and_the_sampler_asks_the_rest(kind: str) -> None:
     other = {**POINT, "x": -2, "n": 8.0, "c": "b"}
     s = warm(kind, points=[POINT, other])
-    first = plan(s, Observed(REF, ()), T0, CachedSuggester())
+    first = plan(s, Observed(REF, ()), T0, partial(SessionStudies().suggest, REF))
     params = [p for job in first.create for p in job.params]
     assert params[:2] == [POINT, {**other, "x": -2.0, "n": 8}]
     assert isinstance(params[1]["x"], float) and isinstance(params[1]["n"], int)

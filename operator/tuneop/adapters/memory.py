@@ -51,7 +51,7 @@ class MemoryHistory:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-        if not spec.optimizer.learns or spec.trials is not None:
+        if not spec.learns_from_history:
             return
         with self._lock:
             bucket = self._trials.setdefault(ref.key, {})

@@ -146,7 +146,7 @@ class Optimizer(_Model):
 
     @property
     def learns(self) -> bool:
-        """Whether trials are suggested from the history (bayesian, cmaes, gp)."""
+        """Whether this optimizer suggests trials from the history (bayesian, cmaes, gp)."""
         return self.type in LEARNING_OPTIMIZERS
 
 
@@ -270,6 +270,14 @@ class SessionSpec(_Model):
     @property
     def multi_objective(self) -> bool:
         return self.objectives is not None
+
+    @property
+    def learns_from_history(self) -> bool:
+        """Whether trials are suggested from the session's history: a learning optimizer
+        over a search space (the planner asks the sampler, the result stores keep the
+        history). An explicit ``trials`` list runs as written and learns nothing; the
+        spec's own check already refuses one with a learning optimizer."""
+        return self.optimizer.learns and self.trials is None
 
     @model_validator(mode="after")
     def _check(self) -> SessionSpec:

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
+# Parameter and Scalar live in api.parameters, below both this module and api.spec:
+# importing them from api.spec made a cycle (spec imports this module for WarmStart).
+from tuneop.api.parameters import Parameter, Scalar
 from tuneop.api.worker import ApiModel
-
-if TYPE_CHECKING:
-    from tuneop.api.spec import Parameter, Scalar
 
 __all__ = [
     "DEFAULT_WARM_START_TRIALS",

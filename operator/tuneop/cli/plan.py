@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -27,6 +27,7 @@ from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.text import clean, styled
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.harvest import harvest_job
 from tuneop.core.observed import JobState, Observed, ObservedJob
 from tuneop.core.packing import job_at, job_count
@@ -101,7 +102,7 @@ def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]
             trials = tuple(range(first, first + size))
         else:
             raise SpecError([f"{where}.trials: required for a Job outside the layout"])
-        bayes = spec.optimizer.learns and spec.trials is None
+        bayes = spec.learns_from_history
         params = tuple(raw.get("params") or ([] if bayes else [point(spec, t) for t in trials]))
         job = ObservedJob(
             index=index,
@@ -134,7 +135,7 @@ def dry_run(
     trials: int | None = None,
 ) -> DryRun:
     """One planning step; ``trials``: list the first N trials instead of the first wave's."""
-    now = now or datetime.now(UTC)
+    now = now or SYSTEM_CLOCK.now()  # the command's own moment: tests pass theirs
     jobs: list[ObservedJob] = []
     status = session.status
     if observed_data is not None:
@@ -161,7 +162,7 @@ def dry_run(
 def _first_trials(
     spec: SessionSpec, total: int, n: int, planned: dict[int, tuple[int, Any]]
 ) -> list[dict[str, Any]]:
-    bayes = spec.optimizer.learns and spec.trials is None
+    bayes = spec.learns_from_history
     out: list[dict[str, Any]] = []
     job = 0
     while len(out) < n:

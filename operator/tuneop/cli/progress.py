@@ -16,7 +16,6 @@ is an input, so the tests drive it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
@@ -25,6 +24,7 @@ from rich.console import Console
 
 from tuneop.api.status import PARETO_FRONT_SIZE, SessionStatus
 from tuneop.cli.text import clean, styled
+from tuneop.core.clock import SYSTEM_CLOCK
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -70,7 +70,7 @@ class PlainProgress:
     def __init__(
         self,
         console: Console,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = SYSTEM_CLOCK.monotonic,
         min_gap: float = MIN_GAP_SECONDS,
         heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:

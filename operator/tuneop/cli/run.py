@@ -28,7 +28,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -48,7 +47,8 @@ from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC, Phase
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
+from tuneop.core.clock import SYSTEM_CLOCK, Clock
 from tuneop.core.planner import Event
 from tuneop.core.ranges import IndexSet, parse_inflight
 from tuneop.core.resume import has_work, reopen, resume_line, user_stopped_jobs
@@ -63,7 +63,6 @@ __all__ = [
     "LocalRun",
     "SessionBar",
     "run_local",
-    "utcnow",
 ]
 
 IDLE_WAKE_SECONDS = 1.0
@@ -92,10 +91,6 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -166,7 +161,7 @@ def run_local(
     max_parallel: int | None = None,
     progress: bool | None = None,
     extra_mirrors: Sequence[Mirror] = (),
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = SYSTEM_CLOCK,
     verbose: bool = False,
     log_cap_bytes: int = LOG_CAP_BYTES,
     fresh: bool = False,
@@ -190,7 +185,7 @@ def run_local(
     if not fresh:  # --fresh moves the folder aside, strangers and all
         check_session_folder(folder, results_dir)
     files = session_files(session.spec, Path.cwd(), sys.path)
-    claim = claim_folder(folder, session.spec, fresh, clock(), files)
+    claim = claim_folder(folder, session.spec, fresh, clock.now(), files)
     if claim.archived is not None:
         moved = f"starting {ref.name} over: the previous results moved to {claim.archived}"
         console.print(clean(moved), highlight=False, soft_wrap=True)
@@ -199,10 +194,11 @@ def run_local(
         log_cap_bytes=log_cap_bytes,
         warm_workers=warm_workers,
         gpus=GpuPool(gpus or Gpus()),
+        monotonic=clock.monotonic,
     )
     prev = _reopened(claim.status, store, ref, backend)
     finished = prev.terminal and prev.phase is not Phase.CANCELLED
-    if finished and not has_work(spec, ref, prev, clock()):
+    if finished and not has_work(spec, ref, prev, clock.now()):
         return LocalRun(status=prev, session_dir=folder, events=[], finished=True)
     events = ConsoleEvents(console, verbose)
     reconciler = Reconciler(
@@ -212,7 +208,7 @@ def run_local(
         mirrors=[store, *extra_mirrors],
         events=events,
         clock=clock,
-        suggest=CachedSuggester(),
+        suggester=SessionStudies(),
         warm_start=warm_start,
     )
     bar: ProgressView
@@ -232,6 +228,8 @@ def run_local(
             status = _loop(spec, ref, reconciler, backend, prev, bar, announce)
     finally:
         become_subreaper(False)
+        if reconciler.suggester is not None:  # the run is over, whichever way it ended
+            reconciler.suggester.release(ref)
     return LocalRun(status=status, session_dir=folder, events=events.seen)
 
 

@@ -9,7 +9,6 @@ terminal, or 2 when the session is unknown.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import redis
@@ -21,6 +20,7 @@ from rich.text import Text
 from tuneop.adapters.redis_mirror import Keys, records
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.cli.text import clean, styled
+from tuneop.core.clock import SYSTEM_CLOCK
 
 __all__ = ["TERMINAL", "UnknownSession", "leaderboard", "resolve", "watch"]
 
@@ -101,7 +101,7 @@ def watch(
     console: Console,
     prefix: str = "tuneop",
     timeout: float | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
 ) -> int:
     session = resolve(client, prefix, target)
     k = Keys(prefix, session)

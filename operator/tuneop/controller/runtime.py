@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +48,8 @@ from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
 from tuneop.controller.stores import FolderStore, RedisStore
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.bayesian import SessionStudies
+from tuneop.core.clock import SYSTEM_CLOCK, Clock
 from tuneop.ports import Mirror, ResultStore, WarmStartSource
 from tuneop.reconciler import Reconciler
 
@@ -61,17 +60,12 @@ __all__ = [
     "OperatorConfig",
     "Runtime",
     "build_runtime",
-    "utcnow",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,7 @@ class Runtime:
     ready: Callable[[], bool] = lambda: True
     serial: Coalescer = field(default_factory=Coalescer)
     phases: PhaseTracker = field(default_factory=PhaseTracker)
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     last_reconciled: dict[str, float] = field(default_factory=dict)
     # Reconciles scheduled for when something comes due (a session deadline).
     requeues: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
@@ -146,18 +140,21 @@ class Runtime:
 SERVED = ((API_GROUP, API_VERSION, PLURAL), ("batch", "v1", "jobs"))
 
 
-def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
-    """Everything the handlers need, built once; ``kube`` is injected by tests."""
+def build_runtime(
+    config: OperatorConfig, kube: Kube | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Runtime:
+    """Everything the handlers need, built once; ``kube`` and ``clock`` are injected by
+    tests. Every part reads the time from ``clock``."""
     if kube is None:
         from kubernetes import client
 
-        limiter = TokenBucket(qps=config.api_qps, burst=config.api_burst)
+        limiter = TokenBucket(qps=config.api_qps, burst=config.api_burst, clock=clock.monotonic)
         kube = Kube(client.ApiClient(load_configuration(config.kubeconfig)), limiter)
-    job_cache = JobCache()
+    job_cache = JobCache(clock=clock.monotonic)
     pod_cache = PodCache()
-    jobs = KubeJobs(kube, cache=job_cache, pods=pod_cache)
-    statuses = KubeStatus(kube)
-    events = KubeEvents(kube)
+    jobs = KubeJobs(kube, cache=job_cache, pods=pod_cache, clock=clock.now)
+    statuses = KubeStatus(kube, clock=clock.now)
+    events = KubeEvents(kube, clock=clock.now)
     best = BestConfigMap(kube)
     forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
     store: ResultStore
@@ -167,13 +164,13 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
     warm_start: WarmStartSource = NoRedisWarmStart()
     if config.results_dir is not None:
         folder = DirectoryResults(config.results_dir, nested=True)
-        store = FolderStore(folder)
+        store = FolderStore(folder, clock=clock.now)
         mirrors.append(folder)  # session.json beside the trials
     else:
         store = history
         forgetters.append(history.forget)
     if config.redis_url:
-        mirror = _redis_mirror(config, store)
+        mirror = _redis_mirror(config, store, clock)
         if config.results_dir is None:
             # No folder: Redis is where results become durable (see controller.stores).
             mirror.mirror_results = False
@@ -184,14 +181,17 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         if mirror.ttl_seconds > 0:
             # Retention 0 keeps a session's keys, also after the session is deleted.
             forgetters.append(lambda key: _forget_in_redis(mirror, key))
+    suggester = SessionStudies()
+    # A deleted session's study goes with it (kopf tells the forgetters its namespace/name).
+    forgetters.append(lambda key: suggester.release(_named(key)))
     reconciler = Reconciler(
         jobs=jobs,
         statuses=statuses,
         store=store,
         mirrors=mirrors,
         events=events,
-        clock=utcnow,
-        suggest=CachedSuggester(),
+        clock=clock,
+        suggester=suggester,
         warm_start=warm_start,
     )
     return Runtime(
@@ -205,10 +205,11 @@ def build_runtime(config: OperatorConfig, kube: Kube | None = None) -> Runtime:
         closers=closers,
         client_configuration=getattr(kube.api, "configuration", None),
         ready=lambda: all(serves(kube, *resource) for resource in SERVED),
+        monotonic=clock.monotonic,
     )
 
 
-def _redis_mirror(config: OperatorConfig, source: ResultStore) -> RedisMirror:
+def _redis_mirror(config: OperatorConfig, source: ResultStore, clock: Clock) -> RedisMirror:
     assert config.redis_url is not None
     ttl = DEFAULT_TTL_SECONDS if config.redis_ttl is None else config.redis_ttl
     return RedisMirror.from_url(
@@ -217,12 +218,19 @@ def _redis_mirror(config: OperatorConfig, source: ResultStore) -> RedisMirror:
         ttl_seconds=ttl,
         source=source.history,
         on_health=REDIS_UP.set,
+        clock=clock.now,
+        monotonic=clock.monotonic,
     )
 
 
-def _forget_in_redis(mirror: RedisMirror, key: str) -> None:
+def _named(key: str) -> SessionRef:
+    """The session a ``namespace/name`` key names, whichever object (uid) it is."""
     namespace, _, name = key.partition("/")
+    return SessionRef(namespace, name)
+
+
+def _forget_in_redis(mirror: RedisMirror, key: str) -> None:
     try:
-        mirror.forget(SessionRef(namespace, name))
+        mirror.forget(_named(key))
     except redis.RedisError as err:
         log.warning("%s: could not delete its Redis keys: %s", key, type(err).__name__)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tuneop.adapters.local.claim import claim_for_object
 from tuneop.adapters.local.folder import DirectoryResults
@@ -28,6 +28,7 @@ from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.contract import TrialResult
 from tuneop.ports import TransientError
 
@@ -40,7 +41,7 @@ class FolderStore:
     a session deleted and created again under its name starts a folder of its own."""
 
     folder: DirectoryResults
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     _claimed: dict[str, str] = field(default_factory=dict)
 
     def _claim(self, ref: SessionRef, spec: SessionSpec | None) -> None:

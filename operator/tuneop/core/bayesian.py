@@ -28,10 +28,13 @@ in order, a pure function of the trial number like everything else here.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuneop.api.errors import SpecError
+from tuneop.api.session import SessionRef
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.samplers import (
@@ -50,8 +53,8 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 __all__ = [
-    "CachedSuggester",
     "Params",
+    "SessionStudies",
     "Told",
     "distribution",
     "frozen_trial",
@@ -108,13 +111,26 @@ def suggest(
     count: int,
 ) -> list[Params]:
     """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ...,
-    from a study built afresh from ``history`` (what ``CachedSuggester`` keeps between
+    from a study built afresh from ``history`` (what ``SessionStudies`` keeps between
     calls instead)."""
-    return CachedSuggester(max_sessions=1)(spec, history, pending, first_trial, count)
+    fresh = SessionStudies(max_sessions=1)
+    return fresh.suggest(SessionRef("", ""), spec, history, pending, first_trial, count)
 
 
-class CachedSuggester:
-    """``suggest`` that keeps each session's study between reconciles.
+@dataclass
+class _Kept:
+    """One session's study between reconciles: whose (the object's uid) and for which spec."""
+
+    uid: str
+    spec: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    study: optuna.Study | None = None
+    seen: dict[int, Told] = field(default_factory=dict)
+    cma: CmaState | None = None
+
+
+class SessionStudies:
+    """The ``Suggester`` port over Optuna: each session's study kept between reconciles.
 
     Rebuilding a study copies every past trial into Optuna's storage, which is
     most of the cost of a suggestion once a session has hundreds of trials.
@@ -122,20 +138,29 @@ class CachedSuggester:
     trials completed since the last call, and tells the suggestions it made
     (and the pending trials it added) as FAIL afterwards, which TPE ignores, so
     the study stays equal, for sampling, to a fresh rebuild from the same
-    history. A history that does not extend the cached one (another spec, a
-    restart) rebuilds from scratch. One instance per operator or local run;
-    ``release`` drops a finished session's study (the reconciler calls it).
-    CMA-ES keeps its replayed state the same way (``samplers.CmaState``); GP
-    builds its study afresh each time, its cost being the model's fit.
+    history. A history that does not extend the kept one (a restart) rebuilds
+    from scratch. CMA-ES keeps its replayed state the same way
+    (``samplers.CmaState``); GP builds its study afresh each time, its cost
+    being the model's fit.
+
+    A study belongs to a session object: it is kept under the session's
+    namespace/name and holds that object's uid and spec, so two sessions with
+    the same spec in different namespaces never share one, and a session
+    deleted and created again under its name (another uid), or whose spec was
+    edited, starts a study of its own. kopf reconciles sessions in threads: one
+    lock guards the table, and each session's own lock its study (different
+    sessions ask at once). One instance per operator or local run; ``release``
+    drops a session's study when it ends or is deleted.
     """
 
     def __init__(self, max_sessions: int = 256) -> None:
         self.max_sessions = max_sessions
-        self._studies: dict[str, tuple[optuna.Study, dict[int, Told]]] = {}
-        self._cma: dict[str, CmaState] = {}
+        self._lock = threading.Lock()
+        self._kept: dict[str, _Kept] = {}
 
-    def __call__(
+    def suggest(
         self,
+        ref: SessionRef,
         spec: SessionSpec,
         history: Sequence[TrialResult],
         pending: Sequence[Params],
@@ -144,56 +169,92 @@ class CachedSuggester:
     ) -> list[Params]:
         if count <= 0:
             return []
-        import optuna
-        from optuna.trial import TrialState, create_trial
-
         dists = {p.name: distribution(p) for p in spec.search_space}
         usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
-        key = spec.model_dump_json()
-        known = {r.trial: _told(r, spec) for r in usable}
-        if spec.optimizer.type == "cmaes":  # CMA-ES ignores trials in flight
-            state = self._cma.get(key)
-            if state is None or not state.extended_by(known):
-                state = CmaState(spec, dists)
-            state.add(usable)
-            _remember(self._cma, key, state, self.max_sessions)
-            return _ask(state.ask_study(spec, first_trial), spec, dists, count)
         if spec.optimizer.type == "gp":
             return _gp(spec, usable, [p for p in pending if _fits(p, dists)], first_trial, count)
-        cached = self._studies.get(key)
-        if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
-            directions = [o.direction for o in spec.all_objectives]
-            study = optuna.create_study(directions=directions)
-            seen: dict[int, Told] = {}
-        else:
-            study, seen = cached
-        study.add_trials([frozen_trial(r, dists, spec) for r in usable if r.trial not in seen])
-        seen.update(known)
-        _remember(self._studies, key, (study, seen), self.max_sessions)
-        study.sampler = make_sampler(spec, first_trial)
-        liars = [
-            create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
-            for p in pending
-            if _fits(p, dists)
-        ]
-        study.add_trials(liars)
-        out = _ask(study, spec, dists, count)
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            study.tell(frozen.number, state=TrialState.FAIL)
-        _forget_parents(study)
-        return out
+        kept = self._session(ref, spec)
+        with kept.lock:
+            if spec.optimizer.type == "cmaes":
+                return _cma(kept, spec, dists, usable, first_trial, count)
+            return _tpe(kept, spec, dists, usable, pending, first_trial, count)
 
-    def release(self, spec: SessionSpec) -> None:
-        """Forget the study of a session that will ask no more (a later call rebuilds it)."""
-        self._studies.pop(spec.model_dump_json(), None)
-        self._cma.pop(spec.model_dump_json(), None)
+    def release(self, ref: SessionRef) -> None:
+        """Forget the study of a session that will ask no more (a later call rebuilds it);
+        a ``ref`` without a uid releases whichever object holds its namespace/name."""
+        with self._lock:
+            kept = self._kept.get(ref.key)
+            if kept is not None and (not ref.uid or kept.uid == ref.uid):
+                del self._kept[ref.key]
+
+    def study(self, ref: SessionRef) -> optuna.Study | None:
+        """The study kept for ``ref`` (None when none is), for inspection."""
+        with self._lock:
+            kept = self._kept.get(ref.key)
+        return kept.study if kept is not None and kept.uid == ref.uid else None
+
+    def _session(self, ref: SessionRef, spec: SessionSpec) -> _Kept:
+        """``ref``'s kept study, a fresh one for another object or spec; the most recently
+        asked sessions are kept, the oldest forgotten beyond ``max_sessions``."""
+        spec_json = spec.model_dump_json()
+        with self._lock:
+            kept = self._kept.pop(ref.key, None)
+            if kept is None or kept.uid != ref.uid or kept.spec != spec_json:
+                kept = _Kept(ref.uid, spec_json)
+            self._kept[ref.key] = kept
+            while len(self._kept) > self.max_sessions:
+                del self._kept[next(iter(self._kept))]
+            return kept
 
 
-def _remember(cache: dict[str, Any], key: str, value: Any, most: int) -> None:
-    """Keep ``value`` under ``key``, forgetting the oldest session beyond ``most``."""
-    if len(cache) >= most and key not in cache:
-        cache.pop(next(iter(cache)))
-    cache[key] = value
+def _cma(
+    kept: _Kept,
+    spec: SessionSpec,
+    dists: dict[str, BaseDistribution],
+    usable: Sequence[TrialResult],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """CMA-ES (it ignores trials in flight): the kept replay, extended or replayed afresh."""
+    known = {r.trial: _told(r, spec) for r in usable}
+    if kept.cma is None or not kept.cma.extended_by(known):
+        kept.cma = CmaState(spec, dists)
+    kept.cma.add(usable)
+    return _ask(kept.cma.ask_study(spec, first_trial), spec, dists, count)
+
+
+def _tpe(
+    kept: _Kept,
+    spec: SessionSpec,
+    dists: dict[str, BaseDistribution],
+    usable: Sequence[TrialResult],
+    pending: Sequence[Params],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """TPE or NSGA-II over the kept study, the trials in flight added as liars."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    known = {r.trial: _told(r, spec) for r in usable}
+    if kept.study is None or any(known.get(t, "gone") != v for t, v in kept.seen.items()):
+        directions = [o.direction for o in spec.all_objectives]
+        kept.study, kept.seen = optuna.create_study(directions=directions), {}
+    study = kept.study
+    study.add_trials([frozen_trial(r, dists, spec) for r in usable if r.trial not in kept.seen])
+    kept.seen.update(known)
+    study.sampler = make_sampler(spec, first_trial)
+    liars = [
+        create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
+        for p in pending
+        if _fits(p, dists)
+    ]
+    study.add_trials(liars)
+    out = _ask(study, spec, dists, count)
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(frozen.number, state=TrialState.FAIL)
+    _forget_parents(study)
+    return out
 
 
 def _ask(

@@ -1,4 +1,14 @@
-"""The deadline's clock: how long a session has spent running.
+"""Time: the one ``Clock`` a run reads it from, and the deadline's clock.
+
+``Clock`` is how every part of a run learns the time: ``now()`` the wall
+time (UTC: the status's timestamps, events, the deadline) and
+``monotonic()`` seconds for measuring intervals (rate limits, resyncs,
+reconcile durations). One is made where the operator and a local run are
+wired (``SystemClock``) and passed down; nothing below reads the system's
+time itself, so a test hands in a ``FrozenClock`` and the whole run follows
+it.
+
+The deadline's clock (``RunClock``): how long a session has spent running.
 
 ``deadlineSeconds`` bounds running time, not wall-clock time since the start.
 The status keeps the clock in two fields: ``runSeconds`` (time counted before
@@ -14,14 +24,62 @@ one counts from there, as it always did.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import Phase
 
-__all__ = ["RunClock", "open_clock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "FrozenClock", "RunClock", "SystemClock", "open_clock"]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The wall time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never go back, for measuring intervals."""
+        ...
+
+
+@dataclass(frozen=True)
+class SystemClock:
+    """The machine's time: what the operator and a local run are wired with."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+@dataclass
+class FrozenClock:
+    """A clock that moves only when told (``advance``), or by ``step`` seconds at each
+    reading of ``now``: time as a test input. Both readings move together."""
+
+    at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    step: float = 0.0
+    elapsed: float = 0.0
+
+    def now(self) -> datetime:
+        if self.step:
+            self.advance(self.step)
+        return self.at
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+        self.elapsed += seconds
 
 
 @dataclass(frozen=True)

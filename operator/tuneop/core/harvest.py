@@ -24,7 +24,7 @@ only its function's call).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from tuneop.api.spec import MetricsCollector, Objective
 from tuneop.core.contract import (
@@ -40,16 +40,18 @@ from tuneop.core.intermediate import Curve, Curves, objective_curve, stdout_curv
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.stdout_metrics import stdout_metrics
 
-__all__ = ["PodLogs", "harvest_job", "stderr_words"]
+__all__ = ["JobLogs", "harvest_job", "stderr_words"]
 
 
-class PodLogs(list[str]):
-    """A Job's pod logs, oldest first, and how many of its pods the platform disrupted
-    (an adapter that knows; they were replaced, not counted as failures)."""
+@dataclass(frozen=True)
+class JobLogs:
+    """What a finished Job left to harvest: its pods' logs, oldest first, and how many of
+    its pods the platform disrupted (evicted, preempted: they were replaced, not counted as
+    failures; 0 from an adapter that runs no pods). A value every ``JobBackend`` returns
+    alike, so the reconciler never asks which adapter read it."""
 
-    def __init__(self, logs: Sequence[str], disruptions: int = 0) -> None:
-        super().__init__(logs)
-        self.disruptions = disruptions
+    lines: tuple[str, ...] = ()
+    disruptions: int = 0
 
 
 def _stdout_report(

@@ -144,7 +144,7 @@ def _params(
 ) -> list[Params]:
     if not trials:
         return []
-    if not spec.optimizer.learns or spec.trials is not None:
+    if not spec.learns_from_history:
         return [point(spec, t) for t in trials]
     warm = [p for t in trials if (p := warm_point(spec, t)) is not None]
     asked = trials[len(warm) :]  # warm-start points are trials 0, 1, ...: they come first

@@ -212,6 +212,6 @@ def known_point(spec: SessionSpec, i: int) -> Params:
 
     The planner uses it for trials whose Job is gone or never recorded what it ran.
     """
-    if spec.optimizer.learns and not spec.trials:
+    if spec.learns_from_history:
         return warm_point(spec, i) or {}
     return point(spec, i)

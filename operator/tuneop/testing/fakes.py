@@ -7,8 +7,8 @@ next writes raise ``Conflict``), ``MemoryEvents`` the events, and
 ``MemoryResults`` the results persisted (a result store and a mirror in one;
 ``unavailable`` makes the next persists raise ``TransientError``), and
 ``FakeWarmStart`` an earlier session's results for ``spec.warmStart.from``.
-``FrozenClock`` tells the time a test sets: it moves only when told
-(``advance``), or by ``tick`` seconds at each reading.
+``FrozenClock`` (``tuneop.core.clock``'s, re-exported) tells the time a test
+sets: it moves only when told (``advance``), or by ``step`` seconds at each reading.
 
 They hold no locks and no I/O: one test, one thread. The production
 in-memory stores (``tuneop.adapters.memory``) are not these.
@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
+from tuneop.core.clock import FrozenClock
 from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import PodLogs
+from tuneop.core.harvest import JobLogs
 from tuneop.core.observed import JobState, ObservedJob
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import Conflict, MirrorRecord, TransientError
@@ -41,29 +42,6 @@ __all__ = [
 
 # Where a FrozenClock starts unless told otherwise.
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class FrozenClock:
-    """The time a test sets. ``tick``: seconds each reading moves it on (0: it stays)."""
-
-    at: datetime = T0
-    tick: float = 0.0
-
-    def now(self) -> datetime:
-        at = self.at
-        self.at += timedelta(seconds=self.tick)
-        return at
-
-    def __call__(self) -> datetime:
-        return self.now()
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back (this one's epoch seconds)."""
-        return self.at.timestamp()
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -84,11 +62,11 @@ class FakeJobs:
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
         return sorted(self.jobs.values(), key=lambda j: j.index)
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
         if job.name not in self.logs:
             raise TransientError(f"{job.name}: logs not readable yet")
         lines = self.logs[job.name]
-        return None if lines is None else PodLogs(lines, job.disruptions)
+        return None if lines is None else JobLogs(tuple(lines), job.disruptions)
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
         if job.name in self.jobs:

@@ -24,9 +24,11 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
 from tuneop.core.contract import RESULT_PREFIX, TrialResult
 from tuneop.core.observed import ObservedJob, Params
-from tuneop.core.planner import Event, JobToCreate, Plan, Suggest
+from tuneop.core.planner import Event, JobToCreate, Plan
+from tuneop.ports import Suggester
 from tuneop.reconciler import Reconciler
 from tuneop.testing.fakes import (
+    T0,
     FakeJobs,
     FakeStatus,
     FakeWarmStart,
@@ -73,9 +75,9 @@ class World:
     statuses: FakeStatus = field(default_factory=FakeStatus)
     results: MemoryResults = field(default_factory=MemoryResults)
     events: MemoryEvents = field(default_factory=MemoryEvents)
-    clock: FrozenClock = field(default_factory=FrozenClock)
+    clock: FrozenClock = field(default_factory=lambda: FrozenClock(T0))
     # Bayesian suggestions; kept here so a study lives as long as the world.
-    suggest: Suggest | None = None
+    suggester: Suggester | None = None
     # An earlier session's results for spec.warmStart.from (None: that field is unused).
     warm_start: FakeWarmStart | None = None
     plans: list[Plan] = field(default_factory=list)
@@ -87,7 +89,7 @@ class World:
             store=self.results,
             events=self.events,
             clock=self.clock,
-            suggest=self.suggest,
+            suggester=self.suggester,
             mirrors=[self.results],
             warm_start=self.warm_start,
         )

@@ -38,6 +38,7 @@ from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 from tuneop.api.vocabulary import TERMINAL_PHASES
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.planner import Event
 
 __all__ = [
@@ -59,10 +60,6 @@ MAX_EVENT_MESSAGE = 1024
 # Routine per-Job events: sampled per session, and the first left out of a crowded reconcile.
 ROUTINE = frozenset({"TrialsStarted", "TrialsFinished", "NewBest"})
 ROUTINE_INTERVAL = timedelta(seconds=60)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def event_body(ref: SessionRef, event: Event, now: datetime, instance: str) -> dict[str, Any]:
@@ -113,7 +110,7 @@ class _Sampled:
 class KubeEvents:
     kube: Kube
     instance: str = field(default_factory=socket.gethostname)
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     limit: int = MAX_EVENTS_PER_EMIT
     routine_interval: timedelta = ROUTINE_INTERVAL
     _sampled: dict[tuple[str, str], _Sampled] = field(default_factory=dict)

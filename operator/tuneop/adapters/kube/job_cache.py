@@ -29,7 +29,6 @@ kopf feeds it on the event loop, reconciles read it in worker threads.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
 from tuneop.api.vocabulary import LABEL_SESSION
+from tuneop.core.clock import SYSTEM_CLOCK
 
 __all__ = [
     "DEFAULT_RESYNC_SECONDS",
@@ -114,7 +114,7 @@ class _Session:
 
 @dataclass
 class JobCache:
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = SYSTEM_CLOCK.monotonic
     resync_seconds: float = DEFAULT_RESYNC_SECONDS
     _sessions: dict[Key, _Session] = field(default_factory=dict)
     # Counts watch updates; a LIST notes it when sent (``mark``), so a watch update that

@@ -41,7 +41,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tuneop.adapters.kube.client import (
     REQUEST_TIMEOUT,
@@ -65,7 +65,8 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
-from tuneop.core.harvest import PodLogs
+from tuneop.core.clock import SYSTEM_CLOCK
+from tuneop.core.harvest import JobLogs
 from tuneop.core.logscan import scan
 from tuneop.core.manifests import CONTAINER, selector, session_label
 from tuneop.core.observed import JobState, ObservedJob
@@ -99,7 +100,7 @@ class KubeJobs:
     # What the operator's pod watch shows; without one, each harvest LISTs the Job's pods.
     pods: PodCache | None = None
     # When a pod that has not started is stuck is judged against this clock.
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     # Per session, per finished Job: its uid and how many pods its status counts as ended.
     _ended: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _log_failures: dict[str, int] = field(default_factory=dict)
@@ -183,7 +184,7 @@ class KubeJobs:
         except Exception as err:
             raise_api_error("list_pods", err)
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
         attempt_key = f"{ref.key}/{job.name}"
         cached = self._cached_pods(ref, job.name)
         pods = creation_order(
@@ -194,7 +195,7 @@ class KubeJobs:
         if not pods:
             self._forget(attempt_key)
             # The Job controller deletes the pods of a Job past its deadline itself.
-            return [] if job.reason == "DeadlineExceeded" else None
+            return JobLogs() if job.reason == "DeadlineExceeded" else None
         with self._lock:
             give_up = self._log_failures.get(attempt_key, 0) >= MAX_LOG_ATTEMPTS - 1
         logs: list[list[str]] = []
@@ -219,8 +220,8 @@ class KubeJobs:
             logs.append(parts)
         self._forget(attempt_key)
         if not read_any:
-            return [] if job.reason == "DeadlineExceeded" else None
-        return PodLogs([part for parts in reversed(logs) for part in parts], disruptions(pods))
+            return JobLogs() if job.reason == "DeadlineExceeded" else None
+        return JobLogs(tuple(part for parts in reversed(logs) for part in parts), disruptions(pods))
 
     def _forget(self, key: str) -> None:
         with self._lock:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tuneop.core.clock import SYSTEM_CLOCK
+
 __all__ = ["DEFAULT_BURST", "DEFAULT_QPS", "TokenBucket"]
 
 DEFAULT_QPS = 20.0
@@ -32,7 +34,7 @@ DEFAULT_BURST = 40
 class TokenBucket:
     qps: float = DEFAULT_QPS
     burst: int = DEFAULT_BURST
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = SYSTEM_CLOCK.monotonic
     sleep: Callable[[float], None] = time.sleep
     _tokens: float = field(init=False)
     _stamp: float = field(init=False)

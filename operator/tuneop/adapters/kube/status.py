@@ -44,7 +44,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tuneop.adapters.kube.client import (
@@ -65,6 +65,7 @@ from tuneop.api.status import (
     status_to_wire,
 )
 from tuneop.api.vocabulary import PROGRESSING, STATUS_UNREADABLE
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.ports import Conflict, Rejected, SessionGone
 
 __all__ = [
@@ -134,7 +135,7 @@ def _uid(obj: Any) -> str:
 @dataclass
 class KubeStatus:
     kube: Kube
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     _seen: dict[str, _Seen] = field(default_factory=dict)
     # Versions of each session already replaced by a later one (bounded).
     _superseded: dict[str, deque[str]] = field(default_factory=dict)

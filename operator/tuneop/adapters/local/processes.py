@@ -44,8 +44,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,9 @@ from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
 from tuneop.adapters.local.watchdog_client import Watchdog
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.contract import parse_log
+from tuneop.core.harvest import JobLogs
 from tuneop.core.localpod import gpus_per_trial, is_runner
 from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS
 from tuneop.core.observed import JobState, ObservedJob
@@ -121,7 +122,7 @@ class LocalJobs:
     logs_dir: Path
     wakeup: threading.Event = field(default_factory=threading.Event)
     cwd: Path | None = None
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     log_cap_bytes: int = LOG_CAP_BYTES
     gpus: GpuPool = field(default_factory=GpuPool)
     watchdog: Watchdog = field(default_factory=Watchdog)
@@ -342,15 +343,17 @@ class LocalJobs:
             )
         return sorted(out, key=lambda j: j.index)
 
-    def read_logs(self, ref: SessionRef, job: ObservedJob) -> Sequence[str] | None:
+    def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
         entry = self._jobs.get(job.name)
         if entry is None:
             return None
-        return [
-            harvestable(path, trials=job.trials, below=self.anchor)
-            for path in entry.logs
-            if path.exists()
-        ]
+        return JobLogs(
+            tuple(
+                harvestable(path, trials=job.trials, below=self.anchor)
+                for path in entry.logs
+                if path.exists()
+            )
+        )
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)

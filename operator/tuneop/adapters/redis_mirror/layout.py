@@ -23,7 +23,6 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -40,15 +39,10 @@ __all__ = [
     "job_status",
     "records",
     "spec_hash",
-    "utcnow",
 ]
 
 STREAM_MAXLEN = 10_000
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

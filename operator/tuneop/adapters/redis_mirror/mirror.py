@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,13 +32,13 @@ from tuneop.adapters.redis_mirror.layout import (
     job_status,
     records,
     spec_hash,
-    utcnow,
 )
 from tuneop.adapters.redis_mirror.outbox import CONNECT_TIMEOUT, SOCKET_TIMEOUT, Outbox
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import NEW_BEST, Phase
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.contract import Outcome, TrialResult
 from tuneop.core.planner import Event, JobToCreate
 from tuneop.ports import MirrorRecord, TransientError
@@ -58,12 +57,12 @@ class RedisMirror:
     client: redis.Redis
     prefix: str = "tuneop"
     ttl_seconds: int = DEFAULT_TTL_SECONDS
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = SYSTEM_CLOCK.now
     on_health: Callable[[bool], None] | None = None
     source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
     # False when this Redis is the result store: results then come through ``store``.
     mirror_results: bool = True
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     outbox: Outbox = field(init=False)
     _marker_due: float = 0.0
     # Sessions whose results in Redis were compared with the result store in this process.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 import redis
 
 from tuneop.adapters.redis_mirror.layout import STREAM_MAXLEN, Write
+from tuneop.core.clock import SYSTEM_CLOCK
 
 __all__ = [
     "BACKOFF_FIRST",
@@ -50,7 +50,7 @@ MAX_QUEUED_EVENTS = 10_000
 @dataclass
 class Outbox:
     client: redis.Redis
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     on_health: Callable[[bool], None] | None = None
     healthy: bool = True
     writes: OrderedDict[str, Write] = field(default_factory=OrderedDict)
