@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import time
 import urllib.request
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from minicluster import processes
 from minicluster.forwarder import Forwarder, kubeconfig_through
 from minicluster.harness import Cluster
 from minicluster.kube import Json
@@ -208,11 +210,14 @@ def test_a_stopped_leader_releases_the_lease_and_the_standby_leads_within_2s(
     with two_replicas(cluster, ns, tmp_path) as (a, b), JobWatch(cluster.kubeconfig, ns) as watch:
         apply(cluster, ns, sleepy_session(name))
         wait_with_log(cluster, a.process, "mid-session", lambda: mid_session(cluster, ns, name))
+        assert a.process.process is not None
         stopping = time.monotonic()
-        assert a.process.stop() == 0, a.process.tail()
+        processes.signal_group(a.process.process, signal.SIGTERM)
         took = wait_leader(cluster, ns, b, 30) - stopping
-        print(f"\nhandover after SIGTERM of the leader: {took:.2f}s (from the signal)")
+        exited = _wait_exit(a.process, 30) - stopping
+        print(f"\nhandover after SIGTERM of the leader: {took:.2f}s; it exited after {exited:.2f}s")
         assert took <= 2.0, a.process.tail() + b.process.tail()
+        assert a.process.stop() == 0, a.process.tail()
         assert "released the lease" in a.process.log_text(), a.process.tail()
         session = wait_phase(cluster, b.process, ns, name, "Succeeded", "Failed", timeout=120)
         assert session["status"]["phase"] == "Succeeded", explain(cluster, b.process, ns, name)
@@ -258,6 +263,6 @@ def _wait_exit(process: OperatorProcess, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while process.process.poll() is None:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the partitioned leader still runs\n{process.tail()}")
+            raise TimeoutError(f"the operator still runs\n{process.tail()}")
         time.sleep(0.05)
     return time.monotonic()

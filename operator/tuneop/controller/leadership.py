@@ -312,6 +312,8 @@ async def _lead(elector: Elector, operate: Callable[[], Coroutine[Any, Any, None
         return
     # kopf installs its own SIGTERM/SIGINT handlers and returns once they fire.
     await operate()
+    log.info("leader election: kopf stopped; waiting for reconciles in flight")
     # Reconciles still running in worker threads may write: let them end before the
     # Lease goes to another.
     await loop.shutdown_default_executor()
+    log.info("leader election: reconciles in flight ended")
