@@ -18,6 +18,7 @@ The measured takeover times are printed (``-s`` shows them); docs/concepts.md qu
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -51,6 +52,11 @@ LEASE = "tuneop-operator"
 RENEW_DEADLINE = 7.0
 TRIALS = 12
 MAX_PARALLEL = 3
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
 
 
 def free_port() -> int:
@@ -192,7 +198,7 @@ def test_only_the_leader_reconciles_and_a_sigkilled_leader_is_replaced_within_15
         killed = time.monotonic()
         a.process.kill()
         took = wait_leader(cluster, ns, b, 30) - killed
-        print(f"\ntakeover after SIGKILL of the leader: {took:.2f}s")
+        print(f"\ntakeover after SIGKILL of the leader: {took:.2f}s ({load()})")
         assert took <= 15.0, b.process.tail()
         assert b.metric("tuneop_leader") == 1
         assert b.metric("tuneop_leader_transitions_total") >= 2  # a's, then its own
@@ -215,7 +221,9 @@ def test_a_stopped_leader_releases_the_lease_and_the_standby_leads_within_2s(
         processes.signal_group(a.process.process, signal.SIGTERM)
         took = wait_leader(cluster, ns, b, 30) - stopping
         exited = _wait_exit(a.process, 30) - stopping
-        print(f"\nhandover after SIGTERM of the leader: {took:.2f}s; it exited after {exited:.2f}s")
+        print(
+            f"\nhandover after SIGTERM: {took:.2f}s, leader exited after {exited:.2f}s ({load()})"
+        )
         assert took <= 2.0, a.process.tail() + b.process.tail()
         assert a.process.stop() == 0, a.process.tail()
         assert "released the lease" in a.process.log_text(), a.process.tail()
@@ -246,7 +254,7 @@ def test_a_leader_cut_off_from_the_api_server_exits_before_the_standby_takes_ove
             assert code not in (0, None), a.process.tail()
             assert exited <= RENEW_DEADLINE + 1.0, a.process.tail()
             took = wait_leader(cluster, ns, b, 30) - cut
-            print(f"standby took over {took:.2f}s after the cut")
+            print(f"standby took over {took:.2f}s after the cut ({load()})")
             assert exited < took
             assert took <= 15.0, b.process.tail()
             assert "lost the lease" in a.process.log_text(), a.process.tail()

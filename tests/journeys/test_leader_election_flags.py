@@ -9,8 +9,7 @@ itself is driven on a real control plane in tests/e2e/test_operator_leader_elect
 from __future__ import annotations
 
 import pytest
-
-from tests.journeys.user import User
+from tests.journeys.user import User, doc_block
 
 
 def one_error_line(seen: object, *needles: str) -> None:
@@ -51,3 +50,11 @@ def test_operator_help_names_the_election_flags_and_their_defaults(user: User) -
     assert seen.code == 0, seen
     for text in ("--leader-elect", "default 10", "default 7", "default 2"):
         assert text in seen.out, seen
+
+
+def test_the_documented_refusal_is_what_the_user_sees(user: User) -> None:
+    block = doc_block("docs/operator.md", "leader-elect-bad-deadline")
+    expected = next(line for line in block.splitlines() if line.startswith("# error:"))
+    seen = user.sh(block, timeout=60)
+    one_error_line(seen, "renew deadline")
+    assert seen.err.strip() == expected.removeprefix("# ").strip(), seen
