@@ -9,11 +9,11 @@ itself is driven on a real control plane in tests/e2e/test_operator_leader_elect
 from __future__ import annotations
 
 import pytest
-from tests.journeys.user import User, doc_block
+from tests.journeys.user import Seen, User, doc_block
 
 
-def one_error_line(seen: object, *needles: str) -> None:
-    code, err = seen.code, seen.err  # type: ignore[attr-defined]
+def one_error_line(seen: Seen, *needles: str) -> None:
+    code, err = seen.code, seen.err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, seen
     assert len(lines) == 1, seen
