@@ -212,10 +212,14 @@ class Elector:
 
     def _watch(self) -> None:
         while not self.stopping.wait(WATCHDOG_PERIOD):
-            with self._lock:
-                late = self.leading and must_stop(self.last_renewed, self.monotonic(), self.timing)
-            if late:
-                self.lose(f"the lease was not renewed for {self.timing.renew_deadline:g}s")
+            self.check_deadline()
+
+    def check_deadline(self) -> None:
+        """The watchdog's look: a leader past its renew deadline stops acting."""
+        with self._lock:
+            late = self.leading and must_stop(self.last_renewed, self.monotonic(), self.timing)
+        if late:
+            self.lose(f"the lease was not renewed for {self.timing.renew_deadline:g}s")
 
     def lose(self, why: str) -> None:
         """Stop acting at once: the process ends (Kubernetes starts it again)."""
