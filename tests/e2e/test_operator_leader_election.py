@@ -206,6 +206,12 @@ def test_only_the_leader_reconciles_and_a_sigkilled_leader_is_replaced_within_15
         assert session["status"]["phase"] == "Succeeded", explain(cluster, b.process, ns, name)
         lease = read_lease(cluster, ns) or {}
         assert lease["spec"]["leaseTransitions"] >= 1, lease
+        # Each new leader said so on the Lease (kubectl describe lease).
+        events = cluster.kube.get(
+            f"/api/v1/namespaces/{ns}/events", fieldSelector=f"involvedObject.name={LEASE}"
+        )["items"]
+        said = sorted(e["message"].split("_")[0] for e in events if e["reason"] == "LeaderElection")
+        assert said == ["operator-a", "operator-b"], events
         assert_exactly_once(cluster, ns, name, watch, tmp_path)
 
 

@@ -188,8 +188,7 @@ class Elector:
             log.warning("leader election: cannot %s the lease: %s", decision.action, err)
             return
         with self._lock:
-            if self.stopping.is_set() and not self.leading:
-                return
+            # Kept even when stopping meanwhile: ``release`` gives back what was taken.
             self._written = written
             self.last_renewed = sent
             self.seen = observe(self.seen, written, sent)
