@@ -157,7 +157,10 @@ class Elector:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception:  # a surprise must not end the election: the watchdog guards
+                log.exception("leader election: unexpected error; trying again")
             pause = self.timing.retry_period if self.leading else self.timing.standby_poll
             self.stopping.wait(pause)
 
