@@ -166,15 +166,18 @@ class Elector:
 
     def step(self) -> None:
         """One read of the Lease and what follows from it."""
+        # A renewal counts from before it was sent (the leader's deadline errs early), a
+        # version read from after it arrived (a standby's expiry errs late): both safe.
         sent = self.monotonic()
         try:
             record = self.lease.read()
         except TransientError as err:
             log.warning("leader election: cannot read the lease: %s", err)
             return
-        self.seen = observe(self.seen, record, sent)
+        now = self.monotonic()
+        self.seen = observe(self.seen, record, now)
         self._note_holder(record.holder if record else None)
-        decision = decide(self.seen, self.me, sent, self.wall(), self.timing, leading=self.leading)
+        decision = decide(self.seen, self.me, now, self.wall(), self.timing, leading=self.leading)
         if decision.action is Action.LOST:
             self.lose(f"the lease is held by {self.holder!r} now")
             return
