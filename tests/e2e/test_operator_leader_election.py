@@ -71,6 +71,7 @@ class Replica:
     def __init__(self, cluster: Cluster, ns: str, name: str, tmp: Path, kubeconfig: Path) -> None:
         self.name = name
         self.metrics_port = free_port()
+        self.health_port = free_port()
         self.process = OperatorProcess(
             kubeconfig,
             [ns],
@@ -80,6 +81,8 @@ class Replica:
                 str(tmp / "results"),  # shared, as a ReadWriteMany volume would be
                 "--metrics-port",
                 str(self.metrics_port),
+                "--liveness",
+                f"http://127.0.0.1:{self.health_port}/healthz",
                 "--leader-elect",
                 "--leader-elect-namespace",
                 ns,
@@ -93,6 +96,11 @@ class Replica:
         text = urllib.request.urlopen(url, timeout=5).read().decode()
         pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", re.M)
         return sum(float(value) for value in pattern.findall(text))
+
+    def healthy(self) -> bool:
+        url = f"http://127.0.0.1:{self.health_port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return bool(reply.status == 200)
 
     def holds(self, lease: Json | None) -> bool:
         holder = str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
@@ -195,6 +203,7 @@ def test_only_the_leader_reconciles_and_a_sigkilled_leader_is_replaced_within_15
         assert a.metric("tuneop_reconcile_duration_seconds_count") > 0
         assert b.metric("tuneop_reconcile_duration_seconds_count") == 0, b.process.tail()
         assert "became the leader" not in b.process.log_text()
+        assert a.healthy() and b.healthy()  # the standby answers its liveness probe too
         killed = time.monotonic()
         a.process.kill()
         took = wait_leader(cluster, ns, b, 30) - killed
