@@ -166,6 +166,7 @@ def test_replicas_roll_one_at_a_time_spread_over_nodes_with_a_disruption_budget(
         for e in pod["containers"][0]["env"]
     }
     assert env["POD_NAME"] == "metadata.name" and env["POD_NAMESPACE"] == "metadata.namespace"
+    assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/healthz"
     args = pod["containers"][0]["args"]
     for flag in (
         "--leader-elect",
