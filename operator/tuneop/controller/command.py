@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tuneop.controller.election_options import add_election_arguments, election_from
+
 __all__ = ["add_parser", "cmd_operator"]
 
 EXIT_USAGE = 2
@@ -53,7 +55,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
         given["liveness"] = args.liveness or None
     if args.metrics_port is not None:
         given["metrics_port"] = args.metrics_port
-    election = _election(args)
+    election = election_from(args)
     if isinstance(election, str):
         return _usage(f"operator: {election}")
     given["election"] = election
@@ -64,50 +66,6 @@ def cmd_operator(args: argparse.Namespace) -> int:
 
     serve(config)
     return 0
-
-
-_ELECTION_FLAGS = {
-    "leader_elect_namespace": "--leader-elect-namespace",
-    "leader_elect_lease": "--leader-elect-lease",
-    "lease_duration": "--leader-elect-lease-duration",
-    "renew_deadline": "--leader-elect-renew-deadline",
-    "retry_period": "--leader-elect-retry-period",
-}
-
-
-def _election(args: argparse.Namespace) -> Any:
-    """The ``Election`` the flags ask for, None without ``--leader-elect``, or the rule
-    they break (a one-line message)."""
-    from tuneop.controller.leadership import SA_NAMESPACE, Election, lease_namespace
-    from tuneop.core.election import Timing, timing_error
-
-    given = [flag for key, flag in _ELECTION_FLAGS.items() if getattr(args, key) is not None]
-    if not args.leader_elect:
-        return f"{given[0]} needs --leader-elect" if given else None
-    default = Timing()
-    timing = Timing(
-        lease_duration=default.lease_duration
-        if args.lease_duration is None
-        else args.lease_duration,
-        renew_deadline=default.renew_deadline
-        if args.renew_deadline is None
-        else args.renew_deadline,
-        retry_period=default.retry_period if args.retry_period is None else args.retry_period,
-    )
-    # A standby looks at least every half second, and never less often than the leader renews.
-    timing = Timing(
-        timing.lease_duration,
-        timing.renew_deadline,
-        timing.retry_period,
-        min(default.standby_poll, timing.retry_period),
-    )
-    error = timing_error(timing)
-    if error is not None:
-        return f"--leader-elect-*: {error}"
-    namespace = lease_namespace(
-        args.leader_elect_namespace, os.environ, tuple(args.namespace or ()), SA_NAMESPACE
-    )
-    return Election(namespace, args.leader_elect_lease or "tuneop-operator", timing)
 
 
 def add_parser(subcommands: Any) -> None:
@@ -143,31 +101,5 @@ def add_parser(subcommands: Any) -> None:
         help="text for people (default), json for log collectors",
     )
     p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
-    e = p.add_argument_group("leader election (several replicas; only the leader reconciles)")
-    e.add_argument(
-        "--leader-elect", action="store_true", help="hold a Lease before reconciling anything"
-    )
-    e.add_argument(
-        "--leader-elect-namespace",
-        help="the Lease's namespace (default $POD_NAMESPACE, the pod's, or the first served)",
-    )
-    e.add_argument("--leader-elect-lease", help="the Lease's name (default tuneop-operator)")
-    e.add_argument(
-        "--leader-elect-lease-duration",
-        dest="lease_duration",
-        type=int,
-        help="seconds a Lease stays valid unrenewed (default 10)",
-    )
-    e.add_argument(
-        "--leader-elect-renew-deadline",
-        dest="renew_deadline",
-        type=float,
-        help="a leader that cannot renew for this long exits (default 7)",
-    )
-    e.add_argument(
-        "--leader-elect-retry-period",
-        dest="retry_period",
-        type=float,
-        help="seconds between renewals (default 2)",
-    )
+    add_election_arguments(p)
     p.set_defaults(func=cmd_operator)
