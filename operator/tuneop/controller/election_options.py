@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuneop.controller.leadership import Election
 
 __all__ = ["add_election_arguments", "election_from"]
 
@@ -22,7 +25,7 @@ _ELECTION_FLAGS = {
 }
 
 
-def election_from(args: argparse.Namespace) -> Any:
+def election_from(args: argparse.Namespace) -> Election | str | None:
     """The ``Election`` the flags ask for, None without ``--leader-elect``, or the rule
     they break (a one-line message)."""
     from tuneop.controller.leadership import SA_NAMESPACE, Election, lease_namespace
