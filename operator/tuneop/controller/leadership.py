@@ -64,6 +64,7 @@ from tuneop.ports import Conflict, TransientError
 __all__ = [
     "EXIT_LOST",
     "LEADER",
+    "SA_NAMESPACE",
     "TRANSITIONS",
     "Election",
     "Elector",
