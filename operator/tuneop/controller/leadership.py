@@ -320,7 +320,10 @@ async def _lead(elector: Elector, operate: Callable[[], Coroutine[Any, Any, None
             await asyncio.wait_for(stop.wait(), 0.1)
     if stop.is_set():
         return
-    # kopf installs its own SIGTERM/SIGINT handlers and returns once they fire.
+    # kopf installs its own SIGTERM/SIGINT handlers and returns once they fire. (Not
+    # handed ``stop`` as its stop_flag: a flag never set stays a pending task kopf waits
+    # 5 s for at shutdown. A signal in the instant before kopf's handlers are in place is
+    # missed; the kubelet's SIGKILL then ends the process and the Lease runs out.)
     await operate()
     log.info("leader election: kopf stopped; waiting for reconciles in flight")
     # Reconciles still running in worker threads may write: let them end before the
