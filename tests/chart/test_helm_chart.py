@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tuneop.api.rbac import CALLS, CLUSTER_MODE_CALLS, ApiCall
+from tuneop.api.rbac import CALLS, CLUSTER_MODE_CALLS, LEADER_ELECTION_CALLS, ApiCall
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "tuneop"
@@ -27,6 +27,9 @@ MODES: dict[str, list[str]] = {
     "external-redis": ["--set", "redis.url=redis://:s3cret@redis.example:6379/0"],
     "redis-secret": ["--set", "redis.existingSecret.name=my-redis"],
     "results-pvc": ["--set", "results.persistence.enabled=true"],
+    "single-no-election": ["--set", "leaderElection.enabled=false", "--set", "replicaCount=1"],
+    "three-replicas": ["--set", "replicaCount=3"],
+    "single-elected": ["--set", "replicaCount=1"],
     "service-monitor": [
         "--set",
         "metrics.serviceMonitor.enabled=true",
@@ -89,12 +92,100 @@ def test_cluster_mode_rbac_covers_every_api_call() -> None:
     cluster_rules = [r for d in of_kind(docs, "ClusterRole") for r in d["rules"]]
     missing = [c for c in (*CALLS, *CLUSTER_MODE_CALLS) if not granted(cluster_rules, c)]
     assert missing == []
-    assert of_kind(docs, "Role") == []
+    assert [r["metadata"]["name"] for r in of_kind(docs, "Role")] == ["tuneop-leader-election"]
+
+
+def leader_role(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [r for r in of_kind(docs, "Role") if r["metadata"]["name"].endswith("-election")]
+    return role
+
+
+@pytest.mark.parametrize("mode", ["default", "namespaces"])
+def test_the_lease_is_granted_in_the_operator_namespace_only_and_narrowed_to_its_name(
+    mode: str,
+) -> None:
+    docs = render(mode)
+    role = leader_role(docs)
+    assert role["metadata"]["namespace"] == "tuneop-system"
+    assert all(granted(role["rules"], c) for c in LEADER_ELECTION_CALLS)
+    for rule in role["rules"]:
+        if rule["resources"] == ["leases"] and rule["verbs"] != ["create"]:
+            # get and update only on this release's Lease (create cannot be narrowed).
+            assert rule["resourceNames"] == ["tuneop"], rule
+    cluster_rules = [r for d in of_kind(docs, "ClusterRole") for r in d["rules"]]
+    assert not any(r["apiGroups"] == ["coordination.k8s.io"] for r in cluster_rules)
+    (binding,) = [
+        b for b in of_kind(docs, "RoleBinding") if b["roleRef"]["name"] == "tuneop-leader-election"
+    ]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tuneop", "namespace": "tuneop-system"}
+    ]
+    args = operator_container(docs)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-elect-lease=tuneop" in args
+
+
+def test_without_leader_election_there_is_no_lease_role_no_pdb_and_one_recreated_replica() -> None:
+    docs = render("single-no-election")
+    assert of_kind(docs, "Role") == [] and of_kind(docs, "PodDisruptionBudget") == []
+    spec = operator_container(docs)["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    (c,) = spec["template"]["spec"]["containers"]
+    assert not [a for a in c["args"] if a.startswith("--leader-elect")]
+
+
+def test_two_replicas_without_an_election_fail_at_install() -> None:
+    out = run_helm("template", "tuneop", str(CHART), "--set", "leaderElection.enabled=false")
+    assert out.returncode != 0
+    assert "replicaCount > 1 needs leaderElection.enabled" in out.stderr
+
+
+@pytest.mark.parametrize(("mode", "replicas"), [("default", 2), ("three-replicas", 3)])
+def test_replicas_roll_one_at_a_time_spread_over_nodes_with_a_disruption_budget(
+    mode: str, replicas: int
+) -> None:
+    docs = render(mode)
+    spec = operator_container(docs)["spec"]
+    assert spec["replicas"] == replicas
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    pod = spec["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    selector = term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+    assert selector.items() <= spec["template"]["metadata"]["labels"].items()
+    assert (
+        "requiredDuringSchedulingIgnoredDuringExecution" not in pod["affinity"]["podAntiAffinity"]
+    )
+    (pdb,) = of_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+    env = {
+        e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        for e in pod["containers"][0]["env"]
+    }
+    assert env["POD_NAME"] == "metadata.name" and env["POD_NAMESPACE"] == "metadata.namespace"
+    assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    args = pod["containers"][0]["args"]
+    for flag in (
+        "--leader-elect",
+        "--leader-elect-lease-duration=10",
+        "--leader-elect-renew-deadline=7",
+        "--leader-elect-retry-period=2",
+    ):
+        assert flag in args
+
+
+def test_a_single_elected_replica_gets_no_budget_it_could_never_meet() -> None:
+    docs = render("single-elected")
+    assert of_kind(docs, "PodDisruptionBudget") == []
+    assert operator_container(docs)["spec"]["replicas"] == 1
 
 
 def test_namespaces_mode_grants_only_in_the_watched_namespaces() -> None:
     docs = render("namespaces")
-    roles = of_kind(docs, "Role")
+    roles = [r for r in of_kind(docs, "Role") if r is not leader_role(docs)]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     for role in roles:
         missing = [c for c in CALLS if not c.cluster_scoped and not granted(role["rules"], c)]
@@ -110,7 +201,8 @@ def test_namespaces_mode_grants_only_in_the_watched_namespaces() -> None:
 
 @pytest.mark.parametrize("mode", ["default", "namespaces"])
 def test_rbac_has_no_wildcards_and_grants_nothing_unlisted(mode: str) -> None:
-    listed = {(c.group, c.resource, c.verb) for c in (*CALLS, *CLUSTER_MODE_CALLS)}
+    calls = (*CALLS, *CLUSTER_MODE_CALLS, *LEADER_ELECTION_CALLS)
+    listed = {(c.group, c.resource, c.verb) for c in calls}
     for doc in of_kind(render(mode), "ClusterRole") + of_kind(render(mode), "Role"):
         for rule in doc["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
@@ -141,12 +233,9 @@ def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
         ("results-pvc", ["--results-dir=/var/lib/tuneop/results"]),
     ],
 )
-def test_operator_deployment_is_single_restricted_and_probed(
-    mode: str, expected_args: list[str]
-) -> None:
+def test_operator_deployment_is_restricted_and_probed(mode: str, expected_args: list[str]) -> None:
     d = operator_container(render(mode))
     spec = d["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
     pod = spec["template"]["spec"]
     (c,) = pod["containers"]
     assert c["command"] == ["tuneop", "operator"]
@@ -195,7 +284,8 @@ def test_the_bundled_redis_runs_unless_an_external_one_is_named(mode: str, kinds
     assert {d["kind"] for d in redis_docs} == kinds
     if mode == "no-redis":
         (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
-        assert not c.get("env")
+        # Only the Downward API's identity: no Redis URL.
+        assert [e["name"] for e in c.get("env") or []] == ["POD_NAME", "POD_NAMESPACE"]
 
 
 def redis_server(mode: str = "default") -> dict[str, Any]:

@@ -194,6 +194,9 @@ def test_helm_installed_operator_runs_a_session_and_uninstalls_cleanly(
         "--set", f"redis.bundled.port={redis_port}",
         "--set", f"redis.bundled.dataDir={tmp_path / 'redis-data'}",
         "--set", "redis.bundled.host=127.0.0.1",
+        # Pods share this host's ports here, so a second replica could not bind its own;
+        # the election still runs (and its Lease RBAC is the chart's).
+        "--set", "replicaCount=1",
     ]  # fmt: skip
 
     helm(
@@ -254,6 +257,12 @@ def test_helm_installed_operator_runs_a_session_and_uninstalls_cleanly(
     scraped = http_get(metrics, "/metrics") or ""
     assert 'tuneop_trials_finished_total{outcome="Succeeded"} 30.0' in scraped, scraped[-2000:]
     assert "tuneop_redis_up 1.0" in scraped, scraped[-2000:]
+    # The one replica leads: it holds the chart's Lease under its pod name.
+    assert "tuneop_leader 1.0" in scraped, scraped[-2000:]
+    lease = cluster.kube.get(
+        f"/apis/coordination.k8s.io/v1/namespaces/{system_namespace}/leases/{RELEASE}"
+    )
+    assert lease["spec"]["holderIdentity"].startswith(pod["metadata"]["name"] + "_"), lease
 
     # Every trial, read back from the chart's Redis into a results folder.
     secret = cluster.kube.get(f"/api/v1/namespaces/{system_namespace}/secrets/tuneop-redis")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CALLS", "CLUSTER_MODE_CALLS", "ApiCall"]
+__all__ = ["CALLS", "CLUSTER_MODE_CALLS", "LEADER_ELECTION_CALLS", "ApiCall"]
 
 
 @dataclass(frozen=True)
@@ -76,4 +76,12 @@ CALLS: tuple[ApiCall, ...] = (
 CLUSTER_MODE_CALLS: tuple[ApiCall, ...] = (
     ApiCall("", "namespaces", "list", "kopf's namespace scanning", cluster_scoped=True),
     ApiCall("", "namespaces", "watch", "kopf's namespace scanning", cluster_scoped=True),
+)
+
+# Only with leader election, and only in the operator's own namespace (a Role there).
+LEADER_ELECTION_CALLS: tuple[ApiCall, ...] = (
+    ApiCall("coordination.k8s.io", "leases", "create", "the Lease, the first time"),
+    ApiCall("coordination.k8s.io", "leases", "get", "read the Lease (standby and leader)"),
+    ApiCall("coordination.k8s.io", "leases", "update", "acquire, renew and release the Lease"),
+    ApiCall("", "events", "create", "an Event on the Lease when the leader changes"),
 )

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tuneop.controller.election_options import add_election_arguments, election_from
+
 __all__ = ["add_parser", "cmd_operator"]
 
 EXIT_USAGE = 2
@@ -53,6 +55,10 @@ def cmd_operator(args: argparse.Namespace) -> int:
         given["liveness"] = args.liveness or None
     if args.metrics_port is not None:
         given["metrics_port"] = args.metrics_port
+    election = election_from(args)
+    if isinstance(election, str):
+        return _usage(f"operator: {election}")
+    given["election"] = election
     config = OperatorConfig(**given)
     if config.api_qps <= 0 or config.api_burst < 1:
         return _usage("operator: --api-qps must be > 0 and --api-burst >= 1")
@@ -95,4 +101,5 @@ def add_parser(subcommands: Any) -> None:
         help="text for people (default), json for log collectors",
     )
     p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
+    add_election_arguments(p)
     p.set_defaults(func=cmd_operator)

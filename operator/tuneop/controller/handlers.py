@@ -53,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import kopf
@@ -148,7 +148,8 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig | None = N
         prefix=PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = FINALIZER
-    settings.peering.standalone = True  # one replica; no peering objects needed
+    # No kopf peering: with several replicas, the Lease elects the one that runs kopf.
+    settings.peering.standalone = True
     settings.peering.mandatory = False
     settings.posting.enabled = False  # our Events go through the rate limiter instead
     settings.watching.label_selectors["batch", "v1", "jobs"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
@@ -300,13 +301,21 @@ def serve(config: OperatorConfig) -> None:
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL
     )
     metrics.serve(config.metrics_port)
-    asyncio.run(
-        kopf.operator(
+
+    def operate(liveness: str | None) -> Coroutine[Any, Any, None]:
+        return kopf.operator(
             registry=registry,
             memo=kopf.Memo(config=config),
             standalone=True,
             clusterwide=config.all_namespaces,
             namespaces=list(config.namespaces),
-            liveness_endpoint=config.liveness,
+            liveness_endpoint=liveness,
         )
-    )
+
+    if config.election is None:
+        asyncio.run(operate(config.liveness))
+        return
+    from tuneop.controller.leadership import run_elected
+
+    # kopf starts only once this replica leads; /healthz is the elector's meanwhile.
+    run_elected(config.election, config.kubeconfig, config.liveness, lambda: operate(None))

@@ -45,6 +45,7 @@ from tuneop.adapters.redis_mirror import (
 )
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
+from tuneop.controller.leadership import Election
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
 from tuneop.controller.stores import FolderStore, RedisStore
@@ -86,6 +87,8 @@ class OperatorConfig:
     kubeconfig: str | None = None
     # A finished session is re-checked this rarely (Jobs left behind by a failed delete).
     settled_recheck_seconds: float = 600.0
+    # Leader election (``--leader-elect``); None: this process reconciles from the start.
+    election: Election | None = None
 
 
 @dataclass
