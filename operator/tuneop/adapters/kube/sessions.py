@@ -25,8 +25,10 @@ __all__ = ["SessionClient"]
 
 
 def _object(body: Any, what: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise TransientError(f"{what}: the API server's answer is no object")
+    """The session the API server answered with; an answer that is not one (no object, or
+    its metadata no object) is refused here rather than where it is read."""
+    if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+        raise TransientError(f"{what}: the API server's answer is no TuningSession")
     return body
 
 
