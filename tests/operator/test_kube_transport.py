@@ -167,6 +167,7 @@ def test_read_json_of_an_empty_body_is_none() -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: connections go back to the pool and are reused
     answers: dict[tuple[str, str], tuple[int, bytes]] = {}
     seen: list[tuple[str, str, str, bytes]] = []
 
@@ -230,3 +231,19 @@ def test_the_kubernetes_client_carries_requests_and_hands_errors_back(server: st
     method, path, ctype, body = next(s for s in _Handler.seen if s[0] == "PATCH")
     assert (method, path, ctype) == ("PATCH", "/p?fieldManager=m", "application/apply-patch+yaml")
     assert json.loads(body) == {"spec": {}}
+
+
+def test_a_connection_left_mid_answer_is_not_reused_for_the_next_call(server: str) -> None:
+    # The transport hands a connection back with an oversized answer unread; the pool must
+    # not read the rest of it as the next call's answer (urllib3 drops such a connection).
+    big = b'{"pad": "' + b"x" * 4_000_000 + b'"}'
+    _Handler.answers = {("GET", "/big"): (200, big), ("GET", "/small"): (200, b'{"ok": 1}')}
+    k = real_kube(server)
+    k.max_response_bytes = 100_000
+    try:
+        for _ in range(3):
+            with pytest.raises(TransientError, match="larger than 100000 bytes"):
+                k.request("big", "GET", "/big")
+            assert k.request("small", "GET", "/small").body == {"ok": 1}
+    finally:
+        k.close()

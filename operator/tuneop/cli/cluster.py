@@ -14,8 +14,10 @@ Ctrl-C stops following and leaves the session running (exit 130); with
 ``--cancel-on-interrupt`` it suspends the session first (no new trials; the
 running ones finish) and exits 2, as a cancelled local run does.
 
-What the API server returns is untrusted: the status is read leniently
-(``status_from_wire``) and printed as text. The cluster is reached through
+What the API server returns is untrusted: it is read bounded (an answer past
+the transport's cap, or one that is no TuningSession, is one line and exit 2),
+the status is read leniently (``status_from_wire``) and printed as text; a
+refused apply names the server's own reason. The cluster is reached through
 the ``ClusterSessions`` port (``tuneop.assembly.cli_clients`` builds it), so
 this module imports no Kubernetes client.
 """

@@ -111,7 +111,9 @@ class BestConfigMap:
                 return
         try:
             self._put(ref, data)
-        except (TransientError, Rejected, ForeignConfigMap) as err:  # API errors are counted
+        except Exception as err:  # the status is written: a mirror's failure is only logged
+            if not isinstance(err, TransientError | Rejected):  # the transport counted those
+                self.kube.count("write_best", None)
             log.warning("%s: could not write ConfigMap %s: %s", ref.key, best_name(ref.name), err)
             return
         with self._lock:

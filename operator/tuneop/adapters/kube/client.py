@@ -87,6 +87,8 @@ class ApiClientSender:
             # The client has read the error's body itself (a Status object of the server).
             data = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
             return Answer(err.status, (data,), str(err.reason or ""))
+        # A connection handed back with its answer unread to the end (one past its cap) is
+        # not reused: urllib3 drops a pooled connection that has data waiting to be read.
         return Answer(
             resp.status, resp.stream(STREAM_CHUNK_BYTES), str(resp.reason or ""), resp.release_conn
         )

@@ -177,5 +177,7 @@ class KubeEvents:
                     event_body(ref, event, now, self.instance),
                     query=[("fieldValidation", "Strict")],
                 )
-            except (TransientError, Rejected) as err:  # counted; never worth failing a reconcile
+            except Exception as err:  # an Event is never worth failing a reconcile for
+                if not isinstance(err, TransientError | Rejected):  # the transport counted those
+                    self.kube.count("create_event", None)
                 log.warning("%s: could not post event %s: %s", ref.key, event.reason, err)
