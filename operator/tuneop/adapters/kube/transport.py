@@ -238,7 +238,8 @@ class Kube:
             except failures as err:  # the connection broke while the body was read
                 raise self._failed(operation, None, _what(err)) from err
             except ValueError as err:
-                reason = f"the answer is no JSON: {err}"[:300]
+                what = "is no JSON" if read is None else "cannot be read"
+                reason = f"the answer {what}: {err}"[:300]
                 raise self._failed(operation, None, reason, "garbled") from err
             return Reply(answer.status, decoded)
         finally:
