@@ -44,9 +44,9 @@ it cannot help; ``SessionGone`` the session was deleted, nothing is left to do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
@@ -59,6 +59,9 @@ from tuneop.core.planner import Event, JobToCreate
 
 __all__ = [
     "Clock",
+
+
+    "ClusterSessions",
     "Conflict",
     "EventSink",
     "JobBackend",
@@ -66,6 +69,7 @@ __all__ = [
     "MirrorRecord",
     "Rejected",
     "ResultStore",
+    "ResultsReader",
     "SessionGone",
     "StatusStore",
     "Suggester",
@@ -154,3 +158,49 @@ class Suggester(Protocol):
     ) -> list[Params]: ...
 
     def release(self, ref: SessionRef) -> None: ...
+
+
+# --- the command line's clients (built by ``tuneop.assembly.cli_clients``) ---
+
+
+class ClusterSessions(Protocol):
+    """TuningSessions on a cluster, as ``tuneop run`` applies, follows and suspends them.
+
+    Failures are the errors above: ``SessionGone`` (no such session), ``Rejected``
+    (the API server refused the request), ``TransientError`` (anything worth retrying).
+    """
+
+    def apply(
+        self, manifest: Mapping[str, Any], *, manager: str, dry_run: bool = False
+    ) -> dict[str, Any]: ...
+
+    def read(self, ref: SessionRef) -> dict[str, Any]: ...
+
+    def suspend(self, ref: SessionRef, *, manager: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ResultsReader(Protocol):
+    """A session mirror read back (Redis): sessions are ``namespace/name`` ids; what comes
+    back is untrusted, already bounded; a failure to read is ``TransientError``."""
+
+    prefix: str  # of the mirror's keys, named when a session is not found
+
+    def sessions(self) -> list[str]: ...
+
+    def fields(self, session: str) -> dict[str, str]: ...
+
+    def records(
+        self, session: str, trials: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def running(self, session: str) -> list[str]: ...
+
+    def leaderboard(self, session: str, n: int, descending: bool) -> list[tuple[str, float]]: ...
+
+    def events(
+        self, session: str, after: str, *, count: int = 500, block_ms: int = 500
+    ) -> list[tuple[str, dict[str, str]]]: ...
+
+    def close(self) -> None: ...

@@ -22,6 +22,7 @@ from tuneop.adapters.local.folder import load_records
 from tuneop.adapters.local.processes import copy_capped, harvestable
 from tuneop.adapters.redis_mirror import Keys
 from tuneop.api.session import parse_manifest
+from tuneop.assembly.cli_clients import redis_results
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
 from tuneop.cli.watch import watch
@@ -145,7 +146,8 @@ def test_watch_prints_what_redis_holds_as_text(redis_url: str) -> None:
         client.xadd(k.events, {"type": "trial_failed", "data": data})
     client.zadd(k.leaderboard, {"not-a-trial": 1.0})
     out = io.StringIO()
-    code = watch(client, "default/hostile", Console(file=out, width=200), timeout=5)
+    reader = redis_results(redis_url, "tuneop", 5.0)
+    code = watch(reader, "default/hostile", Console(file=out, width=200), timeout=5)
     shown = out.getvalue()
     assert code == 1
     assert "[/data]" in shown and "\\x1b[2J" in shown and "\x1b[2J" not in shown

@@ -13,6 +13,7 @@ import yaml
 from rich.console import Console
 
 from builders import RUNNER_IMAGE, session_doc
+from tuneop.assembly.cli_clients import redis_results
 from tuneop.cli.main import main
 from tuneop.cli.watch import UnknownSession, watch
 
@@ -72,7 +73,7 @@ def test_watch_follows_a_live_session_and_exits_with_its_code(
     proc = start_run(session_file(tmp_path, "live", trials), tmp_path, redis_url)
     wait_registered(redis_url, "default/live")
     console = Console(record=True, width=200)
-    code = watch(redis.Redis.from_url(redis_url), "live", console, timeout=60)
+    code = watch(redis_results(redis_url, "tuneop", 5.0), "live", console, timeout=60)
     assert proc.wait(timeout=30) == 0
     text = console.export_text()
     assert code == 0
@@ -99,6 +100,6 @@ def test_watch_of_an_unknown_session_is_a_clear_error(
     redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(UnknownSession):
-        watch(redis.Redis.from_url(redis_url), "nope/none", Console(quiet=True))
+        watch(redis_results(redis_url, "tuneop", 5.0), "nope/none", Console(quiet=True))
     assert main(["watch", "none", "--redis-url", redis_url]) == 2
     assert "matches none" in capsys.readouterr().err

@@ -43,13 +43,10 @@ BATCH = "/apis/batch/v1"
 
 def operator_kube(cluster: Cluster) -> Any:
     """The operator's ``Kube`` (its ApiClient and write limiter) on the admin kubeconfig."""
-    from kubernetes import client
-
-    from tuneop.adapters.kube.client import Kube, load_configuration
+    from tuneop.adapters.kube.client import connect
     from tuneop.adapters.kube.ratelimit import TokenBucket
 
-    cfg = load_configuration(str(cluster.kubeconfig))
-    return Kube(api=client.ApiClient(cfg), limiter=TokenBucket(qps=50, burst=50))
+    return connect(str(cluster.kubeconfig), TokenBucket(qps=50, burst=50))
 
 
 def job_body(name: str, command: list[str], **spec: Any) -> Json:

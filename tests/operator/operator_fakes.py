@@ -1,12 +1,16 @@
-"""A small stateful fake of the Kubernetes API calls tuneop's adapters make, and builders.
+"""A small stateful fake of the Kubernetes API server tuneop's adapters talk to, and builders.
 
-``FakeApi`` stands behind the ``kubernetes`` client's interfaces (the methods of
-``BatchV1Api``, ``CoreV1Api`` and ``CustomObjectsApi`` the adapters call, with
-their ``_preload_content=False`` responses): Jobs, their pods and logs,
-TuningSessions with a status subresource and resourceVersions, Events and
-ConfigMaps. Creating a Job also creates its first pod, as the Job controller
-would; ``finish`` moves a Job to Complete or Failed with a log. Failures are
-injected per method with ``fail_next``. Every call is recorded in ``calls``.
+``FakeApi`` is a ``Sender`` (``tuneop.adapters.kube.transport``): it stands behind
+the one ``Kube.request`` every adapter calls, as httpx's ``MockTransport`` stands
+behind a client. Each request is routed by its method and path (``ROUTES``) to a
+handler that answers a status and a JSON body (or the bytes of a log), over a
+small store: Jobs, their pods and logs, TuningSessions with a status
+subresource and resourceVersions, Events and ConfigMaps. Creating a Job also
+creates its first pod, as the Job controller would; ``finish`` moves a Job to
+Complete or Failed with a log. Failures are injected per route with
+``fail_next``: an ``http_error`` (the API server answers that status) or any
+exception (the request got no answer). Every call is recorded in ``calls``, by
+its route's name.
 
 Test modules import it as ``from operator_fakes import ...`` (pytest puts this
 folder on ``sys.path``); the name is prefixed so it cannot shadow a helper of
@@ -17,48 +21,70 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
-from kubernetes.client.exceptions import ApiException
+from operator_builders import T0, Json, condition, grid_spec, job_json, loss, pod_json, result_log
 
-from builders import spec
-from tuneop.adapters.kube.client import Kube
 from tuneop.adapters.kube.ratelimit import TokenBucket
-from tuneop.api.session import SessionRef
-from tuneop.api.spec import SessionSpec
-from tuneop.core.contract import RESULT_PREFIX
-from tuneop.core.manifests import job_manifest
-from tuneop.core.observed import Params
+from tuneop.adapters.kube.transport import Answer, Kube, Request
 
-Json = dict[str, Any]
-T0 = "2026-01-01T12:00:00Z"
+__all__ = [
+    "T0", "FakeApi", "HttpError", "Json", "answer", "condition", "fake_kube", "grid_spec",
+    "http_error", "job_json", "loss", "pod_json", "result_log",
+]  # fmt: skip
 
 
-def api_exception(status: int, message: str = "") -> ApiException:
-    err = ApiException(status=status, reason={400: "BadRequest", 404: "NotFound"}.get(status, "x"))
-    err.body = json.dumps({"kind": "Status", "code": status, "message": message or str(status)})
-    return err
+CHUNK = 64 * 1024
 
 
-@dataclass
-class Resp:
-    """What a ``_preload_content=False`` call returns: a urllib3-like response."""
+class HttpError(Exception):
+    """An answer of the fake API server that is an error status (a ``Status`` object)."""
 
-    data: bytes
-    released: bool = False
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.body = {"kind": "Status", "code": status, "message": message or str(status)}
 
-    def stream(self, amt: int) -> Iterator[bytes]:
-        for start in range(0, len(self.data), amt):
-            yield self.data[start : start + amt]
 
-    def release_conn(self) -> None:
-        self.released = True
+def http_error(status: int, message: str = "") -> HttpError:
+    return HttpError(status, message)
 
-    @classmethod
-    def of(cls, obj: Any) -> Resp:
-        return cls(obj if isinstance(obj, bytes) else json.dumps(obj).encode())
+
+def answer(status: int, payload: Any, released: list[bool] | None = None) -> Answer:
+    """An ``Answer`` of ``payload`` (bytes as they are, anything else as JSON), in chunks."""
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+    return Answer(status, chunks, release=lambda: (released or []).append(True))
+
+
+# method, path pattern, route name (the name ``calls``, ``names`` and ``fail_next`` use).
+_NS = r"/namespaces/(?P<namespace>[^/]+)"
+_NAME = r"/(?P<name>[^/]+)"
+ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    (m, re.compile(p), n)
+    for m, p, n in [
+        ("GET", rf"/apis/batch/v1{_NS}/jobs", "list_namespaced_job"),
+        ("POST", rf"/apis/batch/v1{_NS}/jobs", "create_namespaced_job"),
+        ("GET", rf"/apis/batch/v1{_NS}/jobs{_NAME}", "read_namespaced_job"),
+        ("DELETE", rf"/apis/batch/v1{_NS}/jobs{_NAME}", "delete_namespaced_job"),
+        ("GET", rf"/api/v1{_NS}/pods", "list_namespaced_pod"),
+        ("GET", rf"/api/v1{_NS}/pods{_NAME}/log", "read_namespaced_pod_log"),
+        ("POST", rf"/api/v1{_NS}/events", "create_namespaced_event"),
+        ("GET", rf"/api/v1{_NS}/configmaps{_NAME}", "read_namespaced_config_map"),
+        ("POST", rf"/api/v1{_NS}/configmaps", "create_namespaced_config_map"),
+        ("PUT", rf"/api/v1{_NS}/configmaps{_NAME}", "replace_namespaced_config_map"),
+        ("GET", rf"/apis/tuneop\.dev/v1alpha1{_NS}/tuningsessions{_NAME}", "get_session"),
+        (
+            "PATCH",
+            rf"/apis/tuneop\.dev/v1alpha1{_NS}/tuningsessions{_NAME}/status",
+            "patch_session_status",
+        ),
+        ("GET", r"/apis/(?P<group>[^/]+)/(?P<version>[^/]+)", "discovery"),
+    ]
+]
 
 
 def matches(labels: dict[str, str], selector: str | None) -> bool:
@@ -82,18 +108,6 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
-def result_log(trials: list[tuple[int, Params]], value: Callable[[Params], float]) -> str:
-    lines = ["worker starting"]
-    for t, p in trials:
-        body = {"trial": t, "params": p, "metrics": {"loss": value(p)}, "status": "succeeded"}
-        lines.append(RESULT_PREFIX + json.dumps(body))
-    return "\n".join(lines) + "\n"
-
-
-def loss(params: Params) -> float:
-    return float(sum(v for v in params.values() if isinstance(v, int | float)))
-
-
 @dataclass
 class FakeApi:
     jobs: dict[tuple[str, str], Json] = field(default_factory=dict)
@@ -107,6 +121,25 @@ class FakeApi:
     rv: int = 100
     uid: int = 0
     second: int = 0
+    # Every request as the transport sent it.
+    requests: list[Request] = field(default_factory=list)
+    # One entry per answer whose connection was released.
+    released: list[bool] = field(default_factory=list)
+
+    # --- the one entry point: a Sender ---
+
+    def __call__(self, request: Request) -> Answer:
+        self.requests.append(request)
+        for method, pattern, route in ROUTES:
+            found = pattern.fullmatch(request.path)
+            if method == request.method and found:
+                params = {k: unquote(v) for k, v in found.groupdict().items()}
+                try:
+                    status, payload = getattr(self, f"_{route}")(request, **params)
+                except HttpError as err:
+                    status, payload = err.status, err.body
+                return answer(status, payload, self.released)
+        return answer(404, HttpError(404, f"no route {request.method} {request.path}").body)
 
     # --- test controls ---
 
@@ -212,28 +245,39 @@ class FakeApi:
         ]
         return sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"])
 
-    # --- batch/v1 ---
+    def add_job(self, namespace: str, body: Json) -> Json:
+        """Someone (an earlier create of ours, say) creates a Job, as a POST would."""
+        _, job = self._create_namespaced_job(Request("POST", "", body=body), namespace)
+        return dict(job)
 
-    def list_namespaced_job(self, namespace: str, label_selector: str = "", **_: Any) -> Resp:
-        self._call("list_namespaced_job", label_selector)
+    def remove_job(self, namespace: str, name: str) -> None:
+        """Someone deletes the Job (and the garbage collector its pods, at once)."""
+        self._delete_namespaced_job(Request("DELETE", ""), namespace, name)
+
+    # --- batch/v1 (each handler answers (status, payload); an HttpError is an error status) ---
+
+    def _list_namespaced_job(self, req: Request, namespace: str) -> tuple[int, Any]:
+        selector = dict(req.query).get("labelSelector", "")
+        self._call("list_namespaced_job", selector)
         items = [
             j
             for (ns, _), j in sorted(self.jobs.items())
-            if ns == namespace and matches(j["metadata"].get("labels") or {}, label_selector)
+            if ns == namespace and matches(j["metadata"].get("labels") or {}, selector)
         ]
-        return Resp.of({"kind": "JobList", "items": items})
+        return 200, {"kind": "JobList", "items": items}
 
-    def read_namespaced_job(self, name: str, namespace: str, **_: Any) -> Resp:
+    def _read_namespaced_job(self, req: Request, namespace: str, name: str) -> tuple[int, Any]:
         self._call("read_namespaced_job", name)
         if (namespace, name) not in self.jobs:
-            raise api_exception(404)
-        return Resp.of(self.jobs[namespace, name])
+            raise HttpError(404)
+        return 200, self.jobs[namespace, name]
 
-    def create_namespaced_job(self, namespace: str, body: Json, **_: Any) -> Resp:
+    def _create_namespaced_job(self, req: Request, namespace: str) -> tuple[int, Any]:
+        body = req.body
         name = body["metadata"]["name"]
         self._call("create_namespaced_job", name)
         if (namespace, name) in self.jobs:
-            raise api_exception(409, f'jobs.batch "{name}" already exists')
+            raise HttpError(409, f'jobs.batch "{name}" already exists')
         job = copy.deepcopy(body)
         self.uid += 1
         job["metadata"].update(
@@ -244,165 +288,109 @@ class FakeApi:
         job["status"] = {"startTime": T0, "active": 1, "ready": 1}
         self.jobs[namespace, name] = job
         self.add_pod(job)  # the Job controller's first pod
-        return Resp.of(job)
+        return 201, job
 
-    def delete_namespaced_job(
-        self, name: str, namespace: str, propagation_policy: str | None = None, **_: Any
-    ) -> Resp:
-        self._call("delete_namespaced_job", (name, propagation_policy))
+    def _delete_namespaced_job(self, req: Request, namespace: str, name: str) -> tuple[int, Any]:
+        self._call("delete_namespaced_job", (name, dict(req.query).get("propagationPolicy")))
         if self.jobs.pop((namespace, name), None) is None:
-            raise api_exception(404)
+            raise HttpError(404)
         for pod in self.job_pods(namespace, name):  # the garbage collector, at once
             del self.pods[namespace, pod["metadata"]["name"]]
-        return Resp.of({"kind": "Status", "status": "Success"})
+        return 200, {"kind": "Status", "status": "Success"}
 
     # --- core/v1 ---
 
-    def list_namespaced_pod(self, namespace: str, label_selector: str = "", **_: Any) -> Resp:
-        self._call("list_namespaced_pod", label_selector)
+    def _list_namespaced_pod(self, req: Request, namespace: str) -> tuple[int, Any]:
+        selector = dict(req.query).get("labelSelector", "")
+        self._call("list_namespaced_pod", selector)
         items = [
             p
             for (ns, _), p in self.pods.items()
-            if ns == namespace and matches(p["metadata"]["labels"], label_selector)
+            if ns == namespace and matches(p["metadata"]["labels"], selector)
         ]
-        return Resp.of({"kind": "PodList", "items": items})
+        return 200, {"kind": "PodList", "items": items}
 
-    def read_namespaced_pod_log(
-        self,
-        name: str,
-        namespace: str,
-        container: str | None = None,
-        limit_bytes: int | None = None,
-        tail_lines: int | None = None,
-        **_: Any,
-    ) -> Resp:
+    def _read_namespaced_pod_log(self, req: Request, namespace: str, name: str) -> tuple[int, Any]:
+        query = dict(req.query)
+        container = query.get("container")
+        limit_bytes, tail_lines = query.get("limitBytes"), query.get("tailLines")
         self._call("read_namespaced_pod_log", (name, container, limit_bytes, tail_lines))
         if (namespace, name) not in self.pods:
-            raise api_exception(404)
+            raise HttpError(404)
         log = self.logs.get((namespace, name))
         if log is None:
-            raise api_exception(400, f'container "{container}" is waiting to start')
+            raise HttpError(400, f'container "{container}" is waiting to start')
         if tail_lines is not None:
-            log = b"".join(log.splitlines(keepends=True)[-tail_lines:])
+            log = b"".join(log.splitlines(keepends=True)[-int(tail_lines) :])
         if limit_bytes is not None:
-            log = log[:limit_bytes]
-        return Resp(log)
+            log = log[: int(limit_bytes)]
+        return 200, log
 
-    def create_namespaced_event(self, namespace: str, body: Json, **_: Any) -> Resp:
-        self._call("create_namespaced_event", body.get("reason"))
-        self.events.append(copy.deepcopy(body))
-        return Resp.of(body)
+    def _create_namespaced_event(self, req: Request, namespace: str) -> tuple[int, Any]:
+        self._call("create_namespaced_event", req.body.get("reason"))
+        self.events.append(copy.deepcopy(req.body))
+        return 201, req.body
 
-    def read_namespaced_config_map(self, name: str, namespace: str, **_: Any) -> Resp:
+    def _read_namespaced_config_map(
+        self, req: Request, namespace: str, name: str
+    ) -> tuple[int, Any]:
         self._call("read_namespaced_config_map", name)
         if (namespace, name) not in self.configmaps:
-            raise api_exception(404)
-        return Resp.of(self.configmaps[namespace, name])
+            raise HttpError(404)
+        return 200, self.configmaps[namespace, name]
 
-    def create_namespaced_config_map(self, namespace: str, body: Json, **_: Any) -> Resp:
-        name = body["metadata"]["name"]
+    def _create_namespaced_config_map(self, req: Request, namespace: str) -> tuple[int, Any]:
+        name = req.body["metadata"]["name"]
         self._call("create_namespaced_config_map", name)
         if (namespace, name) in self.configmaps:
-            raise api_exception(409)
-        cm = copy.deepcopy(body)
+            raise HttpError(409)
+        cm = copy.deepcopy(req.body)
         cm["metadata"]["resourceVersion"] = self._next_rv()
         self.configmaps[namespace, name] = cm
-        return Resp.of(cm)
+        return 201, cm
 
-    def replace_namespaced_config_map(
-        self, name: str, namespace: str, body: Json, **_: Any
-    ) -> Resp:
+    def _replace_namespaced_config_map(
+        self, req: Request, namespace: str, name: str
+    ) -> tuple[int, Any]:
         self._call("replace_namespaced_config_map", name)
         current = self.configmaps.get((namespace, name))
         if current is None:
-            raise api_exception(404)
-        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-            raise api_exception(409)
-        cm = copy.deepcopy(body)
+            raise HttpError(404)
+        if req.body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise HttpError(409)
+        cm = copy.deepcopy(req.body)
         cm["metadata"]["resourceVersion"] = self._next_rv()
         self.configmaps[namespace, name] = cm
-        return Resp.of(cm)
+        return 200, cm
 
-    # --- custom objects ---
+    # --- TuningSessions and discovery ---
 
-    def get_namespaced_custom_object(
-        self, group: str, version: str, namespace: str, plural: str, name: str, **_: Any
-    ) -> Resp:
-        self._call("get_namespaced_custom_object", name)
+    def _get_session(self, req: Request, namespace: str, name: str) -> tuple[int, Any]:
+        self._call("get_session", name)
         if (namespace, name) not in self.sessions:
-            raise api_exception(404)
-        return Resp.of(self.sessions[namespace, name])
+            raise HttpError(404)
+        return 200, self.sessions[namespace, name]
 
-    def patch_namespaced_custom_object_status(
-        self,
-        group: str,
-        version: str,
-        namespace: str,
-        plural: str,
-        name: str,
-        body: Json,
-        **_: Any,
-    ) -> Resp:
-        self._call("patch_namespaced_custom_object_status", copy.deepcopy(body))
+    def _patch_session_status(self, req: Request, namespace: str, name: str) -> tuple[int, Any]:
+        body = req.body
+        self._call("patch_session_status", copy.deepcopy(body))
         obj = self.sessions.get((namespace, name))
         if obj is None:
-            raise api_exception(404)
+            raise HttpError(404)
         want = (body.get("metadata") or {}).get("resourceVersion")
         if want is not None and want != obj["metadata"]["resourceVersion"]:
-            raise api_exception(409, "the object has been modified")
+            raise HttpError(409, "the object has been modified")
         if "status" in body:
-            status = merge(obj.get("status"), body["status"])
-            obj["status"] = status
+            obj["status"] = merge(obj.get("status"), body["status"])
         obj["metadata"]["resourceVersion"] = self._next_rv()
-        return Resp.of(obj)
+        return 200, obj
+
+    def _discovery(self, req: Request, group: str, version: str) -> tuple[int, Any]:
+        self._call("discovery", f"{group}/{version}")
+        plural = {"batch": "jobs", "tuneop.dev": "tuningsessions"}.get(group)
+        return 200, {"kind": "APIResourceList", "resources": [{"name": plural}] if plural else []}
 
 
 def fake_kube(api: FakeApi | None = None, qps: float = 1e9, burst: int = 1_000_000) -> Kube:
-    """A ``Kube`` whose API groups are all ``api``, with a limiter that never waits."""
-    api = api or FakeApi()
-    return Kube(
-        api=None, limiter=TokenBucket(qps=qps, burst=burst), batch=api, core=api, custom=api
-    )
-
-
-def grid_spec(**overrides: Any) -> SessionSpec:
-    """A grid session over x in 0..9 (``overrides`` are spec fields, in the CRD's spelling)."""
-    return spec(**overrides)
-
-
-def job_json(
-    spec: SessionSpec,
-    ref: SessionRef,
-    index: int,
-    trials: tuple[int, ...],
-    params: list[Params] | None = None,
-    conditions: list[Json] | None = None,
-    **status: Any,
-) -> Json:
-    """A Job as the API server returns it: the core's manifest plus metadata and status."""
-    job = job_manifest(spec, ref, index, trials, params or [{"x": t} for t in trials])
-    job["metadata"]["uid"] = f"job-uid-{index}"
-    job["metadata"]["creationTimestamp"] = T0
-    job["status"] = {"startTime": T0, **status}
-    if conditions is not None:
-        job["status"]["conditions"] = conditions
-    return job
-
-
-def condition(kind: str, reason: str | None = None, when: str = "2026-01-01T12:05:00Z") -> Json:
-    cond: Json = {"type": kind, "status": "True", "lastTransitionTime": when}
-    if reason:
-        cond["reason"] = reason
-    return cond
-
-
-def pod_json(name: str, job: str, created: str = T0, **status: Any) -> Json:
-    return {
-        "metadata": {
-            "name": name,
-            "labels": {"job-name": job},
-            "creationTimestamp": created,
-            "ownerReferences": [{"kind": "Job", "name": job, "controller": True}],
-        },
-        "status": dict(status),
-    }
+    """A ``Kube`` whose requests ``api`` answers, with a limiter that never waits."""
+    return Kube(send=api or FakeApi(), limiter=TokenBucket(qps=qps, burst=burst))

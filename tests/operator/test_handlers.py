@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 import pytest
 from kopf._cogs.structs.references import Resource  # kopf's own type, to query its registry
-from operator_fakes import FakeApi, api_exception, fake_kube
+from operator_fakes import FakeApi, fake_kube, http_error
 
 from builders import session_doc
 from tuneop.adapters.memory import MemoryHistory
@@ -183,7 +183,7 @@ def test_one_bad_session_does_not_block_another() -> None:
 def test_transient_api_errors_become_temporary_errors() -> None:
     c = Cluster()
     c.apply(manifest())
-    c.api.fail_next("create_namespaced_job", api_exception(503))
+    c.api.fail_next("create_namespaced_job", http_error(503))
     with pytest.raises(kopf.TemporaryError) as info:
         c.reconcile()
     assert info.value.delay == scheduling.TRANSIENT_DELAY
@@ -196,7 +196,7 @@ def test_transient_api_errors_become_temporary_errors() -> None:
 def test_a_rejected_request_becomes_a_permanent_error() -> None:
     c = Cluster()
     c.apply(manifest())
-    c.api.fail_next("create_namespaced_job", api_exception(422, "spec.template: Invalid value"))
+    c.api.fail_next("create_namespaced_job", http_error(422, "spec.template: Invalid value"))
     with pytest.raises(kopf.PermanentError, match="Invalid value"):
         c.reconcile()
 
@@ -217,7 +217,7 @@ def test_an_unexpected_error_is_retried_later_not_fatal(monkeypatch: pytest.Monk
 def test_a_status_conflict_is_retried_inside_the_reconcile() -> None:
     c = Cluster()
     c.apply(manifest())
-    c.api.fail_next("patch_namespaced_custom_object_status", api_exception(409))
+    c.api.fail_next("patch_session_status", http_error(409))
     plan = c.reconcile()
     assert plan is not None and c.status()["phase"] == "Running"
     assert sorted(n for _, n in c.api.jobs) == ["demo-0", "demo-1"]
@@ -266,7 +266,7 @@ def test_only_finished_or_deleted_jobs_trigger_a_reconcile() -> None:
     c.job_event("demo-0", "MODIFIED")  # still running
     assert len(c.api.calls) == calls
     body = copy.deepcopy(c.api.jobs["ns", "demo-0"])
-    c.api.delete_namespaced_job("demo-0", "ns")  # someone deletes it before harvest
+    c.api.remove_job("ns", "demo-0")  # someone deletes it before harvest
     event = {"type": "DELETED", "object": body}
     asyncio.run(handlers.job_event(event=event, body=body, memo=c.memo, logger=LOG))
     assert len(c.api.calls) > calls
@@ -298,7 +298,7 @@ def test_job_event_errors_are_logged_not_raised(caplog: pytest.LogCaptureFixture
     c.apply(manifest())
     c.reconcile()
     c.api.finish("ns", "demo-0")
-    c.api.fail_next("patch_namespaced_custom_object_status", api_exception(500))
+    c.api.fail_next("patch_session_status", http_error(500))
     c.job_event("demo-0")
     assert "after a Job event failed" in caplog.text
 
@@ -443,7 +443,7 @@ def test_a_reconcile_on_a_job_event_reads_nothing_it_has_seen() -> None:
     assert new.keys() <= {
         "list_namespaced_pod",
         "read_namespaced_pod_log",
-        "patch_namespaced_custom_object_status",
+        "patch_session_status",
         "create_namespaced_job",
         "delete_namespaced_job",
         "create_namespaced_event",

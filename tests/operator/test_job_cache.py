@@ -198,6 +198,6 @@ def test_an_existing_job_of_ours_is_cached_from_its_read() -> None:
     cache = JobCache()
     jobs = KubeJobs(fake_kube(api), cache=cache)
     jobs.list_jobs(REF)
-    api.create_namespaced_job("ns", copy.deepcopy(to_create(0).manifest))  # a retried create
+    api.add_job("ns", copy.deepcopy(to_create(0).manifest))  # a retried create
     jobs.create_job(REF, to_create(0))
     assert [j.name for j in jobs.list_jobs(REF)] == ["demo-0"]

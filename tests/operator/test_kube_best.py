@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from operator_fakes import FakeApi, api_exception, fake_kube
+from operator_fakes import FakeApi, fake_kube, http_error
 
 from tuneop.adapters.kube.best import BestConfigMap, best_name
 from tuneop.api.session import SessionRef
@@ -72,7 +72,7 @@ def test_after_a_restart_a_current_configmap_is_read_not_rewritten() -> None:
 def test_failures_are_not_raised_and_retried_on_the_next_change() -> None:
     api = FakeApi()
     sink = BestConfigMap(fake_kube(api))
-    api.fail_next("create_namespaced_config_map", api_exception(500))
+    api.fail_next("create_namespaced_config_map", http_error(500))
     sink.record_status(REF, SPEC, status(2, 9.5))
     assert api.configmaps == {}
     sink.record_status(REF, SPEC, status(2, 9.5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from operator_fakes import FakeApi, api_exception, fake_kube
+from operator_fakes import FakeApi, fake_kube, http_error
 
 from tuneop.adapters.kube.events import KubeEvents, event_body, select
 from tuneop.api.session import SessionRef
@@ -36,7 +36,7 @@ def test_the_event_names_the_session_with_its_uid() -> None:
 
 def test_events_are_posted_and_failures_are_swallowed() -> None:
     api = FakeApi()
-    api.fail_next("create_namespaced_event", api_exception(500))
+    api.fail_next("create_namespaced_event", http_error(500))
     sink = KubeEvents(fake_kube(api), instance="op-1", clock=lambda: NOW)
     sink.emit(REF, [Event("Normal", "A", "a"), Event("Normal", "B", "b")])
     assert api.names("create_namespaced_event") == ["A", "B"]

@@ -8,10 +8,10 @@ import pytest
 from kubernetes import client
 from operator_fakes import (
     FakeApi,
-    api_exception,
     condition,
     fake_kube,
     grid_spec,
+    http_error,
     job_json,
     pod_json,
 )
@@ -301,7 +301,7 @@ def test_409_for_a_job_of_an_earlier_session_is_transient() -> None:
 def test_create_maps_api_errors() -> None:
     api = FakeApi()
     c = plan(spec(), Observed(session=REF), now=_now()).create[0]
-    api.fail_next("create_namespaced_job", api_exception(500), api_exception(422, "bad"))
+    api.fail_next("create_namespaced_job", http_error(500), http_error(422, "bad"))
     with pytest.raises(TransientError):
         backend(api).create_job(REF, c)
     with pytest.raises(Rejected, match="bad"):
@@ -453,7 +453,7 @@ def test_a_pod_deleted_after_the_listing_is_skipped() -> None:
     api = FakeApi()
     launch(api, 1)
     api.finish("ns", "demo-0")
-    api.fail_next("read_namespaced_pod_log", api_exception(404))
+    api.fail_next("read_namespaced_pod_log", http_error(404))
     assert backend(api).read_logs(REF, observed(api)) is None
 
 
@@ -463,7 +463,7 @@ def test_api_errors_on_logs_are_transient_until_given_up() -> None:
     api.finish("ns", "demo-0")
     jobs = backend(api)
     job = observed(api)
-    api.fail_next("read_namespaced_pod_log", *[api_exception(500)] * kube_jobs.MAX_LOG_ATTEMPTS)
+    api.fail_next("read_namespaced_pod_log", *[http_error(500)] * kube_jobs.MAX_LOG_ATTEMPTS)
     for _ in range(kube_jobs.MAX_LOG_ATTEMPTS - 1):
         with pytest.raises(TransientError):
             jobs.read_logs(REF, job)

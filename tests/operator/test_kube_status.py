@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from operator_fakes import FakeApi, api_exception, fake_kube
+from operator_fakes import FakeApi, fake_kube, http_error
 
 from builders import session_doc
 from tuneop.adapters.kube.status import KubeStatus, replace_patch, status_patch, wire_status
@@ -60,7 +60,7 @@ def test_a_status_that_cannot_be_read_is_reported_on_the_session_and_left_as_it_
     assert condition["reason"] == "StatusUnreadable" and field in condition["message"]
     with pytest.raises(Rejected):
         statuses.read(REF)  # said once: a second read patches nothing more
-    assert len(api.names("patch_namespaced_custom_object_status")) == 1
+    assert len(api.names("patch_session_status")) == 1
 
 
 def test_read_of_a_missing_or_recreated_session_is_gone() -> None:
@@ -131,7 +131,7 @@ def test_write_replaces_the_whole_status_on_the_server() -> None:
     statuses.write(REF, SessionStatus(phase="Succeeded", next_job=5), version)
     stored = api.sessions["ns", "demo"]["status"]
     assert stored == wire_status(SessionStatus(phase="Succeeded", next_job=5))
-    (body,) = api.names("patch_namespaced_custom_object_status")
+    (body,) = api.names("patch_session_status")
     assert body["metadata"]["resourceVersion"] == version
 
 
@@ -150,7 +150,7 @@ def test_a_409_from_the_server_is_a_conflict() -> None:
     api.add_session(session())
     statuses = store(api)
     _, version = statuses.read(REF)
-    api.fail_next("patch_namespaced_custom_object_status", api_exception(409))
+    api.fail_next("patch_session_status", http_error(409))
     with pytest.raises(Conflict):
         statuses.write(REF, SessionStatus(phase="Running"), version)
 
@@ -160,7 +160,7 @@ def test_other_errors_are_transient_or_gone() -> None:
     api.add_session(session())
     statuses = store(api)
     _, version = statuses.read(REF)
-    api.fail_next("patch_namespaced_custom_object_status", api_exception(503), api_exception(404))
+    api.fail_next("patch_session_status", http_error(503), http_error(404))
     with pytest.raises(TransientError):
         statuses.write(REF, SessionStatus(phase="Running"), version)
     with pytest.raises(SessionGone):
@@ -175,7 +175,7 @@ def test_an_unchanged_status_is_not_written_again() -> None:
     statuses.write(REF, SessionStatus(phase="Running"), version)
     _, version = statuses.read(REF)
     statuses.write(REF, SessionStatus(phase="Running"), version)
-    assert len(api.names("patch_namespaced_custom_object_status")) == 1
+    assert len(api.names("patch_session_status")) == 1
 
 
 def test_a_write_at_a_version_not_read_reads_first() -> None:
@@ -187,7 +187,7 @@ def test_a_write_at_a_version_not_read_reads_first() -> None:
 
 
 def gets(api: FakeApi) -> int:
-    return len(api.names("get_namespaced_custom_object"))
+    return len(api.names("get_session"))
 
 
 def test_after_the_first_read_reads_come_from_memory() -> None:
@@ -247,7 +247,7 @@ def test_a_newer_version_on_the_watch_is_a_conflict_without_a_write() -> None:
     statuses.observe(copy.deepcopy(api.sessions["ns", "demo"]))
     with pytest.raises(Conflict):
         statuses.write(REF, SessionStatus(phase="Running"), version)
-    assert api.names("patch_namespaced_custom_object_status") == []
+    assert api.names("patch_session_status") == []
 
 
 def test_a_remembered_session_of_an_earlier_uid_is_read_again() -> None:

@@ -12,19 +12,20 @@ import yaml
 from rich.console import Console
 
 from builders import DROP, TWO_OBJECTIVES, manifest
-from tuneop.api.session import parse_manifest
+from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.cli.cluster import ClusterRun, follow, leaderboard_records
 from tuneop.cli.main import main
 from tuneop.cli.sources import UsageError
 from tuneop.core.summary import summarize
+from tuneop.ports import SessionGone, TransientError
 
 
-class NotFound(Exception):
-    status = 404
+def not_found() -> SessionGone:
+    return SessionGone("TuningSession ns/demo is gone")
 
 
-class Unavailable(Exception):
-    status = 503
+def unavailable() -> TransientError:
+    return TransientError("read_session: 503: the API server is restarting")
 
 
 def obj(generation: int, phase: str | None, observed: int | None = None) -> dict[str, Any]:
@@ -34,20 +35,41 @@ def obj(generation: int, phase: str | None, observed: int | None = None) -> dict
     return {"metadata": {"generation": generation}, "status": status}
 
 
-class Scripted(ClusterRun):
-    """Hands out the objects (or raises the errors) of its script, one per read."""
+class ScriptedSessions:
+    """A ``ClusterSessions`` that hands out the objects (or raises the errors) of its
+    script, one per read."""
 
     def __init__(self, script: list[Any]) -> None:
-        super().__init__(api=None, session=parse_manifest(manifest()))
         self.script: Iterator[Any] = iter(script)
         self.reads = 0
 
-    def read(self) -> dict[str, Any]:
+    def apply(self, manifest: Any, *, manager: str, dry_run: bool = False) -> dict[str, Any]:
+        raise AssertionError("following applies nothing")
+
+    def read(self, ref: SessionRef) -> dict[str, Any]:
         self.reads += 1
         step = next(self.script)
         if isinstance(step, Exception):
             raise step
         return dict(step)
+
+    def suspend(self, ref: SessionRef, *, manager: str) -> None:
+        raise AssertionError("following suspends nothing")
+
+    def close(self) -> None:
+        pass
+
+
+class Scripted(ClusterRun):
+    """A run of the builders' session over a scripted cluster."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.scripted = ScriptedSessions(script)
+        super().__init__(sessions=self.scripted, session=parse_manifest(manifest()))
+
+    @property
+    def reads(self) -> int:
+        return self.scripted.reads
 
 
 FOLLOWS = {
@@ -59,7 +81,7 @@ FOLLOWS = {
         3,
     ),
     "a blip of the API server is waited out": (
-        [Unavailable(), Unavailable(), obj(1, "Succeeded")],
+        [unavailable(), unavailable(), obj(1, "Succeeded")],
         3,
     ),
 }
@@ -76,7 +98,7 @@ def test_following_ends_when_the_applied_generation_is_finished(
 
 
 def test_a_session_deleted_while_followed_is_one_line() -> None:
-    run = Scripted([obj(1, "Running"), NotFound()])
+    run = Scripted([obj(1, "Running"), not_found()])
     with pytest.raises(UsageError, match="session ns/demo was deleted"):
         follow(run, 1, Console(quiet=True), False, sleep=lambda _: None)
 

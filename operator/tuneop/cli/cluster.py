@@ -14,8 +14,12 @@ Ctrl-C stops following and leaves the session running (exit 130); with
 ``--cancel-on-interrupt`` it suspends the session first (no new trials; the
 running ones finish) and exits 2, as a cancelled local run does.
 
-What the API server returns is untrusted: the status is read leniently
-(``status_from_wire``) and printed as text.
+What the API server returns is untrusted: it is read bounded (an answer past
+the transport's cap, or one that is no TuningSession, is one line and exit 2),
+the status is read leniently (``status_from_wire``) and printed as text; a
+refused apply names the server's own reason. The cluster is reached through
+the ``ClusterSessions`` port (``tuneop.assembly.cli_clients`` builds it), so
+this module imports no Kubernetes client.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 from rich.console import Console
 
 from tuneop.api.session import Session
-from tuneop.api.spec import API_GROUP, API_VERSION, KIND, PLURAL, spec_to_wire
+from tuneop.api.spec import API_GROUP, API_VERSION, KIND, spec_to_wire
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.cli.run import SessionBar
 from tuneop.cli.sources import UsageError
@@ -37,6 +41,7 @@ from tuneop.cli.summary import render_summary
 from tuneop.cli.text import clean, output_console, styled
 from tuneop.core.records import Record
 from tuneop.core.summary import summarize
+from tuneop.ports import ClusterSessions, SessionGone
 
 __all__ = [
     "EXIT_DETACHED",
@@ -53,8 +58,6 @@ __all__ = [
 FIELD_MANAGER = "tuneop-cli"
 POLL_SECONDS = 1.0
 EXIT_DETACHED = 130
-# (connect, read) seconds for each API call.
-REQUEST_TIMEOUT = (5.0, 30.0)
 # API errors in a row (the server restarting, a network blip) before following gives up.
 MAX_READ_FAILURES = 30
 
@@ -72,61 +75,35 @@ def manifest(session: Session) -> dict[str, Any]:
 def _api_error(err: Exception, doing: str) -> UsageError:
     """One line for an API failure: the server's own reason, cleaned, never a traceback."""
     status = getattr(err, "status", None)
-    reason = clean(getattr(err, "reason", None) or type(err).__name__, 200)
+    reason = clean(getattr(err, "reason", None) or str(err) or type(err).__name__, 200)
     where = f"HTTP {status} " if status else ""
     return UsageError(f"cannot {doing}: {where}{reason}")
 
 
 @dataclass
 class ClusterRun:
-    """One session through the API: server-side apply, reads, and the suspend on Ctrl-C."""
+    """One session on the cluster: server-side apply, reads, and the suspend on Ctrl-C."""
 
-    api: Any  # kubernetes.client.ApiClient
+    sessions: ClusterSessions
     session: Session
-
-    @property
-    def path(self) -> str:
-        ref = self.session.ref
-        return f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{ref.namespace}/{PLURAL}/{ref.name}"
-
-    def _call(self, method: str, body: Any = None, query: Any = None) -> dict[str, Any]:
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            # The generated client sends every custom-object patch as a merge patch:
-            # server-side apply needs its own content type, so the request is made here.
-            headers["Content-Type"] = "application/apply-patch+yaml"
-        obj = self.api.call_api(
-            self.path,
-            method,
-            query_params=query or [],
-            header_params=headers,
-            body=body,
-            response_type="object",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-        return dict(obj)
-
-    def _apply(self, body: dict[str, Any], manager: str, dry_run: bool = False) -> dict[str, Any]:
-        query = [("fieldManager", manager), ("force", "true")]
-        if dry_run:
-            query.append(("dryRun", "All"))
-        return self._call("PATCH", body, query)
 
     def apply(self, dry_run: bool = False) -> dict[str, Any]:
         try:
-            return self._apply(manifest(self.session), FIELD_MANAGER, dry_run)
-        except Exception as err:  # the client raises ApiException and urllib3 errors alike
+            return self.sessions.apply(
+                manifest(self.session), manager=FIELD_MANAGER, dry_run=dry_run
+            )
+        except Exception as err:  # whatever the client raises: one line, never a traceback
             raise _api_error(err, "apply the session") from None
 
     def read(self) -> dict[str, Any]:
-        return self._call("GET")
+        return self.sessions.read(self.session.ref)
 
     def suspend(self) -> None:
         """``spec.suspend: true``, owned by a field manager of its own."""
-        body = {**manifest(self.session), "spec": {"suspend": True}}
-        self._apply(body, f"{FIELD_MANAGER}-cancel")
+        self.sessions.suspend(self.session.ref, manager=f"{FIELD_MANAGER}-cancel")
+
+    def close(self) -> None:
+        self.sessions.close()
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -151,9 +128,9 @@ def follow(
             try:
                 obj = run.read()
                 failures = 0
+            except SessionGone:
+                raise UsageError(f"session {run.session.ref.key} was deleted") from None
             except Exception as err:  # transient: the server restarting, a network blip
-                if getattr(err, "status", None) == 404:
-                    raise UsageError(f"session {run.session.ref.key} was deleted") from None
                 failures += 1
                 if failures >= MAX_READ_FAILURES:
                     raise _api_error(err, "read the session") from None
@@ -225,18 +202,16 @@ def phase_line(session: Session, status: SessionStatus) -> Any:
 
 
 def _connect(session: Session, kubeconfig: str | None) -> ClusterRun:
-    from kubernetes import client
-
-    from tuneop.adapters.kube.client import load_configuration
+    from tuneop.assembly.cli_clients import cluster_sessions
 
     try:
-        cfg = load_configuration(kubeconfig)
+        sessions = cluster_sessions(kubeconfig)
     except Exception as err:  # a missing or broken kubeconfig: one line, not a traceback
         raise UsageError(
             f"kubeconfig: cannot load it ({type(err).__name__}); give --kubeconfig FILE"
             " for a cluster, or run it on this machine with --local"
         ) from None
-    return ClusterRun(client.ApiClient(cfg), session)
+    return ClusterRun(sessions, session)
 
 
 def _interrupted(run: ClusterRun, console: Console, cancel: bool) -> int:
@@ -286,8 +261,16 @@ def _finish(
 
 def run_on_cluster(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run FILE`` without ``--local``; the exit code of the session."""
-    console = output_console()
     run = _connect(session, args.kubeconfig)
+    try:
+        return _run(args, run)
+    finally:
+        run.close()
+
+
+def _run(args: argparse.Namespace, run: ClusterRun) -> int:
+    session = run.session
+    console = output_console()
     obj = run.apply(dry_run=args.dry_run)
     generation = _generation(obj)
     done = "validated by the API server (dry run)" if args.dry_run else "applied"

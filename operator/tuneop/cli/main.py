@@ -20,7 +20,7 @@ from tuneop.cli.inputs import UsageError, load_session, yaml_docs
 from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
 from tuneop.cli.run_command import cmd_run
-from tuneop.cli.sources import read_session, redis_client
+from tuneop.cli.sources import read_session, results_reader
 from tuneop.cli.text import clean, os_error_text, output_console
 
 __all__ = [
@@ -117,8 +117,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
-    with redis_client(args.redis_url, "follow the session") as client:
-        return watch(client, args.session, output_console(), prefix=args.redis_prefix)
+    with results_reader(args.redis_url, args.redis_prefix, "follow the session") as reader:
+        return watch(reader, args.session, output_console())
 
 
 def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@
 path that exists (a results folder at any depth, a session folder, a trial
 file or ``results.csv``) is read from disk; anything else is a session
 reference, ``NAMESPACE/NAME`` (or a ``NAME`` unique among the mirrored
-sessions), read from Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``).
+sessions), read from Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``)
+through the ``ResultsReader`` port (``tuneop.assembly.cli_clients``).
 What either holds is untrusted and read with the bounded reader of
 ``tuneop.core.records``. Every problem is a ``UsageError``: one line, never a
 traceback, and never the Redis URL (it may hold a password). Every Redis
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuneop.cli.inputs import UsageError
 from tuneop.cli.text import clean
@@ -35,6 +36,7 @@ from tuneop.core.records import MAX_RECORD_BYTES, Record
 
 if TYPE_CHECKING:
     from tuneop.api.parameters import Parameter
+    from tuneop.ports import ResultsReader
 
 __all__ = [
     "BAD_REDIS_URL",
@@ -48,7 +50,7 @@ __all__ = [
     "read_session",
     "read_source",
     "recorded_space",
-    "redis_client",
+    "results_reader",
 ]
 
 # A refusal names at most this many sessions, then counts the rest.
@@ -67,30 +69,25 @@ def is_reference(source: str) -> bool:
 
 
 @contextmanager
-def redis_client(url: str, doing: str) -> Iterator[Any]:
-    """A Redis client whose failures become one-line usage errors (never the URL)."""
-    import redis
-
+def results_reader(url: str, prefix: str, doing: str) -> Iterator[ResultsReader]:
+    """A reader of the Redis mirror whose failures become one-line usage errors (never
+    the URL: it may hold a password)."""
+    from tuneop.assembly.cli_clients import redis_results
     from tuneop.cli.watch import UnknownSession
+    from tuneop.ports import TransientError
 
     try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=READ_TIMEOUT, socket_connect_timeout=READ_TIMEOUT
-        )
+        reader = redis_results(url, prefix, READ_TIMEOUT)
     except ValueError:
         raise UsageError(BAD_REDIS_URL) from None
     try:
-        yield client
+        yield reader
     except UnknownSession as err:
         raise UsageError(str(err)) from None
-    except redis.TimeoutError:
-        raise UsageError(
-            f"Redis did not answer within {READ_TIMEOUT:g} s: cannot {doing}"
-        ) from None
-    except redis.RedisError as err:
-        raise UsageError(f"redis: {type(err).__name__}: cannot {doing}") from None
+    except TransientError as err:  # it names the failure: a timeout, or the client's error
+        raise UsageError(f"{err}: cannot {doing}") from None
     finally:
-        client.close()
+        reader.close()
 
 
 @dataclass
@@ -102,20 +99,13 @@ class Mirrored:
     records: list[Record]
 
 
-def _text(v: bytes | str) -> str:
-    return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v
-
-
 def mirrored_session(url: str, prefix: str, target: str) -> Mirrored:
     """Everything Redis holds of one session (``target``: NAMESPACE/NAME or a unique NAME)."""
-    from tuneop.adapters.redis_mirror import Keys, records
     from tuneop.cli.watch import resolve
 
-    with redis_client(url, "read the session") as client:
-        session = resolve(client, prefix, target)
-        k = Keys(prefix, session)
-        fields = {_text(a)[:256]: _text(b)[:65536] for a, b in client.hgetall(k.hash).items()}
-        return Mirrored(session, fields, records(client, k))
+    with results_reader(url, prefix, "read the session") as reader:
+        session = resolve(reader, target)
+        return Mirrored(session, reader.fields(session), reader.records(session))
 
 
 def read_source(source: str, redis_url: str | None, prefix: str) -> list[Record]:

@@ -3,7 +3,9 @@
 Reads the session hash for progress, the job records for running workers, the
 leaderboard sorted set, and the event stream (blocking reads, so new results
 print as they arrive). Returns the session's exit code once its phase is
-terminal, or 2 when the session is unknown.
+terminal, or 2 when the session is unknown. Redis is read through the
+``ResultsReader`` port (``tuneop.assembly.cli_clients.redis_results``), which
+bounds what it hands back.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from tuneop.adapters.redis_mirror import Keys, records
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
+from tuneop.ports import ResultsReader
 
 __all__ = ["TERMINAL", "UnknownSession", "leaderboard", "resolve", "watch"]
 
@@ -31,31 +32,27 @@ class UnknownSession(Exception):
     pass
 
 
-def _text(v: bytes | str | None) -> str:
-    return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else (v or "")
-
-
-def resolve(client: redis.Redis, prefix: str, target: str) -> str:
+def resolve(reader: ResultsReader, target: str) -> str:
     """``namespace/name`` as given, or the one session of that name."""
-    sessions = sorted(_text(s) for s in client.smembers(f"{prefix}:sessions"))
+    sessions = reader.sessions()
     if "/" in target:
         if target not in sessions:
-            raise UnknownSession(f"no session {target} in Redis (prefix {prefix!r})")
+            raise UnknownSession(f"no session {target} in Redis (prefix {reader.prefix!r})")
         return target
-    matches = [s for s in sessions if s.split("/", 1)[1] == target]
+    matches = [s for s in sessions if s.partition("/")[2] == target]
     if len(matches) != 1:
         found = ", ".join(matches) or "none"
         raise UnknownSession(f"session name {target!r} matches {found}; give namespace/name")
     return matches[0]
 
 
-def leaderboard(client: redis.Redis, k: Keys, direction: str, n: int = 5) -> Table:
+def leaderboard(reader: ResultsReader, session: str, direction: str, n: int = 5) -> Table:
     table = Table(title="leaderboard")
     for col in ("rank", "trial", "value", "params"):
         table.add_column(col)
-    rows = client.zrange(k.leaderboard, 0, n - 1, desc=direction == "maximize", withscores=True)
-    ranked = [(_text(m), s) for m, s in rows if _text(m).isdigit()]
-    docs = records(client, k, [int(m) for m, _ in ranked])
+    rows = reader.leaderboard(session, n, descending=direction == "maximize")
+    ranked = [(m, s) for m, s in rows if m.isdigit()]
+    docs = reader.records(session, [int(m) for m, _ in ranked])
     params = {d["trial"]: json.dumps(d.get("params") or {}) for d in docs}
     for rank, (member, score) in enumerate(ranked, start=1):
         trial = int(member)
@@ -96,15 +93,13 @@ def _int(value: str | None) -> int:
 
 
 def watch(
-    client: redis.Redis,
+    reader: ResultsReader,
     target: str,
     console: Console,
-    prefix: str = "tuneop",
     timeout: float | None = None,
     monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
 ) -> int:
-    session = resolve(client, prefix, target)
-    k = Keys(prefix, session)
+    session = resolve(reader, target)
     last_id = "0-0"
     started = monotonic()
     progress = Progress(
@@ -118,15 +113,14 @@ def watch(
     task = progress.add_task("trials", total=None, detail="")
     with progress:
         while True:
-            h = {_text(a): _text(b) for a, b in client.hgetall(k.hash).items()}
-            for _stream, entries in client.xread({k.events: last_id}, count=500, block=500) or []:
-                for entry_id, fields in entries:
-                    last_id = _text(entry_id)
-                    line = _event_line({_text(a): _text(b) for a, b in fields.items()})
-                    if line:
-                        progress.console.print(line, highlight=False)
+            h = reader.fields(session)
+            for entry_id, fields in reader.events(session, last_id, count=500, block_ms=500):
+                last_id = entry_id
+                line = _event_line(fields)
+                if line:
+                    progress.console.print(line, highlight=False)
             done, _, total = h.get("progress", "0/0").partition("/")
-            workers = sorted(_text(j) for j in client.smembers(k.running))
+            workers = reader.running(session)
             detail = clean(
                 f"{h.get('phase', 'Pending')}, running {', '.join(workers) or '-'},"
                 f" failed {h.get('failed', 0)}, best {h.get('best_value') or '-'}"
@@ -136,7 +130,7 @@ def watch(
                 break
             if timeout is not None and monotonic() - started > timeout:
                 return 2
-    console.print(leaderboard(client, k, h.get("direction", "minimize")))
+    console.print(leaderboard(reader, session, h.get("direction", "minimize")))
     console.print(
         styled(
             f"{session}: {h.get('phase')}, {h.get('progress')} trials, {h.get('failed')} failed,"

@@ -37,10 +37,9 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter, Gauge
 
 from tuneop.adapters.kube.lease import KubeLease
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.election import (
     Action,
     LeaseRecord,
@@ -120,10 +120,6 @@ def lease_namespace(
     return namespaces[0] if namespaces else "default"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Elector:
     """Competes for the Lease in a thread; leads until stopped, or ends the process."""
 
@@ -133,8 +129,8 @@ class Elector:
         me: str,
         timing: Timing,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+        wall: Callable[[], datetime] = SYSTEM_CLOCK.now,
         exit: Callable[[int], None] = os._exit,
     ) -> None:
         self.lease, self.me, self.timing = lease, me, timing
@@ -288,14 +284,14 @@ def run_elected(
     operate: Callable[[], Coroutine[Any, Any, None]],
 ) -> None:
     """Stand by until leading, then run ``operate`` (kopf) until a signal; release."""
-    from kubernetes import client
+    from tuneop.adapters.kube.client import connect
+    from tuneop.adapters.kube.ratelimit import TokenBucket
 
-    from tuneop.adapters.kube.client import load_configuration
-
-    # A connection of its own: a renewal never queues behind the reconciles' requests.
-    api = client.ApiClient(load_configuration(kubeconfig))
+    # A connection and a limiter of its own: a renewal never queues behind the reconciles'
+    # requests or their write budget (it is one small write every retry period).
+    kube = connect(kubeconfig, TokenBucket(qps=50, burst=50))
     me = identity(os.environ, socket.gethostname(), os.getpid(), os.urandom(4).hex())
-    elector = Elector(KubeLease(api, election.namespace, election.name), me, election.timing)
+    elector = Elector(KubeLease(kube, election.namespace, election.name), me, election.timing)
     health = serve_health(liveness)
     log.info("leader election: %s stands for lease %s/%s", me, election.namespace, election.name)
     try:

@@ -28,13 +28,14 @@ from typing import Any
 import redis
 
 from tuneop.adapters.kube.best import BestConfigMap
-from tuneop.adapters.kube.client import Kube, load_configuration, serves
+from tuneop.adapters.kube.client import connect, serves
 from tuneop.adapters.kube.events import KubeEvents
 from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.adapters.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from tuneop.adapters.kube.status import KubeStatus
+from tuneop.adapters.kube.transport import Kube
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import (
@@ -149,10 +150,8 @@ def build_runtime(
     """Everything the handlers need, built once; ``kube`` and ``clock`` are injected by
     tests. Every part reads the time from ``clock``."""
     if kube is None:
-        from kubernetes import client
-
         limiter = TokenBucket(qps=config.api_qps, burst=config.api_burst, clock=clock.monotonic)
-        kube = Kube(client.ApiClient(load_configuration(config.kubeconfig)), limiter)
+        kube = connect(config.kubeconfig, limiter)
     job_cache = JobCache(clock=clock.monotonic)
     pod_cache = PodCache()
     jobs = KubeJobs(kube, cache=job_cache, pods=pod_cache, clock=clock.now)
@@ -206,7 +205,7 @@ def build_runtime(
         pod_cache=pod_cache,
         forgetters=forgetters,
         closers=closers,
-        client_configuration=getattr(kube.api, "configuration", None),
+        client_configuration=kube.configuration,
         ready=lambda: all(serves(kube, *resource) for resource in SERVED),
         monotonic=clock.monotonic,
     )

@@ -27,21 +27,24 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuneop.adapters.kube.client import (
-    REQUEST_TIMEOUT,
-    Kube,
-    api_error,
-    body_json,
-    status_code,
-)
+from tuneop.adapters.kube import paths
+from tuneop.adapters.kube.transport import Kube
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
 from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_SESSION, MANAGED_BY
 from tuneop.core.manifests import owner_reference, session_label
-from tuneop.ports import MirrorRecord
+from tuneop.ports import MirrorRecord, Rejected, TransientError
 
-__all__ = ["MAX_NAME", "SUFFIX", "BestConfigMap", "best_data", "best_name", "config_map"]
+__all__ = [
+    "MAX_NAME",
+    "SUFFIX",
+    "BestConfigMap",
+    "ForeignConfigMap",
+    "best_data",
+    "best_name",
+    "config_map",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,10 @@ def config_map(ref: SessionRef, data: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
 
 
+class ForeignConfigMap(Exception):
+    """A ConfigMap of the name exists and is someone else's."""
+
+
 @dataclass
 class BestConfigMap:
     kube: Kube
@@ -104,8 +111,9 @@ class BestConfigMap:
                 return
         try:
             self._put(ref, data)
-        except Exception as err:
-            api_error("write_best", err)
+        except Exception as err:  # the status is written: a mirror's failure is only logged
+            if not isinstance(err, TransientError | Rejected):  # the transport counted those
+                self.kube.count("write_best", None)
             log.warning("%s: could not write ConfigMap %s: %s", ref.key, best_name(ref.name), err)
             return
         with self._lock:
@@ -114,39 +122,23 @@ class BestConfigMap:
     def _put(self, ref: SessionRef, data: dict[str, str]) -> None:
         name = best_name(ref.name)
         body = config_map(ref, data)
-        try:
-            resp = self.kube.core.read_namespaced_config_map(
-                name, ref.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-            )
-            current = body_json(resp)
-        except Exception as err:
-            if status_code(err) != 404:
-                raise
-            self.kube.write()
-            self.kube.core.create_namespaced_config_map(
-                ref.namespace,
-                body,
-                field_validation="Strict",
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
+        strict = [("fieldValidation", "Strict")]
+        path = paths.config_maps(ref.namespace, name)
+        reply = self.kube.request("write_best", "GET", path, expect=(404,))
+        if reply.status == 404:
+            self.kube.request(
+                "write_best", "POST", paths.config_maps(ref.namespace), body, query=strict
             )
             return
+        current = reply.body if isinstance(reply.body, dict) else {}
         labels = (current.get("metadata") or {}).get("labels") or {}
         if labels.get(LABEL_MANAGED_BY) != MANAGED_BY:
             # Someone else's ConfigMap of that name: never overwrite it.
-            raise RuntimeError(f"ConfigMap {name} exists and is not managed by tuneop")
+            raise ForeignConfigMap(f"ConfigMap {name} exists and is not managed by tuneop")
         if current.get("data") == data:
             return
         body["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
-        self.kube.write()
-        self.kube.core.replace_namespaced_config_map(
-            name,
-            ref.namespace,
-            body,
-            field_validation="Strict",
-            _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+        self.kube.request("write_best", "PUT", path, body, query=strict)
 
     def forget(self, key: str) -> None:
         with self._lock:

@@ -1,57 +1,41 @@
-"""The connection to the Kubernetes API server, and what its errors mean.
+"""The connection to the Kubernetes API server: the ``kubernetes`` client underneath ``Kube``.
 
-The operator builds one ``ApiClient`` at startup (from ``--kubeconfig``, the
-in-cluster service account, or the default kubeconfig, in that order) and
-hands the same ``Kube`` bundle to every adapter: one connection pool, one
-write limiter. Every call carries a timeout, so a reconcile running in a
-worker thread cannot hang forever on a dead connection.
-
-Errors are sorted by what the caller should do about them:
-
-- ``TransientError`` (from ``tuneop.ports``, like the others): try again on a later
-  reconcile: 5xx, 429, timeouts, connection failures, 401/403 (credentials
-  refresh, RBAC being fixed, a ResourceQuota that frees up);
-- ``Rejected``: the API server refused the request itself (400, 422);
-  repeating the same request cannot succeed;
-- ``SessionGone``: the TuningSession was deleted; nothing is left to do.
-
-404 and 409 mean different things per call (a 409 on create is success, a 409
-on the status write is a ``Conflict``), so callers check them first with
-``status_code``. Every error is counted in ``tuneop_api_errors_total``.
+The operator (and the command line, for a cluster run) builds one ``ApiClient``
+(from ``--kubeconfig``, the in-cluster service account, or the default
+kubeconfig, in that order) and hands the same ``Kube`` (``transport``) to every
+adapter: one connection pool, one write limiter. ``ApiClientSender`` is the
+``Sender`` that makes each request through the client's ``call_api``, with its
+TLS settings and credentials (a token an exec plugin refreshes included), and
+hands the body back unread: ``Kube.request`` reads it bounded, decodes it and
+maps errors (``tuneop.adapters.kube.transport``). The generated API classes and
+their models are not used: they read every answer whole and slowly.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
-from tuneop.adapters.kube.metrics import API_ERRORS
 from tuneop.adapters.kube.ratelimit import TokenBucket
-from tuneop.ports import Rejected, TransientError
+from tuneop.adapters.kube.transport import Answer, Kube, Request
 
 __all__ = [
     "CONNECTION_POOL_SIZE",
-    "REQUEST_TIMEOUT",
-    "Kube",
-    "api_error",
-    "body_json",
-    "counted",
+    "STREAM_CHUNK_BYTES",
+    "ApiClientSender",
+    "connect",
     "load_configuration",
-    "raise_api_error",
     "serves",
-    "status_code",
 ]
 
-# (connect, read) seconds for each API call.
-REQUEST_TIMEOUT = (5.0, 30.0)
 # Reconciles of different sessions run in parallel threads over one pool.
 CONNECTION_POOL_SIZE = 32
+# Each answer is read in chunks of this size (a log is streamed through them).
+STREAM_CHUNK_BYTES = 256 * 1024
 
 
 def load_configuration(kubeconfig: str | None = None) -> client.Configuration:
@@ -78,82 +62,57 @@ def load_configuration(kubeconfig: str | None = None) -> client.Configuration:
 
 
 @dataclass
-class Kube:
-    """The API groups tuneop uses, over one ApiClient, and the limiter all writes go through."""
+class ApiClientSender:
+    """A ``Sender`` over the ``kubernetes`` client's ``ApiClient``."""
 
-    api: Any  # kubernetes.client.ApiClient (None in unit tests that pass fake groups)
-    limiter: TokenBucket
-    batch: Any = None
-    core: Any = None
-    custom: Any = None
+    api: Any  # kubernetes.client.ApiClient
 
-    def __post_init__(self) -> None:
-        # Tests pass fakes for the groups; production builds them over the one ApiClient.
-        self.batch = self.batch or client.BatchV1Api(self.api)
-        self.core = self.core or client.CoreV1Api(self.api)
-        self.custom = self.custom or client.CustomObjectsApi(self.api)
+    def __call__(self, request: Request) -> Answer:
+        headers = {"Accept": "application/json", "Content-Type": request.content_type}
+        try:
+            resp = self.api.call_api(
+                request.path,
+                request.method,
+                query_params=list(request.query),
+                header_params=headers,
+                body=request.body,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=request.timeout,
+            )
+        except ApiException as err:
+            if not err.status:  # no answer (the client wraps a TLS failure so)
+                raise ConnectionError(str(err.reason)[:300]) from err
+            # The client has read the error's body itself (a Status object of the server).
+            data = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
+            return Answer(err.status, (data,), str(err.reason or ""))
+        # A connection handed back with its answer unread to the end (one past its cap) is
+        # not reused: urllib3 drops a pooled connection that has data waiting to be read.
+        return Answer(
+            resp.status, resp.stream(STREAM_CHUNK_BYTES), str(resp.reason or ""), resp.release_conn
+        )
 
-    def write(self) -> None:
-        """Wait for the rate limiter before an API write."""
-        self.limiter.acquire()
 
-    def close(self) -> None:
-        if self.api is not None:
-            self.api.close()
+def connect(kubeconfig: str | None = None, limiter: TokenBucket | None = None) -> Kube:
+    """A ``Kube`` over a new ``ApiClient`` (see ``load_configuration`` for which settings)."""
+    cfg = load_configuration(kubeconfig)
+    api = client.ApiClient(cfg)
+    return Kube(
+        send=ApiClientSender(api),
+        limiter=limiter or TokenBucket(),
+        configuration=cfg,
+        closer=api.close,
+    )
 
 
 def serves(kube: Kube, group: str, version: str, plural: str) -> bool:
     """Whether the API server answers and serves ``plural`` in ``group/version`` (its
     discovery document, which every authenticated client may read)."""
+    path = f"/apis/{group}/{version}" if group else f"/api/{version}"
     try:
-        resp = kube.custom.get_api_resources(
-            group, version, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-        )
-        resources = body_json(resp).get("resources") or []
+        doc = kube.request("discovery", "GET", path).body
     except Exception:  # down, not yet serving the group, or an answer that is no JSON
         return False
+    resources = (doc.get("resources") if isinstance(doc, dict) else None) or []
     return any(isinstance(r, dict) and r.get("name") == plural for r in resources)
-
-
-def status_code(err: BaseException) -> int | None:
-    return err.status if isinstance(err, ApiException) else None
-
-
-def body_json(response: Any) -> Any:
-    """The JSON of a ``_preload_content=False`` response (skips the client's slow models)."""
-    return json.loads(response.data)
-
-
-def api_error(operation: str, err: BaseException) -> BaseException:
-    """Count ``err`` and turn it into the exception the reconciler understands."""
-    code = status_code(err)
-    API_ERRORS.labels(operation=operation, code=str(code or "none")).inc()
-    reason = _reason(err)
-    if code in {400, 422}:
-        return Rejected(f"{operation}: rejected by the API server ({code}): {reason}")
-    if isinstance(err, ApiException | HTTPError | OSError | TimeoutError):
-        return TransientError(f"{operation}: {code or type(err).__name__}: {reason}")
-    return err
-
-
-def raise_api_error(operation: str, err: BaseException) -> NoReturn:
-    """Raise what ``api_error`` maps ``err`` to (``err`` itself when it is no API error)."""
-    mapped = api_error(operation, err)
-    if mapped is err:
-        raise err
-    raise mapped from err
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, ApiException):
-        try:
-            message = json.loads(err.body or "{}").get("message")
-        except (ValueError, AttributeError):
-            message = None
-        return str(message or err.reason or "")[:300]
-    return str(err)[:300]
-
-
-def counted(operation: str, err: BaseException) -> None:
-    """Count an error the caller handles itself (a 409 conflict on the status write)."""
-    API_ERRORS.labels(operation=operation, code=str(status_code(err) or "none")).inc()

@@ -34,12 +34,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
+from tuneop.adapters.kube import paths
+from tuneop.adapters.kube.transport import Kube
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.planner import Event
+from tuneop.ports import Rejected, TransientError
 
 __all__ = [
     "COMPONENT",
@@ -165,14 +167,14 @@ class KubeEvents:
         now = self.clock()
         for event in select(self.sample(ref, events, now), self.limit):
             try:
-                self.kube.write()
-                self.kube.core.create_namespaced_event(
-                    ref.namespace,
+                self.kube.request(
+                    "create_event",
+                    "POST",
+                    paths.events(ref.namespace),
                     event_body(ref, event, now, self.instance),
-                    field_validation="Strict",
-                    _preload_content=False,
-                    _request_timeout=REQUEST_TIMEOUT,
+                    query=[("fieldValidation", "Strict")],
                 )
             except Exception as err:  # an Event is never worth failing a reconcile for
-                api_error("create_event", err)
+                if not isinstance(err, TransientError | Rejected):  # the transport counted those
+                    self.kube.count("create_event", None)
                 log.warning("%s: could not post event %s: %s", ref.key, event.reason, err)

@@ -43,13 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tuneop.adapters.kube.client import (
-    REQUEST_TIMEOUT,
-    Kube,
-    body_json,
-    raise_api_error,
-    status_code,
-)
+from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.job_cache import JobCache
 from tuneop.adapters.kube.job_status import (
     Json,
@@ -63,6 +57,7 @@ from tuneop.adapters.kube.job_status import (
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
+from tuneop.adapters.kube.transport import Kube, Reply
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
 from tuneop.core.clock import SYSTEM_CLOCK
@@ -77,7 +72,6 @@ __all__ = [
     "JOB_LOG_BUDGET_BYTES",
     "LOG_LIMIT_BYTES",
     "MAX_LOG_ATTEMPTS",
-    "STREAM_CHUNK_BYTES",
     "KubeJobs",
 ]
 
@@ -86,7 +80,6 @@ log = logging.getLogger(__name__)
 
 LOG_LIMIT_BYTES = 4 * 1024 * 1024  # of other output kept beside the result lines, per pod
 JOB_LOG_BUDGET_BYTES = 16 * 1024 * 1024
-STREAM_CHUNK_BYTES = 256 * 1024
 MAX_LOG_ATTEMPTS = 5
 
 
@@ -158,31 +151,16 @@ class KubeJobs:
 
     def _list(self, ref: SessionRef) -> list[Json]:
         since = self.cache.mark() if self.cache is not None else None
-        try:
-            resp = self.kube.batch.list_namespaced_job(
-                ref.namespace,
-                label_selector=selector(ref.name),
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            items = list(body_json(resp).get("items") or [])
-        except Exception as err:
-            raise_api_error("list_jobs", err)
+        query = [("labelSelector", selector(ref.name))]
+        reply = self.kube.request("list_jobs", "GET", paths.jobs(ref.namespace), query=query)
+        items = _items(reply)
         if self.cache is not None:
             self.cache.listed(ref, items, since)
         return items
 
     def _pods(self, ref: SessionRef, label_selector: str) -> list[Json]:
-        try:
-            resp = self.kube.core.list_namespaced_pod(
-                ref.namespace,
-                label_selector=label_selector,
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            return list(body_json(resp).get("items") or [])
-        except Exception as err:
-            raise_api_error("list_pods", err)
+        query = [("labelSelector", label_selector)]
+        return _items(self.kube.request("list_pods", "GET", paths.pods(ref.namespace), query=query))
 
     def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
         attempt_key = f"{ref.key}/{job.name}"
@@ -240,59 +218,46 @@ class KubeJobs:
         name = meta.get("name", "")
         # The trial container is named on the pod; pods of older operators lack it.
         container = (meta.get("annotations") or {}).get(ANN_CONTAINER) or CONTAINER
-        try:
-            resp = self.kube.core.read_namespaced_pod_log(
-                name,
-                ref.namespace,
-                container=str(container),
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            try:
-                chunks = resp.stream(STREAM_CHUNK_BYTES)
-                return [scan(chunks, tail_bytes=limit, trials=trials or None)]
-            finally:
-                resp.release_conn()
-        except Exception as err:
-            code = status_code(err)
-            if code == 404:
-                return None
-            if code == 400:
-                # The container never started (waiting on its image, say): there is no log.
-                return [""]
-            raise_api_error("read_log", err)
+        reply = self.kube.request(
+            "read_log",
+            "GET",
+            paths.pod_log(ref.namespace, str(name)),
+            query=[("container", str(container))],
+            expect=(400, 404),
+            read=lambda chunks: scan(chunks, tail_bytes=limit, trials=trials or None),
+        )
+        if reply.status == 404:
+            return None
+        if reply.status == 400:
+            # The container never started (waiting on its image, say): there is no log.
+            return [""]
+        return [reply.body]
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
-        self.kube.write()
-        try:
-            resp = self.kube.batch.create_namespaced_job(
-                ref.namespace,
-                job.manifest,
-                field_validation="Strict",
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            created = body_json(resp)
-        except Exception as err:
-            if status_code(err) != 409:
-                raise_api_error("create_job", err)
-            created = self._check_existing(ref, job.name)
+        reply = self.kube.request(
+            "create_job",
+            "POST",
+            paths.jobs(ref.namespace),
+            job.manifest,
+            query=[("fieldValidation", "Strict")],
+            expect=(409,),
+        )
+        if reply.status == 409:
+            created: object = self._check_existing(ref, job.name)
         else:
+            created = reply.body
             TRIALS_STARTED.inc(len(job.trials))
         if self.cache is not None:
             self.cache.created(ref, created if isinstance(created, dict) else job.manifest)
 
     def _check_existing(self, ref: SessionRef, name: str) -> Json:
         """409: the name exists. Ours is success; an earlier session's must be waited out."""
-        try:
-            resp = self.kube.batch.read_namespaced_job(
-                name, ref.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-            )
-            existing = body_json(resp)
-        except Exception as err:
-            if status_code(err) == 404:
-                raise TransientError(f"Job {name} is being deleted; creating it later") from err
-            raise_api_error("read_job", err)
+        reply = self.kube.request("read_job", "GET", paths.jobs(ref.namespace, name), expect=(404,))
+        existing = reply.body
+        if reply.status == 404:
+            raise TransientError(f"Job {name} is being deleted; creating it later")
+        if not isinstance(existing, dict):
+            raise TransientError(f"Job {name}: the API server's answer is no object")
         if owned_by_other(existing, ref):
             raise TransientError(
                 f"Job {name} still belongs to an earlier session named {ref.name};"
@@ -301,24 +266,30 @@ class KubeJobs:
         return dict(existing)
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
-        self.kube.write()
-        try:
-            self.kube.batch.delete_namespaced_job(
-                name,
-                ref.namespace,
-                propagation_policy="Background",
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        except Exception as err:
-            if status_code(err) != 404:
-                raise_api_error("delete_job", err)
+        self.kube.request(
+            "delete_job",
+            "DELETE",
+            paths.jobs(ref.namespace, name),
+            query=[("propagationPolicy", "Background")],
+            expect=(404,),
+        )
         if self.cache is not None:
             self.cache.deleted(ref, name)
         if self.pods is not None:
             self.pods.job_deleted(ref.namespace, name)
         with self._lock:
             self._ended.get(ref.key, {}).pop(name, None)
+
+
+def _items(reply: Reply) -> list[Json]:
+    """The objects of a list answer; an answer that is no list is not taken for an empty one
+    (the planner would think the Jobs gone)."""
+    items = reply.body.get("items") if isinstance(reply.body, dict) else None
+    if items is not None and not isinstance(items, list):
+        raise TransientError("the API server's list has no list of items")
+    if not isinstance(reply.body, dict):
+        raise TransientError("the API server's answer to a list is no object")
+    return [item for item in items or () if isinstance(item, dict)]
 
 
 def _name(job: Json) -> str:

@@ -9,7 +9,8 @@ The Lease is another process's writing, so it is read bounded: a holder identity
 than ``MAX_IDENTITY`` or a field of the wrong type reads as no holder / a zero count,
 never as an exception. Lease calls do not wait on the operator's write limiter (a
 renewal queued behind a burst of status writes could miss its deadline); they are one
-small write every retry period. ``announce`` posts an Event on the Lease when the leader
+small write every retry period (the ``Kube`` handed in is the elector's own, with a
+limiter of its own). ``announce`` posts an Event on the Lease when the leader
 changes, as client-go's elector does; a failed Event costs nothing but the Event.
 """
 
@@ -18,14 +19,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from kubernetes import client
-
-from tuneop.adapters.kube.client import body_json, raise_api_error, status_code
+from tuneop.adapters.kube.transport import Kube
 from tuneop.core.election import LeaseRecord
 from tuneop.ports import Conflict
 
-__all__ = ["LEASE_TIMEOUT", "MAX_IDENTITY", "KubeLease", "lease_body", "parse_lease"]
+__all__ = ["LEASE_TIMEOUT", "MAX_IDENTITY", "KubeLease", "lease_body", "lease_path", "parse_lease"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ LEASE_TIMEOUT = (2.0, 2.0)
 # Kubernetes names and the identities tuneop writes are far shorter.
 MAX_IDENTITY = 253
 _TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def lease_path(namespace: str, name: str | None = None) -> str:
+    """The Leases of ``namespace``, or one of them (each name quoted as a path segment)."""
+    leases = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace, safe='')}/leases"
+    return leases if name is None else f"{leases}/{quote(name, safe='')}"
 
 
 def _time(value: datetime | None) -> str | None:
@@ -101,57 +107,52 @@ def lease_body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]
 
 
 class KubeLease:
-    """One named Lease, over its own ``ApiClient`` (not the reconciles' pool)."""
+    """One named Lease, over the elector's own ``Kube`` (not the reconciles' connection)."""
 
-    def __init__(self, api: Any, namespace: str, name: str) -> None:
-        self.api = api
+    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
+        self.kube = kube
         self.namespace = namespace
         self.name = name
-        self.coordination = client.CoordinationV1Api(api)
-        self.core = client.CoreV1Api(api)
         self._uid: str | None = None
 
     def read(self) -> LeaseRecord | None:
         """The Lease as it is (None when there is none)."""
-        try:
-            resp = self.coordination.read_namespaced_lease(
-                self.name, self.namespace, _preload_content=False, _request_timeout=LEASE_TIMEOUT
-            )
-        except Exception as err:
-            if status_code(err) == 404:
-                return None
-            raise_api_error("read lease", err)
-        return self._parsed(body_json(resp))
+        reply = self.kube.request(
+            "read lease",
+            "GET",
+            lease_path(self.namespace, self.name),
+            expect=(404,),
+            timeout=LEASE_TIMEOUT,
+        )
+        return None if reply.status == 404 else self._parsed(reply.body)
 
     def create(self, record: LeaseRecord) -> LeaseRecord:
         """Create the Lease holding ``record``; ``Conflict`` if it exists by now."""
-        body = lease_body(self.name, self.namespace, record)
-        try:
-            resp = self.coordination.create_namespaced_lease(
-                self.namespace, body, _preload_content=False, _request_timeout=LEASE_TIMEOUT
-            )
-        except Exception as err:
-            if status_code(err) == 409:
-                raise Conflict("lease: created meanwhile by another candidate") from err
-            raise_api_error("create lease", err)
-        return self._parsed(body_json(resp))
+        reply = self.kube.request(
+            "create lease",
+            "POST",
+            lease_path(self.namespace),
+            lease_body(self.name, self.namespace, record),
+            expect=(409,),
+            timeout=LEASE_TIMEOUT,
+        )
+        if reply.status == 409:
+            raise Conflict("lease: created meanwhile by another candidate")
+        return self._parsed(reply.body)
 
     def update(self, record: LeaseRecord) -> LeaseRecord:
         """Write ``record`` if the Lease is still at its resourceVersion, else ``Conflict``."""
-        body = lease_body(self.name, self.namespace, record)
-        try:
-            resp = self.coordination.replace_namespaced_lease(
-                self.name,
-                self.namespace,
-                body,
-                _preload_content=False,
-                _request_timeout=LEASE_TIMEOUT,
-            )
-        except Exception as err:
-            if status_code(err) == 409:
-                raise Conflict("lease: written meanwhile by another candidate") from err
-            raise_api_error("update lease", err)
-        return self._parsed(body_json(resp))
+        reply = self.kube.request(
+            "update lease",
+            "PUT",
+            lease_path(self.namespace, self.name),
+            lease_body(self.name, self.namespace, record),
+            expect=(409,),
+            timeout=LEASE_TIMEOUT,
+        )
+        if reply.status == 409:
+            raise Conflict("lease: written meanwhile by another candidate")
+        return self._parsed(reply.body)
 
     def announce(self, reason: str, message: str, now: datetime) -> None:
         """An Event on the Lease (``kubectl describe lease``), best effort."""
@@ -175,10 +176,9 @@ class KubeLease:
             "lastTimestamp": stamp[:19] + "Z" if stamp else None,
             "count": 1,
         }
+        path = f"/api/v1/namespaces/{quote(self.namespace, safe='')}/events"
         try:
-            self.core.create_namespaced_event(
-                self.namespace, event, _preload_content=False, _request_timeout=LEASE_TIMEOUT
-            )
+            self.kube.request("lease event", "POST", path, event, timeout=LEASE_TIMEOUT)
         except Exception as err:  # an Event is a courtesy; the Lease and the log say it too
             log.debug("lease %s: event %s not posted: %s", self.name, reason, err)
 

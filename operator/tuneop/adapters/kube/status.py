@@ -39,6 +39,7 @@ the older version, the API server answers 409, and the retry reads afresh.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from collections import deque
@@ -47,16 +48,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tuneop.adapters.kube.client import (
-    REQUEST_TIMEOUT,
-    Kube,
-    body_json,
-    counted,
-    raise_api_error,
-    status_code,
-)
+from tuneop.adapters.kube import paths
+from tuneop.adapters.kube.transport import MERGE_PATCH, Kube
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.api.status import (
     SessionStatus,
     StatusUnreadable,
@@ -66,7 +60,7 @@ from tuneop.api.status import (
 )
 from tuneop.api.vocabulary import PROGRESSING, STATUS_UNREADABLE
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.ports import Conflict, Rejected, SessionGone
+from tuneop.ports import Conflict, Rejected, SessionGone, TransientError
 
 __all__ = [
     "OMIT_WHEN_EMPTY",
@@ -132,6 +126,13 @@ def _uid(obj: Any) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
 
 
+def _object(body: Any, ref: SessionRef) -> dict[str, Any]:
+    """The session the API server answered with; what is no object is no answer."""
+    if not isinstance(body, dict) or not isinstance(body.get("metadata") or {}, dict):
+        raise TransientError(f"{ref.key}: the API server's answer is no TuningSession")
+    return body
+
+
 @dataclass
 class KubeStatus:
     kube: Kube
@@ -162,24 +163,15 @@ class KubeStatus:
         return seen
 
     def _get(self, ref: SessionRef) -> dict[str, Any] | None:
-        try:
-            resp = self.kube.custom.get_namespaced_custom_object(
-                API_GROUP,
-                API_VERSION,
-                ref.namespace,
-                PLURAL,
-                ref.name,
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            obj = body_json(resp)
-        except Exception as err:
-            if status_code(err) == 404:
-                self.forget(ref.key)
-                return None
-            raise_api_error("get_session", err)
+        reply = self.kube.request(
+            "get_session", "GET", paths.session(ref.namespace, ref.name), expect=(404,)
+        )
+        if reply.status == 404:
+            self.forget(ref.key)
+            return None
+        obj = _object(reply.body, ref)
         self._remember(ref, obj, force=True)
-        return copy.deepcopy(obj)  # type: ignore[no-any-return]
+        return copy.deepcopy(obj)
 
     def _remember(self, ref: SessionRef, obj: Any, force: bool = False) -> None:
         """Keep ``obj`` unless a newer version of the same session is kept (``force``: a
@@ -235,20 +227,15 @@ class KubeStatus:
             for c in shown
         ):
             return  # already said
-        self.kube.write()
-        try:
-            self.kube.custom.patch_namespaced_custom_object_status(
-                API_GROUP,
-                API_VERSION,
-                ref.namespace,
-                PLURAL,
-                ref.name,
+        # A failure is counted; the Rejected that follows is logged either way.
+        with contextlib.suppress(TransientError, Rejected):
+            self.kube.request(
+                "write_status",
+                "PATCH",
+                paths.session_status(ref.namespace, ref.name),
                 {"status": {"conditions": wire}},
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
+                content_type=MERGE_PATCH,
             )
-        except Exception as err:  # the Rejected that follows is logged either way
-            counted("write_status", err)
         self._drop(ref.key)
 
     def write(self, ref: SessionRef, status: SessionStatus, version: str | None) -> None:
@@ -266,31 +253,23 @@ class KubeStatus:
         new = wire_status(status)
         if version is not None and seen.status == new:
             return  # the stored status already is this one
-        self.kube.write()
-        try:
-            resp = self.kube.custom.patch_namespaced_custom_object_status(
-                API_GROUP,
-                API_VERSION,
-                ref.namespace,
-                PLURAL,
-                ref.name,
-                status_patch(seen.status, status, version),
-                field_validation="Strict",
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            obj = body_json(resp)
-        except Exception as err:
-            code = status_code(err)
-            if code == 409:
-                counted("write_status", err)
-                self._drop(ref.key)  # stale: the retry reads the session afresh
-                raise Conflict(f"status of {ref.key} changed since it was read") from err
-            if code == 404:
-                self.forget(ref.key)
-                raise SessionGone(f"TuningSession {ref.key} is gone") from err
-            raise_api_error("write_status", err)
-        self._remember(ref, obj)
+        reply = self.kube.request(
+            "write_status",
+            "PATCH",
+            paths.session_status(ref.namespace, ref.name),
+            status_patch(seen.status, status, version),
+            query=[("fieldValidation", "Strict")],
+            content_type=MERGE_PATCH,
+            expect=(404, 409),
+        )
+        if reply.status == 409:
+            self.kube.count("write_status", 409)
+            self._drop(ref.key)  # stale: the retry reads the session afresh
+            raise Conflict(f"status of {ref.key} changed since it was read")
+        if reply.status == 404:
+            self.forget(ref.key)
+            raise SessionGone(f"TuningSession {ref.key} is gone")
+        self._remember(ref, _object(reply.body, ref))
 
     def _drop(self, key: str) -> None:
         """Drop the kept copy; what it replaced stays old news."""
