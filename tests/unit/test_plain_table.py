@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tuneop.cli.inputs import load_session
-from tuneop.cli.plan import dry_run, plain_table_text, render
 from tuneop.cli.plaintable import draw, plain_stdout
+from tuneop.cli.plan import dry_run, plain_table_text, render
 from tuneop.cli.text import PIPE_WIDTH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,11 +68,15 @@ def test_what_only_rich_can_lay_out_is_left_to_rich() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 @pytest.mark.parametrize("trials", [None, 3, 200])
-def test_the_plan_of_each_example_reads_the_same_without_rich(path: Path, trials: int | None) -> None:
+def test_the_plan_of_each_example_reads_the_same_without_rich(
+    path: Path, trials: int | None
+) -> None:
     session = load_session(str(path), None, "default")
     result = dry_run(session, trials=trials)
     out = io.StringIO()
-    render(result, "table", Console(file=out, soft_wrap=True, width=PIPE_WIDTH, force_terminal=False))
+    render(
+        result, "table", Console(file=out, soft_wrap=True, width=PIPE_WIDTH, force_terminal=False)
+    )
     assert plain_table_text(result) == out.getvalue()
 
 

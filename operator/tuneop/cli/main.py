@@ -48,8 +48,8 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from tuneop.cli.plan import data_text, dry_run, plain_table_text, render
     from tuneop.cli.plaintable import plain_stdout
+    from tuneop.cli.plan import data_text, dry_run, plain_table_text, render
 
     if args.trials < 0:
         raise UsageError("--trials: must be 0 or more")

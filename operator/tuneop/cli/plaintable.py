@@ -32,9 +32,7 @@ def _narrow(text: str) -> bool:
     return all((" " <= c <= "~") or c in _NARROW_EXTRA for c in text)
 
 
-def plain_stdout(
-    stream: TextIO | None = None, environ: Mapping[str, str] | None = None
-) -> bool:
+def plain_stdout(stream: TextIO | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Whether rich would print plain text to ``stream`` (standard output): not a
     terminal, as rich decides it (``TTY_COMPATIBLE``, ``FORCE_COLOR``, ``isatty``), on a
     UTF-8 stream (elsewhere rich draws its boxes in ASCII) and not on Windows."""
@@ -85,7 +83,11 @@ def draw(
         return left + joint.join(fill * w for w in widths) + right
 
     def cells(edge: str, values: Sequence[str]) -> str:
-        return edge + edge.join(f" {v.ljust(w - 2)} " for v, w in zip(values, widths)) + edge
+        return (
+            edge
+            + edge.join(f" {v.ljust(w - 2)} " for v, w in zip(values, widths, strict=True))
+            + edge
+        )
 
     out = [_centred(title, width)] if title else []
     out += [line("┏", "━", "┳", "┓"), cells("┃", columns), line("┡", "━", "╇", "┩")]

@@ -15,6 +15,7 @@ one. An int parameter's bounds and step are whole numbers in every format
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -255,7 +256,14 @@ def render(d: DryRun, output: str, console: Console) -> None:
 # table (title, columns, rows of cleaned text, caption). Drawn by rich at a terminal,
 # as plain text elsewhere (``plain_table_text``): the same content either way.
 _Line = tuple[str | tuple[str, str], ...]
-_Table = tuple[str, tuple[str, ...], list[tuple[str, ...]], str | None]
+
+
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[str, ...]]
+    caption: str | None
 
 
 def _table_items(d: DryRun) -> list[_Line | _Table]:
@@ -280,7 +288,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
         rows.append((str(row["trial"]), str(row["job"]), clean(shown)))
     hidden = d.total_trials - len(d.trials)
     more = f"… {hidden} more trials (--trials N lists the first N)" if hidden > 0 else None
-    items.append(("Trials", ("trial", "job", "params"), rows, more))
+    items.append(_Table("Trials", ("trial", "job", "params"), rows, more))
     jobs = []
     for c in d.plan.create:
         first, last = c.trials[0], c.trials[-1]
@@ -288,7 +296,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
     jobs += [(clean(name), "", "delete") for name in d.plan.delete]
     waiting = d.total_jobs - d.plan.status.jobs.launched
     wait = f"{waiting} more Jobs wait for a free slot" if waiting > 0 else None
-    items.append(("First reconcile", ("job", "trials", "action"), jobs, wait))
+    items.append(_Table("First reconcile", ("job", "trials", "action"), jobs, wait))
     st = d.plan.status
     items.append(
         (
@@ -301,18 +309,13 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
     return items
 
 
-def _is_table(item: _Line | _Table) -> bool:
-    return len(item) == 4 and isinstance(item[1], tuple) and isinstance(item[2], list)
-
-
 def plain_table_text(d: DryRun) -> str | None:
     """The table output as rich prints it off a terminal, drawn without rich; None when
     a table holds what only rich can lay out (``plaintable.draw``)."""
     out = []
     for item in _table_items(d):
-        if _is_table(item):
-            title, columns, rows, caption = item  # type: ignore[misc]
-            text = draw(title, columns, rows, caption)
+        if isinstance(item, _Table):
+            text = draw(item.title, item.columns, item.rows, item.caption)
             if text is None:
                 return None
             out.append(text)
@@ -326,14 +329,13 @@ def _render_table(d: DryRun, console: Console) -> None:
     from rich.text import Text
 
     for item in _table_items(d):
-        if not _is_table(item):
-            console.print(styled(*item))  # type: ignore[arg-type]
+        if not isinstance(item, _Table):
+            console.print(styled(*item))
             continue
-        title, columns, rows, caption = item  # type: ignore[misc]
-        table = Table(title=title)
-        for col in columns:
+        table = Table(title=item.title)
+        for col in item.columns:
             table.add_column(col)
-        for row in rows:
+        for row in item.rows:
             table.add_row(*(Text(cell) for cell in row))  # cleaned text, never markup
-        table.caption = caption
+        table.caption = item.caption
         console.print(table)
