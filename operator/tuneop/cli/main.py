@@ -48,8 +48,11 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from tuneop.cli.imports import no_pydantic_plugins
     from tuneop.cli.plaintable import plain_stdout
-    from tuneop.cli.plan import data_text, dry_run, plain_table_text, render
+
+    with no_pydantic_plugins():  # the API's models are built by this import
+        from tuneop.cli.plan import data_text, dry_run, plain_table_text, render
 
     if args.trials < 0:
         raise UsageError("--trials: must be 0 or more")
