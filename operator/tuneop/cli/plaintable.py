@@ -72,6 +72,8 @@ def draw(
     texts = [*columns, *(c for row in rows for c in row), title or "", caption or ""]
     if not columns or not all(_narrow(t) for t in texts):
         return None
+    if any(t and t != t.strip() for t in (title, caption)):
+        return None  # rich trims a centred line (and may wrap at its spaces)
     if any(len(row) != len(columns) for row in rows):
         return None
     widths = [max([len(c), *(len(row[i]) for row in rows)]) + 2 for i, c in enumerate(columns)]
