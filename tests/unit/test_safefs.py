@@ -132,3 +132,18 @@ def test_check_tree_names_the_first_stranger(tmp_path: Path, outside: Path) -> N
     os.mkfifo(session / "pruning.journal")
     with pytest.raises(UnsafePath, match=r"pruning\.journal: is a FIFO"):
         check_tree(session, tmp_path / "root", ["logs"], ["pruning.journal"])
+
+
+def test_a_write_is_fsynced_unless_said_not_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    write_atomic(tmp_path / "a.json", "1", tmp_path)
+    assert len(synced) == 2  # the file's data, then the folder that names it
+    write_atomic(tmp_path / "b.json", "2", tmp_path, durable=False)
+    assert len(synced) == 2
+    # still atomic: the file is whole, and no temp file is left beside it
+    assert (tmp_path / "b.json").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]

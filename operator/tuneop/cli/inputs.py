@@ -97,7 +97,11 @@ def load_session(
     path: str | None, jobs_file: str | None = None, namespace: str = "default"
 ) -> Session:
     """Read a TuningSession manifest (or build one from a JSONL job plan)."""
-    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+    from tuneop.cli.imports import no_pydantic_plugins
+
+    with no_pydantic_plugins():  # the API's models are built by these imports
+        from tuneop.api.session import parse_manifest
+        from tuneop.core.jobsfile import parse_jobs, session_from_jobs
 
     doc: Any = None
     if path is not None:
@@ -114,8 +118,6 @@ def load_session(
     if doc is None:
         raise UsageError("give a session file, or --jobs-file")
     try:
-        from tuneop.api.session import parse_manifest
-
         return parse_manifest(doc, default_namespace=namespace)
     except SpecError as err:
         where = path or jobs_file

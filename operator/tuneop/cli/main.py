@@ -48,7 +48,11 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from tuneop.cli.plan import dry_run, render
+    from tuneop.cli.imports import no_pydantic_plugins
+    from tuneop.cli.plaintable import plain_stdout
+
+    with no_pydantic_plugins():  # the API's models are built by this import
+        from tuneop.cli.plan import data_text, dry_run, plain_table_text, render
 
     if args.trials < 0:
         raise UsageError("--trials: must be 0 or more")
@@ -63,7 +67,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         where = args.file or args.jobs_file
         print(f"error: {clean(f'{where}: {invalid[0].message}')}", file=sys.stderr)
         return EXIT_INVALID
-    render(result, args.output, output_console(wrap_text=args.output == "table"))
+    # rich (a tenth of a second to import) draws the table only at a terminal: elsewhere
+    # it would print plain text, which plain_table_text draws the same without it.
+    if args.output != "table":
+        sys.stdout.write(data_text(result, args.output))
+    elif plain_stdout() and (text := plain_table_text(result)) is not None:
+        sys.stdout.write(text)
+    else:
+        render(result, args.output, output_console(wrap_text=True))
     return 0
 
 

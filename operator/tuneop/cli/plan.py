@@ -15,17 +15,17 @@ one. An int parameter's bounds and step are whole numbers in every format
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from rich.console import Console
-from rich.table import Table
 
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
+from tuneop.cli.plaintable import draw
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.harvest import harvest_job
@@ -34,7 +34,19 @@ from tuneop.core.packing import job_at, job_count
 from tuneop.core.planner import Plan, plan
 from tuneop.core.search import budget, point, warm_point
 
-__all__ = ["SHOWN_TRIALS", "DryRun", "as_data", "dry_run", "people_spec", "render"]
+if TYPE_CHECKING:  # rich is imported only when a table is drawn by it (at a terminal)
+    from rich.console import Console
+
+__all__ = [
+    "SHOWN_TRIALS",
+    "DryRun",
+    "as_data",
+    "data_text",
+    "dry_run",
+    "people_spec",
+    "plain_table_text",
+    "render",
+]
 
 # Trials listed when --trials does not say: all of a small session, a screenful of pages
 # of a large one (the rest are counted).
@@ -224,65 +236,107 @@ def as_data(d: DryRun) -> dict[str, Any]:
     }
 
 
-def render(d: DryRun, output: str, console: Console) -> None:
+def data_text(d: DryRun, output: str) -> str:
+    """The plan as JSON or YAML text (``output``)."""
     # Data for programs goes out as text, not through rich (whose highlighting of a
     # plan of a few MiB costs hundreds of MB), and ASCII only: a control character,
     # C1 code or bidi override from a spec is the format's own escape.
     if output == "json":
-        console.file.write(json.dumps(as_data(d), indent=2, ensure_ascii=True) + "\n")
-        return
-    if output == "yaml":
-        console.file.write(yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100))
+        return json.dumps(as_data(d), indent=2, ensure_ascii=True) + "\n"
+    return str(yaml.dump(as_data(d), Dumper=_PlainDumper, sort_keys=False, width=100))
+
+
+def render(d: DryRun, output: str, console: Console) -> None:
+    if output in ("json", "yaml"):
+        console.file.write(data_text(d, output))
         return
     _render_table(d, console)
 
 
-def _render_table(d: DryRun, console: Console) -> None:
+# What the table output shows, in order: a line (pieces as ``styled`` takes them) or a
+# table (title, columns, rows of cleaned text, caption). Drawn by rich at a terminal,
+# as plain text elsewhere (``plain_table_text``): the same content either way.
+_Line = tuple[str | tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[str, ...]]
+    caption: str | None
+
+
+def _table_items(d: DryRun) -> list[_Line | _Table]:
     s, ref = d.session.spec, d.session.ref
     packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
-    console.print(
-        styled(
+    items: list[_Line | _Table] = [
+        (
             (clean(ref.key), "bold"),
             f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
             f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
             + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
         )
-    )
+    ]
     if s.queue_name is not None:
-        console.print(styled(f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}"))
-    for w in d.plan.warnings:
-        console.print(styled(("warning: ", "yellow"), w))
-    trials = Table(title="Trials", show_lines=False)
-    for col in ("trial", "job", "params"):
-        trials.add_column(col)
+        items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
+    items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
+    rows = []
     for row in d.trials:
         params = row["params"]
         shown = "(suggested at run time)" if params is None else json.dumps(params)
-        trials.add_row(str(row["trial"]), str(row["job"]), styled(shown))
+        rows.append((str(row["trial"]), str(row["job"]), clean(shown)))
     hidden = d.total_trials - len(d.trials)
-    if hidden > 0:
-        trials.caption = f"… {hidden} more trials (--trials N lists the first N)"
-    console.print(trials)
-    jobs = Table(title="First reconcile")
-    for col in ("job", "trials", "action"):
-        jobs.add_column(col)
+    more = f"… {hidden} more trials (--trials N lists the first N)" if hidden > 0 else None
+    items.append(_Table("Trials", ("trial", "job", "params"), rows, more))
+    jobs = []
     for c in d.plan.create:
         first, last = c.trials[0], c.trials[-1]
-        jobs.add_row(c.name, f"{first}-{last}" if last != first else str(first), "create")
-    for name in d.plan.delete:
-        jobs.add_row(styled(name), "", "delete")
+        jobs.append((c.name, f"{first}-{last}" if last != first else str(first), "create"))
+    jobs += [(clean(name), "", "delete") for name in d.plan.delete]
     waiting = d.total_jobs - d.plan.status.jobs.launched
-    if waiting > 0:
-        jobs.caption = f"{waiting} more Jobs wait for a free slot"
-    console.print(jobs)
+    wait = f"{waiting} more Jobs wait for a free slot" if waiting > 0 else None
+    items.append(_Table("First reconcile", ("job", "trials", "action"), jobs, wait))
     st = d.plan.status
-    console.print(
-        styled(
+    items.append(
+        (
             "status: phase ",
             (st.phase, "bold"),
             f", progress {st.progress}, {st.jobs.active} active Jobs; {st.message}",
         )
     )
-    for cond in st.conditions:
-        console.print(styled(f"  {cond.type}={cond.status} ({cond.reason}): {cond.message}"))
+    items += [(f"  {c.type}={c.status} ({c.reason}): {c.message}",) for c in st.conditions]
+    return items
+
+
+def plain_table_text(d: DryRun) -> str | None:
+    """The table output as rich prints it off a terminal, drawn without rich; None when
+    a table holds what only rich can lay out (``plaintable.draw``)."""
+    out = []
+    for item in _table_items(d):
+        if isinstance(item, _Table):
+            text = draw(item.title, item.columns, item.rows, item.caption)
+            if text is None:
+                return None
+            out.append(text)
+        else:
+            out.append("".join(p[0] if isinstance(p, tuple) else clean(p) for p in item) + "\n")
+    return "".join(out)
+
+
+def _render_table(d: DryRun, console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    for item in _table_items(d):
+        if not isinstance(item, _Table):
+            console.print(styled(*item))
+            continue
+        table = Table(title=item.title)
+        for col in item.columns:
+            table.add_column(col)
+        for row in item.rows:
+            table.add_row(*(Text(cell) for cell in row))  # cleaned text, never markup
+        table.caption = item.caption
+        console.print(table)

@@ -48,9 +48,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run --local``: the checks, the run, and what it prints at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tuneop.cli.preflight import local_setup, preflight
 
-    problem = preflight(session.spec)
+    # The preflight loads the objective in a Python process of its own (0.1 s and more):
+    # meanwhile this one imports what the run needs. Nothing runs before its answer.
+    with ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(preflight, session.spec)
+        _load_run_modules(session.spec, with_redis=bool(args.redis_url))
+        problem = checking.result()
     setup = local_setup(session.spec, os.environ) if problem is None else problem
     if isinstance(setup, str):
         raise UsageError(f"{args.file or args.jobs_file}: {setup}")
@@ -63,6 +70,18 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     console = output_console()
     run = _run_here(args, session, console, _mirrors(args), warm_start, setup)
     return _finish(args, session, run, console)
+
+
+def _load_run_modules(spec: Any, with_redis: bool) -> None:
+    """Import the local run's modules, and Optuna when the optimizer learns. Without
+    ``--redis-url`` Optuna is imported without the Redis client (its Redis journal, which
+    it imports eagerly when redis is installed, is of no use to such a run: 0.1 s)."""
+    import tuneop.cli.run  # noqa: F401
+    from tuneop.cli.imports import without
+
+    if spec.optimizer.learns:
+        with without() if with_redis else without("redis"):
+            import optuna  # noqa: F401
 
 
 def _mirrors(args: argparse.Namespace) -> list[Any]:

@@ -184,7 +184,8 @@ class LocalJobs:
             "pid": pid,
             "pidStart": process_start(pid) if pid is not None else None,
         }
-        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc), self.anchor)
+        # Not fsynced: a kill loses no written file; a machine's crash, its log too (rerun)
+        write_atomic(self.records_dir / f"{job.name}.job.json", dump_json(doc), self.anchor, False)
 
     @property
     def records_dir(self) -> Path:
