@@ -3,7 +3,8 @@
 The reconciler (``tuneop.reconciler``) knows the world only through these
 small protocols; adapters implement them for Kubernetes
 (``tuneop.adapters.kube``), Redis (``tuneop.adapters.redis_mirror``), local
-processes and folders (``tuneop.adapters.local``) and memory
+processes (``tuneop.adapters.processes``), the results folder
+(``tuneop.adapters.results_folder``) and memory
 (``tuneop.adapters.memory``, also the fakes unit tests drive).
 
 - ``JobBackend``: where worker Jobs live; lists them as ``ObservedJob``

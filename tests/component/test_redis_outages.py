@@ -21,7 +21,7 @@ from test_redis_mirror import REF, job, ok, spec
 
 from tuneop.adapters.memory import MemoryHistory, MemoryResults
 from tuneop.adapters.redis_mirror import BACKOFF_MAX, MAX_QUEUED_EVENTS, RedisMirror
-from tuneop.controller.stores import RedisStore
+from tuneop.assembly.stores import RedisStore
 from tuneop.ports import TransientError
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

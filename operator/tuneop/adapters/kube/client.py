@@ -41,6 +41,7 @@ __all__ = [
     "Kube",
     "api_error",
     "body_json",
+    "connect",
     "counted",
     "load_configuration",
     "raise_api_error",
@@ -100,6 +101,12 @@ class Kube:
     def close(self) -> None:
         if self.api is not None:
             self.api.close()
+
+
+def connect(kubeconfig: str | None, qps: float, burst: int) -> Kube:
+    """A ``Kube`` over a new ApiClient from ``kubeconfig`` (else in-cluster, else the
+    default kubeconfig), its writes limited to ``qps`` with bursts of ``burst``."""
+    return Kube(client.ApiClient(load_configuration(kubeconfig)), TokenBucket(qps=qps, burst=burst))
 
 
 def serves(kube: Kube, group: str, version: str, plural: str) -> bool:

@@ -1,0 +1,9 @@
+"""The composition root: the one package that builds adapters and hands them to the reconciler.
+
+Front ends (``tuneop.cli``, ``tuneop.controller``) import it, the ports and the
+reconciler, never an adapter: ``operator`` wires the operator, ``local`` a local run,
+``stores`` decides which store is durable, and ``folders`` is the results folder as
+the command line reads and writes it.
+"""
+
+__all__: list[str] = []
