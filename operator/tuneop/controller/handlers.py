@@ -27,8 +27,9 @@ also skips the reconcile when the deletion was the operator's own cleanup
 after harvest; a pod's through ``pod_gone``.
 
 Reconciles of one session are serialized and bursts coalesced by the
-runtime's ``Coalescer``; the blocking ``kubernetes`` client calls run in a
-worker thread (``asyncio.to_thread``) so the event loop stays responsive.
+runtime's ``Scheduler`` (its ``Coalescer``); the blocking ``kubernetes``
+client calls run in a worker thread (``asyncio.to_thread``) so the event
+loop stays responsive.
 The status is written by the reconciler itself (with the resourceVersion),
 never through handler return values.
 
