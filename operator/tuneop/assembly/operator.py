@@ -102,7 +102,8 @@ class PodWatch(Protocol):
     def gone(self, pod: dict[str, Any]) -> None: ...
 
 
-def _served_nowhere() -> bool:
+def _always_ready() -> bool:
+    """Unit tests' wiring, with no API server to ask."""
     return True
 
 
@@ -127,7 +128,7 @@ class OperatorLoop:
     # The kubernetes client's settings, for kopf's own login (None in unit tests).
     client_configuration: Any = None
     # Whether the API server serves TuningSessions and Jobs (discovery), checked at startup.
-    ready: Callable[[], bool] = _served_nowhere
+    ready: Callable[[], bool] = _always_ready
 
 
 @dataclass
