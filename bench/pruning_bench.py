@@ -33,7 +33,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.common import header, save
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.run import run_local
 

@@ -5,7 +5,7 @@ Issue 24's "Local speed" toy: ``(x-3)**2 + (y+1)**2`` (the runner's
 in-process through ``run_local`` (no CLI start-up, no report). "cold" starts
 a ``tuneop-runner`` process per Job (an interpreter and the objective's
 import each time), "warm" hands each Job to one warm worker per slot
-(``tuneop.adapters.local.warm``). The two alternate, so the machine's load
+(``tuneop.adapters.processes.warm``). The two alternate, so the machine's load
 (printed before and after, ``os.getloadavg``) weighs on both alike.
 """
 

@@ -3,8 +3,9 @@
 The reconciler (``tuneop.reconciler``) knows the world only through these
 small protocols; adapters implement them for Kubernetes
 (``tuneop.adapters.kube``), Redis (``tuneop.adapters.redis_mirror``), local
-processes and folders (``tuneop.adapters.local``) and memory
-(``tuneop.adapters.memory``); ``tuneop.testing`` has the fakes tests drive.
+processes (``tuneop.adapters.processes``), the results folder
+(``tuneop.adapters.results_folder``) and memory (``tuneop.adapters.memory``);
+``tuneop.testing`` has the fakes tests drive.
 
 - ``JobBackend``: where worker Jobs live; lists them as ``ObservedJob``
   values, reads a finished Job's logs (None when its pods are gone), creates
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from tuneop.api.session import SessionRef
@@ -53,6 +55,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.clock import Clock
 from tuneop.core.contract import TrialResult
+from tuneop.core.election import LeaseRecord
 from tuneop.core.harvest import JobLogs
 from tuneop.core.observed import ObservedJob, Params
 from tuneop.core.planner import Event, JobToCreate
@@ -65,6 +68,7 @@ __all__ = [
     "Conflict",
     "EventSink",
     "JobBackend",
+    "Lease",
     "Mirror",
     "MirrorRecord",
     "Rejected",
@@ -204,3 +208,20 @@ class ResultsReader(Protocol):
     ) -> list[tuple[str, dict[str, str]]]: ...
 
     def close(self) -> None: ...
+
+
+class Lease(Protocol):
+    """The leader election's Lease (``tuneop.core.election`` decides; this is the wire).
+
+    Writes carry the record's resourceVersion: a write over a newer version, or a create
+    of a Lease that exists, is ``Conflict``; other failures are ``TransientError``."""
+
+    name: str  # the Lease's, for the log lines
+
+    def read(self) -> LeaseRecord | None: ...
+
+    def create(self, record: LeaseRecord) -> LeaseRecord: ...
+
+    def update(self, record: LeaseRecord) -> LeaseRecord: ...
+
+    def announce(self, reason: str, message: str, now: datetime) -> None: ...

@@ -12,7 +12,7 @@ never handed to the objective. It runs the Job exactly as ``tuneop-runner``
 would (``cli.run_job``: the frames' announcement, each trial in its frame, the
 same exit codes), with the Job's variables in ``os.environ``, then prints
 ``TUNEOP_JOB_DONE <nonce> <exit code>``, which the parent takes as the end of
-that Job's log (``tuneop.adapters.local.warm``). It exits at the end of stdin,
+that Job's log (``tuneop.adapters.processes.warm``). It exits at the end of stdin,
 or when a Job was stopped by a signal. Objectives stay imported between Jobs:
 a module's global state lives on from one trial to the next, as it does in an
 Optuna study run in one process.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tuneop.adapters.local.folder import write_session_folder
+from tuneop.adapters.results_folder.folder import write_session_folder
 from tuneop.core.records import Record, normalize_record
 
 SESSION = "default/demo"

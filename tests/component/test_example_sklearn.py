@@ -12,7 +12,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.run import run_local
 

@@ -125,7 +125,7 @@ def test_a_jobs_file_without_an_objective_is_one_error_before_any_worker(
 def test_the_bayesian_example_stops_early_at_its_goal_and_repeats_itself(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.adapters.results_folder.folder import load_records
     from tuneop.api.session import parse_manifest
     from tuneop.cli.run import run_local
 

@@ -23,7 +23,7 @@ from tests.component.test_report import RENDERED
 from tests.runner.runner_harness import run_runner, trials_json
 
 from minicluster.redis_server import RedisServer, free_port
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from test_local_session import HERE, run, session
 
-from tuneop.adapters.local.claim import ForeignResults
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.claim import ForeignResults
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.cli.main import main
 
 

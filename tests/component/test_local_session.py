@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 
 from builders import session_doc
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local

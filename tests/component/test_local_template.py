@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.cli.run import run_local
 

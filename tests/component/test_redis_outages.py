@@ -21,7 +21,7 @@ from test_redis_mirror import REF, job, ok, spec
 
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import BACKOFF_MAX, MAX_QUEUED_EVENTS, RedisMirror
-from tuneop.controller.stores import RedisStore
+from tuneop.assembly.stores import RedisStore
 from tuneop.ports import TransientError
 from tuneop.testing import MemoryResults
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from tests.component.results_builders import mixed_session, results_folder
 
-from tuneop.adapters.local.folder import load_records
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.cli.main import main
 
 TRIALS = [{"x": 1}, {"x": "oops"}, {"x": -2}, {"x": 0.5}]

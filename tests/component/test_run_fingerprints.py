@@ -1,5 +1,5 @@
 """The files a local session runs, fingerprinted in its ``spec.json`` on disk
-(``adapters.local.runfiles``), and a claim refused when one changed (``claim``)."""
+(``adapters.results_folder.runfiles``), and a claim refused when one changed (``claim``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tuneop.adapters.local import runfiles
-from tuneop.adapters.local.claim import SPEC_FILE, ForeignResults, claim_folder
-from tuneop.adapters.local.runfiles import file_fingerprint, session_files
+from tuneop.adapters.results_folder import runfiles
+from tuneop.adapters.results_folder.claim import SPEC_FILE, ForeignResults, claim_folder
+from tuneop.adapters.results_folder.runfiles import file_fingerprint, session_files
 from tuneop.api.spec import SessionSpec, parse_spec
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

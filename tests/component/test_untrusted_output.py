@@ -18,9 +18,9 @@ import yaml
 from rich.console import Console
 
 from builders import RUNNER_IMAGE, session_doc
-from tuneop.adapters.local.folder import load_records
-from tuneop.adapters.local.processes import copy_capped, harvestable
+from tuneop.adapters.processes.jobs import copy_capped, harvestable
 from tuneop.adapters.redis_mirror import Keys
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.session import parse_manifest
 from tuneop.assembly.cli_clients import redis_results
 from tuneop.cli.main import main

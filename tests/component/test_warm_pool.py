@@ -1,4 +1,4 @@
-"""The warm pool (``tuneop.adapters.local.warm``) with real warm worker processes.
+"""The warm pool (``tuneop.adapters.processes.warm``) with real warm worker processes.
 
 A Job's output goes to its own log, capped like any worker log but keeping the result
 and frame lines past the cap; the worker is reused by the next Job; stopping a running
@@ -12,7 +12,7 @@ import os
 import threading
 from pathlib import Path
 
-from tuneop.adapters.local.warm import WarmPool
+from tuneop.adapters.processes.warm import WarmPool
 from tuneop.core.contract import parse_log
 
 OBJECTIVES = """\

@@ -17,8 +17,8 @@ import yaml
 
 from builders import session_doc
 from minicluster.redis_server import RedisServer
-from tuneop.adapters.local.folder import load_records
 from tuneop.adapters.redis_mirror import RedisWarmStart
+from tuneop.adapters.results_folder.folder import load_records
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec

@@ -24,10 +24,11 @@ from operator_fakes import FakeApi, fake_kube, http_error
 
 from builders import session_doc
 from tuneop.adapters.memory import MemoryHistory
+from tuneop.assembly.operator import OperatorLoop
+from tuneop.assembly.stores import FolderStore
 from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
-from tuneop.controller.stores import FolderStore
 from tuneop.core.planner import Plan
 
 LOG = logging.getLogger("test")
@@ -69,7 +70,7 @@ class Cluster:
         return dict(self.api.sessions["ns", name].get("status") or {})
 
     def reconcile(self, name: str = "demo") -> Plan | None:
-        return asyncio.run(scheduling.reconcile_session(self.body(name), self.memo, LOG))
+        return asyncio.run(self.runtime.schedule.reconcile_session(self.body(name), LOG))
 
     def finish(self, job: str, **kw: Any) -> None:
         """The Job ends, and the operator's watch sees it (no handler runs)."""
@@ -119,12 +120,12 @@ def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:
     c.reconcile()
     trials = sorted(p.name for p in (tmp_path / "ns" / "demo" / "trials").iterdir())
     assert trials == [f"trial-{i:06d}.json" for i in range(4)]
-    assert isinstance(c.runtime.reconciler.store, FolderStore)
+    assert isinstance(c.runtime.wired.reconciler.store, FolderStore)
 
 
 def test_without_a_results_dir_the_history_is_kept_in_memory() -> None:
     c = Cluster()
-    assert isinstance(c.runtime.reconciler.store, MemoryHistory)
+    assert isinstance(c.runtime.wired.reconciler.store, MemoryHistory)
 
 
 def test_an_invalid_spec_is_recorded_and_never_raised() -> None:
@@ -171,8 +172,8 @@ def test_one_bad_session_does_not_block_another() -> None:
 
     async def both() -> None:
         await asyncio.gather(
-            scheduling.reconcile_session(c.body("bad"), c.memo, LOG),
-            scheduling.reconcile_session(c.body("good"), c.memo, LOG),
+            c.runtime.schedule.reconcile_session(c.body("bad"), LOG),
+            c.runtime.schedule.reconcile_session(c.body("good"), LOG),
         )
 
     asyncio.run(both())
@@ -208,7 +209,7 @@ def test_an_unexpected_error_is_retried_later_not_fatal(monkeypatch: pytest.Monk
     def broken(*_: Any, **__: Any) -> Plan:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(c.runtime.reconciler, "reconcile", broken)
+    monkeypatch.setattr(c.runtime.wired.reconciler, "reconcile", broken)
     with pytest.raises(kopf.TemporaryError) as info:
         c.reconcile()
     assert info.value.delay == scheduling.UNEXPECTED_DELAY
@@ -225,7 +226,7 @@ def test_a_status_conflict_is_retried_inside_the_reconcile() -> None:
 
 def test_a_gone_or_deleting_session_is_left_alone() -> None:
     c = Cluster()
-    assert asyncio.run(scheduling.reconcile_session(manifest(), c.memo, LOG)) is None
+    assert asyncio.run(c.runtime.schedule.reconcile_session(manifest(), LOG)) is None
     doc = manifest()
     doc["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
     c.apply(doc)
@@ -241,21 +242,21 @@ def test_the_timer_skips_a_settled_session_it_just_reconciled() -> None:
         c.finish(name)
     c.reconcile()
     assert c.status()["phase"] == "Succeeded"
-    runs = c.runtime.serial.runs
+    runs = c.runtime.schedule.serial.runs
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert c.runtime.serial.runs == runs
-    c.runtime.last_reconciled.clear()  # long ago: look again
+    assert c.runtime.schedule.serial.runs == runs
+    c.runtime.schedule.last_reconciled.clear()  # long ago: look again
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert c.runtime.serial.runs == runs + 1
+    assert c.runtime.schedule.serial.runs == runs + 1
 
 
 def test_the_timer_reconciles_a_running_session() -> None:
     c = Cluster()
     c.apply(manifest())
     c.reconcile()
-    runs = c.runtime.serial.runs
+    runs = c.runtime.schedule.serial.runs
     asyncio.run(handlers.session_timer(body=c.body(), memo=c.memo, logger=LOG))
-    assert c.runtime.serial.runs == runs + 1
+    assert c.runtime.schedule.serial.runs == runs + 1
 
 
 def test_only_finished_or_deleted_jobs_trigger_a_reconcile() -> None:
@@ -279,7 +280,7 @@ def test_a_burst_of_job_events_costs_at_most_two_reconciles() -> None:
     c.reconcile()
     for _, name in list(c.api.jobs):
         c.api.finish("ns", name)
-    runs = c.runtime.serial.runs
+    runs = c.runtime.schedule.serial.runs
 
     async def burst() -> None:
         tasks = []
@@ -289,7 +290,7 @@ def test_a_burst_of_job_events_costs_at_most_two_reconciles() -> None:
         await asyncio.gather(*tasks)
 
     asyncio.run(burst())
-    assert c.runtime.serial.runs - runs <= 2
+    assert c.runtime.schedule.serial.runs - runs <= 2
     assert c.status()["phase"] == "Succeeded"
 
 
@@ -314,19 +315,20 @@ def test_the_owning_session_comes_from_the_controller_reference() -> None:
             ],
         }
     }
-    assert handlers.owning_session(job) == ("ns", "a-very-long-name")
+    owner_of = Cluster().runtime.wired.owner_of
+    assert owner_of(job) == ("ns", "a-very-long-name")
     del job["metadata"]["ownerReferences"]
-    assert handlers.owning_session(job) == ("ns", "cut-label")
+    assert owner_of(job) == ("ns", "cut-label")
 
 
 def test_a_deleted_session_is_forgotten() -> None:
     c = Cluster()
     c.apply(manifest())
     c.reconcile()
-    assert "ns/demo" in c.runtime.last_reconciled
+    assert "ns/demo" in c.runtime.schedule.last_reconciled
     event = {"type": "DELETED", "object": c.body()}
     asyncio.run(handlers.session_event(event=event, memo=c.memo))
-    assert "ns/demo" not in c.runtime.last_reconciled
+    assert "ns/demo" not in c.runtime.schedule.last_reconciled
     assert "ns/demo" not in c.runtime.phases._phases
 
 
@@ -386,7 +388,8 @@ def test_login_uses_the_runtime_client_settings() -> None:
     cfg.ssl_ca_cert = "/ca.crt"
 
     rt = Runtime.__new__(Runtime)
-    rt.client_configuration = cfg
+    rt.wired = OperatorLoop.__new__(OperatorLoop)
+    rt.wired.client_configuration = cfg
     info = handlers.login(memo=kopf.Memo(runtime=rt))
     assert (info.server, info.scheme, info.token, info.ca_path) == (
         "https://10.0.0.1:6443",
@@ -406,8 +409,8 @@ def test_a_deadline_due_before_the_timer_gets_its_own_reconcile(
     cluster.apply(manifest(deadlineSeconds=deadline))
 
     async def scenario() -> tuple[bool, bool]:
-        await scheduling.reconcile_session(cluster.body(), cluster.memo, LOG)
-        handle = cluster.runtime.requeues.get("ns/demo")
+        await cluster.runtime.schedule.reconcile_session(cluster.body(), LOG)
+        handle = cluster.runtime.schedule.requeues.get("ns/demo")
         when = handle.when() - asyncio.get_running_loop().time() if handle else None
         if handle is not None:
             handle.cancel()
@@ -424,9 +427,9 @@ def test_the_operators_own_cleanup_of_a_job_triggers_no_reconcile() -> None:
     harvested = copy.deepcopy(c.api.jobs["ns", "demo-0"])
     c.job_event("demo-0")  # harvested, deleted, the next Job created
     assert ("ns", "demo-0") not in c.api.jobs
-    runs = c.runtime.serial.runs
+    runs = c.runtime.schedule.serial.runs
     asyncio.run(c.deliver({"type": "DELETED", "object": harvested}))
-    assert c.runtime.serial.runs == runs
+    assert c.runtime.schedule.serial.runs == runs
 
 
 def test_a_reconcile_on_a_job_event_reads_nothing_it_has_seen() -> None:

@@ -75,24 +75,24 @@ def test_a_redis_url_adds_the_mirror_after_the_primary_store(
     from operator_fakes import fake_kube
 
     from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
+    from tuneop.assembly.stores import RedisStore
     from tuneop.controller.runtime import build_runtime
-    from tuneop.controller.stores import RedisStore
 
     config = OperatorConfig(redis_url="redis://r:6379/0", redis_prefix="lab", redis_ttl=ttl)
     rt = build_runtime(config, kube=fake_kube())
-    mirror = rt.reconciler.mirrors[-1]
+    mirror = rt.wired.reconciler.mirrors[-1]
     assert isinstance(mirror, RedisMirror)
     assert mirror.prefix == "lab"
     assert mirror.ttl_seconds == (DEFAULT_TTL_SECONDS if ttl is None else ttl)
     # Without a results folder Redis is where results become durable: they reach it as the
     # result store (acknowledged before a Job is deleted), not as a mirror.
-    store = rt.reconciler.store
+    store = rt.wired.reconciler.store
     assert isinstance(store, RedisStore) and store.redis is mirror
     assert mirror.mirror_results is False
     assert mirror.source == store.memory.history  # backfill reads the history it keeps
     without = build_runtime(OperatorConfig(), kube=fake_kube())
-    assert len(rt.forgetters) - len(without.forgetters) == (1 if deletes_keys else 0)
-    assert not any(isinstance(s, RedisMirror) for s in without.reconciler.mirrors)
+    assert len(rt.wired.forgetters) - len(without.wired.forgetters) == (1 if deletes_keys else 0)
+    assert not any(isinstance(s, RedisMirror) for s in without.wired.reconciler.mirrors)
 
 
 @pytest.mark.parametrize(
@@ -155,12 +155,12 @@ def test_with_a_results_folder_it_is_the_store_and_redis_a_mirror(tmp_path: Path
     from operator_fakes import fake_kube
 
     from tuneop.adapters.redis_mirror import RedisMirror
+    from tuneop.assembly.stores import FolderStore
     from tuneop.controller.runtime import build_runtime
-    from tuneop.controller.stores import FolderStore
 
     config = OperatorConfig(redis_url="redis://r:6379/0", results_dir=tmp_path)
     rt = build_runtime(config, kube=fake_kube())
-    mirror = rt.reconciler.mirrors[-1]
-    assert isinstance(rt.reconciler.store, FolderStore)
+    mirror = rt.wired.reconciler.mirrors[-1]
+    assert isinstance(rt.wired.reconciler.store, FolderStore)
     assert isinstance(mirror, RedisMirror) and mirror.mirror_results is True
-    assert mirror.source == rt.reconciler.store.history
+    assert mirror.source == rt.wired.reconciler.store.history

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuneop.adapters.local.folder import DirectoryResults
+from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef, parse_manifest
-from tuneop.controller.stores import FolderStore
+from tuneop.assembly.stores import FolderStore
 from tuneop.core.contract import Outcome, TrialResult
 
 DOC = {

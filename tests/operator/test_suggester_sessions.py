@@ -177,7 +177,7 @@ def test_the_operator_releases_a_deleted_sessions_study() -> None:
     cluster.apply(manifest(optimizer={"type": "bayesian", "seed": 1}, totalTrials=20))
     plan = cluster.reconcile()
     assert plan is not None and plan.create
-    suggester = cluster.runtime.reconciler.suggester
+    suggester = cluster.runtime.wired.reconciler.suggester
     assert isinstance(suggester, SessionStudies)
     deleted = cluster.body()
     assert suggester.study(session_ref(deleted)) is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from tuneop.adapters.local.folder import dump_json, write_atomic
+from tuneop.adapters.results_folder.folder import dump_json, write_atomic
 from tuneop.api.parameters import Parameter
 from tuneop.cli.sources import MAX_LISTED, UsageError, read_session, recorded_space
 from tuneop.core.study import build_study, declared_distributions, distributions, study_data

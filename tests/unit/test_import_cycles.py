@@ -9,7 +9,6 @@ connected set of more than one module, each listed by its modules.
 from __future__ import annotations
 
 import grimp
-import pytest
 
 # The root developer's part of issue #26 (item 8, scheduling as an object) removes this
 # one; it is the only cycle allowed meanwhile.
@@ -70,11 +69,6 @@ def test_no_import_cycle_among_tuneop_modules() -> None:
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/runtime <-> controller/scheduling: the root developer's (issue #26 "
-    "item 8); when it is gone this passes: remove the mark",
-)
 def test_controller_runtime_and_scheduling_import_each_other_no_more() -> None:
     assert RUNTIME_SCHEDULING not in tuneop_cycles()
 

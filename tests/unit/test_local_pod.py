@@ -1,5 +1,5 @@
 """What a local run runs of a trial's pod (``core.localpod``), the GPUs it hands out
-(``adapters.local.gpus``), each trial's wall time in its worker, the watchdog's choice of
+(``adapters.processes.gpus``), each trial's wall time in its worker, the watchdog's choice of
 what to stop, and a failed Job's words at harvest."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from builders import spec
-from tuneop.adapters.local.gpus import GpuPool, Gpus, detect_gpus
-from tuneop.adapters.local.logs import Tail
-from tuneop.adapters.local.spawn import Attempt, exit_words
-from tuneop.adapters.local.watchdog import Watch
+from tuneop.adapters.processes.gpus import GpuPool, Gpus, detect_gpus
+from tuneop.adapters.processes.spawn import Attempt, exit_words
+from tuneop.adapters.processes.watchdog import Watch
+from tuneop.adapters.results_folder.logs import Tail
 from tuneop.api.spec import Objective
 from tuneop.core.harvest import harvest_job
 from tuneop.core.localpod import gpu_slots, gpus_per_trial, is_runner, local_notices, script_of
@@ -213,8 +213,8 @@ def test_the_watchdog_notes_what_is_below_workers_and_in_their_sessions() -> Non
 def test_a_watchdog_told_bye_stops_nothing_and_one_whose_pipe_ends_stops_the_workers(
     tmp_path: Path,
 ) -> None:
-    from tuneop.adapters.local import watchdog
-    from tuneop.adapters.local.proctree import process_start
+    from tuneop.adapters.processes import watchdog
+    from tuneop.adapters.processes.proctree import process_start
 
     def start_watchdog() -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -22,9 +22,9 @@ READS |= {("time", name) for name in ("time", "monotonic", "perf_counter", "time
 # Real processes' times, not the run's (see the module docstring).
 OWN_TIME = {
     "core/clock.py",
-    "adapters/local/proctree.py",
-    "adapters/local/watchdog.py",
-    "adapters/local/warm.py",
+    "adapters/processes/proctree.py",
+    "adapters/processes/watchdog.py",
+    "adapters/processes/warm.py",
 }
 
 

@@ -1,5 +1,6 @@
-"""``adapters.local.safefs``: no link below the anchor is followed, no FIFO waited on, reads
-bounded, and a refusal names the path. Every FIFO test runs under an alarm: a hang fails."""
+"""``adapters.results_folder.safefs``: no link below the anchor is followed, no FIFO waited
+on, reads bounded, and a refusal names the path. Every FIFO test runs under an alarm: a
+hang fails."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tuneop.adapters.local.safefs import (
+from tuneop.adapters.results_folder.safefs import (
     UnsafePath,
     check_tree,
     ensure_regular,

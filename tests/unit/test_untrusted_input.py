@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from builders import DROP, manifest
-from tuneop.adapters.local.folder import UnsafePath, dump_json, load_records, write_atomic
+from tuneop.adapters.results_folder.folder import UnsafePath, dump_json, load_records, write_atomic
 from tuneop.api.crd import crd
 from tuneop.api.spec import MAX_SECONDS, MAX_TRIALS
 from tuneop.cli.main import main

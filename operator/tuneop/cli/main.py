@@ -86,7 +86,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from tuneop.adapters.local.folder import recorded_objective
+    from tuneop.assembly.folders import recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.summary import summarize
 

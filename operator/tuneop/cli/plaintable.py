@@ -74,6 +74,8 @@ def draw(
         return None
     if any(t and t != t.strip() for t in (title, caption)):
         return None  # rich trims a centred line (and may wrap at its spaces)
+    if any("[" in t for t in (*columns, title or "", caption or "")):
+        return None  # rich reads a header, title or caption as markup: it may print another text
     if any(len(row) != len(columns) for row in rows):
         return None
     widths = [max([len(c), *(len(row[i]) for row in rows)]) + 2 for i, c in enumerate(columns)]

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneop.adapters.local.gpus import Gpus, detect_gpus
 from tuneop.api.spec import SessionSpec
+from tuneop.assembly.local import Gpus, detect_gpus
 from tuneop.cli.text import clean
 from tuneop.core.localpod import (
     GPU_RESOURCE,
@@ -54,7 +54,7 @@ _LOAD = (
 )
 _OBJECTIVE_ENV = ("TUNEOP_OBJECTIVE", "TUNEOP_OBJECTIVE_COMMAND")
 _OBJECTIVE_FLAGS = ("--objective", "--command")
-# Programs a local run replaces by tuneop's own interpreter (tuneop.adapters.local).
+# Programs a local run replaces by tuneop's own interpreter (tuneop.adapters.processes).
 _OWN_PYTHON = {"python", "python3"}
 
 

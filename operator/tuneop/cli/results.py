@@ -1,7 +1,7 @@
 """``tuneop results``, ``report`` and ``export``: a session's results, wherever they are.
 
 - ``results NAMESPACE/NAME`` writes a cluster session's results from its Redis
-  mirror into the layout a local run writes (``adapters.local.folder``), so
+  mirror into the layout a local run writes (``adapters.results_folder.folder``), so
   every command that reads a results folder works on both;
 - ``report SOURCE -o report.html`` writes the self-contained HTML report
   (``cli.report``);
@@ -65,7 +65,7 @@ def write_report(
 
     if missing_module("plotly") is not None:
         raise UsageError(needs(REPORT, "plotly"))
-    from tuneop.adapters.local.folder import write_atomic
+    from tuneop.assembly.folders import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.study import study_data
 
@@ -97,7 +97,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def fetch_results(url: str, prefix: str, target: str, root: Path) -> tuple[Path, Mirrored, str]:
     """A session from Redis written as ``root/<name>``; its folder, contents and phase."""
-    from tuneop.adapters.local.folder import write_session_folder
+    from tuneop.assembly.folders import write_session_folder
     from tuneop.core.summary import mirrored_session_record
 
     found = mirrored_session(url, prefix, target)

@@ -7,7 +7,7 @@ shows progress with rich when attached to a terminal, as plain lines
 (``cli.progress``) when not.
 
 A session's folder belongs to one spec and the files it runs
-(``adapters.local.claim``): running the same session again resumes it from
+(``adapters.results_folder.claim``): running the same session again resumes it from
 the status it recorded, taking back the Jobs an interrupted run left in
 flight or stopped (``core.resume``), and its first line says what it keeps
 and what it runs; a finished session with nothing left to do is not run
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,30 +34,19 @@ from types import FrameType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tuneop.adapters.local.claim import claim_folder
-from tuneop.adapters.local.folder import DirectoryResults, check_session_folder
-from tuneop.adapters.local.gpus import GpuPool, Gpus
-from tuneop.adapters.local.processes import LOG_CAP_BYTES, LocalJobs
-from tuneop.adapters.local.proctree import become_subreaper
-from tuneop.adapters.local.runfiles import session_files
-from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import Session, SessionRef
-from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.api.vocabulary import INVALID_SPEC, Phase
+from tuneop.api.vocabulary import INVALID_SPEC
+from tuneop.assembly.local import LOG_CAP_BYTES, Gpus, local_loop
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
-from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import SYSTEM_CLOCK, Clock
 from tuneop.core.planner import Event
-from tuneop.core.ranges import IndexSet, parse_inflight
-from tuneop.core.resume import has_work, reopen, resume_line, user_stopped_jobs
+from tuneop.core.resume import resume_line
 from tuneop.core.search import budget
 from tuneop.ports import Mirror, WarmStartSource
-from tuneop.reconciler import Reconciler
 
 __all__ = [
-    "IDLE_WAKE_SECONDS",
     "STOP_SIGNALS",
     "ConsoleEvents",
     "LocalRun",
@@ -65,7 +54,6 @@ __all__ = [
     "run_local",
 ]
 
-IDLE_WAKE_SECONDS = 1.0
 # What Ctrl-C, timeout(1), systemd, CI runners and a closed terminal send.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -175,113 +163,44 @@ def run_local(
     where a file or folder of the session goes, ``UnsafePath``; a disk that fills, the
     ``OSError`` naming the file (the results stored so far stay: a rerun resumes).
     ``warm_workers``: a Python objective's Jobs run on one warm worker per slot
-    (``adapters.local.warm``)."""
-    spec = session.spec
-    if max_parallel is not None:
-        spec = spec.model_copy(update={"max_parallel": max_parallel})
-    ref = session.ref
-    store = DirectoryResults(results_dir)
-    folder = store.session_dir(ref)
-    if not fresh:  # --fresh moves the folder aside, strangers and all
-        check_session_folder(folder, results_dir)
-    files = session_files(session.spec, Path.cwd(), sys.path)
-    claim = claim_folder(folder, session.spec, fresh, clock.now(), files)
-    if claim.archived is not None:
-        moved = f"starting {ref.name} over: the previous results moved to {claim.archived}"
-        console.print(clean(moved), highlight=False, soft_wrap=True)
-    backend = LocalJobs(
-        logs_dir=folder / "logs",
-        log_cap_bytes=log_cap_bytes,
-        warm_workers=warm_workers,
-        gpus=GpuPool(gpus or Gpus()),
-        monotonic=clock.monotonic,
-    )
-    prev = _reopened(claim.status, store, ref, backend)
-    finished = prev.terminal and prev.phase is not Phase.CANCELLED
-    if finished and not has_work(spec, ref, prev, clock.now()):
-        return LocalRun(status=prev, session_dir=folder, events=[], finished=True)
+    (``adapters.processes.warm``). The wiring is the composition root's
+    (``tuneop.assembly.local``); what is shown is this module's."""
     events = ConsoleEvents(console, verbose)
-    reconciler = Reconciler(
-        jobs=backend,
-        statuses=MemoryStatus(status=prev),
-        store=store,
-        mirrors=[store, *extra_mirrors],
+    loop = local_loop(
+        session,
+        results_dir,
         events=events,
         clock=clock,
-        suggester=SessionStudies(),
+        cwd=Path.cwd(),
+        search_path=sys.path,
+        max_parallel=max_parallel,
+        extra_mirrors=extra_mirrors,
+        log_cap_bytes=log_cap_bytes,
+        fresh=fresh,
         warm_start=warm_start,
+        warm_workers=warm_workers,
+        gpus=gpus,
     )
+    if loop.archived is not None:
+        moved = f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
+        console.print(clean(moved), highlight=False, soft_wrap=True)
+    if loop.finished():
+        return LocalRun(status=loop.prev, session_dir=loop.folder, events=[], finished=True)
     bar: ProgressView
     if progress is None and not console.is_terminal:
         bar = PlainProgress(console)  # CI, a pipe, nohup: plain lines, no live view
     else:
         bar = SessionBar(console, console.is_terminal if progress is None else progress, 0)
+    prev, spec = loop.prev, loop.spec
 
     def announce(collected: int) -> None:
         if prev.next_trial > 0:  # an earlier run launched trials: say what is kept
-            line = resume_line(ref.name, prev.trials.done + collected, budget(spec)[0], collected)
+            done = prev.trials.done + collected
+            line = resume_line(loop.ref.name, done, budget(spec)[0], collected)
             console.print(clean(line), highlight=False, soft_wrap=True)
 
-    become_subreaper()
-    try:
-        with _stop_on_signals():
-            status = _loop(spec, ref, reconciler, backend, prev, bar, announce)
-    finally:
-        become_subreaper(False)
-        if reconciler.suggester is not None:  # the run is over, whichever way it ended
-            reconciler.suggester.release(ref)
-    return LocalRun(status=status, session_dir=folder, events=events.seen)
+    def update(status: SessionStatus) -> None:
+        bar.update(status, spec.objective.metric)
 
-
-def _reopened(
-    prev: SessionStatus, store: DirectoryResults, ref: SessionRef, backend: LocalJobs
-) -> SessionStatus:
-    """``prev`` with the Jobs a stop signal stopped in flight again, to be run again or
-    collected like those a ``kill -9`` left (only Jobs recorded well enough to take back).
-    A failed session stays as it failed: its stopped trials are not reopened."""
-    if prev.phase is Phase.FAILED or prev.trials.cancelled == 0:
-        return prev  # (and reading every trial's file is not needed)
-    stopped = user_stopped_jobs(store.history(ref))
-    if not stopped:
-        return prev
-    takeable = backend.recorded(set(stopped))
-    return reopen(prev, {i: ts for i, ts in stopped.items() if i in takeable})
-
-
-def _loop(
-    spec: SessionSpec,
-    ref: SessionRef,
-    reconciler: Reconciler,
-    backend: LocalJobs,
-    prev: SessionStatus,
-    bar: ProgressView,
-    announce: Callable[[int], None],
-) -> SessionStatus:
-    """Reconcile until the session is terminal; a stop signal cancels it. ``announce``
-    is told how many trials the Jobs taken back had results for in their logs."""
-    cancelled = False
-    status = SessionStatus()
-    try:
-        harvested = IndexSet.parse(prev.harvested_jobs)
-        backend.resume({i for i in parse_inflight(prev.inflight) if i not in harvested})
-        announce(backend.collected)
-        with bar.shown():
-            while True:
-                backend.wakeup.clear()
-                try:
-                    result = reconciler.reconcile(ref, spec, cancelled=cancelled)
-                    status = result.status
-                    bar.update(status, spec.objective.metric)
-                    if status.terminal:
-                        break
-                    waits = [
-                        IDLE_WAKE_SECONDS,
-                        result.requeue_after,
-                        backend.seconds_to_next_deadline(),
-                    ]
-                    backend.wakeup.wait(min(w for w in waits if w is not None))
-                except KeyboardInterrupt:
-                    cancelled = True
-    finally:
-        backend.shutdown()
-    return status
+    status = loop.run(bar.shown(), update, announce, _stop_on_signals())
+    return LocalRun(status=status, session_dir=loop.folder, events=events.seen)

@@ -88,21 +88,17 @@ def _mirrors(args: argparse.Namespace) -> list[Any]:
     """The Redis mirror a local run also writes to, when ``--redis-url`` names one."""
     if not args.redis_url:
         return []
-    from tuneop.adapters.local.folder import DirectoryResults
-    from tuneop.adapters.redis_mirror import RedisMirror
+    from tuneop.assembly.local import redis_mirror
 
-    primary = DirectoryResults(Path(args.results_dir))
     try:
-        return [
-            RedisMirror.from_url(args.redis_url, prefix=args.redis_prefix, source=primary.history)
-        ]
+        return [redis_mirror(args.redis_url, args.redis_prefix, Path(args.results_dir))]
     except ValueError:
         raise UsageError(BAD_REDIS_URL) from None
 
 
 def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) -> int:
     """What a local run prints when it ends (its line, summary, folders, report); its code."""
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.assembly.folders import load_records
     from tuneop.cli.summary import render_summary
     from tuneop.core.summary import summarize
 
@@ -149,8 +145,7 @@ def _run_here(
     setup: Any,
 ) -> Any:
     """``run_local``; another spec's folder, a planted file or a full disk is one line."""
-    from tuneop.adapters.local.claim import ForeignResults
-    from tuneop.adapters.local.folder import DirectoryResults, UnsafePath
+    from tuneop.assembly.folders import ForeignResults, UnsafePath, session_dir
     from tuneop.cli.run import run_local
 
     try:
@@ -171,7 +166,7 @@ def _run_here(
     except UnsafePath:
         raise  # one line naming the planted file (main)
     except OSError as err:  # a full disk (ENOSPC), a file size limit (EFBIG), ...
-        folder = DirectoryResults(Path(args.results_dir)).session_dir(session.ref)
+        folder = session_dir(Path(args.results_dir), session.ref)
         room = "make room and " if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
         raise UsageError(
             f"{os_error_text(err, folder)}; the run stopped, and the results stored so far"

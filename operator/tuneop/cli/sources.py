@@ -110,7 +110,7 @@ def mirrored_session(url: str, prefix: str, target: str) -> Mirrored:
 
 def read_source(source: str, redis_url: str | None, prefix: str) -> list[Record]:
     """The result records of SOURCE: a path on disk, else a session reference in Redis."""
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.assembly.folders import load_records
 
     path = Path(source)
     if path.exists() or not is_reference(source):
@@ -178,7 +178,7 @@ def _aliases(label: str, session: object) -> set[str]:
 
 
 def _folder_session(path: Path, pick: str | None, source: str) -> OneSession:
-    from tuneop.adapters.local.folder import session_folders, session_records
+    from tuneop.assembly.folders import session_folders, session_records
 
     folders = session_folders(path)
     if not folders:
@@ -235,11 +235,11 @@ def recorded_space(folder: Path | None) -> list[Parameter]:
 
     if folder is None:
         return []
-    from tuneop.adapters.local.safefs import UnsafePath, read_capped
+    from tuneop.assembly.folders import UnsafePath, read_capped
 
     where = folder / "spec.json"
     try:
-        # Never through a link, never waiting on a FIFO planted there (adapters.local.safefs).
+        # Never through a link, never waiting on a FIFO planted there (results_folder.safefs).
         data = read_capped(where, MAX_RECORD_BYTES, folder)
     except (FileNotFoundError, UnsafePath):
         return []  # no spec recorded, or not a file a run wrote: the space of the values tried

@@ -74,7 +74,7 @@ def _trial_number(path: Path) -> int:
 def _recent(path: Path, most: int) -> list[Record]:
     """The records of the ``most`` latest trial files of a session folder; of anything
     else a results reader takes (a CSV, one file, a tree of sessions), all of them."""
-    from tuneop.adapters.local.folder import load_records
+    from tuneop.assembly.folders import load_records
 
     files = sorted(path.glob("trials/trial-*.json"), key=_trial_number) if path.is_dir() else []
     if not files:

@@ -32,7 +32,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
     module = missing_module("kopf", "kubernetes", "prometheus_client")
     if module is not None:
         return _usage(needs("tuneop operator", module))
-    from tuneop.controller.runtime import OperatorConfig
+    from tuneop.assembly.operator import OperatorConfig
 
     if bool(args.namespace) == args.all_namespaces:
         return _usage("operator: give --namespace NS (repeatable) or --all-namespaces")
@@ -70,7 +70,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
 
 def add_parser(subcommands: Any) -> None:
     """Add ``operator`` to the command line's subcommands."""
-    # Defaults live in OperatorConfig (tuneop.controller.runtime), imported when the command runs.
+    # Defaults live in OperatorConfig (tuneop.assembly.operator), imported when the command runs.
     p = subcommands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     p.add_argument("-n", "--namespace", action="append", help="watch this namespace (repeatable)")
     p.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")

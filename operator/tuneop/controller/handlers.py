@@ -27,8 +27,9 @@ also skips the reconcile when the deletion was the operator's own cleanup
 after harvest; a pod's through ``pod_gone``.
 
 Reconciles of one session are serialized and bursts coalesced by the
-runtime's ``Coalescer``; the blocking ``kubernetes`` client calls run in a
-worker thread (``asyncio.to_thread``) so the event loop stays responsive.
+runtime's ``Scheduler`` (its ``Coalescer``); the blocking ``kubernetes``
+client calls run in a worker thread (``asyncio.to_thread``) so the event
+loop stays responsive.
 The status is written by the reconciler itself (with the resourceVersion),
 never through handler return values.
 
@@ -58,18 +59,10 @@ from typing import Any
 
 import kopf
 
-from tuneop.adapters.kube.job_cache import session_of as owning_session
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_QUEUE_NAME, MANAGED_BY
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
-from tuneop.controller.scheduling import (
-    TIMER_SECONDS,
-    plain,
-    reconcile_named,
-    reconcile_session,
-    session_ref,
-    settled,
-)
+from tuneop.controller.scheduling import TIMER_SECONDS, plain, session_ref, settled
 
 __all__ = [
     "FINALIZER",
@@ -181,10 +174,11 @@ async def wait_until_served(rt: Runtime, timeout: float) -> None:
     resolve them once they are served; after ``timeout`` the operator exits non-zero and
     its Deployment starts it again.
     """
-    deadline = rt.monotonic() + timeout
+    monotonic = rt.schedule.monotonic
+    deadline = monotonic() + timeout
     delay = 0.5
-    while not await asyncio.to_thread(rt.ready):
-        if rt.monotonic() >= deadline:
+    while not await asyncio.to_thread(rt.wired.ready):
+        if monotonic() >= deadline:
             raise kopf.PermanentError(
                 f"the API server did not serve tuningsessions and jobs within {timeout:.0f}s"
             )
@@ -203,7 +197,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.login(registry=registry)
 def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf's own connection, from the very same client settings as the adapters'."""
-    cfg = memo.runtime.client_configuration
+    cfg = memo.runtime.wired.client_configuration
     header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
         "authorization"
     )
@@ -225,17 +219,16 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 @kopf.on.resume(API_GROUP, API_VERSION, PLURAL, id="resume", registry=registry)
 @kopf.on.update(API_GROUP, API_VERSION, PLURAL, id="update", registry=registry)
 async def session_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await reconcile_session(body, memo, logger)
+    await memo.runtime.schedule.reconcile_session(body, logger)
 
 
 @kopf.timer(API_GROUP, API_VERSION, PLURAL, interval=TIMER_SECONDS, registry=registry)
 async def session_timer(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     rt: Runtime = memo.runtime
-    key = session_ref(body).key
-    quiet = rt.monotonic() - rt.last_reconciled.get(key, float("-inf"))
+    quiet = rt.schedule.quiet_for(session_ref(body).key)
     if settled(body) and quiet < rt.config.settled_recheck_seconds:
         return
-    await reconcile_session(body, memo, logger)
+    await rt.schedule.reconcile_session(body, logger)
 
 
 def _deleted(event: kopf.RawEvent, **_: Any) -> bool:
@@ -256,35 +249,36 @@ async def session_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None
 
 @kopf.index(API_GROUP, API_VERSION, PLURAL, registry=registry)
 def session_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    memo.runtime.observe_session(copy.deepcopy(plain(body)))
+    memo.runtime.wired.observe_session(copy.deepcopy(plain(body)))
 
 
 @kopf.index("batch", "v1", "jobs", labels=JOB_LABELS, registry=registry)
 def job_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    memo.runtime.job_cache.seen(plain(body))
+    memo.runtime.wired.job_cache.seen(plain(body))
 
 
 @kopf.index("", "v1", "pods", labels=JOB_LABELS, registry=registry)
 def pod_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    memo.runtime.pod_cache.seen(plain(body))
+    memo.runtime.wired.pod_cache.seen(plain(body))
 
 
 @kopf.on.event("", "v1", "pods", labels=JOB_LABELS, when=_deleted, registry=registry)
 async def pod_gone(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    memo.runtime.pod_cache.gone(event["object"])
+    memo.runtime.wired.pod_cache.gone(event["object"])
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS, when=_job_matters, registry=registry)
 async def job_event(
     event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    owner = owning_session(body)
+    rt: Runtime = memo.runtime
+    owner = rt.wired.owner_of(body)
     if owner is None or not job_event_matters(event.get("type"), body):
         return
-    if event.get("type") == "DELETED" and memo.runtime.job_cache.gone(plain(body)):
+    if event.get("type") == "DELETED" and rt.wired.job_cache.gone(plain(body)):
         return  # the operator's own cleanup of a harvested Job: nothing changed
     try:
-        await reconcile_named(*owner, memo, logger)
+        await rt.schedule.reconcile_named(*owner, logger)
     except (kopf.TemporaryError, kopf.PermanentError) as err:
         # kopf does not retry event handlers; the session's own timer looks again.
         logger.warning("reconcile of %s/%s after a Job event failed: %s", *owner, err)

@@ -38,7 +38,6 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,10 +46,10 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Gauge
 
-from tuneop.adapters.kube.lease import KubeLease
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.election import (
     Action,
+    Election,
     LeaseRecord,
     Observation,
     Timing,
@@ -59,7 +58,7 @@ from tuneop.core.election import (
     observe,
     released,
 )
-from tuneop.ports import Conflict, TransientError
+from tuneop.ports import Conflict, Lease, TransientError
 
 __all__ = [
     "EXIT_LOST",
@@ -85,15 +84,6 @@ TRANSITIONS = Counter(
     "tuneop_leader_transitions",
     "Changes of the leader Lease's holder this process saw (its own acquisition included).",
 )
-
-
-@dataclass(frozen=True)
-class Election:
-    """Where the Lease is and how long it lasts (``tuneop operator --leader-elect*``)."""
-
-    namespace: str
-    name: str = "tuneop-operator"
-    timing: Timing = field(default_factory=Timing)
 
 
 def identity(env: Mapping[str, str], hostname: str, pid: int, suffix: str) -> str:
@@ -125,7 +115,7 @@ class Elector:
 
     def __init__(
         self,
-        lease: KubeLease,
+        lease: Lease,
         me: str,
         timing: Timing,
         *,
@@ -284,14 +274,10 @@ def run_elected(
     operate: Callable[[], Coroutine[Any, Any, None]],
 ) -> None:
     """Stand by until leading, then run ``operate`` (kopf) until a signal; release."""
-    from tuneop.adapters.kube.client import connect
-    from tuneop.adapters.kube.ratelimit import TokenBucket
+    from tuneop.assembly.operator import election_lease
 
-    # A connection and a limiter of its own: a renewal never queues behind the reconciles'
-    # requests or their write budget (it is one small write every retry period).
-    kube = connect(kubeconfig, TokenBucket(qps=50, burst=50))
     me = identity(os.environ, socket.gethostname(), os.getpid(), os.urandom(4).hex())
-    elector = Elector(KubeLease(kube, election.namespace, election.name), me, election.timing)
+    elector = Elector(election_lease(kubeconfig, election), me, election.timing)
     health = serve_health(liveness)
     log.info("leader election: %s stands for lease %s/%s", me, election.namespace, election.name)
     try:

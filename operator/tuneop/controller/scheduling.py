@@ -20,32 +20,35 @@ shutdown or timeout) neither cancels the run others are waiting for nor
 leaves them hanging. Keys with nothing running or queued are dropped, so the
 table stays as small as the set of busy sessions.
 
-The second half is what runs under the coalescer for one trigger:
-``reconcile_session`` (a body is at hand) and ``reconcile_named`` (only a
-name, from a Job's owner) run ``reconcile_body`` (parse the spec, reject an
-invalid one, else one ``Reconciler.reconcile`` in a worker thread) under
-``guarded``, which maps what a reconcile raised to what kopf should do about
-it, then ``requeue`` looks again when something comes due before the timer.
+The second half is the ``Scheduler``, the object that owns a session's
+reconciles: its coalescer, the reconciles requeued for when something comes
+due, and when each session was last reconciled. ``reconcile_session`` (a body
+is at hand) and ``reconcile_named`` (only a name, from a Job's owner) run
+``reconcile_body`` (parse the spec, reject an invalid one, else one
+``Reconciler.reconcile`` in a worker thread) under ``guarded``, which maps
+what a reconcile raised to what kopf should do about it, then ``requeue``
+looks again when something comes due before the timer. It is handed what it
+calls (the reconciler, the session reader, the phase gauge, what to forget of
+a session gone) and knows nothing of the runtime that holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kopf
 
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import TERMINAL_PHASES
-from tuneop.controller.metrics import RECONCILE_SECONDS, record_plan
+from tuneop.controller.metrics import RECONCILE_SECONDS, PhaseTracker, record_plan
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.planner import Plan
 from tuneop.ports import Rejected, SessionGone, TransientError
-
-if TYPE_CHECKING:
-    from tuneop.controller.runtime import Runtime
+from tuneop.reconciler import Reconciler
 
 __all__ = [
     "TIMER_SECONDS",
@@ -53,12 +56,8 @@ __all__ = [
     "UNEXPECTED_DELAY",
     "Coalescer",
     "Job",
-    "guarded",
+    "Scheduler",
     "plain",
-    "reconcile_body",
-    "reconcile_named",
-    "reconcile_session",
-    "requeue",
     "session_ref",
     "settled",
 ]
@@ -141,105 +140,134 @@ def session_ref(body: Mapping[str, Any]) -> SessionRef:
     )
 
 
-async def reconcile_session(body: Mapping[str, Any], memo: Any, logger: kopf.Logger) -> Plan | None:
-    """Reconcile the session ``body``; None when there was nothing to plan (invalid, gone)."""
-    rt: Runtime = memo.runtime
-    ref = session_ref(body)
-    plan = await guarded(
-        rt, ref.key, rt.serial.run(ref.key, lambda: reconcile_body(rt, body, logger)), logger
-    )
-    requeue(rt, ref, plan, memo, logger)
-    return plan
+@dataclass
+class Scheduler:
+    """When and how a session is reconciled: one at a time, bursts folded, errors mapped
+    for kopf, a requeue when something comes due, and the time of each last reconcile."""
 
+    reconciler: Reconciler
+    # Read a session's whole object by name (None when gone): Job events know only the name.
+    fetch: Callable[[SessionRef], dict[str, Any] | None]
+    phases: PhaseTracker
+    # Called with a session's key when a reconcile finds the session gone.
+    on_gone: Callable[[str], None] = lambda key: None
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
+    serial: Coalescer = field(default_factory=Coalescer)
+    last_reconciled: dict[str, float] = field(default_factory=dict)
+    # Reconciles scheduled for when something comes due (a session deadline).
+    requeues: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-async def reconcile_named(namespace: str, name: str, memo: Any, logger: kopf.Logger) -> Plan | None:
-    """Reconcile a session known by name only (from a Job): its body is read first."""
-    rt: Runtime = memo.runtime
-    ref = SessionRef(namespace=namespace, name=name)
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task kept alive until it ends (asyncio keeps weak references)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def fetch_and_reconcile() -> Plan | None:
-        body = await asyncio.to_thread(rt.fetch, ref)
-        return None if body is None else await reconcile_body(rt, body, logger)
+    def quiet_for(self, key: str) -> float:
+        """Seconds since the session ``key`` was last reconciled (infinite: never)."""
+        return self.monotonic() - self.last_reconciled.get(key, float("-inf"))
 
-    plan = await guarded(rt, ref.key, rt.serial.run(ref.key, fetch_and_reconcile), logger)
-    requeue(rt, ref, plan, memo, logger)
-    return plan
+    def forget(self, key: str) -> None:
+        """Drop the requeue and the timestamp of a deleted session."""
+        handle = self.requeues.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+        self.last_reconciled.pop(key, None)
 
-
-def requeue(rt: Runtime, ref: SessionRef, plan: Plan | None, memo: Any, log: kopf.Logger) -> None:
-    """Look again when the plan says something comes due (a session deadline) before the
-    timer would: the deadline then stops the session on time, not up to a timer late."""
-    old = rt.requeues.pop(ref.key, None)
-    if old is not None:
-        old.cancel()
-    if plan is None or plan.requeue_after is None or plan.requeue_after >= TIMER_SECONDS:
-        return
-
-    async def again() -> None:
-        rt.requeues.pop(ref.key, None)
-        try:
-            await reconcile_named(ref.namespace, ref.name, memo, log)
-        except (kopf.TemporaryError, kopf.PermanentError) as err:
-            log.warning("reconcile of %s when due failed: %s", ref.key, err)
-
-    loop = asyncio.get_running_loop()
-    # A little past the due time, so the plan sees it as passed.
-    rt.requeues[ref.key] = loop.call_later(plan.requeue_after + 0.2, lambda: rt.background(again()))
-
-
-async def reconcile_body(rt: Runtime, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
-    ref = session_ref(body)
-    if (body.get("metadata") or {}).get("deletionTimestamp"):
-        return None  # being deleted: its Jobs go with it (ownerReferences)
-    start, outcome = rt.monotonic(), "error"
-    try:
-        try:
-            session = parse_manifest(plain(body), with_status=False)
-            # Also a SpecError: what only the run can check (warmStart.from, gp's PyTorch).
-            plan = await asyncio.to_thread(rt.reconciler.reconcile, session.ref, session.spec)
-        except SpecError as err:
-            outcome = "invalid"
-            logger.warning("invalid spec: %s", "; ".join(err.shown()))
-            status = await asyncio.to_thread(rt.reconciler.reject, ref, err.shown())
-            rt.phases.set(ref.key, status.phase)
-            return None
-        outcome = "ok"
-        record_plan(plan)
-        rt.phases.set(ref.key, plan.status.phase)
+    async def reconcile_session(self, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
+        """Reconcile the session ``body``; None when there was nothing to plan (invalid, gone)."""
+        ref = session_ref(body)
+        run = self.serial.run(ref.key, lambda: self.reconcile_body(body, logger))
+        plan = await self.guarded(ref.key, run, logger)
+        self.requeue(ref, plan, logger)
         return plan
-    except TransientError:
-        outcome = "transient"
-        raise
-    except Rejected:
-        outcome = "rejected"
-        raise
-    except SessionGone:
-        outcome = "gone"
-        raise
-    finally:
-        RECONCILE_SECONDS.labels(result=outcome).observe(rt.monotonic() - start)
-        rt.last_reconciled[ref.key] = rt.monotonic()
 
+    async def reconcile_named(self, namespace: str, name: str, logger: kopf.Logger) -> Plan | None:
+        """Reconcile a session known by name only (from a Job): its body is read first."""
+        ref = SessionRef(namespace=namespace, name=name)
 
-async def guarded(
-    rt: Runtime, key: str, run: Awaitable[Plan | None], logger: kopf.Logger
-) -> Plan | None:
-    """Map what a reconcile raised to what kopf should do about it."""
-    try:
-        return await run
-    except SessionGone as err:
-        logger.info("%s", err)
-        rt.forget(key)
-        return None
-    except TransientError as err:
-        raise kopf.TemporaryError(str(err), delay=TRANSIENT_DELAY) from err
-    except Rejected as err:
-        raise kopf.PermanentError(str(err)) from err
-    except (kopf.TemporaryError, kopf.PermanentError, asyncio.CancelledError):
-        raise
-    except Exception as err:
-        logger.exception("unexpected error reconciling %s", key)
-        raise kopf.TemporaryError(f"unexpected error: {err!r}", delay=UNEXPECTED_DELAY) from err
+        async def fetch_and_reconcile() -> Plan | None:
+            body = await asyncio.to_thread(self.fetch, ref)
+            return None if body is None else await self.reconcile_body(body, logger)
+
+        plan = await self.guarded(ref.key, self.serial.run(ref.key, fetch_and_reconcile), logger)
+        self.requeue(ref, plan, logger)
+        return plan
+
+    def requeue(self, ref: SessionRef, plan: Plan | None, log: kopf.Logger) -> None:
+        """Look again when the plan says something comes due (a session deadline) before the
+        timer would: the deadline then stops the session on time, not up to a timer late."""
+        old = self.requeues.pop(ref.key, None)
+        if old is not None:
+            old.cancel()
+        if plan is None or plan.requeue_after is None or plan.requeue_after >= TIMER_SECONDS:
+            return
+
+        async def again() -> None:
+            self.requeues.pop(ref.key, None)
+            try:
+                await self.reconcile_named(ref.namespace, ref.name, log)
+            except (kopf.TemporaryError, kopf.PermanentError) as err:
+                log.warning("reconcile of %s when due failed: %s", ref.key, err)
+
+        loop = asyncio.get_running_loop()
+        # A little past the due time, so the plan sees it as passed.
+        due = plan.requeue_after + 0.2
+        self.requeues[ref.key] = loop.call_later(due, lambda: self.background(again()))
+
+    async def reconcile_body(self, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
+        ref = session_ref(body)
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
+            return None  # being deleted: its Jobs go with it (ownerReferences)
+        start, outcome = self.monotonic(), "error"
+        try:
+            try:
+                session = parse_manifest(plain(body), with_status=False)
+                # Also a SpecError: what only the run can check (warmStart.from, gp's PyTorch).
+                plan = await asyncio.to_thread(self.reconciler.reconcile, session.ref, session.spec)
+            except SpecError as err:
+                outcome = "invalid"
+                logger.warning("invalid spec: %s", "; ".join(err.shown()))
+                status = await asyncio.to_thread(self.reconciler.reject, ref, err.shown())
+                self.phases.set(ref.key, status.phase)
+                return None
+            outcome = "ok"
+            record_plan(plan)
+            self.phases.set(ref.key, plan.status.phase)
+            return plan
+        except TransientError:
+            outcome = "transient"
+            raise
+        except Rejected:
+            outcome = "rejected"
+            raise
+        except SessionGone:
+            outcome = "gone"
+            raise
+        finally:
+            RECONCILE_SECONDS.labels(result=outcome).observe(self.monotonic() - start)
+            self.last_reconciled[ref.key] = self.monotonic()
+
+    async def guarded(
+        self, key: str, run: Awaitable[Plan | None], logger: kopf.Logger
+    ) -> Plan | None:
+        """Map what a reconcile raised to what kopf should do about it."""
+        try:
+            return await run
+        except SessionGone as err:
+            logger.info("%s", err)
+            self.on_gone(key)
+            return None
+        except TransientError as err:
+            raise kopf.TemporaryError(str(err), delay=TRANSIENT_DELAY) from err
+        except Rejected as err:
+            raise kopf.PermanentError(str(err)) from err
+        except (kopf.TemporaryError, kopf.PermanentError, asyncio.CancelledError):
+            raise
+        except Exception as err:
+            logger.exception("unexpected error reconciling %s", key)
+            raise kopf.TemporaryError(f"unexpected error: {err!r}", delay=UNEXPECTED_DELAY) from err
 
 
 def settled(body: Mapping[str, Any]) -> bool:

@@ -25,7 +25,7 @@ stopped ``lease_duration - renew_deadline`` seconds before any standby may acqui
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -33,6 +33,7 @@ __all__ = [
     "MAX_LEASE_SECONDS",
     "Action",
     "Decision",
+    "Election",
     "LeaseRecord",
     "Observation",
     "Timing",
@@ -179,3 +180,12 @@ def must_stop(last_renewed: float | None, now: float, timing: Timing) -> bool:
 def released(record: LeaseRecord, wall: datetime) -> LeaseRecord:
     """The record a leader writes when it steps down: no holder, a one-second lease."""
     return replace(record, holder=None, lease_seconds=1, renew_time=wall)
+
+
+@dataclass(frozen=True)
+class Election:
+    """Where the Lease is and how long it lasts (``tuneop operator --leader-elect*``)."""
+
+    namespace: str
+    name: str = "tuneop-operator"
+    timing: Timing = field(default_factory=Timing)

@@ -361,3 +361,12 @@ class RedisMirror:
 
     def close(self) -> None:
         self.client.close()
+
+    def forget_deleted(self, key: str) -> None:
+        """``forget`` the deleted session ``namespace/name``; Redis being down is logged, not
+        raised: the operator goes on, and the keys expire with their retention."""
+        namespace, _, name = key.partition("/")
+        try:
+            self.forget(SessionRef(namespace, name))
+        except redis.RedisError as err:
+            log.warning("%s: could not delete its Redis keys: %s", key, type(err).__name__)

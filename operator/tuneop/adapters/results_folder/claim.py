@@ -2,7 +2,7 @@
 
 A local session's folder records the spec it belongs to in ``spec.json``
 (its fingerprint, ``tuneop.core.fingerprint``, the spec itself, and the
-fingerprint of each file its workers run, ``adapters.local.runfiles``).
+fingerprint of each file its workers run, ``adapters.results_folder.runfiles``).
 Running the session again with the same fingerprint and unchanged files
 resumes it: the status in ``session.json`` is the ledger to go on from, so
 trials with a result are not run again and a raised ``totalTrials`` extends
@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tuneop.adapters.local.folder import dump_json, write_atomic
-from tuneop.adapters.local.safefs import UnsafePath, read_capped
+from tuneop.adapters.results_folder.folder import dump_json, write_atomic
+from tuneop.adapters.results_folder.safefs import UnsafePath, read_capped
 from tuneop.api.spec import SessionSpec, spec_to_wire
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.core.fingerprint import spec_hash

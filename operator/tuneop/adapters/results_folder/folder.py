@@ -14,7 +14,7 @@ Every file is written atomically (temp file, fsync, rename, fsync of the
 folder), so a crash never leaves half a result and a result the reconciler
 was told is stored survives a power cut; a repeated write of a trial
 replaces it. Files are created with mode 0644 (less the umask) and never
-through a symbolic link (``adapters.local.safefs``: below the results root
+through a symbolic link (``adapters.results_folder.safefs``: below the results root
 every folder and file is opened relative to its folder, without following
 links): a link, FIFO or device planted where a file or one of the session's
 folders goes is refused with ``UnsafePath`` naming it, and nothing is
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneop.adapters.local.safefs import (
+from tuneop.adapters.results_folder.safefs import (
     FILE_MODE,
     UnsafePath,
     check_tree,

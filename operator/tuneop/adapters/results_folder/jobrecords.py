@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tuneop.adapters.local.safefs import read_capped
+from tuneop.adapters.results_folder.safefs import read_capped
 from tuneop.core.manifests import decode_job
 from tuneop.core.planner import JobToCreate
 from tuneop.core.podtemplate import kube_expand
@@ -57,8 +57,6 @@ def fail_job_codes(manifest: dict[str, Any]) -> set[int]:
         if rule.get("action") == "FailJob"
         for code in (rule.get("onExitCodes") or {}).get("values") or []
     }
-
-
 
 
 def attempt_logs(folder: Path, name: str) -> list[Path]:

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tuneop.adapters.local.logs import RESULT, Tail
-from tuneop.adapters.local.proctree import stop_tree
-from tuneop.adapters.local.spawn import dying_with_us, exit_words, result_trial, wall_times
+from tuneop.adapters.processes.proctree import stop_tree
+from tuneop.adapters.processes.spawn import dying_with_us, exit_words, result_trial, wall_times
+from tuneop.adapters.results_folder.logs import RESULT, Tail
 from tuneop.api.worker import DEFAULT_COMMAND
 from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.resultline import RESULT_PREFIX

@@ -1,4 +1,4 @@
-"""tuneop's side of the watchdog (``tuneop.adapters.local.watchdog``).
+"""tuneop's side of the watchdog (``tuneop.adapters.processes.watchdog``).
 
 The watchdog is started with the first worker, in a session of its own (a
 terminal's Ctrl-C is not for it), reading a pipe whose only writer is this
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tuneop.adapters.local import watchdog
+from tuneop.adapters.processes import watchdog
 
 __all__ = ["Watchdog"]
 

@@ -1,9 +1,9 @@
 """Worker Jobs as local processes: the executor behind ``tuneop run --local``.
 
-Each Job becomes one process (``tuneop.adapters.local.spawn``) running its
+Each Job becomes one process (``tuneop.adapters.processes.spawn``) running its
 trial container's command with its env, in its ``workingDir`` when that
 folder exists here, in its own session and process group, its output in a
-log file (``tuneop.adapters.local.logs``). Of a pod template only that
+log file (``tuneop.adapters.results_folder.logs``). Of a pod template only that
 container runs (``tuneop.core.localpod``): env entries with a ``value`` are
 passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and
 ``args``); ``valueFrom``, ``envFrom``, volumes, init containers and sidecars
@@ -28,7 +28,7 @@ parent-death signal and the watchdog stops what they started.
 
 A Job of a Python objective runs on a warm worker instead (``warm``: one
 process per slot, announced to the watchdog like any worker). Files are
-opened through ``adapters.local.safefs`` (no link followed, no FIFO waited
+opened through ``adapters.results_folder.safefs`` (no link followed, no FIFO waited
 on). A log that cannot be written (ENOSPC, EFBIG) stops the session:
 ``list_jobs`` raises that error, naming the log; a rerun resumes.
 
@@ -49,26 +49,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneop.adapters.local.folder import dump_json, write_atomic
-from tuneop.adapters.local.gpus import GpuPool
-from tuneop.adapters.local.jobrecords import (
-    attempt_logs,
-    fail_job_codes,
-    recorded_jobs,
-    worker_argv,
-)
-from tuneop.adapters.local.logs import LOG_CAP_BYTES, copy_capped, harvestable
-from tuneop.adapters.local.proctree import (
+from tuneop.adapters.processes.gpus import GpuPool
+from tuneop.adapters.processes.proctree import (
     KILL_GRACE_SECONDS,
     descendants,
     kill_group,
     process_start,
     stop_tree,
 )
-from tuneop.adapters.local.safefs import ensure_regular, open_new
-from tuneop.adapters.local.spawn import Attempt, exit_words, start_attempt
-from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
-from tuneop.adapters.local.watchdog_client import Watchdog
+from tuneop.adapters.processes.spawn import Attempt, exit_words, start_attempt
+from tuneop.adapters.processes.warm import WarmPool, WarmRun, job_env, runs_warm
+from tuneop.adapters.processes.watchdog_client import Watchdog
+from tuneop.adapters.results_folder.folder import dump_json, write_atomic
+from tuneop.adapters.results_folder.jobrecords import (
+    attempt_logs,
+    fail_job_codes,
+    recorded_jobs,
+    worker_argv,
+)
+from tuneop.adapters.results_folder.logs import LOG_CAP_BYTES, copy_capped, harvestable
+from tuneop.adapters.results_folder.safefs import ensure_regular, open_new
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
 from tuneop.core.clock import SYSTEM_CLOCK
@@ -108,7 +108,7 @@ class _Job:
     deadline: float = float("inf")
     logs: list[Path] = field(default_factory=list)
     attempt: Attempt | None = None
-    warm: bool = False  # runs on a warm worker (tuneop.adapters.local.warm)
+    warm: bool = False  # runs on a warm worker (tuneop.adapters.processes.warm)
     run: WarmRun | None = None  # its Job on that worker
     state: JobState = JobState.ACTIVE
     reason: str | None = None
@@ -128,7 +128,7 @@ class LocalJobs:
     watchdog: Watchdog = field(default_factory=Watchdog)
     # Trials whose results ``resume`` found in the logs of the Jobs it took back.
     collected: int = 0
-    # A Python objective's Jobs run on warm workers, one per slot (tuneop.adapters.local.warm).
+    # A Python objective's Jobs run on warm workers, one per slot (tuneop.adapters.processes.warm).
     warm_workers: bool = True
     _pool: WarmPool | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)

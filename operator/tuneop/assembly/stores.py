@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tuneop.adapters.local.claim import claim_for_object
-from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import RedisMirror
+from tuneop.adapters.results_folder.claim import claim_for_object
+from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.core.clock import SYSTEM_CLOCK

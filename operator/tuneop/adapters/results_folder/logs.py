@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from tuneop.adapters.local.safefs import open_new, open_read
+from tuneop.adapters.results_folder.safefs import open_new, open_read
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
 from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.logscan import scan

@@ -1,7 +1,7 @@
 """The watchdog of a local session: what its workers started dies with tuneop too.
 
 Workers die with tuneop by their parent-death signal
-(``tuneop.adapters.local.spawn``), but what *they* started does not: a
+(``tuneop.adapters.processes.spawn``), but what *they* started does not: a
 DataLoader's workers, a shell's children, the runner's command. This small
 process, started by tuneop for the session, reads a pipe only tuneop holds
 open: each worker it starts is announced there (``<pid> <start time>``).

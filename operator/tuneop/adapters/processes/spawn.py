@@ -1,7 +1,7 @@
 """One attempt of a local worker: its process, its log, and what it did, in local words.
 
 A worker runs in its own session and process group, its stdout and stderr
-read into its log (``tuneop.adapters.local.logs``) by a thread each. While it
+read into its log (``tuneop.adapters.results_folder.logs``) by a thread each. While it
 runs, an attempt notes when each result line arrived (so each trial of the
 worker gets its own wall time: from the worker's start, or the previous
 trial's result, to its own result; the last one to the worker's exit) and
@@ -11,7 +11,7 @@ by SIGKILL", never a Kubernetes reason.
 
 A worker dies with the process that started it: it is started with Linux's
 ``PR_SET_PDEATHSIG`` (SIGTERM), so even a ``kill -9`` of tuneop stops it at
-once; what it started is the watchdog's (``tuneop.adapters.local.watchdog``).
+once; what it started is the watchdog's (``tuneop.adapters.processes.watchdog``).
 The signal is set by util-linux's ``setpriv --pdeathsig`` where it is
 installed (it then execs the worker: about 2 ms), else by ``prctl`` called
 between fork and exec (a ``preexec_fn``, which costs Python its fast
@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneop.adapters.local.logs import (
+from tuneop.adapters.results_folder.logs import (
     LOG_CAP_BYTES,
     READ_CHUNK_BYTES,
     RESULT,

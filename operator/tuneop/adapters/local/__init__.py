@@ -1,3 +1,0 @@
-"""The local adapters: worker processes and the results folder."""
-
-__all__ = []

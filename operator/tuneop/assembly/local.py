@@ -1,0 +1,203 @@
+"""A local run's wiring: the results folder, worker processes, and the reconcile loop over them.
+
+``local_loop`` builds what ``tuneop run --local`` runs: the session's folder
+below the results root, checked and claimed for one spec and the files it runs
+(``adapters.results_folder.claim``; ``--fresh`` moves an earlier run aside), the
+worker Jobs as processes (``adapters.processes``), the status in memory resumed
+from the one the folder recorded (the Jobs a stop signal cut short reopened,
+``core.resume``) and the ``Reconciler`` over them. In a local run the results
+folder is the durable store, and its ``session.json`` the first mirror; a Redis
+mirror (``redis_mirror``) only follows it.
+
+``LocalLoop.run`` reconciles whenever a worker exits or a deadline comes due,
+until the session is terminal; a ``KeyboardInterrupt`` (every stop signal, as the
+command line maps them) makes the next reconcile cancel the session. The command
+line (``tuneop.cli.run``) owns what is shown: the progress, the events, the lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneop.adapters.memory import MemoryStatus
+from tuneop.adapters.processes.gpus import GpuPool, Gpus, detect_gpus
+from tuneop.adapters.processes.jobs import LOG_CAP_BYTES, LocalJobs
+from tuneop.adapters.processes.proctree import become_subreaper
+from tuneop.adapters.results_folder.claim import claim_folder
+from tuneop.adapters.results_folder.folder import DirectoryResults, check_session_folder
+from tuneop.adapters.results_folder.runfiles import session_files
+from tuneop.api.session import Session, SessionRef
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import SessionStatus
+from tuneop.api.vocabulary import Phase
+from tuneop.core.bayesian import SessionStudies
+from tuneop.core.clock import Clock
+from tuneop.core.ranges import IndexSet, parse_inflight
+from tuneop.core.resume import has_work, reopen, user_stopped_jobs
+from tuneop.ports import EventSink, Mirror, WarmStartSource
+from tuneop.reconciler import Reconciler
+
+__all__ = [
+    "IDLE_WAKE_SECONDS",
+    "LOG_CAP_BYTES",
+    "Gpus",
+    "LocalLoop",
+    "detect_gpus",
+    "local_loop",
+    "redis_mirror",
+]
+
+IDLE_WAKE_SECONDS = 1.0
+
+
+def redis_mirror(url: str, prefix: str, results_dir: Path) -> Mirror:
+    """The Redis mirror a local run also writes to, backfilled from its results folder;
+    a URL Redis cannot take raises ``ValueError``."""
+    # Imported here: a local run without --redis-url never loads the Redis client.
+    from tuneop.adapters.redis_mirror import RedisMirror
+
+    primary = DirectoryResults(results_dir)
+    return RedisMirror.from_url(url, prefix=prefix, source=primary.history)
+
+
+@dataclass
+class LocalLoop:
+    """A local session wired and claimed, ready to run (or already finished)."""
+
+    ref: SessionRef
+    spec: SessionSpec  # with the run's overrides (--max-parallel)
+    folder: Path
+    # Where --fresh moved an earlier run's folder (None: nothing moved).
+    archived: Path | None
+    prev: SessionStatus  # the status to go on from, its stopped Jobs reopened
+    reconciler: Reconciler
+    backend: LocalJobs
+    clock: Clock
+
+    def finished(self) -> bool:
+        """The session had finished and has nothing left to do: nothing is to run."""
+        prev = self.prev
+        done = prev.terminal and prev.phase is not Phase.CANCELLED
+        return done and not has_work(self.spec, self.ref, prev, self.clock.now())
+
+    def run(
+        self,
+        shown: AbstractContextManager[object],
+        update: Callable[[SessionStatus], None],
+        announce: Callable[[int], None],
+        signals: AbstractContextManager[object],
+    ) -> SessionStatus:
+        """Reconcile until the session is terminal, inside ``signals`` (which turn stop
+        signals into ``KeyboardInterrupt``); ``update`` is shown each status, ``announce``
+        told how many trials the Jobs taken back had results for in their logs."""
+        become_subreaper()  # even workers that called setsid are found and stopped
+        try:
+            with signals:
+                return self._loop(shown, update, announce)
+        finally:
+            become_subreaper(False)
+            if self.reconciler.suggester is not None:  # the run is over, whichever way
+                self.reconciler.suggester.release(self.ref)
+
+    def _loop(
+        self,
+        shown: AbstractContextManager[object],
+        update: Callable[[SessionStatus], None],
+        announce: Callable[[int], None],
+    ) -> SessionStatus:
+        backend, prev = self.backend, self.prev
+        cancelled = False
+        status = SessionStatus()
+        try:
+            harvested = IndexSet.parse(prev.harvested_jobs)
+            backend.resume({i for i in parse_inflight(prev.inflight) if i not in harvested})
+            announce(backend.collected)
+            with shown:
+                while True:
+                    backend.wakeup.clear()
+                    try:
+                        result = self.reconciler.reconcile(self.ref, self.spec, cancelled=cancelled)
+                        status = result.status
+                        update(status)
+                        if status.terminal:
+                            break
+                        waits = [
+                            IDLE_WAKE_SECONDS,
+                            result.requeue_after,
+                            backend.seconds_to_next_deadline(),
+                        ]
+                        backend.wakeup.wait(min(w for w in waits if w is not None))
+                    except KeyboardInterrupt:
+                        cancelled = True
+        finally:
+            backend.shutdown()
+        return status
+
+
+def local_loop(
+    session: Session,
+    results_dir: Path,
+    *,
+    events: EventSink,
+    clock: Clock,
+    cwd: Path,
+    search_path: Sequence[str],
+    max_parallel: int | None = None,
+    extra_mirrors: Sequence[Mirror] = (),
+    log_cap_bytes: int = LOG_CAP_BYTES,
+    fresh: bool = False,
+    warm_start: WarmStartSource | None = None,
+    warm_workers: bool = True,
+    gpus: Gpus | None = None,
+) -> LocalLoop:
+    """Claim ``session``'s folder below ``results_dir`` and wire its run (module doc).
+    ``cwd`` and ``search_path`` find the files its commands run, fingerprinted in the
+    claim. A folder of another spec, or of files changed since, raises
+    ``ForeignResults``; one with a link or FIFO planted in it, ``UnsafePath``."""
+    spec = session.spec
+    if max_parallel is not None:
+        spec = spec.model_copy(update={"max_parallel": max_parallel})
+    ref = session.ref
+    store = DirectoryResults(results_dir)
+    folder = store.session_dir(ref)
+    if not fresh:  # --fresh moves the folder aside, strangers and all
+        check_session_folder(folder, results_dir)
+    files = session_files(session.spec, cwd, search_path)
+    claim = claim_folder(folder, session.spec, fresh, clock.now(), files)
+    backend = LocalJobs(
+        logs_dir=folder / "logs",
+        log_cap_bytes=log_cap_bytes,
+        warm_workers=warm_workers,
+        gpus=GpuPool(gpus or Gpus()),
+        monotonic=clock.monotonic,
+    )
+    prev = _reopened(claim.status, store, ref, backend)
+    reconciler = Reconciler(
+        jobs=backend,
+        statuses=MemoryStatus(status=prev),
+        store=store,
+        mirrors=[store, *extra_mirrors],
+        events=events,
+        clock=clock,
+        suggester=SessionStudies(),
+        warm_start=warm_start,
+    )
+    return LocalLoop(ref, spec, folder, claim.archived, prev, reconciler, backend, clock)
+
+
+def _reopened(
+    prev: SessionStatus, store: DirectoryResults, ref: SessionRef, backend: LocalJobs
+) -> SessionStatus:
+    """``prev`` with the Jobs a stop signal stopped in flight again, to be run again or
+    collected like those a ``kill -9`` left (only Jobs recorded well enough to take back).
+    A failed session stays as it failed: its stopped trials are not reopened."""
+    if prev.phase is Phase.FAILED or prev.trials.cancelled == 0:
+        return prev  # (and reading every trial's file is not needed)
+    stopped = user_stopped_jobs(store.history(ref))
+    if not stopped:
+        return prev
+    takeable = backend.recorded(set(stopped))
+    return reopen(prev, {i: ts for i, ts in stopped.items() if i in takeable})
