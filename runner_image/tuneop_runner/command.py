@@ -26,6 +26,9 @@ can end everything it spawned: the group gets SIGTERM, then SIGKILL after a
 short grace. The group is also cleaned up when the command exits on its own, so
 background processes it left behind do not pile up across packed trials or hold
 its stdout open.
+A stop (SIGTERM, Ctrl-C) that arrives while the command is starting is held
+until that cleanup is armed, then acted on: the runner never exits leaving its
+command running.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from typing import IO, Any
 
 from tuneop_runner.contract import Evaluation, describe_exception
 from tuneop_runner.trial import current
@@ -250,6 +253,48 @@ def _exit_description(returncode: int) -> str:
     return f"command exited with code {returncode}"
 
 
+def _start_failure(program: str, exc: OSError) -> Evaluation:
+    if isinstance(exc, FileNotFoundError):
+        return Evaluation.failed(f"command not found: {program}")
+    if isinstance(exc, PermissionError):
+        return Evaluation.failed(f"command not executable: {program}")
+    return Evaluation.failed(f"cannot start command {program}: {describe_exception(exc)}")
+
+
+class _HeldSignals:
+    """SIGTERM and SIGINT held from here until ``release``, then handled as they would have
+    been. Their Python handlers raise (``cli._Terminated``, ``KeyboardInterrupt``) wherever
+    the main thread is; between a command's start and the ``try`` that stops its group, that
+    would leave the command running after the runner exits. Only the main thread gets
+    signals, so elsewhere nothing is held."""
+
+    def __init__(self, signums: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        self._previous: dict[int, Any] = {}
+        self._arrived: list[int] = []
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in signums:
+            if signal.getsignal(signum) is not None:  # None: set outside Python, left alone
+                self._previous[signum] = signal.signal(signum, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        if signum not in self._arrived:
+            self._arrived.append(signum)
+
+    def release(self) -> None:
+        """Restore the handlers, then act on each signal that arrived meanwhile (again: no-op)."""
+        previous, self._previous = self._previous, {}
+        arrived, self._arrived = self._arrived, []
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in arrived:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)  # its default action, now that it is safe
+
+
 class CommandObjective:
     """Evaluates an external command for one trial at a time."""
 
@@ -270,6 +315,9 @@ class CommandObjective:
     def evaluate(self, params: Mapping[str, object], timeout: float | None) -> Evaluation:
         payload = json.dumps(params, sort_keys=True, separators=(",", ":")) + "\n"
         program = self.argv[0]
+        # A stop (SIGTERM, Ctrl-C) that arrives while the command starts waits until the
+        # cleanup below is armed: raised any earlier, it would leave the command running.
+        held = _HeldSignals()
         try:
             proc = subprocess.Popen(
                 self.argv,
@@ -279,12 +327,9 @@ class CommandObjective:
                 env=command_environment(params, os.environ),
                 start_new_session=True,
             )
-        except FileNotFoundError:
-            return Evaluation.failed(f"command not found: {program}")
-        except PermissionError:
-            return Evaluation.failed(f"command not executable: {program}")
         except OSError as exc:
-            return Evaluation.failed(f"cannot start command {program}: {describe_exception(exc)}")
+            held.release()
+            return _start_failure(program, exc)
 
         assert proc.stdin is not None and proc.stdout is not None
         trial = current()
@@ -296,24 +341,26 @@ class CommandObjective:
                 _signal_group(proc.pid, signal.SIGTERM)
 
         reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd, hear)
-        reader.start()
-        feeder = threading.Thread(
-            target=_feed_stdin, args=(proc.stdin, payload.encode()), daemon=True
-        )
-        feeder.start()
-
         timed_out = False
         try:
+            reader.start()
+            feeder = threading.Thread(
+                target=_feed_stdin, args=(proc.stdin, payload.encode()), daemon=True
+            )
+            feeder.start()
+            held.release()  # a stop held meanwhile is raised here, inside the cleanup's try
             try:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 returncode = None
         finally:
+            held.release()
             # Runs on every exit, including the runner being told to stop, so no
             # part of the command outlives its trial.
             terminate_group(proc, self._grace)
-            reader.join(self._grace)
+            if reader.is_alive():
+                reader.join(self._grace)
             # A process that escaped the group may still hold the pipe open;
             # closing the fd under a blocked reader could let it read a reused fd.
             if not reader.is_alive():

@@ -7,7 +7,9 @@ gone once the trial is over.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -236,12 +238,13 @@ def test_sigterm_to_the_runner_also_ends_the_running_command(tmp_path: Path) -> 
         text=True,
     )
     try:
-        give_up = time.monotonic() + 10
+        # Generous bounds on conditions, not sleeps: a busy machine starts Python slowly.
+        give_up = time.monotonic() + 30
         while not (pidfile.exists() and pidfile.read_text().strip()):
             assert time.monotonic() < give_up, "the command never started"
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=10)
+        _, stderr = proc.communicate(timeout=30)
     finally:
         proc.kill()
         proc.wait()
@@ -250,3 +253,52 @@ def test_sigterm_to_the_runner_also_ends_the_running_command(tmp_path: Path) -> 
     assert "terminated by SIGTERM" in stderr
     assert "Traceback" not in stderr
     assert wait_until_gone(int(pidfile.read_text()))
+
+
+# The runner, told to stop (SIGTERM to itself) the moment its command's process exists:
+# the window between starting the command and arming the cleanup that stops its group,
+# which a busy machine hits by chance, made certain.
+STOP_AS_THE_COMMAND_STARTS = """
+import os, runpy, signal, subprocess, sys
+
+class Popen(subprocess.Popen):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        with open(os.environ["COMMAND_PIDFILE"], "w") as f:
+            f.write(str(self.pid))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+subprocess.Popen = Popen
+sys.argv = ["tuneop-runner"]
+runpy.run_module("tuneop_runner", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_stop_while_the_command_starts_still_ends_the_command(tmp_path: Path) -> None:
+    pidfile = tmp_path / "command.pid"
+    env = command_env(json.dumps(["sleep", "100"]), {}, COMMAND_PIDFILE=str(pidfile))
+    with open(tmp_path / "stderr", "w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", STOP_AS_THE_COMMAND_STARTS],
+            env=runner_env(env),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            code = proc.wait(timeout=60)
+            pid = int(pidfile.read_text())
+            gone = wait_until_gone(pid, 10)
+        finally:
+            proc.kill()
+            proc.wait()
+            if pidfile.exists():  # the command this test started, should it have survived
+                with contextlib.suppress(OSError):
+                    os.killpg(int(pidfile.read_text()), signal.SIGKILL)
+        err.seek(0)
+        stderr = err.read()
+
+    assert code == 128 + signal.SIGTERM, stderr
+    assert "terminated by SIGTERM" in stderr
+    assert "Traceback" not in stderr
+    assert gone, f"the command (pid {pid}) outlived the runner\n{stderr}"

@@ -42,9 +42,9 @@ from tuneop.adapters.results_folder.logs import (
     RESULT,
     Tail,
     WorkerLog,
-    open_log,
     pump,
 )
+from tuneop.adapters.results_folder.safefs import open_new
 
 __all__ = [
     "DRAIN_SECONDS",
@@ -178,7 +178,7 @@ def start_attempt(
     """Start a worker process; ``on_exit`` is called (from another thread) once it ended
     and its output is in its log (no link below ``below`` followed). Raises OSError when
     it cannot start."""
-    out = open_log(log_path, below)
+    out = open_new(log_path, below)
     command, preexec = dying_with_us(argv)
     try:
         proc = subprocess.Popen(

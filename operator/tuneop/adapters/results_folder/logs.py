@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from tuneop.adapters.results_folder.safefs import open_new, open_read
+from tuneop.adapters.results_folder.safefs import open_read
 from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
 from tuneop.core.framing import FRAME_PREFIXES
 from tuneop.core.logscan import scan
@@ -34,7 +34,6 @@ __all__ = [
     "WorkerLog",
     "copy_capped",
     "harvestable",
-    "open_log",
     "pump",
 ]
 
@@ -126,11 +125,6 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
     if log.dropped:
         dst.write(f"\n[tuneop: {log.dropped} bytes of output were not kept]\n".encode())
     return log.dropped
-
-
-def open_log(path: Path, below: Path | None = None) -> IO[bytes]:
-    """A new log file, never through a link below ``below`` (``safefs``)."""
-    return open_new(path, below)
 
 
 def harvestable(
