@@ -12,8 +12,8 @@ from __future__ import annotations
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import SessionStudies
-from tuneop.core.contract import TrialResult
+from tuneop.core.suggest.bayesian import SessionStudies
+from tuneop.core.wire.contract import TrialResult
 from tuneop.testing import T0, Finish, World, play
 
 __all__ = ["NOW", "Finish", "run_session"]

@@ -25,11 +25,11 @@ from tuneop.api import rules as R
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
-from tuneop.core.harvest import harvest_job
-from tuneop.core.manifests import decode_job
-from tuneop.core.observed import JobState, Observed, ObservedJob, Params
-from tuneop.core.planner import JobToCreate, Plan
+from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob, Params
+from tuneop.core.planning.planner import JobToCreate, Plan
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.testing import REF, T0, FakeJobs, World, loss, play, worker_log
 
 __all__ = [

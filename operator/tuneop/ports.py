@@ -23,7 +23,7 @@ processes (``tuneop.adapters.processes``), the results folder
   ``<session>-best`` ConfigMap, the results folder's ``session.json``). A
   mirror never decides anything; losing one loses no data.
 - ``Suggester``: where a learning optimizer's suggestions come from, keeping
-  each session's study between reconciles (``core.bayesian.SessionStudies``).
+  each session's study between reconciles (``core.suggest.bayesian.SessionStudies``).
   Keyed by the session reference: a study is one session object's (its
   namespace/name and uid), never shared by sessions with the same spec; it
   may be asked for different sessions from several threads at once;
@@ -32,7 +32,7 @@ processes (``tuneop.adapters.processes``), the results folder
   wired (``core.clock``).
 - ``WarmStartSource``: where an earlier session's results come from for
   ``spec.warmStart.from`` (Redis on a cluster; a folder or Redis locally),
-  as history for the sampler (``core.warmstart.prior_trials``). A source
+  as history for the sampler (``core.suggest.warmstart.prior_trials``). A source
   that cannot serve the reference here raises ``SpecError`` (the session
   fails as InvalidSpec, naming the field); one that cannot read it now
   raises ``TransientError``.
@@ -54,11 +54,11 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.clock import Clock
-from tuneop.core.contract import TrialResult
 from tuneop.core.election import LeaseRecord
-from tuneop.core.harvest import JobLogs
-from tuneop.core.observed import ObservedJob, Params
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import ObservedJob, Params
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.results.harvest import JobLogs
+from tuneop.core.wire.contract import TrialResult
 
 __all__ = [
     "Clock",

@@ -17,9 +17,9 @@ from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.core.clock import FrozenClock
-from tuneop.core.contract import RESULT_PREFIX
-from tuneop.core.harvest import JobLogs
-from tuneop.core.observed import JobState, ObservedJob
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.results.harvest import JobLogs
+from tuneop.core.wire.contract import RESULT_PREFIX
 from tuneop.reconciler import Reconciler
 from tuneop.testing import FakeJobs, MemoryEvents, MemoryResults
 

@@ -19,10 +19,10 @@ import pytest
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import SessionStudies
-from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.suggest.bayesian import SessionStudies
+from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.ports import TransientError
 from tuneop.reconciler import Reconciler
 from tuneop.testing import FakeJobs, FakeStatus, FrozenClock, MemoryEvents, MemoryResults

@@ -13,8 +13,8 @@ from tuneop.adapters.memory import MemoryStatus
 from tuneop.api.session import SessionRef
 from tuneop.controller.metrics import PhaseTracker
 from tuneop.controller.scheduling import Scheduler
-from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import FrozenClock
+from tuneop.core.suggest.bayesian import SessionStudies
 from tuneop.reconciler import Reconciler
 from tuneop.testing import FakeJobs, MemoryEvents, MemoryResults
 

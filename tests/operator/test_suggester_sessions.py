@@ -24,10 +24,10 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.controller import handlers
 from tuneop.controller.scheduling import session_ref
-from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import FrozenClock
-from tuneop.core.contract import RESULT_PREFIX
-from tuneop.core.observed import JobState
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.suggest.bayesian import SessionStudies
+from tuneop.core.wire.contract import RESULT_PREFIX
 from tuneop.ports import Suggester
 from tuneop.reconciler import Reconciler
 from tuneop.testing import FakeJobs, MemoryEvents, MemoryResults

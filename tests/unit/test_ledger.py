@@ -22,10 +22,10 @@ from tuneop.api.status import (
     status_from_wire,
     status_to_wire,
 )
-from tuneop.core.contract import Outcome
-from tuneop.core.launch import drop_retries, launch, launch_retries
-from tuneop.core.ledger import Ledger, fold_leaderboard, open_ledger
-from tuneop.core.observed import JobState, Observed
+from tuneop.core.jobs.observed import JobState, Observed
+from tuneop.core.planning.launch import drop_retries, launch, launch_retries
+from tuneop.core.planning.ledger import Ledger, fold_leaderboard, open_ledger
+from tuneop.core.planning.stop import stop_jobs
 from tuneop.core.ranges import (
     IndexSet,
     format_inflight,
@@ -33,9 +33,9 @@ from tuneop.core.ranges import (
     parse_inflight,
     parse_ranges,
 )
-from tuneop.core.ranking import rank_by
-from tuneop.core.stop import stop_jobs
-from tuneop.core.summary import rank
+from tuneop.core.results.ranking import rank_by
+from tuneop.core.results.summary import rank
+from tuneop.core.wire.contract import Outcome
 
 RANGES = [
     pytest.param("", set(), id="empty"),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from builders import Session, spec
-from tuneop.core.packing import even_split, job_sizes, next_job_size
+from tuneop.core.planning.packing import even_split, job_sizes, next_job_size
 
 
 def rand(total: int, **overrides: Any) -> Any:

@@ -11,9 +11,9 @@ import pytest
 
 from builders import DROP, REF, T0, Session, spec
 from tuneop.api import vocabulary as C
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.search import budget, grid_point, point, random_point
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.search import budget, grid_point, point, random_point
 
 
 def grid(*params: dict[str, Any], **overrides: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from setuptools import find_packages
 
 from builders import spec
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop.testing import T0, FakeWarmStart, FrozenClock, World, play
 
 

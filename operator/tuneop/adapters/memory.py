@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import TrialResult
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import Conflict
 
 __all__ = ["MemoryHistory", "MemoryStatus"]

@@ -5,7 +5,7 @@ below the results root, checked and claimed for one spec and the files it runs
 (``adapters.results_folder.claim``; ``--fresh`` moves an earlier run aside), the
 worker Jobs as processes (``adapters.processes``), the status in memory resumed
 from the one the folder recorded (the Jobs a stop signal cut short reopened,
-``core.resume``) and the ``Reconciler`` over them. In a local run the results
+``core.planning.resume``) and the ``Reconciler`` over them. In a local run the results
 folder is the durable store, and its ``session.json`` the first mirror; a Redis
 mirror (``redis_mirror``) only follows it.
 
@@ -33,10 +33,10 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import Phase
-from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import Clock
+from tuneop.core.planning.resume import has_work, reopen, user_stopped_jobs
 from tuneop.core.ranges import IndexSet, parse_inflight
-from tuneop.core.resume import has_work, reopen, user_stopped_jobs
+from tuneop.core.suggest.bayesian import SessionStudies
 from tuneop.ports import EventSink, Mirror, WarmStartSource
 from tuneop.reconciler import Reconciler
 

@@ -43,9 +43,9 @@ from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.assembly.stores import FolderStore, RedisStore
-from tuneop.core.bayesian import SessionStudies
 from tuneop.core.clock import Clock
 from tuneop.core.election import Election
+from tuneop.core.suggest.bayesian import SessionStudies
 from tuneop.ports import Lease, Mirror, ResultStore, WarmStartSource
 from tuneop.reconciler import Reconciler
 

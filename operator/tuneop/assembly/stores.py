@@ -29,7 +29,7 @@ from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.contract import TrialResult
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import TransientError
 
 __all__ = ["FolderStore", "RedisStore"]

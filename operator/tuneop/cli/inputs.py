@@ -101,7 +101,7 @@ def load_session(
 
     with no_pydantic_plugins():  # the API's models are built by these imports
         from tuneop.api.session import parse_manifest
-        from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+        from tuneop.core.conversions.jobsfile import parse_jobs, session_from_jobs
 
     doc: Any = None
     if path is not None:

@@ -28,11 +28,11 @@ from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.harvest import harvest_job
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.packing import job_at, job_count
-from tuneop.core.planner import Plan, plan
-from tuneop.core.search import budget, point, warm_point
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning.packing import job_at, job_count
+from tuneop.core.planning.planner import Plan, plan
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.suggest.search import budget, point, warm_point
 
 if TYPE_CHECKING:  # rich is imported only when a table is drawn by it (at a terminal)
     from rich.console import Console

@@ -9,7 +9,7 @@ shows progress with rich when attached to a terminal, as plain lines
 A session's folder belongs to one spec and the files it runs
 (``adapters.results_folder.claim``): running the same session again resumes it from
 the status it recorded, taking back the Jobs an interrupted run left in
-flight or stopped (``core.resume``), and its first line says what it keeps
+flight or stopped (``core.planning.resume``), and its first line says what it keeps
 and what it runs; a finished session with nothing left to do is not run
 again; another spec, or an edited file, is refused.
 
@@ -41,9 +41,9 @@ from tuneop.assembly.local import LOG_CAP_BYTES, Gpus, local_loop
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK, Clock
-from tuneop.core.planner import Event
-from tuneop.core.resume import resume_line
-from tuneop.core.search import budget
+from tuneop.core.planning.planner import Event
+from tuneop.core.planning.resume import resume_line
+from tuneop.core.suggest.search import budget
 from tuneop.ports import Mirror, WarmStartSource
 
 __all__ = [

@@ -46,7 +46,7 @@ from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.controller.metrics import RECONCILE_SECONDS, PhaseTracker, record_plan
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.planner import Plan
+from tuneop.core.planning.planner import Plan
 from tuneop.ports import Rejected, SessionGone, TransientError
 from tuneop.reconciler import Reconciler
 

@@ -24,10 +24,10 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.clock import FrozenClock
-from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import JobLogs
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.results.harvest import JobLogs
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import Conflict, MirrorRecord, TransientError
 
 __all__ = [
@@ -179,7 +179,7 @@ class MemoryResults:
 @dataclass
 class FakeWarmStart:
     """An earlier session's results, served for any ``spec.warmStart.from`` (numbered below
-    0, as ``core.warmstart.prior_trials`` gives them); ``asked`` counts the reads."""
+    0, as ``core.suggest.warmstart.prior_trials`` gives them); ``asked`` counts the reads."""
 
     trials: list[TrialResult] = field(default_factory=list)
     asked: int = 0

@@ -22,9 +22,9 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
-from tuneop.core.contract import RESULT_PREFIX, TrialResult
-from tuneop.core.observed import ObservedJob, Params
-from tuneop.core.planner import Event, JobToCreate, Plan
+from tuneop.core.jobs.observed import ObservedJob, Params
+from tuneop.core.planning.planner import Event, JobToCreate, Plan
+from tuneop.core.wire.contract import RESULT_PREFIX, TrialResult
 from tuneop.ports import Suggester
 from tuneop.reconciler import Reconciler
 from tuneop.testing.fakes import (

@@ -40,7 +40,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.planner import Event
+from tuneop.core.planning.planner import Event
 from tuneop.ports import Rejected, TransientError
 
 __all__ = [

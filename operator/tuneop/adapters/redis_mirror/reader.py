@@ -5,7 +5,7 @@
 sessions the mirror lists, a session's hash, its result records, its running
 Jobs, its leaderboard and its event stream (``layout`` has the keys). What
 Redis holds is untrusted: text is decoded leniently and cut to a bound, and
-records go through the bounded reader of ``tuneop.core.records``. Every
+records go through the bounded reader of ``tuneop.core.results.records``. Every
 request waits at most ``timeout`` seconds (to connect, and for each answer).
 A Redis failure is a ``TransientError`` whose message names it (a timeout, or
 the client's error class), never the URL (it may hold a password).
