@@ -248,8 +248,11 @@ def _rewrites(check: bool) -> list[Path]:
 def _tidy(paths: list[Path]) -> None:
     """Imports sorted again where a rewrite changed their order; long lines named."""
     python = [str(p) for p in paths if p.suffix == ".py"]
-    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
-    if python and Path(ruff).exists():
+    found = [shutil.which("ruff"), Path(sys.executable).with_name("ruff"), ROOT / ".venv/bin/ruff"]
+    ruff = next((str(r) for r in found if r and Path(r).exists()), None)
+    if python and ruff is None:
+        print("move_core: no ruff found: sort the imports with `ruff check --fix`", file=sys.stderr)
+    elif python and ruff is not None:
         subprocess.run([ruff, "check", "--select", "I", "--fix", "-q", *python], cwd=ROOT,
                        check=False)
     moved = re.compile(rf"core[./](?:{'|'.join(ROOMS)})[./]")
