@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import Scalar, SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.contract import TrialResult
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.planner import plan
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.wire.contract import TrialResult
 
 __all__ = ["NOW", "Evaluate", "run_session"]
 

@@ -30,7 +30,7 @@ from bench.common import header, save
 from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop_runner.objectives.functions import zdt1
 
 __all__ = ["OPTIMIZERS", "REFERENCE", "hypervolume", "main", "run"]

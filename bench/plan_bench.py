@@ -27,10 +27,10 @@ from bench.common import header, save, stats, timed
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import MAX_SECONDS, parse_spec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.bayesian import CachedSuggester, suggest
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.planner import plan
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.bayesian import CachedSuggester, suggest
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REF = SessionRef("bench", "grid", "uid-1")

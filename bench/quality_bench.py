@@ -21,7 +21,7 @@ from typing import Any
 from bench.common import header, save
 from bench.inmemory import run_session
 from tuneop.api.spec import MAX_SECONDS, parse_spec
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop_runner.objectives.functions import branin, hartmann6
 
 OPTIMIZERS = ("random", "bayesian", "cmaes", "gp", "qmc")

@@ -24,8 +24,8 @@ from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.api.status import SessionStatus, TrialCounts
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.planner import JobToCreate
+from tuneop.core.planning.planner import JobToCreate
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 SPEC = parse_spec(
     {

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.common import header, save, stats, timed
 from tuneop.cli.report import build_report
-from tuneop.core.study import build_study, study_data
+from tuneop.core.results.study import build_study, study_data
 
 SIZES = (30, 1000, 5000)
 EXPORT_SIZES = (30, 300)

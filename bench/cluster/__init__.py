@@ -22,7 +22,7 @@ latency     create a TuningSession (one explicit trial of quadratic) and time
 throughput  N trivial trials (explicit trials of quadratic, one trial per Job)
             at maxParallel P: create → phase Succeeded, against a floor measured
             in the same run: this script creating the same Job manifests (built
-            by tuneop.core.manifests.job_manifest: same command, same env) in
+            by tuneop.core.jobs.manifests.job_manifest: same command, same env) in
             waves of P and waiting for each wave to complete. Target <= 1.3x.
 api         from the same operator run: the operator's API requests per trial,
             counted in the audit log (user tuneop-operator, from the create to

@@ -36,7 +36,7 @@ IMPORTS = (
     "kubernetes",
     "kopf",
     "tuneop.controller.handlers",
-    "tuneop.controller.handlers+tuneop.core.bayesian+optuna.samplers",
+    "tuneop.controller.handlers+tuneop.core.suggest.bayesian+optuna.samplers",
 )
 
 

@@ -33,9 +33,9 @@ from minicluster.controlplane import K8S_VERSION, missing_binaries
 from minicluster.watch import Watcher, job_done
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
-from tuneop.core.manifests import job_manifest
-from tuneop.core.packing import job_at, job_count
-from tuneop.core.search import point
+from tuneop.core.jobs.manifests import job_manifest
+from tuneop.core.planning.packing import job_at, job_count
+from tuneop.core.suggest.search import point
 
 __all__ = ["bench_scale", "main"]
 

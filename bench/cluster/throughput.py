@@ -3,7 +3,7 @@
 The operator runs one session of N explicit trials of quadratic (one trial per Job) at
 maxParallel P, timed from the create to phase Succeeded. The floor, measured in the same
 run, is this script doing the operator's work and nothing else: the same Job manifests
-(built by tuneop.core.manifests.job_manifest: same command, same env) created in waves of
+(built by tuneop.core.jobs.manifests.job_manifest: same command, same env) created in waves of
 P, each wave waited to complete. Both keep a Job and pod watch history for stage times.
 The operator runs also give measurement 3, the API requests per trial (``api``).
 Target <= 1.3x.
@@ -29,7 +29,7 @@ from bench.cluster.sessions import Namespace, create_session, explicit_trials, p
 from minicluster.watch import job_done
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
-from tuneop.core.manifests import job_manifest
+from tuneop.core.jobs.manifests import job_manifest
 
 
 def run_floor(bc: BenchCluster, trials: int, parallel: int, tag: str) -> dict[str, Any]:

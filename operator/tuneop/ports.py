@@ -23,7 +23,7 @@ processes and folders (``tuneop.adapters.local``) and memory
   mirror never decides anything; losing one loses no data.
 - ``WarmStartSource``: where an earlier session's results come from for
   ``spec.warmStart.from`` (Redis on a cluster; a folder or Redis locally),
-  as history for the sampler (``core.warmstart.prior_trials``). A source
+  as history for the sampler (``core.suggest.warmstart.prior_trials``). A source
   that cannot serve the reference here raises ``SpecError`` (the session
   fails as InvalidSpec, naming the field); one that cannot read it now
   raises ``TransientError``.
@@ -43,9 +43,9 @@ from typing import Protocol
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import TrialResult
-from tuneop.core.observed import ObservedJob
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import ObservedJob
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.wire.contract import TrialResult
 
 __all__ = [
     "Conflict",

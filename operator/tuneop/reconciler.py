@@ -24,11 +24,11 @@ from datetime import datetime
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.contract import TrialResult
-from tuneop.core.harvest import PodLogs, harvest_job
-from tuneop.core.observed import Observed, ObservedJob
-from tuneop.core.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
+from tuneop.core.jobs.observed import Observed, ObservedJob
+from tuneop.core.planning.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
+from tuneop.core.results.harvest import PodLogs, harvest_job
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import (
     Conflict,
     EventSink,

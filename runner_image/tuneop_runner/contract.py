@@ -17,8 +17,8 @@ Names: an objective's run ends in an ``Evaluation`` (its ``ReportStatus``,
 the metrics it returned, an error); ``build_report`` validates it into the
 ``TrialReport`` that ``format_result_line`` prints. The operator reads the line
 back as its own ``TrialReport`` and classifies it into an outcome
-(``tuneop.core.contract.Outcome``); the runner never speaks of outcomes.
-``RESULT_PREFIX`` is the operator's ``tuneop.core.contract.RESULT_PREFIX``
+(``tuneop.core.wire.contract.Outcome``); the runner never speaks of outcomes.
+``RESULT_PREFIX`` is the operator's ``tuneop.core.wire.contract.RESULT_PREFIX``
 too (this package cannot import the operator; a test holds them equal), and
 the golden worker logs in ``tests/data/contract`` pin the line for both.
 
@@ -66,7 +66,7 @@ __all__ = [
 
 RESULT_PREFIX = "TUNEOP_RESULT "
 MAX_ERROR_CHARS = 2000
-# The operator's tuneop.core.intermediate holds the same prefix and bounds (a test checks).
+# The operator's tuneop.core.wire.intermediate holds the same prefix and bounds (a test checks).
 INTERMEDIATE_PREFIX = "TUNEOP_INTERMEDIATE "
 MAX_INTERMEDIATE_METRICS = 16
 MAX_STEP = 2**31 - 1

@@ -11,7 +11,7 @@ announced first in the log, then before and after each trial::
     ...trial 0's output, its intermediate lines, its result line...
     TUNEOP_END 6f1c0e9a4b2d7e815a3c9f0d2b4e6a17 0
 
-The operator (``tuneop.core.framing``) then takes a trial's result and
+The operator (``tuneop.core.wire.framing``) then takes a trial's result and
 learning curve only from inside that trial's frame. The announcement comes
 before the objective is even imported, so no code of the objective runs
 before it. The operator's module defines the same prefixes (a test holds them

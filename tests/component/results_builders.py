@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneop.adapters.local.folder import write_session_folder
-from tuneop.core.records import Record, normalize_record
+from tuneop.core.results.records import Record, normalize_record
 
 SESSION = "default/demo"
 # Names and texts a hostile objective could report: markup for HTML, for plotly's

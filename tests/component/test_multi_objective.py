@@ -16,7 +16,7 @@ from tests.component.test_report import RENDERED
 
 from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
-from tuneop.core.pareto import dominates
+from tuneop.core.results.pareto import dominates
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "arbitrage-pareto.yaml"

@@ -18,8 +18,8 @@ from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import parse_spec
 from tuneop.api.status import SessionStatus, TrialCounts, TrialRef
 from tuneop.cli.run import run_local
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 REF = SessionRef("team-a", "sweep", "uid")
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -18,7 +18,7 @@ from tests.component.results_builders import (
 
 from tuneop.cli.main import main
 from tuneop.cli.report import MAX_SLICE_PLOTS, build_report
-from tuneop.core.study import study_data
+from tuneop.core.results.study import study_data
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
 from tuneop.cli.watch import watch
-from tuneop.core.contract import parse_log
+from tuneop.core.wire.contract import parse_log
 
 HERE = Path(__file__).parent
 

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from tuneop.adapters.local.warm import WarmPool
-from tuneop.core.contract import parse_log
+from tuneop.core.wire.contract import parse_log
 
 OBJECTIVES = """\
 import os, time

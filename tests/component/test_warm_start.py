@@ -22,7 +22,7 @@ from tuneop.api.session import parse_manifest
 from tuneop.cli.main import main
 from tuneop.cli.run import run_local
 from tuneop.cli.warmstart import LocalWarmStart
-from tuneop.core.contract import TrialResult
+from tuneop.core.wire.contract import TrialResult
 
 BRANIN_SPACE = [
     {"name": "x1", "type": "float", "min": -5, "max": 10},

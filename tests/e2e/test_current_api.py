@@ -269,7 +269,7 @@ def test_operator_job_list_is_a_consistent_read_from_the_watch_cache(
 ) -> None:
     from tuneop.adapters.kube.jobs import KubeJobs
     from tuneop.api.session import SessionRef
-    from tuneop.core.manifests import selector
+    from tuneop.core.jobs.manifests import selector
 
     kube = operator_kube(cluster)
     try:

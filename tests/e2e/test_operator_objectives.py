@@ -18,7 +18,7 @@ from tests.e2e.operator_support import (
     parse_table,
     serve_namespaces,
 )
-from tuneop.core.pareto import dominates
+from tuneop.core.results.pareto import dominates
 
 NAMESPACES = ("objectives",)
 NAME = "arbitrage-pareto"

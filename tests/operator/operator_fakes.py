@@ -28,9 +28,9 @@ from tuneop.adapters.kube.client import Kube
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.contract import RESULT_PREFIX
-from tuneop.core.manifests import job_manifest
-from tuneop.core.observed import Params
+from tuneop.core.jobs.manifests import job_manifest
+from tuneop.core.jobs.observed import Params
+from tuneop.core.wire.contract import RESULT_PREFIX
 
 Json = dict[str, Any]
 T0 = "2026-01-01T12:00:00Z"

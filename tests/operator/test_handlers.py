@@ -28,7 +28,7 @@ from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.controller.stores import FolderStore
-from tuneop.core.planner import Plan
+from tuneop.core.planning.planner import Plan
 
 LOG = logging.getLogger("test")
 JOBS = Resource("batch", "v1", "jobs", kind="Job", namespaced=True, verbs=["list", "watch"])

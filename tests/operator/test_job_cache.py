@@ -13,9 +13,9 @@ from tuneop.adapters.kube.job_status import observed_job
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.manifests import job_manifest
-from tuneop.core.observed import JobState
-from tuneop.core.planner import JobToCreate
+from tuneop.core.jobs.manifests import job_manifest
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.planning.planner import JobToCreate
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 

@@ -9,7 +9,7 @@ from operator_fakes import FakeApi, api_exception, fake_kube
 
 from tuneop.adapters.kube.events import KubeEvents, event_body, select
 from tuneop.api.session import SessionRef
-from tuneop.core.planner import Event
+from tuneop.core.planning.planner import Event
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 NOW = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)

@@ -21,10 +21,10 @@ from tuneop.adapters.kube.job_status import infra_reason, observed_job
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.harvest import PodLogs
-from tuneop.core.manifests import selector
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.planner import plan
+from tuneop.core.jobs.manifests import selector
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning.planner import plan
+from tuneop.core.results.harvest import PodLogs
 from tuneop.ports import Rejected, TransientError
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
@@ -361,8 +361,8 @@ def test_the_log_read_is_the_trial_container_the_template_names() -> None:
 
 
 def test_every_result_line_of_a_log_far_past_the_limit_is_harvested() -> None:
-    from tuneop.core.contract import RESULT_PREFIX
-    from tuneop.core.harvest import harvest_job
+    from tuneop.core.results.harvest import harvest_job
+    from tuneop.core.wire.contract import RESULT_PREFIX
 
     api = FakeApi()
     launch(api, 1, trials_per_job=5)
@@ -382,8 +382,8 @@ def test_every_result_line_of_a_log_far_past_the_limit_is_harvested() -> None:
 
 
 def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
-    from tuneop.core.contract import RESULT_PREFIX
-    from tuneop.core.harvest import harvest_job
+    from tuneop.core.results.harvest import harvest_job
+    from tuneop.core.wire.contract import RESULT_PREFIX
 
     api = FakeApi()
     launch(api, 1)
@@ -402,8 +402,8 @@ def test_results_at_the_end_of_a_chatty_log_are_harvested() -> None:
 def test_a_sibling_cannot_forge_nor_flood_out_a_result_in_a_framed_pod_log() -> None:
     # Issue 25, item 2, on the operator's path: the runner's frames in a pod log; trial 1
     # prints trial 0's result inside its own frame, 6 MB of it, before its own result.
-    from tuneop.core.contract import RESULT_PREFIX
-    from tuneop.core.harvest import harvest_job
+    from tuneop.core.results.harvest import harvest_job
+    from tuneop.core.wire.contract import RESULT_PREFIX
 
     api = FakeApi()
     launch(api, 1, trials_per_job=2)

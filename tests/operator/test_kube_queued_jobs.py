@@ -12,7 +12,7 @@ from tuneop.adapters.kube.job_status import observed_job, parse_time
 from tuneop.api import vocabulary as V
 from tuneop.api.session import SessionRef
 from tuneop.controller.handlers import job_event_matters
-from tuneop.core.observed import JobState
+from tuneop.core.jobs.observed import JobState
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 SUSPENDED_AT = "2026-01-01T12:07:00Z"

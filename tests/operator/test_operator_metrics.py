@@ -8,8 +8,8 @@ from tuneop.adapters.memory import MemoryHistory
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.controller.metrics import PhaseTracker, record_plan
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.planner import Plan
+from tuneop.core.planning.planner import Plan
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 
 def sample(name: str, **labels: str) -> float:

@@ -20,10 +20,10 @@ from tuneop.adapters.memory import FakeJobs, MemoryEvents, MemoryResults, Memory
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, TrialResult
 from tuneop.ports import Conflict, TransientError
 from tuneop.reconciler import Reconciler
 

@@ -11,8 +11,8 @@ from operator_fakes import FakeApi, fake_kube, grid_spec
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.adapters.kube.pod_cache import PodCache, slim_pod
 from tuneop.api.session import SessionRef
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import plan
 
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1")
 

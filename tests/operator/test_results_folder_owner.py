@@ -8,7 +8,7 @@ from pathlib import Path
 from tuneop.adapters.local.folder import DirectoryResults
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.controller.stores import FolderStore
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 DOC = {
     "apiVersion": "tuneop.dev/v1alpha1",

@@ -17,11 +17,11 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import RESULT_PREFIX, Outcome, TrialResult
-from tuneop.core.harvest import harvest_job
-from tuneop.core.manifests import decode_job
-from tuneop.core.observed import JobState, Observed, ObservedJob, Params
-from tuneop.core.planner import JobToCreate, Plan, plan
+from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob, Params
+from tuneop.core.planning.planner import JobToCreate, Plan, plan
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, TrialResult
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REF = SessionRef(namespace="ns", name="demo", uid="uid-1", generation=1)

@@ -1,5 +1,5 @@
 """The cached suggester gives exactly what a fresh rebuild gives: TPE's kept study, and
-CMA-ES's replayed state (``core.samplers.CmaState``) grown call after call."""
+CMA-ES's replayed state (``core.suggest.samplers.CmaState``) grown call after call."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tuneop.api.spec import parse_spec
-from tuneop.core.bayesian import CachedSuggester, suggest
-from tuneop.core.contract import Outcome, TrialResult
+from tuneop.core.suggest.bayesian import CachedSuggester, suggest
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 
 def bayes_spec(
@@ -136,7 +136,7 @@ def test_tpe_sees_a_pruned_trial_as_pruned_with_its_curve(
     state: str,
     intermediate: dict[int, float],
 ) -> None:
-    from tuneop.core.bayesian import distribution, frozen_trial
+    from tuneop.core.suggest.bayesian import distribution, frozen_trial
 
     spec = bayes_spec()
     dists = {p.name: distribution(p) for p in spec.search_space}

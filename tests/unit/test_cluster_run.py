@@ -16,7 +16,7 @@ from tuneop.api.session import parse_manifest
 from tuneop.cli.cluster import ClusterRun, follow, leaderboard_records
 from tuneop.cli.main import main
 from tuneop.cli.sources import UsageError
-from tuneop.core.summary import summarize
+from tuneop.core.results.summary import summarize
 
 
 class NotFound(Exception):

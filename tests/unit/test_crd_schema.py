@@ -23,7 +23,7 @@ from tuneop.api.crd import PRINTER_COLUMNS, crd, crd_yaml
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
-from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+from tuneop.core.conversions.jobsfile import parse_jobs, session_from_jobs
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "tuningsession.yaml"

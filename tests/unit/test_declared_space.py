@@ -1,4 +1,4 @@
-"""The declared search space in the study (``core.study``), and one session per source
+"""The declared search space in the study (``core.results.study``), and one session per source
 (``cli.sources``): the parts the journeys cannot reach cheaply."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from tuneop.adapters.local.folder import dump_json, write_atomic
 from tuneop.api.parameters import Parameter
 from tuneop.cli.sources import MAX_LISTED, UsageError, read_session, recorded_space
-from tuneop.core.study import build_study, declared_distributions, distributions, study_data
+from tuneop.core.results.study import build_study, declared_distributions, distributions, study_data
 
 
 def space(*raw: dict[str, object]) -> list[Parameter]:

@@ -126,7 +126,7 @@ TEMPLATE = {
 def test_early_stopping_that_cannot_stop_anything_is_said(
     overrides: dict[str, Any], plan_warns: bool, cluster_warns: bool
 ) -> None:
-    from tuneop.core.pruning import cluster_pruning_warnings, pruning_warnings
+    from tuneop.core.jobs.pruning import cluster_pruning_warnings, pruning_warnings
 
     s = spec(**overrides)
     assert bool(pruning_warnings(s)) == plan_warns

@@ -1,4 +1,4 @@
-"""The runner's frames as the operator reads them (``tuneop.core.framing``).
+"""The runner's frames as the operator reads them (``tuneop.core.wire.framing``).
 
 A framed log counts a result or an intermediate line only inside the frame of the
 trial it names; within a frame the last result line counts, the first frame with a
@@ -10,12 +10,12 @@ from __future__ import annotations
 from core_builders import job, line
 
 from tuneop.api.spec import Objective
-from tuneop.core.contract import RESULT_PREFIX, Outcome, parse_log
-from tuneop.core.framing import MAX_LOG_TRIALS, STEP_BYTES_PER_TRIAL
-from tuneop.core.harvest import harvest_job
-from tuneop.core.intermediate import INTERMEDIATE_PREFIX
-from tuneop.core.logscan import scan
-from tuneop.core.observed import JobState
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, parse_log
+from tuneop.core.wire.framing import MAX_LOG_TRIALS, STEP_BYTES_PER_TRIAL
+from tuneop.core.wire.intermediate import INTERMEDIATE_PREFIX
+from tuneop.core.wire.logscan import scan
 
 N = "0123456789abcdef0123456789abcdef"
 HEAD = f"TUNEOP_FRAMES {N}"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tuneop.core.manifests import format_trials, parse_trials
+from tuneop.core.jobs.manifests import format_trials, parse_trials
 from tuneop.core.ranges import IndexSet, format_range, format_ranges, parse_range, parse_ranges
 
 

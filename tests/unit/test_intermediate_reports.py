@@ -18,9 +18,13 @@ from core_builders import REF, job, line
 from builders import spec
 from tuneop.api.spec import MetricsCollector, Objective
 from tuneop.api.status import TrialCounts
-from tuneop.core.contract import Outcome, TrialResult, parse_log
-from tuneop.core.harvest import harvest_job
-from tuneop.core.intermediate import (
+from tuneop.core.jobs.manifests import job_manifest
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.planning.ledger import count, fold_leaderboard
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.results.records import normalize_record
+from tuneop.core.wire.contract import Outcome, TrialResult, parse_log
+from tuneop.core.wire.intermediate import (
     INTERMEDIATE_PREFIX,
     MAX_INTERMEDIATE_LINE_BYTES,
     MAX_INTERMEDIATE_METRICS,
@@ -29,11 +33,7 @@ from tuneop.core.intermediate import (
     curve_from_json,
     stdout_curve,
 )
-from tuneop.core.ledger import count, fold_leaderboard
-from tuneop.core.logscan import INTERMEDIATE_BYTES, scan
-from tuneop.core.manifests import job_manifest
-from tuneop.core.observed import JobState
-from tuneop.core.records import normalize_record
+from tuneop.core.wire.logscan import INTERMEDIATE_BYTES, scan
 from tuneop_runner import contract as runner_contract
 
 ACC = Objective(metric="acc", direction="maximize")

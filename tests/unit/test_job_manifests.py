@@ -20,15 +20,15 @@ from tuneop.api.vocabulary import (
     LABEL_MANAGED_BY,
     LABEL_SESSION,
 )
-from tuneop.core.manifests import (
+from tuneop.core.jobs.manifests import (
     JOB_START_SLACK_SECONDS,
     DecodedJob,
     decode_job,
     job_name,
     session_label,
 )
-from tuneop.core.observed import Observed
-from tuneop.core.planner import JobToCreate, plan
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import JobToCreate, plan
 
 K8S_VERSION = "1.30"
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

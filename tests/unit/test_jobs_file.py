@@ -6,7 +6,7 @@ import pytest
 
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import SpecError
-from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+from tuneop.core.conversions.jobsfile import parse_jobs, session_from_jobs
 
 
 def test_lines_give_params_either_wrapped_or_bare_skipping_comments_and_blanks() -> None:

@@ -15,9 +15,9 @@ import yaml
 from tuneop.api.session import parse_manifest
 from tuneop.api.vocabulary import ANN_CONTAINER
 from tuneop.cli.main import main
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.podtemplate import kube_expand
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.jobs.podtemplate import kube_expand
+from tuneop.core.planning.planner import plan
 
 HERE = Path(__file__).parent / "katib"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,7 +21,7 @@ from tuneop.api.status import (
     status_from_wire,
     status_to_wire,
 )
-from tuneop.core.ledger import fold_leaderboard
+from tuneop.core.planning.ledger import fold_leaderboard
 from tuneop.core.ranges import (
     IndexSet,
     format_inflight,
@@ -29,8 +29,8 @@ from tuneop.core.ranges import (
     parse_inflight,
     parse_ranges,
 )
-from tuneop.core.ranking import rank_by
-from tuneop.core.summary import rank
+from tuneop.core.results.ranking import rank_by
+from tuneop.core.results.summary import rank
 
 RANGES = [
     pytest.param("", set(), id="empty"),

@@ -1,4 +1,4 @@
-"""What a local run runs of a trial's pod (``core.localpod``), the GPUs it hands out
+"""What a local run runs of a trial's pod (``core.jobs.localpod``), the GPUs it hands out
 (``adapters.local.gpus``), each trial's wall time in its worker, the watchdog's choice of
 what to stop, and a failed Job's words at harvest."""
 
@@ -17,9 +17,9 @@ from tuneop.adapters.local.logs import Tail
 from tuneop.adapters.local.spawn import Attempt, exit_words
 from tuneop.adapters.local.watchdog import Watch
 from tuneop.api.spec import Objective
-from tuneop.core.harvest import harvest_job
-from tuneop.core.localpod import gpu_slots, gpus_per_trial, is_runner, local_notices, script_of
-from tuneop.core.observed import JobState, ObservedJob
+from tuneop.core.jobs.localpod import gpu_slots, gpus_per_trial, is_runner, local_notices, script_of
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.results.harvest import harvest_job
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from builders import DROP, TWO_OBJECTIVES, spec
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.records import MAX_RECORD_OBJECTIVES, read_record
-from tuneop.core.summary import objectives_of, pareto_records, summarize
+from tuneop.core.results.records import MAX_RECORD_OBJECTIVES, read_record
+from tuneop.core.results.summary import objectives_of, pareto_records, summarize
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 MULTI = spec(objective=DROP, objectives=TWO_OBJECTIVES)
 

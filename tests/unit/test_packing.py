@@ -8,7 +8,7 @@ import pytest
 from core_builders import Session
 
 from builders import spec
-from tuneop.core.packing import even_split, job_sizes, next_job_size
+from tuneop.core.planning.packing import even_split, job_sizes, next_job_size
 
 
 def rand(total: int, **overrides: Any) -> Any:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from builders import DROP, TWO_OBJECTIVES, spec
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import PARETO_FRONT_SIZE, ParetoEntry, SessionStatus, status_bytes
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.pareto import dominates, fold_front, front
+from tuneop.core.results.pareto import dominates, fold_front, front
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 MIN_MAX = ["minimize", "maximize"]
 

@@ -15,11 +15,11 @@ from builders import DROP, spec
 from tuneop.api import vocabulary as C
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_bytes
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.observed import JobState, Observed, Params
-from tuneop.core.planner import Plan, invalid_plan, needs_harvest, plan
+from tuneop.core.jobs.observed import JobState, Observed, Params
+from tuneop.core.planning.planner import Plan, invalid_plan, needs_harvest, plan
 from tuneop.core.ranges import parse_ranges
-from tuneop.core.search import random_point
+from tuneop.core.suggest.search import random_point
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 
 def condition(status: SessionStatus, type_: str) -> tuple[str, str] | None:

@@ -14,10 +14,10 @@ from core_builders import REF, T0
 from builders import DROP, spec, spec_data
 from tuneop.api.spec import SpecError, parse_spec
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS, LABEL_SESSION
-from tuneop.core.manifests import decode_job
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.podtemplate import PARAMS_FILE, kube_expand
+from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.jobs.podtemplate import PARAMS_FILE, kube_expand
+from tuneop.core.planning.planner import plan
 
 HOSTILE = "; rm -rf / $(HOME) $$ `id` ${params.x} \"'"
 

@@ -21,8 +21,8 @@ from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec, SpecError, parse_spec
 from tuneop.api.status import SessionStatus
 from tuneop.core.fingerprint import spec_hash
-from tuneop.core.observed import Observed
-from tuneop.core.planner import Plan, plan
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import Plan, plan
 
 QUEUE = "team-gpu"
 

@@ -1,4 +1,4 @@
-"""Running a session again (``tuneop.core.resume``): stopped trials reopened, finished
+"""Running a session again (``tuneop.core.planning.resume``): stopped trials reopened, finished
 sessions left alone, and the lines that say so."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from core_builders import REF, T0
 from tuneop.api import vocabulary as V
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.api.status import SessionStatus, TrialCounts
-from tuneop.core.contract import Outcome, TrialResult, missing_result
-from tuneop.core.resume import (
+from tuneop.core.planning.resume import (
     finished_line,
     has_work,
     reopen,
@@ -17,7 +16,8 @@ from tuneop.core.resume import (
     stopped_by_user,
     user_stopped_jobs,
 )
-from tuneop.core.stop import stop_why
+from tuneop.core.planning.stop import stop_why
+from tuneop.core.wire.contract import Outcome, TrialResult, missing_result
 
 
 def spec(total: int = 4, **more: object) -> SessionSpec:

@@ -11,7 +11,9 @@ import pytest
 from core_builders import job, line
 
 from tuneop.api.spec import Objective
-from tuneop.core.contract import (
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.wire.contract import (
     LOG_TAIL_BYTES,
     RESULT_PREFIX,
     TRIAL_FAILURES,
@@ -21,8 +23,6 @@ from tuneop.core.contract import (
     classify,
     parse_log,
 )
-from tuneop.core.harvest import harvest_job
-from tuneop.core.observed import JobState
 from tuneop_runner.contract import RESULT_PREFIX as RUNNER_PREFIX
 
 LOSS = Objective(metric="loss")
@@ -323,7 +323,8 @@ def test_operator_and_runner_use_the_same_result_prefix() -> None:
 
 
 def test_operator_and_runner_use_the_same_frames_and_magnitude_bound() -> None:
-    from tuneop.core import framing, untrusted
+    from tuneop.core import untrusted
+    from tuneop.core.wire import framing
     from tuneop_runner import contract, frames
 
     assert (framing.FRAMES_PREFIX, framing.BEGIN_PREFIX, framing.END_PREFIX) == (

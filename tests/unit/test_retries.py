@@ -18,11 +18,11 @@ from core_builders import T0, Session, line
 
 from builders import spec
 from tuneop.api import vocabulary as V
-from tuneop.core.contract import Outcome
-from tuneop.core.manifests import ENV_ATTEMPT, decode_job
-from tuneop.core.observed import JobState
-from tuneop.core.planner import plan
-from tuneop.core.retry import BROKEN_REASON, MAX_RETRY_RUNS
+from tuneop.core.jobs.manifests import ENV_ATTEMPT, decode_job
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.planning.planner import plan
+from tuneop.core.planning.retry import BROKEN_REASON, MAX_RETRY_RUNS
+from tuneop.core.wire.contract import Outcome
 
 
 def _log(trials: tuple[int, ...], failing: set[int]) -> str:

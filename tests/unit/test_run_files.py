@@ -1,4 +1,4 @@
-"""The files a session runs, found among its commands' words (``tuneop.core.runfiles``)."""
+"""The files a session runs, found among its commands' words (``tuneop.core.jobs.runfiles``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.cli.inputs import load_session
-from tuneop.core.runfiles import (
+from tuneop.core.jobs.runfiles import (
     Command,
     command_files,
     command_modules,

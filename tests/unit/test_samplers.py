@@ -12,12 +12,12 @@ from builders import DROP, spec
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.preflight import preflight
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.samplers import GP_NEEDS, CmaState, gp_available, make_sampler
-from tuneop.core.search import known_point, point, random_point
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.suggest.samplers import GP_NEEDS, CmaState, gp_available, make_sampler
+from tuneop.core.suggest.search import known_point, point, random_point
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 SPACE: list[dict[str, Any]] = [
     {"name": "x", "type": "float", "min": -5, "max": 10},
@@ -105,8 +105,8 @@ def test_gp_suggestions_asked_together_spread_out() -> None:
 
 
 def test_gp_without_pytorch_is_one_line_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tuneop.core.bayesian.gp_available", lambda: False)
-    monkeypatch.setattr("tuneop.core.samplers.gp_available", lambda: False)
+    monkeypatch.setattr("tuneop.core.suggest.bayesian.gp_available", lambda: False)
+    monkeypatch.setattr("tuneop.core.suggest.samplers.gp_available", lambda: False)
     s = searching("gp")
     with pytest.raises(SpecError) as err:
         CachedSuggester()(s, history(s, 3), [], 3, 1)

@@ -12,9 +12,9 @@ from core_builders import REF, T0, Session
 
 from builders import DROP, spec
 from tuneop.api import vocabulary as C
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.search import budget, grid_point, point, random_point
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.search import budget, grid_point, point, random_point
 
 
 def grid(*params: dict[str, Any], **overrides: Any) -> Any:

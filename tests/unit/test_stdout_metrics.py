@@ -8,10 +8,10 @@ import pytest
 
 from builders import spec
 from tuneop.api.spec import MetricsCollector
-from tuneop.core.contract import Outcome
-from tuneop.core.harvest import harvest_job
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.stdout_metrics import MAX_METRICS, stdout_metrics
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.wire.contract import Outcome
+from tuneop.core.wire.stdout_metrics import MAX_METRICS, stdout_metrics
 
 TRAINING_LOG = """\
 Epoch 1/3

@@ -23,7 +23,7 @@ from tuneop.adapters.local.folder import UnsafePath, dump_json, load_records, wr
 from tuneop.api.crd import crd
 from tuneop.api.spec import MAX_SECONDS, MAX_TRIALS
 from tuneop.cli.main import main
-from tuneop.core.records import MAX_ENTRIES, MAX_TEXT, read_record
+from tuneop.core.results.records import MAX_ENTRIES, MAX_TEXT, read_record
 
 FLOAT = [{"name": "x", "type": "float", "min": 0, "max": 1, "step": 0.5}]
 

@@ -23,7 +23,10 @@ from hypothesis import strategies as st
 from builders import manifest
 from tuneop.api.session import parse_manifest
 from tuneop.api.spec import Objective, SpecError
-from tuneop.core.contract import (
+from tuneop.core.jobs.observed import JobState
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.results.records import read_record
+from tuneop.core.wire.contract import (
     MAX_DEPTH,
     MAX_ENTRIES,
     MAX_LINE_BYTES,
@@ -31,10 +34,7 @@ from tuneop.core.contract import (
     Outcome,
     parse_log,
 )
-from tuneop.core.harvest import harvest_job
-from tuneop.core.logscan import scan
-from tuneop.core.observed import JobState
-from tuneop.core.records import read_record
+from tuneop.core.wire.logscan import scan
 
 # Peak allocation a parser may use for one input of up to INPUT_BYTES.
 INPUT_BYTES = 64 * 1024
@@ -189,7 +189,7 @@ def test_an_endless_line_is_cut_and_counts_as_malformed() -> None:
     assert parse_log(text).malformed == 1
 
 
-# ---- the runner's frames (tuneop.core.framing): issue 25, item 2
+# ---- the runner's frames (tuneop.core.wire.framing): issue 25, item 2
 
 NONCE = "0123456789abcdef0123456789abcdef"
 
@@ -376,7 +376,7 @@ KATIB_FIELDS = st.sampled_from(
 @PROFILE
 @given(st.dictionaries(KATIB_FIELDS, JSON, max_size=4))
 def test_any_katib_experiment_converts_or_is_a_katib_error(fields: Any) -> None:
-    from tuneop.core.katib import KatibError, convert_experiment
+    from tuneop.core.conversions.katib import KatibError, convert_experiment
 
     exp = {
         "apiVersion": "kubeflow.org/v1beta1",

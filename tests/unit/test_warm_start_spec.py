@@ -17,12 +17,12 @@ from tuneop.adapters.redis_mirror.warmstart import (
 )
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import SessionSpec
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.observed import Observed
-from tuneop.core.planner import plan
-from tuneop.core.samplers import gp_available
-from tuneop.core.search import known_point
-from tuneop.core.warmstart import prior_trials
+from tuneop.core.jobs.observed import Observed
+from tuneop.core.planning.planner import plan
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.suggest.samplers import gp_available
+from tuneop.core.suggest.search import known_point
+from tuneop.core.suggest.warmstart import prior_trials
 
 SPACE: list[dict[str, Any]] = [
     {"name": "x", "type": "float", "min": -5, "max": 10},

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
-from tuneop.core.contract import TrialResult
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import Conflict, MirrorRecord
 
 __all__ = ["FakeJobs", "MemoryEvents", "MemoryHistory", "MemoryResults", "MemoryStatus"]

@@ -1,6 +1,6 @@
 """Early stopping: ``spec.earlyStopping``, ending hopeless trials before their end.
 
-A trial that reports intermediate values (``tuneop.core.intermediate``) can
+A trial that reports intermediate values (``tuneop.core.wire.intermediate``) can
 be stopped once they show it will not do well: its outcome is ``Pruned``,
 and its budget goes to other trials. The decision is Optuna's, through one
 of its pruners, with Optuna's own settings:

@@ -3,7 +3,7 @@
 A session tunes one ``objective`` or, instead, two to ``MAX_OBJECTIVES``
 ``objectives`` at once (profit against drawdown, accuracy against latency).
 With several there is no single best trial; the status keeps a Pareto front
-(``tuneop.core.pareto``). The optimizer picks its sampler for them
+(``tuneop.core.results.pareto``). The optimizer picks its sampler for them
 (``optimizer.sampler``: Optuna's multi-objective TPE or NSGA-II). This module
 holds the entry's model and the rules joining these fields, which the spec's
 validator applies (``tuneop.api.rules`` holds their words and CEL).

@@ -48,7 +48,7 @@ MAX_WARM_START_POINTS = 1000
 # ten thousand trials keep that within a second for TPE (bench/plan_bench.py).
 MAX_WARM_START_TRIALS = 10_000
 DEFAULT_WARM_START_TRIALS = 1000
-# The optimizers whose suggestions come from the history (core.samplers).
+# The optimizers whose suggestions come from the history (core.suggest.samplers).
 LEARNING_OPTIMIZERS = ("bayesian", "cmaes", "gp")
 # NAMESPACE/NAME or NAME, as Kubernetes names them (the form cli.sources reads).
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"

@@ -35,8 +35,8 @@ from tuneop.cli.run import SessionBar
 from tuneop.cli.sources import UsageError
 from tuneop.cli.summary import render_summary
 from tuneop.cli.text import clean, output_console, styled
-from tuneop.core.records import Record
-from tuneop.core.summary import summarize
+from tuneop.core.results.records import Record
+from tuneop.core.results.summary import summarize
 
 __all__ = [
     "EXIT_DETACHED",

@@ -97,7 +97,7 @@ def load_session(
     path: str | None, jobs_file: str | None = None, namespace: str = "default"
 ) -> Session:
     """Read a TuningSession manifest (or build one from a JSONL job plan)."""
-    from tuneop.core.jobsfile import parse_jobs, session_from_jobs
+    from tuneop.core.conversions.jobsfile import parse_jobs, session_from_jobs
 
     doc: Any = None
     if path is not None:

@@ -1,6 +1,6 @@
 """``tuneop import katib FILE``: a Katib v1beta1 Experiment as a TuningSession.
 
-The conversion itself is pure (``tuneop.core.katib``); this prints one
+The conversion itself is pure (``tuneop.core.conversions.katib``); this prints one
 ``note:`` line on stderr per thing not carried over, checks the result is a
 valid session, and writes it as YAML to stdout or ``-o FILE``.
 """
@@ -23,7 +23,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     import yaml
 
     from tuneop.api.session import parse_manifest
-    from tuneop.core.katib import KatibError, convert_experiment
+    from tuneop.core.conversions.katib import KatibError, convert_experiment
 
     docs = [d for d in yaml_docs(args.file) if isinstance(d, dict)]
     found = [d for d in docs if d.get("kind") == "Experiment"]

@@ -77,7 +77,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from tuneop.adapters.local.folder import recorded_objective
     from tuneop.cli.summary import render_summary, summary_csv
-    from tuneop.core.summary import summarize
+    from tuneop.core.results.summary import summarize
 
     # With a results folder --session picks one of its sessions; alone, it names one in Redis.
     source, pick = (args.results, args.session) if args.results else (args.session, None)

@@ -27,11 +27,11 @@ from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.text import clean, styled
-from tuneop.core.harvest import harvest_job
-from tuneop.core.observed import JobState, Observed, ObservedJob
-from tuneop.core.packing import job_at, job_count
-from tuneop.core.planner import Plan, plan
-from tuneop.core.search import budget, point, warm_point
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning.packing import job_at, job_count
+from tuneop.core.planning.planner import Plan, plan
+from tuneop.core.results.harvest import harvest_job
+from tuneop.core.suggest.search import budget, point, warm_point
 
 __all__ = ["SHOWN_TRIALS", "DryRun", "as_data", "dry_run", "people_spec", "render"]
 

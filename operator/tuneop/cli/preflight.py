@@ -1,7 +1,7 @@
 """Before a local session launches any worker: will what it runs run here?
 
 A local run runs the trial container's ``command`` and ``args`` on this
-machine (``tuneop.core.localpod``): the short form's ``tuneop-runner``, or
+machine (``tuneop.core.jobs.localpod``): the short form's ``tuneop-runner``, or
 whatever a ``spec.template`` says. A missing program, script file, runner
 package or an objective that does not import would fail every trial the same
 way, each with the cause buried in a log file. The checks here find it once,
@@ -28,7 +28,7 @@ from pathlib import Path
 from tuneop.adapters.local.gpus import Gpus, detect_gpus
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.text import clean
-from tuneop.core.localpod import (
+from tuneop.core.jobs.localpod import (
     GPU_RESOURCE,
     LocalTrial,
     gpu_slots,
@@ -37,8 +37,8 @@ from tuneop.core.localpod import (
     local_trial,
     script_of,
 )
-from tuneop.core.planner import plannable
-from tuneop.core.samplers import missing_extra
+from tuneop.core.planning.planner import plannable
+from tuneop.core.suggest.samplers import missing_extra
 
 __all__ = ["PREFLIGHT_TIMEOUT_SECONDS", "LocalSetup", "local_setup", "local_workdir", "preflight"]
 

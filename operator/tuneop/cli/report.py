@@ -3,7 +3,7 @@
 The page opens offline: plotly.js is inlined once (from the plotly package,
 no CDN), and every plot is a plotly figure. The tuning plots come from
 Optuna's visualization module, drawn from the records turned into an Optuna
-study (``tuneop.core.study``): the optimization history with its best-so-far
+study (``tuneop.core.results.study``): the optimization history with its best-so-far
 line, parallel coordinates, parameter importances, a slice plot per
 parameter and, when trials reported intermediate values, their learning
 curves (a pruned trial's curve ends where early stopping ended it). Beside
@@ -39,9 +39,9 @@ from plotly.offline import get_plotlyjs
 
 from tuneop.cli.imports import without
 from tuneop.cli.text import clean
-from tuneop.core.records import Record
-from tuneop.core.study import StudyData, build_study
-from tuneop.core.summary import metric_value, pareto_records, summarize
+from tuneop.core.results.records import Record
+from tuneop.core.results.study import StudyData, build_study
+from tuneop.core.results.summary import metric_value, pareto_records, summarize
 
 # optuna.importance imports scikit-learn for fANOVA, and optuna.visualization scipy for
 # its matplotlib contour plot, wherever they are installed: seconds of imports for an

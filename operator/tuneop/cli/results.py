@@ -6,7 +6,7 @@
 - ``report SOURCE -o report.html`` writes the self-contained HTML report
   (``cli.report``);
 - ``export SOURCE --optuna-storage URL`` writes the session as an Optuna study
-  into any Optuna storage (``core.study``), for ``optuna-dashboard`` and
+  into any Optuna storage (``core.results.study``), for ``optuna-dashboard`` and
   Optuna's own analysis.
 
 SOURCE is a results folder or a session reference (``cli.sources``), of one
@@ -67,7 +67,7 @@ def write_report(
         raise UsageError(needs(REPORT, "plotly"))
     from tuneop.adapters.local.folder import write_atomic
     from tuneop.cli.report import build_report
-    from tuneop.core.study import study_data
+    from tuneop.core.results.study import study_data
 
     report = build_report(study_data(records, metric, direction, space))
     write_atomic(path, report.html, below)
@@ -98,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def fetch_results(url: str, prefix: str, target: str, root: Path) -> tuple[Path, Mirrored, str]:
     """A session from Redis written as ``root/<name>``; its folder, contents and phase."""
     from tuneop.adapters.local.folder import write_session_folder
-    from tuneop.core.summary import mirrored_session_record
+    from tuneop.core.results.summary import mirrored_session_record
 
     found = mirrored_session(url, prefix, target)
     record = mirrored_session_record(found.session, found.fields, found.records)
@@ -121,7 +121,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     import optuna
     import sqlalchemy.exc
 
-    from tuneop.core.study import build_study, study_data
+    from tuneop.core.results.study import build_study, study_data
 
     one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
     data = study_data(one.records, args.metric, args.direction, recorded_space(one.folder))

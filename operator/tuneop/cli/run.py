@@ -9,7 +9,7 @@ shows progress with rich when attached to a terminal, as plain lines
 A session's folder belongs to one spec and the files it runs
 (``adapters.local.claim``): running the same session again resumes it from
 the status it recorded, taking back the Jobs an interrupted run left in
-flight or stopped (``core.resume``), and its first line says what it keeps
+flight or stopped (``core.planning.resume``), and its first line says what it keeps
 and what it runs; a finished session with nothing left to do is not run
 again; another spec, or an edited file, is refused.
 
@@ -48,11 +48,11 @@ from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC, Phase
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
-from tuneop.core.bayesian import CachedSuggester
-from tuneop.core.planner import Event
+from tuneop.core.planning.planner import Event
+from tuneop.core.planning.resume import has_work, reopen, resume_line, user_stopped_jobs
 from tuneop.core.ranges import IndexSet, parse_inflight
-from tuneop.core.resume import has_work, reopen, resume_line, user_stopped_jobs
-from tuneop.core.search import budget
+from tuneop.core.suggest.bayesian import CachedSuggester
+from tuneop.core.suggest.search import budget
 from tuneop.ports import Mirror, WarmStartSource
 from tuneop.reconciler import Reconciler
 

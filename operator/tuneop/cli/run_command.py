@@ -35,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.local:
         _need_cluster_client()
         from tuneop.cli.cluster import run_on_cluster
-        from tuneop.core.pruning import cluster_pruning_warnings
+        from tuneop.core.jobs.pruning import cluster_pruning_warnings
 
         for warning in cluster_pruning_warnings(session.spec):
             print(f"warning: {clean(warning)}", file=sys.stderr)
@@ -85,11 +85,11 @@ def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) 
     """What a local run prints when it ends (its line, summary, folders, report); its code."""
     from tuneop.adapters.local.folder import load_records
     from tuneop.cli.summary import render_summary
-    from tuneop.core.summary import summarize
+    from tuneop.core.results.summary import summarize
 
     st = run.status
     if run.finished:
-        from tuneop.core.resume import finished_line
+        from tuneop.core.planning.resume import finished_line
 
         line = finished_line(session.ref.name, st, str(run.session_dir))
         console.print(clean(line), highlight=False, soft_wrap=True)
@@ -171,8 +171,8 @@ def _need_cluster_client() -> None:
 
 def _warn_batched(session: Session) -> None:
     """Warn on stderr when bayesian trials packed into one Job are suggested together."""
-    from tuneop.core.planner import batch_warning
-    from tuneop.core.search import budget
+    from tuneop.core.planning.planner import batch_warning
+    from tuneop.core.suggest.search import budget
 
     for warning in batch_warning(session.spec, budget(session.spec)[0]):
         print(f"warning: {clean(warning)}", file=sys.stderr)

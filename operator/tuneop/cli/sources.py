@@ -6,7 +6,7 @@ file or ``results.csv``) is read from disk; anything else is a session
 reference, ``NAMESPACE/NAME`` (or a ``NAME`` unique among the mirrored
 sessions), read from Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``).
 What either holds is untrusted and read with the bounded reader of
-``tuneop.core.records``. Every problem is a ``UsageError``: one line, never a
+``tuneop.core.results.records``. Every problem is a ``UsageError``: one line, never a
 traceback, and never the Redis URL (it may hold a password). Every Redis
 request waits at most ``READ_TIMEOUT`` seconds (to connect, and for each
 answer), so a hung Redis ends the command, exit 2, instead of hanging it.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuneop.cli.inputs import UsageError
 from tuneop.cli.text import clean
-from tuneop.core.records import MAX_RECORD_BYTES, Record
+from tuneop.core.results.records import MAX_RECORD_BYTES, Record
 
 if TYPE_CHECKING:
     from tuneop.api.parameters import Parameter

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tuneop.cli.text import styled
-from tuneop.core.summary import Summary, metric_value
+from tuneop.core.results.summary import Summary, metric_value
 
 __all__ = ["MAX_FRONT_ROWS", "render_summary", "summary_csv"]
 

@@ -6,7 +6,7 @@ Redis (``--redis-url``, default ``$TUNEOP_REDIS_URL``). The records are read
 once, before any worker starts, so a bad reference is one line on stderr
 naming the field (exit 2) and never a failure in the middle of a run. Of a
 session folder only the ``2 * maxTrials`` most recent trial files are read
-(``core.warmstart`` keeps at most ``maxTrials`` successful ones).
+(``core.suggest.warmstart`` keeps at most ``maxTrials`` successful ones).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from tuneop.api.spec import SessionSpec
 from tuneop.cli.inputs import UsageError
 from tuneop.cli.sources import mirrored_session
 from tuneop.cli.text import clean
-from tuneop.core.contract import TrialResult
-from tuneop.core.records import Record
-from tuneop.core.warmstart import prior_trials
+from tuneop.core.results.records import Record
+from tuneop.core.suggest.warmstart import prior_trials
+from tuneop.core.wire.contract import TrialResult
 
 __all__ = ["LocalWarmStart"]
 

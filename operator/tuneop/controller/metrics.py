@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from tuneop.api.vocabulary import Phase
-from tuneop.core.contract import Outcome
-from tuneop.core.planner import Plan
+from tuneop.core.planning.planner import Plan
+from tuneop.core.wire.contract import Outcome
 
 __all__ = [
     "NOT_FAILED",

@@ -50,7 +50,7 @@ from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.controller.metrics import REDIS_UP, PhaseTracker
 from tuneop.controller.scheduling import Coalescer
 from tuneop.controller.stores import FolderStore, RedisStore
-from tuneop.core.bayesian import CachedSuggester
+from tuneop.core.suggest.bayesian import CachedSuggester
 from tuneop.ports import Mirror, ResultStore, WarmStartSource
 from tuneop.reconciler import Reconciler
 

@@ -41,7 +41,7 @@ from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import SpecError
 from tuneop.api.vocabulary import TERMINAL_PHASES
 from tuneop.controller.metrics import RECONCILE_SECONDS, record_plan
-from tuneop.core.planner import Plan
+from tuneop.core.planning.planner import Plan
 from tuneop.ports import Rejected, SessionGone, TransientError
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.contract import TrialResult
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import TransientError
 
 __all__ = ["FolderStore", "RedisStore"]

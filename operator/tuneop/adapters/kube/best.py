@@ -38,7 +38,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
 from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_SESSION, MANAGED_BY
-from tuneop.core.manifests import owner_reference, session_label
+from tuneop.core.jobs.manifests import owner_reference, session_label
 from tuneop.ports import MirrorRecord
 
 __all__ = ["MAX_NAME", "SUFFIX", "BestConfigMap", "best_data", "best_name", "config_map"]

@@ -38,7 +38,7 @@ from tuneop.adapters.kube.client import REQUEST_TIMEOUT, Kube, api_error
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 from tuneop.api.vocabulary import TERMINAL_PHASES
-from tuneop.core.planner import Event
+from tuneop.core.planning.planner import Event
 
 __all__ = [
     "COMPONENT",

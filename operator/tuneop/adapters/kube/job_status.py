@@ -4,7 +4,7 @@ Plain functions over the API's JSON, tested without a cluster. A Job's state
 comes from its conditions (``Complete`` → Succeeded; ``Failed`` → Failed
 with the condition's reason, e.g. BackoffLimitExceeded or DeadlineExceeded;
 neither → Active); its index, trials and params from the Job wire format
-(``tuneop.core.manifests.decode_job``). Jobs owned by another TuningSession
+(``tuneop.core.jobs.manifests.decode_job``). Jobs owned by another TuningSession
 uid (an earlier session of the same name, still being garbage-collected) are
 not this session's.
 
@@ -24,7 +24,7 @@ guessed at here: ``read_logs`` returns None and the core records ResultsLost.
 (``status.ready``) past its ``tuneop.dev/pod-start-timeout-seconds`` is worth
 a look at its pods (``needs_pod_check``): when its newest pod waits on its
 image or configuration or is unschedulable, ``not_started`` says why, and the
-planner ends the Job (``tuneop.core.starting``). Only such Jobs cost a pod
+planner ends the Job (``tuneop.core.planning.starting``). Only such Jobs cost a pod
 listing; a session whose pods start costs none. **Disruptions.** Pods with a
 ``DisruptionTarget`` condition (evicted, preempted, a drained node) are
 counted at harvest (``disruptions``): the Job's ``podFailurePolicy`` had
@@ -42,8 +42,8 @@ from typing import Any
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import KIND
 from tuneop.api.vocabulary import ANN_START_TIMEOUT
-from tuneop.core.manifests import decode_job
-from tuneop.core.observed import JobState, ObservedJob
+from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.observed import JobState, ObservedJob
 
 __all__ = [
     "INFRA_POD_REASONS",

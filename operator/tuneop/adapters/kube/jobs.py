@@ -10,7 +10,7 @@ reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
 Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
-Every Job carries a ``podFailurePolicy`` (``tuneop.core.manifests``), GA since
+Every Job carries a ``podFailurePolicy`` (``tuneop.core.jobs.manifests``), GA since
 Kubernetes 1.31, the oldest supported release; no Indexed Jobs, and ``suspend``
 only for Kueue, with ``spec.queueName``.
 
@@ -22,7 +22,7 @@ when it can vouch for them (it saw every pod the Job's status counts end), else
 lists them (``job-name=<job>``), and reads
 the ``runner`` container's log of each, oldest first, because a later
 attempt's report for a trial replaces an earlier one. Each log is streamed
-whole through ``tuneop.core.logscan``: every result line is kept wherever it
+whole through ``tuneop.core.wire.logscan``: every result line is kept wherever it
 stands, plus the last ``LOG_LIMIT_BYTES`` of other output, so no report is
 lost to objective chatter however long the log, in bounded memory. A Job's
 pods share a 16 MiB budget of kept output, newest pods first. A pod whose container never
@@ -65,11 +65,11 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
-from tuneop.core.harvest import PodLogs
-from tuneop.core.logscan import scan
-from tuneop.core.manifests import CONTAINER, selector, session_label
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import JobToCreate
+from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.planning.planner import JobToCreate
+from tuneop.core.results.harvest import PodLogs
+from tuneop.core.wire.logscan import scan
 from tuneop.ports import TransientError
 
 __all__ = [
@@ -231,7 +231,7 @@ class KubeJobs:
     ) -> list[str] | None:
         """The container log's result lines and last ``limit`` bytes; None if the pod is gone.
 
-        The whole log is streamed through ``tuneop.core.logscan`` (each of the Job's
+        The whole log is streamed through ``tuneop.core.wire.logscan`` (each of the Job's
         ``trials`` keeps its result wherever it stands, in memory bounded per trial,
         whatever the log's size); only its transfer grows with the log.
         """

@@ -30,8 +30,8 @@ from tuneop.adapters.local.safefs import UnsafePath, read_capped
 from tuneop.api.spec import SessionSpec, spec_to_wire
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.core.fingerprint import spec_hash
-from tuneop.core.records import MAX_RECORD_BYTES
-from tuneop.core.search import budget
+from tuneop.core.results.records import MAX_RECORD_BYTES
+from tuneop.core.suggest.search import budget
 
 __all__ = ["SPEC_FILE", "Claim", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
 

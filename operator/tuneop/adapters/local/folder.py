@@ -45,9 +45,9 @@ from tuneop.adapters.local.safefs import (
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
-from tuneop.core.contract import TrialResult
-from tuneop.core.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
-from tuneop.core.summary import session_record
+from tuneop.core.results.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
+from tuneop.core.results.summary import session_record
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import MirrorRecord
 
 __all__ = [
@@ -290,7 +290,7 @@ def _kind_of(path: Path, follow: bool) -> int:
 def load_records(path: Path, below: Path | None = None) -> list[Record]:
     """Result records from a results folder (any depth), a session folder or a CSV file.
 
-    Every file is untrusted (``tuneop.core.records``): one that is not a result record
+    Every file is untrusted (``tuneop.core.results.records``): one that is not a result record
     (a link or a FIFO among them: never followed, never waited on) is passed over; a
     single file given by name that is not one is a ``ValueError``. ``path`` is followed
     when it is a link, as the user's own argument, unless it was found below ``below``.

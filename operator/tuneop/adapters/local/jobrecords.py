@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tuneop.adapters.local.safefs import read_capped
-from tuneop.core.manifests import decode_job
-from tuneop.core.planner import JobToCreate
-from tuneop.core.podtemplate import kube_expand
+from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.podtemplate import kube_expand
+from tuneop.core.planning.planner import JobToCreate
 
 __all__ = [
     "JOB_RECORD_BYTES",

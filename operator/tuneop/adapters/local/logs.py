@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import IO
 
 from tuneop.adapters.local.safefs import open_new, open_read
-from tuneop.core.contract import LOG_TAIL_BYTES, RESULT_PREFIX
-from tuneop.core.framing import FRAME_PREFIXES
-from tuneop.core.logscan import scan
+from tuneop.core.wire.contract import LOG_TAIL_BYTES, RESULT_PREFIX
+from tuneop.core.wire.framing import FRAME_PREFIXES
+from tuneop.core.wire.logscan import scan
 
 __all__ = [
     "KEPT_PAST_CAP",
@@ -139,7 +139,7 @@ def harvestable(
     trials: Sequence[int] | None = None,
     below: Path | None = None,
 ) -> str:
-    """What the harvest needs of a log of any size (``core.logscan``), of ``trials`` only
+    """What the harvest needs of a log of any size (``core.wire.logscan``), of ``trials`` only
     when given, read via ``safefs``."""
     with open_read(path, below) as f:
         return scan(iter(lambda: f.read(READ_CHUNK_BYTES), b""), tail, trials)

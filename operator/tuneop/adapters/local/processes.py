@@ -4,7 +4,7 @@ Each Job becomes one process (``tuneop.adapters.local.spawn``) running its
 trial container's command with its env, in its ``workingDir`` when that
 folder exists here, in its own session and process group, its output in a
 log file (``tuneop.adapters.local.logs``). Of a pod template only that
-container runs (``tuneop.core.localpod``): env entries with a ``value`` are
+container runs (``tuneop.core.jobs.localpod``): env entries with a ``value`` are
 passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and
 ``args``); ``valueFrom``, ``envFrom``, volumes, init containers and sidecars
 are the cluster's. A command ``python`` or ``python3`` runs with tuneop's own
@@ -72,13 +72,13 @@ from tuneop.adapters.local.warm import WarmPool, WarmRun, job_env, runs_warm
 from tuneop.adapters.local.watchdog_client import Watchdog
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
-from tuneop.core.contract import parse_log
-from tuneop.core.localpod import gpus_per_trial, is_runner
-from tuneop.core.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS
-from tuneop.core.observed import JobState, ObservedJob
-from tuneop.core.planner import JobToCreate
-from tuneop.core.podtemplate import kube_expand
-from tuneop.core.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL_FILE
+from tuneop.core.jobs.localpod import gpus_per_trial, is_runner
+from tuneop.core.jobs.manifests import ENV_TRIALS, JOB_START_SLACK_SECONDS
+from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.jobs.podtemplate import kube_expand
+from tuneop.core.jobs.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JOURNAL_FILE
+from tuneop.core.planning.planner import JobToCreate
+from tuneop.core.wire.contract import parse_log
 
 __all__ = [
     "KILL_GRACE_SECONDS",

@@ -1,6 +1,6 @@
 """Fingerprints of the files a local session runs, recorded in its ``spec.json``.
 
-``tuneop.core.runfiles`` names the files (the scripts among the commands'
+``tuneop.core.jobs.runfiles`` names the files (the scripts among the commands'
 words, the module of ``runner.objective`` or of ``python -m``); this module
 finds them on disk and hashes them, so a rerun after an edit of one is refused
 rather than resumed with results of the old code mixed in. A module is looked
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tuneop.api.spec import SessionSpec
-from tuneop.core.runfiles import command_files, command_modules, module_paths, session_commands
+from tuneop.core.jobs.runfiles import command_files, command_modules, module_paths, session_commands
 
 __all__ = ["HASH_LIMIT_BYTES", "file_fingerprint", "session_files"]
 

@@ -6,7 +6,7 @@ import the objective for every Job. Instead ``WarmPool`` keeps one warm worker
 process (``python -m tuneop_runner.warm``) per slot in use and hands each new
 Job to an idle one: a JSON line with the Job's environment and a fresh random
 nonce (``secrets``), which frames that Job's trials in its log
-(``tuneop.core.framing``) and is never handed to the objective. Trials that
+(``tuneop.core.wire.framing``) and is never handed to the objective. Trials that
 share a process therefore cannot stand in for each other's results, as trials
 sharing a Job cannot.
 
@@ -41,8 +41,8 @@ from tuneop.adapters.local.logs import RESULT, Tail
 from tuneop.adapters.local.proctree import stop_tree
 from tuneop.adapters.local.spawn import dying_with_us, exit_words, result_trial, wall_times
 from tuneop.api.worker import DEFAULT_COMMAND
-from tuneop.core.framing import FRAME_PREFIXES
-from tuneop.core.resultline import RESULT_PREFIX
+from tuneop.core.wire.framing import FRAME_PREFIXES
+from tuneop.core.wire.resultline import RESULT_PREFIX
 
 __all__ = ["DONE_PREFIX", "WarmPool", "WarmRun", "job_env", "runs_warm", "warm_argv"]
 

@@ -14,7 +14,7 @@ Keys (documented in docs/redis.md), with ``{id}`` = ``namespace/name``:
 - ``{p}:mirror`` the mirror's marker (gone: Redis lost its data)
 
 What Redis hands back is untrusted: ``records`` reads result records with the
-bounded reader of ``tuneop.core.records``.
+bounded reader of ``tuneop.core.results.records``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 import redis
 
 from tuneop.api.spec import SessionSpec, spec_to_wire
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.records import read_record
+from tuneop.core.results.records import read_record
+from tuneop.core.wire.contract import Outcome, TrialResult
 
 __all__ = [
     "DEFAULT_TTL_SECONDS",
@@ -113,7 +113,7 @@ def records(
     """Result records of a session (or of some of its trials), in trial order.
 
     What Redis holds is untrusted: an index entry that is no trial number, or a
-    record that is not one (``tuneop.core.records``), is passed over.
+    record that is not one (``tuneop.core.results.records``), is passed over.
     """
     if trials is None:
         mapping = client.hgetall(k.trial_keys)

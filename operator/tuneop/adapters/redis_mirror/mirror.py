@@ -40,8 +40,8 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import NEW_BEST, Phase
-from tuneop.core.contract import Outcome, TrialResult
-from tuneop.core.planner import Event, JobToCreate
+from tuneop.core.planning.planner import Event, JobToCreate
+from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop.ports import MirrorRecord, TransientError
 
 __all__ = ["MARKER_CHECK_SECONDS", "RedisMirror"]

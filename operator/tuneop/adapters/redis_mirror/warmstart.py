@@ -4,7 +4,7 @@
 (``NAMESPACE/NAME``, or a ``NAME`` unique there; a bare name in the same
 namespace is tried first). The reading is bounded: the trial index of the
 earlier session is read, then only the records of its ``2 * maxTrials``
-most recent trials (some may have failed; ``core.warmstart`` keeps at most
+most recent trials (some may have failed; ``core.suggest.warmstart`` keeps at most
 ``maxTrials`` successful ones). Records are kept per session and reference,
 so the earlier session is read once, not on every reconcile.
 
@@ -25,8 +25,8 @@ from tuneop.adapters.redis_mirror.layout import Keys, records
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.contract import TrialResult
-from tuneop.core.warmstart import prior_trials
+from tuneop.core.suggest.warmstart import prior_trials
+from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import TransientError
 
 __all__ = ["FOLDER_ON_CLUSTER", "MAX_CACHED", "NO_REDIS", "NoRedisWarmStart", "RedisWarmStart"]

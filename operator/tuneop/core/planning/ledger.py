@@ -1,0 +1,277 @@
+"""The ledger step: fold what finished into the session's counters and leaderboard (or front).
+
+The status keeps a ledger so the planner can resume once Jobs are gone: the
+set of harvested Job indexes, the launch watermark (next Job, next trial), the
+trial ranges of Jobs launched but not yet harvested (in flight), the trial
+counters and the leaderboard. Each reconcile opens the ledger from the last
+written status and the live Jobs, then folds in the Jobs harvested in this
+reconcile and the in-flight Jobs that vanished before their harvest (their
+trials are ResultsLost).
+
+The trial counters and the leaderboard are carried forward and only added
+to, never recomputed: results are not kept in the status. That is safe
+because a Job enters the harvested set exactly once, keyed by its index, and
+its results are counted in the same status write that records it there (the
+write carries the object's resourceVersion, so two Jobs finishing together
+cannot both be folded into one stale status). A Job is therefore counted
+exactly once however many reconciles see it. Jobs are deleted only after the
+status recording their harvest was written (``collectable``).
+
+Failed trials with attempts left are not counted at their harvest: they wait in
+``retries`` for the launch step to run them again (``tuneop.core.planning.retry``). A
+Job whose pod has not started within ``spec.podStartTimeoutSeconds`` is ended
+here: its trials are InfrastructureFailure (they spend no failure budget), and
+the reason is kept for the InfrastructureDegraded condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tuneop.api.spec import SessionSpec
+from tuneop.api.status import (
+    LEADERBOARD_SIZE,
+    MAX_ENTRY_PARAMS_BYTES,
+    MAX_MESSAGE,
+    ParetoEntry,
+    TrialCounts,
+    TrialRef,
+)
+from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.planning import events
+from tuneop.core.planning.events import Event
+from tuneop.core.planning.retry import PendingRetry, split_retries
+from tuneop.core.planning.starting import InfraIssue, not_started
+from tuneop.core.ranges import IndexSet, format_inflight, parse_inflight
+from tuneop.core.results.pareto import fold_front
+from tuneop.core.results.ranking import rank_by
+from tuneop.core.suggest.search import known_point
+from tuneop.core.wire.contract import TRIAL_FAILURES, Outcome, TrialResult, missing_result
+
+__all__ = [
+    "Ledger",
+    "collectable",
+    "count",
+    "fold_leaderboard",
+    "open_ledger",
+    "repeated_error",
+]
+
+
+@dataclass
+class Ledger:
+    """The status ledger while one reconcile works on it, and the live Jobs it accounts for."""
+
+    start_time: datetime
+    harvested: IndexSet
+    inflight: dict[int, tuple[int, ...]]
+    next_job: int
+    next_trial: int
+    # Retry Jobs among the next_job Jobs launched (core.planning.retry).
+    retry_jobs: int
+    counts: TrialCounts
+    board: list[TrialRef]
+    # The live Jobs, one per index, and those still holding a maxParallel slot:
+    # running, or finished but not harvested.
+    jobs: list[ObservedJob]
+    active: list[ObservedJob]
+    unharvested: list[ObservedJob]
+    persist: list[TrialResult] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    # The same error, in a row, of the failed trials before any success (fail fast).
+    repeated_error: str = ""
+    repeated_error_count: int = 0
+    # Failed trials waiting for the launch step to run them again.
+    retries: list[PendingRetry] = field(default_factory=list)
+    # Jobs ended in this reconcile because their pod never started: names to delete.
+    not_started: list[str] = field(default_factory=list)
+    issue: InfraIssue | None = None
+    pods_not_started: int = 0
+    evictions: int = 0
+    # Several objectives: the Pareto front, in place of the board (which stays empty).
+    front: list[ParetoEntry] = field(default_factory=list)
+
+    @property
+    def best(self) -> TrialRef | None:
+        return self.board[0] if self.board else None
+
+    @property
+    def inflight_text(self) -> str:
+        return format_inflight(self.inflight)
+
+
+def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Ledger:
+    """The ledger after this reconcile's harvests: counted, ranked, lost Jobs recorded."""
+    prev = observed.status
+    live = list({j.index: j for j in observed.jobs}.values())
+    harvested = IndexSet.parse(prev.harvested_jobs)
+    inflight = parse_inflight(prev.inflight)
+    for j in live:
+        # Jobs created before a status write was lost are adopted, not launched again.
+        if j.trials and j.index not in harvested:
+            inflight.setdefault(j.index, j.trials)
+    # Retry Jobs created by a reconcile whose status write was lost: counted as it would have.
+    adopted = [j for j in live if j.retry is not None and j.index >= prev.next_job]
+    retried = prev.trials.retried + sum(len(j.trials) for j in adopted)
+    ledger = Ledger(
+        start_time=prev.start_time or now,
+        harvested=harvested,
+        inflight=inflight,
+        next_job=max([prev.next_job, *(j.index + 1 for j in live)]),
+        next_trial=max([prev.next_trial, *(t + 1 for j in live for t in j.trials)]),
+        retry_jobs=prev.retry_jobs + len(adopted),
+        counts=prev.trials.model_copy(update={"retried": retried}),
+        board=list(prev.leaderboard),
+        front=list(prev.pareto_front),
+        jobs=live,
+        active=[j for j in live if j.state is JobState.ACTIVE],
+        unharvested=[],
+    )
+    _fold_harvested(spec, ledger, sorted(live, key=lambda j: j.index))
+    _fold_vanished(spec, ledger, {j.index for j in live})
+    _fold_not_started(spec, ledger, now)
+    ledger.unharvested = [j for j in live if j.finished and j.index not in ledger.harvested]
+    ledger.counts = count(ledger.counts, ledger.persist)
+    ledger.repeated_error, ledger.repeated_error_count = repeated_error(
+        (prev.repeated_error, prev.repeated_error_count), ledger.persist
+    )
+    if spec.multi_objective:  # a front, and no best (the board stays empty)
+        ledger.front = fold_front(spec, ledger.front, ledger.persist)
+    else:
+        ledger.board = fold_leaderboard(spec, ledger.board, ledger.persist)
+    best = ledger.best
+    if best is not None and (prev.best is None or prev.best.trial != best.trial):
+        ledger.events.append(events.new_best(best, spec.objective.metric))
+    return ledger
+
+
+def _fold_harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -> None:
+    for j in live:
+        if j.finished and j.index not in ledger.harvested and j.results is not None:
+            final, retry = split_retries(spec, j, j.results, live)
+            _record(ledger, j.index, final)
+            ledger.evictions += j.disruptions
+            if retry is not None:
+                ledger.retries.append(retry)
+
+
+def _fold_vanished(spec: SessionSpec, ledger: Ledger, live: set[int]) -> None:
+    why = "the Job was deleted before its results were harvested"
+    for idx, trials in sorted(ledger.inflight.items()):
+        if idx not in live and idx not in ledger.harvested:
+            lost = [
+                missing_result(t, idx, known_point(spec, t), Outcome.RESULTS_LOST, why)
+                for t in trials
+            ]
+            _record(ledger, idx, lost)
+
+
+def _fold_not_started(spec: SessionSpec, ledger: Ledger, now: datetime) -> None:
+    """End the Jobs whose pod has not started in time; their trials are the platform's."""
+    for j in ledger.active:
+        issue = not_started(spec, j, now)
+        if issue is None:
+            continue
+        if j.index in ledger.harvested:
+            ledger.not_started.append(j.name)  # ended before, still being deleted
+            continue
+        why = f"infrastructure: the pod did not start: {issue.problem}"
+        results = [
+            missing_result(
+                t, j.index, j.params[k] if k < len(j.params) else {}, Outcome.INFRASTRUCTURE, why
+            )
+            for k, t in enumerate(j.trials)
+        ]
+        ledger.persist.extend(results)
+        ledger.harvested.add(j.index)
+        ledger.inflight.pop(j.index, None)
+        ledger.not_started.append(j.name)
+        ledger.pods_not_started += 1
+        ledger.issue = issue
+        ledger.events.append(issue.event(j.index, spec.pod_start_timeout_seconds))
+    ledger.active = [j for j in ledger.active if j.name not in ledger.not_started]
+
+
+def _record(ledger: Ledger, job_index: int, results: Sequence[TrialResult]) -> None:
+    ledger.persist.extend(results)
+    ledger.events.extend(events.job_finished(job_index, results))
+    ledger.harvested.add(job_index)
+    ledger.inflight.pop(job_index, None)
+
+
+def repeated_error(streak: tuple[str, int], results: Sequence[TrialResult]) -> tuple[str, int]:
+    """The error failed trials repeated in a row, and how many times, ``results`` added.
+    Another kind of failure breaks the streak; results that say nothing of the objective
+    (cancelled, lost, infrastructure) leave it as it is."""
+    error, n = streak
+    for r in sorted(results, key=lambda r: r.trial):
+        if r.outcome is Outcome.FAILED:
+            text = (r.error or "")[:MAX_MESSAGE]
+            error, n = (error, n + 1) if text == error and n else (text, 1)
+        elif r.outcome in TRIAL_FAILURES or r.outcome is Outcome.SUCCEEDED:
+            error, n = "", 0
+    return error, n
+
+
+def count(counts: TrialCounts, results: Sequence[TrialResult]) -> TrialCounts:
+    """``counts`` with ``results`` added, by outcome."""
+    c = counts.model_copy()
+    for r in results:
+        if r.outcome is Outcome.SUCCEEDED:
+            c.succeeded += 1
+        elif r.outcome in TRIAL_FAILURES:
+            c.failed += 1
+            c.timed_out += r.outcome is Outcome.TIMED_OUT
+            c.metrics_unavailable += r.outcome is Outcome.METRICS_UNAVAILABLE
+        elif r.outcome is Outcome.RESULTS_LOST:
+            c.lost += 1
+        elif r.outcome is Outcome.INFRASTRUCTURE:
+            c.infra_failed += 1
+        elif r.outcome is Outcome.CANCELLED:
+            c.cancelled += 1
+        elif r.outcome is Outcome.PRUNED:
+            c.pruned += 1
+    return c
+
+
+def fold_leaderboard(
+    spec: SessionSpec, board: list[TrialRef], new: Sequence[TrialResult]
+) -> list[TrialRef]:
+    """The top entries of ``board`` and the succeeded ``new`` results, best first."""
+    entries = {e.trial: e for e in board}
+    for r in new:
+        if r.succeeded and r.value is not None:
+            entries[r.trial] = _ref(r)
+    ranked = rank_by(
+        entries.values(), lambda e: e.value, spec.objective.direction, lambda e: (e.trial,)
+    )[:LEADERBOARD_SIZE]
+    # Only the best entry keeps wide params: that bounds the status (the stores keep them all).
+    return [ranked[0], *(_trim(e) for e in ranked[1:])] if ranked else []
+
+
+def _ref(r: TrialResult) -> TrialRef:
+    assert r.value is not None
+    params: dict[str, Any] = dict(r.params)
+    return TrialRef(trial=r.trial, value=r.value, job_index=r.job_index, params=params)
+
+
+def _trim(e: TrialRef) -> TrialRef:
+    if e.params is not None and len(repr(e.params)) > MAX_ENTRY_PARAMS_BYTES:
+        return e.model_copy(update={"params": None, "params_omitted": True})
+    return e
+
+
+def collectable(spec: SessionSpec, ledger: Ledger, deleting: Sequence[str]) -> list[str]:
+    """Harvested Jobs the cleanup policy lets go (deleted after the status write)."""
+    out = []
+    for j in ledger.jobs:
+        if j.finished and j.index in ledger.harvested and j.name not in deleting:
+            keep = spec.job_cleanup == "Keep" or (
+                spec.job_cleanup == "KeepFailed" and j.state is JobState.FAILED
+            )
+            if not keep:
+                out.append(j.name)
+    return out

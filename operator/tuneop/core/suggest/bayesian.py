@@ -1,0 +1,292 @@
+"""Suggestions from the history: Optuna's samplers over the session's history.
+
+``bayesian`` (TPE, or NSGA-II) is described here; ``cmaes`` and ``gp`` plug
+into the same path through the sampler factory of ``tuneop.core.suggest.samplers``,
+which says how each one learns from a rebuilt study. Only TPE's and NSGA-II's
+studies are kept between calls (and CMA-ES's replayed state).
+
+The study is rebuilt from what is known (completed trials with their values,
+failed ones, and the ones still running, which TPE's constant-liar mode treats
+as pessimistic guesses so parallel workers spread out). The sampler is seeded
+from the session seed and the index of the first trial asked, so the same
+history gives the same suggestions. A suggestion, once launched, is recorded
+with its Job (and then its result), so it is never asked again.
+
+Optuna (with numpy and SQLAlchemy, about 28 MB of resident memory) is imported
+on the first bayesian suggestion, not with this module: an operator or local
+run that never meets a bayesian session never loads it.
+
+With several objectives (``spec.objectives``) the study has one direction per
+objective and each completed trial all its values: TPE is then Optuna's
+multi-objective TPE. ``optimizer.sampler: nsga2`` picks NSGA-II, a genetic
+algorithm whose generations Optuna keeps on each trial; a study rebuilt from
+results has lost them, so trial ``i`` is put back in generation
+``i // populationSize``, the generation it was asked in when trials complete
+in order, a pure function of the trial number like everything else here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tuneop.api.errors import SpecError
+from tuneop.api.spec import Parameter, Scalar, SessionSpec
+from tuneop.core.suggest.samplers import (
+    GP_NEEDS,
+    GP_STARTUP_TRIALS,
+    CmaState,
+    gp_available,
+    liar_value,
+    make_sampler,
+    population,
+)
+from tuneop.core.suggest.search import native
+from tuneop.core.wire.contract import Outcome, TrialResult
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+
+__all__ = [
+    "CachedSuggester",
+    "Params",
+    "Told",
+    "distribution",
+    "frozen_trial",
+    "suggest",
+]
+
+Params = dict[str, Scalar]
+Told = float | tuple[float, ...] | None  # a trial's value, its values (several objectives), or None
+
+
+@functools.cache
+def _load() -> None:
+    """Import Optuna once, quieting its per-trial INFO logs."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def distribution(p: Parameter) -> BaseDistribution:
+    _load()
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if p.type == "categorical":
+        assert p.values is not None
+        return CategoricalDistribution(list(p.values))
+    assert p.min is not None and p.max is not None
+    if p.type == "int":
+        step = int(p.step) if p.step is not None else 1
+        return IntDistribution(int(p.min), int(p.max), log=p.log, step=step)
+    return FloatDistribution(p.min, p.max, log=p.log, step=p.step)
+
+
+def _fits(params: dict[str, Any], dists: dict[str, BaseDistribution]) -> bool:
+    if set(params) != set(dists):
+        return False
+    for name, d in dists.items():
+        try:
+            if not d._contains(d.to_internal_repr(params[name])):
+                return False
+        except (ValueError, TypeError):
+            return False
+    return True
+
+
+def suggest(
+    spec: SessionSpec,
+    history: Sequence[TrialResult],
+    pending: Sequence[Params],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """``count`` new parameter sets for trials ``first_trial``, ``first_trial + 1``, ...,
+    from a study built afresh from ``history`` (what ``CachedSuggester`` keeps between
+    calls instead)."""
+    return CachedSuggester(max_sessions=1)(spec, history, pending, first_trial, count)
+
+
+class CachedSuggester:
+    """``suggest`` that keeps each session's study between reconciles.
+
+    Rebuilding a study copies every past trial into Optuna's storage, which is
+    most of the cost of a suggestion once a session has hundreds of trials.
+    This keeps one study per session holding the completed history, adds only
+    trials completed since the last call, and tells the suggestions it made
+    (and the pending trials it added) as FAIL afterwards, which TPE ignores, so
+    the study stays equal, for sampling, to a fresh rebuild from the same
+    history. A history that does not extend the cached one (another spec, a
+    restart) rebuilds from scratch. One instance per operator or local run;
+    ``release`` drops a finished session's study (the reconciler calls it).
+    CMA-ES keeps its replayed state the same way (``samplers.CmaState``); GP
+    builds its study afresh each time, its cost being the model's fit.
+    """
+
+    def __init__(self, max_sessions: int = 256) -> None:
+        self.max_sessions = max_sessions
+        self._studies: dict[str, tuple[optuna.Study, dict[int, Told]]] = {}
+        self._cma: dict[str, CmaState] = {}
+
+    def __call__(
+        self,
+        spec: SessionSpec,
+        history: Sequence[TrialResult],
+        pending: Sequence[Params],
+        first_trial: int,
+        count: int,
+    ) -> list[Params]:
+        if count <= 0:
+            return []
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        dists = {p.name: distribution(p) for p in spec.search_space}
+        usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
+        key = spec.model_dump_json()
+        known = {r.trial: _told(r, spec) for r in usable}
+        if spec.optimizer.type == "cmaes":  # CMA-ES ignores trials in flight
+            state = self._cma.get(key)
+            if state is None or not state.extended_by(known):
+                state = CmaState(spec, dists)
+            state.add(usable)
+            _remember(self._cma, key, state, self.max_sessions)
+            return _ask(state.ask_study(spec, first_trial), spec, dists, count)
+        if spec.optimizer.type == "gp":
+            return _gp(spec, usable, [p for p in pending if _fits(p, dists)], first_trial, count)
+        cached = self._studies.get(key)
+        if cached is None or any(known.get(t, "gone") != v for t, v in cached[1].items()):
+            directions = [o.direction for o in spec.all_objectives]
+            study = optuna.create_study(directions=directions)
+            seen: dict[int, Told] = {}
+        else:
+            study, seen = cached
+        study.add_trials([frozen_trial(r, dists, spec) for r in usable if r.trial not in seen])
+        seen.update(known)
+        _remember(self._studies, key, (study, seen), self.max_sessions)
+        study.sampler = make_sampler(spec, first_trial)
+        liars = [
+            create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
+            for p in pending
+            if _fits(p, dists)
+        ]
+        study.add_trials(liars)
+        out = _ask(study, spec, dists, count)
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(frozen.number, state=TrialState.FAIL)
+        _forget_parents(study)
+        return out
+
+    def release(self, spec: SessionSpec) -> None:
+        """Forget the study of a session that will ask no more (a later call rebuilds it)."""
+        self._studies.pop(spec.model_dump_json(), None)
+        self._cma.pop(spec.model_dump_json(), None)
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any, most: int) -> None:
+    """Keep ``value`` under ``key``, forgetting the oldest session beyond ``most``."""
+    if len(cache) >= most and key not in cache:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def _ask(
+    study: optuna.Study, spec: SessionSpec, dists: dict[str, BaseDistribution], count: int
+) -> list[Params]:
+    out: list[Params] = []
+    for _ in range(count):
+        trial = study.ask(dists)
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
+    return out
+
+
+def _gp(
+    spec: SessionSpec,
+    usable: Sequence[TrialResult],
+    pending: Sequence[Params],
+    first_trial: int,
+    count: int,
+) -> list[Params]:
+    """GP: a study built afresh, trials in flight lying pessimistically (``core.suggest.samplers``)."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    if spec.optimizer.type == "gp" and not gp_available():
+        raise SpecError([GP_NEEDS])  # the operator fails the session, naming the field
+    dists = {p.name: distribution(p) for p in spec.search_space}
+    sampler = make_sampler(spec, first_trial)
+    study = optuna.create_study(direction=spec.objective.direction, sampler=sampler)
+    study.add_trials([frozen_trial(r, dists, spec) for r in usable])
+    worst = liar_value(spec, usable)
+    if sum(r.succeeded for r in usable) < GP_STARTUP_TRIALS:
+        worst = None  # still sampling at random: lies would only end that early
+    if worst is not None:
+        lies = [create_trial(params=p, distributions=dists, value=worst) for p in pending]
+        study.add_trials(lies)
+    out: list[Params] = []
+    for _ in range(count):
+        trial = study.ask(dists)
+        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
+        if worst is None:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, worst)
+    return out
+
+
+def _forget_parents(study: optuna.Study) -> None:
+    """Drop NSGA-II's cached parents: it lists them in selection order when it picks them
+    and in trial order when it reads them back, and the order steers its crossover, so a
+    kept study would ask otherwise than one rebuilt from the same history."""
+    from optuna.samplers import NSGAIISampler
+
+    prefix = NSGAIISampler._get_parent_cache_key_prefix()
+    for key in study._storage.get_study_system_attrs(study._study_id):
+        if key.startswith(prefix):
+            study._storage.set_study_system_attr(study._study_id, key, None)
+
+
+def _told(r: TrialResult, spec: SessionSpec) -> Told:
+    """What the study is told of a result: its value(s), or None when it failed."""
+    if not r.succeeded:
+        return None
+    return r.values if spec.multi_objective else r.value
+
+
+def frozen_trial(
+    r: TrialResult, dists: dict[str, BaseDistribution], spec: SessionSpec
+) -> optuna.trial.FrozenTrial:
+    """A result as the sampler's history: complete with its value(s), pruned with its
+    curve, else failed.
+
+    TPE ranks a pruned trial below the complete ones by how far and how well it got,
+    so early stopping's verdicts inform the next suggestions too. NSGA-II reads each
+    trial's generation from its system attributes.
+    """
+    from optuna.samplers import NSGAIISampler
+    from optuna.trial import TrialState, create_trial
+
+    told = _told(r, spec)
+    attrs: dict[str, Any] = {}
+    if spec.optimizer.sampler == "nsga2":
+        attrs[NSGAIISampler._get_generation_key()] = r.trial // population(spec)
+    if told is not None:
+        values = list(told) if isinstance(told, tuple) else [told]
+        return create_trial(params=r.params, distributions=dists, values=values, system_attrs=attrs)
+    if r.outcome is Outcome.PRUNED and r.intermediate and not spec.multi_objective:
+        return create_trial(
+            params=r.params,
+            distributions=dists,
+            state=TrialState.PRUNED,
+            intermediate_values=dict(r.intermediate),
+            system_attrs=attrs,
+        )
+    return create_trial(
+        params=r.params, distributions=dists, state=TrialState.FAIL, system_attrs=attrs
+    )

@@ -1,0 +1,217 @@
+"""Trial parameters for grid, random, quasi-random and explicit searches.
+
+Trial ``i`` is a pure function of (spec, seed, i): a restarted operator
+re-derives exactly the same trials and never runs a grid point twice.
+
+Quasi-random (``qmc``) trial ``i`` is point ``i`` of a scrambled Sobol
+sequence, seeded (``scipy.stats.qmc.Sobol``, the engine of Optuna's
+``QMCSampler``), one dimension per parameter, categoricals included: Sobol
+points fill the space more evenly than random ones. Optuna's sampler numbers
+its points with a counter in the study; tuneop numbers them by trial, so a
+restarted operator derives the same trials. Warm-start points (learning
+optimizers) are trials ``0 … len(points)-1`` too, derived the same way.
+
+Grid order is odometer order over ``searchSpace`` as written: the last
+parameter varies fastest, like ``itertools.product``. A grid larger than the
+budget runs its first ``totalTrials`` points in that order.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import threading
+from typing import Any
+
+from tuneop.api.errors import SpecError
+from tuneop.api.spec import Parameter, Scalar, SessionSpec
+
+__all__ = [
+    "QMC_NEEDS",
+    "Params",
+    "budget",
+    "grid_point",
+    "grid_size",
+    "grid_values",
+    "known_point",
+    "native",
+    "point",
+    "qmc_available",
+    "qmc_point",
+    "random_point",
+    "search_size",
+    "warm_point",
+]
+
+Params = dict[str, Scalar]
+
+
+def _clean(x: float) -> float:
+    # 0.1 + 0.2 style noise would make grid points look distinct from what the user wrote.
+    return round(x, 12)
+
+
+def grid_values(p: Parameter, k: int) -> Scalar:
+    """The ``k``-th grid value of ``p``."""
+    if p.type == "categorical":
+        assert p.values is not None
+        return p.values[k]
+    assert p.min is not None
+    step = p.step if p.step is not None else 1.0
+    v = p.min + k * step
+    return round(v) if p.type == "int" else _clean(v)
+
+
+def grid_size(spec: SessionSpec) -> int:
+    size = 1
+    for p in spec.search_space:
+        n = p.grid_size()
+        assert n is not None, "validated: every grid parameter has a size"
+        size *= n
+    return size
+
+
+def grid_point(spec: SessionSpec, i: int) -> Params:
+    """Decode trial ``i`` as a mixed-radix number, last parameter least significant."""
+    out: Params = {}
+    rest = i
+    for p in reversed(spec.search_space):
+        n = p.grid_size()
+        assert n is not None
+        rest, k = divmod(rest, n)
+        out[p.name] = grid_values(p, k)
+    return {p.name: out[p.name] for p in spec.search_space}
+
+
+def _sample(p: Parameter, rng: random.Random) -> Scalar:
+    if p.type == "categorical":
+        assert p.values is not None
+        return p.values[rng.randrange(len(p.values))]
+    assert p.min is not None and p.max is not None
+    if p.log:
+        v = math.exp(rng.uniform(math.log(p.min), math.log(p.max)))
+        if p.type == "int":
+            return int(min(max(round(v), p.min), p.max))
+        return _clean(min(max(v, p.min), p.max))
+    n = p.grid_size()
+    if n is not None:
+        return grid_values(p, rng.randrange(n))
+    return _clean(rng.uniform(p.min, p.max))
+
+
+def random_point(spec: SessionSpec, i: int) -> Params:
+    # A string seed goes through SHA-512 in CPython: stable across processes and versions.
+    rng = random.Random(f"tuneop:{spec.optimizer.seed}:{i}")
+    return {p.name: _sample(p, rng) for p in spec.search_space}
+
+
+# scipy is 140 MB installed, so it is an extra: only qmc sessions (and gp's) need it.
+QMC_NEEDS = (
+    "spec.optimizer.type: qmc needs scipy, which this Python does not have;"
+    " install it with pip install 'tuneop[qmc]'"
+)
+_SOBOL_LOCK = threading.Lock()  # one engine per (dimension, seed), shared by reconciles
+
+
+def qmc_available() -> bool:
+    """Whether scipy, the Sobol engine of ``qmc``, is installed (the ``qmc`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("scipy") is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _sobol(d: int, seed: int) -> Any:
+    try:
+        from scipy.stats import qmc
+    except ImportError:
+        raise SpecError([QMC_NEEDS]) from None  # the operator fails the session, naming it
+
+    return qmc.Sobol(d, scramble=True, seed=seed)
+
+
+def _from_unit(p: Parameter, u: float) -> Scalar:
+    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike."""
+    if p.type == "categorical" or (p.grid_size() is not None and not p.log):
+        n = p.grid_size()
+        assert n is not None
+        return grid_values(p, min(int(u * n), n - 1))
+    assert p.min is not None and p.max is not None
+    if p.log:
+        v = math.exp(math.log(p.min) + u * (math.log(p.max) - math.log(p.min)))
+        if p.type == "int":
+            return int(min(max(round(v), p.min), p.max))
+        return _clean(min(max(v, p.min), p.max))
+    return _clean(p.min + u * (p.max - p.min))
+
+
+def qmc_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i`` of a quasi-random search: Sobol point ``i``, scrambled by the seed."""
+    engine = _sobol(len(spec.search_space), spec.optimizer.seed)
+    with _SOBOL_LOCK:
+        engine.reset()
+        if i:
+            engine.fast_forward(i)
+        u = engine.random(1)[0]
+    return {p.name: _from_unit(p, float(x)) for p, x in zip(spec.search_space, u, strict=True)}
+
+
+def warm_point(spec: SessionSpec, i: int) -> Params | None:
+    """Trial ``i``'s params when it is one of the warm-start points, else None."""
+    points = spec.warm_start.points if spec.warm_start else None
+    if not points or i >= len(points):
+        return None
+    return {p.name: native(points[i][p.name], p) for p in spec.search_space}
+
+
+def native(v: Any, p: Parameter) -> Scalar:
+    """``v`` as ``p``'s type: a spec or record may say 2.0 for an int or 1 for a float."""
+    if p.type == "int":
+        return int(v)
+    if p.type == "float":
+        return float(v)
+    return v  # type: ignore[no-any-return]
+
+
+def search_size(spec: SessionSpec) -> int | None:
+    """How many distinct trials the search can produce; None when unbounded."""
+    if spec.trials is not None:
+        return len(spec.trials)
+    if spec.optimizer.type == "grid":
+        return grid_size(spec)
+    return None
+
+
+def budget(spec: SessionSpec) -> tuple[int, bool]:
+    """The number of trials to run, and whether the search space capped it."""
+    size = search_size(spec)
+    if spec.total_trials is None:
+        assert size is not None, "validated: random and bayesian need totalTrials"
+        return size, False
+    if size is not None and size < spec.total_trials:
+        return size, True
+    return spec.total_trials, False
+
+
+def point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i``'s parameters for the non-adaptive searches (not bayesian)."""
+    if spec.trials is not None:
+        return dict(spec.trials[i])
+    if spec.optimizer.type == "grid":
+        return grid_point(spec, i)
+    if spec.optimizer.type == "random":
+        return random_point(spec, i)
+    if spec.optimizer.type == "qmc":
+        return qmc_point(spec, i)
+    raise ValueError("bayesian trials come from tuneop.core.suggest.bayesian")
+
+
+def known_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i``'s parameters when they can be derived again; {} for a bayesian suggestion.
+
+    The planner uses it for trials whose Job is gone or never recorded what it ran.
+    """
+    if spec.optimizer.learns and not spec.trials:
+        return warm_point(spec, i) or {}
+    return point(spec, i)
