@@ -21,5 +21,7 @@ echo "== mypy (strict)"
 mypy
 echo "== import layers"
 lint-imports
+echo "== sizes and complexity (radon)"
+python scripts/check_sizes.py
 echo "== pytest"
 python -m pytest "$@"
