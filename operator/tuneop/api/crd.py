@@ -67,40 +67,10 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         return _structural(merged, defs)
     if "anyOf" in node:
-        options = [o for o in node["anyOf"] if o.get("type") != "null"]
-        rest = {k: v for k, v in node.items() if k != "anyOf"}
-        if rest.get("default", "x") is None:
-            del rest["default"]
-        if len(options) == 1:
-            return _structural({**options[0], **rest}, defs)
-        kinds = {o.get("type") for o in options}
-        if kinds <= {"integer", "number"}:
-            return _structural({**rest, "type": "number"}, defs)
-        # A scalar of several types (a parameter value): any JSON scalar is kept.
-        anything: dict[str, Any] = {k: v for k, v in rest.items() if k == "description"}
-        anything["x-kubernetes-preserve-unknown-fields"] = True
-        return anything
+        return _any_of(node, defs)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key == "exclusiveMinimum":
-            out["minimum"] = value
-            out["exclusiveMinimum"] = True
-        elif key == "exclusiveMaximum":
-            out["maximum"] = value
-            out["exclusiveMaximum"] = True
-        elif key == "items":
-            out["items"] = _structural(value, defs)
-        elif key == "properties":
-            out["properties"] = {k: _structural(v, defs) for k, v in value.items()}
-        elif key == "additionalProperties":
-            if isinstance(value, dict) and value:
-                out["additionalProperties"] = _structural(value, defs)
-        elif key == "required":
-            out["required"] = list(value)
-        elif key == "format" and value == "date-time":
-            out["format"] = "date-time"
-        elif key in _KEEP:
-            out[key] = value
+        _field(out, key, value, defs)
     if "enum" in node and "type" not in out:
         out["type"] = "string"
     if (
@@ -110,6 +80,52 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     ):
         # A free-form map (resources, tolerations, metrics): keep what the user wrote.
         out["x-kubernetes-preserve-unknown-fields"] = True
+    _drop_defaults(out)
+    return out
+
+
+def _any_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """An optional value (``X | None``) as X; a number of either kind as a number."""
+    options = [o for o in node["anyOf"] if o.get("type") != "null"]
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    if rest.get("default", "x") is None:
+        del rest["default"]
+    if len(options) == 1:
+        return _structural({**options[0], **rest}, defs)
+    kinds = {o.get("type") for o in options}
+    if kinds <= {"integer", "number"}:
+        return _structural({**rest, "type": "number"}, defs)
+    # A scalar of several types (a parameter value): any JSON scalar is kept.
+    anything: dict[str, Any] = {k: v for k, v in rest.items() if k == "description"}
+    anything["x-kubernetes-preserve-unknown-fields"] = True
+    return anything
+
+
+def _field(out: dict[str, Any], key: str, value: Any, defs: dict[str, Any]) -> None:
+    """One keyword of a JSON Schema node, as a structural schema says it (or left out)."""
+    if key == "exclusiveMinimum":
+        out["minimum"] = value
+        out["exclusiveMinimum"] = True
+    elif key == "exclusiveMaximum":
+        out["maximum"] = value
+        out["exclusiveMaximum"] = True
+    elif key == "items":
+        out["items"] = _structural(value, defs)
+    elif key == "properties":
+        out["properties"] = {k: _structural(v, defs) for k, v in value.items()}
+    elif key == "additionalProperties":
+        if isinstance(value, dict) and value:
+            out["additionalProperties"] = _structural(value, defs)
+    elif key == "required":
+        out["required"] = list(value)
+    elif key == "format" and value == "date-time":
+        out["format"] = "date-time"
+    elif key in _KEEP:
+        out[key] = value
+
+
+def _drop_defaults(out: dict[str, Any]) -> None:
+    """Defaults a structural schema must not carry, or that say nothing."""
     if out.get("type") == "array" and out.get("default") == []:
         del out["default"]
     if out.get("default") == "":
@@ -119,7 +135,6 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("type") == "object" and "default" in out:
         # Object defaults come from the model; the API server fills the leaves.
         del out["default"]
-    return out
 
 
 def schema_of(model: type[SessionSpec] | type[SessionStatus]) -> dict[str, Any]:

@@ -93,16 +93,26 @@ class Parameter(_Model):
     @model_validator(mode="after")
     def _check(self) -> Parameter:
         if self.type == "categorical":
-            if not self.values:
-                raise ValueError(R.CATEGORICAL_NEEDS_VALUES.message)
-            if self.min is not None or self.max is not None:
-                raise ValueError(R.CATEGORICAL_NO_BOUNDS.message)
-            if len({_scalar_key(v) for v in self.values}) != len(self.values):
-                raise ValueError("values: must be distinct")
-            for i, v in enumerate(self.values):
-                if problem := scalar_problem(v):
-                    raise ValueError(f"values[{i}]: {problem}")
-            return self
+            self._check_choices()
+        else:
+            self._check_range()
+            self._check_scale()
+        return self
+
+    def _check_choices(self) -> None:
+        """A categorical parameter: distinct values a trial can be handed, no bounds."""
+        if not self.values:
+            raise ValueError(R.CATEGORICAL_NEEDS_VALUES.message)
+        if self.min is not None or self.max is not None:
+            raise ValueError(R.CATEGORICAL_NO_BOUNDS.message)
+        if len({_scalar_key(v) for v in self.values}) != len(self.values):
+            raise ValueError("values: must be distinct")
+        for i, v in enumerate(self.values):
+            if problem := scalar_problem(v):
+                raise ValueError(f"values[{i}]: {problem}")
+
+    def _check_range(self) -> None:
+        """A numeric parameter: no values, both bounds, within magnitude, in order."""
         if self.values is not None:
             raise ValueError(f"{R.VALUES_ONLY_CATEGORICAL.message}, not {self.type}")
         if self.min is None or self.max is None:
@@ -116,6 +126,10 @@ class Parameter(_Model):
                 for v in (self.min, self.max)
             )
             raise ValueError(f"{R.MIN_NOT_ABOVE_MAX.message} ({low} > {high})")
+
+    def _check_scale(self) -> None:
+        """A numeric parameter's step and scale: whole for an int, no step on a log scale."""
+        assert self.min is not None and self.max is not None
         if self.type == "int":
             if self.min != int(self.min) or self.max != int(self.max):
                 raise ValueError("min and max: must be whole numbers for an int parameter")
@@ -129,7 +143,6 @@ class Parameter(_Model):
             raise ValueError(
                 f"step: too small to make progress; at most {MAX_TRIALS:,} grid points"
             )
-        return self
 
     def _magnitude_problem(self) -> str | None:
         """Why a bound is too large for the samplers to act on, or None."""

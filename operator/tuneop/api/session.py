@@ -43,6 +43,31 @@ class Session:
     status: SessionStatus
 
 
+def _kind_problems(doc: dict[str, Any]) -> list[str]:
+    problems = []
+    api_version = doc.get("apiVersion")
+    if api_version != f"{API_GROUP}/{API_VERSION}":
+        problems.append(f"apiVersion: must be {API_GROUP}/{API_VERSION}, not {api_version!r}")
+    if doc.get("kind") != KIND:
+        problems.append(f"kind: must be {KIND}, not {doc.get('kind')!r}")
+    return problems
+
+
+def _identity(meta: Any, default_namespace: str, problems: list[str]) -> tuple[Any, Any, Any]:
+    """The name, namespace and generation in ``metadata``, each problem appended."""
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name) or len(name) > 253:
+        problems.append("metadata.name: required, a DNS subdomain (lowercase, digits, '-', '.')")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    namespace = namespace or default_namespace
+    if not isinstance(namespace, str) or not DNS_LABEL.match(namespace) or len(namespace) > 63:
+        problems.append("metadata.namespace: a DNS label (lowercase, digits, '-'; at most 63)")
+    generation = meta.get("generation", 1) if isinstance(meta, dict) else 1
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        problems.append("metadata.generation: must be a whole number >= 0")
+    return name, namespace, generation
+
+
 def parse_manifest(
     doc: Any, default_namespace: str = "default", with_status: bool = True
 ) -> Session:
@@ -54,23 +79,9 @@ def parse_manifest(
     """
     if not isinstance(doc, dict):
         raise SpecError(["manifest: must be a mapping"])
-    problems = []
-    api_version = doc.get("apiVersion")
-    if api_version != f"{API_GROUP}/{API_VERSION}":
-        problems.append(f"apiVersion: must be {API_GROUP}/{API_VERSION}, not {api_version!r}")
-    if doc.get("kind") != KIND:
-        problems.append(f"kind: must be {KIND}, not {doc.get('kind')!r}")
+    problems = _kind_problems(doc)
     meta = doc.get("metadata") or {}
-    name = meta.get("name") if isinstance(meta, dict) else None
-    if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name) or len(name) > 253:
-        problems.append("metadata.name: required, a DNS subdomain (lowercase, digits, '-', '.')")
-    namespace = meta.get("namespace") if isinstance(meta, dict) else None
-    namespace = namespace or default_namespace
-    if not isinstance(namespace, str) or not DNS_LABEL.match(namespace) or len(namespace) > 63:
-        problems.append("metadata.namespace: a DNS label (lowercase, digits, '-'; at most 63)")
-    generation = meta.get("generation", 1) if isinstance(meta, dict) else 1
-    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
-        problems.append("metadata.generation: must be a whole number >= 0")
+    name, namespace, generation = _identity(meta, default_namespace, problems)
     spec = None
     try:
         spec = parse_spec(doc.get("spec"))

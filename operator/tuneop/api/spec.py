@@ -289,15 +289,24 @@ class SessionSpec(_Model):
         if problem:
             raise ValueError(problem)
         if self.trials is not None:
-            self._check_trials(self.trials)
-            if self.search_space:
-                raise ValueError(R.TRIALS_XOR_SEARCH.message)
-            if self.optimizer.type not in ("grid", "random"):
-                kind = self.optimizer.type
-                raise ValueError(R.BAYESIAN_NEEDS_SEARCH.message.replace("bayesian", kind))
-            if self.warm_start is not None:
-                raise ValueError("warmStart: needs a searchSpace, not trials")
-            return self
+            self._check_explicit(self.trials)
+        else:
+            self._check_search_space()
+        return self
+
+    def _check_explicit(self, trials: list[dict[str, Scalar]]) -> None:
+        """A session of explicit trials: valid names and values, and no search to run."""
+        self._check_trials(trials)
+        if self.search_space:
+            raise ValueError(R.TRIALS_XOR_SEARCH.message)
+        if self.optimizer.type not in ("grid", "random"):
+            kind = self.optimizer.type
+            raise ValueError(R.BAYESIAN_NEEDS_SEARCH.message.replace("bayesian", kind))
+        if self.warm_start is not None:
+            raise ValueError("warmStart: needs a searchSpace, not trials")
+
+    def _check_search_space(self) -> None:
+        """A session that searches: unique names, a budget, a finite grid, a fitting warm start."""
         if not self.search_space:
             raise ValueError(R.SEARCH_OR_TRIALS.message)
         names = [p.name for p in self.search_space]
@@ -305,25 +314,27 @@ class SessionSpec(_Model):
         if dupes:
             raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
         if self.optimizer.type == "grid":
-            points = 1
-            for i, p in enumerate(self.search_space):
-                size = p.grid_size()
-                if size is None:
-                    rule = R.GRID_FLOAT_NEEDS_STEP.message.replace("[]", f"[{i}]")
-                    raise ValueError(f"{rule} ({p.name})")
-                points *= size
-            if points > MAX_TRIALS and self.total_trials is None:
-                raise ValueError(
-                    f"searchSpace: the grid has {points:,} points, more than {MAX_TRIALS:,};"
-                    " set totalTrials to run part of it"
-                )
+            self._check_grid(self.search_space)
         elif self.total_trials is None:
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         if self.warm_start is not None:
             problem = warm_start_problem(self.warm_start, self.optimizer.type, self.search_space)
             if problem:
                 raise ValueError(problem)
-        return self
+
+    def _check_grid(self, space: list[Parameter]) -> None:
+        points = 1
+        for i, p in enumerate(space):
+            size = p.grid_size()
+            if size is None:
+                rule = R.GRID_FLOAT_NEEDS_STEP.message.replace("[]", f"[{i}]")
+                raise ValueError(f"{rule} ({p.name})")
+            points *= size
+        if points > MAX_TRIALS and self.total_trials is None:
+            raise ValueError(
+                f"searchSpace: the grid has {points:,} points, more than {MAX_TRIALS:,};"
+                " set totalTrials to run part of it"
+            )
 
     @staticmethod
     def _check_trials(trials: list[dict[str, Scalar]]) -> None:
