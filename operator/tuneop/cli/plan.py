@@ -58,12 +58,7 @@ def _shape_problem(raw: dict[str, Any], where: str) -> str | None:
         isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in trials
     ):
         return f"{where}.trials: a list of trial numbers (>= 0)"
-    params = raw.get("params")
-    if params is not None and not (
-        isinstance(params, list)
-        and all(isinstance(p, dict) or p is None for p in params)
-        and ("trials" not in raw or not params or len(params) == len(trials))
-    ):
+    if not _params_fit(raw.get("params"), raw, trials):
         return f"{where}.params: a list of parameter maps, one per trial"
     logs = raw.get("logs")
     texts = isinstance(logs, list) and all(isinstance(x, str) for x in logs)
@@ -75,56 +70,73 @@ def _shape_problem(raw: dict[str, Any], where: str) -> str | None:
     return None
 
 
+def _params_fit(params: Any, raw: dict[str, Any], trials: list[int]) -> bool:
+    """No params, or a list of maps (or nulls), one per trial when the trials are given."""
+    return params is None or (
+        isinstance(params, list)
+        and all(isinstance(p, dict) or p is None for p in params)
+        and ("trials" not in raw or not params or len(params) == len(trials))
+    )
+
+
 def _observed_jobs(session: Session, data: Any) -> tuple[list[ObservedJob], Any]:
     if isinstance(data, list):
         data = {"jobs": data}
     if not isinstance(data, dict) or not isinstance(data.get("jobs") or [], list):
         raise SpecError(["observed: must be a list of jobs or a mapping with jobs and status"])
-    jobs = []
-    spec = session.spec
-    for n, raw in enumerate(data.get("jobs") or []):
-        where = f"observed.jobs[{n}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
-            raise SpecError([f"{where}.index: required, an integer"])
-        if problem := _shape_problem(raw, where):
-            raise SpecError([problem])
-        index = raw["index"]
-        try:
-            state = JobState(raw.get("state", "Active"))
-        except ValueError:
-            raise SpecError([f"{where}.state: one of Active, Succeeded, Failed"]) from None
-        total, _ = budget(spec)
-        if "trials" in raw:
-            trials = tuple(int(t) for t in raw["trials"])
-        elif 0 <= index < job_count(spec, total):
-            first, size = job_at(spec, total, index)
-            trials = tuple(range(first, first + size))
-        else:
-            raise SpecError([f"{where}.trials: required for a Job outside the layout"])
-        bayes = spec.optimizer.learns and spec.trials is None
-        params = tuple(raw.get("params") or ([] if bayes else [point(spec, t) for t in trials]))
-        job = ObservedJob(
-            index=index,
-            name=raw.get("name") or f"{session.ref.name}-{index}",
-            trials=trials,
-            state=state,
-            params=params,
-            reason=raw.get("reason"),
-            infra_reason=raw.get("infraReason"),
-        )
-        if job.finished:
-            logs = raw.get("logs")
-            logs = [logs] if isinstance(logs, str) else logs
-            job = ObservedJob(
-                **{
-                    **job.__dict__,
-                    "results": harvest_job(
-                        job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
-                    ),
-                }
-            )
-        jobs.append(job)
+    jobs = [_observed_job(session, raw, n) for n, raw in enumerate(data.get("jobs") or [])]
     return jobs, data.get("status")
+
+
+def _job_trials(spec: SessionSpec, raw: dict[str, Any], where: str) -> tuple[int, ...]:
+    """The trials of an observed Job: as given, or as the spec lays its Jobs out."""
+    index = raw["index"]
+    total, _ = budget(spec)
+    if "trials" in raw:
+        return tuple(int(t) for t in raw["trials"])
+    if 0 <= index < job_count(spec, total):
+        first, size = job_at(spec, total, index)
+        return tuple(range(first, first + size))
+    raise SpecError([f"{where}.trials: required for a Job outside the layout"])
+
+
+def _observed_job(session: Session, raw: Any, n: int) -> ObservedJob:
+    """One Job of the observed file, checked (it is untrusted), its logs harvested."""
+    where = f"observed.jobs[{n}]"
+    if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
+        raise SpecError([f"{where}.index: required, an integer"])
+    if problem := _shape_problem(raw, where):
+        raise SpecError([problem])
+    index = raw["index"]
+    try:
+        state = JobState(raw.get("state", "Active"))
+    except ValueError:
+        raise SpecError([f"{where}.state: one of Active, Succeeded, Failed"]) from None
+    spec = session.spec
+    trials = _job_trials(spec, raw, where)
+    bayes = spec.optimizer.learns and spec.trials is None
+    params = tuple(raw.get("params") or ([] if bayes else [point(spec, t) for t in trials]))
+    job = ObservedJob(
+        index=index,
+        name=raw.get("name") or f"{session.ref.name}-{index}",
+        trials=trials,
+        state=state,
+        params=params,
+        reason=raw.get("reason"),
+        infra_reason=raw.get("infraReason"),
+    )
+    if job.finished:
+        logs = raw.get("logs")
+        logs = [logs] if isinstance(logs, str) else logs
+        job = ObservedJob(
+            **{
+                **job.__dict__,
+                "results": harvest_job(
+                    job, logs, spec.objective, spec.metrics_collector, spec.all_objectives
+                ),
+            }
+        )
+    return job
 
 
 def dry_run(
