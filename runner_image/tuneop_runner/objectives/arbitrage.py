@@ -139,20 +139,46 @@ class _Book:
         self.realized += position.value(exit_a, exit_b)
 
 
-def backtest(params: Mapping[str, object]) -> dict[str, float | int]:
-    threshold = number(params, "min_spread_pct")
-    slippage_bps = number(params, "slippage_bps")
-    max_position = number(params, "max_position_krw")
-    seed = integer(params, "seed", default=DEFAULT_SEED)
-    ticks = integer(params, "ticks", default=DEFAULT_TICKS)
-    fee_bps = number(params, "fee_bps", default=5.0)
-    max_drawdown_limit = number(params, "max_drawdown_krw", default=1_000_000.0)
-    if threshold < 0 or slippage_bps < 0 or fee_bps < 0:
+@dataclass(frozen=True)
+class _Settings:
+    threshold: float
+    slippage_bps: float
+    max_position: float
+    seed: int
+    ticks: int
+    fee_bps: float
+    max_drawdown_limit: float
+
+
+def _settings(params: Mapping[str, object]) -> _Settings:
+    """The backtest's params, read and checked."""
+    s = _Settings(
+        threshold=number(params, "min_spread_pct"),
+        slippage_bps=number(params, "slippage_bps"),
+        max_position=number(params, "max_position_krw"),
+        seed=integer(params, "seed", default=DEFAULT_SEED),
+        ticks=integer(params, "ticks", default=DEFAULT_TICKS),
+        fee_bps=number(params, "fee_bps", default=5.0),
+        max_drawdown_limit=number(params, "max_drawdown_krw", default=1_000_000.0),
+    )
+    if s.threshold < 0 or s.slippage_bps < 0 or s.fee_bps < 0:
         raise ValueError("min_spread_pct, slippage_bps and fee_bps must not be negative")
-    if max_position <= 0 or max_drawdown_limit <= 0:
+    if s.max_position <= 0 or s.max_drawdown_limit <= 0:
         raise ValueError("max_position_krw and max_drawdown_krw must be positive")
-    if not 2 <= ticks <= MAX_TICKS:
-        raise ValueError(f"ticks must be between 2 and {MAX_TICKS}, got {ticks}")
+    if not 2 <= s.ticks <= MAX_TICKS:
+        raise ValueError(f"ticks must be between 2 and {MAX_TICKS}, got {s.ticks}")
+    return s
+
+
+def backtest(params: Mapping[str, object]) -> dict[str, float | int]:
+    settings = _settings(params)
+    threshold, slippage_bps, max_position = (
+        settings.threshold,
+        settings.slippage_bps,
+        settings.max_position,
+    )
+    seed, ticks, fee_bps = settings.seed, settings.ticks, settings.fee_bps
+    max_drawdown_limit = settings.max_drawdown_limit
 
     market = generate_market(seed, ticks)
     impact_bps = _IMPACT_BPS_PER_MILLION_KRW * max_position / 1_000_000

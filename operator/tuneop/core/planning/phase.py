@@ -131,16 +131,8 @@ def decide_phase(
     """The phase, the reason and the message for ``status``'s counters."""
     t = status.trials
     if stop in _ABORTS:
-        messages = {
-            V.CANCELLED: "cancelled by the user",
-            V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s of running time passed",
-            V.MAX_FAILED_REACHED: f"{t.failed} trials failed (maxFailedTrials"
-            f" {spec.max_failed_trials})",
-            V.REPEATED_TRIAL_ERROR: f"the first {status.repeated_error_count} trials all failed"
-            f" with the same error: {status.repeated_error}",
-        }
         phase = Phase.CANCELLED if stop == V.CANCELLED else Phase.FAILED
-        return phase, stop, messages[stop]
+        return phase, stop, _abort_words(spec, status, stop)
     if busy or (t.pending > 0 and not goal and not spec.suspend):
         if spec.suspend:
             return Phase.SUSPENDED, V.SUSPENDED_BY_USER, _progress(status)
@@ -154,6 +146,26 @@ def decide_phase(
     if t.succeeded == 0:
         return Phase.FAILED, V.NO_TRIAL_SUCCEEDED, _none_succeeded(status)
     reason = V.GOAL_REACHED if goal else V.SEARCH_SPACE_EXHAUSTED if capped else V.BUDGET_EXHAUSTED
+    return Phase.SUCCEEDED, reason, _success_words(spec, status, goal)
+
+
+def _abort_words(spec: SessionSpec, status: SessionStatus, stop: str) -> str:
+    """Why a session was cancelled or failed before its end, in its own numbers."""
+    t = status.trials
+    messages = {
+        V.CANCELLED: "cancelled by the user",
+        V.DEADLINE_EXCEEDED: f"deadline of {spec.deadline_seconds}s of running time passed",
+        V.MAX_FAILED_REACHED: f"{t.failed} trials failed (maxFailedTrials"
+        f" {spec.max_failed_trials})",
+        V.REPEATED_TRIAL_ERROR: f"the first {status.repeated_error_count} trials all failed"
+        f" with the same error: {status.repeated_error}",
+    }
+    return messages[stop]
+
+
+def _success_words(spec: SessionSpec, status: SessionStatus, goal: bool) -> str:
+    """A succeeded session's message: its counts, its best, the goal it reached."""
+    t = status.trials
     message = f"{t.succeeded}/{t.total} trials succeeded"
     if t.pruned:
         message += f", {t.pruned} pruned"
@@ -169,7 +181,7 @@ def decide_phase(
         )
     if spec.multi_objective:
         message += f"; {_front_words(len(status.pareto_front))}"
-    return Phase.SUCCEEDED, reason, message
+    return message
 
 
 def _front_words(kept: int) -> str:

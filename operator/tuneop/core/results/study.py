@@ -149,41 +149,50 @@ def study_trials(
     """One frozen trial per record, in trial order (a storage numbers them from 0); with
     several ``objectives`` (their metrics) a completed trial holds each one's value."""
     dists = distributions(records, declared)
-    trials = []
-    for r in sorted(records, key=lambda r: int(r["trial"])):
-        found = [metric_value(r, m) for m in objectives or (metric,)]
-        values = [v for v in found if v is not None]
-        ok = r.get("outcome") == Outcome.SUCCEEDED and len(values) == len(found)
-        pruned = r.get("outcome") == Outcome.PRUNED
-        value = found[0]
-        params = r.get("params") or {}
-        attrs: dict[str, Any] = {
-            "tuneop.trial": r["trial"],
-            "tuneop.jobIndex": r.get("jobIndex", -1),
-            "tuneop.outcome": r.get("outcome", "Unknown"),
-            "tuneop.error": r.get("error"),
-            "tuneop.durationSeconds": r.get("durationSeconds"),
-        }
-        attrs.update({f"metric.{k}": v for k, v in (r.get("metrics") or {}).items()})
-        if pruned:
-            attrs["tuneop.lastValue"] = value
-        state = TrialState.COMPLETE if ok else TrialState.PRUNED if pruned else TrialState.FAIL
-        trial = optuna.trial.create_trial(
-            state=state,
-            values=values if ok else None,
-            intermediate_values={int(s): float(v) for s, v in r.get("intermediate") or []},
-            params={k: _param(dists[k], v) for k, v in params.items()},
-            distributions={k: dists[k] for k in params},
-            user_attrs=attrs,
-        )
-        seconds = r.get("durationSeconds")
-        if isinstance(seconds, float | int) and not isinstance(seconds, bool) and seconds >= 0:
-            # A trial's span is its duration (the records keep no start time of their own).
-            end = trial.datetime_complete or trial.datetime_start
-            if end is not None:
-                trial.datetime_start = end - timedelta(seconds=float(seconds))
-        trials.append(trial)
-    return trials
+    ordered = sorted(records, key=lambda r: int(r["trial"]))
+    return [_study_trial(r, metric, objectives, dists) for r in ordered]
+
+
+def _study_trial(
+    r: Record, metric: str, objectives: Sequence[str], dists: Mapping[str, BaseDistribution]
+) -> FrozenTrial:
+    found = [metric_value(r, m) for m in objectives or (metric,)]
+    values = [v for v in found if v is not None]
+    ok = r.get("outcome") == Outcome.SUCCEEDED and len(values) == len(found)
+    pruned = r.get("outcome") == Outcome.PRUNED
+    params = r.get("params") or {}
+    attrs = _attrs(r)
+    if pruned:
+        attrs["tuneop.lastValue"] = found[0]
+    state = TrialState.COMPLETE if ok else TrialState.PRUNED if pruned else TrialState.FAIL
+    trial = optuna.trial.create_trial(
+        state=state,
+        values=values if ok else None,
+        intermediate_values={int(s): float(v) for s, v in r.get("intermediate") or []},
+        params={k: _param(dists[k], v) for k, v in params.items()},
+        distributions={k: dists[k] for k in params},
+        user_attrs=attrs,
+    )
+    seconds = r.get("durationSeconds")
+    if isinstance(seconds, float | int) and not isinstance(seconds, bool) and seconds >= 0:
+        # A trial's span is its duration (the records keep no start time of their own).
+        end = trial.datetime_complete or trial.datetime_start
+        if end is not None:
+            trial.datetime_start = end - timedelta(seconds=float(seconds))
+    return trial
+
+
+def _attrs(r: Record) -> dict[str, Any]:
+    """What the record says beyond params and values, as the trial's user attributes."""
+    attrs: dict[str, Any] = {
+        "tuneop.trial": r["trial"],
+        "tuneop.jobIndex": r.get("jobIndex", -1),
+        "tuneop.outcome": r.get("outcome", "Unknown"),
+        "tuneop.error": r.get("error"),
+        "tuneop.durationSeconds": r.get("durationSeconds"),
+    }
+    attrs.update({f"metric.{k}": v for k, v in (r.get("metrics") or {}).items()})
+    return attrs
 
 
 class StudyData:

@@ -208,12 +208,7 @@ def mirrored_session_record(
 ) -> Record:
     """The session record (the layout of ``session_record``) of a session read back from
     its Redis mirror: counters and phase from the session hash, the rest from the records."""
-    found = [(r.get("objective") or {}).get("metric") for r in records]
-    metric = fields.get("metric") or next((m for m in found if m), None) or "value"
-    direction = fields.get("direction")
-    if direction not in ("minimize", "maximize"):
-        direction = default_direction(records, metric)
-    ranked = rank(records, metric, direction)
+    metric, direction = _mirrored_objective(fields, records)
     board = [
         {
             "trial": r["trial"],
@@ -221,7 +216,7 @@ def mirrored_session_record(
             "jobIndex": r.get("jobIndex"),
             "params": r.get("params") or {},
         }
-        for r in ranked[:5]
+        for r in rank(records, metric, direction)[:5]
     ]
     failed = [r for r in records if r.get("outcome") not in (Outcome.SUCCEEDED, Outcome.PRUNED)]
     code = fields.get("exit_code") or ""
@@ -247,6 +242,22 @@ def mirrored_session_record(
         "best": board[0] if board else None,
         "leaderboard": board,
     }
+    _add_front(out, records)
+    return out
+
+
+def _mirrored_objective(fields: dict[str, str], records: Sequence[Record]) -> tuple[str, str]:
+    """The metric and direction the mirror names, else what the records say."""
+    found = [(r.get("objective") or {}).get("metric") for r in records]
+    metric = fields.get("metric") or next((m for m in found if m), None) or "value"
+    direction = fields.get("direction") or ""
+    if direction not in ("minimize", "maximize"):
+        direction = default_direction(records, metric)
+    return metric, direction
+
+
+def _add_front(out: Record, records: Sequence[Record]) -> None:
+    """Several objectives: each one, and the records' Pareto front."""
     objectives = objectives_of(records)
     if objectives:
         out["objectives"] = [{"metric": m, "direction": d} for m, d in objectives]
@@ -259,4 +270,3 @@ def mirrored_session_record(
             }
             for r in pareto_records(records, objectives)
         ]
-    return out
