@@ -36,10 +36,6 @@ MAX_COMPLEXITY = 20
 # "path::name" -> why it waits. Each is rewritten on a branch in flight; the lead removes
 # the line after merging it (the check reports a line whose function is back in bounds).
 EXEMPT: dict[str, str] = {
-    "operator/tuneop/core/planning/ledger.py::open_ledger":
-        "issue #26 item 5 (the ledger as a value) rewrites it on the testing branch",
-    "operator/tuneop/core/suggest/bayesian.py::CachedSuggester.__call__":
-        "issue #26 item 3 (a Suggester keyed by session) replaces it on the ports branch",
 }
 
 

@@ -60,6 +60,20 @@ def _centred(text: str, width: int) -> str:
     return " " * left + text + " " * (width - len(text) - left)
 
 
+def _drawable(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], caption: str | None
+) -> bool:
+    """Whether the table is one ``draw`` can promise to print as rich would."""
+    texts = [*columns, *(c for row in rows for c in row), title or "", caption or ""]
+    if not columns or not all(_narrow(t) for t in texts):
+        return False
+    if any(t and t != t.strip() for t in (title, caption)):
+        return False  # rich trims a centred line (and may wrap at its spaces)
+    if any("[" in t for t in (*columns, title or "", caption or "")):
+        return False  # rich reads a header, title or caption as markup: it may print another
+    return all(len(row) == len(columns) for row in rows)
+
+
 def draw(
     title: str | None,
     columns: Sequence[str],
@@ -69,14 +83,7 @@ def draw(
 ) -> str | None:
     """The table as rich prints it off a terminal (lines ending in newlines), or None
     when only rich can say (see the module's docstring)."""
-    texts = [*columns, *(c for row in rows for c in row), title or "", caption or ""]
-    if not columns or not all(_narrow(t) for t in texts):
-        return None
-    if any(t and t != t.strip() for t in (title, caption)):
-        return None  # rich trims a centred line (and may wrap at its spaces)
-    if any("[" in t for t in (*columns, title or "", caption or "")):
-        return None  # rich reads a header, title or caption as markup: it may print another text
-    if any(len(row) != len(columns) for row in rows):
+    if not _drawable(title, columns, rows, caption):
         return None
     widths = [max([len(c), *(len(row[i]) for row in rows)]) + 2 for i, c in enumerate(columns)]
     width = sum(widths) + len(widths) + 1

@@ -46,6 +46,7 @@ from tuneop.api.status import (
     MAX_ENTRY_PARAMS_BYTES,
     MAX_MESSAGE,
     ParetoEntry,
+    SessionStatus,
     TrialCounts,
     TrialRef,
 )
@@ -136,10 +137,8 @@ class Step:
     delete: tuple[str, ...] = ()
 
 
-def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Step:
-    """The ledger after this reconcile's harvests: counted, ranked, lost Jobs recorded."""
-    prev = observed.status
-    live = list({j.index: j for j in observed.jobs}.values())
+def _opened(prev: SessionStatus, live: Sequence[ObservedJob], now: datetime) -> Ledger:
+    """The ledger as the last status left it, with the live Jobs it has not seen adopted."""
     harvested = IndexSet.parse(prev.harvested_jobs)
     inflight = parse_inflight(prev.inflight)
     for j in live:
@@ -162,6 +161,14 @@ def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Step:
         jobs=tuple(live),
         active=tuple(j for j in live if j.state is JobState.ACTIVE),
     )
+    return opened
+
+
+def open_ledger(spec: SessionSpec, observed: Observed, now: datetime) -> Step:
+    """The ledger after this reconcile's harvests: counted, ranked, lost Jobs recorded."""
+    prev = observed.status
+    live = list({j.index: j for j in observed.jobs}.values())
+    opened = _opened(prev, live, now)
     harvest = _harvested(spec, opened, sorted(live, key=lambda j: j.index))
     vanished = _vanished(spec, harvest.ledger, {j.index for j in live})
     ended = _not_started(spec, vanished.ledger, now)

@@ -274,7 +274,8 @@ def _gp(
     first_trial: int,
     count: int,
 ) -> list[Params]:
-    """GP: a study built afresh, trials in flight lying pessimistically (``core.suggest.samplers``)."""
+    """GP: a study built afresh, trials in flight lying pessimistically
+    (``core.suggest.samplers``)."""
     import optuna
     from optuna.trial import TrialState, create_trial
 
