@@ -26,10 +26,9 @@ lines. Deleting a Job stops its process group and every process below it,
 still below this process. If tuneop itself is killed, workers die by their
 parent-death signal and the watchdog stops what they started.
 
-A Job of a Python objective runs on a warm worker instead (``warm``: one process per
-slot, announced to the watchdog like any worker). Files are opened through
-``results_folder.safefs`` (no link followed, no FIFO waited on). A log that cannot
-be written (ENOSPC, EFBIG) stops the session: ``list_jobs`` raises it; a rerun resumes.
+A Job of a Python objective runs on a warm worker (``warm``, one per slot, watched like
+any worker). Files open through ``results_folder.safefs`` (no link followed, no FIFO
+waited on). An unwritable log (ENOSPC, EFBIG) stops the session; a rerun resumes.
 
 Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``:
 its trials, their parameters, its manifest and its worker's pid), so a later
