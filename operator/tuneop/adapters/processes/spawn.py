@@ -47,9 +47,11 @@ from tuneop.adapters.results_folder.logs import (
 from tuneop.adapters.results_folder.safefs import open_new
 
 __all__ = [
+    "DRAIN_LIMIT_SECONDS",
     "DRAIN_SECONDS",
     "PDEATHSIG",
     "Attempt",
+    "drain",
     "dying_with_us",
     "exit_words",
     "result_trial",
@@ -62,9 +64,12 @@ PDEATHSIG = signal.SIGTERM
 # A result line's trial number sits near its start; it is read from this much of it.
 _MARK_BYTES = 64 * 1024
 _MAX_MARKS = 10_000
-# After a worker exits, how long its output may take to drain: a process it left behind
-# may hold its pipes open for ever.
+# After a worker exits, how long its output may stay silent before the readers are given
+# up on: a process it left behind may hold its pipes open for ever. While output still
+# flows (a flood's last megabytes on a loaded machine) they are waited for, up to
+# DRAIN_LIMIT_SECONDS: a result line at the end of a flood must reach the log.
 DRAIN_SECONDS = 2.0
+DRAIN_LIMIT_SECONDS = 60.0
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -227,13 +232,33 @@ def start_attempt(
             r.start()
         proc.wait()
         attempt.ended = monotonic()
-        for r in readers:
-            r.join(DRAIN_SECONDS)
+        drain(readers, lambda: log.written + log.dropped, monotonic)
         attempt.done.set()
         on_exit()
 
     threading.Thread(target=wait, daemon=True).start()
     return attempt
+
+
+def drain(
+    readers: Sequence[threading.Thread],
+    moved: Callable[[], int],
+    monotonic: Callable[[], float],
+    idle: float = DRAIN_SECONDS,
+    limit: float = DRAIN_LIMIT_SECONDS,
+) -> None:
+    """Wait for a finished worker's output readers while its output still flows: each
+    wait of ``idle`` seconds that saw ``moved()`` (bytes read so far) grow earns another,
+    up to ``limit`` in all; ``idle`` seconds of silence, and the rest is given up on."""
+    deadline = monotonic() + limit
+    for reader in readers:
+        seen = -1
+        while reader.is_alive() and monotonic() < deadline:
+            now = moved()
+            if now == seen:
+                break  # silent for ``idle`` seconds: a process left behind holds the pipe
+            seen = now
+            reader.join(min(idle, max(deadline - monotonic(), 0.0)))
 
 
 def exit_words(code: int) -> str:
