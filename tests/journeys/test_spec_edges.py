@@ -229,3 +229,25 @@ def test_a_thousand_bad_katib_values_are_five_lines(user: User) -> None:
     seen = capped(user, "import", "katib", "exp.yaml")
     assert seen.seen.code == 2 and len(seen.lines) == 5, seen
     assert "spec.searchSpace[0].values[0]: must be" in seen.lines[0]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param({"objective": {"metric": "lo\x00ss"}}, id="metric"),
+        pytest.param(
+            {"searchSpace": [{"name": "x\x00", "type": "int", "min": 0, "max": 2}]},
+            id="parameter-name",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_nul_character_in_the_spec_is_refused_before_any_worker_starts(
+    user: User, where: dict[str, object], command: str
+) -> None:
+    # A NUL cannot reach a worker's environment: once it crashed every warm worker.
+    name = write_spec(user, **where)
+    args = [command, name] + (["--local", "--no-report"] if command == "run" else [])
+    seen = capped(user, *args)
+    one_line(seen, "must not contain a NUL character")
+    assert not (user.path("tuneop-results")).exists()

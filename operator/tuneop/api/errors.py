@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-__all__ = ["MAX_SHOWN_PROBLEMS", "SpecError", "format_validation_error"]
+__all__ = ["MAX_SHOWN_PROBLEMS", "SpecError", "format_validation_error", "nul_problems"]
 
 MAX_SHOWN_PROBLEMS = 5
 
@@ -114,3 +114,25 @@ def format_validation_error(err: ValidationError) -> list[str]:
             where, msg = f"{where}.{m.group(1)}", m.group(2)
         problems.append(f"{where}: {msg}")
     return problems
+
+
+def nul_problems(data: object, root: str = "spec") -> list[str]:
+    """One line for each text of ``data`` (keys and values, at any depth) holding a NUL
+    character: no such text can reach a worker's environment, command line or file
+    name, so a spec that holds one is refused whole, before anything runs."""
+    problems: list[str] = []
+    stack: list[tuple[str, object]] = [(root, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                problems.append(f"{path}: must not contain a NUL character")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if "\x00" not in str(key) else path
+                if "\x00" in str(key):
+                    problems.append(f"{path}: a field name must not contain a NUL character")
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{n}]", item) for n, item in enumerate(value))
+    return sorted(problems)

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from tuneop.api import rules as R
 from tuneop.api.early_stopping import EarlyStopping
-from tuneop.api.errors import SpecError, format_validation_error
+from tuneop.api.errors import SpecError, format_validation_error, nul_problems
 from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
 from tuneop.api.parameters import (
     CONTROL_CHARACTERS,
@@ -359,6 +359,8 @@ def parse_spec(data: Any) -> SessionSpec:
     """Validate a manifest's ``spec`` mapping; raise ``SpecError`` naming every problem."""
     if not isinstance(data, dict):
         raise SpecError(["spec: must be a mapping"])
+    if nul := nul_problems(data):
+        raise SpecError(nul)
     try:
         return SessionSpec.model_validate(data)
     except ValidationError as err:
