@@ -74,8 +74,12 @@ def _plan_in_a_fresh_interpreter(env: dict[str, str]) -> dict[str, object]:
 import contextlib, io, json, os, sys
 import pydantic.plugin._loader as loader
 searched = []
-real = loader.importlib_metadata.distributions
-loader.importlib_metadata.distributions = lambda: searched.append(1) or real()
+if hasattr(loader, "importlib_metadata"):  # pydantic < 2.14 lists the distributions
+    real = loader.importlib_metadata.distributions
+    loader.importlib_metadata.distributions = lambda: searched.append(1) or real()
+else:  # pydantic >= 2.14 asks for its entry-point group
+    real_ep = loader.entry_points
+    loader.entry_points = lambda **kw: searched.append(1) or real_ep(**kw)
 from tuneop.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(["plan", {str(REPO / "examples" / "quickstart.yaml")!r}])
