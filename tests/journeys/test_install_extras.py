@@ -120,14 +120,14 @@ def test_tuneop_installs_beside_another_version_of_a_dependency_without_changing
 ) -> None:
     # A project of the user's already has its own rich (an older one within tuneop's range).
     pip = str(bare.cwd / ".venv" / "bin" / "pip")
-    seen = bare.run([pip, "install", "-q", "rich==13.9.4"], timeout=600)
+    seen = bare.run([pip, "install", "-q", "rich==14.1.0"], timeout=600)
     assert seen.code == 0, seen
     seen = bare.run([pip, "install", "-q", "-e", "."], timeout=600)
     assert seen.code == 0, seen
     seen = bare.run([pip, "check"])
     assert seen.code == 0, seen  # no "tuneop has requirement rich==..., but you have ..."
     seen = bare.run([pip, "show", "rich"])
-    assert "Version: 13.9.4" in seen.out, seen
+    assert "Version: 14.1.0" in seen.out, seen
     seen = tuneop(bare, "run", "examples/quickstart.yaml", "--local", "--results-dir", "r3")
     assert seen.code == 0, seen
     assert "Traceback" not in seen.both
