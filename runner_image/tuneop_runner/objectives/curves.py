@@ -4,8 +4,10 @@
 ``ceiling * (1 - exp(-s / pace))``, where ``ceiling`` is the final accuracy
 the params lead to (best at ``x = 0.3``: ``ceiling = 0.95 - (x - 0.3)^2``)
 and ``pace = 3``. Every step it reports the value (``tuneop_runner.report``),
-sleeps ``stepSeconds`` (default 0) and asks ``should_prune``; a pruned trial
-raises ``TrialPruned``. ``steps`` (default 20) is a full trial's length.
+sleeps ``stepSeconds`` (default 0) and, before its last step, asks
+``should_prune``; a pruned trial raises ``TrialPruned``. The last step is never
+pruned: the trial has done all its work, so stopping it would save nothing and
+throw away a finished value. ``steps`` (default 20) is a full trial's length.
 Curves never cross, so a pruner that stops a trial early stops one that
 would have finished worse, as with a real model most of the time.
 """
@@ -32,6 +34,6 @@ def learning_curve(params: Mapping[str, object]) -> dict[str, float]:
         accuracy = ceiling * (1 - math.exp(-step / 3))
         report(step, accuracy)
         time.sleep(pause)
-        if should_prune():
+        if step < steps and should_prune():
             raise TrialPruned()
     return {"accuracy": accuracy}
