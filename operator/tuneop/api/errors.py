@@ -129,10 +129,12 @@ def nul_problems(data: object, root: str = "spec") -> list[str]:
                 problems.append(f"{path}: must not contain a NUL character")
         elif isinstance(value, dict):
             for key, item in value.items():
-                where = f"{path}.{key}" if "\x00" not in str(key) else path
                 if "\x00" in str(key):
+                    # The name itself cannot be printed safely: report where it sits.
                     problems.append(f"{path}: a field name must not contain a NUL character")
-                stack.append((where, item))
+                    stack.append((path, item))
+                else:
+                    stack.append((f"{path}.{key}", item))
         elif isinstance(value, list):
             stack.extend((f"{path}[{n}]", item) for n, item in enumerate(value))
     return sorted(problems)
