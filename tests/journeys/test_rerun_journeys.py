@@ -56,6 +56,8 @@ def f(params):
     with open("ran.txt", "a") as fh:
         fh.write(f"{params['x']}\\n")
     if params["x"] >= 2 and os.path.exists("hang"):
+        with open("hung.txt", "a") as fh:
+            fh.write(f"{params['x']}\\n")
         time.sleep(240)
     if params["x"] == 5 and os.path.exists("fail5"):
         raise RuntimeError("x=5 is broken")
@@ -92,6 +94,11 @@ def session(user: User, top: int = 5, runner: str = FUNCTION_RUNNER, extra: str 
 def ran(user: User) -> Counter[int]:
     path = user.path("ran.txt")
     return Counter(int(n) for n in path.read_text().split()) if path.exists() else Counter()
+
+
+def hung(user: User) -> set[int]:
+    path = user.path("hung.txt")
+    return {int(n) for n in path.read_text().split()} if path.exists() else set()
 
 
 def wait_for(what: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 90) -> None:
@@ -136,8 +143,11 @@ def test_a_rerun_after_an_interruption_runs_the_stopped_trials_and_says_what_it_
     session(user)
     user.write("hang", "")
     proc = user.start("run", "s.yaml", "--local", "--no-report")
-    # Trials 0 and 1 finish; 2 and 3 hang.
-    wait_for(lambda: sum(ran(user).values()) >= 4 and len(results(user)) >= 2, proc)
+    # Trials 0 and 1 finish; 2 and 3 hang. Wait until both are inside the hang: a worker
+    # still between its first line and the test of ``hang`` would, once ``hang`` is gone,
+    # finish its trial after tuneop was killed (kill -9 leaves workers behind), and the
+    # rerun would rightly collect it.
+    wait_for(lambda: len(results(user)) >= 2 and len(hung(user)) >= 2, proc)
     stopped = interrupt(user, proc, how)
     assert stopped.code != 0, stopped
     user.path("hang").unlink()
