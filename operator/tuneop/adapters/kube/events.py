@@ -20,6 +20,10 @@ newest one still held back of each reason is posted with the phase change,
 so the last ``NewBest`` Event names the status's best. Every one of them is still
 in the session's status counters and, with Redis, in its event stream.
 
+A reconcile that still has many events to post (a large first wave) posts at
+most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
+summed up in one ``EventsSuppressed`` event.
+
 **A session adopted at start-up posts no routine Event at once.** A new operator
 process (a restart, a takeover by the standby) knows nothing of what the one before
 it posted, so without more it would post the first routine Event of each reason of
@@ -29,9 +33,6 @@ was already running when this process first saw it: its routine reasons count as
 posted at the adoption, so they are sampled from there (the next one after the
 interval says how many were held, the held-back ones are posted at the end, as
 above). Warnings and phase changes are posted as always.
-A reconcile that still has many events to post (a large first wave) posts at
-most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
-summed up in one ``EventsSuppressed`` event.
 """
 
 from __future__ import annotations
