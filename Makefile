@@ -15,6 +15,7 @@ bench:
 	.venv/bin/python -m bench.report_bench
 	.venv/bin/python -m bench.spec_bounds_bench
 	.venv/bin/python -m bench.startup_bench
+	.venv/bin/python -m bench.operator_start_bench
 	.venv/bin/python -m bench.optuna_side_by_side
 	.venv/bin/python -m bench.install_bench --cold
 	.venv/bin/python -m bench.cluster

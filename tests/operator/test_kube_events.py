@@ -139,3 +139,43 @@ def test_sessions_are_sampled_apart_and_forgotten() -> None:
     sink.forget(REF.key)
     sink.emit(REF, [started(2)])
     assert [e["message"] for e in api.events][-1] == "job 2: trials 2"
+
+
+def session_version(name: str, status: dict[str, object] | None) -> dict[str, object]:
+    obj: dict[str, object] = {"metadata": {"namespace": "ns", "name": name, "uid": "u"}}
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+def test_a_session_running_before_this_process_is_adopted_its_routine_events_sampled() -> None:
+    api = FakeApi()
+    now = [at(0)]
+    sink = KubeEvents(fake_kube(api), instance="op-2", clock=lambda: now[0])
+    sink.observe(session_version("demo", {"phase": "Running"}))  # ran before this process
+    sink.observe(session_version("fresh", None))  # created since: not adopted
+    sink.observe(session_version("fresh", {"phase": "Running"}))  # our own write, seen later
+    fresh = SessionRef(namespace="ns", name="fresh", uid="u")
+    now[0] = at(1)
+    sink.emit(REF, [Event("Normal", "TrialsFinished", "job 0 done"), started(1)])
+    sink.emit(fresh, [started(0)])
+    sink.emit(REF, [Event("Warning", "TrialFailed", "job 1: boom")])
+    assert [(e["involvedObject"]["name"], e["message"]) for e in api.events] == [
+        ("fresh", "job 0: trials 0"),
+        ("demo", "job 1: boom"),
+    ]
+    now[0] = at(61)  # the interval since the adoption: the next one says what was held
+    sink.emit(REF, [started(2)])
+    assert api.events[-1]["message"] == "job 2: trials 2 (+1 more not posted)"
+    sink.emit(REF, [Event("Normal", "Succeeded", "done")])  # the end posts the held ones
+    assert [e["message"] for e in api.events[-2:]] == ["job 0 done", "done"]
+
+
+def test_a_deleted_and_recreated_session_is_not_adopted() -> None:
+    api = FakeApi()
+    sink = KubeEvents(fake_kube(api), instance="op-1", clock=lambda: NOW)
+    sink.observe(session_version("demo", {"phase": "Running"}))
+    sink.forget(REF.key)
+    sink.observe(session_version("demo", None))
+    sink.emit(REF, [started(0)])
+    assert [e["message"] for e in api.events] == ["job 0: trials 0"]

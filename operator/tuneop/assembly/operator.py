@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tuneop.adapters.kube.best import BestConfigMap
 from tuneop.adapters.kube.client import connect, serves
@@ -33,21 +33,19 @@ from tuneop.adapters.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBuck
 from tuneop.adapters.kube.status import KubeStatus
 from tuneop.adapters.kube.transport import Kube
 from tuneop.adapters.memory import MemoryHistory
-from tuneop.adapters.redis_mirror import (
-    DEFAULT_TTL_SECONDS,
-    NoRedisWarmStart,
-    RedisMirror,
-    RedisWarmStart,
-)
 from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
-from tuneop.assembly.stores import FolderStore, RedisStore
+from tuneop.assembly.stores import FolderStore
 from tuneop.core.clock import Clock
 from tuneop.core.election import Election
 from tuneop.core.suggest.bayesian import SessionStudies
+from tuneop.core.suggest.warmstart import NoRedisWarmStart
 from tuneop.ports import Lease, Mirror, ResultStore, WarmStartSource
 from tuneop.reconciler import Reconciler
+
+if TYPE_CHECKING:  # the Redis client is imported only with --redis-url (start-up time)
+    from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = [
     "DEFAULT_LIVENESS",
@@ -161,6 +159,9 @@ def _results(
     else:
         out.forgetters.append(history.forget)
     if config.redis_url:
+        from tuneop.adapters.redis_mirror import RedisWarmStart
+        from tuneop.assembly.stores import RedisStore
+
         mirror = _redis_mirror(config, out.store, on_redis_health, clock)
         if config.results_dir is None:
             # No folder: Redis is where results become durable (see assembly.stores).
@@ -205,13 +206,19 @@ def operator_loop(
         suggester=suggester,
         warm_start=results.warm_start,
     )
+
+    def observe(obj: dict[str, Any]) -> None:
+        # The events first: a session's first version seen is how it is known adopted.
+        events.observe(obj)
+        statuses.observe(obj)
+
     forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
     # A deleted session's study goes with it (kopf tells the forgetters its namespace/name).
     forgetters.append(lambda key: suggester.release(_named(key)))
     return OperatorLoop(
         reconciler=reconciler,
         fetch=statuses.fetch,
-        observe_session=statuses.observe,
+        observe_session=observe,
         job_cache=job_cache,
         pod_cache=pod_cache,
         forgetters=[*forgetters, *results.forgetters],
@@ -238,6 +245,8 @@ def _named(key: str) -> SessionRef:
 def _redis_mirror(
     config: OperatorConfig, source: ResultStore, on_health: Callable[[bool], None], clock: Clock
 ) -> RedisMirror:
+    from tuneop.adapters.redis_mirror import DEFAULT_TTL_SECONDS, RedisMirror
+
     assert config.redis_url is not None
     ttl = DEFAULT_TTL_SECONDS if config.redis_ttl is None else config.redis_ttl
     return RedisMirror.from_url(

@@ -21,9 +21,9 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tuneop.adapters.memory import MemoryHistory
-from tuneop.adapters.redis_mirror import RedisMirror
 from tuneop.adapters.results_folder.claim import claim_for_object
 from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
@@ -31,6 +31,9 @@ from tuneop.api.spec import SessionSpec
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import TransientError
+
+if TYPE_CHECKING:  # imported only by an operator with --redis-url
+    from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = ["FolderStore", "RedisStore"]
 

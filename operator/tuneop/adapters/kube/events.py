@@ -19,9 +19,20 @@ with how many like it were not posted in between. When the session ends, the
 newest one still held back of each reason is posted with the phase change,
 so the last ``NewBest`` Event names the status's best. Every one of them is still
 in the session's status counters and, with Redis, in its event stream.
+
 A reconcile that still has many events to post (a large first wave) posts at
 most ``MAX_EVENTS_PER_EMIT``, warnings and phase changes first; the rest are
 summed up in one ``EventsSuppressed`` event.
+
+**A session adopted at start-up posts no routine Event at once.** A new operator
+process (a restart, a takeover by the standby) knows nothing of what the one before
+it posted, so without more it would post the first routine Event of each reason of
+every running session at once: with 50 sessions, 150 Events queued behind the write
+limiter before the status writes that recover them. ``adopt`` marks a session that
+was already running when this process first saw it: its routine reasons count as
+posted at the adoption, so they are sampled from there (the next one after the
+interval says how many were held, the held-back ones are posted at the end, as
+above). Warnings and phase changes are posted as always.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,6 +127,8 @@ class KubeEvents:
     limit: int = MAX_EVENTS_PER_EMIT
     routine_interval: timedelta = ROUTINE_INTERVAL
     _sampled: dict[tuple[str, str], _Sampled] = field(default_factory=dict)
+    # Every session this process has seen a version of (``observe``).
+    _known: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sample(self, ref: SessionRef, events: Sequence[Event], now: datetime) -> list[Event]:
@@ -158,8 +171,29 @@ class KubeEvents:
             state.held, state.latest = 0, None
         return out
 
+    def observe(self, obj: Mapping[str, Any]) -> None:
+        """A version of a session from the watch: the first one this process sees of a
+        session that already has a phase (it ran before this process) adopts it."""
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        status = obj.get("status")
+        with self._lock:
+            first = key not in self._known
+            self._known.add(key)
+        if first and isinstance(status, dict) and status.get("phase"):
+            self.adopt(key)
+
+    def adopt(self, key: str) -> None:
+        """A session already running before this process saw it: its routine Events count
+        as posted now (sampled from here), unless this process has posted some already."""
+        now = self.clock()
+        with self._lock:
+            for reason in ROUTINE:
+                self._sampled.setdefault((key, reason), _Sampled(posted_at=now))
+
     def forget(self, key: str) -> None:
         with self._lock:
+            self._known.discard(key)
             for sampled in [k for k in self._sampled if k[0] == key]:
                 del self._sampled[sampled]
 

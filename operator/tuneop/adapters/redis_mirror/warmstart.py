@@ -25,20 +25,17 @@ from tuneop.adapters.redis_mirror.layout import Keys, records
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
-from tuneop.core.suggest.warmstart import prior_trials
+from tuneop.core.suggest.warmstart import (
+    FOLDER_ON_CLUSTER,
+    NO_REDIS,
+    NoRedisWarmStart,
+    prior_trials,
+)
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import TransientError
 
 __all__ = ["FOLDER_ON_CLUSTER", "MAX_CACHED", "NO_REDIS", "NoRedisWarmStart", "RedisWarmStart"]
 
-FOLDER_ON_CLUSTER = (
-    "spec.warmStart.from.results: a results folder is read by a local run (tuneop run"
-    " --local); on a cluster name the earlier session in from.session (read from Redis)"
-)
-NO_REDIS = (
-    "spec.warmStart.from.session: the operator reads earlier sessions from Redis,"
-    " and it runs without one (--redis-url)"
-)
 MAX_CACHED = 64  # sessions whose earlier session's trials are kept in memory
 
 
@@ -91,13 +88,3 @@ class RedisWarmStart:
             return matches[0]
         found = "several" if matches else "none"
         raise SpecError([f"spec.warmStart.from.session: {target} is not in Redis ({found} match)"])
-
-
-class NoRedisWarmStart:
-    """The operator without Redis: a warm start from an earlier session is an invalid spec."""
-
-    def prior(self, ref: SessionRef, spec: SessionSpec) -> Sequence[TrialResult]:
-        source = spec.warm_start.from_ if spec.warm_start else None
-        if source is None:
-            return []
-        raise SpecError([FOLDER_ON_CLUSTER if source.results is not None else NO_REDIS])

@@ -9,21 +9,35 @@ most ``maxTrials`` of them, the most recent. They are numbered ``-n … -1`` in
 their order, so they come before this session's trials ``0, 1, …`` in the
 study and never meet their numbers: they are history, not this session's
 trials, and nothing counts them in the budget or the status.
+``NoRedisWarmStart`` is the source of an operator without Redis, where a warm start
+from an earlier session is an invalid spec (it lives here, not in the Redis adapter,
+so that an operator without ``--redis-url`` never imports the Redis client).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tuneop.api.errors import SpecError
+from tuneop.api.session import SessionRef
 from tuneop.api.spec import Scalar, SessionSpec
 from tuneop.api.warmstart import point_problem
 from tuneop.core.results.records import Record
 from tuneop.core.suggest.search import native
 from tuneop.core.wire.contract import Outcome, TrialResult
 
-__all__ = ["prior_trials"]
+__all__ = ["FOLDER_ON_CLUSTER", "NO_REDIS", "NoRedisWarmStart", "prior_trials"]
+
+FOLDER_ON_CLUSTER = (
+    "spec.warmStart.from.results: a results folder is read by a local run (tuneop run"
+    " --local); on a cluster name the earlier session in from.session (read from Redis)"
+)
+NO_REDIS = (
+    "spec.warmStart.from.session: the operator reads earlier sessions from Redis,"
+    " and it runs without one (--redis-url)"
+)
 
 
 def _value(record: Record, metric: str) -> float | None:
@@ -65,3 +79,13 @@ def prior_trials(spec: SessionSpec, records: Iterable[Record]) -> list[TrialResu
         )
         for k, (_, params, value) in enumerate(kept)
     ]
+
+
+class NoRedisWarmStart:
+    """The operator without Redis: a warm start from an earlier session is an invalid spec."""
+
+    def prior(self, ref: SessionRef, spec: SessionSpec) -> Sequence[TrialResult]:
+        source = spec.warm_start.from_ if spec.warm_start else None
+        if source is None:
+            return []
+        raise SpecError([FOLDER_ON_CLUSTER if source.results is not None else NO_REDIS])
