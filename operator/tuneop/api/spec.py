@@ -321,6 +321,10 @@ class SessionSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
+        drawn = [(i, p.name) for i, p in enumerate(self.search_space) if p.gaussian]
+        if drawn and self.optimizer.type not in ("random", "qmc", "bayesian"):
+            rule = R.DISTRIBUTION_OPTIMIZER.message.replace("[]", f"[{drawn[0][0]}]")
+            raise ValueError(f"{rule}, not {self.optimizer.type} ({drawn[0][1]})")
         if self.optimizer.type == "grid":
             self._check_grid(self.search_space)
         elif self.total_trials is None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tuneop.api.distributions import describe
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
@@ -279,6 +280,12 @@ class _Table:
     caption: str | None
 
 
+def _drawn_lines(s: SessionSpec) -> list[str]:
+    """One line per normal or log-normal parameter: the distribution its values come from,
+    as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
+    return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
+
+
 def _table_items(d: DryRun) -> list[_Line | _Table]:
     s, ref = d.session.spec, d.session.ref
     packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
@@ -294,6 +301,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
     if s.queue_name is not None:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
+    items += [(line,) for line in _drawn_lines(s)]
     rows = []
     for row in d.trials:
         params = row["params"]

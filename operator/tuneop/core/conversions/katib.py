@@ -11,7 +11,10 @@ qmc; ``random_state`` as the seed),
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
 ``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
 placeholders rewritten to ``${params.<reference>}``, and the StdOut metrics
-collector (Katib's default).
+collector (Katib's default). ``normal`` and ``logNormal`` distributions carry over
+as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
+service); with another algorithm Katib samples them uniformly, and so does the
+import, with a note.
 
 What does not carry over is returned as notes, one line each: early stopping,
 NAS, other trial kinds, other collectors, custom metric filters, placeholders
@@ -48,6 +51,11 @@ _ALGORITHMS = {
     "cmaes": "cmaes",
     "sobol": "qmc",
 }
+
+# Katib v0.19.0 draws normal and logNormal parameters in its hyperopt service only
+# (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
+_DRAWN = ("normal", "logNormal")
+_DRAWS_NORMAL = ("random", "tpe")
 
 
 class KatibError(ValueError):
@@ -94,7 +102,7 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
+def _parameter(p: Any, i: int, algorithm: str, notes: list[str]) -> dict[str, Any]:
     where = f"spec.parameters[{i}]"
     if not isinstance(p, dict) or not isinstance(p.get("name"), str):
         raise KatibError(f"{where}.name: required")
@@ -117,16 +125,31 @@ def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
     distribution = space.get("distribution")
     if distribution == "logUniform":
         out["log"] = True
+    elif distribution in _DRAWN and algorithm in _DRAWS_NORMAL:
+        out["distribution"] = distribution
+    elif distribution in _DRAWN:
+        notes.append(
+            f"{where}: distribution {distribution} sampled uniformly, as Katib's suggestion"
+            f" service for {algorithm[:40]} samples it (only random and tpe draw it)"
+        )
     elif distribution not in (None, "uniform"):
-        notes.append(f"{where}: distribution {distribution} not carried over (sampled uniformly)")
+        notes.append(
+            f"{where}: distribution {str(distribution)[:40]} not carried over (sampled uniformly)"
+        )
     return out
 
 
-def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def _algorithm_name(spec: dict[str, Any]) -> str:
     algo = _mapping(spec.get("algorithm"), "spec.algorithm")
     name = algo.get("algorithmName", "random")
     if not isinstance(name, str):
         raise KatibError("spec.algorithm.algorithmName: must be a string")
+    return name
+
+
+def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    algo = _mapping(spec.get("algorithm"), "spec.algorithm")
+    name = _algorithm_name(spec)
     optimizer: dict[str, Any] = {"type": _ALGORITHMS.get(name, "random")}
     if name not in _ALGORITHMS:
         notes.append(f"spec.algorithm: {name[:40]} not carried over; random search instead")
@@ -260,7 +283,9 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     template, fields = _template(spec, notes)
     session: dict[str, Any] = {
         "objective": objective,
-        "searchSpace": [_parameter(p, i, notes) for i, p in enumerate(spec["parameters"])],
+        "searchSpace": [
+            _parameter(p, i, _algorithm_name(spec), notes) for i, p in enumerate(spec["parameters"])
+        ],
         "optimizer": _algorithm(spec, notes),
     }
     if spec.get("maxTrialCount") is not None:

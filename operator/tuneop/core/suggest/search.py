@@ -11,6 +11,9 @@ its points with a counter in the study; tuneop numbers them by trial, so a
 restarted operator derives the same trials. Warm-start points (learning
 optimizers) are trials ``0 … len(points)-1`` too, derived the same way.
 
+A ``normal`` or ``logNormal`` parameter is drawn through its inverse CDF
+(``tuneop.api.distributions``) from the same uniform number or Sobol coordinate.
+
 Grid order is odometer order over ``searchSpace`` as written: the last
 parameter varies fastest, like ``itertools.product``. A grid larger than the
 budget runs its first ``totalTrials`` points in that order.
@@ -24,6 +27,7 @@ import random
 import threading
 from typing import Any
 
+from tuneop.api.distributions import value_at
 from tuneop.api.errors import SpecError
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
@@ -85,6 +89,8 @@ def grid_point(spec: SessionSpec, i: int) -> Params:
 
 
 def _sample(p: Parameter, rng: random.Random) -> Scalar:
+    if p.gaussian:
+        return value_at(p, rng.random())
     if p.type == "categorical":
         assert p.values is not None
         return p.values[rng.randrange(len(p.values))]
@@ -132,7 +138,10 @@ def _sobol(d: int, seed: int) -> Any:
 
 
 def _from_unit(p: Parameter, u: float) -> Scalar:
-    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike."""
+    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike;
+    a normal or log-normal parameter's through its inverse CDF."""
+    if p.gaussian:
+        return value_at(p, u)
     if p.type == "categorical" or (p.grid_size() is not None and not p.log):
         n = p.grid_size()
         assert n is not None
