@@ -124,23 +124,23 @@ def _result(trial: int, params: dict[str, Any], value: float) -> TrialResult:
 
 
 def test_tpe_suggests_through_the_normal_and_learns_from_values_past_min_and_max() -> None:
-    s = spec(
-        searchSpace=SPACE,
-        optimizer={"type": "bayesian", "seed": 1},
-        totalTrials=40,
-        maxParallel=1,
-    )
-    # values outside min..max (a normal draw's tail) are history like any other
+    s = spec(searchSpace=SPACE, optimizer={"type": "bayesian", "seed": 2}, totalTrials=80)
+    drawn = spec(searchSpace=SPACE, optimizer={"type": "random", "seed": 2}, totalTrials=80)
+    # 30 random draws (some past min and max: a normal draw's tail) as the history; the
+    # best x is 2.5, 1.5 standard deviations out
     history = [
-        _result(i, {"x": x, "lr": lr}, (x - 1.5) ** 2)
-        for i, (x, lr) in enumerate([(-2.5, 1e-3), (4.6, 2e-2), (1.4, 1e-3)] * 5)
+        _result(i, p, (p["x"] - 2.5) ** 2)
+        for i in range(30)
+        if (p := random_point(drawn, i))
     ]
-    out = suggest(s, history, pending=[], first_trial=len(history), count=20)
-    xs = [p["x"] for p in out]
-    assert all(isinstance(x, float) and math.isfinite(x) for x in xs)
+    # one suggestion at a time, each seeded by its trial number, as with maxParallel 1
+    out = [suggest(s, history, [], 30 + k, 1)[0] for k in range(30)]
+    assert all(isinstance(p["x"], float) and math.isfinite(p["x"]) for p in out)
     assert all(p["lr"] > 0 for p in out)
-    # it learned: most suggestions near the best value tried (1.4), not spread as N(1, 1)
-    assert statistics.median(abs(x - 1.4) for x in xs) < 0.6
+    # it learned: suggestions nearer 2.5 than fresh draws of the prior, N(1, 1)
+    prior = [random_point(drawn, 100 + k)["x"] for k in range(30)]
+    learned = statistics.median(abs(p["x"] - 2.5) for p in out)
+    assert learned < 0.5 * statistics.median(abs(x - 2.5) for x in prior)
 
 
 def test_tpe_start_draws_the_normal() -> None:
