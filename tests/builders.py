@@ -106,7 +106,11 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     (R.GRID_FLOAT_NEEDS_STEP, {"searchSpace": [FLOAT]}),
     (
         R.DISTRIBUTION_NUMERIC,
-        {"searchSpace": [{"name": "c", "type": "categorical", "values": [1], "distribution": "normal"}]},
+        {
+            "searchSpace": [
+                {"name": "c", "type": "categorical", "values": [1], "distribution": "normal"}
+            ]
+        },
     ),
     (R.DISTRIBUTION_NO_LOG, {"searchSpace": [{**NORMAL, "min": 0.5, "log": True}]}),
     (R.DISTRIBUTION_NEEDS_SPREAD, {"searchSpace": [{**NORMAL, "max": 0.0}]}),

@@ -48,7 +48,9 @@ def test_the_normal_example_runs_in_pods_with_the_planned_draws(served: Served) 
     assert {t: r["params"] for t, r in records.items()} == {i: point(spec, i) for i in range(40)}
     for r in records.values():  # the trial computed on what it was handed
         p = r["params"]
-        assert r["objective"]["value"] == pytest.approx(p["x"] ** 2 + p["lr"] ** 2 + p["depth"] ** 2)
+        assert r["objective"]["value"] == pytest.approx(
+            p["x"] ** 2 + p["lr"] ** 2 + p["depth"] ** 2
+        )
 
 
 def test_a_tpe_session_of_normal_parameters_succeeds_on_the_cluster(served: Served) -> None:

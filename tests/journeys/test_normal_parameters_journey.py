@@ -137,7 +137,14 @@ spec:
             containers:
               - name: main
                 image: python:3.12
-                command: ["python3", "-c", "import sys; print('loss=%s' % abs(float(sys.argv[1]) - 0.03)); assert int(sys.argv[2]) % 16 == 0", "${trialParameters.lr}", "${trialParameters.width}"]
+                command:
+                  - python3
+                  - -c
+                  - >-
+                    import sys; assert int(sys.argv[2]) % 16 == 0;
+                    print('loss=%s' % abs(float(sys.argv[1]) - 0.03))
+                  - ${trialParameters.lr}
+                  - ${trialParameters.width}
             restartPolicy: Never
 """
 

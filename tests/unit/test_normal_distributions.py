@@ -69,9 +69,23 @@ def test_a_uniform_draw_would_fail_the_same_test() -> None:
 def test_a_step_rounds_the_draw_like_hyperopts_q() -> None:
     s = spec(
         searchSpace=[
-            {"name": "q", "type": "float", "distribution": "normal", "min": 0, "max": 3, "step": 0.25},
+            {
+                "name": "q",
+                "type": "float",
+                "distribution": "normal",
+                "min": 0,
+                "max": 3,
+                "step": 0.25,
+            },
             {"name": "n", "type": "int", "distribution": "normal", "min": 1, "max": 7},
-            {"name": "m", "type": "int", "distribution": "logNormal", "min": 8, "max": 512, "step": 8},
+            {
+                "name": "m",
+                "type": "int",
+                "distribution": "logNormal",
+                "min": 8,
+                "max": 512,
+                "step": 8,
+            },
         ],
         optimizer={"type": "random", "seed": 3},
         totalTrials=500,
@@ -129,9 +143,7 @@ def test_tpe_suggests_through_the_normal_and_learns_from_values_past_min_and_max
     # 30 random draws (some past min and max: a normal draw's tail) as the history; the
     # best x is 2.5, 1.5 standard deviations out
     history = [
-        _result(i, p, (p["x"] - 2.5) ** 2)
-        for i in range(30)
-        if (p := random_point(drawn, i))
+        _result(i, p, (p["x"] - 2.5) ** 2) for i in range(30) if (p := random_point(drawn, i))
     ]
     # one suggestion at a time, each seeded by its trial number, as with maxParallel 1
     out = [suggest(s, history, [], 30 + k, 1)[0] for k in range(30)]
@@ -169,7 +181,11 @@ def _experiment(algorithm: str, space: dict[str, Any], kind: str = "double") -> 
                         "template": {
                             "spec": {
                                 "containers": [
-                                    {"name": "main", "image": "i", "args": ["${trialParameters.lr}"]}
+                                    {
+                                        "name": "main",
+                                        "image": "i",
+                                        "args": ["${trialParameters.lr}"],
+                                    }
                                 ]
                             }
                         }

@@ -34,9 +34,13 @@ _LOG_LIMIT = math.log(MAX_MAGNITUDE)  # exp() past it would overflow a float
 def normal_of(p: Parameter) -> NormalDist:
     """The normal distribution of the value (``normal``) or of its logarithm (``logNormal``)."""
     assert p.gaussian and p.min is not None and p.max is not None
-    low, high = (math.log(p.min), math.log(p.max)) if p.distribution == "logNormal" else (
-        p.min,
-        p.max,
+    low, high = (
+        (math.log(p.min), math.log(p.max))
+        if p.distribution == "logNormal"
+        else (
+            p.min,
+            p.max,
+        )
     )
     return NormalDist((low + high) / 2, (high - low) / 6)
 
@@ -64,10 +68,9 @@ def value_at(p: Parameter, u: float) -> Scalar:
 
 def probability_of(p: Parameter, v: float) -> float:
     """Where a value tried lies on the probability scale ``value_at`` reads (its CDF)."""
+    x = float(v)
     if p.distribution == "logNormal":
-        x = math.log(v) if v > 0 else -math.inf
-    else:
-        x = float(v)
+        x = math.log(x) if x > 0 else -math.inf
     if not math.isfinite(x):
         return EDGE if x < 0 else 1 - EDGE
     return min(max(normal_of(p).cdf(x), EDGE), 1 - EDGE)

@@ -6,8 +6,9 @@ an optional ``step`` grid or a ``log`` scale) or a ``categorical`` list of
 ``distribution``, as Katib's hyperopt service draws it: ``min`` and ``max`` are
 then the mean minus and plus three standard deviations (of the logarithm for
 ``logNormal``), not bounds, and ``step`` is hyperopt's ``q`` (the value rounded
-to a multiple of it); ``tuneop.api.distributions`` holds that arithmetic. Its own rules (bounds present and ordered, a positive minimum on a
-log scale, distinct values) are checked here, with the cross-field rules the
+to a multiple of it); ``tuneop.api.distributions`` holds that arithmetic.
+Its own rules (bounds present and ordered, a positive minimum on a log scale,
+distinct values, a normal draw's spread) are checked here, with the cross-field rules the
 API server also checks at apply (``tuneop.api.rules``). Values reach a trial as
 JSON, so they are bounded and may not hold control characters.
 

@@ -28,11 +28,11 @@ from typing import Any
 __all__ = [
     "BAYESIAN_NEEDS_SEARCH",
     "CATEGORICAL_NEEDS_VALUES",
+    "CATEGORICAL_NO_BOUNDS",
     "DISTRIBUTION_NEEDS_SPREAD",
     "DISTRIBUTION_NO_LOG",
     "DISTRIBUTION_NUMERIC",
     "DISTRIBUTION_OPTIMIZER",
-    "CATEGORICAL_NO_BOUNDS",
     "EARLY_STOPPING_ONE_OBJECTIVE",
     "EARLY_STOPPING_RULES",
     "EARLY_STOPPING_SETTINGS",
@@ -177,8 +177,9 @@ GRID_FLOAT_NEEDS_STEP = Rule(
 )
 # A normal draw has no last value (no grid), and CMA-ES and GP are left to uniform spaces.
 DISTRIBUTION_OPTIMIZER = Rule(
-    f"!(has(self.searchSpace) && self.searchSpace.exists(p, has(p.distribution)"
-    " && p.distribution in ['normal', 'logNormal'])) || {_OPTIMIZER} in ['random', 'qmc', 'bayesian']",
+    "!(has(self.searchSpace) && self.searchSpace.exists(p, has(p.distribution)"
+    " && p.distribution in ['normal', 'logNormal']))"
+    f" || {_OPTIMIZER} in ['random', 'qmc', 'bayesian']",
     "searchSpace[].distribution: normal and logNormal only with optimizer type random, qmc"
     " or bayesian",
 )
