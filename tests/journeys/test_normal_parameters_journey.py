@@ -86,7 +86,7 @@ def test_grid_with_a_normal_parameter_is_refused_in_one_line(user: User) -> None
         assert len(lines) == 1 and "Traceback" not in seen.err, seen
         assert (
             "searchSpace[0].distribution: normal and logNormal only with optimizer type random,"
-            " qmc or bayesian, not grid (x)"
+            " qmc, bayesian or hyperband, not grid (x)"
         ) in lines[0]
     assert not Path(user.path("tuneop-results/sphere-normal")).exists()
 

@@ -179,9 +179,9 @@ GRID_FLOAT_NEEDS_STEP = Rule(
 DISTRIBUTION_OPTIMIZER = Rule(
     "!(has(self.searchSpace) && self.searchSpace.exists(p, has(p.distribution)"
     " && p.distribution in ['normal', 'logNormal']))"
-    f" || {_OPTIMIZER} in ['random', 'qmc', 'bayesian']",
-    "searchSpace[].distribution: normal and logNormal only with optimizer type random, qmc"
-    " or bayesian",
+    f" || {_OPTIMIZER} in ['random', 'qmc', 'bayesian', 'hyperband']",
+    "searchSpace[].distribution: normal and logNormal only with optimizer type random, qmc,"
+    " bayesian or hyperband",
 )
 RUNNER_IMAGE_OR_TEMPLATE = Rule(
     "has(self.template) || (has(self.runner) && has(self.runner.image))",

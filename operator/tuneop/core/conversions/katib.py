@@ -3,7 +3,8 @@
 What carries over: the parameters and their feasible spaces (``double`` →
 float, ``int``, ``categorical``, ``discrete`` → categorical; ``logUniform`` →
 ``log``), the objective (type, goal, metric strategies), the algorithm
-(random, grid and cmaes as they are; tpe, multivariate-tpe and
+(random, grid and cmaes as they are; hyperband with its ``resource_name``,
+``r_l`` and ``eta`` as tuneop's hyperband search; tpe, multivariate-tpe and
 bayesianoptimization as tuneop's bayesian optimizer, Optuna's TPE; sobol as
 qmc; ``random_state`` as the seed),
 ``parallelTrialCount``, ``maxTrialCount``, ``maxFailedTrialCount``, a
@@ -50,7 +51,10 @@ _ALGORITHMS = {
     "bayesianoptimization": "bayesian",
     "cmaes": "cmaes",
     "sobol": "qmc",
+    "hyperband": "hyperband",
 }
+# Katib's hyperband settings → optimizer.hyperband's fields
+_HYPERBAND = {"resource_name": "resource", "r_l": "maxResource", "eta": "eta"}
 
 # Katib v0.19.0 draws normal and logNormal parameters in its hyperopt service only
 # (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
@@ -156,14 +160,44 @@ def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     elif name in {"bayesianoptimization", "multivariate-tpe"}:
         notes.append(f"spec.algorithm: {name} becomes tuneop's bayesian optimizer (Optuna TPE)")
     where = "spec.algorithm.algorithmSettings"
+    hyperband: dict[str, Any] = {}
     for i, setting in enumerate(_list(algo.get("algorithmSettings"), where)):
         setting = _mapping(setting, f"{where}[{i}]")
-        if setting.get("name") == "random_state":
+        key = setting.get("name")
+        if key == "random_state":
             seed = _number(setting.get("value"), f"{where}[{i}].value")
             optimizer["seed"] = _whole(seed)
+        elif name == "hyperband" and key in _HYPERBAND:
+            hyperband[_HYPERBAND[key]] = _hyperband_setting(key, setting.get("value"), i)
         else:
-            notes.append(f"{where}: {str(setting.get('name'))[:40]} not carried over")
+            notes.append(f"{where}: {str(key)[:40]} not carried over")
+    if name == "hyperband":
+        optimizer["hyperband"] = _hyperband(hyperband)
     return optimizer
+
+
+def _hyperband_setting(key: str, value: Any, i: int) -> Any:
+    """One of Katib's hyperband settings, checked: a name, or a number (eta, r_l)."""
+    where = f"spec.algorithm.algorithmSettings[{i}].value"
+    if key == "resource_name":
+        if not isinstance(value, str) or not value:
+            raise KatibError(f"{where}: resource_name must name a parameter")
+        return value
+    number = _number(value, where)
+    if key == "eta":  # Katib: int(float(eta)), and 3 when not positive
+        return float(int(number)) if number > 0 else 3.0
+    if number < 1:
+        raise KatibError(f"{where}: r_l must be at least 1 (Katib's s_max = log(r_l) / log(eta))")
+    return number
+
+
+def _hyperband(found: dict[str, Any]) -> dict[str, Any]:
+    """Katib's hyperband settings as tuneop's; resource_name and r_l are required, as
+    Katib's ValidateAlgorithmSettings requires them."""
+    for key, field in _HYPERBAND.items():
+        if key != "eta" and field not in found:
+            raise KatibError(f"spec.algorithm.algorithmSettings: hyperband needs {key}")
+    return found
 
 
 def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -290,7 +324,7 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     }
     if spec.get("maxTrialCount") is not None:
         session["totalTrials"] = _count(spec["maxTrialCount"], "spec.maxTrialCount")
-    elif session["optimizer"]["type"] != "grid":
+    elif session["optimizer"]["type"] not in ("grid", "hyperband"):
         session["totalTrials"] = 10
         notes.append("spec.maxTrialCount: absent; totalTrials set to 10")
     parallel = spec.get("parallelTrialCount")

@@ -29,6 +29,7 @@ from typing import Any
 
 from tuneop.api.distributions import value_at
 from tuneop.api.errors import SpecError
+from tuneop.api.hyperband import schedule_size
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
 __all__ = [
@@ -189,6 +190,8 @@ def search_size(spec: SessionSpec) -> int | None:
         return len(spec.trials)
     if spec.optimizer.type == "grid":
         return grid_size(spec)
+    if spec.optimizer.hyperband is not None:  # its brackets' trials
+        return schedule_size(spec.optimizer.hyperband)
     return None
 
 
