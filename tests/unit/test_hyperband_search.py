@@ -27,7 +27,7 @@ def katib_rounds(r_l: float, eta: float) -> list[tuple[int, int]]:
     """(trials, resource) of each GetSuggestions call until Katib's outer loop ends."""
     s_max = int(math.log(r_l) / math.log(eta))
     current_s, current_i, evaluating = s_max, 0, 0
-    n = int(math.ceil(float(s_max + 1) * (float(eta**current_s) / float(current_s + 1))))
+    n = int(math.ceil(float(s_max + 1) * (float(eta**current_s) / float(current_s + 1))))  # noqa: RUF046
     r = r_l * eta ** (-current_s)
     rounds = []
     while current_s >= 0:
@@ -35,7 +35,7 @@ def katib_rounds(r_l: float, eta: float) -> list[tuple[int, int]]:
             count, resource = n, int(r)
         else:  # _make_child_bracket
             n_i = math.ceil(n * eta ** (-current_i))
-            count = int(math.ceil(n_i / eta))
+            count = int(math.ceil(n_i / eta))  # noqa: RUF046
             current_i += 1
             resource = int(r * eta**current_i)
         rounds.append((count, resource))
@@ -44,7 +44,7 @@ def katib_rounds(r_l: float, eta: float) -> list[tuple[int, int]]:
             current_s -= 1
             current_i = 0
             if current_s >= 0:
-                n = int(
+                n = int(  # noqa: RUF046
                     math.ceil(float(s_max + 1) * (float(eta**current_s) / float(current_s + 1)))
                 )
                 r = r_l * eta ** (-current_s)
