@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import yaml
-from user import User
+from user import User, doc_block
 
 EXAMPLE = "examples/curve-hyperband.yaml"
 
@@ -33,6 +33,12 @@ def test_plan_prints_the_brackets(user: User) -> None:
         " of the rung before, steps=3; then trial 12 the best 1 of the rung before, steps=9"
     ) in seen.out
     assert "hyperband bracket 0: trials 20-22 drawn at random, steps=9" in seen.out
+
+
+def test_the_docs_plan_block_prints_the_brackets(user: User) -> None:
+    seen = user.sh(doc_block("docs/spec.md", "hyperband-plan"))
+    assert seen.code == 0, seen
+    assert "hyperband bracket 1: trials 13-17 drawn at random, steps=3" in seen.out
 
 
 def test_hyperband_runs_locally_relaunching_the_best_of_each_rung(user: User) -> None:
