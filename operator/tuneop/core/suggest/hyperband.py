@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping
 
 from tuneop.api.hyperband import Hyperband, rung_of, schedule
 from tuneop.api.spec import Scalar, SessionSpec
-from tuneop.core.suggest.search import random_point
+from tuneop.core.suggest.search import first_rung_point, resource_value
 from tuneop.core.wire.contract import TrialResult
 
 __all__ = ["launchable", "params", "settings"]
@@ -62,23 +62,15 @@ def _rank_key(spec: SessionSpec, r: TrialResult) -> tuple[int, float, int]:
     return (0, value, r.trial)
 
 
-def _resource(spec: SessionSpec, value: int) -> Scalar:
-    name = settings(spec).resource
-    kind = next(p.type for p in spec.search_space if p.name == name)
-    return value if kind == "int" else float(value)
-
-
 def params(spec: SessionSpec, trial: int, history: Mapping[int, TrialResult]) -> Params:
     """Trial ``trial``'s params: a random draw in a first rung, else the rung before's
     ``k``-th best (``history`` holds its results: ``launchable`` waited for them); the
     resource parameter set to the rung's budget either way."""
     rung = rung_of(settings(spec), trial)
-    name = settings(spec).resource
     if rung.rung == 0:
-        out = random_point(spec, trial)
-    else:
-        before = rung_of(settings(spec), rung.first - 1)
-        ranked = sorted((history[t] for t in before.trials), key=lambda r: _rank_key(spec, r))
-        out = dict(ranked[trial - rung.first].params)
-    out[name] = _resource(spec, rung.resource)
+        return first_rung_point(spec, trial)
+    before = rung_of(settings(spec), rung.first - 1)
+    ranked = sorted((history[t] for t in before.trials), key=lambda r: _rank_key(spec, r))
+    out = dict(ranked[trial - rung.first].params)
+    out[settings(spec).resource] = resource_value(spec, rung.resource)
     return out

@@ -29,13 +29,14 @@ from typing import Any
 
 from tuneop.api.distributions import value_at
 from tuneop.api.errors import SpecError
-from tuneop.api.hyperband import schedule_size
+from tuneop.api.hyperband import rung_of, schedule_size
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
 __all__ = [
     "QMC_NEEDS",
     "Params",
     "budget",
+    "first_rung_point",
     "grid_point",
     "grid_size",
     "grid_values",
@@ -45,6 +46,7 @@ __all__ = [
     "qmc_available",
     "qmc_point",
     "random_point",
+    "resource_value",
     "search_size",
     "warm_point",
 ]
@@ -224,6 +226,26 @@ def known_point(spec: SessionSpec, i: int) -> Params:
 
     The planner uses it for trials whose Job is gone or never recorded what it ran.
     """
+    if spec.optimizer.hyperband is not None and rung_of(spec.optimizer.hyperband, i).rung == 0:
+        return first_rung_point(spec, i)
     if spec.learns_from_history:
         return warm_point(spec, i) or {}
     return point(spec, i)
+
+
+def first_rung_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i`` of a hyperband bracket's first rung: a random draw, its resource
+    parameter set to the rung's budget (Katib's master bracket)."""
+    h = spec.optimizer.hyperband
+    assert h is not None
+    out = random_point(spec, i)
+    out[h.resource] = resource_value(spec, rung_of(h, i).resource)
+    return out
+
+
+def resource_value(spec: SessionSpec, budget: int) -> Scalar:
+    """A hyperband budget as the resource parameter's type: an int, or a float."""
+    assert spec.optimizer.hyperband is not None
+    name = spec.optimizer.hyperband.resource
+    kind = next(p.type for p in spec.search_space if p.name == name)
+    return budget if kind == "int" else float(budget)
