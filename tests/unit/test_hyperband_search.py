@@ -153,6 +153,15 @@ def test_a_maximized_objective_relaunches_the_largest() -> None:
             },
             "eta",
         ),
+        (
+            {
+                "optimizer": {
+                    "type": "hyperband",
+                    "hyperband": {"resource": "epochs", "maxResource": 1e6, "eta": 1.0001},
+                }
+            },
+            "optimizer.hyperband: at most 21 brackets",
+        ),
     ],
 )
 def test_bad_hyperband_settings_are_refused_naming_the_field(

@@ -22,11 +22,13 @@ from typing import Any
 
 from pydantic import Field
 
-from tuneop.api.parameters import Parameter
+from tuneop.api.parameters import MAX_TRIALS, Parameter
 from tuneop.api.worker import ApiModel
 
 __all__ = [
     "DEFAULT_ETA",
+    "MAX_BRACKETS",
+    "MAX_SCHEDULE",
     "Hyperband",
     "Rung",
     "hyperband_problem",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 DEFAULT_ETA = 3.0  # Katib's default when eta is absent or not positive
+MAX_SCHEDULE = MAX_TRIALS  # tuneop's bound on a session's trials
 
 
 class Hyperband(ApiModel):
@@ -64,6 +67,22 @@ class Hyperband(ApiModel):
     )
 
 
+MAX_BRACKETS = 21  # s_max <= 20: the schedule stays small enough to list and to run
+
+
+def _size_problem(settings: Hyperband) -> str | None:
+    """Why the brackets of these settings are too many to run, or None."""
+    s_max = int(math.log(settings.max_resource) / math.log(settings.eta))
+    if s_max >= MAX_BRACKETS:
+        return (
+            f"optimizer.hyperband: at most {MAX_BRACKETS} brackets"
+            f" (int(log(maxResource) / log(eta)) = {s_max} > {MAX_BRACKETS - 1})"
+        )
+    if schedule_size(settings) > MAX_SCHEDULE:
+        return f"optimizer.hyperband: more than {MAX_SCHEDULE:,} trials in its brackets"
+    return None
+
+
 def hyperband_problem(
     kind: str,
     settings: Hyperband | None,
@@ -88,7 +107,7 @@ def hyperband_problem(
         )
     if found[0].type == "categorical":
         return "optimizer.hyperband.resource: must name an int or float parameter"
-    return None
+    return _size_problem(settings)
 
 
 @dataclass(frozen=True)
