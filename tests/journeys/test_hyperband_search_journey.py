@@ -10,6 +10,7 @@ Experiment with ``algorithmName: hyperband`` imports to a session that runs loca
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import yaml
@@ -137,3 +138,36 @@ def test_a_katib_hyperband_experiment_imports_and_runs(user: User) -> None:
     assert len(records) == 15
     epochs = [records[t]["params"]["num-epochs"] for t in range(15)]
     assert epochs == [1, 1, 1, 1, 2, 2, 4, 2, 2, 2, 4, 4, 4, 4, 4]
+
+
+def test_a_hyperband_run_cut_short_by_ctrl_c_resumes_to_the_same_trials(user: User) -> None:
+    """Nothing of the schedule is kept but the results: a rerun after Ctrl-C mid-bracket
+    derives the rungs still to run from them, and ends with the trials an uninterrupted
+    run has, each once."""
+    doc = yaml.safe_load(user.path(EXAMPLE).read_text())
+    # each step sleeps: a trial of 9 steps lasts about a second
+    doc["spec"]["searchSpace"].append(
+        {"name": "stepSeconds", "type": "categorical", "values": [0.12]}
+    )
+    doc["spec"]["maxParallel"] = 2
+    user.write("hb.yaml", yaml.safe_dump(doc))
+    proc = user.start("run", "hb.yaml", "--local", "--no-report")
+    folder = user.path("tuneop-results/curve-hyperband/trials")
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("trial-*.json"))) < 10:  # past the first rung
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the first rung never ended"
+        time.sleep(0.1)
+    stopped = user.ctrl_c(proc)
+    assert stopped.code != 0, stopped
+    cut = len(list(folder.glob("trial-*.json")))
+    assert cut < 23, "the run ended before Ctrl-C"
+    seen = user.tuneop("run", "hb.yaml", "--local", "--no-report")
+    assert seen.code == 0, seen
+    resumed = _records(user, "curve-hyperband")
+    assert sorted(resumed) == list(range(23))
+    # the same trials as a run never cut short
+    user.write("calm.yaml", yaml.safe_dump({**doc, "metadata": {"name": "calm"}}))
+    assert user.tuneop("run", "calm.yaml", "--local", "--no-report").code == 0
+    calm = _records(user, "calm")
+    assert [resumed[t]["params"] for t in range(23)] == [calm[t]["params"] for t in range(23)]
