@@ -70,6 +70,7 @@ TWO_OBJECTIVES: list[dict[str, Any]] = [
     {"metric": "score", "direction": "maximize"},
 ]
 FLOAT = {"name": "x", "type": "float", "min": 0.0, "max": 1.0}
+NORMAL = {**FLOAT, "distribution": "normal"}
 # A spec (over BASE_SPEC) per cross-field rule of tuneop.api.rules, breaking only that rule.
 RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     (R.MIN_NOT_ABOVE_MAX, {"searchSpace": [{**FLOAT, "min": 5.0, "step": 0.5}]}),
@@ -103,6 +104,21 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
     (R.SEARCH_OR_TRIALS, {"searchSpace": []}),
     (R.TOTAL_TRIALS_REQUIRED, {"optimizer": {"type": "random"}}),
     (R.GRID_FLOAT_NEEDS_STEP, {"searchSpace": [FLOAT]}),
+    (
+        R.DISTRIBUTION_NUMERIC,
+        {
+            "searchSpace": [
+                {"name": "c", "type": "categorical", "values": [1], "distribution": "normal"}
+            ]
+        },
+    ),
+    (R.DISTRIBUTION_NO_LOG, {"searchSpace": [{**NORMAL, "min": 0.5, "log": True}]}),
+    (R.DISTRIBUTION_NEEDS_SPREAD, {"searchSpace": [{**NORMAL, "max": 0.0}]}),
+    (
+        R.LOGNORMAL_NEEDS_POSITIVE_MIN,
+        {"searchSpace": [{**NORMAL, "distribution": "logNormal"}]},
+    ),
+    (R.DISTRIBUTION_OPTIMIZER, {"searchSpace": [NORMAL]}),
     (R.EARLY_STOPPING_SETTINGS, {"earlyStopping": {"type": "median", "maxResource": 9}}),
     (
         R.EARLY_STOPPING_ONE_OBJECTIVE,

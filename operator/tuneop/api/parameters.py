@@ -2,8 +2,13 @@
 
 A parameter is an ``int`` or ``float`` range (``min`` to ``max``, inclusive, on
 an optional ``step`` grid or a ``log`` scale) or a ``categorical`` list of
-``values``. Its own rules (bounds present and ordered, a positive minimum on a
-log scale, distinct values) are checked here, with the cross-field rules the
+``values``. A range may instead be drawn from a ``normal`` or ``logNormal``
+``distribution``, as Katib's hyperopt service draws it: ``min`` and ``max`` are
+then the mean minus and plus three standard deviations (of the logarithm for
+``logNormal``), not bounds, and ``step`` is hyperopt's ``q`` (the value rounded
+to a multiple of it); ``tuneop.api.distributions`` holds that arithmetic.
+Its own rules (bounds present and ordered, a positive minimum on a log scale,
+distinct values, a normal draw's spread) are checked here, with the cross-field rules the
 API server also checks at apply (``tuneop.api.rules``). Values reach a trial as
 JSON, so they are bounded and may not hold control characters.
 
@@ -83,6 +88,14 @@ class Parameter(_Model):
     log: bool = Field(
         default=False, strict=True, description="Sample on a log scale (random, bayesian)."
     )
+    # None (left out) is uniform: the field stays out of older specs' fingerprints.
+    distribution: Literal["uniform", "normal", "logNormal"] | None = Field(
+        default=None,
+        description=(
+            "uniform (default; log for log-uniform), normal or logNormal: min and max are"
+            " then mean -/+ 3 standard deviations (of log(value) for logNormal), not bounds."
+        ),
+    )
     values: list[Scalar] | None = Field(
         default=None,
         min_length=1,
@@ -93,11 +106,31 @@ class Parameter(_Model):
     @model_validator(mode="after")
     def _check(self) -> Parameter:
         if self.type == "categorical":
+            if self.distribution not in (None, "uniform"):
+                raise ValueError(R.DISTRIBUTION_NUMERIC.message)
             self._check_choices()
         else:
             self._check_range()
             self._check_scale()
+            self._check_distribution()
         return self
+
+    @property
+    def gaussian(self) -> bool:
+        """Whether values are drawn from a normal or log-normal distribution."""
+        return self.distribution in ("normal", "logNormal")
+
+    def _check_distribution(self) -> None:
+        """A normal or log-normal parameter: a spread to draw from, no second log scale."""
+        assert self.min is not None and self.max is not None
+        if not self.gaussian:
+            return
+        if self.log:
+            raise ValueError(R.DISTRIBUTION_NO_LOG.message)
+        if self.min >= self.max:
+            raise ValueError(R.DISTRIBUTION_NEEDS_SPREAD.message)
+        if self.distribution == "logNormal" and self.min <= 0:
+            raise ValueError(R.LOGNORMAL_NEEDS_POSITIVE_MIN.message)
 
     def _check_choices(self) -> None:
         """A categorical parameter: distinct values a trial can be handed, no bounds."""
@@ -159,7 +192,10 @@ class Parameter(_Model):
         return None
 
     def grid_size(self) -> int | None:
-        """Number of grid points, or None when the parameter has no grid (float without step)."""
+        """Number of grid points, or None when the parameter has no grid (float without
+        step, or a normal or log-normal draw, whose values have no last one)."""
+        if self.gaussian:
+            return None
         if self.type == "categorical":
             assert self.values is not None
             return len(self.values)

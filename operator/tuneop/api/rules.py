@@ -29,10 +29,15 @@ __all__ = [
     "BAYESIAN_NEEDS_SEARCH",
     "CATEGORICAL_NEEDS_VALUES",
     "CATEGORICAL_NO_BOUNDS",
+    "DISTRIBUTION_NEEDS_SPREAD",
+    "DISTRIBUTION_NO_LOG",
+    "DISTRIBUTION_NUMERIC",
+    "DISTRIBUTION_OPTIMIZER",
     "EARLY_STOPPING_ONE_OBJECTIVE",
     "EARLY_STOPPING_RULES",
     "EARLY_STOPPING_SETTINGS",
     "GRID_FLOAT_NEEDS_STEP",
+    "LOGNORMAL_NEEDS_POSITIVE_MIN",
     "LOG_NEEDS_POSITIVE_MIN",
     "MIN_NOT_ABOVE_MAX",
     "NUMERIC_NEEDS_BOUNDS",
@@ -97,7 +102,33 @@ NUMERIC_NEEDS_BOUNDS = Rule(
 LOG_NEEDS_POSITIVE_MIN = Rule(
     "!has(self.log) || !self.log || (has(self.min) && self.min > 0.0)", "log: needs min > 0", "log"
 )
+_GAUSSIAN = "has(self.distribution) && self.distribution in ['normal', 'logNormal']"
+DISTRIBUTION_NUMERIC = Rule(
+    "self.type != 'categorical' || !has(self.distribution) || self.distribution == 'uniform'",
+    "distribution: only for an int or float parameter",
+    "distribution",
+)
+DISTRIBUTION_NO_LOG = Rule(
+    f"!({_GAUSSIAN}) || !has(self.log) || !self.log",
+    "distribution: normal and logNormal take no log (logNormal is already on a log scale)",
+    "distribution",
+)
+DISTRIBUTION_NEEDS_SPREAD = Rule(
+    f"!({_GAUSSIAN}) || !has(self.min) || !has(self.max) || self.min < self.max",
+    "distribution: normal and logNormal need min < max (mean -/+ 3 standard deviations)",
+    "distribution",
+)
+LOGNORMAL_NEEDS_POSITIVE_MIN = Rule(
+    "!has(self.distribution) || self.distribution != 'logNormal'"
+    " || (has(self.min) && self.min > 0.0)",
+    "distribution: logNormal needs min > 0",
+    "distribution",
+)
 PARAMETER_RULES = (
+    DISTRIBUTION_NUMERIC,
+    DISTRIBUTION_NO_LOG,
+    DISTRIBUTION_NEEDS_SPREAD,
+    LOGNORMAL_NEEDS_POSITIVE_MIN,
     MIN_NOT_ABOVE_MAX,
     CATEGORICAL_NEEDS_VALUES,
     CATEGORICAL_NO_BOUNDS,
@@ -143,6 +174,14 @@ GRID_FLOAT_NEEDS_STEP = Rule(
     f"{_OPTIMIZER} != 'grid' || !has(self.searchSpace)"
     " || self.searchSpace.all(p, p.type != 'float' || has(p.step))",
     "searchSpace[].step: required for a float parameter in a grid",
+)
+# A normal draw has no last value (no grid), and CMA-ES and GP are left to uniform spaces.
+DISTRIBUTION_OPTIMIZER = Rule(
+    "!(has(self.searchSpace) && self.searchSpace.exists(p, has(p.distribution)"
+    " && p.distribution in ['normal', 'logNormal']))"
+    f" || {_OPTIMIZER} in ['random', 'qmc', 'bayesian', 'hyperband']",
+    "searchSpace[].distribution: normal and logNormal only with optimizer type random, qmc,"
+    " bayesian or hyperband",
 )
 RUNNER_IMAGE_OR_TEMPLATE = Rule(
     "has(self.template) || (has(self.runner) && has(self.runner.image))",
@@ -198,6 +237,7 @@ SPEC_RULES = (
     SEARCH_OR_TRIALS,
     TOTAL_TRIALS_REQUIRED,
     GRID_FLOAT_NEEDS_STEP,
+    DISTRIBUTION_OPTIMIZER,
 )
 
 # --- spec.earlyStopping -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from tuneop.api import rules as R
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error, nul_problems
+from tuneop.api.hyperband import Hyperband, hyperband_problem
 from tuneop.api.objectives import MAX_OBJECTIVES, ObjectiveMetric, objectives_problem
 from tuneop.api.parameters import (
     CONTROL_CHARACTERS,
@@ -119,10 +120,13 @@ class Objective(_Model):
 class Optimizer(_Model):
     """How trials are chosen."""
 
-    type: Literal["grid", "random", "bayesian", "cmaes", "gp", "qmc"] = Field(
+    type: Literal["grid", "random", "bayesian", "cmaes", "gp", "qmc", "hyperband"] = Field(
         default="random",
         description="grid: every point; random: seeded; bayesian: Optuna TPE; cmaes: CMA-ES;"
-        " gp: Gaussian process; qmc: scrambled Sobol sequence.",
+        " gp: Gaussian process; qmc: scrambled Sobol sequence; hyperband: Katib's brackets.",
+    )
+    hyperband: Hyperband | None = Field(
+        default=None, description="hyperband only: resource, maxResource, eta."
     )
     seed: int = Field(
         default=0,
@@ -146,8 +150,9 @@ class Optimizer(_Model):
 
     @property
     def learns(self) -> bool:
-        """Whether this optimizer suggests trials from the history (bayesian, cmaes, gp)."""
-        return self.type in LEARNING_OPTIMIZERS
+        """Whether this optimizer's trials come from the history (bayesian, cmaes, gp; and
+        hyperband, whose later rungs relaunch the best of the rung before)."""
+        return self.type in LEARNING_OPTIMIZERS or self.type == "hyperband"
 
 
 class SessionSpec(_Model):
@@ -321,9 +326,18 @@ class SessionSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
+        drawn = [(i, p.name) for i, p in enumerate(self.search_space) if p.gaussian]
+        if drawn and self.optimizer.type not in ("random", "qmc", "bayesian", "hyperband"):
+            rule = R.DISTRIBUTION_OPTIMIZER.message.replace("[]", f"[{drawn[0][0]}]")
+            raise ValueError(f"{rule}, not {self.optimizer.type} ({drawn[0][1]})")
+        o = self.optimizer
+        packs = self.workers is not None or (self.trials_per_job or 1) > 1
+        space, several = self.search_space, self.multi_objective
+        if why := hyperband_problem(o.type, o.hyperband, space, several, packs):
+            raise ValueError(why)
         if self.optimizer.type == "grid":
             self._check_grid(self.search_space)
-        elif self.total_trials is None:
+        elif self.total_trials is None and o.type != "hyperband":  # hyperband: its schedule
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         if self.warm_start is not None:
             problem = warm_start_problem(self.warm_start, self.optimizer.type, self.search_space)

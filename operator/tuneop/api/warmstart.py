@@ -137,6 +137,8 @@ def _value_problem(v: Scalar, p: Parameter) -> str | None:
     if p.type == "int" and v != int(v):
         return "must be a whole number"
     assert p.min is not None and p.max is not None
+    if p.gaussian:  # a normal draw may land anywhere: min and max are not its bounds
+        return None
     if not p.min <= v <= p.max:
         return f"must be within [{p.min:g}, {p.max:g}]"
     if p.step is not None and not p.log:

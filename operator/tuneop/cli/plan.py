@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tuneop.api.distributions import describe
+from tuneop.api.hyperband import rung_of, schedule
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
@@ -32,6 +34,7 @@ from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
 from tuneop.core.planning.packing import job_at, job_count
 from tuneop.core.planning.planner import Plan, plan
 from tuneop.core.results.harvest import harvest_job
+from tuneop.core.suggest import hyperband
 from tuneop.core.suggest.search import budget, point, warm_point
 
 if TYPE_CHECKING:  # rich is imported only when a table is drawn by it (at a terminal)
@@ -192,7 +195,7 @@ def _first_trials(
     while len(out) < n:
         first, size = job_at(spec, total, job)
         for t in range(first, min(first + size, first + n - len(out))):
-            derived = warm_point(spec, t) if bayes else point(spec, t)
+            derived = _derived(spec, t) if bayes else point(spec, t)
             params: Any = planned[t][1] if t in planned else derived
             out.append({"trial": t, "job": job, "params": params})
         job += 1
@@ -279,6 +282,35 @@ class _Table:
     caption: str | None
 
 
+def _derived(spec: SessionSpec, t: int) -> Any:
+    """A learning optimizer's trial known before it runs: a warm-start point, or a trial of
+    a hyperband bracket's first rung (a random draw); None when it is suggested later."""
+    h = spec.optimizer.hyperband
+    if h is not None:
+        return hyperband.params(spec, t, {}) if rung_of(h, t).rung == 0 else None
+    return warm_point(spec, t)
+
+
+def _schedule_lines(s: SessionSpec) -> list[str]:
+    """Hyperband's brackets, one line each: each rung's trials and budget."""
+    h = s.optimizer.hyperband
+    if h is None:
+        return []
+    out: dict[int, list[str]] = {}
+    for r in schedule(h):
+        last = r.first + r.size - 1
+        trials = f"trials {r.first}-{last}" if last > r.first else f"trial {r.first}"
+        word = "drawn at random" if r.rung == 0 else f"the best {r.size} of the rung before"
+        out.setdefault(r.bracket, []).append(f"{trials} {word}, {clean(h.resource)}={r.resource}")
+    return [f"hyperband bracket {b}: " + "; then ".join(rungs) for b, rungs in out.items()]
+
+
+def _drawn_lines(s: SessionSpec) -> list[str]:
+    """One line per normal or log-normal parameter: the distribution its values come from,
+    as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
+    return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
+
+
 def _table_items(d: DryRun) -> list[_Line | _Table]:
     s, ref = d.session.spec, d.session.ref
     packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
@@ -294,6 +326,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
     if s.queue_name is not None:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
+    items += [(line,) for line in [*_drawn_lines(s), *_schedule_lines(s)]]
     rows = []
     for row in d.trials:
         params = row["params"]

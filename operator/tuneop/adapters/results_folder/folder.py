@@ -42,6 +42,7 @@ from tuneop.adapters.results_folder.safefs import (
     read_capped,
     write_atomic,
 )
+from tuneop.api.hyperband import record_fields
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
@@ -125,6 +126,7 @@ class DirectoryResults:
         folder = self.session_dir(ref) / "trials"
         for r in results:
             doc = r.to_json(ref.key, spec.objective, spec.all_objectives)
+            doc.update(record_fields(spec.optimizer.hyperband, r.trial))
             write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc), self.root)
             trials[r.trial] = r
 

@@ -3,7 +3,8 @@
 What carries over: the parameters and their feasible spaces (``double`` →
 float, ``int``, ``categorical``, ``discrete`` → categorical; ``logUniform`` →
 ``log``), the objective (type, goal, metric strategies), the algorithm
-(random, grid and cmaes as they are; tpe, multivariate-tpe and
+(random, grid and cmaes as they are; hyperband with its ``resource_name``,
+``r_l`` and ``eta`` as tuneop's hyperband search; tpe, multivariate-tpe and
 bayesianoptimization as tuneop's bayesian optimizer, Optuna's TPE; sobol as
 qmc; ``random_state`` as the seed),
 ``parallelTrialCount``, ``maxTrialCount``, ``maxFailedTrialCount``, a
@@ -11,7 +12,10 @@ qmc; ``random_state`` as the seed),
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
 ``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
 placeholders rewritten to ``${params.<reference>}``, and the StdOut metrics
-collector (Katib's default).
+collector (Katib's default). ``normal`` and ``logNormal`` distributions carry over
+as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
+service); with another algorithm Katib samples them uniformly, and so does the
+import, with a note.
 
 What does not carry over is returned as notes, one line each: early stopping,
 NAS, other trial kinds, other collectors, custom metric filters, placeholders
@@ -47,7 +51,15 @@ _ALGORITHMS = {
     "bayesianoptimization": "bayesian",
     "cmaes": "cmaes",
     "sobol": "qmc",
+    "hyperband": "hyperband",
 }
+# Katib's hyperband settings → optimizer.hyperband's fields
+_HYPERBAND = {"resource_name": "resource", "r_l": "maxResource", "eta": "eta"}
+
+# Katib v0.19.0 draws normal and logNormal parameters in its hyperopt service only
+# (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
+_DRAWN = ("normal", "logNormal")
+_DRAWS_NORMAL = ("random", "tpe")
 
 
 class KatibError(ValueError):
@@ -94,7 +106,7 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
+def _parameter(p: Any, i: int, algorithm: str, notes: list[str]) -> dict[str, Any]:
     where = f"spec.parameters[{i}]"
     if not isinstance(p, dict) or not isinstance(p.get("name"), str):
         raise KatibError(f"{where}.name: required")
@@ -117,30 +129,75 @@ def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
     distribution = space.get("distribution")
     if distribution == "logUniform":
         out["log"] = True
+    elif distribution in _DRAWN and algorithm in _DRAWS_NORMAL:
+        out["distribution"] = distribution
+    elif distribution in _DRAWN:
+        notes.append(
+            f"{where}: distribution {distribution} sampled uniformly, as Katib's suggestion"
+            f" service for {algorithm[:40]} samples it (only random and tpe draw it)"
+        )
     elif distribution not in (None, "uniform"):
-        notes.append(f"{where}: distribution {distribution} not carried over (sampled uniformly)")
+        notes.append(
+            f"{where}: distribution {str(distribution)[:40]} not carried over (sampled uniformly)"
+        )
     return out
 
 
-def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def _algorithm_name(spec: dict[str, Any]) -> str:
     algo = _mapping(spec.get("algorithm"), "spec.algorithm")
     name = algo.get("algorithmName", "random")
     if not isinstance(name, str):
         raise KatibError("spec.algorithm.algorithmName: must be a string")
+    return name
+
+
+def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    algo = _mapping(spec.get("algorithm"), "spec.algorithm")
+    name = _algorithm_name(spec)
     optimizer: dict[str, Any] = {"type": _ALGORITHMS.get(name, "random")}
     if name not in _ALGORITHMS:
         notes.append(f"spec.algorithm: {name[:40]} not carried over; random search instead")
     elif name in {"bayesianoptimization", "multivariate-tpe"}:
         notes.append(f"spec.algorithm: {name} becomes tuneop's bayesian optimizer (Optuna TPE)")
     where = "spec.algorithm.algorithmSettings"
+    hyperband: dict[str, Any] = {}
     for i, setting in enumerate(_list(algo.get("algorithmSettings"), where)):
         setting = _mapping(setting, f"{where}[{i}]")
-        if setting.get("name") == "random_state":
+        key = setting.get("name")
+        if key == "random_state":
             seed = _number(setting.get("value"), f"{where}[{i}].value")
             optimizer["seed"] = _whole(seed)
+        elif name == "hyperband" and key in _HYPERBAND:
+            hyperband[_HYPERBAND[key]] = _hyperband_setting(key, setting.get("value"), i)
         else:
-            notes.append(f"{where}: {str(setting.get('name'))[:40]} not carried over")
+            notes.append(f"{where}: {str(key)[:40]} not carried over")
+    if name == "hyperband":
+        optimizer["hyperband"] = _hyperband(hyperband)
     return optimizer
+
+
+def _hyperband_setting(key: str, value: Any, i: int) -> Any:
+    """One of Katib's hyperband settings, checked: a name, or a number (eta, r_l)."""
+    where = f"spec.algorithm.algorithmSettings[{i}].value"
+    if key == "resource_name":
+        if not isinstance(value, str) or not value:
+            raise KatibError(f"{where}: resource_name must name a parameter")
+        return value
+    number = _number(value, where)
+    if key == "eta":  # Katib: int(float(eta)), and 3 when not positive
+        return float(int(number)) if number > 0 else 3.0
+    if number < 1:
+        raise KatibError(f"{where}: r_l must be at least 1 (Katib's s_max = log(r_l) / log(eta))")
+    return number
+
+
+def _hyperband(found: dict[str, Any]) -> dict[str, Any]:
+    """Katib's hyperband settings as tuneop's; resource_name and r_l are required, as
+    Katib's ValidateAlgorithmSettings requires them."""
+    for key, field in _HYPERBAND.items():
+        if key != "eta" and field not in found:
+            raise KatibError(f"spec.algorithm.algorithmSettings: hyperband needs {key}")
+    return found
 
 
 def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -260,12 +317,14 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     template, fields = _template(spec, notes)
     session: dict[str, Any] = {
         "objective": objective,
-        "searchSpace": [_parameter(p, i, notes) for i, p in enumerate(spec["parameters"])],
+        "searchSpace": [
+            _parameter(p, i, _algorithm_name(spec), notes) for i, p in enumerate(spec["parameters"])
+        ],
         "optimizer": _algorithm(spec, notes),
     }
     if spec.get("maxTrialCount") is not None:
         session["totalTrials"] = _count(spec["maxTrialCount"], "spec.maxTrialCount")
-    elif session["optimizer"]["type"] != "grid":
+    elif session["optimizer"]["type"] not in ("grid", "hyperband"):
         session["totalTrials"] = 10
         notes.append("spec.maxTrialCount: absent; totalTrials set to 10")
     parallel = spec.get("parallelTrialCount")

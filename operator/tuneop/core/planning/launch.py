@@ -5,7 +5,9 @@ Jobs are laid out from the launch watermark (``packing.next_job_size``) while
 Job whose results are not harvested yet. Grid, random, qmc and explicit trials
 get their params from ``search.point``; the learning optimizers (bayesian,
 cmaes, gp) take the warm-start points first, then ask the suggester, which
-sees every known result and the params still running. Each new Job is put in
+sees every known result and the params still running. Hyperband
+(``tuneop.core.suggest.hyperband``) launches a rung's trials only once every trial of
+the rung before has its result, and derives their params from those results. Each new Job is put in
 flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 (``tuneop.core.planning.retry``) come first: each takes the slot of the Job it retries.
 """
@@ -22,6 +24,7 @@ from tuneop.core.jobs.observed import Observed, Params, Retry
 from tuneop.core.planning import events
 from tuneop.core.planning.ledger import Ledger, Step, count, repeated_error
 from tuneop.core.planning.packing import next_job_size
+from tuneop.core.suggest import hyperband
 from tuneop.core.suggest.bayesian import suggest as tpe_suggest
 from tuneop.core.suggest.search import point, warm_point
 from tuneop.core.wire.contract import TrialResult
@@ -56,6 +59,9 @@ def launch(
     retried, create = launch_retries(spec, observed, ledger)
     ledger = retried.ledger
     slots = spec.max_parallel - len(ledger.active) - len(ledger.unharvested) - len(create)
+    history = _history(observed, fresh)
+    if spec.optimizer.type == "hyperband":  # a rung starts once the one before has ended
+        total = hyperband.launchable(spec, history, total)
     layout: list[tuple[int, tuple[int, ...]]] = []
     next_job, next_trial = ledger.next_job, ledger.next_trial
     while slots > 0 and (
@@ -66,7 +72,7 @@ def launch(
         next_trial += size
         slots -= 1
     trials = [t for _, ts in layout for t in ts]
-    params = _params(spec, observed, ledger, trials, suggest, fresh)
+    params = _params(spec, ledger, trials, suggest, history)
     inflight = dict(ledger.inflight)
     found = list(retried.events)
     pos = 0
@@ -134,24 +140,30 @@ def drop_retries(ledger: Ledger) -> Step:
     return Step(after, failed, found)
 
 
+def _history(observed: Observed, fresh: Sequence[TrialResult]) -> dict[int, TrialResult]:
+    """Every known result by trial, those harvested in this reconcile included."""
+    history = {r.trial: r for r in observed.history}
+    history.update((r.trial, r) for r in fresh)
+    return history
+
+
 def _params(
     spec: SessionSpec,
-    observed: Observed,
     ledger: Ledger,
     trials: Sequence[int],
     suggest: Suggest | None,
-    fresh: Sequence[TrialResult],
+    history: dict[int, TrialResult],
 ) -> list[Params]:
     if not trials:
         return []
     if not spec.learns_from_history:
         return [point(spec, t) for t in trials]
+    if spec.optimizer.type == "hyperband":
+        return [hyperband.params(spec, t, history) for t in trials]
     warm = [p for t in trials if (p := warm_point(spec, t)) is not None]
     asked = trials[len(warm) :]  # warm-start points are trials 0, 1, ...: they come first
     if not asked:
         return warm
     suggest = suggest or tpe_suggest
-    history = {r.trial: r for r in observed.history}
-    history.update((r.trial, r) for r in fresh)
     pending = [p for j in ledger.active for p in j.params] + warm
     return warm + suggest(spec, list(history.values()), pending, asked[0], len(asked))

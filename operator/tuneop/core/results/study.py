@@ -21,6 +21,9 @@ into frozen Optuna trials, in tuneop's trial order:
   integers give an ``IntDistribution``, other numbers a ``FloatDistribution``
   over the range seen, anything else a ``CategoricalDistribution`` of the
   values seen;
+- a ``normal`` or ``logNormal`` parameter (Optuna has no such distribution) gets one
+  read off the values tried, and the study's ``tuneop.distributions`` user attribute
+  says its draw in words;
 - user attributes keep tuneop's own names: ``tuneop.trial``, ``tuneop.jobIndex``,
   ``tuneop.outcome``, ``tuneop.error``, ``tuneop.durationSeconds`` and one
   ``metric.<name>`` per reported metric;
@@ -49,6 +52,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
+from tuneop.api.distributions import describe
 from tuneop.api.parameters import Parameter
 from tuneop.core.results.records import Record
 from tuneop.core.results.summary import default_direction, metric_value, objectives_of
@@ -78,6 +82,8 @@ def declared_distributions(space: Sequence[Parameter]) -> dict[str, BaseDistribu
     tuneop's grid never goes past it)."""
     out: dict[str, BaseDistribution] = {}
     for p in space:
+        if p.gaussian:  # a normal draw has no bounds: its range is read off the values
+            continue
         if p.type == "categorical":
             out[p.name] = CategoricalDistribution(list(p.values or []))
             continue
@@ -205,6 +211,7 @@ class StudyData:
         direction: str,
         objectives: Sequence[tuple[str, str]] = (),
         space: Mapping[str, BaseDistribution] | None = None,
+        drawn: Mapping[str, str] | None = None,
     ) -> None:
         self.records = list(records)
         self.metric = metric
@@ -213,6 +220,8 @@ class StudyData:
         self.objectives = list(objectives)
         # The declared search space (``declared_distributions``); empty when unknown.
         self.space = dict(space or {})
+        # Each normal or log-normal parameter's draw in words (``distributions.describe``).
+        self.drawn = dict(drawn or {})
 
     @property
     def session(self) -> str:
@@ -230,13 +239,14 @@ def study_data(
     when the records carry them and no metric is asked for. ``space``: the search space
     the spec declared, when it is known."""
     declared = declared_distributions(space)
+    drawn = {p.name: describe(p) for p in space if p.gaussian}
     objectives = [] if metric else objectives_of(records)
     if objectives:
-        return StudyData(records, objectives[0][0], objectives[0][1], objectives, declared)
+        return StudyData(records, objectives[0][0], objectives[0][1], objectives, declared, drawn)
     found = [(r.get("objective") or {}).get("metric") for r in records]
     metric = metric or next((m for m in found if m), None) or "value"
     direction = direction or default_direction(records, metric)
-    return StudyData(records, metric, direction, space=declared)
+    return StudyData(records, metric, direction, space=declared, drawn=drawn)
 
 
 def build_study(
@@ -250,6 +260,8 @@ def build_study(
     study.set_user_attr("tuneop.metric", data.metric)
     if data.objectives:
         study.set_user_attr("tuneop.objectives", [m for m, _ in data.objectives])
+    if data.drawn:  # Optuna has no normal distribution: the export says it in words
+        study.set_user_attr("tuneop.distributions", data.drawn)
     with warnings.catch_warnings():  # experimental in Optuna 4; pinned and tested
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([m for m, _ in data.objectives] or [data.metric])

@@ -1,5 +1,10 @@
 """Suggestions from the history: Optuna's samplers over the session's history.
 
+A ``normal`` or ``logNormal`` parameter has no prior in Optuna: the study holds it
+as a probability on (0, 1), suggested uniformly there (TPE's random start, and the
+prior its estimators mix in), and each suggestion is drawn through the parameter's
+inverse CDF (``tuneop.api.distributions``), so the prior is the normal one.
+
 ``bayesian`` (TPE, or NSGA-II) is described here; ``cmaes`` and ``gp`` plug
 into the same path through the sampler factory of ``tuneop.core.suggest.samplers``,
 which says how each one learns from a rebuilt study. Only TPE's and NSGA-II's
@@ -30,9 +35,10 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from tuneop.api.distributions import EDGE, probability_of, value_at
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
@@ -85,10 +91,28 @@ def distribution(p: Parameter) -> BaseDistribution:
         assert p.values is not None
         return CategoricalDistribution(list(p.values))
     assert p.min is not None and p.max is not None
+    if p.gaussian:  # suggested as a probability, drawn through its inverse CDF (_from_study)
+        return FloatDistribution(EDGE, 1 - EDGE)
     if p.type == "int":
         step = int(p.step) if p.step is not None else 1
         return IntDistribution(int(p.min), int(p.max), log=p.log, step=step)
     return FloatDistribution(p.min, p.max, log=p.log, step=p.step)
+
+
+def _to_study(params: Params, spec: SessionSpec) -> Params:
+    """A trial's params as the study holds them: a normal or log-normal parameter's value
+    as its probability (its CDF), the scale its distribution is suggested on."""
+    out = dict(params)
+    for p in spec.search_space:
+        v = out.get(p.name)
+        if p.gaussian and isinstance(v, int | float) and not isinstance(v, bool):
+            out[p.name] = probability_of(p, v)
+    return out
+
+
+def _from_study(v: Any, p: Parameter) -> Scalar:
+    """A suggested value as the trial gets it (``_to_study`` undone)."""
+    return value_at(p, float(v)) if p.gaussian else native(v, p)
 
 
 def _fits(params: dict[str, Any], dists: dict[str, BaseDistribution]) -> bool:
@@ -170,6 +194,9 @@ class SessionStudies:
         if count <= 0:
             return []
         dists = {p.name: distribution(p) for p in spec.search_space}
+        if any(p.gaussian for p in spec.search_space):
+            history = [replace(r, params=_to_study(r.params, spec)) for r in history]
+            pending = [_to_study(p, spec) for p in pending]
         usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
         if spec.optimizer.type == "gp":
             return _gp(spec, usable, [p for p in pending if _fits(p, dists)], first_trial, count)
@@ -263,7 +290,7 @@ def _ask(
     out: list[Params] = []
     for _ in range(count):
         trial = study.ask(dists)
-        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
+        out.append({p.name: _from_study(trial.params[p.name], p) for p in spec.search_space})
     return out
 
 
@@ -294,7 +321,7 @@ def _gp(
     out: list[Params] = []
     for _ in range(count):
         trial = study.ask(dists)
-        out.append({p.name: native(trial.params[p.name], p) for p in spec.search_space})
+        out.append({p.name: _from_study(trial.params[p.name], p) for p in spec.search_space})
         if worst is None:
             study.tell(trial, state=TrialState.FAIL)
         else:

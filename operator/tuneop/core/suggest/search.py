@@ -11,6 +11,9 @@ its points with a counter in the study; tuneop numbers them by trial, so a
 restarted operator derives the same trials. Warm-start points (learning
 optimizers) are trials ``0 … len(points)-1`` too, derived the same way.
 
+A ``normal`` or ``logNormal`` parameter is drawn through its inverse CDF
+(``tuneop.api.distributions``) from the same uniform number or Sobol coordinate.
+
 Grid order is odometer order over ``searchSpace`` as written: the last
 parameter varies fastest, like ``itertools.product``. A grid larger than the
 budget runs its first ``totalTrials`` points in that order.
@@ -24,13 +27,16 @@ import random
 import threading
 from typing import Any
 
+from tuneop.api.distributions import value_at
 from tuneop.api.errors import SpecError
+from tuneop.api.hyperband import rung_of, schedule_size
 from tuneop.api.spec import Parameter, Scalar, SessionSpec
 
 __all__ = [
     "QMC_NEEDS",
     "Params",
     "budget",
+    "first_rung_point",
     "grid_point",
     "grid_size",
     "grid_values",
@@ -40,6 +46,7 @@ __all__ = [
     "qmc_available",
     "qmc_point",
     "random_point",
+    "resource_value",
     "search_size",
     "warm_point",
 ]
@@ -85,6 +92,8 @@ def grid_point(spec: SessionSpec, i: int) -> Params:
 
 
 def _sample(p: Parameter, rng: random.Random) -> Scalar:
+    if p.gaussian:
+        return value_at(p, rng.random())
     if p.type == "categorical":
         assert p.values is not None
         return p.values[rng.randrange(len(p.values))]
@@ -132,7 +141,10 @@ def _sobol(d: int, seed: int) -> Any:
 
 
 def _from_unit(p: Parameter, u: float) -> Scalar:
-    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike."""
+    """The value of ``p`` at ``u`` in [0, 1): every value, grid point or interval alike;
+    a normal or log-normal parameter's through its inverse CDF."""
+    if p.gaussian:
+        return value_at(p, u)
     if p.type == "categorical" or (p.grid_size() is not None and not p.log):
         n = p.grid_size()
         assert n is not None
@@ -180,6 +192,8 @@ def search_size(spec: SessionSpec) -> int | None:
         return len(spec.trials)
     if spec.optimizer.type == "grid":
         return grid_size(spec)
+    if spec.optimizer.hyperband is not None:  # its brackets' trials
+        return schedule_size(spec.optimizer.hyperband)
     return None
 
 
@@ -212,6 +226,26 @@ def known_point(spec: SessionSpec, i: int) -> Params:
 
     The planner uses it for trials whose Job is gone or never recorded what it ran.
     """
+    if spec.optimizer.hyperband is not None and rung_of(spec.optimizer.hyperband, i).rung == 0:
+        return first_rung_point(spec, i)
     if spec.learns_from_history:
         return warm_point(spec, i) or {}
     return point(spec, i)
+
+
+def first_rung_point(spec: SessionSpec, i: int) -> Params:
+    """Trial ``i`` of a hyperband bracket's first rung: a random draw, its resource
+    parameter set to the rung's budget (Katib's master bracket)."""
+    h = spec.optimizer.hyperband
+    assert h is not None
+    out = random_point(spec, i)
+    out[h.resource] = resource_value(spec, rung_of(h, i).resource)
+    return out
+
+
+def resource_value(spec: SessionSpec, budget: int) -> Scalar:
+    """A hyperband budget as the resource parameter's type: an int, or a float."""
+    assert spec.optimizer.hyperband is not None
+    name = spec.optimizer.hyperband.resource
+    kind = next(p.type for p in spec.search_space if p.name == name)
+    return budget if kind == "int" else float(budget)
