@@ -145,8 +145,8 @@ GRID_FLOAT_NEEDS_STEP = Rule(
     "searchSpace[].step: required for a float parameter in a grid",
 )
 RUNNER_IMAGE_OR_TEMPLATE = Rule(
-    "has(self.template) || (has(self.runner) && has(self.runner.image))",
-    "runner.image: required (or give spec.template)",
+    "has(self.template) || has(self.trialResource) || (has(self.runner) && has(self.runner.image))",
+    "runner.image: required (or give spec.template or spec.trialResource)",
 )
 # --- several objectives (spec.objectives) ------------------------------------------------
 OBJECTIVE_XOR_OBJECTIVES = Rule(
