@@ -60,7 +60,7 @@ def _containers(value: Any, path: str, names: str = "") -> Iterator[tuple[str, s
                     name = c["name"] if key == "containers" else f"step-{c['name']}"
                     yield f"{where}[{i}]", on_way, {**c, "name": name}
         elif key == "container" and isinstance(item, dict):  # Argo: the container main
-            yield where, on_way, {"name": "main", **item}
+            yield where, on_way, {**item, "name": "main"}
         elif key == "trainer" and isinstance(item, dict):  # TrainJob: the node container
             yield where, on_way, {"name": "node", **item}
         else:
