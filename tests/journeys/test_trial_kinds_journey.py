@@ -95,13 +95,13 @@ def test_a_trial_only_its_controller_can_fill_in_is_refused_locally_in_one_line(
         pytest.param(
             "kinds-jobset.yaml",
             {"successCondition": "self.status.(("},
-            "spec.trialResource: trialResource.successCondition: not valid CEL",
+            "spec.trialResource.successCondition: not valid CEL (at character 13)",
             id="not-cel",
         ),
         pytest.param(
             "kinds-jobset.yaml",
             {"failureCondition": "self.a.all(x, x.b.all(y, y.c.exists(z, z)))"},
-            "comprehensions nest deeper than 2",
+            "spec.trialResource.failureCondition: comprehensions nest deeper than 2",
             id="too-costly",
         ),
         pytest.param(
@@ -113,13 +113,13 @@ def test_a_trial_only_its_controller_can_fill_in_is_refused_locally_in_one_line(
         pytest.param(
             "kinds-custom.yaml",
             {"successCondition": None},
-            "trialResource.successCondition: required for example.com/v1 Experiment",
+            "spec.trialResource.successCondition: required for example.com/v1 Experiment",
             id="unknown-kind",
         ),
         pytest.param(
             "kinds-jobset.yaml",
             {"manifest": {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet"}},
-            "trialResource.manifest.spec: required",
+            "spec.trialResource.manifest.spec: required",
             id="no-spec",
         ),
     ],

@@ -67,8 +67,8 @@ def cel_problem(expression: str) -> str | None:
     try:
         tree = celpy.Environment().compile(expression)
     except Exception as err:  # noqa: BLE001 - celpy raises parse errors of several types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"not valid CEL ({first[:120]})"
+        column = getattr(err, "column", None)
+        return "not valid CEL" + (f" (at character {column})" if isinstance(column, int) else "")
     if _depth(tree) > MAX_COMPREHENSION_DEPTH:
         return f"comprehensions nest deeper than {MAX_COMPREHENSION_DEPTH}"
     return None
@@ -180,7 +180,7 @@ class TrialResource(ApiModel):
             ):
                 if value is None:
                     raise ValueError(
-                        f"trialResource.{field}: required for {self.api_version} {self.kind}"
+                        f"{field}: required for {self.api_version} {self.kind}"
                         " (tuneop knows no default for this kind)"
                     )
         for field, value in (
@@ -188,7 +188,7 @@ class TrialResource(ApiModel):
             ("failureCondition", self.failure_condition),
         ):
             if value is not None and (why := cel_problem(value)):
-                raise ValueError(f"trialResource.{field}: {why}")
+                raise ValueError(f"{field}: {why}")
         if problem := self._labels_problem():
             raise ValueError(problem)
         return self
@@ -198,17 +198,17 @@ class TrialResource(ApiModel):
         for key in ("apiVersion", "kind"):
             value = m.get(key)
             if not isinstance(value, str) or not value or len(value) > 253:
-                return f"trialResource.manifest.{key}: required, a non-empty string"
+                return f"manifest.{key}: required, a non-empty string"
         if not isinstance(m.get("spec"), dict):
-            return "trialResource.manifest.spec: required, a mapping"
+            return "manifest.spec: required, a mapping"
         if "metadata" in m and not isinstance(m["metadata"], dict):
-            return "trialResource.manifest.metadata: must be a mapping"
+            return "manifest.metadata: must be a mapping"
         if (m.get("apiVersion"), m.get("kind")) == ("batch/v1", "Job"):
-            return "trialResource.manifest: a batch/v1 Job is spec.template's (its pod template)"
+            return "manifest: a batch/v1 Job is spec.template's (its pod template)"
         if why := nesting_problem(m):
-            return f"trialResource.manifest: {why}"
+            return f"manifest: {why}"
         if len(repr(m)) > MAX_TEMPLATE_BYTES:
-            return f"trialResource.manifest: larger than {MAX_TEMPLATE_BYTES // 1024} KiB"
+            return f"manifest: larger than {MAX_TEMPLATE_BYTES // 1024} KiB"
         return None
 
     def _labels_problem(self) -> str | None:
@@ -216,9 +216,9 @@ class TrialResource(ApiModel):
 
         for key, value in (self.primary_pod_labels or {}).items():
             if len(key) > 316 or not re.match(_LABEL_KEY, key):
-                return f"trialResource.primaryPodLabels: {key[:63]!r} is not a label key"
+                return f"primaryPodLabels: {key[:63]!r} is not a label key"
             if len(value) > 63 or not re.match(_LABEL_VALUE, value):
-                return f"trialResource.primaryPodLabels.{key}: not a label value"
+                return f"primaryPodLabels.{key}: not a label value"
         return None
 
 
