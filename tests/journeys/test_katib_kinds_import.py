@@ -26,7 +26,10 @@ KATIB_DEFAULTS = {
     "TrainJob": (
         'status.conditions.#(type=="Complete")#|#(status=="True")#',
         'status.conditions.#(type=="Failed")#|#(status=="True")#',
-        {"jobset.sigs.k8s.io/replicatedjob-name": "node", "batch.kubernetes.io/job-completion-index": "0"},
+        {
+            "jobset.sigs.k8s.io/replicatedjob-name": "node",
+            "batch.kubernetes.io/job-completion-index": "0",
+        },
     ),
     "training-operator": (
         'status.conditions.#(type=="Succeeded")#|#(status=="True")#',
@@ -52,7 +55,9 @@ def _objects() -> list[dict[str, object]]:
     for kind in ("Complete", "Completed", "Succeeded", "Failed", "Running", "Created"):
         for status in ("True", "False"):
             out.append({"status": {"conditions": [{"type": kind, "status": status}]}})
-    out += [{"status": {"phase": p}} for p in ("Pending", "Running", "Succeeded", "Failed", "Error")]
+    out += [
+        {"status": {"phase": p}} for p in ("Pending", "Running", "Succeeded", "Failed", "Error")
+    ]
     return out
 
 
@@ -79,11 +84,17 @@ def test_a_katib_experiment_of_another_kind_imports_plans_and_keeps_its_trial_te
     assert resource.get("primaryContainer") == katib["primaryContainerName"]
 
     family = "TrainJob" if trial["kind"] == "TrainJob" else "training-operator"
-    defaults = KATIB_DEFAULTS.get(family) if trial["apiVersion"].startswith(("kubeflow.org", "trainer.")) else None
+    defaults = (
+        KATIB_DEFAULTS.get(family)
+        if trial["apiVersion"].startswith(("kubeflow.org", "trainer."))
+        else None
+    )
     success = katib.get("successCondition") or (defaults[0] if defaults else None)
     failure = katib.get("failureCondition") or (defaults[1] if defaults else None)
     labels = katib.get("primaryPodLabels") or (defaults[2] if defaults else {})
-    assert success and failure, "every Katib example of another kind has conditions, given or default"
+    assert success and failure, (
+        "every Katib example of another kind has conditions, given or default"
+    )
 
     # What the plan shows is the resolved trial resource: the same labels, and conditions
     # that hold on exactly the statuses Katib's GJSON holds on.
@@ -108,8 +119,19 @@ def test_a_katib_experiment_of_another_kind_imports_plans_and_keeps_its_trial_te
 def test_seven_katib_examples_of_other_kinds_are_vendored_with_katibs_licence() -> None:
     assert len(FILES) == 7
     assert "Apache License" in (DATA / "LICENSE").read_text()
-    kinds = {yaml.safe_load((DATA / f).read_text())["spec"]["trialTemplate"]["trialSpec"]["kind"] for f in FILES}
-    assert kinds == {"Workflow", "PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "TrainJob", "PipelineRun"}
+    kinds = {
+        yaml.safe_load((DATA / f).read_text())["spec"]["trialTemplate"]["trialSpec"]["kind"]
+        for f in FILES
+    }
+    assert kinds == {
+        "Workflow",
+        "PyTorchJob",
+        "TFJob",
+        "MPIJob",
+        "XGBoostJob",
+        "TrainJob",
+        "PipelineRun",
+    }
 
 
 def test_a_gjson_condition_cel_cannot_state_is_a_note_and_the_kinds_default_stands(
@@ -122,4 +144,7 @@ def test_a_gjson_condition_cel_cannot_state_is_a_note_and_the_kinds_default_stan
     assert seen.code == 0, seen
     notes = [line for line in seen.err.splitlines() if "successCondition" in line]
     assert len(notes) == 1 and "has no CEL translation" in notes[0], seen
-    assert "successCondition" not in yaml.safe_load(Path(user.path("session.yaml")).read_text())["spec"]["trialResource"]
+    assert (
+        "successCondition"
+        not in yaml.safe_load(Path(user.path("session.yaml")).read_text())["spec"]["trialResource"]
+    )

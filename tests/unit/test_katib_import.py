@@ -165,7 +165,7 @@ def test_a_kind_without_defaults_and_an_untranslatable_condition_is_one_error() 
     trial = exp["spec"]["trialTemplate"]
     trial["trialSpec"]["apiVersion"] = "example.com/v1"
     trial["successCondition"] = "status.conditions.#.type"
-    with pytest.raises(KatibError, match="successCondition: GJSON .* has no CEL translation"):
+    with pytest.raises(KatibError, match=r"successCondition: GJSON .* has no CEL translation"):
         convert_experiment(exp)
 
 

@@ -300,7 +300,7 @@ class SessionSpec(_Model):
         known = {p.name for p in self.search_space} if self.search_space else None
         if self.trial_resource is not None:
             r = self.runner
-            extra = {"container": r.container, "objective": r.objective}
+            extra: dict[str, object] = {"container": r.container, "objective": r.objective}
             extra["objectiveCommand"] = r.objective_command
             runner_set = [*r.pod_fields(), *(k for k, v in extra.items() if v is not None)]
             problem = trial_resource_problem(

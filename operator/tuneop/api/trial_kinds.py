@@ -96,7 +96,12 @@ class KindDefaults:
     kueue: bool  # Kueue admits this kind through the queue-name label
 
 
-_TRAINING = {"PyTorchJob": "pytorch", "TFJob": "tensorflow", "MPIJob": "mpi", "XGBoostJob": "xgboost"}
+_TRAINING = {
+    "PyTorchJob": "pytorch",
+    "TFJob": "tensorflow",
+    "MPIJob": "mpi",
+    "XGBoostJob": "xgboost",
+}
 
 KNOWN_KINDS: tuple[KindDefaults, ...] = (
     KindDefaults(

@@ -66,7 +66,7 @@ def cel_problem(expression: str) -> str | None:
 
     try:
         tree = celpy.Environment().compile(expression)
-    except Exception as err:  # noqa: BLE001 - celpy raises parse errors of several types
+    except Exception as err:
         column = getattr(err, "column", None)
         return "not valid CEL" + (f" (at character {column})" if isinstance(column, int) else "")
     if _depth(tree) > MAX_COMPREHENSION_DEPTH:
@@ -239,7 +239,9 @@ def trial_resource_problem(
     if runner_fields:
         return f"runner.{runner_fields[0]}: not with spec.trialResource (its manifest holds it)"
     used = {
-        m.group(1) for s in manifest_strings(resource.manifest) for m in PARAM_PLACEHOLDER.finditer(s)
+        m.group(1)
+        for s in manifest_strings(resource.manifest)
+        for m in PARAM_PLACEHOLDER.finditer(s)
     }
     unknown = sorted(used - param_names) if param_names is not None else []
     if unknown:

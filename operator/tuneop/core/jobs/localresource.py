@@ -39,7 +39,9 @@ class LocalResource:
     path: str  # where in the manifest, for the notice
 
 
-def _containers(value: Any, path: str, names: str = "") -> Iterator[tuple[str, str, dict[str, Any]]]:
+def _containers(
+    value: Any, path: str, names: str = ""
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Every container of the manifest: its path, the keys and names on the way to it
     (``pytorchReplicaSpecs.Master``, a replicated Job's name) and the container under
     the name its pod gives it."""

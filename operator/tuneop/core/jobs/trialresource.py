@@ -104,11 +104,12 @@ def _size(value: Any, limit: int) -> int:
 
 def _holds(expression: str, obj: Mapping[str, Any]) -> bool:
     import celpy  # a session of a trial resource only
+    from celpy.adapter import json_to_cel
 
     env = celpy.Environment()
     try:
-        value = env.program(env.compile(expression)).evaluate({"self": celpy.json_to_cel(obj)})
-    except Exception:  # noqa: BLE001 - celpy's evaluation errors: the field is not there yet
+        value = env.program(env.compile(expression)).evaluate({"self": json_to_cel(dict(obj))})
+    except Exception:
         return False
     # Only a boolean true holds: a condition that yields 1 or "yes" is no verdict.
     return isinstance(value, celpy.celtypes.BoolType) and bool(value)
