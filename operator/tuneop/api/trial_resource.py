@@ -126,7 +126,6 @@ class TrialResource(ApiModel):
     )
     primary_pod_labels: dict[str, str] | None = Field(
         default=None,
-        max_length=16,
         description="Labels of the pod whose log holds the metrics (optional for a well-known"
         " kind).",
     )
@@ -214,7 +213,10 @@ class TrialResource(ApiModel):
     def _labels_problem(self) -> str | None:
         import re
 
-        for key, value in (self.primary_pod_labels or {}).items():
+        labels = self.primary_pod_labels or {}
+        if len(labels) > 16:
+            return "primaryPodLabels: at most 16 labels"
+        for key, value in labels.items():
             if len(key) > 316 or not re.match(_LABEL_KEY, key):
                 return f"primaryPodLabels: {key[:63]!r} is not a label key"
             if len(value) > 63 or not re.match(_LABEL_VALUE, value):
