@@ -62,8 +62,6 @@ from tuneop.core.wire.contract import TrialResult
 
 __all__ = [
     "Clock",
-
-
     "ClusterSessions",
     "Conflict",
     "EventSink",

@@ -41,7 +41,7 @@ def test_every_short_form_example_runs_the_runner_image(path: Path) -> None:
     for doc in yaml.safe_load_all(path.read_text()):
         if isinstance(doc, dict) and doc.get("kind") == "TuningSession":
             spec = doc["spec"]
-            if "template" in spec:
+            if "template" in spec or "trialResource" in spec:
                 assert "image" not in (spec.get("runner") or {})
             else:
                 assert spec["runner"]["image"] == "tuneop/runner:0.1.0"

@@ -138,7 +138,6 @@ def test_katib_volumes_secrets_and_gpus_reach_the_pod(capsys: pytest.CaptureFixt
     ("fixture", "words"),
     [
         pytest.param("enas-nas.yaml", "none to tune", id="nas"),
-        pytest.param("pytorchjob.yaml", "PyTorchJob is not a batch/v1 Job", id="other-trial-kind"),
     ],
 )
 def test_an_experiment_with_nothing_usable_is_one_error_and_exit_2(
@@ -147,6 +146,49 @@ def test_an_experiment_with_nothing_usable_is_one_error_and_exit_2(
     code, doc, err = run_import(capsys, fixture)
     assert (code, doc) == (2, None)
     assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
+def test_a_pytorchjob_trial_becomes_a_trial_resource(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc, err = run_import(capsys, "pytorchjob.yaml")
+    assert code == 0 and err == []
+    resource = doc["spec"]["trialResource"]
+    assert "template" not in doc["spec"]
+    assert resource["primaryContainer"] == "pytorch"
+    master = resource["manifest"]["spec"]["pytorchReplicaSpecs"]["Master"]
+    assert master["template"]["spec"]["containers"][0]["command"][-1] == "--lr=${params.lr}"
+
+
+def test_a_kind_without_defaults_and_an_untranslatable_condition_is_one_error() -> None:
+    from tuneop.core.conversions.katib import KatibError, convert_experiment
+
+    exp = yaml.safe_load((HERE / "pytorchjob.yaml").read_text())
+    trial = exp["spec"]["trialTemplate"]
+    trial["trialSpec"]["apiVersion"] = "example.com/v1"
+    trial["successCondition"] = "status.conditions.#.type"
+    with pytest.raises(KatibError, match=r"successCondition: GJSON .* has no CEL translation"):
+        convert_experiment(exp)
+
+
+@pytest.mark.parametrize(
+    ("gjson", "cel"),
+    [
+        (
+            'status.conditions.#(type=="Succeeded")#|#(status=="True")#',
+            "has(self.status) && has(self.status.conditions) && self.status.conditions"
+            ".exists(c, c.type == 'Succeeded' && c.status == 'True')",
+        ),
+        (
+            'status.[@this].#(phase=="Failed")#',
+            "has(self.status) && has(self.status.phase) && self.status.phase == 'Failed'",
+        ),
+        ("status.conditions.#.type", None),
+        ('status.conditions.#(type!="Running")#', None),
+    ],
+)
+def test_katibs_gjson_shapes_become_cel(gjson: str, cel: str | None) -> None:
+    from tuneop.core.conversions.katib_kinds import gjson_to_cel
+
+    assert gjson_to_cel(gjson) == cel
 
 
 def test_the_output_file_holds_the_session(

@@ -184,8 +184,8 @@ DISTRIBUTION_OPTIMIZER = Rule(
     " bayesian or hyperband",
 )
 RUNNER_IMAGE_OR_TEMPLATE = Rule(
-    "has(self.template) || (has(self.runner) && has(self.runner.image))",
-    "runner.image: required (or give spec.template)",
+    "has(self.template) || has(self.trialResource) || (has(self.runner) && has(self.runner.image))",
+    "runner.image: required (or give spec.template or spec.trialResource)",
 )
 # --- several objectives (spec.objectives) ------------------------------------------------
 OBJECTIVE_XOR_OBJECTIVES = Rule(

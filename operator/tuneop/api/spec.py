@@ -30,6 +30,7 @@ from tuneop.api.parameters import (
     Scalar,
     scalar_problem,
 )
+from tuneop.api.trial_resource import TrialResource, trial_resource_problem
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
@@ -63,6 +64,7 @@ __all__ = [
     "Scalar",
     "SessionSpec",
     "SpecError",
+    "TrialResource",
     "WarmStart",
     "format_validation_error",
     "parse_spec",
@@ -244,6 +246,11 @@ class SessionSpec(_Model):
         default=None,
         description="The trial's pod, a PodTemplateSpec (instead of runner's short form).",
     )
+    trial_resource: TrialResource | None = Field(
+        default=None,
+        description="Each trial as a resource of any kind (JobSet, TrainJob, PyTorchJob,"
+        " Workflow, PipelineRun...), instead of the Job of runner or template.",
+    )
     metrics_collector: MetricsCollector = Field(default_factory=MetricsCollector)
     suspend: bool = Field(default=False, strict=True, description="Create no new Jobs while true.")
     job_cleanup: Literal["Delete", "KeepFailed", "Keep"] = Field(
@@ -296,9 +303,18 @@ class SessionSpec(_Model):
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
         known = {p.name for p in self.search_space} if self.search_space else None
-        problem = trial_setup_problems(
-            self.template, self.runner, self.metrics_collector, known, packs
-        )
+        if self.trial_resource is not None:
+            r = self.runner
+            extra: dict[str, object] = {"container": r.container, "objective": r.objective}
+            extra["objectiveCommand"] = r.objective_command
+            runner_set = [*r.pod_fields(), *(k for k, v in extra.items() if v is not None)]
+            problem = trial_resource_problem(
+                self.trial_resource, self.template, runner_set, known, packs
+            )
+        else:
+            problem = trial_setup_problems(
+                self.template, self.runner, self.metrics_collector, known, packs
+            )
         if problem:
             raise ValueError(problem)
         if self.trials is not None:

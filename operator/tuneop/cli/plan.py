@@ -309,19 +309,36 @@ def _drawn_lines(s: SessionSpec) -> list[str]:
     """One line per normal or log-normal parameter: the distribution its values come from,
     as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
     return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
+def _kind_lines(s: SessionSpec) -> list[_Line]:
+    """What a trial resource of another kind is, and how tuneop reads it."""
+    if s.trial_resource is None:
+        return []
+    r = s.trial_resource.resolved()
+    labels = ", ".join(f"{k}={v}" for k, v in r.primary_pod_labels.items()) or "any"
+    container = r.primary_container or "its first"
+    return [
+        (f"each trial runs as a {clean(r.kind)} ({clean(r.api_version)})",),
+        (f"  succeeded when: {clean(r.success_condition)}",),
+        (f"  failed when: {clean(r.failure_condition)}",),
+        (f"  metrics from: the pod labelled {clean(labels)}, container {clean(container)}",),
+    ]
 
 
 def _table_items(d: DryRun) -> list[_Line | _Table]:
     s, ref = d.session.spec, d.session.ref
+    kind = s.trial_resource.kind if s.trial_resource is not None else "Job"
     packing = f"{s.workers} workers" if s.workers else f"{s.trials_per_job or 1} trial(s) per Job"
+    if s.trial_resource is not None:
+        packing = "one trial each"
     search = "explicit trials" if s.trials is not None else f"{s.optimizer.type} search"
     items: list[_Line | _Table] = [
         (
             (clean(ref.key), "bold"),
-            f": {search}, {d.total_trials} trials in {d.total_jobs} Jobs ({packing}), "
+            f": {search}, {d.total_trials} trials in {d.total_jobs} {clean(kind)}s ({packing}), "
             f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
             + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
-        )
+        ),
+        *_kind_lines(s),
     ]
     if s.queue_name is not None:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))

@@ -52,6 +52,7 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
 
     from tuneop.cli.preflight import local_setup, preflight
 
+    session = _local_trial_resource(args, session)
     # The preflight loads the objective in a Python process of its own (0.1 s and more):
     # meanwhile this one imports what the run needs. Nothing runs before its answer.
     with ThreadPoolExecutor(1) as pool:
@@ -70,6 +71,31 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     console = output_console()
     run = _run_here(args, session, console, _mirrors(args), warm_start, setup)
     return _finish(args, session, run, console)
+
+
+def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session:
+    """A session of another kind runs its primary container here, or is refused."""
+    resource = session.spec.trial_resource
+    if resource is None:
+        return session
+    import dataclasses
+
+    from tuneop.api.spec import parse_spec, spec_to_wire
+    from tuneop.core.jobs.localresource import local_resource_template
+
+    local = local_resource_template(resource)
+    if isinstance(local, str):
+        raise UsageError(f"{args.file}: {local}")
+    print(
+        f"notice: {clean(local.path)}: a local run runs the {clean(resource.kind)}'s primary"
+        f" container {clean(local.container)} alone, as a process here; the rest of the"
+        f" {clean(resource.kind)} runs only on a cluster",
+        file=sys.stderr,
+    )
+    wire = {k: v for k, v in spec_to_wire(session.spec).items() if k != "trialResource"}
+    wire["template"] = local.template
+    wire["runner"] = {**wire.get("runner", {}), "container": local.container}
+    return dataclasses.replace(session, spec=parse_spec(wire))
 
 
 def _load_run_modules(spec: Any, with_redis: bool) -> None:

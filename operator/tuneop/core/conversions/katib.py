@@ -11,14 +11,16 @@ qmc; ``random_state`` as the seed),
 ``batch/v1`` Job ``trialSpec`` (its pod template becomes ``spec.template``,
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
 ``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
-placeholders rewritten to ``${params.<reference>}``, and the StdOut metrics
-collector (Katib's default). ``normal`` and ``logNormal`` distributions carry over
-as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
+placeholders rewritten to ``${params.<reference>}``, a trial template of any other
+kind as ``spec.trialResource`` (``katib_kinds``: the manifest, the conditions
+translated from GJSON to CEL, the primary pod labels and container), and the StdOut
+metrics collector (Katib's default). ``normal`` and ``logNormal`` distributions carry
+over as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
 service); with another algorithm Katib samples them uniformly, and so does the
 import, with a note.
 
 What does not carry over is returned as notes, one line each: early stopping,
-NAS, other trial kinds, other collectors, custom metric filters, placeholders
+NAS, GJSON conditions CEL cannot state, other collectors, custom metric filters, placeholders
 outside the trial container's command and args. A conversion that leaves
 nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
 Katib has no trial timeout nor experiment deadline: the session gets a day per
@@ -38,6 +40,7 @@ import re
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
+from tuneop.core.conversions.katib_kinds import trial_resource_fields
 
 __all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment"]
 
@@ -233,8 +236,7 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
         what = "a configMap trial template" if tt.get("configMap") else "no trialSpec"
         raise KatibError(f"spec.trialTemplate: {what}; tuneop needs an inline batch/v1 Job")
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
-        kind = f"{job.get('apiVersion')} {job.get('kind')}"[:80]
-        raise KatibError(f"spec.trialTemplate.trialSpec: {kind} is not a batch/v1 Job")
+        return {}, _other_kind(tt, job, notes)
     where = "spec.trialTemplate.trialSpec.spec"
     job_spec = _mapping(job.get("spec"), where)
     template = copy.deepcopy(_mapping(job_spec.get("template"), f"{where}.template"))
@@ -275,6 +277,17 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
                 f"spec.trialTemplate.{key}: not carried over (the Job's own status counts)"
             )
     return template, fields
+
+
+def _other_kind(tt: dict[str, Any], job: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The session fields of a trial template of another kind (``katib_kinds``)."""
+    params = _list(tt.get("trialParameters"), "spec.trialTemplate.trialParameters")
+    refs = {p["name"]: p.get("reference") for p in params if isinstance(p, dict) and "name" in p}
+    fields = trial_resource_fields(tt, job, refs, notes)
+    if isinstance(fields, str):
+        raise KatibError(fields)
+    fields["trialTimeoutSeconds"] = TRIAL_TIMEOUT_SECONDS
+    return fields
 
 
 def _collector(
@@ -334,7 +347,8 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     session.update(fields)
     session["deadlineSeconds"] = MAX_SECONDS
     session["metricsCollector"] = _collector(spec, strategies, notes)
-    session["template"] = template
+    if template:  # a Job's pod; another kind's manifest is in fields' trialResource
+        session["template"] = template
     meta = _mapping(exp.get("metadata"), "metadata")
     metadata = {k: meta[k] for k in ("name", "namespace") if isinstance(meta.get(k), str)}
     manifest = {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "metadata": metadata}

@@ -48,6 +48,7 @@ from tuneop.api.vocabulary import (
 from tuneop.core.jobs.observed import Params, Retry
 from tuneop.core.jobs.podtemplate import CONTAINER, trial_pod
 from tuneop.core.jobs.pruning import early_stopping_env
+from tuneop.core.jobs.trialresource import render_trial_resource
 from tuneop.core.ranges import format_ranges, parse_ranges
 
 __all__ = [
@@ -208,7 +209,6 @@ def job_manifest(
     if retry is not None:
         env.append({"name": ENV_ATTEMPT, "value": str(retry.attempt)})
         annotations[ANN_ATTEMPT] = str(retry.attempt)
-    template = trial_pod(spec, labels, env, trials, params)
     job_labels = dict(labels)
     if retry is not None:
         job_labels[LABEL_RETRY_OF] = str(retry.of)
@@ -220,6 +220,13 @@ def job_manifest(
     }
     if ref.uid:
         metadata["ownerReferences"] = [owner_reference(ref)]
+    if spec.trial_resource is not None:
+        # Another kind: the same metadata over the session's manifest, one trial each
+        # (the spec's rules); Kueue's webhook suspends a kind it manages by its label.
+        if spec.queue_name is not None:
+            metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
+        return render_trial_resource(spec.trial_resource, metadata, params[0])
+    template = trial_pod(spec, labels, env, trials, params)
     container = template["metadata"]["annotations"][ANN_CONTAINER]
     job_spec: dict[str, Any] = {
         # Retries are per trial, by the operator (core.planning.retry): a Job retried whole would

@@ -1,0 +1,129 @@
+"""A trial resource of any kind: its manifest rendered for one trial, and how it ended.
+
+With ``spec.trialResource`` each trial runs as one resource of the session's kind
+(a JobSet, a TrainJob, a PyTorchJob, a Workflow...) instead of a Job. The
+resource carries exactly the metadata a worker Job carries (name, namespace,
+the ``tuneop.dev/session`` and ``tuneop.dev/job-index`` labels, the trials
+annotation, the owner reference to the session, Kueue's queue-name label with
+``spec.queueName``), so the ledger, the retries and the cleanup read it as they
+read a Job: the Job is this model's instance whose manifest tuneop writes itself.
+
+``${params.NAME}`` placeholders are filled in every string value of the manifest
+with the param's text (no kubelet escaping: which strings a kind's controller
+hands to the kubelet as a command is the kind's business).
+
+``outcome`` evaluates the resolved success and failure conditions (CEL, as
+``self``) on the object the cluster returned: an object past ``MAX_OBJECT_VALUES``
+values is not evaluated (the conditions' comprehensions nest at most twice, so
+this bounds the work), and a condition that cannot be evaluated yet (a field
+absent, a type that does not fit) counts as not yet true.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from tuneop.api.spec import SessionSpec
+from tuneop.api.template import PARAM_PLACEHOLDER
+from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource
+from tuneop.core.jobs.observed import Params
+from tuneop.core.jobs.podtemplate import param_text
+
+__all__ = [
+    "MAX_OBJECT_VALUES",
+    "Outcome",
+    "outcome",
+    "render_trial_resource",
+    "trial_kind_name",
+]
+
+MAX_OBJECT_VALUES = 20_000
+Outcome = Literal["Succeeded", "Failed"]
+
+
+def trial_kind_name(spec: SessionSpec) -> str:
+    """What one trial's resource is called in messages: ``Job``, ``JobSet``..."""
+    return spec.trial_resource.kind if spec.trial_resource is not None else "Job"
+
+
+def _fill(value: Any, params: Params) -> Any:
+    """``value`` with every ``${params.NAME}`` of its strings replaced by the param's text."""
+
+    def one(m: Any) -> str:
+        name = m.group(1)
+        return param_text(params[name]) if name in params else str(m.group(0))
+
+    if isinstance(value, str):
+        return PARAM_PLACEHOLDER.sub(one, value)
+    if isinstance(value, dict):
+        return {k: _fill(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, params) for v in value]
+    return value
+
+
+def render_trial_resource(
+    resource: TrialResource, metadata: Mapping[str, Any], params: Params
+) -> dict[str, Any]:
+    """The manifest tuneop creates for one trial: the session's, params filled, and
+    ``metadata`` (the worker Job's: name, namespace, labels, annotations, owner) over
+    the manifest's own labels and annotations (tuneop's keys win)."""
+    manifest = _fill(copy.deepcopy(resource.manifest), params)
+    own = manifest.get("metadata") or {}
+    meta: dict[str, Any] = {
+        k: v for k, v in own.items() if k not in ("name", "generateName", "namespace")
+    }
+    meta.update(
+        {
+            "name": metadata["name"],
+            "namespace": metadata["namespace"],
+            "labels": {**(own.get("labels") or {}), **metadata.get("labels", {})},
+            "annotations": {**(own.get("annotations") or {}), **metadata.get("annotations", {})},
+        }
+    )
+    if "ownerReferences" in metadata:
+        meta["ownerReferences"] = metadata["ownerReferences"]
+    manifest["metadata"] = meta
+    return dict(manifest)
+
+
+def _size(value: Any, limit: int) -> int:
+    """How many values ``value`` holds, counting up to just past ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _holds(expression: str, obj: Mapping[str, Any]) -> bool:
+    import celpy  # a session of a trial resource only
+    from celpy.adapter import json_to_cel
+
+    env = celpy.Environment()
+    try:
+        value = env.program(env.compile(expression)).evaluate({"self": json_to_cel(dict(obj))})
+    except Exception:
+        return False
+    # Only a boolean true holds: a condition that yields 1 or "yes" is no verdict.
+    return isinstance(value, celpy.celtypes.BoolType) and bool(value)
+
+
+def outcome(resolved: ResolvedTrialResource, obj: Mapping[str, Any]) -> Outcome | None:
+    """``Failed``, ``Succeeded`` or None (still running) for the observed object ``obj``.
+
+    The failure condition is read first: an object that says both has failed.
+    """
+    if _size(obj, MAX_OBJECT_VALUES) > MAX_OBJECT_VALUES:
+        return None
+    if _holds(resolved.failure_condition, obj):
+        return "Failed"
+    if _holds(resolved.success_condition, obj):
+        return "Succeeded"
+    return None
