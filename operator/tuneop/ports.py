@@ -65,6 +65,7 @@ __all__ = [
 
 
     "ClusterSessions",
+    "ConfigMaps",
     "Conflict",
     "EventSink",
     "JobBackend",
@@ -181,6 +182,16 @@ class ClusterSessions(Protocol):
     def read(self, ref: SessionRef) -> dict[str, Any]: ...
 
     def suspend(self, ref: SessionRef, *, manager: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ConfigMaps(Protocol):
+    """ConfigMaps read from a cluster, as ``tuneop import katib --from-cluster`` reads a
+    trial template: the object, or None when there is no such ConfigMap. The object is
+    untrusted (bounded by the transport, checked by its reader)."""
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def close(self) -> None: ...
 

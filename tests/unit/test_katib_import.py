@@ -73,6 +73,10 @@ CONVERTED = [
         {
             "optimizer": {"type": "bayesian"},
             "objective": {"metric": "accuracy", "direction": "maximize"},
+            "metricsCollector": {
+                "kind": "StdOut",
+                "metricsFormat": ["([\\w|-]+)\\s*:\\s*([+-]?\\d*(\\.\\d+)?([Ee][+-]?\\d+)?)"],
+            },
         },
         [
             "early stopping",
@@ -81,15 +85,18 @@ CONVERTED = [
             "distribution normal",
             "bayesianoptimization becomes",
             "n_initial_points",
-            "custom formats",
         ],
         "fit.py",
         id="bayesian-with-what-does-not-carry",
     ),
     pytest.param(
         "multivariate-tpe-file.yaml",
-        {"optimizer": {"type": "bayesian"}, "totalTrials": 10},
-        ["multivariate-tpe becomes", "maxTrialCount: absent", "collector File"],
+        {
+            "optimizer": {"type": "bayesian"},
+            "totalTrials": 10,
+            "metricsCollector": {"kind": "File", "path": "/var/log/katib/metrics.log"},
+        },
+        ["multivariate-tpe becomes", "maxTrialCount: absent"],
         "--max-depth=",
         id="multivariate-tpe-file-collector",
     ),

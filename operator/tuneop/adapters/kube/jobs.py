@@ -59,7 +59,7 @@ from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.adapters.kube.transport import Kube, Reply
 from tuneop.api.session import SessionRef
-from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
+from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER, LABEL_SESSION
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
 from tuneop.core.jobs.observed import JobState, ObservedJob
@@ -216,8 +216,10 @@ class KubeJobs:
         """
         meta = pod.get("metadata") or {}
         name = meta.get("name", "")
-        # The trial container is named on the pod; pods of older operators lack it.
-        container = (meta.get("annotations") or {}).get(ANN_CONTAINER) or CONTAINER
+        # The trial container is named on the pod (pods of older operators lack it); a file
+        # collector's follower sidecar, when there is one, prints the metrics instead.
+        ann = meta.get("annotations") or {}
+        container = ann.get(ANN_METRICS_CONTAINER) or ann.get(ANN_CONTAINER) or CONTAINER
         reply = self.kube.request(
             "read_log",
             "GET",

@@ -144,7 +144,7 @@ class LocalJobs:
     def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
-        argv = worker_argv(container, own)
+        argv = worker_argv(container, own, job.manifest["spec"]["template"])
         # No pod to schedule nor image to pull here: the trials' own time is the limit.
         limit = float(spec["activeDeadlineSeconds"]) - JOB_START_SLACK_SECONDS
         if is_runner(argv):

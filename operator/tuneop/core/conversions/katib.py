@@ -10,11 +10,20 @@ qmc; ``random_state`` as the seed),
 ``batch/v1`` Job ``trialSpec`` (its pod template becomes ``spec.template``,
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
 ``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
-placeholders rewritten to ``${params.<reference>}``, and the StdOut metrics
-collector (Katib's default).
+placeholders rewritten to ``${params.<reference>}`` (or the same Job from the
+ConfigMap ``trialTemplate.configMap`` names, handed in by the caller:
+``tuneop.core.conversions.katib_configmap``; either way every placeholder must be
+declared, as Katib's webhook checks), and the StdOut metrics collector (Katib's
+default).
+
+The metrics collector carries over too: StdOut, File (``name=value`` lines, JSON
+lines, custom ``metricsFormat`` regexes) and TensorFlowEvent, read by tuneop's own
+follower (``tuneop.core.jobs.metricsfile``); Katib's Custom collector, which
+Katib's own example marks as not working in v1beta1, becomes a File collector on
+the path it names, with a note.
 
 What does not carry over is returned as notes, one line each: early stopping,
-NAS, other trial kinds, other collectors, custom metric filters, placeholders
+NAS, other trial kinds, other collectors (Prometheus), placeholders
 outside the trial container's command and args. A conversion that leaves
 nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
 Katib has no trial timeout nor experiment deadline: the session gets a day per
@@ -34,6 +43,12 @@ import re
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
+from tuneop.core.conversions.katib_configmap import (
+    ConfigMapError,
+    configmap_ref,
+    placeholder_problem,
+    trial_spec_from,
+)
 
 __all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment"]
 
@@ -168,13 +183,38 @@ def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
     ]
 
 
-def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _trial_job(tt: dict[str, Any], config_map: Any) -> dict[str, Any]:
+    """The trial's Job: inline (``trialSpec``) or from the ConfigMap it names, with its
+    ``${trialParameters.x}`` placeholders checked as Katib's webhook checks them."""
+    job = tt.get("trialSpec")
+    source = "spec.trialTemplate.trialSpec"
+    try:
+        if job is None and tt.get("configMap") is not None:
+            namespace, name, key = configmap_ref(tt)
+            if config_map is None:
+                raise KatibError(
+                    f"spec.trialTemplate.configMap: the trial template is in ConfigMap"
+                    f" {namespace[:63]}/{name[:253]}; give it with --configmap FILE or read"
+                    " it with --from-cluster"
+                )
+            job = trial_spec_from(tt, config_map)
+            source = f"the template in ConfigMap {namespace[:63]}/{name[:253]} ({key[:253]})"
+    except ConfigMapError as err:
+        raise KatibError(str(err)) from None
+    if not isinstance(job, dict):
+        raise KatibError("spec.trialTemplate: no trialSpec; tuneop needs a batch/v1 Job")
+    problem = placeholder_problem(tt, job, source)
+    if problem:
+        raise KatibError(problem)
+    return job
+
+
+def _template(
+    spec: dict[str, Any], notes: list[str], config_map: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod template and the session fields taken from ``trialTemplate``."""
     tt = _mapping(spec.get("trialTemplate"), "spec.trialTemplate")
-    job = tt.get("trialSpec")
-    if not isinstance(job, dict):
-        what = "a configMap trial template" if tt.get("configMap") else "no trialSpec"
-        raise KatibError(f"spec.trialTemplate: {what}; tuneop needs an inline batch/v1 Job")
+    job = _trial_job(tt, config_map)
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
         kind = f"{job.get('apiVersion')} {job.get('kind')}"[:80]
         raise KatibError(f"spec.trialTemplate.trialSpec: {kind} is not a batch/v1 Job")
@@ -220,31 +260,58 @@ def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], d
     return template, fields
 
 
+def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``source.fileSystemPath`` and ``source.filter.metricsFormat``, their types checked."""
+    where = "spec.metricsCollectorSpec.source"
+    source = _mapping(mc.get("source"), where)
+    fs = _mapping(source.get("fileSystemPath"), f"{where}.fileSystemPath")
+    formats = _list(
+        _mapping(source.get("filter"), f"{where}.filter").get("metricsFormat"),
+        f"{where}.filter.metricsFormat",
+    )
+    if not all(isinstance(f, str) for f in formats):
+        raise KatibError(f"{where}.filter.metricsFormat: must be a list of strings")
+    return fs, formats
+
+
 def _collector(
     spec: dict[str, Any], strategies: list[dict[str, Any]], notes: list[str]
 ) -> dict[str, Any]:
-    mc = _mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
-    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get(
-        "kind", "StdOut"
-    )
-    if kind != "StdOut":
+    """Katib's collector: StdOut, File (text, JSON, custom regexes), TensorFlowEvent, and
+    Custom as a File collector on the path it names (Katib's own example marks it broken)."""
+    where = "spec.metricsCollectorSpec"
+    mc = _mapping(spec.get("metricsCollectorSpec"), where)
+    collector = _mapping(mc.get("collector"), f"{where}.collector")
+    kind = collector.get("kind", "StdOut")
+    fs, formats = _source(mc)
+    path = fs.get("path")
+    out: dict[str, Any] = {"kind": "StdOut"}
+    if kind in ("File", "TensorFlowEvent", "Custom") and isinstance(path, str) and path:
+        out = {"kind": "TensorFlowEvent" if kind == "TensorFlowEvent" else "File", "path": path}
+        if kind == "Custom":
+            notes.append(
+                f"{where}.collector: Custom (marked not working in v1beta1 by Katib's own"
+                f" example) becomes a File collector on {path[:200]}; its image is not run"
+            )
+        if fs.get("format") == "JSON" and kind != "TensorFlowEvent":
+            out["format"] = "JSON"
+    elif kind != "StdOut":
         notes.append(
-            f"spec.metricsCollectorSpec: collector {str(kind)[:40]} not carried over;"
+            f"{where}: collector {str(kind)[:40]} not carried over;"
             " the trial must print name=value on stdout"
         )
-    source = _mapping(mc.get("source"), "spec.metricsCollectorSpec.source")
-    if _mapping(source.get("filter"), "spec.metricsCollectorSpec.source.filter").get(
-        "metricsFormat"
-    ):
-        notes.append("spec.metricsCollectorSpec.source.filter: custom formats not carried over")
-    out: dict[str, Any] = {"kind": "StdOut"}
+    if formats and out.get("format") != "JSON" and out["kind"] != "TensorFlowEvent":
+        out["metricsFormat"] = list(formats)
     if strategies:
         out["metricStrategies"] = strategies
     return out
 
 
-def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
-    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over."""
+def convert_experiment(exp: Any, config_map: Any = None) -> tuple[dict[str, Any], list[str]]:
+    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over.
+
+    ``config_map`` is the ConfigMap (a mapping) holding the trial template when
+    ``trialTemplate.configMap`` names one; without it such an Experiment is refused."""
     if not isinstance(exp, dict) or exp.get("kind") != "Experiment":
         raise KatibError("not a Katib Experiment (kind: Experiment)")
     if not str(exp.get("apiVersion", "")).startswith("kubeflow.org/"):
@@ -257,7 +324,7 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     if not _list(spec.get("parameters"), "spec.parameters"):
         raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
     objective, strategies = _objective(spec)
-    template, fields = _template(spec, notes)
+    template, fields = _template(spec, notes, config_map)
     session: dict[str, Any] = {
         "objective": objective,
         "searchSpace": [_parameter(p, i, notes) for i, p in enumerate(spec["parameters"])],
