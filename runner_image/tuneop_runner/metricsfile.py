@@ -27,8 +27,8 @@ file cut shorter (rewritten) is read again from its start.
 ``--run -- PROGRAM ARGS...`` is the local form: it runs the trial itself, follows
 the file while it runs, reads the rest once it has exited and exits with its code.
 What the file or directory already held before the trial started is not the
-trial's (an earlier trial's, in a folder that outlives it), so it is skipped, as an
-emptyDir starts empty.
+trial's (an earlier trial's, in a folder that outlives it): a metrics file is removed
+and event files already there are read from their end, as an emptyDir starts empty.
 """
 
 from __future__ import annotations
@@ -91,10 +91,16 @@ class Follower:
         self.out.flush()
 
     def skip_existing(self) -> None:
-        """What is there now is not the trial's: start after it."""
-        names = [self.path] if self.kind == "File" else self._event_files()
-        for name in names:
-            with contextlib.suppress(OSError):  # not there yet: read it all when it is
+        """What is there now is not the trial's. A metrics file left by an earlier trial is
+        removed (a trial rewriting it to the same length would otherwise go unseen), as
+        each pod's emptyDir starts empty; event files, named per writer, are read from
+        their current end."""
+        if self.kind == "File":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            return
+        for name in self._event_files():
+            with contextlib.suppress(OSError):
                 self.offsets[name] = os.stat(name).st_size
 
     def _read_new(self, name: str) -> bytes:
@@ -162,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["File", "TensorFlowEvent"], default="File")
     p.add_argument("--metric", action="append", default=[], help="TensorFlowEvent: a metric")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between two reads")
-    p.add_argument("--run", nargs=argparse.REMAINDER, help="-- PROGRAM ARGS: run the trial too")
+    p.add_argument("--run", action="store_true", help="-- PROGRAM ARGS: run the trial too")
     return p
 
 
@@ -185,10 +191,12 @@ def _run(follower: Follower, argv: list[str], poll: float) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The trial's own words come after "--" and are never read as this program's options.
+    program = words[words.index("--") + 1 :] if "--" in words else []
+    args = _parser().parse_args(words[: words.index("--")] if "--" in words else words)
     follower = Follower(args.path, args.kind, args.metric, sys.stdout)
-    if args.run is not None:
-        program = args.run[1:] if args.run[:1] == ["--"] else args.run
+    if args.run:
         if not program:
             _parser().error("--run: give the program after --")
         return _run(follower, program, args.poll)
