@@ -110,7 +110,8 @@ def test_a_valid_configmap_template_imports_and_runs_here(user: User) -> None:
     assert container["command"][-1] == "--x=${params.x}"
     ran = user.tuneop("run", "s.yaml", "--local", "--no-report")
     assert ran.code == 0, ran
-    records = [json.loads(p.read_text()) for p in user.path("tuneop-results").glob("*/trials/*.json")]
+    trials = user.path("tuneop-results").glob("*/trials/*.json")
+    records = [json.loads(p.read_text()) for p in trials]
     assert sorted(r["metrics"]["loss"] for r in records) == [0, 1, 1]
 
 

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tuneop_runner.metricsfile import METRICS_PREFIX, Follower, should_consider
-from tuneop_runner.tfevents import TFRecordError, crc32c, read_records, scalars
 
 from tuneop.core.jobs import metricsfile as core_side
+from tuneop_runner.metricsfile import METRICS_PREFIX, Follower, should_consider
+from tuneop_runner.tfevents import TFRecordError, crc32c, read_records, scalars
 
 DATA = Path(__file__).parents[1] / "data" / "tfevents"
 EXPECTED: dict[str, list[list[object]]] = json.loads((DATA / "expected.json").read_text())
@@ -86,8 +86,10 @@ def test_run_mode_runs_the_trial_and_skips_an_earlier_trials_lines(tmp_path: Pat
     path.write_text("loss=99\n")  # an earlier trial's: removed before this one starts
     program = f"import sys; open({str(path)!r}, 'a').write('loss=1\\n'); print('x=5'); sys.exit(3)"
     done = subprocess.run(
-        [sys.executable, "-m", "tuneop_runner.metricsfile", "--path", str(path), "--run", "--"]
-        + [sys.executable, "-c", program],
+        [
+            *(sys.executable, "-m", "tuneop_runner.metricsfile", "--path", str(path), "--run"),
+            *("--", sys.executable, "-c", program),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
