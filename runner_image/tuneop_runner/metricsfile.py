@@ -28,7 +28,8 @@ file cut shorter (rewritten) is read again from its start.
 the file while it runs, reads the rest once it has exited and exits with its code.
 What the file or directory already held before the trial started is not the
 trial's (an earlier trial's, in a folder that outlives it): a metrics file is removed
-and event files already there are read from their end, as an emptyDir starts empty.
+and event files already there are read from their end, as an emptyDir starts empty;
+a directory missing is made, as the emptyDir is mounted there.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class Follower:
         removed (a trial rewriting it to the same length would otherwise go unseen), as
         each pod's emptyDir starts empty; event files, named per writer, are read from
         their current end."""
+        # The directory is there, as the emptyDir mounted at it is on a cluster.
+        with contextlib.suppress(OSError):
+            os.makedirs(os.path.dirname(self.path) if self.kind == "File" else self.path)
         if self.kind == "File":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)

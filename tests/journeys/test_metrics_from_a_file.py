@@ -172,3 +172,12 @@ def test_katibs_custom_collector_imports_as_a_file_collector_with_a_note(user: U
     assert collector == {"kind": "File", "path": "/katib/mnist.log"}
     notes = [line for line in err.splitlines() if "Custom" in line]
     assert len(notes) == 1 and notes[0].startswith("note:"), err
+
+
+def test_the_metrics_file_example_runs_here(user: User) -> None:
+    shutil.rmtree("/tmp/tuneop-metrics-file-example", ignore_errors=True)  # made by the run
+    seen = user.tuneop("run", "examples/metrics-file.yaml", "--local", "--no-report")
+    assert seen.code == 0, seen
+    got = records(user, "metrics-file")
+    assert len(got) == 6 and all(r["outcome"] == "Succeeded" for r in got), got
+    assert all(len(r["intermediate"]) == 5 for r in got)  # type: ignore[arg-type]
