@@ -75,6 +75,7 @@ __all__ = [
     "Rejected",
     "ResultStore",
     "ResultsReader",
+    "RunningLogs",
     "SessionGone",
     "StatusStore",
     "Suggester",
@@ -107,6 +108,14 @@ class JobBackend(Protocol):
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 
     def delete_job(self, ref: SessionRef, name: str) -> None: ...
+
+
+class RunningLogs(Protocol):
+    """The beginning of a running Job's trial output (its metrics container's, for a file
+    collector), at most ``limit`` bytes: what early stopping judges a running trial on
+    (``earlyStopping.type: medianStop``). None when there is nothing to read yet."""
+
+    def first_output(self, ref: SessionRef, job: ObservedJob, limit: int) -> str | None: ...
 
 
 class StatusStore(Protocol):

@@ -73,13 +73,13 @@ CONVERTED = [
         {
             "optimizer": {"type": "bayesian"},
             "objective": {"metric": "accuracy", "direction": "maximize"},
+            "earlyStopping": {"type": "medianStop", "minTrialsRequired": 2},
             "metricsCollector": {
                 "kind": "StdOut",
                 "metricsFormat": ["([\\w|-]+)\\s*:\\s*([+-]?\\d*(\\.\\d+)?([Ee][+-]?\\d+)?)"],
             },
         },
         [
-            "early stopping",
             "outside the primary container",
             "successCondition",
             "distribution normal",

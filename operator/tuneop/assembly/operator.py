@@ -204,6 +204,7 @@ def operator_loop(
         clock=clock,
         suggester=suggester,
         warm_start=results.warm_start,
+        running_logs=jobs,  # Katib's median stop reads running trials' output
     )
     forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
     # A deleted session's study goes with it (kopf tells the forgetters its namespace/name).

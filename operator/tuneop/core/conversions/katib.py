@@ -22,9 +22,11 @@ follower (``tuneop.core.jobs.metricsfile``); Katib's Custom collector, which
 Katib's own example marks as not working in v1beta1, becomes a File collector on
 the path it names, with a note.
 
-What does not carry over is returned as notes, one line each: early stopping,
-NAS, other trial kinds, other collectors (Prometheus), placeholders
-outside the trial container's command and args. A conversion that leaves
+Katib's ``medianstop`` early stopping becomes ``earlyStopping.type: medianStop``
+(``min_trials_required``, ``start_step``), which the operator applies to trials read
+from their output or a file. What does not carry over is returned as notes, one line
+each: other early stopping algorithms, NAS, other trial kinds, other collectors
+(Prometheus), placeholders outside the trial container's command and args. A conversion that leaves
 nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
 Katib has no trial timeout nor experiment deadline: the session gets a day per
 trial and tuneop's 30-day bound unless the Job says otherwise.
@@ -307,6 +309,36 @@ def _collector(
     return out
 
 
+_MEDIAN_SETTINGS = {"min_trials_required": "minTrialsRequired", "start_step": "startStep"}
+
+
+def _early_stopping(spec: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """Katib's ``medianstop`` as ``earlyStopping.type: medianStop``, its two settings
+    (whole numbers of at least 1, as Katib's service validates them)."""
+    where = "spec.earlyStopping"
+    es = _mapping(spec.get("earlyStopping"), where)
+    if not es:
+        return None
+    name = es.get("algorithmName")
+    if name != "medianstop":
+        notes.append(f"{where}: {str(name)[:40]} not carried over (tuneop knows medianstop)")
+        return None
+    out: dict[str, Any] = {"type": "medianStop"}
+    for i, setting in enumerate(_list(es.get("algorithmSettings"), f"{where}.algorithmSettings")):
+        setting = _mapping(setting, f"{where}.algorithmSettings[{i}]")
+        key = _MEDIAN_SETTINGS.get(str(setting.get("name")))
+        if key is None:
+            raise KatibError(
+                f"{where}.algorithmSettings[{i}].name: {str(setting.get('name'))[:40]} is not a"
+                " medianstop setting (min_trials_required, start_step)"
+            )
+        value = _number(setting.get("value"), f"{where}.algorithmSettings[{i}].value")
+        if value != int(value) or value < 1:
+            raise KatibError(f"{where}.algorithmSettings[{i}].value: must be a whole number >= 1")
+        out[key] = int(value)
+    return out
+
+
 def convert_experiment(exp: Any, config_map: Any = None) -> tuple[dict[str, Any], list[str]]:
     """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over.
 
@@ -318,9 +350,8 @@ def convert_experiment(exp: Any, config_map: Any = None) -> tuple[dict[str, Any]
         raise KatibError("apiVersion: not kubeflow.org/v1beta1")
     spec = _mapping(exp.get("spec"), "spec")
     notes: list[str] = []
-    for key, what in (("earlyStopping", "early stopping"), ("nasConfig", "NAS")):
-        if spec.get(key):
-            notes.append(f"spec.{key}: {what} not carried over")
+    if spec.get("nasConfig"):
+        notes.append("spec.nasConfig: NAS not carried over")
     if not _list(spec.get("parameters"), "spec.parameters"):
         raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
     objective, strategies = _objective(spec)
@@ -342,6 +373,9 @@ def convert_experiment(exp: Any, config_map: Any = None) -> tuple[dict[str, Any]
     session.update(fields)
     session["deadlineSeconds"] = MAX_SECONDS
     session["metricsCollector"] = _collector(spec, strategies, notes)
+    early = _early_stopping(spec, notes)
+    if early is not None:
+        session["earlyStopping"] = early
     session["template"] = template
     meta = _mapping(exp.get("metadata"), "metadata")
     metadata = {k: meta[k] for k in ("name", "namespace") if isinstance(meta.get(k), str)}
