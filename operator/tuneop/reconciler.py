@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
+JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
 
 
 class _NotStored(Exception):
@@ -89,6 +90,8 @@ class Reconciler:
     # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
     # at a time per session, so each session's set has one writer.
     _kept: dict[str, set[str]] = field(default_factory=dict)
+    # Sessions with a running trial not judged yet: looked at again soon.
+    _waiting: set[str] = field(default_factory=set)
 
     def observe(
         self,
@@ -130,6 +133,7 @@ class Reconciler:
         due = [j for j in jobs if needs_judging(spec, j) and j.name not in kept]
         if kept:
             self._kept[ref.key] = kept
+        self._waiting.discard(ref.key)
         if self.running_logs is None or not due:
             return jobs
         es = spec.early_stopping
@@ -137,6 +141,8 @@ class Reconciler:
         curves = [r.intermediate for r in self.store.history(ref) if r.succeeded]
         rule = threshold(es, curves)
         out = {j.name: j for j in jobs}
+        if len(due) > MAX_JUDGED:  # the rest next time
+            self._waiting.add(ref.key)
         for job in due[:MAX_JUDGED]:
             try:
                 text = self.running_logs.first_output(ref, job, FIRST_BYTES)
@@ -146,6 +152,8 @@ class Reconciler:
             out[job.name], verdict = judged_job(spec, job, text or "", rule)
             if verdict is Verdict.KEEP:
                 self._kept.setdefault(ref.key, set()).add(job.name)
+            elif verdict is Verdict.WAIT:
+                self._waiting.add(ref.key)
         return list(out.values())
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
@@ -176,6 +184,9 @@ class Reconciler:
             result = plan(spec, observed, self.clock.now(), self._suggest(ref))
             if started:
                 result = replace(result, events=(*started, *result.events))
+            if ref.key in self._waiting and not result.status.terminal:
+                due = min(result.requeue_after or JUDGE_EVERY_SECONDS, JUDGE_EVERY_SECONDS)
+                result = replace(result, requeue_after=due)
             try:
                 self.act(ref, spec, result, version)
             except _NotStored as err:
