@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuneop.api.spec import MetricsCollector
 from tuneop.core.untrusted import finite_number, sane_text
 from tuneop.core.wire.metric_lines import metric_pairs
+
+if TYPE_CHECKING:  # the command line reads curves without building the API's models
+    from tuneop.api.spec import MetricsCollector
 
 __all__ = [
     "INTERMEDIATE_PREFIX",

@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from tuneop.api.spec import MetricsCollector
+if TYPE_CHECKING:  # the command line reads metric lines without building the API's models
+    from tuneop.api.spec import MetricsCollector
 
 __all__ = ["KATIB_FILTER", "MAX_LINE_CHARS", "metric_pairs"]
 
