@@ -125,6 +125,7 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
         {"objective": DROP, "objectives": TWO_OBJECTIVES, "earlyStopping": {"type": "median"}},
     ),
     (R.OBJECTIVE_XOR_OBJECTIVES, {"objectives": TWO_OBJECTIVES}),
+    (R.MEDIAN_STOP_NEEDS_KATIB_METRICS, {"earlyStopping": {"type": "medianStop"}}),
     (
         R.OBJECTIVES_OPTIMIZER,
         {

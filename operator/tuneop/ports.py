@@ -63,6 +63,7 @@ from tuneop.core.wire.contract import TrialResult
 __all__ = [
     "Clock",
     "ClusterSessions",
+    "ConfigMaps",
     "Conflict",
     "EventSink",
     "JobBackend",
@@ -72,6 +73,7 @@ __all__ = [
     "Rejected",
     "ResultStore",
     "ResultsReader",
+    "RunningLogs",
     "SessionGone",
     "StatusStore",
     "Suggester",
@@ -104,6 +106,14 @@ class JobBackend(Protocol):
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 
     def delete_job(self, ref: SessionRef, name: str) -> None: ...
+
+
+class RunningLogs(Protocol):
+    """The beginning of a running Job's trial output (its metrics container's, for a file
+    collector), at most ``limit`` bytes: what early stopping judges a running trial on
+    (``earlyStopping.type: medianStop``). None when there is nothing to read yet."""
+
+    def first_output(self, ref: SessionRef, job: ObservedJob, limit: int) -> str | None: ...
 
 
 class StatusStore(Protocol):
@@ -179,6 +189,16 @@ class ClusterSessions(Protocol):
     def read(self, ref: SessionRef) -> dict[str, Any]: ...
 
     def suspend(self, ref: SessionRef, *, manager: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ConfigMaps(Protocol):
+    """ConfigMaps read from a cluster, as ``tuneop import katib --from-cluster`` reads a
+    trial template: the object, or None when there is no such ConfigMap. The object is
+    untrusted (bounded by the transport, checked by its reader)."""
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def close(self) -> None: ...
 

@@ -12,6 +12,12 @@ reconcile plans again without harvesting, and they are harvested later.
 A write that finds the status changed (``Conflict``) starts the reconcile
 again from a fresh observation; Job creation is idempotent, so the retry
 never duplicates a Job.
+
+With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation also
+reads the beginning of each running trial's output (``RunningLogs``, bounded, at
+most ``MAX_JUDGED`` Jobs a reconcile) until the trial is judged
+(``tuneop.core.planning.medianstop``); a trial it stops is observed finished and
+Pruned, so the plan records it and deletes its Job.
 """
 
 from __future__ import annotations
@@ -19,12 +25,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.jobs.observed import Observed, ObservedJob
+from tuneop.core.planning.medianstop import (
+    FIRST_BYTES,
+    Verdict,
+    judged_job,
+    needs_judging,
+    threshold,
+)
 from tuneop.core.planning.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import TrialResult
@@ -36,6 +49,7 @@ from tuneop.ports import (
     Mirror,
     MirrorRecord,
     ResultStore,
+    RunningLogs,
     StatusStore,
     Suggester,
     TransientError,
@@ -47,6 +61,8 @@ __all__ = ["MAX_CONFLICT_RETRIES", "Reconciler"]
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
+MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
+JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
 
 
 class _NotStored(Exception):
@@ -69,6 +85,13 @@ class Reconciler:
     mirrors: Sequence[Mirror] = ()
     # An earlier session's results for spec.warmStart.from; without one, that field is unused.
     warm_start: WarmStartSource | None = None
+    # Running trials' output for earlyStopping.type medianStop; without it, none is stopped.
+    running_logs: RunningLogs | None = None
+    # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
+    # at a time per session, so each session's set has one writer.
+    _kept: dict[str, set[str]] = field(default_factory=dict)
+    # Sessions with a running trial not judged yet: looked at again soon.
+    _waiting: set[str] = field(default_factory=set)
 
     def observe(
         self,
@@ -99,7 +122,39 @@ class Reconciler:
                     disruptions = 0 if logs is None else logs.disruptions
                     job = replace(job, results=results, disruptions=disruptions)
             observed.append(job)
-        return observed
+        return self._median_stop(ref, spec, observed)
+
+    def _median_stop(
+        self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
+    ) -> list[ObservedJob]:
+        """Running trials judged by Katib's median stop; a stopped one comes back finished."""
+        names = {j.name for j in jobs}
+        kept = {n for n in self._kept.pop(ref.key, set()) if n in names}  # gone ones go
+        due = [j for j in jobs if needs_judging(spec, j) and j.name not in kept]
+        if kept:
+            self._kept[ref.key] = kept
+        self._waiting.discard(ref.key)
+        if self.running_logs is None or not due:
+            return jobs
+        es = spec.early_stopping
+        assert es is not None
+        curves = [r.intermediate for r in self.store.history(ref) if r.succeeded]
+        rule = threshold(es, curves)
+        out = {j.name: j for j in jobs}
+        if len(due) > MAX_JUDGED:  # the rest next time
+            self._waiting.add(ref.key)
+        for job in due[:MAX_JUDGED]:
+            try:
+                text = self.running_logs.first_output(ref, job, FIRST_BYTES)
+            except TransientError as err:
+                log.warning("%s: cannot read the output of %s yet: %s", ref.key, job.name, err)
+                continue
+            out[job.name], verdict = judged_job(spec, job, text or "", rule)
+            if verdict is Verdict.KEEP:
+                self._kept.setdefault(ref.key, set()).add(job.name)
+            elif verdict is Verdict.WAIT:
+                self._waiting.add(ref.key)
+        return list(out.values())
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
         """What the learning optimizers learn from: an earlier session's trials (warm start,
@@ -129,6 +184,9 @@ class Reconciler:
             result = plan(spec, observed, self.clock.now(), self._suggest(ref))
             if started:
                 result = replace(result, events=(*started, *result.events))
+            if ref.key in self._waiting and not result.status.terminal:
+                due = min(result.requeue_after or JUDGE_EVERY_SECONDS, JUDGE_EVERY_SECONDS)
+                result = replace(result, requeue_after=due)
             try:
                 self.act(ref, spec, result, version)
             except _NotStored as err:

@@ -11,7 +11,14 @@ of its pruners, with Optuna's own settings:
 - ``successiveHalving``: ``SuccessiveHalvingPruner`` (asynchronous successive
   halving, ASHA); ``minResource``, ``reductionFactor``, ``minEarlyStoppingRate``;
 - ``hyperband``: ``HyperbandPruner``; ``minResource``, ``maxResource``,
-  ``reductionFactor``.
+  ``reductionFactor``;
+- ``medianStop``: Katib's ``medianstop``, for trials whose metrics are read from
+  their output or a file (``metricsCollector.kind`` StdOut, File, TensorFlowEvent):
+  the operator (or a local run) reads the first objective values of each running
+  trial and stops one whose best of its first ``startStep`` values (4) is worse
+  than the mean, over the succeeded trials, of their first ``startStep`` values'
+  average, once ``minTrialsRequired`` (3) trials succeeded
+  (``tuneop.core.planning.medianstop``).
 
 A setting left out takes Optuna's default. The trials meet in an Optuna
 journal storage: a file in the results folder for a local run, and on a
@@ -52,9 +59,10 @@ class EarlyStopping(ApiModel):
 
     model_config = ConfigDict(json_schema_extra=R.schema_extra(R.EARLY_STOPPING_RULES))
 
-    type: Literal["median", "successiveHalving", "hyperband"] = Field(
+    type: Literal["median", "successiveHalving", "hyperband", "medianStop"] = Field(
         description="median: MedianPruner; successiveHalving: SuccessiveHalvingPruner (ASHA);"
-        " hyperband: HyperbandPruner."
+        " hyperband: HyperbandPruner; medianStop: Katib's medianstop, for trials read by"
+        " the StdOut, File or TensorFlowEvent collector."
     )
     warmup_steps: int | None = _steps("median: no trial is stopped before this step (0).")
     startup_trials: int | None = _steps("median: finished trials before any is stopped (5).")
@@ -73,6 +81,12 @@ class EarlyStopping(ApiModel):
     )
     min_early_stopping_rate: int | None = _steps(
         "successiveHalving: the first rung is minResource * factor**rate (0)."
+    )
+    min_trials_required: int | None = _steps(
+        "medianStop: succeeded trials before any is stopped (3, as Katib).", 1
+    )
+    start_step: int | None = _steps(
+        "medianStop: the reported value at which a trial is judged (4, as Katib).", 1
     )
     redis_url_secret: SecretKey | None = Field(
         default=None,
@@ -93,6 +107,8 @@ _OWNERS: dict[str, tuple[str, ...]] = {
     "reduction_factor": ("successiveHalving", "hyperband"),
     "max_resource": ("hyperband",),
     "min_early_stopping_rate": ("successiveHalving",),
+    "min_trials_required": ("medianStop",),
+    "start_step": ("medianStop",),
 }
 # The Optuna keyword of each setting.
 _OPTUNA = {
@@ -113,7 +129,7 @@ def _settings_fit(es: EarlyStopping) -> bool:
 
 def pruner_settings(es: EarlyStopping) -> dict[str, Any]:
     """``{"type": ..., "settings": {optuna keyword: value}}``: the runner's pruner."""
-    settings = {
+    settings = {  # medianStop is the operator's: it has no Optuna settings
         _OPTUNA[name]: getattr(es, name) for name in _OPTUNA if getattr(es, name) is not None
     }
     return {"type": es.type, "settings": settings}

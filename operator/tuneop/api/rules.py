@@ -39,6 +39,7 @@ __all__ = [
     "GRID_FLOAT_NEEDS_STEP",
     "LOGNORMAL_NEEDS_POSITIVE_MIN",
     "LOG_NEEDS_POSITIVE_MIN",
+    "MEDIAN_STOP_NEEDS_KATIB_METRICS",
     "MIN_NOT_ABOVE_MAX",
     "NUMERIC_NEEDS_BOUNDS",
     "OBJECTIVES_OPTIMIZER",
@@ -222,11 +223,21 @@ EARLY_STOPPING_ONE_OBJECTIVE = Rule(
     "earlyStopping: only with a single objective",
     "earlyStopping",
 )
+# Katib's median stop reads the trial's own output or file: not the result contract's.
+MEDIAN_STOP_NEEDS_KATIB_METRICS = Rule(
+    "!has(self.earlyStopping) || self.earlyStopping.type != 'medianStop'"
+    " || (has(self.metricsCollector) && has(self.metricsCollector.kind)"
+    " && self.metricsCollector.kind != 'TuneopResult')",
+    "earlyStopping.type: medianStop only with metricsCollector.kind StdOut, File or"
+    " TensorFlowEvent (for the tuneop runner's trials: median)",
+    "earlyStopping",
+)
 
 SPEC_RULES = (
     OBJECTIVE_XOR_OBJECTIVES,
     OBJECTIVES_OPTIMIZER,
     EARLY_STOPPING_ONE_OBJECTIVE,
+    MEDIAN_STOP_NEEDS_KATIB_METRICS,
     OBJECTIVES_UNIQUE,
     SAMPLER_NEEDS_BAYESIAN,
     POPULATION_NEEDS_NSGA2,
@@ -244,12 +255,15 @@ SPEC_RULES = (
 EARLY_STOPPING_SETTINGS = Rule(
     "(self.type == 'median' || !(has(self.warmupSteps) || has(self.startupTrials)"
     " || has(self.intervalSteps) || has(self.minTrials)))"
-    " && (self.type != 'median' || !(has(self.minResource) || has(self.reductionFactor)))"
+    " && ((self.type != 'median' && self.type != 'medianStop')"
+    " || !(has(self.minResource) || has(self.reductionFactor)))"
     " && (self.type == 'hyperband' || !has(self.maxResource))"
-    " && (self.type == 'successiveHalving' || !has(self.minEarlyStoppingRate))",
+    " && (self.type == 'successiveHalving' || !has(self.minEarlyStoppingRate))"
+    " && (self.type == 'medianStop' || !(has(self.minTrialsRequired) || has(self.startStep)))",
     "type: takes only its own settings (median: warmupSteps, startupTrials, intervalSteps,"
     " minTrials; successiveHalving: minResource, reductionFactor, minEarlyStoppingRate;"
-    " hyperband: minResource, maxResource, reductionFactor)",
+    " hyperband: minResource, maxResource, reductionFactor; medianStop: minTrialsRequired,"
+    " startStep)",
 )
 EARLY_STOPPING_RULES = (EARLY_STOPPING_SETTINGS,)
 

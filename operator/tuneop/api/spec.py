@@ -299,6 +299,9 @@ class SessionSpec(_Model):
             raise ValueError(why)
         if self.early_stopping is not None and self.objectives is not None:
             raise ValueError(R.EARLY_STOPPING_ONE_OBJECTIVE.message)
+        es, collector = self.early_stopping, self.metrics_collector
+        if es is not None and es.type == "medianStop" and collector.kind == "TuneopResult":
+            raise ValueError(R.MEDIAN_STOP_NEEDS_KATIB_METRICS.message)
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
         packs = self.workers is not None or (self.trials_per_job or 1) > 1

@@ -15,6 +15,7 @@ __all__ = [
     "ADMITTED",
     "ANN_ATTEMPT",
     "ANN_CONTAINER",
+    "ANN_METRICS_CONTAINER",
     "ANN_PARAMS",
     "ANN_START_TIMEOUT",
     "ANN_TRIALS",
@@ -137,6 +138,9 @@ LABEL_QUEUE_NAME = "kueue.x-k8s.io/queue-name"
 # for a Job of one trial, its params as JSON (the params file is this annotation).
 ANN_CONTAINER = "tuneop.dev/container"
 ANN_PARAMS = "tuneop.dev/params"
+# On a worker pod whose metrics come from a file: the sidecar following it (its log is
+# harvested instead of the trial container's).
+ANN_METRICS_CONTAINER = "tuneop.dev/metrics-container"
 # On a retry Job: the Job whose failed trials it runs again (its index), and the attempt
 # (1 for the first retry); the attempt also reaches the trial as TUNEOP_ATTEMPT.
 LABEL_RETRY_OF = "tuneop.dev/retry-of"

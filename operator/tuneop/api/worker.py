@@ -7,8 +7,13 @@ With a template, ``spec.runner`` keeps only what is about the trial itself
 about the pod lives in the template; setting it in both places is an error.
 
 ``MetricsCollector`` says how metrics come back: the tuneop result contract
-(``TUNEOP_RESULT`` lines, any number of trials per Job) or Katib's StdOut text
-format (``name=value`` on stdout, one trial per Job). A trial container's
+(``TUNEOP_RESULT`` lines, any number of trials per Job), Katib's StdOut text
+format (``name=value`` on stdout, one trial per Job), or, as Katib's File and
+TensorFlowEvent collectors, a file the trial writes (``name=value`` lines,
+hypertune's JSON lines or the session's own regexes) or TensorFlow event files
+under a directory, read by the ``tuneop-metrics-file`` follower beside the trial
+(on a cluster a native sidecar in the trial's pod running ``image``; on this
+machine a process), one trial per Job. A trial container's
 ``command`` and ``args`` may hold ``${params.NAME}`` placeholders; those, and
 the StdOut format, need one trial per Job.
 """
@@ -16,6 +21,7 @@ the StdOut format, need one trial per Job.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +38,8 @@ from tuneop.api.template import (
 
 __all__ = [
     "DEFAULT_COMMAND",
+    "FILE_KINDS",
+    "METRICS_IMAGE",
     "ApiModel",
     "EnvVar",
     "MetricStrategy",
@@ -41,6 +49,10 @@ __all__ = [
 ]
 
 DEFAULT_COMMAND = ["tuneop-runner"]
+# The image whose tuneop-metrics-file follows a metrics file (the runner image).
+METRICS_IMAGE = "tuneop/runner:0.1.0"
+FILE_KINDS = ("File", "TensorFlowEvent")  # collectors that read a file, not the log
+MAX_PATTERN_CHARS = 1024
 # The short-form fields that describe the pod (the rest are about the trial itself).
 _POD_FIELDS = {
     "image",
@@ -149,26 +161,83 @@ class MetricStrategy(ApiModel):
 
 
 class MetricsCollector(ApiModel):
-    """How a trial's metrics come back from its log."""
+    """How a trial's metrics come back: from its log, or from a file it writes."""
 
-    kind: Literal["TuneopResult", "StdOut"] = Field(
+    kind: Literal["TuneopResult", "StdOut", "File", "TensorFlowEvent"] = Field(
         default="TuneopResult",
         description=(
             "TuneopResult: the TUNEOP_RESULT line contract. StdOut: Katib's text format,"
-            " name=value on stdout, one trial per Job."
+            " name=value on stdout, one trial per Job. File: the same text (or JSON lines,"
+            " or metricsFormat) in the file at path. TensorFlowEvent: the scalars of the"
+            " TensorFlow event files under the directory path. File and TensorFlowEvent:"
+            " one trial per Job."
         ),
     )
     metric_strategies: list[MetricStrategy] = Field(
         default_factory=list,
         max_length=64,
-        description="StdOut: per metric, latest (the default), min or max of its values.",
+        description="Per metric, latest (the default), min or max of its values.",
     )
+    path: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=1024,
+        pattern=r"^/[^\x00]*[^/]$",
+        description="File: the metrics file; TensorFlowEvent: the event files' directory."
+        " An absolute path in the trial container.",
+    )
+    format: Literal["TEXT", "JSON"] = Field(
+        default="TEXT",
+        description="File: TEXT (name=value lines) or JSON (one JSON object per line).",
+    )
+    metrics_format: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="StdOut, File TEXT: regexes whose first two groups are the metric's name"
+        " and value (Katib's filter.metricsFormat); default Katib's name=value filter.",
+    )
+    image: str = Field(
+        default=METRICS_IMAGE,
+        min_length=1,
+        max_length=512,
+        description="File, TensorFlowEvent: the image of the sidecar that follows the file"
+        " (it runs tuneop-metrics-file: the tuneop runner image).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricsCollector:
+        if self.kind in FILE_KINDS and self.path is None:
+            raise ValueError(f"path: required with kind {self.kind}")
+        if self.kind not in FILE_KINDS and self.path is not None:
+            raise ValueError("path: only with kind File or TensorFlowEvent")
+        if self.format == "JSON" and self.kind != "File":
+            raise ValueError("format: JSON only with kind File")
+        if self.metrics_format and (self.kind not in ("StdOut", "File") or self.format == "JSON"):
+            raise ValueError("metricsFormat: only with kind StdOut or File (format TEXT)")
+        for i, pattern in enumerate(self.metrics_format):
+            if problem := _pattern_problem(pattern):
+                raise ValueError(f"metricsFormat[{i}]: {problem}")
+        return self
 
     def strategy(self, metric: str) -> str:
         for s in self.metric_strategies:
             if s.name == metric:
                 return s.value
         return "latest"
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """A regex of metricsFormat: at most 1024 characters, valid, two groups at least, the
+    metric's name and its value (Katib takes the first two)."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"at most {MAX_PATTERN_CHARS} characters"
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as err:
+        return f"not a valid regex ({err})"
+    if groups < 2:
+        return "must have two groups: the metric's name and its value"
+    return None
 
 
 def _trial_container(template: dict[str, Any], runner: Runner) -> tuple[list[str], str | None]:
@@ -217,7 +286,7 @@ def trial_setup_problems(
     unknown = sorted(used - param_names) if param_names is not None else []
     if unknown:
         return f"{where}: ${{params.{unknown[0]}}} names no parameter of the search space"
-    if packs_trials and (used or collector.kind == "StdOut"):
-        why = "${params.x} placeholders" if used else "metricsCollector.kind StdOut"
+    if packs_trials and (used or collector.kind != "TuneopResult"):
+        why = "${params.x} placeholders" if used else f"metricsCollector.kind {collector.kind}"
         return f"trialsPerJob: {why} need one trial per Job (no workers, trialsPerJob 1)"
     return None

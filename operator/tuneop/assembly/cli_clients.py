@@ -8,9 +8,9 @@ Redis is decided here. Each factory imports its adapter when called, so
 
 from __future__ import annotations
 
-from tuneop.ports import ClusterSessions, ResultsReader
+from tuneop.ports import ClusterSessions, ConfigMaps, ResultsReader
 
-__all__ = ["cluster_sessions", "redis_results"]
+__all__ = ["cluster_config_maps", "cluster_sessions", "redis_results"]
 
 
 def cluster_sessions(kubeconfig: str | None) -> ClusterSessions:
@@ -20,6 +20,14 @@ def cluster_sessions(kubeconfig: str | None) -> ClusterSessions:
     from tuneop.adapters.kube.sessions import SessionClient
 
     return SessionClient(connect(kubeconfig))
+
+
+def cluster_config_maps(kubeconfig: str | None) -> ConfigMaps:
+    """ConfigMaps on the cluster of ``kubeconfig``, as ``cluster_sessions`` connects."""
+    from tuneop.adapters.kube.client import connect
+    from tuneop.adapters.kube.configmaps import ConfigMapClient
+
+    return ConfigMapClient(connect(kubeconfig))
 
 
 def redis_results(url: str, prefix: str, timeout: float) -> ResultsReader:

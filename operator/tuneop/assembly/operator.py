@@ -205,6 +205,7 @@ def operator_loop(
         clock=clock,
         suggester=suggester,
         warm_start=results.warm_start,
+        running_logs=jobs,  # Katib's median stop reads running trials' output
     )
 
     def observe(obj: dict[str, Any]) -> None:

@@ -3,6 +3,11 @@
 The conversion itself is pure (``tuneop.core.conversions.katib``); this prints one
 ``note:`` line on stderr per thing not carried over, checks the result is a
 valid session, and writes it as YAML to stdout or ``-o FILE``.
+
+An Experiment whose trial template is in a ConfigMap (``trialTemplate.configMap``)
+needs that ConfigMap: ``--configmap FILE`` (a YAML file holding it, as
+``kubectl get configmap -o yaml`` writes it or as Katib ships it) or
+``--from-cluster`` (read from the cluster of ``--kubeconfig``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from tuneop.api.errors import SpecError
 from tuneop.cli.inputs import UsageError, yaml_docs
@@ -30,7 +36,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if len(found) != 1:
         raise UsageError(f"{args.file}: expected one Katib Experiment, found {len(found)}")
     try:
-        doc, notes = convert_experiment(found[0])
+        config_map = _config_map(args, found[0])
+        doc, notes = convert_experiment(found[0], config_map)
     except KatibError as err:
         raise UsageError(f"{args.file}: {err}") from None
     for note in notes:
@@ -45,3 +52,62 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _config_map(args: argparse.Namespace, experiment: dict[str, Any]) -> dict[str, Any] | None:
+    """The ConfigMap the trial template names, from ``--configmap`` or the cluster."""
+    from tuneop.core.conversions.katib_configmap import configmap_ref
+
+    if args.configmap and args.from_cluster:
+        raise UsageError("--configmap, --from-cluster: give one of them")
+    if not (args.configmap or args.from_cluster):
+        return None
+    spec = experiment.get("spec")
+    tt = spec.get("trialTemplate") if isinstance(spec, dict) else None
+    if not isinstance(tt, dict) or tt.get("configMap") is None:
+        flag = "--configmap" if args.configmap else "--from-cluster"
+        print(f"note: {flag}: the trial template is not in a ConfigMap; not used", file=sys.stderr)
+        return None
+    namespace, name, _ = configmap_ref(tt)
+    if args.configmap:
+        return _from_file(args.configmap, namespace, name)
+    return _from_cluster(args.kubeconfig, namespace, name)
+
+
+def _from_file(path: str, namespace: str, name: str) -> dict[str, Any]:
+    for doc in yaml_docs(path):
+        if not isinstance(doc, dict) or doc.get("kind") != "ConfigMap":
+            continue
+        meta = doc.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("name") == name and meta.get("namespace") in (None, namespace):
+            return doc
+    raise UsageError(
+        f"--configmap {clean(path)}: holds no ConfigMap {clean(namespace)}/{clean(name)}"
+    )
+
+
+def _from_cluster(kubeconfig: str | None, namespace: str, name: str) -> dict[str, Any]:
+    from tuneop.assembly.cli_clients import cluster_config_maps
+    from tuneop.ports import Rejected, TransientError
+
+    try:
+        maps = cluster_config_maps(kubeconfig)
+    except Exception as err:  # a missing or broken kubeconfig: one line, not a traceback
+        raise UsageError(
+            f"--from-cluster: cannot load the kubeconfig ({type(err).__name__});"
+            " give --kubeconfig FILE, or the ConfigMap with --configmap FILE"
+        ) from None
+    try:
+        found = maps.read(namespace, name)
+    except (Rejected, TransientError) as err:
+        raise UsageError(
+            f"--from-cluster: ConfigMap {clean(namespace)}/{clean(name)}: {clean(str(err), 200)}"
+        ) from None
+    finally:
+        maps.close()
+    if found is None:
+        raise UsageError(
+            f"--from-cluster: ConfigMap {clean(namespace)}/{clean(name)} is not on the cluster"
+        )
+    return found

@@ -224,6 +224,19 @@ def _add_reading(sub: Any) -> None:
     p.add_argument("tool", choices=["katib"], help="katib: a kubeflow.org/v1beta1 Experiment")
     p.add_argument("file", help="the experiment (YAML); - for stdin")
     p.add_argument("-o", "--output", help="write the session here (default: stdout)")
+    p.add_argument(
+        "--configmap",
+        metavar="FILE",
+        help="the ConfigMap (YAML) holding a trialTemplate.configMap template",
+    )
+    p.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="read the trialTemplate.configMap ConfigMap from the cluster",
+    )
+    p.add_argument(
+        "--kubeconfig", help="with --from-cluster: default $KUBECONFIG or ~/.kube/config"
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")

@@ -57,10 +57,10 @@ from tuneop.adapters.kube.job_status import (
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
-from tuneop.adapters.kube.transport import Kube, Reply
+from tuneop.adapters.kube.transport import Kube, Reply, read_capped
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
-from tuneop.api.vocabulary import ANN_CONTAINER, LABEL_SESSION
+from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER, LABEL_SESSION
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
 from tuneop.core.jobs.observed import JobState, ObservedJob
@@ -202,6 +202,32 @@ class KubeJobs:
             return JobLogs() if job.reason == "DeadlineExceeded" else None
         return JobLogs(tuple(part for parts in reversed(logs) for part in parts), disruptions(pods))
 
+    def first_output(self, ref: SessionRef, job: ObservedJob, limit: int) -> str | None:
+        """The beginning of the running Job's newest pod's trial output (its metrics
+        sidecar's, for a file collector): ``limitBytes``, never the whole log."""
+        cached = self._cached_pods(ref, job.name)
+        pods = creation_order(
+            cached
+            if cached is not None
+            else self._pods(ref, f"job-name={job.name},{LABEL_SESSION}={session_label(ref.name)}")
+        )
+        if not pods:
+            return None
+        meta = pods[-1].get("metadata") or {}
+        ann = meta.get("annotations") or {}
+        container = ann.get(ANN_METRICS_CONTAINER) or ann.get(ANN_CONTAINER) or CONTAINER
+        reply = self.kube.request(
+            "read_log_head",
+            "GET",
+            paths.pod_log(ref.namespace, str(meta.get("name", ""))),
+            query=[("container", str(container)), ("limitBytes", str(limit))],
+            expect=(400, 404),
+            read=lambda chunks: read_capped(chunks, limit + 1),
+        )
+        if reply.status in (400, 404) or not isinstance(reply.body, bytes):
+            return None  # not started yet, or gone
+        return reply.body[:limit].decode("utf-8", errors="replace")
+
     def _forget(self, key: str) -> None:
         with self._lock:
             self._log_failures.pop(key, None)
@@ -217,8 +243,10 @@ class KubeJobs:
         """
         meta = pod.get("metadata") or {}
         name = meta.get("name", "")
-        # The trial container is named on the pod; pods of older operators lack it.
-        container = (meta.get("annotations") or {}).get(ANN_CONTAINER) or CONTAINER
+        # The trial container is named on the pod (pods of older operators lack it); a file
+        # collector's follower sidecar, when there is one, prints the metrics instead.
+        ann = meta.get("annotations") or {}
+        container = ann.get(ANN_METRICS_CONTAINER) or ann.get(ANN_CONTAINER) or CONTAINER
         reply = self.kube.request(
             "read_log",
             "GET",

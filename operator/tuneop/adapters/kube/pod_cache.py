@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuneop.adapters.kube.job_status import pod_job
-from tuneop.api.vocabulary import ANN_CONTAINER
+from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER
 
 __all__ = ["CONTROLLER_UID_LABEL", "DEFAULT_MAX_PODS", "ENDED_PHASES", "PodCache", "slim_pod"]
 
@@ -78,7 +78,11 @@ def slim_pod(pod: Json) -> dict[str, Any]:
                 o for o in meta.get("ownerReferences") or [] if o.get("kind") == "Job"
             ],
             "labels": {k: labels[k] for k in _KEPT_LABELS if k in labels},
-            "annotations": {k: annotations[k] for k in (ANN_CONTAINER,) if k in annotations},
+            "annotations": {
+                k: annotations[k]
+                for k in (ANN_CONTAINER, ANN_METRICS_CONTAINER)
+                if k in annotations
+            },
         },
         "status": {
             "phase": status.get("phase"),

@@ -1,40 +1,35 @@
 """Worker Jobs as local processes: the executor behind ``tuneop run --local``.
 
-Each Job becomes one process (``tuneop.adapters.processes.spawn``) running its
-trial container's command with its env, in its ``workingDir`` when that
-folder exists here, in its own session and process group, its output in a
-log file (``tuneop.adapters.results_folder.logs``). Of a pod template only that
-container runs (``tuneop.core.jobs.localpod``): env entries with a ``value`` are
-passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and
-``args``); ``valueFrom``, ``envFrom``, volumes, init containers and sidecars
-are the cluster's. A command ``python`` or ``python3`` runs with tuneop's own
-interpreter. The params file is written to ``params/<job>.json`` beside
-``logs``; with early stopping the trials meet in ``pruning.journal`` there.
-A trial container that asks for GPUs gets its own (``gpus``).
+Each Job becomes one process (``tuneop.adapters.processes.spawn``) running its trial container's
+command with its env, in its ``workingDir`` when that folder exists here, in its own session and
+process group, its output in a log file (``tuneop.adapters.results_folder.logs``). Of a pod
+template only that container runs (``tuneop.core.jobs.localpod``): env entries with a ``value`` are
+passed (with the kubelet's ``$(VAR)`` expansion, also in ``command`` and ``args``); ``valueFrom``,
+``envFrom``, volumes, init containers and sidecars are the cluster's. A command ``python`` or
+``python3`` runs with tuneop's own interpreter. The params file is written to ``params/<job>.json``
+beside ``logs``; with early stopping the trials meet in ``pruning.journal`` there. A trial
+container that asks for GPUs gets its own (``gpus``). ``first_output`` reads the beginning of a
+running worker's log (Katib's median stop).
 
-Time limits are the trials' own: a worker runs at most ``trialTimeoutSeconds``
-per trial (no pod start-up to allow for, unlike the cluster's
-``activeDeadlineSeconds``; a runner worker gets ``RUNNER_SLACK_SECONDS`` more,
-as the runner times its trials out itself), then its process tree gets
-SIGTERM and, ``KILL_GRACE_SECONDS`` later, SIGKILL. The Job's
-``backoffLimit`` and ``podFailurePolicy`` are honoured as Kubernetes would
-(the operator's Jobs have ``backoffLimit: 0``: retries are per trial, by the
-planner), and a failed Job says what happened in local words ("exited with
-code 1", "was killed after the 3 s trial timeout") with its stderr's last
-lines. Deleting a Job stops its process group and every process below it,
-``setsid`` children included (``proctree``); ``shutdown`` stops whatever is
-still below this process. If tuneop itself is killed, workers die by their
-parent-death signal and the watchdog stops what they started.
+Time limits are the trials' own: a worker runs at most ``trialTimeoutSeconds`` per trial (no pod
+start-up to allow for, unlike the cluster's ``activeDeadlineSeconds``; a runner worker gets
+``RUNNER_SLACK_SECONDS`` more, as the runner times its trials out itself), then its process tree
+gets SIGTERM and, ``KILL_GRACE_SECONDS`` later, SIGKILL. The Job's ``backoffLimit`` and
+``podFailurePolicy`` are honoured as Kubernetes would (the operator's Jobs have ``backoffLimit:
+0``: retries are per trial, by the planner), and a failed Job says what happened in local words
+("exited with code 1", "was killed after the 3 s trial timeout") with its stderr's last lines.
+Deleting a Job stops its process group and every process below it, ``setsid`` children included
+(``proctree``); ``shutdown`` stops whatever is still below this process. If tuneop itself is
+killed, workers die by their parent-death signal and the watchdog stops what they started.
 
-A Job of a Python objective runs on a warm worker (``warm``, one per slot, watched like
-any worker). Files open through ``results_folder.safefs`` (no link followed, no FIFO
-waited on). An unwritable log (ENOSPC, EFBIG) stops the session; a rerun resumes.
+A Job of a Python objective runs on a warm worker (``warm``, one per slot, watched like any
+worker). Files open through ``results_folder.safefs`` (no link followed, no FIFO waited on). An
+unwritable log (ENOSPC, EFBIG) stops the session; a rerun resumes.
 
-Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``:
-its trials, their parameters, its manifest and its worker's pid), so a later
-run of the same session can ``resume`` the Jobs an interrupted run left in
-flight: it stops any worker of theirs still alive, keeps the results their
-logs already hold, and starts a new attempt for only the trials without one.
+Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
+parameters, its manifest and its worker's pid), so a later run of the same session can ``resume``
+the Jobs an interrupted run left in flight: it stops any worker of theirs still alive, keeps the
+results their logs already hold, and starts a new attempt for only the trials without one.
 """
 
 from __future__ import annotations
@@ -65,7 +60,8 @@ from tuneop.adapters.results_folder.jobrecords import (
     recorded_jobs,
     worker_argv,
 )
-from tuneop.adapters.results_folder.logs import LOG_CAP_BYTES, copy_capped, harvestable
+from tuneop.adapters.results_folder.logs import LOG_CAP_BYTES as LOG_CAP_BYTES
+from tuneop.adapters.results_folder.logs import copy_capped, harvestable, head_text
 from tuneop.adapters.results_folder.safefs import ensure_regular, open_new
 from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -144,7 +140,7 @@ class LocalJobs:
     def _entry(self, job: JobToCreate) -> _Job:
         spec = job.manifest["spec"]
         container, own = self._trial_container(job)
-        argv = worker_argv(container, own)
+        argv = worker_argv(container, own, job.manifest["spec"]["template"])
         # No pod to schedule nor image to pull here: the trials' own time is the limit.
         limit = float(spec["activeDeadlineSeconds"]) - JOB_START_SLACK_SECONDS
         if is_runner(argv):
@@ -353,6 +349,10 @@ class LocalJobs:
                 if path.exists()
             )
         )
+
+    def first_output(self, ref: SessionRef, job: ObservedJob, limit: int) -> str | None:
+        entry = self._jobs.get(job.name)
+        return head_text(entry.logs[-1], limit, self.anchor) if entry and entry.logs else None
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
         entry = self._jobs.pop(name, None)

@@ -1,7 +1,8 @@
 """What a local worker Job is made of and what it leaves on disk to be resumed.
 
 A Job's manifest says what its worker runs (``worker_argv``: the trial container's
-command and args, ``python`` and ``tuneop-runner`` taken as tuneop's own) and which exit
+command and args, ``python`` and ``tuneop-runner`` taken as tuneop's own, run by the
+metrics file's follower when the pod has one: ``tuneop.core.jobs.metricsfile``) and which exit
 codes end it at once (``fail_job_codes``: its ``podFailurePolicy``). Each Job is
 recorded beside its logs (``<job>.job.json``), read back bounded and without following
 links (``recorded_jobs``), and its attempts' logs are found by name (``attempt_logs``)
@@ -19,6 +20,7 @@ from typing import Any
 
 from tuneop.adapters.results_folder.safefs import read_capped
 from tuneop.core.jobs.manifests import decode_job
+from tuneop.core.jobs.metricsfile import FOLLOWER, follower_words
 from tuneop.core.jobs.podtemplate import kube_expand
 from tuneop.core.planning.planner import JobToCreate
 
@@ -34,9 +36,20 @@ __all__ = [
 JOB_RECORD_BYTES = 16 * 1024 * 1024
 
 
-def worker_argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
+def worker_argv(
+    container: dict[str, Any], env: dict[str, str], template: dict[str, Any] | None = None
+) -> list[str]:
     words = [*container.get("command", []), *container.get("args", [])]
     argv = [kube_expand(w, env) for w in words]
+    follower = follower_words(template or {})
+    if follower:
+        # The follower runs the trial as its child; like the runner, it is tuneop's own.
+        head = (
+            [FOLLOWER]
+            if shutil.which(FOLLOWER)
+            else [sys.executable, "-m", "tuneop_runner.metricsfile"]
+        )
+        return [*head, *follower[1:], *worker_argv(container, env)]
     if argv and argv[0] == "tuneop-runner" and shutil.which("tuneop-runner") is None:
         # The runner is installed with tuneop; run it with this interpreter when the
         # console script is not on PATH (a venv used without activating it).

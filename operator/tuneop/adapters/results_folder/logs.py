@@ -34,6 +34,7 @@ __all__ = [
     "WorkerLog",
     "copy_capped",
     "harvestable",
+    "head_text",
     "pump",
 ]
 
@@ -125,6 +126,12 @@ def copy_capped(src: IO[bytes], dst: IO[bytes], cap: int = LOG_CAP_BYTES) -> int
     if log.dropped:
         dst.write(f"\n[tuneop: {log.dropped} bytes of output were not kept]\n".encode())
     return log.dropped
+
+
+def head_text(path: Path, limit: int, below: Path | None = None) -> str:
+    """The first ``limit`` bytes of a log, as text, read via ``safefs``."""
+    with open_read(path, below) as f:
+        return f.read(limit).decode("utf-8", errors="replace")
 
 
 def harvestable(

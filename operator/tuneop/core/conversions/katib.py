@@ -11,17 +11,29 @@ qmc; ``random_state`` as the seed),
 ``batch/v1`` Job ``trialSpec`` (its pod template becomes ``spec.template``,
 ``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
 ``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
-placeholders rewritten to ``${params.<reference>}``, a trial template of any other
-kind as ``spec.trialResource`` (``katib_kinds``: the manifest, the conditions
-translated from GJSON to CEL, the primary pod labels and container), and the StdOut
-metrics collector (Katib's default). ``normal`` and ``logNormal`` distributions carry
-over as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
+placeholders rewritten to ``${params.<reference>}`` (or the same Job from the
+ConfigMap ``trialTemplate.configMap`` names, handed in by the caller:
+``tuneop.core.conversions.katib_configmap``; either way every placeholder must be
+declared, as Katib's webhook checks), a trial template of any other kind as
+``spec.trialResource`` (``katib_kinds``: the manifest, the conditions translated
+from GJSON to CEL, the primary pod labels and container), and the StdOut metrics
+collector (Katib's default). ``normal`` and ``logNormal`` distributions carry over
+as tuneop's ``distribution`` where Katib draws them (random and tpe, its hyperopt
 service); with another algorithm Katib samples them uniformly, and so does the
 import, with a note.
 
-What does not carry over is returned as notes, one line each: early stopping,
-NAS, GJSON conditions CEL cannot state, other collectors, custom metric filters, placeholders
-outside the trial container's command and args. A conversion that leaves
+The metrics collector carries over too: StdOut, File (``name=value`` lines, JSON
+lines, custom ``metricsFormat`` regexes) and TensorFlowEvent, read by tuneop's own
+follower (``tuneop.core.jobs.metricsfile``); Katib's Custom collector, which
+Katib's own example marks as not working in v1beta1, becomes a File collector on
+the path it names, with a note.
+
+Katib's ``medianstop`` early stopping becomes ``earlyStopping.type: medianStop``
+(``min_trials_required``, ``start_step``), which the operator applies to trials read
+from their output or a file. What does not carry over is returned as notes, one line
+each: other early stopping algorithms, NAS, GJSON conditions CEL cannot state, other
+collectors (Prometheus), placeholders outside the trial container's command and
+args. A conversion that leaves
 nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
 Katib has no trial timeout nor experiment deadline: the session gets a day per
 trial and tuneop's 30-day bound unless the Job says otherwise.
@@ -41,6 +53,12 @@ from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
 from tuneop.core.conversions.katib_kinds import trial_resource_fields
+from tuneop.core.conversions.katib_configmap import (
+    ConfigMapError,
+    configmap_ref,
+    placeholder_problem,
+    trial_spec_from,
+)
 
 __all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment"]
 
@@ -228,13 +246,38 @@ def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
     ]
 
 
-def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _trial_job(tt: dict[str, Any], config_map: Any) -> dict[str, Any]:
+    """The trial's Job: inline (``trialSpec``) or from the ConfigMap it names, with its
+    ``${trialParameters.x}`` placeholders checked as Katib's webhook checks them."""
+    job = tt.get("trialSpec")
+    source = "spec.trialTemplate.trialSpec"
+    try:
+        if job is None and tt.get("configMap") is not None:
+            namespace, name, key = configmap_ref(tt)
+            if config_map is None:
+                raise KatibError(
+                    f"spec.trialTemplate.configMap: the trial template is in ConfigMap"
+                    f" {namespace[:63]}/{name[:253]}; give it with --configmap FILE or read"
+                    " it with --from-cluster"
+                )
+            job = trial_spec_from(tt, config_map)
+            source = f"the template in ConfigMap {namespace[:63]}/{name[:253]} ({key[:253]})"
+    except ConfigMapError as err:
+        raise KatibError(str(err)) from None
+    if not isinstance(job, dict):
+        raise KatibError("spec.trialTemplate: no trialSpec; tuneop needs a batch/v1 Job")
+    problem = placeholder_problem(tt, job, source)
+    if problem:
+        raise KatibError(problem)
+    return job
+
+
+def _template(
+    spec: dict[str, Any], notes: list[str], config_map: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod template and the session fields taken from ``trialTemplate``."""
     tt = _mapping(spec.get("trialTemplate"), "spec.trialTemplate")
-    job = tt.get("trialSpec")
-    if not isinstance(job, dict):
-        what = "a configMap trial template" if tt.get("configMap") else "no trialSpec"
-        raise KatibError(f"spec.trialTemplate: {what}; tuneop needs an inline batch/v1 Job")
+    job = _trial_job(tt, config_map)
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
         return {}, _other_kind(tt, job, notes)
     where = "spec.trialTemplate.trialSpec.spec"
@@ -290,44 +333,100 @@ def _other_kind(tt: dict[str, Any], job: dict[str, Any], notes: list[str]) -> di
     return fields
 
 
+def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``source.fileSystemPath`` and ``source.filter.metricsFormat``, their types checked."""
+    where = "spec.metricsCollectorSpec.source"
+    source = _mapping(mc.get("source"), where)
+    fs = _mapping(source.get("fileSystemPath"), f"{where}.fileSystemPath")
+    formats = _list(
+        _mapping(source.get("filter"), f"{where}.filter").get("metricsFormat"),
+        f"{where}.filter.metricsFormat",
+    )
+    if not all(isinstance(f, str) for f in formats):
+        raise KatibError(f"{where}.filter.metricsFormat: must be a list of strings")
+    return fs, formats
+
+
 def _collector(
     spec: dict[str, Any], strategies: list[dict[str, Any]], notes: list[str]
 ) -> dict[str, Any]:
-    mc = _mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
-    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get(
-        "kind", "StdOut"
-    )
-    if kind != "StdOut":
+    """Katib's collector: StdOut, File (text, JSON, custom regexes), TensorFlowEvent, and
+    Custom as a File collector on the path it names (Katib's own example marks it broken)."""
+    where = "spec.metricsCollectorSpec"
+    mc = _mapping(spec.get("metricsCollectorSpec"), where)
+    collector = _mapping(mc.get("collector"), f"{where}.collector")
+    kind = collector.get("kind", "StdOut")
+    fs, formats = _source(mc)
+    path = fs.get("path")
+    out: dict[str, Any] = {"kind": "StdOut"}
+    if kind in ("File", "TensorFlowEvent", "Custom") and isinstance(path, str) and path:
+        out = {"kind": "TensorFlowEvent" if kind == "TensorFlowEvent" else "File", "path": path}
+        if kind == "Custom":
+            notes.append(
+                f"{where}.collector: Custom (marked not working in v1beta1 by Katib's own"
+                f" example) becomes a File collector on {path[:200]}; its image is not run"
+            )
+        if fs.get("format") == "JSON" and kind != "TensorFlowEvent":
+            out["format"] = "JSON"
+    elif kind != "StdOut":
         notes.append(
-            f"spec.metricsCollectorSpec: collector {str(kind)[:40]} not carried over;"
+            f"{where}: collector {str(kind)[:40]} not carried over;"
             " the trial must print name=value on stdout"
         )
-    source = _mapping(mc.get("source"), "spec.metricsCollectorSpec.source")
-    if _mapping(source.get("filter"), "spec.metricsCollectorSpec.source.filter").get(
-        "metricsFormat"
-    ):
-        notes.append("spec.metricsCollectorSpec.source.filter: custom formats not carried over")
-    out: dict[str, Any] = {"kind": "StdOut"}
+    if formats and out.get("format") != "JSON" and out["kind"] != "TensorFlowEvent":
+        out["metricsFormat"] = list(formats)
     if strategies:
         out["metricStrategies"] = strategies
     return out
 
 
-def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
-    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over."""
+_MEDIAN_SETTINGS = {"min_trials_required": "minTrialsRequired", "start_step": "startStep"}
+
+
+def _early_stopping(spec: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """Katib's ``medianstop`` as ``earlyStopping.type: medianStop``, its two settings
+    (whole numbers of at least 1, as Katib's service validates them)."""
+    where = "spec.earlyStopping"
+    es = _mapping(spec.get("earlyStopping"), where)
+    if not es:
+        return None
+    name = es.get("algorithmName")
+    if name != "medianstop":
+        notes.append(f"{where}: {str(name)[:40]} not carried over (tuneop knows medianstop)")
+        return None
+    out: dict[str, Any] = {"type": "medianStop"}
+    for i, setting in enumerate(_list(es.get("algorithmSettings"), f"{where}.algorithmSettings")):
+        setting = _mapping(setting, f"{where}.algorithmSettings[{i}]")
+        key = _MEDIAN_SETTINGS.get(str(setting.get("name")))
+        if key is None:
+            raise KatibError(
+                f"{where}.algorithmSettings[{i}].name: {str(setting.get('name'))[:40]} is not a"
+                " medianstop setting (min_trials_required, start_step)"
+            )
+        value = _number(setting.get("value"), f"{where}.algorithmSettings[{i}].value")
+        if value != int(value) or value < 1:
+            raise KatibError(f"{where}.algorithmSettings[{i}].value: must be a whole number >= 1")
+        out[key] = int(value)
+    return out
+
+
+def convert_experiment(exp: Any, config_map: Any = None) -> tuple[dict[str, Any], list[str]]:
+    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over.
+
+    ``config_map`` is the ConfigMap (a mapping) holding the trial template when
+    ``trialTemplate.configMap`` names one; without it such an Experiment is refused."""
     if not isinstance(exp, dict) or exp.get("kind") != "Experiment":
         raise KatibError("not a Katib Experiment (kind: Experiment)")
     if not str(exp.get("apiVersion", "")).startswith("kubeflow.org/"):
         raise KatibError("apiVersion: not kubeflow.org/v1beta1")
     spec = _mapping(exp.get("spec"), "spec")
     notes: list[str] = []
-    for key, what in (("earlyStopping", "early stopping"), ("nasConfig", "NAS")):
-        if spec.get(key):
-            notes.append(f"spec.{key}: {what} not carried over")
+    if spec.get("nasConfig"):
+        notes.append("spec.nasConfig: NAS not carried over")
     if not _list(spec.get("parameters"), "spec.parameters"):
         raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
     objective, strategies = _objective(spec)
-    template, fields = _template(spec, notes)
+    template, fields = _template(spec, notes, config_map)
     session: dict[str, Any] = {
         "objective": objective,
         "searchSpace": [
@@ -347,6 +446,9 @@ def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
     session.update(fields)
     session["deadlineSeconds"] = MAX_SECONDS
     session["metricsCollector"] = _collector(spec, strategies, notes)
+    early = _early_stopping(spec, notes)
+    if early is not None:
+        session["earlyStopping"] = early
     if template:  # a Job's pod; another kind's manifest is in fields' trialResource
         session["template"] = template
     meta = _mapping(exp.get("metadata"), "metadata")

@@ -13,6 +13,8 @@ and only adds:
 * ``restartPolicy: Never`` (each attempt is its own pod, with its own log);
 * the session's labels, and the ``tuneop.dev/container`` annotation naming the
   trial container, so the log of the right container is harvested;
+* for a file collector (``metricsCollector.kind: File``, ``TensorFlowEvent``), the
+  sidecar following the file (``tuneop.core.jobs.metricsfile``);
 * secure defaults — non-root, read-only root filesystem with a writable
   ``/tmp``, no privilege escalation, no capabilities, ``RuntimeDefault``
   seccomp — only when the template sets no security context anywhere.
@@ -33,6 +35,7 @@ from typing import Any
 from tuneop.api.spec import SessionSpec
 from tuneop.api.template import PARAM_PLACEHOLDER, trial_container_index
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
+from tuneop.core.jobs.metricsfile import metrics_sidecar
 from tuneop.core.jobs.observed import Params
 
 __all__ = [
@@ -192,6 +195,7 @@ def trial_pod(
     # The user's env comes after ours, so it may refer to ours: LR=$(TUNEOP_PARAM_LR).
     trial["env"] = [*env, *trial.get("env", [])]
     pod["restartPolicy"] = "Never"
+    annotations.update(metrics_sidecar(spec, pod, trial))  # a file collector's follower
     if not _sets_security(pod):
         _secure(pod)
     meta["labels"] = {**(meta.get("labels") or {}), **labels}

@@ -47,7 +47,7 @@ def study_name(spec: SessionSpec, ref: SessionRef) -> str:
 def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any]]:
     """The worker's early-stopping variables; none without ``spec.earlyStopping``."""
     es = spec.early_stopping
-    if es is None:
+    if es is None or es.type == "medianStop":  # the operator's own: the worker is not told
         return []
     config = {
         **pruner_settings(es),
@@ -66,7 +66,10 @@ def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any
 
 def pruning_warnings(spec: SessionSpec) -> list[str]:
     """Early stopping that cannot stop anything: trials that do not run the tuneop runner."""
-    if spec.early_stopping is None or spec.runner.objective or spec.runner.objective_command:
+    es = spec.early_stopping
+    if es is None or es.type == "medianStop" or spec.runner.objective:
+        return []
+    if spec.runner.objective_command:
         return []
     return [
         "spec.earlyStopping: the trials do not run the tuneop runner (no runner.objective or"
@@ -77,7 +80,7 @@ def pruning_warnings(spec: SessionSpec) -> list[str]:
 def cluster_pruning_warnings(spec: SessionSpec) -> list[str]:
     """On a cluster the trials meet only in the Redis of ``redisUrlSecret``."""
     es = spec.early_stopping
-    if es is None or es.redis_url_secret is not None:
+    if es is None or es.redis_url_secret is not None or es.type == "medianStop":
         return []
     return [
         "spec.earlyStopping.redisUrlSecret: not set, so on a cluster the trials have nowhere"

@@ -10,7 +10,9 @@ without reporting (Failed).
 With ``metricsCollector.kind: StdOut`` (Katib's format) the Job holds one
 trial and prints no result lines: when it succeeded, the metrics its last
 pod printed (``tuneop.core.wire.stdout_metrics``) are that trial's report, and
-each line naming the objective metric is a step of its learning curve.
+each line naming the objective metric is a step of its learning curve. With
+``File`` or ``TensorFlowEvent`` the same, read from the lines the file's follower
+printed (``tuneop.core.jobs.metricsfile``).
 Otherwise a trial's curve is its intermediate lines (``tuneop.core.wire.intermediate``).
 
 An adapter that ran the worker itself (a local run) tells more: what happened
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tuneop.api.spec import MetricsCollector, Objective
+from tuneop.core.jobs.metricsfile import file_lines
 from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.wire.contract import (
     Outcome,
@@ -59,18 +62,21 @@ def _stdout_report(
 ) -> dict[int, TrialReport]:
     if job.state is not JobState.SUCCEEDED or not logs or len(job.trials) != 1:
         return {}
-    last = logs[-1]
-    text = last.decode("utf-8", errors="replace") if isinstance(last, bytes) else last
-    metrics = stdout_metrics(text, collector, metric)
+    metrics = stdout_metrics(_last_text(logs, collector), collector, metric)
     params = dict(job.params[0]) if job.params else {}
     trial = job.trials[0]
     return {trial: TrialReport(trial, params, dict(metrics), "succeeded", None, None)}
 
 
-def _stdout_curve(logs: Sequence[str | bytes], metric: str) -> Curve:
+def _last_text(logs: Sequence[str | bytes], collector: MetricsCollector) -> str:
+    """The last pod's log as text; of a file collector's, only the follower's lines."""
     last = logs[-1] if logs else ""
     text = last.decode("utf-8", errors="replace") if isinstance(last, bytes) else last
-    return stdout_curve(text, metric)
+    return file_lines(text, collector)
+
+
+def _stdout_curve(logs: Sequence[str | bytes], metric: str, collector: MetricsCollector) -> Curve:
+    return stdout_curve(_last_text(logs, collector), metric, collector)
 
 
 def stderr_words(tail: Sequence[str]) -> str:
@@ -119,7 +125,7 @@ def harvest_job(
     for p in parsed:
         reported.update(p.reports)
         curves.update(p.curves)
-    katib = collector is not None and collector.kind == "StdOut"
+    katib = collector is not None and collector.kind != "TuneopResult"  # Katib's formats
     if collector is not None and katib:
         reported = _stdout_report(job, logs or (), collector, objective.metric)
     problem = next((p.first_problem for p in parsed if p.first_problem), None)
@@ -129,8 +135,8 @@ def harvest_job(
         rep = reported.get(trial)
         if rep is not None:
             curve = (
-                _stdout_curve(logs or (), objective.metric)
-                if katib
+                _stdout_curve(logs or (), objective.metric, collector)
+                if collector is not None and katib
                 else objective_curve(curves, trial, objective.metric)
             )
             res = classify(rep, job.index, objective, curve, objectives)

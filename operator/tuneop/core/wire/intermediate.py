@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneop.core.untrusted import finite_number, sane_text
+from tuneop.core.wire.metric_lines import metric_pairs
+
+if TYPE_CHECKING:  # the command line reads curves without building the API's models
+    from tuneop.api.spec import MetricsCollector
 
 __all__ = [
     "INTERMEDIATE_PREFIX",
@@ -49,9 +52,8 @@ MAX_INTERMEDIATE_METRICS = 16  # metric values on one intermediate line
 MAX_STEPS = 1000  # steps kept per trial (the first ones)
 MAX_STEP = 2**31 - 1  # Optuna keeps steps as 32-bit integers in its SQL storages
 _MAX_NAME_CHARS = 256
-# Katib's metric filter (tuneop.core.wire.stdout_metrics); a step counter named on the line.
-_KATIB = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)")
-_STEP_NAMES = ("step", "epoch", "iteration")
+# A step counter named on the line (hypertune's JSON names it global_step).
+_STEP_NAMES = ("step", "epoch", "iteration", "global_step")
 
 Curve = tuple[tuple[int, float], ...]  # (step, value) pairs, in step order
 
@@ -126,7 +128,7 @@ def objective_curve(curves: Curves | None, trial: int, metric: str) -> Curve:
     return curves.curve(trial, metric) if curves is not None else ()
 
 
-def stdout_curve(log: str, metric: str) -> Curve:
+def stdout_curve(log: str, metric: str, collector: MetricsCollector | None = None) -> Curve:
     """The objective's values in Katib's ``name=value`` text, one step per line naming it.
 
     The step is a ``step``, ``epoch`` or ``iteration`` counter on the same line when
@@ -136,9 +138,9 @@ def stdout_curve(log: str, metric: str) -> Curve:
     seen: dict[int, float] = {}
     count = 0
     for line in log.splitlines():
-        if metric not in line or "=" not in line:
+        if metric not in line:
             continue
-        found = {m.group(1): m.group(2) for m in _KATIB.finditer(line)}
+        found = dict(metric_pairs(line, collector))
         try:
             value = float(found.get(metric, ""))
         except ValueError:

@@ -7,6 +7,15 @@ every match on every line) and keeps, per metric, the value its strategy
 asks for: the latest (the default), the min or the max. A Job in this format
 holds one trial, so every metric in its log is that trial's.
 
+The same text format comes from a metrics file (``kind: File``, read by the
+follower beside the trial and printed to its own log), where it may also be
+hypertune's JSON lines (``format: JSON``: each number, or number as text, of a
+line's object is a metric; ``timestamp`` and ``trial`` are not) or read by the
+session's own regexes (``metricsFormat``: each with two groups, name and value,
+as Katib's ``filter.metricsFormat``); and from TensorFlow event files
+(``kind: TensorFlowEvent``), whose follower prints ``metric=value`` with the
+metric's name as given, a ``/`` in it too. ``metric_pairs`` reads one line so.
+
 The log is untrusted: at most ``MAX_METRICS`` distinct names are kept (the
 objective's always), each at most ``MAX_NAME_CHARS`` characters; a value
 that is not a finite number is passed over. The harvest reads what
@@ -15,16 +24,15 @@ that is not a finite number is passed over. The harvest reads what
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from tuneop.api.spec import MetricsCollector
 from tuneop.core.untrusted import finite_number, sane_text
 from tuneop.core.wire.contract import MAX_ENTRIES, MAX_NAME_CHARS
+from tuneop.core.wire.metric_lines import KATIB_FILTER, metric_pairs
 
 __all__ = ["KATIB_FILTER", "MAX_METRICS", "stdout_metrics"]
 
-KATIB_FILTER = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)")
 MAX_METRICS = MAX_ENTRIES
 
 
@@ -44,10 +52,7 @@ def stdout_metrics(log: str, collector: MetricsCollector, objective: str) -> dic
     """Each metric the log reports, by its strategy; names past the bounds are dropped."""
     seen: dict[str, _Seen] = {}
     for line in log.splitlines():
-        if "=" not in line:
-            continue
-        for m in KATIB_FILTER.finditer(line):
-            name, text = m.group(1), m.group(2)
+        for name, text in metric_pairs(line, collector):
             try:
                 value = float(text)
             except ValueError:
