@@ -52,13 +52,14 @@ import re
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
-from tuneop.core.conversions.katib_kinds import trial_resource_fields
 from tuneop.core.conversions.katib_configmap import (
     ConfigMapError,
     configmap_ref,
     placeholder_problem,
     trial_spec_from,
+    unused_notes,
 )
+from tuneop.core.conversions.katib_kinds import trial_resource_fields
 
 __all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment"]
 
@@ -246,7 +247,7 @@ def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
     ]
 
 
-def _trial_job(tt: dict[str, Any], config_map: Any) -> dict[str, Any]:
+def _trial_job(tt: dict[str, Any], config_map: Any, notes: list[str]) -> dict[str, Any]:
     """The trial's Job: inline (``trialSpec``) or from the ConfigMap it names, with its
     ``${trialParameters.x}`` placeholders checked as Katib's webhook checks them."""
     job = tt.get("trialSpec")
@@ -269,6 +270,7 @@ def _trial_job(tt: dict[str, Any], config_map: Any) -> dict[str, Any]:
     problem = placeholder_problem(tt, job, source)
     if problem:
         raise KatibError(problem)
+    notes.extend(unused_notes(tt, job, source))
     return job
 
 
@@ -277,7 +279,7 @@ def _template(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod template and the session fields taken from ``trialTemplate``."""
     tt = _mapping(spec.get("trialTemplate"), "spec.trialTemplate")
-    job = _trial_job(tt, config_map)
+    job = _trial_job(tt, config_map, notes)
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
         return {}, _other_kind(tt, job, notes)
     where = "spec.trialTemplate.trialSpec.spec"

@@ -30,6 +30,7 @@ __all__ = [
     "configmap_ref",
     "placeholder_problem",
     "trial_spec_from",
+    "unused_notes",
 ]
 
 MAX_TEMPLATE_TEXT = 256 * 1024  # a ConfigMap holds at most 1 MiB; one template, far less
@@ -111,23 +112,34 @@ def _declared(tt: dict[str, Any]) -> list[str]:
 
 def placeholder_problem(tt: dict[str, Any], job: Any, source: str) -> str | None:
     """Katib's rule, as one ``field: rule`` line, or None: every ``${trialParameters.x}``
-    in the template declared in ``trialParameters``, and every one declared used."""
-    text = _strings(job)
-    used = sorted({m for s in text for m in _PLACEHOLDER.findall(s)})
+    in the template declared in ``trialParameters``."""
     declared = _declared(tt)
-    for name in used:
+    for name in _used(job):
         if name not in declared:
             return (
                 f"spec.trialTemplate.trialParameters: {source} uses ${{trialParameters."
                 f"{name[:63]}}}, which no trial parameter declares (Katib's webhook refuses it)"
             )
-    for i, name in enumerate(declared):
-        if name not in used:
-            return (
-                f"spec.trialTemplate.trialParameters[{i}].name: {name[:63]} is not used in"
-                f" {source} (Katib's webhook refuses it)"
-            )
     return None
+
+
+def unused_notes(tt: dict[str, Any], job: Any, source: str) -> list[str]:
+    """A declared trial parameter the template never uses, one note line each. Katib's
+    webhook refuses these too, but its own Tekton example has one (it writes
+    ``$(trialParameters.lr)``), and a parameter nobody reads changes no trial: the
+    import goes on and says so."""
+    used = set(_used(job))
+    return [
+        f"spec.trialTemplate.trialParameters[{i}].name: {name[:63]} is not used in {source}"
+        " (Katib's webhook would refuse it; nothing is substituted for it)"
+        for i, name in enumerate(_declared(tt))
+        if name not in used
+    ]
+
+
+def _used(job: Any) -> list[str]:
+    """The names of the ``${trialParameters.x}`` placeholders in the template, sorted."""
+    return sorted({m for s in _strings(job) for m in _PLACEHOLDER.findall(s)})
 
 
 def _strings(value: Any) -> list[str]:
