@@ -121,8 +121,7 @@ def install_crds(
         def established(crd_path: str = crd_path) -> bool:
             conds = (cluster.kube.get(crd_path).get("status") or {}).get("conditions")
             return any(
-                c.get("type") == "Established" and c.get("status") == "True"
-                for c in conds or []
+                c.get("type") == "Established" and c.get("status") == "True" for c in conds or []
             )
 
         remaining = max(deadline - time.monotonic(), 1.0)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.chart.test_helm_chart import CHART, is_user_role, of_kind, run_helm
 
 Doc = dict[str, Any]
@@ -64,7 +63,10 @@ def test_the_operator_is_granted_exactly_the_listed_kinds(mode: str) -> None:
     where = ["--set", f"watch.mode={mode}", "--set", "watch.namespaces={team-a}"]
     docs = render(*where, *kinds(JOBSET, TRAINJOB))
     # Jobs are no longer granted once the list leaves them out.
-    assert trial_rules(docs) == [("jobset.x-k8s.io", "jobsets"), ("trainer.kubeflow.org", "trainjobs")]
+    assert trial_rules(docs) == [
+        ("jobset.x-k8s.io", "jobsets"),
+        ("trainer.kubeflow.org", "trainjobs"),
+    ]
     assert variable(policy(docs), "granted") == (
         "{'jobset.x-k8s.io/JobSet': 'jobsets', 'trainer.kubeflow.org/TrainJob': 'trainjobs'}"
     )

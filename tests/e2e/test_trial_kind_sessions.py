@@ -100,7 +100,9 @@ class Peak:
 
     def _run(self) -> None:
         while not self._stop.wait(0.3):
-            items = self.cluster.kube.get(self.path, labelSelector=f"{LABEL_SESSION}={self.session}")
+            items = self.cluster.kube.get(
+                self.path, labelSelector=f"{LABEL_SESSION}={self.session}"
+            )
             live = [o for o in items["items"] if not _done(o)]
             self.seen |= {o["metadata"]["name"] for o in items["items"]}
             self.peak = max(self.peak, len(live))
@@ -176,7 +178,7 @@ def test_a_failed_jobset_trial_is_retried_by_recreating_it(served: Served, tmp_p
         )
         command = master["containers"][0]["command"]
         master["containers"][0]["command"] = [
-            "sh", "-c", f'python -c "$0" "$1" && exec "$@"', code, "${params.x}", *command,
+            "sh", "-c", 'python -c "$0" "$1" && exec "$@"', code, "${params.x}", *command,
         ]  # fmt: skip
 
     resource = jobset_resource(free_port(), fail_once)
@@ -236,16 +238,15 @@ def test_jobset_trials_are_admitted_by_kueue_through_the_queue_label(
 @pytest.mark.parametrize("kind", ["Workflow", "PipelineRun"])
 def test_a_session_of_played_pipeline_trials_succeeds(served: Served, kind: str) -> None:
     ns = served.ns("pipelines")
-    command = ["python", "-c", "import sys; x = float(sys.argv[1]); print(f'loss={(x - 2) ** 2 + 0.5}')", "${params.x}"]  # fmt: skip
+    code = "import sys; x = float(sys.argv[1]); print(f'loss={(x - 2) ** 2 + 0.5}')"
+    command = ["python", "-c", code, "${params.x}"]
+    train = {"name": "train", "container": {"image": "python:3.11", "command": command}}
     if kind == "Workflow":
         manifest: Json = {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Workflow",
-            "spec": {
-                "entrypoint": "train",
-                "templates": [{"name": "train", "container": {"image": "python:3.11", "command": command}}],
-            },
-        }  # fmt: skip
+            "spec": {"entrypoint": "train", "templates": [train]},
+        }
         primary: Json = {"primaryContainer": "main"}
     else:
         step = {"name": "fit", "image": "python:3.11", "command": command}

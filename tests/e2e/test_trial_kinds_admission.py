@@ -147,9 +147,7 @@ def jobset_session() -> Json:
         "template": {
             "spec": {
                 "restartPolicy": "Never",
-                "containers": [
-                    {"name": "trainer", "image": runner["image"], "command": ["true"]}
-                ],
+                "containers": [{"name": "trainer", "image": runner["image"], "command": ["true"]}],
             }
         }
     }

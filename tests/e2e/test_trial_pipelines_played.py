@@ -54,7 +54,9 @@ def workflow(name: str, command: list[str]) -> dict[str, object]:
         "metadata": {"name": name},
         "spec": {
             "entrypoint": "train",
-            "templates": [{"name": "train", "container": {"image": "python:3.11", "command": command}}],
+            "templates": [
+                {"name": "train", "container": {"image": "python:3.11", "command": command}}
+            ],
         },
     }
 

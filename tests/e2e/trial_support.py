@@ -28,10 +28,10 @@ from minicluster.kueue import missing as kueue_missing
 
 __all__ = [
     "RENDEZVOUS",
-    "jobset_manager",
-    "kueue_or_skip",
     "container",
+    "jobset_manager",
     "jobset_spec",
+    "kueue_or_skip",
     "log_of",
     "node_command",
     "pods",
