@@ -24,7 +24,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +100,7 @@ def grant(cluster: Cluster, namespace: str, user: str, role: str, cluster_role: 
 
 
 @pytest.fixture(scope="module")
-def policies(cluster: Cluster, helm_binary: str) -> Iterator[Policies]:
+def policies(cluster: Cluster, crd: Json, helm_binary: str) -> Iterator[Policies]:
     suffix = uuid.uuid4().hex[:6]
     jobs_ns = cluster.create_namespace(f"admit-jobs-{suffix}")
     sets_ns = cluster.create_namespace(f"admit-sets-{suffix}")
@@ -262,7 +261,7 @@ def test_a_jobset_session_is_refused_where_the_operator_is_granted_jobs_only(
 
 
 def test_the_install_guides_refusal_block_shows_the_refusal(
-    cluster: Cluster, helm_binary: str, tmp_path: Path
+    cluster: Cluster, crd: Json, helm_binary: str
 ) -> None:
     """docs/install.md's block, run as written against a release bound to team-a."""
     if cluster.kube.get_or_none("/api/v1/namespaces/team-a") is None:
