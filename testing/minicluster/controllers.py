@@ -19,9 +19,13 @@ loopback port:
 - **Trainer's webhook is not registered.** Its manager always rotates its own certificate
   for ``<service>.<namespace>.svc``, a name the API server cannot reach here; the webhook
   only validates TrainJobs and runtimes, and the TrainJob controller works without it.
-  The rotator writes to the fixed path ``/tmp/k8s-webhook-server/serving-certs``, so the
-  manager runs in a mount namespace of its own (util-linux ``unshare --mount``) with a
-  tmpfs there: nothing on the host is written, and two test runs do not share it.
+  The rotator fills the Secret ``kubeflow-trainer-webhook-cert`` (created empty, as
+  Trainer's manifests do, with an empty ``validator.trainer.kubeflow.org`` for its CA
+  injection) and waits for a kubelet to mount it at the fixed path
+  ``/tmp/k8s-webhook-server/serving-certs``: the manager runs in a mount namespace of its
+  own (util-linux ``unshare --mount``) with a tmpfs there, and the harness writes the
+  Secret's files into it through ``/proc/PID/root`` (nothing on the host is written, and
+  two test runs do not share it).
   Trainer needs JobSet running (a TrainJob becomes a JobSet).
 
 Logs: ``STATE/logs/<name>.log``.
@@ -34,6 +38,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -146,6 +151,9 @@ class Manager:
     def prepare(self) -> None:
         """CRDs, namespaces and files the manager needs before it starts."""
 
+    def spawned(self, deadline: float) -> None:
+        """What to do once the process runs, before it is ready."""
+
     def after_ready(self) -> None:
         """What to register once the manager serves (its webhooks)."""
 
@@ -161,6 +169,7 @@ class Manager:
             death_signal="TERM",
         )
         try:
+            self.spawned(deadline)
             self._wait_ready(f"http://127.0.0.1:{health}/readyz", deadline)
             self.after_ready()
         except BaseException:
@@ -296,6 +305,16 @@ class Trainer(Manager):
     def prepare(self) -> None:
         install_crds(self.cluster, sorted((home("trainer") / "crds").glob("*.yaml")))
         self.cluster.create_namespace(TRAINER_NAMESPACE)
+        # What Trainer's install manifests ship for its certificate rotator: the (empty)
+        # Secret it fills, and the webhook configuration it injects its CA into, here
+        # with no webhooks at all (see the module's docstring).
+        kube = self.cluster.kube
+        secrets = f"/api/v1/namespaces/{TRAINER_NAMESPACE}/secrets"
+        if kube.get_or_none(f"{secrets}/kubeflow-trainer-webhook-cert") is None:
+            kube.post(secrets, {"metadata": {"name": "kubeflow-trainer-webhook-cert"}})
+        hooks = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+        if kube.get_or_none(f"{hooks}/validator.trainer.kubeflow.org") is None:
+            kube.post(hooks, {"metadata": {"name": "validator.trainer.kubeflow.org"}})
         # The mount point of the tmpfs that hides the rotator's fixed certificate path.
         TRAINER_CERT_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -313,6 +332,29 @@ class Trainer(Manager):
         script = f"mount -t tmpfs tmpfs {TRAINER_CERT_DIR} && exec {manager}"
         assert UNSHARE is not None
         return [UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", script]
+
+    def spawned(self, deadline: float) -> None:
+        """Play the kubelet's Secret volume: the rotator writes its certificate into the
+        Secret ``kubeflow-trainer-webhook-cert`` and waits for it to appear in its cert dir,
+        the tmpfs of the manager's mount namespace (reached through ``/proc/PID/root``)."""
+        threading.Thread(target=self._mount_certs, args=(deadline,), daemon=True).start()
+
+    def _mount_certs(self, deadline: float) -> None:
+        secret = f"/api/v1/namespaces/{TRAINER_NAMESPACE}/secrets/kubeflow-trainer-webhook-cert"
+        while time.monotonic() < deadline and self.process is not None:
+            data = (self.cluster.kube.get_or_none(secret) or {}).get("data") or {}
+            if data.get("tls.crt") and data.get("tls.key"):
+                root = Path(f"/proc/{self.process.pid}/root")
+                certs = root / str(TRAINER_CERT_DIR).lstrip("/") / "serving-certs"
+                try:
+                    certs.mkdir(parents=True, exist_ok=True)
+                    for key in ("tls.crt", "tls.key", "ca.crt"):
+                        if data.get(key):
+                            (certs / key).write_bytes(base64.b64decode(data[key]))
+                    return
+                except OSError:
+                    pass  # the tmpfs is not mounted yet
+            time.sleep(0.5)
 
     def runtime(self, name: str, containers: list[Json], num_nodes: int = 1) -> None:
         """A ClusterTrainingRuntime ``name``: one replicated Job ``node`` (Trainer's own
