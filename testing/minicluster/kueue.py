@@ -7,7 +7,8 @@ module proxy into ``$TUNEOP_CACHE/kueue-<version>/bin`` and copies the release's
 runs the manager as a local process with the cluster's admin kubeconfig and this
 configuration:
 
-- only the ``batch/job`` integration, only Jobs that carry a queue label (Kueue's default);
+- only the ``batch/job`` integration (``frameworks`` adds others, such as
+  ``jobset.x-k8s.io/jobset``), only objects that carry a queue label (Kueue's default);
 - no leader election, the health probe on a free loopback port, metrics off;
 - **no webhooks registered in the API server**: the apiserver cannot reach a webhook
   server on this host over TLS without a Service, and tuneop does not need them. Kueue's
@@ -81,8 +82,12 @@ def missing() -> str | None:
 class Kueue:
     """Kueue's manager on ``cluster``; a context manager."""
 
-    def __init__(self, cluster: Cluster, state_dir: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, state_dir: Path, frameworks: tuple[str, ...] = ("batch/job",)
+    ) -> None:
         self.cluster = cluster
+        # Kueue's integrations, e.g. "jobset.x-k8s.io/jobset" (its CRD must be installed).
+        self.frameworks = list(frameworks)
         self.state_dir = state_dir.resolve()
         self.log_path = self.state_dir / "logs" / "kueue.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -201,7 +206,7 @@ class Kueue:
             "webhook": {"port": webhook_port, "host": "127.0.0.1", "certDir": str(certs)},
             "leaderElection": {"leaderElect": False},
             "internalCertManagement": {"enable": False},
-            "integrations": {"frameworks": ["batch/job"]},
+            "integrations": {"frameworks": self.frameworks},
         }
         path = directory / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))

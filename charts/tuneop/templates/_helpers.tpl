@@ -62,10 +62,7 @@ test checks the rendered rules cover them.
 - apiGroups: ["tuneop.dev"]
   resources: ["tuningsessions/finalizers"]
   verbs: ["update"]
-# Worker Jobs: launched, observed by label, and deleted after harvest.
-- apiGroups: ["batch"]
-  resources: ["jobs"]
-  verbs: ["create", "get", "list", "watch", "delete"]
+{{- include "tuneop.trialKindRules" . }}
 # Worker pods: found by their Job's label to harvest their logs.
 - apiGroups: [""]
   resources: ["pods"]
@@ -95,4 +92,43 @@ test checks the rendered rules cover them.
   resources: ["namespaces"]
   verbs: ["list", "watch"]
 {{- end }}
+{{- end -}}
+
+
+{{/*
+The trial kinds of the values list trialKinds, one "group|resource|kind" line each: the
+API group (from apiVersion; "" for the core group), the resource (the `resource` field, or
+the lower-case kind + "s", which is right for every well-known kind) and the kind.
+*/}}
+{{- define "tuneop.trialKinds" -}}
+{{- range .Values.trialKinds }}
+{{- $group := "" }}
+{{- if contains "/" .apiVersion }}{{ $group = index (splitList "/" .apiVersion) 0 }}{{ end }}
+{{- $resource := default (printf "%ss" (lower .kind)) .resource }}
+{{ $group }}|{{ $resource }}|{{ .kind }}
+{{- end }}
+{{- end -}}
+
+{{/* The operator's rules on its trial resources: exactly the kinds trialKinds names. */}}
+{{- define "tuneop.trialKindRules" -}}
+{{- range $line := splitList "\n" (include "tuneop.trialKinds" . | trim) }}
+{{- $f := splitList "|" $line }}
+# {{ index $f 2 }} trials: launched, observed by label, and deleted after harvest.
+- apiGroups: [{{ index $f 0 | quote }}]
+  resources: [{{ index $f 1 | quote }}]
+  verbs: ["create", "get", "list", "watch", "delete"]
+{{- end }}
+{{- end -}}
+
+{{/*
+The granted trial kinds as a CEL map literal, "group/Kind" → resource, for the admission
+policy: {'batch/Job': 'jobs', 'jobset.x-k8s.io/JobSet': 'jobsets'}.
+*/}}
+{{- define "tuneop.trialKindsCel" -}}
+{{- $pairs := list }}
+{{- range $line := splitList "\n" (include "tuneop.trialKinds" . | trim) }}
+{{- $f := splitList "|" $line }}
+{{- $pairs = append $pairs (printf "'%s/%s': '%s'" (index $f 0) (index $f 2) (index $f 1)) }}
+{{- end }}
+{{- printf "{%s}" (join ", " $pairs) }}
 {{- end -}}

@@ -1,0 +1,175 @@
+"""Shared by the e2e tests of trial kinds: the real controllers, and multi-pod trials.
+
+The node simulator has no cluster DNS and every pod shares this host's network, so a
+multi-pod trial cannot find its master by ``<jobset>-master-0-0.<jobset>``. The workers
+here really rendezvous, over loopback instead: the master (the primary pod) listens on
+``127.0.0.1:PORT`` (a free port the test picks and passes in ``RENDEZVOUS_PORT``), each worker
+connects and sends its index, and the master prints the metrics only once all workers have
+reported (their indexes in its log), then the workers exit 0. A trial's pods therefore
+prove they ran together; the training itself is a stand-in (``loss`` from ``x``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minicluster import controllers
+from minicluster.controllers import JobSet, Trainer
+from minicluster.harness import Cluster
+from minicluster.kueue import KUEUE_VERSION, Kueue
+from minicluster.kueue import missing as kueue_missing
+
+__all__ = [
+    "RENDEZVOUS",
+    "container",
+    "jobset_manager",
+    "jobset_spec",
+    "kueue_or_skip",
+    "log_of",
+    "node_command",
+    "pods",
+    "require",
+    "trainer_manager",
+]
+
+# argv: role (master|worker|node), workers. `node` picks its role from JOB_COMPLETION_INDEX
+# (Trainer's one replicated Job, index 0 the master). Params arrive as X (env or argv[3]).
+RENDEZVOUS = r"""
+import os, socket, sys, time
+role, workers = sys.argv[1], int(sys.argv[2])
+x = float(sys.argv[3]) if len(sys.argv) > 3 else float(os.environ.get("X", "1"))
+port = int(os.environ["RENDEZVOUS_PORT"])
+index = os.environ.get("JOB_COMPLETION_INDEX", "?")
+if role == "node":
+    role = "master" if index == "0" else "worker"
+if role == "master":
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(workers)
+    server.settimeout(150)
+    seen = []
+    for _ in range(workers):
+        conn, _ = server.accept()
+        seen.append(conn.recv(64).decode())
+        conn.close()
+    print(f"rendezvous: {workers} workers {sorted(seen)}", flush=True)
+    print(f"loss={(x - 2) ** 2 + 0.5}", flush=True)
+else:
+    for _ in range(1500):
+        try:
+            conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit(f"worker {index}: no master on 127.0.0.1:{port}")
+    conn.sendall(f"{os.environ.get('HOSTNAME', '?')}".encode())
+    conn.close()
+    print(f"worker {index} joined", flush=True)
+"""
+
+
+def node_command(role: str, workers: int, x: str = "") -> list[str]:
+    return ["python", "-c", RENDEZVOUS, role, str(workers), *([x] if x else [])]
+
+
+def require(name: str) -> None:
+    """Skip (fail where CI requires it) when controller ``name`` is not built."""
+    why = controllers.missing(name)
+    if why is not None and os.environ.get("TUNEOP_E2E_BUILD") == "1":
+        what = "training-operator" if name == "training-operator" else "jobset trainer pipelines"
+        subprocess.run(["bash", str(controllers.BUILD_SCRIPT), *what.split()], check=True)
+        why = controllers.missing(name)
+    if why is None:
+        return
+    message = f"{name} not built (missing {why}): run {controllers.BUILD_SCRIPT.name}"
+    if name != "training-operator":
+        message += " (or TUNEOP_E2E_BUILD=1)"
+    if os.environ.get("TUNEOP_E2E_REQUIRE_CONTROLLERS") == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def jobset_manager(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobSet]:
+    require("jobset")
+    with JobSet(cluster, tmp_path_factory.mktemp("jobset")) as running:
+        assert isinstance(running, JobSet)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trainer_manager(
+    cluster: Cluster, jobset_manager: JobSet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Trainer]:
+    require("trainer")
+    with Trainer(cluster, tmp_path_factory.mktemp("trainer")) as running:
+        assert isinstance(running, Trainer)
+        yield running
+
+
+def container(name: str, command: list[str], port: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": "python:3.11",
+        "command": command,
+        "env": [
+            {"name": "RENDEZVOUS_PORT", "value": str(port)},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+        ],
+    }
+
+
+def jobset_spec(port: int, x: str = "") -> dict[str, Any]:
+    """A JobSet's spec: a master (1 pod) and 2 workers (1 Job of 2 pods), rendezvous on port."""
+
+    def job(role: str, pods: int) -> dict[str, Any]:
+        command = node_command(role, 2, x)
+        pod = {"restartPolicy": "Never", "containers": [container(role, command, port)]}
+        return {
+            "name": role,
+            "replicas": 1,
+            "template": {
+                "spec": {
+                    "parallelism": pods,
+                    "completions": pods,
+                    "backoffLimit": 0,
+                    "template": {"spec": pod},
+                }
+            },
+        }
+
+    return {"replicatedJobs": [job("master", 1), job("workers", 2)]}
+
+
+def log_of(cluster: Cluster, namespace: str, pod: str, container_name: str) -> str:
+    done = cluster.kubectl("logs", "-n", namespace, pod, "-c", container_name, check=False)
+    return done.stdout + done.stderr
+
+
+def pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    found = cluster.kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector)
+    return list(found["items"])
+
+
+@contextmanager
+def kueue_or_skip(
+    cluster: Cluster, state_dir: Path, frameworks: tuple[str, ...]
+) -> Iterator[Kueue]:
+    """Kueue with these integrations, as test_kueue.py runs it; skipped when not built."""
+    why = kueue_missing()
+    if why is not None:
+        message = f"Kueue {KUEUE_VERSION} not built (missing {why}): run build-kueue.sh"
+        if os.environ.get("TUNEOP_E2E_REQUIRE") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with Kueue(cluster, state_dir, frameworks) as running:
+        yield running
