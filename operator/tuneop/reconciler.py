@@ -132,12 +132,13 @@ class Reconciler:
         return [*self.warm_start.prior(ref, spec), *own]
 
     def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
-        """Commit rounds until the plan has nothing more to do at once; the last plan."""
+        """Commit rounds until the plan has nothing more to do at once; what they did, as
+        one plan (``Plan.then``: every Job created, result and event, the last status)."""
         result = self.commit_round(ref, spec, cancelled)
         for _ in range(MAX_ROUNDS - 1):
             if not result.again:
                 return result
-            result = self.commit_round(ref, spec, cancelled)
+            result = result.then(self.commit_round(ref, spec, cancelled))
         if not result.again:
             return result
         log.info("%s: %d rounds in one reconcile; going on in the next", ref.key, MAX_ROUNDS)

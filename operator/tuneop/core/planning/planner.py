@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tuneop.api import vocabulary as V
@@ -91,6 +91,17 @@ class Plan:
     # Plan again as soon as this plan is committed: it harvested a batch (more may wait)
     # or deletes Jobs (their slots are free for the next plan's launches).
     again: bool = False
+
+    def then(self, later: Plan) -> Plan:
+        """This plan and the one committed after it, as one: every Job created, result
+        persisted, Job deleted and event, and the later plan's status and timing."""
+        return replace(
+            later,
+            create=(*self.create, *later.create),
+            persist=(*self.persist, *later.persist),
+            delete=(*self.delete, *later.delete),
+            events=(*self.events, *later.events),
+        )
 
 
 def needs_harvest(status: SessionStatus, jobs: Sequence[ObservedJob]) -> list[ObservedJob]:
@@ -165,8 +176,14 @@ def plan(
         events=tuple(said),
         warnings=tuple(plan_warnings(spec, total, capped)),
         requeue_after=requeue,
-        again=not status.terminal and bool(opened.persist or delete),
+        again=_again(status, opened, delete),
     )
+
+
+def _again(status: SessionStatus, opened: Step, delete: Sequence[str]) -> bool:
+    """Plan again once this is committed: a batch was harvested (more may wait) or Jobs go
+    (their slots are free for launches); a finished session has nothing more to do."""
+    return not status.terminal and bool(opened.persist or delete)
 
 
 def plan_warnings(spec: SessionSpec, total: int, capped: bool) -> list[str]:
