@@ -1,7 +1,7 @@
 """Progress under churn on the e2e control plane: ``python -m bench.chaos_bench``.
 
 The issue's measurement: a session (300 trials, ``maxParallel`` 20, by default) run by
-one ``tuneop operator`` that is SIGKILLed after a seeded 2–5 s of life and started again
+one ``tuneop operator`` that is SIGKILLed after a seeded 2-5 s of life and started again
 until the session ends, and the same session without kills, under the same load
 (``--load 2``: two busy-loop processes, the issue's ``LOAD=2``). Each run gets a fresh
 namespace of one cluster, its own results folder and a real ``redis-server`` mirror.
@@ -27,6 +27,7 @@ import redis
 from bench.common import header, save
 from minicluster.chaos import (
     ChaosRun,
+    ExistingJobs,
     busy_loops,
     check_best,
     check_exactly_once,
@@ -38,7 +39,6 @@ from minicluster.controlplane import REPO_ROOT
 from minicluster.harness import Cluster
 from minicluster.operator_process import OperatorProcess
 from minicluster.redis_server import RedisServer
-from minicluster.watch import JobWatch
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
 
 __all__ = ["main"]
@@ -83,7 +83,7 @@ def one_run(
     def apply() -> None:
         cluster.kube.post(PLURAL.format(ns=ns), doc)
 
-    with JobWatch(cluster.kubeconfig, ns) as watch:
+    with ExistingJobs(cluster.kubeconfig, ns) as watch:
         run: ChaosRun = run_session(
             cluster.kube,
             operator,
@@ -91,6 +91,7 @@ def one_run(
             apply,
             kill_seconds=args.timeout if kills else 0.0,
             seed=args.seed + n,
+            life_from=args.life_from,
             timeout=args.timeout,
         )
     client = redis.Redis.from_url(redis_url)
@@ -109,7 +110,8 @@ def one_run(
         "per_minute": round(run.per_minute, 1),
         "seconds": round(run.total_seconds, 1),
         "duplicates": len(watch.duplicates()),
-        "peak_jobs": watch.peak_unfinished,
+        "peak_jobs": watch.peak_existing,
+        "startup_s": [round(x, 1) for x in run.startups],
         "exactly_once": not once,
         "problems": once,
         "mirrors_converged": not mirrors,
@@ -119,7 +121,7 @@ def one_run(
     print(
         f"  {'kills' if kills else 'no kills'} #{n}: {run.per_minute:.1f} trials/min,"
         f" {run.kills} kills, {run.total_seconds:.0f}s, duplicates {figures['duplicates']},"
-        f" peak Jobs {watch.peak_unfinished}, exactly-once {not once} {once or ''},"
+        f" peak Jobs {watch.peak_existing}, exactly-once {not once} {once or ''},"
         f" mirrors converged {not mirrors} {mirrors or ''}; load {figures['load']}",
         flush=True,
     )
@@ -135,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs each way")
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--life-from",
+        choices=("start", "ready"),
+        default="start",
+        help="count each 2-5 s life from the process's start (the issue's way) or kopf's",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="only the runs with kills")
     args = parser.parse_args(argv)
     header(
@@ -146,7 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, Cluster(Path(tmp) / "cluster") as cluster:
         cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds" / "tuningsession.yaml"))
         cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=60s", f"crd/tuningsessions.{API_GROUP}"
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            f"crd/tuningsessions.{API_GROUP}",
         )
         server = RedisServer(Path(tmp))
         server.start()

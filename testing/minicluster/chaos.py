@@ -4,8 +4,13 @@ The e2e chaos test (``tests/e2e/test_operator_chaos.py``) and the chaos benchmar
 (``bench/chaos_bench.py``) both run a session through ``run_session``: an
 ``OperatorProcess`` started for one namespace, a session applied, and for
 ``kill_seconds`` the operator killed (SIGKILL, no clean-up) after a seeded
-2–5 s of life and started again at once, as a crash-looping pod would be; then
-it runs in peace until the session ends. ``busy_loops(n)`` runs ``n`` processes
+2-5 s of life and started again at once, as a crash-looping pod would be; then
+it runs in peace until the session ends. A life is counted from the process's
+start (``life_from="start"``, the issue's measurement) or from the moment kopf
+has started in it (``"ready"``, its ``startup`` activity logged): on a machine
+so loaded that importing the operator takes longer than a life, the first
+never lets an operator reach the API at all, which measures start-up, not the
+reconcile. ``busy_loops(n)`` runs ``n`` processes
 that spin the CPU for as long as the context is open (the issue's ``LOAD=2``).
 
 ``ChaosRun`` is what was seen: the trials done when the kills began and ended
@@ -31,9 +36,11 @@ from typing import Any
 
 from minicluster.kube import Json, Kube
 from minicluster.operator_process import OperatorProcess
+from minicluster.watch import JobWatch
 
 __all__ = [
     "ChaosRun",
+    "ExistingJobs",
     "busy_loops",
     "check_best",
     "check_exactly_once",
@@ -44,6 +51,25 @@ __all__ = [
 
 BUSY = "import time\nwhile True:\n    pass\n"
 FINISHED_PHASES = ("Succeeded", "Failed", "Cancelled")
+
+
+class ExistingJobs(JobWatch):
+    """A ``JobWatch`` that also keeps the most Jobs that existed at once, in any state
+    (finished Jobs not yet deleted included: what piled up in the issue's measurement)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._existing: set[str] = set()
+        self.peak_existing = 0
+
+    def observe(self, kind: str, obj: Json) -> None:
+        super().observe(kind, obj)
+        uid = str(obj["metadata"]["uid"])
+        if kind == "DELETED":
+            self._existing.discard(uid)
+        else:
+            self._existing.add(uid)
+        self.peak_existing = max(self.peak_existing, len(self._existing))
 
 
 @contextmanager
@@ -76,6 +102,8 @@ class ChaosRun:
     status: Json = field(default_factory=dict)
     # The most trials the status counted as done, and when, during the kill phase.
     progress: list[tuple[float, int]] = field(default_factory=list)
+    # Seconds from each start to kopf's startup activity (life_from="ready" only).
+    startups: list[float] = field(default_factory=list)
 
     @property
     def finished_while_killing(self) -> int:
@@ -88,6 +116,20 @@ class ChaosRun:
     @property
     def per_minute(self) -> float:
         return 60.0 * done_trials(self.status) / self.total_seconds if self.total_seconds else 0.0
+
+
+READY = "Activity 'startup' succeeded"
+
+
+def _ready(operator: OperatorProcess, timeout: float) -> float:
+    """Wait until the operator's latest start has logged kopf's startup; seconds it took."""
+    seen = operator.log_text().rsplit("===== start #", 1)[-1]
+    began = operator.started_wall
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while READY not in seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = operator.log_text().rsplit("===== start #", 1)[-1]
+    return time.time() - began
 
 
 def _status(kube: Kube, path: str) -> Json:
@@ -104,6 +146,7 @@ def run_session(
     kill_seconds: float,
     seed: int,
     life: tuple[float, float] = (2.0, 5.0),
+    life_from: str = "start",
     timeout: float = 600.0,
 ) -> ChaosRun:
     """Start the operator, apply the session, kill the operator for ``kill_seconds`` (each
@@ -114,8 +157,12 @@ def run_session(
     start = time.monotonic()
     apply()
     killing_until = start + kill_seconds
+    status: Json = {}
     while kill_seconds > 0 and time.monotonic() < killing_until:
-        due = time.monotonic() + rng.uniform(*life)
+        lived = rng.uniform(*life)
+        if life_from == "ready":
+            run.startups.append(_ready(operator, min(60.0, killing_until - time.monotonic())))
+        due = time.monotonic() + lived
         while time.monotonic() < min(due, killing_until):
             status = _status(kube, session_path)
             run.progress.append((time.monotonic() - start, done_trials(status)))

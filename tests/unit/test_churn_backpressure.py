@@ -16,16 +16,18 @@ the running Jobs (seeded). Checked at every create and after every kill:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from builders import spec as make_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import spec as make_spec
 from tuneop.core.jobs.observed import JobState
 from tuneop.core.planning.planner import HARVEST_BATCH
 from tuneop.reconciler import Reconciler
@@ -97,10 +99,8 @@ def churn(seed: int, spec_overrides: dict[str, Any], fail_every: int = 0) -> tup
 
     for _ in range(150):
         fuse = Fuse(rng.randint(0, 40))
-        try:
+        with contextlib.suppress(Killed):
             fused_reconciler(world, fuse, check).reconcile(world.ref, spec)
-        except Killed:
-            pass
         check("after")
         if world.status.terminal:
             break
@@ -108,7 +108,8 @@ def churn(seed: int, spec_overrides: dict[str, Any], fail_every: int = 0) -> tup
         for j in rng.sample(running, k=rng.randint(0, len(running))):
             failed = fail_every and j.index % fail_every == 0 and j.retry is None
             state = JobState.FAILED if failed else JobState.SUCCEEDED
-            world.jobs.finish(j.name, worker_log(spec, j, status="failed" if failed else "succeeded"), state)
+            said = "failed" if failed else "succeeded"
+            world.jobs.finish(j.name, worker_log(spec, j, status=said), state)
         world.clock.advance(1.0)
     play(spec, world=world, check=lambda w: check("play"))
     return world, most
@@ -129,7 +130,8 @@ def assert_exactly_once(world: World, total: int) -> None:
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_jobs_stay_within_max_parallel_however_often_the_reconcile_is_killed(seed: int) -> None:
-    world, most = churn(seed, {"optimizer": {"type": "random"}, "totalTrials": 40, "maxParallel": 4})
+    overrides = {"optimizer": {"type": "random"}, "totalTrials": 40, "maxParallel": 4}
+    world, most = churn(seed, overrides)
     assert most <= 4
     assert_exactly_once(world, 40)
 
@@ -146,7 +148,9 @@ def test_retried_trials_keep_the_bound_and_run_exactly_once_under_kills(seed: in
 
 @pytest.mark.parametrize("cleanup", ["Keep", "KeepFailed", "Delete"])
 def test_kept_jobs_free_their_slots_once_their_harvest_is_committed(cleanup: str) -> None:
-    spec = make_spec(optimizer={"type": "random"}, totalTrials=12, maxParallel=3, jobCleanup=cleanup)
+    spec = make_spec(
+        optimizer={"type": "random"}, totalTrials=12, maxParallel=3, jobCleanup=cleanup
+    )
     played = play(spec)
     assert played.status.phase == "Succeeded"
     assert len(played.created) == 12
@@ -178,6 +182,6 @@ def test_the_first_status_write_after_a_start_comes_from_the_first_batch() -> No
     reconciler.reconcile(world.ref, spec)
     assert world.statuses.writes > writes_before
     assert reads[0] == HARVEST_BATCH, "the first write waited for more than one batch"
-    assert all(b - a <= HARVEST_BATCH for a, b in zip(reads, reads[1:], strict=False))
+    assert all(b - a <= HARVEST_BATCH for a, b in itertools.pairwise(reads))
     # The whole backlog was committed in that one reconcile, batch by batch.
     assert world.status.trials.succeeded == 20

@@ -7,10 +7,11 @@ earlier status write recorded as harvested that the cleanup policy keeps
 (``ledger.slot_holders``). So the Jobs of a session stay at most ``maxParallel``
 (plus the retry Jobs of one harvest batch) however often a reconcile dies
 before its status write: a Job created just before a kill is live, is adopted
-by the next reconcile (``ledger._opened``) and holds its slot there. Grid, random, qmc and explicit trials
-get their params from ``search.point``; the learning optimizers (bayesian,
-cmaes, gp) take the warm-start points first, then ask the suggester, which
-sees every known result and the params still running. Each new Job is put in
+by the next reconcile (``ledger._opened``) and holds its slot there. Grid,
+random, qmc and explicit trials get their params from ``search.point``; the
+learning optimizers (bayesian, cmaes, gp) take the warm-start points first,
+then ask the suggester, which sees every known result and the params still
+running. Each new Job is put in
 flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 (``tuneop.core.planning.retry``) come first: each takes the slot of the Job it retries.
 """
@@ -26,8 +27,8 @@ from tuneop.core.jobs.manifests import job_manifest, job_name
 from tuneop.core.jobs.observed import Observed, Params, Retry
 from tuneop.core.planning import events
 from tuneop.core.planning.ledger import Ledger, Step, count, repeated_error, slot_holders
-from tuneop.core.ranges import IndexSet
 from tuneop.core.planning.packing import next_job_size
+from tuneop.core.ranges import IndexSet
 from tuneop.core.suggest.bayesian import suggest as tpe_suggest
 from tuneop.core.suggest.search import point, warm_point
 from tuneop.core.wire.contract import TrialResult

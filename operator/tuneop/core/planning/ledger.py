@@ -354,11 +354,8 @@ def kept(spec: SessionSpec, job: ObservedJob) -> bool:
 
 def collectable(spec: SessionSpec, ledger: Ledger, deleting: Sequence[str]) -> list[str]:
     """Harvested Jobs the cleanup policy lets go (deleted after the status write)."""
-    return [
-        j.name
-        for j in ledger.jobs
-        if j.finished and j.index in ledger.harvested and j.name not in deleting and not kept(spec, j)
-    ]
+    done = [j for j in ledger.jobs if j.finished and j.index in ledger.harvested]
+    return [j.name for j in done if j.name not in deleting and not kept(spec, j)]
 
 
 def slot_holders(spec: SessionSpec, committed: IndexSet, ledger: Ledger) -> int:
