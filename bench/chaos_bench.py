@@ -89,7 +89,7 @@ def one_run(
             operator,
             path,
             apply,
-            kill_seconds=args.timeout if kills else 0.0,
+            kill_seconds=(args.kill_seconds or args.timeout) if kills else 0.0,
             seed=args.seed + n,
             life_from=args.life_from,
             timeout=args.timeout,
@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         choices=("start", "ready"),
         default="start",
         help="count each 2-5 s life from the process's start (the issue's way) or kopf's",
+    )
+    parser.add_argument(
+        "--kill-seconds", type=float, default=0.0, help="stop killing after this (0: never)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="only the runs with kills")
     args = parser.parse_args(argv)
