@@ -147,23 +147,34 @@ def run_session(
     seed: int,
     life: tuple[float, float] = (2.0, 5.0),
     life_from: str = "start",
+    min_kills: int = 0,
     timeout: float = 600.0,
 ) -> ChaosRun:
     """Start the operator, apply the session, kill the operator for ``kill_seconds`` (each
-    life drawn from ``life``), then let it finish the session; what was seen."""
+    life drawn from ``life``; longer, up to three times as long, until ``min_kills``
+    kills: a loaded machine's slow start-ups must not leave the test with too few), then
+    let it finish the session; what was seen."""
     rng = random.Random(seed)
     run = ChaosRun()
     operator.start()
     start = time.monotonic()
     apply()
     killing_until = start + kill_seconds
+    hard_stop = start + 3 * kill_seconds
     status: Json = {}
-    while kill_seconds > 0 and time.monotonic() < killing_until:
+
+    def killing() -> bool:
+        now = time.monotonic()
+        return kill_seconds > 0 and (
+            now < killing_until or (run.kills < min_kills and now < hard_stop)
+        )
+
+    while killing():
         lived = rng.uniform(*life)
         if life_from == "ready":
-            run.startups.append(_ready(operator, min(60.0, killing_until - time.monotonic())))
+            run.startups.append(_ready(operator, min(60.0, hard_stop - time.monotonic())))
         due = time.monotonic() + lived
-        while time.monotonic() < min(due, killing_until):
+        while time.monotonic() < due and killing():
             status = _status(kube, session_path)
             run.progress.append((time.monotonic() - start, done_trials(status)))
             time.sleep(0.2)
