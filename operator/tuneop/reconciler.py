@@ -1,4 +1,4 @@
-"""One reconcile: observe → plan → act, then one status write.
+"""One reconcile: observe → plan → act, in rounds of one status write each.
 
 The same loop serves the operator (Kubernetes Jobs, status on the custom
 resource) and local sessions (processes, status in memory and on disk).
@@ -12,6 +12,16 @@ reconcile plans again without harvesting, and they are harvested later.
 A write that finds the status changed (``Conflict``) starts the reconcile
 again from a fresh observation; Job creation is idempotent, so the retry
 never duplicates a Job.
+
+**Bounded work per commit.** One round reads the logs of at most
+``HARVEST_BATCH`` finished Jobs (the planner folds no more), persists their
+results, writes the status, deletes the Jobs; while the plan says ``again``
+(it harvested or deleted something) the next round follows at once, up to
+``MAX_ROUNDS``. So an operator started on a backlog commits its first batch
+within a few log reads, and one killed every few seconds still moves the
+session on; a Job is launched only into a slot whose Job is gone
+(``core.planning.ledger.slot_holders``), so however often a round dies
+before its write, the Jobs of a session stay bounded by ``maxParallel``.
 
 With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation also
 reads the beginning of each running trial's output (``RunningLogs``, bounded, at
@@ -38,7 +48,15 @@ from tuneop.core.planning.medianstop import (
     needs_judging,
     threshold,
 )
-from tuneop.core.planning.planner import Event, Plan, Suggest, invalid_plan, needs_harvest, plan
+from tuneop.core.planning.planner import (
+    HARVEST_BATCH,
+    Event,
+    Plan,
+    Suggest,
+    invalid_plan,
+    needs_harvest,
+    plan,
+)
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import (
@@ -56,13 +74,16 @@ from tuneop.ports import (
     WarmStartSource,
 )
 
-__all__ = ["MAX_CONFLICT_RETRIES", "Reconciler"]
+__all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "Reconciler"]
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
 JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
+# Committed rounds in one reconcile, at most; past them the plan asks to be requeued at once
+# (a reconcile must end, so the scheduler can serve other sessions and see a deletion).
+MAX_ROUNDS = 200
 
 
 class _NotStored(Exception):
@@ -105,23 +126,23 @@ class Reconciler:
         if status is None:  # the caller's fresh read saves a second one (an API GET)
             status, _ = self.statuses.read(ref)
         jobs = self.jobs.list_jobs(ref)
-        pending = {j.index for j in needs_harvest(status, jobs)} if harvest else set()
-        observed = []
-        for job in jobs:
-            if job.index in pending:
-                try:
-                    logs = self.jobs.read_logs(ref, job)
-                except TransientError as err:
-                    # Harvest again next time; the Job stays until its results are in.
-                    log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
-                else:
-                    lines = None if logs is None else logs.lines
-                    results = harvest_job(
-                        job, lines, spec.objective, spec.metrics_collector, spec.all_objectives
-                    )
-                    disruptions = 0 if logs is None else logs.disruptions
-                    job = replace(job, results=results, disruptions=disruptions)
-            observed.append(job)
+        read: dict[int, ObservedJob] = {}
+        for job in needs_harvest(status, jobs) if harvest else ():
+            if len(read) >= HARVEST_BATCH:
+                break  # the next round reads on: this one's write comes first
+            try:
+                logs = self.jobs.read_logs(ref, job)
+            except TransientError as err:
+                # Harvest again next time; the Job stays until its results are in.
+                log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
+                continue
+            lines = None if logs is None else logs.lines
+            results = harvest_job(
+                job, lines, spec.objective, spec.metrics_collector, spec.all_objectives
+            )
+            disruptions = 0 if logs is None else logs.disruptions
+            read[job.index] = replace(job, results=results, disruptions=disruptions)
+        observed = [read.get(job.index, job) for job in jobs]
         return self._median_stop(ref, spec, observed)
 
     def _median_stop(
@@ -167,6 +188,20 @@ class Reconciler:
         return [*self.warm_start.prior(ref, spec), *own]
 
     def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+        """Commit rounds until the plan has nothing more to do at once; what they did, as
+        one plan (``Plan.then``: every Job created, result and event, the last status)."""
+        result = self.commit_round(ref, spec, cancelled)
+        for _ in range(MAX_ROUNDS - 1):
+            if not result.again:
+                return result
+            result = result.then(self.commit_round(ref, spec, cancelled))
+        if not result.again:
+            return result
+        log.info("%s: %d rounds in one reconcile; going on in the next", ref.key, MAX_ROUNDS)
+        return replace(result, requeue_after=0.0)
+
+    def commit_round(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+        """One round: observe, plan (a bounded batch), act, ending in one status write."""
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
         # has no TrialsStarted for them: carry those events over to the write that succeeds.
         started: list[Event] = []

@@ -835,5 +835,12 @@ def test_bayesian_trials_come_from_the_suggester_with_history_and_pending() -> N
         live[0], state=JobState.SUCCEEDED, results=(replace(result(0, 1.0), params={"x": 100}),)
     )
     p2 = plan(s, Observed(session=REF, jobs=(done, live[1]), status=p1.status), T0, suggest)
+    # The harvested Job holds its slot until it is deleted, after p2's status write.
+    assert p2.create == () and p2.delete == (done.name,) and p2.again
+    assert done.results is not None
+    history = done.results
+    p3 = plan(
+        s, Observed(session=REF, jobs=(live[1],), status=p2.status, history=history), T0, suggest
+    )
     assert calls == [([], [], 0, 2), ([0], [{"x": 101}], 2, 1)]
-    assert [c.params for c in p2.create] == [({"x": 102},)]
+    assert [c.params for c in p3.create] == [({"x": 102},)]

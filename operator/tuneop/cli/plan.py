@@ -2,8 +2,9 @@
 
 It loads a session (a manifest, or a JSONL job plan), optionally the Jobs a
 cluster would have (``--observed``), runs the core planner exactly as the
-operator would, and renders the validated spec, the trials, their grouping
-into worker Jobs, the first wave's manifests and the status to be written.
+operator would (a reconcile's rounds folded into one: a harvest batch, then
+the launches into the slots its deletions free), and renders the validated spec,
+the trials, their grouping into worker Jobs, the first wave's manifests and the status to be written.
 
 It costs the same whatever the budget: it lists the first ``SHOWN_TRIALS``
 trials (200; ``--trials N`` for another bound) and the first wave's Jobs, and
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +174,7 @@ def dry_run(
             except StatusUnreadable as err:
                 raise SpecError([f"observed.{err}"]) from None
     observed = Observed(session=session.ref, jobs=tuple(jobs), status=status)
-    result = plan(session.spec, observed, now)
+    result = _rounds(session.spec, observed, now)
     spec = session.spec
     total, _ = budget(spec)
     planned = {
@@ -184,6 +185,24 @@ def dry_run(
     else:
         shown = _first_trials(spec, total, min(trials, total), planned)
     return DryRun(session, result, shown, total, job_count(spec, total))
+
+
+def _rounds(spec: SessionSpec, observed: Observed, now: datetime) -> Plan:
+    """The plans a reconcile commits one after another (``Plan.again``: a harvest batch,
+    then the launches into the slots its deletions free), folded into one, as the
+    operator would do them (``Plan.then``)."""
+    result = plan(spec, observed, now)
+    for _ in range(len(observed.jobs) + 2):  # each round harvests or deletes a Job at least
+        if not result.again:
+            break
+        gone = set(result.delete)
+        observed = replace(
+            observed,
+            jobs=tuple(j for j in observed.jobs if j.name not in gone),
+            status=result.status,
+        )
+        result = result.then(plan(spec, observed, now))
+    return result
 
 
 def _first_trials(

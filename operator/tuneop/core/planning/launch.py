@@ -1,13 +1,19 @@
 """The launch step: which worker Jobs to create in this reconcile.
 
 Jobs are laid out from the launch watermark (``packing.next_job_size``) while
-``maxParallel`` leaves a slot: a running Job holds one, and so does a finished
-Job whose results are not harvested yet. Grid, random, qmc and explicit trials
-get their params from ``search.point``; the learning optimizers (bayesian,
-cmaes, gp) take the warm-start points first, then ask the suggester, which
-sees every known result and the params still running. Hyperband
-(``tuneop.core.suggest.hyperband``) launches a rung's trials only once every trial of
-the rung before has its result, and derives their params from those results. Each new Job is put in
+``maxParallel`` leaves a slot: every live Job holds one (running, finished and
+not harvested yet, or harvested and not yet deleted), except a finished Job an
+earlier status write recorded as harvested that the cleanup policy keeps
+(``ledger.slot_holders``). So the Jobs of a session stay at most ``maxParallel``
+(plus the retry Jobs of one harvest batch) however often a reconcile dies
+before its status write: a Job created just before a kill is live, is adopted
+by the next reconcile (``ledger._opened``) and holds its slot there. Grid,
+random, qmc and explicit trials get their params from ``search.point``; the
+learning optimizers (bayesian, cmaes, gp) take the warm-start points first,
+then ask the suggester, which sees every known result and the params still
+running. Hyperband (``tuneop.core.suggest.hyperband``) launches a rung's trials
+only once every trial of the rung before has its result, and derives their
+params from those results. Each new Job is put in
 flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 (``tuneop.core.planning.retry``) come first: each takes the slot of the Job it retries.
 """
@@ -22,8 +28,9 @@ from tuneop.api.spec import SessionSpec
 from tuneop.core.jobs.manifests import job_manifest, job_name
 from tuneop.core.jobs.observed import Observed, Params, Retry
 from tuneop.core.planning import events
-from tuneop.core.planning.ledger import Ledger, Step, count, repeated_error
+from tuneop.core.planning.ledger import Ledger, Step, count, repeated_error, slot_holders
 from tuneop.core.planning.packing import next_job_size
+from tuneop.core.ranges import IndexSet
 from tuneop.core.suggest import hyperband
 from tuneop.core.suggest.bayesian import suggest as tpe_suggest
 from tuneop.core.suggest.search import point, warm_point
@@ -58,7 +65,8 @@ def launch(
     them. ``fresh``: the results harvested in this reconcile (the suggester learns them)."""
     retried, create = launch_retries(spec, observed, ledger)
     ledger = retried.ledger
-    slots = spec.max_parallel - len(ledger.active) - len(ledger.unharvested) - len(create)
+    committed = IndexSet.parse(observed.status.harvested_jobs)
+    slots = spec.max_parallel - slot_holders(spec, committed, ledger) - len(create)
     history = _history(observed, fresh)
     if spec.optimizer.type == "hyperband":  # a rung starts once the one before has ended
         total = hyperband.launchable(spec, history, total)

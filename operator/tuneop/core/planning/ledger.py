@@ -62,14 +62,23 @@ from tuneop.core.suggest.search import known_point
 from tuneop.core.wire.contract import TRIAL_FAILURES, Outcome, TrialResult, missing_result
 
 __all__ = [
+    "HARVEST_BATCH",
     "Ledger",
     "Step",
     "collectable",
     "count",
     "fold_leaderboard",
+    "kept",
     "open_ledger",
     "repeated_error",
+    "slot_holders",
 ]
+
+# Finished Jobs folded into one status write, at most: a reconcile commits a backlog in
+# batches (persist, write, delete, then the next batch), so an operator killed every few
+# seconds still commits its first batch, and the first write after a start does not wait
+# for every log of the backlog to be read.
+HARVEST_BATCH = 5
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,8 @@ def _harvested(spec: SessionSpec, ledger: Ledger, live: Sequence[ObservedJob]) -
     retries: list[PendingRetry] = []
     evictions = 0
     for j in live:
+        if len(done) >= HARVEST_BATCH:
+            break  # the rest wait for the next write; their slots stay held (slot_holders)
         if j.finished and j.index not in ledger.harvested and j.results is not None:
             final, retry = split_retries(spec, j, j.results, live)
             persist.extend(final)
@@ -334,14 +345,30 @@ def _trim(e: TrialRef) -> TrialRef:
     return e
 
 
+def kept(spec: SessionSpec, job: ObservedJob) -> bool:
+    """Whether the cleanup policy keeps this finished Job once harvested."""
+    return spec.job_cleanup == "Keep" or (
+        spec.job_cleanup == "KeepFailed" and job.state is JobState.FAILED
+    )
+
+
 def collectable(spec: SessionSpec, ledger: Ledger, deleting: Sequence[str]) -> list[str]:
     """Harvested Jobs the cleanup policy lets go (deleted after the status write)."""
-    out = []
-    for j in ledger.jobs:
-        if j.finished and j.index in ledger.harvested and j.name not in deleting:
-            keep = spec.job_cleanup == "Keep" or (
-                spec.job_cleanup == "KeepFailed" and j.state is JobState.FAILED
-            )
-            if not keep:
-                out.append(j.name)
-    return out
+    done = [j for j in ledger.jobs if j.finished and j.index in ledger.harvested]
+    return [j.name for j in done if j.name not in deleting and not kept(spec, j)]
+
+
+def slot_holders(spec: SessionSpec, committed: IndexSet, ledger: Ledger) -> int:
+    """The live Jobs holding a ``maxParallel`` slot: every one but the finished Jobs whose
+    harvest an earlier status write committed and which the cleanup policy keeps.
+
+    A Job harvested in this very reconcile keeps its slot until the next one: its harvest
+    is not committed until the status write, and it is deleted only after that. Freeing
+    its slot at planning time let an operator killed before its write leave the finished
+    Jobs (harvested again next time) *and* the Jobs launched in their place, a backlog
+    that grew by up to ``maxParallel`` Jobs with every attempt that never committed. So
+    is a harvested Job whose deletion was lost: it holds its slot until it is gone.
+    """
+    return sum(
+        1 for j in ledger.jobs if not (j.finished and j.index in committed and kept(spec, j))
+    )

@@ -26,13 +26,20 @@ next; nothing is changed in place.
 
 Harvested Jobs are deleted (per the cleanup policy) only after the status
 recording their harvest was written: the reconciler writes the status first.
+
+**Bounded work per commit.** A plan harvests at most ``HARVEST_BATCH``
+finished Jobs (oldest first); the others wait, holding their slots. A plan that
+harvested or deletes something says ``again``: the reconciler commits it
+(persist, status write, delete) and plans once more at once, so a backlog is
+committed batch by batch, and the slots a batch's deletions freed are launched
+into by the next plan (never by the plan whose harvest is not yet committed).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tuneop.api import vocabulary as V
@@ -44,7 +51,7 @@ from tuneop.core.jobs.pruning import pruning_warnings
 from tuneop.core.planning import events
 from tuneop.core.planning.events import Event
 from tuneop.core.planning.launch import JobToCreate, Suggest, drop_retries, launch, launch_retries
-from tuneop.core.planning.ledger import Step, collectable, open_ledger
+from tuneop.core.planning.ledger import HARVEST_BATCH, Step, collectable, open_ledger
 from tuneop.core.planning.phase import invalid_status, session_status
 from tuneop.core.planning.queueing import admission, admission_due
 from tuneop.core.planning.starting import recheck_after
@@ -55,6 +62,7 @@ from tuneop.core.suggest.search import budget
 from tuneop.core.wire.contract import TrialResult
 
 __all__ = [
+    "HARVEST_BATCH",
     "MAX_TRIALS_PER_JOB",
     "Event",
     "JobToCreate",
@@ -80,12 +88,27 @@ class Plan:
     events: tuple[Event, ...] = ()
     warnings: tuple[str, ...] = ()
     requeue_after: float | None = None
+    # Plan again as soon as this plan is committed: it harvested a batch (more may wait)
+    # or deletes Jobs (their slots are free for the next plan's launches).
+    again: bool = False
+
+    def then(self, later: Plan) -> Plan:
+        """This plan and the one committed after it, as one: every Job created, result
+        persisted, Job deleted and event, and the later plan's status and timing."""
+        return replace(
+            later,
+            create=(*self.create, *later.create),
+            persist=(*self.persist, *later.persist),
+            delete=(*self.delete, *later.delete),
+            events=(*self.events, *later.events),
+        )
 
 
 def needs_harvest(status: SessionStatus, jobs: Sequence[ObservedJob]) -> list[ObservedJob]:
-    """Finished Jobs whose results are not yet in the ledger: read their logs."""
+    """Finished Jobs whose results are not yet in the ledger, oldest first: read their logs
+    until ``HARVEST_BATCH`` of them could be read (the plan folds no more than that)."""
     done = IndexSet.parse(status.harvested_jobs)
-    return [j for j in jobs if j.finished and j.index not in done]
+    return sorted((j for j in jobs if j.finished and j.index not in done), key=lambda j: j.index)
 
 
 def plannable(spec: SessionSpec) -> list[str]:
@@ -153,7 +176,14 @@ def plan(
         events=tuple(said),
         warnings=tuple(plan_warnings(spec, total, capped)),
         requeue_after=requeue,
+        again=_again(status, opened, delete),
     )
+
+
+def _again(status: SessionStatus, opened: Step, delete: Sequence[str]) -> bool:
+    """Plan again once this is committed: a batch was harvested (more may wait) or Jobs go
+    (their slots are free for launches); a finished session has nothing more to do."""
+    return not status.terminal and bool(opened.persist or delete)
 
 
 def plan_warnings(spec: SessionSpec, total: int, capped: bool) -> list[str]:
