@@ -4,7 +4,8 @@ It loads a session (a manifest, or a JSONL job plan), optionally the Jobs a
 cluster would have (``--observed``), runs the core planner exactly as the
 operator would (a reconcile's rounds folded into one: a harvest batch, then
 the launches into the slots its deletions free), and renders the validated spec,
-the trials, their grouping into worker Jobs, the first wave's manifests and the status to be written.
+the trials, their grouping into worker Jobs, the first wave's manifests and the status
+to be written.
 
 It costs the same whatever the budget: it lists the first ``SHOWN_TRIALS``
 trials (200; ``--trials N`` for another bound) and the first wave's Jobs, and
