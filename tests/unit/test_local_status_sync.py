@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from builders import spec
 
+from builders import spec
 from tuneop.adapters.results_folder.folder import STATUS_SYNC_SECONDS, DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.status import SessionStatus

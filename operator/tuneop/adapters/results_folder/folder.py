@@ -10,25 +10,24 @@ Layout under the session's folder (``<root>/<name>`` for local sessions,
     session.json               totals, exit code, errors, job ids, best, leaderboard
     results.csv                one row per trial, written when the session ends
 
-Every file is written atomically (temp file, fsync, rename, fsync of the
-folder), so a crash never leaves half a result and a result the reconciler
-was told is stored survives a power cut; a repeated write of a trial
-replaces it. A local run's folder is its own ledger (``local=True``): there
-``session.json`` is what a rerun resumes from, so the names of the trial files
-are made durable with it (one fsync of ``trials/`` before each durable
-``session.json``, not one per trial), and while trials end faster than
-``STATUS_SYNC_SECONDS`` apart, ``session.json`` is made durable at most once
-in that time and always when the session ends (each write is still atomic).
-A power cut then takes the run back at most that far: the trials since ran
-again, as after a kill. The operator's folder keeps every write durable
-before its status (in the cluster) counts it. Files are created with mode 0644 (less the umask) and never
-through a symbolic link (``adapters.results_folder.safefs``: below the results root
-every folder and file is opened relative to its folder, without following
-links): a link, FIFO or device planted where a file or one of the session's
-folders goes is refused with ``UnsafePath`` naming it, and nothing is
-written. Reading passes over such a file as it passes over any file that is
-not a result record, and never waits on it. JSON is strict (a non-finite
-number is written as null).
+Every file is written atomically (temp file, fsync, rename, fsync of the folder), so
+a crash never leaves half a result and a result the reconciler was told is stored
+survives a power cut; a repeated write of a trial replaces it. A local run's folder
+is its own ledger (``local=True``): there ``session.json`` is what a rerun resumes
+from, so the names of the trial files are made durable with it (one fsync of
+``trials/`` before each durable ``session.json``, not one per trial), and while
+trials end faster than ``STATUS_SYNC_SECONDS`` apart, ``session.json`` is made
+durable at most once in that time and always when the session ends (each write is
+still atomic). A power cut then takes the run back at most that far: the trials
+since ran again, as after a kill. The operator's folder keeps every write durable
+before its status (in the cluster) counts it. Files are created with mode 0644 (less
+the umask) and never through a symbolic link (``adapters.results_folder.safefs``:
+below the results root every folder and file is opened relative to its folder,
+without following links): a link, FIFO or device planted where a file or one of the
+session's folders goes is refused with ``UnsafePath`` naming it, and nothing is
+written. Reading passes over such a file as it passes over any file that is not a
+result record, and never waits on it. JSON is strict (a non-finite number is written
+as null).
 """
 
 from __future__ import annotations
@@ -167,9 +166,9 @@ class DirectoryResults:
         local run while its last durable one is younger than ``STATUS_SYNC_SECONDS``."""
         now = self.monotonic()
         last = self._synced.get(ref.key)
-        if self.local and not status.terminal and last is not None:
-            if now - last < STATUS_SYNC_SECONDS:
-                return False
+        soon = last is not None and now - last < STATUS_SYNC_SECONDS
+        if self.local and not status.terminal and soon:
+            return False
         self._synced[ref.key] = now
         return True
 
