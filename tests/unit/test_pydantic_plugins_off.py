@@ -58,3 +58,17 @@ def test_a_users_own_setting_is_left_alone() -> None:
         env={**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__"},
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_a_name_the_stand_in_lacks_comes_from_the_real_loader() -> None:
+    script = (
+        "import sys\n"
+        "from tuneop.cli.imports import no_pydantic_plugins\n"
+        "with no_pydantic_plugins():\n"
+        "    stand_in = sys.modules['pydantic.plugin._loader']\n"
+        "    group = stand_in.PYDANTIC_ENTRY_POINT_GROUP\n"
+        "assert group == 'pydantic', group\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -21,6 +21,7 @@ place, and the real one is imported as usual by the first model built after it.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import types
@@ -79,6 +80,15 @@ class _StandIn(types.ModuleType):
     @staticmethod
     def get_plugins() -> tuple[()]:
         return ()
+
+    def __getattr__(self, name: str) -> object:
+        # A pydantic that asks its loader for more than get_plugins: the real one answers.
+        # (Not the import system's questions, ``__path__`` and the like: it has none.)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if sys.modules.get(_LOADER) is self:
+            del sys.modules[_LOADER]
+        return getattr(importlib.import_module(_LOADER), name)
 
 
 def _no_plugins_loader() -> _StandIn:
