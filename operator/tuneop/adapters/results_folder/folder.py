@@ -37,7 +37,6 @@ import io
 import json
 import math
 import stat
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from tuneop.adapters.results_folder.safefs import (
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.results.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
 from tuneop.core.results.summary import session_record
 from tuneop.core.wire.contract import TrialResult
@@ -118,7 +118,7 @@ class DirectoryResults:
     nested: bool = False
     # A local run's own ledger (module doc): trial names made durable with session.json.
     local: bool = False
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     _cache: dict[str, dict[int, TrialResult]] = field(default_factory=dict)
     _synced: dict[str, float] = field(default_factory=dict)  # when session.json last was
 
