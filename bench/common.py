@@ -52,6 +52,28 @@ def stats(samples: list[float]) -> dict[str, float]:
     }
 
 
+def as_installed() -> dict[str, str]:
+    """The environment a command is timed in, as on a user's machine: tuneop's own modules
+    compiled to bytecode (``pip install`` does it; an editable install writes them on the
+    first run) and Python allowed to use and write them. A ``PYTHONDONTWRITEBYTECODE`` in
+    the developer's environment would make every run compile tuneop's and the runner's
+    modules again (a tenth of a second and more, in each of a run's processes), where
+    Optuna's modules, installed, come compiled."""
+    import compileall
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("operator/tuneop", "runner_image/tuneop_runner"):
+        compileall.compile_dir(root / folder, quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def load_average() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def header(title: str) -> None:
     m = machine()
     print(f"# {title}")

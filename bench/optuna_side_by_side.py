@@ -8,7 +8,10 @@ Both run as a user runs them, each as a command in a fresh temporary folder:
 
 It prints the median wall time and CPU time (user + system, children included) of N runs
 of each, the ratio tuneop / Optuna, the lines each needs (non-blank, non-comment lines of
-the files a user writes) and the load average. The goal of issue 24: tuneop within 1.5x
+the files a user writes) and the load average. The three commands take turns (Optuna,
+tuneop, tuneop without the report, then again), so a load that comes and goes on a shared
+machine weighs on each alike, and every command runs as installed (``common.as_installed``:
+tuneop's modules compiled, as Optuna's are). The goal of issue 24: tuneop within 1.5x
 Optuna's wall time. They do not do the same work: Optuna runs the objective in threads of
 its own process, tuneop runs every trial as a worker process (a crash, a hang or a leak
 of memory ends one trial, not the session) and keeps each result in a file.
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import header, save
+from bench.common import as_installed, header, load_average, save
 
 __all__ = ["FILES", "OPTUNA", "lines_of", "main", "timed_run"]
 
@@ -81,15 +84,11 @@ def lines_of(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
 
 
-def _load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def timed_run(argv: list[str], cwd: Path) -> tuple[float, float]:
+def timed_run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (the process and its children) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -98,13 +97,12 @@ def timed_run(argv: list[str], cwd: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def _measure(label: str, make_argv: Any, runs: int, folder: Path) -> dict[str, Any]:
-    samples = [timed_run(make_argv(i), folder) for i in range(runs)]
-    wall = statistics.median(s[0] for s in samples)
-    cpu = statistics.median(s[1] for s in samples)
+def _row(label: str, samples: list[tuple[float, float]]) -> dict[str, Any]:
+    wall = statistics.median(x[0] for x in samples)
+    cpu = statistics.median(x[1] for x in samples)
     print(
         f"{label}: median {wall:.2f} s wall, {cpu:.2f} s CPU"
-        f" (min wall {min(s[0] for s in samples):.2f}, runs {runs}); {_load()}"
+        f" (min wall {min(x[0] for x in samples):.2f}, runs {len(samples)})"
     )
     return {"label": label, "wall": wall, "cpu": cpu, "samples": samples}
 
@@ -114,46 +112,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
     header("tuneop and Optuna side by side: 20 trials of (x-2)^2+(y+1)^2, TPE, 2 at a time")
-    print(_load())
+    env = as_installed()
+    print(f"before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="tuneop-vs-optuna-") as tmp:
         folder = Path(tmp)
         for name, text in FILES.items():
             (folder / name).write_text(text)
         tuneop = str(BIN / "tuneop")
-
-        def run(i: int, *more: str) -> list[str]:
-            return [
+        commands = {
+            "optuna (python optuna_toy.py)": lambda i: [sys.executable, "optuna_toy.py"],
+            "tuneop run toy.yaml --local": lambda i: [
                 tuneop,
                 "run",
                 "toy.yaml",
                 "--local",
                 "--results-dir",
-                f"r{i}{''.join(more)}",
-                *more,
-            ]
-
-        timed_run([sys.executable, "optuna_toy.py"], folder)  # .pyc files and page cache
-        timed_run(run(99), folder)
-        rows = [
-            _measure(
-                "optuna (python optuna_toy.py)",
-                lambda i: [sys.executable, "optuna_toy.py"],
-                args.runs,
-                folder,
-            ),
-            _measure("tuneop run toy.yaml --local", run, args.runs, folder),
-            _measure(
-                "tuneop run toy.yaml --local --no-report",
-                lambda i: run(i, "--no-report"),
-                args.runs,
-                folder,
-            ),
-        ]
+                f"r{i}",
+            ],
+            "tuneop run toy.yaml --local --no-report": lambda i: [
+                tuneop,
+                "run",
+                "toy.yaml",
+                "--local",
+                "--results-dir",
+                f"n{i}",
+                "--no-report",
+            ],
+        }
+        for make in commands.values():  # .pyc files and the page cache warm
+            timed_run(make(99), folder, env)
+        samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
+        for i in range(args.runs):
+            for label, make in commands.items():
+                samples[label].append(timed_run(make(i), folder, env))
+    rows = [_row(label, got) for label, got in samples.items()]
+    print(f"after: {load_average()}")
     optuna, tuneop_row, bare = rows
     ratio = tuneop_row["wall"] / optuna["wall"]
+    cpu_ratio = tuneop_row["cpu"] / optuna["cpu"]
     print(
         f"tuneop / optuna: {ratio:.1f}x wall ({bare['wall'] / optuna['wall']:.1f}x without the"
-        f" report); goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}"
+        f" report), {cpu_ratio:.1f}x CPU ({bare['cpu'] / optuna['cpu']:.1f}x);"
+        f" goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}"
     )
     ours = lines_of(SESSION) + lines_of(TOY)
     print(

@@ -161,7 +161,7 @@ def local_loop(
     if max_parallel is not None:
         spec = spec.model_copy(update={"max_parallel": max_parallel})
     ref = session.ref
-    store = DirectoryResults(results_dir)
+    store = DirectoryResults(results_dir, local=True, monotonic=clock.monotonic)
     folder = store.session_dir(ref)
     if not fresh:  # --fresh moves the folder aside, strangers and all
         check_session_folder(folder, results_dir)

@@ -12,13 +12,19 @@ would where it is not installed; afterwards the module imports normally again.
 ``no_pydantic_plugins`` builds models without pydantic's search for plugins: the first
 model pydantic builds reads the entry points of every installed distribution (30 ms
 with the 80 of tuneop's development environment, more in a large one) looking for
-plugins that observe validation, which tuneop's own models have no use for.
+plugins that observe validation, which tuneop's own models have no use for. Even with
+the search switched off, pydantic's plugin loader imports ``importlib.metadata`` (with
+``zipfile``, ``email``, ``csv``...: 20-40 ms, a tenth of ``tuneop plan``) only to read
+the switch: for the length of the block a stand-in loader answers "no plugins" in its
+place, and the real one is imported as usual by the first model built after it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,7 +57,39 @@ def no_pydantic_plugins() -> Iterator[None]:
         yield
         return
     os.environ[_PLUGINS_OFF] = "__all__"
+    stand_in = _LOADER not in sys.modules
+    if stand_in:
+        sys.modules[_LOADER] = _no_plugins_loader()
     try:
         yield
     finally:
         os.environ.pop(_PLUGINS_OFF, None)
+        if stand_in and isinstance(sys.modules.get(_LOADER), _StandIn):
+            del sys.modules[_LOADER]  # the next model built imports the real loader
+
+
+# pydantic.plugin._schema_validator imports ``get_plugins`` from this module each time it
+# builds a validator (every pydantic 2 release so far); with plugins switched off its
+# answer is always "none".
+_LOADER = "pydantic.plugin._loader"
+
+
+class _StandIn(types.ModuleType):
+    """The plugin loader while plugins are off: no plugins, and nothing else."""
+
+    @staticmethod
+    def get_plugins() -> tuple[()]:
+        return ()
+
+    def __getattr__(self, name: str) -> object:
+        # A pydantic that asks its loader for more than get_plugins: the real one answers.
+        # (Not the import system's questions, ``__path__`` and the like: it has none.)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if sys.modules.get(_LOADER) is self:
+            del sys.modules[_LOADER]
+        return getattr(importlib.import_module(_LOADER), name)
+
+
+def _no_plugins_loader() -> _StandIn:
+    return _StandIn(_LOADER, "pydantic's plugin loader while plugins are off (tuneop)")

@@ -122,9 +122,21 @@ class _Page:
         self.parts.append(f'<p class="note">{html.escape(clean(text, 500))}</p>')
 
     def figure(self, name: str, fig: go.Figure) -> None:
-        fig.update_layout(template="plotly_white", height=420, margin={"t": 50})
-        div = fig.to_html(
-            full_html=False, include_plotlyjs=False, config=PLOT_CONFIG, div_id=f"plot-{name}"
+        import plotly.io as pio
+
+        fig.update_layout(height=420, margin={"t": 50})
+        # The page's template goes into the figure's JSON as plotly ships it: set on the
+        # figure, plotly would copy and check all of it, twice per figure (the most of a
+        # small report's time), to write the same JSON.
+        spec = fig.to_plotly_json()
+        spec["layout"]["template"] = _white_template()
+        div = pio.to_html(
+            spec,
+            full_html=False,
+            include_plotlyjs=False,
+            config=PLOT_CONFIG,
+            div_id=f"plot-{name}",
+            validate=False,
         )
         self.parts.append(f'<div class="tuneop-plot" data-plot="{name}">{div}</div>')
         self.plots.append(name)
@@ -308,19 +320,44 @@ td { max-width: 40em; overflow-wrap: anywhere; } .note { color: #666; }
 """
 
 
-@contextmanager
-def _white_figures() -> Iterator[None]:
-    """Figures made in the block start from the template the page gives them: a figure
-    made with plotly's default template copies and checks that template only to have it
-    replaced (a quarter of a small report's time)."""
+@functools.cache
+def _white_template() -> dict[str, Any]:
+    """plotly's ``plotly_white`` template as the JSON plotly ships (what ``to_html`` would
+    write for it)."""
+    import pkgutil
+
     import plotly.io as pio
 
-    before = pio.templates.default
-    pio.templates.default = "plotly_white"
+    try:
+        raw = pkgutil.get_data("plotly", "package_data/templates/plotly_white.json")
+    except OSError:
+        raw = None
+    if raw is None:  # another layout of the package: its (slower) template object
+        template: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+        return template
+    loaded: dict[str, Any] = json.loads(raw)
+    return loaded
+
+
+@contextmanager
+def _white_figures() -> Iterator[None]:
+    """Figures made in the block start with no template: the page sets its own in each
+    figure's JSON (``_Page.figure``), and a figure made with a template copies and checks
+    it (a quarter of a small report's time)."""
+    import plotly.io as pio
+
+    templates = pio.templates
+    before = templates.default
+    templates.default = None  # (checked: nothing to check)
     try:
         yield
     finally:
-        pio.templates.default = before
+        # The earlier value was checked when it was set: set it back as it was, where
+        # plotly's setter would check (build) the whole template again.
+        if hasattr(templates, "_default"):
+            templates._default = before
+        else:
+            templates.default = before
 
 
 def build_report(data: StudyData) -> Report:

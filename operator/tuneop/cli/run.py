@@ -32,7 +32,6 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tuneop.api.session import Session, SessionRef
 from tuneop.api.status import SessionStatus
@@ -113,6 +112,16 @@ class SessionBar:
     """Phase, progress, running, failed and best: the progress line of a session."""
 
     def __init__(self, console: Console, enabled: bool, total: int) -> None:
+        # Imported here: off a terminal the run shows plain lines (cli.progress) and never
+        # loads rich's live display.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

@@ -25,6 +25,7 @@ in the words a local user knows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -192,6 +193,19 @@ class _Worker:
         run.finish(code, crash)
         self.on_done()
 
+    def end_input(self) -> None:
+        """No more Jobs: the worker's loop ends at the end of its input, and it exits."""
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):  # gone already (a broken pipe): nothing to tell
+            self.proc.stdin.close()
+
+    def exits_within(self, seconds: float) -> bool:
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def stop(self) -> None:
         """Stop the worker and every process below it (``setsid`` children included)."""
         stop_tree(self.proc.pid, _GRACE_SECONDS, include_root=True)
@@ -240,7 +254,16 @@ class WarmPool:
         run.done.wait(_GRACE_SECONDS)
 
     def close(self) -> None:
-        for worker in self._workers:
-            if worker.proc.poll() is None:
+        """The session is over: each idle worker is told so (the end of its input; it
+        exits at once, all of them together, where stopping one after another polled each
+        one's tree), and one that does not exit within the grace, or is running a Job,
+        is stopped with everything below it. What an idle worker's objective left running
+        in the background is stopped by the session's own sweep (``LocalJobs.shutdown``)."""
+        live = [w for w in self._workers if w.proc.poll() is None]
+        idle = [w for w in live if w.idle]
+        for worker in idle:
+            worker.end_input()
+        for worker in live:
+            if worker not in idle or not worker.exits_within(_GRACE_SECONDS):
                 worker.stop()
         self._workers.clear()

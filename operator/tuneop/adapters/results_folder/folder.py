@@ -10,17 +10,24 @@ Layout under the session's folder (``<root>/<name>`` for local sessions,
     session.json               totals, exit code, errors, job ids, best, leaderboard
     results.csv                one row per trial, written when the session ends
 
-Every file is written atomically (temp file, fsync, rename, fsync of the
-folder), so a crash never leaves half a result and a result the reconciler
-was told is stored survives a power cut; a repeated write of a trial
-replaces it. Files are created with mode 0644 (less the umask) and never
-through a symbolic link (``adapters.results_folder.safefs``: below the results root
-every folder and file is opened relative to its folder, without following
-links): a link, FIFO or device planted where a file or one of the session's
-folders goes is refused with ``UnsafePath`` naming it, and nothing is
-written. Reading passes over such a file as it passes over any file that is
-not a result record, and never waits on it. JSON is strict (a non-finite
-number is written as null).
+Every file is written atomically (temp file, fsync, rename, fsync of the folder), so
+a crash never leaves half a result and a result the reconciler was told is stored
+survives a power cut; a repeated write of a trial replaces it. A local run's folder
+is its own ledger (``local=True``): there ``session.json`` is what a rerun resumes
+from, so the names of the trial files are made durable with it (one fsync of
+``trials/`` before each durable ``session.json``, not one per trial), and while
+trials end faster than ``STATUS_SYNC_SECONDS`` apart, ``session.json`` is made
+durable at most once in that time and always when the session ends (each write is
+still atomic). A power cut then takes the run back at most that far: the trials
+since ran again, as after a kill. The operator's folder keeps every write durable
+before its status (in the cluster) counts it. Files are created with mode 0644 (less
+the umask) and never through a symbolic link (``adapters.results_folder.safefs``:
+below the results root every folder and file is opened relative to its folder,
+without following links): a link, FIFO or device planted where a file or one of the
+session's folders goes is refused with ``UnsafePath`` naming it, and nothing is
+written. Reading passes over such a file as it passes over any file that is not a
+result record, and never waits on it. JSON is strict (a non-finite number is written
+as null).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import io
 import json
 import math
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,12 +47,14 @@ from tuneop.adapters.results_folder.safefs import (
     UnsafePath,
     check_tree,
     read_capped,
+    sync_folder,
     write_atomic,
 )
 from tuneop.api.hyperband import record_fields
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.results.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
 from tuneop.core.results.summary import session_record
 from tuneop.core.wire.contract import TrialResult
@@ -56,6 +65,7 @@ __all__ = [
     "FILE_MODE",
     "MAX_ERRORS",
     "SESSION_FILE_BYTES",
+    "STATUS_SYNC_SECONDS",
     "DirectoryResults",
     "UnsafePath",
     "check_session_folder",
@@ -97,11 +107,21 @@ def dump_json(value: Any) -> str:
     return json.dumps(strict_json(value), indent=1, allow_nan=False) + "\n"
 
 
+# A local run's session.json is made durable at most once in this time while its trials
+# end faster (each fsync is 2-10 ms: a run of short trials spent a third of its time in
+# them), and always at the end; a trial that runs longer than this changes nothing.
+STATUS_SYNC_SECONDS = 1.0
+
+
 @dataclass
 class DirectoryResults:
     root: Path
     nested: bool = False
+    # A local run's own ledger (module doc): trial names made durable with session.json.
+    local: bool = False
+    monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
     _cache: dict[str, dict[int, TrialResult]] = field(default_factory=dict)
+    _synced: dict[str, float] = field(default_factory=dict)  # when session.json last was
 
     def session_dir(self, ref: SessionRef) -> Path:
         return self.root / ref.namespace / ref.name if self.nested else self.root / ref.name
@@ -127,7 +147,8 @@ class DirectoryResults:
         for r in results:
             doc = r.to_json(ref.key, spec.objective, spec.all_objectives)
             doc.update(record_fields(spec.optimizer.hyperband, r.trial))
-            write_atomic(folder / f"trial-{r.trial:06d}.json", dump_json(doc), self.root)
+            path = folder / f"trial-{r.trial:06d}.json"
+            write_atomic(path, dump_json(doc), self.root, folder_too=not self.local)
             trials[r.trial] = r
 
     def forget(self, ref: SessionRef) -> None:
@@ -142,12 +163,26 @@ class DirectoryResults:
         if change.status is not None:
             self.record_status(ref, spec, change.status)
 
+    def _durable_now(self, ref: SessionRef, status: SessionStatus) -> bool:
+        """Whether this ``session.json`` is made durable (module doc): always but in a
+        local run while its last durable one is younger than ``STATUS_SYNC_SECONDS``."""
+        now = self.monotonic()
+        last = self._synced.get(ref.key)
+        soon = last is not None and now - last < STATUS_SYNC_SECONDS
+        if self.local and not status.terminal and soon:
+            return False
+        self._synced[ref.key] = now
+        return True
+
     def record_status(self, ref: SessionRef, spec: SessionSpec, status: SessionStatus) -> None:
         results = self.history(ref)
         record = session_record(ref.key, spec, status, results, max_errors=MAX_ERRORS)
         record["status"] = status_to_wire(status)
         folder = self.session_dir(ref)
-        write_atomic(folder / "session.json", dump_json(record), self.root)
+        durable = self._durable_now(ref, status)
+        if durable and self.local:  # the trials it counts first, then the status
+            sync_folder(folder / "trials", self.root)
+        write_atomic(folder / "session.json", dump_json(record), self.root, durable=durable)
         if status.terminal:
             write_csv(folder / "results.csv", ref.key, spec, results, self.root)
 

@@ -36,6 +36,7 @@ __all__ = [
     "open_new",
     "open_read",
     "read_capped",
+    "sync_folder",
     "write_atomic",
 ]
 
@@ -188,14 +189,22 @@ def open_new(path: Path, below: Path | None = None) -> IO[bytes]:
     return os.fdopen(fd, "wb")
 
 
-def write_atomic(path: Path, text: str, below: Path | None = None, durable: bool = True) -> None:
+def write_atomic(
+    path: Path,
+    text: str,
+    below: Path | None = None,
+    durable: bool = True,
+    folder_too: bool = True,
+) -> None:
     """``text`` as the file ``path``: a temp file beside it, fsynced, renamed over it, and
     the folder fsynced. Nothing below ``below`` (default: the folder above the file's) is
     followed;
     a link or other non-regular file already at ``path`` is refused, not replaced. An
     error names ``path`` (a full disk: ``ENOSPC``). ``durable=False`` leaves out the two
     fsyncs (4 ms or more each): still atomic, so a killed process leaves the old file or
-    the new one, but a crash of the machine may lose the write."""
+    the new one, but a crash of the machine may lose the write. ``folder_too=False``
+    leaves out the folder's: the caller makes several files' names durable at once
+    (``sync_folder``) before anything counts on them."""
     with _in_folder(path, below, True, "write") as dir_fd:
         try:
             mode = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False).st_mode
@@ -212,7 +221,7 @@ def write_atomic(path: Path, text: str, below: Path | None = None, durable: bool
                 if durable:
                     os.fsync(f.fileno())
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            if durable:
+            if durable and folder_too:
                 os.fsync(dir_fd)
         except BaseException as err:
             with suppress(OSError):
@@ -220,6 +229,19 @@ def write_atomic(path: Path, text: str, below: Path | None = None, durable: bool
             if isinstance(err, OSError) and not isinstance(err, UnsafePath):
                 raise OSError(err.errno, err.strerror, str(path)) from None
             raise
+
+
+def sync_folder(folder: Path, below: Path) -> None:
+    """Make the names written in ``folder`` (below ``below``, links not followed)
+    durable: one fsync of the folder. A folder not made yet has nothing to make durable."""
+    try:
+        fd = folder_fd(below, _parts(folder, below), create=False)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_tree(folder: Path, below: Path, folders: Sequence[str], files: Sequence[str]) -> None:
