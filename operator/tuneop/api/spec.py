@@ -10,7 +10,6 @@ Field names are snake_case in Python and camelCase on the wire (aliases).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
@@ -28,8 +27,8 @@ from tuneop.api.parameters import (
     NAME_PATTERN,
     Parameter,
     Scalar,
-    scalar_problem,
 )
+from tuneop.api.trial_checks import explicit_trials_problem, grid_problem
 from tuneop.api.trial_resource import TrialResource, trial_resource_problem
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
 from tuneop.api.worker import ApiModel as _Model
@@ -328,7 +327,8 @@ class SessionSpec(_Model):
 
     def _check_explicit(self, trials: list[dict[str, Scalar]]) -> None:
         """A session of explicit trials: valid names and values, and no search to run."""
-        self._check_trials(trials)
+        if why := explicit_trials_problem(trials):
+            raise ValueError(why)
         if self.search_space:
             raise ValueError(R.TRIALS_XOR_SEARCH.message)
         if self.optimizer.type not in ("grid", "random"):
@@ -354,38 +354,15 @@ class SessionSpec(_Model):
         space, several = self.search_space, self.multi_objective
         if why := hyperband_problem(o.type, o.hyperband, space, several, packs):
             raise ValueError(why)
-        if self.optimizer.type == "grid":
-            self._check_grid(self.search_space)
+        if o.type == "grid":
+            if why := grid_problem(space, self.total_trials):
+                raise ValueError(why)
         elif self.total_trials is None and o.type != "hyperband":  # hyperband: its schedule
             raise ValueError(R.TOTAL_TRIALS_REQUIRED.message)
         if self.warm_start is not None:
             problem = warm_start_problem(self.warm_start, self.optimizer.type, self.search_space)
             if problem:
                 raise ValueError(problem)
-
-    def _check_grid(self, space: list[Parameter]) -> None:
-        points = 1
-        for i, p in enumerate(space):
-            size = p.grid_size()
-            if size is None:
-                rule = R.GRID_FLOAT_NEEDS_STEP.message.replace("[]", f"[{i}]")
-                raise ValueError(f"{rule} ({p.name})")
-            points *= size
-        if points > MAX_TRIALS and self.total_trials is None:
-            raise ValueError(
-                f"searchSpace: the grid has {points:,} points, more than {MAX_TRIALS:,};"
-                " set totalTrials to run part of it"
-            )
-
-    @staticmethod
-    def _check_trials(trials: list[dict[str, Scalar]]) -> None:
-        name = re.compile(NAME_PATTERN)
-        for i, params in enumerate(trials):
-            for key, value in params.items():
-                if not name.match(key) or len(key) > 63:
-                    raise ValueError(f"trials[{i}]: parameter names must match {NAME_PATTERN}")
-                if problem := scalar_problem(value):
-                    raise ValueError(f"trials[{i}].{key}: {problem}")
 
 
 def parse_spec(data: Any) -> SessionSpec:

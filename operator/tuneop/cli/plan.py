@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tuneop.api.distributions import describe
-from tuneop.api.hyperband import rung_of, schedule
+from tuneop.api.hyperband import rung_of
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
+from tuneop.cli.plan_lines import drawn_lines, kind_lines, schedule_lines
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
@@ -311,39 +311,6 @@ def _derived(spec: SessionSpec, t: int) -> Any:
     return warm_point(spec, t)
 
 
-def _schedule_lines(s: SessionSpec) -> list[str]:
-    """Hyperband's brackets, one line each: each rung's trials and budget."""
-    h = s.optimizer.hyperband
-    if h is None:
-        return []
-    out: dict[int, list[str]] = {}
-    for r in schedule(h):
-        last = r.first + r.size - 1
-        trials = f"trials {r.first}-{last}" if last > r.first else f"trial {r.first}"
-        word = "drawn at random" if r.rung == 0 else f"the best {r.size} of the rung before"
-        out.setdefault(r.bracket, []).append(f"{trials} {word}, {clean(h.resource)}={r.resource}")
-    return [f"hyperband bracket {b}: " + "; then ".join(rungs) for b, rungs in out.items()]
-
-
-def _drawn_lines(s: SessionSpec) -> list[str]:
-    """One line per normal or log-normal parameter: the distribution its values come from,
-    as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
-    return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
-def _kind_lines(s: SessionSpec) -> list[_Line]:
-    """What a trial resource of another kind is, and how tuneop reads it."""
-    if s.trial_resource is None:
-        return []
-    r = s.trial_resource.resolved()
-    labels = ", ".join(f"{k}={v}" for k, v in r.primary_pod_labels.items()) or "any"
-    container = r.primary_container or "its first"
-    return [
-        (f"each trial runs as a {clean(r.kind)} ({clean(r.api_version)})",),
-        (f"  succeeded when: {clean(r.success_condition)}",),
-        (f"  failed when: {clean(r.failure_condition)}",),
-        (f"  metrics from: the pod labelled {clean(labels)}, container {clean(container)}",),
-    ]
-
-
 def _table_items(d: DryRun) -> list[_Line | _Table]:
     s, ref = d.session.spec, d.session.ref
     kind = s.trial_resource.kind if s.trial_resource is not None else "Job"
@@ -358,12 +325,12 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
             f"maxParallel {s.max_parallel}, objective{'s' * s.multi_objective} "
             + ", ".join(f"{o.direction} {o.metric}" for o in s.all_objectives),
         ),
-        *_kind_lines(s),
+        *kind_lines(s),
     ]
     if s.queue_name is not None:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
-    items += [(line,) for line in [*_drawn_lines(s), *_schedule_lines(s)]]
+    items += [(line,) for line in [*drawn_lines(s), *schedule_lines(s)]]
     rows = []
     for row in d.trials:
         params = row["params"]

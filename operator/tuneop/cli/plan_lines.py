@@ -1,0 +1,47 @@
+"""What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, the
+distribution of each normal or log-normal parameter, a trial resource's kind and how it
+is read. Every name from the spec is cleaned (control characters escaped) here."""
+
+from __future__ import annotations
+
+from tuneop.api.distributions import describe
+from tuneop.api.hyperband import schedule
+from tuneop.api.spec import SessionSpec
+from tuneop.cli.text import clean
+
+__all__ = ["drawn_lines", "kind_lines", "schedule_lines"]
+
+
+def schedule_lines(s: SessionSpec) -> list[str]:
+    """Hyperband's brackets, one line each: each rung's trials and budget."""
+    h = s.optimizer.hyperband
+    if h is None:
+        return []
+    out: dict[int, list[str]] = {}
+    for r in schedule(h):
+        last = r.first + r.size - 1
+        trials = f"trials {r.first}-{last}" if last > r.first else f"trial {r.first}"
+        word = "drawn at random" if r.rung == 0 else f"the best {r.size} of the rung before"
+        out.setdefault(r.bracket, []).append(f"{trials} {word}, {clean(h.resource)}={r.resource}")
+    return [f"hyperband bracket {b}: " + "; then ".join(rungs) for b, rungs in out.items()]
+
+
+def drawn_lines(s: SessionSpec) -> list[str]:
+    """One line per normal or log-normal parameter: the distribution its values come from,
+    as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
+    return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
+
+
+def kind_lines(s: SessionSpec) -> list[tuple[str, ...]]:
+    """What a trial resource of another kind is, and how tuneop reads it."""
+    if s.trial_resource is None:
+        return []
+    r = s.trial_resource.resolved()
+    labels = ", ".join(f"{k}={v}" for k, v in r.primary_pod_labels.items()) or "any"
+    container = r.primary_container or "its first"
+    return [
+        (f"each trial runs as a {clean(r.kind)} ({clean(r.api_version)})",),
+        (f"  succeeded when: {clean(r.success_condition)}",),
+        (f"  failed when: {clean(r.failure_condition)}",),
+        (f"  metrics from: the pod labelled {clean(labels)}, container {clean(container)}",),
+    ]
