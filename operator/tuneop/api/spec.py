@@ -143,6 +143,12 @@ class Optimizer(_Model):
         strict=True,
         description="nsga2 only: trials per generation (default 50).",
     )
+    multivariate: bool | None = Field(
+        default=None,
+        strict=True,
+        description="bayesian with TPE only: sample the parameters jointly (true, the"
+        " default) or each on its own, as hyperopt's and Katib's tpe do (false).",
+    )
 
     @property
     def learns(self) -> bool:
@@ -285,6 +291,8 @@ class SessionSpec(_Model):
         single = self.single_objective is not None
         if why := objectives_problem(single, self.objectives, o.type, o.sampler, o.population_size):
             raise ValueError(why)
+        if o.multivariate is not None and (o.type != "bayesian" or o.sampler not in (None, "tpe")):
+            raise ValueError(R.MULTIVARIATE_NEEDS_TPE.message)
         if self.early_stopping is not None and self.objectives is not None:
             raise ValueError(R.EARLY_STOPPING_ONE_OBJECTIVE.message)
         if self.workers is not None and self.trials_per_job is not None:

@@ -224,6 +224,11 @@ def _add_reading(sub: Any) -> None:
     p.add_argument("tool", choices=["katib"], help="katib: a kubeflow.org/v1beta1 Experiment")
     p.add_argument("file", help="the experiment (YAML); - for stdin")
     p.add_argument("-o", "--output", help="write the session here (default: stdout)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse (exit 2) when anything does not carry over as Katib runs it",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")

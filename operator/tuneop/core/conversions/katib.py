@@ -1,97 +1,82 @@
-"""A Katib ``v1beta1`` Experiment, converted into a TuningSession.
+"""A Katib ``v1beta1`` Experiment, converted into a TuningSession as Katib runs it.
 
-What carries over: the parameters and their feasible spaces (``double`` →
-float, ``int``, ``categorical``, ``discrete`` → categorical; ``logUniform`` →
-``log``), the objective (type, goal, metric strategies), the algorithm
-(random, grid and cmaes as they are; tpe, multivariate-tpe and
-bayesianoptimization as tuneop's bayesian optimizer, Optuna's TPE; sobol as
-qmc; ``random_state`` as the seed),
-``parallelTrialCount``, ``maxTrialCount``, ``maxFailedTrialCount``, a
-``batch/v1`` Job ``trialSpec`` (its pod template becomes ``spec.template``,
-``primaryContainerName`` the trial container, ``backoffLimit`` the retries,
-``activeDeadlineSeconds`` the trial timeout) with its ``${trialParameters.x}``
-placeholders rewritten to ``${params.<reference>}``, and the StdOut metrics
-collector (Katib's default).
+What carries over (docs/katib.md has the table, field by field): the parameters
+and their feasible spaces (``double`` → float, ``int``, ``categorical``,
+``discrete`` → categorical with its values as written; ``logUniform`` →
+``log``), the objective (type, goal) with Katib's metric strategies: those given,
+else ``min`` for minimize and ``max`` for maximize, for the objective and every
+additional metric (``experiment_defaults.go``); the algorithm (random, grid and
+cmaes as they are; ``tpe`` as independent TPE, hyperopt's kind;
+``multivariate-tpe`` as Optuna's multivariate TPE; ``bayesianoptimization`` as
+``gp`` when ``tuneop[gp]`` is installed, else TPE with a note; sobol as qmc;
+``random_state`` as the seed); ``parallelTrialCount`` (default 3),
+``maxTrialCount``, and ``maxFailedTrialCount`` N as ``maxFailedTrials:
+max(N-1, 0)``: Katib v0.19.0 fails the experiment when failed trials reach N
+(``status_util.go``: ``failed != 0 && failed >= N``, a trial without metrics
+counted as failed), tuneop stops when more than ``maxFailedTrials`` have failed.
+The trial template is ``katib_trial``'s.
 
-What does not carry over is returned as notes, one line each: early stopping,
-NAS, other trial kinds, other collectors, custom metric filters, placeholders
-outside the trial container's command and args. A conversion that leaves
-nothing to run (no parameters, no Job trial spec) raises ``KatibError``.
-Katib has no trial timeout nor experiment deadline: the session gets a day per
-trial and tuneop's 30-day bound unless the Job says otherwise.
-
-An Experiment file is untrusted: every field is read with its type checked
-(a mapping, a list, a whole number that is not a boolean, a finite number), and
-a field of the wrong shape is a ``KatibError`` naming it, never another
-exception.
+What does not carry over is returned as notes, one line per field; the command
+prints them and ``--strict`` refuses them. An Experiment tuneop cannot run at all
+(no parameters, no inline Job) or a field of the wrong shape raises
+``KatibError`` naming the field.
 """
 
 from __future__ import annotations
 
-import copy
-import math
-import re
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
+from tuneop.core.conversions.katib_fields import (
+    KatibError,
+    count,
+    listed,
+    mapping,
+    number,
+    whole,
+)
+from tuneop.core.conversions.katib_trial import TRIAL_TIMEOUT_SECONDS, trial_template
 
-__all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment"]
+__all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment", "max_failed_trials"]
 
-TRIAL_TIMEOUT_SECONDS = 24 * 3600
-_TRIAL_PARAM = re.compile(r"\$\{trialParameters\.([^}]*)\}")
-_ALGORITHMS = {
-    "random": "random",
-    "grid": "grid",
-    "tpe": "bayesian",
-    "multivariate-tpe": "bayesian",
-    "bayesianoptimization": "bayesian",
-    "cmaes": "cmaes",
-    "sobol": "qmc",
+_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "random": {"type": "random"},
+    "grid": {"type": "grid"},
+    # Katib's tpe is hyperopt's: each parameter sampled on its own.
+    "tpe": {"type": "bayesian", "multivariate": False},
+    "multivariate-tpe": {"type": "bayesian"},
+    "bayesianoptimization": {"type": "gp"},
+    "cmaes": {"type": "cmaes"},
+    "sobol": {"type": "qmc"},
 }
+_STRATEGIES = ("min", "max", "latest")
+_EXPERIMENT_CARRIED = {
+    "parameters", "objective", "algorithm", "trialTemplate", "parallelTrialCount",
+    "maxTrialCount", "maxFailedTrialCount", "metricsCollectorSpec",
+}  # fmt: skip
 
 
-class KatibError(ValueError):
-    """An Experiment with nothing tuneop can run; ``str()`` says why, in one line."""
+def max_failed_trials(katib_max_failed: int) -> int:
+    """tuneop's ``maxFailedTrials`` for Katib's ``maxFailedTrialCount``.
+
+    Katib v0.19.0 (``pkg/controller.v1beta1/experiment/util/status_util.go``) fails an
+    experiment when ``failed != 0 && failed >= N``; tuneop stops when ``failed >
+    maxFailedTrials``. Both hold at the same count when ``maxFailedTrials = N - 1``;
+    N = 0 stops at the first failure in both.
+    """
+    return max(katib_max_failed - 1, 0)
 
 
-def _number(text: Any, where: str) -> float:
-    """A finite number from Katib's text (``"0.01"``) or a YAML number; never a boolean."""
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise KatibError(f"{where}: not a number")
-    try:
-        value = float(text)
-    except (ValueError, OverflowError):
-        raise KatibError(f"{where}: not a number") from None
-    if not math.isfinite(value):
-        raise KatibError(f"{where}: not a finite number")
-    return value
-
-
-def _whole(value: float) -> int | float:
-    return int(value) if value == int(value) else value
-
-
-def _count(value: Any, where: str) -> int:
-    """A count Katib types as int32: a whole number, not a boolean nor text."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise KatibError(f"{where}: must be a whole number")
-    return int(value)
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise KatibError(f"{where}: must be a mapping")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise KatibError(f"{where}: must be a list")
-    return value
+def _values(space: dict[str, Any], kind: str, where: str) -> list[Any]:
+    values = listed(space.get("list"), f"{where}.list")
+    if not values:
+        raise KatibError(f"{where}.list: at least one value")
+    for j, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, str | int | float):
+            raise KatibError(f"{where}.list[{j}]: must be a number or text")
+        if kind == "discrete":
+            number(v, f"{where}.list[{j}]")  # checked, kept as written: "0.010" stays
+    return list(values)
 
 
 def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
@@ -100,183 +85,157 @@ def _parameter(p: Any, i: int, notes: list[str]) -> dict[str, Any]:
         raise KatibError(f"{where}.name: required")
     kind = p.get("parameterType")
     kind = kind if isinstance(kind, str) else repr(kind)
-    space = _mapping(p.get("feasibleSpace"), f"{where}.feasibleSpace")
+    space = mapping(p.get("feasibleSpace"), f"{where}.feasibleSpace")
     out: dict[str, Any] = {"name": p["name"]}
     if kind in {"categorical", "discrete"}:
-        values = list(_list(space.get("list"), f"{where}.feasibleSpace.list"))
-        if kind == "discrete":
-            values = [_whole(_number(v, f"{where}.feasibleSpace.list")) for v in values]
+        values = _values(space, kind, f"{where}.feasibleSpace")
         return {**out, "type": "categorical", "values": values}
     if kind not in {"double", "int"}:
         raise KatibError(f"{where}.parameterType: {str(kind)[:40]!r} is not one tuneop knows")
     out["type"] = "float" if kind == "double" else "int"
     for key in ("min", "max", "step"):
         if space.get(key) not in (None, ""):
-            value = _number(space[key], f"{where}.feasibleSpace.{key}")
-            out[key] = _whole(value) if kind == "int" else value
+            value = number(space[key], f"{where}.feasibleSpace.{key}")
+            out[key] = whole(value) if kind == "int" else value
     distribution = space.get("distribution")
     if distribution == "logUniform":
         out["log"] = True
     elif distribution not in (None, "uniform"):
-        notes.append(f"{where}: distribution {distribution} not carried over (sampled uniformly)")
+        notes.append(
+            f"{where}.feasibleSpace.distribution: {str(distribution)[:40]} not carried over"
+            " (sampled uniformly)"
+        )
     return out
 
 
-def _algorithm(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    algo = _mapping(spec.get("algorithm"), "spec.algorithm")
+def _algorithm(spec: dict[str, Any], gp: bool, notes: list[str]) -> dict[str, Any]:
+    algo = mapping(spec.get("algorithm"), "spec.algorithm")
     name = algo.get("algorithmName", "random")
     if not isinstance(name, str):
         raise KatibError("spec.algorithm.algorithmName: must be a string")
-    optimizer: dict[str, Any] = {"type": _ALGORITHMS.get(name, "random")}
+    optimizer = dict(_ALGORITHMS.get(name, {"type": "random"}))
     if name not in _ALGORITHMS:
-        notes.append(f"spec.algorithm: {name[:40]} not carried over; random search instead")
-    elif name in {"bayesianoptimization", "multivariate-tpe"}:
-        notes.append(f"spec.algorithm: {name} becomes tuneop's bayesian optimizer (Optuna TPE)")
+        notes.append(f"spec.algorithm.algorithmName: {name[:40]} not carried over; random search")
+    elif name == "bayesianoptimization" and not gp:
+        optimizer = {"type": "bayesian"}
+        notes.append(
+            "spec.algorithm.algorithmName: bayesianoptimization becomes TPE (tuneop's gp"
+            " optimizer needs PyTorch: pip install 'tuneop[gp]')"
+        )
     where = "spec.algorithm.algorithmSettings"
-    for i, setting in enumerate(_list(algo.get("algorithmSettings"), where)):
-        setting = _mapping(setting, f"{where}[{i}]")
+    for i, setting in enumerate(listed(algo.get("algorithmSettings"), where)):
+        setting = mapping(setting, f"{where}[{i}]")
         if setting.get("name") == "random_state":
-            seed = _number(setting.get("value"), f"{where}[{i}].value")
-            optimizer["seed"] = _whole(seed)
+            optimizer["seed"] = whole(number(setting.get("value"), f"{where}[{i}].value"))
         else:
-            notes.append(f"{where}: {str(setting.get('name'))[:40]} not carried over")
+            notes.append(f"{where}[{i}]: {str(setting.get('name'))[:40]} not carried over")
     return optimizer
 
 
-def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    obj = _mapping(spec.get("objective"), "spec.objective")
+def _strategies(obj: dict[str, Any], metric: str, direction: str) -> list[dict[str, str]]:
+    where = "spec.objective.metricStrategies"
+    given: dict[str, str] = {}
+    for i, s in enumerate(listed(obj.get("metricStrategies"), where)):
+        s = mapping(s, f"{where}[{i}]")
+        if not isinstance(s.get("name"), str) or s.get("value") not in _STRATEGIES:
+            raise KatibError(f"{where}[{i}]: a name and a value of min, max or latest")
+        given[s["name"]] = s["value"]
+    extra = listed(obj.get("additionalMetricNames"), "spec.objective.additionalMetricNames")
+    if not all(isinstance(m, str) for m in extra):
+        raise KatibError("spec.objective.additionalMetricNames: must be a list of strings")
+    default = "min" if direction == "minimize" else "max"
+    for name in [metric, *extra]:
+        given.setdefault(name, default)
+    return [{"name": k, "value": v} for k, v in given.items()]
+
+
+def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    obj = mapping(spec.get("objective"), "spec.objective")
     metric = obj.get("objectiveMetricName")
     if not isinstance(metric, str) or not metric:
         raise KatibError("spec.objective.objectiveMetricName: required")
-    out: dict[str, Any] = {"metric": metric, "direction": obj.get("type", "minimize")}
+    direction = obj.get("type", "minimize")
+    if direction not in ("minimize", "maximize"):
+        raise KatibError("spec.objective.type: must be minimize or maximize")
+    out: dict[str, Any] = {"metric": metric, "direction": direction}
     if obj.get("goal") is not None:
-        out["goal"] = _number(obj["goal"], "spec.objective.goal")
-    strategies = [
-        {"name": s["name"], "value": s["value"]}
-        for s in _list(obj.get("metricStrategies"), "spec.objective.metricStrategies")
-        if isinstance(s, dict) and s.get("name") and s.get("value") in ("min", "max", "latest")
-    ]
-    return out, strategies
+        out["goal"] = number(obj["goal"], "spec.objective.goal")
+    return out, _strategies(obj, metric, direction)
 
 
-def _rewrite(words: Any, refs: dict[str, Any], where: str) -> list[str]:
-    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise KatibError(f"{where}: must be a list of strings")
-    return [
-        _TRIAL_PARAM.sub(lambda m: "${params." + str(refs.get(m.group(1), m.group(1))) + "}", w)
-        for w in words
-    ]
-
-
-def _template(spec: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The pod template and the session fields taken from ``trialTemplate``."""
-    tt = _mapping(spec.get("trialTemplate"), "spec.trialTemplate")
-    job = tt.get("trialSpec")
-    if not isinstance(job, dict):
-        what = "a configMap trial template" if tt.get("configMap") else "no trialSpec"
-        raise KatibError(f"spec.trialTemplate: {what}; tuneop needs an inline batch/v1 Job")
-    if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
-        kind = f"{job.get('apiVersion')} {job.get('kind')}"[:80]
-        raise KatibError(f"spec.trialTemplate.trialSpec: {kind} is not a batch/v1 Job")
-    where = "spec.trialTemplate.trialSpec.spec"
-    job_spec = _mapping(job.get("spec"), where)
-    template = copy.deepcopy(_mapping(job_spec.get("template"), f"{where}.template"))
-    pod = _mapping(template.get("spec"), f"{where}.template.spec")
-    params = _list(tt.get("trialParameters"), "spec.trialTemplate.trialParameters")
-    refs = {
-        p["name"]: p.get("reference")
-        for p in params
-        if isinstance(p, dict) and isinstance(p.get("name"), str)
-    }
-    containers = _list(pod.get("containers"), f"{where}.template.spec.containers")
-    primary = tt.get("primaryContainerName")
-    if primary is not None and not isinstance(primary, str):
-        raise KatibError("spec.trialTemplate.primaryContainerName: must be a string")
-    for i, c in enumerate(containers):
-        c = _mapping(c, f"{where}.template.spec.containers[{i}]")
-        if c.get("name") == primary or primary is None:
-            for key in ("command", "args"):
-                if c.get(key):
-                    c[key] = _rewrite(c[key], refs, f"{where}.template.spec.containers[{i}].{key}")
-            break
-    leftover = sorted(set(_TRIAL_PARAM.findall(str(template))))
-    if leftover:
-        notes.append(
-            f"spec.trialTemplate: ${{trialParameters.{leftover[0]}}} outside the primary"
-            " container's command and args is not substituted"
-        )
-    pod.pop("restartPolicy", None)  # tuneop sets Never
-    fields: dict[str, Any] = {}
-    if job_spec.get("backoffLimit") is not None:
-        fields["retries"] = _count(job_spec["backoffLimit"], f"{where}.backoffLimit")
-    fields["trialTimeoutSeconds"] = job_spec.get("activeDeadlineSeconds") or TRIAL_TIMEOUT_SECONDS
-    if primary:
-        fields["runner"] = {"container": primary}
-    for key in ("successCondition", "failureCondition"):
-        if tt.get(key):
-            notes.append(
-                f"spec.trialTemplate.{key}: not carried over (the Job's own status counts)"
-            )
-    return template, fields
-
-
-def _collector(
-    spec: dict[str, Any], strategies: list[dict[str, Any]], notes: list[str]
-) -> dict[str, Any]:
-    mc = _mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
-    kind = _mapping(mc.get("collector"), "spec.metricsCollectorSpec.collector").get(
-        "kind", "StdOut"
-    )
+def _collector(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    mc = mapping(spec.get("metricsCollectorSpec"), "spec.metricsCollectorSpec")
+    where = "spec.metricsCollectorSpec.collector"
+    kind = mapping(mc.get("collector"), where).get("kind", "StdOut")
     if kind != "StdOut":
         notes.append(
-            f"spec.metricsCollectorSpec: collector {str(kind)[:40]} not carried over;"
-            " the trial must print name=value on stdout"
+            f"{where}.kind: {str(kind)[:40]} not carried over; the trial must print"
+            " name=value on stdout"
         )
-    source = _mapping(mc.get("source"), "spec.metricsCollectorSpec.source")
-    if _mapping(source.get("filter"), "spec.metricsCollectorSpec.source.filter").get(
-        "metricsFormat"
-    ):
-        notes.append("spec.metricsCollectorSpec.source.filter: custom formats not carried over")
-    out: dict[str, Any] = {"kind": "StdOut"}
-    if strategies:
-        out["metricStrategies"] = strategies
-    return out
+    source = mapping(mc.get("source"), "spec.metricsCollectorSpec.source")
+    where = "spec.metricsCollectorSpec.source.filter"
+    if mapping(source.get("filter"), where).get("metricsFormat"):
+        notes.append(f"{where}.metricsFormat: custom formats not carried over")
+    return {"kind": "StdOut"}
 
 
-def convert_experiment(exp: Any) -> tuple[dict[str, Any], list[str]]:
-    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over."""
-    if not isinstance(exp, dict) or exp.get("kind") != "Experiment":
-        raise KatibError("not a Katib Experiment (kind: Experiment)")
-    if not str(exp.get("apiVersion", "")).startswith("kubeflow.org/"):
-        raise KatibError("apiVersion: not kubeflow.org/v1beta1")
-    spec = _mapping(exp.get("spec"), "spec")
-    notes: list[str] = []
-    for key, what in (("earlyStopping", "early stopping"), ("nasConfig", "NAS")):
-        if spec.get(key):
-            notes.append(f"spec.{key}: {what} not carried over")
-    if not _list(spec.get("parameters"), "spec.parameters"):
-        raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
-    objective, strategies = _objective(spec)
-    template, fields = _template(spec, notes)
-    session: dict[str, Any] = {
-        "objective": objective,
-        "searchSpace": [_parameter(p, i, notes) for i, p in enumerate(spec["parameters"])],
-        "optimizer": _algorithm(spec, notes),
-    }
+def _counts(spec: dict[str, Any], session: dict[str, Any], notes: list[str]) -> None:
     if spec.get("maxTrialCount") is not None:
-        session["totalTrials"] = _count(spec["maxTrialCount"], "spec.maxTrialCount")
+        session["totalTrials"] = count(spec["maxTrialCount"], "spec.maxTrialCount")
     elif session["optimizer"]["type"] != "grid":
         session["totalTrials"] = 10
         notes.append("spec.maxTrialCount: absent; totalTrials set to 10")
     parallel = spec.get("parallelTrialCount")
-    session["maxParallel"] = 3 if parallel is None else _count(parallel, "spec.parallelTrialCount")
+    session["maxParallel"] = 3 if parallel is None else count(parallel, "spec.parallelTrialCount")
     if spec.get("maxFailedTrialCount") is not None:
-        session["maxFailedTrials"] = _count(spec["maxFailedTrialCount"], "spec.maxFailedTrialCount")
+        failed = count(spec["maxFailedTrialCount"], "spec.maxFailedTrialCount")
+        session["maxFailedTrials"] = max_failed_trials(failed)
+
+
+def _rest(spec: dict[str, Any], notes: list[str]) -> None:
+    """One note per Experiment field tuneop has no place for."""
+    for key, what in (("earlyStopping", "early stopping"), ("nasConfig", "NAS")):
+        if spec.get(key):
+            notes.append(f"spec.{key}: {what} not carried over")
+    if spec.get("resumePolicy") is not None:
+        notes.append(
+            f"spec.resumePolicy: {str(spec['resumePolicy'])[:40]} not carried over (a tuneop"
+            " session resumes from its results whenever it is run again)"
+        )
+    for key in sorted(set(spec) - _EXPERIMENT_CARRIED - {"earlyStopping", "nasConfig", "resumePolicy"}):
+        notes.append(f"spec.{str(key)[:60]}: not carried over")
+
+
+def convert_experiment(exp: Any, gp: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """A TuningSession manifest for Katib Experiment ``exp``, and what did not carry over.
+
+    ``gp``: whether tuneop's ``gp`` optimizer can run here (PyTorch is installed).
+    """
+    if not isinstance(exp, dict) or exp.get("kind") != "Experiment":
+        raise KatibError("not a Katib Experiment (kind: Experiment)")
+    if not str(exp.get("apiVersion", "")).startswith("kubeflow.org/"):
+        raise KatibError("apiVersion: not kubeflow.org/v1beta1")
+    spec = mapping(exp.get("spec"), "spec")
+    notes: list[str] = []
+    _rest(spec, notes)
+    parameters = listed(spec.get("parameters"), "spec.parameters")
+    if not parameters:
+        raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
+    objective, strategies = _objective(spec)
+    space = [_parameter(p, i, notes) for i, p in enumerate(parameters)]
+    template, fields, trial_notes = trial_template(spec, {p["name"] for p in space})
+    session: dict[str, Any] = {
+        "objective": objective,
+        "searchSpace": space,
+        "optimizer": _algorithm(spec, gp, notes),
+    }
+    _counts(spec, session, notes)
+    notes += trial_notes
     session.update(fields)
     session["deadlineSeconds"] = MAX_SECONDS
-    session["metricsCollector"] = _collector(spec, strategies, notes)
+    session["metricsCollector"] = {**_collector(spec, notes), "metricStrategies": strategies}
     session["template"] = template
-    meta = _mapping(exp.get("metadata"), "metadata")
+    meta = mapping(exp.get("metadata"), "metadata")
     metadata = {k: meta[k] for k in ("name", "namespace") if isinstance(meta.get(k), str)}
     manifest = {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "metadata": metadata}
     return {**manifest, "spec": session}, notes
