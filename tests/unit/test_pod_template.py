@@ -15,7 +15,7 @@ from tuneop.api.spec import SpecError, parse_spec
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS, LABEL_SESSION
 from tuneop.core.jobs.manifests import decode_job
 from tuneop.core.jobs.observed import Observed
-from tuneop.core.jobs.podtemplate import PARAMS_FILE, kube_expand
+from tuneop.core.jobs.podtemplate import PARAMS_FILE, applied_defaults, kube_expand
 from tuneop.core.planning.planner import plan
 
 HOSTILE = "; rm -rf / $(HOME) $$ `id` ${params.x} \"'"
@@ -180,7 +180,7 @@ def test_the_trial_container_is_the_named_one_else_trial_else_the_first(
     assert all("env" not in c for c in others)
 
 
-# ---- security: defaults without a security context, the template's own otherwise
+# ---- security: the short form's restricted defaults; a template as written
 
 SECURE = {
     "allowPrivilegeEscalation": False,
@@ -191,15 +191,20 @@ SECURE = {
 }
 
 
-def test_without_a_security_context_every_container_gets_the_secure_defaults() -> None:
-    p = pod(jobs(templated())[0])["spec"]
-    assert p["securityContext"] == {
-        "runAsNonRoot": True,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def test_a_template_without_a_security_context_is_taken_as_written() -> None:
+    # Most ML images run as root: a template is the user's pod, as Kubernetes and Katib
+    # take it (docs/spec.md, "Security"); the namespace's Pod Security Admission enforces.
+    tmpl = template()
+    p = pod(jobs(templated(tmpl))[0])["spec"]
+    assert "securityContext" not in p
     for c in [*p["containers"], *p["initContainers"]]:
-        assert c["securityContext"] == SECURE, c["name"]
-        assert [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"], c["name"]
+        assert "securityContext" not in c, c["name"]
+    assert not any(v.get("name") == "tuneop-tmp" for v in p["volumes"])
+
+
+def test_only_the_short_form_reports_security_defaults() -> None:
+    assert applied_defaults(parse_spec(templated())) == []
+    assert "runAsNonRoot" in applied_defaults(parse_spec(spec_data()))
 
 
 @pytest.mark.parametrize(
