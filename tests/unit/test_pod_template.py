@@ -12,6 +12,7 @@ import pytest
 
 from builders import DROP, REF, T0, spec, spec_data
 from tuneop.api.spec import SpecError, parse_spec
+from tuneop.api.template import template_problems
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS, LABEL_SESSION
 from tuneop.core.jobs.manifests import decode_job
 from tuneop.core.jobs.observed import Observed
@@ -382,3 +383,13 @@ def test_a_param_reaches_args_exactly_as_it_is_after_the_kubelets_expansion(valu
 )
 def test_kube_expand_is_the_kubelets_expansion(text: str, expanded: str) -> None:
     assert kube_expand(text, {"A": "1"}) == expanded
+
+
+def test_a_template_of_shared_subtrees_is_refused_by_its_size_without_expanding_it() -> None:
+    # 10**30 leaves through shared lists (what YAML aliases build): measured, never walked
+    # whole nor written as JSON (the depth walk alone would never end).
+    args: Any = ["x" * 10] * 10
+    for _ in range(30):
+        args = [args] * 10
+    tmpl = {"spec": {"containers": [{"name": "t", "image": "i", "args": args}]}}
+    assert template_problems(tmpl) == ["spec.template: at most 262144 bytes as JSON"]

@@ -71,11 +71,10 @@ def _values(space: dict[str, Any], kind: str, where: str) -> list[Any]:
     values = listed(space.get("list"), f"{where}.list")
     if not values:
         raise KatibError(f"{where}.list: at least one value")
-    for j, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, str | int | float):
-            raise KatibError(f"{where}.list[{j}]: must be a number or text")
-        if kind == "discrete":
+    if kind == "discrete":
+        for j, v in enumerate(values):
             number(v, f"{where}.list[{j}]")  # checked, kept as written: "0.010" stays
+    # A categorical value's type is the session's to check (every bad one named).
     return list(values)
 
 
