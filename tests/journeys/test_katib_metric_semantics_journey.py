@@ -19,7 +19,12 @@ from user import User
 
 # Stands in for Katib's mnist.py: a loss that falls, then rises (the last is not the best).
 CURVE = "print('loss=0.3'); print('loss=0.9')"
-FAILS = "import sys; sys.exit(1)"
+# Fails, each trial with its own exit code and words (the same error thrice would end the
+# session by tuneop's repeated-error rule, whatever the count).
+FAILS = (
+    "import sys; lr = [a for a in sys.argv if a.startswith('--lr=')][0];"
+    " print('bad', lr, file=sys.stderr); sys.exit(2 + int(float(lr[5:]) * 1e6) % 100)"
+)
 
 
 def imported(user: User, example: str, command: str, **katib: object) -> None:
