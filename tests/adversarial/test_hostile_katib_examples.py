@@ -44,7 +44,9 @@ HOSTILE = st.sampled_from(
 def paths(doc: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every node's path in ``doc``, its root's children first."""
     out: list[tuple[Any, ...]] = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    items = (
+        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    )
     for key, value in items:
         out.append((*here, key))
         out += paths(value, (*here, key))

@@ -48,8 +48,12 @@ MALFORMED = [
     pytest.param(
         ["trialTemplate", "trialParameters"], "lr", "trialParameters", id="parameters-string"
     ),
-    pytest.param(["objective", "metricStrategies"], [{"name": "loss", "value": "avg"}],
-                 "metricStrategies[0]", id="strategy"),
+    pytest.param(
+        ["objective", "metricStrategies"],
+        [{"name": "loss", "value": "avg"}],
+        "metricStrategies[0]",
+        id="strategy",
+    ),
 ]
 
 

@@ -35,9 +35,10 @@ def test_a_katib_example_imports_as_katib_runs_it(katib: User, example: str) -> 
     assert len(notes) == len(lines) - 1, seen
     named = [line.removeprefix("note: ").split(":", 1)[0] for line in notes]
     expected = list(IMPORTED[example])
-    if example.endswith("bayesian-optimization.yaml") and "gp" not in katib.path(
-        "session.yaml"
-    ).read_text():
+    if (
+        example.endswith("bayesian-optimization.yaml")
+        and "gp" not in katib.path("session.yaml").read_text()
+    ):
         expected.append("spec.algorithm.algorithmName")  # TPE, said so, without tuneop[gp]
     assert sorted(named) == sorted(expected), seen
     exp = yaml.safe_load((KATIB / example).read_text())

@@ -12,17 +12,27 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from minicluster.imageusers import image_user, run_as_non_root_problem
-from tests.nodesim.test_nodesim import RecordingKube, container, drive, pod, sim  # noqa: F401
+from minicluster.nodesim import NodeSimulator
+from tests.nodesim.test_nodesim import RecordingKube, container, drive, pod
 
 KATIB_IMAGE = "ghcr.io/kubeflow/katib/pytorch-mnist-cpu:v0.19.0"
 REPO = Path(__file__).resolve().parents[2]
 TUNEOP = str(Path(sys.executable).with_name("tuneop"))
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[tuple[NodeSimulator, RecordingKube]]:
+    kube = RecordingKube()
+    simulator = NodeSimulator(kube, tmp_path / "node")  # type: ignore[arg-type]
+    yield simulator, kube
+    simulator.shutdown()
 
 
 def waiting(kube: RecordingKube, name: str) -> dict[str, Any]:

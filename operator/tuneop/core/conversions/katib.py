@@ -201,7 +201,9 @@ def _rest(spec: dict[str, Any], notes: list[str]) -> None:
             f"spec.resumePolicy: {str(spec['resumePolicy'])[:40]} not carried over (a tuneop"
             " session resumes from its results whenever it is run again)"
         )
-    for key in sorted(set(spec) - _EXPERIMENT_CARRIED - {"earlyStopping", "nasConfig", "resumePolicy"}):
+    for key in sorted(
+        set(spec) - _EXPERIMENT_CARRIED - {"earlyStopping", "nasConfig", "resumePolicy"}
+    ):
         notes.append(f"spec.{str(key)[:60]}: not carried over")
 
 

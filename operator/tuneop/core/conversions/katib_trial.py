@@ -163,7 +163,9 @@ def _pod(
     notes: list[str] = []
     pod = mapping(template.get("spec"), f"{where}.spec")
     containers = listed(pod.get("containers"), f"{where}.spec.containers")
-    names = [mapping(c, f"{where}.spec.containers[{i}]").get("name") for i, c in enumerate(containers)]
+    names = [
+        mapping(c, f"{where}.spec.containers[{i}]").get("name") for i, c in enumerate(containers)
+    ]
     trial = names.index(primary) if primary in names else 0
     out = _walk({k: v for k, v in template.items() if k != "spec"}, where, "other", refs, notes)
     spec_out: dict[str, Any] = {}
@@ -201,10 +203,14 @@ def _pod(
 def _job_fields(job_spec: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     limit = job_spec.get("backoffLimit")
-    fields["retries"] = JOB_BACKOFF_LIMIT if limit is None else count(limit, f"{where}.backoffLimit")
+    fields["retries"] = (
+        JOB_BACKOFF_LIMIT if limit is None else count(limit, f"{where}.backoffLimit")
+    )
     deadline = job_spec.get("activeDeadlineSeconds")
     fields["trialTimeoutSeconds"] = (
-        TRIAL_TIMEOUT_SECONDS if deadline is None else count(deadline, f"{where}.activeDeadlineSeconds")
+        TRIAL_TIMEOUT_SECONDS
+        if deadline is None
+        else count(deadline, f"{where}.activeDeadlineSeconds")
     )
     for key in sorted(set(job_spec) - _JOB_CARRIED):
         notes.append(f"{where}.{key[:60]}: not carried over (tuneop writes its own worker Jobs)")
@@ -263,7 +269,9 @@ def trial_template(
         fields["runner"] = {"container": primary}
     for key, default in _DEFAULT_CONDITIONS.items():
         if tt.get(key) not in (None, default):
-            notes.append(f"spec.trialTemplate.{key}: not carried over (the Job's own status counts)")
+            notes.append(
+                f"spec.trialTemplate.{key}: not carried over (the Job's own status counts)"
+            )
     if tt.get("retain") is not None:
         if not isinstance(tt["retain"], bool):
             raise KatibError("spec.trialTemplate.retain: must be true or false")
