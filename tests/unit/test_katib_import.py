@@ -219,3 +219,34 @@ def test_katib_cmaes_and_sobol_become_tuneops_samplers_of_the_same_name(
     out, err = capsys.readouterr()
     assert yaml.safe_load(out)["spec"]["optimizer"]["type"] == optimizer
     assert algorithm not in err  # nothing to note: it carries over
+
+
+def test_katibs_tpe_samples_each_parameter_on_its_own() -> None:
+    from builders import spec
+    from tuneop.core.suggest.samplers import make_sampler
+
+    search = {"searchSpace": [{"name": "x", "type": "float", "min": 0, "max": 1}], "totalTrials": 4}
+    joint = make_sampler(spec(optimizer={"type": "bayesian"}, **search), 0)
+    alone = make_sampler(spec(optimizer={"type": "bayesian", "multivariate": False}, **search), 0)
+    assert joint._multivariate is True  # type: ignore[attr-defined]
+    assert alone._multivariate is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["lr", "batch-size", "a.b", "Momentum_2"])
+def test_the_imports_env_reference_names_the_env_the_operator_sets(name: str) -> None:
+    from tuneop.core.conversions.katib_trial import param_env
+    from tuneop.core.jobs.podtemplate import param_env_name
+
+    assert param_env(name) == f"$({param_env_name(name)})"
+
+
+@pytest.mark.parametrize(("katib", "tuneop"), [(0, 0), (1, 0), (3, 2), (10, 9)])
+def test_max_failed_trials_matches_katib_v0_19_0(katib: int, tuneop: int) -> None:
+    # status_util.go (v0.19.0): failed != 0 && failed >= N fails the experiment; tuneop's
+    # maxFailedTrials M stops when failed > M: the same first failing count.
+    from tuneop.core.conversions.katib import max_failed_trials
+
+    assert max_failed_trials(katib) == tuneop
+    katib_stops = next(f for f in range(1, 20) if f >= katib)
+    tuneop_stops = next(f for f in range(1, 20) if f > tuneop)
+    assert katib_stops == tuneop_stops
