@@ -53,7 +53,7 @@ def test_a_piped_plan_prints_its_tables_without_loading_rich(user: User) -> None
     assert lines[-14:] == [*QUICKSTART_TABLE_END, ""], seen.out[-1000:]
     # the summary line, Trials (title, 3 head lines, 30 rows, bottom), First reconcile
     # (title, 3 head lines, 3 rows, bottom, caption), the status and its 2 conditions
-    assert seen.out.count("\n") == 1 + (1 + 3 + 30 + 1) + (1 + 3 + 3 + 1 + 1) + 3
+    assert seen.out.count("\n") == 2 + (1 + 3 + 30 + 1) + (1 + 3 + 3 + 1 + 1) + 3  # 2: summary, security
     loaded = loaded_packages(seen.err)
     assert {"tuneop", "pydantic"} <= loaded
     assert "rich" not in loaded, sorted(loaded)
