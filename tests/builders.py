@@ -147,6 +147,7 @@ RULE_BREAKERS: list[tuple[R.Rule, dict[str, Any]]] = [
         R.POPULATION_NEEDS_NSGA2,
         {"optimizer": {"type": "bayesian", "populationSize": 10}, "totalTrials": 5},
     ),
+    (R.MULTIVARIATE_NEEDS_TPE, {"optimizer": {"type": "random", "multivariate": False}}),
 ]
 
 

@@ -30,6 +30,9 @@ the part of the one node of the cluster, as far as the API can tell:
   not pulled, so no process starts), and a pod whose ``nodeSelector`` names
   ``UNSCHEDULABLE_LABEL`` is never bound: its ``PodScheduled`` condition says
   ``Unschedulable``, as the scheduler would; other images and selectors are ignored;
+* it checks ``runAsNonRoot`` against the image's user as the kubelet does, from the table
+  of ``minicluster.imageusers`` (Katib's trial images run as root): a refused container
+  waits in ``CreateContainerConfigError``;
 * it serves the kubelet's ``/containerLogs`` endpoint over HTTPS so ``kubectl logs`` and any
   log harvest go through the real apiserver.
 
@@ -57,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from minicluster import pki, processes
+from minicluster.imageusers import run_as_non_root_problem
 from minicluster.kube import STRATEGIC_MERGE_PATCH, ApiException, Json, Kube, is_status
 from minicluster.kubeletapi import KubeletServer, LogIndex
 from minicluster.pods import (
@@ -666,6 +670,9 @@ class NodeSimulator:
                 log.warning("pod %s/%s: image %s cannot be pulled", run.namespace, run.name, image)
             return
         try:
+            if problem := run_as_non_root_problem(run.pod.get("spec") or {}, container.spec):
+                # The kubelet's check of the image's user; the pod is refused, not run.
+                raise ConfigError(f"{problem} (pod: {run.name}, container: {container.name})")
             env = self.environment(run, container)
             argv = [expand(str(a), env) for a in (container.spec.get("command") or [])]
             argv += [expand(str(a), env) for a in (container.spec.get("args") or [])]

@@ -19,6 +19,8 @@ SUMMARY = (
 # rich centres a title or caption over its table, trailing spaces included
 QUICKSTART_TABLE_TOP = [
     SUMMARY,
+    "security defaults applied (spec.runner's short form): runAsNonRoot, readOnlyRootFilesystem"
+    " (a writable /tmp), no privilege escalation, capabilities dropped, RuntimeDefault seccomp",
     "               Trials                ",
     "┏━━━━━━━┳━━━━━┳━━━━━━━━━━━━━━━━━━━━━┓",
     "┃ trial ┃ job ┃ params              ┃",
@@ -47,11 +49,12 @@ def test_a_piped_plan_prints_its_tables_without_loading_rich(user: User) -> None
     seen = user.sh("tuneop plan examples/quickstart.yaml | cat")
     assert seen.code == 0, seen
     lines = seen.out.split("\n")
-    assert lines[:6] == QUICKSTART_TABLE_TOP, seen.out[:800]
+    assert lines[:7] == QUICKSTART_TABLE_TOP, seen.out[:800]
     assert lines[-14:] == [*QUICKSTART_TABLE_END, ""], seen.out[-1000:]
     # the summary line, Trials (title, 3 head lines, 30 rows, bottom), First reconcile
     # (title, 3 head lines, 3 rows, bottom, caption), the status and its 2 conditions
-    assert seen.out.count("\n") == 1 + (1 + 3 + 30 + 1) + (1 + 3 + 3 + 1 + 1) + 3
+    # 2: the summary and the security-defaults lines
+    assert seen.out.count("\n") == 2 + (1 + 3 + 30 + 1) + (1 + 3 + 3 + 1 + 1) + 3
     loaded = loaded_packages(seen.err)
     assert {"tuneop", "pydantic"} <= loaded
     assert "rich" not in loaded, sorted(loaded)

@@ -23,10 +23,21 @@ HERE = Path(__file__).parent / "katib"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _without_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These conversions as on a machine without ``tuneop[gp]`` (PyTorch), whatever this
+    one has: bayesianoptimization becomes TPE, with its note."""
+    monkeypatch.setattr("tuneop.core.extras.missing_module", lambda *modules: "torch")
+
+
 def run_import(capsys: pytest.CaptureFixture[str], name: str) -> tuple[int, Any, list[str]]:
     code = main(["import", "katib", str(HERE / name)])
     out, err = capsys.readouterr()
-    return code, yaml.safe_load(out) if out else None, err.splitlines()
+    lines = err.splitlines()
+    if code == 0:  # the last line says how to run the session
+        assert lines[-1].startswith("run it: "), lines
+        lines = lines[:-1]
+    return code, yaml.safe_load(out) if out else None, lines
 
 
 # (fixture, fields the session must have, words of each stderr line, first trial's args)
@@ -38,9 +49,18 @@ CONVERTED = [
             "optimizer": {"type": "random"},
             "totalTrials": 12,
             "maxParallel": 3,
-            "maxFailedTrials": 3,
+            # Katib v0.19.0 fails the experiment at maxFailedTrialCount (3) failed trials
+            # (status_util.go: failed != 0 && failed >= 3); tuneop stops past 2.
+            "maxFailedTrials": 2,
             "runner": {"container": "training-container"},
-            "metricsCollector": {"kind": "StdOut"},
+            "metricsCollector": {
+                "kind": "StdOut",
+                # Katib's defaults: max for maximize, the additional metric too.
+                "metricStrategies": [
+                    {"name": "Validation-accuracy", "value": "max"},
+                    {"name": "Train-accuracy", "value": "max"},
+                ],
+            },
         },
         [],
         "--optimizer=",
@@ -56,7 +76,7 @@ CONVERTED = [
     pytest.param(
         "tpe-pvc.yaml",
         {
-            "optimizer": {"type": "bayesian", "seed": 7},
+            "optimizer": {"type": "bayesian", "multivariate": False, "seed": 7},
             "retries": 1,
             "trialTimeoutSeconds": 7200,
             "metricsCollector": {
@@ -80,9 +100,8 @@ CONVERTED = [
             },
         },
         [
-            "outside the primary container",
             "successCondition",
-            "distribution normal",
+            "distribution: normal",
             "bayesianoptimization becomes",
             "n_initial_points",
         ],
@@ -96,7 +115,7 @@ CONVERTED = [
             "totalTrials": 10,
             "metricsCollector": {"kind": "File", "path": "/var/log/katib/metrics.log"},
         },
-        ["multivariate-tpe becomes", "maxTrialCount: absent"],
+        ["maxTrialCount: absent"],
         "--max-depth=",
         id="multivariate-tpe-file-collector",
     ),
@@ -250,3 +269,34 @@ def test_katib_cmaes_and_sobol_become_tuneops_samplers_of_the_same_name(
     out, err = capsys.readouterr()
     assert yaml.safe_load(out)["spec"]["optimizer"]["type"] == optimizer
     assert algorithm not in err  # nothing to note: it carries over
+
+
+def test_katibs_tpe_samples_each_parameter_on_its_own() -> None:
+    from builders import spec
+    from tuneop.core.suggest.samplers import make_sampler
+
+    search = {"searchSpace": [{"name": "x", "type": "float", "min": 0, "max": 1}], "totalTrials": 4}
+    joint = make_sampler(spec(optimizer={"type": "bayesian"}, **search), 0)
+    alone = make_sampler(spec(optimizer={"type": "bayesian", "multivariate": False}, **search), 0)
+    assert joint._multivariate is True  # type: ignore[attr-defined]
+    assert alone._multivariate is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["lr", "batch-size", "a.b", "Momentum_2"])
+def test_the_imports_env_reference_names_the_env_the_operator_sets(name: str) -> None:
+    from tuneop.core.conversions.katib_trial import param_env
+    from tuneop.core.jobs.podtemplate import param_env_name
+
+    assert param_env(name) == f"$({param_env_name(name)})"
+
+
+@pytest.mark.parametrize(("katib", "tuneop"), [(0, 0), (1, 0), (3, 2), (10, 9)])
+def test_max_failed_trials_matches_katib_v0_19_0(katib: int, tuneop: int) -> None:
+    # status_util.go (v0.19.0): failed != 0 && failed >= N fails the experiment; tuneop's
+    # maxFailedTrials M stops when failed > M: the same first failing count.
+    from tuneop.core.conversions.katib import max_failed_trials
+
+    assert max_failed_trials(katib) == tuneop
+    katib_stops = next(f for f in range(1, 20) if f >= katib)
+    tuneop_stops = next(f for f in range(1, 20) if f > tuneop)
+    assert katib_stops == tuneop_stops

@@ -12,10 +12,11 @@ import pytest
 
 from builders import DROP, REF, T0, spec, spec_data
 from tuneop.api.spec import SpecError, parse_spec
+from tuneop.api.template import template_problems
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS, LABEL_SESSION
 from tuneop.core.jobs.manifests import decode_job
 from tuneop.core.jobs.observed import Observed
-from tuneop.core.jobs.podtemplate import PARAMS_FILE, kube_expand
+from tuneop.core.jobs.podtemplate import PARAMS_FILE, applied_defaults, kube_expand
 from tuneop.core.planning.planner import plan
 
 HOSTILE = "; rm -rf / $(HOME) $$ `id` ${params.x} \"'"
@@ -180,7 +181,7 @@ def test_the_trial_container_is_the_named_one_else_trial_else_the_first(
     assert all("env" not in c for c in others)
 
 
-# ---- security: defaults without a security context, the template's own otherwise
+# ---- security: the short form's restricted defaults; a template as written
 
 SECURE = {
     "allowPrivilegeEscalation": False,
@@ -191,15 +192,20 @@ SECURE = {
 }
 
 
-def test_without_a_security_context_every_container_gets_the_secure_defaults() -> None:
-    p = pod(jobs(templated())[0])["spec"]
-    assert p["securityContext"] == {
-        "runAsNonRoot": True,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def test_a_template_without_a_security_context_is_taken_as_written() -> None:
+    # Most ML images run as root: a template is the user's pod, as Kubernetes and Katib
+    # take it (docs/spec.md, "Security"); the namespace's Pod Security Admission enforces.
+    tmpl = template()
+    p = pod(jobs(templated(tmpl))[0])["spec"]
+    assert "securityContext" not in p
     for c in [*p["containers"], *p["initContainers"]]:
-        assert c["securityContext"] == SECURE, c["name"]
-        assert [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"], c["name"]
+        assert "securityContext" not in c, c["name"]
+    assert not any(v.get("name") == "tuneop-tmp" for v in p["volumes"])
+
+
+def test_only_the_short_form_reports_security_defaults() -> None:
+    assert applied_defaults(parse_spec(templated())) == []
+    assert "runAsNonRoot" in applied_defaults(parse_spec(spec_data()))
 
 
 @pytest.mark.parametrize(
@@ -377,3 +383,13 @@ def test_a_param_reaches_args_exactly_as_it_is_after_the_kubelets_expansion(valu
 )
 def test_kube_expand_is_the_kubelets_expansion(text: str, expanded: str) -> None:
     assert kube_expand(text, {"A": "1"}) == expanded
+
+
+def test_a_template_of_shared_subtrees_is_refused_by_its_size_without_expanding_it() -> None:
+    # 10**30 leaves through shared lists (what YAML aliases build): measured, never walked
+    # whole nor written as JSON (the depth walk alone would never end).
+    args: Any = ["x" * 10] * 10
+    for _ in range(30):
+        args = [args] * 10
+    tmpl = {"spec": {"containers": [{"name": "t", "image": "i", "args": args}]}}
+    assert template_problems(tmpl) == ["spec.template: at most 262144 bytes as JSON"]

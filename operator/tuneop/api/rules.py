@@ -41,6 +41,7 @@ __all__ = [
     "LOG_NEEDS_POSITIVE_MIN",
     "MEDIAN_STOP_NEEDS_KATIB_METRICS",
     "MIN_NOT_ABOVE_MAX",
+    "MULTIVARIATE_NEEDS_TPE",
     "NUMERIC_NEEDS_BOUNDS",
     "OBJECTIVES_OPTIMIZER",
     "OBJECTIVES_UNIQUE",
@@ -210,6 +211,13 @@ POPULATION_NEEDS_NSGA2 = Rule(
     "optimizer.populationSize: only with sampler nsga2",
     "optimizer.populationSize",
 )
+MULTIVARIATE_NEEDS_TPE = Rule(
+    "!has(self.optimizer) || !has(self.optimizer.multivariate)"
+    f" || ({_OPTIMIZER} == 'bayesian'"
+    " && (!has(self.optimizer.sampler) || self.optimizer.sampler == 'tpe'))",
+    "optimizer.multivariate: only with type bayesian and sampler tpe",
+    "optimizer.multivariate",
+)
 # Optuna's CMA-ES and GP samplers here tune one objective.
 OBJECTIVES_OPTIMIZER = Rule(
     "!has(self.objectives) || !has(self.optimizer) || !has(self.optimizer.type)"
@@ -241,6 +249,7 @@ SPEC_RULES = (
     OBJECTIVES_UNIQUE,
     SAMPLER_NEEDS_BAYESIAN,
     POPULATION_NEEDS_NSGA2,
+    MULTIVARIATE_NEEDS_TPE,
     RUNNER_IMAGE_OR_TEMPLATE,
     WORKERS_XOR_TRIALS_PER_JOB,
     TRIALS_XOR_SEARCH,

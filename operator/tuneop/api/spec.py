@@ -148,6 +148,12 @@ class Optimizer(_Model):
         strict=True,
         description="nsga2 only: trials per generation (default 50).",
     )
+    multivariate: bool | None = Field(
+        default=None,
+        strict=True,
+        description="bayesian with TPE only: sample the parameters jointly (true, the"
+        " default) or each on its own, as hyperopt's and Katib's tpe do (false).",
+    )
 
     @property
     def learns(self) -> bool:
@@ -296,6 +302,8 @@ class SessionSpec(_Model):
         single = self.single_objective is not None
         if why := objectives_problem(single, self.objectives, o.type, o.sampler, o.population_size):
             raise ValueError(why)
+        if o.multivariate is not None and (o.type != "bayesian" or o.sampler not in (None, "tpe")):
+            raise ValueError(R.MULTIVARIATE_NEEDS_TPE.message)
         if self.early_stopping is not None and self.objectives is not None:
             raise ValueError(R.EARLY_STOPPING_ONE_OBJECTIVE.message)
         es, collector = self.early_stopping, self.metrics_collector
@@ -303,27 +311,28 @@ class SessionSpec(_Model):
             raise ValueError(R.MEDIAN_STOP_NEEDS_KATIB_METRICS.message)
         if self.workers is not None and self.trials_per_job is not None:
             raise ValueError(R.WORKERS_XOR_TRIALS_PER_JOB.message)
-        packs = self.workers is not None or (self.trials_per_job or 1) > 1
-        known = {p.name for p in self.search_space} if self.search_space else None
-        if self.trial_resource is not None:
-            r = self.runner
-            extra: dict[str, object] = {"container": r.container, "objective": r.objective}
-            extra["objectiveCommand"] = r.objective_command
-            runner_set = [*r.pod_fields(), *(k for k, v in extra.items() if v is not None)]
-            problem = trial_resource_problem(
-                self.trial_resource, self.template, runner_set, known, packs
-            )
-        else:
-            problem = trial_setup_problems(
-                self.template, self.runner, self.metrics_collector, known, packs
-            )
-        if problem:
+        if problem := self._setup_problem():
             raise ValueError(problem)
         if self.trials is not None:
             self._check_explicit(self.trials)
         else:
             self._check_search_space()
         return self
+
+    def _setup_problem(self) -> str | None:
+        """What is wrong with how a trial runs: the pod (template or runner short form),
+        the metrics collector, or a trial resource of another kind."""
+        packs = self.workers is not None or (self.trials_per_job or 1) > 1
+        known = {p.name for p in self.search_space} if self.search_space else None
+        if self.trial_resource is None:
+            return trial_setup_problems(
+                self.template, self.runner, self.metrics_collector, known, packs
+            )
+        r = self.runner
+        extra: dict[str, object] = {"container": r.container, "objective": r.objective}
+        extra["objectiveCommand"] = r.objective_command
+        runner_set = [*r.pod_fields(), *(k for k, v in extra.items() if v is not None)]
+        return trial_resource_problem(self.trial_resource, self.template, runner_set, known, packs)
 
     def _check_explicit(self, trials: list[dict[str, Scalar]]) -> None:
         """A session of explicit trials: valid names and values, and no search to run."""

@@ -37,6 +37,7 @@ __all__ = [
     "SCHEMA_FILE",
     "SCHEMA_VERSION",
     "TRIAL_CONTAINER",
+    "larger_than",
     "nesting_problem",
     "placeholders",
     "pod_spec_schema",
@@ -164,8 +165,32 @@ def nesting_problem(value: Any, limit: int = MAX_POD_DEPTH) -> str | None:
     return f"nested too deeply (more than {limit} levels)"
 
 
+def larger_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` as JSON would take more than ``limit`` bytes, measured without
+    writing it: the walk stops as soon as the count passes ``limit``, so a tree of
+    shared subtrees (YAML aliases) costs at most ``limit`` steps, never its expansion."""
+    size = 0
+    stack: list[Any] = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            size += 2 + 4 * len(v) + sum(len(str(k)) for k in v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            size += 2 + len(v)
+            stack.extend(v)
+        else:
+            size += len(v) + 2 if isinstance(v, str) else 8
+        if size > limit:
+            return True
+    return False
+
+
 def template_problems(template: dict[str, Any]) -> list[str]:
     """What makes ``template`` an invalid PodTemplateSpec, each as ``path: rule``."""
+    # Measured first, bounded: neither the depth walk nor json.dumps meets more than this.
+    if larger_than(template, MAX_TEMPLATE_BYTES):
+        return [f"spec.template: at most {MAX_TEMPLATE_BYTES} bytes as JSON"]
     if problem := nesting_problem(template):
         return [f"spec.template: {problem}"]
     try:

@@ -1,8 +1,11 @@
 """``tuneop import katib FILE``: a Katib v1beta1 Experiment as a TuningSession.
 
-The conversion itself is pure (``tuneop.core.conversions.katib``); this prints one
-``note:`` line on stderr per thing not carried over, checks the result is a
-valid session, and writes it as YAML to stdout or ``-o FILE``.
+The conversion itself is pure (``tuneop.core.conversions.katib``); this reads the
+file within the YAML budget (``tuneop.cli.inputs``), prints one ``note:`` line on
+stderr per field that does not carry over as Katib runs it (with ``--strict``,
+those lines are ``error:`` lines and the command exits 2 writing nothing), checks
+the result is a valid session, writes it as YAML to stdout or ``-o FILE``, and
+ends with the command that runs it.
 
 An Experiment whose trial template is in a ConfigMap (``trialTemplate.configMap``)
 needs that ConfigMap: ``--configmap FILE`` (a YAML file holding it, as
@@ -13,6 +16,7 @@ needs that ConfigMap: ``--configmap FILE`` (a YAML file holding it, as
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,12 +28,35 @@ from tuneop.cli.text import clean
 __all__ = ["cmd_import"]
 
 
+def _grid_note(spec: Any) -> str | None:
+    """A grid the budget cuts short, named: which points run differs from Katib's."""
+    from tuneop.core.suggest.search import grid_size
+
+    if spec.optimizer.type != "grid" or spec.total_trials is None:
+        return None
+    size = grid_size(spec)
+    if spec.total_trials >= size:
+        return None
+    return (
+        f"spec.maxTrialCount: {spec.total_trials} of the grid's {size} points run, the first"
+        " in grid order (Katib draws unvisited points at random)"
+    )
+
+
+def _next_step(output: str | None) -> str:
+    if output is None:
+        return "run it: save it with -o session.yaml, then tuneop run session.yaml"
+    name = shlex.quote(output)
+    return f"run it: tuneop run {name} (add --local to run the trials on this machine)"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """``tuneop import katib FILE``: a Katib Experiment as a TuningSession."""
     import yaml
 
     from tuneop.api.session import parse_manifest
     from tuneop.core.conversions.katib import KatibError, convert_experiment
+    from tuneop.core.extras import missing_module
 
     docs = [d for d in yaml_docs(args.file) if isinstance(d, dict)]
     found = [d for d in docs if d.get("kind") == "Experiment"]
@@ -37,20 +64,28 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: expected one Katib Experiment, found {len(found)}")
     try:
         config_map = _config_map(args, found[0])
-        doc, notes = convert_experiment(found[0], config_map)
+        gp = missing_module("torch") is None
+        doc, notes = convert_experiment(found[0], gp=gp, config_map=config_map)
     except KatibError as err:
         raise UsageError(f"{args.file}: {err}") from None
-    for note in notes:
-        print(f"note: {clean(note)}", file=sys.stderr)
     try:
-        parse_manifest(doc)
+        session = parse_manifest(doc)
     except SpecError as err:
         raise err.prefixed(f"{args.file}: as a TuningSession, ") from None
+    if grid := _grid_note(session.spec):
+        notes.append(grid)
+    strict = getattr(args, "strict", False)
+    for note in notes:
+        word = "error" if strict else "note"
+        print(f"{word}: {clean(note)}", file=sys.stderr)
+    if strict and notes:
+        return 2
     text = yaml.safe_dump(doc, sort_keys=False, width=100)
     if args.output:
         Path(args.output).write_text(text)
     else:
         sys.stdout.write(text)
+    print(clean(_next_step(args.output)), file=sys.stderr)
     return 0
 
 

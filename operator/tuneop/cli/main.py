@@ -237,6 +237,11 @@ def _add_reading(sub: Any) -> None:
     p.add_argument(
         "--kubeconfig", help="with --from-cluster: default $KUBECONFIG or ~/.kube/config"
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse (exit 2) when anything does not carry over as Katib runs it",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("summary", help="rank the trials of a results folder or CSV")

@@ -33,6 +33,7 @@ from tuneop.cli.plan_lines import drawn_lines, kind_lines, schedule_lines
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
+from tuneop.core.jobs.podtemplate import applied_defaults
 from tuneop.core.planning.packing import job_at, job_count
 from tuneop.core.planning.planner import Plan, plan
 from tuneop.core.results.harvest import harvest_job
@@ -252,6 +253,7 @@ def as_data(d: DryRun) -> dict[str, Any]:
             "spec": people_spec(d.session.spec),
         },
         "warnings": list(d.plan.warnings),
+        "securityDefaults": applied_defaults(d.session.spec),
         "totalTrials": d.total_trials,
         "totalJobs": d.total_jobs,
         "trials": d.trials,
@@ -309,6 +311,12 @@ def _derived(spec: SessionSpec, t: int) -> Any:
     if h is not None:
         return hyperband.params(spec, t, {}) if rung_of(h, t).rung == 0 else None
     return warm_point(spec, t)
+def _security_line(spec: SessionSpec) -> str:
+    """Which security defaults the trial pods get: the short form's, or none."""
+    applied = applied_defaults(spec)
+    if applied:
+        return "security defaults applied (spec.runner's short form): " + ", ".join(applied)
+    return "security defaults: none; the trial pod's template is taken as written"
 
 
 def _table_items(d: DryRun) -> list[_Line | _Table]:
@@ -329,6 +337,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
     ]
     if s.queue_name is not None:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
+    items.append((_security_line(s),))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
     items += [(line,) for line in [*drawn_lines(s), *schedule_lines(s)]]
     rows = []

@@ -152,6 +152,10 @@ def runner_env(
         {"name": "TUNEOP_TRIAL_TIMEOUT_SECONDS", "value": str(spec.trial_timeout_seconds)},
         {"name": "TUNEOP_SESSION", "value": ref.key},
         {"name": "TUNEOP_JOB_INDEX", "value": str(index)},
+        # The Job's name and namespace: what Katib's ${trialSpec.Name} and .Namespace
+        # give a trial, so an imported template can say $(TUNEOP_JOB).
+        {"name": "TUNEOP_JOB", "value": job_name(ref.name, index)},
+        {"name": "TUNEOP_NAMESPACE", "value": ref.namespace},
     ]
     if spec.runner.objective:
         env.append({"name": "TUNEOP_OBJECTIVE", "value": spec.runner.objective})

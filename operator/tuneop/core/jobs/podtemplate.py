@@ -15,9 +15,13 @@ and only adds:
   trial container, so the log of the right container is harvested;
 * for a file collector (``metricsCollector.kind: File``, ``TensorFlowEvent``), the
   sidecar following the file (``tuneop.core.jobs.metricsfile``);
-* secure defaults — non-root, read-only root filesystem with a writable
-  ``/tmp``, no privilege escalation, no capabilities, ``RuntimeDefault``
-  seccomp — only when the template sets no security context anywhere.
+* for the ``spec.runner`` short form only, whose image tuneop knows, secure
+  defaults — non-root, read-only root filesystem with a writable ``/tmp``, no
+  privilege escalation, no capabilities, ``RuntimeDefault`` seccomp — unless it
+  sets a security context itself. A ``spec.template`` is the user's pod, taken as
+  written, as Kubernetes, Katib and Kubeflow Trainer take it: most ML images run
+  as root, and enforcement belongs to the namespace's Pod Security Admission
+  (docs/spec.md, "Security"). ``applied_defaults`` says which were applied.
 
 Values put into ``command``, ``args`` and env are written with ``$`` doubled:
 the kubelet expands ``$(VAR)`` there, and a param must arrive as it is.
@@ -42,6 +46,7 @@ __all__ = [
     "CONTAINER",
     "PARAMS_DIR",
     "PARAMS_FILE",
+    "applied_defaults",
     "kube_expand",
     "param_env_name",
     "param_text",
@@ -138,6 +143,19 @@ def _secure(pod: dict[str, Any]) -> None:
     pod.setdefault("volumes", []).append({"name": _TMP_VOLUME, "emptyDir": {}})
 
 
+def applied_defaults(spec: SessionSpec) -> list[str]:
+    """The security defaults a trial's pod gets, in words (empty: the pod as written)."""
+    if spec.template:
+        return []
+    return [
+        "runAsNonRoot",
+        "readOnlyRootFilesystem (a writable /tmp)",
+        "no privilege escalation",
+        "capabilities dropped",
+        "RuntimeDefault seccomp",
+    ]
+
+
 def _substitute(words: list[str], params: Params) -> list[str]:
     def one(m: re.Match[str]) -> str:
         return _literal(param_text(params[m.group(1)])) if m.group(1) in params else m.group(0)
@@ -196,7 +214,7 @@ def trial_pod(
     trial["env"] = [*env, *trial.get("env", [])]
     pod["restartPolicy"] = "Never"
     annotations.update(metrics_sidecar(spec, pod, trial))  # a file collector's follower
-    if not _sets_security(pod):
+    if not spec.template and not _sets_security(pod):
         _secure(pod)
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
     meta["annotations"] = annotations

@@ -111,7 +111,8 @@ def make_sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSam
         assert kind == "bayesian", f"{kind} is not a learning optimizer"
         if spec.optimizer.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=population(spec))
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
+        joint = spec.optimizer.multivariate is not False
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=joint)
 
 
 class CmaState:

@@ -1,0 +1,88 @@
+"""A Katib Experiment's metrics collector and early stopping, as tuneop's.
+
+The collector: StdOut (Katib's default), File (``name=value`` lines, hypertune's
+JSON lines, custom ``metricsFormat`` regexes) and TensorFlowEvent, read by
+tuneop's own follower (``tuneop.core.jobs.metricsfile``); Katib's Custom
+collector, which Katib's own example marks as not working in v1beta1, becomes a
+File collector on the path it names, with a note. Early stopping: Katib's
+``medianstop`` becomes ``earlyStopping.type: medianStop`` with its two settings;
+any other algorithm is named in a note.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuneop.core.conversions.katib_fields import KatibError, listed, mapping, number
+
+__all__ = ["collector", "early_stopping"]
+
+_MEDIAN_SETTINGS = {"min_trials_required": "minTrialsRequired", "start_step": "startStep"}
+
+
+def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``source.fileSystemPath`` and ``source.filter.metricsFormat``, their types checked."""
+    where = "spec.metricsCollectorSpec.source"
+    source = mapping(mc.get("source"), where)
+    fs = mapping(source.get("fileSystemPath"), f"{where}.fileSystemPath")
+    formats = listed(
+        mapping(source.get("filter"), f"{where}.filter").get("metricsFormat"),
+        f"{where}.filter.metricsFormat",
+    )
+    if not all(isinstance(f, str) for f in formats):
+        raise KatibError(f"{where}.filter.metricsFormat: must be a list of strings")
+    return fs, formats
+
+
+def collector(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Katib's collector as tuneop's ``metricsCollector`` (without its strategies)."""
+    where = "spec.metricsCollectorSpec"
+    mc = mapping(spec.get("metricsCollectorSpec"), where)
+    kind = mapping(mc.get("collector"), f"{where}.collector").get("kind", "StdOut")
+    fs, formats = _source(mc)
+    path = fs.get("path")
+    out: dict[str, Any] = {"kind": "StdOut"}
+    if kind in ("File", "TensorFlowEvent", "Custom") and isinstance(path, str) and path:
+        out = {"kind": "TensorFlowEvent" if kind == "TensorFlowEvent" else "File", "path": path}
+        if kind == "Custom":
+            notes.append(
+                f"{where}.collector: Custom (marked not working in v1beta1 by Katib's own"
+                f" example) becomes a File collector on {path[:200]}; its image is not run"
+            )
+        if fs.get("format") == "JSON" and kind != "TensorFlowEvent":
+            out["format"] = "JSON"
+    elif kind != "StdOut":
+        notes.append(
+            f"{where}.collector.kind: {str(kind)[:40]} not carried over;"
+            " the trial must print name=value on stdout"
+        )
+    if formats and out.get("format") != "JSON" and out["kind"] != "TensorFlowEvent":
+        out["metricsFormat"] = list(formats)
+    return out
+
+
+def early_stopping(spec: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """Katib's ``medianstop`` as ``earlyStopping.type: medianStop``, its two settings
+    (whole numbers of at least 1, as Katib's service validates them)."""
+    where = "spec.earlyStopping"
+    es = mapping(spec.get("earlyStopping"), where)
+    if not es:
+        return None
+    name = es.get("algorithmName")
+    if name != "medianstop":
+        notes.append(f"{where}: {str(name)[:40]} not carried over (tuneop knows medianstop)")
+        return None
+    out: dict[str, Any] = {"type": "medianStop"}
+    for i, setting in enumerate(listed(es.get("algorithmSettings"), f"{where}.algorithmSettings")):
+        setting = mapping(setting, f"{where}.algorithmSettings[{i}]")
+        key = _MEDIAN_SETTINGS.get(str(setting.get("name")))
+        if key is None:
+            raise KatibError(
+                f"{where}.algorithmSettings[{i}].name: {str(setting.get('name'))[:40]} is not a"
+                " medianstop setting (min_trials_required, start_step)"
+            )
+        value = number(setting.get("value"), f"{where}.algorithmSettings[{i}].value")
+        if value != int(value) or value < 1:
+            raise KatibError(f"{where}.algorithmSettings[{i}].value: must be a whole number >= 1")
+        out[key] = int(value)
+    return out

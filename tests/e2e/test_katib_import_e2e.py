@@ -1,0 +1,82 @@
+"""An imported Katib example on a real control plane: its pod starts, as Katib's would.
+
+``tuneop import katib`` of Katib v0.19.0's ``hp-tuning/random.yaml`` (vendored under
+tests/data/katib), run by the operator. The node simulator refuses a root image under
+``runAsNonRoot`` as a kubelet does (``minicluster.imageusers``: Katib's trial images run as
+root), so the pods start only because the import takes Katib's template as written. The
+simulator runs no images: the trial container's ``mnist.py`` is stood in for by a script
+that prints Katib's ``name=value`` lines, everything else of the pod is as imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from minicluster.harness import Cluster
+from minicluster.kube import Json
+from tests.e2e.operator_support import Served, apply, serve_namespaces, session_pods
+
+NAMESPACES = ("katib",)
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "tests/data/katib/hp-tuning/random.yaml"
+# Stands in for /opt/pytorch-mnist/mnist.py: Katib's StdOut lines, the loss from --lr.
+MNIST = """
+import sys
+lr = float(next(a for a in sys.argv if a.startswith("--lr=")).split("=", 1)[1])
+for epoch in (1, 2):
+    print(f"epoch {epoch}: loss={abs(lr - 0.02) + 1 / epoch}", flush=True)
+"""
+
+
+def imported(tmp: Path) -> Json:
+    out = tmp / "session.yaml"
+    tuneop = str(Path(sys.executable).with_name("tuneop"))
+    subprocess.run([tuneop, "import", "katib", str(EXAMPLE), "-o", str(out)], check=True)
+    doc: Json = yaml.safe_load(out.read_text())
+    doc["metadata"].pop("namespace", None)
+    doc["spec"]["totalTrials"] = 3
+    doc["spec"]["jobCleanup"] = "Keep"  # the pods stay, to be looked at
+    trial = doc["spec"]["template"]["spec"]["containers"][0]
+    command = list(trial["command"])
+    assert command[:2] == ["python3", "/opt/pytorch-mnist/mnist.py"], command
+    trial["command"] = [sys.executable, "-c", MNIST, *command[2:]]
+    return doc
+
+
+@pytest.fixture(scope="module")
+def served(
+    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
+        yield served
+
+
+def test_an_imported_katib_examples_pods_start_and_its_trials_succeed(
+    served: Served, tmp_path: Path
+) -> None:
+    ns = served.ns("katib")
+    doc = imported(tmp_path)
+    apply(served.cluster, ns, doc)
+
+    status = served.wait_phase(ns, "random", "Succeeded", "Failed", timeout=180)["status"]
+
+    why = served.explain(ns, "random")
+    assert status["phase"] == "Succeeded", why
+    assert status["trials"]["succeeded"] == 3, why
+    # Katib's default for minimize is min: the best epoch's loss, not the last printed.
+    assert status["best"]["value"] < 1.0, why
+    pods = session_pods(served.cluster, ns, "random")
+    assert pods, why
+    for pod in pods:
+        assert "securityContext" not in pod["spec"]["containers"][0], why
+        waiting = [
+            (s.get("state") or {}).get("waiting") or {}
+            for s in pod["status"].get("containerStatuses") or []
+        ]
+        assert all(w.get("reason") != "CreateContainerConfigError" for w in waiting), why
