@@ -53,4 +53,4 @@ def test_an_undeclared_trial_parameter_is_refused_naming_it(user: User) -> None:
     user.write("exp.yaml", text.replace("${trialParameters.momentum}", "${trialParameters.mom}"))
     seen = user.tuneop("import", "katib", "exp.yaml")
     assert seen.code == 2 and len(seen.err.splitlines()) == 1, seen
-    assert "${trialParameters.mom}" in seen.err and "does not declare" in seen.err, seen
+    assert "${trialParameters.mom}" in seen.err and "no trial parameter declares" in seen.err, seen

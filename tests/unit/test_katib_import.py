@@ -97,10 +97,10 @@ CONVERTED = [
             "metricsCollector": {
                 "kind": "StdOut",
                 "metricsFormat": ["([\\w|-]+)\\s*:\\s*([+-]?\\d*(\\.\\d+)?([Ee][+-]?\\d+)?)"],
+                "metricStrategies": [{"name": "accuracy", "value": "max"}],
             },
         },
         [
-            "successCondition",
             "distribution: normal",
             "bayesianoptimization becomes",
             "n_initial_points",
@@ -113,7 +113,11 @@ CONVERTED = [
         {
             "optimizer": {"type": "bayesian"},
             "totalTrials": 10,
-            "metricsCollector": {"kind": "File", "path": "/var/log/katib/metrics.log"},
+            "metricsCollector": {
+                "kind": "File",
+                "path": "/var/log/katib/metrics.log",
+                "metricStrategies": [{"name": "rmse", "value": "min"}],
+            },
         },
         ["maxTrialCount: absent"],
         "--max-depth=",
