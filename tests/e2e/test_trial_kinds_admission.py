@@ -12,8 +12,7 @@ through admission, nothing is stored).
 
 Two releases, each bound to its own namespace (``watch.mode=namespaces``), so that their
 policies do not overlap: ``tuneop`` grants Job only (the default), ``tuneop-sets`` grants
-JobSet only. The sessions of kind JobSet need ``spec.trialResource`` (the #29 model branch):
-until it lands the CRD refuses the field, so those tests are strict xfails.
+JobSet only. The sessions of kind JobSet carry ``spec.trialResource``.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from tests.journeys.user import doc_block
 
 CHART = REPO_ROOT / "charts" / "tuneop"
 POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterRole"}
-NEEDS_MODEL = pytest.mark.xfail(strict=True, reason="needs trialResource (#29 model branch)")
 JOBSET = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet"}
 
 
@@ -238,7 +236,6 @@ def test_the_operator_writes_of_a_session_are_not_checked_again(
     assert changed.returncode == 1 and "may not create jobs.batch" in changed.stderr, changed
 
 
-@NEEDS_MODEL
 def test_a_user_who_may_create_jobs_but_not_jobsets_is_refused_a_jobset_session(
     policies: Policies,
 ) -> None:
@@ -249,7 +246,6 @@ def test_a_user_who_may_create_jobs_but_not_jobsets_is_refused_a_jobset_session(
     ) in seen, seen
 
 
-@NEEDS_MODEL
 def test_a_jobset_session_is_refused_where_the_operator_is_granted_jobs_only(
     policies: Policies,
 ) -> None:

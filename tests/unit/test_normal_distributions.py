@@ -229,5 +229,5 @@ def test_katib_algorithms_that_sample_uniformly_import_uniform_with_a_note(algor
     space = {"min": "0.01", "max": "0.05", "step": "0.01", "distribution": "normal"}
     doc, notes = convert_experiment(_experiment(algorithm, space))
     assert "distribution" not in doc["spec"]["searchSpace"][0]
-    said = [n for n in notes if "distribution normal sampled uniformly" in n]
+    said = [n for n in notes if "distribution: normal sampled uniformly" in n]
     assert said and algorithm in said[0] and said[0].startswith("spec.parameters[0]"), notes

@@ -69,8 +69,10 @@ def _drawable(
         return False
     if any(t and t != t.strip() for t in (title, caption)):
         return False  # rich trims a centred line (and may wrap at its spaces)
-    if any("[" in t for t in (*columns, title or "", caption or "")):
-        return False  # rich reads a header, title or caption as markup: it may print another
+    if any("[" in t or ":" in t for t in (*columns, title or "", caption or "")):
+        # rich reads a header, title or caption as markup and ``:name:`` as an emoji code:
+        # it may print another text
+        return False
     return all(len(row) == len(columns) for row in rows)
 
 
