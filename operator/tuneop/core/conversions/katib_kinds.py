@@ -60,10 +60,10 @@ def gjson_to_cel(condition: str) -> str | None:
 
 
 def _rewrite(value: Any, refs: dict[str, Any]) -> Any:
-    """``value`` with ``${trialParameters.x}`` as ``${params.<x's reference>}`` everywhere."""
+    """``value`` with each ``${trialParameters.x}`` replaced by ``refs[x]`` everywhere."""
 
     def one(m: re.Match[str]) -> str:
-        return "${params." + str(refs.get(m.group(1), m.group(1))) + "}"
+        return str(refs.get(m.group(1), m.group(0)))
 
     if isinstance(value, str):
         return _PARAM.sub(one, value)
@@ -79,8 +79,8 @@ def trial_resource_fields(
 ) -> dict[str, Any] | str:
     """The session fields for a Katib trial template ``tt`` of another kind, or why not.
 
-    ``manifest`` is its ``trialSpec``; ``refs`` maps each trial parameter to the
-    search-space parameter it references.
+    ``manifest`` is its ``trialSpec``; ``refs`` maps each trial parameter to its
+    replacement text (``${params.NAME}`` or a fixed value).
     """
     api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):

@@ -133,11 +133,8 @@ def _substitute(
 ) -> str:
     def one(m: re.Match[str]) -> str:
         name = m.group(1)
-        if name not in refs:
-            raise KatibError(
-                f"spec.trialTemplate: {path} uses ${{trialParameters.{name[:60]}}},"
-                " which spec.trialTemplate.trialParameters does not declare"
-            )
+        if name not in refs:  # placeholder_problem refused undeclared names already
+            return m.group(0)
         new = _replacement(*refs[name], place)
         if new is None:
             notes.append(
@@ -275,11 +272,21 @@ def _trial_job(tt: dict[str, Any], config_map: Any, notes: list[str]) -> dict[st
     return job
 
 
-def _other_kind(tt: dict[str, Any], job: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def _other_kind(
+    tt: dict[str, Any], job: dict[str, Any], names: set[str], notes: list[str]
+) -> dict[str, Any]:
     """The session fields of a trial template of another kind (``katib_kinds``)."""
-    params = listed(tt.get("trialParameters"), "spec.trialTemplate.trialParameters")
-    refs = {p["name"]: p.get("reference") for p in params if isinstance(p, dict) and "name" in p}
-    fields = trial_resource_fields(tt, job, refs, notes)
+    replacements: dict[str, str] = {}
+    for name, (kind, what) in _references(tt, job, names).items():
+        if kind == "meta":
+            # A trial resource's manifest has ${params.NAME} placeholders only: no
+            # per-trial name or namespace to put in Katib's ${trialSpec.Name}.
+            raise KatibError(
+                f"spec.trialTemplate.trialParameters: {name[:60]} references"
+                f" ${{trialSpec.{what}}}, which tuneop cannot give a trial of another kind"
+            )
+        replacements[name] = "${params." + what + "}" if kind == "param" else what
+    fields = trial_resource_fields(tt, job, replacements, notes)
     if isinstance(fields, str):
         raise KatibError(fields)
     fields["trialTimeoutSeconds"] = TRIAL_TIMEOUT_SECONDS
@@ -299,7 +306,7 @@ def trial_template(
     early: list[str] = []
     job = _trial_job(tt, config_map, early)
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
-        return {}, _other_kind(tt, job, early), early
+        return {}, _other_kind(tt, job, names, early), early
     where = "spec.trialTemplate.trialSpec.spec"
     job_spec = mapping(job.get("spec"), where)
     primary = tt.get("primaryContainerName")
