@@ -5,8 +5,10 @@ manifest envelope (apiVersion, kind, metadata), ``spec_data`` / ``spec`` /
 ``manifest`` give the smallest valid session (a 10-point int grid
 minimizing ``loss``) with fields replaced or removed (``DROP``). For the
 core: ``line`` (a worker's result line), ``result`` (a trial's result),
-``job`` / ``launched`` (a Job as observed), and ``Session``, a session the
-real reconciler plays one step at a time over ``tuneop.testing``'s fakes.
+``job`` / ``launched`` (a Job as observed), ``Session``, a session the
+real reconciler plays one step at a time over ``tuneop.testing``'s fakes, and
+``play_with_restarts``, a session played to its end by an operator restarted
+every few reconciles.
 Tier helpers (``operator_fakes``, ``tests.e2e.operator_support``) add what
 only their tier needs on top. Importable as ``builders``: pytest puts
 ``tests/`` on the path (``pythonpath`` in pyproject.toml).
@@ -30,6 +32,8 @@ from tuneop.core.jobs.observed import JobState, Observed, ObservedJob, Params
 from tuneop.core.planning.planner import JobToCreate, Plan
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import RESULT_PREFIX, Outcome, TrialResult
+from tuneop.ports import Suggester
+from tuneop.reconciler import Reconciler
 from tuneop.testing import REF, T0, FakeJobs, World, loss, play, worker_log
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "launched",
     "line",
     "manifest",
+    "play_with_restarts",
     "result",
     "session_doc",
     "spec",
@@ -389,3 +394,37 @@ class Session:
             max_reconciles=max_steps,
         )
         return played.last
+
+
+def play_with_restarts(
+    world: World,
+    spec: SessionSpec,
+    finish: Callable[[Params], Any] = loss,
+    *,
+    restart_every: int | None,
+    study: Callable[[], Suggester | None] = lambda: None,
+    per_step: int | None = None,
+    ended: list[int] | None = None,
+    max_reconciles: int = 200,
+) -> None:
+    """Reconcile ``spec`` to its end, finishing ``per_step`` running Jobs (all: None),
+    oldest first, between reconciles; a fresh Reconciler with a fresh ``study()`` every
+    ``restart_every`` reconciles (an operator restart; None: never). The trials of each
+    finished Job go to ``ended`` in the order they ended; plans go to ``world.plans``."""
+    world.suggester = study()
+    r: Reconciler = world.reconciler()
+    for n in range(max_reconciles):
+        plan = r.reconcile(world.ref, spec)
+        world.plans.append(plan)
+        if plan.status.terminal:
+            return
+        running = sorted(world.jobs.active(), key=lambda j: j.index)
+        for j in running[:per_step]:
+            world.jobs.finish(j.name, worker_log(spec, j, finish))
+            if ended is not None:
+                ended.extend(j.trials)
+        world.clock.advance(1)
+        if restart_every and n % restart_every == restart_every - 1:
+            world.suggester = study()
+            r = world.reconciler()
+    raise AssertionError(f"{world.ref.key}: not finished after {max_reconciles} reconciles")

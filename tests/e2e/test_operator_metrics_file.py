@@ -9,6 +9,7 @@ as a kubelet does (``testing/minicluster/nodesim.py``, ``volumes.py``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,51 +79,59 @@ def served(
         yield served
 
 
-def test_a_trial_writing_its_metrics_to_a_file_is_harvested_by_the_sidecar(
-    served: Served,
-) -> None:
-    ns = served.ns("metricsfile")
-    collector = {
-        "kind": "File",
-        "path": f"{TEXT_DIR}/metrics.log",
-        "metricStrategies": [{"name": "loss", "value": "min"}],
-    }
-    apply(
-        served.cluster,
-        ns,
-        session(
-            "text", TEXT_TRIAL, collector, objective={"metric": "loss", "direction": "minimize"}
-        ),
-    )
+@dataclass(frozen=True)
+class Case:
+    name: str
+    program: str
+    collector: Json
+    objective: Json
+    best_value: float
+    best_params: Json | None = None
 
-    status = served.wait_phase(ns, "text", "Succeeded", "Failed", timeout=180)["status"]
 
-    why = served.explain(ns, "text")
-    assert status["phase"] == "Succeeded", why
-    assert status["trials"]["succeeded"] == 3, why
-    assert status["best"]["params"] == {"x": 2}, why
+CASES = [
     # the min over the file's epochs, never the 999 the trial printed on stdout
-    assert status["best"]["value"] == pytest.approx(1 / 3), why
+    Case(
+        "text",
+        TEXT_TRIAL,
+        {
+            "kind": "File",
+            "path": f"{TEXT_DIR}/metrics.log",
+            "metricStrategies": [{"name": "loss", "value": "min"}],
+        },
+        {"metric": "loss", "direction": "minimize"},
+        best_value=1 / 3,
+        best_params={"x": 2},
+    ),
+    # TensorBoard's writer's file: the max is step 5's
+    Case(
+        "tf",
+        TF_TRIAL,
+        {
+            "kind": "TensorFlowEvent",
+            "path": TF_DIR,
+            "metricStrategies": [{"name": "accuracy", "value": "max"}],
+        },
+        {"metric": "accuracy", "direction": "maximize"},
+        best_value=0.75,
+    ),
+]
 
 
-def test_tensorflow_event_files_are_harvested_by_the_sidecar(served: Served) -> None:
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_metrics_written_to_files_are_harvested_by_the_sidecar(served: Served, case: Case) -> None:
     ns = served.ns("metricsfile")
-    collector = {
-        "kind": "TensorFlowEvent",
-        "path": TF_DIR,
-        "metricStrategies": [{"name": "accuracy", "value": "max"}],
-    }
     apply(
         served.cluster,
         ns,
-        session(
-            "tf", TF_TRIAL, collector, objective={"metric": "accuracy", "direction": "maximize"}
-        ),
+        session(case.name, case.program, case.collector, objective=case.objective),
     )
 
-    status = served.wait_phase(ns, "tf", "Succeeded", "Failed", timeout=180)["status"]
+    status = served.wait_phase(ns, case.name, "Succeeded", "Failed", timeout=180)["status"]
 
-    why = served.explain(ns, "tf")
+    why = served.explain(ns, case.name)
     assert status["phase"] == "Succeeded", why
     assert status["trials"]["succeeded"] == 3, why
-    assert status["best"]["value"] == pytest.approx(0.75), why  # step 5 of TensorBoard's file
+    assert status["best"]["value"] == pytest.approx(case.best_value), why
+    if case.best_params is not None:
+        assert status["best"]["params"] == case.best_params, why

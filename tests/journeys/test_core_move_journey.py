@@ -28,8 +28,17 @@ OLD_DOC = """Run `python -m tuneop.core.summary`; the planner is `operator/tuneo
 (`core.ledger.open_ledger`), numpy's `np.core.records` and `numpy/_core/x.py` are not ours.
 """
 
-MODULES = ("__init__", "planner", "search", "untrusted", "events", "bayesian", "katib",
-           "summary", "ledger")
+MODULES = (
+    "__init__",
+    "planner",
+    "search",
+    "untrusted",
+    "events",
+    "bayesian",
+    "katib",
+    "summary",
+    "ledger",
+)
 
 
 # Enough lines that git sees a module whose import was rewritten as the same file, moved.

@@ -24,12 +24,16 @@ HEAVY = {"kubernetes", "kopf", "plotly", "scipy", "kubernetes-validate", "promet
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A clone of the repository with the default install in its ``.venv``."""
     root = tmp_path_factory.mktemp("bare") / "tuneop"
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = REPO / name
         if src.is_file():

@@ -21,10 +21,16 @@ from user import REPO, User, doc_block
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A copy of the repository's tracked files, as a user's clone has them."""
     root = tmp_path_factory.mktemp("clone") / "tuneop"
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = REPO / name
         if src.is_file():

@@ -51,8 +51,11 @@ def test_the_limits_hold_at_their_edges_and_each_step_past_one_is_named(tmp_path
     over.write_text(
         function("eighty_one", 81)
         + branches("twenty_one", 21)
-        + "class K:\n" + branches("method", 22, "    ")
-        + "def outer():\n" + branches("inner", 21, "    ") + "    return inner\n"
+        + "class K:\n"
+        + branches("method", 22, "    ")
+        + "def outer():\n"
+        + branches("inner", 21, "    ")
+        + "    return inner\n"
         + "\n" * 400
     )
     found, _ = SIZES.excesses([tmp_path])

@@ -68,9 +68,27 @@ def test_each_form_of_reference_is_rewritten() -> None:
 
 FRAGMENTS = st.sampled_from(
     [
-        "tuneop.core.", "core.", "core/", "operator/tuneop/core/", "from tuneop.core import ",
-        "from ", " import ", ".py", ", ", "(", ")", "\n", " ", "_", "np.", "tuneop.",
-        *MOVE.TABLE, *MOVE.STAYS, *MOVE.ROOMS, "x", "as",
+        "tuneop.core.",
+        "core.",
+        "core/",
+        "operator/tuneop/core/",
+        "from tuneop.core import ",
+        "from ",
+        " import ",
+        ".py",
+        ", ",
+        "(",
+        ")",
+        "\n",
+        " ",
+        "_",
+        "np.",
+        "tuneop.",
+        *MOVE.TABLE,
+        *MOVE.STAYS,
+        *MOVE.ROOMS,
+        "x",
+        "as",
     ]
 )
 

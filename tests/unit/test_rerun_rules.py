@@ -125,8 +125,7 @@ def test_a_session_failed_by_its_failure_budget_has_work_once_the_budget_is_rais
 def test_what_a_rerun_says_first() -> None:
     assert resume_line("demo", 14, 16, 0) == "resuming demo: 14 of 16 trials kept, 2 to run"
     assert resume_line("demo", 3, 4, 2) == (
-        "resuming demo: 3 of 4 trials kept (2 collected from the logs of stopped workers),"
-        " 1 to run"
+        "resuming demo: 3 of 4 trials kept (2 collected from the logs of stopped workers), 1 to run"
     )
     assert resume_line("demo", 5, 4, 0).endswith(", 0 to run")
 

@@ -282,6 +282,7 @@ def test_any_number_or_surrogate_in_a_trial_file_reads_back_storable(value: Any,
     assert record is not None
     json.dumps(record, allow_nan=False).encode("utf-8")
 
+
 # The YAML a spec file may hold: any text, any JSON-like tree written as YAML (with
 # anchors and aliases sprinkled in), and the bounded loader's only answers.
 YAML_WORDS = st.sampled_from(
