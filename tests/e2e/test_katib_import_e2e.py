@@ -10,6 +10,7 @@ that prints Katib's ``name=value`` lines, everything else of the pod is as impor
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from tests.e2e.operator_support import Served, apply, serve_namespaces, session_
 NAMESPACES = ("katib",)
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tests/data/katib/hp-tuning/random.yaml"
+CONFIGMAP_EXAMPLE = REPO / "tests/data/katib/trial-template/trial-configmap-source.yaml"
+KATIB_TEMPLATES = REPO / "tests/journeys/katib_v0.19.0/trial-templates.yaml"
 # Stands in for /opt/pytorch-mnist/mnist.py: Katib's StdOut lines, the loss from --lr.
 MNIST = """
 import sys
@@ -80,3 +83,27 @@ def test_an_imported_katib_examples_pods_start_and_its_trials_succeed(
             for s in pod["status"].get("containerStatuses") or []
         ]
         assert all(w.get("reason") != "CreateContainerConfigError" for w in waiting), why
+
+
+def test_katibs_configmap_example_read_from_the_cluster_is_refused_naming_momentum(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Katib's shipped ``trial-templates`` ConfigMap, applied with kubectl as Katib's
+    manifests install it, read back by ``--from-cluster``: its template uses an undeclared
+    ``${trialParameters.momentum}``, which Katib's own webhook refuses too."""
+    if cluster.kube.get_or_none("/api/v1/namespaces/kubeflow") is None:
+        cluster.create_namespace("kubeflow")
+    cluster.kubectl("apply", "-f", str(KATIB_TEMPLATES))
+    tuneop = str(Path(sys.executable).with_name("tuneop"))
+    seen = subprocess.run(
+        [tuneop, "import", "katib", str(CONFIGMAP_EXAMPLE), "--from-cluster"],
+        cwd=tmp_path,
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert seen.returncode == 2, seen
+    assert "Traceback" not in seen.stderr and seen.stdout == "", seen
+    (line,) = [x for x in seen.stderr.splitlines() if x.startswith("error:")]
+    assert "${trialParameters.momentum}" in line, line

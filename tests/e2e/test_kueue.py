@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from builders import RUNNER_IMAGE
 from minicluster.harness import Cluster
@@ -63,7 +66,7 @@ def served(
     cluster: Cluster, crd: Json, kueue: Kueue, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("operator-kueue")
-    with serve_namespaces(cluster, workdir, ["kueue-quota", "kueue-missing"]) as s:
+    with serve_namespaces(cluster, workdir, ["kueue-quota", "kueue-missing", "kueue-katib"]) as s:
         yield s
 
 
@@ -192,3 +195,84 @@ def test_jobs_nobody_admits_wait_suspended_past_their_deadline_and_the_session_s
 
 def _created(job: Json) -> float:
     return datetime.fromisoformat(job["metadata"]["creationTimestamp"]).timestamp()
+
+
+# A Katib Experiment whose trial Job template sits in a ConfigMap on the cluster and
+# carries Kueue's queue label, as a Katib user queues trials.
+KATIB_EXPERIMENT = """\
+apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {{name: queued-katib, namespace: {ns}}}
+spec:
+  objective: {{type: minimize, objectiveMetricName: loss}}
+  algorithm: {{algorithmName: grid}}
+  parallelTrialCount: 2
+  maxTrialCount: 3
+  parameters:
+    - {{name: x, parameterType: int, feasibleSpace: {{min: "0", max: "2"}}}}
+  trialTemplate:
+    primaryContainerName: training-container
+    trialParameters:
+      - {{name: xValue, reference: x}}
+    configMap:
+      configMapName: queued-templates
+      configMapNamespace: {ns}
+      templatePath: train.yaml
+"""
+KATIB_TEMPLATE = f"""\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  labels: {{{QUEUE_LABEL}: katib-team}}
+spec:
+  template:
+    spec:
+      containers:
+        - name: training-container
+          image: registry.example.com/train:1
+          command:
+            - {sys.executable}
+            - -c
+            - 'print("loss=%d" % (int("${{trialParameters.xValue}}") - 1) ** 2)'
+      restartPolicy: Never
+"""
+
+
+def test_an_imported_katib_experiment_reads_its_template_from_the_cluster_and_is_queued(
+    cluster: Cluster, served: Served, kueue: Kueue, tmp_path: Path
+) -> None:
+    ns = served.ns("kueue-katib")
+    kueue.queue(ns, "katib-team", cpu="2")
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "queued-templates", "namespace": ns},
+        "data": {"train.yaml": KATIB_TEMPLATE},
+    }
+    cluster.kube.post(f"/api/v1/namespaces/{ns}/configmaps", configmap)
+    (tmp_path / "exp.yaml").write_text(KATIB_EXPERIMENT.format(ns=ns))
+    tuneop = str(Path(sys.executable).with_name("tuneop"))
+    imported = subprocess.run(
+        [tuneop, "import", "katib", "exp.yaml", "--from-cluster", "-o", "session.yaml"],
+        cwd=tmp_path,
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    session = yaml.safe_load((tmp_path / "session.yaml").read_text())
+    assert session["spec"]["queueName"] == "katib-team", session["spec"]
+    session["metadata"].pop("namespace", None)
+
+    with AdmissionWatch(cluster, ns, "queued-katib") as watch:
+        apply(cluster, ns, session)
+        done = served.wait_phase(ns, "queued-katib", "Succeeded", "Failed", timeout=180)
+
+    status = done["status"]
+    assert status["phase"] == "Succeeded", served.explain(ns, "queued-katib")
+    assert status["trials"]["succeeded"] == 3 and status["best"]["value"] == 0
+    # every Job was created suspended, for Kueue, and ran only once Kueue admitted it
+    assert len(watch.created_suspended) == 3 and all(watch.created_suspended.values())
+    assert watch.peak_admitted >= 1 and not watch.duplicates()
+    assert (condition(status, "Admitted") or {}).get("reason") == "Admitted"
