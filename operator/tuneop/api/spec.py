@@ -28,6 +28,7 @@ from tuneop.api.parameters import (
     Parameter,
     Scalar,
 )
+from tuneop.api.pbt import Pbt, pbt_problem
 from tuneop.api.trial_checks import explicit_trials_problem, grid_problem
 from tuneop.api.trial_resource import TrialResource, trial_resource_problem
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
@@ -121,13 +122,17 @@ class Objective(_Model):
 class Optimizer(_Model):
     """How trials are chosen."""
 
-    type: Literal["grid", "random", "bayesian", "cmaes", "gp", "qmc", "hyperband"] = Field(
+    type: Literal["grid", "random", "bayesian", "cmaes", "gp", "qmc", "hyperband", "pbt"] = Field(
         default="random",
         description="grid: every point; random: seeded; bayesian: Optuna TPE; cmaes: CMA-ES;"
-        " gp: Gaussian process; qmc: scrambled Sobol sequence; hyperband: Katib's brackets.",
+        " gp: Gaussian process; qmc: scrambled Sobol sequence; hyperband: Katib's brackets;"
+        " pbt: population-based training.",
     )
     hyperband: Hyperband | None = Field(
         default=None, description="hyperband only: resource, maxResource, eta."
+    )
+    pbt: Pbt | None = Field(
+        default=None, description="pbt only: population, truncation, checkpointDir."
     )
     seed: int = Field(
         default=0,
@@ -157,9 +162,9 @@ class Optimizer(_Model):
 
     @property
     def learns(self) -> bool:
-        """Whether this optimizer's trials come from the history (bayesian, cmaes, gp; and
-        hyperband, whose later rungs relaunch the best of the rung before)."""
-        return self.type in LEARNING_OPTIMIZERS or self.type == "hyperband"
+        """Whether this optimizer's trials come from the history (bayesian, cmaes, gp;
+        hyperband, whose later rungs relaunch the best of the rung before; pbt)."""
+        return self.type in LEARNING_OPTIMIZERS or self.type in ("hyperband", "pbt")
 
 
 class SessionSpec(_Model):
@@ -361,7 +366,9 @@ class SessionSpec(_Model):
         o = self.optimizer
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
         space, several = self.search_space, self.multi_objective
-        if why := hyperband_problem(o.type, o.hyperband, space, several, packs):
+        if why := hyperband_problem(o.type, o.hyperband, space, several, packs) or pbt_problem(
+            o.type, o.pbt, several, packs
+        ):
             raise ValueError(why)
         if o.type == "grid":
             if why := grid_problem(space, self.total_trials):

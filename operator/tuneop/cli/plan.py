@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tuneop.api.hyperband import rung_of
 from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
-from tuneop.cli.plan_lines import drawn_lines, kind_lines, schedule_lines
+from tuneop.cli.plan_lines import drawn_lines, kind_lines, pbt_lines, schedule_lines
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
@@ -37,8 +36,7 @@ from tuneop.core.jobs.podtemplate import applied_defaults
 from tuneop.core.planning.packing import job_at, job_count
 from tuneop.core.planning.planner import Plan, plan
 from tuneop.core.results.harvest import harvest_job
-from tuneop.core.suggest import hyperband
-from tuneop.core.suggest.search import budget, point, warm_point
+from tuneop.core.suggest.search import budget, known_point, point
 
 if TYPE_CHECKING:  # rich is imported only when a table is drawn by it (at a terminal)
     from rich.console import Console
@@ -306,11 +304,11 @@ class _Table:
 
 def _derived(spec: SessionSpec, t: int) -> Any:
     """A learning optimizer's trial known before it runs: a warm-start point, or a trial of
-    a hyperband bracket's first rung (a random draw); None when it is suggested later."""
-    h = spec.optimizer.hyperband
-    if h is not None:
-        return hyperband.params(spec, t, {}) if rung_of(h, t).rung == 0 else None
-    return warm_point(spec, t)
+    a hyperband bracket's first rung or of pbt's first generation (a random draw); None
+    when it is suggested later."""
+    return known_point(spec, t) or None
+
+
 def _security_line(spec: SessionSpec) -> str:
     """Which security defaults the trial pods get: the short form's, or none."""
     applied = applied_defaults(spec)
@@ -339,7 +337,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
     items.append((_security_line(s),))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
-    items += [(line,) for line in [*drawn_lines(s), *schedule_lines(s)]]
+    items += [(line,) for line in [*drawn_lines(s), *schedule_lines(s), *pbt_lines(s)]]
     rows = []
     for row in d.trials:
         params = row["params"]

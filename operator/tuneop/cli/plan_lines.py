@@ -1,4 +1,5 @@
-"""What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, the
+"""What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, pbt's
+generations, the
 distribution of each normal or log-normal parameter, a trial resource's kind and how it
 is read. Every name from the spec is cleaned (control characters escaped) here."""
 
@@ -9,7 +10,7 @@ from tuneop.api.hyperband import schedule
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.text import clean
 
-__all__ = ["drawn_lines", "kind_lines", "schedule_lines"]
+__all__ = ["drawn_lines", "kind_lines", "pbt_lines", "schedule_lines"]
 
 
 def schedule_lines(s: SessionSpec) -> list[str]:
@@ -24,6 +25,30 @@ def schedule_lines(s: SessionSpec) -> list[str]:
         word = "drawn at random" if r.rung == 0 else f"the best {r.size} of the rung before"
         out.setdefault(r.bracket, []).append(f"{trials} {word}, {clean(h.resource)}={r.resource}")
     return [f"hyperband bracket {b}: " + "; then ".join(rungs) for b, rungs in out.items()]
+
+
+def pbt_lines(s: SessionSpec) -> list[str]:
+    """pbt's generations: the first drawn at random, the rest derived, and where the
+    checkpoints go."""
+    pbt = s.optimizer.pbt
+    if pbt is None:
+        return []
+    total = s.total_trials or 0  # validated: pbt needs totalTrials
+    n = pbt.population
+    generations = -(-total // n)
+    first = f"pbt generation 0: trials 0-{min(n, total) - 1} drawn at random"
+    if generations > 1:
+        first += (
+            f"; generations 1-{generations - 1} (trials {n}-{total - 1}) each from the one"
+            f" before, once it has ended: the bottom {pbt.truncation:g} copy the top, the rest"
+            " perturb their own params"
+        )
+    where = f"{pbt.checkpoint_dir.rstrip('/')}/<session>/trial-<n>"
+    return [
+        first,
+        f"pbt checkpoints: {where} (TUNEOP_CHECKPOINT_DIR; the parent's in"
+        " TUNEOP_PARENT_CHECKPOINT_DIR)",
+    ]
 
 
 def drawn_lines(s: SessionSpec) -> list[str]:

@@ -34,7 +34,7 @@ from tuneop.adapters.redis_mirror.layout import (
     spec_hash,
 )
 from tuneop.adapters.redis_mirror.outbox import CONNECT_TIMEOUT, SOCKET_TIMEOUT, Outbox
-from tuneop.api.hyperband import record_fields
+from tuneop.api import hyperband, pbt
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
@@ -255,7 +255,8 @@ class RedisMirror:
     def _queue_trial(self, k: Keys, ref: SessionRef, spec: SessionSpec, r: TrialResult) -> None:
         key = k.trial(r.job_index, r.trial)
         record = r.to_json(ref.key, spec.objective, spec.all_objectives)
-        record.update(record_fields(spec.optimizer.hyperband, r.trial))
+        record.update(hyperband.record_fields(spec.optimizer.hyperband, r.trial))
+        record.update(pbt.record_fields(spec.optimizer.pbt, r.trial))
         doc = json.dumps(record, sort_keys=True)
 
         def write(pipe: redis.client.Pipeline) -> None:

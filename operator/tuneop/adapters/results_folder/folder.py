@@ -50,7 +50,7 @@ from tuneop.adapters.results_folder.safefs import (
     sync_folder,
     write_atomic,
 )
-from tuneop.api.hyperband import record_fields
+from tuneop.api import hyperband, pbt
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
@@ -146,7 +146,8 @@ class DirectoryResults:
         folder = self.session_dir(ref) / "trials"
         for r in results:
             doc = r.to_json(ref.key, spec.objective, spec.all_objectives)
-            doc.update(record_fields(spec.optimizer.hyperband, r.trial))
+            doc.update(hyperband.record_fields(spec.optimizer.hyperband, r.trial))
+            doc.update(pbt.record_fields(spec.optimizer.pbt, r.trial))
             path = folder / f"trial-{r.trial:06d}.json"
             write_atomic(path, dump_json(doc), self.root, folder_too=not self.local)
             trials[r.trial] = r

@@ -30,6 +30,7 @@ prints them and ``--strict`` refuses them. An Experiment tuneop cannot run at al
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
@@ -56,9 +57,22 @@ _ALGORITHMS: dict[str, dict[str, Any]] = {
     "cmaes": {"type": "cmaes"},
     "sobol": {"type": "qmc"},
     "hyperband": {"type": "hyperband"},
+    "pbt": {"type": "pbt"},
 }
-# Katib's hyperband settings → optimizer.hyperband's fields
+# Katib's hyperband and pbt settings → optimizer.hyperband's and optimizer.pbt's fields
 _HYPERBAND = {"resource_name": "resource", "r_l": "maxResource", "eta": "eta"}
+_PBT = {
+    "suggestion_trial_dir": "checkpointDir",
+    "n_population": "population",
+    "truncation_threshold": "truncation",
+    "resample_probability": "resampleProbability",
+}
+_PBT_CHECKPOINTS = (
+    "spec.algorithm: pbt: Katib copies the parent's checkpoint folder into the trial's;"
+    " tuneop tells the trial both folders, TUNEOP_CHECKPOINT_DIR (its own, under"
+    " suggestion_trial_dir) and TUNEOP_PARENT_CHECKPOINT_DIR: the trial reads the one and"
+    " writes the other, on a volume every trial mounts there"
+)
 # Katib v0.19.0 draws normal and logNormal parameters in its hyperopt service only
 # (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
 _DRAWN = ("normal", "logNormal")
@@ -149,18 +163,23 @@ def _algorithm(spec: dict[str, Any], gp: bool, notes: list[str]) -> dict[str, An
             " optimizer needs PyTorch: pip install 'tuneop[gp]')"
         )
     where = "spec.algorithm.algorithmSettings"
-    hyperband: dict[str, Any] = {}
+    found: dict[str, Any] = {}
     for i, setting in enumerate(listed(algo.get("algorithmSettings"), where)):
         setting = mapping(setting, f"{where}[{i}]")
         key = setting.get("name")
         if key == "random_state":
             optimizer["seed"] = whole(number(setting.get("value"), f"{where}[{i}].value"))
         elif name == "hyperband" and key in _HYPERBAND:
-            hyperband[_HYPERBAND[key]] = _hyperband_setting(key, setting.get("value"), i)
+            found[_HYPERBAND[key]] = _hyperband_setting(key, setting.get("value"), i)
+        elif name == "pbt" and key in _PBT:
+            found[_PBT[key]] = _pbt_setting(key, setting.get("value"), i, notes)
         else:
             notes.append(f"{where}[{i}]: {str(key)[:40]} not carried over")
     if name == "hyperband":
-        optimizer["hyperband"] = _hyperband(hyperband)
+        optimizer["hyperband"] = _required(name, found, _HYPERBAND, ("eta",))
+    elif name == "pbt":
+        optimizer["pbt"] = _required(name, found, _PBT, ("resample_probability",))
+        notes.append(_PBT_CHECKPOINTS)
     return optimizer
 
 
@@ -179,12 +198,37 @@ def _hyperband_setting(key: str, value: Any, i: int) -> Any:
     return found
 
 
-def _hyperband(found: dict[str, Any]) -> dict[str, Any]:
-    """Katib's hyperband settings as tuneop's; resource_name and r_l are required, as
+def _pbt_setting(key: str, value: Any, i: int, notes: list[str]) -> Any:
+    """One of Katib's pbt settings, checked as its ValidateAlgorithmSettings does."""
+    where = f"spec.algorithm.algorithmSettings[{i}].value"
+    if key == "suggestion_trial_dir":
+        if not isinstance(value, str) or not re.fullmatch(r"/[A-Za-z0-9._/-]{1,1000}", value):
+            raise KatibError(f"{where}: suggestion_trial_dir must be an absolute folder")
+        return value
+    found = number(value, where)
+    if key == "n_population":
+        if found < 5 or found != int(found):
+            raise KatibError(f"{where}: n_population must be a whole number of at least 5")
+        return int(found)
+    if not 0 <= found <= 1:
+        raise KatibError(f"{where}: {key} must be between 0 and 1")
+    if key == "truncation_threshold" and not 0 < found <= 0.5:
+        notes.append(
+            f"{where}: truncation_threshold {found:g} is read as {min(max(found, 0.05), 0.5):g}"
+            " (the bottom fraction that exploits the top one: more than 0 and at most half)"
+        )
+        return min(max(found, 0.05), 0.5)
+    return found
+
+
+def _required(
+    name: str, found: dict[str, Any], fields: dict[str, str], optional: tuple[str, ...]
+) -> dict[str, Any]:
+    """Katib's settings of ``name`` as tuneop's; those not ``optional`` are required, as
     Katib's ValidateAlgorithmSettings requires them."""
-    for key, field in _HYPERBAND.items():
-        if key != "eta" and field not in found:
-            raise KatibError(f"spec.algorithm.algorithmSettings: hyperband needs {key}")
+    for key, field in fields.items():
+        if key not in optional and field not in found:
+            raise KatibError(f"spec.algorithm.algorithmSettings: {name} needs {key}")
     return found
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,13 +199,20 @@ def job_manifest(
     trials: tuple[int, ...],
     params: list[Params],
     retry: Retry | None = None,
+    extra_env: Sequence[dict[str, str]] = (),
 ) -> dict[str, Any]:
+    """The worker Job of trials ``trials``; ``extra_env`` goes on its trial container
+    (pbt's checkpoint folders)."""
     labels = {
         LABEL_SESSION: session_label(ref.name),
         LABEL_JOB_INDEX: str(index),
         LABEL_MANAGED_BY: MANAGED_BY,
     }
-    env = [*runner_env(spec, ref, index, trials, params), *early_stopping_env(spec, ref)]
+    env = [
+        *runner_env(spec, ref, index, trials, params),
+        *early_stopping_env(spec, ref),
+        *extra_env,
+    ]
     annotations = {
         ANN_TRIALS: format_trials(trials),
         ANN_START_TIMEOUT: str(spec.pod_start_timeout_seconds),

@@ -13,7 +13,9 @@ learning optimizers (bayesian, cmaes, gp) take the warm-start points first,
 then ask the suggester, which sees every known result and the params still
 running. Hyperband (``tuneop.core.suggest.hyperband``) launches a rung's trials
 only once every trial of the rung before has its result, and derives their
-params from those results. Each new Job is put in
+params from those results; pbt (``tuneop.core.suggest.pbt``) likewise launches a
+generation once the one before has ended, and tells each trial its checkpoint folder
+and its parent's. Each new Job is put in
 flight in the ledger and announced by a TrialsStarted event. Retry Jobs
 (``tuneop.core.planning.retry``) come first: each takes the slot of the Job it retries.
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tuneop.api.pbt import ENV_CHECKPOINT_DIR, ENV_PARENT_CHECKPOINT_DIR, checkpoint_dir
 from tuneop.api.spec import SessionSpec
 from tuneop.core.jobs.manifests import job_manifest, job_name
 from tuneop.core.jobs.observed import Observed, Params, Retry
@@ -31,7 +34,7 @@ from tuneop.core.planning import events
 from tuneop.core.planning.ledger import Ledger, Step, count, repeated_error, slot_holders
 from tuneop.core.planning.packing import next_job_size
 from tuneop.core.ranges import IndexSet
-from tuneop.core.suggest import hyperband
+from tuneop.core.suggest import hyperband, pbt
 from tuneop.core.suggest.bayesian import suggest as tpe_suggest
 from tuneop.core.suggest.search import point, warm_point
 from tuneop.core.wire.contract import TrialResult
@@ -70,6 +73,8 @@ def launch(
     history = _history(observed, fresh)
     if spec.optimizer.type == "hyperband":  # a rung starts once the one before has ended
         total = hyperband.launchable(spec, history, total)
+    elif spec.optimizer.type == "pbt":  # a generation starts once the one before has ended
+        total = pbt.launchable(spec, history, total)
     layout: list[tuple[int, tuple[int, ...]]] = []
     next_job, next_trial = ledger.next_job, ledger.next_trial
     while slots > 0 and (
@@ -87,7 +92,10 @@ def launch(
     for idx, trials_ in layout:
         job_params = tuple(params[pos : pos + len(trials_)])
         pos += len(trials_)
-        manifest = job_manifest(spec, observed.session, idx, trials_, list(job_params))
+        lineage = _lineage_env(spec, observed, trials_, history)
+        manifest = job_manifest(
+            spec, observed.session, idx, trials_, list(job_params), None, lineage
+        )
         name = job_name(observed.session.name, idx)
         create.append(JobToCreate(idx, name, trials_, job_params, manifest))
         inflight[idx] = trials_
@@ -110,7 +118,8 @@ def launch_retries(
         idx = ledger.next_job + k
         trials = pending.trials
         params = [dict(r.params) for r in pending.failed]
-        manifest = job_manifest(spec, observed.session, idx, trials, params, pending.retry)
+        lineage = _lineage_env(spec, observed, trials, _history(observed, ()))
+        manifest = job_manifest(spec, observed.session, idx, trials, params, pending.retry, lineage)
         name = job_name(observed.session.name, idx)
         create.append(JobToCreate(idx, name, trials, tuple(params), manifest, pending.retry))
         inflight[idx] = trials
@@ -168,6 +177,8 @@ def _params(
         return [point(spec, t) for t in trials]
     if spec.optimizer.type == "hyperband":
         return [hyperband.params(spec, t, history) for t in trials]
+    if spec.optimizer.type == "pbt":
+        return [pbt.lineage(spec, t, history)[0] for t in trials]
     warm = [p for t in trials if (p := warm_point(spec, t)) is not None]
     asked = trials[len(warm) :]  # warm-start points are trials 0, 1, ...: they come first
     if not asked:
@@ -175,3 +186,20 @@ def _params(
     suggest = suggest or tpe_suggest
     pending = [p for j in ledger.active for p in j.params] + warm
     return warm + suggest(spec, list(history.values()), pending, asked[0], len(asked))
+
+
+def _lineage_env(
+    spec: SessionSpec, observed: Observed, trials: Sequence[int], history: dict[int, TrialResult]
+) -> list[dict[str, str]]:
+    """pbt's checkpoint folders for a Job of one trial: its own and its parent's."""
+    settings = spec.optimizer.pbt
+    if settings is None:
+        return []
+    (trial,) = trials  # validated: pbt runs one trial per Job
+    session = observed.session.name
+    env = [{"name": ENV_CHECKPOINT_DIR, "value": checkpoint_dir(settings, session, trial)}]
+    _, parent = pbt.lineage(spec, trial, history)
+    if parent is not None:
+        folder = checkpoint_dir(settings, session, parent)
+        env.append({"name": ENV_PARENT_CHECKPOINT_DIR, "value": folder})
+    return env

@@ -47,6 +47,7 @@ __all__ = [
     "qmc_point",
     "random_point",
     "resource_value",
+    "sample",
     "search_size",
     "warm_point",
 ]
@@ -91,7 +92,8 @@ def grid_point(spec: SessionSpec, i: int) -> Params:
     return {p.name: out[p.name] for p in spec.search_space}
 
 
-def _sample(p: Parameter, rng: random.Random) -> Scalar:
+def sample(p: Parameter, rng: random.Random) -> Scalar:
+    """One random draw of ``p`` from ``rng``."""
     if p.gaussian:
         return value_at(p, rng.random())
     if p.type == "categorical":
@@ -112,7 +114,7 @@ def _sample(p: Parameter, rng: random.Random) -> Scalar:
 def random_point(spec: SessionSpec, i: int) -> Params:
     # A string seed goes through SHA-512 in CPython: stable across processes and versions.
     rng = random.Random(f"tuneop:{spec.optimizer.seed}:{i}")
-    return {p.name: _sample(p, rng) for p in spec.search_space}
+    return {p.name: sample(p, rng) for p in spec.search_space}
 
 
 # scipy is 140 MB installed, so it is an extra: only qmc sessions (and gp's) need it.
@@ -228,6 +230,8 @@ def known_point(spec: SessionSpec, i: int) -> Params:
     """
     if spec.optimizer.hyperband is not None and rung_of(spec.optimizer.hyperband, i).rung == 0:
         return first_rung_point(spec, i)
+    if spec.optimizer.pbt is not None and i < spec.optimizer.pbt.population:
+        return random_point(spec, i)  # pbt's generation 0
     if spec.learns_from_history:
         return warm_point(spec, i) or {}
     return point(spec, i)
