@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from minicluster import controllers
-from minicluster.controllers import JobSet, Trainer
+from minicluster.controllers import JobSet, Trainer, TrainingOperator
 from minicluster.harness import Cluster
 from minicluster.kueue import KUEUE_VERSION, Kueue
 from minicluster.kueue import missing as kueue_missing
@@ -35,8 +35,10 @@ __all__ = [
     "log_of",
     "node_command",
     "pods",
+    "pytorchjob_spec",
     "require",
     "trainer_manager",
+    "training_operator",
 ]
 
 # argv: role (master|worker|node), workers. `node` picks its role from JOB_COMPLETION_INDEX
@@ -82,7 +84,8 @@ def node_command(role: str, workers: int, x: str = "") -> list[str]:
 
 
 def require(name: str) -> None:
-    """Skip (fail where CI requires it) when controller ``name`` is not built."""
+    """Skip (fail where CI requires it) when controller ``name`` is not built. CI builds the
+    training operator in a stage of its own (.ci/run), so it has its own variable."""
     why = controllers.missing(name)
     if why is not None and os.environ.get("TUNEOP_E2E_BUILD") == "1":
         what = "training-operator" if name == "training-operator" else "jobset trainer pipelines"
@@ -90,10 +93,14 @@ def require(name: str) -> None:
         why = controllers.missing(name)
     if why is None:
         return
-    message = f"{name} not built (missing {why}): run {controllers.BUILD_SCRIPT.name}"
-    if name != "training-operator":
-        message += " (or TUNEOP_E2E_BUILD=1)"
-    if os.environ.get("TUNEOP_E2E_REQUIRE_CONTROLLERS") == "1":
+    script = controllers.BUILD_SCRIPT.name
+    if name == "training-operator":
+        script += " training-operator"
+    message = f"{name} not built (missing {why}): run {script} (or TUNEOP_E2E_BUILD=1)"
+    variable = "TUNEOP_E2E_REQUIRE_CONTROLLERS"
+    if name == "training-operator":
+        variable = "TUNEOP_E2E_REQUIRE_TRAINING_OPERATOR"
+    if os.environ.get(variable) == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
@@ -114,6 +121,32 @@ def trainer_manager(
     with Trainer(cluster, tmp_path_factory.mktemp("trainer")) as running:
         assert isinstance(running, Trainer)
         yield running
+
+
+@pytest.fixture(scope="module")
+def training_operator(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrainingOperator]:
+    require("training-operator")
+    with TrainingOperator(cluster, tmp_path_factory.mktemp("training-operator")) as running:
+        assert isinstance(running, TrainingOperator)
+        yield running
+
+
+def pytorchjob_spec(port: int, x: str = "") -> dict[str, Any]:
+    """A PyTorchJob's spec: a Master and 2 Workers (containers ``pytorch``, the operator's
+    default), rendezvous on ``port`` over loopback (the operator's own MASTER_ADDR names
+    the master's Service, which no DNS here resolves)."""
+
+    def replica(role: str, replicas: int) -> dict[str, Any]:
+        command = node_command(role, 2, x)
+        return {
+            "replicas": replicas,
+            "restartPolicy": "Never",
+            "template": {"spec": {"containers": [container("pytorch", command, port)]}},
+        }
+
+    return {"pytorchReplicaSpecs": {"Master": replica("master", 1), "Worker": replica("worker", 2)}}
 
 
 def container(name: str, command: list[str], port: int) -> dict[str, Any]:
