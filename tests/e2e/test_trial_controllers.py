@@ -15,6 +15,8 @@ for the PyTorchJob: failed).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +40,7 @@ from tests.e2e.trial_support import (
     node_command,
     pods,
     pytorchjob_spec,
+    rendezvous_dir,
     trainer_manager,
     training_operator,
 )
@@ -45,6 +48,12 @@ from tests.e2e.trial_support import (
 __all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # the fixtures, for pytest
 
 RUNTIME = "tuneop-e2e-plain"
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    with rendezvous_dir() as path:
+        yield path
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -129,13 +138,13 @@ def test_a_raw_trainjob_of_three_nodes_completes_on_its_jobset(
 
 
 def test_a_raw_pytorchjob_of_a_master_and_two_workers_succeeds(
-    cluster: Cluster, training_operator: TrainingOperator, namespace: str
+    cluster: Cluster, training_operator: TrainingOperator, namespace: str, folder: Path
 ) -> None:
     body = {
         "apiVersion": "kubeflow.org/v1",
         "kind": "PyTorchJob",
         "metadata": {"name": "trio"},
-        "spec": pytorchjob_spec(free_port(), x="3"),
+        "spec": pytorchjob_spec(folder, x="3"),
     }
     cluster.kube.post(f"{TRAINING_OPERATOR_API}/namespaces/{namespace}/pytorchjobs", body)
     path = f"{TRAINING_OPERATOR_API}/namespaces/{namespace}/pytorchjobs/trio"
@@ -156,13 +165,15 @@ def test_a_raw_pytorchjob_of_a_master_and_two_workers_succeeds(
     workers = pods(cluster, namespace, "training.kubeflow.org/replica-type=worker")
     assert [p["spec"]["initContainers"][0]["name"] for p in workers] == ["init-pytorch"] * 2
     log = log_of(cluster, namespace, master["metadata"]["name"], "pytorch")
-    assert "rendezvous: 2 workers" in log and "loss=1.5" in log, log
+    # The workers found the master through MASTER_ADDR (each sent its pod's name).
+    assert "rendezvous: 2 workers ['trio-worker-0', 'trio-worker-1']" in log, log
+    assert "loss=1.5" in log, log
 
 
 def test_a_pytorchjob_without_its_pytorch_container_is_refused_by_the_served_webhook(
-    cluster: Cluster, training_operator: TrainingOperator, namespace: str
+    cluster: Cluster, training_operator: TrainingOperator, namespace: str, folder: Path
 ) -> None:
-    spec = pytorchjob_spec(free_port())
+    spec = pytorchjob_spec(folder)
     spec["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["name"] = "main"
     body = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "metadata": {"name": "bad"}}
     with pytest.raises(ApiException) as refused:

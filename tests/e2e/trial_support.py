@@ -7,12 +7,19 @@ here really rendezvous, over loopback instead: the master (the primary pod) list
 connects and sends its index, and the master prints the metrics only once all workers have
 reported (their indexes in its log), then the workers exit 0. A trial's pods therefore
 prove they ran together; the training itself is a stand-in (``loss`` from ``x``).
+
+PyTorchJob's pods find their master by the address the training operator gives them
+(``MASTER_ADDR``, ``<job>-master-0``, its Service's name): with ``RENDEZVOUS_DIR`` set the
+master listens on the Unix socket ``RENDEZVOUS_DIR/<MASTER_ADDR>`` (pods share this host's
+files) and the workers connect there, so the operator's own wiring is what brings a trial's
+pods together, and trials that run at once do not meet each other.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +43,7 @@ __all__ = [
     "node_command",
     "pods",
     "pytorchjob_spec",
+    "rendezvous_dir",
     "require",
     "trainer_manager",
     "training_operator",
@@ -47,14 +55,22 @@ RENDEZVOUS = r"""
 import os, socket, sys, time
 role, workers = sys.argv[1], int(sys.argv[2])
 x = float(sys.argv[3]) if len(sys.argv) > 3 else float(os.environ.get("X", "1"))
-port = int(os.environ["RENDEZVOUS_PORT"])
-index = os.environ.get("JOB_COMPLETION_INDEX", "?")
+index = os.environ.get("JOB_COMPLETION_INDEX", os.environ.get("RANK", "?"))
+if os.environ.get("RENDEZVOUS_DIR"):
+    family = socket.AF_UNIX
+    address = os.path.join(os.environ["RENDEZVOUS_DIR"], os.environ["MASTER_ADDR"])
+else:
+    family, address = socket.AF_INET, ("127.0.0.1", int(os.environ["RENDEZVOUS_PORT"]))
 if role == "node":
     role = "master" if index == "0" else "worker"
 if role == "master":
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
+    server = socket.socket(family)
+    if family == socket.AF_UNIX:
+        if os.path.exists(address):
+            os.unlink(address)  # an earlier attempt's
+    else:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(address)
     server.listen(workers)
     server.settimeout(150)
     seen = []
@@ -67,12 +83,15 @@ if role == "master":
 else:
     for _ in range(1500):
         try:
-            conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+            conn = socket.socket(family)
+            conn.settimeout(2)
+            conn.connect(address)
             break
         except OSError:
+            conn.close()
             time.sleep(0.1)
     else:
-        sys.exit(f"worker {index}: no master on 127.0.0.1:{port}")
+        sys.exit(f"worker {index}: no master at {address}")
     conn.sendall(f"{os.environ.get('HOSTNAME', '?')}".encode())
     conn.close()
     print(f"worker {index} joined", flush=True)
@@ -133,20 +152,34 @@ def training_operator(
         yield running
 
 
-def pytorchjob_spec(port: int, x: str = "") -> dict[str, Any]:
+def pytorchjob_spec(folder: Path, x: str = "") -> dict[str, Any]:
     """A PyTorchJob's spec: a Master and 2 Workers (containers ``pytorch``, the operator's
-    default), rendezvous on ``port`` over loopback (the operator's own MASTER_ADDR names
-    the master's Service, which no DNS here resolves)."""
+    default), meeting at the socket ``folder/<MASTER_ADDR>`` (the module's docstring)."""
 
     def replica(role: str, replicas: int) -> dict[str, Any]:
-        command = node_command(role, 2, x)
+        pod = {
+            "name": "pytorch",
+            "image": "python:3.11",
+            "command": node_command(role, 2, x),
+            "env": [
+                {"name": "RENDEZVOUS_DIR", "value": str(folder)},
+                {"name": "PYTHONUNBUFFERED", "value": "1"},
+            ],
+        }
         return {
             "replicas": replicas,
             "restartPolicy": "Never",
-            "template": {"spec": {"containers": [container("pytorch", command, port)]}},
+            "template": {"spec": {"containers": [pod]}},
         }
 
     return {"pytorchReplicaSpecs": {"Master": replica("master", 1), "Worker": replica("worker", 2)}}
+
+
+@contextmanager
+def rendezvous_dir() -> Iterator[Path]:
+    """A short folder for the masters' sockets (a socket's path has at most 107 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="rdv-") as folder:
+        yield Path(folder)
 
 
 def container(name: str, command: list[str], port: int) -> dict[str, Any]:
