@@ -1,8 +1,10 @@
-"""The trial-kind controllers of the e2e tier: JobSet and Kubeflow Trainer, run for real.
+"""The trial-kind controllers of the e2e tier: JobSet, Kubeflow Trainer and the training
+operator (PyTorchJob), run for real.
 
 ``build-controllers.sh`` builds each manager from the Go module proxy into
 ``$TUNEOP_CACHE/<name>-<version>/bin`` with the release's CRDs in ``crds/`` (versions below).
-``JobSet(cluster, state_dir).start()`` and ``Trainer(...)`` apply those CRDs (server-side:
+``JobSet(cluster, state_dir).start()``, ``Trainer(...)`` and ``TrainingOperator(...)``
+(each a ``Manager``, a ``processes.Managed``) apply those CRDs (server-side:
 they are past kubectl's last-applied annotation) and run the manager as a local process with
 the cluster's admin kubeconfig, no leader election, metrics off, the health probe on a free
 loopback port:
@@ -27,6 +29,13 @@ loopback port:
   Secret's files into it through ``/proc/PID/root`` (nothing on the host is written, and
   two test runs do not share it).
   Trainer needs JobSet running (a TrainJob becomes a JobSet).
+- **The training operator's PyTorchJob webhook is served and registered.** Its rotator
+  (the same scheme, Secret ``training-operator-webhook-cert`` in ``kubeflow``) only waits
+  for a certificate file in that directory; the harness puts its own ``127.0.0.1``
+  certificate there before the manager starts, and registers the release's PyTorchJob
+  webhook as JobSet's. Only the PyTorchJob scheme runs. Its workers' init container (by
+  default an ``nslookup`` of the master, which no DNS here answers) comes from a template
+  of the harness (``INIT_CONTAINER_TEMPLATE``, the operator's own flag for it).
 
 Logs: ``STATE/logs/<name>.log``.
 """
