@@ -35,7 +35,7 @@ from types import TracebackType
 import yaml
 
 from minicluster import pki, processes
-from minicluster.processes import ClusterError
+from minicluster.processes import ClusterError as ClusterError  # re-exported: harness.py
 
 DEFAULT_K8S_VERSION = "1.37.2"
 OLDEST_SUPPORTED = (1, 31)

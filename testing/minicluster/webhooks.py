@@ -30,9 +30,10 @@ from pathlib import Path
 import yaml
 
 from minicluster import pki
-from minicluster.controlplane import ClusterError, free_port
+from minicluster.controlplane import free_port
 from minicluster.harness import Cluster
 from minicluster.kube import Json
+from minicluster.processes import ClusterError
 
 __all__ = [
     "ROTATOR_CERT_DIR",
