@@ -3,8 +3,8 @@
 # directory, with their CRDs beside them (see HARNESS.md, "Trial-kind controllers").
 #
 #   build-controllers.sh [WHAT ...]   WHAT: jobset, trainer, pipelines (the default: all
-#                                     three, what CI builds) or training-operator (outside
-#                                     CI: see docs/development.md, "CI budget")
+#                                     three) or training-operator (CI builds it as a stage
+#                                     of its own: docs/development.md, "CI budget")
 #   TUNEOP_CACHE   cache root (default: $HOME/.cache/tuneop)
 #
 # Versions are those of controllers.py beside this file (JOBSET_VERSION, ...). Each binary
