@@ -3,8 +3,8 @@
 # directory, with their CRDs beside them (see HARNESS.md, "Trial-kind controllers").
 #
 #   build-controllers.sh [WHAT ...]   WHAT: jobset, trainer, pipelines (the default: all
-#                                     three, what CI builds) or training-operator (outside
-#                                     CI: see docs/development.md, "CI budget")
+#                                     three) or training-operator (CI builds it as a stage
+#                                     of its own: docs/development.md, "CI budget")
 #   TUNEOP_CACHE   cache root (default: $HOME/.cache/tuneop)
 #
 # Versions are those of controllers.py beside this file (JOBSET_VERSION, ...). Each binary
@@ -21,7 +21,8 @@
 #                            (manifests/base/crds/minimal: the full one is 2.8 MB, past
 #                            etcd's request limit)
 #   pipelines/tekton-V/crds/ Tekton Pipelines' PipelineRun CRD (config/300-crds)
-#   training-operator-V/bin/training-operator, training-operator-V/crds/
+#   training-operator-V/bin/training-operator, training-operator-V/crds/ (PyTorchJob's),
+#                            training-operator-V/webhooks/ (manifests/base/webhook)
 # Idempotent: what is cached is skipped; a line per piece says how long it took.
 set -euo pipefail
 
@@ -109,6 +110,9 @@ training_operator() {
     v=$(version_of TRAINING_OPERATOR_VERSION)
     crds github.com/kubeflow/training-operator "$v" "$CACHE/training-operator-$v/crds" \
         "${base}_pytorchjobs.yaml"
+    # Its validating webhooks (the harness serves and registers the PyTorchJob one).
+    crds github.com/kubeflow/training-operator "$v" "$CACHE/training-operator-$v/webhooks" \
+        manifests/base/webhook/manifests.yaml
     build github.com/kubeflow/training-operator "$v" cmd/training-operator.v1 \
         training-operator "$CACHE/training-operator-$v"
 }

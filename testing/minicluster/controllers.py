@@ -1,8 +1,10 @@
-"""The trial-kind controllers of the e2e tier: JobSet and Kubeflow Trainer, run for real.
+"""The trial-kind controllers of the e2e tier: JobSet, Kubeflow Trainer and the training
+operator (PyTorchJob), run for real.
 
 ``build-controllers.sh`` builds each manager from the Go module proxy into
 ``$TUNEOP_CACHE/<name>-<version>/bin`` with the release's CRDs in ``crds/`` (versions below).
-``JobSet(cluster, state_dir).start()`` and ``Trainer(...)`` apply those CRDs (server-side:
+``JobSet(cluster, state_dir).start()``, ``Trainer(...)`` and ``TrainingOperator(...)``
+(each a ``Manager``, a ``processes.Managed``) apply those CRDs (server-side:
 they are past kubectl's last-applied annotation) and run the manager as a local process with
 the cluster's admin kubeconfig, no leader election, metrics off, the health probe on a free
 loopback port:
@@ -27,6 +29,13 @@ loopback port:
   Secret's files into it through ``/proc/PID/root`` (nothing on the host is written, and
   two test runs do not share it).
   Trainer needs JobSet running (a TrainJob becomes a JobSet).
+- **The training operator's PyTorchJob webhook is served and registered.** Its rotator
+  (the same scheme, Secret ``training-operator-webhook-cert`` in ``kubeflow``) only waits
+  for a certificate file in that directory; the harness puts its own ``127.0.0.1``
+  certificate there before the manager starts, and registers the release's PyTorchJob
+  webhook as JobSet's. Only the PyTorchJob scheme runs. Its workers' init container (by
+  default an ``nslookup`` of the master, which no DNS here answers) comes from a template
+  of the harness (``INIT_CONTAINER_TEMPLATE``, the operator's own flag for it).
 
 Logs: ``STATE/logs/<name>.log``.
 """
@@ -36,23 +45,24 @@ from __future__ import annotations
 import base64
 import os
 import shlex
-import shutil
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
-from minicluster import pki, processes
-from minicluster.controlplane import ClusterError, cache_root, free_port
+from minicluster import processes, webhooks
+from minicluster.controlplane import cache_root, free_port
 from minicluster.harness import Cluster
 from minicluster.kube import Json
+from minicluster.webhooks import (
+    UNSHARE,
+    ServedWebhooks,
+    in_own_mount_namespace,
+    rotator_placeholders,
+)
 
 __all__ = [
     "ARGO_VERSION",
@@ -62,10 +72,13 @@ __all__ = [
     "TEKTON_VERSION",
     "TRAINER_API",
     "TRAINER_VERSION",
+    "TRAINING_OPERATOR_API",
     "TRAINING_OPERATOR_VERSION",
     "JobSet",
     "Manager",
     "Trainer",
+    "TrainingOperator",
+    "home",
     "install_crds",
     "missing",
 ]
@@ -78,9 +91,23 @@ TRAINING_OPERATOR_VERSION = "1.9.2"
 JOBSET_API = "/apis/jobset.x-k8s.io/v1alpha2"
 TRAINER_API = "/apis/trainer.kubeflow.org/v1alpha1"
 BUILD_SCRIPT = Path(__file__).resolve().parent / "build-controllers.sh"
-UNSHARE = shutil.which("unshare")
-TRAINER_CERT_DIR = Path("/tmp/k8s-webhook-server")
 TRAINER_NAMESPACE = "kubeflow-system"
+TRAINER_SECRET = "kubeflow-trainer-webhook-cert"
+TRAINING_OPERATOR_API = "/apis/kubeflow.org/v1"
+# The training operator's rotator: its namespace (MY_POD_NAMESPACE's default), Secret and
+# webhook configuration (the flags' and the binary's defaults).
+TRAINING_OPERATOR_NAMESPACE = "kubeflow"
+TRAINING_OPERATOR_SECRET = "training-operator-webhook-cert"
+TRAINING_OPERATOR_WEBHOOKS = "validator.training-operator.kubeflow.org"
+# Its init container for PyTorchJob workers, in the operator's own template format (the
+# --pytorch-init-container-template-file flag): the default looks the master up in cluster
+# DNS (`nslookup <job>-master-0`, 100 tries), which this tier does not have; the workers
+# here rendezvous with the master over loopback in their own container instead.
+INIT_CONTAINER_TEMPLATE = """\
+- name: init-pytorch
+  image: {{.InitContainerImage}}
+  command: ['sh', '-c', 'echo "init-pytorch: {{.MasterAddr}} not looked up (no cluster DNS)"']
+"""
 
 # name -> (cache folder, binary): what build-controllers.sh leaves for each.
 BUILT = {
@@ -88,6 +115,8 @@ BUILT = {
     "trainer": (f"trainer-{TRAINER_VERSION}", "trainer-controller-manager"),
     "training-operator": (f"training-operator-{TRAINING_OPERATOR_VERSION}", "training-operator"),
 }
+# Those whose webhooks are served and registered: their manifests are in webhooks/.
+SERVED = ("jobset", "training-operator")
 
 
 def home(name: str) -> Path:
@@ -99,8 +128,9 @@ def missing(name: str) -> str | None:
     folder, binary = BUILT[name]
     if not os.access(cache_root() / folder / "bin" / binary, os.X_OK):
         return f"{binary} ({cache_root() / folder / 'bin'})"
-    if not (cache_root() / folder / "crds" / ".ready").exists():
-        return f"{name} CRDs ({cache_root() / folder / 'crds'})"
+    for part in ("crds", "webhooks") if name in SERVED else ("crds",):
+        if not (cache_root() / folder / part / ".ready").exists():
+            return f"{name} {part} ({cache_root() / folder / part})"
     if UNSHARE is None:
         return "util-linux unshare"
     return None
@@ -134,16 +164,14 @@ def install_crds(
     return names
 
 
-class Manager:
+class Manager(processes.Managed):
     """A controller manager process on ``cluster``, ready when its health probe answers."""
 
     name = "manager"
 
     def __init__(self, cluster: Cluster, state_dir: Path) -> None:
+        super().__init__(state_dir)
         self.cluster = cluster
-        self.state_dir = state_dir.resolve()
-        self.log_path = self.state_dir / "logs" / f"{self.name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def argv(self, health_port: int) -> list[str]:
         raise NotImplementedError
@@ -157,78 +185,33 @@ class Manager:
     def after_ready(self) -> None:
         """What to register once the manager serves (its webhooks)."""
 
-    def start(self, timeout: float = 180.0) -> Manager:
+    def start(self, timeout: float = 180.0) -> Self:
         deadline = time.monotonic() + timeout
         self.prepare()
         health = free_port()
-        self.process = processes.spawn(
-            self.argv(health),
-            log_path=self.log_path,
-            env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)},
-            cwd=self.state_dir,
-            death_signal="TERM",
+        self.launch(
+            self.argv(health), env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
         )
         try:
             self.spawned(deadline)
-            self._wait_ready(f"http://127.0.0.1:{health}/readyz", deadline)
+            self.wait_ready(f"http://127.0.0.1:{health}/readyz", deadline)
             self.after_ready()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            processes.stop(self.process, grace=10.0)
-            self.process = None
-
-    def tail(self, lines: int = 40) -> str:
-        return processes.tail(self.log_path, lines)
-
-    def __enter__(self) -> Manager:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _wait_ready(self, url: str, deadline: float) -> None:
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                code = self.process.returncode if self.process is not None else None
-                raise ClusterError(f"{self.name} exited with {code}\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as answer:
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.5)
-        raise ClusterError(f"{self.name} not ready at {url}: {last}\n{self.tail()}")
-
 
 class JobSet(Manager):
     """JobSet's controller manager, its JobSet webhooks served and registered."""
 
     name = "jobset"
-
-    def __init__(self, cluster: Cluster, state_dir: Path) -> None:
-        super().__init__(cluster, state_dir)
-        self.webhook_port = free_port()
-        self.ca: pki.KeyPair | None = None
-        self.registered: list[str] = []
+    webhooks: ServedWebhooks | None = None
 
     def prepare(self) -> None:
         install_crds(self.cluster, sorted((home("jobset") / "crds").glob("*.yaml")))
         self.cluster.create_namespace("jobset-system")
+        self.webhooks = ServedWebhooks(self.cluster, self.state_dir / "jobset", "jobset")
 
     def argv(self, health_port: int) -> list[str]:
         return [
@@ -240,61 +223,28 @@ class JobSet(Manager):
         ]
 
     def _write_config(self) -> Path:
-        directory = self.state_dir / "jobset"
-        certs = directory / "webhook-certs"
-        self.ca = pki.make_ca(directory / "ca", "jobset-webhook-ca")
-        pair = pki.issue(
-            self.ca, directory / "ca", "webhook", "jobset-webhook", server=True,
-            ip_addresses=("127.0.0.1",),
-        )  # fmt: skip
-        certs.mkdir(parents=True, exist_ok=True)
-        shutil.copy(pair.cert, certs / "tls.crt")
-        shutil.copy(pair.key, certs / "tls.key")
+        assert self.webhooks is not None
+        hooks = self.webhooks
         config: dict[str, Any] = {
             "apiVersion": "config.jobset.x-k8s.io/v1alpha1",
             "kind": "Configuration",
             "internalCertManagement": {"enable": False},
-            "webhook": {"port": self.webhook_port, "host": "127.0.0.1", "certDir": str(certs)},
+            "webhook": {"port": hooks.port, "host": "127.0.0.1", "certDir": str(hooks.certs)},
             "leaderElection": {"leaderElect": False},
         }
-        path = directory / "config.yaml"
+        path = self.state_dir / "jobset" / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
     def after_ready(self) -> None:
-        assert self.ca is not None
-        bundle = base64.b64encode(self.ca.cert.read_bytes()).decode()
+        assert self.webhooks is not None
         manifests = home("jobset") / "webhooks" / "manifests.yaml"
-        for doc in yaml.safe_load_all(manifests.read_text()):
-            if not doc:
-                continue
-            hooks = [w for w in doc["webhooks"] if _for_jobsets(w)]
-            for hook in hooks:
-                path = hook["clientConfig"]["service"]["path"]
-                hook["clientConfig"] = {
-                    "url": f"https://127.0.0.1:{self.webhook_port}{path}",
-                    "caBundle": bundle,
-                }
-            name = f"tuneop-e2e-jobset-{doc['kind'].lower()}"
-            body = {**doc, "metadata": {"name": name}, "webhooks": hooks}
-            plural = "mutatingwebhookconfigurations"
-            if doc["kind"] == "ValidatingWebhookConfiguration":
-                plural = "validatingwebhookconfigurations"
-            api = f"/apis/admissionregistration.k8s.io/v1/{plural}"
-            self.cluster.kube.delete(f"{api}/{name}")
-            self.cluster.kube.post(api, body)
-            self.registered.append(f"{api}/{name}")
+        self.webhooks.register(manifests, "jobsets", time.monotonic() + 60)
 
     def stop(self) -> None:
-        # Webhooks whose server is gone would refuse every JobSet write (failurePolicy Fail).
-        for path in self.registered:
-            self.cluster.kube.delete(path)
-        self.registered.clear()
+        if self.webhooks is not None:
+            self.webhooks.unregister()
         super().stop()
-
-
-def _for_jobsets(webhook: Json) -> bool:
-    return any("jobsets" in rule.get("resources", []) for rule in webhook.get("rules", []))
 
 
 class Trainer(Manager):
@@ -304,34 +254,20 @@ class Trainer(Manager):
 
     def prepare(self) -> None:
         install_crds(self.cluster, sorted((home("trainer") / "crds").glob("*.yaml")))
-        self.cluster.create_namespace(TRAINER_NAMESPACE)
-        # What Trainer's install manifests ship for its certificate rotator: the (empty)
-        # Secret it fills, and the webhook configuration it injects its CA into, here
-        # with no webhooks at all (see the module's docstring).
-        kube = self.cluster.kube
-        secrets = f"/api/v1/namespaces/{TRAINER_NAMESPACE}/secrets"
-        if kube.get_or_none(f"{secrets}/kubeflow-trainer-webhook-cert") is None:
-            kube.post(secrets, {"metadata": {"name": "kubeflow-trainer-webhook-cert"}})
-        hooks = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
-        if kube.get_or_none(f"{hooks}/validator.trainer.kubeflow.org") is None:
-            kube.post(hooks, {"metadata": {"name": "validator.trainer.kubeflow.org"}})
-        # The mount point of the tmpfs that hides the rotator's fixed certificate path.
-        TRAINER_CERT_DIR.mkdir(parents=True, exist_ok=True)
+        rotator_placeholders(
+            self.cluster, TRAINER_NAMESPACE, TRAINER_SECRET, "validator.trainer.kubeflow.org"
+        )
 
     def argv(self, health_port: int) -> list[str]:
-        manager = " ".join(
-            shlex.quote(a)
-            for a in (
+        return in_own_mount_namespace(
+            [
                 str(home("trainer") / "bin" / "trainer-controller-manager"),
                 "--metrics-bind-address=0",
                 f"--health-probe-bind-address=127.0.0.1:{health_port}",
                 "--leader-elect=false",
                 f"--webhook-server-port={free_port()}",
-            )
+            ]
         )
-        script = f"mount -t tmpfs tmpfs {TRAINER_CERT_DIR} && exec {manager}"
-        assert UNSHARE is not None
-        return [UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", script]
 
     def spawned(self, deadline: float) -> None:
         """Play the kubelet's Secret volume: the rotator writes its certificate into the
@@ -340,12 +276,12 @@ class Trainer(Manager):
         threading.Thread(target=self._mount_certs, args=(deadline,), daemon=True).start()
 
     def _mount_certs(self, deadline: float) -> None:
-        secret = f"/api/v1/namespaces/{TRAINER_NAMESPACE}/secrets/kubeflow-trainer-webhook-cert"
+        secret = f"/api/v1/namespaces/{TRAINER_NAMESPACE}/secrets/{TRAINER_SECRET}"
         while time.monotonic() < deadline and self.process is not None:
             data = (self.cluster.kube.get_or_none(secret) or {}).get("data") or {}
             if data.get("tls.crt") and data.get("tls.key"):
                 root = Path(f"/proc/{self.process.pid}/root")
-                certs = root / str(TRAINER_CERT_DIR).lstrip("/") / "serving-certs"
+                certs = root / str(webhooks.ROTATOR_CERT_DIR).lstrip("/") / "serving-certs"
                 try:
                     certs.mkdir(parents=True, exist_ok=True)
                     for key in ("tls.crt", "tls.key", "ca.crt"):
@@ -397,3 +333,52 @@ class Trainer(Manager):
         api = f"{TRAINER_API}/clustertrainingruntimes"
         self.cluster.kube.delete(f"{api}/{name}")
         self.cluster.kube.post(api, body)
+
+
+class TrainingOperator(Manager):
+    """The training operator (PyTorchJob only), its PyTorchJob webhook served and registered."""
+
+    name = "training-operator"
+    webhooks: ServedWebhooks | None = None
+
+    def prepare(self) -> None:
+        install_crds(self.cluster, sorted((home(self.name) / "crds").glob("*.yaml")))
+        rotator_placeholders(
+            self.cluster,
+            TRAINING_OPERATOR_NAMESPACE,
+            TRAINING_OPERATOR_SECRET,
+            TRAINING_OPERATOR_WEBHOOKS,
+        )
+        directory = self.state_dir / self.name
+        self.webhooks = ServedWebhooks(self.cluster, directory, self.name)
+        self.init_template = directory / "init-container.yaml"
+        self.init_template.write_text(INIT_CONTAINER_TEMPLATE)
+
+    def argv(self, health_port: int) -> list[str]:
+        assert self.webhooks is not None
+        # The rotator only waits for a certificate file in its directory and never reads
+        # it; the webhook server serves what is there: the harness's, for 127.0.0.1.
+        serving = webhooks.ROTATOR_CERT_DIR / "serving-certs"
+        certs = " ".join(shlex.quote(str(self.webhooks.certs / f)) for f in ("tls.crt", "tls.key"))
+        return in_own_mount_namespace(
+            [
+                str(home(self.name) / "bin" / "training-operator"),
+                "--enable-scheme=pytorchjob",
+                "--metrics-bind-address=0",
+                f"--health-probe-bind-address=127.0.0.1:{health_port}",
+                "--leader-elect=false",
+                f"--webhook-server-port={self.webhooks.port}",
+                f"--pytorch-init-container-template-file={self.init_template}",
+            ],
+            then=f"mkdir -p {serving} && cp {certs} {serving}/ && ",
+        )
+
+    def after_ready(self) -> None:
+        assert self.webhooks is not None
+        manifests = home(self.name) / "webhooks" / "manifests.yaml"
+        self.webhooks.register(manifests, "pytorchjobs", time.monotonic() + 60)
+
+    def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.unregister()
+        super().stop()

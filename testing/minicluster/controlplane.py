@@ -28,8 +28,6 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +35,7 @@ from types import TracebackType
 import yaml
 
 from minicluster import pki, processes
+from minicluster.processes import ClusterError as ClusterError  # re-exported: harness.py
 
 DEFAULT_K8S_VERSION = "1.37.2"
 OLDEST_SUPPORTED = (1, 31)
@@ -65,10 +64,6 @@ def k8s_version() -> str:
 
 
 K8S_VERSION = k8s_version()
-
-
-class ClusterError(RuntimeError):
-    """The cluster could not be brought up (the message carries the component logs)."""
 
 
 def cache_root() -> Path:
@@ -261,26 +256,10 @@ class ControlPlane:
         self, component: Component, check: str, deadline: float, probe: ssl.SSLContext
     ) -> None:
         """Poll ``check`` (a URL) until it answers 200, the process dies, or time runs out."""
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if component.process.poll() is not None:
-                raise ClusterError(
-                    f"{component.name} exited with {component.process.returncode}\n"
-                    + self.diagnostics()
-                )
-            try:
-                with urllib.request.urlopen(check, context=probe, timeout=5) as answer:
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}: {error.read()[:300]!r}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.2)
-        raise ClusterError(
-            f"{component.name} not healthy at {check}: {last}\n" + self.diagnostics()
-        )
+        processes.wait_ready(
+            component.process, component.name, check, deadline, self.diagnostics,
+            context=probe, interval=0.2,
+        )  # fmt: skip
 
     def _start_etcd(self, deadline: float) -> str:
         client_port, peer_port = free_port(), free_port()

@@ -33,18 +33,14 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from minicluster import pki, processes
-from minicluster.controlplane import ClusterError, cache_root, free_port
+from minicluster.controlplane import cache_root, free_port
 from minicluster.harness import Cluster
 
 __all__ = [
@@ -79,18 +75,18 @@ def missing() -> str | None:
     return None
 
 
-class Kueue:
+class Kueue(processes.Managed):
     """Kueue's manager on ``cluster``; a context manager."""
+
+    name = "kueue"
 
     def __init__(
         self, cluster: Cluster, state_dir: Path, frameworks: tuple[str, ...] = ("batch/job",)
     ) -> None:
+        super().__init__(state_dir)
         self.cluster = cluster
         # Kueue's integrations, e.g. "jobset.x-k8s.io/jobset" (its CRD must be installed).
         self.frameworks = list(frameworks)
-        self.state_dir = state_dir.resolve()
-        self.log_path = self.state_dir / "logs" / "kueue.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 180.0) -> Kueue:
         deadline = time.monotonic() + timeout
@@ -105,38 +101,16 @@ class Kueue:
             f" --config={shlex.quote(str(config))} --feature-gates=VisibilityOnDemand=false"
         )
         assert UNSHARE is not None
-        self.process = processes.spawn(
+        self.launch(
             [UNSHARE, "--mount", "--propagation", "private", "--", "sh", "-c", script],
-            log_path=self.log_path,
             env={**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)},
-            cwd=self.state_dir,
-            death_signal="TERM",
         )
         try:
-            self._wait_ready(f"http://127.0.0.1:{health}/readyz", deadline)
+            self.wait_ready(f"http://127.0.0.1:{health}/readyz", deadline)
         except BaseException:
             self.stop()
             raise
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            processes.stop(self.process, grace=10.0)
-            self.process = None
-
-    def tail(self, lines: int = 40) -> str:
-        return processes.tail(self.log_path, lines)
-
-    def __enter__(self) -> Kueue:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def queue(self, namespace: str, name: str, cpu: str) -> None:
         """A LocalQueue ``name`` in ``namespace`` over a ClusterQueue of ``cpu`` CPU."""
@@ -222,24 +196,6 @@ class Kueue:
         (certs / "metrics.cnf").unlink(missing_ok=True)
         (overlay / "work").mkdir(parents=True, exist_ok=True)
         return overlay
-
-    def _wait_ready(self, url: str, deadline: float) -> None:
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                code = self.process.returncode if self.process is not None else None
-                raise ClusterError(f"kueue exited with {code}\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as answer:
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.5)
-        raise ClusterError(f"kueue not ready at {url}: {last}\n{self.tail()}")
 
 
 def _cluster_queue(name: str, flavor: str, cpu: str) -> dict[str, Any]:

@@ -1,15 +1,17 @@
-"""Sessions of JobSet, TrainJob, Workflow and PipelineRun trials (#29), on real controllers.
+"""Sessions of JobSet, TrainJob, PyTorchJob, Workflow and PipelineRun trials (#29), on real
+controllers.
 
 Written against the agreed interface of ``spec.trialResource`` (a full manifest with
 ``${params.NAME}`` placeholders, ``primaryPodLabels``, ``primaryContainer``; conditions left
 to the well-known kinds' defaults). The spec accepts it, but the operator does not yet
 create, watch and harvest trials of other kinds (a session of one ends Failed in one line):
 until it does, every test here is a strict xfail, to flip when it lands. The operator
-runs as in the other operator tests (``serve_namespaces``); JobSet
-and Trainer are their real managers (``trial_support``), Workflow and PipelineRun the test
-status player (``minicluster.statusplayer``). Each JobSet/TrainJob trial is a master and 2
-workers that rendezvous over loopback; the metrics are in the master's log (the primary
-pod), and the best trial is x=2 (loss 0.5).
+runs as in the other operator tests (``serve_namespaces``); JobSet,
+Trainer and the training operator are their real managers (``trial_support``), Workflow
+and PipelineRun the test status player (``minicluster.statusplayer``). Each
+JobSet/TrainJob/PyTorchJob trial is a master and 2 workers that rendezvous over loopback
+(a PyTorchJob's at the socket its MASTER_ADDR names); the metrics are in the master's log
+(the primary pod), and the best trial is x=2 (loss 0.5).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from typing import Any
 import pytest
 
 from minicluster import statusplayer
-from minicluster.controllers import JOBSET_API, TRAINER_API, JobSet, Trainer
+from minicluster.controllers import (
+    JOBSET_API,
+    TRAINER_API,
+    TRAINING_OPERATOR_API,
+    JobSet,
+    Trainer,
+    TrainingOperator,
+)
 from minicluster.controlplane import free_port
 from minicluster.harness import Cluster
 from minicluster.kube import Json
@@ -43,15 +52,18 @@ from tests.e2e.trial_support import (
     jobset_spec,
     kueue_or_skip,
     node_command,
+    pytorchjob_spec,
+    rendezvous_dir,
     trainer_manager,
+    training_operator,
 )
 
-__all__ = ["jobset_manager", "trainer_manager"]  # the fixtures, for pytest
+__all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # the fixtures, for pytest
 
 pytestmark = pytest.mark.xfail(
     strict=True, reason="the operator does not yet create trials of other kinds (#29 item 2)"
 )
-NAMESPACES = ("jobsets", "trainjobs", "pipelines", "queued")
+NAMESPACES = ("jobsets", "trainjobs", "pytorchjobs", "pipelines", "queued")
 RUNTIME = "tuneop-e2e-sessions"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 MASTER = {"jobset.sigs.k8s.io/replicatedjob-name": "master"}
@@ -116,7 +128,8 @@ class Peak:
 def _done(obj: Json) -> bool:
     conds = (obj.get("status") or {}).get("conditions") or []
     return any(
-        c.get("type") in {"Completed", "Complete", "Failed"} and c.get("status") == "True"
+        c.get("type") in {"Completed", "Complete", "Succeeded", "Failed"}
+        and c.get("status") == "True"
         for c in conds
     )
 
@@ -214,6 +227,25 @@ def test_a_session_of_trainjob_trials_succeeds_with_the_master_log_harvested(
         apply(served.cluster, ns, trial_session("train", resource))
         assert_best_is_two(served, ns, "train")
     assert peak.peak == 2, peak.peak
+
+
+def test_a_session_of_pytorchjob_trials_succeeds_with_the_master_log_harvested(
+    served: Served, training_operator: TrainingOperator
+) -> None:
+    ns = served.ns("pytorchjobs")
+    # examples/kinds-pytorchjob.yaml's shape: the kind's defaults pick the primary pod
+    # (training.kubeflow.org/job-role: master) and container (pytorch), and its conditions.
+    with rendezvous_dir() as folder:
+        spec = pytorchjob_spec(folder, x="${params.x}")
+        resource = {
+            "manifest": {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "spec": spec}
+        }
+        path = f"{TRAINING_OPERATOR_API}/namespaces/{ns}/pytorchjobs"
+        with Peak(served.cluster, path, "torch") as peak:
+            apply(served.cluster, ns, trial_session("torch", resource))
+            assert_best_is_two(served, ns, "torch")
+    assert peak.peak == 2, peak.peak
+    assert len(peak.seen) == 4 and all(n.startswith("torch-") for n in peak.seen), peak.seen
 
 
 def test_jobset_trials_are_admitted_by_kueue_through_the_queue_label(

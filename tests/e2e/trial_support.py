@@ -7,12 +7,19 @@ here really rendezvous, over loopback instead: the master (the primary pod) list
 connects and sends its index, and the master prints the metrics only once all workers have
 reported (their indexes in its log), then the workers exit 0. A trial's pods therefore
 prove they ran together; the training itself is a stand-in (``loss`` from ``x``).
+
+PyTorchJob's pods find their master by the address the training operator gives them
+(``MASTER_ADDR``, ``<job>-master-0``, its Service's name): with ``RENDEZVOUS_DIR`` set the
+master listens on the Unix socket ``RENDEZVOUS_DIR/<MASTER_ADDR>`` (pods share this host's
+files) and the workers connect there, so the operator's own wiring is what brings a trial's
+pods together, and trials that run at once do not meet each other.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +28,7 @@ from typing import Any
 import pytest
 
 from minicluster import controllers
-from minicluster.controllers import JobSet, Trainer
+from minicluster.controllers import JobSet, Trainer, TrainingOperator
 from minicluster.harness import Cluster
 from minicluster.kueue import KUEUE_VERSION, Kueue
 from minicluster.kueue import missing as kueue_missing
@@ -35,8 +42,11 @@ __all__ = [
     "log_of",
     "node_command",
     "pods",
+    "pytorchjob_spec",
+    "rendezvous_dir",
     "require",
     "trainer_manager",
+    "training_operator",
 ]
 
 # argv: role (master|worker|node), workers. `node` picks its role from JOB_COMPLETION_INDEX
@@ -45,14 +55,22 @@ RENDEZVOUS = r"""
 import os, socket, sys, time
 role, workers = sys.argv[1], int(sys.argv[2])
 x = float(sys.argv[3]) if len(sys.argv) > 3 else float(os.environ.get("X", "1"))
-port = int(os.environ["RENDEZVOUS_PORT"])
-index = os.environ.get("JOB_COMPLETION_INDEX", "?")
+index = os.environ.get("JOB_COMPLETION_INDEX", os.environ.get("RANK", "?"))
+if os.environ.get("RENDEZVOUS_DIR"):
+    family = socket.AF_UNIX
+    address = os.path.join(os.environ["RENDEZVOUS_DIR"], os.environ["MASTER_ADDR"])
+else:
+    family, address = socket.AF_INET, ("127.0.0.1", int(os.environ["RENDEZVOUS_PORT"]))
 if role == "node":
     role = "master" if index == "0" else "worker"
 if role == "master":
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
+    server = socket.socket(family)
+    if family == socket.AF_UNIX:
+        if os.path.exists(address):
+            os.unlink(address)  # an earlier attempt's
+    else:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(address)
     server.listen(workers)
     server.settimeout(150)
     seen = []
@@ -65,12 +83,15 @@ if role == "master":
 else:
     for _ in range(1500):
         try:
-            conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+            conn = socket.socket(family)
+            conn.settimeout(2)
+            conn.connect(address)
             break
         except OSError:
+            conn.close()
             time.sleep(0.1)
     else:
-        sys.exit(f"worker {index}: no master on 127.0.0.1:{port}")
+        sys.exit(f"worker {index}: no master at {address}")
     conn.sendall(f"{os.environ.get('HOSTNAME', '?')}".encode())
     conn.close()
     print(f"worker {index} joined", flush=True)
@@ -82,7 +103,8 @@ def node_command(role: str, workers: int, x: str = "") -> list[str]:
 
 
 def require(name: str) -> None:
-    """Skip (fail where CI requires it) when controller ``name`` is not built."""
+    """Skip (fail where CI requires it) when controller ``name`` is not built. CI builds the
+    training operator in a stage of its own (.ci/run), so it has its own variable."""
     why = controllers.missing(name)
     if why is not None and os.environ.get("TUNEOP_E2E_BUILD") == "1":
         what = "training-operator" if name == "training-operator" else "jobset trainer pipelines"
@@ -90,10 +112,14 @@ def require(name: str) -> None:
         why = controllers.missing(name)
     if why is None:
         return
-    message = f"{name} not built (missing {why}): run {controllers.BUILD_SCRIPT.name}"
-    if name != "training-operator":
-        message += " (or TUNEOP_E2E_BUILD=1)"
-    if os.environ.get("TUNEOP_E2E_REQUIRE_CONTROLLERS") == "1":
+    script = controllers.BUILD_SCRIPT.name
+    if name == "training-operator":
+        script += " training-operator"
+    message = f"{name} not built (missing {why}): run {script} (or TUNEOP_E2E_BUILD=1)"
+    variable = "TUNEOP_E2E_REQUIRE_CONTROLLERS"
+    if name == "training-operator":
+        variable = "TUNEOP_E2E_REQUIRE_TRAINING_OPERATOR"
+    if os.environ.get(variable) == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
@@ -114,6 +140,46 @@ def trainer_manager(
     with Trainer(cluster, tmp_path_factory.mktemp("trainer")) as running:
         assert isinstance(running, Trainer)
         yield running
+
+
+@pytest.fixture(scope="module")
+def training_operator(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrainingOperator]:
+    require("training-operator")
+    with TrainingOperator(cluster, tmp_path_factory.mktemp("training-operator")) as running:
+        assert isinstance(running, TrainingOperator)
+        yield running
+
+
+def pytorchjob_spec(folder: Path, x: str = "") -> dict[str, Any]:
+    """A PyTorchJob's spec: a Master and 2 Workers (containers ``pytorch``, the operator's
+    default), meeting at the socket ``folder/<MASTER_ADDR>`` (the module's docstring)."""
+
+    def replica(role: str, replicas: int) -> dict[str, Any]:
+        pod = {
+            "name": "pytorch",
+            "image": "python:3.11",
+            "command": node_command(role, 2, x),
+            "env": [
+                {"name": "RENDEZVOUS_DIR", "value": str(folder)},
+                {"name": "PYTHONUNBUFFERED", "value": "1"},
+            ],
+        }
+        return {
+            "replicas": replicas,
+            "restartPolicy": "Never",
+            "template": {"spec": {"containers": [pod]}},
+        }
+
+    return {"pytorchReplicaSpecs": {"Master": replica("master", 1), "Worker": replica("worker", 2)}}
+
+
+@contextmanager
+def rendezvous_dir() -> Iterator[Path]:
+    """A short folder for the masters' sockets (a socket's path has at most 107 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="rdv-") as folder:
+        yield Path(folder)
 
 
 def container(name: str, command: list[str], port: int) -> dict[str, Any]:
