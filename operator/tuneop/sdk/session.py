@@ -52,7 +52,7 @@ RUNNER_IMAGE = METRICS_IMAGE
 def _wire(value: Any) -> Any:
     """A value as the YAML holds it: models by their camelCase names, nulls left out."""
     if isinstance(value, BaseModel):
-        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return value.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
     if isinstance(value, Mapping):
         return {k: _wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -189,6 +189,12 @@ class Session:
         """The same session with spec fields changed (``total_trials=60``), checked again."""
         spec = {**spec_to_wire(self.spec), **{_wire_name(k): _wire(v) for k, v in fields.items()}}
         return Session.of(parse_manifest({**self.manifest(), "spec": spec}))
+
+    def in_namespace(self, namespace: str) -> Session:
+        """The same session in ``namespace`` (checked as a manifest's)."""
+        doc = self.manifest()
+        doc["metadata"]["namespace"] = namespace
+        return Session.of(parse_manifest(doc))
 
     def run(
         self,

@@ -46,7 +46,9 @@ def _model(kind: type[BaseModel], where: str, data: dict[str, Any]) -> Any:
     try:
         return kind.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as err:
-        raise SpecError([f"{where}{p}" for p in format_validation_error(err)]) from None
+        # The problems name the field as under spec (spec.min): here, under ``where``.
+        problems = [p.removeprefix("spec.") for p in format_validation_error(err)]
+        raise SpecError([f"{where}{p}" for p in problems]) from None
 
 
 def Int(  # noqa: N802 (named as the YAML's type, as a class would be)
