@@ -136,7 +136,9 @@ class ClusterSession:
             raise SessionError(f"cannot suspend {self.ref.key}: {err}") from None
 
 
-def submit(session: Session, kubeconfig: str | None = None, dry_run: bool = False) -> ClusterSession:
+def submit(
+    session: Session, kubeconfig: str | None = None, dry_run: bool = False
+) -> ClusterSession:
     """Apply ``session`` to the cluster of ``kubeconfig`` (else in-cluster, else the
     default kubeconfig); ``dry_run`` has the API server validate it without keeping it."""
     if missing_module("kubernetes") is not None:

@@ -106,7 +106,9 @@ def run_local(
     except UnsafePath as err:
         raise SessionError(str(err)) from None
     if loop.archived is not None:
-        notices.append(f"starting {loop.ref.name} over: the previous results moved to {loop.archived}")
+        notices.append(
+            f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
+        )
     key = session.ref.key
     if loop.finished():
         line = finished_line(loop.ref.name, loop.prev, str(loop.folder))

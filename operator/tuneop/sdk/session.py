@@ -230,4 +230,5 @@ class Session:
         return hash((self.ref.namespace, self.ref.name))
 
     def __repr__(self) -> str:
-        return f"Session({self.ref.key!r}, {self.spec.optimizer.type}, objective={self.spec.objective.metric!r})"
+        kind, metric = self.spec.optimizer.type, self.spec.objective.metric
+        return f"Session({self.ref.key!r}, {kind}, objective={metric!r})"

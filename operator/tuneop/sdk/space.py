@@ -51,16 +51,14 @@ def _model(kind: type[BaseModel], where: str, data: dict[str, Any]) -> Any:
         raise SpecError([f"{where}{p}" for p in problems]) from None
 
 
-def Int(  # noqa: N802 (named as the YAML's type, as a class would be)
-    name: str, min: int, max: int, *, step: int | None = None, log: bool = False
-) -> Parameter:
+def Int(name: str, min: int, max: int, *, step: int | None = None, log: bool = False) -> Parameter:
     """``type: int`` from ``min`` to ``max`` inclusive, on a ``step`` grid or a ``log`` scale."""
     data = {"name": name, "type": "int", "min": min, "max": max, "step": step, "log": log or None}
     result: Parameter = _model(Parameter, f"searchSpace[{name}].", data)
     return result
 
 
-def Float(  # noqa: N802
+def Float(
     name: str,
     min: float,
     max: float,
@@ -84,7 +82,7 @@ def Float(  # noqa: N802
     return result
 
 
-def Categorical(name: str, values: Sequence[Scalar]) -> Parameter:  # noqa: N802
+def Categorical(name: str, values: Sequence[Scalar]) -> Parameter:
     """``type: categorical``: one of ``values``."""
     data = {"name": name, "type": "categorical", "values": list(values)}
     result: Parameter = _model(Parameter, f"searchSpace[{name}].", data)
