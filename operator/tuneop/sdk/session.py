@@ -111,9 +111,11 @@ class Session:
             spec["optimizer"] = {"type": optimizer} if isinstance(optimizer, str) else optimizer
         if total_trials is not None:
             spec["totalTrials"] = total_trials
-        runner = _runner(function, command, image, env or {})
         given = {_wire_name(k): v for k, v in fields.items()}
-        if runner and "template" not in given and "trialResource" not in given:
+        # A template or a trial resource describes the pod: the runner names no image then.
+        pod = "template" in given or "trialResource" in given
+        runner = _runner(function, command, None if pod else image, env or {})
+        if runner:
             spec["runner"] = {**runner, **_wire(given.pop("runner", {}))}
         spec.update(given)
         doc = {
