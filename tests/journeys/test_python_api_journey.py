@@ -13,18 +13,9 @@ import json
 import re
 
 import pytest
-from user import BIN, REPO, Seen, User, python_blocks
+from user import REPO, Seen, User, notebook_argv, python_blocks
 
 DOC = REPO / "docs" / "python-api.md"
-# One namespace named __main__ for every cell, as a notebook's kernel keeps it.
-KERNEL = """
-import json, sys
-cells = json.load(sys.stdin)
-namespace = {"__name__": "__main__"}
-for i, cell in enumerate(cells):
-    print(f"--- cell {i}", flush=True)
-    exec(compile(cell, f"<cell {i}>", "exec"), namespace)
-"""
 
 
 def notebook_cells() -> list[str]:
@@ -34,7 +25,7 @@ def notebook_cells() -> list[str]:
 
 
 def run_cells(user: User, cells: list[str]) -> tuple[Seen, list[str]]:
-    seen = user.run([str(BIN / "python"), "-c", KERNEL], stdin=json.dumps(cells), timeout=600)
+    seen = user.run(notebook_argv(), stdin=json.dumps(cells), timeout=600)
     outputs = re.split(r"^--- cell \d+\n", seen.out, flags=re.M)[1:]
     return seen, outputs
 

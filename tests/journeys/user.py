@@ -29,6 +29,7 @@ __all__ = [
     "Seen",
     "User",
     "doc_block",
+    "notebook_argv",
     "python_blocks",
     "shell_blocks",
 ]
@@ -83,6 +84,23 @@ def shell_blocks(doc: Path, fence: re.Pattern[str] = FENCE) -> list[Block]:
 def python_blocks(doc: Path) -> list[Block]:
     """Every fenced Python block of a Markdown file (a notebook's cells), with its marker."""
     return shell_blocks(doc, PYTHON_FENCE)
+
+
+# A notebook's kernel: the cells (JSON on stdin) run in order in one namespace named
+# __main__, with the folder it starts in on sys.path; a line before each cell's output.
+_KERNEL = """
+import json, sys
+cells = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+for i, cell in enumerate(cells):
+    print(f"--- cell {i}", flush=True)
+    exec(compile(cell, f"<cell {i}>", "exec"), namespace)
+"""
+
+
+def notebook_argv() -> list[str]:
+    """The command that runs a notebook's cells given as a JSON list on its stdin."""
+    return [str(BIN / "python"), "-c", _KERNEL]
 
 
 def doc_block(doc: str, block_id: str) -> str:

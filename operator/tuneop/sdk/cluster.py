@@ -20,10 +20,12 @@ from types import TracebackType
 from typing import Any
 
 from tuneop.api.session import Session, SessionRef
+from tuneop.api.spec import Parameter
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.cli.cluster import ClusterRun, leaderboard_records
 from tuneop.cli.inputs import UsageError
 from tuneop.core.extras import missing_module, needs
+from tuneop.core.results.records import Record
 from tuneop.ports import SessionGone
 from tuneop.sdk.results import Progress, Results, SessionError
 
@@ -32,6 +34,18 @@ __all__ = ["POLL_SECONDS", "ClusterSession", "submit"]
 POLL_SECONDS = 1.0
 # API errors in a row (the server restarting, a network blip) before following gives up.
 MAX_READ_FAILURES = 30
+
+
+def _as_declared(records: list[Record], space: list[Parameter]) -> list[Record]:
+    """The records with each float parameter a float again: the API server writes a
+    whole-number float as an integer (-1.0 comes back as -1)."""
+    floats = {p.name for p in space if p.type == "float"}
+    for r in records:
+        params = r.get("params") or {}
+        for name in floats & params.keys():
+            if isinstance(params[name], int) and not isinstance(params[name], bool):
+                params[name] = float(params[name])
+    return records
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -118,7 +132,7 @@ class ClusterSession:
         status = self.status()
         session = self._run.session
         if redis_url is None:
-            records = leaderboard_records(session, status)
+            records = _as_declared(leaderboard_records(session, status), session.spec.search_space)
             return Results.of(self.ref.key, status, records)
         from tuneop.cli.results import fetch_results
 
