@@ -15,6 +15,7 @@ read; instead of printed notices the ``Results`` carry them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from tuneop.api.session import Session, SessionRef
-from tuneop.api.spec import SpecError
+from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.assembly.folders import ForeignResults, UnsafePath, load_records
@@ -80,7 +81,11 @@ def run_local(
     warm_workers: bool = True,
 ) -> Results:
     """Run (or resume) ``session`` here; its results when it ends. ``fresh`` moves an
-    earlier run's folder aside first; ``max_parallel`` overrides the spec's."""
+    earlier run's folder aside first; ``max_parallel`` overrides the spec's (a run's
+    setting: the folder stays the session's, as with ``tuneop run --max-parallel``)."""
+    if max_parallel is not None:  # as tuneop run --max-parallel: checked, then set up
+        wire = {**spec_to_wire(session.spec), "maxParallel": max_parallel}
+        session = dataclasses.replace(session, spec=parse_spec(wire))
     setup = _setup(session)
     notices = list(setup.notices)
     root = Path(results_dir)
@@ -95,7 +100,7 @@ def run_local(
             clock=SYSTEM_CLOCK,
             cwd=Path.cwd(),
             search_path=sys.path,
-            max_parallel=max_parallel or setup.max_parallel,
+            max_parallel=setup.max_parallel,
             fresh=fresh,
             warm_start=warm_start,
             warm_workers=warm_workers,

@@ -15,7 +15,7 @@ runs it here (``tuneop.sdk.local``), ``submit`` applies it to a cluster
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,10 @@ def _wire_name(name: str) -> str:
 
 
 def _runner(
-    function: Any, command: Sequence[str] | None, image: str | None, env: Mapping[str, str]
+    function: Callable[..., Any] | str | None,
+    command: Sequence[str] | None,
+    image: str | None,
+    env: Mapping[str, str],
 ) -> dict[str, Any]:
     runner: dict[str, Any] = {}
     if image is not None:
@@ -92,7 +95,7 @@ class Session:
         objective: Objective | str | None = None,
         optimizer: Optimizer | str | None = None,
         total_trials: int | None = None,
-        function: Any = None,
+        function: Callable[..., Any] | str | None = None,
         command: Sequence[str] | None = None,
         image: str | None = RUNNER_IMAGE,
         env: Mapping[str, str] | None = None,
