@@ -24,6 +24,7 @@ from tuneop.api.spec import Parameter
 from tuneop.api.status import SessionStatus, status_from_wire
 from tuneop.cli.cluster import ClusterRun, leaderboard_records
 from tuneop.cli.inputs import UsageError
+from tuneop.cli.text import clean
 from tuneop.core.extras import missing_module, needs
 from tuneop.core.results.records import Record
 from tuneop.ports import SessionGone
@@ -96,7 +97,8 @@ class ClusterSession:
             except Exception as err:  # transient: the server restarting, a network blip
                 failures += 1
                 if failures >= MAX_READ_FAILURES:
-                    raise SessionError(f"cannot read session {self.ref.key}: {err}") from None
+                    why = clean(str(err) or type(err).__name__, 200)
+                    raise SessionError(f"cannot read session {self.ref.key}: {why}") from None
                 sleep(poll_seconds)
                 continue
             seen = status.model_dump(exclude={"conditions"})
@@ -147,7 +149,8 @@ class ClusterSession:
         try:
             self._run.suspend()
         except Exception as err:  # whatever the client raises: one line
-            raise SessionError(f"cannot suspend {self.ref.key}: {err}") from None
+            why = clean(str(err) or type(err).__name__, 200)
+            raise SessionError(f"cannot suspend {self.ref.key}: {why}") from None
 
 
 def submit(

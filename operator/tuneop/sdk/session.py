@@ -146,7 +146,9 @@ class Session:
         except YamlBudgetError as err:
             raise SpecError([f"manifest: YAML past its bounds: {err.rule}"]) from None
         except yaml.YAMLError as err:
-            raise SpecError([f"manifest: not valid YAML ({type(err).__name__})"]) from None
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise SpecError([f"manifest: not valid YAML{where}"]) from None
         sessions = [d for d in docs if isinstance(d, dict) and d.get("kind") == KIND]
         if len(sessions) != 1:
             raise SpecError([f"manifest: expected one {KIND}, found {len(sessions)}"])
