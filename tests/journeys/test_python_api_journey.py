@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 from user import REPO, Seen, User, notebook_argv, python_blocks
@@ -122,3 +125,44 @@ def test_an_interrupted_python_run_resumes_where_it_stopped(user: User) -> None:
     assert re.search(r"first Cancelled [4-9]\b", outputs[1]), seen
     assert "second Succeeded 30" in outputs[2], seen
     assert re.match(r"resuming quickstart: \d+ of 30 trials kept, \d+ to run", outputs[3]), seen
+
+
+SLOW = "import time\n\n\ndef slow(params):\n    time.sleep(0.5)\n    return {'loss': params['x']}\n"
+SLOW_SESSION = (
+    "import slow\n"
+    "from tuneop.sdk import Int, Session\n"
+    "session = Session('slow', objective='loss', space=[Int('x', 0, 19)], optimizer='grid',\n"
+    "                  function=slow.slow, max_parallel=2)\n"
+    "results = session.run()\n"
+    "print('ended', results.phase, results.status.trials.succeeded, results.notices)\n"
+)
+
+
+def test_a_notebooks_interrupt_cancels_the_run_and_the_next_run_resumes(user: User) -> None:
+    user.write("slow.py", SLOW)
+    cells = user.write("cells.json", json.dumps([SLOW_SESSION]))
+    with cells.open() as stdin:
+        proc = subprocess.Popen(
+            notebook_argv(),
+            cwd=user.cwd,
+            env=user.env,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    trials = user.path("tuneop-results/slow/trials")
+    deadline = time.monotonic() + 120
+    while len(list(trials.glob("trial-*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # the notebook's interrupt button
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    ended = re.search(r"^ended Cancelled (\d+) (.*)$", out, flags=re.M)
+    assert ended and 2 <= int(ended[1]) < 20, out + err
+    assert "Cancelled: cancelled by the user" in ended[2], out + err
+    seen, outputs = run_cells(user, [SLOW_SESSION])
+    assert seen.code == 0, seen
+    assert re.search(r"ended Succeeded 20 \['resuming slow: \d+ of 20 trials kept", outputs[0]), (
+        seen
+    )
