@@ -53,7 +53,7 @@ def test_every_cell_of_the_page_runs_in_one_namespace(
     _, seen, outputs = notebook
     assert seen.code == 0, seen
     assert "Traceback" not in seen.err, seen
-    assert len(outputs) == len(notebook_cells()) >= 8
+    assert len(outputs) == len(notebook_cells()) >= 9
 
 
 @pytest.mark.parametrize(
@@ -62,6 +62,8 @@ def test_every_cell_of_the_page_runs_in_one_namespace(
         # The Python session is the YAML file's, and says so as YAML.
         "Session('default/quickstart', grid, objective='loss')",
         "objective: tuneop_runner.objectives.functions:quadratic",
+        # A change is a new session, checked again.
+        "1200 False",
         # The quickstart ran here to its end, its best where the quadratic's minimum is.
         "Succeeded 30 trials, exit code 0",
         "best {'x': 3, 'y': -1.0} 0.0",
