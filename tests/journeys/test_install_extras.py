@@ -15,9 +15,17 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from user import REPO, Seen, User, doc_block
+from user import REPO, Seen, User, doc_block, notebook_argv
 
-HEAVY = {"kubernetes", "kopf", "plotly", "scipy", "kubernetes-validate", "prometheus-client"}
+HEAVY = {
+    "kubernetes",
+    "kopf",
+    "plotly",
+    "scipy",
+    "kubernetes-validate",
+    "prometheus-client",
+    "pandas",
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,33 @@ def test_a_qmc_session_without_scipy_is_refused_naming_the_qmc_extra(bare: User)
     bare.write("qmc.yaml", text.replace("type: random", "type: qmc"))
     one_error_line(tuneop(bare, "plan", "qmc.yaml"), "qmc")
     one_error_line(tuneop(bare, "run", "qmc.yaml", "--local"), "qmc")
+
+
+def test_the_python_api_runs_without_pandas_and_its_dataframe_names_the_extra(
+    bare: User,
+) -> None:
+    cells = [
+        "from tuneop.sdk import Session, SessionError\n"
+        "results = Session.from_file('examples/quickstart.yaml').run('r4')\n"
+        "print(results.phase, len(results.trials))\n"
+        "try:\n"
+        "    results.to_dataframe()\n"
+        "except SessionError as err:\n"
+        "    print(err)\n"
+        "try:\n"
+        "    Session.from_file('examples/quickstart.yaml').submit()\n"
+        "except SessionError as err:\n"
+        "    print(err)\n"
+    ]
+    python = str(bare.cwd / ".venv" / "bin" / "python")
+    seen = bare.run([python, "-c", notebook_argv()[2]], stdin=json.dumps(cells), timeout=600)
+    assert seen.code == 0, seen
+    assert "Succeeded 30" in seen.out, seen
+    assert (
+        "Results.to_dataframe() needs pandas, which this Python does not have;"
+        " install it with pip install 'tuneop[dataframe]'"
+    ) in seen.out, seen
+    assert "needs kubernetes" in seen.out and "pip install 'tuneop[operator]'" in seen.out, seen
 
 
 def test_a_template_session_is_checked_without_kubernetes_validate(bare: User) -> None:

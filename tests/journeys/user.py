@@ -29,6 +29,8 @@ __all__ = [
     "Seen",
     "User",
     "doc_block",
+    "notebook_argv",
+    "python_blocks",
     "shell_blocks",
 ]
 
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 FENCE = re.compile(r"^```(sh|bash|shell|console)\s*$")
+PYTHON_FENCE = re.compile(r"^```python\s*$")
 MARKER = re.compile(r"^<!--\s*(journey|not run):\s*(.+?)\s*-->\s*$")
 
 
@@ -51,13 +54,13 @@ class Block:
     value: str  # the journey id or the reason
 
 
-def shell_blocks(doc: Path) -> list[Block]:
+def shell_blocks(doc: Path, fence: re.Pattern[str] = FENCE) -> list[Block]:
     """Every fenced shell block of a Markdown file, with its marker if it has one."""
     lines = doc.read_text().splitlines()
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
-        if FENCE.match(lines[i]):
+        if fence.match(lines[i]):
             start = i
             body: list[str] = []
             i += 1
@@ -78,9 +81,32 @@ def shell_blocks(doc: Path) -> list[Block]:
     return blocks
 
 
+def python_blocks(doc: Path) -> list[Block]:
+    """Every fenced Python block of a Markdown file (a notebook's cells), with its marker."""
+    return shell_blocks(doc, PYTHON_FENCE)
+
+
+# A notebook's kernel: the cells (JSON on stdin) run in order in one namespace named
+# __main__, with the folder it starts in on sys.path; a line before each cell's output.
+_KERNEL = """
+import json, sys
+cells = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+for i, cell in enumerate(cells):
+    print(f"--- cell {i}", flush=True)
+    exec(compile(cell, f"<cell {i}>", "exec"), namespace)
+"""
+
+
+def notebook_argv() -> list[str]:
+    """The command that runs a notebook's cells given as a JSON list on its stdin."""
+    return [str(BIN / "python"), "-c", _KERNEL]
+
+
 def doc_block(doc: str, block_id: str) -> str:
     """The text of the block marked ``<!-- journey: block_id -->`` in ``doc``."""
-    found = [b for b in shell_blocks(REPO / doc) if b.kind == "journey" and b.value == block_id]
+    blocks = [*shell_blocks(REPO / doc), *python_blocks(REPO / doc)]
+    found = [b for b in blocks if b.kind == "journey" and b.value == block_id]
     assert len(found) == 1, f"{doc} has {len(found)} blocks marked journey: {block_id}"
     return found[0].text
 

@@ -51,6 +51,7 @@ __all__ = [
     "LocalRun",
     "SessionBar",
     "run_local",
+    "stop_on_signals",
 ]
 
 # What Ctrl-C, timeout(1), systemd, CI runners and a closed terminal send.
@@ -58,7 +59,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[None]:
+def stop_on_signals() -> Iterator[None]:
     """Each stop signal interrupts the loop once (as Ctrl-C does); later ones are ignored
     so the clean-up that follows is not itself interrupted."""
     fired: list[int] = []
@@ -211,5 +212,5 @@ def run_local(
     def update(status: SessionStatus) -> None:
         bar.update(status, spec.objective.metric)
 
-    status = loop.run(bar.shown(), update, announce, _stop_on_signals())
+    status = loop.run(bar.shown(), update, announce, stop_on_signals())
     return LocalRun(status=status, session_dir=loop.folder, events=events.seen)
