@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from tuneop.api import rules as R
+from tuneop.api.conditions import conditions_problem
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error, nul_problems
 from tuneop.api.hyperband import Hyperband, hyperband_problem
@@ -361,6 +362,8 @@ class SessionSpec(_Model):
         o = self.optimizer
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
         space, several = self.search_space, self.multi_objective
+        if why := conditions_problem(space, o.hyperband.resource if o.hyperband else None):
+            raise ValueError(why)
         if why := hyperband_problem(o.type, o.hyperband, space, several, packs):
             raise ValueError(why)
         if o.type == "grid":

@@ -1,15 +1,16 @@
 """What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, the
 distribution of each normal or log-normal parameter, a trial resource's kind and how it
-is read. Every name from the spec is cleaned (control characters escaped) here."""
+is read, and when each conditional parameter is active. Every name from the spec is cleaned (control characters escaped) here."""
 
 from __future__ import annotations
 
+from tuneop.api.conditions import describe as describe_condition
 from tuneop.api.distributions import describe
 from tuneop.api.hyperband import schedule
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.text import clean
 
-__all__ = ["drawn_lines", "kind_lines", "schedule_lines"]
+__all__ = ["condition_lines", "drawn_lines", "kind_lines", "schedule_lines"]
 
 
 def schedule_lines(s: SessionSpec) -> list[str]:
@@ -30,6 +31,12 @@ def drawn_lines(s: SessionSpec) -> list[str]:
     """One line per normal or log-normal parameter: the distribution its values come from,
     as Katib's hyperopt service reads ``min`` and ``max`` (not bounds)."""
     return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
+
+
+def condition_lines(s: SessionSpec) -> list[str]:
+    """One line per conditional parameter: the values of its parents that make it active
+    (a trial where they do not hold has no value for it)."""
+    return [clean(f"{p.name}: {describe_condition(p)}") for p in s.search_space or [] if p.when]
 
 
 def kind_lines(s: SessionSpec) -> list[tuple[str, ...]]:
