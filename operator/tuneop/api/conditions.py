@@ -173,7 +173,9 @@ def conditions_problem(space: Sequence[Parameter], resource: str | None = None) 
     by_name = {p.name: p for p in space}
     for i, p in enumerate(space):
         if p.when and p.name == resource:
-            return f"searchSpace[{i}].when: the hyperband resource is in every trial, not conditional"
+            return (
+                f"searchSpace[{i}].when: the hyperband resource is in every trial, not conditional"
+            )
         if resource is not None and resource in p.condition():
             return f"searchSpace[{i}].when.{resource}: the hyperband resource cannot be a parent"
         for parent, values in p.condition().items():

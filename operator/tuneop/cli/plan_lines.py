@@ -1,6 +1,7 @@
 """What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, the
-distribution of each normal or log-normal parameter, a trial resource's kind and how it
-is read, and when each conditional parameter is active. Every name from the spec is cleaned (control characters escaped) here."""
+distribution of each normal or log-normal parameter, when each conditional parameter is
+active, a trial resource's kind and how it is read. Every name from the spec is cleaned
+(control characters escaped) here."""
 
 from __future__ import annotations
 

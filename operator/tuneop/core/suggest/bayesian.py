@@ -145,7 +145,9 @@ class SessionStudies:
             pending = [to_study(p, spec) for p in pending]
         usable = sorted((r for r in history if fits(r.params, dists, spec)), key=lambda r: r.trial)
         if spec.optimizer.type == "gp":
-            return _gp(spec, usable, [p for p in pending if fits(p, dists, spec)], first_trial, count)
+            return _gp(
+                spec, usable, [p for p in pending if fits(p, dists, spec)], first_trial, count
+            )
         kept = self._session(ref, spec)
         with kept.lock:
             if spec.optimizer.type == "cmaes":
@@ -321,5 +323,8 @@ def frozen_trial(
             system_attrs=attrs,
         )
     return create_trial(
-        params=r.params, distributions=of(dists, r.params), state=TrialState.FAIL, system_attrs=attrs
+        params=r.params,
+        distributions=of(dists, r.params),
+        state=TrialState.FAIL,
+        system_attrs=attrs,
     )
