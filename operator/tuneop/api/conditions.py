@@ -169,7 +169,11 @@ def conditions_problem(space: Sequence[Parameter], resource: str | None = None) 
     """Why the ``when`` of ``space``'s parameters cannot hold, as one line, or None.
 
     Hyperband's ``resource`` parameter is set on every trial and changed between rungs,
-    so it is neither conditional nor a parent."""
+    so it is neither conditional nor a parent. Parameter names are unique first: a parent
+    is found by its name."""
+    names = [p.name for p in space]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        return f"searchSpace: parameter names must be unique ({dupes[0]})"
     by_name = {p.name: p for p in space}
     for i, p in enumerate(space):
         if p.when and p.name == resource:
