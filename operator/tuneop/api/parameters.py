@@ -111,8 +111,6 @@ class Parameter(_Model):
     # None (left out): always active; the field stays out of older specs' fingerprints.
     when: dict[str, Scalar | list[Scalar]] | None = Field(
         default=None,
-        min_length=1,
-        max_length=MAX_WHEN_PARENTS,
         description=(
             "Active only when every parent named here has one of the values given"
             " (a value or a list); an inactive parameter is absent from the trial's params."
@@ -138,6 +136,8 @@ class Parameter(_Model):
 
     def _check_when(self) -> None:
         """A conditional parameter: parents named as parameters are, values a trial takes."""
+        if self.when is not None and not 1 <= len(self.when) <= MAX_WHEN_PARENTS:
+            raise ValueError(f"when: 1 to {MAX_WHEN_PARENTS} parents")
         for parent, values in self.condition().items():
             if not re.match(NAME_PATTERN, parent) or len(parent) > 63:
                 raise ValueError(f"when: parent names must match {NAME_PATTERN}")
