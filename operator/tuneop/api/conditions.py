@@ -117,10 +117,10 @@ def describe(p: Parameter) -> str:
 
 def active_set_problem(params: Mapping[str, Scalar], space: Sequence[Parameter]) -> str | None:
     """Why ``params`` is not exactly the active set its own values make, or None."""
-    want = set(project(space, params))
-    if missing := sorted(p.name for p in space if p.name in want - set(params)):
+    kept = project(space, params)
+    if missing := sorted(p.name for p in space if p.name not in params and is_active(p, kept)):
         return f"{missing[0]}: missing (active here, so it needs a value)"
-    if extra := sorted(set(params) - want):
+    if extra := sorted(set(params) - set(kept)):
         return f"{extra[0]}: inactive here (its when does not hold), so it takes no value"
     return None
 
