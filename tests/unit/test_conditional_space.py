@@ -32,6 +32,7 @@ from tuneop.core.jobs.manifests import job_manifest
 from tuneop.core.results.study import build_study, study_data
 from tuneop.core.suggest.bayesian import suggest
 from tuneop.core.suggest.hyperband import params as hyperband_params
+from tuneop.core.suggest.samplers import gp_available
 from tuneop.core.suggest.search import budget, grid_point, grid_size, point
 from tuneop.core.wire.contract import Outcome, TrialResult
 
@@ -290,6 +291,14 @@ def test_every_suggested_trial_holds_exactly_its_active_parameters(kind: str, se
     pending = [r.params for r in history[-3:]]
     more = suggest(s, history[:-3], pending, 14, 4)
     assert all(_exactly_active(s, p) for p in more), more
+
+
+@pytest.mark.skipif(not gp_available(), reason="PyTorch is not installed: pip install '.[gp]'")
+def test_gp_asks_define_by_run_past_its_random_start() -> None:
+    s = spec(searchSpace=SPACE, optimizer={"type": "gp", "seed": 5}, totalTrials=20)
+    history = _history(s, 12)  # GP's model leads from trial 10
+    assert all(_exactly_active(s, r.params) for r in history)
+    assert all(_exactly_active(s, p) for p in suggest(s, history, [], 12, 3))
 
 
 def test_nsga2_and_multi_objective_tpe_ask_define_by_run_too() -> None:
