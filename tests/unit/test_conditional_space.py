@@ -94,12 +94,13 @@ def _exactly_active(s: Any, params: dict[str, Any]) -> bool:
         pytest.param(
             [LR, {**MOMENTUM, "when": {"lr": 0.01}}],
             "searchSpace[1].when.lr: the parent must be categorical or an int of at most"
-            " 1024 values, not a continuous parameter (lr)",
+            " 1024 values (lr is continuous)",
             id="continuous-parent",
         ),
         pytest.param(
             [{"name": "n", "type": "int", "min": 0, "max": 5000}, {**LR, "when": {"n": 1}}],
-            "searchSpace[1].when.n: the parent must be categorical or an int of at most 1024",
+            "searchSpace[1].when.n: the parent must be categorical or an int of at most 1024"
+            " values (n has 5,001 values)",
             id="int-parent-too-wide",
         ),
         pytest.param(

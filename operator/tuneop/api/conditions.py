@@ -125,14 +125,21 @@ def active_set_problem(params: Mapping[str, Scalar], space: Sequence[Parameter])
     return None
 
 
-def _parent_problem(p: Parameter, parent: Parameter, values: Sequence[Scalar]) -> str | None:
-    """Why ``parent`` cannot decide ``p``, or why a value is not one it takes, or None."""
+def _parent_problem(parent: Parameter, values: Sequence[Scalar]) -> str | None:
+    """Why ``parent`` cannot decide a parameter, or a value is not one it takes, or None."""
     size = parent.grid_size()
     discrete = parent.type == "categorical" or (parent.type == "int" and not parent.gaussian)
     if not discrete or size is None or size > MAX_CATEGORICAL_VALUES:
+        # A continuous draw would meet a condition with probability zero; a wide int
+        # would make a grid's counts (one per value of each parent) large.
+        why = (
+            f"{parent.name} has {size:,} values"
+            if discrete and size
+            else f"{parent.name} is continuous"
+        )
         return (
-            f"the parent must be categorical or an int of at most {MAX_CATEGORICAL_VALUES}"
-            f" values, not a continuous parameter ({parent.name})"
+            f"the parent must be categorical or an int of at most"
+            f" {MAX_CATEGORICAL_VALUES} values ({why})"
         )
     takes = {_key(parent.grid_value(k)) for k in range(size)}
     for v in values:
@@ -186,7 +193,7 @@ def conditions_problem(space: Sequence[Parameter], resource: str | None = None) 
             field = f"searchSpace[{i}].when.{parent}"
             if parent not in by_name:
                 return f"{field}: must name a parameter of searchSpace ({parent} is not one)"
-            if why := _parent_problem(p, by_name[parent], values):
+            if why := _parent_problem(by_name[parent], values):
                 return f"{field}: {why}"
     if cycle := _cycle(space):
         first = next(i for i, p in enumerate(space) if p.name == cycle[0])
