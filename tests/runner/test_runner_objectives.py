@@ -54,6 +54,21 @@ def test_sphere_sums_squares(params: dict[str, object], value: float) -> None:
 
 
 @pytest.mark.parametrize(
+    ("params", "loss"),
+    [
+        ({"optimizer": "adam", "lr": 0.01, "beta1": 0.95}, 0.0),
+        ({"optimizer": "sgd", "lr": 0.01, "momentum": 0.9}, 0.1),
+        ({"optimizer": "sgd", "lr": 0.1, "momentum": 0.4}, 1.0 + 1.0 + 0.1),
+    ],
+    ids=["adam-minimum", "sgd-best", "sgd-away"],
+)
+def test_conditional_scores_each_optimizer_on_its_own_parameter(
+    params: dict[str, object], loss: float
+) -> None:
+    assert functions.conditional(params)["loss"] == pytest.approx(loss)
+
+
+@pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: functions.branin({"x1": 1.0}), "parameter 'x2' is missing"),
@@ -65,8 +80,30 @@ def test_sphere_sums_squares(params: dict[str, object], value: float) -> None:
             lambda: arbitrage.backtest({**ARBITRAGE_BASE, "min_spread_pct": 1, "seed": 1.5}),
             "parameter 'seed' must be an integer",
         ),
+        (
+            lambda: functions.conditional({"optimizer": "adam", "lr": 0.01, "momentum": 0.9}),
+            "parameter 'momentum' is not used with optimizer adam",
+        ),
+        (
+            lambda: functions.conditional({"optimizer": "sgd", "lr": 0.01}),
+            "parameter 'momentum' is missing",
+        ),
+        (
+            lambda: functions.conditional({"optimizer": "rmsprop", "lr": 0.01}),
+            "parameter 'optimizer' must be sgd or adam",
+        ),
     ],
-    ids=["missing", "string", "bool", "sphere-string", "arbitrage-missing", "non-integer-seed"],
+    ids=[
+        "missing",
+        "string",
+        "bool",
+        "sphere-string",
+        "arbitrage-missing",
+        "non-integer-seed",
+        "conditional-inactive-given",
+        "conditional-active-missing",
+        "conditional-unknown-optimizer",
+    ],
 )
 def test_bad_params_raise_value_errors_naming_the_param(call: object, message: str) -> None:
     assert callable(call)

@@ -18,15 +18,22 @@ REF = SessionRef("ns", "s", uid="u1")
 
 
 def bayes_spec(
-    seed: int = 1, categorical: bool = False, sampler: str = "", kind: str = "bayesian"
+    seed: int = 1,
+    categorical: bool = False,
+    sampler: str = "",
+    kind: str = "bayesian",
+    conditional: bool = False,
 ) -> Any:
-    """A spec of optimizer ``kind``; with a ``sampler`` (tpe, nsga2), of two objectives."""
+    """A spec of optimizer ``kind``; with a ``sampler`` (tpe, nsga2), of two objectives;
+    ``conditional``: with ``y``, a parameter only when the categorical ``c`` is ``a``."""
     space: list[dict[str, Any]] = [
         {"name": "x1", "type": "float", "min": -5, "max": 10},
         {"name": "x2", "type": "int", "min": 0, "max": 15},
     ]
-    if categorical:
+    if categorical or conditional:
         space.append({"name": "c", "type": "categorical", "values": ["a", "b", 3]})
+    if conditional:
+        space.append({"name": "y", "type": "float", "min": 0, "max": 1, "when": {"c": "a"}})
     data: dict[str, Any] = {
         "objective": {"metric": "value"},
         "searchSpace": space,
@@ -74,7 +81,22 @@ def bayes_spec(
 def test_cached_suggestions_equal_a_fresh_rebuild(
     kind: str, seed: int, categorical: bool, parallel: int, fail_rate: float, sampler: str
 ) -> None:
-    spec = bayes_spec(seed, categorical, sampler, kind)
+    _play(bayes_spec(seed, categorical, sampler, kind), seed, parallel, fail_rate, sampler)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sampler"),
+    [("bayesian", ""), ("bayesian", "tpe"), ("bayesian", "nsga2"), ("cmaes", "")],
+    ids=["tpe", "two_objectives_mo_tpe", "two_objectives_nsga2", "cmaes"],
+)
+def test_cached_suggestions_equal_a_fresh_rebuild_in_a_conditional_space(
+    kind: str, sampler: str
+) -> None:
+    _play(bayes_spec(8, sampler=sampler, kind=kind, conditional=True), 8, 3, 0.2, sampler)
+
+
+def _play(spec: Any, seed: int, parallel: int, fail_rate: float, sampler: str) -> None:
+    """25 rounds of a session: the kept study asks what a fresh rebuild asks each time."""
     cached = partial(SessionStudies().suggest, REF)
     rng = random.Random(seed)
     history: list[TrialResult] = []

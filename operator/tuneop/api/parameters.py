@@ -12,6 +12,10 @@ distinct values, a normal draw's spread) are checked here, with the cross-field 
 API server also checks at apply (``tuneop.api.rules``). Values reach a trial as
 JSON, so they are bounded and may not hold control characters.
 
+A parameter with ``when`` exists only when its parents hold the values named there
+(``when: {optimizer: sgd}``, or a list of values); its own rules are checked here,
+the ones across parameters (parents, their values, cycles) in ``tuneop.api.conditions``.
+
 Bounds are numbers, never booleans (``min: true`` is refused), and of a size
 the samplers can act on: a float range within ±``MAX_MAGNITUDE`` (so that
 ``max - min`` is finite: Optuna and numpy draw ``min + u * (max - min)``), an
@@ -37,6 +41,7 @@ __all__ = [
     "MAX_MAGNITUDE",
     "MAX_PARAMETERS",
     "MAX_TRIALS",
+    "MAX_WHEN_PARENTS",
     "NAME_PATTERN",
     "Parameter",
     "Scalar",
@@ -47,6 +52,7 @@ Scalar = int | float | str | bool  # a parameter value: what a trial's params ma
 
 MAX_PARAMETERS = 32
 MAX_CATEGORICAL_VALUES = 1024
+MAX_WHEN_PARENTS = 8  # parents of one conditional parameter
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # A session's trial budget. The status ledger keeps index ranges, so its size does not
 # grow with the budget; what grows is the result store (about 1 KiB per trial in Redis
@@ -102,6 +108,14 @@ class Parameter(_Model):
         max_length=MAX_CATEGORICAL_VALUES,
         description="The choices of a categorical parameter.",
     )
+    # None (left out): always active; the field stays out of older specs' fingerprints.
+    when: dict[str, Scalar | list[Scalar]] | None = Field(
+        default=None,
+        description=(
+            "Active only when every parent named here has one of the values given"
+            " (a value or a list); an inactive parameter is absent from the trial's params."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Parameter:
@@ -113,7 +127,27 @@ class Parameter(_Model):
             self._check_range()
             self._check_scale()
             self._check_distribution()
+        self._check_when()
         return self
+
+    def condition(self) -> dict[str, list[Scalar]]:
+        """``when`` with every parent's values as a list ({} for an unconditional one)."""
+        return {k: v if isinstance(v, list) else [v] for k, v in (self.when or {}).items()}
+
+    def _check_when(self) -> None:
+        """A conditional parameter: parents named as parameters are, values a trial takes."""
+        if self.when is not None and not 1 <= len(self.when) <= MAX_WHEN_PARENTS:
+            raise ValueError(f"when: 1 to {MAX_WHEN_PARENTS} parents")
+        for parent, values in self.condition().items():
+            if not re.match(NAME_PATTERN, parent) or len(parent) > 63:
+                raise ValueError(f"when: parent names must match {NAME_PATTERN}")
+            if parent == self.name:
+                raise ValueError(f"when.{parent}: a parameter cannot be its own parent")
+            if not values or len(values) > MAX_CATEGORICAL_VALUES:
+                raise ValueError(f"when.{parent}: 1 to {MAX_CATEGORICAL_VALUES} values")
+            for v in values:
+                if problem := scalar_problem(v):
+                    raise ValueError(f"when.{parent}: {problem}")
 
     @property
     def gaussian(self) -> bool:
@@ -190,6 +224,17 @@ class Parameter(_Model):
             if value is not None and abs(value) > bound:
                 return f"{field}: must be within the range of {shown}"
         return None
+
+    def grid_value(self, k: int) -> Scalar:
+        """The ``k``-th grid value (categorical: the ``k``-th choice)."""
+        if self.type == "categorical":
+            assert self.values is not None
+            return self.values[k]
+        assert self.min is not None
+        step = self.step if self.step is not None else 1.0
+        v = self.min + k * step
+        # 0.1 + 0.2 style noise would make grid points look distinct from what was written.
+        return round(v) if self.type == "int" else round(v, 12)
 
     def grid_size(self) -> int | None:
         """Number of grid points, or None when the parameter has no grid (float without

@@ -82,6 +82,7 @@ def pbt_problem(
     settings: Pbt | None,
     several_objectives: bool,
     packs: bool,
+    conditional: bool = False,
 ) -> str | None:
     """Why ``optimizer``'s pbt settings do not fit the session, as one line, or None."""
     if kind != "pbt":
@@ -92,6 +93,8 @@ def pbt_problem(
         return "optimizer.type: pbt ranks one objective, not several"
     if packs:  # each trial has its own parent and checkpoint folder
         return "optimizer.type: pbt runs one trial per Job (no workers, trialsPerJob)"
+    if conditional:  # a member's params are perturbed in place: its set must not change
+        return "optimizer.type: pbt perturbs every parameter of a member: no searchSpace[].when"
     return None
 
 

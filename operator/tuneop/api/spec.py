@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from tuneop.api import rules as R
+from tuneop.api.conditions import conditional, conditions_problem
 from tuneop.api.early_stopping import EarlyStopping
 from tuneop.api.errors import SpecError, format_validation_error, nul_problems
 from tuneop.api.hyperband import Hyperband, hyperband_problem
@@ -355,10 +356,6 @@ class SessionSpec(_Model):
         """A session that searches: unique names, a budget, a finite grid, a fitting warm start."""
         if not self.search_space:
             raise ValueError(R.SEARCH_OR_TRIALS.message)
-        names = [p.name for p in self.search_space]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"searchSpace: parameter names must be unique ({dupes[0]})")
         drawn = [(i, p.name) for i, p in enumerate(self.search_space) if p.gaussian]
         if drawn and self.optimizer.type not in ("random", "qmc", "bayesian", "hyperband"):
             rule = R.DISTRIBUTION_OPTIMIZER.message.replace("[]", f"[{drawn[0][0]}]")
@@ -366,8 +363,11 @@ class SessionSpec(_Model):
         o = self.optimizer
         packs = self.workers is not None or (self.trials_per_job or 1) > 1
         space, several = self.search_space, self.multi_objective
+        # Names unique, and each when naming parents that can decide it.
+        if why := conditions_problem(space, o.hyperband.resource if o.hyperband else None):
+            raise ValueError(why)
         if why := hyperband_problem(o.type, o.hyperband, space, several, packs) or pbt_problem(
-            o.type, o.pbt, several, packs
+            o.type, o.pbt, several, packs, conditional(space)
         ):
             raise ValueError(why)
         if o.type == "grid":

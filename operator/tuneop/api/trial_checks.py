@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from tuneop.api import rules as R
+from tuneop.api.conditions import conditional, conditional_grid
 from tuneop.api.parameters import MAX_TRIALS, NAME_PATTERN, Parameter, Scalar, scalar_problem
 
 __all__ = ["explicit_trials_problem", "grid_problem"]
@@ -23,6 +24,8 @@ def grid_problem(space: list[Parameter], total_trials: int | None) -> str | None
             rule = R.GRID_FLOAT_NEEDS_STEP.message.replace("[]", f"[{i}]")
             return f"{rule} ({p.name})"
         points *= size
+    if points > MAX_TRIALS and conditional(space):  # only the combinations that hold run
+        points = conditional_grid(space).size()
     if points > MAX_TRIALS and total_trials is None:
         return (
             f"searchSpace: the grid has {points:,} points, more than {MAX_TRIALS:,};"

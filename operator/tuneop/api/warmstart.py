@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 
 # Parameter and Scalar live in api.parameters, below both this module and api.spec:
 # importing them from api.spec made a cycle (spec imports this module for WarmStart).
+from tuneop.api.conditions import active_set_problem, conditional
 from tuneop.api.parameters import Parameter, Scalar
 from tuneop.api.worker import ApiModel
 
@@ -112,14 +113,20 @@ class WarmStart(ApiModel):
 
 
 def point_problem(point: dict[str, Scalar], space: list[Parameter]) -> str | None:
-    """Why ``point`` is not a point of the search space ``space``, or None."""
+    """Why ``point`` is not a point of the search space ``space``, or None (a point of a
+    conditional space holds exactly the parameters its values make active)."""
     names = {p.name for p in space}
-    missing = sorted(names - set(point))
-    if missing:
-        return f"{missing[0]}: missing (every searchSpace parameter needs a value)"
     extra = sorted(set(point) - names)
     if extra:
         return f"{extra[0]}: not a searchSpace parameter"
+    if conditional(space):
+        for p in space:  # each value checked first: the active set is read off them
+            if p.name in point and (problem := _value_problem(point[p.name], p)):
+                return f"{p.name}: {problem}"
+        return active_set_problem(point, space)
+    missing = sorted(names - set(point))
+    if missing:
+        return f"{missing[0]}: missing (every searchSpace parameter needs a value)"
     for p in space:
         problem = _value_problem(point[p.name], p)
         if problem:

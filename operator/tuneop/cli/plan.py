@@ -28,7 +28,7 @@ from tuneop.api.session import Session
 from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
-from tuneop.cli.plan_lines import drawn_lines, kind_lines, pbt_lines, schedule_lines
+from tuneop.cli.plan_lines import kind_lines, spec_lines
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.observed import JobState, Observed, ObservedJob
@@ -337,7 +337,7 @@ def _table_items(d: DryRun) -> list[_Line | _Table]:
         items.append((f"Jobs are created suspended in Kueue's LocalQueue {s.queue_name}",))
     items.append((_security_line(s),))
     items += [(("warning: ", "yellow"), w) for w in d.plan.warnings]
-    items += [(line,) for line in [*drawn_lines(s), *schedule_lines(s), *pbt_lines(s)]]
+    items += [(line,) for line in spec_lines(s)]
     rows = []
     for row in d.trials:
         params = row["params"]

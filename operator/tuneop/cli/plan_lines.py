@@ -1,16 +1,25 @@
 """What ``tuneop plan`` says of a spec beyond its tables: hyperband's brackets, pbt's
 generations, the
-distribution of each normal or log-normal parameter, a trial resource's kind and how it
-is read. Every name from the spec is cleaned (control characters escaped) here."""
+distribution of each normal or log-normal parameter, when each conditional parameter is
+active, a trial resource's kind and how it is read. Every name from the spec is cleaned
+(control characters escaped) here."""
 
 from __future__ import annotations
 
+from tuneop.api.conditions import describe as describe_condition
 from tuneop.api.distributions import describe
 from tuneop.api.hyperband import schedule
 from tuneop.api.spec import SessionSpec
 from tuneop.cli.text import clean
 
-__all__ = ["drawn_lines", "kind_lines", "pbt_lines", "schedule_lines"]
+__all__ = [
+    "condition_lines",
+    "drawn_lines",
+    "kind_lines",
+    "pbt_lines",
+    "schedule_lines",
+    "spec_lines",
+]
 
 
 def schedule_lines(s: SessionSpec) -> list[str]:
@@ -57,6 +66,12 @@ def drawn_lines(s: SessionSpec) -> list[str]:
     return [f"{clean(p.name)}: {describe(p)}" for p in s.search_space or [] if p.gaussian]
 
 
+def condition_lines(s: SessionSpec) -> list[str]:
+    """One line per conditional parameter: the values of its parents that make it active
+    (a trial where they do not hold has no value for it)."""
+    return [clean(f"{p.name}: {describe_condition(p)}") for p in s.search_space or [] if p.when]
+
+
 def kind_lines(s: SessionSpec) -> list[tuple[str, ...]]:
     """What a trial resource of another kind is, and how tuneop reads it."""
     if s.trial_resource is None:
@@ -70,3 +85,8 @@ def kind_lines(s: SessionSpec) -> list[tuple[str, ...]]:
         (f"  failed when: {clean(r.failure_condition)}",),
         (f"  metrics from: the pod labelled {clean(labels)}, container {clean(container)}",),
     ]
+
+
+def spec_lines(s: SessionSpec) -> list[str]:
+    """Every line above the trials: conditions, distributions, brackets, generations."""
+    return [*condition_lines(s), *drawn_lines(s), *schedule_lines(s), *pbt_lines(s)]

@@ -378,7 +378,7 @@ def build_report(data: StudyData) -> Report:
     wanted = data.objectives or [(data.metric, data.direction)]
     said = ", ".join(f"{m} ({d})" for m, d in wanted)
     page.note(f"{len(data.records)} trials ({tally}); objective{'s' * (len(wanted) > 1)} {said}")
-    for name, words in sorted(data.drawn.items()):
+    for name, words in data.notes():
         page.note(f"{clean(name, 100)}: {words}")
     if data.records:
         with _white_figures():

@@ -11,6 +11,11 @@ got:
 * ``sphere``: every param numeric; minimum 0 at the origin;
 * ``quadratic``: x and optional y; ``loss = (x - 3)^2 + (y + 1)^2``, minimum 0 at
   (3, -1), a trivially fast objective;
+* ``conditional``: a conditional space: ``optimizer`` (``sgd`` or ``adam``), ``lr``,
+  ``momentum`` only with ``sgd`` and ``beta1`` only with ``adam``; ``loss`` is
+  ``log10(lr) + 2`` squared plus ``4 (momentum - 0.9)^2 + 0.1`` (sgd) or
+  ``4 (beta1 - 0.95)^2`` (adam), minimum 0 at adam, lr 0.01, beta1 0.95. A trial
+  handed a parameter its optimizer does not use, or missing one it does, fails;
 * ``zdt1``: two objectives, ``f1`` and ``f2``, both minimised, over x0..x(n-1)
   in [0, 1] (Zitzler, Deb and Thiele's ZDT1); its Pareto front is
   ``f2 = 1 - sqrt(f1)``, reached when every x but x0 is 0.
@@ -25,7 +30,15 @@ from collections.abc import Mapping
 
 from tuneop_runner.objectives.params import number
 
-__all__ = ["BRANIN_MINIMUM", "branin", "hartmann6", "quadratic", "sphere", "zdt1"]
+__all__ = [
+    "BRANIN_MINIMUM",
+    "branin",
+    "conditional",
+    "hartmann6",
+    "quadratic",
+    "sphere",
+    "zdt1",
+]
 
 BRANIN_MINIMUM = 0.397887
 HARTMANN6_MINIMUM = -3.32237
@@ -73,6 +86,24 @@ def quadratic(params: Mapping[str, object]) -> dict[str, float]:
     x = number(params, "x")
     y = number(params, "y", default=-1.0)
     return {"loss": (x - 3) ** 2 + (y + 1) ** 2}
+
+
+_CONDITIONAL = {"sgd": ("momentum", 0.9, 0.1), "adam": ("beta1", 0.95, 0.0)}
+
+
+def conditional(params: Mapping[str, object]) -> dict[str, float]:
+    optimizer = params.get("optimizer")
+    if optimizer not in _CONDITIONAL:
+        raise ValueError(f"parameter 'optimizer' must be sgd or adam, got {optimizer!r}")
+    name, best, floor = _CONDITIONAL[str(optimizer)]
+    other = next(n for n, _, _ in _CONDITIONAL.values() if n != name)
+    if other in params:
+        raise ValueError(f"parameter {other!r} is not used with optimizer {optimizer}")
+    lr = number(params, "lr")
+    if lr <= 0:
+        raise ValueError(f"parameter 'lr' must be positive, got {lr!r}")
+    value = number(params, name)
+    return {"loss": (math.log10(lr) + 2) ** 2 + 4 * (value - best) ** 2 + floor}
 
 
 def zdt1(params: Mapping[str, object]) -> dict[str, float]:

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tuneop.api.conditions import placeholder_values
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
 from tuneop.api.vocabulary import (
@@ -236,7 +237,8 @@ def job_manifest(
         # (the spec's rules); Kueue's webhook suspends a kind it manages by its label.
         if spec.queue_name is not None:
             metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
-        return render_trial_resource(spec.trial_resource, metadata, params[0])
+        filled = placeholder_values(spec.search_space, params[0])  # inactive ones: empty
+        return render_trial_resource(spec.trial_resource, metadata, filled)
     template = trial_pod(spec, labels, env, trials, params)
     container = template["metadata"]["annotations"][ANN_CONTAINER]
     job_spec: dict[str, Any] = {

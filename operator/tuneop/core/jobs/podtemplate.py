@@ -36,6 +36,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tuneop.api.conditions import placeholder_values
 from tuneop.api.spec import SessionSpec
 from tuneop.api.template import PARAM_PLACEHOLDER, trial_container_index
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -164,12 +165,13 @@ def _substitute(words: list[str], params: Params) -> list[str]:
 
 
 def _give_params(
-    pod: dict[str, Any], trial: dict[str, Any], number: int, params: Params
+    pod: dict[str, Any], trial: dict[str, Any], number: int, params: Params, spec: SessionSpec
 ) -> list[dict[str, str]]:
-    """One trial's params on its container: a JSON file and ``${params.x}``; its env."""
+    """One trial's params on its container: a JSON file and ``${params.x}`` (empty for an
+    inactive conditional parameter); its env."""
     for key in ("command", "args"):
         if trial.get(key):
-            trial[key] = _substitute(trial[key], params)
+            trial[key] = _substitute(trial[key], placeholder_values(spec.search_space, params))
     text = json.dumps(params, sort_keys=True, separators=(",", ":"))
     env = [
         {"name": "TUNEOP_TRIAL", "value": str(number)},
@@ -208,7 +210,7 @@ def trial_pod(
     meta = template.setdefault("metadata", {})
     annotations = {**(meta.get("annotations") or {}), ANN_CONTAINER: trial["name"]}
     if len(trials) == 1:
-        env = [*env, *_give_params(pod, trial, trials[0], params[0])]
+        env = [*env, *_give_params(pod, trial, trials[0], params[0], spec)]
         annotations[ANN_PARAMS] = json.dumps(params[0], sort_keys=True, separators=(",", ":"))
     # The user's env comes after ours, so it may refer to ours: LR=$(TUNEOP_PARAM_LR).
     trial["env"] = [*env, *trial.get("env", [])]

@@ -24,6 +24,9 @@ into frozen Optuna trials, in tuneop's trial order:
 - a ``normal`` or ``logNormal`` parameter (Optuna has no such distribution) gets one
   read off the values tried, and the study's ``tuneop.distributions`` user attribute
   says its draw in words;
+- a conditional parameter (``when``) is in the trials where it was active only (each
+  trial's distributions are those of its own params), and the study's
+  ``tuneop.conditions`` user attribute says when each one is active;
 - user attributes keep tuneop's own names: ``tuneop.trial``, ``tuneop.jobIndex``,
   ``tuneop.outcome``, ``tuneop.error``, ``tuneop.durationSeconds`` and one
   ``metric.<name>`` per reported metric;
@@ -52,6 +55,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
+from tuneop.api.conditions import describe as describe_condition
 from tuneop.api.distributions import describe
 from tuneop.api.parameters import Parameter
 from tuneop.core.results.records import Record
@@ -212,6 +216,7 @@ class StudyData:
         objectives: Sequence[tuple[str, str]] = (),
         space: Mapping[str, BaseDistribution] | None = None,
         drawn: Mapping[str, str] | None = None,
+        conditions: Mapping[str, str] | None = None,
     ) -> None:
         self.records = list(records)
         self.metric = metric
@@ -222,6 +227,12 @@ class StudyData:
         self.space = dict(space or {})
         # Each normal or log-normal parameter's draw in words (``distributions.describe``).
         self.drawn = dict(drawn or {})
+        # When each conditional parameter is active, in words (``conditions.describe``).
+        self.conditions = dict(conditions or {})
+
+    def notes(self) -> list[tuple[str, str]]:
+        """What the report says of parameters: each one's condition, then each draw."""
+        return sorted(self.conditions.items()) + sorted(self.drawn.items())
 
     @property
     def session(self) -> str:
@@ -240,13 +251,15 @@ def study_data(
     the spec declared, when it is known."""
     declared = declared_distributions(space)
     drawn = {p.name: describe(p) for p in space if p.gaussian}
+    conditions = {p.name: describe_condition(p) for p in space if p.when}
     objectives = [] if metric else objectives_of(records)
     if objectives:
-        return StudyData(records, objectives[0][0], objectives[0][1], objectives, declared, drawn)
+        first, way = objectives[0]
+        return StudyData(records, first, way, objectives, declared, drawn, conditions)
     found = [(r.get("objective") or {}).get("metric") for r in records]
     metric = metric or next((m for m in found if m), None) or "value"
     direction = direction or default_direction(records, metric)
-    return StudyData(records, metric, direction, space=declared, drawn=drawn)
+    return StudyData(records, metric, direction, [], declared, drawn, conditions)
 
 
 def build_study(
@@ -262,6 +275,8 @@ def build_study(
         study.set_user_attr("tuneop.objectives", [m for m, _ in data.objectives])
     if data.drawn:  # Optuna has no normal distribution: the export says it in words
         study.set_user_attr("tuneop.distributions", data.drawn)
+    if data.conditions:  # a trial holds only its active parameters: when each one is
+        study.set_user_attr("tuneop.conditions", data.conditions)
     with warnings.catch_warnings():  # experimental in Optuna 4; pinned and tested
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([m for m, _ in data.objectives] or [data.metric])

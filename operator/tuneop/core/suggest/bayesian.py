@@ -21,6 +21,10 @@ Optuna (with numpy and SQLAlchemy, about 28 MB of resident memory) is imported
 on the first bayesian suggestion, not with this module: an operator or local
 run that never meets a bayesian session never loads it.
 
+A conditional space (``when``) is asked define-by-run: each parameter suggested only
+when the values suggested before make it active, so a trial's params (and the history's
+trials) hold exactly their active parameters.
+
 With several objectives (``spec.objectives``) the study has one direction per
 objective and each completed trial all its values: TPE is then Optuna's
 multi-objective TPE. ``optimizer.sampler: nsga2`` picks NSGA-II, a genetic
@@ -32,16 +36,14 @@ in order, a pure function of the trial number like everything else here.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tuneop.api.distributions import EDGE, probability_of, value_at
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
-from tuneop.api.spec import Parameter, Scalar, SessionSpec
+from tuneop.api.spec import Scalar, SessionSpec
 from tuneop.core.suggest.samplers import (
     GP_NEEDS,
     GP_STARTUP_TRIALS,
@@ -51,7 +53,7 @@ from tuneop.core.suggest.samplers import (
     make_sampler,
     population,
 )
-from tuneop.core.suggest.search import native
+from tuneop.core.suggest.space import ask_one, distribution, fits, of, to_study
 from tuneop.core.wire.contract import Outcome, TrialResult
 
 if TYPE_CHECKING:
@@ -69,62 +71,6 @@ __all__ = [
 
 Params = dict[str, Scalar]
 Told = float | tuple[float, ...] | None  # a trial's value, its values (several objectives), or None
-
-
-@functools.cache
-def _load() -> None:
-    """Import Optuna once, quieting its per-trial INFO logs."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def distribution(p: Parameter) -> BaseDistribution:
-    _load()
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    if p.type == "categorical":
-        assert p.values is not None
-        return CategoricalDistribution(list(p.values))
-    assert p.min is not None and p.max is not None
-    if p.gaussian:  # suggested as a probability, drawn through its inverse CDF (_from_study)
-        return FloatDistribution(EDGE, 1 - EDGE)
-    if p.type == "int":
-        step = int(p.step) if p.step is not None else 1
-        return IntDistribution(int(p.min), int(p.max), log=p.log, step=step)
-    return FloatDistribution(p.min, p.max, log=p.log, step=p.step)
-
-
-def _to_study(params: Params, spec: SessionSpec) -> Params:
-    """A trial's params as the study holds them: a normal or log-normal parameter's value
-    as its probability (its CDF), the scale its distribution is suggested on."""
-    out = dict(params)
-    for p in spec.search_space:
-        v = out.get(p.name)
-        if p.gaussian and isinstance(v, int | float) and not isinstance(v, bool):
-            out[p.name] = probability_of(p, v)
-    return out
-
-
-def _from_study(v: Any, p: Parameter) -> Scalar:
-    """A suggested value as the trial gets it (``_to_study`` undone)."""
-    return value_at(p, float(v)) if p.gaussian else native(v, p)
-
-
-def _fits(params: dict[str, Any], dists: dict[str, BaseDistribution]) -> bool:
-    if set(params) != set(dists):
-        return False
-    for name, d in dists.items():
-        try:
-            if not d._contains(d.to_internal_repr(params[name])):
-                return False
-        except (ValueError, TypeError):
-            return False
-    return True
 
 
 def suggest(
@@ -195,11 +141,13 @@ class SessionStudies:
             return []
         dists = {p.name: distribution(p) for p in spec.search_space}
         if any(p.gaussian for p in spec.search_space):
-            history = [replace(r, params=_to_study(r.params, spec)) for r in history]
-            pending = [_to_study(p, spec) for p in pending]
-        usable = sorted((r for r in history if _fits(r.params, dists)), key=lambda r: r.trial)
+            history = [replace(r, params=to_study(r.params, spec)) for r in history]
+            pending = [to_study(p, spec) for p in pending]
+        usable = sorted((r for r in history if fits(r.params, dists, spec)), key=lambda r: r.trial)
         if spec.optimizer.type == "gp":
-            return _gp(spec, usable, [p for p in pending if _fits(p, dists)], first_trial, count)
+            return _gp(
+                spec, usable, [p for p in pending if fits(p, dists, spec)], first_trial, count
+            )
         kept = self._session(ref, spec)
         with kept.lock:
             if spec.optimizer.type == "cmaes":
@@ -272,9 +220,9 @@ def _tpe(
     kept.seen.update(known)
     study.sampler = make_sampler(spec, first_trial)
     liars = [
-        create_trial(params=p, distributions=dists, state=TrialState.RUNNING)
+        create_trial(params=p, distributions=of(dists, p), state=TrialState.RUNNING)
         for p in pending
-        if _fits(p, dists)
+        if fits(p, dists, spec)
     ]
     study.add_trials(liars)
     out = _ask(study, spec, dists, count)
@@ -287,11 +235,7 @@ def _tpe(
 def _ask(
     study: optuna.Study, spec: SessionSpec, dists: dict[str, BaseDistribution], count: int
 ) -> list[Params]:
-    out: list[Params] = []
-    for _ in range(count):
-        trial = study.ask(dists)
-        out.append({p.name: _from_study(trial.params[p.name], p) for p in spec.search_space})
-    return out
+    return [ask_one(study, spec, dists)[1] for _ in range(count)]
 
 
 def _gp(
@@ -316,12 +260,12 @@ def _gp(
     if sum(r.succeeded for r in usable) < GP_STARTUP_TRIALS:
         worst = None  # still sampling at random: lies would only end that early
     if worst is not None:
-        lies = [create_trial(params=p, distributions=dists, value=worst) for p in pending]
+        lies = [create_trial(params=p, distributions=of(dists, p), value=worst) for p in pending]
         study.add_trials(lies)
     out: list[Params] = []
     for _ in range(count):
-        trial = study.ask(dists)
-        out.append({p.name: _from_study(trial.params[p.name], p) for p in spec.search_space})
+        trial, params = ask_one(study, spec, dists)
+        out.append(params)
         if worst is None:
             study.tell(trial, state=TrialState.FAIL)
         else:
@@ -367,15 +311,20 @@ def frozen_trial(
         attrs[NSGAIISampler._get_generation_key()] = r.trial // population(spec)
     if told is not None:
         values = list(told) if isinstance(told, tuple) else [told]
-        return create_trial(params=r.params, distributions=dists, values=values, system_attrs=attrs)
+        return create_trial(
+            params=r.params, distributions=of(dists, r.params), values=values, system_attrs=attrs
+        )
     if r.outcome is Outcome.PRUNED and r.intermediate and not spec.multi_objective:
         return create_trial(
             params=r.params,
-            distributions=dists,
+            distributions=of(dists, r.params),
             state=TrialState.PRUNED,
             intermediate_values=dict(r.intermediate),
             system_attrs=attrs,
         )
     return create_trial(
-        params=r.params, distributions=dists, state=TrialState.FAIL, system_attrs=attrs
+        params=r.params,
+        distributions=of(dists, r.params),
+        state=TrialState.FAIL,
+        system_attrs=attrs,
     )

@@ -22,6 +22,10 @@ How each learns from a history rebuilt into a fresh study:
   (a pessimistic constant liar): parallel workers spread out instead of
   asking the same point.
 
+Conditional parameters (``when``): TPE groups the parameters that occur together
+(``group=True``, with its multivariate default); CMA-ES and GP model the parameters
+every trial has and draw the others independently.
+
 Categorical parameters: CMA-ES models numbers only; Optuna samples a
 categorical parameter of a ``cmaes`` session independently, at random
 (seeded). GP handles categoricals in its kernel.
@@ -33,6 +37,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tuneop.api.conditions import conditional
 from tuneop.api.spec import SessionSpec
 from tuneop.core.wire.contract import TrialResult
 
@@ -51,6 +56,7 @@ __all__ = [
     "missing_extra",
     "population",
     "seed_of",
+    "suggest_from",
 ]
 
 GP_NEEDS = (
@@ -112,7 +118,16 @@ def make_sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSam
         if spec.optimizer.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=population(spec))
         joint = spec.optimizer.multivariate is not False
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=joint)
+        # A conditional space: TPE models each group of parameters that occur together
+        # (Optuna's define-by-run groups), not only those every trial has.
+        grouped = conditional(spec.search_space)
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            constant_liar=True,
+            multivariate=joint,
+            group=joint and grouped,
+            warn_independent_sampling=not grouped,
+        )
 
 
 class CmaState:
@@ -159,7 +174,8 @@ class CmaState:
                 self.study, frozen, sampler.infer_relative_search_space(self.study, frozen)
             )
             for name, dist in self.dists.items():
-                _fixed(trial, name, dist)
+                if name in r.params:  # a conditional space: the trial's active ones
+                    suggest_from(trial, name, dist)
             self.study.tell(trial, r.value)
 
     def ask_study(self, spec: SessionSpec, first_trial: int) -> optuna.Study:
@@ -190,8 +206,9 @@ class CmaState:
         return study
 
 
-def _fixed(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
-    """Take the enqueued value of ``name`` (a suggest call returns the fixed param)."""
+def suggest_from(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
+    """``trial``'s value of ``name`` in ``dist``: suggested, or the enqueued one (a suggest
+    call returns a fixed param)."""
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
     if isinstance(dist, CategoricalDistribution):

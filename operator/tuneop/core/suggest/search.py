@@ -17,6 +17,11 @@ A ``normal`` or ``logNormal`` parameter is drawn through its inverse CDF
 Grid order is odometer order over ``searchSpace`` as written: the last
 parameter varies fastest, like ``itertools.product``. A grid larger than the
 budget runs its first ``totalTrials`` points in that order.
+
+Conditional parameters (``when``, ``tuneop.api.conditions``): a grid holds each distinct
+combination of the active parameters once, in odometer order with parents placed before
+their dependants; random and quasi-random trials draw every parameter as above and drop
+the ones the drawn values make inactive, so a trial's params hold exactly its active set.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import random
 import threading
 from typing import Any
 
+from tuneop.api.conditions import conditional, conditional_grid, project
 from tuneop.api.distributions import value_at
 from tuneop.api.errors import SpecError
 from tuneop.api.hyperband import rung_of, schedule_size
@@ -62,16 +68,12 @@ def _clean(x: float) -> float:
 
 def grid_values(p: Parameter, k: int) -> Scalar:
     """The ``k``-th grid value of ``p``."""
-    if p.type == "categorical":
-        assert p.values is not None
-        return p.values[k]
-    assert p.min is not None
-    step = p.step if p.step is not None else 1.0
-    v = p.min + k * step
-    return round(v) if p.type == "int" else _clean(v)
+    return p.grid_value(k)
 
 
 def grid_size(spec: SessionSpec) -> int:
+    if conditional(spec.search_space):
+        return conditional_grid(spec.search_space).size()
     size = 1
     for p in spec.search_space:
         n = p.grid_size()
@@ -82,6 +84,8 @@ def grid_size(spec: SessionSpec) -> int:
 
 def grid_point(spec: SessionSpec, i: int) -> Params:
     """Decode trial ``i`` as a mixed-radix number, last parameter least significant."""
+    if conditional(spec.search_space):
+        return conditional_grid(spec.search_space).point(i)
     out: Params = {}
     rest = i
     for p in reversed(spec.search_space):
@@ -114,7 +118,10 @@ def sample(p: Parameter, rng: random.Random) -> Scalar:
 def random_point(spec: SessionSpec, i: int) -> Params:
     # A string seed goes through SHA-512 in CPython: stable across processes and versions.
     rng = random.Random(f"tuneop:{spec.optimizer.seed}:{i}")
-    return {p.name: sample(p, rng) for p in spec.search_space}
+    # Every parameter is drawn, active or not, so a trial's draws do not depend on the
+    # condition; the inactive ones are then dropped.
+    drawn = {p.name: sample(p, rng) for p in spec.search_space}
+    return project(spec.search_space, drawn) if conditional(spec.search_space) else drawn
 
 
 # scipy is 140 MB installed, so it is an extra: only qmc sessions (and gp's) need it.
@@ -168,7 +175,8 @@ def qmc_point(spec: SessionSpec, i: int) -> Params:
         if i:
             engine.fast_forward(i)
         u = engine.random(1)[0]
-    return {p.name: _from_unit(p, float(x)) for p, x in zip(spec.search_space, u, strict=True)}
+    drawn = {p.name: _from_unit(p, float(x)) for p, x in zip(spec.search_space, u, strict=True)}
+    return project(spec.search_space, drawn) if conditional(spec.search_space) else drawn
 
 
 def warm_point(spec: SessionSpec, i: int) -> Params | None:
@@ -176,7 +184,7 @@ def warm_point(spec: SessionSpec, i: int) -> Params | None:
     points = spec.warm_start.points if spec.warm_start else None
     if not points or i >= len(points):
         return None
-    return {p.name: native(points[i][p.name], p) for p in spec.search_space}
+    return {p.name: native(points[i][p.name], p) for p in spec.search_space if p.name in points[i]}
 
 
 def native(v: Any, p: Parameter) -> Scalar:

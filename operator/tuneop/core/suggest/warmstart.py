@@ -65,7 +65,7 @@ def prior_trials(spec: SessionSpec, records: Iterable[Record]) -> list[TrialResu
             continue
         if point_problem(params, spec.search_space) is not None:
             continue
-        typed = {p.name: native(params[p.name], p) for p in spec.search_space}
+        typed = {p.name: native(params[p.name], p) for p in spec.search_space if p.name in params}
         usable.append((int(record["trial"]), typed, value))
     usable.sort(key=lambda u: u[0])
     kept = usable[-source.max_trials :]
