@@ -1,0 +1,228 @@
+"""optuna-dashboard shows a local session's finished trials while it runs.
+
+The user starts ``optuna-dashboard`` on a SQLite storage, then ``tuneop run --local
+--optuna-storage`` with the same URL. While the session is still Running, the trials
+that finished are in the dashboard (read through its HTTP API, as its pages read them:
+``/api/studies`` and ``/api/studies/<id>``), each as its result record in the results
+folder says: state, params with the spec's distributions, value, learning curve and
+duration. Killed with ``kill -9`` mid-run and run again, the session goes on and the
+study ends with every trial exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from minicluster.redis_server import free_port
+from toy_sessions import session_yaml, with_toy
+from user import BIN, User
+
+SLOW = '''
+import time
+
+from tuneop_runner.trial import report
+
+
+def slow(params):
+    """Three steps of a learning curve, a second and more per trial; x = 5 fails."""
+    x = int(params["x"])
+    for step in range(1, 4):
+        report(step, float((x - 3) ** 2 + 3 - step))
+        time.sleep(0.7)
+    if x == 5:
+        raise ValueError("x too far")
+    return {"loss": float((x - 3) ** 2)}
+'''
+SPEC = {
+    "objective": {"metric": "loss", "direction": "minimize"},
+    "searchSpace": [{"name": "x", "type": "int", "min": 0, "max": 5}],
+    "optimizer": {"type": "grid"},
+    "maxParallel": 1,
+}
+STORAGE = "sqlite:///live.db"
+RUN = ("run", "live.yaml", "--local", "--results-dir", "r", "--no-report")
+STATES = {"Succeeded": "Complete", "Pruned": "Pruned"}  # every other outcome is Fail
+
+
+class Dashboard:
+    """optuna-dashboard on a free loopback port, read through its JSON API."""
+
+    def __init__(self, user: User, storage: str) -> None:
+        self.port = free_port()
+        self.log = (user.cwd / "dashboard.log").open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN / "optuna-dashboard"), storage, "--host", "127.0.0.1"]
+            + ["--port", str(self.port)],
+            cwd=user.cwd,
+            env=user.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: self.get("/api/studies") is not None, 60, "the dashboard to answer")
+
+    def get(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return json.load(r)
+        except OSError:
+            return None
+
+    def trials(self, study: str) -> list[dict[str, Any]]:
+        """The study's trials as the dashboard serves them (none before it exists)."""
+        studies = (self.get("/api/studies") or {}).get("study_summaries", [])
+        ids = [s["study_id"] for s in studies if s["study_name"] == study]
+        if not ids:
+            return []
+        detail = self.get(f"/api/studies/{ids[0]}") or {}
+        return list(detail.get("trials", []))
+
+    def at_least(self, n: int) -> list[dict[str, Any]] | None:
+        """The session's trials once the dashboard shows ``n`` of them, else None."""
+        trials = self.trials("default/live")
+        return trials if len(trials) >= n else None
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def wait_for(ready: Any, seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = ready()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting {seconds}s for {what}")
+
+
+def has_study(db: Path) -> bool:
+    """Whether the run made the storage's tables and its study (optuna-dashboard opens a
+    storage without making its tables: it is started once the run has made them)."""
+    if not db.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        try:
+            return bool(conn.execute("SELECT count(*) FROM studies").fetchone()[0])
+        except sqlite3.Error:
+            return False
+
+
+@pytest.fixture
+def live(user: User) -> Iterator[tuple[subprocess.Popen[str], Dashboard]]:
+    """``tuneop run --local --optuna-storage`` started, then optuna-dashboard on its storage."""
+    with_toy(user)
+    user.write("slow.py", SLOW)
+    user.write("live.yaml", session_yaml("live", "slow", SPEC).replace("toy:slow", "slow:slow"))
+    run = user.start(*RUN, "--optuna-storage", STORAGE)
+    board = None
+    try:
+        wait_for(lambda: has_study(user.path("live.db")), 60, "the run to make its study")
+        board = Dashboard(user, STORAGE)
+        yield run, board
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=30)
+        if board is not None:
+            board.stop()
+
+
+def attrs(trial: dict[str, Any]) -> dict[str, str]:
+    return {a["key"]: a["value"] for a in trial["user_attrs"]}
+
+
+def records(folder: Path) -> dict[int, dict[str, Any]]:
+    """The result records of the results folder, by tuneop trial."""
+    out = {}
+    for path in folder.glob("trials/trial-*.json"):
+        doc = json.loads(path.read_text())
+        out[int(doc["trial"])] = doc
+    return out
+
+
+def check_against_records(shown: list[dict[str, Any]], folder: Path) -> set[int]:
+    """Every trial the dashboard shows is its result record; the tuneop trials shown."""
+    recorded = records(folder)
+    seen: list[int] = []
+    for t in shown:
+        trial = int(attrs(t)["tuneop.trial"])
+        seen.append(trial)
+        r = recorded[trial]  # written to the results folder before the storage
+        assert t["state"] == STATES.get(r["outcome"], "Fail"), (t, r)
+        assert {p["name"]: json.loads(p["param_external_value"]) for p in t["params"]} == (
+            r["params"]
+        )
+        dist = t["params"][0]["distribution"]
+        assert (dist["type"], dist["low"], dist["high"]) == ("IntDistribution", 0, 5)
+        if r["outcome"] == "Succeeded":
+            assert t["values"] == [r["objective"]["value"]], (t, r)
+        curve = [[v["step"], v["value"]] for v in t["intermediate_values"]]
+        assert curve == r["intermediate"], (t, r)
+        assert float(attrs(t)["tuneop.durationSeconds"]) == r["durationSeconds"]
+    assert len(seen) == len(set(seen)), f"a trial written twice: {sorted(seen)}"
+    return set(seen)
+
+
+def test_the_dashboard_lists_finished_trials_while_the_session_runs(
+    user: User, live: tuple[subprocess.Popen[str], Dashboard]
+) -> None:
+    run, dashboard = live
+    wait_for(lambda: dashboard.at_least(3), 60, "3 trials shown")
+    assert run.poll() is None, "the session ended before the dashboard showed 3 trials"
+    status = json.loads(user.path("r/live/session.json").read_text())["status"]
+    assert status["phase"] == "Running", status
+    shown = dashboard.trials("default/live")
+    assert len(shown) < 6, "every trial finished before the check: too fast to see"
+    check_against_records(shown, user.path("r/live"))
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 1, (out, err)  # one trial failed
+    # The dashboard caches a study's trials for 2 s: wait for the last ones.
+    final = wait_for(lambda: dashboard.at_least(6), 30, "6 trials shown")
+    assert check_against_records(final, user.path("r/live")) == set(range(6))
+    assert [attrs(t)["tuneop.trial"] for t in final if t["state"] == "Fail"] == ["5"]
+
+
+def test_a_killed_run_resumed_writes_every_trial_once(
+    user: User, live: tuple[subprocess.Popen[str], Dashboard]
+) -> None:
+    run, dashboard = live
+    wait_for(lambda: dashboard.at_least(2), 60, "2 trials shown")
+    os.killpg(run.pid, signal.SIGKILL)  # tuneop and its workers, no goodbye
+    run.wait(timeout=30)
+    again = user.tuneop(*RUN, "--optuna-storage", STORAGE)
+    assert again.code == 1, again
+    final = wait_for(lambda: dashboard.at_least(6), 30, "6 trials shown")
+    assert check_against_records(final, user.path("r/live")) == set(range(6))
+    assert len(final) == 6, [attrs(t)["tuneop.trial"] for t in final]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://", "--optuna-storage: a SQLite database in memory"),
+        ("nosuchdb://host/x", "--optuna-storage: no database of that name"),
+        ("not a url", "--optuna-storage: not a database URL"),
+    ],
+)
+def test_a_storage_url_that_cannot_work_is_refused_before_any_trial(
+    user: User, url: str, says: str
+) -> None:
+    user.write("q.yaml", (Path(user.cwd) / "examples/quickstart.yaml").read_text())
+    seen = user.tuneop("run", "q.yaml", "--local", "--optuna-storage", url)
+    assert seen.code == 2, seen
+    assert says in seen.err and len(seen.err.strip().splitlines()) == 1, seen
+    assert not user.path("tuneop-results/quickstart/trials").exists()
