@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from minicluster.redis_server import free_port
 from toy_sessions import session_yaml, with_toy
 from user import BIN, User
+
+from minicluster.redis_server import free_port
 
 SLOW = '''
 import time
@@ -62,8 +63,14 @@ class Dashboard:
         self.port = free_port()
         self.log = (user.cwd / "dashboard.log").open("w")
         self.proc = subprocess.Popen(
-            [str(BIN / "optuna-dashboard"), storage, "--host", "127.0.0.1"]
-            + ["--port", str(self.port)],
+            [
+                str(BIN / "optuna-dashboard"),
+                storage,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             cwd=user.cwd,
             env=user.env,
             stdout=self.log,
