@@ -123,7 +123,13 @@ class OptunaStorageMirror:
             return  # a round's results are written with its status, once the start is known
         if status.start_time is not None:
             s.started = status.start_time.isoformat()
-        self.flush(force=status.terminal)
+        if not self.flush(force=status.terminal) and status.terminal and s.pending:
+            log.warning(
+                "optuna storage: %d trials of %s not written (tuneop export writes a finished"
+                " session)",
+                len(s.pending),
+                ref.key,
+            )
 
     def pending(self, ref: SessionRef) -> int:
         """How many of the session's trials wait to be written."""
