@@ -29,6 +29,7 @@ session is not written there, and one warning says so.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,8 +110,13 @@ class OptunaStorageMirror:
     _sessions: dict[str, _Session] = field(default_factory=dict)
     _retry_at: float = 0.0
     _backoff: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
+        with self._lock:  # the operator reconciles several sessions at once
+            self._record(ref, spec, change)
+
+    def _record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
         s = self._sessions.get(ref.key)
         if s is None:
             s = self._sessions[ref.key] = _Session(ref, spec)
@@ -130,6 +136,12 @@ class OptunaStorageMirror:
                 len(s.pending),
                 ref.key,
             )
+
+    def forget(self, key: str) -> None:
+        """Stop following the deleted session ``namespace/name`` (its study stays: the
+        record of its trials)."""
+        with self._lock:
+            self._sessions.pop(key, None)
 
     def pending(self, ref: SessionRef) -> int:
         """How many of the session's trials wait to be written."""
