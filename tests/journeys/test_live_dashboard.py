@@ -1,8 +1,9 @@
 """optuna-dashboard shows a local session's finished trials while it runs.
 
-The user starts ``optuna-dashboard`` on a SQLite storage, then ``tuneop run --local
---optuna-storage`` with the same URL. While the session is still Running, the trials
-that finished are in the dashboard (read through its HTTP API, as its pages read them:
+The user starts ``tuneop run --local --optuna-storage`` on a SQLite storage, then
+``optuna-dashboard`` on the same URL (it opens a storage without making its tables). The
+trials from x = 3 on wait for a gate the test opens (a file): while the session is
+Running with trials 0-2 finished, those three are in the dashboard (read through its HTTP API, as its pages read them:
 ``/api/studies`` and ``/api/studies/<id>``), each as its result record in the results
 folder says: state, params with the spec's distributions, value, learning curve and
 duration. Killed with ``kill -9`` mid-run and run again, the session goes on and the
@@ -25,22 +26,30 @@ from typing import Any
 
 import pytest
 from toy_sessions import session_yaml, with_toy
-from user import BIN, User
+from user import BIN, User, doc_block
 
 from minicluster.redis_server import free_port
 
 SLOW = '''
+import os
 import time
+from pathlib import Path
 
 from tuneop_runner.trial import report
 
 
 def slow(params):
-    """Three steps of a learning curve, a second and more per trial; x = 5 fails."""
+    """Three steps of a learning curve; x = 5 fails. From x = 3 on, a trial waits for the
+    test to open its gate: the session is Running, with trials 0-2 finished, until then."""
     x = int(params["x"])
+    gate = Path(os.environ["GATE"])
     for step in range(1, 4):
         report(step, float((x - 3) ** 2 + 3 - step))
-        time.sleep(0.7)
+        time.sleep(0.2)
+    waited = 0.0
+    while x >= 3 and not gate.exists() and waited < 120:
+        time.sleep(0.1)
+        waited += 0.1
     if x == 5:
         raise ValueError("x too far")
     return {"loss": float((x - 3) ** 2)}
@@ -133,6 +142,7 @@ def live(user: User) -> Iterator[tuple[subprocess.Popen[str], Dashboard]]:
     """``tuneop run --local --optuna-storage`` started, then optuna-dashboard on its storage."""
     with_toy(user)
     user.write("slow.py", SLOW)
+    user.env["GATE"] = str(user.path("gate"))
     user.write("live.yaml", session_yaml("live", "slow", SPEC).replace("toy:slow", "slow:slow"))
     run = user.start(*RUN, "--optuna-storage", STORAGE)
     board = None
@@ -188,13 +198,12 @@ def test_the_dashboard_lists_finished_trials_while_the_session_runs(
     user: User, live: tuple[subprocess.Popen[str], Dashboard]
 ) -> None:
     run, dashboard = live
-    wait_for(lambda: dashboard.at_least(3), 60, "3 trials shown")
+    shown = wait_for(lambda: dashboard.at_least(3), 60, "3 trials shown")
     assert run.poll() is None, "the session ended before the dashboard showed 3 trials"
     status = json.loads(user.path("r/live/session.json").read_text())["status"]
     assert status["phase"] == "Running", status
-    shown = dashboard.trials("default/live")
-    assert len(shown) < 6, "every trial finished before the check: too fast to see"
-    check_against_records(shown, user.path("r/live"))
+    assert check_against_records(shown, user.path("r/live")) == {0, 1, 2}
+    user.write("gate", "")  # the rest of the trials may finish
     out, err = run.communicate(timeout=120)
     assert run.returncode == 1, (out, err)  # one trial failed
     # The dashboard caches a study's trials for 2 s: wait for the last ones.
@@ -210,6 +219,7 @@ def test_a_killed_run_resumed_writes_every_trial_once(
     wait_for(lambda: dashboard.at_least(2), 60, "2 trials shown")
     os.killpg(run.pid, signal.SIGKILL)  # tuneop and its workers, no goodbye
     run.wait(timeout=30)
+    user.write("gate", "")
     again = user.tuneop(*RUN, "--optuna-storage", STORAGE)
     assert again.code == 1, again
     final = wait_for(lambda: dashboard.at_least(6), 30, "6 trials shown")
@@ -233,3 +243,15 @@ def test_a_storage_url_that_cannot_work_is_refused_before_any_trial(
     assert seen.code == 2, seen
     assert says in seen.err and len(seen.err.strip().splitlines()) == 1, seen
     assert not user.path("tuneop-results/quickstart/trials").exists()
+
+
+def test_the_docs_local_run_leaves_its_study_in_the_storage(user: User) -> None:
+    seen = user.sh(doc_block("docs/dashboard.md", "dashboard-local-run"))
+    assert seen.code == 0, seen
+    import optuna
+
+    storage = f"sqlite:///{user.path('tuneop.db')}"
+    done = optuna.load_study(study_name="default/quickstart", storage=storage)
+    assert sorted(t.user_attrs["tuneop.trial"] for t in done.trials) == list(range(30))
+    best = json.loads(seen.out.split("best parameters: ", 1)[1].splitlines()[0])
+    assert done.best_params == best, seen.out
