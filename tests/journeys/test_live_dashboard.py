@@ -5,8 +5,8 @@ The user starts ``tuneop run --local --optuna-storage`` on a SQLite storage, the
 trials from x = 3 on wait for a gate the test opens (a file): while the session is
 Running with trials 0-2 finished, those three are in the dashboard (read through its
 HTTP API, as its pages read them: ``/api/studies`` and ``/api/studies/<id>``), each as
-its result record in the results folder says: state, params with the spec's distributions, value, learning curve and
-duration. Killed with ``kill -9`` mid-run and run again, the session goes on and the
+its result record in the results folder says: state, params with the spec's
+distributions, value, learning curve and duration. Killed with ``kill -9`` mid-run and run again, the session goes on and the
 study ends with every trial exactly once.
 """
 
