@@ -6,8 +6,8 @@ trials from x = 3 on wait for a gate the test opens (a file): while the session 
 Running with trials 0-2 finished, those three are in the dashboard (read through its
 HTTP API, as its pages read them: ``/api/studies`` and ``/api/studies/<id>``), each as
 its result record in the results folder says: state, params with the spec's
-distributions, value, learning curve and duration. Killed with ``kill -9`` mid-run and run again, the session goes on and the
-study ends with every trial exactly once.
+distributions, value, learning curve and duration. Killed with ``kill -9`` mid-run and
+run again, the session goes on and the study ends with every trial exactly once.
 """
 
 from __future__ import annotations
