@@ -12,23 +12,19 @@ run again, the session goes on and the study ends with every trial exactly once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from toy_sessions import session_yaml, with_toy
-from user import BIN, User, doc_block
+from user import User, doc_block
 
-from minicluster.redis_server import free_port
+from dashboard_support import Dashboard, attrs, has_study, wait_for
 
 SLOW = '''
 import os
@@ -62,79 +58,8 @@ SPEC = {
 }
 STORAGE = "sqlite:///live.db"
 RUN = ("run", "live.yaml", "--local", "--results-dir", "r", "--no-report")
+NAME = "default/live"  # the study: the session's namespace/name
 STATES = {"Succeeded": "Complete", "Pruned": "Pruned"}  # every other outcome is Fail
-
-
-class Dashboard:
-    """optuna-dashboard on a free loopback port, read through its JSON API."""
-
-    def __init__(self, user: User, storage: str) -> None:
-        self.port = free_port()
-        self.log = (user.cwd / "dashboard.log").open("w")
-        self.proc = subprocess.Popen(
-            [
-                str(BIN / "optuna-dashboard"),
-                storage,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=user.cwd,
-            env=user.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(lambda: self.get("/api/studies") is not None, 60, "the dashboard to answer")
-
-    def get(self, path: str) -> Any:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return json.load(r)
-        except OSError:
-            return None
-
-    def trials(self, study: str) -> list[dict[str, Any]]:
-        """The study's trials as the dashboard serves them (none before it exists)."""
-        studies = (self.get("/api/studies") or {}).get("study_summaries", [])
-        ids = [s["study_id"] for s in studies if s["study_name"] == study]
-        if not ids:
-            return []
-        detail = self.get(f"/api/studies/{ids[0]}") or {}
-        return list(detail.get("trials", []))
-
-    def at_least(self, n: int) -> list[dict[str, Any]] | None:
-        """The session's trials once the dashboard shows ``n`` of them, else None."""
-        trials = self.trials("default/live")
-        return trials if len(trials) >= n else None
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        self.log.close()
-
-
-def wait_for(ready: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = ready()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting {seconds}s for {what}")
-
-
-def has_study(db: Path) -> bool:
-    """Whether the run made the storage's tables and its study (optuna-dashboard opens a
-    storage without making its tables: it is started once the run has made them)."""
-    if not db.exists():
-        return False
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        try:
-            return bool(conn.execute("SELECT count(*) FROM studies").fetchone()[0])
-        except sqlite3.Error:
-            return False
 
 
 @pytest.fixture
@@ -148,7 +73,7 @@ def live(user: User) -> Iterator[tuple[subprocess.Popen[str], Dashboard]]:
     board = None
     try:
         wait_for(lambda: has_study(user.path("live.db")), 60, "the run to make its study")
-        board = Dashboard(user, STORAGE)
+        board = Dashboard(user.cwd, user.env, STORAGE)
         yield run, board
     finally:
         if run.poll() is None:
@@ -156,10 +81,6 @@ def live(user: User) -> Iterator[tuple[subprocess.Popen[str], Dashboard]]:
             run.wait(timeout=30)
         if board is not None:
             board.stop()
-
-
-def attrs(trial: dict[str, Any]) -> dict[str, str]:
-    return {a["key"]: a["value"] for a in trial["user_attrs"]}
 
 
 def records(folder: Path) -> dict[int, dict[str, Any]]:
@@ -198,7 +119,7 @@ def test_the_dashboard_lists_finished_trials_while_the_session_runs(
     user: User, live: tuple[subprocess.Popen[str], Dashboard]
 ) -> None:
     run, dashboard = live
-    shown = wait_for(lambda: dashboard.at_least(3), 60, "3 trials shown")
+    shown = wait_for(lambda: dashboard.at_least(NAME, 3), 60, "3 trials shown")
     assert run.poll() is None, "the session ended before the dashboard showed 3 trials"
     status = json.loads(user.path("r/live/session.json").read_text())["status"]
     assert status["phase"] == "Running", status
@@ -207,7 +128,7 @@ def test_the_dashboard_lists_finished_trials_while_the_session_runs(
     out, err = run.communicate(timeout=120)
     assert run.returncode == 1, (out, err)  # one trial failed
     # The dashboard caches a study's trials for 2 s: wait for the last ones.
-    final = wait_for(lambda: dashboard.at_least(6), 30, "6 trials shown")
+    final = wait_for(lambda: dashboard.at_least(NAME, 6), 30, "6 trials shown")
     assert check_against_records(final, user.path("r/live")) == set(range(6))
     assert [attrs(t)["tuneop.trial"] for t in final if t["state"] == "Fail"] == ["5"]
 
@@ -216,13 +137,13 @@ def test_a_killed_run_resumed_writes_every_trial_once(
     user: User, live: tuple[subprocess.Popen[str], Dashboard]
 ) -> None:
     run, dashboard = live
-    wait_for(lambda: dashboard.at_least(2), 60, "2 trials shown")
+    wait_for(lambda: dashboard.at_least(NAME, 2), 60, "2 trials shown")
     os.killpg(run.pid, signal.SIGKILL)  # tuneop and its workers, no goodbye
     run.wait(timeout=30)
     user.write("gate", "")
     again = user.tuneop(*RUN, "--optuna-storage", STORAGE)
     assert again.code == 1, again
-    final = wait_for(lambda: dashboard.at_least(6), 30, "6 trials shown")
+    final = wait_for(lambda: dashboard.at_least(NAME, 6), 30, "6 trials shown")
     assert check_against_records(final, user.path("r/live")) == set(range(6))
     assert len(final) == 6, [attrs(t)["tuneop.trial"] for t in final]
 

@@ -57,6 +57,7 @@ __all__ = [
     "PodWatch",
     "election_lease",
     "operator_loop",
+    "optuna_storage_problem",
 ]
 
 DEFAULT_METRICS_PORT = 9090
