@@ -45,7 +45,7 @@ def served(
 
 
 def recorded(served: Served, ns: str) -> dict[int, dict[str, Any]]:
-    folder = served.results / ns / NAME / "trials"
+    folder = served.results_dir / ns / NAME / "trials"
     docs = [json.loads(p.read_text()) for p in folder.glob("trial-*.json")]
     return {int(d["trial"]): d for d in docs}
 
