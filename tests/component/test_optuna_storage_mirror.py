@@ -159,3 +159,33 @@ def test_a_study_tuneop_did_not_write_is_left_alone(
     assert len(study(url).trials) == 2 and TRIAL_ATTR not in study(url).trials[0].user_attrs
     assert f"study {REF.key!r} is not tuneop's; not written" in caplog.text
     assert mirror.healthy
+
+
+EXPLICIT = spec(searchSpace=[], optimizer={"type": "grid"}, trials=[{"s": 0.5}, {"s": 20}])
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "then_params", "then_attr"),
+    [
+        # an undeclared number is a float, whatever its first value looked like
+        ({"s": 0.5}, {"s": 20}, {"s": 20.0}, None),
+        ({"s": 20}, {"s": 0.5}, {"s": 0.5}, None),
+        # a new choice Optuna's study cannot take: the params kept as an attribute
+        ({"s": "adam"}, {"s": "sgd"}, {}, {"s": "sgd"}),
+    ],
+)
+def test_explicit_trials_params_never_stop_the_next_trials(
+    url: str,
+    first: dict[str, object],
+    then: dict[str, object],
+    then_params: dict[str, object],
+    then_attr: dict[str, object] | None,
+) -> None:
+    mirror = OptunaStorageMirror(url)
+    for n, params in enumerate([first, then]):
+        r = dataclasses.replace(trial(n), params=params)
+        mirror.record(REF, EXPLICIT, MirrorRecord(results=[r], status=RUNNING))
+    assert mirror.healthy and mirror.pending(REF) == 0
+    later = by_trial(url)[1]
+    assert later.params == then_params
+    assert later.user_attrs.get("tuneop.params") == then_attr

@@ -29,13 +29,16 @@ session is not written there, and one warning says so.
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import FrozenTrial
 
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
@@ -83,6 +86,38 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
 def rdb_storage(url: str) -> BaseStorage:
     """The RDB storage at ``url``: its tables made if missing (raises when unreachable)."""
     return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+
+
+def _undeclared_numbers(
+    records: Sequence[Mapping[str, Any]], declared: Mapping[str, BaseDistribution]
+) -> dict[str, BaseDistribution]:
+    """A float distribution over the values tried of each number the spec did not declare
+    (explicit trials): an Optuna study keeps one kind per parameter, and a later trial's
+    ``20`` must not make an integer parameter of what ``0.5`` made a float one."""
+    seen: dict[str, list[float]] = {}
+    for r in records:
+        for name, value in (r.get("params") or {}).items():
+            if name not in declared:
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                seen.setdefault(name, []).append(float(value) if number else math.nan)
+    return {
+        name: FloatDistribution(min(vs), max(vs))
+        for name, vs in seen.items()
+        if not any(math.isnan(v) for v in vs)
+    }
+
+
+def _params_as_attr(frozen: FrozenTrial) -> FrozenTrial:
+    """The trial without parameters, its params kept as the ``tuneop.params`` attribute (a
+    choice the study's earlier trials did not have: Optuna keeps one set of choices)."""
+    trial = optuna.trial.create_trial(
+        state=frozen.state,
+        values=frozen.values,
+        intermediate_values=frozen.intermediate_values,
+        user_attrs={**frozen.user_attrs, "tuneop.params": frozen.params},
+    )
+    trial.datetime_start = frozen.datetime_start
+    return trial
 
 
 @dataclass
@@ -180,8 +215,12 @@ class OptunaStorageMirror:
         records = [r.to_json(s.ref.key, spec.objective, spec.all_objectives) for r in todo]
         data = spec_study_data(spec, records)
         objectives = [m for m, _ in data.objectives]
-        for frozen in study_trials(records, data.metric, objectives, data.space):
-            storage.create_new_trial(s.study_id, template_trial=frozen)
+        space = {**_undeclared_numbers(records, data.space), **data.space}
+        for frozen in study_trials(records, data.metric, objectives, space):
+            try:
+                storage.create_new_trial(s.study_id, template_trial=frozen)
+            except ValueError:  # a parameter's distribution the study's earlier trials refuse
+                storage.create_new_trial(s.study_id, template_trial=_params_as_attr(frozen))
             trial = int(frozen.user_attrs[TRIAL_ATTR])
             s.held.add(trial)
             s.pending.pop(trial, None)
