@@ -27,6 +27,7 @@ MODES: dict[str, list[str]] = {
     "external-redis": ["--set", "redis.url=redis://:s3cret@redis.example:6379/0"],
     "redis-secret": ["--set", "redis.existingSecret.name=my-redis"],
     "results-pvc": ["--set", "results.persistence.enabled=true"],
+    "optuna-storage": ["--set", "optunaStorage.existingSecret.name=my-optuna"],
     "single-no-election": ["--set", "leaderElection.enabled=false", "--set", "replicaCount=1"],
     "three-replicas": ["--set", "replicaCount=3"],
     "single-elected": ["--set", "replicaCount=1"],
@@ -268,6 +269,15 @@ def test_the_redis_url_reaches_the_operator_without_appearing_in_its_spec(mode: 
     assert "s3cret" not in yaml.safe_dump(operator_container(docs))
     if mode == "default":
         assert env["valueFrom"]["secretKeyRef"] == {"name": "tuneop-redis", "key": "url"}
+
+
+@pytest.mark.parametrize(("mode", "secret"), [("optuna-storage", "my-optuna"), ("default", None)])
+def test_the_optuna_storage_url_comes_from_its_secret_only_when_one_is_named(
+    mode: str, secret: str | None
+) -> None:
+    (c,) = operator_container(render(mode))["spec"]["template"]["spec"]["containers"]
+    found = [e["valueFrom"] for e in c["env"] if e["name"] == "TUNEOP_OPTUNA_STORAGE"]
+    assert found == ([{"secretKeyRef": {"name": secret, "key": "url"}}] if secret else [])
 
 
 REDIS_KINDS = {"StatefulSet", "Service", "NetworkPolicy", "Secret"}

@@ -164,3 +164,45 @@ def test_with_a_results_folder_it_is_the_store_and_redis_a_mirror(tmp_path: Path
     assert isinstance(rt.wired.reconciler.store, FolderStore)
     assert isinstance(mirror, RedisMirror) and mirror.mirror_results is True
     assert mirror.source == rt.wired.reconciler.store.history
+
+
+def test_the_optuna_storage_comes_from_its_flag_or_the_environment(
+    served: list[OperatorConfig], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/live.db"
+    monkeypatch.setenv("TUNEOP_OPTUNA_STORAGE", url)  # the chart sets it from a Secret
+    assert cli.main(["operator", "-A"]) == 0
+    assert cli.main(["operator", "-A", "--optuna-storage", f"{url}-2"]) == 0
+    assert [c.optuna_storage for c in served] == [url, f"{url}-2"]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://", "a SQLite database in memory"),
+        ("nosuchdb://user:secret@host/db", "no database of that name"),
+        ("postgresql://user:secret@host/db", "the database driver this URL needs"),
+    ],
+)
+def test_an_optuna_storage_that_cannot_work_is_one_line_without_the_url(
+    served: list[OperatorConfig], capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    assert cli.main(["operator", "-A", "--optuna-storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: operator: --optuna-storage: ") and says in err, err
+    assert len(err.splitlines()) == 1 and "secret" not in err
+    assert served == []
+
+
+def test_the_optuna_storage_follows_the_durable_store(tmp_path: Path) -> None:
+    from operator_fakes import fake_kube
+
+    from tuneop.adapters.optuna_storage import OptunaStorageMirror
+    from tuneop.controller.runtime import build_runtime
+
+    config = OperatorConfig(results_dir=tmp_path, optuna_storage=f"sqlite:///{tmp_path}/o.db")
+    rt = build_runtime(config, kube=fake_kube())
+    mirror = rt.wired.reconciler.mirrors[-1]
+    assert isinstance(mirror, OptunaStorageMirror)
+    assert mirror.source == rt.wired.reconciler.store.history
+    assert mirror.forget in rt.wired.forgetters

@@ -7,7 +7,7 @@ worker Jobs as processes (``adapters.processes``), the status in memory resumed
 from the one the folder recorded (the Jobs a stop signal cut short reopened,
 ``core.planning.resume``) and the ``Reconciler`` over them. In a local run the results
 folder is the durable store, and its ``session.json`` the first mirror; a Redis
-mirror (``redis_mirror``) only follows it.
+mirror (``redis_mirror``) and an Optuna storage (``optuna_mirror``) only follow it.
 
 ``LocalLoop.run`` reconciles whenever a worker exits or a deadline comes due,
 until the session is terminal; a ``KeyboardInterrupt`` (every stop signal, as the
@@ -47,6 +47,8 @@ __all__ = [
     "LocalLoop",
     "detect_gpus",
     "local_loop",
+    "optuna_mirror",
+    "optuna_url_problem",
     "redis_mirror",
 ]
 
@@ -61,6 +63,21 @@ def redis_mirror(url: str, prefix: str, results_dir: Path) -> Mirror:
 
     primary = DirectoryResults(results_dir)
     return RedisMirror.from_url(url, prefix=prefix, source=primary.history)
+
+
+def optuna_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the Optuna storage a local run streams into, or None."""
+    from tuneop.adapters.optuna_storage import url_problem
+
+    return url_problem(url)
+
+
+def optuna_mirror(url: str, results_dir: Path) -> Mirror:
+    """The Optuna storage a local run streams its trials into as they finish, caught up
+    from its results folder (``adapters.optuna_storage``)."""
+    from tuneop.adapters.optuna_storage import OptunaStorageMirror
+
+    return OptunaStorageMirror(url, source=DirectoryResults(results_dir).history)
 
 
 @dataclass

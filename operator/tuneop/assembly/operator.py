@@ -57,6 +57,7 @@ __all__ = [
     "PodWatch",
     "election_lease",
     "operator_loop",
+    "optuna_storage_problem",
 ]
 
 DEFAULT_METRICS_PORT = 9090
@@ -74,6 +75,8 @@ class OperatorConfig:
     redis_url: str | None = None
     redis_prefix: str = "tuneop"
     redis_ttl: int | None = None
+    # An Optuna RDB storage each session's finished trials stream into (optuna-dashboard).
+    optuna_storage: str | None = None
     api_qps: float = DEFAULT_QPS
     api_burst: int = DEFAULT_BURST
     liveness: str | None = DEFAULT_LIVENESS
@@ -173,7 +176,23 @@ def _results(
         if mirror.ttl_seconds > 0:
             # Retention 0 keeps a session's keys, also after the session is deleted.
             out.forgetters.append(mirror.forget_deleted)
+    if config.optuna_storage:
+        from tuneop.adapters.optuna_storage import OptunaStorageMirror
+
+        # Caught up from the durable store: what a restart or an outage left unwritten.
+        storage_mirror = OptunaStorageMirror(
+            config.optuna_storage, source=out.store.history, monotonic=clock.monotonic
+        )
+        out.mirrors.append(storage_mirror)
+        out.forgetters.append(storage_mirror.forget)
     return out
+
+
+def optuna_storage_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the operator's Optuna storage, or None."""
+    from tuneop.adapters.optuna_storage import url_problem
+
+    return url_problem(url)
 
 
 def operator_loop(

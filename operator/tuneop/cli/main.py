@@ -215,6 +215,12 @@ def _add_run(sub: Any) -> None:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print every event")
     _redis_options(p, "mirror the session into Redis")
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="with --local: stream each trial as it finishes into this Optuna RDB storage"
+        " (sqlite:///FILE, postgresql://...), for optuna-dashboard",
+    )
     p.set_defaults(func=cmd_run)
 
 

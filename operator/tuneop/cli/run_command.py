@@ -32,6 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn_batched(session)
     if args.local or args.redis_url:
         _check_writable(Path(args.results_dir))
+    _check_optuna_storage(args)
     if not args.local:
         _need_cluster_client()
         from tuneop.cli.cluster import run_on_cluster
@@ -111,15 +112,38 @@ def _load_run_modules(spec: Any, with_redis: bool) -> None:
 
 
 def _mirrors(args: argparse.Namespace) -> list[Any]:
-    """The Redis mirror a local run also writes to, when ``--redis-url`` names one."""
+    """What a local run also writes to: the Redis mirror when ``--redis-url`` names one,
+    the Optuna storage when ``--optuna-storage`` does."""
+    out: list[Any] = []
+    if args.optuna_storage:
+        from tuneop.assembly.local import optuna_mirror
+
+        out.append(optuna_mirror(args.optuna_storage, Path(args.results_dir)))
     if not args.redis_url:
-        return []
+        return out
     from tuneop.assembly.local import redis_mirror
 
     try:
-        return [redis_mirror(args.redis_url, args.redis_prefix, Path(args.results_dir))]
+        return [*out, redis_mirror(args.redis_url, args.redis_prefix, Path(args.results_dir))]
     except ValueError:
         raise UsageError(BAD_REDIS_URL) from None
+
+
+def _check_optuna_storage(args: argparse.Namespace) -> None:
+    """A storage URL that can never work is refused before any worker starts (one that is
+    only down is waited for: the run goes on without it)."""
+    if not args.optuna_storage:
+        return
+    if not args.local:
+        raise UsageError(
+            "--optuna-storage is for a local run (--local); on a cluster the operator"
+            " streams sessions into its own --optuna-storage"
+        )
+    from tuneop.assembly.local import optuna_url_problem
+
+    problem = optuna_url_problem(args.optuna_storage)
+    if problem is not None:  # the URL itself is never printed: it may hold a password
+        raise UsageError(f"--optuna-storage: {problem}")
 
 
 def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) -> int:

@@ -32,7 +32,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
     module = missing_module("kopf", "kubernetes", "prometheus_client")
     if module is not None:
         return _usage(needs("tuneop operator", module))
-    from tuneop.assembly.operator import OperatorConfig
+    from tuneop.assembly.operator import OperatorConfig, optuna_storage_problem
 
     if bool(args.namespace) == args.all_namespaces:
         return _usage("operator: give --namespace NS (repeatable) or --all-namespaces")
@@ -43,6 +43,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
         "redis_url": args.redis_url,
         "redis_prefix": args.redis_prefix,
         "redis_ttl": args.redis_ttl,
+        "optuna_storage": args.optuna_storage or None,
         "log_format": args.log_format,
         "kubeconfig": args.kubeconfig,
     }
@@ -55,6 +56,10 @@ def cmd_operator(args: argparse.Namespace) -> int:
         given["liveness"] = args.liveness or None
     if args.metrics_port is not None:
         given["metrics_port"] = args.metrics_port
+    if args.optuna_storage:
+        problem = optuna_storage_problem(args.optuna_storage)
+        if problem is not None:  # the URL is never printed: it may hold a password
+            return _usage(f"operator: --optuna-storage: {problem}")
     election = election_from(args)
     if isinstance(election, str):
         return _usage(f"operator: {election}")
@@ -85,6 +90,13 @@ def add_parser(subcommands: Any) -> None:
     p.add_argument("--redis-prefix", default="tuneop", help="key prefix in Redis")
     p.add_argument(
         "--redis-ttl", type=int, help="TTL of a finished session's keys, seconds (0 keeps)"
+    )
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        default=os.environ.get("TUNEOP_OPTUNA_STORAGE"),
+        help="stream each session's finished trials into this Optuna RDB storage, for"
+        " optuna-dashboard (default $TUNEOP_OPTUNA_STORAGE)",
     )
     p.add_argument("--api-qps", type=float, help="API writes per second (default 20)")
     p.add_argument("--api-burst", type=int, help="API write burst (default 2 x qps)")

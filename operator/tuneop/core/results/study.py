@@ -58,6 +58,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuneop.api.conditions import describe as describe_condition
 from tuneop.api.distributions import describe
 from tuneop.api.parameters import Parameter
+from tuneop.api.spec import SessionSpec
 from tuneop.core.results.records import Record
 from tuneop.core.results.summary import default_direction, metric_value, objectives_of
 from tuneop.core.wire.contract import Outcome
@@ -67,7 +68,10 @@ __all__ = [
     "build_study",
     "declared_distributions",
     "distributions",
+    "prepare_study",
+    "spec_study_data",
     "study_data",
+    "study_directions",
     "study_trials",
 ]
 
@@ -267,9 +271,24 @@ def build_study(
 ) -> optuna.Study:
     """A new study holding every record as a trial (in memory unless ``storage`` is given)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    directions = [d for _, d in data.objectives] or [data.direction]
-    study = optuna.create_study(storage=storage, study_name=name or None, directions=directions)
-    study.set_user_attr("tuneop.session", data.session)
+    study = optuna.create_study(
+        storage=storage, study_name=name or None, directions=study_directions(data)
+    )
+    prepare_study(study, data, data.session)
+    objectives = [m for m, _ in data.objectives]
+    study.add_trials(study_trials(data.records, data.metric, objectives, data.space))
+    return study
+
+
+def study_directions(data: StudyData) -> list[str]:
+    """The study's directions: one per objective."""
+    return [d for _, d in data.objectives] or [data.direction]
+
+
+def prepare_study(study: optuna.Study, data: StudyData, session: str) -> None:
+    """The study's user attributes and metric names, as the export and the live mirror
+    write them."""
+    study.set_user_attr("tuneop.session", session)
     study.set_user_attr("tuneop.metric", data.metric)
     if data.objectives:
         study.set_user_attr("tuneop.objectives", [m for m, _ in data.objectives])
@@ -280,6 +299,17 @@ def build_study(
     with warnings.catch_warnings():  # experimental in Optuna 4; pinned and tested
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([m for m, _ in data.objectives] or [data.metric])
-    objectives = [m for m, _ in data.objectives]
-    study.add_trials(study_trials(data.records, data.metric, objectives, data.space))
-    return study
+
+
+def spec_study_data(spec: SessionSpec, records: Sequence[Record]) -> StudyData:
+    """``records`` of a session whose spec is known: its objectives and declared space."""
+    objectives = [(o.metric, o.direction) for o in spec.all_objectives]
+    space = spec.search_space or []
+    return StudyData(
+        records,
+        spec.objective.metric,
+        spec.objective.direction,
+        objectives if spec.multi_objective else (),
+        declared_distributions(space),
+        {p.name: describe(p) for p in space if p.gaussian},
+    )
