@@ -35,7 +35,9 @@ from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
 from tuneop.api.vocabulary import (
     ANN_ATTEMPT,
     ANN_CONTAINER,
+    ANN_PARAMS,
     ANN_START_TIMEOUT,
+    ANN_TIMEOUT,
     ANN_TRIALS,
     EXIT_TRIAL_BROKEN,
     LABEL_JOB_INDEX,
@@ -76,6 +78,9 @@ MAX_NAME = 63
 # Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
 # this slack lets the runner's own per-trial timeout fire first and report the trial.
 JOB_START_SLACK_SECONDS = 30
+# A trial resource's params annotation read back: at most this much text (an annotation
+# holds 256 KiB in all; tuneop writes one trial's params).
+MAX_PARAMS_TEXT = 64 * 1024
 
 
 def session_label(name: str) -> str:
@@ -227,8 +232,12 @@ def job_manifest(
     if spec.trial_resource is not None:
         # Another kind: the same metadata over the session's manifest, one trial each
         # (the spec's rules); Kueue's webhook suspends a kind it manages by its label.
+        # Its params and deadline ride in annotations: no runner env holds them, and no
+        # activeDeadlineSeconds of its own ends it.
         if spec.queue_name is not None:
             metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
+        annotations[ANN_PARAMS] = json.dumps(params[0], sort_keys=True, separators=(",", ":"))
+        annotations[ANN_TIMEOUT] = str(spec.trial_timeout_seconds + JOB_START_SLACK_SECONDS)
         return render_trial_resource(spec.trial_resource, metadata, params[0])
     template = trial_pod(spec, labels, env, trials, params)
     container = template["metadata"]["annotations"][ANN_CONTAINER]
@@ -274,10 +283,22 @@ def decode_job(job: Mapping[str, Any]) -> DecodedJob | None:
         trials = tuple(t for t, _ in pairs)
     if not trials:
         return None
-    by_trial = dict(pairs)
+    by_trial = dict(pairs) or _annotated_params(meta, trials)
     params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
     name = str(meta.get("name") or "")
     return DecodedJob(index=index, name=name, trials=trials, params=params, retry=_retry(meta))
+
+
+def _annotated_params(meta: Mapping[str, Any], trials: tuple[int, ...]) -> dict[int, Params]:
+    """A trial resource's one trial's params, from its annotation ({} if absent or garbled)."""
+    text = (meta.get("annotations") or {}).get(ANN_PARAMS)
+    if len(trials) != 1 or not isinstance(text, str) or len(text) > MAX_PARAMS_TEXT:
+        return {}
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return {}
+    return {trials[0]: dict(params)} if isinstance(params, dict) else {}
 
 
 def _retry(meta: Mapping[str, Any]) -> Retry | None:
