@@ -61,8 +61,8 @@ from tuneop.adapters.kube.job_status import (
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
-from tuneop.adapters.kube.transport import Kube, Reply, read_capped
 from tuneop.adapters.kube.resource_trials import ResourceTrials
+from tuneop.adapters.kube.transport import Kube, Reply, read_capped
 from tuneop.adapters.kube.trial_resources import Discovery
 from tuneop.api.session import SessionRef
 from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource

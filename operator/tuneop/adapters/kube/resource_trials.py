@@ -32,12 +32,12 @@ from datetime import datetime, timedelta
 from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.job_status import Json, creation_order, disruptions, owned_by_other
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
+from tuneop.adapters.kube.transport import Kube, Reply
 from tuneop.adapters.kube.trial_resources import (
     Discovery,
     observed_resource,
     primary_pod_selector,
 )
-from tuneop.adapters.kube.transport import Kube, Reply
 from tuneop.api.session import SessionRef
 from tuneop.api.trial_resource import ResolvedTrialResource
 from tuneop.api.vocabulary import ANN_START_TIMEOUT, LABEL_JOB_INDEX, LABEL_SESSION
