@@ -2,9 +2,8 @@
 
 Written against the agreed interface of ``spec.trialResource`` (a full manifest with
 ``${params.NAME}`` placeholders, ``primaryPodLabels``, ``primaryContainer``; conditions left
-to the well-known kinds' defaults). The spec accepts it, but the operator does not yet
-create, watch and harvest trials of other kinds (a session of one ends Failed in one line):
-until it does, every test here is a strict xfail, to flip when it lands. The operator
+to the well-known kinds' defaults). The operator creates, polls, harvests
+and deletes them as it does worker Jobs (``tuneop.adapters.kube.resource_trials``). The operator
 runs as in the other operator tests (``serve_namespaces``); JobSet
 and Trainer are their real managers (``trial_support``), Workflow and PipelineRun the test
 status player (``minicluster.statusplayer``). Each JobSet/TrainJob trial is a master and 2
@@ -48,9 +47,6 @@ from tests.e2e.trial_support import (
 
 __all__ = ["jobset_manager", "trainer_manager"]  # the fixtures, for pytest
 
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="the operator does not yet create trials of other kinds (#29 item 2)"
-)
 NAMESPACES = ("jobsets", "trainjobs", "pipelines", "queued")
 RUNTIME = "tuneop-e2e-sessions"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
