@@ -311,8 +311,6 @@ def _derived(spec: SessionSpec, t: int) -> Any:
     if h is not None:
         return hyperband.params(spec, t, {}) if rung_of(h, t).rung == 0 else None
     return warm_point(spec, t)
-
-
 def _security_line(spec: SessionSpec) -> str:
     """Which security defaults the trial pods get: the short form's, or none."""
     applied = applied_defaults(spec)
