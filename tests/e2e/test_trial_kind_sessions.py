@@ -177,7 +177,7 @@ def test_a_failed_jobset_trial_is_retried_by_recreating_it(served: Served, tmp_p
         )
         command = master["containers"][0]["command"]
         master["containers"][0]["command"] = [
-            "sh", "-c", 'python -c "$0" "$1" && exec "$@"', code, "${params.x}", *command,
+            "sh", "-c", 'python -c "$0" "$1" && shift && exec "$@"', code, "${params.x}", *command,
         ]  # fmt: skip
 
     resource = jobset_resource(free_port(), fail_once)
