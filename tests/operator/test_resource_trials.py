@@ -21,6 +21,7 @@ import pytest
 from tuneop.adapters.kube.jobs import KubeJobs
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.adapters.kube.transport import Answer, Kube, Request
+from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec, parse_spec
 from tuneop.core.jobs.observed import JobState
@@ -57,6 +58,8 @@ class JobSetApi:
     pods: dict[str, Json] = field(default_factory=dict)
     logs: dict[str, bytes] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    # The API server refuses every create as invalid (its schema).
+    refuse: bool = False
 
     def __call__(self, request: Request) -> Answer:
         status, payload = self._route(request)
@@ -68,6 +71,8 @@ class JobSetApi:
         if path == API:
             resources = [{"name": "jobsets", "kind": "JobSet", "namespaced": True}]
             return 200, {"resources": resources}
+        if path.count("/") == 3:  # another group version's discovery: not served here
+            return 404, {"kind": "Status", "code": 404}
         if path == "/api/v1/namespaces/ns/pods":
             sel = query.get("labelSelector", "")
             self.calls.append(f"list pods {sel}")
@@ -84,6 +89,8 @@ class JobSetApi:
         if req.method == "POST":
             name = req.body["metadata"]["name"]
             self.calls.append(f"create {name}")
+            if self.refuse:
+                return 422, {"kind": "Status", "code": 422, "message": "spec.bad: unknown field"}
             if name in self.objects:
                 return 409, {"kind": "Status", "code": 409}
             self.add(req.body)
@@ -296,3 +303,30 @@ def test_a_jobset_past_the_trial_timeout_ends_timed_out_and_is_deleted() -> None
     assert "delete sets-0" in s.api.calls
     assert s.statuses.status.phase in ("Failed", "Succeeded")
     assert s.statuses.status.trials.timed_out == 1, s.statuses.status.trials
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        (
+            {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "spec": {}},
+            "kubeflow.org/v1 PyTorchJob: the cluster does not serve this kind",
+        ),
+        (
+            {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet", "spec": {"bad": 1}},
+            "JobSet sets-0: ",
+        ),
+    ],
+    ids=["its-crd-is-absent", "the-api-server-refuses-it"],
+)
+def test_a_kind_the_cluster_cannot_create_fails_the_session_in_one_line(
+    manifest: Json, words: str
+) -> None:
+    s = setup()
+    session = spec(trialResource={"manifest": manifest})
+    s.api.refuse = manifest["spec"] == {"bad": 1}
+    with pytest.raises(SpecError) as caught:
+        s.reconcile(session)
+    assert str(caught.value).startswith("spec.trialResource.manifest: ")
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert s.api.objects == {}

@@ -19,6 +19,9 @@ own; only where the object lives and how it says it ended differ:
   kind's defaults or the session's ``primaryPodLabels``/``primaryContainer``), every
   attempt of it oldest first, streamed through ``tuneop.core.wire.logscan`` as a Job's.
   No primary pod → None (ResultsLost), except a timed-out resource, whose pods may be gone.
+- A kind the cluster does not serve, or a manifest the API server refuses to create
+  (its schema, a kind the operator may not create), fails the session in one line
+  naming it (a ``SpecError``: phase Failed, InvalidSpec), as a Job path's invalid spec.
 - **delete** deletes the resource after its harvest, its pods with it (background).
 """
 
@@ -38,6 +41,7 @@ from tuneop.adapters.kube.trial_resources import (
     observed_resource,
     primary_pod_selector,
 )
+from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.trial_resource import ResolvedTrialResource
 from tuneop.api.vocabulary import ANN_START_TIMEOUT, LABEL_JOB_INDEX, LABEL_SESSION
@@ -46,7 +50,7 @@ from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.planning.planner import JobToCreate
 from tuneop.core.results.harvest import JobLogs
 from tuneop.core.wire.logscan import scan
-from tuneop.ports import TransientError
+from tuneop.ports import Rejected, TransientError
 
 __all__ = ["ResourceTrials"]
 
@@ -62,7 +66,10 @@ class ResourceTrials:
     job_log_budget_bytes: int
 
     def _path(self, ref: SessionRef, kind: ResolvedTrialResource, name: str | None = None) -> str:
-        return self.discovery.path(kind.api_version, kind.kind, ref.namespace, name)
+        try:
+            return self.discovery.path(kind.api_version, kind.kind, ref.namespace, name)
+        except Rejected as err:  # the session names a kind this cluster cannot hold
+            raise SpecError([f"spec.trialResource.manifest: {err}"]) from err
 
     def observe(self, ref: SessionRef, kind: ResolvedTrialResource) -> list[ObservedJob]:
         query = [("labelSelector", selector(ref.name))]
@@ -150,14 +157,21 @@ class ResourceTrials:
         return "" if reply.status == 400 else str(reply.body)  # 400: never started
 
     def create(self, ref: SessionRef, job: JobToCreate, kind: ResolvedTrialResource) -> None:
-        reply = self.kube.request(
-            "create_trial",
-            "POST",
-            self._path(ref, kind),
-            job.manifest,
-            query=[("fieldValidation", "Strict")],
-            expect=(409,),
-        )
+        path = self._path(ref, kind)
+        try:
+            reply = self.kube.request(
+                "create_trial",
+                "POST",
+                path,
+                job.manifest,
+                query=[("fieldValidation", "Strict")],
+                expect=(409,),
+            )
+        except Rejected as err:
+            # The session's own manifest the API server refused (its schema, a forbidden
+            # kind): the session fails naming why, as an invalid spec does.
+            problem = f"spec.trialResource.manifest: {kind.kind} {job.name}: {err}"
+            raise SpecError([problem]) from err
         if reply.status == 409:
             self._check_existing(ref, job.name, kind)
         else:
