@@ -226,12 +226,19 @@ def test_jobset_trials_are_admitted_by_kueue_through_the_queue_label(
 
     path = f"{JOBSET_API}/namespaces/{ns}/jobsets"
     resource = jobset_resource(free_port(), requests)
+    workloads = f"/apis/kueue.x-k8s.io/v1beta2/namespaces/{ns}/workloads"
     with Peak(served.cluster, path, "queued") as peak:
         apply(served.cluster, ns, trial_session("queued", resource, queueName="trials"))
+        # Kueue's Workload of a JobSet goes with it (its owner) once the trial is harvested:
+        # it is looked for while the session runs.
+        served.wait_for(
+            "Kueue's Workload of a JobSet trial",
+            lambda: served.cluster.kube.get(workloads)["items"],
+            timeout=120,
+            describe=kueue.tail,
+        )
         assert_best_is_two(served, ns, "queued")
     assert peak.peak == 2 and peak.peak_admitted == 1, (peak.peak, peak.peak_admitted)
-    workloads = served.cluster.kube.get(f"/apis/kueue.x-k8s.io/v1beta2/namespaces/{ns}/workloads")
-    assert len(workloads["items"]) >= 1, kueue.tail()
 
 
 @pytest.mark.parametrize("kind", ["Workflow", "PipelineRun"])
