@@ -330,3 +330,15 @@ def test_a_kind_the_cluster_cannot_create_fails_the_session_in_one_line(
     assert str(caught.value).startswith("spec.trialResource.manifest: ")
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert s.api.objects == {}
+
+
+def test_with_a_queue_a_jobset_is_created_suspended_and_counted_as_queued() -> None:
+    s = setup()
+    s.reconcile(spec(trials=[{"x": 1}], maxParallel=1, queueName="trials"))
+    created = s.api.objects["sets-0"]
+    assert created["spec"]["suspend"] is True
+    assert created["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "trials"
+    assert s.statuses.status.trials.queued == 1, s.statuses.status.trials
+    created["spec"]["suspend"] = False  # Kueue admits it
+    s.reconcile(spec(trials=[{"x": 1}], maxParallel=1, queueName="trials"))
+    assert s.statuses.status.trials.running == 1, s.statuses.status.trials

@@ -44,6 +44,7 @@ __all__ = [
     "KindDefaults",
     "group_of",
     "known_kind",
+    "suspend_path",
 ]
 
 
@@ -185,3 +186,13 @@ def group_of(api_version: str) -> str:
 def known_kind(api_version: str, kind: str) -> KindDefaults | None:
     """The defaults of a well-known kind, or None for a kind tuneop knows nothing of."""
     return _BY_KIND.get((group_of(api_version), kind))
+
+
+def suspend_path(api_version: str, kind: str) -> tuple[str, ...] | None:
+    """Where a kind Kueue admits is held suspended until admitted (the training-operator
+    kinds under ``spec.runPolicy``, the others ``spec.suspend``); None for a kind Kueue
+    does not admit."""
+    d = known_kind(api_version, kind)
+    if d is None or not d.kueue:
+        return None
+    return ("spec", "runPolicy", "suspend") if d.group == "kubeflow.org" else ("spec", "suspend")

@@ -14,7 +14,7 @@ The first pieces of issue 29's operator path, over the one transport:
   the params annotation), its state from the session's CEL conditions on the
   object (``tuneop.core.jobs.trialresource.outcome``), an infrastructure failure
   and pods that do not start from its pods as for a Job, queued for Kueue while
-  ``spec.suspend`` is true (the kinds Kueue integrates are suspended so), and
+  suspended (``tuneop.core.jobs.trialresource.suspended``: the kinds Kueue admits), and
   timed out (``DeadlineExceeded``, as a Job's deadline says) once past its
   ``tuneop.dev/timeout-seconds`` annotation.
 - ``primary_pod_selector``: the label selector of the pod whose log holds the
@@ -39,7 +39,7 @@ from tuneop.api.trial_resource import ResolvedTrialResource
 from tuneop.api.vocabulary import ANN_TIMEOUT, LABEL_JOB_INDEX, LABEL_SESSION
 from tuneop.core.jobs.manifests import decode_job, session_label
 from tuneop.core.jobs.observed import JobState, ObservedJob
-from tuneop.core.jobs.trialresource import outcome
+from tuneop.core.jobs.trialresource import outcome, suspended
 from tuneop.ports import Rejected
 
 __all__ = ["Discovery", "observed_resource", "primary_pod_selector"]
@@ -127,7 +127,7 @@ def observed_resource(
     state = {None: JobState.ACTIVE, "Succeeded": JobState.SUCCEEDED}.get(ended, JobState.FAILED)
     reason = "FailureCondition" if state is JobState.FAILED else None
     finished_at = parse_time(_finished_at(obj)) if ended else None
-    queued = state is JobState.ACTIVE and (obj.get("spec") or {}).get("suspend") is True
+    queued = state is JobState.ACTIVE and suspended(obj)
     meta = obj.get("metadata") or {}
     if state is JobState.ACTIVE and not queued and _timed_out(obj, now):
         state, reason, finished_at = JobState.FAILED, "DeadlineExceeded", now

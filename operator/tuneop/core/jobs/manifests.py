@@ -50,7 +50,7 @@ from tuneop.api.vocabulary import (
 from tuneop.core.jobs.observed import Params, Retry
 from tuneop.core.jobs.podtemplate import CONTAINER, trial_pod
 from tuneop.core.jobs.pruning import early_stopping_env
-from tuneop.core.jobs.trialresource import render_trial_resource
+from tuneop.core.jobs.trialresource import render_trial_resource, suspended
 from tuneop.core.ranges import format_ranges, parse_ranges
 
 __all__ = [
@@ -231,14 +231,18 @@ def job_manifest(
         metadata["ownerReferences"] = [owner_reference(ref)]
     if spec.trial_resource is not None:
         # Another kind: the same metadata over the session's manifest, one trial each
-        # (the spec's rules); Kueue's webhook suspends a kind it manages by its label.
+        # (the spec's rules); with a queue, a kind Kueue admits is created suspended, as a
+        # Job is, and carries the queue label Kueue reads.
         # Its params and deadline ride in annotations: no runner env holds them, and no
         # activeDeadlineSeconds of its own ends it.
         if spec.queue_name is not None:
             metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
         annotations[ANN_PARAMS] = json.dumps(params[0], sort_keys=True, separators=(",", ":"))
         annotations[ANN_TIMEOUT] = str(spec.trial_timeout_seconds + JOB_START_SLACK_SECONDS)
-        return render_trial_resource(spec.trial_resource, metadata, params[0])
+        manifest = render_trial_resource(spec.trial_resource, metadata, params[0])
+        if spec.queue_name is not None:
+            suspended(manifest, True)
+        return manifest
     template = trial_pod(spec, labels, env, trials, params)
     container = template["metadata"]["annotations"][ANN_CONTAINER]
     job_spec: dict[str, Any] = {

@@ -5,7 +5,8 @@ With ``spec.trialResource`` each trial runs as one resource of the session's kin
 resource carries exactly the metadata a worker Job carries (name, namespace,
 the ``tuneop.dev/session`` and ``tuneop.dev/job-index`` labels, the trials
 annotation, the owner reference to the session, Kueue's queue-name label with
-``spec.queueName``), so the ledger, the retries and the cleanup read it as they
+``spec.queueName``, and then created suspended when Kueue admits its kind:
+``suspended``), so the ledger, the retries and the cleanup read it as they
 read a Job: the Job is this model's instance whose manifest tuneop writes itself.
 
 ``${params.NAME}`` placeholders are filled in every string value of the manifest
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 from tuneop.api.spec import SessionSpec
 from tuneop.api.template import PARAM_PLACEHOLDER
+from tuneop.api.trial_kinds import suspend_path
 from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource
 from tuneop.core.jobs.observed import Params
 from tuneop.core.jobs.podtemplate import param_text
@@ -36,6 +38,7 @@ __all__ = [
     "Outcome",
     "outcome",
     "render_trial_resource",
+    "suspended",
     "trial_kind_name",
 ]
 
@@ -87,6 +90,25 @@ def render_trial_resource(
         meta["ownerReferences"] = metadata["ownerReferences"]
     manifest["metadata"] = meta
     return dict(manifest)
+
+
+def suspended(manifest: Mapping[str, Any], value: bool | None = None) -> bool:
+    """Whether the resource is held suspended (a kind Kueue admits; False for any other);
+    with ``value``, set so first (created suspended for Kueue to admit, as a Job is: without
+    Kueue's webhook it would run before Kueue suspends it)."""
+    path = suspend_path(str(manifest.get("apiVersion", "")), str(manifest.get("kind", "")))
+    if path is None:
+        return False
+    node: Any = manifest
+    for key in path[:-1]:
+        if value is not None and not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return False
+    if value is not None:
+        node[path[-1]] = value
+    return node.get(path[-1]) is True
 
 
 def _size(value: Any, limit: int) -> int:
