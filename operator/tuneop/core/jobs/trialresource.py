@@ -23,6 +23,8 @@ absent, a type that does not fit) counts as not yet true.
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -124,13 +126,26 @@ def _size(value: Any, limit: int) -> int:
     return count
 
 
-def _holds(expression: str, obj: Mapping[str, Any]) -> bool:
+_EVALUATING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _program(expression: str) -> Any:
+    """The compiled program of a condition: compiled once, evaluated for every object."""
     import celpy  # a session of a trial resource only
-    from celpy.adapter import json_to_cel
 
     env = celpy.Environment()
+    return env.program(env.compile(expression))
+
+
+def _holds(expression: str, obj: Any) -> bool:
+    import celpy
+
     try:
-        value = env.program(env.compile(expression)).evaluate({"self": json_to_cel(dict(obj))})
+        # One evaluation at a time: the programs are shared across the operator's threads,
+        # and celpy does not promise its parsed tree is safe to walk from several at once.
+        with _EVALUATING:
+            value = _program(expression).evaluate({"self": obj})
     except Exception:
         return False
     # Only a boolean true holds: a condition that yields 1 or "yes" is no verdict.
@@ -144,8 +159,14 @@ def outcome(resolved: ResolvedTrialResource, obj: Mapping[str, Any]) -> Outcome 
     """
     if _size(obj, MAX_OBJECT_VALUES) > MAX_OBJECT_VALUES:
         return None
-    if _holds(resolved.failure_condition, obj):
+    from celpy.adapter import json_to_cel
+
+    try:
+        value = json_to_cel(dict(obj))
+    except Exception:
+        return None  # nothing CEL can hold: no verdict
+    if _holds(resolved.failure_condition, value):
         return "Failed"
-    if _holds(resolved.success_condition, obj):
+    if _holds(resolved.success_condition, value):
         return "Succeeded"
     return None
