@@ -31,6 +31,7 @@ A kind is matched by its API group and kind, not its version (Katib's Tekton
 example is ``tekton.dev/v1beta1``; the status reads the same). ``pod_label`` is
 the label the kind's controller puts on every pod naming the resource: with the
 primary pod labels it selects the primary pod of one trial resource.
+``suspend_path`` says where a kind Kueue admits is held suspended until admitted.
 """
 
 from __future__ import annotations
