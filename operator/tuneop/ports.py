@@ -53,6 +53,7 @@ from typing import Any, Protocol
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
+from tuneop.api.trial_resource import TrialResource
 from tuneop.core.clock import Clock
 from tuneop.core.election import LeaseRecord
 from tuneop.core.jobs.observed import ObservedJob, Params
@@ -67,6 +68,7 @@ __all__ = [
     "Conflict",
     "EventSink",
     "JobBackend",
+    "JobsOnly",
     "Lease",
     "Mirror",
     "MirrorRecord",
@@ -99,6 +101,11 @@ class SessionGone(Exception):
 
 
 class JobBackend(Protocol):
+    def use_trial_resource(self, ref: SessionRef, resource: TrialResource | None) -> None:
+        """The kind the session's trials are (``spec.trialResource``; None: worker Jobs), told
+        before each observe: the calls below act on resources of that kind."""
+        ...
+
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]: ...
 
     def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None: ...
@@ -106,6 +113,15 @@ class JobBackend(Protocol):
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 
     def delete_job(self, ref: SessionRef, name: str) -> None: ...
+
+
+class JobsOnly:
+    """A ``JobBackend`` that runs worker Jobs only (local processes, whose ``run --local``
+    turns a trial resource into its primary container's pod before any Job exists)."""
+
+    def use_trial_resource(self, ref: SessionRef, resource: TrialResource | None) -> None:
+        if resource is not None:
+            raise Rejected(f"spec.trialResource: {resource.kind} trials run on a cluster only")
 
 
 class RunningLogs(Protocol):

@@ -74,13 +74,17 @@ from tuneop.ports import (
     WarmStartSource,
 )
 
-__all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "Reconciler"]
+__all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "RESOURCE_POLL_SECONDS", "Reconciler"]
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
 JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
+# A session of another kind (spec.trialResource) is looked at this often while it runs: the
+# operator watches Jobs, not every kind a session may name (a kind whose CRD is absent
+# cannot be watched), so its trials' ends are polled.
+RESOURCE_POLL_SECONDS = 2.0
 # Committed rounds in one reconcile, at most; past them the plan asks to be requeued at once
 # (a reconcile must end, so the scheduler can serve other sessions and see a deletion).
 MAX_ROUNDS = 200
@@ -125,6 +129,7 @@ class Reconciler:
         ``harvest`` is off: their results could not be stored now, so they wait)."""
         if status is None:  # the caller's fresh read saves a second one (an API GET)
             status, _ = self.statuses.read(ref)
+        self.jobs.use_trial_resource(ref, spec.trial_resource)
         jobs = self.jobs.list_jobs(ref)
         read: dict[int, ObservedJob] = {}
         for job in needs_harvest(status, jobs) if harvest else ():
@@ -221,6 +226,9 @@ class Reconciler:
                 result = replace(result, events=(*started, *result.events))
             if ref.key in self._waiting and not result.status.terminal:
                 due = min(result.requeue_after or JUDGE_EVERY_SECONDS, JUDGE_EVERY_SECONDS)
+                result = replace(result, requeue_after=due)
+            if spec.trial_resource is not None and not result.status.terminal:
+                due = min(result.requeue_after or RESOURCE_POLL_SECONDS, RESOURCE_POLL_SECONDS)
                 result = replace(result, requeue_after=due)
             try:
                 self.act(ref, spec, result, version)

@@ -3,12 +3,11 @@ controllers.
 
 Written against the agreed interface of ``spec.trialResource`` (a full manifest with
 ``${params.NAME}`` placeholders, ``primaryPodLabels``, ``primaryContainer``; conditions left
-to the well-known kinds' defaults). The spec accepts it, but the operator does not yet
-create, watch and harvest trials of other kinds (a session of one ends Failed in one line):
-until it does, every test here is a strict xfail, to flip when it lands. The operator
-runs as in the other operator tests (``serve_namespaces``); JobSet,
-Trainer and the training operator are their real managers (``trial_support``), Workflow
-and PipelineRun the test status player (``minicluster.statusplayer``). Each
+to the well-known kinds' defaults). The operator creates, polls, harvests
+and deletes them as it does worker Jobs (``tuneop.adapters.kube.resource_trials``). The
+operator runs as in the other operator tests (``serve_namespaces``); JobSet, Trainer and
+the training operator are their real managers (``trial_support``), Workflow and
+PipelineRun the test status player (``minicluster.statusplayer``). Each
 JobSet/TrainJob/PyTorchJob trial is a master and 2 workers that rendezvous over loopback
 (a PyTorchJob's at the socket its MASTER_ADDR names); the metrics are in the master's log
 (the primary pod), and the best trial is x=2 (loss 0.5).
@@ -60,9 +59,6 @@ from tests.e2e.trial_support import (
 
 __all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # the fixtures, for pytest
 
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="the operator does not yet create trials of other kinds (#29 item 2)"
-)
 NAMESPACES = ("jobsets", "trainjobs", "pytorchjobs", "pipelines", "queued")
 RUNTIME = "tuneop-e2e-sessions"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -194,7 +190,7 @@ def test_a_failed_jobset_trial_is_retried_by_recreating_it(served: Served, tmp_p
         )
         command = master["containers"][0]["command"]
         master["containers"][0]["command"] = [
-            "sh", "-c", 'python -c "$0" "$1" && exec "$@"', code, "${params.x}", *command,
+            "sh", "-c", 'python -c "$0" "$1" && shift && exec "$@"', code, "${params.x}", *command,
         ]  # fmt: skip
 
     resource = jobset_resource(free_port(), fail_once)
@@ -262,12 +258,19 @@ def test_jobset_trials_are_admitted_by_kueue_through_the_queue_label(
 
     path = f"{JOBSET_API}/namespaces/{ns}/jobsets"
     resource = jobset_resource(free_port(), requests)
+    workloads = f"/apis/kueue.x-k8s.io/v1beta2/namespaces/{ns}/workloads"
     with Peak(served.cluster, path, "queued") as peak:
         apply(served.cluster, ns, trial_session("queued", resource, queueName="trials"))
+        # Kueue's Workload of a JobSet goes with it (its owner) once the trial is harvested:
+        # it is looked for while the session runs.
+        served.wait_for(
+            "Kueue's Workload of a JobSet trial",
+            lambda: served.cluster.kube.get(workloads)["items"],
+            timeout=120,
+            describe=kueue.tail,
+        )
         assert_best_is_two(served, ns, "queued")
     assert peak.peak == 2 and peak.peak_admitted == 1, (peak.peak, peak.peak_admitted)
-    workloads = served.cluster.kube.get(f"/apis/kueue.x-k8s.io/v1beta2/namespaces/{ns}/workloads")
-    assert len(workloads["items"]) >= 1, kueue.tail()
 
 
 @pytest.mark.parametrize("kind", ["Workflow", "PipelineRun"])

@@ -41,6 +41,10 @@ def pbt_spec(**overrides: Any) -> SessionSpec:
         ({"pbt": {"truncation": 0.6}}, "truncation"),
         ({"pbt": {"population": 1}}, "population"),
         ({"pbt": {"resampleProbability": 1.5}}, "resampleProbability"),
+        (
+            {"searchSpace": [*SPACE[:2], {**SPACE[2], "when": {"layers": [1, 2]}}]},
+            "pbt perturbs every parameter of a member",
+        ),
     ],
     ids=lambda x: str(x)[:40],
 )

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from tuneop.api.trial_resource import TrialResource, cel_problem
-from tuneop.core.jobs.trialresource import MAX_OBJECT_VALUES, outcome, render_trial_resource
+from tuneop.core.jobs.trialresource import (
+    MAX_OBJECT_VALUES,
+    outcome,
+    render_trial_resource,
+    suspended,
+)
 
 
 def _resource(api_version: str, kind: str, **fields: Any) -> TrialResource:
@@ -118,3 +123,23 @@ def test_a_rendered_resource_keeps_its_labels_under_tuneops_and_fills_params() -
     assert out["metadata"]["labels"] == {"team": "a", "tuneop.dev/session": "s"}
     assert out["spec"]["args"] == ["--lr=0.5", "${params.other}"]
     assert resource.manifest["spec"]["args"][0] == "--lr=${params.lr}"
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "held"),
+    [
+        ("batch/v1", "Job", {"spec": {"suspend": True}}),
+        ("jobset.x-k8s.io/v1alpha2", "JobSet", {"spec": {"suspend": True}}),
+        ("trainer.kubeflow.org/v1alpha1", "TrainJob", {"spec": {"suspend": True}}),
+        ("kubeflow.org/v1", "PyTorchJob", {"spec": {"runPolicy": {"suspend": True}}}),
+        ("argoproj.io/v1alpha1", "Workflow", {"spec": {}}),
+        ("example.com/v1", "Thing", {"spec": {}}),
+    ],
+)
+def test_a_kind_kueue_admits_is_created_suspended_where_that_kind_says_so(
+    api_version: str, kind: str, held: dict[str, Any]
+) -> None:
+    manifest: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "spec": {}}
+    now = suspended(manifest, True)
+    assert {"spec": manifest["spec"]} == held
+    assert now is (held != {"spec": {}}) and suspended(manifest) is now

@@ -83,6 +83,7 @@ def pbt_problem(
     several_objectives: bool,
     packs: bool,
     conditional: bool = False,
+    resource: bool = False,
 ) -> str | None:
     """Why ``optimizer``'s pbt settings do not fit the session, as one line, or None."""
     if kind != "pbt":
@@ -93,6 +94,8 @@ def pbt_problem(
         return "optimizer.type: pbt ranks one objective, not several"
     if packs:  # each trial has its own parent and checkpoint folder
         return "optimizer.type: pbt runs one trial per Job (no workers, trialsPerJob)"
+    if resource:  # the checkpoint folders reach a trial through its pod's env
+        return "optimizer.type: pbt runs pods of spec.template or spec.runner, not trialResource"
     if conditional:  # a member's params are perturbed in place: its set must not change
         return "optimizer.type: pbt perturbs every parameter of a member: no searchSpace[].when"
     return None

@@ -367,7 +367,7 @@ class SessionSpec(_Model):
         if why := conditions_problem(space, o.hyperband.resource if o.hyperband else None):
             raise ValueError(why)
         if why := hyperband_problem(o.type, o.hyperband, space, several, packs) or pbt_problem(
-            o.type, o.pbt, several, packs, conditional(space)
+            o.type, o.pbt, several, packs, conditional(space), self.trial_resource is not None
         ):
             raise ValueError(why)
         if o.type == "grid":

@@ -31,6 +31,7 @@ A kind is matched by its API group and kind, not its version (Katib's Tekton
 example is ``tekton.dev/v1beta1``; the status reads the same). ``pod_label`` is
 the label the kind's controller puts on every pod naming the resource: with the
 primary pod labels it selects the primary pod of one trial resource.
+``suspend_path`` says where a kind Kueue admits is held suspended until admitted.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "KindDefaults",
     "group_of",
     "known_kind",
+    "suspend_path",
 ]
 
 
@@ -185,3 +187,13 @@ def group_of(api_version: str) -> str:
 def known_kind(api_version: str, kind: str) -> KindDefaults | None:
     """The defaults of a well-known kind, or None for a kind tuneop knows nothing of."""
     return _BY_KIND.get((group_of(api_version), kind))
+
+
+def suspend_path(api_version: str, kind: str) -> tuple[str, ...] | None:
+    """Where a kind Kueue admits is held suspended until admitted (the training-operator
+    kinds under ``spec.runPolicy``, the others ``spec.suspend``); None for a kind Kueue
+    does not admit."""
+    d = known_kind(api_version, kind)
+    if d is None or not d.kueue:
+        return None
+    return ("spec", "runPolicy", "suspend") if d.group == "kubeflow.org" else ("spec", "suspend")

@@ -18,6 +18,7 @@ __all__ = [
     "ANN_METRICS_CONTAINER",
     "ANN_PARAMS",
     "ANN_START_TIMEOUT",
+    "ANN_TIMEOUT",
     "ANN_TRIALS",
     "BUDGET_EXHAUSTED",
     "CANCELLED",
@@ -148,3 +149,6 @@ ANN_ATTEMPT = "tuneop.dev/attempt"
 # On every worker Job: spec.podStartTimeoutSeconds, so the Kubernetes adapter knows when
 # a Job whose pod is not ready is worth a look at its pods (without reading the spec).
 ANN_START_TIMEOUT = "tuneop.dev/pod-start-timeout-seconds"
+# On a trial resource of another kind than a Job: the seconds it may run before the
+# operator ends it as timed out (a Job's own activeDeadlineSeconds does this for a Job).
+ANN_TIMEOUT = "tuneop.dev/timeout-seconds"

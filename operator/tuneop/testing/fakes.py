@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
+from tuneop.api.trial_resource import TrialResource
 from tuneop.core.clock import FrozenClock
 from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.planning.planner import Event, JobToCreate
@@ -58,6 +59,12 @@ class FakeJobs:
     created: list[str] = field(default_factory=list)
     launched: list[JobToCreate] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+
+    # The trial resource each session said its trials are (None: worker Jobs).
+    kinds: dict[str, TrialResource | None] = field(default_factory=dict)
+
+    def use_trial_resource(self, ref: SessionRef, resource: TrialResource | None) -> None:
+        self.kinds[ref.key] = resource
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
         return sorted(self.jobs.values(), key=lambda j: j.index)

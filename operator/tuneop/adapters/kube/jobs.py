@@ -10,6 +10,10 @@ reason, e.g. BackoffLimitExceeded or DeadlineExceeded; neither → Active).
 Jobs owned by another TuningSession uid (an earlier session of the same name,
 still being garbage-collected) are not this session's and are skipped.
 
+A session whose spec names ``spec.trialResource`` (told by ``use_trial_resource``
+before each observe) has its trials as resources of that kind: the same four calls go
+to ``tuneop.adapters.kube.resource_trials`` instead, and none of the caches below.
+
 Every Job carries a ``podFailurePolicy`` (``tuneop.core.jobs.manifests``), GA since
 Kubernetes 1.31, the oldest supported release; no Indexed Jobs, and ``suspend``
 only for Kueue, with ``spec.queueName``.
@@ -57,9 +61,11 @@ from tuneop.adapters.kube.job_status import (
 )
 from tuneop.adapters.kube.metrics import TRIALS_STARTED
 from tuneop.adapters.kube.pod_cache import PodCache
+from tuneop.adapters.kube.resource_trials import ResourceTrials
 from tuneop.adapters.kube.transport import Kube, Reply, read_capped
-from tuneop.api.errors import SpecError
+from tuneop.adapters.kube.trial_resources import Discovery
 from tuneop.api.session import SessionRef
+from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER, LABEL_SESSION
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
@@ -99,8 +105,36 @@ class KubeJobs:
     _ended: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _log_failures: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Per session of another kind (spec.trialResource): its kind, resolved.
+    _kinds: dict[str, ResolvedTrialResource] = field(default_factory=dict)
+    _resources: ResourceTrials | None = None
+
+    def use_trial_resource(self, ref: SessionRef, resource: TrialResource | None) -> None:
+        with self._lock:
+            if resource is None:
+                self._kinds.pop(ref.key, None)
+            else:
+                self._kinds[ref.key] = resource.resolved()
+
+    def _kind(self, ref: SessionRef) -> tuple[ResourceTrials, ResolvedTrialResource] | None:
+        """The session's trial kind and its calls, or None for worker Jobs."""
+        with self._lock:
+            kind = self._kinds.get(ref.key)
+            if kind is None:
+                return None
+            if self._resources is None:
+                self._resources = ResourceTrials(
+                    self.kube,
+                    Discovery(self.kube),
+                    self.clock,
+                    self.log_limit_bytes,
+                    self.job_log_budget_bytes,
+                )
+            return self._resources, kind
 
     def list_jobs(self, ref: SessionRef) -> list[ObservedJob]:
+        if other := self._kind(ref):
+            return other[0].observe(ref, other[1])
         cached = self.cache.snapshot(ref) if self.cache is not None else None
         listed = cached if cached is not None else self._list(ref)
         items = [j for j in listed if not owned_by_other(j, ref)]
@@ -149,6 +183,7 @@ class KubeJobs:
         """Drop a deleted session (``namespace/name``)."""
         with self._lock:
             self._ended.pop(key, None)
+            self._kinds.pop(key, None)
 
     def _list(self, ref: SessionRef) -> list[Json]:
         since = self.cache.mark() if self.cache is not None else None
@@ -164,6 +199,8 @@ class KubeJobs:
         return _items(self.kube.request("list_pods", "GET", paths.pods(ref.namespace), query=query))
 
     def read_logs(self, ref: SessionRef, job: ObservedJob) -> JobLogs | None:
+        if other := self._kind(ref):
+            return other[0].read_logs(ref, job, other[1])
         attempt_key = f"{ref.key}/{job.name}"
         cached = self._cached_pods(ref, job.name)
         pods = creation_order(
@@ -263,14 +300,9 @@ class KubeJobs:
         return [reply.body]
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None:
-        kind = (job.manifest.get("apiVersion"), job.manifest.get("kind"))
-        if kind != ("batch/v1", "Job"):
-            # spec.trialResource plans and runs locally; creating, watching and harvesting
-            # other kinds on a cluster is issue 29's operator path, not built yet: the
-            # session fails with this line rather than with the API server's 400.
-            raise SpecError(
-                [f"spec.trialResource: this operator does not create {kind[1]} trials yet"]
-            )
+        if other := self._kind(ref):
+            other[0].create(ref, job, other[1])
+            return
         reply = self.kube.request(
             "create_job",
             "POST",
@@ -303,6 +335,9 @@ class KubeJobs:
         return dict(existing)
 
     def delete_job(self, ref: SessionRef, name: str) -> None:
+        if other := self._kind(ref):
+            other[0].delete(ref, name, other[1])
+            return
         self.kube.request(
             "delete_job",
             "DELETE",

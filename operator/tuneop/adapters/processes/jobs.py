@@ -25,7 +25,6 @@ killed, workers die by their parent-death signal and the watchdog stops what the
 A Job of a Python objective runs on a warm worker (``warm``, one per slot, watched like any
 worker). Files open through ``results_folder.safefs`` (no link followed, no FIFO waited on). An
 unwritable log (ENOSPC, EFBIG) stops the session; a rerun resumes.
-
 Each Job is recorded in a ``jobs`` folder beside ``logs`` (``<job>.job.json``: its trials, their
 parameters, its manifest and its worker's pid), so a later run of the same session can ``resume``
 the Jobs an interrupted run left in flight: it stops any worker of theirs still alive, keeps the
@@ -74,6 +73,7 @@ from tuneop.core.jobs.pruning import ENV_EARLY_STOPPING, ENV_PRUNING_STORAGE, JO
 from tuneop.core.planning.planner import JobToCreate
 from tuneop.core.results.harvest import JobLogs
 from tuneop.core.wire.contract import parse_log
+from tuneop.ports import JobsOnly
 
 __all__ = [
     "KILL_GRACE_SECONDS",
@@ -110,7 +110,7 @@ class _Job:
 
 
 @dataclass
-class LocalJobs:
+class LocalJobs(JobsOnly):
     """A JobBackend of local processes; ``wakeup`` is set whenever a process exits."""
 
     logs_dir: Path

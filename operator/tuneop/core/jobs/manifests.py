@@ -36,7 +36,9 @@ from tuneop.api.spec import API_GROUP, API_VERSION, KIND, SessionSpec
 from tuneop.api.vocabulary import (
     ANN_ATTEMPT,
     ANN_CONTAINER,
+    ANN_PARAMS,
     ANN_START_TIMEOUT,
+    ANN_TIMEOUT,
     ANN_TRIALS,
     EXIT_TRIAL_BROKEN,
     LABEL_JOB_INDEX,
@@ -49,7 +51,7 @@ from tuneop.api.vocabulary import (
 from tuneop.core.jobs.observed import Params, Retry
 from tuneop.core.jobs.podtemplate import CONTAINER, trial_pod
 from tuneop.core.jobs.pruning import early_stopping_env
-from tuneop.core.jobs.trialresource import render_trial_resource
+from tuneop.core.jobs.trialresource import render_trial_resource, suspended
 from tuneop.core.ranges import format_ranges, parse_ranges
 
 __all__ = [
@@ -77,6 +79,9 @@ MAX_NAME = 63
 # Pod start-up (scheduling, image pull) counts against a Job's activeDeadlineSeconds;
 # this slack lets the runner's own per-trial timeout fire first and report the trial.
 JOB_START_SLACK_SECONDS = 30
+# A trial resource's params annotation read back: at most this much text (an annotation
+# holds 256 KiB in all; tuneop writes one trial's params).
+MAX_PARAMS_TEXT = 64 * 1024
 
 
 def session_label(name: str) -> str:
@@ -234,11 +239,19 @@ def job_manifest(
         metadata["ownerReferences"] = [owner_reference(ref)]
     if spec.trial_resource is not None:
         # Another kind: the same metadata over the session's manifest, one trial each
-        # (the spec's rules); Kueue's webhook suspends a kind it manages by its label.
+        # (the spec's rules); with a queue, a kind Kueue admits is created suspended, as a
+        # Job is, and carries the queue label Kueue reads.
+        # Its params and deadline ride in annotations: no runner env holds them, and no
+        # activeDeadlineSeconds of its own ends it.
         if spec.queue_name is not None:
             metadata["labels"] = {**job_labels, LABEL_QUEUE_NAME: spec.queue_name}
+        annotations[ANN_PARAMS] = json.dumps(params[0], sort_keys=True, separators=(",", ":"))
+        annotations[ANN_TIMEOUT] = str(spec.trial_timeout_seconds + JOB_START_SLACK_SECONDS)
         filled = placeholder_values(spec.search_space, params[0])  # inactive ones: empty
-        return render_trial_resource(spec.trial_resource, metadata, filled)
+        manifest = render_trial_resource(spec.trial_resource, metadata, filled)
+        if spec.queue_name is not None:
+            suspended(manifest, True)
+        return manifest
     template = trial_pod(spec, labels, env, trials, params)
     container = template["metadata"]["annotations"][ANN_CONTAINER]
     job_spec: dict[str, Any] = {
@@ -283,10 +296,22 @@ def decode_job(job: Mapping[str, Any]) -> DecodedJob | None:
         trials = tuple(t for t, _ in pairs)
     if not trials:
         return None
-    by_trial = dict(pairs)
+    by_trial = dict(pairs) or _annotated_params(meta, trials)
     params = tuple(by_trial[t] for t in trials) if all(t in by_trial for t in trials) else ()
     name = str(meta.get("name") or "")
     return DecodedJob(index=index, name=name, trials=trials, params=params, retry=_retry(meta))
+
+
+def _annotated_params(meta: Mapping[str, Any], trials: tuple[int, ...]) -> dict[int, Params]:
+    """A trial resource's one trial's params, from its annotation ({} if absent or garbled)."""
+    text = (meta.get("annotations") or {}).get(ANN_PARAMS)
+    if len(trials) != 1 or not isinstance(text, str) or len(text) > MAX_PARAMS_TEXT:
+        return {}
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return {}
+    return {trials[0]: dict(params)} if isinstance(params, dict) else {}
 
 
 def _retry(meta: Mapping[str, Any]) -> Retry | None:

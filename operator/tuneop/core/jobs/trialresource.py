@@ -5,7 +5,8 @@ With ``spec.trialResource`` each trial runs as one resource of the session's kin
 resource carries exactly the metadata a worker Job carries (name, namespace,
 the ``tuneop.dev/session`` and ``tuneop.dev/job-index`` labels, the trials
 annotation, the owner reference to the session, Kueue's queue-name label with
-``spec.queueName``), so the ledger, the retries and the cleanup read it as they
+``spec.queueName``, and then created suspended when Kueue admits its kind:
+``suspended``), so the ledger, the retries and the cleanup read it as they
 read a Job: the Job is this model's instance whose manifest tuneop writes itself.
 
 ``${params.NAME}`` placeholders are filled in every string value of the manifest
@@ -22,11 +23,14 @@ absent, a type that does not fit) counts as not yet true.
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from tuneop.api.spec import SessionSpec
 from tuneop.api.template import PARAM_PLACEHOLDER
+from tuneop.api.trial_kinds import suspend_path
 from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource
 from tuneop.core.jobs.observed import Params
 from tuneop.core.jobs.podtemplate import param_text
@@ -36,6 +40,7 @@ __all__ = [
     "Outcome",
     "outcome",
     "render_trial_resource",
+    "suspended",
     "trial_kind_name",
 ]
 
@@ -89,6 +94,25 @@ def render_trial_resource(
     return dict(manifest)
 
 
+def suspended(manifest: Mapping[str, Any], value: bool | None = None) -> bool:
+    """Whether the resource is held suspended (a kind Kueue admits; False for any other);
+    with ``value``, set so first (created suspended for Kueue to admit, as a Job is: without
+    Kueue's webhook it would run before Kueue suspends it)."""
+    path = suspend_path(str(manifest.get("apiVersion", "")), str(manifest.get("kind", "")))
+    if path is None:
+        return False
+    node: Any = manifest
+    for key in path[:-1]:
+        if value is not None and not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return False
+    if value is not None:
+        node[path[-1]] = value
+    return node.get(path[-1]) is True
+
+
 def _size(value: Any, limit: int) -> int:
     """How many values ``value`` holds, counting up to just past ``limit``."""
     count, stack = 0, [value]
@@ -102,13 +126,26 @@ def _size(value: Any, limit: int) -> int:
     return count
 
 
-def _holds(expression: str, obj: Mapping[str, Any]) -> bool:
+_EVALUATING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _program(expression: str) -> Any:
+    """The compiled program of a condition: compiled once, evaluated for every object."""
     import celpy  # a session of a trial resource only
-    from celpy.adapter import json_to_cel
 
     env = celpy.Environment()
+    return env.program(env.compile(expression))
+
+
+def _holds(expression: str, obj: Any) -> bool:
+    import celpy
+
     try:
-        value = env.program(env.compile(expression)).evaluate({"self": json_to_cel(dict(obj))})
+        # One evaluation at a time: the programs are shared across the operator's threads,
+        # and celpy does not promise its parsed tree is safe to walk from several at once.
+        with _EVALUATING:
+            value = _program(expression).evaluate({"self": obj})
     except Exception:
         return False
     # Only a boolean true holds: a condition that yields 1 or "yes" is no verdict.
@@ -122,8 +159,14 @@ def outcome(resolved: ResolvedTrialResource, obj: Mapping[str, Any]) -> Outcome 
     """
     if _size(obj, MAX_OBJECT_VALUES) > MAX_OBJECT_VALUES:
         return None
-    if _holds(resolved.failure_condition, obj):
+    from celpy.adapter import json_to_cel
+
+    try:
+        value = json_to_cel(dict(obj))
+    except Exception:
+        return None  # nothing CEL can hold: no verdict
+    if _holds(resolved.failure_condition, value):
         return "Failed"
-    if _holds(resolved.success_condition, obj):
+    if _holds(resolved.success_condition, value):
         return "Succeeded"
     return None
