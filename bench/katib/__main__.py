@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no Katib build in {KATIB_HOME}: run bash bench/katib/build.sh", file=sys.stderr)
         return 2
     state = args.state_dir or Path(tempfile.mkdtemp(prefix="tuneop-katib-bench-"))
+    state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o755)  # postgres (its own user) must reach its data directory
     name = f"katib-side-by-side-{args.trials}x{args.parallel}"
     record: dict[str, Any] = {"trials": args.trials, "maxParallel": args.parallel, "runs": []}
@@ -79,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             "db-manager": lambda: [manager.process.pid],  # type: ignore[union-attr]
             "postgres": lambda: [db.process.pid, *_children(db.process.pid)],  # type: ignore[union-attr]
         }
-        for algorithm in args.algorithms.split(","):
-            for seed in (int(s) for s in args.seeds.split(",")):
+        # Seeds outermost: a run cut short still has every algorithm at the first seeds.
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for algorithm in args.algorithms.split(","):
                 case = {"algorithm": algorithm, "seed": seed, "trials": args.trials,
                         "parallel": args.parallel, "timeout": args.timeout,
                         "db_manager": f"127.0.0.1:{DB_MANAGER_PORT}"}  # fmt: skip
