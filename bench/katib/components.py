@@ -20,7 +20,6 @@ README.md, "Bridges"):
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import socket
@@ -29,12 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.katib.experiment import KATIB_HOME, python_path
-from minicluster import pki, processes
-from minicluster.controlplane import write_kubeconfig
-from minicluster.kube import Kube
+from minicluster import processes
 from minicluster.redis_server import free_port
 
 __all__ = [
@@ -42,7 +37,6 @@ __all__ = [
     "KATIB_USER",
     "SUGGESTION_PORT",
     "DbManager",
-    "KatibController",
     "Postgres",
     "suggestion_host",
 ]
@@ -52,6 +46,7 @@ DB_MANAGER_PORT = 16789
 SUGGESTION_PORT = 6789  # Katib's constant: the controller dials each suggestion Service there
 HYPEROPT_MAIN = "cmd/suggestion/hyperopt/v1beta1/main.py"
 SUGGESTION_IMAGE = "ghcr.io/kubeflow/katib/suggestion-hyperopt:v0.19.0"
+COLLECTOR_IMAGE = "ghcr.io/kubeflow/katib/file-metrics-collector:v0.19.0"
 
 
 def suggestion_host(experiment: str, algorithm: str, namespace: str) -> str:
@@ -172,11 +167,9 @@ def katib_config(webhook_port: int, suggestion_command: list[str]) -> dict[str, 
         },
         "runtime": {
             "metricsCollectors": [
-                {"kind": "StdOut", "image": "ghcr.io/kubeflow/katib/file-metrics-collector:v0.19.0"},
+                {"kind": "StdOut", "image": COLLECTOR_IMAGE},
             ],
-            "suggestions": [
-                {"algorithmName": name, **suggestion} for name in ("random", "tpe")
-            ],
+            "suggestions": [{"algorithmName": name, **suggestion} for name in ("random", "tpe")],
         },
     }
 
@@ -203,8 +196,8 @@ def webhook_configs(port: int, ca_bundle: str) -> list[dict[str, Any]]:
     pods["namespaceSelector"] = {
         "matchLabels": {"katib.kubeflow.org/metrics-collector-injection": "enabled"}
     }
-    pods["matchConditions"] = [{"name": "exclude-katib-controller",
-                                "expression": f'request.userInfo.username != "{KATIB_USER}"'}]  # fmt: skip
+    exclude = f'request.userInfo.username != "{KATIB_USER}"'
+    pods["matchConditions"] = [{"name": "exclude-katib-controller", "expression": exclude}]
     meta = {"name": "katib.kubeflow.org"}
     return [
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",

@@ -11,6 +11,7 @@ run time, and webhook configurations by URL. The controller runs as
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import time
@@ -37,7 +38,10 @@ __all__ = ["KatibController"]
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 # Mount the run's hosts file and certificate directory over the fixed paths, then exec the
 # controller (same pid: its RSS is the controller's).
-SHELL = 'mount --bind "$1" /etc/hosts && mkdir -p /tmp/cert && mount --bind "$2" /tmp/cert && shift 2 && exec "$@"'
+SHELL = (
+    'mount --bind "$1" /etc/hosts && mkdir -p /tmp/cert && mount --bind "$2" /tmp/cert'
+    ' && shift 2 && exec "$@"'
+)
 
 
 class KatibController:
@@ -71,10 +75,8 @@ class KatibController:
         return yaml.safe_dump(katib_config(self.webhook_port, command))
 
     def _cluster_objects(self, config: str, ca_bundle: str) -> None:
-        try:
+        with contextlib.suppress(ApiException):  # already there
             self.kube.post("/api/v1/namespaces", {"metadata": {"name": "kubeflow"}})
-        except ApiException:
-            pass  # already there
         self.kube.post(
             "/api/v1/namespaces/kubeflow/configmaps",
             {"metadata": {"name": "katib-config"}, "data": {"katib-config.yaml": config}},

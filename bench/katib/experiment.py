@@ -68,8 +68,8 @@ def experiment_doc(
             "maxFailedTrialCount": max(1, trials // 10),
             "metricsCollectorSpec": {"collector": {"kind": "Push"}},
             "parameters": [
-                {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "-5", "max": "10"}},
-                {"name": "y", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "15"}},
+                {"name": n, "parameterType": "double", "feasibleSpace": {"min": lo, "max": hi}}
+                for n, lo, hi in (("x", "-5", "10"), ("y", "0", "15"))
             ],
             "trialTemplate": {
                 "primaryContainerName": "training",
@@ -81,9 +81,7 @@ def experiment_doc(
                     "apiVersion": "batch/v1",
                     "kind": "Job",
                     "spec": {
-                        "template": {
-                            "spec": {"restartPolicy": "Never", "containers": [container]}
-                        }
+                        "template": {"spec": {"restartPolicy": "Never", "containers": [container]}}
                     },
                 },
             },

@@ -211,5 +211,3 @@ def run_tuneop(bc: BenchCluster, case: dict[str, Any], workdir: Path) -> dict[st
             "rss_peak_mb": rss.peak,
             **_requests(bc, OPERATOR_USER, start_wall, time.time()),
         }
-
-

@@ -1,4 +1,4 @@
-"""The side-by-side trial: sleep 2 s, print ``loss=`` of Branin at (x, y), and, under Katib, push it.
+"""The side-by-side trial: sleep 2 s, print ``loss=`` of Branin at (x, y); under Katib, push it.
 
 Run as a script by both systems' trial containers (the same argv): ``trial.py X Y``.
 Branin over x in [-5, 10], y in [0, 15] has its minimum 0.397887 at three points. Under
@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["branin", "main"]
 
@@ -35,7 +35,7 @@ def push(trial: str, loss: float, address: str) -> None:
     import api_pb2_grpc  # type: ignore[import-not-found]
     import grpc  # type: ignore[import-not-found]  # in Katib's venv only
 
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     log = api_pb2.ObservationLog(
         metric_logs=[
             api_pb2.MetricLog(time_stamp=stamp, metric=api_pb2.Metric(name="loss", value=str(loss)))
