@@ -22,7 +22,7 @@ from bench.common import load_average, save
 from bench.katib.components import DB_MANAGER_PORT, DbManager, Postgres
 from bench.katib.controller import KatibController
 from bench.katib.experiment import KATIB_HOME
-from bench.katib.run import _children, run_katib, run_tuneop
+from bench.katib.run import _children, run_floor, run_katib, run_tuneop
 
 __all__ = ["main"]
 
@@ -35,13 +35,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="1", help="comma-separated hyperopt random_state")
     parser.add_argument("--timeout", type=float, default=3600, help="per run, seconds")
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument(
+        "--floor", action="store_true", help="also bare Jobs of the same trial, first seed only"
+    )
     return parser.parse_args(argv)
 
 
 def summary(result: dict[str, Any], trials: int) -> str:
     first = result["first_pod_s"]
     return (
-        f"{result['system']:6} {result['seconds']:7.1f} s  first pod "
+        f"{result['system']:9} {result['seconds']:7.1f} s  first pod "
         f"{'-' if first is None else f'{first:.2f} s'}  {result['requests'] / trials:.2f} req/trial"
         f"  best {result['best']}  rss {result['rss_peak_mb']}  ({load_average()})"
     )
@@ -86,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
                 case = {"algorithm": algorithm, "seed": seed, "trials": args.trials,
                         "parallel": args.parallel, "timeout": args.timeout,
                         "db_manager": f"127.0.0.1:{DB_MANAGER_PORT}"}  # fmt: skip
-                for system in ("tuneop", "katib"):
+                floor = args.floor and algorithm == args.algorithms.split(",")[0]
+                floor = floor and seed == int(args.seeds.split(",")[0])
+                for system in ("bare Jobs", "tuneop", "katib")[0 if floor else 1 :]:
                     print(f"{algorithm} seed {seed}: {system} ...", flush=True)
                     load_before = os.getloadavg()
-                    if system == "tuneop":
+                    if system == "bare Jobs":
+                        result = run_floor(bc, case)
+                    elif system == "tuneop":
                         result = run_tuneop(bc, case, state)
                     else:
                         result = run_katib(bc, katib, groups, case)

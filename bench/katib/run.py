@@ -10,6 +10,7 @@ plus 2 s; watches counted apart), peak RSS per process (``RssSampler``) and the 
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from pathlib import Path
@@ -21,10 +22,11 @@ from bench.cluster.sessions import Namespace, phase
 from bench.katib.components import HYPEROPT_MAIN, KATIB_USER, SUGGESTION_PORT, suggestion_host
 from bench.katib.controller import KatibController
 from bench.katib.experiment import convert, experiment_doc
+from bench.katib.trial import branin
 from minicluster.audit import breakdown
-from minicluster.watch import Watcher
+from minicluster.watch import JobWatch, Watcher, job_done
 
-__all__ = ["RssSampler", "run_katib", "run_tuneop"]
+__all__ = ["RssSampler", "run_floor", "run_katib", "run_tuneop"]
 
 KATIB_API = "/apis/kubeflow.org/v1beta1"
 OPERATOR_USER = "tuneop-operator"
@@ -211,3 +213,44 @@ def run_tuneop(bc: BenchCluster, case: dict[str, Any], workdir: Path) -> dict[st
             "rss_peak_mb": rss.peak,
             **_requests(bc, OPERATOR_USER, start_wall, time.time()),
         }
+
+
+def _floor_job(name: str, container: dict[str, Any], x: float, y: float) -> dict[str, Any]:
+    argv = [*container["command"][:2], repr(x), repr(y)]
+    pod = {"restartPolicy": "Never", "containers": [{**container, "command": argv}]}
+    return {"metadata": {"name": name}, "spec": {"backoffLimit": 0, "template": {"spec": pod}}}
+
+
+def run_floor(bc: BenchCluster, case: dict[str, Any]) -> dict[str, Any]:
+    """Bare Jobs: the same trial container and parameters drawn at random (seeded), created by
+    this script in waves of ``parallel``, each wave waited to complete; nothing else."""
+    rng = random.Random(case["seed"])
+    ns = f"floor-s{case['seed']}-{case['trials']}"
+    doc = experiment_doc("floor", "random", case["seed"], case["trials"], case["parallel"],
+                         case["db_manager"])  # fmt: skip
+    container = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    with Namespace(bc, ns):
+        jobs = JobWatch(bc.bench_kubeconfig, ns).start()
+        pods = Watcher(bc.bench_kubeconfig, f"/api/v1/namespaces/{ns}/pods", "job-name").start()
+        best = float("inf")
+        try:
+            start = time.monotonic()
+            for first in range(0, case["trials"], case["parallel"]):
+                names = []
+                for index in range(first, min(first + case["parallel"], case["trials"])):
+                    x, y = rng.uniform(-5, 10), rng.uniform(0, 15)
+                    best = min(best, branin(x, y))
+                    job = _floor_job(f"floor-{index}", container, x, y)
+                    bc.kube.post(f"/apis/batch/v1/namespaces/{ns}/jobs", job)
+                    names.append(job["metadata"]["name"])
+                jobs.wait(f"wave at {first}", lambda names=names: all(  # type: ignore[misc]
+                    job_done(jobs.objects.get(n, {})) for n in names), case["timeout"])  # fmt: skip
+            seconds = time.monotonic() - start
+        finally:
+            jobs.stop()
+            pods.stop()
+    return {"system": "bare Jobs", "namespace": ns, "seconds": seconds,
+            "first_pod_s": _first_pod(pods, start), "best": best, "requests": 0,
+            "rss_peak_mb": {}}  # fmt: skip
