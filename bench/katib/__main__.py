@@ -35,6 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="1", help="comma-separated hyperopt random_state")
     parser.add_argument("--timeout", type=float, default=3600, help="per run, seconds")
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--record", default=None, help="record name (default from the sizes)")
     parser.add_argument(
         "--floor", action="store_true", help="also bare Jobs of the same trial, first seed only"
     )
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     state = args.state_dir or Path(tempfile.mkdtemp(prefix="tuneop-katib-bench-"))
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o755)  # postgres (its own user) must reach its data directory
-    name = f"katib-side-by-side-{args.trials}x{args.parallel}"
+    name = args.record or f"katib-side-by-side-{args.trials}x{args.parallel}"
     record: dict[str, Any] = {"trials": args.trials, "maxParallel": args.parallel, "runs": []}
     print(f"# Katib side by side: {args.trials} trials, maxParallel {args.parallel}")
     print(f"state dir {state}; {load_average()}", flush=True)
