@@ -9,10 +9,13 @@ A bare-Jobs row comes from runs with ``--floor``.
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.katib.trial import branin
 
 __all__ = ["main", "table"]
 
@@ -46,6 +49,21 @@ def _row(label: str, runs: list[dict[str, Any]]) -> tuple[str, dict[str, float]]
     return line, {"seconds": seconds, "per_trial": per_trial}
 
 
+def random_search_reference(trials: int, seeds: int = 2000) -> str:
+    """The best of ``trials`` uniform draws on Branin's box, over ``seeds`` simulated seeds:
+    what a correct random search should find, to read the measured seeds against."""
+    bests = []
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        bests.append(min(branin(rng.uniform(-5, 10), rng.uniform(0, 15)) for _ in range(trials)))
+    bests.sort()
+    return (
+        f"uniform random search, {trials} draws, {seeds} simulated seeds: best loss median "
+        f"{statistics.median(bests):.4f}, p10 {bests[seeds // 10]:.4f}, "
+        f"p90 {bests[seeds * 9 // 10]:.4f}"
+    )
+
+
 def table(records: list[dict[str, Any]]) -> str:
     runs = [r for record in records for r in record["runs"]]
     trials, parallel = runs[0]["trials"], runs[0]["parallel"]
@@ -71,6 +89,7 @@ def table(records: list[dict[str, Any]]) -> str:
                 f"{'':18}       tuneop/Katib: wall {ours['seconds'] / theirs['seconds']:.2f}x, "
                 f"requests per trial {ours['per_trial'] / theirs['per_trial']:.2f}x"
             )
+    out.append(random_search_reference(trials))
     return "\n".join(out)
 
 
