@@ -41,9 +41,11 @@ def _row(label: str, runs: list[dict[str, Any]]) -> tuple[str, dict[str, float]]
         f"{_median(bests):.4f} ({min(bests):.4f}-{max(bests):.4f})" if len(bests) > 1 else
         f"{bests[0]:.4f}" if bests else "-"
     )  # fmt: skip
+    # The floor's requests are this script's own, not counted.
+    requests = "-" if runs[0]["system"] == "bare Jobs" else f"{per_trial:.2f}"
     rss_text = ", ".join(f"{k} {v:.0f}" for k, v in rss.items()) or "-"
     line = (
-        f"{label:18} {len(runs):>4}  {seconds:7.1f} s  {first:6.2f} s  {per_trial:7.2f}  "
+        f"{label:18} {len(runs):>4}  {seconds:7.1f} s  {first:6.2f} s  {requests:>7}  "
         f"{best:26}  load {min(loads):.1f}-{max(loads):.1f}  RSS MB: {rss_text}"
     )
     return line, {"seconds": seconds, "per_trial": per_trial}
