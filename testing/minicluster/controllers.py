@@ -210,7 +210,7 @@ class JobSet(Manager):
 
     def prepare(self) -> None:
         install_crds(self.cluster, sorted((home("jobset") / "crds").glob("*.yaml")))
-        self.cluster.create_namespace("jobset-system")
+        self.cluster.create_namespace("jobset-system", exist_ok=True)
         self.webhooks = ServedWebhooks(self.cluster, self.state_dir / "jobset", "jobset")
 
     def argv(self, health_port: int) -> list[str]:

@@ -177,12 +177,16 @@ class Cluster:
             f"{last}\n{self.diagnostics()}"
         )
 
-    def create_namespace(self, name: str, timeout: float = 30.0) -> str:
-        """Create a namespace and wait until pods can run in it (its default SA has a token)."""
-        self.kube.post(
-            "/api/v1/namespaces",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-        )
+    def create_namespace(self, name: str, timeout: float = 30.0, exist_ok: bool = False) -> str:
+        """Create a namespace and wait until pods can run in it (its default SA has a token).
+
+        ``exist_ok``: a namespace already there is used as it is (the controllers' fixed
+        namespaces, which every test module that starts a controller asks for)."""
+        if not (exist_ok and self.kube.get_or_none(f"/api/v1/namespaces/{name}") is not None):
+            self.kube.post(
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            )
         self.wait_for(
             f"a token for ServiceAccount {name}/default",
             lambda: self._service_account_token(name, "default"),

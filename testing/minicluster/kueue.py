@@ -91,7 +91,7 @@ class Kueue(processes.Managed):
     def start(self, timeout: float = 180.0) -> Kueue:
         deadline = time.monotonic() + timeout
         self._install_crds(deadline)
-        self.cluster.create_namespace(NAMESPACE)
+        self.cluster.create_namespace(NAMESPACE, exist_ok=True)
         health = free_port()
         config = self._write_config(health, free_port())
         overlay = self._overlay()

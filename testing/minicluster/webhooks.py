@@ -120,7 +120,7 @@ def rotator_placeholders(cluster: Cluster, namespace: str, secret: str, webhooks
     """What a Kubeflow manager's certificate rotator reads (as its install manifests ship
     them): the empty Secret it fills, and an empty ValidatingWebhookConfiguration it injects
     its CA into (its own webhooks are registered otherwise, or not at all)."""
-    cluster.create_namespace(namespace)
+    cluster.create_namespace(namespace, exist_ok=True)
     kube = cluster.kube
     secrets = f"/api/v1/namespaces/{namespace}/secrets"
     if kube.get_or_none(f"{secrets}/{secret}") is None:

@@ -91,8 +91,7 @@ def test_katibs_configmap_example_read_from_the_cluster_is_refused_naming_moment
     """Katib's shipped ``trial-templates`` ConfigMap, applied with kubectl as Katib's
     manifests install it, read back by ``--from-cluster``: its template uses an undeclared
     ``${trialParameters.momentum}``, which Katib's own webhook refuses too."""
-    if cluster.kube.get_or_none("/api/v1/namespaces/kubeflow") is None:
-        cluster.create_namespace("kubeflow")
+    cluster.create_namespace("kubeflow", exist_ok=True)
     cluster.kubectl("apply", "-f", str(KATIB_TEMPLATES))
     tuneop = str(Path(sys.executable).with_name("tuneop"))
     seen = subprocess.run(

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import grimp
 
-# The root developer's part of issue #26 (item 8, scheduling as an object) removes this
-# one; it is the only cycle allowed meanwhile.
-RUNTIME_SCHEDULING = frozenset({"tuneop.controller.runtime", "tuneop.controller.scheduling"})
 
 
 def cycles(imports: dict[str, set[str]]) -> list[frozenset[str]]:
@@ -65,12 +62,7 @@ def tuneop_cycles() -> list[frozenset[str]]:
 
 
 def test_no_import_cycle_among_tuneop_modules() -> None:
-    found = [sorted(c) for c in tuneop_cycles() if c != RUNTIME_SCHEDULING]
-    assert found == []
-
-
-def test_controller_runtime_and_scheduling_import_each_other_no_more() -> None:
-    assert RUNTIME_SCHEDULING not in tuneop_cycles()
+    assert [sorted(c) for c in tuneop_cycles()] == []
 
 
 def test_the_search_finds_cycles_through_several_modules_and_only_those() -> None:
