@@ -11,7 +11,6 @@ from __future__ import annotations
 import grimp
 
 
-
 def cycles(imports: dict[str, set[str]]) -> list[frozenset[str]]:
     """The strongly connected sets of more than one module (Tarjan's algorithm, iterative)."""
     index: dict[str, int] = {}
