@@ -28,6 +28,7 @@ from tuneop.api.parameters import (
     Parameter,
     Scalar,
 )
+from tuneop.api.tracking import Tracking
 from tuneop.api.trial_checks import explicit_trials_problem, grid_problem
 from tuneop.api.trial_resource import TrialResource, trial_resource_problem
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
@@ -63,6 +64,7 @@ __all__ = [
     "Scalar",
     "SessionSpec",
     "SpecError",
+    "Tracking",
     "TrialResource",
     "WarmStart",
     "format_validation_error",
@@ -266,6 +268,9 @@ class SessionSpec(_Model):
     )
     warm_start: WarmStart | None = Field(
         default=None, description="Points evaluated first; an earlier session to learn from."
+    )
+    tracking: Tracking | None = Field(
+        default=None, description="Where the trials are also tracked (MLflow; docs/mlflow.md)."
     )
 
     @property

@@ -194,6 +194,7 @@ def run_local(
         moved = f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
         console.print(clean(moved), highlight=False, soft_wrap=True)
     if loop.finished():
+        loop.catch_up()
         return LocalRun(status=loop.prev, session_dir=loop.folder, events=[], finished=True)
     bar: ProgressView
     if progress is None and not console.is_terminal:

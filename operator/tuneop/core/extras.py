@@ -2,7 +2,8 @@
 
 The default install is what a local session needs. The rest comes as extras
 (``pyproject.toml``): ``report`` (plotly), ``qmc`` (scipy), ``operator`` (kopf, the
-Kubernetes client, the Prometheus client) and ``gp`` (PyTorch). A command that needs a
+Kubernetes client, the Prometheus client), ``mlflow`` (MLflow's client, for
+``spec.tracking.mlflow``) and ``gp`` (PyTorch). A command that needs a
 missing one stops with one line naming the extra, before it imports anything of it;
 ``find_spec`` looks for a module without importing it.
 """
@@ -21,6 +22,7 @@ EXTRA_OF = {
     "kubernetes": "operator",
     "prometheus_client": "operator",
     "torch": "gp",
+    "mlflow": "mlflow",
 }
 
 
