@@ -24,6 +24,7 @@ from tuneop.api.worker import ApiModel
 __all__ = [
     "CREDENTIAL_KEYS",
     "DEFAULT_EXPERIMENT",
+    "DEFAULT_RUN_WAIT_SECONDS",
     "MAX_URI_LENGTH",
     "MlflowTracking",
     "SecretRef",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 DEFAULT_EXPERIMENT = "tuneop"
+DEFAULT_RUN_WAIT_SECONDS = 5.0
 MAX_URI_LENGTH = 2048
 # The variables MLflow's client reads its credentials from, and the Secret's keys.
 CREDENTIAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
@@ -58,6 +60,13 @@ class MlflowTracking(ApiModel):
         max_length=500,
         pattern=r"^[^\x00-\x1f\x7f]+$",
         description="The experiment the session's parent run goes to (created if missing).",
+    )
+    run_wait_seconds: float = Field(
+        default=DEFAULT_RUN_WAIT_SECONDS,
+        ge=0,
+        le=60,
+        description="How long a Job's start waits, at most, for its trials' runs (none while the"
+        " server is known to be down; a trial that starts without one gets it later).",
     )
     secret_ref: SecretRef | None = Field(
         default=None,

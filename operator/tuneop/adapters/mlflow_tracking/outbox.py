@@ -10,7 +10,8 @@ the thread backs off (doubling from ``BACKOFF_FIRST`` to ``BACKOFF_MAX``
 seconds) and tries the same write again; the rest wait behind it, so nothing
 is lost or reordered while the server is down. ``wait`` lets a caller wait,
 at most for a budget, for given writes (a trial's run before its Job starts);
-while the server is known to be down it does not wait at all. ``drain``
+while the server is known to be down, or was too slow for the last wait, it does not
+wait at all (a write that goes out makes it wait again). ``drain``
 waits, within a budget, until everything queued went out (a local run's end).
 """
 
@@ -78,7 +79,10 @@ class Outbox:
             left = deadline - SYSTEM_CLOCK.monotonic()
             if not self.healthy or left <= 0 or not event.wait(left):
                 break
-        return all(e.is_set() for e in events)
+        done = all(e.is_set() for e in events)
+        if not done and self.healthy:
+            self.healthy = False  # slow as if down: the next callers do not wait (module doc)
+        return done
 
     def drain(self, budget: float) -> bool:
         """Wait at most ``budget`` seconds for every queued write to go out; True if they did."""

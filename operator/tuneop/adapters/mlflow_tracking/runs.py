@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
 from tuneop.api.session import SessionRef
@@ -138,9 +139,14 @@ class Runs:
         if result.duration_seconds is not None:
             tags.append(RunTag("tuneop.duration_seconds", f"{result.duration_seconds:.3f}"))
         self.client.log_batch(run_id, tags=tags)
-        status = _STATUS.get(result.outcome, "FAILED")
-        self.client.set_terminated(run_id, status, end_time=start + duration_ms)
+        self._terminate(run_id, _STATUS.get(result.outcome, "FAILED"), start + duration_ms)
         return run_id
+
+    def _terminate(self, run_id: str, status: str, end_time: int) -> None:
+        """End the run at ``end_time``. Through the client's store: its ``set_terminated``
+        also prints the run's URL on this process's stdout, the user's terminal."""
+        store = self.client._tracking_client.store
+        store.update_run_info(run_id, RunStatus.from_string(status), end_time, None)
 
     def best(self, ref: SessionRef, where: SessionRuns, trial: int, value: float) -> None:
         """Tag ``trial`` as the session's best, and no other trial."""
@@ -160,7 +166,8 @@ class Runs:
 
     def end_session(self, where: SessionRuns, phase: str, succeeded: bool) -> None:
         self.client.set_tag(where.parent_id, "tuneop.phase", phase)
-        self.client.set_terminated(where.parent_id, "FINISHED" if succeeded else "FAILED")
+        status = "FINISHED" if succeeded else "FAILED"
+        self._terminate(where.parent_id, status, int(time.time() * 1000))
 
     def logged_trials(self, ref: SessionRef, where: SessionRuns) -> set[int]:
         """The trials of the session whose results were logged (a restart's backfill)."""

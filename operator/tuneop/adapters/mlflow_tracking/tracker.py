@@ -1,12 +1,12 @@
 """The MLflow tracker: a session's runs, made before its trials start and logged as they end.
 
 ``MlflowTracker`` is both a ``TrialTracker`` (``prepare``: each new Job's trials
-get their nested runs, made within ``PREPARE_BUDGET`` seconds, and the Job the
+get their nested runs, made within ``runWaitSeconds``, and the Job the
 variables naming them, ``core.jobs.tracking``) and a ``Mirror`` (``record``: each
 harvested trial logged on its run, the best trial tagged, the parent run ended
 with the session). Every MLflow call goes through the server's ``Outbox``, on a
 thread of its own: a server that is down or slow costs a reconcile at most
-``PREPARE_BUDGET`` once, then nothing (its Jobs start without ``MLFLOW_RUN_ID``;
+``runWaitSeconds`` once, then nothing (its Jobs start without ``MLFLOW_RUN_ID``;
 their runs are made, and their results logged, when the server is back). The
 runs are found by their tags (``runs.py``), so nothing is logged twice, and the
 first time this process meets a session it logs every result of ``source``
@@ -38,9 +38,8 @@ from tuneop.core.planning.planner import JobToCreate
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import MirrorRecord
 
-__all__ = ["DRAIN_BUDGET", "PREPARE_BUDGET", "MlflowTracker"]
+__all__ = ["DRAIN_BUDGET", "MlflowTracker"]
 
-PREPARE_BUDGET = 2.0  # seconds a reconcile waits, at most, for its new trials' runs
 DRAIN_BUDGET = 15.0  # seconds a local run waits at its end for MLflow to take the rest
 _REFUSED = frozenset({400, 404, 409, 413, 422})
 _SERVERS = itertools.count(1)  # names the outboxes' threads
@@ -103,7 +102,7 @@ class MlflowTracker:
             for trial, params in zip(job.trials, job.params, strict=False)
             if trial not in known
         ]
-        server.outbox.wait(waits, PREPARE_BUDGET)
+        server.outbox.wait(waits, mlflow.run_wait_seconds)
         where = self._where.get(key)
         runs = dict(self._runs.get(key, {}))
         experiment = None if where is None else where.experiment_id
