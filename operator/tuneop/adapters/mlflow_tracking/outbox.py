@@ -72,17 +72,17 @@ class Outbox:
         return entry.done
 
     def wait(self, events: Sequence[threading.Event], budget: float) -> bool:
-        """Wait for ``events`` at most ``budget`` seconds in all (none while MLflow is known
-        to be down); True when all were set."""
+        """Wait for ``events`` at most ``budget`` seconds (not at all, or no longer, while
+        MLflow is known to be down); True when all were set."""
         deadline = SYSTEM_CLOCK.monotonic() + budget
-        for event in events:
-            left = deadline - SYSTEM_CLOCK.monotonic()
-            if not self.healthy or left <= 0 or not event.wait(left):
-                break
-        done = all(e.is_set() for e in events)
-        if not done and self.healthy:
-            self.healthy = False  # slow as if down: the next callers do not wait (module doc)
-        return done
+        with self._lock:
+            while not all(e.is_set() for e in events) and self.healthy:
+                left = deadline - SYSTEM_CLOCK.monotonic()
+                if left <= 0:
+                    self.healthy = False  # as slow as down: the next callers do not wait
+                    break
+                self._lock.wait(left)
+            return all(e.is_set() for e in events)
 
     def drain(self, budget: float) -> bool:
         """Wait at most ``budget`` seconds for every queued write to go out; True if they did."""
@@ -132,8 +132,8 @@ class Outbox:
             if self._writes.get(key) is entry:
                 del self._writes[key]
             self._busy = False
+            entry.done.set()
             self._lock.notify_all()
-        entry.done.set()
 
     def _set_health(self, ok: bool, err: Exception | None = None) -> None:
         if not ok and self.healthy:
@@ -144,4 +144,6 @@ class Outbox:
         self._backoff = 0.0 if ok else min(max(2 * self._backoff, BACKOFF_FIRST), BACKOFF_MAX)
         if ok != self.healthy and self._on_health is not None:
             self._on_health(ok)
-        self.healthy = ok
+        with self._lock:
+            self.healthy = ok
+            self._lock.notify_all()  # a caller waiting for a run stops waiting on a dead server
