@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from minicluster.mlflow_server import MlflowServer
 from mlflow.tracking import MlflowClient
 from user import User, doc_block
+
+from minicluster.mlflow_server import MlflowServer
 
 TRAIN = """\
 import json, os, time

@@ -29,6 +29,7 @@ __all__ = [
     "MlflowTracking",
     "SecretRef",
     "Tracking",
+    "tracking_uri_ok",
 ]
 
 DEFAULT_EXPERIMENT = "tuneop"
@@ -38,6 +39,11 @@ MAX_URI_LENGTH = 2048
 CREDENTIAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 _URI = re.compile(r"^https?://[^\s/?#@]+(:[0-9]{1,5})?(/[^\s]*)?$")
 _SECRET_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+def tracking_uri_ok(uri: str) -> bool:
+    """Whether ``uri`` is a tracking server's URL as ``trackingUri`` takes one."""
+    return len(uri) <= MAX_URI_LENGTH and _URI.match(uri) is not None
 
 
 class SecretRef(ApiModel):
@@ -78,7 +84,7 @@ class MlflowTracking(ApiModel):
     @classmethod
     def _uri(cls, value: str) -> str:
         # Credentials belong in the Secret: a URL with them would show in every trial's env.
-        if not _URI.match(value):
+        if not tracking_uri_ok(value):
             raise ValueError("must be an http:// or https:// URL without user or password")
         return value
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from tuneop.adapters.memory import MemoryStatus
 from tuneop.adapters.processes.gpus import GpuPool, Gpus, detect_gpus
@@ -38,11 +37,12 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import Phase
+from tuneop.assembly.tracking import LazyTracker
 from tuneop.core.clock import Clock
 from tuneop.core.planning.resume import has_work, reopen, user_stopped_jobs
 from tuneop.core.ranges import IndexSet, parse_inflight
 from tuneop.core.suggest.bayesian import SessionStudies
-from tuneop.ports import EventSink, Mirror, MirrorRecord, TrialTracker, WarmStartSource
+from tuneop.ports import EventSink, Mirror, MirrorRecord, WarmStartSource
 from tuneop.reconciler import Reconciler
 
 __all__ = [
@@ -69,19 +69,10 @@ def redis_mirror(url: str, prefix: str, results_dir: Path) -> Mirror:
     return RedisMirror.from_url(url, prefix=prefix, source=primary.history)
 
 
-class _Tracker(Mirror, TrialTracker, Protocol):
-    """What a local run holds of its MLflow tracker."""
-
-    def drain(self) -> bool: ...
-
-
-def mlflow_tracker(store: DirectoryResults) -> _Tracker:
+def mlflow_tracker(store: DirectoryResults) -> LazyTracker:
     """The MLflow tracker of a session with ``spec.tracking.mlflow``, backfilled from its
     results folder; its credentials are MLflow's variables in this environment."""
-    # Imported here: a run without tracking never loads MLflow's client (1 s and more).
-    from tuneop.adapters.mlflow_tracking import MlflowTracker
-
-    return MlflowTracker(secrets=False, source=store.history)
+    return LazyTracker(secrets=False, source=store.history)
 
 
 @dataclass
@@ -97,7 +88,7 @@ class LocalLoop:
     reconciler: Reconciler
     backend: LocalJobs
     clock: Clock
-    tracker: _Tracker | None = field(default=None)
+    tracker: LazyTracker | None = field(default=None)
 
     def catch_up(self) -> None:
         """A finished session's tracker given what it had not logged (a run that ended while
