@@ -223,6 +223,7 @@ def operator_loop(
         statuses.observe(obj)
 
     forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
+    forgetters.append(tracker.forget)
     # A deleted session's study goes with it (kopf tells the forgetters its namespace/name).
     forgetters.append(lambda key: suggester.release(_named(key)))
     return OperatorLoop(

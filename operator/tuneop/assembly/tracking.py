@@ -83,6 +83,11 @@ class LazyTracker:
         if tracked is not None and tracker is not None:
             tracker.record(ref, tracked, change)
 
+    def forget(self, key: str) -> None:
+        """A deleted session (``namespace/name``) forgotten by the tracker, if one was made."""
+        if self._tracker is not None:
+            self._tracker.forget(key)
+
     def drain(self) -> bool:
         """Wait a while for MLflow to take what is queued (a local run's end)."""
         return True if self._tracker is None else self._tracker.drain()

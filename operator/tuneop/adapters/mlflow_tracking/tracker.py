@@ -92,7 +92,8 @@ class MlflowTracker:
             return list(jobs)
         server = self._open(ref, spec, mlflow)
         key = _key(ref)
-        known = self._runs.get(key, {})
+        with self._lock:  # the outbox's thread adds runs as they are made
+            known = set(self._runs.get(key, {}))
         waits = [
             server.outbox.queue(
                 f"{key}/run/{trial}",
@@ -104,7 +105,8 @@ class MlflowTracker:
         ]
         server.outbox.wait(waits, mlflow.run_wait_seconds)
         where = self._where.get(key)
-        runs = dict(self._runs.get(key, {}))
+        with self._lock:
+            runs = dict(self._runs.get(key, {}))
         experiment = None if where is None else where.experiment_id
         return [
             replace(
@@ -154,6 +156,14 @@ class MlflowTracker:
             end = functools.partial(self._end, server, ref, spec, mlflow, str(status.phase), ok)
             server.outbox.queue(f"{key}/end", end)
 
+    def forget(self, key: str) -> None:
+        """Forget the session ``namespace/name`` (deleted): its runs stay in MLflow."""
+        with self._lock:
+            for table in (self._where, self._runs, self._best):
+                for k in [k for k in table if k.split("#", 1)[0] == key]:
+                    del table[k]
+            self._seen = {k for k in self._seen if k.split("#", 1)[0] != key}
+
     def drain(self, budget: float = DRAIN_BUDGET) -> bool:
         """Wait at most ``budget`` seconds for each server to take what is queued."""
         with self._lock:
@@ -197,7 +207,7 @@ class MlflowTracker:
     ) -> None:
         where = self._session(server, ref, spec, mlflow)
         run = server.runs.trial(ref, where, trial, params)
-        self._runs.setdefault(_key(ref), {})[trial] = run.info.run_id
+        self._ran(ref, trial, run.info.run_id)
 
     def _result(
         self,
@@ -211,7 +221,11 @@ class MlflowTracker:
         where = self._session(server, ref, spec, mlflow)
         metric = spec.objective.metric
         run_id = server.runs.finish_trial(ref, where, result, metric, excerpt)
-        self._runs.setdefault(_key(ref), {})[result.trial] = run_id
+        self._ran(ref, result.trial, run_id)
+
+    def _ran(self, ref: SessionRef, trial: int, run_id: str) -> None:
+        with self._lock:
+            self._runs.setdefault(_key(ref), {})[trial] = run_id
 
     def _tag_best(
         self,
