@@ -208,7 +208,7 @@ def operator_loop(
         jobs=jobs,
         statuses=statuses,
         store=results.store,
-        mirrors=[best, *results.mirrors, tracker],
+        mirrors=[best, tracker, *results.mirrors],
         tracker=tracker,
         events=events,
         clock=clock,
