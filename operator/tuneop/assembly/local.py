@@ -89,13 +89,15 @@ class LocalLoop:
     backend: LocalJobs
     clock: Clock
     tracker: LazyTracker | None = field(default=None)
+    # Set when the run ended with writes MLflow has not taken (the next run sends them).
+    unsent: bool = False
 
     def catch_up(self) -> None:
         """A finished session's tracker given what it had not logged (a run that ended while
         MLflow was down), waited for as at a run's end."""
         if self.tracker is not None:
             self.tracker.record(self.ref, self.spec, MirrorRecord(status=self.prev))
-            self.tracker.drain()
+            self.unsent = not self.tracker.drain()
 
     def finished(self) -> bool:
         """The session had finished and has nothing left to do: nothing is to run."""
@@ -121,8 +123,8 @@ class LocalLoop:
             become_subreaper(False)
             if self.reconciler.suggester is not None:  # the run is over, whichever way
                 self.reconciler.suggester.release(self.ref)
-            if self.tracker is not None:
-                self.tracker.drain()  # what is still queued then, the next run sends
+            if self.tracker is not None:  # what is still queued then, the next run sends
+                self.unsent = not self.tracker.drain()
 
     def _loop(
         self,
