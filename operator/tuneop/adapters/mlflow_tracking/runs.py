@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
 from tuneop.api.session import SessionRef
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.wire.contract import Outcome, TrialResult
 
 __all__ = [
@@ -161,13 +161,14 @@ class Runs:
         self.client.log_batch(
             where.parent_id,
             tags=[RunTag("tuneop.best_trial", str(trial))],
-            metrics=[Metric("best_value", value, 0, 0)] if math.isfinite(value) else [],
+            # At the time it is found: the latest value is the one MLflow shows.
+            metrics=[Metric("best_value", value, _now_ms(), 0)] if math.isfinite(value) else [],
         )
 
     def end_session(self, where: SessionRuns, phase: str, succeeded: bool) -> None:
         self.client.set_tag(where.parent_id, "tuneop.phase", phase)
         status = "FINISHED" if succeeded else "FAILED"
-        self._terminate(where.parent_id, status, int(time.time() * 1000))
+        self._terminate(where.parent_id, status, _now_ms())
 
     def logged_trials(self, ref: SessionRef, where: SessionRuns) -> set[int]:
         """The trials of the session whose results were logged (a restart's backfill)."""
@@ -186,6 +187,10 @@ class Runs:
             token = page.token
             if not token:
                 return done
+
+
+def _now_ms() -> int:
+    return int(SYSTEM_CLOCK.now().timestamp() * 1000)
 
 
 def _text(value: object) -> str:
