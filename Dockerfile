@@ -4,10 +4,11 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY operator ./operator
-# The operator's extras: operator (kopf, the Kubernetes client, Prometheus) and qmc
+# The operator's extras: operator (kopf, the Kubernetes client, Prometheus), mlflow
+# (spec.tracking.mlflow: MLflow's client, without its server) and qmc
 # (scipy, for optimizer.type qmc); no report (plotly): the operator writes no report.
 # --build-arg EXTRAS=operator,qmc,gp adds PyTorch for optimizer.type gp (docs/install.md).
-ARG EXTRAS="operator,qmc"
+ARG EXTRAS="operator,mlflow,qmc"
 # The versions the tests ran against (pyproject.toml declares ranges).
 RUN pip install --no-cache-dir -c constraints.txt --prefix=/install ".[${EXTRAS}]"
 

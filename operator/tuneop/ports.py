@@ -22,6 +22,10 @@ processes (``tuneop.adapters.processes``), the results folder
 - ``Mirror``: copies of the session for people and tools (Redis, the
   ``<session>-best`` ConfigMap, the results folder's ``session.json``). A
   mirror never decides anything; losing one loses no data.
+- ``TrialTracker``: an experiment tracker (MLflow) that makes each trial's run
+  before its Job is created and gives the Job the variables that name it; it
+  answers within a short budget, and a tracker that cannot answer now hands the
+  Jobs back with what it has (never an error: tracking is a mirror).
 - ``Suggester``: where a learning optimizer's suggestions come from, keeping
   each session's study between reconciles (``core.suggest.bayesian.SessionStudies``).
   Keyed by the session reference: a study is one session object's (its
@@ -46,7 +50,7 @@ it cannot help; ``SessionGone`` the session was deleted, nothing is left to do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -80,6 +84,7 @@ __all__ = [
     "StatusStore",
     "Suggester",
     "TransientError",
+    "TrialTracker",
     "WarmStartSource",
 ]
 
@@ -161,10 +166,18 @@ class MirrorRecord:
     results: Sequence[TrialResult] = ()
     status: SessionStatus | None = None
     events: Sequence[Event] = ()
+    # The end of each harvested Job's log (Job index → text, bounded): the trials' excerpts.
+    logs: Mapping[int, str] = field(default_factory=dict)
 
 
 class Mirror(Protocol):
     def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None: ...
+
+
+class TrialTracker(Protocol):
+    def prepare(
+        self, ref: SessionRef, spec: SessionSpec, jobs: Sequence[JobToCreate]
+    ) -> list[JobToCreate]: ...
 
 
 class WarmStartSource(Protocol):

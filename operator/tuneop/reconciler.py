@@ -28,6 +28,11 @@ reads the beginning of each running trial's output (``RunningLogs``, bounded, at
 most ``MAX_JUDGED`` Jobs a reconcile) until the trial is judged
 (``tuneop.core.planning.medianstop``); a trial it stops is observed finished and
 Pruned, so the plan records it and deletes its Job.
+
+With a ``TrialTracker`` (MLflow) each new Job is handed to it before it is
+created, so its trials' runs exist and their ids are in the Job's environment
+when they start; the end of each harvested Job's log (``LOG_EXCERPT_CHARS``)
+goes to the mirrors with its results, as the trials' log excerpt.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from tuneop.core.planning.medianstop import (
 from tuneop.core.planning.planner import (
     HARVEST_BATCH,
     Event,
+    JobToCreate,
     Plan,
     Suggest,
     invalid_plan,
@@ -71,6 +77,7 @@ from tuneop.ports import (
     StatusStore,
     Suggester,
     TransientError,
+    TrialTracker,
     WarmStartSource,
 )
 
@@ -88,6 +95,7 @@ RESOURCE_POLL_SECONDS = 2.0
 # Committed rounds in one reconcile, at most; past them the plan asks to be requeued at once
 # (a reconcile must end, so the scheduler can serve other sessions and see a deletion).
 MAX_ROUNDS = 200
+LOG_EXCERPT_CHARS = 16_384  # the end of a harvested Job's log the mirrors are given
 
 
 class _NotStored(Exception):
@@ -112,11 +120,15 @@ class Reconciler:
     warm_start: WarmStartSource | None = None
     # Running trials' output for earlyStopping.type medianStop; without it, none is stopped.
     running_logs: RunningLogs | None = None
+    # Runs made for trials before their Jobs start (MLflow); without it, none.
+    tracker: TrialTracker | None = None
     # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
     # at a time per session, so each session's set has one writer.
     _kept: dict[str, set[str]] = field(default_factory=dict)
     # Sessions with a running trial not judged yet: looked at again soon.
     _waiting: set[str] = field(default_factory=set)
+    # Per session, the end of each Job's log read in this reconcile, for the mirrors.
+    _excerpts: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def observe(
         self,
@@ -142,6 +154,9 @@ class Reconciler:
                 log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
                 continue
             lines = None if logs is None else logs.lines
+            if lines and self.tracker is not None:
+                tail = "\n".join(lines[-200:])[-LOG_EXCERPT_CHARS:]
+                self._excerpts.setdefault(ref.key, {})[job.index] = tail
             results = harvest_job(
                 job, lines, spec.objective, spec.metrics_collector, spec.all_objectives
             )
@@ -257,11 +272,15 @@ class Reconciler:
                 self.store.persist(ref, spec, result.persist)
             except TransientError as err:
                 raise _NotStored(str(err)) from err
-            self._mirror(ref, spec, MirrorRecord(results=result.persist))
-        for job in result.create:
+            excerpts = self._excerpts.pop(ref.key, {})
+            self._mirror(ref, spec, MirrorRecord(results=result.persist, logs=excerpts))
+        create: Sequence[JobToCreate] = result.create
+        if create and self.tracker is not None:
+            create = self.tracker.prepare(ref, spec, create)
+        for job in create:
             self.jobs.create_job(ref, job)
-        if result.create:
-            self._mirror(ref, spec, MirrorRecord(launched=result.create))
+        if create:
+            self._mirror(ref, spec, MirrorRecord(launched=create))
         self.statuses.write(ref, result.status, version)
         for name in result.delete:
             self.jobs.delete_job(ref, name)

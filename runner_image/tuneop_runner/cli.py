@@ -50,6 +50,7 @@ from tuneop_runner.contract import (
 from tuneop_runner.frames import begin_line, end_line, header_line, new_nonce
 from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
 from tuneop_runner.pruning import PruningStudy, parse_pruner_config
+from tuneop_runner.tracking import trial_run
 from tuneop_runner.trial import RunningTrial, running
 
 __all__ = [
@@ -166,7 +167,10 @@ def run_trials(
         _begin(trial.index, nonce)
         started = time.monotonic()
         seat = pruning.begin(trial.index) if pruning is not None else None
-        with running(RunningTrial(trial.index, settings.metric or "value", seat)):
+        with (
+            running(RunningTrial(trial.index, settings.metric or "value", seat)),
+            trial_run(trial.index),  # its MLflow run, in a Job of several trials
+        ):
             evaluation = evaluator.evaluate(trial.params, settings.timeout)
         duration = time.monotonic() - started
         report = build_report(trial.index, trial.params, evaluation, duration, settings.metric)

@@ -170,3 +170,9 @@ def test_tuneop_installs_beside_another_version_of_a_dependency_without_changing
     seen = tuneop(bare, "run", "examples/quickstart.yaml", "--local", "--results-dir", "r3")
     assert seen.code == 0, seen
     assert "Traceback" not in seen.both
+
+
+def test_a_session_tracked_in_mlflow_without_the_mlflow_extra_names_it(bare: User) -> None:
+    text = bare.path("examples/quickstart.yaml").read_text()
+    bare.write("tracked.yaml", text + "  tracking:\n    mlflow: {trackingUri: http://127.0.0.1:9}\n")
+    one_error_line(tuneop(bare, "run", "tracked.yaml", "--local"), "mlflow")

@@ -206,3 +206,35 @@ def test_the_optuna_storage_follows_the_durable_store(tmp_path: Path) -> None:
     assert isinstance(mirror, OptunaStorageMirror)
     assert mirror.source == rt.wired.reconciler.store.history
     assert mirror.forget in rt.wired.forgetters
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, None),
+        (["--mlflow-tracking-uri", "http://mlflow:5000"], {}, "http://mlflow:5000"),
+        ([], {"TUNEOP_MLFLOW_TRACKING_URI": "https://ml.example/x"}, "https://ml.example/x"),
+    ],
+)
+def test_the_default_mlflow_server_comes_from_the_flag_or_its_variable(
+    served: list[OperatorConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    expected: str | None,
+) -> None:
+    monkeypatch.delenv("TUNEOP_MLFLOW_TRACKING_URI", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["operator", "--all-namespaces", *argv]) == 0
+    assert served[0].mlflow_tracking_uri == expected
+
+
+def test_a_tracking_uri_with_a_password_is_one_usage_line(
+    served: list[OperatorConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = "http://me:secret@mlflow:5000"
+    assert cli.main(["operator", "--all-namespaces", "--mlflow-tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--mlflow-tracking-uri" in err and "secret" not in err
+    assert served == []

@@ -30,6 +30,7 @@ from tuneop.api.parameters import (
     Scalar,
 )
 from tuneop.api.pbt import Pbt, pbt_problem
+from tuneop.api.tracking import Tracking
 from tuneop.api.trial_checks import explicit_trials_problem, grid_problem
 from tuneop.api.trial_resource import TrialResource, trial_resource_problem
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
@@ -65,6 +66,7 @@ __all__ = [
     "Scalar",
     "SessionSpec",
     "SpecError",
+    "Tracking",
     "TrialResource",
     "WarmStart",
     "format_validation_error",
@@ -132,9 +134,7 @@ class Optimizer(_Model):
     hyperband: Hyperband | None = Field(
         default=None, description="hyperband only: resource, maxResource, eta."
     )
-    pbt: Pbt | None = Field(
-        default=None, description="pbt only: population, truncation, checkpointDir."
-    )
+    pbt: Pbt | None = Field(default=None, description="pbt only: population, checkpointDir, ...")
     seed: int = Field(
         default=0,
         ge=0,
@@ -163,8 +163,7 @@ class Optimizer(_Model):
 
     @property
     def learns(self) -> bool:
-        """Whether this optimizer's trials come from the history (bayesian, cmaes, gp;
-        hyperband, whose later rungs relaunch the best of the rung before; pbt)."""
+        """Whether its trials come from the history: bayesian, cmaes, gp, hyperband, pbt."""
         return self.type in LEARNING_OPTIMIZERS or self.type in ("hyperband", "pbt")
 
 
@@ -272,6 +271,9 @@ class SessionSpec(_Model):
     )
     warm_start: WarmStart | None = Field(
         default=None, description="Points evaluated first; an earlier session to learn from."
+    )
+    tracking: Tracking | None = Field(
+        default=None, description="Where the trials are also tracked (MLflow; docs/mlflow.md)."
     )
 
     @property

@@ -7,7 +7,11 @@ worker Jobs as processes (``adapters.processes``), the status in memory resumed
 from the one the folder recorded (the Jobs a stop signal cut short reopened,
 ``core.planning.resume``) and the ``Reconciler`` over them. In a local run the results
 folder is the durable store, and its ``session.json`` the first mirror; a Redis
-mirror (``redis_mirror``) and an Optuna storage (``optuna_mirror``) only follow it.
+mirror (``redis_mirror``), an Optuna storage (``optuna_mirror``) and an MLflow tracker
+(``spec.tracking.mlflow``, ``mlflow_tracker``) only follow it: the tracker is given what it
+has not logged from the folder, waited for at most ``DRAIN_BUDGET`` seconds when the run
+ends, and given the rest by the next run of the session (even one with nothing left to do:
+``LocalLoop.catch_up``).
 
 ``LocalLoop.run`` reconciles whenever a worker exits or a deadline comes due,
 until the session is terminal; a ``KeyboardInterrupt`` (every stop signal, as the
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneop.adapters.memory import MemoryStatus
@@ -33,11 +37,12 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import Phase
+from tuneop.assembly.tracking import LazyTracker
 from tuneop.core.clock import Clock
 from tuneop.core.planning.resume import has_work, reopen, user_stopped_jobs
 from tuneop.core.ranges import IndexSet, parse_inflight
 from tuneop.core.suggest.bayesian import SessionStudies
-from tuneop.ports import EventSink, Mirror, WarmStartSource
+from tuneop.ports import EventSink, Mirror, MirrorRecord, WarmStartSource
 from tuneop.reconciler import Reconciler
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "LocalLoop",
     "detect_gpus",
     "local_loop",
+    "mlflow_tracker",
     "optuna_mirror",
     "optuna_url_problem",
     "redis_mirror",
@@ -80,6 +86,12 @@ def optuna_mirror(url: str, results_dir: Path) -> Mirror:
     return OptunaStorageMirror(url, source=DirectoryResults(results_dir).history)
 
 
+def mlflow_tracker(store: DirectoryResults) -> LazyTracker:
+    """The MLflow tracker of a session with ``spec.tracking.mlflow``, backfilled from its
+    results folder; its credentials are MLflow's variables in this environment."""
+    return LazyTracker(secrets=False, source=store.history)
+
+
 @dataclass
 class LocalLoop:
     """A local session wired and claimed, ready to run (or already finished)."""
@@ -93,6 +105,16 @@ class LocalLoop:
     reconciler: Reconciler
     backend: LocalJobs
     clock: Clock
+    tracker: LazyTracker | None = field(default=None)
+    # Set when the run ended with writes MLflow has not taken (the next run sends them).
+    unsent: bool = False
+
+    def catch_up(self) -> None:
+        """A finished session's tracker given what it had not logged (a run that ended while
+        MLflow was down), waited for as at a run's end."""
+        if self.tracker is not None:
+            self.tracker.record(self.ref, self.spec, MirrorRecord(status=self.prev))
+            self.unsent = not self.tracker.drain()
 
     def finished(self) -> bool:
         """The session had finished and has nothing left to do: nothing is to run."""
@@ -118,6 +140,8 @@ class LocalLoop:
             become_subreaper(False)
             if self.reconciler.suggester is not None:  # the run is over, whichever way
                 self.reconciler.suggester.release(self.ref)
+            if self.tracker is not None:  # what is still queued then, the next run sends
+                self.unsent = not self.tracker.drain()
 
     def _loop(
         self,
@@ -192,18 +216,21 @@ def local_loop(
         monotonic=clock.monotonic,
     )
     prev = _reopened(claim.status, store, ref, backend)
+    tracked = spec.tracking is not None and spec.tracking.mlflow is not None
+    tracker = mlflow_tracker(store) if tracked else None
     reconciler = Reconciler(
         jobs=backend,
         statuses=MemoryStatus(status=prev),
         store=store,
-        mirrors=[store, *extra_mirrors],
+        mirrors=[store, *extra_mirrors, *([tracker] if tracker else [])],
+        tracker=tracker,
         events=events,
         clock=clock,
         suggester=SessionStudies(),
         warm_start=warm_start,
         running_logs=backend,  # Katib's median stop reads running trials' output
     )
-    return LocalLoop(ref, spec, folder, claim.archived, prev, reconciler, backend, clock)
+    return LocalLoop(ref, spec, folder, claim.archived, prev, reconciler, backend, clock, tracker)
 
 
 def _reopened(

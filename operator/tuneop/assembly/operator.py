@@ -11,8 +11,9 @@ The result store (where results become durable, and the bayesian history comes
 from; ``tuneop.assembly.stores``) is the results folder when ``--results-dir`` is
 set, else Redis when ``--redis-url`` is, else an in-memory history. The mirrors
 are the folder's ``session.json`` (with a folder), the ``<session>-best``
-ConfigMap and, when ``--redis-url`` is set, the Redis mirror (it backfills from
-the result store).
+ConfigMap, when ``--redis-url`` is set, the Redis mirror (it backfills from
+the result store), and the MLflow tracker (``tuneop.assembly.tracking``: loaded
+at the first session tracked in MLflow, by its spec or ``--mlflow-tracking-uri``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.assembly.stores import FolderStore
+from tuneop.assembly.tracking import LazyTracker
 from tuneop.core.clock import Clock
 from tuneop.core.election import Election
 from tuneop.core.suggest.bayesian import SessionStudies
@@ -89,6 +91,8 @@ class OperatorConfig:
     settled_recheck_seconds: float = 600.0
     # Leader election (``--leader-elect``); None: this process reconciles from the start.
     election: Election | None = None
+    # The MLflow server of sessions that name none (``--mlflow-tracking-uri``); None: none.
+    mlflow_tracking_uri: str | None = None
 
 
 class JobWatch(Protocol):
@@ -215,11 +219,16 @@ def operator_loop(
     best = BestConfigMap(kube)
     results = _results(config, clock, on_redis_health)
     suggester = SessionStudies()
+    # MLflow: the trials get their runs and the Secret's credentials; backfilled from the store.
+    tracker = LazyTracker(
+        secrets=True, source=results.store.history, default_uri=config.mlflow_tracking_uri
+    )
     reconciler = Reconciler(
         jobs=jobs,
         statuses=statuses,
         store=results.store,
-        mirrors=[best, *results.mirrors],
+        mirrors=[best, tracker, *results.mirrors],
+        tracker=tracker,
         events=events,
         clock=clock,
         suggester=suggester,
@@ -233,6 +242,7 @@ def operator_loop(
         statuses.observe(obj)
 
     forgetters = [statuses.forget, best.forget, job_cache.forget, jobs.forget, events.forget]
+    forgetters.append(tracker.forget)
     # A deleted session's study goes with it (kopf tells the forgetters its namespace/name).
     forgetters.append(lambda key: suggester.release(_named(key)))
     return OperatorLoop(

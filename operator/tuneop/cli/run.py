@@ -195,6 +195,8 @@ def run_local(
         moved = f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
         console.print(clean(moved), highlight=False, soft_wrap=True)
     if loop.finished():
+        loop.catch_up()
+        _say_unsent(loop.unsent)
         return LocalRun(status=loop.prev, session_dir=loop.folder, events=[], finished=True)
     bar: ProgressView
     if progress is None and not console.is_terminal:
@@ -213,4 +215,14 @@ def run_local(
         bar.update(status, spec.objective.metric)
 
     status = loop.run(bar.shown(), update, announce, stop_on_signals())
+    _say_unsent(loop.unsent)
     return LocalRun(status=status, session_dir=loop.folder, events=events.seen)
+
+
+def _say_unsent(unsent: bool) -> None:
+    if unsent:
+        print(
+            "notice: the MLflow server has not taken everything yet; run the same command"
+            " again once it answers, and it sends the rest",
+            file=sys.stderr,
+        )

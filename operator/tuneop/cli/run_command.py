@@ -54,6 +54,7 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     from tuneop.cli.preflight import local_setup, preflight
 
     session = _local_trial_resource(args, session)
+    _need_mlflow_client(session)
     # The preflight loads the objective in a Python process of its own (0.1 s and more):
     # meanwhile this one imports what the run needs. Nothing runs before its answer.
     with ThreadPoolExecutor(1) as pool:
@@ -231,6 +232,15 @@ def _need_cluster_client() -> None:
     if missing_module("kubernetes") is not None:
         what = "tuneop run without --local (it applies the session to a cluster)"
         raise UsageError(f"{needs(what, 'kubernetes')}; or add --local to run it here")
+
+
+def _need_mlflow_client(session: Session) -> None:
+    """A session tracked in MLflow needs its client (the ``mlflow`` extra): say so."""
+    from tuneop.core.extras import missing_module, needs
+
+    tracking = session.spec.tracking
+    if tracking is not None and tracking.mlflow is not None and missing_module("mlflow"):
+        raise UsageError(needs("spec.tracking.mlflow", "mlflow"))
 
 
 def _warn_batched(session: Session) -> None:

@@ -46,7 +46,12 @@ def cmd_operator(args: argparse.Namespace) -> int:
         "optuna_storage": args.optuna_storage or None,
         "log_format": args.log_format,
         "kubeconfig": args.kubeconfig,
+        "mlflow_tracking_uri": args.mlflow_tracking_uri or None,
     }
+    from tuneop.api.tracking import tracking_uri_ok
+
+    if args.mlflow_tracking_uri and not tracking_uri_ok(args.mlflow_tracking_uri):
+        return _usage("operator: --mlflow-tracking-uri: must be an http:// or https:// URL")
     if args.api_qps is not None:
         given["api_qps"] = args.api_qps
         given["api_burst"] = max(1, int(2 * args.api_qps))
@@ -88,6 +93,12 @@ def add_parser(subcommands: Any) -> None:
         help="mirror sessions into this Redis (default $TUNEOP_REDIS_URL)",
     )
     p.add_argument("--redis-prefix", default="tuneop", help="key prefix in Redis")
+    p.add_argument(
+        "--mlflow-tracking-uri",
+        default=os.environ.get("TUNEOP_MLFLOW_TRACKING_URI"),
+        help="track sessions that name no MLflow server in this one"
+        " (default $TUNEOP_MLFLOW_TRACKING_URI)",
+    )
     p.add_argument(
         "--redis-ttl", type=int, help="TTL of a finished session's keys, seconds (0 keeps)"
     )

@@ -2,10 +2,11 @@
 
 The default install is what a local session needs. The rest comes as extras
 (``pyproject.toml``): ``report`` (plotly), ``qmc`` (scipy), ``operator`` (kopf, the
-Kubernetes client, the Prometheus client), ``gp`` (PyTorch) and ``dataframe`` (pandas,
-for the Python API's DataFrame). A command that needs a missing one stops with one line
-naming the extra, before it imports anything of it; ``find_spec`` looks for a module
-without importing it.
+Kubernetes client, the Prometheus client), ``mlflow`` (MLflow's client, for
+``spec.tracking.mlflow``), ``gp`` (PyTorch) and ``dataframe`` (pandas, for the Python
+API's DataFrame). A command that needs a missing one stops with one line naming the
+extra, before it imports anything of it; ``find_spec`` looks for a module without
+importing it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ EXTRA_OF = {
     "kubernetes": "operator",
     "prometheus_client": "operator",
     "torch": "gp",
+    "mlflow": "mlflow",
     "pandas": "dataframe",
 }
 
