@@ -107,6 +107,10 @@ class JobBackend(Protocol):
 
     def delete_job(self, ref: SessionRef, name: str) -> None: ...
 
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        """Delete several Jobs of the session (a backend may do it in one request)."""
+        ...
+
 
 class RunningLogs(Protocol):
     """The beginning of a running Job's trial output (its metrics container's, for a file

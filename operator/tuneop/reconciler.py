@@ -255,8 +255,8 @@ class Reconciler:
         if result.create:
             self._mirror(ref, spec, MirrorRecord(launched=result.create))
         self.statuses.write(ref, result.status, version)
-        for name in result.delete:
-            self.jobs.delete_job(ref, name)
+        if result.delete:
+            self.jobs.delete_jobs(ref, result.delete)
         self._mirror(ref, spec, MirrorRecord(status=result.status, events=result.events))
         if result.events:
             self.events.emit(ref, result.events)

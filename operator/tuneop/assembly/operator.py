@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the Redis client is imported only with --redis-url (start-u
     from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = [
+    "DEFAULT_HARVEST_WINDOW",
     "DEFAULT_LIVENESS",
     "DEFAULT_METRICS_PORT",
     "SERVED",
@@ -61,6 +62,7 @@ __all__ = [
 
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
+DEFAULT_HARVEST_WINDOW = 0.5
 
 # The resources the operator watches; kopf cannot serve one the API server does not list.
 SERVED = ((API_GROUP, API_VERSION, PLURAL), ("batch", "v1", "jobs"))
@@ -86,6 +88,9 @@ class OperatorConfig:
     settled_recheck_seconds: float = 600.0
     # Leader election (``--leader-elect``); None: this process reconciles from the start.
     election: Election | None = None
+    # A Job finishing this soon after its session's last reconcile waits for the rest of
+    # it, so the Jobs finishing together cost one status write and one delete.
+    harvest_window: float = DEFAULT_HARVEST_WINDOW
 
 
 class JobWatch(Protocol):

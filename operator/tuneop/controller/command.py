@@ -19,6 +19,7 @@ from tuneop.controller.election_options import add_election_arguments, election_
 __all__ = ["add_parser", "cmd_operator"]
 
 EXIT_USAGE = 2
+MAX_HARVEST_WINDOW = 10.0
 
 
 def _usage(message: str) -> int:
@@ -55,6 +56,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
         given["liveness"] = args.liveness or None
     if args.metrics_port is not None:
         given["metrics_port"] = args.metrics_port
+    if args.harvest_window is not None:
+        given["harvest_window"] = args.harvest_window
     election = election_from(args)
     if isinstance(election, str):
         return _usage(f"operator: {election}")
@@ -62,6 +65,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
     config = OperatorConfig(**given)
     if config.api_qps <= 0 or config.api_burst < 1:
         return _usage("operator: --api-qps must be > 0 and --api-burst >= 1")
+    if not 0 <= config.harvest_window <= MAX_HARVEST_WINDOW:
+        return _usage(f"operator: --harvest-window must be from 0 to {MAX_HARVEST_WINDOW} seconds")
     from tuneop.controller.handlers import serve
 
     serve(config)
@@ -99,6 +104,12 @@ def add_parser(subcommands: Any) -> None:
         choices=["text", "json"],
         default="text",
         help="text for people (default), json for log collectors",
+    )
+    p.add_argument(
+        "--harvest-window",
+        type=float,
+        help="seconds a finished Job waits to be harvested with the next ones (default 0.5; 0"
+        " harvests each at once)",
     )
     p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
     add_election_arguments(p)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,9 +60,14 @@ from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.adapters.kube.transport import Kube, Reply, read_capped
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
-from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER, LABEL_SESSION
+from tuneop.api.vocabulary import (
+    ANN_CONTAINER,
+    ANN_METRICS_CONTAINER,
+    LABEL_JOB_INDEX,
+    LABEL_SESSION,
+)
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
+from tuneop.core.jobs.manifests import CONTAINER, job_name, selector, session_label
 from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.planning.planner import JobToCreate
 from tuneop.core.results.harvest import JobLogs
@@ -70,6 +75,7 @@ from tuneop.core.wire.logscan import scan
 from tuneop.ports import TransientError
 
 __all__ = [
+    "DELETE_BATCH",
     "JOB_LOG_BUDGET_BYTES",
     "LOG_LIMIT_BYTES",
     "MAX_LOG_ATTEMPTS",
@@ -82,6 +88,8 @@ log = logging.getLogger(__name__)
 LOG_LIMIT_BYTES = 4 * 1024 * 1024  # of other output kept beside the result lines, per pod
 JOB_LOG_BUDGET_BYTES = 16 * 1024 * 1024
 MAX_LOG_ATTEMPTS = 5
+# Jobs named in one DELETE of the collection, at most (the label selector stays short).
+DELETE_BATCH = 50
 
 
 @dataclass
@@ -310,12 +318,54 @@ class KubeJobs:
             query=[("propagationPolicy", "Background")],
             expect=(404,),
         )
+        self._deleted(ref, name)
+
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        """Delete these Jobs of the session: one DELETE of the collection for several (by
+        their session and index labels), the Job itself for one."""
+        by_index = {_index_of(ref, name): name for name in names}
+        if len(names) < 2 or None in by_index or len(by_index) < len(names):
+            for name in names:
+                self.delete_job(ref, name)
+            return
+        indexes = sorted(i for i in by_index if i is not None)
+        for first in range(0, len(indexes), DELETE_BATCH):
+            batch = indexes[first : first + DELETE_BATCH]
+            chosen = f"{LABEL_JOB_INDEX} in ({','.join(str(i) for i in batch)})"
+            self.kube.request(
+                "delete_jobs",
+                "DELETE",
+                paths.jobs(ref.namespace),
+                query=[
+                    ("labelSelector", f"{selector(ref.name)},{chosen}"),
+                    ("propagationPolicy", "Background"),
+                ],
+                # The answer lists the Jobs deleted, whole: counted, never kept.
+                read=_drain,
+            )
+            for index in batch:
+                self._deleted(ref, by_index[index])
+
+    def _deleted(self, ref: SessionRef, name: str) -> None:
         if self.cache is not None:
             self.cache.deleted(ref, name)
         if self.pods is not None:
             self.pods.job_deleted(ref.namespace, name)
         with self._lock:
             self._ended.get(ref.key, {}).pop(name, None)
+
+
+def _index_of(ref: SessionRef, name: str) -> int | None:
+    """The index of the session's Job ``name``, when ``job_name`` gives that name for it
+    (None: another name, which only its own DELETE may touch)."""
+    tail = name.rpartition("-")[2]
+    if not (tail.isascii() and tail.isdigit() and len(tail) < 10):
+        return None
+    return int(tail) if job_name(ref.name, int(tail)) == name else None
+
+
+def _drain(chunks: Iterable[bytes]) -> int:
+    return sum(len(chunk) for chunk in chunks)
 
 
 def _items(reply: Reply) -> list[Json]:

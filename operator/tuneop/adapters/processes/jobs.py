@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -358,6 +358,10 @@ class LocalJobs:
         entry = self._jobs.pop(name, None)
         if entry is not None:
             self._stop(entry)
+
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        for name in names:
+            self.delete_job(ref, name)
 
     def seconds_to_next_deadline(self) -> float | None:
         active = [e.deadline for e in self._jobs.values() if e.state is JobState.ACTIVE]
