@@ -149,7 +149,7 @@ def test_a_job_finishing_after_a_quiet_spell_is_reconciled_at_once() -> None:
 
 
 def test_without_a_window_each_finish_is_reconciled_at_once() -> None:
-    s, ticks, _ = scheduler([])
+    s, _, _ = scheduler([])
 
     async def scenario() -> tuple[int, float]:
         await s.reconcile_session(body(), LOG)
