@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # the Redis client is imported only with --redis-url (start-u
     from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = [
+    "STUDIES_KEPT",
+    "STUDY_IDLE_SECONDS",
     "DEFAULT_HARVEST_WINDOW",
     "DEFAULT_LIVENESS",
     "DEFAULT_METRICS_PORT",
@@ -63,6 +65,10 @@ __all__ = [
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
 DEFAULT_HARVEST_WINDOW = 0.5
+# Bayesian studies kept in memory, at most, and how long an unasked one is kept: each holds
+# its session's every trial, and a dropped one is rebuilt from the history when next asked.
+STUDIES_KEPT = 16
+STUDY_IDLE_SECONDS = 60.0
 
 # The resources the operator watches; kopf cannot serve one the API server does not list.
 SERVED = ((API_GROUP, API_VERSION, PLURAL), ("batch", "v1", "jobs"))
@@ -200,7 +206,9 @@ def operator_loop(
     events = KubeEvents(kube, clock=clock.now)
     best = BestConfigMap(kube)
     results = _results(config, clock, on_redis_health)
-    suggester = SessionStudies()
+    suggester = SessionStudies(
+        max_sessions=STUDIES_KEPT, idle_seconds=STUDY_IDLE_SECONDS, monotonic=clock.monotonic
+    )
     reconciler = Reconciler(
         jobs=jobs,
         statuses=statuses,
