@@ -48,12 +48,12 @@ if TYPE_CHECKING:  # the Redis client is imported only with --redis-url (start-u
     from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = [
-    "STUDIES_KEPT",
-    "STUDY_IDLE_SECONDS",
     "DEFAULT_HARVEST_WINDOW",
     "DEFAULT_LIVENESS",
     "DEFAULT_METRICS_PORT",
     "SERVED",
+    "STUDIES_KEPT",
+    "STUDY_IDLE_SECONDS",
     "JobWatch",
     "OperatorConfig",
     "OperatorLoop",
