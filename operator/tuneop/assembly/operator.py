@@ -219,6 +219,7 @@ def operator_loop(
         suggester=suggester,
         warm_start=results.warm_start,
         running_logs=jobs,  # Katib's median stop reads running trials' output
+        defer_launch_writes=True,  # each status write is an API request
     )
 
     def observe(obj: dict[str, Any]) -> None:
