@@ -24,7 +24,7 @@ from bench.cluster.cluster import BenchCluster
 from bench.cluster.latency import bench_latency
 from bench.cluster.machine import Neighbours
 from bench.cluster.restart import bench_restart
-from bench.cluster.rss import bench_rss, import_footprint
+from bench.cluster.rss import bench_rss, idle_breakdown, import_footprint
 from bench.cluster.throughput import bench_throughput
 from bench.common import header, save
 from minicluster.controlplane import BUILD_SCRIPT, K8S_VERSION, REPO_ROOT, missing_binaries
@@ -120,6 +120,7 @@ def run_rss(
             for optimizer in args.rss_optimizers.split(",")
         ]
     out["import_footprint_mb"] = import_footprint()
+    out["idle_breakdown_mb"] = idle_breakdown(out["import_footprint_mb"])
 
 
 def run(
