@@ -21,11 +21,13 @@ record goes to bench/results/``--record``.json and the plot (plotly, its script 
 the CDN) beside it as .html. The machine's load is sampled throughout and printed.
 
     python -m bench.cluster.curves [--sessions 10,30,100] [--trials 10] [--record NAME]
+        [--add-to EARLIER]  (a later run's points added to an earlier record's)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import socket
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", default="10,30,100,300,1000", help="comma-separated Ns")
     parser.add_argument("--trials", type=int, default=10, help="trials per session")
     parser.add_argument("--record", default="cluster-curves", help="raw record's name")
+    parser.add_argument(
+        "--add-to", help="an earlier record's name: its points join this run's (plot, slopes)"
+    )
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sessions.split(",") if x.strip()]
     if missing_binaries():
@@ -199,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     bc = BenchCluster(tmp / "cluster")
     neighbours = Neighbours(lambda: [*bc.pids().values()]).start()
     points: list[dict[str, Any]] = []
+    if args.add_to:
+        earlier = json.loads((RESULTS / f"{args.add_to}.json").read_text())
+        points = [{**p, "from_record": args.add_to} for p in earlier["points"]]
     failed = None
     try:
         bc.start()
