@@ -24,7 +24,7 @@ from bench.cluster.cluster import BenchCluster
 from bench.cluster.latency import bench_latency
 from bench.cluster.machine import Neighbours
 from bench.cluster.restart import bench_restart
-from bench.cluster.rss import bench_rss, import_footprint
+from bench.cluster.rss import bench_rss, idle_breakdown, import_footprint
 from bench.cluster.throughput import bench_throughput
 from bench.common import header, save
 from minicluster.controlplane import BUILD_SCRIPT, K8S_VERSION, REPO_ROOT, missing_binaries
@@ -75,6 +75,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str], d
         help="raise the controller-manager's client rate limit (default: its own, 20/s)",
     )
     parser.add_argument(
+        "--record", default=None, help="the raw record's name under bench/results/ (no .json)"
+    )
+    parser.add_argument(
+        "--harvest-window",
+        type=float,
+        default=None,
+        help="the operator's --harvest-window, seconds (default: the operator's own)",
+    )
+    parser.add_argument(
         "--rss-trace",
         action="store_true",
         help="then repeat rss with tracemalloc in the operator: where its memory goes",
@@ -111,6 +120,7 @@ def run_rss(
             for optimizer in args.rss_optimizers.split(",")
         ]
     out["import_footprint_mb"] = import_footprint()
+    out["idle_breakdown_mb"] = idle_breakdown(out["import_footprint_mb"])
 
 
 def run(
@@ -162,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"controller-manager: {kcm}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="tuneop-cluster-bench-"))
     bc = BenchCluster(tmp / "cluster", kcm_qps=args.kcm_qps)
+    if args.harvest_window is not None:
+        bc.operator_args = ["--harvest-window", str(args.harvest_window)]
     results: dict[str, Any] = {}
     failed = False
     neighbours = Neighbours(lambda: [os.getpid(), *bc.pids().values()]).start()
@@ -185,11 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     report.print_neighbours(results["neighbours"])
     report.print_details(results)
     report.print_table(report.report(results, {"api": "api" in only}))
-    name = report.result_name(only, sizes, DEFAULTS, args.quick, args.kcm_qps, failed)
+    name = args.record or report.result_name(
+        only, sizes, DEFAULTS, args.quick, args.kcm_qps, failed
+    )
     record = {
         "sizes": sizes,
         "only": only,
         "kcm_qps": args.kcm_qps,
+        "harvest_window": args.harvest_window,
         "failed": failed,
         "results": results,
     }

@@ -77,6 +77,7 @@ class BenchCluster:
         self.bench_kubeconfig = self.state_dir / "bench.kubeconfig"
         self.audit = AuditLog(plane.audit_log, user_class)
         self.operators: list[OperatorProcess] = []  # every one started, for their logs' errors
+        self.operator_args: list[str] = []  # given to every operator started
         self._kube: Kube | None = None
 
     def start(self) -> BenchCluster:
@@ -121,6 +122,7 @@ class BenchCluster:
             self.operator_kubeconfig,
             [namespace],
             self.state_dir / "logs" / f"operator-{tag}.log",
+            extra_args=self.operator_args,
             extra_env=env,
         )
         self.operators.append(op)

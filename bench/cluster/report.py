@@ -197,6 +197,11 @@ def print_memory(results: dict[str, Any]) -> None:
             "import footprint (VmRSS of a fresh interpreter after one import, MB): "
             + ", ".join(f"{k} {v:.1f}" for k, v in results["import_footprint_mb"].items())
         )
+    if "idle_breakdown_mb" in results:
+        print(
+            "idle RSS by import (MB): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in results["idle_breakdown_mb"].items())
+        )
 
 
 def print_restart(r: dict[str, Any]) -> None:

@@ -27,13 +27,15 @@ from bench.cluster.sessions import Namespace, create_session, phase, session_doc
 
 TRACE_SITE = Path(__file__).resolve().parent / "tracemalloc_site"
 
-# Each entry in its own fresh interpreter; "a+b" imports a, then b. The operator loads
+# Each entry in its own fresh interpreter; "a+b" imports a, then b; "-m" first makes module
+# m unimportable (kopf imports the kubernetes client only when it can). The operator loads
 # Optuna only for its first bayesian session: the last entry is what that adds.
 IMPORTS = (
     "",
     "pydantic",
     "optuna",
     "kubernetes",
+    "-kubernetes+kopf",
     "kopf",
     "tuneop.controller.handlers",
     "tuneop.controller.handlers+tuneop.core.suggest.bayesian+optuna.samplers",
@@ -44,14 +46,35 @@ def import_footprint() -> dict[str, float]:
     """VmRSS (MB) of a fresh interpreter after importing each module (or modules) on its own."""
     out = {}
     for module in IMPORTS:
-        load = "".join(f"importlib.import_module({m!r}); " for m in module.split("+") if m)
+        load = "".join(
+            f"sys.modules[{m[1:]!r}] = None; "
+            if m.startswith("-")
+            else f"importlib.import_module({m!r}); "
+            for m in module.split("+")
+            if m
+        )
         code = (
-            f"import importlib; {load}"
+            f"import importlib, sys; {load}"
             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')][0])"
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         out[module or "python"] = int(done.stdout.strip()) / 1024
     return out
+
+
+def idle_breakdown(footprint: dict[str, float]) -> dict[str, float]:
+    """The operator's idle RSS by what its imports bring (MB), from ``import_footprint``:
+    the interpreter, kopf with aiohttp (without the kubernetes client), the kubernetes
+    client, the rest of tuneop (pydantic, the API model, the adapters); Optuna on top."""
+    python, kopf_alone = footprint["python"], footprint["-kubernetes+kopf"]
+    kopf, tuneop = footprint["kopf"], footprint["tuneop.controller.handlers"]
+    return {
+        "interpreter": python,
+        "kopf+aiohttp": kopf_alone - python,
+        "kubernetes client": kopf - kopf_alone,
+        "tuneop (pydantic, models, adapters)": tuneop - kopf,
+        "Optuna (first bayesian session)": footprint[IMPORTS[-1]] - tuneop,
+    }
 
 
 def trace_env(directory: Path) -> tuple[dict[str, str], Path]:

@@ -117,7 +117,9 @@ class JobBackend(Protocol):
 
     def create_job(self, ref: SessionRef, job: JobToCreate) -> None: ...
 
-    def delete_job(self, ref: SessionRef, name: str) -> None: ...
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        """Delete these Jobs of the session (a backend may do it in one request)."""
+        ...
 
 
 class JobsOnly:

@@ -98,6 +98,25 @@ MAX_ROUNDS = 200
 LOG_EXCERPT_CHARS = 16_384  # the end of a harvested Job's log the mirrors are given
 
 
+def _launch_only(result: Plan, before: SessionStatus) -> bool:
+    """A plan that only launched Jobs into slots an earlier round freed: no result, no
+    deletion, no phase change, nothing said but TrialsStarted.
+
+    Its status says nothing the live Jobs do not: the next plan recomputes the launch
+    watermark and the in-flight map from them, and Job creation is idempotent. Leaving
+    its write to the next one (the next harvest's, or the session timer's) is what a
+    process killed right after the creates does, which the design already survives; on
+    a quiet cluster it saves one status write per harvest.
+    """
+    return (
+        not result.persist
+        and not result.delete
+        and not result.status.terminal
+        and result.status.phase == before.phase
+        and all(e.reason == "TrialsStarted" for e in result.events)
+    )
+
+
 class _NotStored(Exception):
     """The result store could not take this reconcile's results (it raised TransientError)."""
 
@@ -122,6 +141,9 @@ class Reconciler:
     running_logs: RunningLogs | None = None
     # Runs made for trials before their Jobs start (MLflow); without it, none.
     tracker: TrialTracker | None = None
+    # A round after the first that only launched Jobs leaves its status to the next write
+    # (``_launch_only``): the operator's, where each write is an API request.
+    defer_launch_writes: bool = False
     # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
     # at a time per session, so each session's set has one writer.
     _kept: dict[str, set[str]] = field(default_factory=dict)
@@ -214,14 +236,18 @@ class Reconciler:
         for _ in range(MAX_ROUNDS - 1):
             if not result.again:
                 return result
-            result = result.then(self.commit_round(ref, spec, cancelled))
+            later = self.commit_round(ref, spec, cancelled, self.defer_launch_writes)
+            result = result.then(later)
         if not result.again:
             return result
         log.info("%s: %d rounds in one reconcile; going on in the next", ref.key, MAX_ROUNDS)
         return replace(result, requeue_after=0.0)
 
-    def commit_round(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
-        """One round: observe, plan (a bounded batch), act, ending in one status write."""
+    def commit_round(
+        self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False, defer: bool = False
+    ) -> Plan:
+        """One round: observe, plan (a bounded batch), act, ending in one status write (with
+        ``defer``, none if the round only launched Jobs: ``_launch_only``)."""
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
         # has no TrialsStarted for them: carry those events over to the write that succeeds.
         started: list[Event] = []
@@ -246,7 +272,7 @@ class Reconciler:
                 due = min(result.requeue_after or RESOURCE_POLL_SECONDS, RESOURCE_POLL_SECONDS)
                 result = replace(result, requeue_after=due)
             try:
-                self.act(ref, spec, result, version)
+                self.act(ref, spec, result, version, defer and _launch_only(result, status))
             except _NotStored as err:
                 # Nothing was written yet: plan again without harvesting. The finished Jobs
                 # stay (with their logs, holding their slots) until the results can be stored.
@@ -266,7 +292,14 @@ class Reconciler:
         """The planner's suggestions for ``ref``: its own study, never another session's."""
         return None if self.suggester is None else functools.partial(self.suggester.suggest, ref)
 
-    def act(self, ref: SessionRef, spec: SessionSpec, result: Plan, version: str | None) -> None:
+    def act(
+        self,
+        ref: SessionRef,
+        spec: SessionSpec,
+        result: Plan,
+        version: str | None,
+        deferred: bool = False,
+    ) -> None:
         if result.persist:
             try:
                 self.store.persist(ref, spec, result.persist)
@@ -281,9 +314,10 @@ class Reconciler:
             self.jobs.create_job(ref, job)
         if create:
             self._mirror(ref, spec, MirrorRecord(launched=create))
-        self.statuses.write(ref, result.status, version)
-        for name in result.delete:
-            self.jobs.delete_job(ref, name)
+        if not deferred:
+            self.statuses.write(ref, result.status, version)
+        if result.delete:
+            self.jobs.delete_jobs(ref, result.delete)
         self._mirror(ref, spec, MirrorRecord(status=result.status, events=result.events))
         if result.events:
             self.events.emit(ref, result.events)

@@ -70,6 +70,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", rf"/apis/batch/v1{_NS}/jobs", "create_namespaced_job"),
         ("GET", rf"/apis/batch/v1{_NS}/jobs{_NAME}", "read_namespaced_job"),
         ("DELETE", rf"/apis/batch/v1{_NS}/jobs{_NAME}", "delete_namespaced_job"),
+        ("DELETE", rf"/apis/batch/v1{_NS}/jobs", "delete_collection_namespaced_job"),
         ("GET", rf"/api/v1{_NS}/pods", "list_namespaced_pod"),
         ("GET", rf"/api/v1{_NS}/pods{_NAME}/log", "read_namespaced_pod_log"),
         ("POST", rf"/api/v1{_NS}/events", "create_namespaced_event"),
@@ -88,7 +89,13 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 
 def matches(labels: dict[str, str], selector: str | None) -> bool:
-    for term in filter(None, (selector or "").split(",")):
+    """A label selector's equality terms and ``key in (a,b)`` terms, all of them."""
+    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", selector or ""):
+        key, is_set, values = term.partition(" in (")
+        if is_set:
+            if labels.get(key.strip()) not in values.rstrip(")").split(","):
+                return False
+            continue
         key, _, value = term.partition("=")
         if labels.get(key) != value:
             return False
@@ -297,6 +304,21 @@ class FakeApi:
         for pod in self.job_pods(namespace, name):  # the garbage collector, at once
             del self.pods[namespace, pod["metadata"]["name"]]
         return 200, {"kind": "Status", "status": "Success"}
+
+    def _delete_collection_namespaced_job(self, req: Request, namespace: str) -> tuple[int, Any]:
+        query = dict(req.query)
+        selector = query.get("labelSelector", "")
+        self._call("delete_collection_namespaced_job", (selector, query.get("propagationPolicy")))
+        chosen = [
+            name
+            for (ns, name), j in sorted(self.jobs.items())
+            if ns == namespace and matches(j["metadata"].get("labels") or {}, selector)
+        ]
+        items = [self.jobs.pop((namespace, name)) for name in chosen]
+        for name in chosen:
+            for pod in self.job_pods(namespace, name):
+                del self.pods[namespace, pod["metadata"]["name"]]
+        return 200, {"kind": "JobList", "items": items}
 
     # --- core/v1 ---
 

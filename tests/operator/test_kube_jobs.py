@@ -16,6 +16,7 @@ from operator_fakes import (
     pod_json,
 )
 
+from tuneop.adapters.kube import job_deletes
 from tuneop.adapters.kube import jobs as kube_jobs
 from tuneop.adapters.kube.job_status import infra_reason, observed_job
 from tuneop.adapters.kube.jobs import KubeJobs
@@ -315,6 +316,48 @@ def test_delete_is_background_and_404_is_success() -> None:
     jobs.delete_job(REF, "demo-0")
     jobs.delete_job(REF, "demo-0")
     assert api.names("delete_namespaced_job") == [("demo-0", "Background")] * 2
+    assert api.jobs == {}
+
+
+@pytest.mark.parametrize(
+    ("deleted", "collection_calls", "single_calls"),
+    [
+        pytest.param(["demo-0"], [], [("demo-0", "Background")], id="one-job-its-own-delete"),
+        pytest.param(
+            ["demo-0", "demo-2"],
+            [(f"{selector('demo')},tuneop.dev/job-index in (0,2)", "Background")],
+            [],
+            id="several-one-delete-of-the-collection",
+        ),
+        pytest.param(
+            ["demo-0", "someone-else-7"],
+            [],
+            [("demo-0", "Background"), ("someone-else-7", "Background")],
+            id="a-name-not-of-the-session-form-each-its-own",
+        ),
+    ],
+)
+def test_a_harvested_batch_is_deleted_in_one_request_and_only_those_jobs(
+    deleted: list[str], collection_calls: list[Any], single_calls: list[Any]
+) -> None:
+    api = FakeApi()
+    launch(api, 3, trials_per_job=1)
+    jobs = backend(api)
+    jobs.delete_jobs(REF, deleted)
+    assert api.names("delete_collection_namespaced_job") == collection_calls
+    assert api.names("delete_namespaced_job") == single_calls
+    left = {"demo-0", "demo-1", "demo-2"} - set(deleted)
+    assert {name for _, name in api.jobs} == left
+
+
+def test_a_deletion_batch_larger_than_the_selector_bound_takes_several_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(job_deletes, "DELETE_BATCH", 2)
+    api = FakeApi()
+    names = launch(api, 3, trials_per_job=1)
+    backend(api).delete_jobs(REF, names)
+    assert len(api.names("delete_collection_namespaced_job")) == 2
     assert api.jobs == {}
 
 

@@ -45,6 +45,8 @@ def test_flags_become_the_operator_config(served: list[OperatorConfig], tmp_path
             "json",
             "--kubeconfig",
             "/k.yaml",
+            "--harvest-window",
+            "1.5",
         ]
     )
     assert code == 0
@@ -55,6 +57,7 @@ def test_flags_become_the_operator_config(served: list[OperatorConfig], tmp_path
     assert (config.api_qps, config.api_burst) == (5.0, 10)
     assert config.liveness == "http://0.0.0.0:9999/healthz"
     assert (config.metrics_port, config.log_format, config.kubeconfig) == (0, "json", "/k.yaml")
+    assert config.harvest_window == 1.5
 
 
 def test_defaults(served: list[OperatorConfig], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,6 +69,7 @@ def test_defaults(served: list[OperatorConfig], monkeypatch: pytest.MonkeyPatch)
     assert config.metrics_port == 9090 and config.liveness == "http://0.0.0.0:8081/healthz"
     assert config.results_dir is None and config.log_format == "text"
     assert config.redis_url is None
+    assert config.harvest_window == 0.5
 
 
 @pytest.mark.parametrize(("ttl", "deletes_keys"), [(None, True), (600, True), (0, False)])
@@ -97,7 +101,14 @@ def test_a_redis_url_adds_the_mirror_after_the_primary_store(
 
 @pytest.mark.parametrize(
     "args",
-    [["operator"], ["operator", "-n", "a", "-A"], ["operator", "-A", "--api-qps", "0"]],
+    [
+        ["operator"],
+        ["operator", "-n", "a", "-A"],
+        ["operator", "-A", "--api-qps", "0"],
+        ["operator", "-A", "--harvest-window", "-1"],
+        ["operator", "-A", "--harvest-window", "11"],
+        ["operator", "-A", "--harvest-window", "nan"],
+    ],
 )
 def test_usage_errors_are_one_line(
     args: list[str], served: list[OperatorConfig], capsys: pytest.CaptureFixture[str]

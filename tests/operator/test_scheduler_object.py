@@ -110,3 +110,50 @@ def test_a_session_found_gone_is_handed_to_on_gone() -> None:
     s.reconciler.reconcile = vanish  # type: ignore[method-assign]
     assert asyncio.run(s.reconcile_session(body(), LOG)) is None
     assert gone == ["ns/demo"]
+
+
+async def _finishes(s: Scheduler, count: int) -> tuple[int, float]:
+    """``count`` Jobs of the session finish together: reconciles run, seconds taken."""
+    loop = asyncio.get_running_loop()
+    runs, start = s.serial.runs, loop.time()
+    await asyncio.gather(*(s.reconcile_finished("ns", "demo", LOG) for _ in range(count)))
+    return s.serial.runs - runs, loop.time() - start
+
+
+def test_jobs_finishing_within_the_harvest_window_share_one_reconcile_at_its_end() -> None:
+    s, ticks, _ = scheduler([])
+    s.harvest_window = 0.3
+
+    async def scenario() -> tuple[int, float]:
+        await s.reconcile_session(body(), LOG)
+        ticks.now += 0.1  # the last reconcile ended 0.1 s ago: 0.2 s of the window left
+        return await _finishes(s, 3)
+
+    runs, waited = asyncio.run(scenario())
+    assert runs == 1
+    assert 0.15 <= waited < 2.0
+    assert s._batched == {}
+
+
+def test_a_job_finishing_after_a_quiet_spell_is_reconciled_at_once() -> None:
+    s, ticks, _ = scheduler([])
+    s.harvest_window = 5.0
+
+    async def scenario() -> tuple[int, float]:
+        await s.reconcile_session(body(), LOG)
+        ticks.now += 60.0
+        return await _finishes(s, 1)
+
+    runs, waited = asyncio.run(scenario())
+    assert runs == 1 and waited < 2.0
+
+
+def test_without_a_window_each_finish_is_reconciled_at_once() -> None:
+    s, _, _ = scheduler([])
+
+    async def scenario() -> tuple[int, float]:
+        await s.reconcile_session(body(), LOG)
+        return await _finishes(s, 1)
+
+    runs, waited = asyncio.run(scenario())
+    assert runs == 1 and waited < 2.0

@@ -170,3 +170,56 @@ def test_tpe_sees_a_pruned_trial_as_pruned_with_its_curve(
     r = TrialResult(0, 0, {"x1": 1.0, "x2": 3}, outcome, value=value, intermediate=curve)
     frozen = frozen_trial(r, dists, spec)
     assert (frozen.state.name, frozen.intermediate_values) == (state, intermediate)
+
+
+class Ticks:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("max_sessions", "idle_seconds", "ask_at", "kept_after"),
+    [
+        pytest.param(256, None, [0, 1, 2, 500], 4, id="no-bounds-all-kept"),
+        pytest.param(2, None, [0, 1, 2, 3], 2, id="at-most-max-sessions-the-latest"),
+        pytest.param(256, 60.0, [0, 10, 100, 130], 2, id="idle-ones-dropped-at-the-next-ask"),
+        pytest.param(256, 60.0, [0, 10, 20, 30], 4, id="none-idle-none-dropped"),
+    ],
+)
+def test_kept_studies_are_bounded_in_number_and_dropped_when_idle(
+    max_sessions: int, idle_seconds: float | None, ask_at: list[float], kept_after: int
+) -> None:
+    ticks = Ticks()
+    studies = SessionStudies(max_sessions, idle_seconds, monotonic=ticks)
+    spec = bayes_spec()
+    for i, at in enumerate(ask_at):
+        ticks.now = at
+        studies.suggest(SessionRef("ns", f"s{i}", uid=f"u{i}"), spec, [], [], 0, 1)
+    assert (
+        sum(
+            studies.study(SessionRef("ns", f"s{i}", uid=f"u{i}")) is not None
+            for i in range(len(ask_at))
+        )
+        == kept_after
+    )
+
+
+def test_a_dropped_study_suggests_what_the_kept_one_would() -> None:
+    ticks = Ticks()
+    spec = bayes_spec(seed=7)
+    rng = random.Random(7)
+    history: list[TrialResult] = []
+    kept, dropping = SessionStudies(), SessionStudies(idle_seconds=1.0, monotonic=ticks)
+    for first in range(0, 24, 4):
+        ticks.now += 10.0  # every study idle by the next ask
+        dropping.suggest(SessionRef("ns", "other", uid="o"), spec, [], [], 0, 1)
+        assert dropping.study(REF) is None  # the session's own study went
+        a = kept.suggest(REF, spec, history, [], first, 4)
+        b = dropping.suggest(REF, spec, history, [], first, 4)
+        assert a == b
+        history += [
+            TrialResult(first + k, first, p, Outcome.SUCCEEDED, value=rng.random())
+            for k, p in enumerate(a)
+        ]

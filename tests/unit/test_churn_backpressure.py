@@ -70,7 +70,9 @@ class Fused:
         return call
 
 
-def fused_reconciler(world: World, fuse: Fuse, check: Callable[[str], None]) -> Reconciler:
+def fused_reconciler(
+    world: World, fuse: Fuse, check: Callable[[str], None], defer: bool = False
+) -> Reconciler:
     return Reconciler(
         jobs=Fused(world.jobs, fuse, check),
         statuses=Fused(world.statuses, fuse),
@@ -78,10 +80,13 @@ def fused_reconciler(world: World, fuse: Fuse, check: Callable[[str], None]) -> 
         events=Fused(world.events, fuse),
         clock=world.clock,
         mirrors=[Fused(world.results, fuse)],
+        defer_launch_writes=defer,  # the operator's: a launch-only round leaves its write
     )
 
 
-def churn(seed: int, spec_overrides: dict[str, Any], fail_every: int = 0) -> tuple[World, int]:
+def churn(
+    seed: int, spec_overrides: dict[str, Any], fail_every: int = 0, defer: bool = False
+) -> tuple[World, int]:
     """Kill reconciles at random steps for a while, then let the session finish; the world
     and the most Jobs that ever existed at once."""
     spec = make_spec(**spec_overrides)
@@ -100,7 +105,7 @@ def churn(seed: int, spec_overrides: dict[str, Any], fail_every: int = 0) -> tup
     for _ in range(150):
         fuse = Fuse(rng.randint(0, 40))
         with contextlib.suppress(Killed):
-            fused_reconciler(world, fuse, check).reconcile(world.ref, spec)
+            fused_reconciler(world, fuse, check, defer).reconcile(world.ref, spec)
         check("after")
         if world.status.terminal:
             break
@@ -128,19 +133,23 @@ def assert_exactly_once(world: World, total: int) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_jobs_stay_within_max_parallel_however_often_the_reconcile_is_killed(seed: int) -> None:
+@given(seed=st.integers(0, 2**32 - 1), defer=st.booleans())
+def test_jobs_stay_within_max_parallel_however_often_the_reconcile_is_killed(
+    seed: int, defer: bool
+) -> None:
     overrides = {"optimizer": {"type": "random"}, "totalTrials": 40, "maxParallel": 4}
-    world, most = churn(seed, overrides)
+    world, most = churn(seed, overrides, defer=defer)
     assert most <= 4
     assert_exactly_once(world, 40)
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_retried_trials_keep_the_bound_and_run_exactly_once_under_kills(seed: int) -> None:
+@given(seed=st.integers(0, 2**32 - 1), defer=st.booleans())
+def test_retried_trials_keep_the_bound_and_run_exactly_once_under_kills(
+    seed: int, defer: bool
+) -> None:
     overrides = {"optimizer": {"type": "random"}, "totalTrials": 30, "maxParallel": 3, "retries": 1}
-    world, _ = churn(seed, overrides, fail_every=4)
+    world, _ = churn(seed, overrides, fail_every=4, defer=defer)
     retried = [t for job in world.jobs.launched if job.retry is not None for t in job.trials]
     assert len(retried) == len(set(retried)), "a trial retried twice"
     assert_exactly_once(world, 30)

@@ -50,9 +50,12 @@ if TYPE_CHECKING:  # the Redis client is imported only with --redis-url (start-u
     from tuneop.adapters.redis_mirror import RedisMirror
 
 __all__ = [
+    "DEFAULT_HARVEST_WINDOW",
     "DEFAULT_LIVENESS",
     "DEFAULT_METRICS_PORT",
     "SERVED",
+    "STUDIES_KEPT",
+    "STUDY_IDLE_SECONDS",
     "JobWatch",
     "OperatorConfig",
     "OperatorLoop",
@@ -64,6 +67,11 @@ __all__ = [
 
 DEFAULT_METRICS_PORT = 9090
 DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
+DEFAULT_HARVEST_WINDOW = 0.5
+# Bayesian studies kept in memory, at most, and how long an unasked one is kept: each holds
+# its session's every trial, and a dropped one is rebuilt from the history when next asked.
+STUDIES_KEPT = 16
+STUDY_IDLE_SECONDS = 60.0
 
 # The resources the operator watches; kopf cannot serve one the API server does not list.
 SERVED = ((API_GROUP, API_VERSION, PLURAL), ("batch", "v1", "jobs"))
@@ -93,6 +101,9 @@ class OperatorConfig:
     election: Election | None = None
     # The MLflow server of sessions that name none (``--mlflow-tracking-uri``); None: none.
     mlflow_tracking_uri: str | None = None
+    # A Job finishing this soon after its session's last reconcile waits for the rest of
+    # it, so the Jobs finishing together cost one status write and one delete.
+    harvest_window: float = DEFAULT_HARVEST_WINDOW
 
 
 class JobWatch(Protocol):
@@ -218,7 +229,9 @@ def operator_loop(
     events = KubeEvents(kube, clock=clock.now)
     best = BestConfigMap(kube)
     results = _results(config, clock, on_redis_health)
-    suggester = SessionStudies()
+    suggester = SessionStudies(
+        max_sessions=STUDIES_KEPT, idle_seconds=STUDY_IDLE_SECONDS, monotonic=clock.monotonic
+    )
     # MLflow: the trials get their runs and the Secret's credentials; backfilled from the store.
     tracker = LazyTracker(
         secrets=True, source=results.store.history, default_uri=config.mlflow_tracking_uri
@@ -234,6 +247,7 @@ def operator_loop(
         suggester=suggester,
         warm_start=results.warm_start,
         running_logs=jobs,  # Katib's median stop reads running trials' output
+        defer_launch_writes=True,  # each status write is an API request
     )
 
     def observe(obj: dict[str, Any]) -> None:

@@ -95,5 +95,3 @@ class LazyTracker:
 
 def replace_tracking(spec: SessionSpec, tracking: Tracking) -> SessionSpec:
     return spec.model_copy(update={"tracking": tracking})
-
-

@@ -19,11 +19,25 @@ from tuneop.controller.election_options import add_election_arguments, election_
 __all__ = ["add_parser", "cmd_operator"]
 
 EXIT_USAGE = 2
+MAX_HARVEST_WINDOW = 10.0
 
 
 def _usage(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _url_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the MLflow server's or the Optuna storage's URL, or None; the
+    storage's URL is never printed (it may hold a password)."""
+    from tuneop.api.tracking import tracking_uri_ok
+    from tuneop.assembly.operator import optuna_storage_problem
+
+    if args.mlflow_tracking_uri and not tracking_uri_ok(args.mlflow_tracking_uri):
+        return "--mlflow-tracking-uri: must be an http:// or https:// URL"
+    if args.optuna_storage and (problem := optuna_storage_problem(args.optuna_storage)):
+        return f"--optuna-storage: {problem}"
+    return None
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
@@ -32,7 +46,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
     module = missing_module("kopf", "kubernetes", "prometheus_client")
     if module is not None:
         return _usage(needs("tuneop operator", module))
-    from tuneop.assembly.operator import OperatorConfig, optuna_storage_problem
+    from tuneop.assembly.operator import OperatorConfig
 
     if bool(args.namespace) == args.all_namespaces:
         return _usage("operator: give --namespace NS (repeatable) or --all-namespaces")
@@ -48,10 +62,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
         "kubeconfig": args.kubeconfig,
         "mlflow_tracking_uri": args.mlflow_tracking_uri or None,
     }
-    from tuneop.api.tracking import tracking_uri_ok
-
-    if args.mlflow_tracking_uri and not tracking_uri_ok(args.mlflow_tracking_uri):
-        return _usage("operator: --mlflow-tracking-uri: must be an http:// or https:// URL")
+    if problem := _url_problem(args):
+        return _usage(f"operator: {problem}")
     if args.api_qps is not None:
         given["api_qps"] = args.api_qps
         given["api_burst"] = max(1, int(2 * args.api_qps))
@@ -61,10 +73,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
         given["liveness"] = args.liveness or None
     if args.metrics_port is not None:
         given["metrics_port"] = args.metrics_port
-    if args.optuna_storage:
-        problem = optuna_storage_problem(args.optuna_storage)
-        if problem is not None:  # the URL is never printed: it may hold a password
-            return _usage(f"operator: --optuna-storage: {problem}")
+    if args.harvest_window is not None:
+        given["harvest_window"] = args.harvest_window
     election = election_from(args)
     if isinstance(election, str):
         return _usage(f"operator: {election}")
@@ -72,6 +82,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
     config = OperatorConfig(**given)
     if config.api_qps <= 0 or config.api_burst < 1:
         return _usage("operator: --api-qps must be > 0 and --api-burst >= 1")
+    if not 0 <= config.harvest_window <= MAX_HARVEST_WINDOW:
+        return _usage(f"operator: --harvest-window must be from 0 to {MAX_HARVEST_WINDOW} seconds")
     from tuneop.controller.handlers import serve
 
     serve(config)
@@ -122,6 +134,12 @@ def add_parser(subcommands: Any) -> None:
         choices=["text", "json"],
         default="text",
         help="text for people (default), json for log collectors",
+    )
+    p.add_argument(
+        "--harvest-window",
+        type=float,
+        help="seconds a finished Job waits to be harvested with the next ones (default 0.5; 0"
+        " harvests each at once)",
     )
     p.add_argument("--kubeconfig", help="default: in-cluster, else $KUBECONFIG or ~/.kube/config")
     add_election_arguments(p)

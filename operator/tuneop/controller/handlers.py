@@ -277,8 +277,10 @@ async def job_event(
         return
     if event.get("type") == "DELETED" and rt.wired.job_cache.gone(plain(body)):
         return  # the operator's own cleanup of a harvested Job: nothing changed
+    finished = event.get("type") != "DELETED" and not admission_changed(body)
+    reconcile = rt.schedule.reconcile_finished if finished else rt.schedule.reconcile_named
     try:
-        await rt.schedule.reconcile_named(*owner, logger)
+        await reconcile(*owner, logger)
     except (kopf.TemporaryError, kopf.PermanentError) as err:
         # kopf does not retry event handlers; the session's own timer looks again.
         logger.warning("reconcile of %s/%s after a Job event failed: %s", *owner, err)

@@ -53,6 +53,7 @@ class Runtime:
             phases=self.phases,
             on_gone=self.forget,
             monotonic=self.clock.monotonic,
+            harvest_window=self.config.harvest_window,
         )
 
     def forget(self, key: str) -> None:

@@ -156,6 +156,11 @@ class Scheduler:
     last_reconciled: dict[str, float] = field(default_factory=dict)
     # Reconciles scheduled for when something comes due (a session deadline).
     requeues: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    # A finished Job's reconcile waits until this long after the session's last reconcile
+    # (``reconcile_finished``); 0: at once.
+    harvest_window: float = 0.0
+    # Per session, the reconcile a finished Job is waiting for (its window not over yet).
+    _batched: dict[str, asyncio.Task[Plan | None]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def background(self, work: Coroutine[Any, Any, None]) -> None:
@@ -194,6 +199,36 @@ class Scheduler:
         plan = await self.guarded(ref.key, self.serial.run(ref.key, fetch_and_reconcile), logger)
         self.requeue(ref, plan, logger)
         return plan
+
+    async def reconcile_finished(
+        self, namespace: str, name: str, logger: kopf.Logger
+    ) -> Plan | None:
+        """Reconcile a session one of whose Jobs finished, batching finishes on purpose.
+
+        Each harvest costs a status write and a delete, whatever the number of Jobs it
+        takes, so on a quiet cluster, where Jobs finish one at a time, harvesting each at
+        once pays both per trial. A Job finishing within ``harvest_window`` of the
+        session's last reconcile waits for the window's end instead, and every Job that
+        finishes meanwhile joins the same reconcile. The first finish after a quiet spell
+        is reconciled at once, and a reconcile launches into the slots it frees at once:
+        only a Job finishing right behind another waits, at most the window.
+        """
+        key = SessionRef(namespace=namespace, name=name).key
+        wait = self.harvest_window - self.quiet_for(key)
+        pending = self._batched.get(key)
+        if pending is None and wait <= 0:
+            return await self.reconcile_named(namespace, name, logger)
+        if pending is None:
+
+            async def when_due() -> Plan | None:
+                await asyncio.sleep(wait)
+                self._batched.pop(key, None)  # a finish from now on asks for a new run
+                return await self.reconcile_named(namespace, name, logger)
+
+            pending = asyncio.get_running_loop().create_task(when_due())
+            pending.add_done_callback(_consume)
+            self._batched[key] = pending
+        return await asyncio.shield(pending)
 
     def requeue(self, ref: SessionRef, plan: Plan | None, log: kopf.Logger) -> None:
         """Look again when the plan says something comes due (a session deadline) before the

@@ -94,6 +94,10 @@ class FakeJobs:
         self.jobs.pop(name, None)
         self.logs.pop(name, None)
 
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        for name in names:
+            self.delete_job(ref, name)
+
     def finish(
         self, name: str, log: str | Sequence[str] | None, state: JobState = JobState.SUCCEEDED
     ) -> None:

@@ -49,6 +49,7 @@ from datetime import datetime
 
 from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.job_cache import JobCache
+from tuneop.adapters.kube.job_deletes import delete_collection, indexed
 from tuneop.adapters.kube.job_status import (
     Json,
     creation_order,
@@ -66,7 +67,11 @@ from tuneop.adapters.kube.transport import Kube, Reply, read_capped
 from tuneop.adapters.kube.trial_resources import Discovery
 from tuneop.api.session import SessionRef
 from tuneop.api.trial_resource import ResolvedTrialResource, TrialResource
-from tuneop.api.vocabulary import ANN_CONTAINER, ANN_METRICS_CONTAINER, LABEL_SESSION
+from tuneop.api.vocabulary import (
+    ANN_CONTAINER,
+    ANN_METRICS_CONTAINER,
+    LABEL_SESSION,
+)
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.jobs.manifests import CONTAINER, selector, session_label
 from tuneop.core.jobs.observed import JobState, ObservedJob
@@ -345,6 +350,21 @@ class KubeJobs:
             query=[("propagationPolicy", "Background")],
             expect=(404,),
         )
+        self._deleted(ref, name)
+
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        """Delete these Jobs of the session: one DELETE of the collection for several (by
+        their session and index labels, ``job_deletes``), the Job itself for one."""
+        by_index = indexed(ref, names)
+        if by_index is None or self._kind(ref):  # another kind: each resource alone
+            for name in names:
+                self.delete_job(ref, name)
+            return
+        for batch in delete_collection(self.kube, ref, by_index):
+            for name in batch:
+                self._deleted(ref, name)
+
+    def _deleted(self, ref: SessionRef, name: str) -> None:
         if self.cache is not None:
             self.cache.deleted(ref, name)
         if self.pods is not None:

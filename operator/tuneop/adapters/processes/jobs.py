@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,9 +354,8 @@ class LocalJobs(JobsOnly):
         entry = self._jobs.get(job.name)
         return head_text(entry.logs[-1], limit, self.anchor) if entry and entry.logs else None
 
-    def delete_job(self, ref: SessionRef, name: str) -> None:
-        entry = self._jobs.pop(name, None)
-        if entry is not None:
+    def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
+        for entry in filter(None, (self._jobs.pop(name, None) for name in names)):
             self._stop(entry)
 
     def seconds_to_next_deadline(self) -> float | None:
@@ -369,8 +368,7 @@ class LocalJobs(JobsOnly):
     def shutdown(self) -> None:
         """Stop every worker, then every process still below this one (orphans re-parented
         here: this process is their subreaper during a local session); then the watchdog."""
-        for name in list(self._jobs):
-            self.delete_job(SessionRef("", ""), name)
+        self.delete_jobs(SessionRef("", ""), list(self._jobs))
         if self._pool is not None:
             self._pool.close()
         stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before | self.watchdog.pids())

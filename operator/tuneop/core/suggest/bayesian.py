@@ -36,14 +36,16 @@ in order, a pure function of the trial number like everything else here.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tuneop.api.errors import SpecError
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import Scalar, SessionSpec
+from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.suggest.samplers import (
     GP_NEEDS,
     GP_STARTUP_TRIALS,
@@ -97,6 +99,7 @@ class _Kept:
     study: optuna.Study | None = None
     seen: dict[int, Told] = field(default_factory=dict)
     cma: CmaState | None = None
+    used: float = 0.0  # when it last suggested (the monotonic clock of ``SessionStudies``)
 
 
 class SessionStudies:
@@ -121,10 +124,21 @@ class SessionStudies:
     lock guards the table, and each session's own lock its study (different
     sessions ask at once). One instance per operator or local run; ``release``
     drops a session's study when it ends or is deleted.
+
+    A study holds its session's every trial (about 2.8 KB each): at most ``max_sessions``
+    are kept, the most recently asked, and one not asked for ``idle_seconds`` is dropped at
+    the next suggestion; it is rebuilt when next asked (7 ms at 100 trials, 50 at 1,000).
     """
 
-    def __init__(self, max_sessions: int = 256) -> None:
+    def __init__(
+        self,
+        max_sessions: int = 256,
+        idle_seconds: float | None = None,
+        monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+    ) -> None:
         self.max_sessions = max_sessions
+        self.idle_seconds = idle_seconds
+        self.monotonic = monotonic
         self._lock = threading.Lock()
         self._kept: dict[str, _Kept] = {}
 
@@ -172,10 +186,15 @@ class SessionStudies:
         """``ref``'s kept study, a fresh one for another object or spec; the most recently
         asked sessions are kept, the oldest forgotten beyond ``max_sessions``."""
         spec_json = spec.model_dump_json()
+        now = self.monotonic()
         with self._lock:
             kept = self._kept.pop(ref.key, None)
             if kept is None or kept.uid != ref.uid or kept.spec != spec_json:
                 kept = _Kept(ref.uid, spec_json)
+            limit = math.inf if self.idle_seconds is None else self.idle_seconds
+            for key in [k for k, v in self._kept.items() if now - v.used > limit]:
+                del self._kept[key]
+            kept.used = now
             self._kept[ref.key] = kept
             while len(self._kept) > self.max_sessions:
                 del self._kept[next(iter(self._kept))]

@@ -1,0 +1,69 @@
+"""The operator's status writes: a round that only launched Jobs leaves its write to the next.
+
+On the cluster each status write is an API request. A reconcile that harvests commits
+its batch (a write) and then launches into the freed slots; with
+``defer_launch_writes`` that launch round writes nothing, and the next write (the next
+harvest's) carries its Jobs, recomputed from the live Jobs. The session runs the same:
+the same trials, each once, the same final status, at about half the writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from builders import spec as make_spec
+from tuneop.reconciler import Reconciler
+from tuneop.testing import World, worker_log
+
+SPEC = make_spec(optimizer={"type": "random", "seed": 5}, totalTrials=60, maxParallel=6)
+
+
+def run(defer: bool, per_step: int) -> World:
+    """The session to its end, ``per_step`` Jobs finishing between reconciles."""
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=defer)
+    assert isinstance(reconciler, Reconciler)
+    plan = reconciler.reconcile(world.ref, SPEC)
+    for _ in range(1000):
+        if plan.status.terminal:
+            return world
+        for j in world.jobs.active()[:per_step]:
+            world.jobs.finish(j.name, worker_log(SPEC, j))
+        world.clock.advance(1.0)
+        plan = reconciler.reconcile(world.ref, SPEC)
+    raise AssertionError("the session did not finish")
+
+
+@pytest.mark.parametrize(
+    ("per_step", "most_writes_per_trial_deferred"),
+    [
+        pytest.param(1, 1.1, id="one-job-finishing-at-a-time"),
+        pytest.param(3, 0.5, id="three-jobs-finishing-together"),
+    ],
+)
+def test_deferred_launch_writes_run_the_same_session_at_about_half_the_writes(
+    per_step: int, most_writes_per_trial_deferred: float
+) -> None:
+    plain, deferred = run(False, per_step), run(True, per_step)
+    assert deferred.status == plain.status
+    assert [j.trials for j in deferred.jobs.launched] == [j.trials for j in plain.jobs.launched]
+    assert deferred.results.results == plain.results.results
+    assert deferred.statuses.writes / 60 <= most_writes_per_trial_deferred
+    assert deferred.statuses.writes < 0.6 * plain.statuses.writes
+
+
+def test_the_next_write_carries_the_jobs_a_deferred_round_launched() -> None:
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=True)
+    reconciler.reconcile(world.ref, SPEC)
+    first = world.jobs.active()[0]
+    world.jobs.finish(first.name, worker_log(SPEC, first))
+    reconciler.reconcile(world.ref, SPEC)  # harvest (written), then launch (deferred)
+    written = world.status
+    assert written.next_job == 6  # the write was the harvest's: the launch is not in it
+    world.clock.advance(1.0)
+    reconciler.reconcile(world.ref, SPEC)  # nothing new: a first round writes what is due
+    assert world.status.next_job == 7
+    assert world.status.trials.running == 6
