@@ -60,7 +60,9 @@ if os.environ.get("RENDEZVOUS_DIR"):
     family = socket.AF_UNIX
     address = os.path.join(os.environ["RENDEZVOUS_DIR"], os.environ["MASTER_ADDR"])
 else:
-    family, address = socket.AF_INET, ("127.0.0.1", int(os.environ["RENDEZVOUS_PORT"]))
+    # Offset by x: trials of one session (each its own x) running at once never meet.
+    port = int(os.environ["RENDEZVOUS_PORT"]) + round(x) % 100
+    family, address = socket.AF_INET, ("127.0.0.1", port)
 if role == "node":
     role = "master" if index == "0" else "worker"
 if role == "master":
@@ -124,7 +126,10 @@ def require(name: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+# One manager of each controller per cluster (the session's): a second one started
+# beside the first's leftovers (its webhook Secrets, its registrations) would not be the
+# controller a cluster runs.
+@pytest.fixture(scope="session")
 def jobset_manager(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobSet]:
     require("jobset")
     with JobSet(cluster, tmp_path_factory.mktemp("jobset")) as running:
@@ -132,7 +137,7 @@ def jobset_manager(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trainer_manager(
     cluster: Cluster, jobset_manager: JobSet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Trainer]:
@@ -142,7 +147,7 @@ def trainer_manager(
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def training_operator(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TrainingOperator]:
