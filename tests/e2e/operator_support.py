@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from builders import RUNNER_IMAGE, session_doc
 from minicluster.controlplane import REPO_ROOT
 from minicluster.harness import Cluster, WaitTimeout
@@ -306,3 +308,17 @@ def serve_namespaces(
             for name in names:
                 release_sessions(cluster, name)
         operator.stop()
+
+
+def served_module(*keys: str) -> Any:
+    """A module's ``served`` fixture: namespaces for ``keys`` and one ``tuneop operator``
+    serving them, started after the CRD (``served = served_module(*NAMESPACES)``)."""
+
+    @pytest.fixture(scope="module")
+    def served(
+        cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Served]:
+        with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), keys) as running:
+            yield running
+
+    return served

@@ -13,15 +13,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from minicluster.harness import Cluster
 from minicluster.kube import Json
-from tests.e2e.operator_support import Served, apply, serve_namespaces, session_pods
+from tests.e2e.operator_support import Served, apply, served_module, session_pods
 
 NAMESPACES = ("katib",)
 REPO = Path(__file__).resolve().parents[2]
@@ -52,12 +50,7 @@ def imported(tmp: Path) -> Json:
     return doc
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_an_imported_katib_examples_pods_start_and_its_trials_succeed(

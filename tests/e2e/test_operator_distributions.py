@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 
-from minicluster.harness import Cluster
-from minicluster.kube import Json
-from tests.e2e.operator_support import EXAMPLES, Served, apply, serve_namespaces
+from tests.e2e.operator_support import EXAMPLES, Served, apply, served_module
 from tuneop.api.spec import parse_spec
 from tuneop.core.suggest.search import point
 
@@ -23,12 +20,7 @@ NAMESPACES = ("drawn",)
 NAME = "sphere-normal"
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def _records(served: Served, ns: str, name: str) -> dict[int, dict[str, Any]]:

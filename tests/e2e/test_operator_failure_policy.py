@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from minicluster.harness import Cluster
 from minicluster.kube import Json
 from minicluster.nodesim import EVICT_ANNOTATION, UNPULLABLE_REGISTRY, UNSCHEDULABLE_LABEL
 from minicluster.watch import JobWatch
@@ -29,7 +28,7 @@ from tests.e2e.operator_support import (
     apply,
     condition,
     running_pids,
-    serve_namespaces,
+    served_module,
     session_jobs,
     session_manifest,
     session_pods,
@@ -54,12 +53,7 @@ print(json.dumps({"value": params["x"]}))
 """
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 @pytest.fixture

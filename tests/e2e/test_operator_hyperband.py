@@ -6,26 +6,16 @@ created once and its record saying its bracket, rung and budget."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from minicluster.harness import Cluster
-from minicluster.kube import Json
 from minicluster.watch import JobWatch
-from tests.e2e.operator_support import EXAMPLES, Served, serve_namespaces
+from tests.e2e.operator_support import EXAMPLES, Served, served_module
 
 NAMESPACES = ("hyperband",)
 NAME = "curve-hyperband"
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_the_hyperband_example_runs_its_brackets_in_pods(served: Served) -> None:

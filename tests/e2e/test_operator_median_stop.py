@@ -6,13 +6,12 @@ deleting their Job, and records them Pruned with their curve.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from minicluster.harness import Cluster
-from minicluster.kube import Json
-from tests.e2e.operator_support import Served, apply, serve_namespaces, session_manifest
+from tests.e2e.operator_support import (
+    Served,
+    apply,
+    served_module,
+    session_manifest,
+)
 
 NAMESPACES = ("medianstop",)
 
@@ -26,12 +25,7 @@ for epoch in range(1, 21):
 """
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_the_operator_stops_trials_worse_than_the_succeeded_ones(served: Served) -> None:

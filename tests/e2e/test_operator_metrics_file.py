@@ -8,16 +8,19 @@ as a kubelet does (``testing/minicluster/nodesim.py``, ``volumes.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minicluster.harness import Cluster
 from minicluster.kube import Json
-from tests.e2e.operator_support import Served, apply, serve_namespaces, session_manifest
+from tests.e2e.operator_support import (
+    Served,
+    apply,
+    served_module,
+    session_manifest,
+)
 
 NAMESPACES = ("metricsfile",)
 # Under /run (a tmpfs): the node simulator creates missing mount points on the host.
@@ -71,12 +74,7 @@ def session(name: str, program: str, collector: Json, **spec: Any) -> Json:
     )
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,12 @@ every objective's value in the operator's results folder."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-
-from minicluster.harness import Cluster
-from minicluster.kube import Json
 from tests.e2e.operator_support import (
     EXAMPLES,
     Served,
     parse_table,
-    serve_namespaces,
+    served_module,
 )
 from tuneop.core.results.pareto import dominates
 
@@ -24,12 +19,7 @@ NAMESPACES = ("objectives",)
 NAME = "arbitrage-pareto"
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_the_pareto_example_runs_to_a_bounded_front_on_the_cluster(served: Served) -> None:

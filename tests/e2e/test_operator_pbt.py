@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from minicluster.harness import Cluster
-from minicluster.kube import Json
-from tests.e2e.operator_support import Served, apply, serve_namespaces, session_manifest
+from tests.e2e.operator_support import (
+    Served,
+    apply,
+    served_module,
+    session_manifest,
+)
 
 NAMESPACES = ("pbt",)
 REPO = Path(__file__).resolve().parents[2]
@@ -28,12 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHECKPOINTS = Path("/run/tuneop-e2e-pbt")
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_each_generation_of_a_pbt_session_trains_on_from_its_parents_checkpoint(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,7 +32,7 @@ from tests.e2e.operator_support import (
     parse_table,
     process_gone,
     running_pids,
-    serve_namespaces,
+    served_module,
     session_jobs,
     session_manifest,
     session_path,
@@ -47,12 +46,7 @@ NAMESPACES = ("quickstart", "failures", "suspend", "deletion", "lost", "bad-inpu
 PRINTER_COLUMNS = ["NAME", "PHASE", "PROGRESS", "RUNNING", "QUEUED", "FAILED", "BEST", "AGE"]
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def trial_records(results_dir: Path, namespace: str, name: str) -> dict[int, Json]:

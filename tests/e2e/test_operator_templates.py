@@ -9,18 +9,14 @@ sidecar wrote; the trial is a plain script in Katib's StdOut format with its par
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from minicluster.harness import Cluster
 from minicluster.kube import Json
 from tests.e2e.operator_support import (
     Served,
     apply,
     condition,
-    serve_namespaces,
+    served_module,
     session_jobs,
     session_manifest,
 )
@@ -128,12 +124,7 @@ def secret_and_configmap(namespace: str) -> list[Json]:
     return [secret, config]
 
 
-@pytest.fixture(scope="module")
-def served(
-    cluster: Cluster, crd: Json, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve_namespaces(cluster, tmp_path_factory.mktemp("operator"), NAMESPACES) as served:
-        yield served
+served = served_module(*NAMESPACES)
 
 
 def test_a_template_with_secrets_volumes_init_and_sidecar_completes(served: Served) -> None:

@@ -13,7 +13,9 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["rank_by"]
+from tuneop.core.wire.contract import TrialResult
+
+__all__ = ["rank_all", "rank_by"]
 
 T = TypeVar("T")
 
@@ -29,3 +31,15 @@ def rank_by(
     scored = [(v, item) for item in items if (v := value(item)) is not None and math.isfinite(v)]
     scored.sort(key=lambda vi: (sign * vi[0], tie(vi[1])))
     return [item for _, item in scored]
+
+
+def rank_all(results: Iterable[TrialResult], direction: str) -> list[TrialResult]:
+    """Every result: the succeeded ones with a finite value best first (ties by trial),
+    then the rest by trial. Hyperband ranks a rung so, and pbt a generation: a failed
+    trial is never ahead of a success, and still has a place."""
+    items = list(results)
+    best = rank_by(
+        [r for r in items if r.succeeded], lambda r: r.value, direction, lambda r: (r.trial,)
+    )
+    ranked = {r.trial for r in best}
+    return best + sorted((r for r in items if r.trial not in ranked), key=lambda r: r.trial)

@@ -28,6 +28,7 @@ from collections.abc import Collection, Mapping
 
 from tuneop.api.hyperband import Hyperband, rung_of, schedule
 from tuneop.api.spec import Scalar, SessionSpec
+from tuneop.core.results.ranking import rank_all
 from tuneop.core.suggest.search import first_rung_point, resource_value
 from tuneop.core.wire.contract import TrialResult
 
@@ -54,14 +55,6 @@ def launchable(spec: SessionSpec, done: Collection[int], total: int) -> int:
     return total
 
 
-def _rank_key(spec: SessionSpec, r: TrialResult) -> tuple[int, float, int]:
-    """Succeeded trials first, best objective first (Katib's sort); then the rest."""
-    if not r.succeeded or r.value is None:
-        return (1, 0.0, r.trial)
-    value = r.value if spec.objective.direction == "minimize" else -r.value
-    return (0, value, r.trial)
-
-
 def params(spec: SessionSpec, trial: int, history: Mapping[int, TrialResult]) -> Params:
     """Trial ``trial``'s params: a random draw in a first rung, else the rung before's
     ``k``-th best (``history`` holds its results: ``launchable`` waited for them); the
@@ -70,7 +63,7 @@ def params(spec: SessionSpec, trial: int, history: Mapping[int, TrialResult]) ->
     if rung.rung == 0:
         return first_rung_point(spec, trial)
     before = rung_of(settings(spec), rung.first - 1)
-    ranked = sorted((history[t] for t in before.trials), key=lambda r: _rank_key(spec, r))
+    ranked = rank_all((history[t] for t in before.trials), spec.objective.direction)
     out = dict(ranked[trial - rung.first].params)
     out[settings(spec).resource] = resource_value(spec, rung.resource)
     return out

@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping
 from tuneop.api.parameters import Parameter
 from tuneop.api.pbt import Pbt, member_of
 from tuneop.api.spec import Scalar, SessionSpec
+from tuneop.core.results.ranking import rank_all
 from tuneop.core.suggest.search import native, random_point, sample
 from tuneop.core.wire.contract import TrialResult
 
@@ -56,14 +57,6 @@ def launchable(spec: SessionSpec, done: Collection[int], total: int) -> int:
     return total
 
 
-def _rank_key(spec: SessionSpec, r: TrialResult) -> tuple[int, float, int]:
-    """Succeeded trials first, best objective first; then the rest, by trial."""
-    if not r.succeeded or r.value is None:
-        return (1, 0.0, r.trial)
-    value = r.value if spec.objective.direction == "minimize" else -r.value
-    return (0, value, r.trial)
-
-
 def lineage(
     spec: SessionSpec, trial: int, history: Mapping[int, TrialResult]
 ) -> tuple[Params, int | None]:
@@ -75,7 +68,7 @@ def lineage(
         return random_point(spec, trial), None
     first = (generation - 1) * pbt.population
     before = [history[t] for t in range(first, first + pbt.population)]
-    ranked = [r.trial for r in sorted(before, key=lambda r: _rank_key(spec, r))]
+    ranked = [r.trial for r in rank_all(before, spec.objective.direction)]
     cut = max(1, math.floor(pbt.population * pbt.truncation))
     rng = random.Random(f"pbt-{spec.optimizer.seed}-{trial}")
     own = first + member
