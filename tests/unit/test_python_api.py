@@ -81,6 +81,25 @@ WRITTEN_IN_PYTHON: list[tuple[str, Callable[[], Session]]] = [
             function="examples.sklearn.sgd_epochs:objective",
         ),
     ),
+    (
+        "conditional-optimizer.yaml",
+        lambda: Session(
+            "conditional-optimizer",
+            objective=minimize("loss"),
+            space=[
+                Categorical("optimizer", ["sgd", "adam"]),
+                Float("lr", 0.001, 0.1, log=True),
+                Float("momentum", 0.5, 0.99, when={"optimizer": "sgd"}),
+                Float("beta1", 0.8, 0.99, when={"optimizer": ["adam"]}),
+            ],
+            optimizer=optimizer("bayesian", seed=7),
+            total_trials=16,
+            max_parallel=4,
+            trial_timeout_seconds=30,
+            deadline_seconds=600,
+            function="tuneop_runner.objectives.functions:conditional",
+        ),
+    ),
 ]
 
 

@@ -51,9 +51,23 @@ def _model(kind: type[BaseModel], where: str, data: dict[str, Any]) -> Any:
         raise SpecError([f"{where}{p}" for p in problems]) from None
 
 
-def Int(name: str, min: int, max: int, *, step: int | None = None, log: bool = False) -> Parameter:
+# A parameter's ``when``: it exists only when each parent named has one of the values given
+# (``when={"optimizer": "sgd"}``), as the YAML's ``when:`` (docs/spec.md).
+When = dict[str, Scalar | list[Scalar]] | None
+
+
+def Int(
+    name: str,
+    min: int,
+    max: int,
+    *,
+    step: int | None = None,
+    log: bool = False,
+    when: When = None,
+) -> Parameter:
     """``type: int`` from ``min`` to ``max`` inclusive, on a ``step`` grid or a ``log`` scale."""
     data = {"name": name, "type": "int", "min": min, "max": max, "step": step, "log": log or None}
+    data["when"] = when
     result: Parameter = _model(Parameter, f"searchSpace[{name}].", data)
     return result
 
@@ -66,6 +80,7 @@ def Float(
     step: float | None = None,
     log: bool = False,
     distribution: Literal["uniform", "normal", "logNormal"] | None = None,
+    when: When = None,
 ) -> Parameter:
     """``type: float`` from ``min`` to ``max``; ``distribution`` as the YAML's (a normal
     draw reads ``min`` and ``max`` as the mean minus and plus three deviations)."""
@@ -77,14 +92,15 @@ def Float(
         "step": None if step is None else float(step),
         "log": log or None,
         "distribution": distribution,
+        "when": when,
     }
     result: Parameter = _model(Parameter, f"searchSpace[{name}].", data)
     return result
 
 
-def Categorical(name: str, values: Sequence[Scalar]) -> Parameter:
+def Categorical(name: str, values: Sequence[Scalar], *, when: When = None) -> Parameter:
     """``type: categorical``: one of ``values``."""
-    data = {"name": name, "type": "categorical", "values": list(values)}
+    data = {"name": name, "type": "categorical", "values": list(values), "when": when}
     result: Parameter = _model(Parameter, f"searchSpace[{name}].", data)
     return result
 
