@@ -28,8 +28,10 @@ def test_by_default_no_server_is_named_and_the_client_does_not_retry_on_its_own(
 
 def test_a_default_server_and_a_credentials_secret_reach_the_operator() -> None:
     env = operator_env(
-        "--set", "mlflow.trackingUri=http://mlflow.mlflow:5000",
-        "--set", "mlflow.credentialsSecret=mlflow-creds",
+        "--set",
+        "mlflow.trackingUri=http://mlflow.mlflow:5000",
+        "--set",
+        "mlflow.credentialsSecret=mlflow-creds",
     )
     assert env["TUNEOP_MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow:5000"
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):

@@ -301,8 +301,13 @@ def test_the_bundled_redis_runs_unless_an_external_one_is_named(mode: str, kinds
     assert {d["kind"] for d in redis_docs} == kinds
     if mode == "no-redis":
         (c,) = operator_container(docs)["spec"]["template"]["spec"]["containers"]
-        # Only the Downward API's identity: no Redis URL.
-        assert [e["name"] for e in c.get("env") or []] == ["POD_NAME", "POD_NAMESPACE"]
+        # The Downward API's identity and the MLflow client's bounds: no Redis URL.
+        assert [e["name"] for e in c.get("env") or []] == [
+            "POD_NAME",
+            "POD_NAMESPACE",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        ]
 
 
 def redis_server(mode: str = "default") -> dict[str, Any]:

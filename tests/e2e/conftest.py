@@ -26,6 +26,12 @@ from minicluster.kube import Json
 from minicluster.redis_server import RedisServer
 from tests.e2e.operator_support import CRD_FILE, CRD_PATH, condition
 
+# The real controllers' managers, one each per cluster (session fixtures, registered here
+# once: a fixture imported into several test modules would be one per module).
+from tests.e2e.trial_support import jobset_manager, trainer_manager, training_operator
+
+__all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # fixtures, for pytest
+
 E2E_DIR = Path(__file__).resolve().parent
 
 

@@ -34,18 +34,13 @@ from minicluster.harness import Cluster
 from minicluster.kube import ApiException
 from tests.e2e.trial_support import (
     container,
-    jobset_manager,
     jobset_spec,
     log_of,
     node_command,
     pods,
     pytorchjob_spec,
     rendezvous_dir,
-    trainer_manager,
-    training_operator,
 )
-
-__all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # the fixtures, for pytest
 
 RUNTIME = "tuneop-e2e-plain"
 

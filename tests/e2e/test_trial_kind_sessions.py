@@ -47,17 +47,12 @@ from tests.e2e.operator_support import (
 from tests.e2e.test_trial_pipelines_played import require_pipeline_crds
 from tests.e2e.trial_support import (
     container,
-    jobset_manager,
     jobset_spec,
     kueue_or_skip,
     node_command,
     pytorchjob_spec,
     rendezvous_dir,
-    trainer_manager,
-    training_operator,
 )
-
-__all__ = ["jobset_manager", "trainer_manager", "training_operator"]  # the fixtures, for pytest
 
 NAMESPACES = ("jobsets", "trainjobs", "pytorchjobs", "pipelines", "queued")
 RUNTIME = "tuneop-e2e-sessions"

@@ -113,10 +113,11 @@ the lower-case kind + "s", which is right for every well-known kind) and the kin
 {{- define "tuneop.trialKindRules" -}}
 {{- range $line := splitList "\n" (include "tuneop.trialKinds" . | trim) }}
 {{- $f := splitList "|" $line }}
-# {{ index $f 2 }} trials: launched, observed by label, and deleted after harvest.
+# {{ index $f 2 }} trials: launched, observed by label, and deleted after harvest
+# (worker Jobs also a harvested batch at once, by label: deletecollection).
 - apiGroups: [{{ index $f 0 | quote }}]
   resources: [{{ index $f 1 | quote }}]
-  verbs: ["create", "get", "list", "watch", "delete"]
+  verbs: ["create", "get", "list", "watch", "delete"{{ if and (eq (index $f 0) "batch") (eq (index $f 1) "jobs") }}, "deletecollection"{{ end }}]
 {{- end }}
 {{- end -}}
 

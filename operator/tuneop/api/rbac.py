@@ -40,6 +40,7 @@ CALLS: tuple[ApiCall, ...] = (
     ApiCall("batch", "jobs", "list", "observe a session's Jobs by label"),
     ApiCall("batch", "jobs", "watch", "Job events trigger reconciles"),
     ApiCall("batch", "jobs", "delete", "clean up harvested or stopped Jobs"),
+    ApiCall("batch", "jobs", "deletecollection", "delete a harvested batch of Jobs at once"),
     ApiCall("", "pods", "get", "inspect a worker pod"),
     ApiCall("", "pods", "list", "find a finished Job's pods for harvest"),
     ApiCall("", "pods", "watch", "kopf's watch streams need it with list"),
