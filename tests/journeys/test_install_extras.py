@@ -10,12 +10,10 @@ run that cannot write its report still ends with its summary and its own exit co
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
-from user import REPO, Seen, User, doc_block, notebook_argv
+from user import Seen, User, clone_repository, doc_block, notebook_argv
 
 HEAVY = {
     "kubernetes",
@@ -32,22 +30,7 @@ HEAVY = {
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A clone of the repository with the default install in its ``.venv``."""
     root = tmp_path_factory.mktemp("bare") / "tuneop"
-    files = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            dst = root / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    clone_repository(root)
     user = User(root, copy_examples=False)
     seen = user.sh(doc_block("docs/install.md", "install-local"), timeout=900)
     assert seen.code == 0, seen
@@ -174,5 +157,7 @@ def test_tuneop_installs_beside_another_version_of_a_dependency_without_changing
 
 def test_a_session_tracked_in_mlflow_without_the_mlflow_extra_names_it(bare: User) -> None:
     text = bare.path("examples/quickstart.yaml").read_text()
-    bare.write("tracked.yaml", text + "  tracking:\n    mlflow: {trackingUri: http://127.0.0.1:9}\n")
+    bare.write(
+        "tracked.yaml", text + "  tracking:\n    mlflow: {trackingUri: http://127.0.0.1:9}\n"
+    )
     one_error_line(tuneop(bare, "run", "tracked.yaml", "--local"), "mlflow")

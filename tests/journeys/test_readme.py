@@ -8,35 +8,18 @@ installs the examples extra into that same environment and runs the real model.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from user import REPO, User, doc_block
+from user import User, clone_repository, doc_block
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A copy of the repository's tracked files, as a user's clone has them."""
     root = tmp_path_factory.mktemp("clone") / "tuneop"
-    files = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            dst = root / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    clone_repository(root)
     yield User(root, copy_examples=False)
 
 

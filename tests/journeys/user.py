@@ -28,6 +28,7 @@ __all__ = [
     "Block",
     "Seen",
     "User",
+    "clone_repository",
     "doc_block",
     "notebook_argv",
     "python_blocks",
@@ -101,6 +102,24 @@ for i, cell in enumerate(cells):
 def notebook_argv() -> list[str]:
     """The command that runs a notebook's cells given as a JSON list on its stdin."""
     return [str(BIN / "python"), "-c", _KERNEL]
+
+
+def clone_repository(root: Path) -> Path:
+    """``root`` filled with the repository's files as a user's clone has them (the tracked
+    ones, and new ones not ignored, so a change under test is in the copy)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        src = REPO / name
+        if src.is_file():  # a file deleted in the work tree is still listed as cached
+            dst = root / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return root
 
 
 def doc_block(doc: str, block_id: str) -> str:
