@@ -27,6 +27,7 @@ import ctypes
 import functools
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,7 @@ __all__ = [
     "drain",
     "dying_with_us",
     "exit_words",
+    "pipe_held",
     "result_trial",
     "start_attempt",
     "wall_times",
@@ -67,7 +69,10 @@ _MAX_MARKS = 10_000
 # After a worker exits, how long its output may stay silent before the readers are given
 # up on: a process it left behind may hold its pipes open for ever. While output still
 # flows (a flood's last megabytes on a loaded machine) they are waited for, up to
-# DRAIN_LIMIT_SECONDS: a result line at the end of a flood must reach the log.
+# DRAIN_LIMIT_SECONDS: a result line at the end of a flood must reach the log. Silence
+# counts only while the pipe is empty and still has a writer (``pipe_held``): a pipe with
+# bytes or its end of file waiting has a reader the machine's load has not scheduled yet,
+# and giving up on such a reader (at a load of 12) lost the result at a flood's end.
 DRAIN_SECONDS = 2.0
 DRAIN_LIMIT_SECONDS = 60.0
 
@@ -226,18 +231,33 @@ def start_attempt(
         with contextlib.suppress(OSError):
             log.close()
 
+    assert proc.stdout is not None and proc.stderr is not None
+    fds = (proc.stdout.fileno(), proc.stderr.fileno())  # read before a reader closes them
+
+    def held(reader: int) -> bool:
+        return pipe_held(fds[reader])
+
     def wait() -> None:
         readers = [threading.Thread(target=read, args=(n,), daemon=True) for n in (1, 2)]
         for r in readers:
             r.start()
         proc.wait()
         attempt.ended = monotonic()
-        drain(readers, lambda: log.written + log.dropped, monotonic)
+        drain(readers, lambda: log.written + log.dropped, monotonic, held=held)
         attempt.done.set()
         on_exit()
 
     threading.Thread(target=wait, daemon=True).start()
     return attempt
+
+
+def pipe_held(fd: int) -> bool:
+    """Whether the pipe read at ``fd`` is empty and still has a writer: a process the
+    worker left behind holds it and prints nothing. A pipe with bytes to read or whose
+    writers are all gone (its end of file to read) is not held: its reader will finish."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return not poller.poll(0)  # POLLIN, POLLHUP (no writer) or POLLNVAL (closed): not held
 
 
 def drain(
@@ -246,16 +266,18 @@ def drain(
     monotonic: Callable[[], float],
     idle: float = DRAIN_SECONDS,
     limit: float = DRAIN_LIMIT_SECONDS,
+    held: Callable[[int], bool] = lambda reader: True,
 ) -> None:
     """Wait for a finished worker's output readers while its output still flows: each
     wait of ``idle`` seconds that saw ``moved()`` (bytes read so far) grow earns another,
-    up to ``limit`` in all; ``idle`` seconds of silence, and the rest is given up on."""
+    up to ``limit`` in all; ``idle`` seconds of silence while ``held(i)`` (the pipe of
+    reader ``i`` is empty with a writer left, ``pipe_held``), and the rest is given up on."""
     deadline = monotonic() + limit
-    for reader in readers:
+    for i, reader in enumerate(readers):
         seen = -1
         while reader.is_alive() and monotonic() < deadline:
             now = moved()
-            if now == seen:
+            if now == seen and held(i):
                 break  # silent for ``idle`` seconds: a process left behind holds the pipe
             seen = now
             reader.join(min(idle, max(deadline - monotonic(), 0.0)))
