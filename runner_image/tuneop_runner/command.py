@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -45,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from tuneop_runner.contract import Evaluation, describe_exception
+from tuneop_runner.procgroup import signal_group, terminate_group
 from tuneop_runner.trial import current
 
 __all__ = [
@@ -55,12 +57,12 @@ __all__ = [
     "last_json_object",
     "param_env_name",
     "param_env_value",
-    "terminate_group",
 ]
 
 STDOUT_TAIL_BYTES = 64 * 1024
 KILL_GRACE_SECONDS = 2.0
-_POLL_SECONDS = 0.02
+# The longest an ended command's output is waited for while it still flows or waits.
+DRAIN_LIMIT_SECONDS = 60.0
 _SHOWN_OUTPUT_CHARS = 200
 _LINE_CAP = 8192  # of a line handed to on_line; a progress line is far shorter
 _NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
@@ -124,6 +126,7 @@ class _TailReader(threading.Thread):
         self._lock = threading.Lock()
         self._on_line = on_line
         self._line = bytearray()  # the line being read, for on_line (cut at _LINE_CAP)
+        self.moved = 0  # bytes read so far: output still flowing earns the reader more time
 
     def _lines(self, chunk: bytes) -> None:
         if self._on_line is None:
@@ -143,6 +146,7 @@ class _TailReader(threading.Thread):
                 return
             if not chunk:
                 return
+            self.moved += len(chunk)
             if self._echo_fd is not None:
                 try:
                     os.write(self._echo_fd, chunk)
@@ -159,6 +163,27 @@ class _TailReader(threading.Thread):
         with self._lock:
             return bytes(self._buffer).decode("utf-8", errors="replace")
 
+    def finish(self, idle: float, limit: float = DRAIN_LIMIT_SECONDS) -> None:
+        """Wait for the reader of an ended command: while its output still flows (each
+        ``idle`` wait saw bytes read) or its pipe has bytes or its end of file waiting (on
+        a loaded machine the reader may not be scheduled for a while), up to ``limit``;
+        ``idle`` seconds of silence on an empty pipe that a process left behind holds, and
+        it is given up on."""
+        deadline = time.monotonic() + limit
+        seen = -1
+        while self.is_alive() and time.monotonic() < deadline:
+            if self.moved == seen and _pipe_held(self._fd):
+                return
+            seen = self.moved
+            self.join(min(idle, max(deadline - time.monotonic(), 0.0)))
+
+
+def _pipe_held(fd: int) -> bool:
+    """Whether the pipe read at ``fd`` is empty and still has a writer."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return not poller.poll(0)  # POLLIN, POLLHUP (no writer) or POLLNVAL (closed): not held
+
 
 def _feed_stdin(pipe: IO[bytes], payload: bytes) -> None:
     # A command that ignores stdin may exit before reading it: that is fine.
@@ -168,79 +193,6 @@ def _feed_stdin(pipe: IO[bytes], payload: bytes) -> None:
             pipe.flush()
         finally:
             pipe.close()
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    """Send ``signum`` to the group; False when no process of it is left."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        # macOS reports EPERM for a group of only zombies; nothing left to stop.
-        return False
-    return True
-
-
-def _reap_orphans() -> None:
-    # As PID 1 of a container the runner inherits every orphaned grandchild;
-    # reaping them keeps zombies from counting as a live process group.
-    if os.getpid() != 1:
-        return
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _group_has_live_members(pgid: int) -> bool:
-    """Whether any process of the group is still running (zombies do not count).
-
-    ``killpg(pgid, 0)`` also succeeds for zombies, and an orphan's zombie lingers
-    until whoever adopted it reaps it, which some init processes do slowly; so
-    where ``/proc`` exists, look at the members' states instead.
-    """
-    if not _signal_group(pgid, 0):
-        return False
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return True
-    wanted = str(pgid).encode()
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                # Fields after the parenthesised name: state, ppid, pgrp, ...
-                fields = stat.read().rsplit(b")", 1)[-1].split()
-        except OSError:
-            continue
-        if len(fields) >= 3 and fields[2] == wanted and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
-def terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """End every process in ``proc``'s group: SIGTERM, then SIGKILL after ``grace``."""
-    pgid = proc.pid  # start_new_session made the command its group's leader
-    if _signal_group(pgid, signal.SIGTERM):
-        give_up = time.monotonic() + grace
-        while time.monotonic() < give_up:
-            proc.poll()  # reap the leader so its zombie does not keep the group alive
-            _reap_orphans()
-            if not _group_has_live_members(pgid):
-                break
-            time.sleep(_POLL_SECONDS)
-        # Unconditional: a no-op for zombies, and a safety net should /proc
-        # have shown a different PID namespace than the one we signal.
-        _signal_group(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    _reap_orphans()
 
 
 def _exit_description(returncode: int) -> str:
@@ -338,7 +290,7 @@ class CommandObjective:
         def hear(line: str) -> None:
             if trial is not None and not pruned.is_set() and trial.hear(line):
                 pruned.set()
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
 
         reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd, hear)
         timed_out = False
@@ -359,8 +311,7 @@ class CommandObjective:
             # Runs on every exit, including the runner being told to stop, so no
             # part of the command outlives its trial.
             terminate_group(proc, self._grace)
-            if reader.is_alive():
-                reader.join(self._grace)
+            reader.finish(self._grace)
             # A process that escaped the group may still hold the pipe open;
             # closing the fd under a blocked reader could let it read a reused fd.
             if not reader.is_alive():

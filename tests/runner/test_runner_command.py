@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -302,3 +303,34 @@ def test_a_stop_while_the_command_starts_still_ends_the_command(tmp_path: Path) 
     assert "terminated by SIGTERM" in stderr
     assert "Traceback" not in stderr
     assert gone, f"the command (pid {pid}) outlived the runner\n{stderr}"
+
+
+def test_an_ended_commands_output_is_read_to_its_end_while_its_echo_is_held_back() -> None:
+    # On a loaded machine the log behind the runner's stderr takes its time: the reader,
+    # blocked echoing, had not reached the command's last line when its grace ran out, and
+    # the trial failed with "not a JSON object". While the command's pipe still holds
+    # bytes (or its end of file) the reader is waited for.
+    from tuneop_runner.command import CommandObjective
+
+    held, echo = os.pipe()
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; sys.stdout.write('y' * 100000 + '\\n{\"v\": 7}\\n')",
+    ]
+    objective = CommandObjective(command, grace=0.3, echo_stdout_fd=echo)
+
+    def read_the_echo_later() -> None:
+        time.sleep(2.0)  # several graces: the command has long ended
+        while os.read(held, 65536):
+            pass
+
+    reader = threading.Thread(target=read_the_echo_later, daemon=True)
+    reader.start()
+    try:
+        evaluation = objective.evaluate({}, timeout=30)
+    finally:
+        os.close(echo)
+        reader.join(10)
+        os.close(held)
+    assert evaluation.metrics == {"v": 7}, evaluation
