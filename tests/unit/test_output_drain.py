@@ -122,9 +122,11 @@ def test_a_worker_that_exited_after_a_flood_has_all_its_output_in_its_log(
     done, gate = threading.Event(), threading.Event()
     real_pump = logs.pump
 
-    def unscheduled_pump(src: IO[bytes], out: WorkerLog, on_line: OnLine = None) -> None:
+    def unscheduled_pump(
+        src: IO[bytes], out: WorkerLog, on_line: OnLine = None, stream: int = 0
+    ) -> None:
         gate.wait(20)
-        real_pump(src, out, on_line)
+        real_pump(src, out, on_line, stream)
 
     monkeypatch.setattr(spawn, "pump", unscheduled_pump)
     argv = [sys.executable, "-c", "import sys; sys.stdout.write('y' * 30000 + '\\nlast\\n')"]

@@ -220,7 +220,7 @@ def start_attempt(
         src = proc.stdout if stream == 1 else proc.stderr
         with src:
             try:
-                pump(src, log, on_stdout if stream == 1 else attempt.tail.add)
+                pump(src, log, on_stdout if stream == 1 else attempt.tail.add, stream)
             except OSError as err:
                 # ENOSPC, EFBIG: the log is incomplete, so the session stops (the Job
                 # backend raises the fault); the output is drained meanwhile, so the

@@ -51,7 +51,12 @@ TAIL_LINE_CHARS = 300
 
 
 class WorkerLog:
-    """One log file written by several streams, a line at a time, capped."""
+    """One log file written by several streams, a line at a time, capped.
+
+    A line longer than ``READ_LINE_BYTES`` comes in pieces, and another stream's line may
+    come between two of them: it then starts on a line of its own (the piece before it is
+    ended with a line break), so a result or frame line is never glued to the end of a
+    flood's unfinished line, where the harvest would not see it."""
 
     def __init__(self, dst: IO[bytes], cap: int = LOG_CAP_BYTES, writers: int = 1) -> None:
         self.dst, self.cap = dst, cap
@@ -59,19 +64,25 @@ class WorkerLog:
         self.written = self.dropped = 0
         self.capped = False
         self._lock = threading.Lock()
+        self._open: int | None = None  # the stream whose unfinished line ends the file
 
-    def line(self, line: bytes) -> None:
+    def line(self, line: bytes, stream: int = 0) -> None:
         with self._lock:
             if self.written + len(line) > self.cap and not self.capped:
                 self.capped = True
                 note = f"\n[tuneop: output past {self.cap} bytes is not kept; result lines are]\n"
                 self.dst.write(note.encode())
+                self._open = None
             if self.capped and not line.startswith(KEPT_PAST_CAP):
                 self.dropped += len(line)
                 return
+            if self._open is not None and self._open != stream:
+                self.dst.write(b"\n")  # another stream's line: end the unfinished one
+                self.written += 1
             self.written += len(line)
             self.dst.write(line)
             self.dst.flush()
+            self._open = None if line.endswith(b"\n") else stream
 
     def close(self) -> int:
         """A writer is done; after the last one, note how much was not kept and close the
@@ -109,10 +120,16 @@ class Tail:
             return tuple(self._lines)
 
 
-def pump(src: IO[bytes], log: WorkerLog, on_line: Callable[[bytes], None] | None = None) -> None:
-    """Copy a stream into ``log`` line by line, handing each line to ``on_line`` too."""
+def pump(
+    src: IO[bytes],
+    log: WorkerLog,
+    on_line: Callable[[bytes], None] | None = None,
+    stream: int = 0,
+) -> None:
+    """Copy a stream into ``log`` line by line, handing each line to ``on_line`` too;
+    ``stream`` tells this stream's lines from another's in the same log."""
     for line in iter(lambda: src.readline(READ_LINE_BYTES), b""):
-        log.line(line)
+        log.line(line, stream)
         if on_line is not None:
             on_line(line)
 
