@@ -12,6 +12,7 @@ import argparse
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,13 @@ from tuneop.cli.text import clean, os_error_text, output_console, styled
 if TYPE_CHECKING:
     from tuneop.api.session import Session
 
-__all__ = ["cmd_run"]
+__all__ = ["REPORT_MIN_SECONDS", "cmd_run"]
+
+# A local run shorter than this writes no report unless asked (--report): its summary is
+# on the screen already, and the report (plotly and Optuna's visualization imported,
+# every figure drawn: 0.3 s and more) would be most of such a run's time. Its last line
+# gives the command that writes it.
+REPORT_MIN_SECONDS = 5.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -71,8 +78,9 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = output_console()
+    started = time.monotonic()
     run = _run_here(args, session, console, _mirrors(args), warm_start, setup)
-    return _finish(args, session, run, console)
+    return _finish(args, session, run, console, time.monotonic() - started)
 
 
 def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session:
@@ -147,8 +155,11 @@ def _check_optuna_storage(args: argparse.Namespace) -> None:
         raise UsageError(f"--optuna-storage: {problem}")
 
 
-def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) -> int:
-    """What a local run prints when it ends (its line, summary, folders, report); its code."""
+def _finish(
+    args: argparse.Namespace, session: Session, run: Any, console: Any, seconds: float
+) -> int:
+    """What a local run prints when it ends (its line, summary, folders, report); its code.
+    ``seconds``: how long the run took (a short one writes its report only when asked)."""
     from tuneop.assembly.folders import load_records
     from tuneop.cli.summary import render_summary
     from tuneop.core.results.summary import summarize
@@ -175,16 +186,30 @@ def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) 
         logs = run.session_dir / "logs"
         console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     if not args.no_report and records:
-        from tuneop.cli.results import report_line
-
-        line = report_line(
-            records,
-            run.session_dir / "report.html",
-            space=session.spec.search_space,
-            below=run.session_dir.parent,
-        )
+        line = _report(args, session, run.session_dir, records, seconds)
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _report(
+    args: argparse.Namespace, session: Session, folder: Path, records: Any, seconds: float
+) -> str:
+    """The run's last line: the report written, or for a run under ``REPORT_MIN_SECONDS``
+    (without ``--report``) the command that writes it. Without the ``report`` extra, the
+    line naming it either way."""
+    from tuneop.cli.results import report_line, report_needs
+
+    path = folder / "report.html"
+    missing = report_needs()
+    if args.report or seconds >= REPORT_MIN_SECONDS or missing is not None:
+        return report_line(records, path, space=session.spec.search_space, below=folder.parent)
+    import shlex
+
+    again = f"tuneop report {shlex.quote(str(folder))} -o {shlex.quote(str(path))}"
+    return (
+        f"report: not written for a run under {REPORT_MIN_SECONDS:g} s (--report writes"
+        f" it every time); to write it now: {clean(again)}"
+    )
 
 
 def _run_here(
