@@ -31,14 +31,14 @@ spec:
 """
 
 # Two trials one after the other, each sleeping past half of REPORT_MIN_SECONDS.
-SLOW = f"""\
+SLOW = """\
 apiVersion: tuneop.dev/v1alpha1
 kind: TuningSession
-metadata: {{name: slow}}
+metadata: {name: slow}
 spec:
-  objective: {{metric: loss}}
-  searchSpace: [{{name: x, type: int, min: 0, max: 1}}]
-  optimizer: {{type: grid}}
+  objective: {metric: loss}
+  searchSpace: [{name: x, type: int, min: 0, max: 1}]
+  optimizer: {type: grid}
   maxParallel: 1
   runner:
     image: tuneop/runner:0.1.0

@@ -56,12 +56,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run --local``: the checks, the run, and what it prints at the end."""
+    session = _local_trial_resource(args, session)
+    _need_mlflow_client(session)
+    workers = _early_workers(session)
+    try:
+        return _check_and_run(args, session, workers)
+    finally:  # idle workers the run did not take (it stopped before, or ran none)
+        if workers is not None:
+            workers.close()
+
+
+def _early_workers(session: Session) -> Any:
+    """A Python objective's warm workers, started now: their interpreters start on another
+    core while this process imports Optuna and the rest (``assembly.local.early_workers``)."""
+    from tuneop.assembly.local import early_workers
+    from tuneop.core.planning.planner import plannable
+    from tuneop.core.suggest.search import budget
+
+    spec = session.spec
+    if plannable(spec):  # an invalid spec: the run reports it, nothing starts
+        return None
+    return early_workers(spec, min(spec.max_parallel, budget(spec)[0]))
+
+
+def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> int:
+    """The checks before any Job starts, the run, and what it prints at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tuneop.cli.preflight import local_setup, preflight
 
-    session = _local_trial_resource(args, session)
-    _need_mlflow_client(session)
     # The preflight loads the objective in a Python process of its own (0.1 s and more):
     # meanwhile this one imports what the run needs. Nothing runs before its answer.
     with ThreadPoolExecutor(1) as pool:
@@ -79,7 +102,7 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = output_console()
     started = time.monotonic()
-    run = _run_here(args, session, console, _mirrors(args), warm_start, setup)
+    run = _run_here(args, session, console, _mirrors(args), warm_start, setup, workers)
     return _finish(args, session, run, console, time.monotonic() - started)
 
 
@@ -219,6 +242,7 @@ def _run_here(
     sinks: list[Any],
     warm: Any,
     setup: Any,
+    workers: Any = None,
 ) -> Any:
     """``run_local``; another spec's folder, a planted file or a full disk is one line."""
     from tuneop.assembly.folders import ForeignResults, UnsafePath, session_dir
@@ -236,6 +260,7 @@ def _run_here(
             warm_start=warm,
             max_parallel=setup.max_parallel,
             gpus=setup.gpus,
+            workers=workers,
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None
