@@ -134,10 +134,13 @@ def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session
 def _load_run_modules(spec: Any, with_redis: bool) -> None:
     """Import the local run's modules, and Optuna when the optimizer learns. Without
     ``--redis-url`` Optuna is imported without the Redis client (its Redis journal, which
-    it imports eagerly when redis is installed, is of no use to such a run: 0.1 s)."""
-    import tuneop.cli.run  # noqa: F401
+    it imports eagerly when redis is installed, is of no use to such a run: 0.1 s). rich's
+    console is imported without attrs, which its pretty-printer imports when installed
+    (jsonschema brings it) for objects tuneop never prints: 15-30 ms."""
     from tuneop.cli.imports import without
 
+    with without("attr"):
+        import tuneop.cli.run  # noqa: F401
     if spec.optimizer.learns:
         with without() if with_redis else without("redis"):
             import optuna  # noqa: F401
