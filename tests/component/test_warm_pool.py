@@ -2,7 +2,8 @@
 
 A Job's output goes to its own log, capped like any worker log but keeping the result
 and frame lines past the cap; the worker is reused by the next Job; stopping a running
-Job stops its worker, and the next Job gets a fresh one.
+Job stops its worker, and the next Job gets a fresh one; workers started before the first
+Job run the first Jobs, and tell whoever took the pool over when each ends.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+from tuneop.adapters.processes.proctree import descendants
 from tuneop.adapters.processes.warm import WarmPool
 from tuneop.core.wire.contract import parse_log
 
@@ -76,3 +78,25 @@ def test_successive_jobs_share_a_worker_and_a_stopped_one_is_replaced(tmp_path: 
         parse_log(p.read_text()).reports[t].metrics["pid"] for t, p in ((0, logs[0]), (3, logs[3]))
     }
     assert len(pids) == 2
+
+
+def test_workers_started_early_run_the_first_jobs_and_tell_the_loop_that_took_them(
+    tmp_path: Path,
+) -> None:
+    warm, told_at_start = pool(tmp_path)
+    before = set(descendants(os.getpid()))
+    try:
+        warm.prestart(2)
+        early = set(descendants(os.getpid())) - before
+        assert len(early) == 2, early  # started idle, before any Job
+        loop = threading.Event()
+        warm.on_done = loop.set  # the session's loop takes the pool over
+        logs = [tmp_path / f"{i}.log" for i in range(2)]
+        runs = [warm.start(job("chatty", i), logs[i].open("wb")) for i in range(2)]
+        assert all(r.done.wait(60) and r.code == 0 for r in runs)
+        assert {r.pid for r in runs} == early
+        assert loop.is_set() and not told_at_start.is_set()
+        assert set(descendants(os.getpid())) - before == early  # no third worker
+    finally:
+        warm.close()
+    assert set(descendants(os.getpid())) - before == set()

@@ -72,7 +72,7 @@ def test_a_failing_scripts_error_is_on_the_terminal_and_in_the_report(
 ) -> None:
     user.write("train.py", TRAIN)
     user.write("s.yaml", SCRIPT_SESSION)
-    seen = user.tuneop("run", "s.yaml", "--local")
+    seen = user.tuneop("run", "s.yaml", "--local", "--report")
     assert seen.code in (0, 1), seen  # a failed trial may fail the session (maxFailedTrials)
     assert "Traceback (most recent" not in seen.err
     out = flat(seen.out)

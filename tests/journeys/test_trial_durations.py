@@ -75,7 +75,7 @@ def test_a_runner_trial_records_its_workers_wall_time_not_only_the_call(user: Us
 def test_the_report_and_the_export_show_those_durations(user: User) -> None:
     user.write("train.py", "import time\ntime.sleep(0.8)\nprint('loss=1.0')\n")
     user.write("s.yaml", SCRIPT_SESSION)
-    assert user.tuneop("run", "s.yaml", "--local").code == 0
+    assert user.tuneop("run", "s.yaml", "--local", "--report").code == 0
     folder = "tuneop-results/script-time"
     durations = {r["trial"]: r["durationSeconds"] for r in records(user, "script-time")}
 

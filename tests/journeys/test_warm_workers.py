@@ -166,3 +166,26 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().rsplit(")", 1)[-1].split()[0] not in "ZX"
+
+
+def test_a_run_refused_before_its_first_trial_leaves_no_warm_worker_behind(user: User) -> None:
+    spec = session(user, "gone", "pid")
+    user.path("objectives.py").unlink()  # the warm workers start before the check says so
+    seen = user.tuneop("run", spec, "--local")
+    assert seen.code == 2, seen
+    assert "objectives" in seen.err and "Traceback" not in seen.both, seen
+    assert _warm_workers_in(user.cwd) == []
+
+
+def _warm_workers_in(folder: Path) -> list[int]:
+    """Live warm worker processes whose working folder is ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            here = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if b"tuneop_runner.warm" in argv and here == folder and _alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found

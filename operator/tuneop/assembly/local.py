@@ -13,6 +13,10 @@ has not logged from the folder, waited for at most ``DRAIN_BUDGET`` seconds when
 ends, and given the rest by the next run of the session (even one with nothing left to do:
 ``LocalLoop.catch_up``).
 
+A Python objective's warm workers can be started before all that (``early_workers``:
+while the command line is still importing what the run needs) and handed to
+``local_loop``, whose Jobs then find them started.
+
 ``LocalLoop.run`` reconciles whenever a worker exits or a deadline comes due,
 until the session is terminal; a ``KeyboardInterrupt`` (every stop signal, as the
 command line maps them) makes the next reconcile cancel the session. The command
@@ -21,6 +25,7 @@ line (``tuneop.cli.run``) owns what is shown: the progress, the events, the line
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from tuneop.adapters.memory import MemoryStatus
 from tuneop.adapters.processes.gpus import GpuPool, Gpus, detect_gpus
 from tuneop.adapters.processes.jobs import LOG_CAP_BYTES, LocalJobs
 from tuneop.adapters.processes.proctree import become_subreaper
+from tuneop.adapters.processes.warm import WarmPool
 from tuneop.adapters.results_folder.claim import claim_folder
 from tuneop.adapters.results_folder.folder import DirectoryResults, check_session_folder
 from tuneop.adapters.results_folder.runfiles import session_files
@@ -37,8 +43,10 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import Phase
+from tuneop.api.worker import DEFAULT_COMMAND
 from tuneop.assembly.tracking import LazyTracker
 from tuneop.core.clock import Clock
+from tuneop.core.jobs.localpod import local_trial
 from tuneop.core.planning.resume import has_work, reopen, user_stopped_jobs
 from tuneop.core.ranges import IndexSet, parse_inflight
 from tuneop.core.suggest.bayesian import SessionStudies
@@ -50,7 +58,9 @@ __all__ = [
     "LOG_CAP_BYTES",
     "Gpus",
     "LocalLoop",
+    "WarmPool",
     "detect_gpus",
+    "early_workers",
     "local_loop",
     "mlflow_tracker",
     "optuna_mirror",
@@ -90,6 +100,26 @@ def mlflow_tracker(store: DirectoryResults) -> LazyTracker:
     """The MLflow tracker of a session with ``spec.tracking.mlflow``, backfilled from its
     results folder; its credentials are MLflow's variables in this environment."""
     return LazyTracker(secrets=False, source=store.history)
+
+
+def early_workers(spec: SessionSpec, slots: int) -> WarmPool | None:
+    """``slots`` warm workers for ``spec``'s Jobs, started now, or None where its Jobs would
+    not run on them as started: not a Python objective on the runner, trials with GPUs
+    (each gets a process of its own) or with variables of their own (a worker has them
+    from its start). Handed to ``local_loop``; closed by its run, or by the caller when
+    the run never comes (a worker also exits at the end of its input: with tuneop)."""
+    trial = local_trial(spec)
+    env = trial.container.get("env") or []
+    own = [e for e in env if not str(e.get("name", "")).startswith("TUNEOP_")]
+    if list(trial.words) != DEFAULT_COMMAND or not spec.runner.objective or trial.gpus or own:
+        return None
+    pool = WarmPool(dict(os.environ), None, lambda: None, LOG_CAP_BYTES)
+    try:
+        pool.prestart(slots)
+    except OSError:  # no process to spare now: the run starts its workers as it needs them
+        pool.close()
+        return None
+    return pool
 
 
 @dataclass
@@ -193,8 +223,10 @@ def local_loop(
     warm_start: WarmStartSource | None = None,
     warm_workers: bool = True,
     gpus: Gpus | None = None,
+    workers: WarmPool | None = None,
 ) -> LocalLoop:
-    """Claim ``session``'s folder below ``results_dir`` and wire its run (module doc).
+    """Claim ``session``'s folder below ``results_dir`` and wire its run (module doc);
+    ``workers``: warm workers started early (``early_workers``), the Jobs' to take.
     ``cwd`` and ``search_path`` find the files its commands run, fingerprinted in the
     claim. A folder of another spec, or of files changed since, raises
     ``ForeignResults``; one with a link or FIFO planted in it, ``UnsafePath``."""
@@ -215,6 +247,9 @@ def local_loop(
         gpus=GpuPool(gpus or Gpus()),
         monotonic=clock.monotonic,
     )
+    if workers is not None and warm_workers:
+        workers.on_done, workers.cap = backend.wakeup.set, log_cap_bytes
+        backend.pool = workers
     prev = _reopened(claim.status, store, ref, backend)
     tracked = spec.tracking is not None and spec.tracking.mlflow is not None
     tracker = mlflow_tracker(store) if tracked else None

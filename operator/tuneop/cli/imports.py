@@ -3,9 +3,10 @@
 Optuna imports some optional dependencies eagerly when they are installed:
 ``optuna.importance`` imports scikit-learn (and with it scipy) for its fANOVA evaluator,
 which the report never uses (it ranks parameters with PED-ANOVA), and
-``optuna.visualization`` imports scipy for its matplotlib contour plot, which the report
-does not draw. In a user's environment that has them, that costs the report 1-2 s of
-imports. ``without``
+``optuna.visualization`` imports scipy for its matplotlib contour plot and matplotlib's
+pyplot for its matplotlib plots, none of which the report draws (it draws with plotly).
+In a user's environment that has them (mlflow brings matplotlib), that costs the report
+1-2 s of imports. ``without``
 hides a module for the length of an import, so the library sees it as absent, as it
 would where it is not installed; afterwards the module imports normally again.
 

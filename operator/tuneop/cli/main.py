@@ -207,7 +207,14 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--jobs-file", help="JSONL job plan: one trial's params per line")
     p.add_argument("--top-n", type=int, default=5, help="rows in the final summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-report", action="store_true", help="no report.html at the end")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--report",
+        action="store_true",
+        help="write report.html however short the run (a local run of under 5 s prints"
+        " the command that writes it instead)",
+    )
+    shown.add_argument("--no-report", action="store_true", help="no report.html at the end")
     p.add_argument(
         "--fresh",
         action="store_true",

@@ -44,11 +44,11 @@ from tuneop.core.results.records import Record
 from tuneop.core.results.study import StudyData, build_study
 from tuneop.core.results.summary import metric_value, pareto_records, summarize
 
-# optuna.importance imports scikit-learn for fANOVA, and optuna.visualization scipy for
-# its matplotlib contour plot, wherever they are installed: seconds of imports for an
-# evaluator and a plot the report does not use (cli.imports).
+# optuna.importance imports scikit-learn for fANOVA, optuna.visualization scipy and
+# matplotlib's pyplot for its matplotlib plots, wherever installed (mlflow brings
+# matplotlib): seconds of imports for what the report never uses (cli.imports).
 # The module itself, not optuna's lazy attribute, so its imports happen inside the block.
-with without("sklearn", "scipy"):
+with without("sklearn", "scipy", "matplotlib", "mpl_toolkits"):
     import optuna.visualization as vis
     from optuna.importance import PedAnovaImportanceEvaluator
 

@@ -43,6 +43,7 @@ __all__ = [
     "cmd_results",
     "fetch_results",
     "report_line",
+    "report_needs",
     "write_report",
 ]
 
@@ -61,10 +62,9 @@ def write_report(
     atomically to ``path`` (no link below ``below`` followed: default, the report's
     folder). Without the ``report`` extra (plotly), a one-line ``UsageError`` naming it.
     """
-    from tuneop.core.extras import missing_module, needs
-
-    if missing_module("plotly") is not None:
-        raise UsageError(needs(REPORT, "plotly"))
+    missing = report_needs()
+    if missing is not None:
+        raise UsageError(missing)
     from tuneop.assembly.folders import write_atomic
     from tuneop.cli.report import build_report
     from tuneop.core.results.study import study_data
@@ -72,6 +72,13 @@ def write_report(
     report = build_report(study_data(records, metric, direction, space))
     write_atomic(path, report.html, below)
     return path
+
+
+def report_needs() -> str | None:
+    """The line naming the ``report`` extra when plotly is not installed, else None."""
+    from tuneop.core.extras import missing_module, needs
+
+    return needs(REPORT, "plotly") if missing_module("plotly") is not None else None
 
 
 def report_line(

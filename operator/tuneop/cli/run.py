@@ -36,7 +36,7 @@ from rich.console import Console
 from tuneop.api.session import Session, SessionRef
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC
-from tuneop.assembly.local import LOG_CAP_BYTES, Gpus, local_loop
+from tuneop.assembly.local import LOG_CAP_BYTES, Gpus, WarmPool, local_loop
 from tuneop.cli.progress import PlainProgress, ProgressView
 from tuneop.cli.text import clean, styled
 from tuneop.core.clock import SYSTEM_CLOCK, Clock
@@ -166,6 +166,7 @@ def run_local(
     warm_start: WarmStartSource | None = None,
     warm_workers: bool = True,
     gpus: Gpus | None = None,
+    workers: WarmPool | None = None,
 ) -> LocalRun:
     """Run (or resume) ``session``; ``fresh`` archives a previous run's folder first;
     ``gpus`` are the devices its trials may have, each its own. A folder of another spec,
@@ -173,7 +174,8 @@ def run_local(
     where a file or folder of the session goes, ``UnsafePath``; a disk that fills, the
     ``OSError`` naming the file (the results stored so far stay: a rerun resumes).
     ``warm_workers``: a Python objective's Jobs run on one warm worker per slot
-    (``adapters.processes.warm``). The wiring is the composition root's
+    (``adapters.processes.warm``), ``workers`` those started early
+    (``assembly.local.early_workers``). The wiring is the composition root's
     (``tuneop.assembly.local``); what is shown is this module's."""
     events = ConsoleEvents(console, verbose)
     loop = local_loop(
@@ -190,6 +192,7 @@ def run_local(
         warm_start=warm_start,
         warm_workers=warm_workers,
         gpus=gpus,
+        workers=workers,
     )
     if loop.archived is not None:
         moved = f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"

@@ -12,6 +12,7 @@ import argparse
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,13 @@ from tuneop.cli.text import clean, os_error_text, output_console, styled
 if TYPE_CHECKING:
     from tuneop.api.session import Session
 
-__all__ = ["cmd_run"]
+__all__ = ["REPORT_MIN_SECONDS", "cmd_run"]
+
+# A local run shorter than this writes no report unless asked (--report): its summary is
+# on the screen already, and the report (plotly and Optuna's visualization imported,
+# every figure drawn: 0.3 s and more) would be most of such a run's time. Its last line
+# gives the command that writes it.
+REPORT_MIN_SECONDS = 5.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,12 +56,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run --local``: the checks, the run, and what it prints at the end."""
+    session = _local_trial_resource(args, session)
+    _need_mlflow_client(session)
+    workers = _early_workers(session)
+    try:
+        return _check_and_run(args, session, workers)
+    finally:  # idle workers the run did not take (it stopped before, or ran none)
+        if workers is not None:
+            workers.close()
+
+
+def _early_workers(session: Session) -> Any:
+    """A Python objective's warm workers, started now: their interpreters start on another
+    core while this process imports Optuna and the rest (``assembly.local.early_workers``)."""
+    from tuneop.assembly.local import early_workers
+    from tuneop.core.planning.planner import plannable
+    from tuneop.core.suggest.search import budget
+
+    spec = session.spec
+    if plannable(spec):  # an invalid spec: the run reports it, nothing starts
+        return None
+    return early_workers(spec, min(spec.max_parallel, budget(spec)[0]))
+
+
+def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> int:
+    """The checks before any Job starts, the run, and what it prints at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tuneop.cli.preflight import local_setup, preflight
 
-    session = _local_trial_resource(args, session)
-    _need_mlflow_client(session)
     # The preflight loads the objective in a Python process of its own (0.1 s and more):
     # meanwhile this one imports what the run needs. Nothing runs before its answer.
     with ThreadPoolExecutor(1) as pool:
@@ -71,8 +101,9 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     warm_start = LocalWarmStart(args.redis_url, args.redis_prefix)
     warm_start.prior(session.ref, session.spec)  # read now: a bad reference stops the run here
     console = output_console()
-    run = _run_here(args, session, console, _mirrors(args), warm_start, setup)
-    return _finish(args, session, run, console)
+    started = time.monotonic()
+    run = _run_here(args, session, console, _mirrors(args), warm_start, setup, workers)
+    return _finish(args, session, run, console, time.monotonic() - started)
 
 
 def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session:
@@ -103,10 +134,13 @@ def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session
 def _load_run_modules(spec: Any, with_redis: bool) -> None:
     """Import the local run's modules, and Optuna when the optimizer learns. Without
     ``--redis-url`` Optuna is imported without the Redis client (its Redis journal, which
-    it imports eagerly when redis is installed, is of no use to such a run: 0.1 s)."""
-    import tuneop.cli.run  # noqa: F401
+    it imports eagerly when redis is installed, is of no use to such a run: 0.1 s). rich's
+    console is imported without attrs, which its pretty-printer imports when installed
+    (jsonschema brings it) for objects tuneop never prints: 15-30 ms."""
     from tuneop.cli.imports import without
 
+    with without("attr"):
+        import tuneop.cli.run  # noqa: F401
     if spec.optimizer.learns:
         with without() if with_redis else without("redis"):
             import optuna  # noqa: F401
@@ -147,8 +181,11 @@ def _check_optuna_storage(args: argparse.Namespace) -> None:
         raise UsageError(f"--optuna-storage: {problem}")
 
 
-def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) -> int:
-    """What a local run prints when it ends (its line, summary, folders, report); its code."""
+def _finish(
+    args: argparse.Namespace, session: Session, run: Any, console: Any, seconds: float
+) -> int:
+    """What a local run prints when it ends (its line, summary, folders, report); its code.
+    ``seconds``: how long the run took (a short one writes its report only when asked)."""
     from tuneop.assembly.folders import load_records
     from tuneop.cli.summary import render_summary
     from tuneop.core.results.summary import summarize
@@ -175,16 +212,30 @@ def _finish(args: argparse.Namespace, session: Session, run: Any, console: Any) 
         logs = run.session_dir / "logs"
         console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
     if not args.no_report and records:
-        from tuneop.cli.results import report_line
-
-        line = report_line(
-            records,
-            run.session_dir / "report.html",
-            space=session.spec.search_space,
-            below=run.session_dir.parent,
-        )
+        line = _report(args, session, run.session_dir, records, seconds)
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     return st.exit_code if st.exit_code is not None else 2
+
+
+def _report(
+    args: argparse.Namespace, session: Session, folder: Path, records: Any, seconds: float
+) -> str:
+    """The run's last line: the report written, or for a run under ``REPORT_MIN_SECONDS``
+    (without ``--report``) the command that writes it. Without the ``report`` extra, the
+    line naming it either way."""
+    from tuneop.cli.results import report_line, report_needs
+
+    path = folder / "report.html"
+    missing = report_needs()
+    if args.report or seconds >= REPORT_MIN_SECONDS or missing is not None:
+        return report_line(records, path, space=session.spec.search_space, below=folder.parent)
+    import shlex
+
+    again = f"tuneop report {shlex.quote(str(folder))} -o {shlex.quote(str(path))}"
+    return (
+        f"report: not written for a run under {REPORT_MIN_SECONDS:g} s (--report writes"
+        f" it every time); to write it now: {clean(again)}"
+    )
 
 
 def _run_here(
@@ -194,6 +245,7 @@ def _run_here(
     sinks: list[Any],
     warm: Any,
     setup: Any,
+    workers: Any = None,
 ) -> Any:
     """``run_local``; another spec's folder, a planted file or a full disk is one line."""
     from tuneop.assembly.folders import ForeignResults, UnsafePath, session_dir
@@ -211,6 +263,7 @@ def _run_here(
             warm_start=warm,
             max_parallel=setup.max_parallel,
             gpus=setup.gpus,
+            workers=workers,
         )
     except ForeignResults as err:
         raise UsageError(str(err)) from None

@@ -124,7 +124,8 @@ class LocalJobs(JobsOnly):
     collected: int = 0
     # A Python objective's Jobs run on warm workers, one per slot (tuneop.adapters.processes.warm).
     warm_workers: bool = True
-    _pool: WarmPool | None = None
+    # Made at the first warm Job, or handed in with its workers started early.
+    pool: WarmPool | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)
     # Processes below this one before the session began (a caller's own children, such
     # as a test's redis-server): not the session's, so never stopped by it.
@@ -297,9 +298,9 @@ class LocalJobs(JobsOnly):
             entry.state, entry.reason = JobState.FAILED, "BackoffLimitExceeded"
 
     def _warm_pool(self) -> WarmPool:
-        if self._pool is None:
-            self._pool = WarmPool(dict(os.environ), self.cwd, self.wakeup.set, self.log_cap_bytes)
-        return self._pool
+        if self.pool is None:
+            self.pool = WarmPool(dict(os.environ), self.cwd, self.wakeup.set, self.log_cap_bytes)
+        return self.pool
 
     def _stop(self, entry: _Job) -> None:
         """Stop the Job's worker (its whole tree) and give its GPUs back."""
@@ -369,8 +370,8 @@ class LocalJobs(JobsOnly):
         """Stop every worker, then every process still below this one (orphans re-parented
         here: this process is their subreaper during a local session); then the watchdog."""
         self.delete_jobs(SessionRef("", ""), list(self._jobs))
-        if self._pool is not None:
-            self._pool.close()
+        if self.pool is not None:
+            self.pool.close()
         stop_tree(os.getpid(), KILL_GRACE_SECONDS, keep=self._before | self.watchdog.pids())
         self.watchdog.close()
 

@@ -16,6 +16,10 @@ frame lines), until the worker prints ``TUNEOP_JOB_DONE <nonce> <code>``: the
 Job ended with that exit code, and the worker is idle again. ``WarmRun`` is
 that Job seen as a process (``pid``, ``poll``) by ``processes.LocalJobs``.
 
+A session whose Jobs add no variables of their own to this process's environment
+can have its workers started before its first Job (``WarmPool.prestart``): their
+interpreters start while the session is still getting ready.
+
 Stopping a Job that is still running (its deadline, Ctrl-C, the session's end)
 stops its worker and every process below it; the next Job gets a fresh worker.
 So does a worker that dies mid-Job (``os._exit``, a crash in a C extension):
@@ -234,7 +238,7 @@ class WarmPool:
             # The session's own variables (runner.env) are the process's from its start, as
             # a worker process would have them; the per-Job TUNEOP_ ones come per Job.
             own = {k: v for k, v in job_env.items() if not k.startswith("TUNEOP_")}
-            worker = _Worker({**self.env, **own}, self.cwd, self.on_done)
+            worker = _Worker({**self.env, **own}, self.cwd, self._done)
             self._workers.append(worker)
         run = WarmRun(worker.proc.pid, secrets.token_hex(16), log, self.cap)
         try:
@@ -243,6 +247,17 @@ class WarmPool:
             run.finish(1, "the worker process could not take the trial")
             self.on_done()
         return run
+
+    def prestart(self, count: int) -> None:
+        """Start idle workers now, up to ``count``, with this pool's environment as it is
+        (for a session whose Jobs add no variables but tuneop's own ``TUNEOP_`` ones, which
+        come with each Job): the session's first Jobs find them started."""
+        for _ in range(count - len(self._workers)):
+            self._workers.append(_Worker(dict(self.env), self.cwd, self._done))
+
+    def _done(self) -> None:
+        # Looked up as each Job ends: a pool started early is handed its loop's later.
+        self.on_done()
 
     def stop(self, run: WarmRun) -> None:
         """Stop ``run`` if it is still running: its worker goes, with everything below it."""
