@@ -27,7 +27,10 @@ With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation al
 reads the beginning of each running trial's output (``RunningLogs``, bounded, at
 most ``MAX_JUDGED`` Jobs a reconcile) until the trial is judged
 (``tuneop.core.planning.medianstop``); a trial it stops is observed finished and
-Pruned, so the plan records it and deletes its Job.
+Pruned, so the plan records it and deletes its Job. With ``median``,
+``successiveHalving`` or ``hyperband`` and such a collector, each running trial's
+output is read again every ``JUDGE_EVERY_SECONDS`` while it runs (``FOLLOW_BYTES``)
+and Optuna's pruner judges its curve (``tuneop.core.planning.optuna_pruning``).
 
 With a ``TrialTracker`` (MLflow) each new Job is handed to it before it is
 created, so its trials' runs exist and their ids are in the Job's environment
@@ -46,12 +49,22 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.jobs.observed import Observed, ObservedJob
+from tuneop.core.jobs.pruning import study_name
 from tuneop.core.planning.medianstop import (
     FIRST_BYTES,
     Verdict,
     judged_job,
     needs_judging,
     threshold,
+)
+from tuneop.core.planning.optuna_pruning import (
+    FOLLOW_BYTES,
+    Seen,
+    follows_output,
+    needs_following,
+    prune_steps,
+    running_curve,
+    stopped_job,
 )
 from tuneop.core.planning.planner import (
     HARVEST_BATCH,
@@ -65,6 +78,7 @@ from tuneop.core.planning.planner import (
 )
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import TrialResult
+from tuneop.core.wire.intermediate import Curve
 from tuneop.ports import (
     Clock,
     Conflict,
@@ -86,7 +100,7 @@ __all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "RESOURCE_POLL_SECONDS", "Recon
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
-MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
+MAX_JUDGED = 16  # running trials whose output one reconcile reads (early stopping)
 JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
 # A session of another kind (spec.trialResource) is looked at this often while it runs: the
 # operator watches Jobs, not every kind a session may name (a kind whose CRD is absent
@@ -137,7 +151,7 @@ class Reconciler:
     mirrors: Sequence[Mirror] = ()
     # An earlier session's results for spec.warmStart.from; without one, that field is unused.
     warm_start: WarmStartSource | None = None
-    # Running trials' output for earlyStopping.type medianStop; without it, none is stopped.
+    # Running trials' output for early stopping by the operator; without it, none is stopped.
     running_logs: RunningLogs | None = None
     # Runs made for trials before their Jobs start (MLflow); without it, none.
     tracker: TrialTracker | None = None
@@ -185,7 +199,37 @@ class Reconciler:
             disruptions = 0 if logs is None else logs.disruptions
             read[job.index] = replace(job, results=results, disruptions=disruptions)
         observed = [read.get(job.index, job) for job in jobs]
+        if follows_output(spec):
+            return self._follow(ref, spec, observed)
         return self._median_stop(ref, spec, observed)
+
+    def _follow(
+        self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
+    ) -> list[ObservedJob]:
+        """Running trials judged by an Optuna pruner on their curves so far (each read
+        again every ``JUDGE_EVERY_SECONDS`` while it runs); a stopped one comes back
+        finished and Pruned."""
+        due = [j for j in jobs if needs_following(spec, j)]
+        self._waiting.discard(ref.key)
+        if self.running_logs is None or not due:
+            return jobs
+        self._waiting.add(ref.key)  # a running trial is judged again at its next values
+        seen: dict[int, tuple[ObservedJob, Curve]] = {}
+        for job in due[:MAX_JUDGED]:  # the rest at the next read
+            try:
+                text = self.running_logs.first_output(ref, job, FOLLOW_BYTES)
+            except TransientError as err:
+                log.warning("%s: cannot read the output of %s yet: %s", ref.key, job.name, err)
+                continue
+            seen[job.trials[0]] = (job, running_curve(spec, text or ""))
+        running = [Seen(trial, curve) for trial, (_, curve) in seen.items()]
+        name = study_name(spec, ref)
+        steps = prune_steps(spec, name, self.store.history(ref), running)
+        out = {j.name: j for j in jobs}
+        for trial, step in steps.items():
+            job, curve = seen[trial]
+            out[job.name] = stopped_job(spec, job, curve, step)
+        return list(out.values())
 
     def _median_stop(
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]

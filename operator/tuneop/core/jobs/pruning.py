@@ -10,6 +10,11 @@ With ``spec.earlyStopping`` every worker gets two variables, which the runner
   its password never sit in the Job); a local run sets it to the journal
   file in the session's results folder (``JOURNAL_FILE``).
 
+A session whose trials' metrics tuneop reads (``metricsCollector.kind`` StdOut, File,
+TensorFlowEvent), and Katib's ``medianStop``, is judged by the operator itself
+(``operator_prunes``: ``tuneop.core.planning.optuna_pruning``, ``.medianstop``): its
+workers are told nothing.
+
 The study's name holds the session, its object's uid and the spec's
 fingerprint: a session deleted and created again, or another spec under the
 same name, never judges its trials against another's.
@@ -31,6 +36,7 @@ __all__ = [
     "JOURNAL_FILE",
     "cluster_pruning_warnings",
     "early_stopping_env",
+    "operator_prunes",
     "pruning_warnings",
     "study_name",
 ]
@@ -44,10 +50,18 @@ def study_name(spec: SessionSpec, ref: SessionRef) -> str:
     return f"tuneop:{ref.key}:{ref.uid or '-'}:{spec_hash(spec)}"
 
 
+def operator_prunes(spec: SessionSpec) -> bool:
+    """Whether the operator (or a local run) judges the running trials, not the runner."""
+    es = spec.early_stopping
+    return es is not None and (
+        es.type == "medianStop" or spec.metrics_collector.kind != "TuneopResult"
+    )
+
+
 def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any]]:
     """The worker's early-stopping variables; none without ``spec.earlyStopping``."""
     es = spec.early_stopping
-    if es is None or es.type == "medianStop":  # the operator's own: the worker is not told
+    if es is None or operator_prunes(spec):  # the operator's own: the worker is not told
         return []
     config = {
         **pruner_settings(es),
@@ -67,7 +81,7 @@ def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any
 def pruning_warnings(spec: SessionSpec) -> list[str]:
     """Early stopping that cannot stop anything: trials that do not run the tuneop runner."""
     es = spec.early_stopping
-    if es is None or es.type == "medianStop" or spec.runner.objective:
+    if es is None or operator_prunes(spec) or spec.runner.objective:
         return []
     if spec.runner.objective_command:
         return []
@@ -80,7 +94,7 @@ def pruning_warnings(spec: SessionSpec) -> list[str]:
 def cluster_pruning_warnings(spec: SessionSpec) -> list[str]:
     """On a cluster the trials meet only in the Redis of ``redisUrlSecret``."""
     es = spec.early_stopping
-    if es is None or es.redis_url_secret is not None or es.type == "medianStop":
+    if es is None or es.redis_url_secret is not None or operator_prunes(spec):
         return []
     return [
         "spec.earlyStopping.redisUrlSecret: not set, so on a cluster the trials have nowhere"

@@ -44,6 +44,7 @@ from tuneop.api.early_stopping import EarlyStopping, pruner_settings
 from tuneop.api.spec import SessionSpec
 from tuneop.core.jobs.metricsfile import file_lines
 from tuneop.core.jobs.observed import JobState, ObservedJob
+from tuneop.core.jobs.pruning import operator_prunes
 from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop.core.wire.intermediate import Curve, stdout_curve
 
@@ -90,11 +91,7 @@ class Seen:
 def follows_output(spec: SessionSpec) -> bool:
     """Whether the operator judges the session's running trials with an Optuna pruner."""
     es = spec.early_stopping
-    return (
-        es is not None
-        and es.type in OPTUNA_TYPES
-        and spec.metrics_collector.kind != "TuneopResult"
-    )
+    return es is not None and es.type in OPTUNA_TYPES and operator_prunes(spec)
 
 
 def needs_following(spec: SessionSpec, job: ObservedJob) -> bool:
