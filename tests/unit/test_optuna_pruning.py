@@ -11,8 +11,8 @@ import optuna
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.builders import REF, curve, finished, job, stdout_spec
+
 from tuneop.core.jobs.observed import JobState
 from tuneop.core.jobs.pruning import study_name
 from tuneop.core.planning.optuna_pruning import (
