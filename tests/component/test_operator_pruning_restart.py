@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
 from tests.builders import epochs_output, stdout_spec
+
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.core.jobs.observed import ObservedJob
