@@ -126,7 +126,8 @@ def _pruner(es: EarlyStopping) -> optuna.pruners.BasePruner:
 def _rung_steps(curve: Curve, first: int, factor: int) -> list[int]:
     """The first reported step at or past ``first * factor**k``, for each k: where a
     successive-halving pruner records a rung (a superset of every bracket's rungs)."""
-    steps, out, target = [s for s, _ in curve], [], first
+    steps, target = [s for s, _ in curve], first
+    out: list[int] = []
     for step in steps:
         while step >= target:
             if not out or out[-1] != step:
@@ -167,10 +168,13 @@ class _Replay:
         self.completed: list[int] = []  # last steps of the trials told COMPLETE
 
     def _first_rung(self) -> int | None:
+        if self.es.type == "hyperband":
+            return self.first or 1  # Optuna's default minResource for hyperband
         if self.first is None and self.completed:
-            # Optuna's estimate of an "auto" minResource, made when first asked.
-            self.first = max(max(self.completed) // 100, 1)
-        return self.first if self.es.type == "successiveHalving" else self.first or 1
+            # Optuna's estimate of an "auto" minResource: the pruner makes it (and keeps
+            # it) the first time it is asked once a trial completed (``replay``).
+            return max(max(self.completed) // 100, 1)
+        return self.first
 
     def _asked_at(self, curve: Curve) -> list[int]:
         if self.es.type == "median":
@@ -186,6 +190,8 @@ class _Replay:
 
         trial = optuna.trial.Trial(self.study, self.ids[index])
         asked = set(self._asked_at(curve))
+        if asked and self.completed and self.es.type == "successiveHalving":
+            self.first = self._first_rung()  # the pruner's estimate, kept from now on
         pruned: int | None = None
         for step, value in curve:
             if self.es.type != "median" and step not in asked and step != curve[-1][0]:
@@ -227,8 +233,9 @@ def prune_steps(
     finished = sorted((r for r in history if r.trial >= 0), key=lambda r: r.trial)
     finished = finished[-MAX_HISTORY:]
     seen = sorted(running, key=lambda s: s.trial)
-    done = {r.trial for r in finished}
-    seen = [s for s in seen if s.trial not in done]
+    # A trial running again (a retry) is judged on its new run, not its earlier end.
+    again = {s.trial for s in seen}
+    finished = [r for r in finished if r.trial not in again]
     numbers = sorted({*(r.trial for r in finished), *(s.trial for s in seen)})
     play = _Replay(spec, name, numbers)
     for result in finished:
