@@ -26,6 +26,11 @@ from tuneop.core.wire.contract import Outcome, TrialResult
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+OPTUNA_PRUNERS: dict[str, Any] = {
+    "median": optuna.pruners.MedianPruner,
+    "successiveHalving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
 MEDIAN = {"type": "median", "startupTrials": 2}
 HALVING = {"type": "successiveHalving", "minResource": 1, "reductionFactor": 2}
 HYPERBAND = {"type": "hyperband", "minResource": 1, "maxResource": 8, "reductionFactor": 2}
@@ -112,13 +117,10 @@ def _live(es: dict[str, Any], direction: str, curves: list[list[float]]) -> list
     """Each trial's pruned step in a live Optuna study, the trials run one after another,
     each reporting step by step and asking the pruner after each report."""
     from tuneop.api.early_stopping import pruner_settings
-    from tuneop.core.planning.optuna_pruning import _PRUNERS
 
     spec = stdout_spec(es, direction)
     assert spec.early_stopping is not None
-    pruner = getattr(optuna.pruners, _PRUNERS[es["type"]])(
-        **pruner_settings(spec.early_stopping)["settings"]
-    )
+    pruner = OPTUNA_PRUNERS[es["type"]](**pruner_settings(spec.early_stopping)["settings"])
     study = optuna.create_study(
         study_name=study_name(spec, REF), direction=direction, pruner=pruner
     )
