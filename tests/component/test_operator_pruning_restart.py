@@ -52,6 +52,7 @@ def _reconciler(world: World, printed: Printed) -> Reconciler:
         clock=world.clock,
         mirrors=[world.results],
         running_logs=printed,
+        judge_share=1.0,  # every reconcile judges (the verdicts, not their pace, are tested)
     )
 
 

@@ -135,6 +135,20 @@ TEMPLATE = {
             )
             for typ in ("median", "successiveHalving", "hyperband")
         ),
+        pytest.param(
+            {
+                "earlyStopping": {"type": "hyperband"},
+                "runner": {},
+                "template": TEMPLATE,
+                "metricsCollector": {"kind": "StdOut"},
+                "optimizer": {"type": "random"},
+                "searchSpace": [{"name": "x", "type": "float", "min": 0, "max": 1}],
+                "totalTrials": 2_001,
+            },
+            True,
+            False,
+            id="hyperband-by-the-operator-past-its-numbers",
+        ),
     ],
 )
 def test_early_stopping_that_cannot_stop_anything_is_said(

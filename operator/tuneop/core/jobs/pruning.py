@@ -33,6 +33,7 @@ from tuneop.core.fingerprint import spec_hash
 __all__ = [
     "ENV_EARLY_STOPPING",
     "ENV_PRUNING_STORAGE",
+    "HYPERBAND_MAX_NUMBER",
     "JOURNAL_FILE",
     "cluster_pruning_warnings",
     "early_stopping_env",
@@ -44,6 +45,8 @@ __all__ = [
 ENV_EARLY_STOPPING = "TUNEOP_EARLY_STOPPING"
 ENV_PRUNING_STORAGE = "TUNEOP_PRUNING_STORAGE"
 JOURNAL_FILE = "pruning.journal"  # in a local session's results folder
+# The operator's hyperband judges trials numbered below this (tuneop.core.planning.optuna_pruning).
+HYPERBAND_MAX_NUMBER = 2_000
 
 
 def study_name(spec: SessionSpec, ref: SessionRef) -> str:
@@ -81,6 +84,12 @@ def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any
 def pruning_warnings(spec: SessionSpec) -> list[str]:
     """Early stopping that cannot stop anything: trials that do not run the tuneop runner."""
     es = spec.early_stopping
+    hyperband = es is not None and es.type == "hyperband" and operator_prunes(spec)
+    if hyperband and (spec.total_trials or 0) > HYPERBAND_MAX_NUMBER:
+        return [
+            f"spec.earlyStopping: hyperband judges trials numbered below"
+            f" {HYPERBAND_MAX_NUMBER:,} only: later ones run unpruned"
+        ]
     if es is None or operator_prunes(spec) or spec.runner.objective:
         return []
     if spec.runner.objective_command:

@@ -44,7 +44,7 @@ from tuneop.api.early_stopping import EarlyStopping, pruner_settings
 from tuneop.api.spec import SessionSpec
 from tuneop.core.jobs.metricsfile import file_lines
 from tuneop.core.jobs.observed import JobState, ObservedJob
-from tuneop.core.jobs.pruning import operator_prunes
+from tuneop.core.jobs.pruning import HYPERBAND_MAX_NUMBER, operator_prunes
 from tuneop.core.wire.contract import Outcome, TrialResult
 from tuneop.core.wire.intermediate import Curve, stdout_curve
 
@@ -67,10 +67,11 @@ __all__ = [
 
 # What of a running trial's output is read each time it is judged (from its start).
 FOLLOW_BYTES = 1024 * 1024
-MAX_HISTORY = 500  # finished trials a judgement feeds in (the highest indices)
+MAX_HISTORY = 100  # finished trials a judgement feeds in (the highest indices)
 MAX_CHECKED = 100  # median: a running trial's last steps checked at one read
-# hyperband: trials numbered past this are not judged (the study is filled up to its number).
-MAX_NUMBER = 20_000
+# hyperband: trials numbered past this are not judged (the study is filled up to its
+# number, and each question to the pruner reads every trial of it).
+MAX_NUMBER = HYPERBAND_MAX_NUMBER
 OPTUNA_TYPES = ("median", "successiveHalving", "hyperband")
 _PRUNERS = {
     "median": "MedianPruner",
