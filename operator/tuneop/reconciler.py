@@ -215,8 +215,7 @@ class Reconciler:
         if self.running_logs is None or not due:
             return jobs
         self._waiting.add(ref.key)  # a running trial is judged again at its next values
-        began = time.monotonic()
-        if began < self._judge_at.get(ref.key, 0.0):
+        if time.monotonic() < self._judge_at.get(ref.key, 0.0):
             return jobs
         seen: dict[int, tuple[ObservedJob, Curve]] = {}
         for job in due[:MAX_JUDGED]:  # the rest at the next read
@@ -227,6 +226,8 @@ class Reconciler:
                 continue
             seen[job.trials[0]] = (job, op.running_curve(spec, text or ""))
         running = [op.Seen(trial, curve) for trial, (_, curve) in seen.items()]
+        op.load_optuna()  # once per process: not a judgement's cost
+        began = time.monotonic()
         steps = op.prune_steps(spec, study_name(spec, ref), self.store.history(ref), running)
         self._judge_at[ref.key] = began + (time.monotonic() - began) / self.judge_share
         out = {j.name: j for j in jobs}

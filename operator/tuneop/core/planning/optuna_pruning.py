@@ -59,6 +59,7 @@ __all__ = [
     "OPTUNA_TYPES",
     "Seen",
     "follows_output",
+    "load_optuna",
     "needs_following",
     "prune_steps",
     "running_curve",
@@ -114,6 +115,11 @@ def running_curve(spec: SessionSpec, output: str) -> Curve:
     """The objective's curve in the beginning of a running trial's output."""
     collector = spec.metrics_collector
     return stdout_curve(file_lines(output, collector), spec.objective.metric, collector)
+
+
+def load_optuna() -> None:
+    """Import Optuna now (it is imported when first needed; this costs a second or so)."""
+    import optuna  # noqa: F401
 
 
 def _pruner(es: EarlyStopping) -> optuna.pruners.BasePruner:
