@@ -45,6 +45,9 @@ __all__ = [
     "T0",
     "TWO_OBJECTIVES",
     "Session",
+    "curve",
+    "epochs_output",
+    "finished",
     "job",
     "launched",
     "line",
@@ -54,6 +57,7 @@ __all__ = [
     "session_doc",
     "spec",
     "spec_data",
+    "stdout_spec",
 ]
 
 # The image examples and cluster tests name; the node simulator ignores images.
@@ -209,6 +213,44 @@ def result(
         params={"x": trial},
         outcome=outcome,
         value=value if outcome is Outcome.SUCCEEDED else None,
+    )
+
+
+def curve(*values: float, start: int = 1) -> tuple[tuple[int, float], ...]:
+    """A learning curve: ``values`` at steps ``start``, ``start + 1``, ..."""
+    return tuple((start + i, float(v)) for i, v in enumerate(values))
+
+
+def finished(
+    trial: int, values: Iterable[float], outcome: Outcome = Outcome.SUCCEEDED
+) -> TrialResult:
+    """A finished trial with its curve (steps from 1); a succeeded one's value is its last."""
+    c = curve(*values)
+    last = c[-1][1] if c else None
+    return TrialResult(
+        trial=trial,
+        job_index=trial,
+        params={"x": trial},
+        outcome=outcome,
+        value=last if outcome is not Outcome.FAILED else None,
+        intermediate=c,
+    )
+
+
+def epochs_output(values: Iterable[float], metric: str = "loss") -> str:
+    """What a trial that prints one ``metric=value`` line per epoch has printed so far."""
+    return "".join(f"epoch {i}: {metric}={v}\n" for i, v in enumerate(values, start=1))
+
+
+def stdout_spec(early_stopping: dict[str, Any], direction: str = "minimize") -> SessionSpec:
+    """A template session whose trials print their loss (``metricsCollector.kind`` StdOut),
+    with ``early_stopping`` as its ``spec.earlyStopping``."""
+    return spec(
+        objective={"metric": "loss", "direction": direction},
+        runner={},
+        metricsCollector={"kind": "StdOut"},
+        earlyStopping=early_stopping,
+        template={"spec": {"containers": [{"name": "t", "image": "i", "command": ["train"]}]}},
     )
 
 

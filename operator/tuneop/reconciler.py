@@ -27,7 +27,11 @@ With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation al
 reads the beginning of each running trial's output (``RunningLogs``, bounded, at
 most ``MAX_JUDGED`` Jobs a reconcile) until the trial is judged
 (``tuneop.core.planning.medianstop``); a trial it stops is observed finished and
-Pruned, so the plan records it and deletes its Job.
+Pruned, so the plan records it and deletes its Job. With ``median``,
+``successiveHalving`` or ``hyperband`` and such a collector, each running trial's
+output is read again every ``JUDGE_EVERY_SECONDS`` while it runs (``FOLLOW_BYTES``)
+and Optuna's pruner judges its curve (``tuneop.core.planning.optuna_pruning``), the
+judgements of a session taking at most ``JUDGE_SHARE`` of the time.
 
 With a ``TrialTracker`` (MLflow) each new Job is handed to it before it is
 created, so its trials' runs exist and their ids are in the Job's environment
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -46,6 +51,8 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.jobs.observed import Observed, ObservedJob
+from tuneop.core.jobs.pruning import study_name
+from tuneop.core.planning import optuna_pruning as op
 from tuneop.core.planning.medianstop import (
     FIRST_BYTES,
     Verdict,
@@ -65,6 +72,7 @@ from tuneop.core.planning.planner import (
 )
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import TrialResult
+from tuneop.core.wire.intermediate import Curve
 from tuneop.ports import (
     Clock,
     Conflict,
@@ -86,8 +94,11 @@ __all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "RESOURCE_POLL_SECONDS", "Recon
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
-MAX_JUDGED = 16  # running trials whose output one reconcile reads (medianStop)
+MAX_JUDGED = 16  # running trials whose output one reconcile reads (early stopping)
 JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
+# Optuna's pruners cost CPU that grows with the session: at most this share of the time
+# goes to judging one session's running trials (each judgement waits 1/share its cost).
+JUDGE_SHARE = 0.1
 # A session of another kind (spec.trialResource) is looked at this often while it runs: the
 # operator watches Jobs, not every kind a session may name (a kind whose CRD is absent
 # cannot be watched), so its trials' ends are polled.
@@ -137,18 +148,22 @@ class Reconciler:
     mirrors: Sequence[Mirror] = ()
     # An earlier session's results for spec.warmStart.from; without one, that field is unused.
     warm_start: WarmStartSource | None = None
-    # Running trials' output for earlyStopping.type medianStop; without it, none is stopped.
+    # Running trials' output for early stopping by the operator; without it, none is stopped.
     running_logs: RunningLogs | None = None
     # Runs made for trials before their Jobs start (MLflow); without it, none.
     tracker: TrialTracker | None = None
     # A round after the first that only launched Jobs leaves its status to the next write
     # (``_launch_only``): the operator's, where each write is an API request.
     defer_launch_writes: bool = False
+    # The share of the time one session's Optuna judgements may take (1.0: one after another).
+    judge_share: float = JUDGE_SHARE
     # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
     # at a time per session, so each session's set has one writer.
     _kept: dict[str, set[str]] = field(default_factory=dict)
     # Sessions with a running trial not judged yet: looked at again soon.
     _waiting: set[str] = field(default_factory=set)
+    # Per session, when its running trials may be judged again by an Optuna pruner.
+    _judge_at: dict[str, float] = field(default_factory=dict)
     # Per session, the end of each Job's log read in this reconcile, for the mirrors.
     _excerpts: dict[str, dict[int, str]] = field(default_factory=dict)
 
@@ -185,7 +200,40 @@ class Reconciler:
             disruptions = 0 if logs is None else logs.disruptions
             read[job.index] = replace(job, results=results, disruptions=disruptions)
         observed = [read.get(job.index, job) for job in jobs]
+        if op.follows_output(spec):
+            return self._follow(ref, spec, observed)
         return self._median_stop(ref, spec, observed)
+
+    def _follow(
+        self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
+    ) -> list[ObservedJob]:
+        """Running trials judged by an Optuna pruner on their curves so far (each read
+        again every ``JUDGE_EVERY_SECONDS`` while it runs); a stopped one comes back
+        finished and Pruned."""
+        due = [j for j in jobs if op.needs_following(spec, j)]
+        self._waiting.discard(ref.key)
+        if self.running_logs is None or not due:
+            return jobs
+        self._waiting.add(ref.key)  # a running trial is judged again at its next values
+        if time.monotonic() < self._judge_at.get(ref.key, 0.0):
+            return jobs
+        seen: dict[int, tuple[ObservedJob, Curve]] = {}
+        for job in due[:MAX_JUDGED]:  # the rest at the next read
+            try:
+                text = self.running_logs.first_output(ref, job, op.FOLLOW_BYTES)
+            except TransientError as err:
+                log.warning("%s: cannot read the output of %s yet: %s", ref.key, job.name, err)
+                continue
+            seen[job.trials[0]] = (job, op.running_curve(spec, text or ""))
+        running = [op.Seen(trial, curve) for trial, (_, curve) in seen.items()]
+        op.load_optuna()  # once per process: not a judgement's cost
+        began = time.monotonic()
+        steps = op.prune_steps(spec, study_name(spec, ref), self.store.history(ref), running)
+        self._judge_at[ref.key] = began + (time.monotonic() - began) / self.judge_share
+        out = {j.name: j for j in jobs}
+        for trial, step in steps.items():
+            out[seen[trial][0].name] = op.stopped_job(spec, *seen[trial], step)
+        return list(out.values())
 
     def _median_stop(
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]

@@ -121,6 +121,34 @@ TEMPLATE = {
             False,
             id="a-script-without-the-runner",
         ),
+        *(
+            pytest.param(
+                {
+                    "earlyStopping": {"type": typ},
+                    "runner": {},
+                    "template": TEMPLATE,
+                    "metricsCollector": {"kind": "StdOut"},
+                },
+                False,
+                False,
+                id=f"{typ}-judged-by-the-operator-on-stdout",
+            )
+            for typ in ("median", "successiveHalving", "hyperband")
+        ),
+        pytest.param(
+            {
+                "earlyStopping": {"type": "hyperband"},
+                "runner": {},
+                "template": TEMPLATE,
+                "metricsCollector": {"kind": "StdOut"},
+                "optimizer": {"type": "random"},
+                "searchSpace": [{"name": "x", "type": "float", "min": 0, "max": 1}],
+                "totalTrials": 2_001,
+            },
+            True,
+            False,
+            id="hyperband-by-the-operator-past-its-numbers",
+        ),
     ],
 )
 def test_early_stopping_that_cannot_stop_anything_is_said(
@@ -131,3 +159,17 @@ def test_early_stopping_that_cannot_stop_anything_is_said(
     s = spec(**overrides)
     assert bool(pruning_warnings(s)) == plan_warns
     assert bool(cluster_pruning_warnings(s)) == cluster_warns
+
+
+@pytest.mark.parametrize("typ", ["median", "successiveHalving", "hyperband", "medianStop"])
+def test_a_stdout_trial_is_told_nothing_the_operator_judges_it(typ: str) -> None:
+    from tuneop.api.session import SessionRef
+    from tuneop.core.jobs.pruning import early_stopping_env
+
+    s = spec(
+        earlyStopping={"type": typ},
+        runner={},
+        template=TEMPLATE,
+        metricsCollector={"kind": "StdOut"},
+    )
+    assert early_stopping_env(s, SessionRef("ns", "s")) == []

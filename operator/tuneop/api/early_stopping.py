@@ -20,7 +20,12 @@ of its pruners, with Optuna's own settings:
   average, once ``minTrialsRequired`` (3) trials succeeded
   (``tuneop.core.planning.medianstop``).
 
-A setting left out takes Optuna's default. The trials meet in an Optuna
+``median``, ``successiveHalving`` and ``hyperband`` are asked by the tuneop runner in
+the worker, or, for trials read by the StdOut, File or TensorFlowEvent collector, by
+the operator (or a local run) on each running trial's curve so far
+(``tuneop.core.planning.optuna_pruning``): Optuna's same pruner either way.
+
+A setting left out takes Optuna's default. A runner's trials meet in an Optuna
 journal storage: a file in the results folder for a local run, and on a
 cluster the Redis whose URL the Secret ``redisUrlSecret`` holds (the design,
 and what happens when Redis is down: docs/concepts.md, "Early stopping").
@@ -61,8 +66,9 @@ class EarlyStopping(ApiModel):
 
     type: Literal["median", "successiveHalving", "hyperband", "medianStop"] = Field(
         description="median: MedianPruner; successiveHalving: SuccessiveHalvingPruner (ASHA);"
-        " hyperband: HyperbandPruner; medianStop: Katib's medianstop, for trials read by"
-        " the StdOut, File or TensorFlowEvent collector."
+        " hyperband: HyperbandPruner (asked by the tuneop runner, or by the operator on the"
+        " running trials' output with the StdOut, File or TensorFlowEvent collector);"
+        " medianStop: Katib's medianstop, for trials read by those collectors."
     )
     warmup_steps: int | None = _steps("median: no trial is stopped before this step (0).")
     startup_trials: int | None = _steps("median: finished trials before any is stopped (5).")
@@ -90,7 +96,8 @@ class EarlyStopping(ApiModel):
     )
     redis_url_secret: SecretKey | None = Field(
         default=None,
-        description="On a cluster: the Secret key holding the Redis URL where trials meet.",
+        description="On a cluster: the Secret key holding the Redis URL where the tuneop"
+        " runner's trials meet (unused when the operator judges the trials).",
     )
 
     @model_validator(mode="after")

@@ -263,7 +263,7 @@ def local_loop(
         clock=clock,
         suggester=SessionStudies(),
         warm_start=warm_start,
-        running_logs=backend,  # Katib's median stop reads running trials' output
+        running_logs=backend,  # early stopping reads running trials' output
     )
     return LocalLoop(ref, spec, folder, claim.archived, prev, reconciler, backend, clock, tracker)
 

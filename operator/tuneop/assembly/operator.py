@@ -246,7 +246,7 @@ def operator_loop(
         clock=clock,
         suggester=suggester,
         warm_start=results.warm_start,
-        running_logs=jobs,  # Katib's median stop reads running trials' output
+        running_logs=jobs,  # early stopping reads running trials' output
         defer_launch_writes=True,  # each status write is an API request
     )
 

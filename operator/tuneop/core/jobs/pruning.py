@@ -10,6 +10,11 @@ With ``spec.earlyStopping`` every worker gets two variables, which the runner
   its password never sit in the Job); a local run sets it to the journal
   file in the session's results folder (``JOURNAL_FILE``).
 
+A session whose trials' metrics tuneop reads (``metricsCollector.kind`` StdOut, File,
+TensorFlowEvent), and Katib's ``medianStop``, is judged by the operator itself
+(``operator_prunes``: ``tuneop.core.planning.optuna_pruning``, ``.medianstop``): its
+workers are told nothing.
+
 The study's name holds the session, its object's uid and the spec's
 fingerprint: a session deleted and created again, or another spec under the
 same name, never judges its trials against another's.
@@ -28,9 +33,11 @@ from tuneop.core.fingerprint import spec_hash
 __all__ = [
     "ENV_EARLY_STOPPING",
     "ENV_PRUNING_STORAGE",
+    "HYPERBAND_MAX_NUMBER",
     "JOURNAL_FILE",
     "cluster_pruning_warnings",
     "early_stopping_env",
+    "operator_prunes",
     "pruning_warnings",
     "study_name",
 ]
@@ -38,16 +45,26 @@ __all__ = [
 ENV_EARLY_STOPPING = "TUNEOP_EARLY_STOPPING"
 ENV_PRUNING_STORAGE = "TUNEOP_PRUNING_STORAGE"
 JOURNAL_FILE = "pruning.journal"  # in a local session's results folder
+# The operator's hyperband judges trials numbered below this (tuneop.core.planning.optuna_pruning).
+HYPERBAND_MAX_NUMBER = 2_000
 
 
 def study_name(spec: SessionSpec, ref: SessionRef) -> str:
     return f"tuneop:{ref.key}:{ref.uid or '-'}:{spec_hash(spec)}"
 
 
+def operator_prunes(spec: SessionSpec) -> bool:
+    """Whether the operator (or a local run) judges the running trials, not the runner."""
+    es = spec.early_stopping
+    return es is not None and (
+        es.type == "medianStop" or spec.metrics_collector.kind != "TuneopResult"
+    )
+
+
 def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any]]:
     """The worker's early-stopping variables; none without ``spec.earlyStopping``."""
     es = spec.early_stopping
-    if es is None or es.type == "medianStop":  # the operator's own: the worker is not told
+    if es is None or operator_prunes(spec):  # the operator's own: the worker is not told
         return []
     config = {
         **pruner_settings(es),
@@ -67,7 +84,13 @@ def early_stopping_env(spec: SessionSpec, ref: SessionRef) -> list[dict[str, Any
 def pruning_warnings(spec: SessionSpec) -> list[str]:
     """Early stopping that cannot stop anything: trials that do not run the tuneop runner."""
     es = spec.early_stopping
-    if es is None or es.type == "medianStop" or spec.runner.objective:
+    hyperband = es is not None and es.type == "hyperband" and operator_prunes(spec)
+    if hyperband and (spec.total_trials or 0) > HYPERBAND_MAX_NUMBER:
+        return [
+            f"spec.earlyStopping: hyperband judges trials numbered below"
+            f" {HYPERBAND_MAX_NUMBER:,} only: later ones run unpruned"
+        ]
+    if es is None or operator_prunes(spec) or spec.runner.objective:
         return []
     if spec.runner.objective_command:
         return []
@@ -80,7 +103,7 @@ def pruning_warnings(spec: SessionSpec) -> list[str]:
 def cluster_pruning_warnings(spec: SessionSpec) -> list[str]:
     """On a cluster the trials meet only in the Redis of ``redisUrlSecret``."""
     es = spec.early_stopping
-    if es is None or es.redis_url_secret is not None or es.type == "medianStop":
+    if es is None or es.redis_url_secret is not None or operator_prunes(spec):
         return []
     return [
         "spec.earlyStopping.redisUrlSecret: not set, so on a cluster the trials have nowhere"
