@@ -80,7 +80,8 @@ class Cluster:
 
     def best_writes(self) -> Yielding:
         """The best ConfigMap's yielding writes (the operator's thread is not started here)."""
-        best = next(m for m in self.runtime.wired.reconciler.mirrors if isinstance(m, BestConfigMap))
+        mirrors = self.runtime.wired.reconciler.mirrors
+        best = next(m for m in mirrors if isinstance(m, BestConfigMap))
         assert best.yielding is not None
         return best.yielding
 
