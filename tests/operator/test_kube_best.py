@@ -52,9 +52,7 @@ class Time:
 def yielding_sink(api: FakeApi, t: Time) -> BestConfigMap:
     """The operator's best ConfigMap: 10 writes/s, a burst of 10, writes that yield."""
     limiter = TokenBucket(qps=10, burst=10, clock=t.clock, sleep=t.sleep)
-    return BestConfigMap(
-        Kube(send=api, limiter=limiter), yielding=Yielding(limiter, clock=t.clock)
-    )
+    return BestConfigMap(Kube(send=api, limiter=limiter), yielding=Yielding(limiter, clock=t.clock))
 
 
 def written_params(api: FakeApi) -> list[dict[str, int]]:
