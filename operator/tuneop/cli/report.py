@@ -38,15 +38,15 @@ import plotly.graph_objects as go
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from plotly.offline import get_plotlyjs
 
-from tuneop.cli.imports import without
 from tuneop.cli.text import clean
+from tuneop.core.imports import without
 from tuneop.core.results.records import Record
 from tuneop.core.results.study import StudyData, build_study
 from tuneop.core.results.summary import metric_value, pareto_records, summarize
 
 # optuna.importance imports scikit-learn for fANOVA, and optuna.visualization scipy for
 # its matplotlib contour plot, wherever they are installed: seconds of imports for an
-# evaluator and a plot the report does not use (cli.imports).
+# evaluator and a plot the report does not use (core.imports).
 # The module itself, not optuna's lazy attribute, so its imports happen inside the block.
 with without("sklearn", "scipy"):
     import optuna.visualization as vis

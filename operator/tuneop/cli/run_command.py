@@ -105,7 +105,7 @@ def _load_run_modules(spec: Any, with_redis: bool) -> None:
     ``--redis-url`` Optuna is imported without the Redis client (its Redis journal, which
     it imports eagerly when redis is installed, is of no use to such a run: 0.1 s)."""
     import tuneop.cli.run  # noqa: F401
-    from tuneop.cli.imports import without
+    from tuneop.core.imports import without
 
     if spec.optimizer.learns:
         with without() if with_redis else without("redis"):
