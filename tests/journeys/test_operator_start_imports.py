@@ -6,9 +6,9 @@ a crash-looping or rescheduled operator pays it on every start (issue 27). The u
 for it once it has built everything it runs on); Python's own import report
 (``PYTHONPROFILEIMPORTTIME``) shows what loaded by then. Optuna, plotting, the report, the
 data libraries and rich load only when a session or a command needs them, and the Redis
-client only with ``--redis-url``; nor does the report, the command line's results
-readers, kubernetes-validate (installed here by the dev extra; the client's
-``kubernetes.dynamic`` would import it, with jsonschema) or pydantic's plugin loader.
+client only with ``--redis-url``. Nor do the report's modules, the jsonschema of
+kubernetes-validate (installed here by the dev extra; the client's ``kubernetes.dynamic``
+would import it) or pydantic's plugin loader (the models are built without its search).
 bench/operator_start_bench.py times the start itself.
 """
 
