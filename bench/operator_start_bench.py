@@ -41,8 +41,10 @@ from bench.common import header, save
 __all__ = ["busy_loops", "import_shares", "main", "measure_start"]
 
 ROOT = Path(__file__).resolve().parents[1]
-# What ``tuneop operator`` imports before its first API request (command.py's path).
-OPERATOR_IMPORTS = "import tuneop.main, tuneop.controller.command, tuneop.controller.handlers"
+# What ``tuneop operator`` imports before its first API request, in its order.
+OPERATOR_IMPORTS = (
+    "import tuneop.main; from tuneop.controller.command import load_operator; load_operator()"
+)
 NAMED = ("kopf", "kubernetes", "aiohttp", "pydantic", "tuneop", "yaml", "jsonschema", "urllib3")
 # Installed here by the dev extra only (tests check manifests with it): ``kubernetes.dynamic``
 # imports it, and jsonschema with it, when present; the operator's image has neither.

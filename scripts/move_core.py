@@ -120,7 +120,16 @@ TABLE = {
 }
 
 # Shared by several rooms and imported by none of them in return: these stay on top.
-STAYS = ("boundedyaml", "clock", "election", "extras", "fingerprint", "ranges", "untrusted")
+STAYS = (
+    "boundedyaml",
+    "clock",
+    "election",
+    "extras",
+    "fingerprint",
+    "imports",
+    "ranges",
+    "untrusted",
+)
 
 _NAME = r"[A-Za-z_]\w*"
 # ``tuneop.core.x`` or ``core.x`` (not ``np.core.x``, not ``_core.x``).

@@ -23,12 +23,15 @@ from kopf._cogs.structs.references import Resource  # kopf's own type, to query 
 from operator_fakes import FakeApi, fake_kube, http_error
 
 from builders import session_doc
+from tuneop.adapters.kube.best import BestConfigMap
+from tuneop.adapters.kube.yielding import Yielding
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.assembly.operator import OperatorLoop
 from tuneop.assembly.stores import FolderStore
 from tuneop.controller import handlers, scheduling
 from tuneop.controller.metrics import SESSIONS
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
+from tuneop.core.clock import SYSTEM_CLOCK, Clock, FrozenClock
 from tuneop.core.planning.planner import Plan
 
 LOG = logging.getLogger("test")
@@ -53,12 +56,34 @@ def manifest(name: str = "demo", **spec: Any) -> dict[str, Any]:
 class Cluster:
     """A fake API server with one operator runtime over it."""
 
-    def __init__(self, results_dir: Path | None = None) -> None:
-        self.api = FakeApi()
+    def __init__(
+        self,
+        results_dir: Path | None = None,
+        api: FakeApi | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.api = api or FakeApi()
         self.runtime = build_runtime(
-            OperatorConfig(results_dir=results_dir), kube=fake_kube(self.api)
+            OperatorConfig(results_dir=results_dir), kube=fake_kube(self.api), clock=clock
         )
         self.memo = kopf.Memo(runtime=self.runtime)
+
+    def restarted(self, clock: Clock) -> Cluster:
+        """A new operator process over the same API server; it sees every session first
+        (kopf's listing feeds the index hooks before any handler runs)."""
+        new = Cluster(api=self.api, clock=clock)
+        for _, name in list(self.api.sessions):
+            handlers.session_seen(body=new.body(name), memo=new.memo)
+        for _, name in list(self.api.jobs):
+            handlers.job_seen(body=copy.deepcopy(self.api.jobs["ns", name]), memo=new.memo)
+        return new
+
+    def best_writes(self) -> Yielding:
+        """The best ConfigMap's yielding writes (the operator's thread is not started here)."""
+        mirrors = self.runtime.wired.reconciler.mirrors
+        best = next(m for m in mirrors if isinstance(m, BestConfigMap))
+        assert best.yielding is not None
+        return best.yielding
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
         return self.api.add_session(doc)
@@ -109,6 +134,55 @@ def test_a_session_runs_to_succeeded_on_job_events() -> None:
     reasons = [e["reason"] for e in c.api.events]
     assert "NewBest" in reasons and reasons[-1] == "Succeeded"
     assert SESSIONS.labels(phase="Succeeded")._value.get() >= 1
+
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def writes(api: FakeApi, since: int) -> list[str]:
+    """The writes the API server got from the ``since``-th request on: method, resource."""
+    out = []
+    for r in api.requests[since:]:
+        if r.method in WRITES:
+            parts = r.path.split("/")
+            resource = parts[parts.index("namespaces") + 2]
+            out.append(f"{r.method} {resource}" + ("/status" if parts[-1] == "status" else ""))
+    return out
+
+
+def test_after_a_restart_the_next_job_is_created_before_the_best_configmap() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=1))
+    c.reconcile()
+    c.api.finish("ns", "demo-0")  # while no operator runs
+    clock = FrozenClock()
+    new = c.restarted(clock)
+    since = len(c.api.requests)
+    new.reconcile()
+    assert writes(c.api, since) == ["PATCH tuningsessions/status", "DELETE jobs", "POST jobs"]
+    assert new.best_writes().pending() == ["ns/demo"]
+    clock.advance(1.0)
+    assert new.best_writes().run_due() == 1
+    assert writes(c.api, since)[3:] == ["POST configmaps"]
+    assert json.loads(c.api.configmaps["ns", "demo-best"]["data"]["params.json"]) == {"x": 0}
+
+
+def test_after_a_restart_a_session_whose_jobs_still_run_gets_no_write() -> None:
+    c = Cluster()
+    c.apply(manifest(maxParallel=2))
+    c.reconcile()
+    c.api.finish("ns", "demo-0")
+    c.job_event("demo-0")  # harvested, a best; the next Job's status write left to the next
+    c.reconcile()  # ... which writes it
+    c.runtime.close()  # stopped: its best ConfigMap written
+    assert ("ns", "demo-best") in c.api.configmaps
+    clock = FrozenClock()
+    new = c.restarted(clock)
+    since = len(c.api.requests)
+    new.reconcile()
+    clock.advance(60.0)
+    new.best_writes().run_due()
+    assert writes(c.api, since) == []  # no status, no Event, no ConfigMap
 
 
 def test_results_go_to_the_results_dir_when_set(tmp_path: Path) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
+import pytest
 from operator_fakes import FakeApi, fake_kube, http_error
 
 from tuneop.adapters.kube.best import BestConfigMap, best_name
+from tuneop.adapters.kube.ratelimit import TokenBucket
+from tuneop.adapters.kube.transport import Kube
+from tuneop.adapters.kube.yielding import Yielding
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import parse_spec
 from tuneop.api.status import SessionStatus, TrialRef
@@ -22,10 +27,40 @@ SPEC = parse_spec(
 )
 
 
-def status(trial: int, value: float) -> SessionStatus:
+def status(trial: int, value: float, phase: str = "Running") -> SessionStatus:
     return SessionStatus(
-        best=TrialRef(trial=trial, value=value, job_index=trial, params={"x": trial})
+        phase=phase,
+        best=TrialRef(trial=trial, value=value, job_index=trial, params={"x": trial}),
     )
+
+
+@dataclass
+class Time:
+    """The monotonic clock of the limiter and the yielding writes; a sleep moves it."""
+
+    now: float = 100.0
+    slept: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def yielding_sink(api: FakeApi, t: Time) -> BestConfigMap:
+    """The operator's best ConfigMap: 10 writes/s, a burst of 10, writes that yield."""
+    limiter = TokenBucket(qps=10, burst=10, clock=t.clock, sleep=t.sleep)
+    return BestConfigMap(Kube(send=api, limiter=limiter), yielding=Yielding(limiter, clock=t.clock))
+
+
+def written_params(api: FakeApi) -> list[dict[str, int]]:
+    """The params of each ConfigMap created (one create per name)."""
+    return [
+        json.loads(api.configmaps["ns", name]["data"]["params.json"])
+        for name in api.names("create_namespaced_config_map")
+    ]
 
 
 def test_the_configmap_is_created_owned_by_the_session() -> None:
@@ -93,3 +128,57 @@ def test_long_session_names_give_valid_configmap_names() -> None:
     name = best_name("a" * 253)
     assert len(name) <= 253 and name.endswith("-best")
     assert best_name("a" * 253) != best_name("a" * 252 + "b")
+
+
+def test_a_running_sessions_best_waits_for_the_reconciles_writes_then_is_written() -> None:
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    sink.record_status(REF, SPEC, status(2, 9.5))
+    assert sink.yielding is not None and sink.yielding.run_due() == 0  # not settled
+    assert api.calls == []
+    t.now += 1.0
+    for _ in range(10):  # the reconciles' writes took the whole budget meanwhile
+        sink.kube.limiter.reserve()
+    assert sink.yielding.run_due() == 1
+    assert t.slept and sum(t.slept) == pytest.approx(0.5)  # until half the burst is back
+    assert written_params(api) == [{"x": 2}]
+
+
+@pytest.mark.parametrize(
+    ("bests", "written"),
+    [
+        ([(2, 9.5), (3, 10.0), (4, 11.0)], [{"x": 4}]),  # coalesced: the last one
+        ([(2, 9.5), (2, 9.5)], [{"x": 2}]),
+    ],
+)
+def test_bests_pending_together_are_written_once(
+    bests: list[tuple[int, float]], written: list[dict[str, int]]
+) -> None:
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    for trial, value in bests:
+        sink.record_status(REF, SPEC, status(trial, value))
+    t.now += 1.0
+    assert sink.yielding is not None and sink.yielding.run_due() == 1
+    assert written_params(api) == written
+    assert api.names("replace_namespaced_config_map") == []
+
+
+def test_a_finished_sessions_best_is_written_at_once_and_replaces_the_pending_one() -> None:
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    sink.record_status(REF, SPEC, status(2, 9.5))
+    sink.record_status(REF, SPEC, status(3, 10.0, phase="Succeeded"))
+    assert written_params(api) == [{"x": 3}]
+    assert sink.yielding is not None and sink.yielding.pending() == []
+
+
+def test_what_is_pending_at_shutdown_is_written_and_a_deleted_session_is_not() -> None:
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    sink.record_status(REF, SPEC, status(2, 9.5))
+    other = SessionRef(namespace="ns", name="gone", uid="uid-2")
+    sink.record_status(other, SPEC, status(1, 1.0))
+    sink.forget(other.key)
+    sink.close()
+    assert api.names("create_namespaced_config_map") == ["demo-best"]

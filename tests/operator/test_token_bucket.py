@@ -51,3 +51,34 @@ def test_bad_settings_are_refused() -> None:
         TokenBucket(qps=0)
     with pytest.raises(ValueError):
         TokenBucket(burst=0)
+
+
+@dataclass
+class MovingTime(FakeTime):
+    """A clock a sleep moves: what ``wait_idle`` sees while it waits."""
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("taken", "wanted", "limit", "waited"),
+    [
+        (0, 5, 10.0, 0.0),  # a full bucket is idle at once
+        (10, 5, 10.0, 0.5),  # 10 taken of 10, 5 wanted back at 10/s
+        (12, 5, 10.0, 0.7),  # two queued past the bucket: their tokens refill first
+        (12, 5, 0.3, 0.3),  # never longer than the limit
+        (3, 50, 10.0, 0.3),  # at most the burst is waited for
+    ],
+)
+def test_waiting_for_an_idle_bucket_waits_for_the_writes_queued_before(
+    taken: int, wanted: float, limit: float, waited: float
+) -> None:
+    t = MovingTime()
+    b = TokenBucket(qps=10, burst=10, clock=t.clock, sleep=t.sleep)
+    for _ in range(taken):
+        b.reserve()
+    level = b.level()
+    assert b.wait_idle(wanted, limit) == pytest.approx(waited)
+    assert b.level() == pytest.approx(min(10.0, level + 10 * waited))  # it took nothing

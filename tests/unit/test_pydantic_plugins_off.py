@@ -9,7 +9,7 @@ import sys
 
 SCRIPT = """
 import sys
-from tuneop.cli.imports import no_pydantic_plugins
+from tuneop.core.imports import no_pydantic_plugins
 import pydantic
 
 with no_pydantic_plugins():
@@ -63,7 +63,7 @@ def test_a_users_own_setting_is_left_alone() -> None:
 def test_a_name_the_stand_in_lacks_comes_from_the_real_loader() -> None:
     script = (
         "import sys\n"
-        "from tuneop.cli.imports import no_pydantic_plugins\n"
+        "from tuneop.core.imports import no_pydantic_plugins\n"
         "with no_pydantic_plugins():\n"
         "    stand_in = sys.modules['pydantic.plugin._loader']\n"
         "    group = stand_in.PYDANTIC_ENTRY_POINT_GROUP\n"

@@ -33,6 +33,7 @@ from tuneop.adapters.kube.pod_cache import PodCache
 from tuneop.adapters.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from tuneop.adapters.kube.status import KubeStatus
 from tuneop.adapters.kube.transport import Kube
+from tuneop.adapters.kube.yielding import Yielding
 from tuneop.adapters.memory import MemoryHistory
 from tuneop.adapters.results_folder.folder import DirectoryResults
 from tuneop.api.session import SessionRef
@@ -147,6 +148,8 @@ class OperatorLoop:
     # Drop what the adapters remember about a session once it is deleted.
     forgetters: Sequence[Callable[[str], None]] = ()
     closers: Sequence[Callable[[], None]] = ()
+    # Background work to start once kopf is up (the best ConfigMap's yielding writes).
+    starters: Sequence[Callable[[], None]] = ()
     # The kubernetes client's settings, for kopf's own login (None in unit tests).
     client_configuration: Any = None
     # Whether the API server serves TuningSessions and Jobs (discovery), checked at startup.
@@ -227,7 +230,9 @@ def operator_loop(
     jobs = KubeJobs(kube, cache=job_cache, pods=pod_cache, clock=clock.now)
     statuses = KubeStatus(kube, clock=clock.now)
     events = KubeEvents(kube, clock=clock.now)
-    best = BestConfigMap(kube)
+    # The ConfigMap copies the status: its writes wait for the reconciles' (a restart's
+    # recovery is bounded by the write budget, and each copy made first delays a Job).
+    best = BestConfigMap(kube, yielding=Yielding(kube.limiter, clock=clock.monotonic))
     results = _results(config, clock, on_redis_health)
     suggester = SessionStudies(
         max_sessions=STUDIES_KEPT, idle_seconds=STUDY_IDLE_SECONDS, monotonic=clock.monotonic
@@ -266,7 +271,8 @@ def operator_loop(
         job_cache=job_cache,
         pod_cache=pod_cache,
         forgetters=[*forgetters, *results.forgetters],
-        closers=[kube.close, *results.closers],
+        starters=[best.start],
+        closers=[best.close, kube.close, *results.closers],
         client_configuration=kube.configuration,
         ready=lambda: all(serves(kube, *resource) for resource in SERVED),
     )

@@ -97,7 +97,7 @@ def load_session(
     path: str | None, jobs_file: str | None = None, namespace: str = "default"
 ) -> Session:
     """Read a TuningSession manifest (or build one from a JSONL job plan)."""
-    from tuneop.cli.imports import no_pydantic_plugins
+    from tuneop.core.imports import no_pydantic_plugins
 
     with no_pydantic_plugins():  # the API's models are built by these imports
         from tuneop.api.session import parse_manifest

@@ -48,8 +48,8 @@ REDIS_PREFIX_HELP = "prefix of the Redis keys (default: tuneop)"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from tuneop.cli.imports import no_pydantic_plugins
     from tuneop.cli.plaintable import plain_stdout
+    from tuneop.core.imports import no_pydantic_plugins
 
     with no_pydantic_plugins():  # the API's models are built by this import
         from tuneop.cli.plan import data_text, dry_run, plain_table_text, render

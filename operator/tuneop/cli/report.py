@@ -38,15 +38,15 @@ import plotly.graph_objects as go
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from plotly.offline import get_plotlyjs
 
-from tuneop.cli.imports import without
 from tuneop.cli.text import clean
+from tuneop.core.imports import without
 from tuneop.core.results.records import Record
 from tuneop.core.results.study import StudyData, build_study
 from tuneop.core.results.summary import metric_value, pareto_records, summarize
 
 # optuna.importance imports scikit-learn for fANOVA, optuna.visualization scipy and
 # matplotlib's pyplot for its matplotlib plots, wherever installed (mlflow brings
-# matplotlib): seconds of imports for what the report never uses (cli.imports).
+# matplotlib): seconds of imports for what the report never uses (core.imports).
 # The module itself, not optuna's lazy attribute, so its imports happen inside the block.
 with without("sklearn", "scipy", "matplotlib", "mpl_toolkits"):
     import optuna.visualization as vis

@@ -137,7 +137,7 @@ def _load_run_modules(spec: Any, with_redis: bool) -> None:
     it imports eagerly when redis is installed, is of no use to such a run: 0.1 s). rich's
     console is imported without attrs, which its pretty-printer imports when installed
     (jsonschema brings it) for objects tuneop never prints: 15-30 ms."""
-    from tuneop.cli.imports import without
+    from tuneop.core.imports import without
 
     with without("attr"):
         import tuneop.cli.run  # noqa: F401

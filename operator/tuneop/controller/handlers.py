@@ -163,6 +163,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         config: OperatorConfig = memo.config
         memo.runtime = await asyncio.to_thread(build_runtime, config)
         await wait_until_served(memo.runtime, config.startup_timeout)
+        memo.runtime.start()
 
 
 async def wait_until_served(rt: Runtime, timeout: float) -> None:

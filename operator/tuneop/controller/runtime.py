@@ -63,6 +63,11 @@ class Runtime:
         self.schedule.forget(key)
         self.phases.forget(key)
 
+    def start(self) -> None:
+        """Start the wiring's background work (kopf's startup, once the runtime is built)."""
+        for start in self.wired.starters:
+            start()
+
     def close(self) -> None:
         for close in self.wired.closers:
             close()

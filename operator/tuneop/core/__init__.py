@@ -8,7 +8,7 @@ to a plan) and ``conversions`` (Katib Experiments, JSONL plans), then ``suggest`
 ``jobs`` (what was observed of worker Jobs, their manifest and pod) and ``wire`` (what
 a worker reports and how it is read). The modules at this level are the ones they
 share: ``clock``, ``untrusted``, ``ranges``, ``fingerprint``, ``boundedyaml``,
-``extras``. Nothing here talks to Kubernetes, Redis, the clock or the filesystem;
+``extras``, ``imports``. Nothing here talks to Kubernetes, Redis, the clock or the filesystem;
 callers pass those facts in.
 """
 

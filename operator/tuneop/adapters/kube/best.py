@@ -16,6 +16,13 @@ already current. Create on 404, otherwise replace (at the read
 resourceVersion). A failure is logged and counted, never raised: the status
 is already written, and the next change of best (or the next restart) writes
 again.
+
+In the operator the writes *yield* (``yielding.Yielding``): a running session's new
+best is written after its reconcile's own writes and everyone else's queued ones,
+coalesced per session, so the mirror never delays a Job (a restart over 50 sessions
+made 50 ConfigMap creates before the last sessions' next Jobs). A finished session's
+best is written at once: it is the result, and whoever waits for the session's end
+reads it next.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 
 from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.transport import Kube
+from tuneop.adapters.kube.yielding import Yielding
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, TrialRef
@@ -94,6 +102,8 @@ class ForeignConfigMap(Exception):
 @dataclass
 class BestConfigMap:
     kube: Kube
+    # None: every write is made at once, in the reconcile's thread.
+    yielding: Yielding | None = None
     _written: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,6 +116,17 @@ class BestConfigMap:
             return
         data = best_data(ref, spec, status.best)
         stamp = ref.uid + json.dumps(data, sort_keys=True)
+        with self._lock:
+            current = self._written.get(ref.key) == stamp
+        if self.yielding is not None:
+            if not current and not status.terminal:
+                self.yielding.submit(ref.key, lambda: self._write(ref, data, stamp))
+                return
+            self.yielding.discard(ref.key)  # written, or written now: nothing left to copy
+        if not current:
+            self._write(ref, data, stamp)
+
+    def _write(self, ref: SessionRef, data: dict[str, str], stamp: str) -> None:
         with self._lock:
             if self._written.get(ref.key) == stamp:
                 return
@@ -141,5 +162,17 @@ class BestConfigMap:
         self.kube.request("write_best", "PUT", path, body, query=strict)
 
     def forget(self, key: str) -> None:
+        if self.yielding is not None:
+            self.yielding.discard(key)
         with self._lock:
             self._written.pop(key, None)
+
+    def start(self) -> None:
+        """Write the yielding writes in the background from now on."""
+        if self.yielding is not None:
+            self.yielding.start()
+
+    def close(self) -> None:
+        """Write what is still pending (the process is stopping)."""
+        if self.yielding is not None:
+            self.yielding.close()

@@ -9,6 +9,11 @@ TLS settings and credentials (a token an exec plugin refreshes included), and
 hands the body back unread: ``Kube.request`` reads it bounded, decodes it and
 maps errors (``tuneop.adapters.kube.transport``). The generated API classes and
 their models are not used: they read every answer whole and slowly.
+
+The client is imported without ``kubernetes_validate``: ``kubernetes.dynamic`` (which
+``import kubernetes`` always loads, and tuneop never uses) imports it, and jsonschema
+with it, whenever it is installed, as tuneop's development environment has it. An
+operator started there would pay for it at every start, the image never does.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-
 from tuneop.adapters.kube.ratelimit import TokenBucket
 from tuneop.adapters.kube.transport import Answer, Kube, Request
+from tuneop.core.imports import without
+
+with without("kubernetes_validate"):
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
 
 __all__ = [
     "CONNECTION_POOL_SIZE",

@@ -13,6 +13,10 @@ none is left. Waiters reserve tokens in arrival order: the balance may go
 negative, and each caller sleeps until its own token has been refilled, so a
 burst is smoothed into a steady ``qps`` instead of a thundering retry loop.
 The clock and the sleep are injected so tests assert exact waits.
+
+``wait_idle`` is for writes that may wait (a mirror's): it takes no token, it only
+waits until the bucket has refilled to a given level, that is until the writes
+queued before have gone and some budget is left for the next ones.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ __all__ = ["DEFAULT_BURST", "DEFAULT_QPS", "TokenBucket"]
 
 DEFAULT_QPS = 20.0
 DEFAULT_BURST = 40
+# The shortest sleep of ``wait_idle`` between two looks at the bucket.
+MIN_POLL_SECONDS = 0.05
+# Less time than this left to wait is none (a clock's rounding must not loop forever).
+MIN_SLEEP_SECONDS = 0.001
 
 
 @dataclass
@@ -64,3 +72,21 @@ class TokenBucket:
             # Sleep outside the lock: other callers can reserve their later slots meanwhile.
             self.sleep(wait)
         return wait
+
+    def level(self) -> float:
+        """The tokens in the bucket now (negative while callers wait for theirs)."""
+        with self._lock:
+            return min(float(self.burst), self._tokens + (self.clock() - self._stamp) * self.qps)
+
+    def wait_idle(self, tokens: float, limit: float) -> float:
+        """Wait until the bucket holds ``tokens`` (at most ``burst``), at most ``limit``
+        seconds; take nothing; return the seconds waited."""
+        start = self.clock()
+        need = min(float(tokens), float(self.burst))
+        while True:
+            have = self.level()
+            left = limit - (self.clock() - start)
+            if have >= need - 1e-9 or left < MIN_SLEEP_SECONDS:
+                return self.clock() - start
+            # Other writers may take what refills meanwhile: look again after the wait.
+            self.sleep(min(left, max((need - have) / self.qps, MIN_POLL_SECONDS)))

@@ -18,6 +18,8 @@ the search switched off, pydantic's plugin loader imports ``importlib.metadata``
 ``zipfile``, ``email``, ``csv``...: 20-40 ms, a tenth of ``tuneop plan``) only to read
 the switch: for the length of the block a stand-in loader answers "no plugins" in its
 place, and the real one is imported as usual by the first model built after it.
+The command line builds the API's models so, and so does ``tuneop operator``, whose
+start-up every restart pays before its first request.
 """
 
 from __future__ import annotations
