@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -215,7 +214,7 @@ class Reconciler:
         if self.running_logs is None or not due:
             return jobs
         self._waiting.add(ref.key)  # a running trial is judged again at its next values
-        if time.monotonic() < self._judge_at.get(ref.key, 0.0):
+        if self.clock.monotonic() < self._judge_at.get(ref.key, 0.0):
             return jobs
         seen: dict[int, tuple[ObservedJob, Curve]] = {}
         for job in due[:MAX_JUDGED]:  # the rest at the next read
@@ -227,9 +226,9 @@ class Reconciler:
             seen[job.trials[0]] = (job, op.running_curve(spec, text or ""))
         running = [op.Seen(trial, curve) for trial, (_, curve) in seen.items()]
         op.load_optuna()  # once per process: not a judgement's cost
-        began = time.monotonic()
+        began = self.clock.monotonic()
         steps = op.prune_steps(spec, study_name(spec, ref), self.store.history(ref), running)
-        self._judge_at[ref.key] = began + (time.monotonic() - began) / self.judge_share
+        self._judge_at[ref.key] = began + (self.clock.monotonic() - began) / self.judge_share
         out = {j.name: j for j in jobs}
         for trial, step in steps.items():
             out[seen[trial][0].name] = op.stopped_job(spec, *seen[trial], step)
