@@ -229,10 +229,19 @@ class Reconciler:
             return own
         return [*self.warm_start.prior(ref, spec), *own]
 
-    def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+    def reconcile(
+        self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False, quiet: bool = False
+    ) -> Plan:
         """Commit rounds until the plan has nothing more to do at once; what they did, as
-        one plan (``Plan.then``: every Job created, result and event, the last status)."""
-        result = self.commit_round(ref, spec, cancelled)
+        one plan (``Plan.then``: every Job created, result and event, the last status).
+
+        ``quiet``: asked by a Job's finishing, so a first round with nothing to record
+        (``_launch_only``) defers its write like the later rounds. That Job was harvested,
+        and its harvest written, by a reconcile that saw it finished before its event came
+        (Jobs finishing together); what is left to say, the clock's seconds, waits for the
+        next write. The session timer's reconciles are never quiet: they write what is due.
+        """
+        result = self.commit_round(ref, spec, cancelled, quiet and self.defer_launch_writes)
         for _ in range(MAX_ROUNDS - 1):
             if not result.again:
                 return result

@@ -67,3 +67,29 @@ def test_the_next_write_carries_the_jobs_a_deferred_round_launched() -> None:
     reconciler.reconcile(world.ref, SPEC)  # nothing new: a first round writes what is due
     assert world.status.next_job == 7
     assert world.status.trials.running == 6
+
+
+@pytest.mark.parametrize(
+    ("quiet", "writes"),
+    [
+        pytest.param(True, 0, id="asked-by-a-finished-job-already-harvested-writes-nothing"),
+        pytest.param(False, 1, id="asked-by-the-timer-writes-what-is-due"),
+    ],
+)
+def test_a_reconcile_finding_its_finished_job_harvested_writes_only_when_not_quiet(
+    quiet: bool, writes: int
+) -> None:
+    """Two Jobs finish together: the first one's reconcile harvests both (written); the
+    second one's event then finds nothing left, and a quiet reconcile leaves its seconds
+    to the next write. The session ends the same either way."""
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=True)
+    reconciler.reconcile(world.ref, SPEC)
+    for j in world.jobs.active()[:2]:
+        world.jobs.finish(j.name, worker_log(SPEC, j))
+    reconciler.reconcile(world.ref, SPEC, quiet=True)  # harvests both: written
+    harvested, before = world.status.trials.succeeded, world.statuses.writes
+    world.clock.advance(1.0)
+    reconciler.reconcile(world.ref, SPEC, quiet=quiet)
+    assert harvested == 2
+    assert world.statuses.writes - before == writes
