@@ -17,7 +17,8 @@ never duplicates a Job.
 ``HARVEST_BATCH`` finished Jobs (the planner folds no more), persists their
 results, writes the status, deletes the Jobs; while the plan says ``again``
 (it harvested or deleted something) the next round follows at once, up to
-``MAX_ROUNDS``. So an operator started on a backlog commits its first batch
+``MAX_ROUNDS`` (with ``batch_harvests``, the operator's, a later round reads logs only
+of a backlog: Jobs that finished while the reconcile ran wait for their own events). So an operator started on a backlog commits its first batch
 within a few log reads, and one killed every few seconds still moves the
 session on; a Job is launched only into a slot whose Job is gone
 (``core.planning.ledger.slot_holders``), so however often a round dies
@@ -144,6 +145,11 @@ class Reconciler:
     # A round after the first that only launched Jobs leaves its status to the next write
     # (``_launch_only``): the operator's, where each write is an API request.
     defer_launch_writes: bool = False
+    # A round after the first harvests only a backlog (the round before read a full
+    # ``HARVEST_BATCH``): a Job that finished while this reconcile ran has its own event,
+    # whose reconcile the scheduler's harvest window batches with the Jobs finishing after
+    # it. The operator's: each harvest costs a status write and a delete.
+    batch_harvests: bool = False
     # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
     # at a time per session, so each session's set has one writer.
     _kept: dict[str, set[str]] = field(default_factory=dict)
@@ -151,6 +157,8 @@ class Reconciler:
     _waiting: set[str] = field(default_factory=set)
     # Per session, the end of each Job's log read in this reconcile, for the mirrors.
     _excerpts: dict[str, dict[int, str]] = field(default_factory=dict)
+    # Sessions whose last observe left finished Jobs unread past HARVEST_BATCH.
+    _backlog: set[str] = field(default_factory=set)
 
     def observe(
         self,
@@ -166,8 +174,10 @@ class Reconciler:
         self.jobs.use_trial_resource(ref, spec.trial_resource)
         jobs = self.jobs.list_jobs(ref)
         read: dict[int, ObservedJob] = {}
+        self._backlog.discard(ref.key)
         for job in needs_harvest(status, jobs) if harvest else ():
             if len(read) >= HARVEST_BATCH:
+                self._backlog.add(ref.key)
                 break  # the next round reads on: this one's write comes first
             try:
                 logs = self.jobs.read_logs(ref, job)
@@ -245,7 +255,8 @@ class Reconciler:
         for _ in range(MAX_ROUNDS - 1):
             if not result.again:
                 return result
-            later = self.commit_round(ref, spec, cancelled, self.defer_launch_writes)
+            harvest = not self.batch_harvests or ref.key in self._backlog
+            later = self.commit_round(ref, spec, cancelled, self.defer_launch_writes, harvest)
             result = result.then(later)
         if not result.again:
             return result
@@ -253,14 +264,19 @@ class Reconciler:
         return replace(result, requeue_after=0.0)
 
     def commit_round(
-        self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False, defer: bool = False
+        self,
+        ref: SessionRef,
+        spec: SessionSpec,
+        cancelled: bool = False,
+        defer: bool = False,
+        harvest: bool = True,
     ) -> Plan:
         """One round: observe, plan (a bounded batch), act, ending in one status write (with
-        ``defer``, none if the round only launched Jobs: ``_launch_only``)."""
+        ``defer``, none if the round only launched Jobs: ``_launch_only``); without
+        ``harvest`` it reads no log (finished Jobs wait, holding their slots)."""
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
         # has no TrialsStarted for them: carry those events over to the write that succeeds.
         started: list[Event] = []
-        harvest = True
         for _ in range(MAX_CONFLICT_RETRIES):
             status, version = self.statuses.read(ref)
             jobs = self.observe(ref, spec, status, harvest)
