@@ -17,10 +17,10 @@ never duplicates a Job.
 ``HARVEST_BATCH`` finished Jobs (the planner folds no more), persists their
 results, writes the status, deletes the Jobs; while the plan says ``again``
 (it harvested or deleted something) the next round follows at once, up to
-``MAX_ROUNDS`` (with ``batch_harvests``, the operator's, a later round reads logs only
-of a backlog: Jobs that finished while the reconcile ran wait for their own events). So an operator started on a backlog commits its first batch
-within a few log reads, and one killed every few seconds still moves the
-session on; a Job is launched only into a slot whose Job is gone
+``MAX_ROUNDS`` (with ``batch_harvests``, the operator's, a later round reads logs
+only of a backlog: Jobs that finished while the reconcile ran wait for their own
+events). So an operator started on a backlog commits its first batch within a few
+log reads, and one killed every few seconds still moves the session on; a Job is launched only into a slot whose Job is gone
 (``core.planning.ledger.slot_holders``), so however often a round dies
 before its write, the Jobs of a session stay bounded by ``maxParallel``.
 
