@@ -20,9 +20,10 @@ results, writes the status, deletes the Jobs; while the plan says ``again``
 ``MAX_ROUNDS`` (with ``batch_harvests``, the operator's, a later round reads logs
 only of a backlog: Jobs that finished while the reconcile ran wait for their own
 events). So an operator started on a backlog commits its first batch within a few
-log reads, and one killed every few seconds still moves the session on; a Job is launched only into a slot whose Job is gone
-(``core.planning.ledger.slot_holders``), so however often a round dies
-before its write, the Jobs of a session stay bounded by ``maxParallel``.
+log reads, and one killed every few seconds still moves the session on; a Job is
+launched only into a slot whose Job is gone (``core.planning.ledger.slot_holders``),
+so however often a round dies before its write, the Jobs of a session stay bounded
+by ``maxParallel``.
 
 With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation also
 reads the beginning of each running trial's output (``RunningLogs``, bounded, at
