@@ -221,8 +221,8 @@ class Scheduler:
         (``quiet``).
         """
         key = SessionRef(namespace=namespace, name=name).key
-        quiet = 0.0 if key in self._running else self.quiet_for(key)
-        wait = self.harvest_window - quiet
+        since = 0.0 if key in self._running else self.quiet_for(key)
+        wait = self.harvest_window - since
         pending = self._batched.get(key)
         if pending is None and wait <= 0:
             return await self.reconcile_named(namespace, name, logger, quiet=True)
