@@ -17,21 +17,19 @@ never duplicates a Job.
 ``HARVEST_BATCH`` finished Jobs (the planner folds no more), persists their
 results, writes the status, deletes the Jobs; while the plan says ``again``
 (it harvested or deleted something) the next round follows at once, up to
-``MAX_ROUNDS``. So an operator started on a backlog commits its first batch
-within a few log reads, and one killed every few seconds still moves the
-session on; a Job is launched only into a slot whose Job is gone
-(``core.planning.ledger.slot_holders``), so however often a round dies
-before its write, the Jobs of a session stay bounded by ``maxParallel``.
+``MAX_ROUNDS`` (with ``batch_harvests``, the operator's, a later round reads logs
+only of a backlog: Jobs that finished while the reconcile ran wait for their own
+events). So an operator started on a backlog commits its first batch within a few
+log reads, and one killed every few seconds still moves the session on; a Job is
+launched only into a slot whose Job is gone (``core.planning.ledger.slot_holders``),
+so however often a round dies before its write, the Jobs of a session stay bounded
+by ``maxParallel``.
 
-With ``earlyStopping.type: medianStop`` (Katib's median stop) the observation also
-reads the beginning of each running trial's output (``RunningLogs``, bounded, at
-most ``MAX_JUDGED`` Jobs a reconcile) until the trial is judged
-(``tuneop.core.planning.medianstop``); a trial it stops is observed finished and
-Pruned, so the plan records it and deletes its Job. With ``median``,
-``successiveHalving`` or ``hyperband`` and such a collector, each running trial's
-output is read again every ``JUDGE_EVERY_SECONDS`` while it runs (``FOLLOW_BYTES``)
-and Optuna's pruner judges its curve (``tuneop.core.planning.optuna_pruning``), the
-judgements of a session taking at most ``JUDGE_SHARE`` of the time.
+With early stopping judged by the operator (Katib's ``medianStop``, or Optuna's pruners
+for trials whose metrics are read from their output) the observation also reads running
+trials' output, and a trial the rule stops is observed finished and Pruned, so the plan
+records it and deletes its Job (``tuneop.judging``); a session with a trial waiting to be
+judged is looked at again every ``JUDGE_EVERY_SECONDS``.
 
 With a ``TrialTracker`` (MLflow) each new Job is handed to it before it is
 created, so its trials' runs exist and their ids are in the Job's environment
@@ -50,15 +48,6 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
 from tuneop.core.jobs.observed import Observed, ObservedJob
-from tuneop.core.jobs.pruning import study_name
-from tuneop.core.planning import optuna_pruning as op
-from tuneop.core.planning.medianstop import (
-    FIRST_BYTES,
-    Verdict,
-    judged_job,
-    needs_judging,
-    threshold,
-)
 from tuneop.core.planning.planner import (
     HARVEST_BATCH,
     Event,
@@ -71,7 +60,7 @@ from tuneop.core.planning.planner import (
 )
 from tuneop.core.results.harvest import harvest_job
 from tuneop.core.wire.contract import TrialResult
-from tuneop.core.wire.intermediate import Curve
+from tuneop.judging import JUDGE_SHARE, RunningJudge
 from tuneop.ports import (
     Clock,
     Conflict,
@@ -93,11 +82,7 @@ __all__ = ["MAX_CONFLICT_RETRIES", "MAX_ROUNDS", "RESOURCE_POLL_SECONDS", "Recon
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
-MAX_JUDGED = 16  # running trials whose output one reconcile reads (early stopping)
 JUDGE_EVERY_SECONDS = 3.0  # how soon to read again a running trial not judged yet
-# Optuna's pruners cost CPU that grows with the session: at most this share of the time
-# goes to judging one session's running trials (each judgement waits 1/share its cost).
-JUDGE_SHARE = 0.1
 # A session of another kind (spec.trialResource) is looked at this often while it runs: the
 # operator watches Jobs, not every kind a session may name (a kind whose CRD is absent
 # cannot be watched), so its trials' ends are polled.
@@ -156,15 +141,20 @@ class Reconciler:
     defer_launch_writes: bool = False
     # The share of the time one session's Optuna judgements may take (1.0: one after another).
     judge_share: float = JUDGE_SHARE
-    # Per session, its Jobs judged and kept (medianStop): never read again. One reconcile
-    # at a time per session, so each session's set has one writer.
-    _kept: dict[str, set[str]] = field(default_factory=dict)
-    # Sessions with a running trial not judged yet: looked at again soon.
-    _waiting: set[str] = field(default_factory=set)
-    # Per session, when its running trials may be judged again by an Optuna pruner.
-    _judge_at: dict[str, float] = field(default_factory=dict)
+    # A round after the first harvests only a backlog (the round before read a full
+    # ``HARVEST_BATCH``): a Job that finished while this reconcile ran has its own event,
+    # whose reconcile the scheduler's harvest window batches with the Jobs finishing after
+    # it. The operator's: each harvest costs a status write and a delete.
+    batch_harvests: bool = False
     # Per session, the end of each Job's log read in this reconcile, for the mirrors.
     _excerpts: dict[str, dict[int, str]] = field(default_factory=dict)
+    # Sessions whose last observe left finished Jobs unread past HARVEST_BATCH.
+    _backlog: set[str] = field(default_factory=set)
+    # Running trials judged for early stopping (``tuneop.judging``), built from the above.
+    _judge: RunningJudge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._judge = RunningJudge(self.running_logs, self.store, self.clock, self.judge_share)
 
     def observe(
         self,
@@ -180,8 +170,10 @@ class Reconciler:
         self.jobs.use_trial_resource(ref, spec.trial_resource)
         jobs = self.jobs.list_jobs(ref)
         read: dict[int, ObservedJob] = {}
+        self._backlog.discard(ref.key)
         for job in needs_harvest(status, jobs) if harvest else ():
             if len(read) >= HARVEST_BATCH:
+                self._backlog.add(ref.key)
                 break  # the next round reads on: this one's write comes first
             try:
                 logs = self.jobs.read_logs(ref, job)
@@ -198,73 +190,7 @@ class Reconciler:
             )
             disruptions = 0 if logs is None else logs.disruptions
             read[job.index] = replace(job, results=results, disruptions=disruptions)
-        observed = [read.get(job.index, job) for job in jobs]
-        if op.follows_output(spec):
-            return self._follow(ref, spec, observed)
-        return self._median_stop(ref, spec, observed)
-
-    def _follow(
-        self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
-    ) -> list[ObservedJob]:
-        """Running trials judged by an Optuna pruner on their curves so far (each read
-        again every ``JUDGE_EVERY_SECONDS`` while it runs); a stopped one comes back
-        finished and Pruned."""
-        due = [j for j in jobs if op.needs_following(spec, j)]
-        self._waiting.discard(ref.key)
-        if self.running_logs is None or not due:
-            return jobs
-        self._waiting.add(ref.key)  # a running trial is judged again at its next values
-        if self.clock.monotonic() < self._judge_at.get(ref.key, 0.0):
-            return jobs
-        seen: dict[int, tuple[ObservedJob, Curve]] = {}
-        for job in due[:MAX_JUDGED]:  # the rest at the next read
-            try:
-                text = self.running_logs.first_output(ref, job, op.FOLLOW_BYTES)
-            except TransientError as err:
-                log.warning("%s: cannot read the output of %s yet: %s", ref.key, job.name, err)
-                continue
-            seen[job.trials[0]] = (job, op.running_curve(spec, text or ""))
-        running = [op.Seen(trial, curve) for trial, (_, curve) in seen.items()]
-        op.load_optuna()  # once per process: not a judgement's cost
-        began = self.clock.monotonic()
-        steps = op.prune_steps(spec, study_name(spec, ref), self.store.history(ref), running)
-        self._judge_at[ref.key] = began + (self.clock.monotonic() - began) / self.judge_share
-        out = {j.name: j for j in jobs}
-        for trial, step in steps.items():
-            out[seen[trial][0].name] = op.stopped_job(spec, *seen[trial], step)
-        return list(out.values())
-
-    def _median_stop(
-        self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
-    ) -> list[ObservedJob]:
-        """Running trials judged by Katib's median stop; a stopped one comes back finished."""
-        names = {j.name for j in jobs}
-        kept = {n for n in self._kept.pop(ref.key, set()) if n in names}  # gone ones go
-        due = [j for j in jobs if needs_judging(spec, j) and j.name not in kept]
-        if kept:
-            self._kept[ref.key] = kept
-        self._waiting.discard(ref.key)
-        if self.running_logs is None or not due:
-            return jobs
-        es = spec.early_stopping
-        assert es is not None
-        curves = [r.intermediate for r in self.store.history(ref) if r.succeeded]
-        rule = threshold(es, curves)
-        out = {j.name: j for j in jobs}
-        if len(due) > MAX_JUDGED:  # the rest next time
-            self._waiting.add(ref.key)
-        for job in due[:MAX_JUDGED]:
-            try:
-                text = self.running_logs.first_output(ref, job, FIRST_BYTES)
-            except TransientError as err:
-                log.warning("%s: cannot read the output of %s yet: %s", ref.key, job.name, err)
-                continue
-            out[job.name], verdict = judged_job(spec, job, text or "", rule)
-            if verdict is Verdict.KEEP:
-                self._kept.setdefault(ref.key, set()).add(job.name)
-            elif verdict is Verdict.WAIT:
-                self._waiting.add(ref.key)
-        return list(out.values())
+        return self._judge.judge(ref, spec, [read.get(job.index, job) for job in jobs])
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
         """What the learning optimizers learn from: an earlier session's trials (warm start,
@@ -276,14 +202,24 @@ class Reconciler:
             return own
         return [*self.warm_start.prior(ref, spec), *own]
 
-    def reconcile(self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False) -> Plan:
+    def reconcile(
+        self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False, quiet: bool = False
+    ) -> Plan:
         """Commit rounds until the plan has nothing more to do at once; what they did, as
-        one plan (``Plan.then``: every Job created, result and event, the last status)."""
-        result = self.commit_round(ref, spec, cancelled)
+        one plan (``Plan.then``: every Job created, result and event, the last status).
+
+        ``quiet``: asked by a Job's finishing, so a first round with nothing to record
+        (``_launch_only``) defers its write like the later rounds. That Job was harvested,
+        and its harvest written, by a reconcile that saw it finished before its event came
+        (Jobs finishing together); what is left to say, the clock's seconds, waits for the
+        next write. The session timer's reconciles are never quiet: they write what is due.
+        """
+        result = self.commit_round(ref, spec, cancelled, quiet and self.defer_launch_writes)
         for _ in range(MAX_ROUNDS - 1):
             if not result.again:
                 return result
-            later = self.commit_round(ref, spec, cancelled, self.defer_launch_writes)
+            harvest = not self.batch_harvests or ref.key in self._backlog
+            later = self.commit_round(ref, spec, cancelled, self.defer_launch_writes, harvest)
             result = result.then(later)
         if not result.again:
             return result
@@ -291,14 +227,19 @@ class Reconciler:
         return replace(result, requeue_after=0.0)
 
     def commit_round(
-        self, ref: SessionRef, spec: SessionSpec, cancelled: bool = False, defer: bool = False
+        self,
+        ref: SessionRef,
+        spec: SessionSpec,
+        cancelled: bool = False,
+        defer: bool = False,
+        harvest: bool = True,
     ) -> Plan:
         """One round: observe, plan (a bounded batch), act, ending in one status write (with
-        ``defer``, none if the round only launched Jobs: ``_launch_only``)."""
+        ``defer``, none if the round only launched Jobs: ``_launch_only``); without
+        ``harvest`` it reads no log (finished Jobs wait, holding their slots)."""
         # Jobs a conflicted attempt created are live when the retry observes, so its plan
         # has no TrialsStarted for them: carry those events over to the write that succeeds.
         started: list[Event] = []
-        harvest = True
         for _ in range(MAX_CONFLICT_RETRIES):
             status, version = self.statuses.read(ref)
             jobs = self.observe(ref, spec, status, harvest)
@@ -312,7 +253,7 @@ class Reconciler:
             result = plan(spec, observed, self.clock.now(), self._suggest(ref))
             if started:
                 result = replace(result, events=(*started, *result.events))
-            if ref.key in self._waiting and not result.status.terminal:
+            if self._judge.waiting(ref) and not result.status.terminal:
                 due = min(result.requeue_after or JUDGE_EVERY_SECONDS, JUDGE_EVERY_SECONDS)
                 result = replace(result, requeue_after=due)
             if spec.trial_resource is not None and not result.status.terminal:

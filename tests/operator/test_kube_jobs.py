@@ -361,6 +361,27 @@ def test_a_deletion_batch_larger_than_the_selector_bound_takes_several_requests(
     assert api.jobs == {}
 
 
+def test_a_refused_delete_of_the_collection_falls_back_to_each_job_once_per_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An RBAC without deletecollection (an older chart) answers 403: that batch and every
+    later one are deleted Job by Job, the collection never asked again, said once."""
+    api = FakeApi()
+    names = launch(api, 5, trials_per_job=1)
+    api.fail_next("delete_collection_namespaced_job", http_error(403, "forbidden"))
+    jobs = backend(api)
+    with caplog.at_level("WARNING", logger="tuneop.adapters.kube.job_deletes"):
+        jobs.delete_jobs(REF, names[:2])
+        jobs.delete_jobs(REF, names[2:])
+    assert len(api.names("delete_collection_namespaced_job")) == 1  # the refused one
+    assert [n for n, _ in api.names("delete_namespaced_job")] == names
+    assert api.jobs == {}
+    assert [r.getMessage() for r in caplog.records] == [
+        "deleting Jobs one by one from now on: the API server refused deletecollection"
+        " on jobs in ns (403; the operator's RBAC lacks it, e.g. an older chart)"
+    ]
+
+
 def test_every_write_waits_for_the_rate_limiter() -> None:
     api = FakeApi()
     kube = fake_kube(api)

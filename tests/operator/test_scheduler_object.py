@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -157,3 +158,31 @@ def test_without_a_window_each_finish_is_reconciled_at_once() -> None:
 
     runs, waited = asyncio.run(scenario())
     assert runs == 1 and waited < 2.0
+
+
+def test_a_job_finishing_while_a_reconcile_runs_waits_the_window_after_it() -> None:
+    """The running reconcile may already take that Job; if not, the window gathers more."""
+    s, ticks, _ = scheduler([])
+    s.harvest_window = 0.3
+    gate = threading.Event()
+    real = s.reconciler.reconcile
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(5.0)
+        return real(*args, **kwargs)
+
+    async def scenario() -> tuple[int, float]:
+        await s.reconcile_session(body(), LOG)
+        ticks.now += 60.0  # a quiet spell: a finish now would be reconciled at once
+        s.reconciler.reconcile = slow  # type: ignore[method-assign]
+        running = asyncio.ensure_future(s.reconcile_session(body(), LOG))
+        await asyncio.sleep(0.05)
+        finished = asyncio.ensure_future(_finishes(s, 1))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await running
+        return await finished
+
+    runs, waited = asyncio.run(scenario())
+    assert runs == 1
+    assert 0.25 <= waited < 2.0

@@ -81,6 +81,7 @@ def fused_reconciler(
         clock=world.clock,
         mirrors=[Fused(world.results, fuse)],
         defer_launch_writes=defer,  # the operator's: a launch-only round leaves its write
+        batch_harvests=defer,  # and a later round harvests only a backlog
     )
 
 

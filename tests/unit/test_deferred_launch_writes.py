@@ -9,11 +9,14 @@ the same trials, each once, the same final status, at about half the writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
 from builders import spec as make_spec
+from tuneop.api.session import SessionRef
+from tuneop.core.planning.ledger import HARVEST_BATCH
 from tuneop.reconciler import Reconciler
 from tuneop.testing import World, worker_log
 
@@ -67,3 +70,78 @@ def test_the_next_write_carries_the_jobs_a_deferred_round_launched() -> None:
     reconciler.reconcile(world.ref, SPEC)  # nothing new: a first round writes what is due
     assert world.status.next_job == 7
     assert world.status.trials.running == 6
+
+
+@pytest.mark.parametrize(
+    ("quiet", "writes"),
+    [
+        pytest.param(True, 0, id="asked-by-a-finished-job-already-harvested-writes-nothing"),
+        pytest.param(False, 1, id="asked-by-the-timer-writes-what-is-due"),
+    ],
+)
+def test_a_reconcile_finding_its_finished_job_harvested_writes_only_when_not_quiet(
+    quiet: bool, writes: int
+) -> None:
+    """Two Jobs finish together: the first one's reconcile harvests both (written); the
+    second one's event then finds nothing left, and a quiet reconcile leaves its seconds
+    to the next write. The session ends the same either way."""
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=True)
+    reconciler.reconcile(world.ref, SPEC)
+    for j in world.jobs.active()[:2]:
+        world.jobs.finish(j.name, worker_log(SPEC, j))
+    reconciler.reconcile(world.ref, SPEC, quiet=True)  # harvests both: written
+    harvested, before = world.status.trials.succeeded, world.statuses.writes
+    world.clock.advance(1.0)
+    reconciler.reconcile(world.ref, SPEC, quiet=quiet)
+    assert harvested == 2
+    assert world.statuses.writes - before == writes
+
+
+def finishing_during_round_one(world: World, reconciler: Reconciler) -> tuple[int, int]:
+    """One Job finished; another finishes while its harvest is being deleted (after the
+    round's observe). Trials harvested and status writes by this reconcile."""
+    first, second = world.jobs.active()[:2]
+    world.jobs.finish(first.name, worker_log(SPEC, first))
+    delete = world.jobs.delete_jobs
+
+    def delete_then_finish(ref: SessionRef, names: Sequence[str]) -> None:
+        delete(ref, names)
+        if second.name in {j.name for j in world.jobs.active()}:
+            world.jobs.finish(second.name, worker_log(SPEC, second))
+
+    world.jobs.delete_jobs = delete_then_finish  # type: ignore[method-assign]
+    before = world.statuses.writes
+    reconciler.reconcile(world.ref, SPEC, quiet=True)
+    return world.status.trials.succeeded, world.statuses.writes - before
+
+
+@pytest.mark.parametrize(
+    ("batch", "harvested", "writes"),
+    [
+        pytest.param(False, 2, 2, id="each-round-harvests-what-finished"),
+        pytest.param(True, 1, 1, id="later-rounds-leave-it-to-its-own-event"),
+    ],
+)
+def test_a_job_finishing_while_a_reconcile_runs_waits_for_its_own_reconcile_with_batching(
+    batch: bool, harvested: int, writes: int
+) -> None:
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=True, batch_harvests=batch)
+    reconciler.reconcile(world.ref, SPEC)
+    assert finishing_during_round_one(world, reconciler) == (harvested, writes)
+    world.clock.advance(1.0)
+    reconciler.reconcile(world.ref, SPEC, quiet=True)  # its event's reconcile
+    assert world.status.trials.succeeded == 2
+
+
+def test_a_backlog_past_one_batch_is_still_harvested_in_one_reconcile_with_batching() -> None:
+    wide = make_spec(optimizer={"type": "random", "seed": 5}, totalTrials=60, maxParallel=12)
+    world = World()
+    reconciler = replace(world.reconciler(), defer_launch_writes=True, batch_harvests=True)
+    reconciler.reconcile(world.ref, wide)
+    for j in world.jobs.active():
+        world.jobs.finish(j.name, worker_log(wide, j))
+    reconciler.reconcile(world.ref, wide, quiet=True)
+    assert HARVEST_BATCH < 12
+    assert world.status.trials.succeeded == 12

@@ -253,6 +253,7 @@ def operator_loop(
         warm_start=results.warm_start,
         running_logs=jobs,  # early stopping reads running trials' output
         defer_launch_writes=True,  # each status write is an API request
+        batch_harvests=True,  # and each harvest a write and a delete
     )
 
     def observe(obj: dict[str, Any]) -> None:

@@ -161,6 +161,8 @@ class Scheduler:
     harvest_window: float = 0.0
     # Per session, the reconcile a finished Job is waiting for (its window not over yet).
     _batched: dict[str, asyncio.Task[Plan | None]] = field(default_factory=dict)
+    # Sessions whose reconcile is running now: a Job finishing meanwhile waits the window.
+    _running: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def background(self, work: Coroutine[Any, Any, None]) -> None:
@@ -188,13 +190,16 @@ class Scheduler:
         self.requeue(ref, plan, logger)
         return plan
 
-    async def reconcile_named(self, namespace: str, name: str, logger: kopf.Logger) -> Plan | None:
-        """Reconcile a session known by name only (from a Job): its body is read first."""
+    async def reconcile_named(
+        self, namespace: str, name: str, logger: kopf.Logger, quiet: bool = False
+    ) -> Plan | None:
+        """Reconcile a session known by name only (from a Job): its body is read first.
+        ``quiet``: a Job's finishing asked (``Reconciler.reconcile``)."""
         ref = SessionRef(namespace=namespace, name=name)
 
         async def fetch_and_reconcile() -> Plan | None:
             body = await asyncio.to_thread(self.fetch, ref)
-            return None if body is None else await self.reconcile_body(body, logger)
+            return None if body is None else await self.reconcile_body(body, logger, quiet)
 
         plan = await self.guarded(ref.key, self.serial.run(ref.key, fetch_and_reconcile), logger)
         self.requeue(ref, plan, logger)
@@ -208,22 +213,25 @@ class Scheduler:
         Each harvest costs a status write and a delete, whatever the number of Jobs it
         takes, so on a quiet cluster, where Jobs finish one at a time, harvesting each at
         once pays both per trial. A Job finishing within ``harvest_window`` of the
-        session's last reconcile waits for the window's end instead, and every Job that
-        finishes meanwhile joins the same reconcile. The first finish after a quiet spell
-        is reconciled at once, and a reconcile launches into the slots it frees at once:
-        only a Job finishing right behind another waits, at most the window.
+        session's last reconcile, or while one runs, waits for the window's end instead,
+        and every Job that finishes meanwhile joins the same reconcile. The first finish
+        after a quiet spell is reconciled at once, and a reconcile launches into the slots
+        it frees at once: only a Job finishing right behind another waits, at most the
+        window. A reconcile that finds such a Job already harvested writes nothing
+        (``quiet``).
         """
         key = SessionRef(namespace=namespace, name=name).key
-        wait = self.harvest_window - self.quiet_for(key)
+        since = 0.0 if key in self._running else self.quiet_for(key)
+        wait = self.harvest_window - since
         pending = self._batched.get(key)
         if pending is None and wait <= 0:
-            return await self.reconcile_named(namespace, name, logger)
+            return await self.reconcile_named(namespace, name, logger, quiet=True)
         if pending is None:
 
             async def when_due() -> Plan | None:
                 await asyncio.sleep(wait)
                 self._batched.pop(key, None)  # a finish from now on asks for a new run
-                return await self.reconcile_named(namespace, name, logger)
+                return await self.reconcile_named(namespace, name, logger, quiet=True)
 
             pending = asyncio.get_running_loop().create_task(when_due())
             pending.add_done_callback(_consume)
@@ -251,16 +259,20 @@ class Scheduler:
         due = plan.requeue_after + 0.2
         self.requeues[ref.key] = loop.call_later(due, lambda: self.background(again()))
 
-    async def reconcile_body(self, body: Mapping[str, Any], logger: kopf.Logger) -> Plan | None:
+    async def reconcile_body(
+        self, body: Mapping[str, Any], logger: kopf.Logger, quiet: bool = False
+    ) -> Plan | None:
         ref = session_ref(body)
         if (body.get("metadata") or {}).get("deletionTimestamp"):
             return None  # being deleted: its Jobs go with it (ownerReferences)
         start, outcome = self.monotonic(), "error"
+        self._running.add(ref.key)
         try:
             try:
                 session = parse_manifest(plain(body), with_status=False)
                 # Also a SpecError: what only the run can check (warmStart.from, gp's PyTorch).
-                plan = await asyncio.to_thread(self.reconciler.reconcile, session.ref, session.spec)
+                reconcile = self.reconciler.reconcile
+                plan = await asyncio.to_thread(reconcile, session.ref, session.spec, quiet=quiet)
             except SpecError as err:
                 outcome = "invalid"
                 logger.warning("invalid spec: %s", "; ".join(err.shown()))
@@ -283,6 +295,7 @@ class Scheduler:
         finally:
             RECONCILE_SECONDS.labels(result=outcome).observe(self.monotonic() - start)
             self.last_reconciled[ref.key] = self.monotonic()
+            self._running.discard(ref.key)
 
     async def guarded(
         self, key: str, run: Awaitable[Plan | None], logger: kopf.Logger

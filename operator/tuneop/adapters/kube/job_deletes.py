@@ -7,11 +7,18 @@ session's label and an ``index in (...)`` set over their index labels, at most
 ``DELETE_BATCH`` at a time so the label selector stays short. A name that is not
 the session's own ``job_name`` for its index is never selected by labels: only its
 own DELETE may touch it.
+
+An RBAC without ``deletecollection`` on Jobs (a chart from before it was granted)
+answers 403: from then on ``BatchDeletes`` deletes each Job by its own DELETE, the
+request every RBAC of the operator allows, and says so in one log line. The operator
+builds one backend, so that is once per process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.transport import Kube
@@ -19,7 +26,9 @@ from tuneop.api.session import SessionRef
 from tuneop.api.vocabulary import LABEL_JOB_INDEX
 from tuneop.core.jobs.manifests import job_name, selector
 
-__all__ = ["DELETE_BATCH", "delete_collection", "indexed"]
+__all__ = ["DELETE_BATCH", "BatchDeletes", "indexed"]
+
+log = logging.getLogger(__name__)
 
 # Jobs named in one DELETE of the collection, at most (the label selector stays short).
 DELETE_BATCH = 50
@@ -37,13 +46,40 @@ def indexed(ref: SessionRef, names: Sequence[str]) -> dict[int, str] | None:
     return by_index if len(by_index) > 1 else None
 
 
-def delete_collection(kube: Kube, ref: SessionRef, by_index: dict[int, str]) -> Iterator[list[str]]:
-    """Delete these Jobs a batch at a time; yields each batch's names once deleted."""
-    indexes = sorted(by_index)
-    for first in range(0, len(indexes), DELETE_BATCH):
-        batch = indexes[first : first + DELETE_BATCH]
-        chosen = f"{LABEL_JOB_INDEX} in ({','.join(str(i) for i in batch)})"
-        kube.request(
+@dataclass
+class BatchDeletes:
+    """A session's harvested Jobs deleted a collection at a time, or one by one once the
+    API server has refused a collection's DELETE."""
+
+    kube: Kube
+    # deletecollection was refused (403): every Job its own DELETE from then on.
+    refused: bool = False
+
+    def delete(
+        self,
+        ref: SessionRef,
+        names: Sequence[str],
+        one: Callable[[str], None],
+        gone: Callable[[str], None],
+    ) -> None:
+        """Delete ``names``: ``one`` deletes a Job by itself; ``gone`` is told of each Job
+        a collection's DELETE took."""
+        by_index = None if self.refused else indexed(ref, names)
+        if by_index is None:
+            for name in names:
+                one(name)
+            return
+        indexes = sorted(by_index)
+        for first in range(0, len(indexes), DELETE_BATCH):
+            batch = indexes[first : first + DELETE_BATCH]
+            took = not self.refused and self._collection(ref, batch)
+            for index in batch:
+                (gone if took else one)(by_index[index])
+
+    def _collection(self, ref: SessionRef, indexes: Sequence[int]) -> bool:
+        """One DELETE of the Jobs at ``indexes``; False when the API server refused it."""
+        chosen = f"{LABEL_JOB_INDEX} in ({','.join(str(i) for i in indexes)})"
+        reply = self.kube.request(
             "delete_jobs",
             "DELETE",
             paths.jobs(ref.namespace),
@@ -51,10 +87,20 @@ def delete_collection(kube: Kube, ref: SessionRef, by_index: dict[int, str]) -> 
                 ("labelSelector", f"{selector(ref.name)},{chosen}"),
                 ("propagationPolicy", "Background"),
             ],
+            expect=(403,),
             # The answer lists the Jobs deleted, whole: counted, never kept.
             read=_drain,
         )
-        yield [by_index[i] for i in batch]
+        if reply.status != 403:
+            return True
+        self.kube.count("delete_jobs", 403)
+        self.refused = True
+        log.warning(
+            "deleting Jobs one by one from now on: the API server refused deletecollection"
+            " on jobs in %s (403; the operator's RBAC lacks it, e.g. an older chart)",
+            ref.namespace,
+        )
+        return False
 
 
 def _index_of(ref: SessionRef, name: str) -> int | None:

@@ -41,6 +41,7 @@ are given up on (a node gone for good must not pin a Job forever).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -49,7 +50,7 @@ from datetime import datetime
 
 from tuneop.adapters.kube import paths
 from tuneop.adapters.kube.job_cache import JobCache
-from tuneop.adapters.kube.job_deletes import delete_collection, indexed
+from tuneop.adapters.kube.job_deletes import BatchDeletes
 from tuneop.adapters.kube.job_status import (
     Json,
     creation_order,
@@ -113,6 +114,10 @@ class KubeJobs:
     # Per session of another kind (spec.trialResource): its kind, resolved.
     _kinds: dict[str, ResolvedTrialResource] = field(default_factory=dict)
     _resources: ResourceTrials | None = None
+    _batches: BatchDeletes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._batches = BatchDeletes(self.kube)
 
     def use_trial_resource(self, ref: SessionRef, resource: TrialResource | None) -> None:
         with self._lock:
@@ -355,14 +360,12 @@ class KubeJobs:
     def delete_jobs(self, ref: SessionRef, names: Sequence[str]) -> None:
         """Delete these Jobs of the session: one DELETE of the collection for several (by
         their session and index labels, ``job_deletes``), the Job itself for one."""
-        by_index = indexed(ref, names)
-        if by_index is None or self._kind(ref):  # another kind: each resource alone
+        one = functools.partial(self.delete_job, ref)
+        if self._kind(ref):  # another kind: each resource alone
             for name in names:
-                self.delete_job(ref, name)
+                one(name)
             return
-        for batch in delete_collection(self.kube, ref, by_index):
-            for name in batch:
-                self._deleted(ref, name)
+        self._batches.delete(ref, names, one, functools.partial(self._deleted, ref))
 
     def _deleted(self, ref: SessionRef, name: str) -> None:
         if self.cache is not None:
