@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.core.clock import Clock
-from tuneop.core.jobs.observed import ObservedJob
+from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.jobs.pruning import study_name
 from tuneop.core.planning import optuna_pruning as op
 from tuneop.core.planning.medianstop import (
@@ -44,6 +44,10 @@ MAX_JUDGED = 16  # running trials whose output one reconcile reads (early stoppi
 JUDGE_SHARE = 0.1
 
 
+def names(jobs: list[ObservedJob]) -> set[str]:
+    return {j.name for j in jobs}
+
+
 @dataclass
 class RunningJudge:
     """Judges a session's running trials as its reconcile observes them."""
@@ -61,6 +65,13 @@ class RunningJudge:
     _waiting: set[str] = field(default_factory=set)
     # Per session, when its running trials may be judged again by an Optuna pruner.
     _judge_at: dict[str, float] = field(default_factory=dict)
+    # Per session, each followed Job's last read: the least recently read go first, so
+    # with more than MAX_JUDGED running every trial has its turn.
+    _read_at: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per session, the Jobs an Optuna pruner stopped, until they are gone: a reconcile
+    # whose status write conflicted observes again within the pacing window, and must
+    # see the same verdict (its result may already be stored and mirrored).
+    _stopped: dict[str, dict[str, ObservedJob]] = field(default_factory=dict)
 
     def judge(
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
@@ -78,8 +89,9 @@ class RunningJudge:
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
     ) -> list[ObservedJob]:
         """Running trials judged by an Optuna pruner on their curves so far (each read
-        again while it runs); a stopped one comes back
-        finished and Pruned."""
+        again while it runs, the least recently read first); a stopped one comes back
+        finished and Pruned, and again at each observe until its Job is gone."""
+        jobs = self._stopped_before(ref, jobs)
         due = [j for j in jobs if op.needs_following(spec, j)]
         self._waiting.discard(ref.key)
         if self.running_logs is None or not due:
@@ -87,8 +99,12 @@ class RunningJudge:
         self._waiting.add(ref.key)  # a running trial is judged again at its next values
         if self.clock.monotonic() < self._judge_at.get(ref.key, 0.0):
             return jobs
+        read_at = {n: t for n, t in self._read_at.get(ref.key, {}).items() if n in names(due)}
+        self._read_at[ref.key] = read_at
+        due.sort(key=lambda j: read_at.get(j.name, -1.0))  # least recently read first
         seen: dict[int, tuple[ObservedJob, Curve]] = {}
         for job in due[:MAX_JUDGED]:  # the rest at the next read
+            read_at[job.name] = self.clock.monotonic()
             try:
                 text = self.running_logs.first_output(ref, job, op.FOLLOW_BYTES)
             except TransientError as err:
@@ -102,8 +118,20 @@ class RunningJudge:
         self._judge_at[ref.key] = began + (self.clock.monotonic() - began) / self.share
         out = {j.name: j for j in jobs}
         for trial, step in steps.items():
-            out[seen[trial][0].name] = op.stopped_job(spec, *seen[trial], step)
+            name = seen[trial][0].name
+            out[name] = op.stopped_job(spec, *seen[trial], step)
+            self._stopped.setdefault(ref.key, {})[name] = out[name]
         return list(out.values())
+
+    def _stopped_before(self, ref: SessionRef, jobs: list[ObservedJob]) -> list[ObservedJob]:
+        """``jobs`` with each Job stopped earlier and still running given its verdict again;
+        the ones gone (deleted once the verdict was written) are forgotten."""
+        stopped = self._stopped.pop(ref.key, {})
+        left = {n: j for n, j in stopped.items() if n in names(jobs)}
+        if not left:
+            return jobs
+        self._stopped[ref.key] = left
+        return [left.get(j.name, j) if j.state is JobState.ACTIVE else j for j in jobs]
 
     def _median_stop(
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]

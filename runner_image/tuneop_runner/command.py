@@ -294,6 +294,7 @@ class CommandObjective:
 
         reader = _TailReader(proc.stdout, STDOUT_TAIL_BYTES, self._echo_fd, hear)
         timed_out = False
+        returncode: int | None = None
         try:
             reader.start()
             feeder = threading.Thread(
@@ -311,7 +312,10 @@ class CommandObjective:
             # Runs on every exit, including the runner being told to stop, so no
             # part of the command outlives its trial.
             terminate_group(proc, self._grace)
-            reader.finish(self._grace)
+            # Only the output of a command that ended by itself is waited for past the
+            # grace: a stop, a timeout or a prune must not keep the runner up for long.
+            ended = returncode is not None and not pruned.is_set()
+            reader.finish(self._grace, DRAIN_LIMIT_SECONDS if ended else self._grace)
             # A process that escaped the group may still hold the pipe open;
             # closing the fd under a blocked reader could let it read a reused fd.
             if not reader.is_alive():

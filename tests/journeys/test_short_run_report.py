@@ -104,3 +104,31 @@ def test_report_and_no_report_together_are_refused(user: User) -> None:
     assert seen.code == 2, seen
     assert "not allowed with argument --report" in seen.err, seen
     assert not user.path("tuneop-results").exists()
+
+
+EXTENDED = """\
+apiVersion: tuneop.dev/v1alpha1
+kind: TuningSession
+metadata: {{name: extended}}
+spec:
+  objective: {{metric: loss}}
+  searchSpace: [{{name: x, type: float, min: 0, max: 1}}]
+  optimizer: {{type: random, seed: 1}}
+  totalTrials: {trials}
+  runner:
+    image: tuneop/runner:0.1.0
+    objective: tuneop_runner.objectives.functions:quadratic
+"""
+
+
+def test_a_short_run_extending_a_session_says_its_report_is_from_an_earlier_run(
+    user: User,
+) -> None:
+    user.write("extended.yaml", EXTENDED.format(trials=1))
+    argv = ("run", "extended.yaml", "--local", "--results-dir", "my results")
+    first = user.tuneop(*argv, "--report")
+    assert last_line(first) == "report: my results/extended/report.html", first
+    user.write("extended.yaml", EXTENDED.format(trials=2))  # raised: the session goes on
+    seen = user.tuneop(*argv)
+    assert seen.code == 0, seen
+    assert "(the report.html there is from an earlier run)" in last_line(seen), seen

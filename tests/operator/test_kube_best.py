@@ -182,3 +182,32 @@ def test_what_is_pending_at_shutdown_is_written_and_a_deleted_session_is_not() -
     sink.forget(other.key)
     sink.close()
     assert api.names("create_namespaced_config_map") == ["demo-best"]
+
+
+def test_an_older_best_already_taken_by_the_writer_never_lands_after_a_finished_ones() -> None:
+    # The deferred writer took the running session's best (popped it) just before the
+    # session finished; the finished best is written at once, and the older write, run
+    # after it, writes nothing: the ConfigMap keeps the finished session's best.
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    sink.record_status(REF, SPEC, status(2, 9.5))
+    assert sink.yielding is not None
+    taken = sink.yielding._pending.pop(REF.key)[1]  # what the writer's thread holds
+    sink.record_status(REF, SPEC, status(3, 10.0, phase="Succeeded"))
+    taken()
+    assert written_params(api) == [{"x": 3}]
+    assert api.names("replace_namespaced_config_map") == []
+
+
+def test_a_best_that_keeps_changing_is_still_written_within_the_longest_yield() -> None:
+    api, t = FakeApi(), Time()
+    sink = yielding_sink(api, t)
+    assert sink.yielding is not None
+    written_by = None
+    for step in range(60):  # a new best every 0.3 s, faster than the writes settle (0.5 s)
+        sink.record_status(REF, SPEC, status(step % 4, float(step)))
+        if sink.yielding.run_due():
+            written_by = t.now - 100.0
+            break
+        t.now += 0.3
+    assert written_by is not None and written_by <= sink.yielding.max_yield + 0.3

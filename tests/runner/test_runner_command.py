@@ -334,3 +334,32 @@ def test_an_ended_commands_output_is_read_to_its_end_while_its_echo_is_held_back
         reader.join(10)
         os.close(held)
     assert evaluation.metrics == {"v": 7}, evaluation
+
+
+def test_a_timed_out_commands_output_is_not_waited_for_past_the_grace(tmp_path: Path) -> None:
+    # A process that escaped the command's group keeps writing to its pipe: for a command
+    # that ended by itself its output is waited for while it flows, but a timeout (or a
+    # stop) must not keep the runner up for the drain's whole minute.
+    from tuneop_runner.command import DRAIN_LIMIT_SECONDS, CommandObjective
+
+    pid_file = tmp_path / "escaped.pid"
+    source = textwrap.dedent(
+        f"""
+        import subprocess, time
+        child = subprocess.Popen(
+            ["sh", "-c", "while true; do echo y; sleep 0.05; done"], start_new_session=True
+        )
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        time.sleep(60)
+        """
+    )
+    objective = CommandObjective([sys.executable, "-c", source], grace=0.3, echo_stdout_fd=None)
+    started = time.monotonic()
+    try:
+        evaluation = objective.evaluate({}, timeout=1.0)
+        took = time.monotonic() - started
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert str(evaluation.error).startswith("timed out after 1.0 s"), evaluation
+    assert took < DRAIN_LIMIT_SECONDS / 4, took

@@ -7,10 +7,11 @@ each bayesian session's history in ``MemoryHistory``. The fakes tests drive
 
 ``MemoryHistory`` is the bayesian optimizer's memory when there is no
 results folder: enough to suggest good trials while the operator runs, but
-lost on a restart (the next suggestions then start from what was harvested
-after the restart, like a fresh TPE; the session's status, counters and
-leaderboard are unaffected). Sessions of other optimizers are not kept:
-their trials are a pure function of the spec.
+lost on a restart unless read back (with Redis, ``assembly.stores.RedisStore``
+reads a session's finished trials back once). Early stopping judged by the
+operator compares running trials with finished ones, so those sessions are kept
+too (``needs_history``). Sessions of other optimizers are not kept: their trials
+are a pure function of the spec.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dataclasses import dataclass, field
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus
+from tuneop.core.jobs.pruning import operator_prunes
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import Conflict
 
-__all__ = ["MemoryHistory", "MemoryStatus"]
+__all__ = ["MemoryHistory", "MemoryStatus", "needs_history"]
 
 
 @dataclass
@@ -45,14 +47,23 @@ class MemoryStatus:
         self.writes += 1
 
 
+def needs_history(spec: SessionSpec) -> bool:
+    """Whether a session's finished trials are read again: a learning optimizer, or early
+    stopping that the operator judges against the finished trials."""
+    return spec.learns_from_history or operator_prunes(spec)
+
+
 @dataclass
 class MemoryHistory:
     _trials: dict[str, dict[int, TrialResult]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
-        if not spec.learns_from_history:
-            return
+        if needs_history(spec):
+            self.seed(ref, results)
+
+    def seed(self, ref: SessionRef, results: Sequence[TrialResult]) -> None:
+        """Keep ``results`` for the session (its history read back after a restart)."""
         with self._lock:
             bucket = self._trials.setdefault(ref.key, {})
             for r in results:

@@ -71,10 +71,20 @@ class FolderStore:
 class RedisStore:
     redis: RedisMirror
     memory: MemoryHistory
+    # Sessions whose finished trials were read back from Redis (once per process: a
+    # restarted operator's memory starts empty; what it harvests after is kept there).
+    _read_back: set[str] = field(default_factory=set)
 
     def persist(self, ref: SessionRef, spec: SessionSpec, results: Sequence[TrialResult]) -> None:
         self.redis.store(ref, spec, results)  # raises TransientError until Redis has them
         self.memory.persist(ref, spec, results)
 
     def history(self, ref: SessionRef) -> list[TrialResult]:
+        # Asked only for a session that needs its history (a learning optimizer, early
+        # stopping the operator judges), so only those are read back.
+        if ref.key not in self._read_back:
+            earlier = self.redis.read_back(ref)
+            if earlier is not None:  # Redis down: from memory now, read back next time
+                self.memory.seed(ref, earlier)
+                self._read_back.add(ref.key)
         return self.memory.history(ref)

@@ -233,9 +233,11 @@ def _report(
     import shlex
 
     again = f"tuneop report {shlex.quote(str(folder))} -o {shlex.quote(str(path))}"
+    # A report an earlier run of the session wrote misses this run's trials: say so.
+    stale = " (the report.html there is from an earlier run)" if path.exists() else ""
     return (
-        f"report: not written for a run under {REPORT_MIN_SECONDS:g} s (--report writes"
-        f" it every time); to write it now: {clean(again)}"
+        f"report: not written for a run under {REPORT_MIN_SECONDS:g} s{stale} (--report"
+        f" writes it every time); to write it now: {clean(again)}"
     )
 
 

@@ -105,6 +105,12 @@ class BestConfigMap:
     # None: every write is made at once, in the reconcile's thread.
     yielding: Yielding | None = None
     _written: dict[str, str] = field(default_factory=dict)
+    # Per session, the newest best seen: an older one still on its way (the deferred
+    # writer's, popped before a terminal write came) is never written after it.
+    _latest: dict[str, str] = field(default_factory=dict)
+    # Per session, held across a write's GET and PUT: two writes of one ConfigMap (the
+    # deferred writer's and a terminal one at once) go one after the other.
+    _writing: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, ref: SessionRef, spec: SessionSpec, change: MirrorRecord) -> None:
@@ -118,6 +124,7 @@ class BestConfigMap:
         stamp = ref.uid + json.dumps(data, sort_keys=True)
         with self._lock:
             current = self._written.get(ref.key) == stamp
+            self._latest[ref.key] = stamp
         if self.yielding is not None:
             if not current and not status.terminal:
                 self.yielding.submit(ref.key, lambda: self._write(ref, data, stamp))
@@ -128,17 +135,21 @@ class BestConfigMap:
 
     def _write(self, ref: SessionRef, data: dict[str, str], stamp: str) -> None:
         with self._lock:
-            if self._written.get(ref.key) == stamp:
+            writing = self._writing.setdefault(ref.key, threading.Lock())
+        with writing:
+            with self._lock:
+                if self._written.get(ref.key) == stamp or self._latest.get(ref.key) != stamp:
+                    return  # written already, or a newer best came: that one is written
+            try:
+                self._put(ref, data)
+            except Exception as err:  # the status is written: a mirror's failure is logged
+                if not isinstance(err, TransientError | Rejected):  # the transport counted
+                    self.kube.count("write_best", None)
+                name = best_name(ref.name)
+                log.warning("%s: could not write ConfigMap %s: %s", ref.key, name, err)
                 return
-        try:
-            self._put(ref, data)
-        except Exception as err:  # the status is written: a mirror's failure is only logged
-            if not isinstance(err, TransientError | Rejected):  # the transport counted those
-                self.kube.count("write_best", None)
-            log.warning("%s: could not write ConfigMap %s: %s", ref.key, best_name(ref.name), err)
-            return
-        with self._lock:
-            self._written[ref.key] = stamp
+            with self._lock:
+                self._written[ref.key] = stamp
 
     def _put(self, ref: SessionRef, data: dict[str, str]) -> None:
         name = best_name(ref.name)
@@ -166,6 +177,8 @@ class BestConfigMap:
             self.yielding.discard(key)
         with self._lock:
             self._written.pop(key, None)
+            self._latest.pop(key, None)
+            self._writing.pop(key, None)
 
     def start(self) -> None:
         """Write the yielding writes in the background from now on."""

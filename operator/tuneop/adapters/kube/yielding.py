@@ -51,6 +51,9 @@ class Yielding:
     # Half the burst: the next reconcile's writes find budget left after this one's.
     idle_tokens: float = field(default=-1.0)
     _pending: dict[str, tuple[float, Write]] = field(default_factory=dict)
+    # Per key, when its oldest unwritten write was submitted: a key resubmitted faster than
+    # ``settle`` is still due ``max_yield`` after that (its writes are not put off for ever).
+    _first: dict[str, float] = field(default_factory=dict)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _thread: threading.Thread | None = None
     _closed: bool = False
@@ -66,7 +69,11 @@ class Yielding:
                 closed = True
             else:
                 closed = False
-                self._pending[key] = (self.clock(), write)
+                now = self.clock()
+                first = self._first.setdefault(key, now)
+                # Due at ``settle`` after this one, but no later than ``max_yield`` after
+                # the first unwritten one: stored as the time ``settle`` is counted from.
+                self._pending[key] = (min(now, first + self.max_yield - self.settle), write)
                 self._cond.notify_all()
         if closed:  # after close nothing writes later: now or never
             _run(key, write)
@@ -74,6 +81,7 @@ class Yielding:
     def discard(self, key: str) -> None:
         with self._cond:
             self._pending.pop(key, None)
+            self._first.pop(key, None)
 
     def pending(self) -> list[str]:
         with self._cond:
@@ -101,6 +109,7 @@ class Yielding:
         self.limiter.wait_idle(self.idle_tokens, self.max_yield)
         with self._cond:  # the latest write of the key, submitted while this one yielded
             entry = self._pending.pop(key, None)
+            self._first.pop(key, None)
         if entry is not None:
             _run(key, entry[1])
 
@@ -125,14 +134,15 @@ class Yielding:
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
         """Stop the thread, and make the pending writes now, for at most ``timeout`` s."""
+        deadline = self.clock() + timeout  # the join below counts against it too
         with self._cond:
             self._closed = True
             pending, self._pending = dict(self._pending), {}
+            self._first.clear()
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        deadline = self.clock() + timeout
         ordered = sorted(pending.items(), key=lambda kv: kv[1][0])
         for done, (key, (_, write)) in enumerate(ordered):
             if self.clock() > deadline:

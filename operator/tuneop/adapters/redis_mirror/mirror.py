@@ -335,6 +335,14 @@ class RedisMirror:
         }
         self.outbox.event(k.events, fields)
 
+    def read_back(self, ref: SessionRef) -> list[TrialResult] | None:
+        """The session's finished trials as Redis holds them; None while Redis is down."""
+        try:
+            return self.history(ref)
+        except redis.RedisError as err:
+            log.warning("%s: cannot read the finished trials back from Redis yet: %s", ref.key, err)
+            return None
+
     def history(self, ref: SessionRef) -> list[TrialResult]:
         out = []
         for r in self.records(ref):

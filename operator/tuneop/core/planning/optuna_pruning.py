@@ -242,7 +242,11 @@ def prune_steps(
     seen = sorted(running, key=lambda s: s.trial)
     # A trial running again (a retry) is judged on its new run, not its earlier end.
     again = {s.trial for s in seen}
-    finished = [r for r in finished if r.trial not in again]
+    es = spec.early_stopping
+    assert es is not None, "only sessions whose pruner the operator runs are judged"
+    # Hyperband's trials past MAX_NUMBER are never judged, nor compared against: their
+    # filler trials would make each judgement grow with the session's highest number.
+    finished = [r for r in finished if r.trial not in again and _numbered(es, r.trial)]
     numbers = sorted({*(r.trial for r in finished), *(s.trial for s in seen)})
     play = _Replay(spec, name, numbers)
     for result in finished:
