@@ -192,7 +192,9 @@ async def wait_until_served(rt: Runtime, timeout: float) -> None:
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
-        runtime.close()
+        # Closing writes what is pending (the best ConfigMaps, seconds at most): off the
+        # event loop, so kopf's own shutdown goes on meanwhile.
+        await asyncio.to_thread(runtime.close)
 
 
 @kopf.on.login(registry=registry)
