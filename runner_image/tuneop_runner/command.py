@@ -50,6 +50,7 @@ from tuneop_runner.procgroup import signal_group, terminate_group
 from tuneop_runner.trial import current
 
 __all__ = [
+    "DRAIN_LIMIT_SECONDS",
     "KILL_GRACE_SECONDS",
     "STDOUT_TAIL_BYTES",
     "CommandObjective",
