@@ -26,7 +26,8 @@ EXAMPLE = REPO / "examples" / "arbitrage-pareto.yaml"
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The arbitrage profit-versus-drawdown example, run locally once for the module."""
     root = tmp_path_factory.mktemp("pareto")
-    args = ["run", str(EXAMPLE), "--local", "--no-progress", "--results-dir", str(root)]
+    # --report: the tests below read the page (a run this short writes it when asked).
+    args = ["run", str(EXAMPLE), "--local", "--no-progress", "--report", "--results-dir", str(root)]
     assert main(args) == 0
     return root / "arbitrage-pareto"
 

@@ -121,7 +121,9 @@ def test_local_run_writes_and_names_its_report(
 ) -> None:
     example = tmp_path / "quickstart.yaml"
     shutil.copy(REPO / "examples" / "quickstart.yaml", example)
-    code = main(["run", str(example), "--local", "--no-progress", "--results-dir", str(tmp_path)])
+    # --report: the quickstart takes seconds, and a run that short writes it when asked.
+    argv = ["run", str(example), "--local", "--no-progress", "--report"]
+    code = main([*argv, "--results-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     report = tmp_path / "quickstart" / "report.html"
