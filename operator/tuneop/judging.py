@@ -99,7 +99,8 @@ class RunningJudge:
         self._waiting.add(ref.key)  # a running trial is judged again at its next values
         if self.clock.monotonic() < self._judge_at.get(ref.key, 0.0):
             return jobs
-        read_at = {n: t for n, t in self._read_at.get(ref.key, {}).items() if n in names(due)}
+        running_names = names(due)
+        read_at = {n: t for n, t in self._read_at.get(ref.key, {}).items() if n in running_names}
         self._read_at[ref.key] = read_at
         due.sort(key=lambda j: read_at.get(j.name, -1.0))  # least recently read first
         seen: dict[int, tuple[ObservedJob, Curve]] = {}
@@ -137,8 +138,8 @@ class RunningJudge:
         self, ref: SessionRef, spec: SessionSpec, jobs: list[ObservedJob]
     ) -> list[ObservedJob]:
         """Running trials judged by Katib's median stop; a stopped one comes back finished."""
-        names = {j.name for j in jobs}
-        kept = {n for n in self._kept.pop(ref.key, set()) if n in names}  # gone ones go
+        listed = names(jobs)
+        kept = {n for n in self._kept.pop(ref.key, set()) if n in listed}  # gone ones go
         due = [j for j in jobs if needs_judging(spec, j) and j.name not in kept]
         if kept:
             self._kept[ref.key] = kept
