@@ -18,7 +18,9 @@ Two measurements, each printed with the machine's load average:
 ``LOAD=2``). Targets (issue 27): first request <= 1 s quiet, <= 2 s at LOAD=2; first
 status write <= 1.5 s quiet, <= 3 s at LOAD=2, with 20 finished Jobs waiting.
 
-    python -m bench.operator_start_bench [--runs 3] [--jobs 20] [--load 2] [--no-cluster]
+    python -m bench.operator_start_bench [--runs 3] [--jobs 20] [--load 2] [--no-cluster] [--trace]
+
+``--trace`` prints each second start's API requests (from the audit log) with their times.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def print_imports(figures: dict[str, Any]) -> None:
     print(f"  ({dev_only} is the dev extra's, not the image's: {total - dev:.3f} s without)")
 
 
-def measure_start(runs: int, jobs: int) -> dict[str, Any]:
+def measure_start(runs: int, jobs: int, trace: bool = False) -> dict[str, Any]:
     """Seconds from a new operator's process start to its first request and first status
     write, with ``jobs`` finished Jobs waiting; one fresh session per run."""
     from bench.cluster.cluster import BenchCluster
@@ -137,7 +139,7 @@ def measure_start(runs: int, jobs: int) -> dict[str, Any]:
             watches = jobs_watch(bc, ns), sessions_watch(bc, ns)
             try:
                 for run in range(runs):
-                    rows.append(_one_run(bc, ns, watches, f"start-{run}", jobs))
+                    rows.append(_one_run(bc, ns, watches, f"start-{run}", jobs, trace))
                     print(f"  run {run + 1}: {rows[-1]}  [{load()}]")
             finally:
                 for watch in watches:
@@ -151,7 +153,9 @@ def measure_start(runs: int, jobs: int) -> dict[str, Any]:
     return {"runs": rows, "median_s": {k: statistics.median(r[k] for r in rows) for k in keys}}
 
 
-def _one_run(bc: Any, ns: str, watches: tuple[Any, Any], name: str, jobs: int) -> dict[str, float]:
+def _one_run(
+    bc: Any, ns: str, watches: tuple[Any, Any], name: str, jobs: int, trace: bool
+) -> dict[str, float]:
     """A first operator launches ``jobs`` Jobs of a new session and is SIGKILLed; once they
     have finished, the second start is measured."""
     from bench.cluster.sessions import create_session, session_doc, status_jobs
@@ -175,10 +179,10 @@ def _one_run(bc: Any, ns: str, watches: tuple[Any, Any], name: str, jobs: int) -
         lambda: all(job_done(watch.objects.get(f"{name}-{j}", {})) for j in range(jobs)),
         300,
     )
-    return _second_start(bc, ns, name)
+    return _second_start(bc, ns, name, trace)
 
 
-def _second_start(bc: Any, ns: str, name: str) -> dict[str, float]:
+def _second_start(bc: Any, ns: str, name: str, trace: bool) -> dict[str, float]:
     """Start the second operator, wait for its first status write of ``name``, stop it."""
     op = bc.operator(ns, f"{name}-b").start()
     w0 = op.started_wall
@@ -199,6 +203,10 @@ def _second_start(bc: Any, ns: str, name: str) -> dict[str, float]:
         written = op.wait_for("the first status write", lambda: first(status_write), 120)
         request = first(lambda r: True) or float("nan")
         job_create = first(lambda r: r.verb == "create" and r.resource == "jobs")
+        if trace:
+            for r in bc.audit.window(w0, time.time() + 1, "operator"):
+                what = " ".join(str(x) for x in (r.verb, r.resource, r.subresource, r.name) if x)
+                print(f"    {r.when - w0:6.3f} {what}")
     finally:
         op.stop()
     return {
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=20, help="finished Jobs waiting at the start")
     ap.add_argument("--load", type=int, default=0, help="busy-loop processes meanwhile")
     ap.add_argument("--no-cluster", action="store_true", help="only the import time")
+    ap.add_argument("--trace", action="store_true", help="print each start's requests")
     args = ap.parse_args(argv)
     header(f"operator start-up (LOAD={args.load})")
     out: dict[str, Any] = {"load_processes": args.load}
@@ -245,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         out["imports"] = measure_imports(args.runs)
         print_imports(out["imports"])
         if not args.no_cluster:
-            out["start"] = measure_start(args.runs, args.jobs)
+            out["start"] = measure_start(args.runs, args.jobs, args.trace)
             med = out["start"]["median_s"]
             print(
                 f"start -> first API request {med['first_request_s']:.2f} s, first status write"

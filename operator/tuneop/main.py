@@ -11,9 +11,16 @@ from collections.abc import Sequence
 
 from tuneop.cli.main import main as cli_main
 from tuneop.controller.command import add_parser
+from tuneop.core.imports import imports_done, rare_collections
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli_main(argv, extend=add_parser)
+    # A command's imports go faster with the collector kept out of the way; the long
+    # ones (``operator``, ``run``, ``watch``) call ``imports_done`` once they have theirs.
+    rare_collections()
+    try:
+        return cli_main(argv, extend=add_parser)
+    finally:
+        imports_done()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from tuneop.api.session import SessionRef
@@ -58,7 +59,7 @@ from tuneop.core.planning.planner import (
     needs_harvest,
     plan,
 )
-from tuneop.core.results.harvest import harvest_job
+from tuneop.core.results.harvest import JobLogs, harvest_job
 from tuneop.core.wire.contract import TrialResult
 from tuneop.judging import JUDGE_SHARE, RunningJudge
 from tuneop.ports import (
@@ -146,6 +147,9 @@ class Reconciler:
     # whose reconcile the scheduler's harvest window batches with the Jobs finishing after
     # it. The operator's: each harvest costs a status write and a delete.
     batch_harvests: bool = False
+    # How many finished Jobs' logs one round reads at once: the operator's are requests
+    # (one at a time, a start on a backlog waited for each before its first write).
+    log_readers: int = 1
     # Per session, the end of each Job's log read in this reconcile, for the mirrors.
     _excerpts: dict[str, dict[int, str]] = field(default_factory=dict)
     # Sessions whose last observe left finished Jobs unread past HARVEST_BATCH.
@@ -171,16 +175,11 @@ class Reconciler:
         jobs = self.jobs.list_jobs(ref)
         read: dict[int, ObservedJob] = {}
         self._backlog.discard(ref.key)
-        for job in needs_harvest(status, jobs) if harvest else ():
-            if len(read) >= HARVEST_BATCH:
-                self._backlog.add(ref.key)
-                break  # the next round reads on: this one's write comes first
-            try:
-                logs = self.jobs.read_logs(ref, job)
-            except TransientError as err:
-                # Harvest again next time; the Job stays until its results are in.
-                log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
-                continue
+        todo = needs_harvest(status, jobs) if harvest else []
+        if len(todo) > HARVEST_BATCH:
+            self._backlog.add(ref.key)  # the next round reads on: this one's write comes first
+            todo = todo[:HARVEST_BATCH]
+        for job, logs in self._read_logs(ref, todo):
             lines = None if logs is None else logs.lines
             if lines and self.tracker is not None:
                 tail = "\n".join(lines[-200:])[-LOG_EXCERPT_CHARS:]
@@ -191,6 +190,26 @@ class Reconciler:
             disruptions = 0 if logs is None else logs.disruptions
             read[job.index] = replace(job, results=results, disruptions=disruptions)
         return self._judge.judge(ref, spec, [read.get(job.index, job) for job in jobs])
+
+    def _read_logs(
+        self, ref: SessionRef, todo: Sequence[ObservedJob]
+    ) -> list[tuple[ObservedJob, JobLogs | None]]:
+        """The logs of ``todo``, read ``log_readers`` at a time; a Job whose read failed
+        for now is left out (harvested again next time: it stays until its results are in)."""
+
+        def one(job: ObservedJob) -> tuple[ObservedJob, JobLogs | None] | None:
+            try:
+                return job, self.jobs.read_logs(ref, job)
+            except TransientError as err:
+                log.warning("%s: cannot read logs of %s yet: %s", ref.key, job.name, err)
+                return None
+
+        if self.log_readers <= 1 or len(todo) <= 1:
+            found = [one(job) for job in todo]
+        else:
+            with ThreadPoolExecutor(min(self.log_readers, len(todo)), "logs") as pool:
+                found = list(pool.map(one, todo))
+        return [pair for pair in found if pair is not None]
 
     def history(self, ref: SessionRef, spec: SessionSpec) -> list[TrialResult]:
         """What the learning optimizers learn from: an earlier session's trials (warm start,

@@ -7,6 +7,9 @@ and logs, and the Jobs (``JobWatch``: every Job's uids):
   ``tuneop_leader`` 0;
 - the leader SIGKILLed mid-session: the standby holds the Lease within 15 s and the
   session finishes with every trial run exactly once;
+- the leader SIGKILLed and started again under its pod's name (a container restart, an
+  OOM kill): it takes its own Lease back at once, without waiting for it to run out, and
+  the standby stays a standby;
 - the leader SIGTERMed: it releases the Lease and the standby holds it within 2 s;
 - the leader cut off from the API server (its requests go through a ``Forwarder`` that
   is then partitioned): it exits non-zero within the renew deadline, before the standby
@@ -221,6 +224,36 @@ def test_only_the_leader_reconciles_and_a_sigkilled_leader_is_replaced_within_15
         )["items"]
         said = sorted(e["message"].split("_")[0] for e in events if e["reason"] == "LeaderElection")
         assert said == ["operator-a", "operator-b"], events
+        assert_exactly_once(cluster, ns, name, watch, tmp_path)
+
+
+def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once(
+    cluster: Cluster, crd: Json, namespace: str, tmp_path: Path
+) -> None:
+    ns, name = namespace, "restarted"
+    with two_replicas(cluster, ns, tmp_path) as (a, b), JobWatch(cluster.kubeconfig, ns) as watch:
+        apply(cluster, ns, sleepy_session(name))
+        wait_with_log(cluster, a.process, "mid-session", lambda: mid_session(cluster, ns, name))
+        earlier = ((read_lease(cluster, ns) or {}).get("spec") or {}).get("holderIdentity")
+        a.process.kill()
+        restarted = time.monotonic()
+        a.process.start()  # the same POD_NAME: the pod's container started again
+
+        def new_life() -> bool:
+            lease = read_lease(cluster, ns)
+            return a.holds(lease) and (lease or {})["spec"]["holderIdentity"] != earlier
+
+        wait_with_log(cluster, a.process, "the new life to hold the lease", new_life, 30, 0.05)
+        took = time.monotonic() - restarted
+        print(f"\nleader again after its own restart: {took:.2f}s ({load()})")
+        # Well inside the 10 s lease its earlier life left: it did not wait for it.
+        assert took <= 5.0, a.process.tail()
+        said = "in this pod's last life"  # logged once kopf's logging is up
+        wait_with_log(cluster, a.process, "its log", lambda: said in a.process.log_text(), 30)
+        session = wait_phase(cluster, a.process, ns, name, "Succeeded", "Failed", timeout=120)
+        assert session["status"]["phase"] == "Succeeded", explain(cluster, a.process, ns, name)
+        assert b.metric("tuneop_leader") == 0
+        assert b.metric("tuneop_reconcile_duration_seconds_count") == 0, b.process.tail()
         assert_exactly_once(cluster, ns, name, watch, tmp_path)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace
+from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace, lineage
 from tuneop.core.election import LeaseRecord, Timing
 from tuneop.ports import Conflict, TransientError
 
@@ -68,7 +68,9 @@ class Clock:
         return datetime(2026, 12, 7, tzinfo=UTC) + timedelta(seconds=self.t)
 
 
-def elector(lease: MemoryLease, me: str, clock: Clock, exits: list[int]) -> Elector:
+def elector(
+    lease: MemoryLease, me: str, clock: Clock, exits: list[int], lineage: str | None = None
+) -> Elector:
     return Elector(
         lease,  # type: ignore[arg-type]
         me,
@@ -76,6 +78,7 @@ def elector(lease: MemoryLease, me: str, clock: Clock, exits: list[int]) -> Elec
         monotonic=clock,
         wall=clock.wall,
         exit=exits.append,
+        lineage=lineage,
     )
 
 
@@ -161,6 +164,33 @@ def test_two_standbys_racing_for_an_expired_lease_leave_one_leader() -> None:
     c.step()
     lease.read = lease_read  # type: ignore[method-assign]
     assert b.leading and not c.leading
+
+
+def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once() -> None:
+    lease, clock, exits = MemoryLease(), Clock(), []
+    env = {"POD_NAME": "tuneop-7c9-x2"}
+    first = identity(env, "node", 1, "ab12")
+    elector(lease, first, clock, exits, lineage(env)).step()
+    standby = elector(lease, identity({"POD_NAME": "tuneop-7c9-y5"}, "n", 1, "ef56"), clock, exits)
+    standby.step()
+    clock.t += 1  # SIGKILL: nothing released; the container starts again
+    again = elector(lease, identity(env, "node", 1, "cd34"), clock, exits, lineage(env))
+    again.step()
+    standby.step()
+    assert again.leading and not standby.leading and exits == []
+    assert lease.record is not None and lease.record.holder == "tuneop-7c9-x2_cd34"
+    assert lease.record.transitions == 1
+
+
+def test_without_a_pod_name_a_restarted_process_waits_for_its_old_lease() -> None:
+    lease, clock, exits = MemoryLease(), Clock(), []
+    elector(lease, identity({}, "laptop", 42, "ab12"), clock, exits, lineage({})).step()
+    again = elector(lease, identity({}, "laptop", 42, "cd34"), clock, exits, lineage({}))
+    again.step()
+    assert not again.leading
+    clock.t += 10
+    again.step()
+    assert again.leading
 
 
 def test_identity_is_the_pod_name_or_host_and_pid_with_a_suffix() -> None:

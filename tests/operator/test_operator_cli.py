@@ -14,8 +14,11 @@ from tuneop.controller.runtime import OperatorConfig
 def served(monkeypatch: pytest.MonkeyPatch) -> list[OperatorConfig]:
     seen: list[OperatorConfig] = []
     import tuneop.controller.handlers
+    import tuneop.controller.prestart
 
-    monkeypatch.setattr(tuneop.controller.handlers, "serve", seen.append)
+    # Neither the wiring built early (``begin``, its own tests: test_prestart.py) nor kopf.
+    monkeypatch.setattr(tuneop.controller.prestart, "begin", lambda config: None)
+    monkeypatch.setattr(tuneop.controller.handlers, "serve", lambda config, e: seen.append(config))
     return seen
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,6 +58,36 @@ def test_an_expired_lease_is_acquired_with_one_more_transition() -> None:
 def test_a_released_lease_is_acquired_at_once() -> None:
     d = decide(Observation(released(held("other"), WALL), 10.0), "me", 10.0, WALL, T)
     assert d.action is Action.ACQUIRE
+
+
+@pytest.mark.parametrize(
+    ("holder", "me", "lineage", "action"),
+    [
+        # An earlier life of this pod (its container started again): taken at once.
+        ("op-7c9-x2_ab12", "op-7c9-x2_cd34", "op-7c9-x2", Action.ACQUIRE),
+        # Another pod, or no pod name to go by: its Lease runs out first.
+        ("op-7c9-y5_ab12", "op-7c9-x2_cd34", "op-7c9-x2", Action.STAND_BY),
+        ("op-7c9-x2_ab12", "op-7c9-x2_cd34", None, Action.STAND_BY),
+        ("op-7c9-x2", "op-7c9-x2_cd34", "op-7c9-x2", Action.STAND_BY),
+        ("op-7c9-x2-extra_ab12", "op-7c9-x2_cd34", "op-7c9-x2", Action.STAND_BY),
+        # A lineage that is not this candidate's own decides nothing.
+        ("op-7c9-x2_ab12", "laptop_42_cd34", "op-7c9-x2", Action.STAND_BY),
+    ],
+)
+def test_a_lease_held_by_an_earlier_life_of_this_pod_is_taken_at_once(
+    holder: str, me: str, lineage: str | None, action: Action
+) -> None:
+    d = decide(Observation(held(holder), 10.0), me, 10.5, WALL, T, lineage=lineage)
+    assert d.action is action
+    if action is Action.ACQUIRE:
+        assert d.write == LeaseRecord(me, 10, WALL, WALL, 4, "7")
+
+
+def test_a_leader_never_takes_back_what_an_earlier_life_of_its_pod_holds() -> None:
+    d = decide(
+        Observation(held("op_ab12"), 10.0), "op_cd34", 10.5, WALL, T, leading=True, lineage="op"
+    )
+    assert d.action is Action.LOST
 
 
 def test_a_leader_that_finds_another_holder_has_lost_even_before_expiry() -> None:

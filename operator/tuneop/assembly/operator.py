@@ -42,6 +42,7 @@ from tuneop.assembly.stores import FolderStore
 from tuneop.assembly.tracking import LazyTracker
 from tuneop.core.clock import Clock
 from tuneop.core.election import Election
+from tuneop.core.planning.planner import HARVEST_BATCH
 from tuneop.core.suggest.bayesian import SessionStudies
 from tuneop.core.suggest.warmstart import NoRedisWarmStart
 from tuneop.ports import Lease, Mirror, ResultStore, WarmStartSource
@@ -254,6 +255,7 @@ def operator_loop(
         running_logs=jobs,  # early stopping reads running trials' output
         defer_launch_writes=True,  # each status write is an API request
         batch_harvests=True,  # and each harvest a write and a delete
+        log_readers=HARVEST_BATCH,  # a round's log reads at once, not one request after another
     )
 
     def observe(obj: dict[str, Any]) -> None:

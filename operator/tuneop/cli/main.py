@@ -22,6 +22,7 @@ from tuneop.cli.results import add_result_commands
 from tuneop.cli.run_command import cmd_run
 from tuneop.cli.sources import read_session, results_reader
 from tuneop.cli.text import clean, os_error_text, output_console
+from tuneop.core.imports import imports_done
 
 __all__ = [
     "EXIT_INVALID",
@@ -129,7 +130,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if not args.redis_url:
         raise UsageError("watch needs --redis-url URL (or $TUNEOP_REDIS_URL)")
     with results_reader(args.redis_url, args.redis_prefix, "follow the session") as reader:
-        return watch(reader, args.session, output_console())
+        console = output_console()
+        imports_done()  # it follows the session for as long as it runs
+        return watch(reader, args.session, console)
 
 
 def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:

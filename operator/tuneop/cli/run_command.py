@@ -19,6 +19,7 @@ from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session
 from tuneop.cli.sources import BAD_REDIS_URL
 from tuneop.cli.text import clean, os_error_text, output_console, styled
+from tuneop.core.imports import imports_done
 
 if TYPE_CHECKING:
     from tuneop.api.session import Session
@@ -89,6 +90,7 @@ def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> 
     with ThreadPoolExecutor(1) as pool:
         checking = pool.submit(preflight, session.spec)
         _load_run_modules(session.spec, with_redis=bool(args.redis_url))
+        imports_done()  # a session may run for hours: the collector as usual from here
         problem = checking.result()
     setup = local_setup(session.spec, os.environ) if problem is None else problem
     if isinstance(setup, str):

@@ -20,6 +20,7 @@ from tuneop.controller.election_options import add_election_arguments, election_
 
 if TYPE_CHECKING:
     from tuneop.assembly.operator import OperatorConfig
+    from tuneop.controller.prestart import Prestart
 
 __all__ = ["add_parser", "cmd_operator", "load_operator", "load_settings"]
 
@@ -61,7 +62,7 @@ def load_settings() -> type[OperatorConfig]:
     return OperatorConfig
 
 
-def load_operator() -> Callable[[OperatorConfig], None]:
+def load_operator() -> Callable[[OperatorConfig, Prestart], None]:
     """Everything ``tuneop operator`` imports before it serves, in its order: ``serve``."""
     load_settings()
     from tuneop.controller.handlers import serve
@@ -113,7 +114,14 @@ def cmd_operator(args: argparse.Namespace) -> int:
         return _usage("operator: --api-qps must be > 0 and --api-burst >= 1")
     if not 0 <= config.harvest_window <= MAX_HARVEST_WINDOW:
         return _usage(f"operator: --harvest-window must be from 0 to {MAX_HARVEST_WINDOW} seconds")
-    load_operator()(config)
+    from tuneop.controller.prestart import begin
+    from tuneop.core.imports import imports_done
+
+    # Started before kopf's import, to overlap it: the wiring, the first request, the Lease.
+    early = begin(config)
+    serve = load_operator()
+    imports_done()
+    serve(config, early)
     return 0
 
 

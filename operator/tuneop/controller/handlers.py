@@ -61,6 +61,7 @@ import kopf
 
 from tuneop.api.spec import API_GROUP, API_VERSION, PLURAL
 from tuneop.api.vocabulary import LABEL_MANAGED_BY, LABEL_QUEUE_NAME, MANAGED_BY
+from tuneop.controller.prestart import Prestart
 from tuneop.controller.runtime import OperatorConfig, Runtime, build_runtime
 from tuneop.controller.scheduling import TIMER_SECONDS, plain, session_ref, settled
 
@@ -161,8 +162,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     configure(settings, getattr(memo, "config", None))
     if getattr(memo, "runtime", None) is None:  # tests may provide one
         config: OperatorConfig = memo.config
-        memo.runtime = await asyncio.to_thread(build_runtime, config)
-        await wait_until_served(memo.runtime, config.startup_timeout)
+        early: Prestart | None = getattr(memo, "prestart", None)
+        served = False
+        if early is None:
+            memo.runtime = await asyncio.to_thread(build_runtime, config)
+        else:  # built while kopf was importing; asked the API server then, too
+            memo.runtime = Runtime(config, await asyncio.to_thread(early.wired), clock=early.clock)
+            served = early.served()
+        if not served:
+            await wait_until_served(memo.runtime, config.startup_timeout)
         memo.runtime.start()
 
 
@@ -289,8 +297,12 @@ async def job_event(
         logger.warning("reconcile of %s/%s after a Job event failed: %s", *owner, err)
 
 
-def serve(config: OperatorConfig) -> None:
-    """Run the operator until SIGTERM/SIGINT (kopf installs the signal handlers)."""
+def serve(config: OperatorConfig, early: Prestart | None = None) -> None:
+    """Run the operator until SIGTERM/SIGINT (kopf installs the signal handlers).
+
+    ``early``: what ``tuneop operator`` started before it imported kopf (``begin``): the
+    wiring being built and, with ``--leader-elect``, the candidate already standing.
+    """
     from tuneop.controller import metrics
     from tuneop.controller.process import limit_arenas
 
@@ -299,12 +311,14 @@ def serve(config: OperatorConfig) -> None:
     kopf.configure(
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL
     )
+    if early is not None and early.logs is not None:
+        early.logs.hand_over()
     metrics.serve(config.metrics_port)
 
     def operate(liveness: str | None) -> Coroutine[Any, Any, None]:
         return kopf.operator(
             registry=registry,
-            memo=kopf.Memo(config=config),
+            memo=kopf.Memo(config=config, prestart=early),
             standalone=True,
             clusterwide=config.all_namespaces,
             namespaces=list(config.namespaces),
@@ -314,7 +328,10 @@ def serve(config: OperatorConfig) -> None:
     if config.election is None:
         asyncio.run(operate(config.liveness))
         return
-    from tuneop.controller.leadership import run_elected
+    from tuneop.controller.leadership import run_elected, stand
 
+    candidate = early.candidate if early is not None else None
+    if candidate is None:
+        candidate = stand(config.election, config.kubeconfig, config.liveness)
     # kopf starts only once this replica leads; /healthz is the elector's meanwhile.
-    run_elected(config.election, config.kubeconfig, config.liveness, lambda: operate(None))
+    run_elected(candidate, lambda: operate(None))

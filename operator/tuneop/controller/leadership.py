@@ -38,6 +38,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -56,6 +57,7 @@ from tuneop.core.election import (
     decide,
     must_stop,
     observe,
+    previous_life,
     released,
 )
 from tuneop.ports import Conflict, Lease, TransientError
@@ -65,12 +67,15 @@ __all__ = [
     "LEADER",
     "SA_NAMESPACE",
     "TRANSITIONS",
+    "Candidate",
     "Election",
     "Elector",
     "identity",
     "lease_namespace",
+    "lineage",
     "run_elected",
     "serve_health",
+    "stand",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,13 @@ def identity(env: Mapping[str, str], hostname: str, pid: int, suffix: str) -> st
     pod = env.get("POD_NAME", "").strip()
     base = pod if pod else f"{hostname}_{pid}"
     return f"{base[:200]}_{suffix}"
+
+
+def lineage(env: Mapping[str, str]) -> str | None:
+    """What every life of this pod puts before its suffix (``identity``): the pod's name,
+    or None without ``POD_NAME`` (then no Lease is taken as an earlier life's)."""
+    pod = env.get("POD_NAME", "").strip()
+    return pod[:200] if pod else None
 
 
 def lease_namespace(
@@ -122,8 +134,10 @@ class Elector:
         monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
         wall: Callable[[], datetime] = SYSTEM_CLOCK.now,
         exit: Callable[[int], None] = os._exit,
+        lineage: str | None = None,
     ) -> None:
         self.lease, self.me, self.timing = lease, me, timing
+        self.lineage = lineage
         self.monotonic, self.wall, self.exit = monotonic, wall, exit
         self.acquired = threading.Event()
         self.stopping = threading.Event()
@@ -164,12 +178,26 @@ class Elector:
         now = self.monotonic()
         self.seen = observe(self.seen, record, now)
         self._note_holder(record.holder if record else None)
-        decision = decide(self.seen, self.me, now, self.wall(), self.timing, leading=self.leading)
+        decision = decide(
+            self.seen,
+            self.me,
+            now,
+            self.wall(),
+            self.timing,
+            leading=self.leading,
+            lineage=self.lineage,
+        )
         if decision.action is Action.LOST:
             self.lose(f"the lease is held by {self.holder!r} now")
             return
         if decision.action is Action.STAND_BY or decision.write is None:
             return
+        if (
+            record is not None
+            and record.holder
+            and previous_life(record.holder, self.me, self.lineage)
+        ):
+            log.info("leader election: %s held the lease in this pod's last life", record.holder)
         try:
             if decision.action is Action.CREATE:
                 written = self.lease.create(decision.write)
@@ -267,25 +295,38 @@ def serve_health(url: str | None) -> ThreadingHTTPServer | None:
     return server
 
 
-def run_elected(
-    election: Election,
-    kubeconfig: str | None,
-    liveness: str | None,
-    operate: Callable[[], Coroutine[Any, Any, None]],
-) -> None:
-    """Stand by until leading, then run ``operate`` (kopf) until a signal; release."""
+@dataclass
+class Candidate:
+    """This process standing for the Lease: its elector (already competing) and the
+    liveness endpoint it serves meanwhile."""
+
+    elector: Elector
+    health: ThreadingHTTPServer | None
+
+
+def stand(election: Election, kubeconfig: str | None, liveness: str | None) -> Candidate:
+    """Start competing for the Lease now, in the elector's threads: ``tuneop operator``
+    stands before it imports kopf, so the Lease is read (and taken, when free) meanwhile."""
     from tuneop.assembly.operator import election_lease
 
     me = identity(os.environ, socket.gethostname(), os.getpid(), os.urandom(4).hex())
-    elector = Elector(election_lease(kubeconfig, election), me, election.timing)
+    elector = Elector(
+        election_lease(kubeconfig, election), me, election.timing, lineage=lineage(os.environ)
+    )
     health = serve_health(liveness)
     log.info("leader election: %s stands for lease %s/%s", me, election.namespace, election.name)
+    elector.start()
+    return Candidate(elector, health)
+
+
+def run_elected(candidate: Candidate, operate: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Stand by until leading, then run ``operate`` (kopf) until a signal; release."""
     try:
-        asyncio.run(_lead(elector, operate))
+        asyncio.run(_lead(candidate.elector, operate))
     finally:
-        elector.release()
-        if health is not None:
-            health.shutdown()
+        candidate.elector.release()
+        if candidate.health is not None:
+            candidate.health.shutdown()
 
 
 async def _lead(elector: Elector, operate: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -293,7 +334,6 @@ async def _lead(elector: Elector, operate: Callable[[], Coroutine[Any, Any, None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    elector.start()
     while not elector.acquired.is_set():
         if stop.is_set():
             return

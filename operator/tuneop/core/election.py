@@ -6,9 +6,9 @@ with its resourceVersion, so two writers cannot both win) is the Kubernetes adap
 (``tuneop.adapters.kube.lease``); the process around it is ``tuneop.controller.leadership``.
 Here is only what to do, given what was read:
 
-- ``decide``: create the Lease, acquire it (released, or expired), renew it (held by
-  us), or stand by (held by another, still valid) — or, for a leader that finds another
-  holder, ``LOST``.
+- ``decide``: create the Lease, acquire it (released, expired, or held by an earlier
+  life of this candidate's pod), renew it (held by us), or stand by (held by another,
+  still valid) — or, for a leader that finds another holder, ``LOST``.
 - ``must_stop``: a leader that has not renewed for ``renew_deadline`` seconds stops
   acting, before the Lease could pass to another.
 - ``released``: the record a leader writes on a graceful stop so a standby takes over
@@ -40,6 +40,7 @@ __all__ = [
     "decide",
     "must_stop",
     "observe",
+    "previous_life",
     "released",
     "timing_error",
 ]
@@ -140,13 +141,17 @@ def decide(
     timing: Timing,
     *,
     leading: bool = False,
+    lineage: str | None = None,
 ) -> Decision:
     """What a candidate called ``identity`` does about the Lease it has ``seen``.
 
     ``now`` is its monotonic clock (for expiry), ``wall`` the time it writes into the
     Lease; ``leading``: whether it leads now. A leader that finds the Lease held by
     another, valid or not, has ``LOST``: it was taken over, so it stops rather than
-    take it back.
+    take it back. ``lineage`` is what every life of this candidate's pod puts before
+    its own suffix (``previous_life``): a Lease held by an earlier life is taken at
+    once, since that life has ended (a pod's container starts again only after it
+    exited), so a leader killed in a loop does not wait out its own Lease each time.
     """
     record = seen.record
     duration = int(timing.lease_duration)
@@ -158,12 +163,20 @@ def decide(
     if leading and record.holder:
         return Decision(Action.LOST)
     left = _lease_seconds(record) - (now - seen.since)
-    if not record.holder or left <= 0:
+    if not record.holder or left <= 0 or previous_life(record.holder, identity, lineage):
         taken = LeaseRecord(
             identity, duration, wall, wall, record.transitions + 1, record.resource_version
         )
         return Decision(Action.ACQUIRE, taken)
     return Decision(Action.STAND_BY, expires_in=left)
+
+
+def previous_life(holder: str, identity: str, lineage: str | None) -> bool:
+    """Whether ``holder`` is an earlier life of the candidate ``identity``: the same
+    ``lineage`` (its pod's name) before the last ``_``, another suffix after it."""
+    if not lineage or holder == identity:
+        return False
+    return holder.rpartition("_")[0] == lineage and identity.rpartition("_")[0] == lineage
 
 
 def _lease_seconds(record: LeaseRecord) -> float:

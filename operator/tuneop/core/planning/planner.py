@@ -105,8 +105,8 @@ class Plan:
 
 
 def needs_harvest(status: SessionStatus, jobs: Sequence[ObservedJob]) -> list[ObservedJob]:
-    """Finished Jobs whose results are not yet in the ledger, oldest first: read their logs
-    until ``HARVEST_BATCH`` of them could be read (the plan folds no more than that)."""
+    """Finished Jobs whose results are not yet in the ledger, oldest first: a round reads
+    the logs of the first ``HARVEST_BATCH`` (the plan folds no more than that)."""
     done = IndexSet.parse(status.harvested_jobs)
     return sorted((j for j in jobs if j.finished and j.index not in done), key=lambda j: j.index)
 
