@@ -10,6 +10,11 @@ missing results, whether Redis's session hash converged on the final status and 
 ConfigMap is right, and the load average; then the ratio of the medians (the goal: with
 kills at least half the kill-free speed, exactly-once, every run). Saves the raw figures
 under bench/results/chaos.json. docs/performance.md quotes them.
+
+``--leader-elect`` runs the operator as the Helm chart does: with leader election (the
+chart's durations) and ``POD_NAME`` set, the killed process started again under the same
+pod name (a container restarted in its pod), beside a standby replica of another pod
+name that is never killed; the runs print whether the standby ever led.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,14 @@ __all__ = ["main"]
 
 
 PLURAL = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{{ns}}/tuningsessions"
+# The Helm chart's election flags with its default durations (charts/tuneop/values.yaml).
+CHART_ELECTION = [
+    "--leader-elect",
+    "--leader-elect-lease=tuneop",
+    "--leader-elect-lease-duration=10",
+    "--leader-elect-renew-deadline=7",
+    "--leader-elect-retry-period=2",
+]
 
 
 def manifest(name: str, trials: int, max_parallel: int, seconds: float) -> dict[str, Any]:
@@ -65,24 +79,51 @@ def manifest(name: str, trials: int, max_parallel: int, seconds: float) -> dict[
     }
 
 
+def _stand_by(cluster: Cluster, ns: str, standby: OperatorProcess) -> None:
+    """Start the standby once the first replica holds the Lease (so the killed one leads)."""
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/tuneop"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lease = cluster.kube.get_or_none(path) or {}
+        if str((lease.get("spec") or {}).get("holderIdentity") or "").startswith("tuneop-7c9-a_"):
+            standby.start()
+            return
+        time.sleep(0.1)
+
+
 def one_run(
     cluster: Cluster, redis_url: str, workdir: Path, args: argparse.Namespace, kills: bool, n: int
 ) -> dict[str, Any]:
     ns = cluster.create_namespace(f"chaos-{'k' if kills else 'q'}{n}")
     name = "chaos"
     results = workdir / f"results-{ns}"
+    flags = ["--results-dir", str(results), "--redis-url", redis_url]
+    if args.leader_elect:
+        flags += [*CHART_ELECTION, "--leader-elect-namespace", ns]
     operator = OperatorProcess(
         cluster.kubeconfig,
         [ns],
         workdir / f"operator-{ns}.log",
-        ["--results-dir", str(results), "--redis-url", redis_url],
+        flags,
+        extra_env={"POD_NAME": "tuneop-7c9-a"} if args.leader_elect else None,
     )
+    standby = None
+    if args.leader_elect:  # another pod's replica, started once the first one leads
+        standby = OperatorProcess(
+            cluster.kubeconfig,
+            [ns],
+            workdir / f"standby-{ns}.log",
+            flags,
+            extra_env={"POD_NAME": "tuneop-7c9-b"},
+        )
     path = f"{PLURAL.format(ns=ns)}/{name}"
     doc = manifest(name, args.trials, args.max_parallel, args.seconds)
 
     def apply() -> None:
         cluster.kube.post(PLURAL.format(ns=ns), doc)
 
+    if standby is not None:
+        threading.Thread(target=_stand_by, args=(cluster, ns, standby), daemon=True).start()
     with ExistingJobs(cluster.kubeconfig, ns) as watch:
         run: ChaosRun = run_session(
             cluster.kube,
@@ -105,6 +146,10 @@ def one_run(
     client.close()
     once = check_exactly_once(run, args.trials, watch.duplicates(), results / ns / name / "trials")
     operator.stop()
+    standby_led = None
+    if standby is not None:
+        standby.stop()
+        standby_led = "became the leader" in standby.log_text()
     figures = {
         "kills": run.kills,
         "per_minute": round(run.per_minute, 1),
@@ -117,12 +162,15 @@ def one_run(
         "mirrors_converged": not mirrors,
         "mirror_problems": mirrors,
         "load": load_average(),
+        "standby_led": standby_led,
     }
     print(
         f"  {'kills' if kills else 'no kills'} #{n}: {run.per_minute:.1f} trials/min,"
         f" {run.kills} kills, {run.total_seconds:.0f}s, duplicates {figures['duplicates']},"
         f" peak Jobs {watch.peak_existing}, exactly-once {not once} {once or ''},"
-        f" mirrors converged {not mirrors} {mirrors or ''}; load {figures['load']}",
+        f" mirrors converged {not mirrors} {mirrors or ''}"
+        + ("" if standby_led is None else f", standby led {standby_led}")
+        + f"; load {figures['load']}",
         flush=True,
     )
     return figures
@@ -147,10 +195,16 @@ def main(argv: list[str] | None = None) -> None:
         "--kill-seconds", type=float, default=0.0, help="stop killing after this (0: never)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="only the runs with kills")
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="as the chart runs it: leader election, POD_NAME kept across restarts, a standby",
+    )
     args = parser.parse_args(argv)
     header(
         f"chaos: {args.trials} trials, maxParallel {args.max_parallel}, SIGKILL every 2-5 s,"
         f" LOAD={args.load}, {args.runs} runs each way"
+        + (", leader election as the chart runs it" if args.leader_elect else "")
     )
     print(f"before: load {load_average()} on {os.cpu_count()} CPUs", flush=True)
     out: dict[str, Any] = {"args": vars(args), "kills": [], "quiet": []}

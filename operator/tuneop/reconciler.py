@@ -176,10 +176,13 @@ class Reconciler:
         read: dict[int, ObservedJob] = {}
         self._backlog.discard(ref.key)
         todo = needs_harvest(status, jobs) if harvest else []
-        if len(todo) > HARVEST_BATCH:
+        found: list[tuple[ObservedJob, JobLogs | None]] = []
+        while todo and len(found) < HARVEST_BATCH:  # a read that failed lets the next in
+            wave, todo = todo[: HARVEST_BATCH - len(found)], todo[HARVEST_BATCH - len(found) :]
+            found += self._read_logs(ref, wave)
+        if todo:
             self._backlog.add(ref.key)  # the next round reads on: this one's write comes first
-            todo = todo[:HARVEST_BATCH]
-        for job, logs in self._read_logs(ref, todo):
+        for job, logs in found:
             lines = None if logs is None else logs.lines
             if lines and self.tracker is not None:
                 tail = "\n".join(lines[-200:])[-LOG_EXCERPT_CHARS:]

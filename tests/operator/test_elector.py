@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace, lineage
+from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace, pod_name
+from tuneop.controller.lineage import claim
 from tuneop.core.election import LeaseRecord, Timing
 from tuneop.ports import Conflict, TransientError
 
@@ -170,11 +171,11 @@ def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once() -> N
     lease, clock, exits = MemoryLease(), Clock(), []
     env = {"POD_NAME": "tuneop-7c9-x2"}
     first = identity(env, "node", 1, "ab12")
-    elector(lease, first, clock, exits, lineage(env)).step()
+    elector(lease, first, clock, exits, pod_name(env)).step()
     standby = elector(lease, identity({"POD_NAME": "tuneop-7c9-y5"}, "n", 1, "ef56"), clock, exits)
     standby.step()
     clock.t += 1  # SIGKILL: nothing released; the container starts again
-    again = elector(lease, identity(env, "node", 1, "cd34"), clock, exits, lineage(env))
+    again = elector(lease, identity(env, "node", 1, "cd34"), clock, exits, pod_name(env))
     again.step()
     standby.step()
     assert again.leading and not standby.leading and exits == []
@@ -184,8 +185,8 @@ def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once() -> N
 
 def test_without_a_pod_name_a_restarted_process_waits_for_its_old_lease() -> None:
     lease, clock, exits = MemoryLease(), Clock(), []
-    elector(lease, identity({}, "laptop", 42, "ab12"), clock, exits, lineage({})).step()
-    again = elector(lease, identity({}, "laptop", 42, "cd34"), clock, exits, lineage({}))
+    elector(lease, identity({}, "laptop", 42, "ab12"), clock, exits, pod_name({})).step()
+    again = elector(lease, identity({}, "laptop", 42, "cd34"), clock, exits, pod_name({}))
     again.step()
     assert not again.leading
     clock.t += 10
@@ -196,6 +197,33 @@ def test_without_a_pod_name_a_restarted_process_waits_for_its_old_lease() -> Non
 def test_identity_is_the_pod_name_or_host_and_pid_with_a_suffix() -> None:
     assert identity({"POD_NAME": "tuneop-7c9-x2"}, "node", 7, "ab12") == "tuneop-7c9-x2_ab12"
     assert identity({}, "laptop", 4242, "ab12") == "laptop_4242_ab12"
+    # A process of the pod that does not hold its lineage is not taken for a life of it.
+    pod = {"POD_NAME": "tuneop-7c9-x2"}
+    assert identity(pod, "node", 7, "ab12", claimed=False) == "tuneop-7c9-x2.7_ab12"
+
+
+def test_only_one_living_process_holds_a_pod_s_lineage(tmp_path: Path) -> None:
+    first = claim("tuneop-7c9-x2", tmp_path)
+    assert first is not None and first.name == "tuneop-7c9-x2"
+    assert claim("tuneop-7c9-x2", tmp_path) is None  # a second process of the pod (exec)
+    assert claim("tuneop-7c9-y5", tmp_path) is not None  # another pod's
+    assert claim(None, tmp_path) is None
+    first.lock.close()  # the first life ended: the kernel dropped its lock
+    assert claim("tuneop-7c9-x2", tmp_path) is not None
+
+
+def test_a_process_without_its_pod_s_lineage_never_takes_the_leader_s_lease_early() -> None:
+    lease, clock, exits = MemoryLease(), Clock(), []
+    pod = {"POD_NAME": "tuneop-7c9-x2"}
+    leader = elector(lease, identity(pod, "node", 1, "ab12"), clock, exits, pod_name(pod))
+    leader.step()
+    # Started by hand in the leader's pod: the lineage's lock is taken, so no lineage.
+    by_hand = identity(pod, "node", 99, "cd34", claimed=False)
+    other = elector(lease, by_hand, clock, exits, None)
+    other.step()
+    clock.t += 1
+    leader.step()
+    assert leader.leading and not other.leading and exits == []
 
 
 def test_the_lease_namespace_comes_from_flag_env_pod_or_served(tmp_path: Path) -> None:

@@ -1,47 +1,68 @@
 """What ``tuneop operator`` starts before it imports kopf (``tuneop.controller.prestart``).
 
-The wiring is built in a thread (its build injected here), its error raised where the
-startup handler asks for it, and the API server's "served" answer trusted only while it
-is fresh; log records made before kopf's logging are held, then handed over in order.
+The wiring is built at once (its build injected here) and the API server asked in a
+thread; a failed build is raised once where the startup handler asks for it; the "served"
+answer is trusted only while it is fresh; a signal before kopf's handlers is noted; log
+records made before kopf's logging are held, then handed over in order.
 The real start is the e2e tier's and the start-up benchmark's (bench/operator_start_bench.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tuneop.controller.prestart import HELD_RECORDS, SERVED_FRESH_SECONDS, HeldLogs, Prestart
+from tuneop.controller.prestart import (
+    HELD_RECORDS,
+    SERVED_FRESH_SECONDS,
+    HeldLogs,
+    Prestart,
+    _note_signals,
+)
 from tuneop.core.clock import FrozenClock
 
 
 @dataclass
 class Wired:
     answer: bool
+    gate: threading.Event | None = None
+    asked_in: str = ""
 
     def ready(self) -> bool:
+        self.asked_in = threading.current_thread().name
+        if self.gate is not None:
+            self.gate.wait(5)
         return self.answer
 
 
-def building(answer: bool, gate: threading.Event | None = None) -> Any:
-    def build(config: Any, clock: Any) -> Wired:
-        if gate is not None:
-            gate.wait(5)
-        return Wired(answer)
+def building(wired: Wired) -> Any:
+    built_in: list[str] = []
 
+    def build(config: Any, clock: Any) -> Wired:
+        built_in.append(threading.current_thread().name)
+        return wired
+
+    build.built_in = built_in  # type: ignore[attr-defined]
     return build
 
 
-def test_the_wiring_is_built_meanwhile_and_handed_to_the_startup() -> None:
-    gate = threading.Event()
-    early = Prestart(object(), build=building(True, gate), clock=FrozenClock())  # type: ignore[arg-type]
-    gate.set()  # the build was waiting in its thread, not in the constructor
-    assert early.wired() == Wired(True)
+def test_the_wiring_is_built_at_once_and_the_api_server_asked_meanwhile() -> None:
+    wired = Wired(True, threading.Event())
+    build = building(wired)
+    early = Prestart(object(), build=build, clock=FrozenClock())  # type: ignore[arg-type]
+    # Built in the caller's thread (its imports there), asked in another, still asking.
+    assert build.built_in == [threading.current_thread().name]
+    assert early.wired() is wired
+    assert wired.gate is not None and not wired.gate.is_set()
+    wired.gate.set()
     assert early.served()
+    assert wired.asked_in == "prestart"
 
 
 @pytest.mark.parametrize(
@@ -54,13 +75,12 @@ def test_the_wiring_is_built_meanwhile_and_handed_to_the_startup() -> None:
 )
 def test_a_served_answer_counts_only_while_fresh(answer: bool, waited: float, served: bool) -> None:
     clock = FrozenClock()
-    early = Prestart(object(), build=building(answer), clock=clock)  # type: ignore[arg-type]
-    early.wired()
+    early = Prestart(object(), build=building(Wired(answer)), clock=clock)  # type: ignore[arg-type]
     clock.advance(waited)
     assert early.served() is served
 
 
-def test_a_failed_build_is_raised_where_the_wiring_is_asked_for() -> None:
+def test_a_failed_build_is_raised_once_where_the_wiring_is_asked_for() -> None:
     def broken(config: Any, clock: Any) -> Wired:
         raise RuntimeError("kubeconfig: cannot load it")
 
@@ -68,6 +88,21 @@ def test_a_failed_build_is_raised_where_the_wiring_is_asked_for() -> None:
     with pytest.raises(RuntimeError, match="kubeconfig"):
         early.wired()
     assert not early.served()
+    # kopf retries its startup handler, which then builds afresh (never this error again).
+    with pytest.raises(RuntimeError, match="used already"):
+        early.wired()
+
+
+def test_a_signal_before_kopf_s_handlers_is_noted_not_fatal() -> None:
+    stop = threading.Event()
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _note_signals(stop)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
 
 
 def test_records_made_before_kopf_logs_are_held_then_handed_over_in_order() -> None:

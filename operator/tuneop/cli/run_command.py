@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         for warning in cluster_pruning_warnings(session.spec):
             print(f"warning: {clean(warning)}", file=sys.stderr)
-
+        imports_done()  # it may follow the session for hours
         return run_on_cluster(args, session)
     if args.no_wait or args.dry_run or args.cancel_on_interrupt:
         raise UsageError("--no-wait, --dry-run and --cancel-on-interrupt are for a cluster run")

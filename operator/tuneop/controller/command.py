@@ -119,7 +119,11 @@ def cmd_operator(args: argparse.Namespace) -> int:
 
     # Started before kopf's import, to overlap it: the wiring, the first request, the Lease.
     early = begin(config)
-    serve = load_operator()
+    try:
+        serve = load_operator()
+    except BaseException:
+        early.abandon()  # a Lease taken meanwhile goes back at once
+        raise
     imports_done()
     serve(config, early)
     return 0

@@ -163,12 +163,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if getattr(memo, "runtime", None) is None:  # tests may provide one
         config: OperatorConfig = memo.config
         early: Prestart | None = getattr(memo, "prestart", None)
+        memo.prestart = None  # used once: a retry of this handler builds anew
         served = False
         if early is None:
             memo.runtime = await asyncio.to_thread(build_runtime, config)
         else:  # built while kopf was importing; asked the API server then, too
-            memo.runtime = Runtime(config, await asyncio.to_thread(early.wired), clock=early.clock)
-            served = early.served()
+            memo.runtime = Runtime(config, early.wired(), clock=early.clock)
+            served = await asyncio.to_thread(early.served)
         if not served:
             await wait_until_served(memo.runtime, config.startup_timeout)
         memo.runtime.start()

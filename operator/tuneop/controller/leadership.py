@@ -36,9 +36,10 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,6 +48,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Gauge
 
+from tuneop.controller.lineage import Lineage, claim
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.election import (
     Action,
@@ -72,7 +74,7 @@ __all__ = [
     "Elector",
     "identity",
     "lease_namespace",
-    "lineage",
+    "pod_name",
     "run_elected",
     "serve_health",
     "stand",
@@ -91,19 +93,22 @@ TRANSITIONS = Counter(
 )
 
 
-def identity(env: Mapping[str, str], hostname: str, pid: int, suffix: str) -> str:
+def identity(
+    env: Mapping[str, str], hostname: str, pid: int, suffix: str, *, claimed: bool = True
+) -> str:
     """This candidate's name in the Lease: the pod's, else host and process; and ``suffix``
-    (random, an input) so two lives of one pod are two candidates."""
-    pod = env.get("POD_NAME", "").strip()
-    base = pod if pod else f"{hostname}_{pid}"
+    (random, an input) so two lives of one pod are two candidates. A process of a pod
+    whose lineage another holds (``claimed`` false, ``tuneop.controller.lineage``) adds
+    its process id, so it is not taken for a life of that lineage."""
+    pod = pod_name(env)
+    base = (pod if claimed else f"{pod}.{pid}") if pod else f"{hostname}_{pid}"
     return f"{base[:200]}_{suffix}"
 
 
-def lineage(env: Mapping[str, str]) -> str | None:
-    """What every life of this pod puts before its suffix (``identity``): the pod's name,
-    or None without ``POD_NAME`` (then no Lease is taken as an earlier life's)."""
+def pod_name(env: Mapping[str, str]) -> str | None:
+    """The pod's name (Downward API ``POD_NAME``), as the Lease's identity uses it."""
     pod = env.get("POD_NAME", "").strip()
-    return pod[:200] if pod else None
+    return pod[:180] if pod else None
 
 
 def lease_namespace(
@@ -297,43 +302,65 @@ def serve_health(url: str | None) -> ThreadingHTTPServer | None:
 
 @dataclass
 class Candidate:
-    """This process standing for the Lease: its elector (already competing) and the
-    liveness endpoint it serves meanwhile."""
+    """This process standing for the Lease: its elector (already competing), the liveness
+    endpoint it serves meanwhile, its pod's lineage when it holds it, and whether a
+    signal asked it to stop before asyncio's handlers were in place."""
 
     elector: Elector
     health: ThreadingHTTPServer | None
+    lineage: Lineage | None = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
 
 
 def stand(election: Election, kubeconfig: str | None, liveness: str | None) -> Candidate:
     """Start competing for the Lease now, in the elector's threads: ``tuneop operator``
     stands before it imports kopf, so the Lease is read (and taken, when free) meanwhile."""
+    import _strptime  # noqa: F401  # the Lease's times; imported here, not in the elector's thread
+
     from tuneop.assembly.operator import election_lease
 
-    me = identity(os.environ, socket.gethostname(), os.getpid(), os.urandom(4).hex())
+    pod = pod_name(os.environ)
+    mine = claim(pod, Path(tempfile.gettempdir()))
+    me = identity(
+        os.environ,
+        socket.gethostname(),
+        os.getpid(),
+        os.urandom(4).hex(),
+        claimed=mine is not None,
+    )
     elector = Elector(
-        election_lease(kubeconfig, election), me, election.timing, lineage=lineage(os.environ)
+        election_lease(kubeconfig, election),
+        me,
+        election.timing,
+        lineage=mine.name if mine else None,
     )
     health = serve_health(liveness)
     log.info("leader election: %s stands for lease %s/%s", me, election.namespace, election.name)
     elector.start()
-    return Candidate(elector, health)
+    return Candidate(elector, health, mine)
 
 
 def run_elected(candidate: Candidate, operate: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Stand by until leading, then run ``operate`` (kopf) until a signal; release."""
     try:
-        asyncio.run(_lead(candidate.elector, operate))
+        asyncio.run(_lead(candidate.elector, operate, candidate.stop_requested))
     finally:
         candidate.elector.release()
         if candidate.health is not None:
             candidate.health.shutdown()
 
 
-async def _lead(elector: Elector, operate: Callable[[], Coroutine[Any, Any, None]]) -> None:
+async def _lead(
+    elector: Elector,
+    operate: Callable[[], Coroutine[Any, Any, None]],
+    requested: threading.Event,
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if requested.is_set():  # a signal came while kopf was importing
+        return
     while not elector.acquired.is_set():
         if stop.is_set():
             return

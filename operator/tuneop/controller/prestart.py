@@ -1,26 +1,35 @@
-"""The operator's wiring built, and the API server asked, while kopf is still importing.
+"""What ``tuneop operator`` starts before it imports kopf, to overlap that import.
 
 ``tuneop operator`` imports kopf (with aiohttp and its handlers) after its own settings:
-a few tenths of a second of CPU in which the process would otherwise do nothing else.
-``Prestart`` uses them: a thread builds the wiring (``operator_loop``: the clients, the
-caches, the reconciler) and asks the API server whether it serves TuningSessions and
-Jobs, so the first request leaves during the import and kopf's startup handler finds the
-wiring made. With ``--leader-elect`` the candidate stands first (``begin``), so the
-Lease is read, and taken when free, during the import too. Nothing here imports kopf,
-and only the elector writes (its Lease). A failure is kept and raised where the startup
-handler would have met it, and a check that found the API server not serving yet is
-simply made again there (``wait_until_served``).
+a few tenths of a second in which the process would otherwise wait on nothing but
+itself. ``begin`` uses them:
 
-Log records made before kopf configures logging are held (``HeldLogs``) and handed to
-kopf's handler then, so they come out formatted like every other line.
+- the wiring (``operator_loop``: the clients, the caches, the reconciler) is built in the
+  main thread, so every module it needs is imported there, and a thread asks the API
+  server whether it serves TuningSessions and Jobs (``Prestart``): the first request
+  leaves during the import, and kopf's startup handler finds the wiring made;
+- with ``--leader-elect`` the candidate stands (``leadership.stand``): the Lease is read,
+  and taken when free, meanwhile. A SIGTERM or SIGINT from then until kopf's own handlers
+  are in place is noted (``stop_requested``), not lost: the elector stops and gives the
+  Lease back instead of leaving it to run out;
+- log records made before kopf configures logging are held (``HeldLogs``) and handed to
+  kopf's handler then, so they come out formatted like every other line.
+
+Nothing here imports kopf, and only the elector writes (its Lease). A build that failed
+is raised once where the startup handler asks for it; kopf's retry of that handler then
+builds afresh. A check that found the API server not serving yet, or that is too old
+(``SERVED_FRESH_SECONDS``: a standby may lead hours later), is made again there
+(``wait_until_served``).
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from tuneop.core.clock import SYSTEM_CLOCK, Clock
@@ -39,7 +48,7 @@ SERVED_FRESH_SECONDS = 30.0
 
 
 class Prestart:
-    """The wiring of ``config``, built in a thread from the moment it is made."""
+    """The wiring of ``config``, built now; the API server asked in a thread."""
 
     def __init__(
         self,
@@ -50,27 +59,33 @@ class Prestart:
         self.config, self.clock = config, clock
         self.candidate: Candidate | None = None
         self.logs: HeldLogs | None = None
-        self._build = build or _operator_loop
         self._wired: OperatorLoop | None = None
         self._error: BaseException | None = None
         self._served_at: float | None = None
-        self._thread = threading.Thread(target=self._run, name="prestart", daemon=True)
+        try:
+            self._wired = (build or _operator_loop)(config, clock)
+        except Exception as err:  # raised where kopf's startup handler asks (``wired``)
+            self._error = err
+        self._thread = threading.Thread(target=self._ask, name="prestart", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _ask(self) -> None:
+        if self._wired is None:
+            return
         try:
-            self._wired = self._build(self.config, self.clock)
             if self._wired.ready():
                 self._served_at = self.clock.monotonic()
-        except BaseException as err:  # raised again by ``wired`` in the startup handler
-            self._error = err
+        except Exception:  # asked again by the startup handler, which reports it
+            logging.getLogger(__name__).debug("early check of the API server", exc_info=True)
 
     def wired(self) -> OperatorLoop:
-        """The wiring, once built (blocks until then); the build's error, raised again."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._wired is not None
+        """The wiring; the build's error instead, raised this once (kopf retries the
+        startup handler, which then builds anew)."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        if self._wired is None:
+            raise RuntimeError("the early wiring was used already")
         return self._wired
 
     def served(self) -> bool:
@@ -79,28 +94,29 @@ class Prestart:
         at = self._served_at
         return at is not None and self.clock.monotonic() - at <= SERVED_FRESH_SECONDS
 
-
-def _operator_loop(config: OperatorConfig, clock: Clock) -> OperatorLoop:
-    from tuneop.assembly.operator import operator_loop
-    from tuneop.controller.metrics import REDIS_UP
-
-    return operator_loop(config, clock, on_redis_health=REDIS_UP.set)
+    def abandon(self) -> None:
+        """The start failed before kopf ran: give back a Lease the candidate took."""
+        if self.candidate is not None:
+            self.candidate.elector.release()
 
 
 class HeldLogs(logging.handlers.MemoryHandler):
     """The root logger's records until kopf's handler is in place (``hand_over``).
 
     Flushed to stderr as they are if the process ends first (the elector's ``lose``
-    flushes every root handler before it exits).
+    flushes every root handler before it exits). A record that reaches it after the hand
+    over (another thread, mid-way through the root's handlers) went to kopf's handler
+    too, which comes after this one: it is dropped here.
     """
 
     def __init__(self) -> None:
         super().__init__(HELD_RECORDS, flushLevel=logging.CRITICAL + 1, flushOnClose=False)
         self.setTarget(logging.StreamHandler())
+        self.handed_over = False
 
     def emit(self, record: logging.LogRecord) -> None:
         # Never flushed by count: the first HELD_RECORDS are kept, later ones dropped.
-        if len(self.buffer) < HELD_RECORDS:
+        if not self.handed_over and len(self.buffer) < HELD_RECORDS:
             self.buffer.append(record)
 
     def hold(self) -> HeldLogs:
@@ -114,9 +130,9 @@ class HeldLogs(logging.handlers.MemoryHandler):
         """Hand what was held to the root logger's handlers (kopf's, by now)."""
         root = logging.getLogger()
         root.removeHandler(self)
-        self.acquire()  # the handler's lock (``logging.Handler``)
+        self.acquire()  # the handler's lock (``logging.Handler``), which ``emit`` runs under
         try:
-            held, self.buffer = self.buffer, []
+            held, self.buffer, self.handed_over = self.buffer, [], True
         finally:
             self.release()
         for record in held:
@@ -125,13 +141,32 @@ class HeldLogs(logging.handlers.MemoryHandler):
 
 def begin(config: OperatorConfig) -> Prestart:
     """What ``tuneop operator`` starts before it imports kopf: logs held, the candidate
-    standing (with ``--leader-elect``), the wiring being built."""
+    standing (with ``--leader-elect``), the wiring built and the API server asked."""
     logs = HeldLogs().hold()
     candidate = None
     if config.election is not None:
         from tuneop.controller.leadership import stand
 
         candidate = stand(config.election, config.kubeconfig, config.liveness)
+        _note_signals(candidate.stop_requested)
     early = Prestart(config)
     early.candidate, early.logs = candidate, logs
     return early
+
+
+def _note_signals(stop: threading.Event) -> None:
+    """Until asyncio's handlers replace these (``leadership._lead``), a SIGTERM or SIGINT
+    sets ``stop`` rather than ending the process with the Lease held."""
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, note)
+
+
+def _operator_loop(config: OperatorConfig, clock: Clock) -> OperatorLoop:
+    from tuneop.assembly.operator import operator_loop
+    from tuneop.controller.metrics import REDIS_UP
+
+    return operator_loop(config, clock, on_redis_health=REDIS_UP.set)

@@ -25,10 +25,9 @@ start-up every restart pays before its first request.
 objects that live as long as the process (modules, classes, pydantic's validators), and
 Python's cyclic collector, counting those allocations, walks all of them again and again
 while they are made: a tenth to a fifth of the operator's start here. ``tuneop`` starts
-with collections made rare; once a command has imported what it runs on,
-``imports_done`` moves everything that exists into the collector's permanent generation
-(``gc.freeze``: never walked again) and restores its thresholds. A command that never
-says so still collects, only rarely, until it returns.
+with collections made rare, and a command restores the usual thresholds once it has
+imported what it runs on (``imports_done``); one that never says so restores them when it
+returns, and collects, only rarely, meanwhile.
 """
 
 from __future__ import annotations
@@ -63,10 +62,9 @@ def rare_collections() -> None:
 
 
 def imports_done() -> None:
-    """What exists now lives as long as the process: out of the collector's way, and its
-    thresholds as they were (nothing when ``rare_collections`` was not called)."""
+    """The collector's usual thresholds again (nothing when ``rare_collections`` was not
+    called, or was undone already)."""
     if _kept:
-        gc.freeze()
         gc.set_threshold(*_kept.pop())
 
 
