@@ -15,12 +15,14 @@ under bench/results/chaos.json. docs/performance.md quotes them.
 chart's durations) and ``POD_NAME`` set, the killed process started again under the same
 pod name (a container restarted in its pod), beside a standby replica of another pod
 name that is never killed; the runs print whether the standby ever led.
+``--leader-elect host`` does the same without ``POD_NAME``: both on this host.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import tempfile
 import threading
@@ -46,6 +48,7 @@ from minicluster.harness import Cluster
 from minicluster.operator_process import OperatorProcess
 from minicluster.redis_server import RedisServer
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND
+from tuneop.controller.lineage import lineage_name
 
 __all__ = ["main"]
 
@@ -79,13 +82,14 @@ def manifest(name: str, trials: int, max_parallel: int, seconds: float) -> dict[
     }
 
 
-def _stand_by(cluster: Cluster, ns: str, standby: OperatorProcess) -> None:
-    """Start the standby once the first replica holds the Lease (so the killed one leads)."""
+def _stand_by(cluster: Cluster, ns: str, standby: OperatorProcess, first: str) -> None:
+    """Start the standby once the first replica (its identity starting with ``first``)
+    holds the Lease, so the one killed is the leader."""
     path = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/tuneop"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         lease = cluster.kube.get_or_none(path) or {}
-        if str((lease.get("spec") or {}).get("holderIdentity") or "").startswith("tuneop-7c9-a_"):
+        if str((lease.get("spec") or {}).get("holderIdentity") or "").startswith(first):
             standby.start()
             return
         time.sleep(0.1)
@@ -105,7 +109,7 @@ def one_run(
         [ns],
         workdir / f"operator-{ns}.log",
         flags,
-        extra_env={"POD_NAME": "tuneop-7c9-a"} if args.leader_elect else None,
+        extra_env={"POD_NAME": "tuneop-7c9-a"} if args.leader_elect == "pod" else None,
     )
     standby = None
     if args.leader_elect:  # another pod's replica, started once the first one leads
@@ -114,7 +118,7 @@ def one_run(
             [ns],
             workdir / f"standby-{ns}.log",
             flags,
-            extra_env={"POD_NAME": "tuneop-7c9-b"},
+            extra_env={"POD_NAME": "tuneop-7c9-b"} if args.leader_elect == "pod" else None,
         )
     path = f"{PLURAL.format(ns=ns)}/{name}"
     doc = manifest(name, args.trials, args.max_parallel, args.seconds)
@@ -123,7 +127,10 @@ def one_run(
         cluster.kube.post(PLURAL.format(ns=ns), doc)
 
     if standby is not None:
-        threading.Thread(target=_stand_by, args=(cluster, ns, standby), daemon=True).start()
+        first = "tuneop-7c9-a_"
+        if args.leader_elect == "host":  # it claims the host's lineage, the standby cannot
+            first = f"{lineage_name(None, socket.gethostname())}_"
+        threading.Thread(target=_stand_by, args=(cluster, ns, standby, first), daemon=True).start()
     with ExistingJobs(cluster.kubeconfig, ns) as watch:
         run: ChaosRun = run_session(
             cluster.kube,
@@ -197,14 +204,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="only the runs with kills")
     parser.add_argument(
         "--leader-elect",
-        action="store_true",
-        help="as the chart runs it: leader election, POD_NAME kept across restarts, a standby",
+        nargs="?",
+        const="pod",
+        choices=("pod", "host"),
+        help="as the chart runs it: leader election and a standby; 'pod' (the default) with"
+        " POD_NAME kept across restarts, 'host' without POD_NAME",
     )
     args = parser.parse_args(argv)
     header(
         f"chaos: {args.trials} trials, maxParallel {args.max_parallel}, SIGKILL every 2-5 s,"
         f" LOAD={args.load}, {args.runs} runs each way"
-        + (", leader election as the chart runs it" if args.leader_elect else "")
+        + (
+            f", leader election as the chart runs it ({args.leader_elect})"
+            if args.leader_elect
+            else ""
+        )
     )
     print(f"before: load {load_average()} on {os.cpu_count()} CPUs", flush=True)
     out: dict[str, Any] = {"args": vars(args), "kills": [], "quiet": []}

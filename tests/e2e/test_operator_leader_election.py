@@ -8,8 +8,8 @@ and logs, and the Jobs (``JobWatch``: every Job's uids):
 - the leader SIGKILLed mid-session: the standby holds the Lease within 15 s and the
   session finishes with every trial run exactly once;
 - the leader SIGKILLed and started again under its pod's name (a container restart, an
-  OOM kill): it takes its own Lease back at once, without waiting for it to run out, and
-  the standby stays a standby;
+  OOM kill), or on its host without a pod name: it takes its own Lease back at once,
+  without waiting for it to run out, and the standby stays a standby;
 - the leader SIGTERMed: it releases the Lease and the standby holds it within 2 s;
 - the leader cut off from the API server (its requests go through a ``Forwarder`` that
   is then partitioned): it exits non-zero within the renew deadline, before the standby
@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from minicluster import processes
 from minicluster.forwarder import Forwarder, kubeconfig_through
 from minicluster.harness import Cluster
@@ -50,6 +52,7 @@ from tests.e2e.operator_support import (
     wait_phase,
     wait_with_log,
 )
+from tuneop.controller.lineage import lineage_name
 
 LEASE = "tuneop-operator"
 RENEW_DEADLINE = 7.0
@@ -71,8 +74,21 @@ def free_port() -> int:
 class Replica:
     """One operator process with its identity and its own /metrics port."""
 
-    def __init__(self, cluster: Cluster, ns: str, name: str, tmp: Path, kubeconfig: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        ns: str,
+        name: str,
+        tmp: Path,
+        kubeconfig: Path,
+        pod_named: bool = True,
+    ) -> None:
         self.name = name
+        # Without POD_NAME the first replica claims the host's lineage (its identity starts
+        # with it); the second, on the same host, cannot, and names itself host_pid.
+        host = socket.gethostname()
+        lineage = lineage_name(None, host) if name == "a" else None
+        self.prefix = f"operator-{name}_" if pod_named else f"{lineage or host}_"
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.process = OperatorProcess(
@@ -90,7 +106,7 @@ class Replica:
                 "--leader-elect-namespace",
                 ns,
             ],
-            extra_env={"POD_NAME": f"operator-{name}"},
+            extra_env={"POD_NAME": f"operator-{name}"} if pod_named else {},
         )
 
     def metric(self, name: str) -> float:
@@ -107,7 +123,7 @@ class Replica:
 
     def holds(self, lease: Json | None) -> bool:
         holder = str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
-        return holder.startswith(f"operator-{self.name}_")
+        return holder.startswith(self.prefix)
 
 
 def read_lease(cluster: Cluster, ns: str) -> Json | None:
@@ -142,12 +158,16 @@ def sleepy_session(name: str) -> Json:
 
 @contextmanager
 def two_replicas(
-    cluster: Cluster, ns: str, tmp: Path, first_kubeconfig: Path | None = None
+    cluster: Cluster,
+    ns: str,
+    tmp: Path,
+    first_kubeconfig: Path | None = None,
+    pod_named: bool = True,
 ) -> Iterator[tuple[Replica, Replica]]:
     """``a`` started first (it leads), then ``b`` (it stands by); both stopped at the end,
     after the session is deleted while a leader can still take kopf's finalizer off."""
-    a = Replica(cluster, ns, "a", tmp, first_kubeconfig or cluster.kubeconfig)
-    b = Replica(cluster, ns, "b", tmp, cluster.kubeconfig)
+    a = Replica(cluster, ns, "a", tmp, first_kubeconfig or cluster.kubeconfig, pod_named)
+    b = Replica(cluster, ns, "b", tmp, cluster.kubeconfig, pod_named)
     try:
         a.process.start()
         wait_leader(cluster, ns, a, 60)
@@ -227,17 +247,21 @@ def test_only_the_leader_reconciles_and_a_sigkilled_leader_is_replaced_within_15
         assert_exactly_once(cluster, ns, name, watch, tmp_path)
 
 
+@pytest.mark.parametrize("pod_named", [True, False], ids=["pod-name", "host"])
 def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once(
-    cluster: Cluster, crd: Json, namespace: str, tmp_path: Path
+    cluster: Cluster, crd: Json, namespace: str, tmp_path: Path, pod_named: bool
 ) -> None:
     ns, name = namespace, "restarted"
-    with two_replicas(cluster, ns, tmp_path) as (a, b), JobWatch(cluster.kubeconfig, ns) as watch:
+    with (
+        two_replicas(cluster, ns, tmp_path, pod_named=pod_named) as (a, b),
+        JobWatch(cluster.kubeconfig, ns) as watch,
+    ):
         apply(cluster, ns, sleepy_session(name))
         wait_with_log(cluster, a.process, "mid-session", lambda: mid_session(cluster, ns, name))
         earlier = ((read_lease(cluster, ns) or {}).get("spec") or {}).get("holderIdentity")
         a.process.kill()
         restarted = time.monotonic()
-        a.process.start()  # the same POD_NAME: the pod's container started again
+        a.process.start()  # the same POD_NAME (or host): the pod's container started again
 
         def new_life() -> bool:
             lease = read_lease(cluster, ns)
@@ -248,7 +272,7 @@ def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once(
         print(f"\nleader again after its own restart: {took:.2f}s ({load()})")
         # Well inside the 10 s lease its earlier life left: it did not wait for it.
         assert took <= 5.0, a.process.tail()
-        said = "in this pod's last life"  # logged once kopf's logging is up
+        said = "in an earlier life of this lineage"  # logged once kopf's logging is up
         wait_with_log(cluster, a.process, "its log", lambda: said in a.process.log_text(), 30)
         session = wait_phase(cluster, a.process, ns, name, "Succeeded", "Failed", timeout=120)
         assert session["status"]["phase"] == "Succeeded", explain(cluster, a.process, ns, name)

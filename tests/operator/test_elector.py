@@ -7,6 +7,7 @@ API server does; clocks are injected. The real API server is the e2e tier's
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace, pod_name
-from tuneop.controller.lineage import claim
+from tuneop.controller.leadership import EXIT_LOST, Elector, identity, lease_namespace
+from tuneop.controller.lineage import claim, lineage_name
 from tuneop.core.election import LeaseRecord, Timing
 from tuneop.ports import Conflict, TransientError
 
@@ -169,13 +170,15 @@ def test_two_standbys_racing_for_an_expired_lease_leave_one_leader() -> None:
 
 def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once() -> None:
     lease, clock, exits = MemoryLease(), Clock(), []
-    env = {"POD_NAME": "tuneop-7c9-x2"}
-    first = identity(env, "node", 1, "ab12")
-    elector(lease, first, clock, exits, pod_name(env)).step()
-    standby = elector(lease, identity({"POD_NAME": "tuneop-7c9-y5"}, "n", 1, "ef56"), clock, exits)
+    pod = "tuneop-7c9-x2"
+    first = identity({"POD_NAME": pod}, "node", 1, "ab12", pod)
+    elector(lease, first, clock, exits, pod).step()
+    standby_pod = "tuneop-7c9-y5"
+    standby_me = identity({"POD_NAME": standby_pod}, "n", 1, "ef56", standby_pod)
+    standby = elector(lease, standby_me, clock, exits, standby_pod)
     standby.step()
     clock.t += 1  # SIGKILL: nothing released; the container starts again
-    again = elector(lease, identity(env, "node", 1, "cd34"), clock, exits, pod_name(env))
+    again = elector(lease, identity({"POD_NAME": pod}, "node", 1, "cd34", pod), clock, exits, pod)
     again.step()
     standby.step()
     assert again.leading and not standby.leading and exits == []
@@ -183,10 +186,10 @@ def test_a_leader_killed_and_started_again_in_its_pod_leads_again_at_once() -> N
     assert lease.record.transitions == 1
 
 
-def test_without_a_pod_name_a_restarted_process_waits_for_its_old_lease() -> None:
+def test_without_a_claimed_lineage_a_restarted_process_waits_for_its_old_lease() -> None:
     lease, clock, exits = MemoryLease(), Clock(), []
-    elector(lease, identity({}, "laptop", 42, "ab12"), clock, exits, pod_name({})).step()
-    again = elector(lease, identity({}, "laptop", 42, "cd34"), clock, exits, pod_name({}))
+    elector(lease, identity({}, "laptop", 42, "ab12"), clock, exits).step()
+    again = elector(lease, identity({}, "laptop", 43, "cd34"), clock, exits)
     again.step()
     assert not again.leading
     clock.t += 10
@@ -194,32 +197,58 @@ def test_without_a_pod_name_a_restarted_process_waits_for_its_old_lease() -> Non
     assert again.leading
 
 
-def test_identity_is_the_pod_name_or_host_and_pid_with_a_suffix() -> None:
-    assert identity({"POD_NAME": "tuneop-7c9-x2"}, "node", 7, "ab12") == "tuneop-7c9-x2_ab12"
-    assert identity({}, "laptop", 4242, "ab12") == "laptop_4242_ab12"
-    # A process of the pod that does not hold its lineage is not taken for a life of it.
+def test_identity_is_the_lineage_else_pod_or_host_with_the_process_and_a_suffix() -> None:
     pod = {"POD_NAME": "tuneop-7c9-x2"}
-    assert identity(pod, "node", 7, "ab12", claimed=False) == "tuneop-7c9-x2.7_ab12"
+    assert identity(pod, "node", 7, "ab12", "tuneop-7c9-x2") == "tuneop-7c9-x2_ab12"
+    assert identity({}, "laptop", 7, "ab12", "laptop~1f2e~4026") == "laptop~1f2e~4026_ab12"
+    # Without the lineage's claim (another living process of the pod holds it), it is
+    # not taken for a life of that lineage.
+    assert identity(pod, "node", 7, "ab12") == "tuneop-7c9-x2.7_ab12"
+    assert identity({}, "laptop", 4242, "ab12") == "laptop_4242_ab12"
 
 
-def test_only_one_living_process_holds_a_pod_s_lineage(tmp_path: Path) -> None:
-    first = claim("tuneop-7c9-x2", tmp_path)
-    assert first is not None and first.name == "tuneop-7c9-x2"
-    assert claim("tuneop-7c9-x2", tmp_path) is None  # a second process of the pod (exec)
-    assert claim("tuneop-7c9-y5", tmp_path) is not None  # another pod's
-    assert claim(None, tmp_path) is None
-    first.lock.close()  # the first life ended: the kernel dropped its lock
-    assert claim("tuneop-7c9-x2", tmp_path) is not None
+def test_only_one_living_process_holds_a_lineage() -> None:
+    name = f"tuneop-test-{os.getpid()}-{os.urandom(4).hex()}"
+    first = claim(name)
+    assert first is not None and first.name == name
+    assert claim(name) is None  # a second process of the pod (kubectl exec), or the host
+    other = claim(name + "-b")  # another pod's
+    assert other is not None
+    assert claim(None) is None
+    first.claim.close()  # the first life ended: the kernel dropped its socket
+    again = claim(name)
+    assert again is not None
+    for held in (other, again):
+        held.claim.close()
+
+
+@pytest.mark.parametrize(
+    ("pod", "boot", "name"),
+    [
+        ("tuneop-7c9-x2", "ignored", "tuneop-7c9-x2"),
+        (None, "1f2e3d4c-5b6a-7988-0011-223344556677\n", "laptop~1f2e3d4c5b6a~{ns}"),
+        (None, "", None),
+    ],
+)
+def test_a_lineage_is_the_pod_or_the_host_on_this_boot_in_this_network(
+    pod: str | None, boot: str, name: str | None, tmp_path: Path
+) -> None:
+    boot_id = tmp_path / "boot_id"
+    boot_id.write_text(boot)
+    ns = tmp_path / "net"
+    ns.write_text("")
+    expected = None if name is None else name.format(ns=ns.stat().st_ino)
+    assert lineage_name(pod, "laptop", boot_id, ns) == expected
 
 
 def test_a_process_without_its_pod_s_lineage_never_takes_the_leader_s_lease_early() -> None:
     lease, clock, exits = MemoryLease(), Clock(), []
     pod = {"POD_NAME": "tuneop-7c9-x2"}
-    leader = elector(lease, identity(pod, "node", 1, "ab12"), clock, exits, pod_name(pod))
+    leader_me = identity(pod, "node", 1, "ab12", "tuneop-7c9-x2")
+    leader = elector(lease, leader_me, clock, exits, "tuneop-7c9-x2")
     leader.step()
-    # Started by hand in the leader's pod: the lineage's lock is taken, so no lineage.
-    by_hand = identity(pod, "node", 99, "cd34", claimed=False)
-    other = elector(lease, by_hand, clock, exits, None)
+    # Started by hand in the leader's pod: the lineage is claimed, so it has none.
+    other = elector(lease, identity(pod, "node", 99, "cd34"), clock, exits)
     other.step()
     clock.t += 1
     leader.step()

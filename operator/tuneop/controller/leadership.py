@@ -23,9 +23,11 @@ How leading ends:
 Metrics: ``tuneop_leader`` (1 while this process leads) and
 ``tuneop_leader_transitions_total`` (changes of the Lease's holder this process saw,
 its own acquisition included). Each change is logged, and the new leader posts an Event
-on the Lease. The identity is the pod's name (Downward API ``POD_NAME``) plus a random
-suffix, so a restarted pod never mistakes its predecessor's Lease for its own; without
-``POD_NAME``, the host name and process id.
+on the Lease. The identity is the lineage this process claimed (``tuneop.controller.
+lineage``: the pod's name, Downward API ``POD_NAME``, or the host's) plus a random suffix
+per life, so a life that finds the Lease held by an earlier life of its lineage takes it
+back at once (that life has ended); a process that could not claim its lineage adds its
+process id, and waits like any candidate.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import logging
 import os
 import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Gauge
 
-from tuneop.controller.lineage import Lineage, claim
+from tuneop.controller.lineage import Lineage, claim, lineage_name
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.election import (
     Action,
@@ -94,14 +95,13 @@ TRANSITIONS = Counter(
 
 
 def identity(
-    env: Mapping[str, str], hostname: str, pid: int, suffix: str, *, claimed: bool = True
+    env: Mapping[str, str], hostname: str, pid: int, suffix: str, lineage: str | None = None
 ) -> str:
-    """This candidate's name in the Lease: the pod's, else host and process; and ``suffix``
-    (random, an input) so two lives of one pod are two candidates. A process of a pod
-    whose lineage another holds (``claimed`` false, ``tuneop.controller.lineage``) adds
-    its process id, so it is not taken for a life of that lineage."""
+    """This candidate's name in the Lease: the lineage it claimed (``tuneop.controller.
+    lineage``: every life of it names itself so), else the pod's name or the host's with
+    its process id; and ``suffix`` (random, an input) so two lives are two candidates."""
     pod = pod_name(env)
-    base = (pod if claimed else f"{pod}.{pid}") if pod else f"{hostname}_{pid}"
+    base = lineage or (f"{pod}.{pid}" if pod else f"{hostname}_{pid}")
     return f"{base[:200]}_{suffix}"
 
 
@@ -202,7 +202,11 @@ class Elector:
             and record.holder
             and previous_life(record.holder, self.me, self.lineage)
         ):
-            log.info("leader election: %s held the lease in this pod's last life", record.holder)
+            log.info(
+                "leader election: %s held the lease in an earlier life of this lineage (%s)",
+                record.holder,
+                self.lineage,
+            )
         try:
             if decision.action is Action.CREATE:
                 written = self.lease.create(decision.write)
@@ -303,7 +307,7 @@ def serve_health(url: str | None) -> ThreadingHTTPServer | None:
 @dataclass
 class Candidate:
     """This process standing for the Lease: its elector (already competing), the liveness
-    endpoint it serves meanwhile, its pod's lineage when it holds it, and whether a
+    endpoint it serves meanwhile, its lineage when it claimed one, and whether a
     signal asked it to stop before asyncio's handlers were in place."""
 
     elector: Elector
@@ -319,21 +323,11 @@ def stand(election: Election, kubeconfig: str | None, liveness: str | None) -> C
 
     from tuneop.assembly.operator import election_lease
 
-    pod = pod_name(os.environ)
-    mine = claim(pod, Path(tempfile.gettempdir()))
-    me = identity(
-        os.environ,
-        socket.gethostname(),
-        os.getpid(),
-        os.urandom(4).hex(),
-        claimed=mine is not None,
-    )
-    elector = Elector(
-        election_lease(kubeconfig, election),
-        me,
-        election.timing,
-        lineage=mine.name if mine else None,
-    )
+    host = socket.gethostname()
+    mine = claim(lineage_name(pod_name(os.environ), host))
+    lineage = mine.name if mine else None
+    me = identity(os.environ, host, os.getpid(), os.urandom(4).hex(), lineage)
+    elector = Elector(election_lease(kubeconfig, election), me, election.timing, lineage=lineage)
     health = serve_health(liveness)
     log.info("leader election: %s stands for lease %s/%s", me, election.namespace, election.name)
     elector.start()
