@@ -5,7 +5,7 @@ that ran throughout, and a fresh one shown the same running trials decides the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -44,16 +44,9 @@ def _spec(es: dict[str, Any]) -> Any:
 
 
 def _reconciler(world: World, printed: Printed) -> Reconciler:
-    return Reconciler(
-        jobs=world.jobs,
-        statuses=world.statuses,
-        store=world.results,
-        events=world.events,
-        clock=world.clock,
-        mirrors=[world.results],
-        running_logs=printed,
-        judge_share=1.0,  # every reconcile judges (the verdicts, not their pace, are tested)
-    )
+    # The world's own reconciler (a new one: nothing carried over), judging every reconcile
+    # (the verdicts, not their pace, are tested).
+    return replace(world.reconciler(), running_logs=printed, judge_share=1.0)
 
 
 def _play(es: dict[str, Any], restart_every: int | None) -> dict[int, tuple[str, int]]:
