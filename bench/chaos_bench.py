@@ -104,22 +104,16 @@ def one_run(
     flags = ["--results-dir", str(results), "--redis-url", redis_url]
     if args.leader_elect:
         flags += [*CHART_ELECTION, "--leader-elect-namespace", ns]
-    operator = OperatorProcess(
-        cluster.kubeconfig,
-        [ns],
-        workdir / f"operator-{ns}.log",
-        flags,
-        extra_env={"POD_NAME": "tuneop-7c9-a"} if args.leader_elect == "pod" else None,
-    )
-    standby = None
-    if args.leader_elect:  # another pod's replica, started once the first one leads
-        standby = OperatorProcess(
-            cluster.kubeconfig,
-            [ns],
-            workdir / f"standby-{ns}.log",
-            flags,
-            extra_env={"POD_NAME": "tuneop-7c9-b"} if args.leader_elect == "pod" else None,
+
+    def replica(role: str, pod: str) -> OperatorProcess:
+        env = {"POD_NAME": pod} if args.leader_elect == "pod" else None
+        return OperatorProcess(
+            cluster.kubeconfig, [ns], workdir / f"{role}-{ns}.log", flags, extra_env=env
         )
+
+    operator = replica("operator", "tuneop-7c9-a")
+    # With an election, another pod's replica, started once the first one leads.
+    standby = replica("standby", "tuneop-7c9-b") if args.leader_elect else None
     path = f"{PLURAL.format(ns=ns)}/{name}"
     doc = manifest(name, args.trials, args.max_parallel, args.seconds)
 
