@@ -23,7 +23,7 @@ from tuneop.controller.prestart import (
     SERVED_FRESH_SECONDS,
     HeldLogs,
     Prestart,
-    _note_signals,
+    note_signals,
 )
 from tuneop.core.clock import FrozenClock
 
@@ -97,7 +97,7 @@ def test_a_signal_before_kopf_s_handlers_is_noted_not_fatal() -> None:
     stop = threading.Event()
     kept = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _note_signals(stop)
+        note_signals(stop)
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(5)
     finally:

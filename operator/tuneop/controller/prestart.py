@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tuneop.assembly.operator import OperatorConfig, OperatorLoop
     from tuneop.controller.leadership import Candidate
 
-__all__ = ["HELD_RECORDS", "SERVED_FRESH_SECONDS", "HeldLogs", "Prestart", "begin"]
+__all__ = ["HELD_RECORDS", "SERVED_FRESH_SECONDS", "HeldLogs", "Prestart", "begin", "note_signals"]
 
 # At most this many records wait for kopf's logging (the start logs a handful).
 HELD_RECORDS = 1000
@@ -148,13 +148,13 @@ def begin(config: OperatorConfig) -> Prestart:
         from tuneop.controller.leadership import stand
 
         candidate = stand(config.election, config.kubeconfig, config.liveness)
-        _note_signals(candidate.stop_requested)
+        note_signals(candidate.stop_requested)
     early = Prestart(config)
     early.candidate, early.logs = candidate, logs
     return early
 
 
-def _note_signals(stop: threading.Event) -> None:
+def note_signals(stop: threading.Event) -> None:
     """Until asyncio's handlers replace these (``leadership._lead``), a SIGTERM or SIGINT
     sets ``stop`` rather than ending the process with the Lease held."""
 
