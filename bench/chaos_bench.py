@@ -146,11 +146,13 @@ def one_run(
         time.sleep(0.2)
     client.close()
     once = check_exactly_once(run, args.trials, watch.duplicates(), results / ns / name / "trials")
-    operator.stop()
     standby_led = None
     if standby is not None:
+        # Stopped first: the leader's stop gives the Lease back, which a standby still
+        # running would take (and count as having led) once the session is over.
         standby.stop()
         standby_led = "became the leader" in standby.log_text()
+    operator.stop()
     figures = {
         "kills": run.kills,
         "per_minute": round(run.per_minute, 1),
