@@ -17,6 +17,7 @@ import pytest
 
 from builders import spec as make_spec
 from tuneop.api.session import SessionRef
+from tuneop.api.spec import SessionSpec
 from tuneop.core.jobs.observed import JobState, ObservedJob
 from tuneop.core.planning.planner import HARVEST_BATCH
 from tuneop.core.ranges import parse_ranges
@@ -24,7 +25,7 @@ from tuneop.core.results.harvest import JobLogs
 from tuneop.testing import FakeJobs, World, worker_log
 
 
-def backlog_world(unreadable: int, total: int = 8) -> tuple[World, object]:
+def backlog_world(unreadable: int, total: int = 8) -> tuple[World, SessionSpec]:
     spec = make_spec(optimizer={"type": "random"}, totalTrials=total, maxParallel=total)
     world = World()
     world.reconcile(spec)
@@ -40,7 +41,7 @@ def backlog_world(unreadable: int, total: int = 8) -> tuple[World, object]:
 def test_a_read_that_fails_lets_the_next_finished_job_into_the_batch(readers: int) -> None:
     world, spec = backlog_world(unreadable=2)
     reconciler = dataclasses.replace(world.reconciler(), log_readers=readers)
-    reconciler.commit_round(world.ref, spec)  # type: ignore[arg-type]
+    reconciler.commit_round(world.ref, spec)
     harvested = sorted(parse_ranges(world.status.harvested_jobs))
     assert harvested == [2, 3, 4, 5, 6]
     assert world.status.trials.succeeded == HARVEST_BATCH
@@ -63,5 +64,5 @@ def test_the_operator_reads_a_batch_of_logs_at_once() -> None:
     world, spec = backlog_world(unreadable=0, total=HARVEST_BATCH)
     together = TogetherJobs(jobs=world.jobs.jobs, logs=world.jobs.logs)
     reconciler = dataclasses.replace(world.reconciler(), jobs=together, log_readers=HARVEST_BATCH)
-    reconciler.commit_round(world.ref, spec)  # type: ignore[arg-type]
+    reconciler.commit_round(world.ref, spec)
     assert world.status.trials.succeeded == HARVEST_BATCH
