@@ -14,7 +14,7 @@ from tuneop.api.spec import SessionSpec
 from tuneop.cli.preflight import preflight
 from tuneop.core.jobs.observed import Observed
 from tuneop.core.planning.planner import plan
-from tuneop.core.suggest.bayesian import SessionStudies
+from tuneop.core.suggest.bayesian import SessionStudies, suggest
 from tuneop.core.suggest.samplers import GP_NEEDS, CmaState, gp_available, make_sampler
 from tuneop.core.suggest.search import known_point, point, random_point
 from tuneop.core.wire.contract import Outcome, TrialResult
@@ -123,3 +123,57 @@ def test_a_planned_session_of_a_new_sampler_launches_suggested_trials(kind: str)
     first = plan(s, Observed(REF, ()), T0, partial(SessionStudies().suggest, REF))
     params = [p for job in first.create for p in job.params]
     assert len(params) == s.max_parallel and all(-5 <= p["x"] <= 10 for p in params)
+
+
+GROUPED = [
+    {"name": "opt", "type": "categorical", "values": ["sgd", "adam"]},
+    {"name": "momentum", "type": "float", "min": 0.0, "max": 0.9, "when": {"opt": "sgd"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "space"),
+    [
+        ("bayesian", SPACE),
+        ("bayesian", GROUPED),
+        ("cmaes", SPACE),
+        pytest.param("gp", SPACE, marks=NEEDS_GP),
+    ],
+    ids=["tpe", "tpe grouped", "cmaes", "gp"],
+)
+def test_asking_a_learning_sampler_warns_nothing(kind: str, space: list[dict[str, Any]]) -> None:
+    """A warning from Optuna is printed on every trial of a run: none, whatever the
+    installed Optuna deprecates (scripts/test-bounds.sh runs this on the newest)."""
+    import warnings
+
+    s = searching(kind, space=space)
+    done = [
+        TrialResult(t, t, random_point(s, t), Outcome.SUCCEEDED, value=float(t % 5))
+        for t in range(12)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_sampler(s, 0)
+        assert len(suggest(s, done, [], 12, 3)) == 3
+
+
+class _NewestTpe:
+    """Optuna 4.9's TPESampler signature: ``warn_independent_sampling`` deprecated (its
+    default None; passing it at all warns)."""
+
+    taken: dict[str, Any] = {}
+
+    def __init__(self, *, warn_independent_sampling: bool | None = None, **kw: Any) -> None:
+        type(self).taken = {**kw, **({} if warn_independent_sampling is None else {"w": 1})}
+
+
+@pytest.mark.parametrize("space", [SPACE, GROUPED], ids=["flat", "grouped"])
+def test_an_optuna_that_deprecates_warn_independent_sampling_is_not_passed_it(
+    monkeypatch: pytest.MonkeyPatch, space: list[dict[str, Any]]
+) -> None:
+    import optuna
+
+    monkeypatch.setattr(optuna.samplers, "TPESampler", _NewestTpe)
+    make_sampler(searching("bayesian", space=space), 0)
+    assert "w" not in _NewestTpe.taken
+    assert _NewestTpe.taken["constant_liar"] is True

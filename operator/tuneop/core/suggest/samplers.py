@@ -126,8 +126,22 @@ def make_sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSam
             constant_liar=True,
             multivariate=joint,
             group=joint and grouped,
-            warn_independent_sampling=not grouped,
+            **_quiet_independent_sampling(grouped),
         )
+
+
+def _quiet_independent_sampling(grouped: bool) -> dict[str, bool]:
+    """TPE's ``warn_independent_sampling``, passed only where Optuna still takes it: a
+    grouped space draws the parameters outside its groups independently by design, so
+    TPE is told not to warn. Optuna 4.9 deprecated the argument (passing it at all warns,
+    on every trial) and warns no more by default: there it is left out."""
+    import inspect
+
+    import optuna
+
+    taken = inspect.signature(optuna.samplers.TPESampler).parameters
+    deprecated = taken["warn_independent_sampling"].default is None  # 4.9: None, then False
+    return {} if deprecated or not grouped else {"warn_independent_sampling": False}
 
 
 class CmaState:
