@@ -113,6 +113,44 @@ def test_a_claim_is_refused_when_a_file_changed_and_kept_when_none_did(tmp_path:
     assert json.loads((folder / SPEC_FILE).read_text())["files"] == {"obj.py": "aaa"}
 
 
+@pytest.mark.parametrize(
+    ("now", "outcome"),
+    [
+        ({"/home/u/lib/obj.py": "aaa"}, None),
+        ({"/home/u/lib/obj.py": "bbb"}, "/home/u/lib/obj.py changed"),
+        ({"/home/u/other.py": "aaa", "lib/obj.py": "bbb"}, "lib/obj.py changed"),
+        ({"/home/u/lib/other.py": "ccc"}, "lib/obj.py is gone"),
+    ],
+    ids=["same file", "edited", "edited, same name", "gone"],
+)
+def test_a_run_started_in_another_folder_finds_the_same_files_by_fingerprint(
+    tmp_path: Path, now: dict[str, Any], outcome: str | None
+) -> None:
+    """The first run, started in /home/u, named ``lib/obj.py`` relative to it; a run
+    started in /home/u/sub names it by its full path."""
+    folder = tmp_path / "demo"
+    s = spec({"objective": "obj:f"})
+    claim_folder(folder, s, False, NOW, {"lib/obj.py": "aaa"})
+    if outcome is None:
+        assert claim_folder(folder, s, False, NOW, now).status.next_trial == 0
+        return
+    with pytest.raises(ForeignResults) as refused:
+        claim_folder(folder, s, False, NOW, now)
+    assert str(refused.value).startswith(f"{outcome} since the results in {folder}")
+
+
+def test_a_damaged_fingerprint_in_the_record_refuses_the_claim(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    s = spec({"objective": "obj:f"})
+    claim_folder(folder, s, False, NOW, {"lib/obj.py": "aaa"})
+    doc = json.loads((folder / SPEC_FILE).read_text())
+    doc["files"] = {"lib/obj.py": ["aaa"]}
+    (folder / SPEC_FILE).write_text(json.dumps(doc))
+
+    with pytest.raises(ForeignResults, match=r"^/home/u/lib/obj\.py changed since"):
+        claim_folder(folder, s, False, NOW, {"/home/u/lib/obj.py": "aaa"})
+
+
 def test_a_folder_recorded_before_files_were_gets_them_recorded(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     s = spec({"objective": "obj:f"})

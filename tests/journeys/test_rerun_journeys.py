@@ -292,3 +292,32 @@ def test_fresh_starts_over_and_moves_the_old_results_aside(user: User) -> None:
     assert len(list((archived[0] / "trials").glob("trial-*.json"))) == 6
     again = user.tuneop("run", "s.yaml", "--local", "--no-report")
     assert again.code == 0 and "already finished" in again.out, again
+
+
+def test_a_finished_session_run_again_from_another_folder_is_recognised(user: User) -> None:
+    """The objective's module on PYTHONPATH below the folder of the first run (a project's
+    ``src/``): named relative to it then, by its full path from a sub-folder."""
+    home = user.cwd
+    user.write("s.yaml", SESSION.format(top=3, runner="    objective: mine:f"))
+    user.write("src/mine.py", "def f(params):\n    return {'loss': params['x']}\n")
+    user.env["PYTHONPATH"] = str(home / "src")
+    first = user.tuneop("run", "s.yaml", "--local", "--no-report")
+    assert first.code == 0, first
+    (home / "sub").mkdir()
+    user.cwd = home / "sub"
+
+    again = user.tuneop(
+        "run", "../s.yaml", "--local", "--no-report", "--results-dir", "../tuneop-results"
+    )
+
+    assert again.code == 0, again
+    assert again.out.startswith("session rerun already finished: Succeeded (4/4"), again
+
+    user.cwd = home
+    user.write("src/mine.py", "def f(params):\n    return {'loss': -params['x']}\n")
+    user.cwd = home / "sub"
+    refused = user.tuneop(
+        "run", "../s.yaml", "--local", "--no-report", "--results-dir", "../tuneop-results"
+    )
+    assert refused.code == 2, refused
+    assert refused.err.startswith(f"error: {home / 'src' / 'mine.py'} changed since"), refused

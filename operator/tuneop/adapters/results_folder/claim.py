@@ -19,6 +19,7 @@ Everything read from the folder is untrusted and read bounded.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,11 +127,21 @@ def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
     recorded = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(recorded, dict):
         return None
+    # A file is named as the run that recorded it saw it (relative to the folder it
+    # started in, when below it): a run started in another folder names the same file
+    # otherwise, and finds it by its fingerprint.
+    unnamed = [n for n in files if n not in recorded]
+    elsewhere = Counter(files[n] for n in unnamed)
     for name in sorted(recorded):
-        if name not in files:
-            return f"{name} is gone"
-        if recorded[name] != files[name]:
-            return f"{name} changed"
+        fingerprint = recorded[name]
+        if name in files:
+            if fingerprint != files[name]:
+                return f"{name} changed"
+        elif isinstance(fingerprint, str) and elsewhere[fingerprint] > 0:
+            elsewhere[fingerprint] -= 1
+        else:
+            namesake = [n for n in unnamed if Path(n).name == Path(name).name]
+            return f"{namesake[0]} changed" if namesake else f"{name} is gone"
     return None
 
 
