@@ -11,6 +11,7 @@ bounds are stated in docs/concepts.md, "Untrusted input".
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,19 @@ def yaml_docs(path: str, hint: str = "") -> list[Any]:
         raise UsageError(f"{clean(path)}{where}: not valid YAML{why}") from None
 
 
+def _not_one_session(path: str, docs: list[dict[str, Any]], found: int) -> str:
+    """Why ``path`` is not a session file; a Katib Experiment names its converter."""
+    katib = [d for d in docs if d.get("kind") == "Experiment"]
+    if found == 0 and katib and str(katib[0].get("apiVersion", "")).startswith("kubeflow.org/"):
+        return (
+            f"{clean(path)}: a Katib Experiment, not a TuningSession; convert it with"
+            f" tuneop import katib {shlex.quote(path)} -o session.yaml"
+        )
+    kinds = sorted({clean(d.get("kind"), 40) for d in docs if isinstance(d.get("kind"), str)})
+    held = f" (it holds {', '.join(kinds)})" if found == 0 and kinds else ""
+    return f"{clean(path)}: expected one TuningSession, found {found}{held}"
+
+
 def load_session(
     path: str | None, jobs_file: str | None = None, namespace: str = "default"
 ) -> Session:
@@ -108,7 +122,7 @@ def load_session(
         docs = [d for d in yaml_docs(path, _TRIALS_HINT) if isinstance(d, dict)]
         sessions = [d for d in docs if d.get("kind") == "TuningSession"]
         if len(sessions) != 1:
-            raise UsageError(f"{path}: expected one TuningSession, found {len(sessions)}")
+            raise UsageError(_not_one_session(path, docs, len(sessions)))
         doc = sessions[0]
     if jobs_file is not None:
         trials = parse_jobs(read_text(jobs_file, MAX_JOBS_BYTES), source=jobs_file)

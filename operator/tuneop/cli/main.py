@@ -291,6 +291,9 @@ def _add_reading(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
     parser = build_parser(extend)
     args = parser.parse_args(argv)
+    if getattr(args, "top_n", 0) < 0:  # a slice from the end would rank the rest
+        print("error: --top-n: must be 0 or more", file=sys.stderr)
+        return EXIT_INVALID
     try:
         return int(args.func(args))
     except SpecError as err:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuneop.api.errors import SpecError
 from tuneop.api.vocabulary import INVALID_SPEC
 from tuneop.cli.inputs import UsageError, load_session
 from tuneop.cli.sources import BAD_REDIS_URL
@@ -34,7 +35,18 @@ REPORT_MIN_SECONDS = 5.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``tuneop run``: on a cluster, or with ``--local`` here; the exit code of the run."""
+    """``tuneop run``: on a cluster, or with ``--local`` here; the exit code of the run.
+    A local run stopped (Ctrl-C) before its session started says that nothing ran, exit
+    2 as a cancelled session; once it started, the run itself records what it stopped."""
+    try:
+        return _cmd_run(args)
+    except KeyboardInterrupt:
+        if not args.local or getattr(args, "started", False):
+            raise
+        raise UsageError("interrupted before the session started: nothing ran") from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     session = _with_overrides(load_session(args.file, args.jobs_file, args.namespace), args)
     _warn_batched(session)
     if args.local or args.redis_url:
@@ -256,6 +268,8 @@ def _run_here(
     from tuneop.assembly.folders import ForeignResults, UnsafePath, session_dir
     from tuneop.cli.run import run_local
 
+    args.started = True  # from here a stop is the session's: recorded, resumed by a rerun
+
     try:
         return run_local(
             session,
@@ -325,8 +339,29 @@ def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
     updates = {k: v for k, v in given.items() if v is not None}
     if not updates:
         return session
-    spec = parse_spec({**spec_to_wire(session.spec), **updates})
+    try:
+        spec = parse_spec({**spec_to_wire(session.spec), **updates})
+    except SpecError as err:  # a rule an override breaks is the flag's, not the file's
+        raise SpecError([_flag_problem(p, updates) for p in err.problems], err.more) from None
     return dataclasses.replace(session, spec=spec)
+
+
+_FLAGS = {
+    "maxParallel": "--max-parallel",
+    "trialTimeoutSeconds": "--trial-timeout",
+    "deadlineSeconds": "--deadline",
+    "retries": "--retries",
+}
+
+
+def _flag_problem(problem: str, updates: dict[str, int]) -> str:
+    """``spec.maxParallel: <rule>`` as ``--max-parallel 0: <rule> (it sets spec.maxParallel)``
+    when the command line set that field."""
+    for field, value in updates.items():
+        head = f"spec.{field}: "
+        if problem.startswith(head):
+            return f"{_FLAGS[field]} {value}: {problem[len(head) :]} (it sets spec.{field})"
+    return problem
 
 
 def _check_writable(folder: Path) -> None:

@@ -1,0 +1,106 @@
+"""Slips a user makes on the command line, each answered in one line, exit 2: a flag
+that breaks a spec rule names the flag, a negative ``--top-n`` is refused, a Katib
+Experiment given to ``run`` or ``plan`` names ``tuneop import katib``, and a Ctrl-C
+before a local session started says that nothing ran."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from user import BIN, REPO, User
+
+QUICKSTART = "examples/quickstart.yaml"
+KATIB = REPO / "tests" / "journeys" / "katib_v0.19.0" / "median-stop.yaml"
+
+
+@pytest.mark.parametrize(
+    ("flag", "line"),
+    [
+        (
+            ["--max-parallel", "0"],
+            "error: --max-parallel 0: Input should be greater than or equal to 1"
+            " (it sets spec.maxParallel)",
+        ),
+        (
+            ["--trial-timeout", "0"],
+            "error: --trial-timeout 0: Input should be greater than or equal to 1"
+            " (it sets spec.trialTimeoutSeconds)",
+        ),
+        (
+            ["--retries", "1000"],
+            "error: --retries 1000: Input should be less than or equal to 100"
+            " (it sets spec.retries)",
+        ),
+        (["--top-n", "-1"], "error: --top-n: must be 0 or more"),
+    ],
+    ids=["max-parallel", "trial-timeout", "retries", "top-n"],
+)
+def test_a_flag_that_breaks_a_rule_is_named_in_one_line(
+    user: User, flag: list[str], line: str
+) -> None:
+    seen = user.tuneop("run", QUICKSTART, "--local", *flag)
+    assert seen.code == 2, seen
+    assert seen.err.splitlines() == [line], seen
+    assert not user.path("tuneop-results").exists()
+
+
+def test_summary_refuses_a_negative_top_n(user: User) -> None:
+    ran = user.tuneop("run", QUICKSTART, "--local", "--no-report")
+    assert ran.code == 0, ran
+    seen = user.tuneop("summary", "tuneop-results/quickstart", "--top-n", "-3")
+    assert (seen.code, seen.err.splitlines()) == (2, ["error: --top-n: must be 0 or more"])
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_katib_experiment_given_as_a_session_names_its_converter(
+    user: User, command: str
+) -> None:
+    local = ["--local"] if command == "run" else []
+    seen = user.tuneop(command, str(KATIB), *local)
+    assert seen.code == 2, seen
+    assert seen.err.splitlines() == [
+        f"error: {KATIB}: a Katib Experiment, not a TuningSession; convert it with"
+        f" tuneop import katib {KATIB} -o session.yaml"
+    ], seen
+
+
+def _reading_stdin(pid: int, timeout: float = 60) -> None:
+    """Wait until ``pid`` blocks reading its standard input (read(2) on fd 0, x86-64)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/syscall").read_text().startswith("0 0x0 "):
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("tuneop never read its standard input")
+
+
+def test_a_ctrl_c_before_the_session_started_says_nothing_ran(user: User) -> None:
+    # The session comes on standard input, which the user has not finished typing.
+    proc = subprocess.Popen(
+        [str(BIN / "tuneop"), "run", "-", "--local"],
+        cwd=user.cwd,
+        env=user.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _reading_stdin(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, (out, err)
+    assert err.splitlines() == ["error: interrupted before the session started: nothing ran"]
+    assert not user.path("tuneop-results").exists()
