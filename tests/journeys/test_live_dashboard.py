@@ -176,3 +176,23 @@ def test_the_docs_local_run_leaves_its_study_in_the_storage(user: User) -> None:
     assert sorted(t.user_attrs["tuneop.trial"] for t in done.trials) == list(range(30))
     best = json.loads(seen.out.split("best parameters: ", 1)[1].splitlines()[0])
     assert done.best_params == best, seen.out
+
+
+def test_the_docs_local_run_after_the_readme_s_writes_the_finished_session(user: User) -> None:
+    """The README's run first (no storage), then the dashboard page's: the session had
+    finished, so nothing runs, and its trials are written to the storage all the same."""
+    first = user.tuneop("run", "examples/quickstart.yaml", "--local", "--no-report")
+    assert first.code == 0, first
+
+    seen = user.sh(doc_block("docs/dashboard.md", "dashboard-local-run"))
+
+    assert seen.code == 0, seen
+    assert "already finished" in seen.out and "nothing ran" in seen.out, seen
+    import optuna
+
+    storage = f"sqlite:///{user.path('tuneop.db')}"
+    done = optuna.load_study(study_name="default/quickstart", storage=storage)
+    assert sorted(t.user_attrs["tuneop.trial"] for t in done.trials) == list(range(30))
+    again = user.sh(doc_block("docs/dashboard.md", "dashboard-local-run"))  # written once
+    assert again.code == 0, again
+    assert len(optuna.load_study(study_name="default/quickstart", storage=storage).trials) == 30

@@ -136,12 +136,19 @@ class LocalLoop:
     backend: LocalJobs
     clock: Clock
     tracker: LazyTracker | None = field(default=None)
+    # What the run also writes to (--optuna-storage, --redis-url).
+    extra_mirrors: Sequence[Mirror] = ()
     # Set when the run ended with writes MLflow has not taken (the next run sends them).
     unsent: bool = False
 
     def catch_up(self) -> None:
-        """A finished session's tracker given what it had not logged (a run that ended while
-        MLflow was down), waited for as at a run's end."""
+        """A finished session given to what it is written to: an Optuna storage named on
+        this run's command line (``catches_up``: it writes what it lacks from the results
+        folder, so a storage the first run did not name gets the session), and its
+        tracker (a run that ended while MLflow was down), waited for as at a run's end."""
+        for mirror in self.extra_mirrors:
+            if getattr(mirror, "catches_up", False):  # (a Redis mirror holds what it was sent)
+                mirror.record(self.ref, self.spec, MirrorRecord(status=self.prev))
         if self.tracker is not None:
             self.tracker.record(self.ref, self.spec, MirrorRecord(status=self.prev))
             self.unsent = not self.tracker.drain()
@@ -265,7 +272,9 @@ def local_loop(
         warm_start=warm_start,
         running_logs=backend,  # early stopping reads running trials' output
     )
-    return LocalLoop(ref, spec, folder, claim.archived, prev, reconciler, backend, clock, tracker)
+    return LocalLoop(
+        ref, spec, folder, claim.archived, prev, reconciler, backend, clock, tracker, extra_mirrors
+    )
 
 
 def _reopened(

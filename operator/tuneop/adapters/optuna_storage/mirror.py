@@ -33,7 +33,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution
@@ -135,6 +135,9 @@ class _Session:
 class OptunaStorageMirror:
     """A Mirror that streams each session's finished trials into an Optuna storage."""
 
+    # Given a session's status alone, it writes the trials the storage lacks from
+    # ``source``: a finished local session run again is written to it (assembly.local).
+    catches_up: ClassVar[bool] = True
     url: str
     source: Callable[[SessionRef], Sequence[TrialResult]] | None = None
     monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic
