@@ -844,3 +844,12 @@ def test_bayesian_trials_come_from_the_suggester_with_history_and_pending() -> N
     )
     assert calls == [([], [], 0, 2), ([0], [{"x": 101}], 2, 1)]
     assert [c.params for c in p3.create] == [({"x": 102},)]
+
+
+def test_a_session_where_no_trial_succeeded_says_whose_fault_it_was() -> None:
+    st = none_succeed()
+    assert st.phase == "Failed"
+    assert st.message == (
+        f"no trial succeeded ({st.trials.total} of {st.trials.total} failed:"
+        f" {st.trials.total} without the objective's metric)"
+    )

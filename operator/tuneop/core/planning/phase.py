@@ -201,15 +201,16 @@ def _none_succeeded(status: SessionStatus) -> str:
     never-started pod)."""
     t = status.trials
     bad = t.failed + t.lost + t.infra_failed
-    message = f"no trial succeeded ({bad} of {t.total} failed"
-    if t.lost or t.infra_failed:
-        parts = [
-            f"{t.failed} by their own error" if t.failed else "",
-            f"{t.lost} with their results lost" if t.lost else "",
-            f"{t.infra_failed} by infrastructure failures" if t.infra_failed else "",
-        ]
-        message += ": " + ", ".join(p for p in parts if p)
-    return message + ")"
+    own = t.failed - t.timed_out - t.metrics_unavailable
+    parts = [
+        f"{own} by their own error" if own > 0 else "",
+        f"{t.metrics_unavailable} without the objective's metric" if t.metrics_unavailable else "",
+        f"{t.timed_out} timed out" if t.timed_out else "",
+        f"{t.lost} with their results lost" if t.lost else "",
+        f"{t.infra_failed} by infrastructure failures" if t.infra_failed else "",
+    ]
+    said = ", ".join(p for p in parts if p)
+    return f"no trial succeeded ({bad} of {t.total} failed" + (f": {said})" if said else ")")
 
 
 def _progress(status: SessionStatus) -> str:
