@@ -48,6 +48,8 @@ from tuneop_runner.contract import (
     truncate_error,
 )
 from tuneop_runner.frames import begin_line, end_line, header_line, new_nonce
+from tuneop_runner.linestart import begin_line as start_line
+from tuneop_runner.linestart import follow_stdout
 from tuneop_runner.objective import CallableObjective, ObjectiveLoadError, load_callable
 from tuneop_runner.pruning import PruningStudy, parse_pruner_config
 from tuneop_runner.tracking import trial_run
@@ -110,11 +112,13 @@ def _emit(report: TrialReport, nonce: str | None = None) -> None:
     line = format_result_line(report)
     if nonce is not None:
         line += "\n" + end_line(nonce, report.trial)
+    start_line()  # after an objective that printed without a newline
     print(line, flush=True)
 
 
 def _begin(trial: int, nonce: str | None) -> None:
     if nonce is not None:
+        start_line()
         print(begin_line(nonce, trial), flush=True)
 
 
@@ -214,6 +218,7 @@ def run_job(
     """One worker's trials, framed by ``nonce``, as configured by ``env`` (and the flags
     in ``args``); its exit code. ``loaded`` keeps callable objectives imported by an
     earlier call (a warm worker, ``tuneop_runner.warm``)."""
+    follow_stdout()  # contract lines then start lines of their own (tuneop_runner.linestart)
     flags = (
         args
         if args is not None

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from user import User
 
 SPEC = """\
@@ -70,6 +71,10 @@ def huge(params):
 def huge_step(params):
     if params["x"] == 1:
         report(1, 10**400)
+    return {"loss": 10 + params["x"]}
+
+def unended(params):
+    print(f"done with {params['x']}.", end="")  # no newline: the result line follows
     return {"loss": 10 + params["x"]}
 
 def surrogate(params):
@@ -213,3 +218,17 @@ def test_huge_numbers_in_a_results_folder_are_no_crash_for_the_reading_commands(
 
 def _tuneop() -> Path:
     return Path(sys.executable).parent / "tuneop"
+
+
+@pytest.mark.parametrize("per_job", [1, 2], ids=["a worker per trial", "two trials per worker"])
+def test_output_left_without_a_newline_loses_no_result(user: User, per_job: int) -> None:
+    spec = session(user, "unended", "objective: objectives:unended")
+    user.write(
+        spec, user.path(spec).read_text().replace("trialsPerJob: 2", f"trialsPerJob: {per_job}")
+    )
+    seen = user.tuneop("run", spec, "--local", "--no-report")
+    assert seen.code == 0, seen
+    got = trials(user, "unended")
+    assert {t: got[t]["objective"]["value"] for t in got} == {0: 10, 1: 11}, got
+    logs = "".join(p.read_text() for p in user.path("tuneop-results/unended/logs").glob("*.log"))
+    assert "done with 0." in logs and "done with 1." in logs

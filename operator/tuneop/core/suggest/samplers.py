@@ -130,7 +130,7 @@ def make_sampler(spec: SessionSpec, first_trial: int) -> optuna.samplers.BaseSam
         )
 
 
-def _quiet_independent_sampling(grouped: bool) -> dict[str, bool]:
+def _quiet_independent_sampling(grouped: bool) -> dict[str, Any]:
     """TPE's ``warn_independent_sampling``, passed only where Optuna still takes it: a
     grouped space draws the parameters outside its groups independently by design, so
     TPE is told not to warn. Optuna 4.9 deprecated the argument (passing it at all warns,
