@@ -21,13 +21,13 @@ the StdOut format, need one trial per Job.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from tuneop.api import rules as R
+from tuneop.api.patterns import compile_pattern
 from tuneop.api.template import (
     MAX_TEMPLATE_BYTES,
     nesting_problem,
@@ -232,9 +232,9 @@ def _pattern_problem(pattern: str) -> str | None:
     if len(pattern) > MAX_PATTERN_CHARS:
         return f"at most {MAX_PATTERN_CHARS} characters"
     try:
-        groups = re.compile(pattern).groups
-    except re.error as err:
-        return f"not a valid regex ({err})"
+        groups = int(compile_pattern(pattern).groups)
+    except ValueError as err:
+        return f"not a valid RE2 regex, Katib's syntax ({err})"
     if groups < 2:
         return "must have two groups: the metric's name and its value"
     return None
