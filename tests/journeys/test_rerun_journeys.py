@@ -321,3 +321,27 @@ def test_a_finished_session_run_again_from_another_folder_is_recognised(user: Us
     )
     assert refused.code == 2, refused
     assert refused.err.startswith(f"error: {home / 'src' / 'mine.py'} changed since"), refused
+
+
+@pytest.mark.parametrize("damage", ["garbled", "removed", "wrong shape"])
+def test_a_damaged_session_json_is_refused_not_run_again_over_its_results(
+    user: User, damage: str
+) -> None:
+    session(user, top=3)
+    first = user.tuneop("run", "s.yaml", "--local", "--no-report")
+    assert first.code == 0, first
+    status = user.path(str(RESULTS)) / "session.json"
+    if damage == "removed":
+        status.unlink()
+    else:
+        status.write_text("{garbled" if damage == "garbled" else '{"status": {"trials": 3}}')
+    before, kept = ran(user), results(user)
+
+    refused = user.tuneop("run", "s.yaml", "--local", "--no-report")
+
+    assert refused.code == 2, refused
+    (line,) = refused.err.splitlines()
+    why = "is missing" if damage == "removed" else "cannot be read"
+    assert line.startswith(f"error: {RESULTS}/session.json {why}"), line
+    assert "--fresh" in line and "--results-dir" in line, line
+    assert ran(user) == before and results(user) == kept

@@ -29,7 +29,7 @@ from typing import Any
 from tuneop.adapters.results_folder.folder import dump_json, write_atomic
 from tuneop.adapters.results_folder.safefs import UnsafePath, read_capped
 from tuneop.api.spec import SessionSpec, spec_to_wire
-from tuneop.api.status import SessionStatus, status_from_wire
+from tuneop.api.status import SessionStatus, StatusUnreadable, status_from_wire
 from tuneop.core.fingerprint import spec_hash
 from tuneop.core.results.records import MAX_RECORD_BYTES
 from tuneop.core.suggest.search import budget
@@ -145,6 +145,24 @@ def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
     return None
 
 
+def _ledger(folder: Path) -> SessionStatus:
+    """The status to resume from, in ``session.json``. One that cannot be read while
+    trials' results are there is refused: a fresh ledger would run those trials again
+    over their results."""
+    path = folder / "session.json"
+    record = _read_json(path, MAX_SESSION_FILE_BYTES)
+    status = record.get("status") if isinstance(record, dict) else None
+    try:
+        if status is not None or not any((folder / "trials").glob("trial-*.json")):
+            return status_from_wire(status)
+        why = "cannot be read" if path.exists() else "is missing"
+    except StatusUnreadable as err:
+        why = f"cannot be read ({err})"
+    raise ForeignResults(
+        f"{path} {why}, so the results in {folder} cannot be resumed; {_ways_out(folder)}"
+    )
+
+
 def _record(folder: Path, spec: SessionSpec, digest: str, files: Mapping[str, str]) -> None:
     doc = {"specHash": digest, "spec": spec_to_wire(spec), "files": dict(files)}
     write_atomic(folder / SPEC_FILE, dump_json(doc), folder.parent)
@@ -180,8 +198,7 @@ def claim_folder(
         raise ForeignResults(
             f"{changed} since the results in {folder} were recorded; {_ways_out(folder)}"
         )
-    record = _read_json(folder / "session.json", MAX_SESSION_FILE_BYTES)
-    prev = status_from_wire(record.get("status") if isinstance(record, dict) else None)
+    prev = _ledger(folder)
     total, _ = budget(spec)
     if prev.next_trial > total:
         raise ForeignResults(
