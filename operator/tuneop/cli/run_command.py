@@ -68,6 +68,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     """``tuneop run --local``: the checks, the run, and what it prints at the end."""
+    from tuneop.cli.closedout import outlive_closed_stdout
+
+    outlive_closed_stdout()  # `| head` ends its reading, not the session
     session = _local_trial_resource(args, session)
     _need_mlflow_client(session)
     workers = _early_workers(session)

@@ -1,0 +1,68 @@
+"""A local run outlives its standard output: ``tuneop run --local ... | head -1``.
+
+When the reader of a pipe ends, each later write to it fails (``BrokenPipeError``).
+A command that only prints may stop there; a local session may not: its trials, the
+hours they took, and its status would be cut short by a pager closed early. So a local
+run's standard output is wrapped: the first write that finds it closed sends the rest
+of the run's output to ``/dev/null`` (what is still buffered too, so the interpreter's
+last flush finds nothing to fail on), says so in one line on standard error, and the
+session goes on to its end and its exit code; its results folder holds what it
+printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, TextIO
+
+__all__ = ["ClosedOutput", "outlive_closed_stdout"]
+
+NOTICE = (
+    "notice: standard output was closed (its reader ended); the session goes on without"
+    " printing, and its results folder holds its summary"
+)
+
+
+class ClosedOutput:
+    """A text stream that, once its reader is gone, writes to ``/dev/null`` instead."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self.closed_by_reader = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        if self.closed_by_reader:
+            return
+        self.closed_by_reader = True
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._inner.fileno())  # the stream's buffer drains into it
+        finally:
+            os.close(null)
+        try:
+            print(NOTICE, file=sys.stderr, flush=True)
+        except OSError:
+            pass  # standard error closed too: nobody is there to tell
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: rich asks
+        return getattr(self._inner, name)
+
+
+def outlive_closed_stdout() -> None:
+    """Wrap ``sys.stdout`` (once) so that a closed pipe never stops the run."""
+    if not isinstance(sys.stdout, ClosedOutput):
+        sys.stdout = ClosedOutput(sys.stdout)
