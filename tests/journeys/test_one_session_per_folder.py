@@ -125,3 +125,26 @@ def test_a_session_folder_of_its_own_needs_no_session_option(two_sessions: User)
     assert "Pareto front" in seen.out
     record = json.loads(two_sessions.path("tuneop-results/line/session.json").read_text())
     assert record["session"] == "default/line"
+
+
+@pytest.mark.parametrize("session_json", ["kept", "removed"])
+def test_a_trial_file_of_another_session_copied_in_is_left_out(
+    two_sessions: User, session_json: str
+) -> None:
+    """One of line's trial files copied into bowl's folder: bowl's commands read bowl's."""
+    bowl = two_sessions.path("tuneop-results/bowl")
+    stranger = sorted(two_sessions.path("tuneop-results/line/trials").glob("trial-*.json"))[0]
+    (bowl / "trials" / "trial-000099.json").write_text(stranger.read_text())
+    if session_json == "removed":
+        (bowl / "session.json").unlink()
+
+    seen = two_sessions.tuneop("summary", "tuneop-results/bowl")
+    assert seen.code == 0, seen
+    assert "3 trials" in seen.out and "1 session(s): default/bowl" in seen.out, seen
+    exported = two_sessions.tuneop(
+        "export", "tuneop-results/bowl", "--optuna-storage", "sqlite:///s.db"
+    )
+    assert exported.code == 0, exported
+    assert "default/bowl" in exported.out and "line" not in exported.out, exported
+    with sqlite3.connect(two_sessions.path("s.db")) as db:
+        assert db.execute("select count(*) from trials").fetchone() == (3,)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import suppress
 from typing import Any, TextIO
 
 __all__ = ["ClosedOutput", "outlive_closed_stdout"]
@@ -53,10 +54,8 @@ class ClosedOutput:
             os.dup2(null, self._inner.fileno())  # the stream's buffer drains into it
         finally:
             os.close(null)
-        try:
+        with suppress(OSError):  # standard error closed too: nobody is there to tell
             print(NOTICE, file=sys.stderr, flush=True)
-        except OSError:
-            pass  # standard error closed too: nobody is there to tell
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: rich asks
         return getattr(self._inner, name)

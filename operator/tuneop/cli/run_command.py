@@ -204,7 +204,7 @@ def _finish(
 ) -> int:
     """What a local run prints when it ends (its line, summary, folders, report); its code.
     ``seconds``: how long the run took (a short one writes its report only when asked)."""
-    from tuneop.assembly.folders import load_records
+    from tuneop.assembly.folders import session_records
     from tuneop.cli.summary import render_summary
     from tuneop.core.results.summary import summarize
 
@@ -222,7 +222,7 @@ def _finish(
         styled(f"session {session.ref.name}: ", (st.phase, "bold"), f" ({st.message})"),
         highlight=False,
     )
-    records = load_records(run.session_dir)
+    records = session_records(run.session_dir)  # its own: a stranger copied in is not
     render_summary(summarize(records, top_n=args.top_n), console)
     console.print(f"results: {run.session_dir}", highlight=False)
     t = st.trials

@@ -37,6 +37,7 @@ import io
 import json
 import math
 import stat
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ __all__ = [
     "dump_json",
     "load_records",
     "recorded_objective",
+    "recorded_session",
     "session_folders",
     "session_records",
     "strict_json",
@@ -354,17 +356,31 @@ def session_folders(root: Path) -> list[Path]:
     return sorted({p.parent.parent for p in root.rglob("trials/trial-*.json")})
 
 
+def recorded_session(folder: Path) -> str | None:
+    """The ``namespace/name`` the session folder's ``session.json`` records, or None."""
+    record = _read_json_object(folder / "session.json", folder)
+    session = record.get("session") if record else None
+    return session if isinstance(session, str) and session else None
+
+
 def session_records(folder: Path, limit: int | None = None) -> list[Record]:
     """The result records of one session folder, not of the folders below it (at most
-    ``limit`` of them, in trial order); files that are no record are passed over."""
+    ``limit`` of them, in trial order); files that are no record are passed over, and so
+    are records of another session (a trial file copied in from elsewhere): the folder's
+    session is the one its ``session.json`` names, else the one most of its records do."""
+    own = recorded_session(folder)
     out: list[Record] = []
     for p in sorted((folder / "trials").glob("trial-*.json")):
-        if limit is not None and len(out) >= limit:
+        if own is not None and limit is not None and len(out) >= limit:
             break
         record = _read_file(p, folder)
-        if record is not None:
+        if record is not None and (own is None or record.get("session") in ("", own)):
             out.append(record)
-    return out
+    if own is None:  # no session.json to say: the session most of them name
+        named = Counter(str(r.get("session") or "") for r in out)
+        most = max(named.items(), key=lambda kv: (kv[0] != "", kv[1]))[0] if named else ""
+        out = [r for r in out if r.get("session") in ("", most)]
+    return out if limit is None else out[:limit]
 
 
 def _csv_records(path: Path) -> list[Record]:
