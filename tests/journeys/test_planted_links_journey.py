@@ -91,3 +91,27 @@ def test_a_link_planted_as_a_log_file_is_refused_and_the_link_target_untouched(
     assert "tuneop-results/quickstart/logs/quickstart-0.0.log" in lines[0], seen
     assert "symbolic link" in lines[0], seen
     assert victim.read_text() == "keep me\n"
+
+
+def test_a_link_planted_as_a_trial_file_is_refused_before_any_trial_runs(user: User) -> None:
+    """A link planted as one of a session's trial files: the next run of the session is
+    refused at its start, naming it, and neither runs nor writes anything."""
+    first = user.tuneop("run", "examples/quickstart.yaml", "--local", "--no-report")
+    assert first.code == 0, first
+    session = user.path("tuneop-results/quickstart")
+    target = user.path("elsewhere.json")
+    target.write_text("{}\n")
+    planted = session / "trials" / "trial-000011.json"
+    planted.unlink()
+    os.symlink(target, planted)
+    logs = sorted(p.name for p in (session / "logs").iterdir())
+
+    seen = user.tuneop("run", "examples/quickstart.yaml", "--local", "--no-report")
+
+    assert seen.code == 2, seen
+    (line,) = seen.err.strip().splitlines()
+    assert "tuneop-results/quickstart/trials/trial-000011.json" in line, seen
+    assert "symbolic link" in line, seen
+    assert seen.out == "", seen
+    assert sorted(p.name for p in (session / "logs").iterdir()) == logs
+    assert target.read_text() == "{}\n"

@@ -46,6 +46,7 @@ from typing import Any
 from tuneop.adapters.results_folder.safefs import (
     FILE_MODE,
     UnsafePath,
+    check_entries,
     check_tree,
     read_capped,
     sync_folder,
@@ -251,6 +252,7 @@ def check_session_folder(folder: Path, below: Path) -> None:
     """Refuse (``UnsafePath``, naming it) a session folder with a link, FIFO or other
     stranger where one of its folders or files goes, before anything is written there."""
     check_tree(folder, below, SESSION_FOLDERS, SESSION_FILES)
+    check_entries(folder / "trials", below, "trial-")
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import IO
 __all__ = [
     "FILE_MODE",
     "UnsafePath",
+    "check_entries",
     "check_tree",
     "ensure_regular",
     "folder_fd",
@@ -240,6 +241,25 @@ def sync_folder(folder: Path, below: Path) -> None:
         return
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_entries(folder: Path, below: Path, prefix: str) -> None:
+    """Refuse ``folder`` (below ``below``, links not followed) when an entry whose name
+    starts with ``prefix`` is not a regular file: a planted link among a session's trial
+    files is found before any worker starts, not when the run comes to it."""
+    try:
+        fd = folder_fd(below, _parts(folder, below), create=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing there yet (a stranger in its place is check_tree's to refuse)
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    if not stat.S_ISREG(mode):
+                        raise UnsafePath(folder / entry.name, _kind(mode))
     finally:
         os.close(fd)
 
