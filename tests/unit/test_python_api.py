@@ -292,3 +292,22 @@ def test_progress_reads_the_status_counts_and_best() -> None:
         "Running", 4, 10, 2, 1,
     )  # fmt: skip
     assert (seen.best_value, seen.best_params, seen.terminal) == (0.25, {"x": 1}, False)
+
+
+def test_to_yaml_writes_an_int_parameters_bounds_and_step_as_ints() -> None:
+    import yaml
+
+    session = Session(
+        "ints",
+        objective="loss",
+        space=[Int("x", 0, 10, step=2), Float("lr", 0.5, 1.0)],
+        optimizer="random",
+        total_trials=4,
+        command=["python3", "train.py"],
+    )
+    text = session.to_yaml()
+    x, lr = yaml.safe_load(text)["spec"]["searchSpace"]
+    assert (x["min"], x["max"], x["step"]) == (0, 10, 2)
+    assert all(type(x[k]) is int for k in ("min", "max", "step")), text
+    assert type(lr["min"]) is float
+    assert Session.from_yaml(text) == session

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from tuneop.api.session import Session
-from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
+from tuneop.api.spec import SessionSpec, SpecError, ints_as_ints, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
 from tuneop.cli.plan_lines import kind_lines, spec_lines
@@ -234,13 +234,7 @@ class _PlainDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: igno
 def people_spec(spec: SessionSpec) -> dict[str, Any]:
     """The spec as stored, an int parameter's ``min``, ``max`` and ``step`` as ints (the
     model holds them as floats, and its wire form keeps the spec's fingerprint stable)."""
-    wire = spec_to_wire(spec)
-    for p in wire.get("searchSpace") or []:
-        if p.get("type") == "int":
-            for key in ("min", "max", "step"):
-                if isinstance(p.get(key), float):
-                    p[key] = int(p[key])
-    return wire
+    return ints_as_ints(spec_to_wire(spec))
 
 
 def as_data(d: DryRun) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from tuneop.api.spec import (
     Parameter,
     SessionSpec,
     SpecError,
+    ints_as_ints,
     spec_to_wire,
 )
 from tuneop.api.worker import METRICS_IMAGE
@@ -187,8 +188,8 @@ class Session:
         """The manifest as YAML, with the fields the session sets (defaults left out:
         read back, they come back the same)."""
         doc = self.manifest()
-        doc["spec"] = self.spec.model_dump(
-            by_alias=True, exclude_unset=True, exclude_none=True, mode="json"
+        doc["spec"] = ints_as_ints(
+            self.spec.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
         )
         return yaml.safe_dump(doc, sort_keys=False)
 
