@@ -52,6 +52,7 @@ from tuneop_runner.contract import (
     format_intermediate_line,
     sanitize_metrics,
 )
+from tuneop_runner.linestart import begin_line
 
 __all__ = [
     "MAX_PRINTED_STEPS",
@@ -115,6 +116,7 @@ class RunningTrial:
             self.last, self.last_step = kept, step
             if self.printed < MAX_PRINTED_STEPS:
                 self.printed += 1
+                begin_line()  # after an objective's output left without a newline
                 print(format_intermediate_line(self.index, step, kept), flush=True)
         value_ = kept.get(self.metric)
         if isinstance(value_, bool) or not isinstance(value_, int | float):

@@ -26,6 +26,7 @@ import sys
 
 from tuneop_runner.cli import Evaluator, run_job
 from tuneop_runner.frames import header_line
+from tuneop_runner.linestart import begin_line
 
 __all__ = ["DONE_PREFIX", "main"]
 
@@ -42,9 +43,10 @@ def main() -> int:
         os.environ.clear()
         os.environ.update(base)
         os.environ.update({str(k): str(v) for k, v in env.items()})
+        begin_line()  # the job before may have left a line unfinished
         print(header_line(nonce), flush=True)
         code = run_job(os.environ, nonce, loaded=loaded)
-        sys.stderr.flush()
+        begin_line()
         print(f"{DONE_PREFIX}{nonce} {code}", flush=True)
         if code in _STOPPED:
             return code

@@ -74,7 +74,11 @@ def huge_step(params):
     return {"loss": 10 + params["x"]}
 
 def unended(params):
-    print(f"done with {params['x']}.", end="")  # no newline: the result line follows
+    # Output left without a newline before each line of the contract, on both streams.
+    print(f"epoch 1 of {params['x']}:", end="")
+    report(1, 20 + params["x"])
+    print("almost", end="", file=sys.stderr, flush=True)
+    print(f"done with {params['x']}.", end="")
     return {"loss": 10 + params["x"]}
 
 def surrogate(params):
@@ -230,5 +234,6 @@ def test_output_left_without_a_newline_loses_no_result(user: User, per_job: int)
     assert seen.code == 0, seen
     got = trials(user, "unended")
     assert {t: got[t]["objective"]["value"] for t in got} == {0: 10, 1: 11}, got
+    assert {t: got[t].get("intermediate") for t in got} == {0: [[1, 20]], 1: [[1, 21]]}, got
     logs = "".join(p.read_text() for p in user.path("tuneop-results/unended/logs").glob("*.log"))
     assert "done with 0." in logs and "done with 1." in logs

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -45,6 +45,7 @@ __all__ = [
     "NAME_PATTERN",
     "Parameter",
     "Scalar",
+    "ints_as_ints",
     "scalar_problem",
 ]
 
@@ -263,3 +264,15 @@ def scalar_problem(v: Scalar) -> str | None:
     if isinstance(v, str) and CONTROL_CHARACTERS.search(v):
         return "must not contain control characters"
     return None
+
+
+def ints_as_ints(wire: dict[str, Any]) -> dict[str, Any]:
+    """``wire`` (a spec dumped) with each int parameter's ``min``, ``max`` and ``step`` as
+    ints, for people to read: the model holds them as floats (and the stored form keeps
+    them so, which keeps the spec's fingerprint stable)."""
+    for p in wire.get("searchSpace") or []:
+        if isinstance(p, dict) and p.get("type") == "int":
+            for key in ("min", "max", "step"):
+                if isinstance(p.get(key), float) and p[key].is_integer():
+                    p[key] = int(p[key])
+    return wire

@@ -70,7 +70,6 @@ __all__ = [
     "TrialResource",
     "WarmStart",
     "format_validation_error",
-    "ints_as_ints",
     "parse_spec",
     "spec_to_wire",
 ]
@@ -399,15 +398,3 @@ def parse_spec(data: Any) -> SessionSpec:
 def spec_to_wire(spec: SessionSpec) -> dict[str, Any]:
     """The spec as it would be stored: camelCase, defaults filled, nulls left out."""
     return spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-def ints_as_ints(wire: dict[str, Any]) -> dict[str, Any]:
-    """``wire`` (a spec dumped) with each int parameter's ``min``, ``max`` and ``step`` as
-    ints, for people to read: the model holds them as floats (and the stored form keeps
-    them so, which keeps the spec's fingerprint stable)."""
-    for p in wire.get("searchSpace") or []:
-        if isinstance(p, dict) and p.get("type") == "int":
-            for key in ("min", "max", "step"):
-                if isinstance(p.get(key), float) and p[key].is_integer():
-                    p[key] = int(p[key])
-    return wire

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tuneop.api.parameters import ints_as_ints
 from tuneop.api.session import Session
-from tuneop.api.spec import SessionSpec, SpecError, ints_as_ints, spec_to_wire
+from tuneop.api.spec import SessionSpec, SpecError, spec_to_wire
 from tuneop.api.status import StatusUnreadable, status_from_wire, status_to_wire
 from tuneop.cli.plaintable import draw
 from tuneop.cli.plan_lines import kind_lines, spec_lines

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from tuneop.api.parameters import ints_as_ints
 from tuneop.api.session import Session as ApiSession
 from tuneop.api.session import SessionRef, parse_manifest
 from tuneop.api.spec import (
@@ -33,7 +34,6 @@ from tuneop.api.spec import (
     Parameter,
     SessionSpec,
     SpecError,
-    ints_as_ints,
     spec_to_wire,
 )
 from tuneop.api.worker import METRICS_IMAGE
