@@ -369,3 +369,21 @@ def test_a_run_whose_output_reader_ends_early_runs_to_its_end(user: User) -> Non
     assert "Traceback" not in seen.err, seen
     doc = json.loads((user.path(str(RESULTS)) / "session.json").read_text())
     assert doc["status"]["phase"] == "Succeeded" and doc["status"]["trials"]["succeeded"] == 6
+
+
+def test_a_session_extended_from_another_namespace_counts_every_trial(user: User) -> None:
+    """A local folder is the session's name: a rerun with ``-n team`` resumes it, and its
+    summary, ``tuneop summary`` and the CSV count the trials of both runs."""
+    spec = "  totalTrials: {n}\n"
+    session(user, top=9, extra=spec.format(n=4))
+    assert user.tuneop("run", "s.yaml", "--local", "--no-report").code == 0
+    session(user, top=9, extra=spec.format(n=7))
+
+    again = user.tuneop("run", "s.yaml", "--local", "--no-report", "-n", "team")
+
+    assert again.code == 0, again
+    assert "7 trials (Succeeded 7)" in again.out, again
+    summary = user.tuneop("summary", str(RESULTS))
+    assert summary.code == 0 and "7 trials (Succeeded 7)" in summary.out, summary
+    rows = (user.path(str(RESULTS)) / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 7, rows

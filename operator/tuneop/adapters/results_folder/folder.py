@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneop.adapters.results_folder.csvread import CSV_FILE_BYTES, csv_records
 from tuneop.adapters.results_folder.safefs import (
     FILE_MODE,
     UnsafePath,
@@ -57,7 +58,7 @@ from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import SessionStatus, status_to_wire
 from tuneop.core.clock import SYSTEM_CLOCK
-from tuneop.core.results.records import MAX_RECORD_BYTES, Record, normalize_record, read_record
+from tuneop.core.results.records import MAX_RECORD_BYTES, Record, read_record
 from tuneop.core.results.summary import session_record
 from tuneop.core.wire.contract import TrialResult
 from tuneop.ports import MirrorRecord
@@ -88,8 +89,6 @@ __all__ = [
 MAX_ERRORS = 50
 # session.json holds a bounded status and at most MAX_ERRORS bounded error texts.
 SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
-# A results.csv of 100,000 trials with a dozen columns is about 20 MiB.
-CSV_FILE_BYTES = 64 * 1024 * 1024
 # What a session folder holds: folders, then files (the early-stopping journal among them).
 SESSION_FOLDERS = ("trials", "logs", "params", "jobs")
 SESSION_FILES = ("spec.json", "session.json", "results.csv", "report.html", "pruning.journal")
@@ -134,6 +133,8 @@ class DirectoryResults:
             found: dict[int, TrialResult] = {}
             for path in sorted((self.session_dir(ref) / "trials").glob("trial-*.json")):
                 record = _read_file(path, self.root)
+                if record is not None and not _of_session(record, ref.name, path):
+                    continue  # a trial file of another session (or trial) copied in
                 try:
                     r = TrialResult.from_json(record) if record is not None else None
                 except (ValueError, KeyError, TypeError):
@@ -255,39 +256,6 @@ def check_session_folder(folder: Path, below: Path) -> None:
     check_entries(folder / "trials", below, "trial-")
 
 
-def _csv_record(row: dict[str, str]) -> dict[str, Any]:
-    def num(v: str) -> Any:
-        try:
-            return int(v)
-        except ValueError:
-            try:
-                return float(v)
-            except ValueError:
-                return v
-
-    params = {k[6:]: num(v) for k, v in row.items() if k.startswith("param.") and v != ""}
-    metrics = {k[7:]: num(v) for k, v in row.items() if k.startswith("metric.") and v != ""}
-    # The objective's column is the one named after its metric: the only other column.
-    others = [k for k in row if k and k not in _CSV_FIXED and not k.startswith(_CSV_MAPS)]
-    objective = (
-        {"metric": others[0], "value": num(row[others[0]] or "")} if len(others) == 1 else None
-    )
-    return {
-        "objective": objective,
-        "session": row.get("session", ""),
-        "trial": num(row.get("trial") or ""),
-        "jobIndex": num(row.get("job_index") or ""),
-        "outcome": row.get("outcome", ""),
-        "params": params,
-        "metrics": metrics,
-        "error": row.get("error") or None,
-    }
-
-
-_CSV_FIXED = frozenset({"session", "trial", "job_index", "outcome", "error"})
-_CSV_MAPS = ("param.", "metric.")
-
-
 def recorded_objective(path: Path) -> tuple[str, str] | None:
     """The (metric, direction) the session folder at ``path`` (or holding the file at
     ``path``) recorded in its ``session.json``; None when there is none to read."""
@@ -342,7 +310,7 @@ def load_records(path: Path, below: Path | None = None) -> list[Record]:
         path, mode = path.parent, stat.S_IFDIR  # a session's own record: rank its trials
     if stat.S_ISREG(mode):
         if path.suffix == ".csv":
-            return _csv_records(path)
+            return csv_records(path)
         record = _read_file(path, below)
         if record is None:
             raise ValueError("not a trial result record")
@@ -365,33 +333,37 @@ def recorded_session(folder: Path) -> str | None:
     return session if isinstance(session, str) and session else None
 
 
+def _name_of(session: object) -> str:
+    """A record's session by its name alone: a local folder is the session's name, and
+    a run in another namespace (``-n``) resumes it."""
+    return str(session or "").rsplit("/", 1)[-1]
+
+
+def _of_session(record: Record, name: str, path: Path) -> bool:
+    """Whether the trial file ``path`` holds a record of session ``name`` (or one that
+    names no session) for the trial its file name says."""
+    own = _name_of(record.get("session"))
+    return own in ("", name) and path.name == f"trial-{record.get('trial', -1):06d}.json"
+
+
 def session_records(folder: Path, limit: int | None = None) -> list[Record]:
     """The result records of one session folder, not of the folders below it (at most
     ``limit`` of them, in trial order); files that are no record are passed over, and so
-    are records of another session (a trial file copied in from elsewhere): the folder's
-    session is the one its ``session.json`` names, else the one most of its records do."""
-    own = recorded_session(folder)
-    out: list[Record] = []
+    are records of another session or of another trial than their file's name (a trial
+    file copied in from elsewhere): the folder's session is the one its ``session.json``
+    names, else the one most of its records do."""
+    recorded = recorded_session(folder)
+    own = _name_of(recorded) if recorded is not None else None
+    out: list[tuple[Path, Record]] = []
     for p in sorted((folder / "trials").glob("trial-*.json")):
         if own is not None and limit is not None and len(out) >= limit:
             break
         record = _read_file(p, folder)
-        if record is not None and (own is None or record.get("session") in ("", own)):
-            out.append(record)
+        if record is not None and (own is None or _of_session(record, own, p)):
+            out.append((p, record))
     if own is None:  # no session.json to say: the session most of them name
-        named = Counter(str(r.get("session") or "") for r in out)
+        named = Counter(_name_of(r.get("session")) for _, r in out)
         most = max(named.items(), key=lambda kv: (kv[0] != "", kv[1]))[0] if named else ""
-        out = [r for r in out if r.get("session") in ("", most)]
-    return out if limit is None else out[:limit]
-
-
-def _csv_records(path: Path) -> list[Record]:
-    data = read_capped(path, CSV_FILE_BYTES)
-    if len(data) > CSV_FILE_BYTES:
-        raise ValueError(f"larger than {CSV_FILE_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = io.StringIO(data.decode("utf-8"), newline="")
-        rows = [_csv_record(row) for row in csv.DictReader(text)]
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"not a results CSV ({type(err).__name__})") from None
-    return [r for r in (normalize_record(row) for row in rows) if r is not None]
+        out = [(p, r) for p, r in out if _of_session(r, most, p)]
+    records = [r for _, r in out]
+    return records if limit is None else records[:limit]
