@@ -1,7 +1,8 @@
 """A session's own metric regex (``metricsCollector.metricsFormat``) runs on RE2, as
-Katib's Go regexp does: a pattern that backtracks exponentially in Python's ``re`` reads
-a hostile line in linear time, and the run ends as usual; what RE2 refuses (a
-backreference, a lookahead) is one line naming the field, exit 2."""
+Katib's Go regexp does, and so does Katib's default filter: a pattern that backtracks
+exponentially in Python's ``re`` (or the default filter, quadratic there on long runs of
+word characters) reads hostile lines in linear time, and the run ends as usual; what RE2
+refuses (a backreference, a lookahead) is one line naming the field, exit 2."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def test_a_pattern_go_would_refuse_is_refused_naming_the_field(
         "error: s.yaml: spec.metricsCollector.metricsFormat[0]: not a valid RE2"
     ), line
     assert why in line, line
+
+
+# A thousand 4 KiB lines that Python's re took 0.2 s each to give up on, then the metric.
+FLOOD = """\
+import sys
+x = int(sys.argv[1])
+line = "a" * 4090 + "!=\\n"
+sys.stdout.write(line * 1000)
+print(f"aaa={x + 5}", flush=True)
+"""
+
+
+def test_the_default_filter_reads_long_hostile_lines_in_linear_time(user: User) -> None:
+    spec = SESSION.format(pattern="x").replace(", metricsFormat: ['x']", "")
+    user.write("s.yaml", spec)
+    user.write("train.py", FLOOD)
+
+    seen = user.tuneop("run", "s.yaml", "--local", "--no-report", timeout=120)
+
+    assert seen.code == 0, seen
+    folder = user.path("tuneop-results/hostile/trials")
+    values = {
+        doc["trial"]: doc["objective"]["value"]
+        for doc in (json.loads(p.read_text()) for p in folder.glob("trial-*.json"))
+    }
+    assert values == {0: 5, 1: 6}, values

@@ -40,6 +40,9 @@ def collector(**strategies: str) -> MetricsCollector:
         pytest.param("x=\ny=abc\nz=-2.5E+2\n", {}, {"z": -250.0}, id="non-numbers-passed-over"),
         pytest.param("val-loss=0.3\n", {}, {"val-loss": 0.3}, id="dashes-in-names"),
         pytest.param("no metrics here\n", {}, {}, id="nothing"),
+        # Go's regexp, as Katib's: \w is ASCII, so a name is read from its last ASCII run.
+        pytest.param("précision=0.9\n", {}, {"cision": 0.9}, id="ascii-classes-as-katib"),
+        pytest.param("loss=0.5acc=1\n", {}, {"loss": 0.5, "acc": 1.0}, id="back-to-back"),
     ],
 )
 def test_katib_text_format_keeps_each_metric_by_its_strategy(
