@@ -7,7 +7,8 @@ run's standard output is wrapped: the first write that finds it closed sends the
 of the run's output to ``/dev/null`` (what is still buffered too, so the interpreter's
 last flush finds nothing to fail on), says so in one line on standard error, and the
 session goes on to its end and its exit code; its results folder holds what it
-printed.
+printed. Standard error is wrapped the same way (``2>&1 | head`` closes it too), without
+the notice.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ NOTICE = (
 class ClosedOutput:
     """A text stream that, once its reader is gone, writes to ``/dev/null`` instead."""
 
-    def __init__(self, inner: TextIO) -> None:
+    def __init__(self, inner: TextIO, notice: str | None = None) -> None:
         self._inner = inner
+        self._notice = notice
         self.closed_by_reader = False
 
     def write(self, text: str) -> int:
@@ -54,14 +56,18 @@ class ClosedOutput:
             os.dup2(null, self._inner.fileno())  # the stream's buffer drains into it
         finally:
             os.close(null)
-        with suppress(OSError):  # standard error closed too: nobody is there to tell
-            print(NOTICE, file=sys.stderr, flush=True)
+        if self._notice is not None:
+            with suppress(OSError):  # standard error closed too: nobody is there to tell
+                print(self._notice, file=sys.stderr, flush=True)
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: rich asks
         return getattr(self._inner, name)
 
 
 def outlive_closed_stdout() -> None:
-    """Wrap ``sys.stdout`` (once) so that a closed pipe never stops the run."""
+    """Wrap ``sys.stdout`` and ``sys.stderr`` (once) so that a closed pipe never stops
+    the run (``2>&1 | head`` closes both)."""
+    if not isinstance(sys.stderr, ClosedOutput):
+        sys.stderr = ClosedOutput(sys.stderr)
     if not isinstance(sys.stdout, ClosedOutput):
-        sys.stdout = ClosedOutput(sys.stdout)
+        sys.stdout = ClosedOutput(sys.stdout, NOTICE)
