@@ -139,6 +139,25 @@ def test_a_run_started_in_another_folder_finds_the_same_files_by_fingerprint(
     assert str(refused.value).startswith(f"{outcome} since the results in {folder}")
 
 
+@pytest.mark.parametrize(
+    ("now", "outcome"),
+    [
+        ({"/home/u/lib/a.py": "bbb", "/home/u/lib/b.py": "aaa"}, "/home/u/lib/a.py changed"),
+        ({"/home/u/lib/a.py": "aaa", "/srv/b.py": "bbb"}, "lib/b.py is gone"),
+    ],
+    ids=["contents swapped", "same content, another file"],
+)
+def test_a_file_found_from_another_folder_is_the_one_its_name_ends_with(
+    tmp_path: Path, now: dict[str, str], outcome: str
+) -> None:
+    folder = tmp_path / "demo"
+    s = spec({"objective": "obj:f"})
+    claim_folder(folder, s, False, NOW, {"lib/a.py": "aaa", "lib/b.py": "bbb"})
+    with pytest.raises(ForeignResults) as refused:
+        claim_folder(folder, s, False, NOW, now)
+    assert str(refused.value).startswith(f"{outcome} since the results in {folder}")
+
+
 def test_a_damaged_fingerprint_in_the_record_refuses_the_claim(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     s = spec({"objective": "obj:f"})

@@ -19,11 +19,10 @@ Everything read from the folder is untrusted and read bounded.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from tuneop.adapters.results_folder.folder import dump_json, write_atomic
@@ -129,20 +128,29 @@ def _changed_file(folder: Path, files: Mapping[str, str]) -> str | None:
         return None
     # A file is named as the run that recorded it saw it (relative to the folder it
     # started in, when below it): a run started in another folder names the same file
-    # otherwise, and finds it by its fingerprint.
+    # by its full path (or relative, the other way round), one name ending the other.
     unnamed = [n for n in files if n not in recorded]
-    elsewhere = Counter(files[n] for n in unnamed)
     for name in sorted(recorded):
         fingerprint = recorded[name]
         if name in files:
             if fingerprint != files[name]:
                 return f"{name} changed"
-        elif isinstance(fingerprint, str) and elsewhere[fingerprint] > 0:
-            elsewhere[fingerprint] -= 1
-        else:
-            namesake = [n for n in unnamed if Path(n).name == Path(name).name]
-            return f"{namesake[0]} changed" if namesake else f"{name} is gone"
+            continue
+        same = [n for n in unnamed if _same_file(n, name)]
+        if not same:
+            return f"{name} is gone"
+        if files[same[0]] != fingerprint:
+            return f"{same[0]} changed"
+        unnamed.remove(same[0])
     return None
+
+
+def _same_file(one: str, other: str) -> bool:
+    """Whether two names of a file, each relative to where a run started or full, can
+    name the same file: the shorter one ends the longer one, part for part."""
+    a, b = PurePath(one).parts, PurePath(other).parts
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return long[len(long) - len(short) :] == short
 
 
 def _ledger(folder: Path) -> SessionStatus:
