@@ -70,16 +70,19 @@ def test_a_katib_experiment_given_as_a_session_names_its_converter(
 
 
 def _reading_stdin(pid: int, timeout: float = 60) -> None:
-    """Wait until ``pid`` blocks reading its standard input (read(2) on fd 0, x86-64)."""
+    """Wait until ``pid`` sleeps with its CPU time still for half a second: blocked,
+    its imports done, on the standard input nobody writes to."""
     deadline = time.monotonic() + timeout
+    last, still = -1, 0
     while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/syscall").read_text().startswith("0 0x0 "):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("tuneop never read its standard input")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        state, ticks = fields[0], int(fields[11]) + int(fields[12])  # utime + stime
+        still = still + 1 if (state == "S" and ticks == last) else 0
+        if still >= 5:
+            return
+        last = ticks
+        time.sleep(0.1)
+    raise AssertionError("tuneop never settled reading its standard input")
 
 
 def test_a_ctrl_c_before_the_session_started_says_nothing_ran(user: User) -> None:
