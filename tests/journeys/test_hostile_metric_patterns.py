@@ -39,6 +39,13 @@ print(f"aaa={x + 5}", flush=True)
 """
 
 
+def values(user: User) -> dict[int, float]:
+    """Each trial's objective value, from the session's results folder."""
+    folder = user.path("tuneop-results/hostile/trials")
+    docs = (json.loads(p.read_text()) for p in folder.glob("trial-*.json"))
+    return {doc["trial"]: doc["objective"]["value"] for doc in docs}
+
+
 def test_a_pattern_that_backtracks_reads_a_hostile_line_in_linear_time(user: User) -> None:
     user.write("s.yaml", SESSION.format(pattern="((?:a+)+)=([0-9]+)"))
     user.write("train.py", TRAIN)
@@ -46,12 +53,7 @@ def test_a_pattern_that_backtracks_reads_a_hostile_line_in_linear_time(user: Use
     seen = user.tuneop("run", "s.yaml", "--local", "--no-report", timeout=120)
 
     assert seen.code == 0, seen
-    folder = user.path("tuneop-results/hostile/trials")
-    values = {
-        doc["trial"]: doc["objective"]["value"]
-        for doc in (json.loads(p.read_text()) for p in folder.glob("trial-*.json"))
-    }
-    assert values == {0: 5, 1: 6}, values
+    assert values(user) == {0: 5, 1: 6}
 
 
 @pytest.mark.parametrize(
@@ -93,9 +95,4 @@ def test_the_default_filter_reads_long_hostile_lines_in_linear_time(user: User) 
     seen = user.tuneop("run", "s.yaml", "--local", "--no-report", timeout=120)
 
     assert seen.code == 0, seen
-    folder = user.path("tuneop-results/hostile/trials")
-    values = {
-        doc["trial"]: doc["objective"]["value"]
-        for doc in (json.loads(p.read_text()) for p in folder.glob("trial-*.json"))
-    }
-    assert values == {0: 5, 1: 6}, values
+    assert values(user) == {0: 5, 1: 6}
