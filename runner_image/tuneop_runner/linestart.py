@@ -41,7 +41,7 @@ class LineTracking:
         return getattr(self._inner, name)
 
 
-def follow_stdout() -> LineTracking:
+def follow_stdout() -> None:
     """``sys.stdout`` followed from now on, and ``sys.stderr`` with it (a warm worker's
     two streams are one pipe, so a line either leaves unfinished is the other's too).
     Once: a warm worker's later jobs keep them."""
@@ -49,7 +49,6 @@ def follow_stdout() -> LineTracking:
         sys.stderr = LineTracking(sys.stderr)
     if not isinstance(sys.stdout, LineTracking):
         sys.stdout = LineTracking(sys.stdout)
-    return sys.stdout
 
 
 def begin_line() -> None:

@@ -5,14 +5,12 @@ before a local session started says that nothing ran."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from user import BIN, REPO, User
+from user import REPO, User
 
 QUICKSTART = "examples/quickstart.yaml"
 KATIB = REPO / "tests" / "journeys" / "katib_v0.19.0" / "median-stop.yaml"
@@ -87,23 +85,13 @@ def _reading_stdin(pid: int, timeout: float = 60) -> None:
 
 def test_a_ctrl_c_before_the_session_started_says_nothing_ran(user: User) -> None:
     # The session comes on standard input, which the user has not finished typing.
-    proc = subprocess.Popen(
-        [str(BIN / "tuneop"), "run", "-", "--local"],
-        cwd=user.cwd,
-        env=user.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = user.start("run", "-", "--local", stdin=subprocess.PIPE)
     try:
         _reading_stdin(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        seen = user.ctrl_c(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 2, (out, err)
-    assert err.splitlines() == ["error: interrupted before the session started: nothing ran"]
+    assert seen.code == 2, seen
+    assert seen.err.splitlines() == ["error: interrupted before the session started: nothing ran"]
     assert not user.path("tuneop-results").exists()

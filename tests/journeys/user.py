@@ -198,12 +198,14 @@ class User:
         )
         return Seen(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """``tuneop ARGS`` left running in its own process group (Ctrl-C, ``kill -9``)."""
+    def start(self, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
+        """``tuneop ARGS`` left running in its own process group (Ctrl-C, ``kill -9``);
+        ``stdin=subprocess.PIPE`` for input the user has not finished typing."""
         return subprocess.Popen(
             [str(BIN / "tuneop"), *args],
             cwd=self.cwd,
             env=self.env,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["COMPILED", "MAX_PATTERN_MEMORY", "compile_pattern", "pattern_error"]
+__all__ = ["COMPILED", "MAX_PATTERN_MEMORY", "compile_pattern"]
 
 
 def _options() -> Any:
@@ -46,15 +46,6 @@ def compile_pattern(pattern: str) -> Any:
         return re2.compile(pattern, options=_options())
     except re2.error as err:
         raise ValueError(_words(err)) from None
-
-
-def pattern_error(pattern: str) -> str | None:
-    """Why RE2 refuses ``pattern``, or None."""
-    try:
-        compile_pattern(pattern)
-    except ValueError as err:
-        return str(err)
-    return None
 
 
 def _words(err: Exception) -> str:

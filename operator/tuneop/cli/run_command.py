@@ -333,12 +333,7 @@ def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
 
     from tuneop.api.spec import parse_spec, spec_to_wire
 
-    given = {
-        "maxParallel": args.max_parallel,
-        "trialTimeoutSeconds": args.trial_timeout,
-        "deadlineSeconds": args.deadline,
-        "retries": args.retries,
-    }
+    given = {field: getattr(args, flag[2:].replace("-", "_")) for field, flag in _FLAGS.items()}
     updates = {k: v for k, v in given.items() if v is not None}
     if not updates:
         return session
@@ -349,6 +344,7 @@ def _with_overrides(session: Session, args: argparse.Namespace) -> Session:
     return dataclasses.replace(session, spec=spec)
 
 
+# The spec fields the command line overrides, and their flags.
 _FLAGS = {
     "maxParallel": "--max-parallel",
     "trialTimeoutSeconds": "--trial-timeout",

@@ -33,6 +33,7 @@ categorical parameter of a ``cmaes`` session independently, at random
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -135,13 +136,21 @@ def _quiet_independent_sampling(grouped: bool) -> dict[str, Any]:
     grouped space draws the parameters outside its groups independently by design, so
     TPE is told not to warn. Optuna 4.9 deprecated the argument (passing it at all warns,
     on every trial) and warns no more by default: there it is left out."""
-    import inspect
-
     import optuna
 
-    taken = inspect.signature(optuna.samplers.TPESampler).parameters
-    deprecated = taken["warn_independent_sampling"].default is None  # 4.9: None, then False
-    return {} if deprecated or not grouped else {"warn_independent_sampling": False}
+    if _deprecates_warning(optuna.samplers.TPESampler) or not grouped:
+        return {}
+    return {"warn_independent_sampling": False}
+
+
+@functools.cache
+def _deprecates_warning(sampler: type) -> bool:
+    """Whether ``sampler`` deprecates ``warn_independent_sampling`` (TPE in 4.9: its
+    default None, then False); read once per class, not for every sampler made."""
+    import inspect
+
+    taken = inspect.signature(sampler).parameters
+    return bool(taken["warn_independent_sampling"].default is None)
 
 
 class CmaState:

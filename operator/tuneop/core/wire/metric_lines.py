@@ -13,8 +13,7 @@ bounded text, and in time linear in it (RE2, ``tuneop.api.patterns``).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuneop.api.patterns import compile_pattern
 
@@ -31,12 +30,6 @@ KATIB_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
 _TF_FILTER = r"([\w|./-]+)=([+-]?[\w.+-]+)"
 MAX_LINE_CHARS = 4096
 _NOT_METRICS = ("timestamp", "trial")  # hypertune's JSON fields that are no metric
-
-
-@lru_cache(maxsize=32)
-def _compiled(patterns: tuple[str, ...]) -> tuple[Any, ...]:
-    """The session's own patterns, by RE2: linear time whatever they are (api.patterns)."""
-    return tuple(compile_pattern(p) for p in patterns)
 
 
 def _json_pairs(line: str) -> list[tuple[str, str]]:
@@ -64,7 +57,7 @@ def metric_pairs(line: str, collector: MetricsCollector | None) -> list[tuple[st
         # Katib takes each match's first two groups, trimmed, as name and value.
         return [
             (m.group(1).strip(), m.group(2).strip())
-            for rx in _compiled(tuple(collector.metrics_format))
+            for rx in map(compile_pattern, collector.metrics_format)  # cached there
             for m in rx.finditer(line)
             if m.group(1) is not None and m.group(2) is not None
         ]
