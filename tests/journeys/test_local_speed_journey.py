@@ -61,3 +61,44 @@ def test_a_short_local_run_syncs_each_result_and_not_its_job_records(user: User)
     assert sorted(json.loads(p.read_text())["index"] for p in records) == list(range(20))
     again = user.tuneop("run", "toy.yaml", "--local", "--results-dir", "r", "--no-report")
     assert again.code == 0 and "already finished" in again.out, again
+
+
+TRIAL_SCRIPT = """\
+import os, sys
+x = float(sys.argv[-1].split("=")[1])
+with open(f"blas-{os.environ['TUNEOP_TRIAL']}.txt", "w") as f:
+    f.write(os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
+print(f"loss={(x - 2) ** 2}")
+"""
+TEMPLATE_SESSION = """\
+apiVersion: tuneop.dev/v1alpha1
+kind: TuningSession
+metadata: {name: blas}
+spec:
+  objective: {metric: loss}
+  searchSpace: [{name: x, type: float, min: 0, max: 4}]
+  optimizer: {type: bayesian}
+  totalTrials: 4
+  maxParallel: 2
+  metricsCollector: {kind: StdOut}
+  template:
+    spec:
+      containers:
+        - name: trial
+          image: registry.example.com/trainer:1
+          command: [python, train.py, "--x=${params.x}"]
+"""
+
+
+def test_the_runs_one_blas_thread_is_not_its_trials(user: User) -> None:
+    # tuneop loads numpy's OpenBLAS with one thread for its own TPE (core.imports):
+    # the trials it starts afterwards get the machine's default, as the user set it.
+    user.write("train.py", TRIAL_SCRIPT)
+    user.write("blas.yaml", TEMPLATE_SESSION)
+    seen = user.sh("tuneop run blas.yaml --local --results-dir r --no-report")
+    assert seen.code == 0 and "Succeeded (4/4 trials succeeded" in seen.out, seen
+    assert sorted(p.read_text() for p in user.cwd.glob("blas-*.txt")) == ["unset"] * 4
+    user.env["OPENBLAS_NUM_THREADS"] = "3"  # a user's own setting reaches every trial
+    again = user.sh("tuneop run blas.yaml --local --results-dir r2 --no-report")
+    assert again.code == 0, again
+    assert sorted(p.read_text() for p in user.cwd.glob("blas-*.txt")) == ["3"] * 4

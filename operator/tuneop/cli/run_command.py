@@ -154,13 +154,14 @@ def _load_run_modules(spec: Any, with_redis: bool) -> None:
     ``--redis-url`` Optuna is imported without the Redis client (its Redis journal, which
     it imports eagerly when redis is installed, is of no use to such a run: 0.1 s). rich's
     console is imported without attrs, which its pretty-printer imports when installed
-    (jsonschema brings it) for objects tuneop never prints: 15-30 ms."""
-    from tuneop.core.imports import without
+    (jsonschema brings it) for objects tuneop never prints: 15-30 ms. numpy's OpenBLAS
+    starts with one thread (``core.imports.one_blas_thread``: 40-60 ms of CPU)."""
+    from tuneop.core.imports import one_blas_thread, without
 
     with without("attr"):
         import tuneop.cli.run  # noqa: F401
     if spec.optimizer.learns:
-        with without() if with_redis else without("redis"):
+        with without() if with_redis else without("redis"), one_blas_thread():
             import optuna  # noqa: F401
 
 

@@ -29,6 +29,12 @@ with collections made rare, and a command restores the usual thresholds once it 
 imported what it runs on (``imports_done``); one that never says so restores them when it
 returns, and collects, only rarely, meanwhile.
 
+``one_blas_thread``: numpy's OpenBLAS starts a thread per core when it is loaded, each
+spinning for a while before it sleeps, which took 40-60 ms of CPU from the core a local
+run's workers start on. tuneop's own numpy work (TPE on a session's history) is on small
+arrays, where more threads gain nothing: OpenBLAS is loaded with one thread (its
+documented ``OPENBLAS_NUM_THREADS``, set only for the block, as the pydantic switch below).
+
 ``walk_nothing_at_exit``: when the process ends, Python's finalization collects
 cycles over every object still alive, the imports' few hundred thousand included: 70 ms
 of a local run's 0.8 s here. Frozen first (``gc.freeze``), they are left to the
@@ -53,6 +59,7 @@ __all__ = [
     "STARTUP_THRESHOLDS",
     "imports_done",
     "no_pydantic_plugins",
+    "one_blas_thread",
     "rare_collections",
     "walk_nothing_at_exit",
     "without",
@@ -104,6 +111,22 @@ def without(*names: str) -> Iterator[None]:
 
 
 _PLUGINS_OFF = "PYDANTIC_DISABLE_PLUGINS"
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy imported in the block loads OpenBLAS with one thread (module doc). Set only
+    for the block: the trials' processes started later keep the machine's default; a
+    user's own setting is left as it is, and so is a numpy already imported."""
+    if _BLAS_THREADS in os.environ or "numpy" in sys.modules:
+        yield
+        return
+    os.environ[_BLAS_THREADS] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(_BLAS_THREADS, None)
 
 
 @contextmanager
