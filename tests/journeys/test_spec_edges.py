@@ -105,6 +105,19 @@ def test_a_boolean_where_a_number_goes_is_refused(
     one_line(capped(user, "plan", write_spec(user, searchSpace=space)), field)
 
 
+def test_names_a_trial_would_read_from_one_variable_are_refused(user: User) -> None:
+    # learning-rate and learning_rate are both TUNEOP_PARAM_LEARNING_RATE in the trial's
+    # environment: it would read one value under both names.
+    space = [
+        {"name": "learning-rate", "type": "float", "min": 0.01, "max": 0.02},
+        {"name": "learning_rate", "type": "float", "min": 100, "max": 200},
+    ]
+    name = write_spec(user, searchSpace=space)
+    for args in (["plan", name], ["run", name, "--local", "--no-report"]):
+        one_line(capped(user, *args), "spec.searchSpace", "TUNEOP_PARAM_LEARNING_RATE")
+    assert not user.path("tuneop-results").exists()  # refused before anything ran
+
+
 def test_a_yaml_1_2_exponent_is_a_number(user: User) -> None:
     user.write(
         "lr.yaml",

@@ -98,6 +98,29 @@ BAD_SPECS = [
         id="duplicate-names",
     ),
     pytest.param(
+        {"searchSpace": [INT_X, {"name": "X", "type": "int", "min": 0, "max": 1}]},
+        "spec.searchSpace",
+        "x and X would both be the trial's TUNEOP_PARAM_X",
+        id="names-one-env-variable-by-case",
+    ),
+    pytest.param(
+        {
+            "searchSpace": [
+                {"name": "learning-rate", "type": "float", "min": 0, "max": 1},
+                {"name": "learning_rate", "type": "float", "min": 0, "max": 1},
+            ]
+        },
+        "spec.searchSpace",
+        "differ in more than case and punctuation",
+        id="names-one-env-variable-by-punctuation",
+    ),
+    pytest.param(
+        {"searchSpace": DROP, "trials": [{"a.b": 1, "a_b": 2}]},
+        "spec.trials[0]",
+        "a.b and a_b would both be the trial's TUNEOP_PARAM_A_B",
+        id="explicit-trial-names-one-env-variable",
+    ),
+    pytest.param(
         {"workers": 2, "trialsPerJob": 3},
         "spec.workers and trialsPerJob",
         "set one, not both",

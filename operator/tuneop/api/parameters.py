@@ -36,6 +36,7 @@ from tuneop.api.worker import ApiModel as _Model
 
 __all__ = [
     "CONTROL_CHARACTERS",
+    "ENV_CLASH",
     "MAX_CATEGORICAL_VALUES",
     "MAX_EXACT_INT",
     "MAX_MAGNITUDE",
@@ -45,7 +46,9 @@ __all__ = [
     "NAME_PATTERN",
     "Parameter",
     "Scalar",
+    "env_name_clash",
     "ints_as_ints",
+    "param_env_name",
     "scalar_problem",
 ]
 
@@ -66,6 +69,30 @@ MAX_EXACT_INT = 2**53  # |min|, |max| and step of an int parameter
 # ESC starts a terminal command). Tab and newline stay allowed: text values such as
 # prompt templates hold them, and they reach a trial as JSON, never through a shell.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
+ENV_CLASH = (
+    "parameter names must differ in more than case and punctuation ({} and {} would both"
+    " be the trial's {})"
+)
+
+
+def param_env_name(name: str) -> str:
+    """The ``TUNEOP_PARAM_<NAME>`` variable a trial reads param ``name`` from (as the
+    runner names it): upper case, every other character than a letter or digit ``_``."""
+    return "TUNEOP_PARAM_" + _NOT_ENV_NAME.sub("_", name).upper()
+
+
+def env_name_clash(names: list[str]) -> tuple[str, str, str] | None:
+    """Two of ``names`` that one ``TUNEOP_PARAM_`` variable would carry (``lr`` and ``LR``,
+    ``learning-rate`` and ``learning_rate``), with that variable, or None: a trial would
+    read one of their values under both names."""
+    seen: dict[str, str] = {}
+    for name in names:
+        env = param_env_name(name)
+        if env in seen and seen[env] != name:
+            return seen[env], name, env
+        seen.setdefault(env, name)
+    return None
 
 
 class Parameter(_Model):

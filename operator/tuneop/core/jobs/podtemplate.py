@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuneop.api.conditions import placeholder_values
+from tuneop.api.parameters import param_env_name
 from tuneop.api.spec import SessionSpec
 from tuneop.api.template import PARAM_PLACEHOLDER, trial_container_index
 from tuneop.api.vocabulary import ANN_CONTAINER, ANN_PARAMS
@@ -60,7 +61,6 @@ PARAMS_DIR = "/etc/tuneop"
 PARAMS_FILE = f"{PARAMS_DIR}/params.json"
 _PARAMS_VOLUME = "tuneop-params"
 _TMP_VOLUME = "tuneop-tmp"
-_NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
 _KUBE_REF = re.compile(r"\$(\$|\(([^)]*)\))")
 
 _CONTAINER_SECURITY = {
@@ -71,11 +71,6 @@ _CONTAINER_SECURITY = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 _POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def param_env_name(name: str) -> str:
-    """The ``TUNEOP_PARAM_<NAME>`` variable of param ``name`` (as the runner names it)."""
-    return "TUNEOP_PARAM_" + _NOT_ENV_NAME.sub("_", name).upper()
 
 
 def param_text(value: object) -> str:
