@@ -27,11 +27,26 @@ FAILS = (
 )
 
 
-def imported(user: User, example: str, command: str, **katib: object) -> None:
+# Counts its runs (a line per run in runs.txt, its trial's number); fails the first run
+# of each trial with exit code 1; then reports loss=0.5, but odd trials report no metric.
+COUNTED = (
+    "import os, sys; t = os.environ['TUNEOP_TRIAL'];"
+    " seen = os.path.exists('runs.txt') and t in open('runs.txt').read().split();"
+    " open('runs.txt', 'a').write(t + '\\n');"
+    " sys.exit(1) if not seen else print('done' if int(t) % 2 else 'loss=0.5')"
+)
+
+
+def imported(
+    user: User, example: str, command: str, backoff: int | None = 0, **katib: object
+) -> None:
     exp = yaml.safe_load((KATIB / example).read_text())
     exp["spec"].update(katib)
     job = exp["spec"]["trialTemplate"]["trialSpec"]
-    job["spec"]["backoffLimit"] = 0  # no retries: one run per trial
+    if backoff is None:  # Kubernetes' default for the Job: 6
+        job["spec"].pop("backoffLimit", None)
+    else:
+        job["spec"]["backoffLimit"] = backoff  # 0: no retries, one run per trial
     trial = job["spec"]["template"]["spec"]["containers"][0]
     trial["command"] = ["python3", "-c", command, *trial["command"][2:]]
     user.write("exp.yaml", yaml.safe_dump(exp))
@@ -81,3 +96,28 @@ def test_a_grid_cut_to_the_budget_is_named(user: User) -> None:
         "note: spec.maxTrialCount: 12 of the grid's 45 points run, the first in grid order"
         " (Katib draws unvisited points at random)" in seen.err
     ), seen
+
+
+def test_a_trial_runs_again_as_a_katib_job_runs_its_failed_pod_not_for_a_missing_metric(
+    user: User,
+) -> None:
+    # Katib's Job (backoffLimit, Kubernetes' default 6) runs a pod again when it exits
+    # non-zero; a trial whose pod succeeded without the metric is not run again: it fails.
+    imported(
+        user,
+        "hp-tuning/random.yaml",
+        COUNTED,
+        backoff=None,
+        maxTrialCount=4,
+        parallelTrialCount=1,
+        maxFailedTrialCount=5,
+    )
+    spec = yaml.safe_load(user.path("s.yaml").read_text())["spec"]
+    assert (spec["retries"], spec["retryOn"]) == (6, ["Failed"])
+    seen = user.tuneop("run", "s.yaml", "--local", "--no-report")
+    session = json.loads(user.path("tuneop-results/random/session.json").read_text())
+    trials = session["status"]["trials"]
+    runs = sorted(user.path("runs.txt").read_text().split())
+    # each trial: its failed run, and one more, whether it then reports the metric or not
+    assert runs == ["0", "0", "1", "1", "2", "2", "3", "3"], (runs, seen)
+    assert (trials["succeeded"], trials["failed"]) == (2, 2), trials

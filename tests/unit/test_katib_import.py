@@ -68,7 +68,7 @@ CONVERTED = [
     ),
     pytest.param(
         "grid.yaml",
-        {"optimizer": {"type": "grid"}, "maxParallel": 2, "trialTimeoutSeconds": 86400},
+        {"optimizer": {"type": "grid"}, "maxParallel": 2, "trialTimeoutSeconds": 2592000},
         [],
         "--lr",
         id="grid-whole",

@@ -113,6 +113,32 @@ def test_trial_failures_of_any_kind_are_retried(outcome_line: str, retried: bool
     assert bool(s.reconcile().create) is retried
 
 
+RETRY_ON = [
+    pytest.param(["Failed"], (True, False, False), id="failed-only-as-a-job-backoffLimit"),
+    pytest.param(["TimedOut"], (False, True, False), id="timed-out-only"),
+    pytest.param(["MetricsUnavailable", "TimedOut"], (False, True, True), id="two-of-three"),
+]
+
+
+@pytest.mark.parametrize(("retry_on", "expected"), RETRY_ON)
+def test_retry_on_names_the_failures_that_run_again(
+    retry_on: list[str], expected: tuple[bool, bool, bool]
+) -> None:
+    outcomes = (
+        line(0, None, status="failed", error="x"),
+        line(0, None, status="timeout"),
+        line(0, float("nan")),
+    )
+    for outcome_line, retried in zip(outcomes, expected, strict=True):
+        s = Session(spec(totalTrials=1, retries=3, retryOn=retry_on))
+        s.reconcile()
+        s.finish(0, logs=outcome_line + "\n", state=JobState.FAILED)
+        p = s.reconcile()
+        assert bool(p.create) is retried, (retry_on, outcome_line)
+        if not retried:  # counted at once, as with no retries left
+            assert p.status.trials.failed == 1 and p.status.trials.retried == 0
+
+
 def test_infrastructure_failures_and_lost_results_are_not_retried() -> None:
     s = Session(spec(totalTrials=2, retries=2, maxParallel=2))
     s.reconcile()

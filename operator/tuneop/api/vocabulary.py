@@ -10,6 +10,7 @@ never the other way round.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 __all__ = [
     "ADMITTED",
@@ -45,6 +46,7 @@ __all__ = [
     "PROGRESSING",
     "REPEATED_TRIAL_ERROR",
     "RESUMED",
+    "RETRIED_OUTCOMES",
     "ROUTINE_EVENTS",
     "SEARCH_SPACE_EXHAUSTED",
     "SPEC_VALID",
@@ -59,6 +61,7 @@ __all__ = [
     "VALID",
     "WAITING",
     "Phase",
+    "RetriedOutcome",
 ]
 
 
@@ -152,3 +155,9 @@ ANN_START_TIMEOUT = "tuneop.dev/pod-start-timeout-seconds"
 # On a trial resource of another kind than a Job: the seconds it may run before the
 # operator ends it as timed out (a Job's own activeDeadlineSeconds does this for a Job).
 ANN_TIMEOUT = "tuneop.dev/timeout-seconds"
+
+
+# A trial's failures of its own that ``spec.retries`` may run again (``spec.retryOn``):
+# its error (a non-zero exit), its timeout, its objective's metric missing.
+RetriedOutcome = Literal["Failed", "TimedOut", "MetricsUnavailable"]
+RETRIED_OUTCOMES: tuple[RetriedOutcome, ...] = ("Failed", "TimedOut", "MetricsUnavailable")

@@ -29,6 +29,7 @@ SCHEDULING_FIELDS = frozenset(
         "trialTimeoutSeconds",
         "maxFailedTrials",
         "retries",
+        "retryOn",
         "podStartTimeoutSeconds",
         "jobCleanup",
         "queueName",

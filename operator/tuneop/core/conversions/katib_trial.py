@@ -26,9 +26,11 @@ Katib's webhook checks them); a trial template of another kind becomes
 
 Anywhere else a per-trial value stays as written, named in one note per field.
 The Job's ``backoffLimit`` becomes per-trial ``retries`` (absent: Kubernetes'
-default, 6), ``activeDeadlineSeconds`` the trial timeout, the Job's labels and
-annotations go on each trial's pod (tuneop writes its own Jobs), and every
-other Job field is named as not carried over.
+default, 6) of a trial that failed (``retryOn: [Failed]``: a Job runs a pod again when
+it failed, not when its deadline passed nor when its metrics are missing),
+``activeDeadlineSeconds`` the trial timeout (absent: tuneop's longest, 30 days),
+the Job's labels and annotations go on each trial's pod (tuneop writes its own
+Jobs), and every other Job field is named as not carried over.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import copy
 import re
 from typing import Any
 
+from tuneop.api.spec import MAX_SECONDS
 from tuneop.core.conversions.katib_configmap import (
     ConfigMapError,
     configmap_ref,
@@ -49,7 +52,9 @@ from tuneop.core.conversions.katib_kinds import trial_resource_fields
 
 __all__ = ["JOB_BACKOFF_LIMIT", "TRIAL_TIMEOUT_SECONDS", "param_env", "trial_template"]
 
-TRIAL_TIMEOUT_SECONDS = 24 * 3600
+# Katib bounds a trial only by its Job's activeDeadlineSeconds: without one, tuneop's
+# longest timeout (30 days, as the session's deadline), not a limit Katib never set.
+TRIAL_TIMEOUT_SECONDS = MAX_SECONDS
 # Kubernetes' default for a Job's spec.backoffLimit: a Katib trial Job without one
 # is retried six times before the trial fails.
 JOB_BACKOFF_LIMIT = 6
@@ -216,6 +221,8 @@ def _job_fields(job_spec: dict[str, Any], where: str, notes: list[str]) -> dict[
     fields["retries"] = (
         JOB_BACKOFF_LIMIT if limit is None else count(limit, f"{where}.backoffLimit")
     )
+    if fields["retries"]:  # a Job retries a pod that failed: not its deadline nor its metrics
+        fields["retryOn"] = ["Failed"]
     deadline = job_spec.get("activeDeadlineSeconds")
     fields["trialTimeoutSeconds"] = (
         TRIAL_TIMEOUT_SECONDS

@@ -3,10 +3,10 @@
 A worker Job is never retried whole (``backoffLimit: 0``): with several trials
 in one pod that would run the trials that succeeded again. Instead, when a
 finished Job is harvested, its trials that failed by their own doing
-(``Failed``, ``TimedOut``, ``MetricsUnavailable``) and have attempts left
-(``spec.retries``) are not counted yet: they go into one *retry Job* that
-takes the harvested Job's place (and slot), named like any Job from the launch
-watermark, labelled with the Job it retries (``tuneop.dev/retry-of``) and
+(``Failed``, ``TimedOut``, ``MetricsUnavailable``: those of them ``spec.retryOn``
+names) and have attempts left (``spec.retries``) are not counted yet: they go
+into one *retry Job* that takes the harvested Job's place (and slot), named like
+any Job from the launch watermark, labelled with the Job it retries (``tuneop.dev/retry-of``) and
 carrying the attempt (``tuneop.dev/attempt``, ``TUNEOP_ATTEMPT`` for the trial).
 The trials that succeeded are counted at once and never run again. A trial's
 result counts when it succeeds or its attempts are spent.
@@ -69,7 +69,8 @@ def split_retries(
     attempt = (job.retry.attempt if job.retry is not None else 0) + 1
     if attempt > spec.retries or job.reason == BROKEN_REASON:
         return list(results), None
-    failed = [r for r in sorted(results, key=lambda r: r.trial) if r.outcome in TRIAL_FAILURES]
+    retried_on = set(spec.retry_on) & TRIAL_FAILURES
+    failed = [r for r in sorted(results, key=lambda r: r.trial) if r.outcome in retried_on]
     again = tuple(_first_runs(failed, MAX_RETRY_RUNS))
     if not again:
         return list(results), None
