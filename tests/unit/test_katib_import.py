@@ -234,7 +234,8 @@ BAD_NUMBER = """\
 apiVersion: kubeflow.org/v1beta1
 kind: Experiment
 spec:
-  objective: {objectiveMetricName: m}
+  objective: {objectiveMetricName: m, type: minimize}
+  algorithm: {algorithmName: random}
   parameters: [{name: x, parameterType: double, feasibleSpace: {min: a, max: "1"}}]
   trialTemplate:
     trialSpec: {apiVersion: batch/v1, kind: Job, spec: {template: {spec: {containers: []}}}}

@@ -77,6 +77,8 @@ _PBT_CHECKPOINTS = (
 # (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
 _DRAWN = ("normal", "logNormal")
 _DRAWS_NORMAL = ("random", "tpe")
+# Katib's webhook takes these (empty: uniform, its default; "unknown" is its own zero value).
+_DISTRIBUTIONS = (None, "", "uniform", "unknown", "logUniform", *_DRAWN)
 _STRATEGIES = ("min", "max", "latest")
 _EXPERIMENT_CARRIED = {
     "parameters", "objective", "algorithm", "trialTemplate", "parallelTrialCount",
@@ -111,20 +113,41 @@ def _parameter(p: Any, i: int, algorithm: str, notes: list[str]) -> dict[str, An
     if not isinstance(p, dict) or not isinstance(p.get("name"), str):
         raise KatibError(f"{where}.name: required")
     kind = p.get("parameterType")
+    if kind is None or kind == "":
+        raise KatibError(f"{where}.parameterType: required (double, int, categorical, discrete)")
     kind = kind if isinstance(kind, str) else repr(kind)
     space = mapping(p.get("feasibleSpace"), f"{where}.feasibleSpace")
+    given = {k for k in ("min", "max", "step") if space.get(k) not in (None, "")}
     out: dict[str, Any] = {"name": p["name"]}
     if kind in {"categorical", "discrete"}:
+        if given:  # as Katib's webhook refuses them: tuneop would drop them
+            raise KatibError(
+                f"{where}.feasibleSpace: .max, .min and .step are not supported for"
+                f" parameterType: {kind}"
+            )
         values = _values(space, kind, f"{where}.feasibleSpace")
         return {**out, "type": "categorical", "values": values}
     if kind not in {"double", "int"}:
         raise KatibError(f"{where}.parameterType: {str(kind)[:40]!r} is not one tuneop knows")
+    if listed(space.get("list"), f"{where}.feasibleSpace.list"):
+        raise KatibError(
+            f"{where}.feasibleSpace.list: not supported for parameterType: {kind} (give min"
+            " and max, or make it discrete)"
+        )
+    if not {"min", "max"} <= given:
+        raise KatibError(
+            f"{where}.feasibleSpace: max and min must be specified for parameterType: {kind}"
+        )
     out["type"] = "float" if kind == "double" else "int"
-    for key in ("min", "max", "step"):
-        if space.get(key) not in (None, ""):
-            value = number(space[key], f"{where}.feasibleSpace.{key}")
-            out[key] = whole(value) if kind == "int" else value
+    for key in sorted(given, key=("min", "max", "step").index):
+        value = number(space[key], f"{where}.feasibleSpace.{key}")
+        out[key] = whole(value) if kind == "int" else value
     distribution = space.get("distribution")
+    if distribution not in _DISTRIBUTIONS:
+        raise KatibError(
+            f"{where}.feasibleSpace.distribution: {str(distribution)[:40]} is not one of"
+            " Katib's (uniform, logUniform, normal, logNormal)"
+        )
     if distribution == "logUniform":
         out["log"] = True
     elif distribution in _DRAWN and algorithm in _DRAWS_NORMAL:
@@ -135,18 +158,21 @@ def _parameter(p: Any, i: int, algorithm: str, notes: list[str]) -> dict[str, An
             f" Katib's suggestion service for {algorithm[:40]} samples it (only random and"
             " tpe draw it)"
         )
-    elif distribution not in (None, "uniform"):
-        notes.append(
-            f"{where}.feasibleSpace.distribution: {str(distribution)[:40]} not carried over"
-            " (sampled uniformly)"
-        )
     return out
 
 
 def _algorithm_name(spec: dict[str, Any]) -> str:
-    name = mapping(spec.get("algorithm"), "spec.algorithm").get("algorithmName", "random")
+    name = mapping(spec.get("algorithm"), "spec.algorithm").get("algorithmName")
+    if name is None or name == "":  # Katib has no default: it refuses
+        raise KatibError("spec.algorithm.algorithmName: must be specified")
     if not isinstance(name, str):
         raise KatibError("spec.algorithm.algorithmName: must be a string")
+    if name not in _ALGORITHMS and name.lower() in _ALGORITHMS:
+        # Katib finds an algorithm's suggestion service by its exact name: TPE is none.
+        raise KatibError(
+            f"spec.algorithm.algorithmName: {name[:40]} is not Katib's name (it is"
+            f" {name.lower()}; Katib's names are lower case)"
+        )
     return name
 
 
@@ -243,6 +269,11 @@ def _strategies(obj: dict[str, Any], metric: str, direction: str) -> list[dict[s
     extra = listed(obj.get("additionalMetricNames"), "spec.objective.additionalMetricNames")
     if not all(isinstance(m, str) for m in extra):
         raise KatibError("spec.objective.additionalMetricNames: must be a list of strings")
+    if metric in extra:
+        raise KatibError(
+            "spec.objective.additionalMetricNames: should not contain"
+            " spec.objective.objectiveMetricName"
+        )
     default = "min" if direction == "minimize" else "max"
     for name in [metric, *extra]:
         given.setdefault(name, default)
@@ -254,8 +285,8 @@ def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str
     metric = obj.get("objectiveMetricName")
     if not isinstance(metric, str) or not metric:
         raise KatibError("spec.objective.objectiveMetricName: required")
-    direction = obj.get("type", "minimize")
-    if direction not in ("minimize", "maximize"):
+    direction = obj.get("type")
+    if direction not in ("minimize", "maximize"):  # Katib has no default: it refuses
         raise KatibError("spec.objective.type: must be minimize or maximize")
     out: dict[str, Any] = {"metric": metric, "direction": direction}
     if obj.get("goal") is not None:
@@ -263,7 +294,21 @@ def _objective(spec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str
     return out, _strategies(obj, metric, direction)
 
 
+def _katib_count(spec: dict[str, Any], key: str, least: int) -> int | None:
+    """``spec.<key>``, at least ``least`` as Katib's webhook requires, or None when absent."""
+    if spec.get(key) is None:
+        return None
+    found = count(spec[key], f"spec.{key}")
+    if found < least:
+        rule = "should not be less than 0" if least == 0 else "must be greater than 0"
+        raise KatibError(f"spec.{key}: {rule}")
+    return found
+
+
 def _counts(spec: dict[str, Any], session: dict[str, Any], notes: list[str]) -> None:
+    for key in ("maxTrialCount", "parallelTrialCount"):
+        _katib_count(spec, key, 1)
+    _katib_count(spec, "maxFailedTrialCount", 0)
     if spec.get("maxTrialCount") is not None:
         session["totalTrials"] = count(spec["maxTrialCount"], "spec.maxTrialCount")
     elif session["optimizer"]["type"] not in ("grid", "hyperband"):

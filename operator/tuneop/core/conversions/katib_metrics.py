@@ -2,7 +2,9 @@
 
 The collector: StdOut (Katib's default), File (``name=value`` lines, hypertune's
 JSON lines, custom ``metricsFormat`` regexes) and TensorFlowEvent, read by
-tuneop's own follower (``tuneop.core.jobs.metricsfile``); Katib's Custom
+tuneop's own follower (``tuneop.core.jobs.metricsfile``), on the path given or Katib's
+default one, and checked as Katib's webhook checks them (an absolute path, a format
+of TEXT or JSON, no filter with JSON); Katib's Custom
 collector, which Katib's own example marks as not working in v1beta1, becomes a
 File collector on the path it names, with a note. Early stopping: Katib's
 ``medianstop`` becomes ``earlyStopping.type: medianStop`` with its two settings;
@@ -18,6 +20,9 @@ from tuneop.core.conversions.katib_fields import KatibError, listed, mapping, nu
 __all__ = ["collector", "early_stopping"]
 
 _MEDIAN_SETTINGS = {"min_trials_required": "minTrialsRequired", "start_step": "startStep"}
+# Katib v0.19.0's collector kinds (common_types.go), and its default paths.
+_KINDS = ("StdOut", "File", "TensorFlowEvent", "PrometheusMetric", "Custom", "Push")
+_DEFAULT_PATHS = {"File": "/var/log/katib/metrics.log", "TensorFlowEvent": "/var/log/katib/tfevent/"}
 
 
 def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -34,13 +39,36 @@ def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return fs, formats
 
 
+def _checked(kind: Any, fs: dict[str, Any], formats: list[str]) -> Any:
+    """The collector's path, checked as Katib's webhook checks it after its defaults
+    (``experiment_defaults.go``: File reads ``/var/log/katib/metrics.log`` in TEXT, and
+    TensorFlowEvent ``/var/log/katib/tfevent/``, when no path is given)."""
+    where = "spec.metricsCollectorSpec"
+    if kind not in _KINDS:
+        raise KatibError(f"{where}.collector.kind: invalid metrics collector kind: {str(kind)[:40]}")
+    path = fs.get("path") or _DEFAULT_PATHS.get(kind)
+    source = f"{where}.source.fileSystemPath"
+    if kind in _DEFAULT_PATHS and not (isinstance(path, str) and path.startswith("/")):
+        raise KatibError(f"{source}.path: must be an absolute path")
+    fmt = fs.get("format")
+    if kind == "File" and fmt not in (None, "", "TEXT", "JSON"):
+        raise KatibError(f"{source}.format: must be TEXT or JSON")
+    if kind == "File" and fmt == "JSON" and formats:
+        raise KatibError(f"{where}.source.filter: must be empty when the format is JSON")
+    if kind == "TensorFlowEvent" and fmt not in (None, ""):
+        raise KatibError(f"{source}.format: must be empty for TensorFlowEvent")
+    if kind == "TensorFlowEvent":  # a folder: Katib's default is written with its last /
+        return path.rstrip("/") or "/"
+    return path
+
+
 def collector(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Katib's collector as tuneop's ``metricsCollector`` (without its strategies)."""
     where = "spec.metricsCollectorSpec"
     mc = mapping(spec.get("metricsCollectorSpec"), where)
     kind = mapping(mc.get("collector"), f"{where}.collector").get("kind", "StdOut")
     fs, formats = _source(mc)
-    path = fs.get("path")
+    path = _checked(kind, fs, formats)
     out: dict[str, Any] = {"kind": "StdOut"}
     if kind in ("File", "TensorFlowEvent", "Custom") and isinstance(path, str) and path:
         out = {"kind": "TensorFlowEvent" if kind == "TensorFlowEvent" else "File", "path": path}

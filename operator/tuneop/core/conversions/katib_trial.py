@@ -258,6 +258,11 @@ def _trial_job(tt: dict[str, Any], config_map: Any, notes: list[str]) -> dict[st
     its ``${trialParameters.x}`` placeholders checked as Katib's webhook checks them."""
     job = tt.get("trialSpec")
     source = "spec.trialTemplate.trialSpec"
+    if job is not None and tt.get("configMap") is not None:  # which one? Katib refuses too
+        raise KatibError(
+            "spec.trialTemplate: only one of spec.trialTemplate.trialSpec or"
+            " spec.trialTemplate.configMap can be specified"
+        )
     try:
         if job is None and tt.get("configMap") is not None:
             namespace, name, key = configmap_ref(tt)
@@ -312,6 +317,11 @@ def trial_template(
     tt = mapping(spec.get("trialTemplate"), "spec.trialTemplate")
     early: list[str] = []
     job = _trial_job(tt, config_map, early)
+    if job.get("kind") == "Job" and job.get("apiVersion") != "batch/v1":
+        raise KatibError(
+            f"spec.trialTemplate.trialSpec.apiVersion: {str(job.get('apiVersion'))[:40]} is"
+            " no Job's (batch/v1)"
+        )
     if (job.get("apiVersion"), job.get("kind")) != ("batch/v1", "Job"):
         return {}, _other_kind(tt, job, names, early), early
     where = "spec.trialTemplate.trialSpec.spec"
