@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from katib_census import KATIB
 from user import Seen, User, clone_repository, doc_block, notebook_argv
 
 HEAVY = {
@@ -161,3 +162,23 @@ def test_a_session_tracked_in_mlflow_without_the_mlflow_extra_names_it(bare: Use
         "tracked.yaml", text + "  tracking:\n    mlflow: {trackingUri: http://127.0.0.1:9}\n"
     )
     one_error_line(tuneop(bare, "run", "tracked.yaml", "--local"), "mlflow")
+
+
+def test_a_katib_sobol_experiment_imports_with_a_note_naming_the_qmc_extra(bare: User) -> None:
+    # Katib's sobol is tuneop's qmc, which needs scipy to plan or run here: said at once.
+    bare.write("sobol.yaml", (KATIB / "hp-tuning" / "sobol.yaml").read_text())
+    seen = tuneop(bare, "import", "katib", "sobol.yaml", "-o", "s.yaml")
+    assert seen.code == 0 and "Traceback" not in seen.both, seen
+    notes = [line for line in seen.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "pip install 'tuneop[qmc]'" in notes[0], seen
+
+
+def test_a_katib_import_from_the_cluster_names_the_operator_extra_not_the_kubeconfig(
+    bare: User,
+) -> None:
+    source = KATIB / "trial-template" / "trial-configmap-source.yaml"
+    bare.write("exp.yaml", source.read_text())
+    bare.write("kc", "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    seen = tuneop(bare, "import", "katib", "exp.yaml", "--from-cluster", "--kubeconfig", "kc")
+    one_error_line(seen, "operator")
+    assert "--configmap FILE" in seen.err and "kubeconfig" not in seen.err, seen

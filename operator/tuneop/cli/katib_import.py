@@ -56,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from tuneop.api.session import parse_manifest
     from tuneop.core.conversions.katib import KatibError, convert_experiment
-    from tuneop.core.extras import missing_module
+    from tuneop.core.extras import missing_module, needs
 
     docs = [d for d in yaml_docs(args.file) if isinstance(d, dict)]
     found = [d for d in docs if d.get("kind") == "Experiment"]
@@ -66,6 +66,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         config_map = _config_map(args, found[0])
         gp = missing_module("torch") is None
         doc, notes = convert_experiment(found[0], gp=gp, config_map=config_map)
+        if doc["spec"]["optimizer"]["type"] == "qmc" and missing_module("scipy"):
+            notes.append(needs("spec.algorithm.algorithmName: sobol (qmc) here", "scipy"))
     except KatibError as err:
         raise UsageError(f"{args.file}: {err}") from None
     try:
@@ -124,8 +126,14 @@ def _from_file(path: str, namespace: str, name: str) -> dict[str, Any]:
 
 def _from_cluster(kubeconfig: str | None, namespace: str, name: str) -> dict[str, Any]:
     from tuneop.assembly.cli_clients import cluster_config_maps
+    from tuneop.core.extras import missing_module, needs
     from tuneop.ports import Rejected, TransientError
 
+    if missing_module("kubernetes") is not None:  # not the kubeconfig's fault
+        raise UsageError(
+            f"{needs('--from-cluster', 'kubernetes')}; or give the ConfigMap with"
+            " --configmap FILE"
+        )
     try:
         maps = cluster_config_maps(kubeconfig)
     except Exception as err:  # a missing or broken kubeconfig: one line, not a traceback
