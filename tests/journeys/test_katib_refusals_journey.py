@@ -32,9 +32,7 @@ REFUSED = [
     pytest.param(["maxFailedTrialCount"], -1, "should not be less than 0", id="failed-negative"),
     pytest.param(["maxTrialCount"], 0, "must be greater than 0", id="max-trials-zero"),
     pytest.param(["algorithm"], DROP, "spec.algorithm.algorithmName", id="no-algorithm"),
-    pytest.param(
-        ["algorithm", "algorithmName"], "TPE", "it is tpe", id="algorithm-in-upper-case"
-    ),
+    pytest.param(["algorithm", "algorithmName"], "TPE", "it is tpe", id="algorithm-in-upper-case"),
     pytest.param(["parameters", 0, "parameterType"], DROP, "required", id="no-parameter-type"),
     pytest.param([*SPACE, "list"], ["0.1", "0.2"], "feasibleSpace.list", id="list-on-double"),
     pytest.param([*SPACE, "max"], DROP, "max and min must be specified", id="double-no-max"),
@@ -69,9 +67,7 @@ REFUSED = [
     pytest.param(
         ["trialTemplate", "configMap"], CONFIGMAP, "only one of", id="trialSpec-and-configMap"
     ),
-    pytest.param(
-        ["trialTemplate", "trialSpec", "apiVersion"], "batch/v2", "batch/v1", id="job-v2"
-    ),
+    pytest.param(["trialTemplate", "trialSpec", "apiVersion"], "batch/v2", "batch/v1", id="job-v2"),
 ]
 
 

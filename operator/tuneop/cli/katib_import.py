@@ -131,8 +131,7 @@ def _from_cluster(kubeconfig: str | None, namespace: str, name: str) -> dict[str
 
     if missing_module("kubernetes") is not None:  # not the kubeconfig's fault
         raise UsageError(
-            f"{needs('--from-cluster', 'kubernetes')}; or give the ConfigMap with"
-            " --configmap FILE"
+            f"{needs('--from-cluster', 'kubernetes')}; or give the ConfigMap with --configmap FILE"
         )
     try:
         maps = cluster_config_maps(kubeconfig)

@@ -22,7 +22,10 @@ __all__ = ["collector", "early_stopping"]
 _MEDIAN_SETTINGS = {"min_trials_required": "minTrialsRequired", "start_step": "startStep"}
 # Katib v0.19.0's collector kinds (common_types.go), and its default paths.
 _KINDS = ("StdOut", "File", "TensorFlowEvent", "PrometheusMetric", "Custom", "Push")
-_DEFAULT_PATHS = {"File": "/var/log/katib/metrics.log", "TensorFlowEvent": "/var/log/katib/tfevent/"}
+_DEFAULT_PATHS = {
+    "File": "/var/log/katib/metrics.log",
+    "TensorFlowEvent": "/var/log/katib/tfevent/",
+}
 
 
 def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -45,7 +48,9 @@ def _checked(kind: Any, fs: dict[str, Any], formats: list[str]) -> Any:
     TensorFlowEvent ``/var/log/katib/tfevent/``, when no path is given)."""
     where = "spec.metricsCollectorSpec"
     if kind not in _KINDS:
-        raise KatibError(f"{where}.collector.kind: invalid metrics collector kind: {str(kind)[:40]}")
+        raise KatibError(
+            f"{where}.collector.kind: invalid metrics collector kind: {str(kind)[:40]}"
+        )
     path = fs.get("path") or _DEFAULT_PATHS.get(kind)
     source = f"{where}.source.fileSystemPath"
     if kind in _DEFAULT_PATHS and not (isinstance(path, str) and path.startswith("/")):
