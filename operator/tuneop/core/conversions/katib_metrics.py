@@ -62,7 +62,7 @@ def _checked(kind: Any, fs: dict[str, Any], formats: list[str]) -> Any:
         raise KatibError(f"{where}.source.filter: must be empty when the format is JSON")
     if kind == "TensorFlowEvent" and fmt not in (None, ""):
         raise KatibError(f"{source}.format: must be empty for TensorFlowEvent")
-    if kind == "TensorFlowEvent":  # a folder: Katib's default is written with its last /
+    if kind == "TensorFlowEvent" and isinstance(path, str):  # a folder, written with its /
         return path.rstrip("/") or "/"
     return path
 
