@@ -75,6 +75,21 @@ def test_a_jobset_sessions_primary_container_runs_here(user: User) -> None:
     assert "Traceback" not in seen.err
 
 
+def test_a_missing_script_of_a_trial_resource_is_named_where_the_manifest_holds_it(
+    user: User,
+) -> None:
+    doc = yaml.safe_load(user.path("examples/kinds-pytorchjob.yaml").read_text())
+    replicas = doc["spec"]["trialResource"]["manifest"]["spec"]["pytorchReplicaSpecs"]
+    replicas["Master"]["template"]["spec"]["containers"][0]["command"] = ["python3", "gone.py"]
+    user.write("s.yaml", yaml.safe_dump(doc))
+    seen = user.tuneop("run", "s.yaml", "--local", "--no-report")
+    assert seen.code == 2, seen
+    error = [line for line in seen.err.splitlines() if line.startswith("error:")]
+    where = "spec.trialResource.manifest.spec.pytorchReplicaSpecs.Master.template.spec"
+    assert len(error) == 1 and f"s.yaml: {where}.containers[0]: the script file" in error[0]
+    assert "spec.template" not in seen.err, seen  # the session has none
+
+
 def test_a_trial_only_its_controller_can_fill_in_is_refused_locally_in_one_line(
     user: User,
 ) -> None:

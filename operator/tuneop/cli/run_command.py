@@ -71,11 +71,11 @@ def _run_local_command(args: argparse.Namespace, session: Session) -> int:
     from tuneop.cli.closedout import outlive_closed_stdout
 
     outlive_closed_stdout()  # `| head` ends its reading, not the session
-    session = _local_trial_resource(args, session)
+    session, where = _local_trial_resource(args, session)
     _need_mlflow_client(session)
     workers = _early_workers(session)
     try:
-        return _check_and_run(args, session, workers)
+        return _check_and_run(args, session, workers, where)
     finally:  # idle workers the run did not take (it stopped before, or ran none)
         if workers is not None:
             workers.close()
@@ -94,8 +94,11 @@ def _early_workers(session: Session) -> Any:
     return early_workers(spec, min(spec.max_parallel, budget(spec)[0]))
 
 
-def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> int:
-    """The checks before any Job starts, the run, and what it prints at the end."""
+def _check_and_run(
+    args: argparse.Namespace, session: Session, workers: Any, where: str | None = None
+) -> int:
+    """The checks before any Job starts, the run, and what it prints at the end; ``where``:
+    the trial resource's container the local template was made of, named in a problem."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tuneop.cli.preflight import local_setup, preflight
@@ -109,6 +112,9 @@ def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> 
         problem = checking.result()
     setup = local_setup(session.spec, os.environ) if problem is None else problem
     if isinstance(setup, str):
+        made = "spec.template.spec.containers[0]"  # the template the resource's became
+        if where is not None and setup.startswith(made):
+            setup = f"spec.{where}{setup[len(made) :]}"
         raise UsageError(f"{args.file or args.jobs_file}: {setup}")
     for notice in setup.notices:
         print(f"notice: {clean(notice)}", file=sys.stderr)
@@ -124,11 +130,12 @@ def _check_and_run(args: argparse.Namespace, session: Session, workers: Any) -> 
     return _finish(args, session, run, console, SYSTEM_CLOCK.monotonic() - started)
 
 
-def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session:
-    """A session of another kind runs its primary container here, or is refused."""
+def _local_trial_resource(args: argparse.Namespace, session: Session) -> tuple[Session, str | None]:
+    """A session of another kind runs its primary container here, or is refused; with
+    where that container is in its manifest."""
     resource = session.spec.trial_resource
     if resource is None:
-        return session
+        return session, None
     import dataclasses
 
     from tuneop.api.spec import parse_spec, spec_to_wire
@@ -146,7 +153,7 @@ def _local_trial_resource(args: argparse.Namespace, session: Session) -> Session
     wire = {k: v for k, v in spec_to_wire(session.spec).items() if k != "trialResource"}
     wire["template"] = local.template
     wire["runner"] = {**wire.get("runner", {}), "container": local.container}
-    return dataclasses.replace(session, spec=parse_spec(wire))
+    return dataclasses.replace(session, spec=parse_spec(wire)), local.path
 
 
 def _load_run_modules(spec: Any, with_redis: bool) -> None:
