@@ -131,6 +131,26 @@ def test_a_trial_that_writes_its_metrics_to_a_file_is_measured_from_the_file(
         assert len(record["intermediate"]) == 3, record  # type: ignore[arg-type]
 
 
+def test_trials_that_share_one_metrics_file_run_one_at_a_time_here(user: User) -> None:
+    # On a cluster each pod has the path to itself; on this machine three trials at once
+    # would write one file and read each other's metrics.
+    path = user.path("out/metrics.log")
+    path.parent.mkdir()
+    user.write("train.py", TEXT)
+    collector = f"{{kind: File, path: {path}, metricStrategies: [{{name: loss, value: min}}]}}"
+    text = SESSION.format(
+        name="shared", metric="loss", direction="minimize", collector=collector, where=path
+    )
+    user.write("s.yaml", text.replace("maxParallel: 1", "maxParallel: 3"))
+    seen = user.tuneop("run", "s.yaml", "--local", "--no-report")
+    assert seen.code == 0, seen
+    notice = [line for line in seen.err.splitlines() if "lowered to 1" in line]
+    assert len(notice) == 1 and f"writes its metrics to {path}" in notice[0], seen
+    for record in records(user, "shared"):
+        x = record["params"]["x"]  # type: ignore[index]
+        assert record["metrics"]["loss"] == pytest.approx((x - 1) ** 2 + 1 / 3, abs=1e-3)  # type: ignore[index]
+
+
 def test_tensorflow_event_files_are_read_for_the_metrics_named(user: User) -> None:
     shutil.copytree(TFEVENTS, user.path("tb"))
     where = user.path("events")

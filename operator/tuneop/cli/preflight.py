@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneop.api.spec import SessionSpec
+from tuneop.api.worker import FILE_KINDS
 from tuneop.assembly.local import Gpus, detect_gpus
 from tuneop.cli.text import clean
 from tuneop.core.jobs.localpod import (
@@ -204,6 +205,20 @@ class LocalSetup:
     max_parallel: int | None = None
 
 
+def _one_metrics_file(spec: SessionSpec) -> str | None:
+    """The notice that trials run one at a time here, when they write their metrics to one
+    file (or folder) that is theirs alone only in a pod: on this machine, trials running
+    at once would read each other's metrics."""
+    collector = spec.metrics_collector
+    if collector.kind not in FILE_KINDS or spec.max_parallel <= 1:
+        return None
+    return (
+        f"maxParallel {spec.max_parallel} lowered to 1 here: every trial writes its metrics"
+        f" to {clean(collector.path, 200)} (metricsCollector), one {collector.kind.lower()}"
+        " on this machine; on a cluster each trial's pod has its own"
+    )
+
+
 def local_setup(
     spec: SessionSpec, environ: Mapping[str, str], cwd: Path | None = None
 ) -> LocalSetup | str:
@@ -216,21 +231,24 @@ def local_setup(
             f"workingDir {clean(trial.working_dir, 200)} does not exist here: trials run in"
             f" {clean(here, 200)}"
         )
+    shared = _one_metrics_file(spec)
+    if shared is not None:
+        notices.append(shared)
     if trial.gpus <= 0:
-        return LocalSetup(notices)
+        return LocalSetup(notices, max_parallel=1 if shared else None)
     gpus = detect_gpus(environ)
     found = f"{len(gpus.ids)} ({gpus.source}{': ' + ','.join(gpus.ids) if gpus.ids else ''})"
-    slots = gpu_slots(trial.gpus, len(gpus.ids), spec.max_parallel)
+    slots = gpu_slots(trial.gpus, len(gpus.ids), 1 if shared else spec.max_parallel)
     if slots < 1:
         return (
             f"{trial.path}.resources.limits: each trial asks for {trial.gpus} {GPU_RESOURCE}"
             f" and this machine has {found}; a local run gives each trial GPUs of its own:"
             f" lower or remove the {GPU_RESOURCE} limit to run here"
         )
-    if slots < spec.max_parallel:
+    if slots < spec.max_parallel and not shared:
         notices.append(
             f"maxParallel {spec.max_parallel} lowered to {slots} here: each trial gets"
             f" {trial.gpus} GPU(s) of its own and this machine has {found}"
         )
         return LocalSetup(notices, gpus, slots)
-    return LocalSetup(notices, gpus)
+    return LocalSetup(notices, gpus, 1 if shared else None)
