@@ -142,7 +142,13 @@ def _parameter(p: Any, i: int, algorithm: str, notes: list[str]) -> dict[str, An
     for key in sorted(given, key=("min", "max", "step").index):
         value = number(space[key], f"{where}.feasibleSpace.{key}")
         out[key] = whole(value) if kind == "int" else value
-    distribution = space.get("distribution")
+    return _distribution(out, space.get("distribution"), where, algorithm, notes)
+
+
+def _distribution(
+    out: dict[str, Any], distribution: Any, where: str, algorithm: str, notes: list[str]
+) -> dict[str, Any]:
+    """A numeric parameter ``out`` with its ``feasibleSpace.distribution`` as tuneop's."""
     if distribution not in _DISTRIBUTIONS:
         raise KatibError(
             f"{where}.feasibleSpace.distribution: {str(distribution)[:40]} is not one of"
