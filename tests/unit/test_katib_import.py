@@ -27,7 +27,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def _without_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
     """These conversions as on a machine without ``tuneop[gp]`` (PyTorch), whatever this
     one has: bayesianoptimization becomes TPE, with its note."""
-    monkeypatch.setattr("tuneop.core.extras.missing_module", lambda *modules: "torch")
+    monkeypatch.setattr(
+        "tuneop.core.extras.missing_module",
+        lambda *modules: "torch" if "torch" in modules else None,
+    )
 
 
 def run_import(capsys: pytest.CaptureFixture[str], name: str) -> tuple[int, Any, list[str]]:
