@@ -34,6 +34,7 @@ REFUSED = [
     pytest.param(["algorithm"], DROP, "spec.algorithm.algorithmName", id="no-algorithm"),
     pytest.param(["algorithm", "algorithmName"], "TPE", "it is tpe", id="algorithm-in-upper-case"),
     pytest.param(["parameters", 0, "parameterType"], DROP, "required", id="no-parameter-type"),
+    pytest.param(["parameters"], DROP, "spec.parameters: required", id="no-parameters"),
     pytest.param([*SPACE, "list"], ["0.1", "0.2"], "feasibleSpace.list", id="list-on-double"),
     pytest.param([*SPACE, "max"], DROP, "max and min must be specified", id="double-no-max"),
     pytest.param(

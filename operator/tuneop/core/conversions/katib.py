@@ -360,7 +360,11 @@ def convert_experiment(
     _rest(spec, notes)
     parameters = listed(spec.get("parameters"), "spec.parameters")
     if not parameters:
-        raise KatibError("spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)")
+        if spec.get("nasConfig"):
+            raise KatibError(
+                "spec.parameters: none to tune (a NAS experiment has nothing tuneop runs)"
+            )
+        raise KatibError("spec.parameters: required (the parameters to tune)")
     objective, strategies = _objective(spec)
     algorithm = _algorithm_name(spec)
     space = [_parameter(p, i, algorithm, notes) for i, p in enumerate(parameters)]
