@@ -94,8 +94,23 @@ def report_line(
         return f"report: not written; {err}"
 
 
+def _metric_reported(records: Sequence[dict[str, Any]], metric: str | None, source: str) -> None:
+    """A ``--metric`` no trial reports is refused, as ``summary`` refuses it: a report or a
+    study of it would hold no value (every trial counted as failed)."""
+    from tuneop.core.results.summary import objectives_of, reports_metric
+
+    if metric is not None and records and not reports_metric(records, metric):
+        known = ", ".join(sorted({m for r in records for m in (r.get("metrics") or {})}))
+        known = known or ", ".join(m for m, _ in objectives_of(records)) or "none"
+        raise UsageError(
+            f"{clean(source)}: no trial reports the metric {clean(metric)!r}"
+            f" (metrics: {clean(known, 300)}); choose one with --metric"
+        )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
+    _metric_reported(one.records, args.metric, args.source)
     space = recorded_space(one.folder)
     path = write_report(one.records, Path(args.output), args.metric, args.direction, space)
     print(f"report: {clean(path)} ({len(one.records)} trials)")
@@ -131,6 +146,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tuneop.core.results.study import build_study, study_data
 
     one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
+    _metric_reported(one.records, args.metric, args.source)
     data = study_data(one.records, args.metric, args.direction, recorded_space(one.folder))
     name = args.study_name or data.session
     try:

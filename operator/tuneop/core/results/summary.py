@@ -40,6 +40,7 @@ __all__ = [
     "objectives_of",
     "pareto_records",
     "rank",
+    "reports_metric",
     "session_record",
     "summarize",
 ]
@@ -56,6 +57,14 @@ def metric_value(record: Record, metric: str) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
     return float(v)
+
+
+def reports_metric(records: Iterable[Record], metric: str) -> bool:
+    """Whether any record carries ``metric`` at all (a value, or the objective's name)."""
+    return any(
+        metric in (r.get("metrics") or {}) or (r.get("objective") or {}).get("metric") == metric
+        for r in records
+    )
 
 
 def default_direction(records: Sequence[Record], metric: str) -> str:
