@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,7 +151,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     data = study_data(one.records, args.metric, args.direction, recorded_space(one.folder))
     name = args.study_name or data.session
     try:
-        study = build_study(data, storage=args.optuna_storage, name=name)
+        try:
+            study = build_study(data, storage=args.optuna_storage, name=name)
+        except optuna.exceptions.DuplicatedStudyError:
+            if not _interrupted_export(args.optuna_storage, name):
+                raise
+            study = build_study(data, storage=args.optuna_storage, name=name)
     except optuna.exceptions.DuplicatedStudyError:
         raise UsageError(
             f"--optuna-storage: a study named {clean(name)!r} is already there;"
@@ -168,6 +174,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         ) from None
     print(f"exported {len(study.trials)} trials as Optuna study {clean(name)!r}")
     return 0
+
+
+def _interrupted_export(storage: str, name: str) -> bool:
+    """Whether study ``name`` is an export that stopped midway (``build_study``'s mark);
+    if so it is deleted, to be written whole, and a notice says so."""
+    import optuna
+
+    from tuneop.core.results.study import EXPORT_ATTR
+
+    found = optuna.load_study(study_name=name, storage=storage)
+    if found.user_attrs.get(EXPORT_ATTR) != "incomplete":
+        return False
+    had = len(found.get_trials(deepcopy=False))
+    optuna.delete_study(study_name=name, storage=storage)
+    print(
+        f"notice: study {clean(name)!r} was an export that stopped midway ({had} trials):"
+        " written again, whole",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _source_options(p: argparse.ArgumentParser) -> None:

@@ -64,6 +64,7 @@ from tuneop.core.results.summary import default_direction, metric_value, objecti
 from tuneop.core.wire.contract import Outcome
 
 __all__ = [
+    "EXPORT_ATTR",
     "StudyData",
     "build_study",
     "declared_distributions",
@@ -266,17 +267,25 @@ def study_data(
     return StudyData(records, metric, direction, [], declared, drawn, conditions)
 
 
+# A study ``build_study`` wrote: "incomplete" until its last trial is in.
+EXPORT_ATTR = "tuneop.export"
+
+
 def build_study(
     data: StudyData, storage: str | optuna.storages.BaseStorage | None = None, name: str = ""
 ) -> optuna.Study:
-    """A new study holding every record as a trial (in memory unless ``storage`` is given)."""
+    """A new study holding every record as a trial (in memory unless ``storage`` is given).
+    It says ``EXPORT_ATTR: incomplete`` until its last trial is in: an export stopped
+    midway (Ctrl-C, a lost connection) is known as such and can be replaced."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=storage, study_name=name or None, directions=study_directions(data)
     )
+    study.set_user_attr(EXPORT_ATTR, "incomplete")
     prepare_study(study, data, data.session)
     objectives = [m for m, _ in data.objectives]
     study.add_trials(study_trials(data.records, data.metric, objectives, data.space))
+    study.set_user_attr(EXPORT_ATTR, "complete")
     return study
 
 
