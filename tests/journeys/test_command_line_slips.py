@@ -54,6 +54,45 @@ def test_summary_refuses_a_negative_top_n(user: User) -> None:
     assert (seen.code, seen.err.splitlines()) == (2, ["error: --top-n: must be 0 or more"])
 
 
+EMPTY = [
+    pytest.param(["run", QUICKSTART, "--local", "--results-dir", ""], "--results-dir", id="run"),
+    pytest.param(["summary", "r", "--metric", ""], "--metric", id="summary-metric"),
+    pytest.param(["report", "r", "-o", ""], "-o/--output", id="report-output"),
+    pytest.param(["report", "r", "--metric", " "], "--metric", id="report-metric"),
+    pytest.param(
+        ["export", "r", "--optuna-storage", "sqlite:///s.db", "--study-name", ""],
+        "--study-name",
+        id="export-study-name",
+    ),
+    pytest.param(["results", "a/b", "-o", ""], "-o/--results-dir", id="results-dir"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), EMPTY)
+def test_an_empty_option_is_refused_not_read_as_its_default(
+    user: User, args: list[str], option: str
+) -> None:
+    # An empty value is a slip (an unset variable in a script): the default folder,
+    # metric or name read in its place would be a silent surprise.
+    seen = user.tuneop(*args)
+    assert seen.code == 2, seen
+    assert seen.err.splitlines()[-1].endswith(f"error: argument {option}: must not be empty")
+    assert not user.path("tuneop-results").exists() and not user.path("s.db").exists()
+
+
+def test_an_optuna_storage_in_memory_is_refused_by_export_as_by_run(user: User) -> None:
+    ran = user.tuneop("run", QUICKSTART, "--local", "--no-report")
+    assert ran.code == 0, ran
+    url = "sqlite:///:memory:"
+    for args in (
+        ["export", "tuneop-results/quickstart", "--optuna-storage", url],
+        ["run", QUICKSTART, "--local", "--optuna-storage", url],
+    ):
+        seen = user.tuneop(*args)
+        assert seen.code == 2 and len(seen.err.splitlines()) == 1, seen
+        assert "a SQLite database in memory: gone when tuneop exits" in seen.err, seen
+
+
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_a_katib_experiment_given_as_a_session_names_its_converter(
     user: User, command: str

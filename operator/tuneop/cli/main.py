@@ -21,7 +21,7 @@ from tuneop.cli.katib_import import cmd_import
 from tuneop.cli.results import add_result_commands
 from tuneop.cli.run_command import cmd_run
 from tuneop.cli.sources import read_session, results_reader
-from tuneop.cli.text import clean, os_error_text, output_console
+from tuneop.cli.text import clean, given, os_error_text, output_console
 from tuneop.core.imports import imports_done
 
 __all__ = [
@@ -193,7 +193,9 @@ def _add_run(sub: Any) -> None:
     )
     p.add_argument("file", nargs="?", help="TuningSession manifest (YAML)")
     p.add_argument("--local", action="store_true", help="run workers as local processes")
-    p.add_argument("--results-dir", default="tuneop-results", help="default: ./tuneop-results")
+    p.add_argument(
+        "--results-dir", type=given, default="tuneop-results", help="default: ./tuneop-results"
+    )
     p.add_argument("--max-parallel", type=int, help="override spec.maxParallel")
     p.add_argument("--trial-timeout", type=int, metavar="S", help="override trialTimeoutSeconds")
     p.add_argument("--deadline", type=int, metavar="S", help="override deadlineSeconds")
@@ -266,7 +268,7 @@ def _add_reading(sub: Any) -> None:
         nargs="?",
         help="results folder (any depth) or results.csv, or a session NAMESPACE/NAME in Redis",
     )
-    p.add_argument("--metric", help="rank by this metric (default: the objective)")
+    p.add_argument("--metric", type=given, help="rank by this metric (default: the objective)")
     p.add_argument(
         "--direction",
         choices=["minimize", "maximize"],

@@ -32,7 +32,7 @@ from tuneop.cli.sources import (
     read_session,
     recorded_space,
 )
-from tuneop.cli.text import clean
+from tuneop.cli.text import clean, given
 
 if TYPE_CHECKING:
     from tuneop.api.parameters import Parameter
@@ -144,8 +144,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     import optuna
     import sqlalchemy.exc
 
+    from tuneop.assembly.local import optuna_url_problem
     from tuneop.core.results.study import build_study, study_data
 
+    if problem := optuna_url_problem(args.optuna_storage):  # the URL itself is never printed
+        raise UsageError(f"--optuna-storage: {problem}")
     one = read_session(args.source, args.redis_url, args.redis_prefix, args.session)
     _metric_reported(one.records, args.metric, args.source)
     data = study_data(one.records, args.metric, args.direction, recorded_space(one.folder))
@@ -159,7 +162,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             study = build_study(data, storage=args.optuna_storage, name=name)
     except optuna.exceptions.DuplicatedStudyError:
         raise UsageError(
-            f"--optuna-storage: a study named {clean(name)!r} is already there;"
+            f"--optuna-storage: a study named '{clean(name)}' is already there;"
             " give another --study-name"
         ) from None
     except ImportError:
@@ -172,7 +175,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--optuna-storage: cannot use this storage ({type(err).__name__})"
         ) from None
-    print(f"exported {len(study.trials)} trials as Optuna study {clean(name)!r}")
+    print(f"exported {len(study.trials)} trials as Optuna study '{clean(name)}'")
     return 0
 
 
@@ -189,7 +192,7 @@ def _interrupted_export(storage: str, name: str) -> bool:
     had = len(found.get_trials(deepcopy=False))
     optuna.delete_study(study_name=name, storage=storage)
     print(
-        f"notice: study {clean(name)!r} was an export that stopped midway ({had} trials):"
+        f"notice: study '{clean(name)}' was an export that stopped midway ({had} trials):"
         " written again, whole",
         file=sys.stderr,
     )
@@ -204,7 +207,7 @@ def _source_options(p: argparse.ArgumentParser) -> None:
         help="the session to read, of a folder holding several (its folder, or its name)",
     )
     _redis_options(p)
-    p.add_argument("--metric", help="the objective metric (default: the records')")
+    p.add_argument("--metric", type=given, help="the objective metric (default: the records')")
     p.add_argument(
         "--direction",
         choices=["minimize", "maximize"],
@@ -230,13 +233,19 @@ def add_result_commands(sub: Any) -> None:
     p.add_argument("session", help="NAMESPACE/NAME, or a unique NAME")
     _redis_options(p)
     p.add_argument(
-        "-o", "--results-dir", default="tuneop-results", help="default: ./tuneop-results"
+        "-o",
+        "--results-dir",
+        type=given,
+        default="tuneop-results",
+        help="default: ./tuneop-results",
     )
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a session")
     _source_options(p)
-    p.add_argument("-o", "--output", default="report.html", help="default: ./report.html")
+    p.add_argument(
+        "-o", "--output", type=given, default="report.html", help="default: ./report.html"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="write a session as an Optuna study")
@@ -247,5 +256,5 @@ def add_result_commands(sub: Any) -> None:
         metavar="URL",
         help="an Optuna storage URL: sqlite:///f.db, postgresql://..., mysql://...",
     )
-    p.add_argument("--study-name", help="default: the session's NAMESPACE/NAME")
+    p.add_argument("--study-name", type=given, help="default: the session's NAMESPACE/NAME")
     p.set_defaults(func=cmd_export)

@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["MAX_SHOWN", "PIPE_WIDTH", "clean", "os_error_text", "output_console", "styled"]
+__all__ = [
+    "MAX_SHOWN",
+    "PIPE_WIDTH",
+    "clean",
+    "given",
+    "os_error_text",
+    "output_console",
+    "styled",
+]
 
 MAX_SHOWN = 2000
 # Off a terminal: wide enough that a table keeps its natural width (a table is no wider
@@ -49,6 +57,16 @@ def clean(value: object, limit: int = MAX_SHOWN) -> str:
     if len(text) > limit:
         text = text[:limit] + f"… ({len(text) - limit} more characters)"
     return _UNSAFE.sub(_escape, text)
+
+
+def given(value: str) -> str:
+    """An option's text, not empty: ``--metric ''`` or ``-o ''`` is a slip (argparse's
+    ``type``: one line naming the option, exit 2), never the default read silently."""
+    if not value.strip():
+        import argparse
+
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

@@ -23,7 +23,7 @@ def url_problem(url: str) -> str | None:
     except (sqlalchemy.exc.ArgumentError, ValueError):
         return "not a database URL (sqlite:///FILE, postgresql://..., mysql+pymysql://...)"
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        return "a SQLite database in memory: no dashboard could read it (sqlite:///FILE)"
+        return "a SQLite database in memory: gone when tuneop exits (sqlite:///FILE)"
     try:
         dialect.import_dbapi()
     except ImportError:
