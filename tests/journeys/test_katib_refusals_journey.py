@@ -38,6 +38,12 @@ REFUSED = [
     pytest.param([*SPACE, "list"], ["0.1", "0.2"], "feasibleSpace.list", id="list-on-double"),
     pytest.param([*SPACE, "max"], DROP, "max and min must be specified", id="double-no-max"),
     pytest.param(
+        SPACE,
+        {"min": "0.01", "max": "1", "step": "0.01", "distribution": "logUniform"},
+        "feasibleSpace: logUniform with a step",
+        id="log-with-step",
+    ),
+    pytest.param(
         [*SPACE, "distribution"], "gaussian", "not one of Katib's", id="unknown-distribution"
     ),
     pytest.param(["metricsCollectorSpec"], {"collector": {"kind": "Stdout"}}, "invalid", id="kind"),

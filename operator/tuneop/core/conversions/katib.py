@@ -154,6 +154,11 @@ def _distribution(
             f"{where}.feasibleSpace.distribution: {str(distribution)[:40]} is not one of"
             " Katib's (uniform, logUniform, normal, logNormal)"
         )
+    if distribution == "logUniform" and "step" in out:
+        raise KatibError(
+            f"{where}.feasibleSpace: logUniform with a step (hyperopt's qloguniform) has no"
+            " match in tuneop: Optuna steps a linear scale only; drop the step or the log"
+        )
     if distribution == "logUniform":
         out["log"] = True
     elif distribution in _DRAWN and algorithm in _DRAWS_NORMAL:
