@@ -220,6 +220,29 @@ def test_a_malformed_trial_file_is_passed_over_and_the_rest_summarized(
     assert "best parameters" in capsys.readouterr().out
 
 
+HEADER = "session,trial,job_index,outcome,loss,param.x,metric.loss,error"
+GOOD_ROW = "default/demo,0,0,Succeeded,1.5,2,1.5,"
+# Rows of a results.csv that are no trial: passed over as a damaged trial file is.
+DAMAGED_CSV_ROWS = [
+    pytest.param("default/demo,1,1,Succeeded,0.5,1,0.5,,extra", id="a-cell-more"),
+    pytest.param("default/demo,1,1,Succeeded,0.5,1", id="a-cell-less"),
+    pytest.param("oops", id="a-lone-cell"),
+    pytest.param('"default/demo",1,1,Succeeded,"0,5",1,0.5,,"x,y"', id="quoted-commas-a-cell-more"),
+    pytest.param("default/demo,seven,1,Succeeded,0.5,1,0.5,", id="trial-not-a-number"),
+]
+
+
+@pytest.mark.parametrize("row", DAMAGED_CSV_ROWS)
+def test_a_damaged_results_csv_row_is_passed_over_and_the_rest_summarized(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str
+) -> None:
+    path = tmp_path / "results.csv"
+    path.write_text(f"{HEADER}\n{row}\n{GOOD_ROW}\n")
+    assert [(r["trial"], r["params"]) for r in load_records(path)] == [(0, {"x": 2})]
+    assert main(["summary", str(path)]) == 0
+    assert 'best parameters: {"x": 2}' in capsys.readouterr().out
+
+
 def test_a_record_is_bounded_however_large_its_maps_and_texts() -> None:
     doc = {
         "trial": 3,

@@ -9,6 +9,11 @@ last flush finds nothing to fail on), says so in one line on standard error, and
 session goes on to its end and its exit code; its results folder holds what it
 printed. Standard error is wrapped the same way (``2>&1 | head`` closes it too), without
 the notice.
+
+A command that only prints what exists (``tuneop summary``) writes its whole output with
+``print_for_reader``: a reader that ends early (``| head -1``) took what it wanted, so
+the rest is dropped without a word and the command exits 0, as it does when standard
+output was closed from the start (``>&-``: nothing to print to, as rich treats it).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 from contextlib import suppress
 from typing import Any, TextIO
 
-__all__ = ["ClosedOutput", "outlive_closed_stdout"]
+__all__ = ["ClosedOutput", "outlive_closed_stdout", "print_for_reader"]
 
 NOTICE = (
     "notice: standard output was closed (its reader ended); the session goes on without"
@@ -51,17 +56,37 @@ class ClosedOutput:
         if self.closed_by_reader:
             return
         self.closed_by_reader = True
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, self._inner.fileno())  # the stream's buffer drains into it
-        finally:
-            os.close(null)
+        _to_null(self._inner)
         if self._notice is not None:
             with suppress(OSError):  # standard error closed too: nobody is there to tell
                 print(self._notice, file=sys.stderr, flush=True)
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: rich asks
         return getattr(self._inner, name)
+
+
+def _to_null(stream: TextIO) -> None:
+    """Point ``stream``'s file at ``/dev/null``: what its buffer still holds drains into
+    it, so the interpreter's last flush finds nothing to fail on."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
+
+
+def print_for_reader(text: str) -> int:
+    """``text`` written to standard output and flushed; the command's exit code, 0 (module
+    doc: a reader that ends early, or an output closed from the start, drops the rest)."""
+    out = sys.stdout
+    if out is None:  # started with standard output closed (>&-)
+        return 0
+    try:
+        out.write(text)
+        out.flush()  # a reader gone shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        _to_null(out)
+    return 0
 
 
 def outlive_closed_stdout() -> None:

@@ -88,6 +88,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from tuneop.assembly.folders import recorded_objective
+    from tuneop.cli.closedout import print_for_reader
     from tuneop.cli.summary import render_summary, summary_csv
     from tuneop.core.results.summary import summarize
 
@@ -110,10 +111,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
             f" {summary.metric!r} (metrics: {known}); choose one with --metric"
         )
     if args.csv:
-        sys.stdout.write(summary_csv(summary))
-    else:
-        render_summary(summary, output_console())
-    return 0
+        text = summary_csv(summary)
+    else:  # drawn whole first: a reader that leaves early (| head) ends no drawing
+        console = output_console()
+        with console.capture() as drawn:
+            render_summary(summary, console)
+        text = drawn.get()
+    return print_for_reader(text)
 
 
 def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:

@@ -196,7 +196,7 @@ def run_local(
     )
     if loop.archived is not None:
         moved = f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
-        console.print(clean(moved), highlight=False, soft_wrap=True)
+        console.print(styled(moved), highlight=False, soft_wrap=True)  # a path: no markup
     if loop.finished():
         loop.catch_up()
         _say_unsent(loop.unsent)
@@ -212,7 +212,7 @@ def run_local(
         if prev.next_trial > 0:  # an earlier run launched trials: say what is kept
             done = prev.trials.done + collected
             line = resume_line(loop.ref.name, done, budget(spec)[0], collected)
-            console.print(clean(line), highlight=False, soft_wrap=True)
+            console.print(styled(line), highlight=False, soft_wrap=True)
 
     def update(status: SessionStatus) -> None:
         bar.update(status, spec.objective.metric)

@@ -221,7 +221,8 @@ def _finish(
         from tuneop.core.planning.resume import finished_line
 
         line = finished_line(session.ref.name, st, str(run.session_dir))
-        console.print(clean(line), highlight=False, soft_wrap=True)
+        # session.json's message and the --results-dir path: text (Text), never rich markup.
+        console.print(styled(line), highlight=False, soft_wrap=True)
         return st.exit_code if st.exit_code is not None else 2
     invalid = [c for c in st.conditions if c.reason == INVALID_SPEC]
     if invalid:
@@ -232,14 +233,14 @@ def _finish(
     )
     records = session_records(run.session_dir)  # its own: a stranger copied in is not
     render_summary(summarize(records, top_n=args.top_n), console)
-    console.print(f"results: {run.session_dir}", highlight=False)
+    console.print(styled("results: ", str(run.session_dir)), highlight=False)
     t = st.trials
     if t.failed + t.lost + t.infra_failed:
-        logs = run.session_dir / "logs"
-        console.print(f"logs of the failed trials: {logs}", highlight=False, soft_wrap=True)
+        logs = str(run.session_dir / "logs")
+        console.print(styled("logs of the failed trials: ", logs), highlight=False, soft_wrap=True)
     if not args.no_report and records:
         line = _report(args, session, run.session_dir, records, seconds)
-        console.print(line, highlight=False, soft_wrap=True, markup=False)
+        console.print(styled(line), highlight=False, soft_wrap=True)  # no markup, no :emoji:
     return st.exit_code if st.exit_code is not None else 2
 
 

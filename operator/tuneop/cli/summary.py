@@ -2,16 +2,21 @@
 
 A session of several objectives is shown by its Pareto front first (a column
 per objective), then ranked by the first objective as any session is.
+``summary --csv`` is for programs: written by the csv module (a cell holding a comma
+or a quote is quoted, so no value adds a row or a column), every name and value from
+the records cleaned as printed text is (a newline, ESC or BEL shown as ``\\x0a``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from rich.console import Console
 from rich.table import Table
 
-from tuneop.cli.text import styled
+from tuneop.cli.text import clean, styled
 from tuneop.core.results.summary import Summary, metric_value
 
 __all__ = ["MAX_FRONT_ROWS", "render_summary", "summary_csv"]
@@ -72,12 +77,15 @@ def _front(s: Summary, console: Console) -> None:
 
 
 def summary_csv(s: Summary) -> str:
+    """The ranking as CSV: a header, then one row per trial of the top."""
     names = sorted({k for r in s.top for k in (r.get("params") or {})})
-    lines = [",".join(["rank", "session", "trial", s.metric, *names])]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([clean(c) for c in ["rank", "session", "trial", s.metric, *names]])
     for n, r in enumerate(s.top, start=1):
         params = r.get("params") or {}
         value = metric_value(r, s.metric)
         cells = [str(n), str(r.get("session", "")), str(r.get("trial")), f"{value}"]
         cells.extend(str(params.get(k, "")) for k in names)
-        lines.append(",".join(cells))
-    return "\n".join(lines) + "\n"
+        writer.writerow([clean(c) for c in cells])
+    return out.getvalue()

@@ -10,7 +10,10 @@ spec in that folder is refused unless ``fresh`` moves the earlier run aside, and
 Ctrl-C (a notebook's interrupt) cancels the session cleanly, keeping what finished.
 
 Instead of a progress bar the caller's ``on_progress`` is called with each status
-read; instead of printed notices the ``Results`` carry them.
+read; instead of printed notices the ``Results`` carry them. The trials of the
+``Results`` are the session folder's own, as the command line's summary reads them
+(``session_records``): not a copy of an old run nested below the folder, nor a trial
+file of another session copied in.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from tuneop.api.session import Session, SessionRef
 from tuneop.api.spec import SpecError, parse_spec, spec_to_wire
 from tuneop.api.status import SessionStatus
 from tuneop.api.vocabulary import INVALID_SPEC
-from tuneop.assembly.folders import ForeignResults, UnsafePath, load_records
+from tuneop.assembly.folders import ForeignResults, UnsafePath, session_dir, session_records
 from tuneop.assembly.local import local_loop
 from tuneop.cli.preflight import LocalSetup, local_setup, preflight
 from tuneop.cli.run import stop_on_signals
+from tuneop.cli.text import clean, os_error_text
 from tuneop.cli.warmstart import LocalWarmStart
 from tuneop.core.clock import SYSTEM_CLOCK
 from tuneop.core.planning.planner import Event
@@ -71,6 +75,19 @@ def _setup(session: Session) -> LocalSetup:
     return setup
 
 
+def _stopped(err: OSError, session: Session, root: Path) -> SessionError:
+    """An ``OSError`` of the results folder as the one line ``tuneop run --local`` prints
+    for it: a planted link named as such; else the file and the failure, and that what
+    was stored stays to be resumed."""
+    if isinstance(err, UnsafePath):
+        return SessionError(str(err))
+    folder = session_dir(root, session.ref)
+    return SessionError(
+        f"{os_error_text(err, folder)}; the run stopped, and the results stored so far stay"
+        f" in {clean(folder)}: run the session again to resume"
+    )
+
+
 def run_local(
     session: Session,
     results_dir: str | Path = DEFAULT_RESULTS_DIR,
@@ -108,8 +125,8 @@ def run_local(
         )
     except ForeignResults as err:
         raise SessionError(f"{err} (from Python: fresh=True)") from None
-    except UnsafePath as err:
-        raise SessionError(str(err)) from None
+    except OSError as err:  # a planted link (UnsafePath), a full disk, a folder not moved
+        raise _stopped(err, session, root) from None
     if loop.archived is not None:
         notices.append(
             f"starting {loop.ref.name} over: the previous results moved to {loop.archived}"
@@ -118,7 +135,7 @@ def run_local(
     if loop.finished():
         line = finished_line(loop.ref.name, loop.prev, str(loop.folder))
         notices.append(line.replace("--fresh", "fresh=True"))
-        records = load_records(loop.folder)
+        records = session_records(loop.folder)  # its own, as tuneop run --local reads them
         return Results.of(
             key, loop.prev, records, folder=loop.folder, notices=notices, already_finished=True
         )
@@ -133,9 +150,13 @@ def run_local(
         if on_progress is not None:
             on_progress(Progress.of(status))
 
-    status = loop.run(nullcontext(), update, announce, stop_on_signals())
+    try:
+        status = loop.run(nullcontext(), update, announce, stop_on_signals())
+    except OSError as err:  # a full disk (ENOSPC), a file size limit (EFBIG), ...
+        raise _stopped(err, session, root) from None
     invalid = [c for c in status.conditions if c.reason == INVALID_SPEC]
     if invalid:
         raise SpecError([invalid[0].message])
     notices.extend(warnings.lines)
-    return Results.of(key, status, load_records(loop.folder), folder=loop.folder, notices=notices)
+    records = session_records(loop.folder)  # a stranger or a nested copy copied in is not
+    return Results.of(key, status, records, folder=loop.folder, notices=notices)

@@ -9,7 +9,8 @@ trials with a result are not run again and a raised ``totalTrials`` extends
 the session. A folder holding results of another spec, of an edited file (or
 of an unknown spec: results written before folders recorded their spec) is
 refused, naming both ways out: ``--fresh`` moves the old folder aside
-(``<name>.archived-<UTC time>``, beside it) and starts over; another
+(``<name>.archived-<UTC time>``, beside it; ``-2``, ``-3``... added when a folder
+archived in the same second has that name) and starts over; another
 ``--results-dir`` keeps both. A folder written before files were recorded
 has them recorded by its next run. A budget below the trials the folder
 already ran is refused too: those results would not belong to the session.
@@ -18,7 +19,9 @@ Everything read from the folder is untrusted and read bounded.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +39,8 @@ from tuneop.core.suggest.search import budget
 __all__ = ["SPEC_FILE", "Claim", "ForeignResults", "archive", "claim_folder", "claim_for_object"]
 
 SPEC_FILE = "spec.json"
+# Names an archive may take within one second (``archive``): runs started over in a loop.
+MAX_ARCHIVES_PER_SECOND = 1000
 # session.json holds a bounded status plus at most MAX_ERRORS error texts.
 MAX_SESSION_FILE_BYTES = 4 * MAX_RECORD_BYTES
 
@@ -81,10 +86,22 @@ def _recorded_hash(folder: Path) -> str | None:
 
 
 def archive(folder: Path, now: datetime) -> Path:
-    """Move ``folder`` aside, beside it; where it went."""
-    target = folder.with_name(f"{folder.name}.archived-{now:%Y%m%dT%H%M%SZ}")
-    folder.rename(target)
-    return target
+    """Move ``folder`` aside, beside it; where it went. Its name holds the time to the
+    second, and a counter when that name is taken (``--fresh`` twice within a second):
+    an earlier archive is never replaced nor merged into."""
+    stamp = f"{folder.name}.archived-{now:%Y%m%dT%H%M%SZ}"
+    for n in range(1, MAX_ARCHIVES_PER_SECOND + 1):
+        target = folder.with_name(stamp if n == 1 else f"{stamp}-{n}")
+        if os.path.lexists(target):  # rename would replace an empty folder there
+            continue
+        try:
+            folder.rename(target)
+        except OSError as err:
+            if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # taken meanwhile, by another run started over
+            raise
+        return target
+    raise OSError(errno.EEXIST, f"{MAX_ARCHIVES_PER_SECOND} archives this second", str(folder))
 
 
 def claim_for_object(

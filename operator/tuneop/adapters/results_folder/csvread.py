@@ -3,6 +3,12 @@
 A ``results.csv`` (``folder.write_csv``) has one row per trial: its ids, its outcome,
 the objective's column (named after its metric), ``param.*`` and ``metric.*`` columns.
 It is read bounded, and each row is untrusted, normalised as a trial file's record is.
+A row is to a CSV what a trial file is to a results folder, so a row that is no record
+is passed over as a damaged trial file is, and the rest are read: one that cannot be
+normalised, and one with more or fewer cells than the header has columns (its cells
+cannot be told apart: a cell lost or added shifts every value after it). A file that
+is no CSV at all (not UTF-8, a quoting error) is refused whole, as a trial file named
+on its own that is no record is.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ __all__ = ["CSV_FILE_BYTES", "csv_records"]
 CSV_FILE_BYTES = 64 * 1024 * 1024
 _CSV_FIXED = frozenset({"session", "trial", "job_index", "outcome", "error"})
 _CSV_MAPS = ("param.", "metric.")
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    """The rows of ``text`` whose cells match the header's columns one for one."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    # A blank line is no row (as csv.DictReader reads them); a ragged row is passed over.
+    return [dict(zip(header, row, strict=True)) for row in reader if len(row) == len(header)]
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:
@@ -59,8 +73,7 @@ def csv_records(path: Path) -> list[Record]:
     if len(data) > CSV_FILE_BYTES:
         raise ValueError(f"larger than {CSV_FILE_BYTES // (1024 * 1024)} MiB")
     try:
-        text = io.StringIO(data.decode("utf-8"), newline="")
-        rows = [_csv_record(row) for row in csv.DictReader(text)]
+        rows = [_csv_record(row) for row in _csv_rows(data.decode("utf-8"))]
     except (UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"not a results CSV ({type(err).__name__})") from None
     return [r for r in (normalize_record(row) for row in rows) if r is not None]

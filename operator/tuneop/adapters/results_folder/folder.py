@@ -53,6 +53,7 @@ from tuneop.adapters.results_folder.safefs import (
     sync_folder,
     write_atomic,
 )
+from tuneop.adapters.results_folder.tree import trial_files
 from tuneop.api import hyperband, pbt
 from tuneop.api.session import SessionRef
 from tuneop.api.spec import SessionSpec
@@ -298,7 +299,8 @@ def _kind_of(path: Path, follow: bool) -> int:
 
 
 def load_records(path: Path, below: Path | None = None) -> list[Record]:
-    """Result records from a results folder (any depth), a session folder or a CSV file.
+    """Result records from a results folder (sessions at any depth up to ``tree.MAX_DEPTH``),
+    a session folder or a CSV file.
 
     Every file is untrusted (``tuneop.core.results.records``): one that is not a result record
     (a link or a FIFO among them: never followed, never waited on) is passed over; a
@@ -317,13 +319,14 @@ def load_records(path: Path, below: Path | None = None) -> list[Record]:
         return [record]
     if not stat.S_ISDIR(mode):
         raise ValueError("not a regular file or a folder")
-    found = (_read_file(p, path) for p in sorted(path.rglob("trials/trial-*.json")))
+    found = (_read_file(p, path) for p in trial_files(path))
     return [r for r in found if r is not None]
 
 
 def session_folders(root: Path) -> list[Path]:
-    """The session folders at or below ``root``: each folder holding ``trials/trial-*``."""
-    return sorted({p.parent.parent for p in root.rglob("trials/trial-*.json")})
+    """The session folders at or below ``root`` (``tree.MAX_DEPTH`` folders down at most):
+    each folder holding ``trials/trial-*``."""
+    return sorted({p.parent.parent for p in trial_files(root)})
 
 
 def recorded_session(folder: Path) -> str | None:
