@@ -117,7 +117,7 @@ def bad(tmp_path: Path, redis_url: str) -> dict[str, tuple[list[str], str]]:
         ),
         "a storage URL that is none": (
             ["export", folder, "--optuna-storage", "nonsense://user:s3cret@host/db"],
-            "--optuna-storage: cannot use this storage",
+            "--optuna-storage: no database of that name",
         ),
         "a database without its driver": (
             ["export", folder, "--optuna-storage", "postgresql://user:s3cret@127.0.0.1:9/db"],

@@ -177,12 +177,34 @@ def _aliases(label: str, session: object) -> set[str]:
     return names
 
 
+def _no_trials_here(path: Path, source: str) -> None:
+    """A folder with no trial file below it is a session only when its ``session.json`` says
+    so (none of its trials has ended yet); a ``trials`` folder that is a link or cannot be
+    read, or a folder that is no session at all, is said in one line, never read as one
+    that is empty."""
+    import os
+
+    trials = path / "trials"
+    if trials.is_symlink():
+        raise UsageError(f"{clean(trials)}: a link; tuneop reads no results through a link")
+    if trials.is_dir():
+        try:
+            os.scandir(trials).close()
+        except OSError as err:
+            raise UsageError(f"{clean(trials)}: cannot read it ({err.strerror})") from None
+    if not (path / "session.json").is_file():
+        raise UsageError(
+            f"{clean(source)}: no session here (no session.json, no trials/trial-*.json below it)"
+        )
+
+
 def _folder_session(path: Path, pick: str | None, source: str) -> OneSession:
     from tuneop.assembly.folders import session_folders, session_records
 
     folders = session_folders(path)
     if not folders:
-        return OneSession([], path)
+        _no_trials_here(path, source)
+        return OneSession([], path)  # a session none of whose trials has ended yet
     labels = {(f.relative_to(path).as_posix() if f != path else f.name): f for f in folders}
     names: dict[str, set[str]] = {}
     for label, folder in labels.items():
