@@ -101,10 +101,18 @@ def test_results_of_another_spec_are_refused_naming_both_ways_out(
     assert trials_on_disk(tmp_path / "results" / "again") == [0, 1, 2, 3]  # untouched
 
 
-def test_a_folder_without_a_recorded_spec_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [("gone", r"unknown spec \(no spec.json\)"), ("cut", r"unknown spec \(spec.json damaged\)")],
+)
+def test_a_folder_without_a_recorded_spec_is_refused(tmp_path: Path, damage: str, why: str) -> None:
     out = run(counted(2), tmp_path)
-    (out.session_dir / "spec.json").unlink()
-    with pytest.raises(ForeignResults, match="unknown spec"):
+    spec_file = out.session_dir / "spec.json"
+    if damage == "gone":
+        spec_file.unlink()
+    else:  # a write cut short: a file there, not one tuneop can read as its record
+        spec_file.write_text(spec_file.read_text()[:40])
+    with pytest.raises(ForeignResults, match=why):
         run(counted(2), tmp_path)
 
 

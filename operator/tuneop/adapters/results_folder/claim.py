@@ -207,8 +207,9 @@ def claim_folder(
     archived = archive(folder, now) if fresh and folder.exists() else None
     recorded = _recorded_hash(folder)
     if recorded is None and _holds_results(folder):
+        why = f"{SPEC_FILE} damaged" if os.path.lexists(folder / SPEC_FILE) else f"no {SPEC_FILE}"
         raise ForeignResults(
-            f"{folder}: holds results of an unknown spec (no {SPEC_FILE}); {_ways_out(folder)}"
+            f"{folder}: holds results of an unknown spec ({why}); {_ways_out(folder)}"
         )
     if recorded is not None and recorded != digest:
         raise ForeignResults(
