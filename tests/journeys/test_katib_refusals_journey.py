@@ -116,3 +116,44 @@ def test_a_collector_without_a_path_reads_katibs_default_one(
     assert seen.code == 0 and "note:" not in seen.err, seen
     collector = yaml.safe_load(user.path("s.yaml").read_text())["spec"]["metricsCollector"]
     assert (collector["kind"], collector["path"]) == (kind, path), collector
+
+
+def clashing(env: bool) -> dict[str, object]:
+    """Two parameters one TUNEOP_PARAM_ variable carries, read by the trial's env values
+    (``env``) or by its args only."""
+    doc = experiment(["parameters"], [])
+    spec = doc["spec"]
+    assert isinstance(spec, dict)
+    bounds = {"min": "0.01", "max": "0.02"}
+    spec["parameters"] = [
+        {"name": n, "parameterType": "double", "feasibleSpace": bounds}
+        for n in ("learning-rate", "learning_rate")
+    ]
+    spec["trialTemplate"]["trialParameters"] = [
+        {"name": "a", "reference": "learning-rate"},
+        {"name": "b", "reference": "learning_rate"},
+    ]
+    container = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["python3", "t.py"]
+    if env:
+        container["env"] = [
+            {"name": "A", "value": "${trialParameters.a}"},
+            {"name": "B", "value": "${trialParameters.b}"},
+        ]
+    else:
+        container["args"] = ["--a=${trialParameters.a}", "--b=${trialParameters.b}"]
+    return doc
+
+
+def test_env_values_of_two_parameters_one_variable_carries_are_refused(user: User) -> None:
+    # Katib gives each its value; tuneop's env values read TUNEOP_PARAM_LEARNING_RATE for
+    # both. In the args each is its own ${params.NAME}: that imports, with plan's warning.
+    user.write("exp.yaml", yaml.safe_dump(clashing(env=True)))
+    seen = user.tuneop("import", "katib", "exp.yaml", "-o", "s.yaml")
+    assert seen.code == 2 and len(seen.err.splitlines()) == 1, seen
+    assert "would both read TUNEOP_PARAM_LEARNING_RATE" in seen.err, seen
+    user.write("exp.yaml", yaml.safe_dump(clashing(env=False)))
+    seen = user.tuneop("import", "katib", "exp.yaml", "-o", "s.yaml")
+    assert seen.code == 0, seen
+    plan = user.tuneop("plan", "s.yaml")
+    assert plan.code == 0 and "are both TUNEOP_PARAM_LEARNING_RATE" in plan.out, plan

@@ -21,13 +21,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 
-from tuneop.api.parameters import (
-    ENV_CLASH,
-    MAX_CATEGORICAL_VALUES,
-    Parameter,
-    Scalar,
-    env_name_clash,
-)
+from tuneop.api.parameters import MAX_CATEGORICAL_VALUES, Parameter, Scalar
 
 __all__ = [
     "ConditionalGrid",
@@ -187,8 +181,6 @@ def conditions_problem(space: Sequence[Parameter], resource: str | None = None) 
     names = [p.name for p in space]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         return f"searchSpace: parameter names must be unique ({dupes[0]})"
-    if clash := env_name_clash(names):
-        return f"searchSpace: {ENV_CLASH.format(*clash)}"
     by_name = {p.name: p for p in space}
     for i, p in enumerate(space):
         if p.when and p.name == resource:

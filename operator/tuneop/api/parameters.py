@@ -71,8 +71,10 @@ MAX_EXACT_INT = 2**53  # |min|, |max| and step of an int parameter
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
 ENV_CLASH = (
-    "parameter names must differ in more than case and punctuation ({} and {} would both"
-    " be the trial's {})"
+    "{} and {} are both {} in a trial's environment, which holds the value of the one"
+    " declared last (${{params.NAME}}, TUNEOP_PARAMS and the params file tell them apart);"
+    " a trial that reads that variable should have names that differ in more than case"
+    " and punctuation"
 )
 
 

@@ -8,15 +8,7 @@ import re
 
 from tuneop.api import rules as R
 from tuneop.api.conditions import conditional, conditional_grid
-from tuneop.api.parameters import (
-    ENV_CLASH,
-    MAX_TRIALS,
-    NAME_PATTERN,
-    Parameter,
-    Scalar,
-    env_name_clash,
-    scalar_problem,
-)
+from tuneop.api.parameters import MAX_TRIALS, NAME_PATTERN, Parameter, Scalar, scalar_problem
 
 __all__ = ["explicit_trials_problem", "grid_problem"]
 
@@ -50,6 +42,4 @@ def explicit_trials_problem(trials: list[dict[str, Scalar]]) -> str | None:
                 return f"trials[{i}]: parameter names must match {NAME_PATTERN}"
             if problem := scalar_problem(value):
                 return f"trials[{i}].{key}: {problem}"
-        if clash := env_name_clash(list(params)):
-            return f"trials[{i}]: {ENV_CLASH.format(*clash)}"
     return None

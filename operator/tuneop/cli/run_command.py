@@ -328,11 +328,13 @@ def _need_mlflow_client(session: Session) -> None:
 
 
 def _warn_batched(session: Session) -> None:
-    """Warn on stderr when bayesian trials packed into one Job are suggested together."""
-    from tuneop.core.planning.planner import batch_warning
+    """Warn on stderr when bayesian trials packed into one Job are suggested together, or
+    when two parameters are one ``TUNEOP_PARAM_`` variable."""
+    from tuneop.core.planning.planner import batch_warning, env_warnings
     from tuneop.core.suggest.search import budget
 
-    for warning in batch_warning(session.spec, budget(session.spec)[0]):
+    warnings = batch_warning(session.spec, budget(session.spec)[0]) + env_warnings(session.spec)
+    for warning in warnings:
         print(f"warning: {clean(warning)}", file=sys.stderr)
 
 

@@ -30,10 +30,12 @@ prints them and ``--strict`` refuses them. An Experiment tuneop cannot run at al
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
+from tuneop.api.parameters import env_name_clash
 from tuneop.api.spec import API_GROUP, API_VERSION, KIND, MAX_SECONDS
+from tuneop.core.conversions.katib_algorithm import algorithm, algorithm_name
 from tuneop.core.conversions.katib_fields import (
     KatibError,
     count,
@@ -47,32 +49,6 @@ from tuneop.core.conversions.katib_trial import TRIAL_TIMEOUT_SECONDS, trial_tem
 
 __all__ = ["TRIAL_TIMEOUT_SECONDS", "KatibError", "convert_experiment", "max_failed_trials"]
 
-_ALGORITHMS: dict[str, dict[str, Any]] = {
-    "random": {"type": "random"},
-    "grid": {"type": "grid"},
-    # Katib's tpe is hyperopt's: each parameter sampled on its own.
-    "tpe": {"type": "bayesian", "multivariate": False},
-    "multivariate-tpe": {"type": "bayesian"},
-    "bayesianoptimization": {"type": "gp"},
-    "cmaes": {"type": "cmaes"},
-    "sobol": {"type": "qmc"},
-    "hyperband": {"type": "hyperband"},
-    "pbt": {"type": "pbt"},
-}
-# Katib's hyperband and pbt settings → optimizer.hyperband's and optimizer.pbt's fields
-_HYPERBAND = {"resource_name": "resource", "r_l": "maxResource", "eta": "eta"}
-_PBT = {
-    "suggestion_trial_dir": "checkpointDir",
-    "n_population": "population",
-    "truncation_threshold": "truncation",
-    "resample_probability": "resampleProbability",
-}
-_PBT_CHECKPOINTS = (
-    "spec.algorithm: pbt: Katib copies the parent's checkpoint folder into the trial's;"
-    " tuneop tells the trial both folders, TUNEOP_CHECKPOINT_DIR (its own, under"
-    " suggestion_trial_dir) and TUNEOP_PARENT_CHECKPOINT_DIR: the trial reads the one and"
-    " writes the other, on a volume every trial mounts there"
-)
 # Katib v0.19.0 draws normal and logNormal parameters in its hyperopt service only
 # (random and tpe); its optuna, goptuna and skopt services sample them uniformly.
 _DRAWN = ("normal", "logNormal")
@@ -172,103 +148,6 @@ def _distribution(
     return out
 
 
-def _algorithm_name(spec: dict[str, Any]) -> str:
-    name = mapping(spec.get("algorithm"), "spec.algorithm").get("algorithmName")
-    if name is None or name == "":  # Katib has no default: it refuses
-        raise KatibError("spec.algorithm.algorithmName: must be specified")
-    if not isinstance(name, str):
-        raise KatibError("spec.algorithm.algorithmName: must be a string")
-    if name not in _ALGORITHMS and name.lower() in _ALGORITHMS:
-        # Katib finds an algorithm's suggestion service by its exact name: TPE is none.
-        raise KatibError(
-            f"spec.algorithm.algorithmName: {name[:40]} is not Katib's name (it is"
-            f" {name.lower()}; Katib's names are lower case)"
-        )
-    return name
-
-
-def _algorithm(spec: dict[str, Any], gp: bool, notes: list[str]) -> dict[str, Any]:
-    algo = mapping(spec.get("algorithm"), "spec.algorithm")
-    name = _algorithm_name(spec)
-    optimizer = dict(_ALGORITHMS.get(name, {"type": "random"}))
-    if name not in _ALGORITHMS:
-        notes.append(f"spec.algorithm.algorithmName: {name[:40]} not carried over; random search")
-    elif name == "bayesianoptimization" and not gp:
-        optimizer = {"type": "bayesian"}
-        notes.append(
-            "spec.algorithm.algorithmName: bayesianoptimization becomes TPE (tuneop's gp"
-            " optimizer needs PyTorch: pip install 'tuneop[gp]')"
-        )
-    where = "spec.algorithm.algorithmSettings"
-    found: dict[str, Any] = {}
-    for i, setting in enumerate(listed(algo.get("algorithmSettings"), where)):
-        setting = mapping(setting, f"{where}[{i}]")
-        key = setting.get("name")
-        if key == "random_state":
-            optimizer["seed"] = whole(number(setting.get("value"), f"{where}[{i}].value"))
-        elif name == "hyperband" and key in _HYPERBAND:
-            found[_HYPERBAND[key]] = _hyperband_setting(key, setting.get("value"), i)
-        elif name == "pbt" and key in _PBT:
-            found[_PBT[key]] = _pbt_setting(key, setting.get("value"), i, notes)
-        else:
-            notes.append(f"{where}[{i}]: {str(key)[:40]} not carried over")
-    if name == "hyperband":
-        optimizer["hyperband"] = _required(name, found, _HYPERBAND, ("eta",))
-    elif name == "pbt":
-        optimizer["pbt"] = _required(name, found, _PBT, ("resample_probability",))
-        notes.append(_PBT_CHECKPOINTS)
-    return optimizer
-
-
-def _hyperband_setting(key: str, value: Any, i: int) -> Any:
-    """One of Katib's hyperband settings, checked: a name, or a number (eta, r_l)."""
-    where = f"spec.algorithm.algorithmSettings[{i}].value"
-    if key == "resource_name":
-        if not isinstance(value, str) or not value:
-            raise KatibError(f"{where}: resource_name must name a parameter")
-        return value
-    found = number(value, where)
-    if key == "eta":  # Katib: int(float(eta)), and 3 when not positive
-        return float(int(found)) if found > 0 else 3.0
-    if found < 1:
-        raise KatibError(f"{where}: r_l must be at least 1 (Katib's s_max = log(r_l) / log(eta))")
-    return found
-
-
-def _pbt_setting(key: str, value: Any, i: int, notes: list[str]) -> Any:
-    """One of Katib's pbt settings, checked as its ValidateAlgorithmSettings does."""
-    where = f"spec.algorithm.algorithmSettings[{i}].value"
-    if key == "suggestion_trial_dir":
-        if not isinstance(value, str) or not re.fullmatch(r"/[A-Za-z0-9._/-]{1,1000}", value):
-            raise KatibError(f"{where}: suggestion_trial_dir must be an absolute folder")
-        return value
-    found = number(value, where)
-    if key == "n_population":
-        if found < 5 or found != int(found):
-            raise KatibError(f"{where}: n_population must be a whole number of at least 5")
-        return int(found)
-    if not 0 <= found <= 1:
-        raise KatibError(f"{where}: {key} must be between 0 and 1")
-    if key == "truncation_threshold" and not 0 < found <= 0.5:
-        notes.append(
-            f"{where}: truncation_threshold {found:g} is read as {min(max(found, 0.05), 0.5):g}"
-            " (the bottom fraction that exploits the top one: more than 0 and at most half)"
-        )
-        return min(max(found, 0.05), 0.5)
-    return found
-
-
-def _required(
-    name: str, found: dict[str, Any], fields: dict[str, str], optional: tuple[str, ...]
-) -> dict[str, Any]:
-    """Katib's settings of ``name`` as tuneop's; those not ``optional`` are required, as
-    Katib's ValidateAlgorithmSettings requires them."""
-    for key, field in fields.items():
-        if key not in optional and field not in found:
-            raise KatibError(f"spec.algorithm.algorithmSettings: {name} needs {key}")
-    return found
-
-
 def _strategies(obj: dict[str, Any], metric: str, direction: str) -> list[dict[str, str]]:
     where = "spec.objective.metricStrategies"
     given: dict[str, str] = {}
@@ -347,6 +226,18 @@ def _rest(spec: dict[str, Any], notes: list[str]) -> None:
         notes.append(f"spec.{str(key)[:60]}: not carried over")
 
 
+def _env_clash(space: list[dict[str, Any]], template: dict[str, Any]) -> None:
+    """Two parameters the trial's env values read through one ``TUNEOP_PARAM_`` variable
+    (``learning-rate``, ``learning_rate``) would read one value: Katib gives each its own."""
+    clash = env_name_clash([p["name"] for p in space])
+    if clash is not None and f"$({clash[2]})" in json.dumps(template):
+        raise KatibError(
+            f"spec.trialTemplate: the env values of {clash[0]} and {clash[1]} would both read"
+            f" {clash[2]} (tuneop names a parameter's variable by its letters and digits);"
+            " rename one of them"
+        )
+
+
 def convert_experiment(
     exp: Any, gp: bool = False, config_map: Any = None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -371,14 +262,15 @@ def convert_experiment(
             )
         raise KatibError("spec.parameters: required (the parameters to tune)")
     objective, strategies = _objective(spec)
-    algorithm = _algorithm_name(spec)
-    space = [_parameter(p, i, algorithm, notes) for i, p in enumerate(parameters)]
+    name = algorithm_name(spec)
+    space = [_parameter(p, i, name, notes) for i, p in enumerate(parameters)]
     names = {p["name"] for p in space}
     template, fields, trial_notes = trial_template(spec, names, config_map)
+    _env_clash(space, template)
     session: dict[str, Any] = {
         "objective": objective,
         "searchSpace": space,
-        "optimizer": _algorithm(spec, gp, notes),
+        "optimizer": algorithm(spec, gp, notes),
     }
     _counts(spec, session, notes)
     notes += trial_notes

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tuneop.api import vocabulary as V
+from tuneop.api.parameters import ENV_CLASH, env_name_clash
 from tuneop.api.spec import SessionSpec
 from tuneop.api.status import MAX_MESSAGE, SessionStatus
 from tuneop.core.clock import open_clock
@@ -69,6 +70,7 @@ __all__ = [
     "Plan",
     "Suggest",
     "batch_warning",
+    "env_warnings",
     "invalid_plan",
     "needs_harvest",
     "plan",
@@ -196,7 +198,21 @@ def plan_warnings(spec: SessionSpec, total: int, capped: bool) -> list[str]:
         )
     warnings.extend(batch_warning(spec, total))
     warnings.extend(pruning_warnings(spec))
+    warnings.extend(env_warnings(spec))
     return warnings
+
+
+def env_warnings(spec: SessionSpec) -> list[str]:
+    """Parameters one ``TUNEOP_PARAM_`` variable carries (``lr`` and ``LR``): a warning, not
+    a rule, since a trial that reads its params otherwise tells them apart, and sessions
+    admitted before with such names keep running."""
+    if spec.search_space:
+        clash = env_name_clash([p.name for p in spec.search_space])
+        return [f"spec.searchSpace: {ENV_CLASH.format(*clash)}"] if clash else []
+    for i, params in enumerate(spec.trials or []):
+        if clash := env_name_clash(list(params)):
+            return [f"spec.trials[{i}]: {ENV_CLASH.format(*clash)}"]
+    return []
 
 
 def _earliest(*delays: float | None) -> float | None:
