@@ -111,6 +111,18 @@ def test_summary_csv_quotes_its_cells_and_escapes_control_characters(bowl: User)
     assert best[5] == "a,b\\x0arank,session,trial\\x1b]0;pwned\\x07\\x1b[2J\\u202e", best
 
 
+def test_summary_csv_keeps_a_long_value_whole(bowl: User) -> None:
+    # Output for programs: a prompt of 3,000 characters (a record keeps 4,096) is not cut
+    # to the 2,000 a terminal line shows.
+    trial = bowl.path("tuneop-results/bowl/trials/trial-000003.json")  # x=3: the best
+    doc = json.loads(trial.read_text())
+    doc["params"] = {"x": 3, "prompt": "p" * 3000}
+    trial.write_text(json.dumps(doc))
+    seen = clean_exit(bowl.tuneop("summary", "tuneop-results/bowl", "--csv"))
+    rows = list(csv.reader(io.StringIO(seen.out, newline="")))
+    assert rows[0][4] == "prompt" and rows[1][4] == "p" * 3000, rows[1][:4]
+
+
 @pytest.mark.parametrize(
     "where", ["tuneop-results/bowl/junk", "tuneop-results/bowl/logs", "tuneop-results/junk"]
 )

@@ -72,6 +72,27 @@ REFUSED = [
         id="json-with-filter",
     ),
     pytest.param(
+        MC,
+        {
+            **FILE,
+            "source": {
+                "fileSystemPath": {"path": "/m.log", "format": "JSON"},
+                "filter": {"metricsFormat": []},
+            },
+        },
+        "filter: must be empty when the format is JSON",
+        id="json-with-an-empty-filter",
+    ),
+    pytest.param(
+        MC,
+        {
+            "collector": {"kind": "Custom", "customCollector": {"name": "c", "image": "i"}},
+            "source": {"fileSystemPath": {"path": "metrics.log", "kind": "File"}},
+        },
+        "must be an absolute path",
+        id="custom-path-relative",
+    ),
+    pytest.param(
         ["trialTemplate", "configMap"], CONFIGMAP, "only one of", id="trialSpec-and-configMap"
     ),
     pytest.param(["trialTemplate", "trialSpec", "apiVersion"], "batch/v2", "batch/v1", id="job-v2"),

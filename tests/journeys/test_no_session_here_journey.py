@@ -43,7 +43,9 @@ def test_a_trials_folder_that_is_a_link_is_named_not_read_as_empty(
     one_line(user, args, "s", "s/trials: a link; tuneop reads no results through a link")
 
 
-def test_a_session_whose_trials_have_not_ended_is_one_of_none(user: User) -> None:
-    user.write("s/session.json", json.dumps(SESSION))
-    seen = user.tuneop("summary", "s")
+@pytest.mark.parametrize("where", ["s", "root/default/s"])
+def test_a_session_whose_trials_have_not_ended_is_one_of_none(user: User, where: str) -> None:
+    # Given itself, or a results root above it (an operator's --results-dir).
+    user.write(f"{where}/session.json", json.dumps(SESSION))
+    seen = user.tuneop("summary", where.split("/")[0])
     assert seen.code == 0 and "Traceback" not in seen.err, seen

@@ -3,6 +3,8 @@ one file run one at a time (on a cluster each pod has the path to itself), GPUs 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,3 +58,21 @@ def test_a_local_run_lowers_max_parallel_where_trials_would_share(
     assert isinstance(setup, LocalSetup)
     assert setup.max_parallel == parallel
     assert said in " ".join(setup.notices) and (said or not setup.notices)
+
+
+def test_the_preflight_loads_the_objective_with_the_environment_it_is_given(
+    tmp_path: Path,
+) -> None:
+    # The run hands it a copy taken before its imports (which set a variable for a while):
+    # the objective's process gets that copy, not this process's environment as it is then.
+    from tuneop.cli.preflight import preflight
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "obj_here.py").write_text("def f(params):\n    return 1.0\n")
+    (tmp_path / "work").mkdir()
+    session = spec(runner={"image": "i", "objective": "obj_here:f"}, maxParallel=1)
+    given = {**os.environ, "PYTHONPATH": str(tmp_path / "mine")}
+    assert preflight(session, tmp_path / "work", given) is None
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    problem = preflight(session, tmp_path / "work", bare)
+    assert problem is not None and "obj_here:f does not load" in problem

@@ -33,7 +33,7 @@ from tuneop.api.pbt import Pbt, pbt_problem
 from tuneop.api.tracking import Tracking
 from tuneop.api.trial_checks import explicit_trials_problem, grid_problem
 from tuneop.api.trial_resource import TrialResource, trial_resource_problem
-from tuneop.api.vocabulary import RETRIED_OUTCOMES, RetriedOutcome
+from tuneop.api.vocabulary import RetriedOutcome
 from tuneop.api.warmstart import LEARNING_OPTIMIZERS, WarmStart, warm_start_problem
 from tuneop.api.worker import ApiModel as _Model
 from tuneop.api.worker import EnvVar, MetricsCollector, Runner, trial_setup_problems
@@ -232,8 +232,8 @@ class SessionSpec(_Model):
     retries: int = Field(
         default=0, ge=0, le=100, strict=True, description="Times a failed trial runs again."
     )
-    retry_on: Annotated[list[RetriedOutcome], Field(min_length=1, max_length=3)] = Field(
-        default_factory=lambda: list(RETRIED_OUTCOMES), description="The failures retried."
+    retry_on: Annotated[list[RetriedOutcome], Field(min_length=1, max_length=3)] | None = Field(
+        default=None, description="The failures retried (default: all three)."
     )
     pod_start_timeout_seconds: int = Field(
         DEFAULT_POD_START_TIMEOUT_SECONDS,

@@ -21,11 +21,13 @@ from tuneop.adapters.results_folder.folder import (
     write_session_folder,
 )
 from tuneop.adapters.results_folder.safefs import UnsafePath, read_capped
+from tuneop.adapters.results_folder.tree import holds_file
 from tuneop.api.session import SessionRef
 
 __all__ = [
     "ForeignResults",
     "UnsafePath",
+    "holds_file",
     "load_records",
     "read_capped",
     "recorded_objective",

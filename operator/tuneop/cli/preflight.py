@@ -127,7 +127,9 @@ def _no_objective(spec: SessionSpec, trial: LocalTrial) -> bool:
     return not any(w.split("=", 1)[0] in _OBJECTIVE_FLAGS for w in trial.words)
 
 
-def _runner_problem(spec: SessionSpec, trial: LocalTrial, where: Path) -> str | None:
+def _runner_problem(
+    spec: SessionSpec, trial: LocalTrial, where: Path, environ: Mapping[str, str]
+) -> str | None:
     if _no_objective(spec, trial):
         return (
             "spec.runner: no objective; set runner.objective: module:function (a Python"
@@ -138,7 +140,7 @@ def _runner_problem(spec: SessionSpec, trial: LocalTrial, where: Path) -> str | 
         # The runner's command runs here too: its program or script must be here.
         command = [str(w) for w in spec.runner.objective_command]
         path = "spec.runner.objectiveCommand"
-        missing = _missing_in(command, path, where, os.environ, own=False)
+        missing = _missing_in(command, path, where, environ, own=False)
         if missing is not None:
             return missing
     if importlib.util.find_spec("tuneop_runner") is None:
@@ -151,12 +153,11 @@ def _runner_problem(spec: SessionSpec, trial: LocalTrial, where: Path) -> str | 
     if spec.runner.objective is None:
         return None
     own = {**_env_of(trial), **{e.name: e.value for e in spec.runner.env}}
-    return _objective_problem(spec, own, where)
+    return _objective_problem(spec, {**environ, **own}, where)
 
 
-def _objective_problem(spec: SessionSpec, own: Mapping[str, str], where: Path) -> str | None:
+def _objective_problem(spec: SessionSpec, env: Mapping[str, str], where: Path) -> str | None:
     assert spec.runner.objective is not None
-    env = {**os.environ, **own}
     try:
         done = subprocess.run(
             [sys.executable, "-c", _LOAD, spec.runner.objective],
@@ -179,7 +180,9 @@ def _objective_problem(spec: SessionSpec, own: Mapping[str, str], where: Path) -
 def preflight(
     spec: SessionSpec, cwd: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> str | None:
-    """The one-line problem that would fail every trial, or None."""
+    """The one-line problem that would fail every trial, or None. ``environ``: this
+    process's environment as it was before the caller went on (a copy: it may change it
+    meanwhile, as ``core.imports`` does for an import)."""
     needed = missing_extra(spec)  # gp's PyTorch, qmc's scipy
     if needed is not None:
         return needed
@@ -187,11 +190,12 @@ def preflight(
         return None  # a spec the run reports as invalid
     trial = local_trial(spec)
     here = cwd or Path.cwd()
-    missing = _missing(trial, here, os.environ if environ is None else environ)
+    environ = dict(os.environ) if environ is None else environ
+    missing = _missing(trial, here, environ)
     if missing is not None:
         return missing
     if is_runner(trial.words):
-        return _runner_problem(spec, trial, local_workdir(trial, here))
+        return _runner_problem(spec, trial, local_workdir(trial, here), environ)
     return None
 
 

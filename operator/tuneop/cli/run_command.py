@@ -106,7 +106,8 @@ def _check_and_run(
     # The preflight loads the objective in a Python process of its own (0.1 s and more):
     # meanwhile this one imports what the run needs. Nothing runs before its answer.
     with ThreadPoolExecutor(1) as pool:
-        checking = pool.submit(preflight, session.spec)
+        # Its own copy of the environment: the imports below set a variable for a while.
+        checking = pool.submit(preflight, session.spec, None, dict(os.environ))
         _load_run_modules(session.spec, with_redis=bool(args.redis_url))
         imports_done()  # a session may run for hours: the collector as usual from here
         problem = checking.result()

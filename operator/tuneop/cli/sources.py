@@ -184,6 +184,8 @@ def _no_trials_here(path: Path, source: str) -> None:
     that is empty."""
     import os
 
+    from tuneop.assembly.folders import holds_file
+
     trials = path / "trials"
     if trials.is_symlink():
         raise UsageError(f"{clean(trials)}: a link; tuneop reads no results through a link")
@@ -192,7 +194,7 @@ def _no_trials_here(path: Path, source: str) -> None:
             os.scandir(trials).close()
         except OSError as err:
             raise UsageError(f"{clean(trials)}: cannot read it ({err.strerror})") from None
-    if not (path / "session.json").is_file():
+    if not holds_file(path, "session.json"):  # here, or a session's below, none ended yet
         raise UsageError(
             f"{clean(source)}: no session here (no session.json, no trials/trial-*.json below it)"
         )

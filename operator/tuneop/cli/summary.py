@@ -76,16 +76,22 @@ def _front(s: Summary, console: Console) -> None:
     console.print(table)
 
 
+# A CSV cell is for programs: whole (a record's text is bounded already, records.MAX_TEXT),
+# only its control characters escaped, as on a terminal.
+_CELL_CHARACTERS = 1024 * 1024
+
+
 def summary_csv(s: Summary) -> str:
     """The ranking as CSV: a header, then one row per trial of the top."""
     names = sorted({k for r in s.top for k in (r.get("params") or {})})
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([clean(c) for c in ["rank", "session", "trial", s.metric, *names]])
+    header = ["rank", "session", "trial", s.metric, *names]
+    writer.writerow([clean(c, _CELL_CHARACTERS) for c in header])
     for n, r in enumerate(s.top, start=1):
         params = r.get("params") or {}
         value = metric_value(r, s.metric)
         cells = [str(n), str(r.get("session", "")), str(r.get("trial")), f"{value}"]
         cells.extend(str(params.get(k, "")) for k in names)
-        writer.writerow([clean(c) for c in cells])
+        writer.writerow([clean(c, _CELL_CHARACTERS) for c in cells])
     return out.getvalue()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["MAX_DEPTH", "trial_files"]
+__all__ = ["MAX_DEPTH", "holds_file", "trial_files"]
 
 # Folders below the one given that are searched for session folders; an operator's
 # results are three below its --results-dir, so this leaves room for any project's layout.
@@ -64,3 +64,17 @@ def trial_files(root: Path) -> list[Path]:
             if depth < MAX_DEPTH:
                 pending.append((below, depth + 1))
     return sorted(found)
+
+
+def holds_file(root: Path, name: str) -> bool:
+    """Whether a file named ``name`` is at or below ``root`` (``MAX_DEPTH`` folders down at
+    most, never through a link to a folder): a session's ``session.json`` before any of
+    its trials has ended."""
+    pending = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        if os.path.isfile(folder / name):
+            return True
+        if depth < MAX_DEPTH:
+            pending.extend((folder / n, depth + 1) for n in _folders(folder))
+    return False

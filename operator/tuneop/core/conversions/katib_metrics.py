@@ -42,7 +42,7 @@ def _source(mc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return fs, formats
 
 
-def _checked(kind: Any, fs: dict[str, Any], formats: list[str]) -> Any:
+def _checked(kind: Any, fs: dict[str, Any], filtered: bool) -> Any:
     """The collector's path, checked as Katib's webhook checks it after its defaults
     (``experiment_defaults.go``: File reads ``/var/log/katib/metrics.log`` in TEXT, and
     TensorFlowEvent ``/var/log/katib/tfevent/``, when no path is given)."""
@@ -53,12 +53,13 @@ def _checked(kind: Any, fs: dict[str, Any], formats: list[str]) -> Any:
         )
     path = fs.get("path") or _DEFAULT_PATHS.get(kind)
     source = f"{where}.source.fileSystemPath"
-    if kind in _DEFAULT_PATHS and not (isinstance(path, str) and path.startswith("/")):
+    named = kind in _DEFAULT_PATHS or (kind == "Custom" and path)
+    if named and not (isinstance(path, str) and path.startswith("/")):
         raise KatibError(f"{source}.path: must be an absolute path")
     fmt = fs.get("format")
     if kind == "File" and fmt not in (None, "", "TEXT", "JSON"):
         raise KatibError(f"{source}.format: must be TEXT or JSON")
-    if kind == "File" and fmt == "JSON" and formats:
+    if kind == "File" and fmt == "JSON" and filtered:
         raise KatibError(f"{where}.source.filter: must be empty when the format is JSON")
     if kind == "TensorFlowEvent" and fmt not in (None, ""):
         raise KatibError(f"{source}.format: must be empty for TensorFlowEvent")
@@ -73,7 +74,8 @@ def collector(spec: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     mc = mapping(spec.get("metricsCollectorSpec"), where)
     kind = mapping(mc.get("collector"), f"{where}.collector").get("kind", "StdOut")
     fs, formats = _source(mc)
-    path = _checked(kind, fs, formats)
+    filtered = mapping(mc.get("source"), f"{where}.source").get("filter") is not None
+    path = _checked(kind, fs, filtered)
     out: dict[str, Any] = {"kind": "StdOut"}
     if kind in ("File", "TensorFlowEvent", "Custom") and isinstance(path, str) and path:
         out = {"kind": "TensorFlowEvent" if kind == "TensorFlowEvent" else "File", "path": path}

@@ -317,7 +317,7 @@ def trial_template(
     tt = mapping(spec.get("trialTemplate"), "spec.trialTemplate")
     early: list[str] = []
     job = _trial_job(tt, config_map, early)
-    if job.get("kind") == "Job" and job.get("apiVersion") != "batch/v1":
+    if job.get("kind") == "Job" and job.get("apiVersion") not in (None, "batch/v1"):
         raise KatibError(
             f"spec.trialTemplate.trialSpec.apiVersion: {str(job.get('apiVersion'))[:40]} is"
             " no Job's (batch/v1)"

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tuneop.api.spec import SessionSpec
+from tuneop.api.vocabulary import RETRIED_OUTCOMES
 from tuneop.core.jobs.observed import ObservedJob, Retry
 from tuneop.core.wire.contract import TRIAL_FAILURES, TrialResult
 
@@ -69,7 +70,7 @@ def split_retries(
     attempt = (job.retry.attempt if job.retry is not None else 0) + 1
     if attempt > spec.retries or job.reason == BROKEN_REASON:
         return list(results), None
-    retried_on = set(spec.retry_on) & TRIAL_FAILURES
+    retried_on = set(spec.retry_on or RETRIED_OUTCOMES) & TRIAL_FAILURES
     failed = [r for r in sorted(results, key=lambda r: r.trial) if r.outcome in retried_on]
     again = tuple(_first_runs(failed, MAX_RETRY_RUNS))
     if not again:
