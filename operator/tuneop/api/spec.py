@@ -232,8 +232,8 @@ class SessionSpec(_Model):
     retries: int = Field(
         default=0, ge=0, le=100, strict=True, description="Times a failed trial runs again."
     )
-    retry_on: Annotated[list[RetriedOutcome], Field(min_length=1, max_length=3)] | None = Field(
-        default=None, description="The failures retried (default: all three)."
+    retry_on: list[RetriedOutcome] | None = Field(
+        default=None, min_length=1, max_length=3, description="Failures retried (default: all)."
     )
     pod_start_timeout_seconds: int = Field(
         DEFAULT_POD_START_TIMEOUT_SECONDS,
