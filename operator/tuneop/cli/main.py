@@ -90,7 +90,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from tuneop.assembly.folders import recorded_objective
     from tuneop.cli.closedout import print_for_reader
     from tuneop.cli.summary import render_summary, summary_csv
-    from tuneop.core.results.summary import summarize
+    from tuneop.core.results.summary import reports_metric, summarize
 
     # With a results folder --session picks one of its sessions; alone, it names one in Redis.
     source, pick = (args.results, args.session) if args.results else (args.session, None)
@@ -104,7 +104,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         metric = metric or recorded[0]
         direction = direction or (recorded[1] if metric == recorded[0] else None)
     summary = summarize(records, metric=metric, direction=direction, top_n=args.top_n)
-    if records and not summary.top and not _reports(records, summary.metric):
+    if records and not summary.top and not reports_metric(records, summary.metric):
         known = ", ".join(summary.metrics) or "none"
         raise UsageError(
             f"{clean(source)}: no trial reports the metric"
@@ -118,14 +118,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
             render_summary(summary, console)
         text = drawn.get()
     return print_for_reader(text)
-
-
-def _reports(records: Sequence[dict[str, Any]], metric: str) -> bool:
-    """Whether any record carries ``metric`` at all (a value, or the objective's name)."""
-    return any(
-        metric in (r.get("metrics") or {}) or (r.get("objective") or {}).get("metric") == metric
-        for r in records
-    )
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

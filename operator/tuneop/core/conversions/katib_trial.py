@@ -39,6 +39,7 @@ import copy
 import re
 from typing import Any
 
+from tuneop.api.parameters import param_env_name
 from tuneop.api.spec import MAX_SECONDS
 from tuneop.core.conversions.katib_configmap import (
     ConfigMapError,
@@ -61,7 +62,6 @@ JOB_BACKOFF_LIMIT = 6
 _PLACEHOLDER = re.compile(r"\$\{trialParameters\.([^}]*)\}")
 _META = re.compile(r"^\$\{trialSpec\.([^}]+)\}$")
 _INDEXED = re.compile(r"^(.+)\[(.+)\]$")
-_NOT_ENV_NAME = re.compile(r"[^A-Za-z0-9]")
 # Katib's defaults for a batch/v1 Job (experiment_defaults.go): the Job's own status.
 _DEFAULT_CONDITIONS = {
     "successCondition": 'status.conditions.#(type=="Complete")#|#(status=="True")#',
@@ -74,12 +74,8 @@ _QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 
 def param_env(name: str) -> str:
-    """``$(TUNEOP_PARAM_<NAME>)``: the kubelet reference to param ``name``'s env.
-
-    The same name ``tuneop.core.jobs.podtemplate.param_env_name`` gives (a unit test
-    holds the two equal; this room may not import that one).
-    """
-    return "$(TUNEOP_PARAM_" + _NOT_ENV_NAME.sub("_", name).upper() + ")"
+    """``$(TUNEOP_PARAM_<NAME>)``: the kubelet reference to param ``name``'s env."""
+    return f"$({param_env_name(name)})"
 
 
 def _meta_value(ref: str, job: dict[str, Any], where: str) -> str | None:
